@@ -1,0 +1,43 @@
+"""
+Mesos's timings and limits (reference: Mesos 0.12-0.14 constants), in
+seconds, megabytes and counts.  Flags override the ones operators tune.
+"""
+
+#: How often the master pings each slave, and how many missed pongs in a row
+#: remove it (15 s x 5, as Mesos).
+SLAVE_PING_TIMEOUT = 15.0
+MAX_SLAVE_PING_TIMEOUTS = 5
+
+#: Registration retries: slaves and drivers start at one second and back off
+#: (doubling, with this cap) until the master answers.
+REGISTRATION_RETRY_INTERVAL = 1.0
+REGISTRATION_BACKOFF_MAX = 8.0
+
+#: A slave re-sends an unacknowledged status update this often.
+STATUS_UPDATE_RETRY_INTERVAL = 10.0
+
+#: How long an executor has to exit after being asked to shut down.
+EXECUTOR_SHUTDOWN_GRACE_PERIOD = 5.0
+
+#: How long a launched executor has to register before it is killed.
+EXECUTOR_REGISTRATION_TIMEOUT = 60.0
+
+#: ``Filters.refuse_seconds`` when a framework passes no filter.
+DEFAULT_REFUSE_SECONDS = 5.0
+
+#: A slave is offered only when at least this much is free.
+MIN_CPUS = 0.01
+MIN_MEM = 32.0
+
+#: Batch allocation interval.
+ALLOCATION_INTERVAL = 1.0
+
+#: History kept for the state endpoints.
+MAX_COMPLETED_FRAMEWORKS = 50
+MAX_COMPLETED_TASKS_PER_FRAMEWORK = 1000
+MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK = 150
+MAX_COMPLETED_TASKS_PER_EXECUTOR = 200
+
+#: Default ports.
+MASTER_PORT = 5050
+SLAVE_PORT = 5051

@@ -1,0 +1,235 @@
+"""
+The message network: each master, slave and driver owns a L{MessageNode}
+that sends messages to UPIDs and delivers what arrives to its receiver.
+
+Like libprocess, a node reuses any connection it has with a UPID, whichever
+side opened it, and otherwise connects to the UPID's host and port.  A peer's
+connection closing is reported as L{IMessageReceiver.peer_lost}, the
+equivalent of libprocess's ``exited`` event.
+"""
+
+from twisted.internet.defer import succeed
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from zope.interface import Attribute, Interface, implementer
+
+from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
+
+__all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
+
+# A frame's first byte is the top byte of its length, and frames are far
+# below 2**29 bytes; an HTTP request starts with a method's capital letter.
+_FIRST_HTTP_BYTE = 0x20
+
+
+class IMessageReceiver(Interface):
+    """
+    What a node delivers messages to: the master, a slave or a driver.
+    """
+
+    def message_received(sender, message):
+        """
+        C{message}, a protobuf message, arrived from the L{UPID} C{sender}.
+        """
+
+    def peer_lost(upid):
+        """
+        The connection with C{upid} closed or could not be opened.
+        """
+
+
+class IMessageNode(Interface):
+    """
+    One process's end of the message network: what the master, slaves and
+    drivers send through.  L{MessageNode} is the real one (TCP);
+    L{mesos_tw.testing.network.MemoryNetwork} makes in-memory ones.
+    """
+
+    upid = Attribute("Our own L{UPID}, the sender of everything we send.")
+    receiver = Attribute("The L{IMessageReceiver} that messages are delivered to.")
+
+    def send(to, message):
+        """
+        Send the protobuf C{message} to the L{UPID} C{to}, best effort.
+        """
+
+    def connected_to(upid):
+        """
+        Whether a connection with C{upid} is open now.
+        """
+
+    def disconnect(upid):
+        """
+        Close the connection with C{upid}, if any; both ends see
+        L{IMessageReceiver.peer_lost}.
+        """
+
+
+class _SniffingProtocol(Protocol):
+    """
+    An accepted connection that becomes either envelopes or HTTP, as its
+    first byte says.
+    """
+
+    def __init__(self, node, site, address):
+        self._node = node
+        self._site = site
+        self._address = address
+        self._inner = None
+
+    def dataReceived(self, data):
+        if self._inner is None:
+            if data[0] < _FIRST_HTTP_BYTE or self._site is None:
+                self._inner = self._node.new_protocol()
+            else:
+                self._inner = self._site.buildProtocol(self._address)
+            self._inner.makeConnection(self.transport)
+        self._inner.dataReceived(data)
+
+    def connectionLost(self, reason):
+        if self._inner is not None:
+            self._inner.connectionLost(reason)
+
+
+class _ListeningFactory(Factory):
+    """
+    Builds sniffing protocols for a node's listening port.
+    """
+
+    def __init__(self, node, site):
+        self._node = node
+        self._site = site
+
+    def buildProtocol(self, address):
+        return _SniffingProtocol(self._node, self._site, address)
+
+
+@implementer(IMessageNode)
+class MessageNode:
+    """
+    One process's end of the message network.
+
+    @ivar upid: our own address, the C{from} of every envelope we send.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+        self.reactor = reactor
+        self.upid = upid
+        self.receiver = receiver
+        self.max_frame_bytes = max_frame_bytes
+        self._connections = {}
+        self._pending = {}
+        self._port = None
+
+    def listen(self, endpoint, site=None):
+        """
+        Accept connections on C{endpoint}; HTTP requests go to C{site}.
+
+        Our UPID's port becomes the port actually bound (for port 0).
+
+        @return: a Deferred firing with the listening port.
+        """
+
+        def listening(port):
+            self._port = port
+            if self.upid.port == 0:
+                self.upid = type(self.upid)(self.upid.id, self.upid.host, port.getHost().port)
+            return port
+
+        return endpoint.listen(_ListeningFactory(self, site)).addCallback(listening)
+
+    def new_protocol(self, peer=None):
+        """
+        A fresh envelope protocol bound to this node.
+        """
+        return EnvelopeProtocol(self, peer, self.max_frame_bytes)
+
+    def connected_to(self, upid):
+        """
+        Whether we have an open connection with C{upid}.
+        """
+        return upid in self._connections
+
+    def send(self, to, message):
+        """
+        Send C{message} to the process C{to}, connecting if need be.
+
+        Delivery is best effort, as in Mesos: callers that need a message to
+        arrive retry until it is acknowledged.
+        """
+        connection = self._connections.get(to)
+        if connection is not None:
+            connection.send_message(self.upid, message)
+        elif to in self._pending:
+            self._pending[to].append(message)
+        elif not to.reachable:
+            self.log.warn(
+                "Dropping {name} to {to}: not connected, and it does not listen",
+                name=message.DESCRIPTOR.full_name, to=str(to),
+            )
+        else:
+            self._pending[to] = [message]
+            self._connect(to)
+
+    def _connect(self, to):
+        endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+        d = connectProtocol(endpoint, self.new_protocol(to))
+
+        def connected(protocol):
+            self._connections[to] = protocol
+            for message in self._pending.pop(to, ()):
+                protocol.send_message(self.upid, message)
+
+        def failed(failure):
+            dropped = self._pending.pop(to, ())
+            self.log.info(
+                "Could not connect to {to} ({error}); {count} message(s) not sent",
+                to=str(to), error=failure.getErrorMessage(), count=len(dropped),
+            )
+            self.receiver.peer_lost(to)
+
+        d.addCallbacks(connected, failed)
+
+    def frame_received(self, protocol, sender, message):
+        """
+        Called by a protocol for each message it decodes.
+        """
+        if protocol.peer is None:
+            protocol.peer = sender
+        if self._connections.get(protocol.peer) is not protocol:
+            # The newest connection from a peer is the one to answer on.
+            self._connections[protocol.peer] = protocol
+        self.receiver.message_received(sender, message)
+
+    def connection_lost(self, protocol):
+        """
+        Called by a protocol when its connection closes.
+        """
+        peer = protocol.peer
+        if peer is not None and self._connections.get(peer) is protocol:
+            del self._connections[peer]
+            self.receiver.peer_lost(peer)
+
+    def disconnect(self, upid):
+        """
+        Close our connection with C{upid}, if any.
+        """
+        connection = self._connections.get(upid)
+        if connection is not None:
+            connection.transport.loseConnection()
+
+    def stop(self):
+        """
+        Stop listening and close every connection.
+
+        @return: a Deferred that fires when the listening port is closed.
+        """
+        for connection in list(self._connections.values()):
+            connection.transport.loseConnection()
+        port, self._port = self._port, None
+        if port is None:
+            return succeed(None)
+        return port.stopListening()

@@ -1,0 +1,49 @@
+"""
+UPIDs: the addresses of Mesos processes, ``id@host:port``.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["UPID"]
+
+
+@dataclass(frozen=True, order=True)
+class UPID:
+    """
+    The address of one process: ``master@10.0.0.1:5050``.
+
+    A UPID whose port is 0 names a process that does not listen (a scheduler
+    or executor driver); it can only be reached over a connection it opened.
+    """
+
+    id: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text):
+        """
+        Parse ``id@host:port``.
+
+        @raise ValueError: with a message saying what is wrong.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"UPID must be a string, not {type(text).__name__}")
+        ident, at, address = text.partition("@")
+        host, colon, port = address.rpartition(":")
+        if not (ident and at and host and colon and port.isdigit()):
+            raise ValueError(f"malformed UPID {text!r}: expected id@host:port")
+        port = int(port)
+        if port > 65535:
+            raise ValueError(f"malformed UPID {text!r}: port out of range")
+        return cls(ident, host, port)
+
+    @property
+    def reachable(self):
+        """
+        Whether others can connect to this process (it listens on a port).
+        """
+        return self.port != 0
+
+    def __str__(self):
+        return f"{self.id}@{self.host}:{self.port}"

@@ -1,0 +1,308 @@
+"""
+Resource arithmetic: scalars (``cpus``, ``mem``), ranges (``ports``) and sets,
+in Mesos's text form (``cpus:4;mem:8192;ports:[31000-32000];gpus:{a,b}``) and
+as protobuf ``Resource`` lists.
+
+L{Resources} is an immutable value: addition, subtraction and containment
+return new values, so the master and allocator can share them freely.
+"""
+
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["Resources", "ResourcesError"]
+
+# Below this a scalar is rounding noise left by float subtraction.
+_EPSILON = 1e-9
+
+
+class ResourcesError(ValueError):
+    """
+    A resource description that cannot be read.
+    """
+
+
+def _merge(ranges):
+    """
+    Sorted, non-overlapping, non-adjacent intervals covering C{ranges}.
+    """
+    merged = []
+    for begin, end in sorted(ranges):
+        if merged and begin <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+    return tuple(merged)
+
+
+def _subtract_ranges(left, right):
+    """
+    The intervals of C{left} not covered by C{right}.
+    """
+    result = []
+    for begin, end in left:
+        pieces = [(begin, end)]
+        for rbegin, rend in right:
+            next_pieces = []
+            for pbegin, pend in pieces:
+                if rend < pbegin or rbegin > pend:
+                    next_pieces.append((pbegin, pend))
+                    continue
+                if pbegin < rbegin:
+                    next_pieces.append((pbegin, rbegin - 1))
+                if rend < pend:
+                    next_pieces.append((rend + 1, pend))
+            pieces = next_pieces
+        result.extend(pieces)
+    return _merge(result)
+
+
+def _ranges_contain(outer, inner):
+    return not _subtract_ranges(inner, outer)
+
+
+def _parse_value(name, text):
+    """
+    One resource's value: a float, a tuple of ranges or a frozenset.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        if not text.endswith("]"):
+            raise ResourcesError(f"resource {name!r}: unterminated range list {text!r}")
+        ranges = []
+        for part in filter(None, (p.strip() for p in text[1:-1].split(","))):
+            begin, dash, end = part.partition("-")
+            try:
+                begin, end = int(begin), int(end if dash else begin)
+            except ValueError:
+                raise ResourcesError(f"resource {name!r}: bad range {part!r}") from None
+            if begin < 0 or end < begin:
+                raise ResourcesError(f"resource {name!r}: bad range {part!r}")
+            ranges.append((begin, end))
+        return _merge(ranges)
+    if text.startswith("{"):
+        if not text.endswith("}"):
+            raise ResourcesError(f"resource {name!r}: unterminated set {text!r}")
+        return frozenset(filter(None, (item.strip() for item in text[1:-1].split(","))))
+    try:
+        value = float(text)
+    except ValueError:
+        raise ResourcesError(f"resource {name!r}: {text!r} is not a number, range list or set") from None
+    if value < 0 or value != value or value == float("inf"):
+        raise ResourcesError(f"resource {name!r}: {text!r} must be a finite number >= 0")
+    return value
+
+
+def _format_value(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "[" + ",".join(f"{b}-{e}" for b, e in value) + "]"
+    return "{" + ",".join(sorted(value)) + "}"
+
+
+def _is_empty(value):
+    if isinstance(value, float):
+        return value <= _EPSILON
+    return not value
+
+
+class Resources:
+    """
+    A bag of named resources.  Empty entries are dropped, so two values that
+    describe the same resources compare equal.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values=None):
+        self._values = {
+            name: value for name, value in (values or {}).items() if not _is_empty(value)
+        }
+
+    @classmethod
+    def parse(cls, text):
+        """
+        Read Mesos's text form, C{name:value;...}.
+
+        @raise ResourcesError: saying which part is malformed.
+        """
+        values = {}
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            name, colon, value = part.partition(":")
+            name = name.strip()
+            if not colon or not name:
+                raise ResourcesError(f"expected name:value, got {part!r}")
+            if "(" in name:
+                name = name.split("(", 1)[0].strip()
+            parsed = _parse_value(name, value)
+            if name in values:
+                previous = values[name]
+                if type(previous) is not type(parsed):
+                    raise ResourcesError(f"resource {name!r} given with two different types")
+                parsed = cls({name: previous}).__add__(cls({name: parsed}))._values.get(name, parsed)
+            values[name] = parsed
+        return cls(values)
+
+    @classmethod
+    def from_protobuf(cls, resources):
+        """
+        Read a list of C{mesos.Resource} messages.
+
+        @raise ResourcesError: for a malformed resource (wrong value for its
+            type, a negative scalar, an inverted range).
+        """
+        total = cls()
+        Value = mesos_pb2.Value
+        for resource in resources:
+            name = resource.name
+            if not name:
+                raise ResourcesError("a resource has an empty name")
+            if resource.type == Value.SCALAR:
+                value = resource.scalar.value
+                if not resource.HasField("scalar") or value < 0 or value != value:
+                    raise ResourcesError(f"resource {name!r}: invalid scalar")
+                value = float(value)
+            elif resource.type == Value.RANGES:
+                pairs = [(r.begin, r.end) for r in resource.ranges.range]
+                if any(end < begin for begin, end in pairs):
+                    raise ResourcesError(f"resource {name!r}: a range ends before it begins")
+                value = _merge(pairs)
+            elif resource.type == Value.SET:
+                value = frozenset(resource.set.item)
+            else:
+                raise ResourcesError(f"resource {name!r}: unsupported type")
+            existing = total._values.get(name)
+            if existing is not None and type(existing) is not type(value):
+                raise ResourcesError(f"resource {name!r} given with two different types")
+            total = total + cls({name: value})
+        return total
+
+    def to_protobuf(self):
+        """
+        This bag as a list of C{mesos.Resource} messages, sorted by name.
+        """
+        Value = mesos_pb2.Value
+        result = []
+        for name, value in sorted(self._values.items()):
+            resource = mesos_pb2.Resource(name=name)
+            if isinstance(value, float):
+                resource.type = Value.SCALAR
+                resource.scalar.value = value
+            elif isinstance(value, tuple):
+                resource.type = Value.RANGES
+                for begin, end in value:
+                    resource.ranges.range.add(begin=begin, end=end)
+            else:
+                resource.type = Value.SET
+                resource.set.item.extend(sorted(value))
+            result.append(resource)
+        return result
+
+    def to_json(self):
+        """
+        Mesos's JSON rendering: scalars as numbers, ranges and sets as text.
+        """
+        return {
+            name: value if isinstance(value, float) else _format_value(value)
+            for name, value in sorted(self._values.items())
+        }
+
+    def scalar(self, name):
+        """
+        The amount of scalar resource C{name} (0.0 if absent).
+        """
+        value = self._values.get(name, 0.0)
+        return value if isinstance(value, float) else 0.0
+
+    def scalars(self):
+        """
+        A dict of every scalar resource's amount.
+        """
+        return {n: v for n, v in self._values.items() if isinstance(v, float)}
+
+    def names(self):
+        """
+        The names of the resources present.
+        """
+        return set(self._values)
+
+    def get(self, name):
+        """
+        The raw value of C{name}: a float, a tuple of (begin, end) ranges, a
+        frozenset, or L{None}.
+        """
+        return self._values.get(name)
+
+    def __bool__(self):
+        return bool(self._values)
+
+    def __eq__(self, other):
+        if not isinstance(other, Resources):
+            return NotImplemented
+        if self._values.keys() != other._values.keys():
+            return False
+        for name, value in self._values.items():
+            theirs = other._values[name]
+            if isinstance(value, float):
+                if not isinstance(theirs, float) or abs(value - theirs) > _EPSILON:
+                    return False
+            elif value != theirs:
+                return False
+        return True
+
+    def __hash__(self):
+        return hash(frozenset(self._values))
+
+    def __add__(self, other):
+        values = dict(self._values)
+        for name, value in other._values.items():
+            mine = values.get(name)
+            if mine is None:
+                values[name] = value
+            elif isinstance(mine, float) and isinstance(value, float):
+                values[name] = mine + value
+            elif isinstance(mine, tuple) and isinstance(value, tuple):
+                values[name] = _merge(mine + value)
+            elif isinstance(mine, frozenset) and isinstance(value, frozenset):
+                values[name] = mine | value
+            else:
+                raise ResourcesError(f"resource {name!r} has two different types")
+        return Resources(values)
+
+    def __sub__(self, other):
+        values = dict(self._values)
+        for name, value in other._values.items():
+            mine = values.get(name)
+            if mine is None:
+                continue
+            if isinstance(mine, float) and isinstance(value, float):
+                values[name] = max(0.0, mine - value)
+            elif isinstance(mine, tuple) and isinstance(value, tuple):
+                values[name] = _subtract_ranges(mine, value)
+            elif isinstance(mine, frozenset) and isinstance(value, frozenset):
+                values[name] = mine - value
+        return Resources(values)
+
+    def contains(self, other):
+        """
+        Whether every resource in C{other} is available in this bag.
+        """
+        for name, value in other._values.items():
+            mine = self._values.get(name)
+            if mine is None:
+                return False
+            if isinstance(value, float):
+                if not isinstance(mine, float) or mine + _EPSILON < value:
+                    return False
+            elif isinstance(value, tuple):
+                if not isinstance(mine, tuple) or not _ranges_contain(mine, value):
+                    return False
+            elif not isinstance(mine, frozenset) or not value <= mine:
+                return False
+        return True
+
+    def __str__(self):
+        return ";".join(f"{n}:{_format_value(v)}" for n, v in sorted(self._values.items()))
+
+    def __repr__(self):
+        return f"Resources({str(self)!r})"
