@@ -105,6 +105,9 @@ class EnvelopeProtocol(Int32StringReceiver):
             message.ParseFromString(envelope.body)
         except DecodeError as error:
             return self._reject(f"body of {envelope.name} does not parse: {error}")
+        if not message.IsInitialized():
+            missing = ", ".join(message.FindInitializationErrors())
+            return self._reject(f"body of {envelope.name} does not parse: missing {missing}")
         try:
             sender = UPID.parse(getattr(envelope, "from"))
         except ValueError as error:

@@ -1,0 +1,3 @@
+"""
+The mesos_tw test suite (run with ``python -m twisted.trial tests``).
+"""

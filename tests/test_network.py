@@ -1,0 +1,216 @@
+"""
+Tests for L{mesos_tw.protocols.network.MessageNode} over loopback TCP, and
+for the in-memory network that unit tests use in its place.
+"""
+
+from klein import Klein
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.server import Site
+from zope.interface import implementer
+from zope.interface.verify import verifyClass, verifyObject
+
+from mesos_tw.protocols import messages_pb2, mesos_pb2
+from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.network import MemoryNetwork, MemoryNode
+
+
+@implementer(IMessageReceiver)
+class Inbox:
+    """
+    A receiver that records messages and lost peers, and can wait for them.
+    """
+
+    def __init__(self):
+        self.messages = []
+        self.lost = []
+        self._waiting = []
+
+    def message_received(self, sender, message):
+        self.messages.append((sender, message))
+        self._wake()
+
+    def peer_lost(self, upid):
+        self.lost.append(upid)
+        self._wake()
+
+    def _wake(self):
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(None)
+
+    @inlineCallbacks
+    def until(self, condition):
+        """
+        Wait (on events, not time) until C{condition()} holds.
+        """
+        while not condition():
+            d = Deferred()
+            self._waiting.append(d)
+            yield d
+
+
+class PingApp:
+    """
+    A tiny Klein app to prove HTTP shares the port with frames.
+    """
+
+    app = Klein()
+
+    @app.route("/health")
+    def health(self, request):
+        return b"ok"
+
+
+class MessageNodeTests(TestCase):
+    """
+    Two real nodes talking over loopback TCP.
+    """
+
+    @inlineCallbacks
+    def setUp(self):
+        self.server_inbox = Inbox()
+        self.server = MessageNode(reactor, UPID("master", "127.0.0.1", 0), self.server_inbox)
+        yield self.server.listen(
+            TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"), Site(PingApp().app.resource())
+        )
+        self.addCleanup(self.server.stop)
+        self.client_inbox = Inbox()
+        self.client = MessageNode(reactor, UPID("scheduler-1", "127.0.0.1", 0), self.client_inbox)
+        self.addCleanup(self.client.stop)
+
+    def test_interfaces(self):
+        """
+        L{MessageNode} provides L{IMessageNode}.
+        """
+        self.assertTrue(verifyObject(IMessageNode, self.server))
+
+    def test_listen_learns_port(self):
+        """
+        Listening on port 0 gives the node's UPID the bound port.
+        """
+        self.assertNotEqual(self.server.upid.port, 0)
+
+    @inlineCallbacks
+    def test_send_and_reply_on_same_connection(self):
+        """
+        A client that does not listen connects, sends, and gets a reply on
+        its own connection; the server learns its UPID from the envelope.
+        """
+        self.client.send(self.server.upid, messages_pb2.PingSlaveMessage())
+        self.client.send(self.server.upid, messages_pb2.PongSlaveMessage())
+        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        sender, message = self.server_inbox.messages[0]
+        self.assertEqual(sender, self.client.upid)
+        self.assertIsInstance(message, messages_pb2.PingSlaveMessage)
+        self.assertIsInstance(self.server_inbox.messages[1][1], messages_pb2.PongSlaveMessage)
+        reply = messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value="S1"))
+        self.server.send(self.client.upid, reply)
+        yield self.client_inbox.until(lambda: self.client_inbox.messages)
+        self.assertEqual(self.client_inbox.messages, [(self.server.upid, reply)])
+
+    @inlineCallbacks
+    def test_peer_lost_on_disconnect(self):
+        """
+        Closing a connection tells both ends that the other is lost.
+        """
+        self.client.send(self.server.upid, messages_pb2.PingSlaveMessage())
+        yield self.server_inbox.until(lambda: self.server_inbox.messages)
+        self.assertTrue(self.server.connected_to(self.client.upid))
+        self.client.disconnect(self.server.upid)
+        yield self.server_inbox.until(lambda: self.server_inbox.lost)
+        yield self.client_inbox.until(lambda: self.client_inbox.lost)
+        self.assertEqual(self.server_inbox.lost, [self.client.upid])
+        self.assertEqual(self.client_inbox.lost, [self.server.upid])
+        self.assertFalse(self.server.connected_to(self.client.upid))
+
+    @inlineCallbacks
+    def test_connection_refused_reports_peer_lost(self):
+        """
+        A UPID nobody listens on is reported lost.
+        """
+        port = self.server.upid.port
+        yield self.server.stop()
+        self.client.send(UPID("master", "127.0.0.1", port), messages_pb2.PingSlaveMessage())
+        yield self.client_inbox.until(lambda: self.client_inbox.lost)
+        self.assertEqual(self.client_inbox.lost, [UPID("master", "127.0.0.1", port)])
+
+    def test_unreachable_upid_dropped(self):
+        """
+        A message to a non-listening UPID with no connection is dropped
+        (and logged) without trying to connect.
+        """
+        self.server.send(UPID("scheduler-x", "127.0.0.1", 0), messages_pb2.PingSlaveMessage())
+        self.assertFalse(self.server.connected_to(UPID("scheduler-x", "127.0.0.1", 0)))
+
+    @inlineCallbacks
+    def test_http_on_the_same_port(self):
+        """
+        An HTTP request on the message port reaches the web site.
+        """
+        import treq
+
+        response = yield treq.get(
+            f"http://127.0.0.1:{self.server.upid.port}/health", persistent=False
+        )
+        body = yield response.content()
+        self.assertEqual((response.code, body), (200, b"ok"))
+
+
+class MemoryNetworkTests(SynchronousTestCase):
+    """
+    Tests for the in-memory network used by unit tests.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.a_inbox, self.b_inbox = Inbox(), Inbox()
+        self.a = self.network.node(UPID("a", "h", 1), self.a_inbox)
+        self.b = self.network.node(UPID("b", "h", 2), self.b_inbox)
+
+    def test_interface(self):
+        """
+        L{MemoryNode} provides L{IMessageNode}, like the real node.
+        """
+        self.assertTrue(verifyClass(IMessageNode, MemoryNode))
+        self.assertTrue(verifyObject(IMessageNode, self.a))
+
+    def test_delivery_on_clock(self):
+        """
+        A message arrives when the clock turns, as a copy.
+        """
+        message = messages_pb2.PingSlaveMessage()
+        self.a.send(self.b.upid, message)
+        self.assertEqual(self.b_inbox.messages, [])
+        self.clock.advance(0)
+        self.assertEqual(self.b_inbox.messages, [(self.a.upid, message)])
+        self.assertIsNot(self.b_inbox.messages[0][1], message)
+        self.assertEqual(self.a.sent_of(messages_pb2.PingSlaveMessage), [message])
+
+    def test_missing_peer_is_lost(self):
+        """
+        A message to a UPID not on the network reports the peer lost.
+        """
+        ghost = UPID("ghost", "h", 3)
+        self.a.send(ghost, messages_pb2.PingSlaveMessage())
+        self.clock.advance(0)
+        self.assertEqual(self.a_inbox.lost, [ghost])
+
+    def test_sever_and_crash(self):
+        """
+        Severing a link tells both ends; crashing a node tells its peers.
+        """
+        self.a.send(self.b.upid, messages_pb2.PingSlaveMessage())
+        self.clock.advance(0)
+        self.assertTrue(self.a.connected_to(self.b.upid))
+        self.a.disconnect(self.b.upid)
+        self.assertEqual((self.a_inbox.lost, self.b_inbox.lost), ([self.b.upid], [self.a.upid]))
+        self.b.send(self.a.upid, messages_pb2.PingSlaveMessage())
+        self.clock.advance(0)
+        self.network.crash(self.b.upid)
+        self.assertEqual(self.a_inbox.lost, [self.b.upid, self.b.upid])
