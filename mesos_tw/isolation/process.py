@@ -1,0 +1,109 @@
+"""
+The process isolator: each executor is a plain process in its own session,
+with no resource limits (Mesos's default isolation).
+"""
+
+import os
+import signal
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw.isolation.fetcher import fetch_uris
+from mesos_tw.isolation.interface import IIsolator, LaunchError
+from mesos_tw.isolation.usage import session_statistics
+
+__all__ = ["ProcessIsolator"]
+
+
+class _ExecutorProcess(ProcessProtocol):
+    """
+    Watches one executor's process and reports its end.
+    """
+
+    def __init__(self, on_ended):
+        self._on_ended = on_ended
+
+    def processEnded(self, reason):
+        status = getattr(reason.value, "status", None)
+        self._on_ended(0 if status is None else status)
+
+
+@implementer(IIsolator)
+class ProcessIsolator:
+    """
+    Runs executors with C{setsid sh -c <command>}, so that each is the
+    leader of its own session and process group and can be killed whole.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self._on_exit = None
+        self._processes = {}
+        self._waiters = {}
+
+    def initialize(self, on_exit):
+        self._on_exit = on_exit
+        return succeed(None)
+
+    def launch_executor(self, framework_id, framework_info, executor_info, directory,
+                        environment, resources):
+        key = (framework_id, executor_info.executor_id.value)
+        try:
+            fetch_uris(executor_info.command, directory)
+            stdout = os.open(os.path.join(directory, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            stderr = os.open(os.path.join(directory, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            stdin = os.open(os.devnull, os.O_RDONLY)
+        except LaunchError as error:
+            return fail(error)
+        except OSError as error:
+            return fail(LaunchError(f"cannot open the sandbox's output files: {error.strerror}"))
+        try:
+            transport = self.reactor.spawnProcess(
+                _ExecutorProcess(lambda status: self._ended(key, status)),
+                "setsid", ["setsid", "sh", "-c", executor_info.command.value],
+                env=environment, path=directory, childFDs={0: stdin, 1: stdout, 2: stderr},
+            )
+        except OSError as error:
+            return fail(LaunchError(f"cannot start the executor: {error.strerror}"))
+        finally:
+            for fd in (stdin, stdout, stderr):
+                os.close(fd)
+        self._processes[key] = transport
+        self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
+                      executor_id=key[1], framework_id=framework_id, pid=transport.pid)
+        return succeed(transport.pid)
+
+    def _ended(self, key, status):
+        self._processes.pop(key, None)
+        if self._on_exit is not None:
+            self._on_exit(key[0], key[1], status)
+        for waiter in self._waiters.pop(key, []):
+            waiter.callback(None)
+
+    def kill_executor(self, framework_id, executor_id):
+        key = (framework_id, executor_id)
+        transport = self._processes.get(key)
+        if transport is None or transport.pid is None:
+            return succeed(None)
+        waiter = Deferred()
+        self._waiters.setdefault(key, []).append(waiter)
+        try:
+            # The executor leads its own process group: kill all of it.
+            os.killpg(transport.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return waiter
+
+    def resources_changed(self, framework_id, executor_id, resources):
+        return succeed(None)
+
+    def usage(self, framework_id, executor_id):
+        transport = self._processes.get((framework_id, executor_id))
+        if transport is None or transport.pid is None:
+            return fail(LaunchError(f"executor {executor_id} is not running"))
+        return succeed(session_statistics(transport.pid, self.reactor.seconds()))

@@ -1,0 +1,796 @@
+"""
+The master: registers slaves and frameworks, turns the allocator's decisions
+into offers, validates launches, and forwards tasks, kills, status updates
+and framework messages.  Its state is soft: a new master rebuilds it from
+what re-registering slaves and frameworks report.
+
+The message flows it follows are described in ``docs/flows.md``.
+"""
+
+import os
+import socket
+import time
+from collections import deque
+
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw import constants
+from mesos_tw.master.allocator import DRFAllocator
+from mesos_tw.master.observer import SlaveObserver
+from mesos_tw.master.state import (
+    TERMINAL_STATES,
+    FrameworkRecord,
+    OfferRecord,
+    SlaveRecord,
+    TaskRecord,
+    state_name,
+)
+from mesos_tw.master.validation import validate_task
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.resources import Resources, ResourcesError
+
+__all__ = ["Master"]
+
+Reason = mesos_pb2.TaskStatus
+
+
+def _ip_number(host):
+    """
+    An IPv4 address as the integer Mesos puts in C{MasterInfo.ip}.
+    """
+    try:
+        return int.from_bytes(socket.inet_aton(host), "big")
+    except OSError:
+        return 0
+
+
+@implementer(IMessageReceiver)
+class Master:
+    """
+    The leading master of a cluster.
+
+    @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
+    @ivar slaves: C{{slave_id: SlaveRecord}}.
+    @ivar offers: C{{offer_id: OfferRecord}} outstanding.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor,
+        node,
+        allocator=None,
+        allocation_interval=constants.ALLOCATION_INTERVAL,
+        slave_ping_timeout=constants.SLAVE_PING_TIMEOUT,
+        max_slave_ping_timeouts=constants.MAX_SLAVE_PING_TIMEOUTS,
+        hostname=None,
+        os_pid=None,
+    ):
+        self.reactor = reactor
+        self.node = node
+        node.receiver = self
+        self.allocator = allocator if allocator is not None else DRFAllocator(reactor)
+        self.allocation_interval = allocation_interval
+        self.slave_ping_timeout = slave_ping_timeout
+        self.max_slave_ping_timeouts = max_slave_ping_timeouts
+        self.hostname = hostname
+        self.os_pid = os_pid or os.getpid()
+        self.start_time = None
+        self.id = None
+        self.info = None
+        self.frameworks = {}
+        self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
+        self.slaves = {}
+        self.offers = {}
+        self.removed_slaves = set()
+        self.stats = {name: 0 for name in (
+            "staged_tasks", "started_tasks", "finished_tasks", "killed_tasks", "failed_tasks",
+            "lost_tasks", "error_tasks", "valid_status_updates", "invalid_status_updates",
+        )}
+        self._frameworks_by_pid = {}
+        self._slaves_by_pid = {}
+        self._next_ids = {"framework": 0, "slave": 0, "offer": 0}
+        self._allocation_call = None
+        self._allocation_loop = LoopingCall(self.allocate)
+        self._allocation_loop.clock = reactor
+        self._handlers = {
+            internal.RegisterSlaveMessage: self._register_slave,
+            internal.ReregisterSlaveMessage: self._reregister_slave,
+            internal.UnregisterSlaveMessage: self._unregister_slave,
+            internal.PongSlaveMessage: self._pong,
+            internal.RegisterFrameworkMessage: self._register_framework,
+            internal.ReregisterFrameworkMessage: self._reregister_framework,
+            internal.UnregisterFrameworkMessage: self._unregister_framework,
+            internal.DeactivateFrameworkMessage: self._deactivate_framework,
+            internal.LaunchTasksMessage: self._launch_tasks,
+            internal.ReviveOffersMessage: self._revive_offers,
+            internal.ResourceRequestMessage: self._request_resources,
+            internal.KillTaskMessage: self._kill_task,
+            internal.StatusUpdateMessage: self._status_update,
+            internal.ExitedExecutorMessage: self._exited_executor,
+            internal.FrameworkToExecutorMessage: self._framework_to_executor,
+            internal.ExecutorToFrameworkMessage: self._executor_to_framework,
+            internal.ReconcileTasksMessage: self._reconcile_tasks,
+        }
+
+    @property
+    def pid(self):
+        return self.node.upid
+
+    def start(self):
+        """
+        Take an id (it names our address, so the node must be bound) and
+        start the periodic allocation.
+        """
+        self.start_time = self.reactor.seconds()
+        upid = self.node.upid
+        stamp = time.strftime("%Y%m%d%H%M", time.gmtime(self.start_time))
+        self.id = f"{stamp}-{_ip_number(upid.host)}-{upid.port}-{self.os_pid}"
+        self.info = mesos_pb2.MasterInfo(
+            id=self.id, ip=_ip_number(upid.host), port=upid.port, pid=str(upid),
+            hostname=self.hostname or upid.host,
+        )
+        self._allocation_loop.start(self.allocation_interval, now=False)
+
+    def stop(self):
+        """
+        Stop every timer: allocation, slave pings, failover timeouts.
+        """
+        if self._allocation_loop.running:
+            self._allocation_loop.stop()
+        if self._allocation_call is not None and self._allocation_call.active():
+            self._allocation_call.cancel()
+        for slave in self.slaves.values():
+            slave.observer.stop()
+        for framework in self.frameworks.values():
+            if framework.failover_call is not None and framework.failover_call.active():
+                framework.failover_call.cancel()
+
+    def _new_id(self, kind, prefix=""):
+        number = self._next_ids[kind]
+        self._next_ids[kind] = number + 1
+        return f"{self.id}-{prefix}{number:04d}" if not prefix else f"{self.id}-{prefix}{number}"
+
+    # The message network.
+
+    def message_received(self, sender, message):
+        """
+        Dispatch a message to its handler; unknown ones are logged.
+        """
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self.log.warn(
+                "Ignoring unexpected {name} from {sender}",
+                name=message.DESCRIPTOR.full_name, sender=str(sender),
+            )
+            return
+        handler(sender, message)
+
+    def peer_lost(self, upid):
+        """
+        A slave's connection closing removes it; a scheduler's deactivates
+        its framework until it fails over or times out.
+        """
+        slave_id = self._slaves_by_pid.get(upid)
+        if slave_id is not None:
+            self.remove_slave(self.slaves[slave_id], "its connection closed")
+        framework_id = self._frameworks_by_pid.get(upid)
+        if framework_id is not None:
+            self._deactivate(self.frameworks[framework_id], "its scheduler disconnected")
+
+    # Slaves.
+
+    def _register_slave(self, sender, message):
+        existing = self._slaves_by_pid.get(sender)
+        if existing is not None:
+            self.node.send(sender, internal.SlaveRegisteredMessage(
+                slave_id=mesos_pb2.SlaveID(value=existing)))
+            return
+        try:
+            total = Resources.from_protobuf(message.slave.resources)
+        except ResourcesError as error:
+            self.log.warn("Refusing slave {pid}: {error}", pid=str(sender), error=str(error))
+            self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+            return
+        slave_id = self._new_id("slave", "S")
+        self._add_slave(slave_id, message.slave, sender, total)
+        self.node.send(sender, internal.SlaveRegisteredMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+        self.allocate_soon()
+
+    def _reregister_slave(self, sender, message):
+        slave_id = message.slave_id.value
+        if slave_id in self.removed_slaves:
+            self.log.warn(
+                "Slave {slave_id} at {pid} tried to re-register after removal; shutting it down",
+                slave_id=slave_id, pid=str(sender),
+            )
+            self.node.send(sender, internal.ShutdownMessage(
+                message="slave was removed; its tasks were reported lost"))
+            return
+        slave = self.slaves.get(slave_id)
+        if slave is not None:
+            if slave.pid != sender:
+                self._slaves_by_pid.pop(slave.pid, None)
+                slave.pid = sender
+                slave.observer.pid = sender
+                self._slaves_by_pid[sender] = slave_id
+            slave.reregistered_time = self.reactor.seconds()
+        else:
+            try:
+                total = Resources.from_protobuf(message.slave.resources)
+            except ResourcesError as error:
+                self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+                return
+            self._add_slave(slave_id, message.slave, sender, total, message.executor_infos, message.tasks)
+        self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
+        self.allocate_soon()
+
+    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=()):
+        now = self.reactor.seconds()
+        stored = mesos_pb2.SlaveInfo()
+        stored.CopyFrom(info)
+        stored.id.value = slave_id
+        slave = SlaveRecord(slave_id, stored, pid, now, total)
+        used = {}
+        for task in tasks:
+            framework_id = task.framework_id.value
+            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
+            slave.tasks[record.key] = record
+            used[framework_id] = used.get(framework_id, Resources()) + record.resources
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.tasks[task.task_id.value] = record
+        for executor in executor_infos:
+            framework_id = executor.framework_id.value
+            slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
+            used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
+                executor.resources)
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.executors.setdefault(slave_id, {})[executor.executor_id.value] = executor
+        slave.observer = SlaveObserver(
+            self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
+            lambda reason: self.remove_slave(slave, reason),
+        )
+        self.slaves[slave_id] = slave
+        self._slaves_by_pid[pid] = slave_id
+        self.allocator.slave_added(slave_id, total, used)
+        slave.observer.start()
+        self.log.info(
+            "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
+            slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
+        )
+
+    def _unregister_slave(self, sender, message):
+        slave = self.slaves.get(message.slave_id.value)
+        if slave is not None and slave.pid == sender:
+            self.remove_slave(slave, "it unregistered")
+
+    def _pong(self, sender, message):
+        slave_id = self._slaves_by_pid.get(sender)
+        if slave_id is not None:
+            self.slaves[slave_id].observer.pong()
+
+    def remove_slave(self, slave, reason):
+        """
+        Remove C{slave}: its tasks are lost, its offers rescinded, and every
+        framework hears C{slaveLost}.
+        """
+        if self.slaves.get(slave.id) is not slave:
+            return
+        self.log.warn("Removing slave {slave_id} at {pid}: {reason}",
+                      slave_id=slave.id, pid=str(slave.pid), reason=reason)
+        slave.observer.stop()
+        del self.slaves[slave.id]
+        self._slaves_by_pid.pop(slave.pid, None)
+        self.removed_slaves.add(slave.id)
+        for offer in list(slave.offers.values()):
+            self._remove_offer(offer, rescind=True)
+        for record in list(slave.tasks.values()):
+            if record.state not in TERMINAL_STATES:
+                self._send_master_update(
+                    record.task.framework_id.value, record, mesos_pb2.TASK_LOST,
+                    f"Slave {slave.id} removed: {reason}", Reason.REASON_SLAVE_REMOVED,
+                )
+        for framework in self.frameworks.values():
+            framework.executors.pop(slave.id, None)
+        self.allocator.slave_removed(slave.id)
+        lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
+        for framework in self.frameworks.values():
+            if framework.active:
+                self.node.send(framework.pid, lost)
+
+    # Frameworks.
+
+    def _register_framework(self, sender, message):
+        existing = self._frameworks_by_pid.get(sender)
+        if existing is not None:
+            self._send_registered(self.frameworks[existing], internal.FrameworkRegisteredMessage)
+            return
+        if message.framework.HasField("id") and message.framework.id.value:
+            self._send_error(sender, "RegisterFrameworkMessage must not carry a framework id")
+            return
+        framework_id = self._new_id("framework")
+        info = mesos_pb2.FrameworkInfo()
+        info.CopyFrom(message.framework)
+        info.id.value = framework_id
+        framework = FrameworkRecord(framework_id, info, sender, self.reactor.seconds())
+        self._add_framework(framework)
+        self._send_registered(framework, internal.FrameworkRegisteredMessage)
+
+    def _add_framework(self, framework):
+        self.frameworks[framework.id] = framework
+        self._frameworks_by_pid[framework.pid] = framework.id
+        # Tasks reported by re-registered slaves before the framework came
+        # back belong to it again.
+        for slave in self.slaves.values():
+            for (framework_id, task_id), record in slave.tasks.items():
+                if framework_id == framework.id:
+                    framework.tasks[task_id] = record
+            for executor_id, info in slave.executors.get(framework.id, {}).items():
+                framework.executors.setdefault(slave.id, {})[executor_id] = info
+        self.allocator.framework_added(framework.id, Resources())
+        self.log.info("Registered framework {framework_id} ({name}) at {pid}",
+                      framework_id=framework.id, name=framework.info.name, pid=str(framework.pid))
+        self.allocate_soon()
+
+    def _send_registered(self, framework, message_type):
+        self.node.send(framework.pid, message_type(
+            framework_id=mesos_pb2.FrameworkID(value=framework.id), master_info=self.info))
+
+    def _send_error(self, pid, text):
+        self.log.warn("Framework error for {pid}: {message}", pid=str(pid), message=text)
+        self.node.send(pid, internal.FrameworkErrorMessage(message=text))
+
+    def _reregister_framework(self, sender, message):
+        info = message.framework
+        framework_id = info.id.value
+        if not framework_id:
+            self._send_error(sender, "ReregisterFrameworkMessage needs a framework id")
+            return
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            stored = mesos_pb2.FrameworkInfo()
+            stored.CopyFrom(info)
+            framework = FrameworkRecord(framework_id, stored, sender, self.reactor.seconds())
+            framework.reregistered_time = framework.registered_time
+            self._add_framework(framework)
+            reply = internal.FrameworkRegisteredMessage if message.failover else \
+                internal.FrameworkReregisteredMessage
+            self._send_registered(framework, reply)
+            return
+        if framework.failover_call is not None and framework.failover_call.active():
+            framework.failover_call.cancel()
+        framework.failover_call = None
+        framework.reregistered_time = self.reactor.seconds()
+        old_pid = framework.pid
+        if old_pid != sender:
+            if message.failover:
+                self._send_error(old_pid, "Framework failed over")
+            self._frameworks_by_pid.pop(old_pid, None)
+            framework.pid = sender
+            self._frameworks_by_pid[sender] = framework_id
+            update = internal.UpdateFrameworkMessage(
+                framework_id=mesos_pb2.FrameworkID(value=framework_id), pid=str(sender))
+            for slave in self.slaves.values():
+                self.node.send(slave.pid, update)
+        for offer in list(framework.offers.values()):
+            self._remove_offer(offer, rescind=False)
+        if not framework.active:
+            framework.active = True
+            self.allocator.framework_activated(framework_id)
+        self._send_registered(
+            framework,
+            internal.FrameworkRegisteredMessage if message.failover
+            else internal.FrameworkReregisteredMessage,
+        )
+        self.allocate_soon()
+
+    def _framework_from(self, sender, framework_id):
+        """
+        The framework C{framework_id} if C{sender} is its scheduler.
+        """
+        framework = self.frameworks.get(framework_id)
+        if framework is None or framework.pid != sender:
+            self.log.warn("Ignoring a message for framework {framework_id} from {sender}, "
+                          "which is not its registered scheduler",
+                          framework_id=framework_id, sender=str(sender))
+            return None
+        return framework
+
+    def _unregister_framework(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is not None:
+            self.remove_framework(framework, "it unregistered")
+
+    def _deactivate_framework(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is not None:
+            self._deactivate(framework, "its scheduler stopped for failover")
+
+    def _deactivate(self, framework, reason):
+        if not framework.active:
+            return
+        framework.active = False
+        framework.unregistered_time = self.reactor.seconds()
+        self.allocator.framework_deactivated(framework.id)
+        for offer in list(framework.offers.values()):
+            self._remove_offer(offer, rescind=False)
+        timeout = framework.info.failover_timeout
+        self.log.info("Deactivated framework {framework_id} ({reason}); failover timeout {timeout}s",
+                      framework_id=framework.id, reason=reason, timeout=timeout)
+        token = framework.reregistered_time
+        framework.failover_call = self.reactor.callLater(
+            max(timeout, 0.0), self._failover_timeout, framework, token)
+
+    def _failover_timeout(self, framework, token):
+        framework.failover_call = None
+        if not framework.active and framework.reregistered_time == token \
+                and self.frameworks.get(framework.id) is framework:
+            self.remove_framework(framework, "its failover timeout expired")
+
+    def remove_framework(self, framework, reason):
+        """
+        Tear C{framework} down on every slave and forget it.
+        """
+        self.log.info("Removing framework {framework_id}: {reason}",
+                      framework_id=framework.id, reason=reason)
+        if framework.failover_call is not None and framework.failover_call.active():
+            framework.failover_call.cancel()
+        for offer in list(framework.offers.values()):
+            self._remove_offer(offer, rescind=False)
+        shutdown = internal.ShutdownFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework.id))
+        for slave in self.slaves.values():
+            self.node.send(slave.pid, shutdown)
+            for key in [k for k in slave.tasks if k[0] == framework.id]:
+                record = slave.tasks.pop(key)
+                self.allocator.resources_recovered(framework.id, slave.id, record.resources, 0)
+            for info in slave.executors.pop(framework.id, {}).values():
+                self.allocator.resources_recovered(
+                    framework.id, slave.id, Resources.from_protobuf(info.resources), 0)
+        del self.frameworks[framework.id]
+        self._frameworks_by_pid.pop(framework.pid, None)
+        self.allocator.framework_removed(framework.id)
+        framework.active = False
+        framework.unregistered_time = self.reactor.seconds()
+        self.completed_frameworks.append(framework)
+        self.allocate_soon()
+
+    # Offers.
+
+    def allocate_soon(self):
+        """
+        Run an allocation on the next turn of the reactor (once, however many
+        events ask for it).
+        """
+        if self._allocation_call is None or not self._allocation_call.active():
+            self._allocation_call = self.reactor.callLater(0, self.allocate)
+
+    def allocate(self):
+        """
+        Ask the allocator for offers and send them, one message per framework.
+        """
+        by_framework = {}
+        for framework_id, slave_id, resources in self.allocator.allocate():
+            framework = self.frameworks[framework_id]
+            slave = self.slaves[slave_id]
+            offer = mesos_pb2.Offer(
+                id=mesos_pb2.OfferID(value=self._new_id("offer", "O")),
+                framework_id=mesos_pb2.FrameworkID(value=framework_id),
+                slave_id=mesos_pb2.SlaveID(value=slave_id),
+                hostname=slave.info.hostname,
+                resources=resources.to_protobuf(),
+                attributes=slave.info.attributes,
+                executor_ids=[
+                    mesos_pb2.ExecutorID(value=e) for e in slave.executors.get(framework_id, {})
+                ],
+            )
+            record = OfferRecord(offer, slave.pid, resources)
+            self.offers[record.id] = record
+            framework.offers[record.id] = record
+            slave.offers[record.id] = record
+            by_framework.setdefault(framework_id, []).append(record)
+        for framework_id, records in by_framework.items():
+            self.node.send(self.frameworks[framework_id].pid, internal.ResourceOffersMessage(
+                offers=[r.offer for r in records], pids=[str(r.pid) for r in records]))
+
+    def _remove_offer(self, offer, rescind, recover=True, refuse_seconds=0):
+        self.offers.pop(offer.id, None)
+        framework = self.frameworks.get(offer.framework_id)
+        if framework is not None:
+            framework.offers.pop(offer.id, None)
+        slave = self.slaves.get(offer.slave_id)
+        if slave is not None:
+            slave.offers.pop(offer.id, None)
+        if recover:
+            self.allocator.resources_recovered(
+                offer.framework_id, offer.slave_id, offer.resources, refuse_seconds)
+        if rescind and framework is not None and framework.active:
+            self.node.send(framework.pid, internal.RescindResourceOfferMessage(
+                offer_id=offer.offer.id))
+
+    def _launch_tasks(self, sender, message):
+        framework_id = message.framework_id.value
+        framework = self._framework_from(sender, framework_id)
+        offer_ids = [o.value for o in message.offer_ids]
+        if message.HasField("offer_id") and message.offer_id.value not in offer_ids:
+            offer_ids.insert(0, message.offer_id.value)
+        if framework is None:
+            for task in message.tasks:
+                self._send_update(sender, self._status_update_for(
+                    framework_id, task, mesos_pb2.TASK_LOST,
+                    "Launch from a scheduler that is not registered for the framework",
+                    Reason.REASON_INVALID_FRAMEWORKID))
+            return
+        offers, error = [], None
+        for offer_id in offer_ids:
+            offer = self.offers.get(offer_id)
+            if offer is None or offer.framework_id != framework_id:
+                error = f"Task launched with invalid offer {offer_id}"
+            elif offers and offer.slave_id != offers[0].slave_id:
+                error = "Task launched with offers from more than one slave"
+            else:
+                offers.append(offer)
+        if not offer_ids:
+            error = "Task launched without an offer"
+        refuse_seconds = message.filters.refuse_seconds
+        if error is not None:
+            for offer in offers:
+                self._remove_offer(offer, rescind=False)
+            for task in message.tasks:
+                self._send_update(framework.pid, self._status_update_for(
+                    framework_id, task, mesos_pb2.TASK_LOST, error, Reason.REASON_INVALID_OFFERS))
+            self.allocate_soon()
+            return
+        slave = self.slaves[offers[0].slave_id]
+        available = sum((o.resources for o in offers), Resources())
+        for offer in offers:
+            self._remove_offer(offer, rescind=False, recover=False)
+        executors = dict(slave.executors.get(framework_id, {}))
+        for task in message.tasks:
+            error, needed = validate_task(
+                task, slave.id, framework.tasks.keys(), executors, available)
+            if error is not None:
+                self.log.warn("Refusing task {task_id} of framework {framework_id}: {error}",
+                              task_id=task.task_id.value, framework_id=framework_id, error=error)
+                self.stats["error_tasks"] += 1
+                self._send_update(framework.pid, self._status_update_for(
+                    framework_id, task, mesos_pb2.TASK_ERROR, error, Reason.REASON_TASK_INVALID))
+                continue
+            available = available - needed
+            self._run_task(framework, slave, task, executors)
+        self.allocator.resources_recovered(framework_id, slave.id, available, refuse_seconds)
+        if not message.tasks:
+            self.log.debug("Framework {framework_id} declined {count} offer(s)",
+                           framework_id=framework_id, count=len(offers))
+        self.allocate_soon()
+
+    def _run_task(self, framework, slave, task, executors):
+        now = self.reactor.seconds()
+        record_task = internal.Task(
+            name=task.name, task_id=task.task_id, framework_id=mesos_pb2.FrameworkID(
+                value=framework.id), slave_id=task.slave_id, state=mesos_pb2.TASK_STAGING,
+            resources=task.resources,
+        )
+        if task.HasField("executor"):
+            executor_id = task.executor.executor_id.value
+            record_task.executor_id.value = executor_id
+            if executor_id not in executors:
+                executors[executor_id] = task.executor
+                slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
+                framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
+        record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
+                            [(mesos_pb2.TASK_STAGING, now)])
+        framework.tasks[task.task_id.value] = record
+        slave.tasks[record.key] = record
+        self.stats["staged_tasks"] += 1
+        self.node.send(slave.pid, internal.RunTaskMessage(
+            framework_id=record_task.framework_id, framework=framework.info,
+            pid=str(framework.pid), task=task))
+
+    def _revive_offers(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is not None:
+            self.allocator.offers_revived(framework.id)
+            self.allocate_soon()
+
+    def _request_resources(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is not None:
+            self.allocator.resources_requested(framework.id, list(message.requests))
+
+    # Tasks and status updates.
+
+    def _status_update_for(self, framework_id, task, state, text, reason, slave_id=None):
+        """
+        A master-made C{StatusUpdate} for a C{TaskInfo} or C{Task}.
+        """
+        now = self.reactor.seconds()
+        status = mesos_pb2.TaskStatus(
+            task_id=task.task_id, state=state, message=text, timestamp=now,
+            source=Reason.SOURCE_MASTER, reason=reason,
+        )
+        slave = slave_id or (task.slave_id.value if task.HasField("slave_id") else "")
+        if slave:
+            status.slave_id.value = slave
+        return internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), status=status,
+            timestamp=now, uuid=b"", slave_id=status.slave_id if slave else None,
+        )
+
+    def _send_update(self, pid, update):
+        """
+        Send a master-made update; it carries no C{pid}, so it is not
+        acknowledged.
+        """
+        self.node.send(pid, internal.StatusUpdateMessage(update=update))
+
+    def _send_master_update(self, framework_id, record, state, text, reason):
+        update = self._status_update_for(framework_id, record.task, state, text, reason)
+        self._apply_update(record, update.status)
+        framework = self.frameworks.get(framework_id)
+        if framework is not None and framework.active:
+            self._send_update(framework.pid, update)
+
+    def _apply_update(self, record, status):
+        """
+        Record a task's new state; a terminal one frees its resources.
+        """
+        if record.state in TERMINAL_STATES:
+            return
+        record.task.state = status.state
+        record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
+        counter = {
+            mesos_pb2.TASK_RUNNING: "started_tasks",
+            mesos_pb2.TASK_FINISHED: "finished_tasks",
+            mesos_pb2.TASK_KILLED: "killed_tasks",
+            mesos_pb2.TASK_FAILED: "failed_tasks",
+            mesos_pb2.TASK_LOST: "lost_tasks",
+            mesos_pb2.TASK_ERROR: "error_tasks",
+        }.get(status.state)
+        if counter is not None:
+            self.stats[counter] += 1
+        if status.state in TERMINAL_STATES:
+            framework_id, task_id = record.key
+            slave = self.slaves.get(record.task.slave_id.value)
+            if slave is not None and slave.tasks.pop(record.key, None) is not None:
+                self.allocator.resources_recovered(framework_id, slave.id, record.resources, 0)
+                self.allocate_soon()
+            framework = self.frameworks.get(framework_id)
+            if framework is not None and framework.tasks.pop(task_id, None) is not None:
+                framework.completed_tasks.append(record)
+
+    def _kill_task(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is None:
+            return
+        record = framework.tasks.get(message.task_id.value)
+        slave = self.slaves.get(record.task.slave_id.value) if record is not None else None
+        if slave is None:
+            task = mesos_pb2.TaskInfo(name="", task_id=message.task_id,
+                                      slave_id=mesos_pb2.SlaveID(value=""))
+            self._send_update(framework.pid, self._status_update_for(
+                framework.id, task, mesos_pb2.TASK_LOST,
+                f"Cannot kill task {message.task_id.value}: it is unknown to the master",
+                Reason.REASON_TASK_UNKNOWN))
+            return
+        self.node.send(slave.pid, message)
+
+    def _status_update(self, sender, message):
+        update = message.update
+        slave = self.slaves.get(update.slave_id.value)
+        if slave is None or slave.pid != sender:
+            self.stats["invalid_status_updates"] += 1
+            self.log.warn("Ignoring status update for task {task_id} from {sender}: "
+                          "not a registered slave (it will retry after re-registering)",
+                          task_id=update.status.task_id.value, sender=str(sender))
+            return
+        framework_id = update.framework_id.value
+        record = slave.tasks.get((framework_id, update.status.task_id.value))
+        if record is not None:
+            self._apply_update(record, update.status)
+        self.stats["valid_status_updates"] += 1
+        framework = self.frameworks.get(framework_id)
+        if framework is not None and framework.active:
+            self.node.send(framework.pid, message)
+        else:
+            self.log.info("Framework {framework_id} is not connected; the slave will resend "
+                          "the update for task {task_id}", framework_id=framework_id,
+                          task_id=update.status.task_id.value)
+
+    def _exited_executor(self, sender, message):
+        slave = self.slaves.get(message.slave_id.value)
+        if slave is None or slave.pid != sender:
+            return
+        framework_id, executor_id = message.framework_id.value, message.executor_id.value
+        info = slave.executors.get(framework_id, {}).pop(executor_id, None)
+        framework = self.frameworks.get(framework_id)
+        if framework is not None:
+            framework.executors.get(slave.id, {}).pop(executor_id, None)
+        if info is not None:
+            self.allocator.resources_recovered(
+                framework_id, slave.id, Resources.from_protobuf(info.resources), 0)
+            self.allocate_soon()
+        if framework is not None and framework.active:
+            self.node.send(framework.pid, message)
+
+    def _framework_to_executor(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        slave = self.slaves.get(message.slave_id.value)
+        if framework is None:
+            return
+        if slave is None:
+            self.log.warn("Dropping framework message for unknown slave {slave_id}",
+                          slave_id=message.slave_id.value)
+            return
+        self.node.send(slave.pid, message)
+
+    def _executor_to_framework(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        if framework is None or not framework.active:
+            self.log.info("Dropping executor message for framework {framework_id}: not connected",
+                          framework_id=message.framework_id.value)
+            return
+        self.node.send(framework.pid, message)
+
+    def _reconcile_tasks(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is None:
+            return
+        if message.statuses:
+            wanted = [(s.task_id.value, framework.tasks.get(s.task_id.value), s)
+                      for s in message.statuses]
+        else:
+            wanted = [(task_id, record, None) for task_id, record in framework.tasks.items()]
+        for task_id, record, asked in wanted:
+            if record is None:
+                task = mesos_pb2.TaskInfo(name="", task_id=mesos_pb2.TaskID(value=task_id),
+                                          slave_id=asked.slave_id if asked.HasField("slave_id")
+                                          else mesos_pb2.SlaveID(value=""))
+                update = self._status_update_for(framework.id, task, mesos_pb2.TASK_LOST,
+                                                 "Task is unknown to the master",
+                                                 Reason.REASON_RECONCILIATION)
+            else:
+                update = self._status_update_for(
+                    framework.id, record.task, record.state,
+                    "Reconciliation: latest task state", Reason.REASON_RECONCILIATION)
+            self._send_update(framework.pid, update)
+
+    # State for the HTTP endpoints.
+
+    def state(self):
+        """
+        The cluster as the C{/master/state} JSON object (Mesos's names).
+        """
+        return {
+            "version": "0.1.0",
+            "start_time": self.start_time,
+            "elected_time": self.start_time,
+            "id": self.id,
+            "pid": str(self.pid),
+            "hostname": self.info.hostname,
+            "leader": str(self.pid),
+            "activated_slaves": len(self.slaves),
+            "deactivated_slaves": 0,
+            **self.stats,
+            "slaves": [slave.to_json() for slave in self.slaves.values()],
+            "frameworks": [framework.to_json() for framework in self.frameworks.values()],
+            "completed_frameworks": [f.to_json() for f in self.completed_frameworks],
+            "orphan_tasks": [],
+            "unregistered_frameworks": [],
+        }
+
+    def task_state_name(self, framework_id, task_id):
+        """
+        The name of a task's state (for logs and tests), or L{None}.
+        """
+        framework = self.frameworks.get(framework_id)
+        record = framework.tasks.get(task_id) if framework is not None else None
+        return state_name(record.state) if record is not None else None

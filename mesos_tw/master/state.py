@@ -1,0 +1,230 @@
+"""
+The master's records of frameworks, slaves, tasks and offers, and their
+JSON form for the state endpoint (Mesos's field names).
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources
+
+__all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES"]
+
+TERMINAL_STATES = frozenset(
+    {
+        mesos_pb2.TASK_FINISHED,
+        mesos_pb2.TASK_FAILED,
+        mesos_pb2.TASK_KILLED,
+        mesos_pb2.TASK_LOST,
+        mesos_pb2.TASK_ERROR,
+    }
+)
+
+
+def state_name(state):
+    """
+    C{"TASK_RUNNING"} for C{mesos_pb2.TASK_RUNNING}.
+    """
+    return mesos_pb2.TaskState.Name(state)
+
+
+@dataclass
+class TaskRecord:
+    """
+    The master's copy of one task.
+    """
+
+    task: object
+    resources: Resources
+    statuses: list = field(default_factory=list)
+
+    @property
+    def key(self):
+        return (self.task.framework_id.value, self.task.task_id.value)
+
+    @property
+    def state(self):
+        return self.task.state
+
+    def to_json(self):
+        task = self.task
+        return {
+            "id": task.task_id.value,
+            "name": task.name,
+            "framework_id": task.framework_id.value,
+            "executor_id": task.executor_id.value if task.HasField("executor_id") else "",
+            "slave_id": task.slave_id.value,
+            "state": state_name(task.state),
+            "resources": self.resources.to_json(),
+            "statuses": [
+                {"state": state_name(state), "timestamp": timestamp}
+                for state, timestamp in self.statuses
+            ],
+        }
+
+
+@dataclass
+class OfferRecord:
+    """
+    An outstanding offer.
+    """
+
+    offer: object
+    pid: object
+    resources: Resources
+
+    @property
+    def id(self):
+        return self.offer.id.value
+
+    @property
+    def framework_id(self):
+        return self.offer.framework_id.value
+
+    @property
+    def slave_id(self):
+        return self.offer.slave_id.value
+
+    def to_json(self):
+        return {
+            "id": self.id,
+            "framework_id": self.framework_id,
+            "slave_id": self.slave_id,
+            "resources": self.resources.to_json(),
+        }
+
+
+@dataclass
+class FrameworkRecord:
+    """
+    A registered framework.
+
+    @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
+    """
+
+    id: str
+    info: object
+    pid: object
+    registered_time: float
+    active: bool = True
+    reregistered_time: float = None
+    unregistered_time: float = None
+    tasks: dict = field(default_factory=dict)
+    completed_tasks: deque = field(
+        default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_FRAMEWORK)
+    )
+    offers: dict = field(default_factory=dict)
+    executors: dict = field(default_factory=dict)
+    failover_call: object = None
+
+    def used(self):
+        """
+        What its tasks and executors hold.
+        """
+        total = Resources()
+        for task in self.tasks.values():
+            total = total + task.resources
+        for executors in self.executors.values():
+            for info in executors.values():
+                total = total + Resources.from_protobuf(info.resources)
+        return total
+
+    def offered(self):
+        """
+        What its outstanding offers hold.
+        """
+        total = Resources()
+        for offer in self.offers.values():
+            total = total + offer.resources
+        return total
+
+    def to_json(self):
+        info = self.info
+        json = {
+            "id": self.id,
+            "name": info.name,
+            "user": info.user,
+            "role": info.role,
+            "pid": str(self.pid),
+            "hostname": info.hostname,
+            "active": self.active,
+            "connected": self.active,
+            "failover_timeout": info.failover_timeout,
+            "checkpoint": info.checkpoint,
+            "registered_time": self.registered_time,
+            "unregistered_time": self.unregistered_time or 0,
+            "used_resources": self.used().to_json(),
+            "offered_resources": self.offered().to_json(),
+            "tasks": [task.to_json() for task in self.tasks.values()],
+            "completed_tasks": [task.to_json() for task in self.completed_tasks],
+            "offers": [offer.to_json() for offer in self.offers.values()],
+            "executors": [
+                {"executor_id": eid, "slave_id": sid, "name": e.name, "source": e.source}
+                for sid, executors in self.executors.items()
+                for eid, e in executors.items()
+            ],
+        }
+        json["resources"] = json["used_resources"]
+        if self.reregistered_time is not None:
+            json["reregistered_time"] = self.reregistered_time
+        return json
+
+
+@dataclass
+class SlaveRecord:
+    """
+    A registered slave.
+
+    @ivar tasks: C{{(framework_id, task_id): TaskRecord}}.
+    @ivar executors: C{{framework_id: {executor_id: ExecutorInfo}}}.
+    """
+
+    id: str
+    info: object
+    pid: object
+    registered_time: float
+    total: Resources
+    reregistered_time: float = None
+    tasks: dict = field(default_factory=dict)
+    executors: dict = field(default_factory=dict)
+    offers: dict = field(default_factory=dict)
+    observer: object = None
+
+    def used(self):
+        """
+        What tasks and executors hold on this slave.
+        """
+        total = Resources()
+        for task in self.tasks.values():
+            total = total + task.resources
+        for executors in self.executors.values():
+            for info in executors.values():
+                total = total + Resources.from_protobuf(info.resources)
+        return total
+
+    def to_json(self):
+        attributes = {}
+        for attribute in self.info.attributes:
+            if attribute.type == mesos_pb2.Value.SCALAR:
+                attributes[attribute.name] = attribute.scalar.value
+            else:
+                attributes[attribute.name] = attribute.text.value
+        json = {
+            "id": self.id,
+            "pid": str(self.pid),
+            "hostname": self.info.hostname,
+            "port": self.pid.port,
+            "registered_time": self.registered_time,
+            "resources": self.total.to_json(),
+            "used_resources": self.used().to_json(),
+            "offered_resources": sum(
+                (o.resources for o in self.offers.values()), Resources()
+            ).to_json(),
+            "attributes": attributes,
+            "active": True,
+        }
+        if self.reregistered_time is not None:
+            json["reregistered_time"] = self.reregistered_time
+        return json

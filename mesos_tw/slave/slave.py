@@ -1,0 +1,579 @@
+"""
+The slave: registers with the master, runs executors through an isolator,
+hands them tasks, and relays their status updates reliably.
+
+The message flows it follows are described in ``docs/flows.md``.
+"""
+
+import os
+import shlex
+import sys
+import uuid
+from collections import deque
+
+from twisted.internet.defer import gatherResults
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw import constants
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.slave.paths import create_run_directory
+from mesos_tw.slave.state import (
+    LAUNCHING,
+    RUNNING,
+    TERMINATED,
+    TERMINATING,
+    TERMINAL_STATES,
+    ExecutorRecord,
+    FrameworkRecord,
+)
+from mesos_tw.slave.status_updates import StatusUpdateManager
+
+__all__ = ["Slave"]
+
+Status = mesos_pb2.TaskStatus
+
+#: Registration life cycle.
+DISCONNECTED, REGISTERING, REGISTERED, TERMINATING_SLAVE = (
+    "disconnected", "registering", "registered", "terminating")
+
+
+def _new_uuid():
+    return uuid.uuid4().bytes
+
+
+@implementer(IMessageReceiver)
+class Slave:
+    """
+    A slave offering C{resources} to the master its C{detector} finds.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor,
+        node,
+        detector,
+        isolator,
+        work_dir,
+        resources,
+        attributes=None,
+        hostname=None,
+        executor_shutdown_grace_period=constants.EXECUTOR_SHUTDOWN_GRACE_PERIOD,
+        executor_registration_timeout=constants.EXECUTOR_REGISTRATION_TIMEOUT,
+        python=sys.executable,
+        environ=None,
+        new_uuid=_new_uuid,
+    ):
+        self.reactor = reactor
+        self.node = node
+        node.receiver = self
+        self.detector = detector
+        self.isolator = isolator
+        self.work_dir = work_dir
+        self.resources = resources
+        self.attributes = dict(attributes or {})
+        self.hostname = hostname or node.upid.host
+        self.executor_shutdown_grace_period = executor_shutdown_grace_period
+        self.executor_registration_timeout = executor_registration_timeout
+        self.python = python
+        self.environ = dict(os.environ if environ is None else environ)
+        self.new_uuid = new_uuid
+        self.id = None
+        self.master = None
+        self.state = DISCONNECTED
+        self.start_time = reactor.seconds()
+        self.frameworks = {}
+        self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
+        self.stats = {name: 0 for name in (
+            "staged_tasks", "started_tasks", "finished_tasks", "killed_tasks", "failed_tasks",
+            "lost_tasks", "valid_status_updates", "invalid_status_updates",
+        )}
+        self.status_updates = StatusUpdateManager(reactor, self._forward_update)
+        self._executors_by_pid = {}
+        self._registration_call = None
+        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._handlers = {
+            internal.SlaveRegisteredMessage: self._registered,
+            internal.SlaveReregisteredMessage: self._registered,
+            internal.PingSlaveMessage: self._ping,
+            internal.RunTaskMessage: self._run_task,
+            internal.KillTaskMessage: self._kill_task,
+            internal.RegisterExecutorMessage: self._register_executor,
+            internal.StatusUpdateMessage: self._status_update,
+            internal.StatusUpdateAcknowledgementMessage: self._acknowledgement,
+            internal.FrameworkToExecutorMessage: self._framework_to_executor,
+            internal.ExecutorToFrameworkMessage: self._executor_to_framework,
+            internal.ShutdownFrameworkMessage: self._shutdown_framework,
+            internal.UpdateFrameworkMessage: self._update_framework,
+            internal.ShutdownMessage: self._shutdown,
+        }
+
+    @property
+    def pid(self):
+        return self.node.upid
+
+    def info(self):
+        """
+        Our C{SlaveInfo}.
+        """
+        info = mesos_pb2.SlaveInfo(
+            hostname=self.hostname, resources=self.resources.to_protobuf(), port=self.pid.port)
+        for name, value in self.attributes.items():
+            attribute = info.attributes.add(name=name)
+            try:
+                attribute.scalar.value = float(value)
+                attribute.type = mesos_pb2.Value.SCALAR
+            except ValueError:
+                attribute.type = mesos_pb2.Value.TEXT
+                attribute.text.value = value
+        if self.id is not None:
+            info.id.value = self.id
+        return info
+
+    def start(self):
+        """
+        Get ready to run executors and start looking for the master.
+        """
+        d = self.isolator.initialize(self._executor_exited)
+        d.addCallback(lambda _: self.detector.start(self._new_master))
+        return d
+
+    def stop(self):
+        """
+        Leave the cluster cleanly: unregister and kill every executor.
+
+        @return: a Deferred that fires when the executors are gone.
+        """
+        if self.state == REGISTERED:
+            self.node.send(self.master, internal.UnregisterSlaveMessage(
+                slave_id=mesos_pb2.SlaveID(value=self.id)))
+        self.state = TERMINATING_SLAVE
+        self.detector.stop()
+        self._cancel_registration()
+        self.status_updates.stop()
+        kills = []
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                executor.cancel_timers()
+                kills.append(self.isolator.kill_executor(framework.id, executor.id))
+        return gatherResults(kills, consumeErrors=True)
+
+    # Registration.
+
+    def _new_master(self, upid):
+        if self.state == TERMINATING_SLAVE:
+            return
+        self.log.info("New master detected at {master}", master=str(upid))
+        self.master = upid
+        self._cancel_registration()
+        if upid is None:
+            self.state = DISCONNECTED
+            return
+        self.state = REGISTERING
+        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._register()
+
+    def _register(self):
+        self._registration_call = None
+        if self.state != REGISTERING or self.master is None:
+            return
+        if self.id is None:
+            self.node.send(self.master, internal.RegisterSlaveMessage(slave=self.info()))
+        else:
+            message = internal.ReregisterSlaveMessage(
+                slave_id=mesos_pb2.SlaveID(value=self.id), slave=self.info())
+            for framework in self.frameworks.values():
+                for executor in framework.executors.values():
+                    info = message.executor_infos.add()
+                    info.CopyFrom(executor.info)
+                    info.framework_id.value = framework.id
+                    message.tasks.extend(executor.tasks.values())
+            self.node.send(self.master, message)
+        self._registration_call = self.reactor.callLater(self._backoff, self._register)
+        self._backoff = min(self._backoff * 2, constants.REGISTRATION_BACKOFF_MAX)
+
+    def _cancel_registration(self):
+        if self._registration_call is not None and self._registration_call.active():
+            self._registration_call.cancel()
+        self._registration_call = None
+
+    def _registered(self, sender, message):
+        if sender != self.master or self.state == TERMINATING_SLAVE:
+            return
+        self._cancel_registration()
+        if self.state != REGISTERED:
+            self.log.info("Registered with master {master} as slave {slave_id}",
+                          master=str(sender), slave_id=message.slave_id.value)
+        self.id = message.slave_id.value
+        self.state = REGISTERED
+        self.status_updates.flush()
+
+    def _ping(self, sender, message):
+        self.node.send(sender, internal.PongSlaveMessage())
+
+    def _shutdown(self, sender, message):
+        if sender != self.master:
+            return
+        self.log.warn("The master told this slave to shut down: {why}", why=message.message)
+        self.stop()
+
+    # The message network.
+
+    def message_received(self, sender, message):
+        """
+        Dispatch a message to its handler; unknown ones are logged.
+        """
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self.log.warn("Ignoring unexpected {name} from {sender}",
+                          name=message.DESCRIPTOR.full_name, sender=str(sender))
+            return
+        handler(sender, message)
+
+    def peer_lost(self, upid):
+        """
+        Losing the master means registering again; an executor's lost
+        connection is followed by its process's exit, which the isolator
+        reports.
+        """
+        if upid == self.master and self.state in (REGISTERED, REGISTERING):
+            self.log.warn("Lost the master {master}; re-registering", master=str(upid))
+            self.state = REGISTERING
+            self._cancel_registration()
+            self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+            self._registration_call = self.reactor.callLater(self._backoff, self._register)
+
+    # Tasks and executors.
+
+    def _executor_info_for(self, framework_id, task):
+        if task.HasField("executor"):
+            info = mesos_pb2.ExecutorInfo()
+            info.CopyFrom(task.executor)
+            info.framework_id.value = framework_id
+            return info, False
+        command = f"{shlex.quote(self.python)} -m mesos_tw.executors.command"
+        info = mesos_pb2.ExecutorInfo(
+            executor_id=mesos_pb2.ExecutorID(value=task.task_id.value),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            command=mesos_pb2.CommandInfo(value=command),
+            name=f"Command Executor (Task: {task.task_id.value})",
+            source=task.task_id.value,
+        )
+        return info, True
+
+    def _run_task(self, sender, message):
+        if sender != self.master or self.state != REGISTERED:
+            self.log.warn("Ignoring task {task_id} from {sender}: not our registered master",
+                          task_id=message.task.task_id.value, sender=str(sender))
+            return
+        framework_id = message.framework_id.value
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            framework = self.frameworks[framework_id] = FrameworkRecord(
+                framework_id, message.framework, message.pid)
+        framework.pid = message.pid
+        task = message.task
+        info, command_executor = self._executor_info_for(framework_id, task)
+        executor = framework.executors.get(info.executor_id.value)
+        self.stats["staged_tasks"] += 1
+        if executor is None:
+            executor = self._launch_executor(framework, info, command_executor)
+        if executor.state == RUNNING:
+            self._send_task(framework, executor, task)
+        elif executor.state == LAUNCHING:
+            executor.queued_tasks[task.task_id.value] = task
+        else:
+            self._send_slave_update(framework_id, info.executor_id.value, task.task_id,
+                                    mesos_pb2.TASK_LOST, "Executor is shutting down",
+                                    Status.REASON_EXECUTOR_TERMINATED)
+
+    def _launch_executor(self, framework, info, command_executor):
+        run_id = str(uuid.UUID(bytes=self.new_uuid()))
+        directory = create_run_directory(
+            self.work_dir, self.id, framework.id, info.executor_id.value, run_id)
+        executor = ExecutorRecord(info, framework.id, run_id, directory, command_executor)
+        framework.executors[executor.id] = executor
+        environment = dict(self.environ)
+        environment.update({
+            "MESOS_SLAVE_PID": str(self.pid),
+            "MESOS_FRAMEWORK_ID": framework.id,
+            "MESOS_EXECUTOR_ID": executor.id,
+            "MESOS_DIRECTORY": directory,
+            "MESOS_SANDBOX": directory,
+        })
+        for variable in info.command.environment.variables:
+            environment[variable.name] = variable.value
+        self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
+                      executor_id=executor.id, framework_id=framework.id, directory=directory)
+        executor.registration_timer = self.reactor.callLater(
+            self.executor_registration_timeout, self._registration_timeout, framework, executor)
+        d = self.isolator.launch_executor(
+            framework.id, framework.info, info, directory, environment, executor.resources())
+
+        def failed(failure):
+            self.log.warn("Could not launch executor {executor_id}: {error}",
+                          executor_id=executor.id, error=failure.getErrorMessage())
+            self._executor_gone(framework, executor, None,
+                                f"Failed to launch executor: {failure.getErrorMessage()}",
+                                Status.REASON_CONTAINER_LAUNCH_FAILED, mesos_pb2.TASK_FAILED)
+
+        d.addErrback(failed)
+        return executor
+
+    def _registration_timeout(self, framework, executor):
+        executor.registration_timer = None
+        if executor.state == LAUNCHING:
+            self.log.warn("Executor {executor_id} did not register in time; killing it",
+                          executor_id=executor.id)
+            executor.state = TERMINATING
+            self.isolator.kill_executor(framework.id, executor.id)
+
+    def _send_task(self, framework, executor, task):
+        record = internal.Task(
+            name=task.name, task_id=task.task_id,
+            framework_id=mesos_pb2.FrameworkID(value=framework.id),
+            executor_id=executor.info.executor_id, slave_id=task.slave_id,
+            state=mesos_pb2.TASK_STAGING, resources=task.resources,
+        )
+        executor.tasks[task.task_id.value] = record
+        self.node.send(executor.pid, internal.RunTaskMessage(
+            framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
+            task=task))
+        self.isolator.resources_changed(framework.id, executor.id, executor.resources())
+
+    def _register_executor(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        executor = framework.executors.get(message.executor_id.value) if framework else None
+        if executor is None or executor.state != LAUNCHING:
+            self.log.warn("Unknown executor {executor_id} tried to register; shutting it down",
+                          executor_id=message.executor_id.value)
+            self.node.send(sender, internal.ShutdownExecutorMessage())
+            return
+        executor.state = RUNNING
+        executor.pid = sender
+        if executor.registration_timer is not None and executor.registration_timer.active():
+            executor.registration_timer.cancel()
+        executor.registration_timer = None
+        self._executors_by_pid[sender] = executor
+        self.node.send(sender, internal.ExecutorRegisteredMessage(
+            executor_info=executor.info, framework_id=message.framework_id,
+            framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
+            slave_info=self.info()))
+        queued, executor.queued_tasks = executor.queued_tasks, {}
+        for task in queued.values():
+            self._send_task(framework, executor, task)
+
+    def _kill_task(self, sender, message):
+        if sender != self.master:
+            return
+        framework_id, task_id = message.framework_id.value, message.task_id.value
+        framework = self.frameworks.get(framework_id)
+        for executor in (framework.executors.values() if framework else ()):
+            if task_id in executor.queued_tasks:
+                task = executor.queued_tasks.pop(task_id)
+                self._send_slave_update(framework_id, executor.id, task.task_id,
+                                        mesos_pb2.TASK_KILLED, "Killed before it was launched",
+                                        None)
+                if executor.command_executor and not executor.queued_tasks and not executor.tasks:
+                    self._shutdown_executor(framework, executor)
+                return
+            if task_id in executor.tasks:
+                if executor.state == RUNNING:
+                    self.node.send(executor.pid, message)
+                return
+        self._send_slave_update(framework_id, None, message.task_id, mesos_pb2.TASK_LOST,
+                                "Cannot kill the task: unknown to the slave",
+                                Status.REASON_TASK_UNKNOWN)
+
+    def _framework_to_executor(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        executor = framework.executors.get(message.executor_id.value) if framework else None
+        if executor is None or executor.state != RUNNING:
+            self.log.warn("Dropping framework message for executor {executor_id}: not running",
+                          executor_id=message.executor_id.value)
+            return
+        self.node.send(executor.pid, message)
+
+    def _executor_to_framework(self, sender, message):
+        if sender not in self._executors_by_pid:
+            return
+        message.slave_id.value = self.id
+        if self.state == REGISTERED:
+            self.node.send(self.master, message)
+
+    def _update_framework(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        if framework is not None and sender == self.master:
+            framework.pid = message.pid
+
+    def _shutdown_framework(self, sender, message):
+        if sender != self.master:
+            return
+        framework = self.frameworks.get(message.framework_id.value)
+        if framework is None:
+            return
+        self.log.info("Shutting down framework {framework_id}", framework_id=framework.id)
+        framework.shutting_down = True
+        self.status_updates.discard_framework(framework.id)
+        for executor in list(framework.executors.values()):
+            self._shutdown_executor(framework, executor)
+
+    def _shutdown_executor(self, framework, executor):
+        """
+        Ask an executor to shut down, and kill it after the grace period.
+        """
+        if executor.state in (TERMINATING, TERMINATED):
+            return
+        if executor.state == RUNNING:
+            self.node.send(executor.pid, internal.ShutdownExecutorMessage())
+        executor.state = TERMINATING
+        executor.shutdown_timer = self.reactor.callLater(
+            self.executor_shutdown_grace_period,
+            self.isolator.kill_executor, framework.id, executor.id)
+
+    def _executor_exited(self, framework_id, executor_id, status):
+        framework = self.frameworks.get(framework_id)
+        executor = framework.executors.get(executor_id) if framework else None
+        if executor is None:
+            return
+        self.log.info("Executor {executor_id} of framework {framework_id} exited ({status})",
+                      executor_id=executor_id, framework_id=framework_id, status=status)
+        if executor.command_executor:
+            state, reason = mesos_pb2.TASK_FAILED, Status.REASON_COMMAND_EXECUTOR_FAILED
+        else:
+            state, reason = mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_TERMINATED
+        self._executor_gone(framework, executor, status,
+                            f"Executor terminated (wait status {status})", reason, state)
+
+    def _executor_gone(self, framework, executor, status, text, reason, state):
+        """
+        An executor ended or never started: its unfinished tasks end with
+        C{state}, the master hears of it, and the records move to history.
+        """
+        if executor.state == TERMINATED:
+            return
+        executor.cancel_timers()
+        executor.state = TERMINATED
+        self._executors_by_pid.pop(executor.pid, None)
+        if not framework.shutting_down:
+            for task in list(executor.queued_tasks.values()) + list(executor.tasks.values()):
+                self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
+        executor.queued_tasks.clear()
+        if self.state == REGISTERED and status is not None:
+            self.node.send(self.master, internal.ExitedExecutorMessage(
+                slave_id=mesos_pb2.SlaveID(value=self.id),
+                framework_id=mesos_pb2.FrameworkID(value=framework.id),
+                executor_id=executor.info.executor_id, status=status))
+        framework.executors.pop(executor.id, None)
+        framework.completed_executors.append(executor)
+        self._maybe_complete(framework)
+
+    def _maybe_complete(self, framework):
+        if not framework.executors and not self.status_updates.pending(framework.id):
+            self.frameworks.pop(framework.id, None)
+            self.completed_frameworks.append(framework)
+
+    # Status updates.
+
+    def _send_slave_update(self, framework_id, executor_id, task_id, state, text, reason):
+        """
+        A status update the slave makes itself (kills of queued tasks, lost
+        executors), sent reliably like an executor's.
+        """
+        now = self.reactor.seconds()
+        status = mesos_pb2.TaskStatus(
+            task_id=task_id, state=state, message=text, timestamp=now,
+            slave_id=mesos_pb2.SlaveID(value=self.id), source=Status.SOURCE_SLAVE)
+        if reason is not None:
+            status.reason = reason
+        update = internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), status=status,
+            timestamp=now, uuid=self.new_uuid(), slave_id=status.slave_id)
+        if executor_id is not None:
+            update.executor_id.value = executor_id
+            status.executor_id.value = executor_id
+        status.uuid = update.uuid
+        self._record_update(update)
+
+    def _status_update(self, sender, message):
+        executor = self._executors_by_pid.get(sender)
+        update = message.update
+        if executor is None or update.framework_id.value != executor.framework_id:
+            self.stats["invalid_status_updates"] += 1
+            self.log.warn("Ignoring a status update from {sender}: not one of our executors",
+                          sender=str(sender))
+            return
+        update.slave_id.value = self.id
+        update.status.slave_id.value = self.id
+        if not update.HasField("executor_id"):
+            update.executor_id.CopyFrom(executor.info.executor_id)
+        self._record_update(update)
+        self.node.send(sender, internal.StatusUpdateAcknowledgementMessage(
+            slave_id=update.slave_id, framework_id=update.framework_id,
+            task_id=update.status.task_id, uuid=update.uuid))
+
+    def _record_update(self, update):
+        framework = self.frameworks.get(update.framework_id.value)
+        if framework is None or framework.shutting_down:
+            return
+        if not self.status_updates.update(update):
+            return
+        self.stats["valid_status_updates"] += 1
+        state = update.status.state
+        counter = {
+            mesos_pb2.TASK_RUNNING: "started_tasks",
+            mesos_pb2.TASK_FINISHED: "finished_tasks",
+            mesos_pb2.TASK_KILLED: "killed_tasks",
+            mesos_pb2.TASK_FAILED: "failed_tasks",
+            mesos_pb2.TASK_LOST: "lost_tasks",
+        }.get(state)
+        if counter is not None:
+            self.stats[counter] += 1
+        task_id = update.status.task_id.value
+        executor = framework.executors.get(update.executor_id.value)
+        if executor is None:
+            return
+        task = executor.tasks.get(task_id)
+        if task is not None:
+            task.state = state
+            if state in TERMINAL_STATES:
+                executor.completed_tasks.append(executor.tasks.pop(task_id))
+                self.isolator.resources_changed(framework.id, executor.id, executor.resources())
+
+    def _forward_update(self, update):
+        if self.state == REGISTERED:
+            self.node.send(self.master, internal.StatusUpdateMessage(
+                update=update, pid=str(self.pid)))
+
+    def _acknowledgement(self, sender, message):
+        framework_id = message.framework_id.value
+        self.status_updates.acknowledge(framework_id, message.task_id.value, message.uuid)
+        framework = self.frameworks.get(framework_id)
+        if framework is not None:
+            self._maybe_complete(framework)
+
+    # State for the HTTP endpoints.
+
+    def state(self):
+        """
+        The slave as the C{/slave(1)/state} JSON object (Mesos's names).
+        """
+        return {
+            "version": "0.1.0",
+            "start_time": self.start_time,
+            "id": self.id or "",
+            "pid": str(self.pid),
+            "hostname": self.hostname,
+            "resources": self.resources.to_json(),
+            "attributes": self.attributes,
+            "master_hostname": self.master.host if self.master else "",
+            **self.stats,
+            "frameworks": [f.to_json() for f in self.frameworks.values()],
+            "completed_frameworks": [f.to_json() for f in self.completed_frameworks],
+        }

@@ -1,0 +1,128 @@
+"""
+The slave's records of frameworks, executors and tasks: plain data, so a
+later slave-recovery feature can checkpoint them.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from mesos_tw.constants import (
+    MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK,
+    MAX_COMPLETED_TASKS_PER_EXECUTOR,
+)
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources
+
+__all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
+
+TERMINAL_STATES = frozenset({
+    mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED,
+    mesos_pb2.TASK_LOST, mesos_pb2.TASK_ERROR,
+})
+
+#: Executor life cycle: launching (process starting, not registered),
+#: running (registered), terminating (asked to shut down), terminated.
+LAUNCHING, RUNNING, TERMINATING, TERMINATED = "launching", "running", "terminating", "terminated"
+
+
+def _task_json(task, info=None):
+    return {
+        "id": task.task_id.value,
+        "name": task.name,
+        "framework_id": task.framework_id.value,
+        "executor_id": task.executor_id.value,
+        "slave_id": task.slave_id.value,
+        "state": mesos_pb2.TaskState.Name(task.state),
+        "resources": Resources.from_protobuf(task.resources).to_json(),
+    }
+
+
+@dataclass
+class ExecutorRecord:
+    """
+    One run of an executor.
+
+    @ivar queued_tasks: C{{task_id: TaskInfo}} waiting for registration.
+    @ivar tasks: C{{task_id: Task}} sent to the executor, not yet terminal.
+    """
+
+    info: object
+    framework_id: str
+    run_id: str
+    directory: str
+    command_executor: bool
+    state: str = LAUNCHING
+    pid: object = None
+    queued_tasks: dict = field(default_factory=dict)
+    tasks: dict = field(default_factory=dict)
+    completed_tasks: deque = field(
+        default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
+    registration_timer: object = None
+    shutdown_timer: object = None
+
+    @property
+    def id(self):
+        return self.info.executor_id.value
+
+    def resources(self):
+        """
+        The executor's own resources plus its tasks'.
+        """
+        total = Resources.from_protobuf(self.info.resources)
+        for task in self.tasks.values():
+            total = total + Resources.from_protobuf(task.resources)
+        for task in self.queued_tasks.values():
+            total = total + Resources.from_protobuf(task.resources)
+        return total
+
+    def cancel_timers(self):
+        """
+        Stop the registration and shutdown timers.
+        """
+        for timer in (self.registration_timer, self.shutdown_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self.registration_timer = self.shutdown_timer = None
+
+    def to_json(self):
+        return {
+            "id": self.id,
+            "name": self.info.name,
+            "source": self.info.source,
+            "uuid": self.run_id,
+            "directory": self.directory,
+            "resources": self.resources().to_json(),
+            "tasks": [_task_json(t) for t in self.tasks.values()],
+            "queued_tasks": [
+                {"id": t.task_id.value, "name": t.name,
+                 "resources": Resources.from_protobuf(t.resources).to_json()}
+                for t in self.queued_tasks.values()
+            ],
+            "completed_tasks": [_task_json(t) for t in self.completed_tasks],
+        }
+
+
+@dataclass
+class FrameworkRecord:
+    """
+    A framework with executors on this slave.
+
+    @ivar pid: its scheduler's UPID text (status updates' acks come from it).
+    """
+
+    id: str
+    info: object
+    pid: str
+    executors: dict = field(default_factory=dict)
+    completed_executors: deque = field(
+        default_factory=lambda: deque(maxlen=MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK))
+    shutting_down: bool = False
+
+    def to_json(self):
+        return {
+            "id": self.id,
+            "name": self.info.name,
+            "user": self.info.user,
+            "executors": [e.to_json() for e in self.executors.values()],
+            "completed_executors": [e.to_json() for e in self.completed_executors],
+        }

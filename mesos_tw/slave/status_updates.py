@@ -1,0 +1,157 @@
+"""
+Reliable status updates: the slave keeps every update of a task in a stream,
+sends the head to the master, and re-sends it until the framework
+acknowledges it, then sends the next, so each task's updates arrive in order
+and none is lost while the slave lives.
+"""
+
+from collections import deque
+
+from twisted.logger import Logger
+
+from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL
+
+__all__ = ["StatusUpdateManager", "StatusUpdateStream"]
+
+
+class StatusUpdateStream:
+    """
+    The updates of one task not yet acknowledged, oldest first.
+    """
+
+    def __init__(self):
+        self.pending = deque()
+        self._seen = set()
+        self.retry_call = None
+
+    @property
+    def head(self):
+        """
+        The update in flight, or L{None}.
+        """
+        return self.pending[0] if self.pending else None
+
+    def add(self, update):
+        """
+        Append C{update} unless its uuid was seen before.
+
+        @return: whether it was new.
+        """
+        if update.uuid in self._seen:
+            return False
+        self._seen.add(update.uuid)
+        self.pending.append(update)
+        return True
+
+    def acknowledge(self, uuid):
+        """
+        Drop the head if C{uuid} is its uuid.
+
+        @return: whether it was.
+        """
+        if self.pending and self.pending[0].uuid == uuid:
+            self.pending.popleft()
+            return True
+        return False
+
+
+class StatusUpdateManager:
+    """
+    The streams of every task on a slave.
+
+    @param forward: called with a C{StatusUpdate} to send it to the master;
+        returns whether it could be sent now (a slave without a master
+        keeps it for later).
+    """
+
+    log = Logger()
+
+    def __init__(self, clock, forward, retry_interval=STATUS_UPDATE_RETRY_INTERVAL):
+        self._clock = clock
+        self._forward = forward
+        self._retry_interval = retry_interval
+        self._streams = {}
+
+    def update(self, update):
+        """
+        Take a new update for its task's stream; send it if it is the head.
+
+        @return: whether it was new (not a duplicate).
+        """
+        key = (update.framework_id.value, update.status.task_id.value)
+        stream = self._streams.setdefault(key, StatusUpdateStream())
+        if not stream.add(update):
+            self.log.info("Dropping duplicate status update for task {task_id}",
+                          task_id=key[1])
+            return False
+        if stream.head is update:
+            self._send(key, stream)
+        return True
+
+    def acknowledge(self, framework_id, task_id, uuid):
+        """
+        The framework acknowledged C{uuid}: send the task's next update.
+
+        @return: whether the acknowledgement matched the update in flight.
+        """
+        key = (framework_id, task_id)
+        stream = self._streams.get(key)
+        if stream is None or not stream.acknowledge(uuid):
+            self.log.info("Ignoring acknowledgement for task {task_id}: not the update in flight",
+                          task_id=task_id)
+            return False
+        self._cancel(stream)
+        if stream.head is None:
+            del self._streams[key]
+        else:
+            self._send(key, stream)
+        return True
+
+    def flush(self):
+        """
+        Send every stream's head now (after re-registering with a master).
+        """
+        for key, stream in list(self._streams.items()):
+            self._send(key, stream)
+
+    def discard_framework(self, framework_id):
+        """
+        Forget a removed framework's updates: nobody is left to acknowledge.
+        """
+        for key in [k for k in self._streams if k[0] == framework_id]:
+            self._cancel(self._streams.pop(key))
+
+    def pending(self, framework_id=None):
+        """
+        How many updates wait for acknowledgement (of one framework, or all).
+        """
+        return sum(
+            len(stream.pending) for key, stream in self._streams.items()
+            if framework_id is None or key[0] == framework_id
+        )
+
+    def stop(self):
+        """
+        Cancel every retry timer.
+        """
+        for stream in self._streams.values():
+            self._cancel(stream)
+
+    def _send(self, key, stream):
+        self._cancel(stream)
+        self._forward(stream.head)
+        stream.retry_call = self._clock.callLater(self._retry_interval, self._retry, key)
+
+    def _retry(self, key):
+        stream = self._streams.get(key)
+        if stream is not None and stream.head is not None:
+            stream.retry_call = None
+            self.log.info("Re-sending unacknowledged status update for task {task_id}",
+                          task_id=key[1])
+            self._send(key, stream)
+
+    @staticmethod
+    def _cancel(stream):
+        if stream.retry_call is not None and stream.retry_call.active():
+            stream.retry_call.cancel()
+        stream.retry_call = None

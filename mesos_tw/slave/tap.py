@@ -1,0 +1,160 @@
+"""
+``twistd mesos-slave``: the slave's flags and service.
+"""
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.python import usage
+from twisted.web.server import Site
+
+from mesos_tw import constants
+from mesos_tw.detector import DetectorError, detector_for
+from mesos_tw.flags import (
+    MesosOptions,
+    parse_attributes,
+    parse_duration,
+    parse_port,
+    parse_positive_int,
+    parse_resources,
+)
+from mesos_tw.isolation.registry import isolator_factory
+from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
+from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.slave.http import SlaveHTTP
+from mesos_tw.slave.resources import detect_resources
+from mesos_tw.slave.slave import Slave
+
+__all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
+
+#: The slave's flags, shared with mesos-local.
+SLAVE_PARAMETERS = [
+    ["master", None, None, "The master: host:port, file:///path (zk:// needs ZooKeeper)."],
+    ["resources", None, None, "Resources to offer, e.g. cpus:4;mem:8192;ports:[31000-32000]."],
+    ["attributes", None, None, "Attributes of this machine, e.g. rack:r1;zone:west."],
+    ["work_dir", None, "/tmp/mesos", "Where executor sandboxes go."],
+    ["isolation", None, "process", "Isolator plugin that runs executors."],
+    ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
+    ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
+]
+
+SLAVE_COERCIONS = {
+    "resources": parse_resources,
+    "attributes": parse_attributes,
+    "executor_shutdown_grace_period": parse_duration,
+    "executor_registration_timeout": parse_duration,
+}
+
+
+def check_isolation(options):
+    """
+    Resolve C{--isolation} to its plugin, or fail naming the known ones.
+    """
+    try:
+        options["isolator_factory"] = isolator_factory(options["isolation"])
+    except ValueError as error:
+        raise usage.UsageError(f"invalid value for --isolation: {error}") from None
+
+
+class Options(MesosOptions):
+    """
+    The slave's flags (Mesos's names; C{MESOS_<FLAG>} works too).
+    """
+
+    synopsis = "--master=HOST:PORT [options]"
+    longdesc = "Run a Mesos slave: frames and HTTP on one port."
+    optParameters = [
+        ["ip", None, "127.0.0.1", "IP address to listen on and advertise."],
+        ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
+        ["hostname", None, None, "Hostname to advertise (default: the IP)."],
+        ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
+    ] + SLAVE_PARAMETERS
+    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
+
+    def postOptions(self):
+        """
+        Check the values, the master and the isolator.
+        """
+        super().postOptions()
+        if not self["master"]:
+            raise usage.UsageError("--master is required (e.g. --master=127.0.0.1:5050)")
+        try:
+            self["detector"] = detector_for(self["master"])
+        except DetectorError as error:
+            raise usage.UsageError(f"invalid value for --master: {error}") from None
+        check_isolation(self)
+
+
+def make_slave(reactor, options, node, detector, work_dir):
+    """
+    A L{Slave} configured from parsed C{options}.
+    """
+    return Slave(
+        reactor, node, detector,
+        options["isolator_factory"].make_isolator(reactor, options),
+        work_dir,
+        detect_resources(work_dir, options["resources"]),
+        attributes=options["attributes"],
+        hostname=options.get("hostname"),
+        executor_shutdown_grace_period=options["executor_shutdown_grace_period"],
+        executor_registration_timeout=options["executor_registration_timeout"],
+    )
+
+
+class SlaveService(Service):
+    """
+    A slave listening on its port.  Nothing happens until C{startService}.
+
+    @ivar listening: fires with the listening port once bound.
+    """
+
+    def __init__(self, options, reactor, detector=None, work_dir=None, port=None):
+        self.options = options
+        self.reactor = reactor
+        self.detector = detector or options["detector"]
+        self.work_dir = work_dir or options["work_dir"]
+        self.port = options["port"] if port is None else port
+        self.slave = None
+        self.node = None
+        self.listening = Deferred()
+
+    def startService(self):
+        """
+        Bind the port, then start the slave.
+        """
+        super().startService()
+        options = self.options
+        self.node = MessageNode(
+            self.reactor, UPID("slave(1)", options["ip"], self.port), None,
+            options["max_frame_bytes"],
+        )
+        self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
+        endpoint = TCP4ServerEndpoint(self.reactor, self.port, interface=options["ip"])
+        d = self.node.listen(endpoint, Site(SlaveHTTP(self.slave).resource()))
+
+        def started(port):
+            self.slave.start()
+            return port
+
+        d.addCallback(started)
+        d.chainDeferred(self.listening)
+
+    def stopService(self):
+        """
+        Unregister, kill executors, close the port.
+        """
+        super().stopService()
+        d = self.slave.stop() if self.slave is not None else None
+        if d is not None:
+            d.addBoth(lambda _: self.node.stop())
+        return d
+
+
+def makeService(options, reactor=None):
+    """
+    The slave service for parsed C{options}; no I/O happens here.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    return SlaveService(options, reactor)

@@ -1,0 +1,3 @@
+"""
+HTTP for people and programs: JSON endpoints shared by master and slave.
+"""
