@@ -104,7 +104,7 @@ def start_cluster(slaves, work_dir):
     """
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "twisted", "mesos-local", f"--num_slaves={slaves}",
+        [sys.executable, "-m", "twisted", "--log-format=text", "mesos-local", f"--num_slaves={slaves}",
          f"--port={port}", f"--work_dir={work_dir}",
          "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,

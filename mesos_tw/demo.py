@@ -76,7 +76,7 @@ def main(argv=None):
     with open(log_path, "wb") as log:
         cluster = subprocess.Popen(
             [
-                sys.executable, "-m", "twisted", "mesos-local",
+                sys.executable, "-m", "twisted", "--log-format=text", "mesos-local",
                 f"--num_slaves={options.num_slaves}", f"--port={port}",
                 f"--work_dir={work_dir}", "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
             ],

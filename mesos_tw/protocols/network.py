@@ -97,6 +97,8 @@ class _ListeningFactory(Factory):
     Builds sniffing protocols for a node's listening port.
     """
 
+    noisy = False
+
     def __init__(self, node, site):
         self._node = node
         self._site = site

@@ -1,0 +1,235 @@
+"""
+The executor driver: registers an executor with the slave that launched it,
+turns messages into L{Executor <mesos_tw.interface.Executor>} callbacks, and
+sends status updates, keeping each until the slave acknowledges it.
+"""
+
+import os
+import socket
+import uuid
+
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw._driver_base import DriverBase
+from mesos_tw.interface import ExecutorDriver
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+
+__all__ = ["MesosExecutorDriver", "ACKNOWLEDGEMENT_WAIT"]
+
+RUNNING = mesos_pb2.DRIVER_RUNNING
+
+#: How long stop() waits for the slave to acknowledge updates already sent.
+ACKNOWLEDGEMENT_WAIT = 5.0
+
+_REQUIRED_ENVIRONMENT = ("MESOS_SLAVE_PID", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID")
+
+
+@implementer(IMessageReceiver)
+class MesosExecutorDriver(DriverBase, ExecutorDriver):
+    """
+    Connects C{executor} to its slave, found in the environment the slave
+    launched it with (C{MESOS_SLAVE_PID}, C{MESOS_FRAMEWORK_ID},
+    C{MESOS_EXECUTOR_ID}, C{MESOS_DIRECTORY}).
+
+    @param reactor: run on this reactor; L{None} for the classic blocking use.
+    @param environ: where to read the environment (default C{os.environ}).
+    """
+
+    log = Logger()
+
+    def __init__(self, executor, reactor=None, environ=None, node_factory=None,
+                 new_uuid=lambda: uuid.uuid4().bytes):
+        DriverBase.__init__(self, reactor, node_factory)
+        self.executor = executor
+        self.environ = os.environ if environ is None else environ
+        self.new_uuid = new_uuid
+        self.slave = None
+        self.slave_id = None
+        self.framework_id = None
+        self.executor_id = None
+        self.directory = None
+        self.node = None
+        self.unacknowledged = {}
+        self._stop_call = None
+        self._handlers = {
+            internal.ExecutorRegisteredMessage: self._registered,
+            internal.RunTaskMessage: self._run_task,
+            internal.KillTaskMessage: self._kill_task,
+            internal.FrameworkToExecutorMessage: self._framework_message,
+            internal.ShutdownExecutorMessage: self._shutdown,
+            internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+        }
+
+    def start(self):
+        """
+        Register with the slave; C{DRIVER_ABORTED} (after C{error()}) if the
+        environment does not say where it is.
+        """
+        return self._call(self._start)
+
+    def _start(self):
+        if self.status != mesos_pb2.DRIVER_NOT_STARTED:
+            return self.status
+        self.status = RUNNING
+        missing = [name for name in _REQUIRED_ENVIRONMENT if not self.environ.get(name)]
+        try:
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)} in the environment "
+                                 "(is this executor running under a slave?)")
+            self.slave = UPID.parse(self.environ["MESOS_SLAVE_PID"])
+        except ValueError as error:
+            self.executor.error(self, f"Cannot find the slave: {error}")
+            self._finish(mesos_pb2.DRIVER_ABORTED)
+            return self.status
+        self.framework_id = mesos_pb2.FrameworkID(value=self.environ["MESOS_FRAMEWORK_ID"])
+        self.executor_id = mesos_pb2.ExecutorID(value=self.environ["MESOS_EXECUTOR_ID"])
+        self.directory = self.environ.get("MESOS_DIRECTORY", "")
+        self.node = self._node_factory(
+            UPID(self.new_process_id("executor"), socket.gethostname(), 0))
+        self.node.receiver = self
+        self.node.send(self.slave, internal.RegisterExecutorMessage(
+            framework_id=self.framework_id, executor_id=self.executor_id))
+        return self.status
+
+    def stop(self):
+        """
+        Stop once the slave has acknowledged every status update sent (or
+        after L{ACKNOWLEDGEMENT_WAIT} seconds).
+        """
+        return self._call(self._stop)
+
+    def _stop(self):
+        if self.status != RUNNING:
+            return self.status
+        self.status = mesos_pb2.DRIVER_STOPPED
+        if self.unacknowledged:
+            self._stop_call = self._reactor.callLater(ACKNOWLEDGEMENT_WAIT, self._close)
+        else:
+            self._close()
+        return self.status
+
+    def abort(self):
+        """
+        Stop at once.
+        """
+        return self._call(self._abort)
+
+    def _abort(self):
+        if self.status != RUNNING:
+            return self.status
+        self.status = mesos_pb2.DRIVER_ABORTED
+        self._close()
+        return self.status
+
+    def _close(self):
+        if self._stop_call is not None and self._stop_call.active():
+            self._stop_call.cancel()
+        self._stop_call = None
+        if self.unacknowledged:
+            self.log.warn("Stopping with {count} status update(s) the slave never acknowledged",
+                          count=len(self.unacknowledged))
+        if self.node is not None:
+            self.node.disconnect(self.slave)
+        self._finish(self.status)
+
+    # The message network.
+
+    def message_received(self, sender, message):
+        """
+        Turn a message from the slave into a callback.
+        """
+        if sender != self.slave:
+            self.log.warn("Ignoring {name} from {sender}, which is not our slave",
+                          name=message.DESCRIPTOR.full_name, sender=str(sender))
+            return
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
+            return
+        if self.status == RUNNING or isinstance(message, internal.StatusUpdateAcknowledgementMessage):
+            handler(message)
+
+    def peer_lost(self, upid):
+        """
+        The slave is gone: an executor must not outlive it, so shut down.
+        """
+        if upid != self.slave:
+            return
+        if self.status == RUNNING:
+            self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
+            self.executor.shutdown(self)
+            self.status = mesos_pb2.DRIVER_STOPPED
+            self._finish(self.status)
+        elif self._stop_call is not None:
+            self._close()
+
+    def _registered(self, message):
+        self.slave_id = message.slave_id
+        self.executor.registered(self, message.executor_info, message.framework_info,
+                                 message.slave_info)
+
+    def _run_task(self, message):
+        self.executor.launchTask(self, message.task)
+
+    def _kill_task(self, message):
+        self.executor.killTask(self, message.task_id)
+
+    def _framework_message(self, message):
+        self.executor.frameworkMessage(self, message.data)
+
+    def _shutdown(self, message):
+        self.executor.shutdown(self)
+        self._stop()
+
+    def _acknowledged(self, message):
+        self.unacknowledged.pop(message.uuid, None)
+        if self._stop_call is not None and not self.unacknowledged:
+            self._close()
+
+    # Calls from the executor.
+
+    def sendStatusUpdate(self, status):
+        """
+        Report a task's state; the driver stamps the time, a unique uuid and
+        this executor's ids, and keeps it until the slave acknowledges it.
+        """
+        return self._call(self._send_status_update, status)
+
+    def _send_status_update(self, status):
+        if self.status != RUNNING:
+            return self.status
+        if status.state == mesos_pb2.TASK_STAGING:
+            self.executor.error(self, "Attempted to send TASK_STAGING status update; "
+                                      "executors must not send it")
+            return self._abort()
+        now = self._reactor.seconds()
+        update = internal.StatusUpdate(
+            framework_id=self.framework_id, executor_id=self.executor_id,
+            status=status, timestamp=now, uuid=self.new_uuid())
+        update.status.timestamp = now
+        update.status.executor_id.CopyFrom(self.executor_id)
+        update.status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
+        update.status.uuid = update.uuid
+        if self.slave_id is not None:
+            update.slave_id.CopyFrom(self.slave_id)
+            update.status.slave_id.CopyFrom(self.slave_id)
+        self.unacknowledged[update.uuid] = update
+        self.node.send(self.slave, internal.StatusUpdateMessage(update=update))
+        return self.status
+
+    def sendFrameworkMessage(self, data):
+        """
+        Send C{data} to the scheduler (best effort).
+        """
+        return self._call(self._send_framework_message, data)
+
+    def _send_framework_message(self, data):
+        if self.status == RUNNING:
+            self.node.send(self.slave, internal.ExecutorToFrameworkMessage(
+                slave_id=self.slave_id or mesos_pb2.SlaveID(value=""),
+                framework_id=self.framework_id, executor_id=self.executor_id, data=data))
+        return self.status

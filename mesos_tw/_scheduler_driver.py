@@ -1,0 +1,368 @@
+"""
+The scheduler driver: registers a framework with the master, turns messages
+into L{Scheduler <mesos_tw.interface.Scheduler>} callbacks, and scheduler
+calls into messages.  See ``docs/flows.md``.
+"""
+
+import getpass
+import socket
+
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw import constants
+from mesos_tw._driver_base import DriverBase
+from mesos_tw.detector import DetectorError, detector_for
+from mesos_tw.interface import SchedulerDriver
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+
+__all__ = ["MesosSchedulerDriver"]
+
+RUNNING = mesos_pb2.DRIVER_RUNNING
+
+
+@implementer(IMessageReceiver)
+class MesosSchedulerDriver(DriverBase, SchedulerDriver):
+    """
+    Connects C{scheduler} to the master C{master} (C{host:port},
+    C{master@host:port}, C{file:///path}) as the framework C{framework}.
+
+    @param reactor: run on this reactor (a Twisted application); L{None} for
+        the classic blocking use from plain threads.
+    @param node_factory: makes the message node for our UPID (tests pass an
+        in-memory network's).
+    """
+
+    log = Logger()
+
+    def __init__(self, scheduler, framework, master, reactor=None, node_factory=None):
+        DriverBase.__init__(self, reactor, node_factory)
+        self.scheduler = scheduler
+        self.framework = mesos_pb2.FrameworkInfo()
+        self.framework.CopyFrom(framework)
+        if not self.framework.user:
+            self.framework.user = _current_user()
+        self.master_spec = master
+        self.master = None
+        self.connected = False
+        self.node = None
+        self._detector = None
+        self._failover = self.framework.HasField("id")
+        self._slave_pids = {}
+        self._registration_call = None
+        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._handlers = {
+            internal.FrameworkRegisteredMessage: self._registered,
+            internal.FrameworkReregisteredMessage: self._reregistered,
+            internal.ResourceOffersMessage: self._offers,
+            internal.RescindResourceOfferMessage: self._rescinded,
+            internal.StatusUpdateMessage: self._status_update,
+            internal.LostSlaveMessage: self._lost_slave,
+            internal.ExecutorToFrameworkMessage: self._framework_message,
+            internal.ExitedExecutorMessage: self._exited_executor,
+            internal.FrameworkErrorMessage: self._error,
+        }
+
+    # Life cycle.
+
+    def start(self):
+        """
+        Find the master and register; returns C{DRIVER_RUNNING}, or
+        C{DRIVER_ABORTED} (after C{error()}) if the master cannot be used.
+        """
+        return self._call(self._start)
+
+    def _start(self):
+        if self.status != mesos_pb2.DRIVER_NOT_STARTED:
+            return self.status
+        self.status = RUNNING
+        try:
+            self._detector = detector_for(self.master_spec)
+        except DetectorError as error:
+            self.scheduler.error(self, str(error))
+            self._finish(mesos_pb2.DRIVER_ABORTED)
+            return self.status
+        host = socket.gethostname()
+        self.node = self._node_factory(UPID(self.new_process_id("scheduler"), host, 0))
+        self.node.receiver = self
+        self._detector.start(self._new_master)
+        return self.status
+
+    def stop(self, failover=False):
+        """
+        Stop.  C{failover=False} unregisters the framework (its tasks are
+        killed); C{failover=True} leaves them running for a new scheduler
+        to take over within the framework's failover timeout.
+        """
+        return self._call(self._stop, failover)
+
+    def _stop(self, failover):
+        if self.status not in (RUNNING, mesos_pb2.DRIVER_ABORTED):
+            return self.status
+        if self.status == RUNNING and self.connected:
+            framework_id = mesos_pb2.FrameworkID(value=self.framework.id.value)
+            message = (internal.DeactivateFrameworkMessage if failover
+                       else internal.UnregisterFrameworkMessage)(framework_id=framework_id)
+            self.node.send(self.master, message)
+        status = mesos_pb2.DRIVER_STOPPED if self.status == RUNNING else self.status
+        self._shut_down(status)
+        return status
+
+    def abort(self):
+        """
+        Stop at once, without unregistering: no more callbacks.
+        """
+        return self._call(self._abort)
+
+    def _abort(self):
+        if self.status != RUNNING:
+            return self.status
+        self._shut_down(mesos_pb2.DRIVER_ABORTED)
+        return self.status
+
+    def _shut_down(self, status):
+        self.status = status
+        self._cancel_registration()
+        if self._detector is not None:
+            self._detector.stop()
+        if self.master is not None and self.node is not None:
+            self.node.disconnect(self.master)
+        self.connected = False
+        self._finish(status)
+
+    # Registration.
+
+    def _new_master(self, upid):
+        if self.status != RUNNING:
+            return
+        if self.connected:
+            self.connected = False
+            self.scheduler.disconnected(self)
+        self.master = upid
+        self._cancel_registration()
+        if upid is not None:
+            self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+            self._register()
+
+    def _register(self):
+        self._registration_call = None
+        if self.status != RUNNING or self.connected or self.master is None:
+            return
+        if self.framework.HasField("id"):
+            message = internal.ReregisterFrameworkMessage(
+                framework=self.framework, failover=self._failover)
+        else:
+            message = internal.RegisterFrameworkMessage(framework=self.framework)
+        self.node.send(self.master, message)
+        self._registration_call = self._reactor.callLater(self._backoff, self._register)
+        self._backoff = min(self._backoff * 2, constants.REGISTRATION_BACKOFF_MAX)
+
+    def _cancel_registration(self):
+        if self._registration_call is not None and self._registration_call.active():
+            self._registration_call.cancel()
+        self._registration_call = None
+
+    def _registered(self, sender, message):
+        if self.connected:
+            return
+        self.framework.id.CopyFrom(message.framework_id)
+        self.connected = True
+        self._failover = False
+        self._cancel_registration()
+        self.scheduler.registered(self, message.framework_id, message.master_info)
+
+    def _reregistered(self, sender, message):
+        if self.connected:
+            return
+        self.framework.id.CopyFrom(message.framework_id)
+        self.connected = True
+        self._failover = False
+        self._cancel_registration()
+        self.scheduler.reregistered(self, message.master_info)
+
+    # The message network.
+
+    def message_received(self, sender, message):
+        """
+        Turn a message from the master into a callback.
+        """
+        if self.status != RUNNING:
+            return
+        if sender != self.master:
+            self.log.warn("Ignoring {name} from {sender}, which is not our master",
+                          name=message.DESCRIPTOR.full_name, sender=str(sender))
+            return
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
+            return
+        handler(sender, message)
+
+    def peer_lost(self, upid):
+        """
+        Losing the master: tell the scheduler and register again.
+        """
+        if upid != self.master or self.status != RUNNING:
+            return
+        if self.connected:
+            self.connected = False
+            self.scheduler.disconnected(self)
+        self._cancel_registration()
+        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._registration_call = self._reactor.callLater(self._backoff, self._register)
+
+    # Callbacks.
+
+    def _offers(self, sender, message):
+        for offer, pid in zip(message.offers, message.pids):
+            try:
+                self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
+            except ValueError:
+                pass
+        self.scheduler.resourceOffers(self, list(message.offers))
+
+    def _rescinded(self, sender, message):
+        self.scheduler.offerRescinded(self, message.offer_id)
+
+    def _status_update(self, sender, message):
+        update = message.update
+        status = mesos_pb2.TaskStatus()
+        status.CopyFrom(update.status)
+        if update.uuid and not status.uuid:
+            status.uuid = update.uuid
+        slave_pid = None
+        if message.pid:
+            try:
+                slave_pid = UPID.parse(message.pid)
+                self._slave_pids[update.slave_id.value] = slave_pid
+            except ValueError:
+                self.log.warn("Status update names a malformed slave pid {pid}", pid=message.pid)
+        self.scheduler.statusUpdate(self, status)
+        # Returning from the callback is the acknowledgement, unless the
+        # scheduler aborted in it; master-made updates carry no pid.
+        if self.status == RUNNING and slave_pid is not None and update.uuid:
+            self.node.send(slave_pid, internal.StatusUpdateAcknowledgementMessage(
+                slave_id=update.slave_id, framework_id=update.framework_id,
+                task_id=update.status.task_id, uuid=update.uuid))
+
+    def _lost_slave(self, sender, message):
+        self._slave_pids.pop(message.slave_id.value, None)
+        self.scheduler.slaveLost(self, message.slave_id)
+
+    def _framework_message(self, sender, message):
+        self.scheduler.frameworkMessage(self, message.executor_id, message.slave_id, message.data)
+
+    def _exited_executor(self, sender, message):
+        self.scheduler.executorLost(self, message.executor_id, message.slave_id, message.status)
+
+    def _error(self, sender, message):
+        self.scheduler.error(self, message.message)
+        self._abort()
+
+    # Calls from the scheduler.
+
+    def _framework_id(self):
+        return mesos_pb2.FrameworkID(value=self.framework.id.value)
+
+    def launchTasks(self, offerIds, tasks, filters=None):
+        """
+        Launch C{tasks} on an offer (or a list of offers of one slave).
+        """
+        if isinstance(offerIds, mesos_pb2.OfferID):
+            offerIds = [offerIds]
+        return self._call(self._launch, list(offerIds), list(tasks), filters)
+
+    def _launch(self, offer_ids, tasks, filters):
+        if self.status != RUNNING:
+            return self.status
+        if not self.connected:
+            for task in tasks:
+                status = mesos_pb2.TaskStatus(
+                    task_id=task.task_id, state=mesos_pb2.TASK_LOST,
+                    message="Master disconnected", source=mesos_pb2.TaskStatus.SOURCE_MASTER,
+                    reason=mesos_pb2.TaskStatus.REASON_MASTER_DISCONNECTED,
+                    timestamp=self._reactor.seconds())
+                self.scheduler.statusUpdate(self, status)
+            return self.status
+        message = internal.LaunchTasksMessage(
+            framework_id=self._framework_id(), tasks=tasks,
+            filters=filters if filters is not None else mesos_pb2.Filters(),
+            offer_ids=offer_ids)
+        if offer_ids:
+            message.offer_id.CopyFrom(offer_ids[0])
+        self.node.send(self.master, message)
+        return self.status
+
+    def declineOffer(self, offerId, filters=None):
+        """
+        Decline an offer; C{filters.refuse_seconds} (default 5) keeps its
+        resources from coming back for that long.
+        """
+        return self._call(self._launch_or_decline, offerId, filters)
+
+    def _launch_or_decline(self, offer_id, filters):
+        if self.status == RUNNING and self.connected:
+            return self._launch([offer_id], [], filters)
+        return self.status
+
+    def _send_to_master(self, message):
+        if self.status == RUNNING and self.connected:
+            self.node.send(self.master, message)
+        return self.status
+
+    def killTask(self, taskId):
+        """
+        Kill a task; its TASK_KILLED (or TASK_LOST) update follows.
+        """
+        return self._call(self._send_to_master, internal.KillTaskMessage(
+            framework_id=self._framework_id(), task_id=taskId))
+
+    def reviveOffers(self):
+        """
+        Drop every filter: the allocator may offer everything again.
+        """
+        return self._call(self._send_to_master, internal.ReviveOffersMessage(
+            framework_id=self._framework_id()))
+
+    def requestResources(self, requests):
+        """
+        Hint at the resources wanted (the allocator logs it).
+        """
+        return self._call(self._send_to_master, internal.ResourceRequestMessage(
+            framework_id=self._framework_id(), requests=list(requests)))
+
+    def reconcileTasks(self, statuses):
+        """
+        Ask for the latest state of tasks; an empty list asks for all.
+        """
+        return self._call(self._send_to_master, internal.ReconcileTasksMessage(
+            framework_id=self._framework_id(), statuses=list(statuses)))
+
+    def sendFrameworkMessage(self, executorId, slaveId, data):
+        """
+        Send C{data} to an executor: straight to its slave when we know the
+        slave, through the master otherwise.
+        """
+        return self._call(self._send_framework_message, executorId, slaveId, data)
+
+    def _send_framework_message(self, executor_id, slave_id, data):
+        if self.status != RUNNING or not self.connected:
+            return self.status
+        message = internal.FrameworkToExecutorMessage(
+            slave_id=slave_id, framework_id=self._framework_id(), executor_id=executor_id,
+            data=data)
+        self.node.send(self._slave_pids.get(slave_id.value, self.master), message)
+        return self.status
+
+
+def _current_user():
+    """
+    The user running this process (Mesos's default for C{FrameworkInfo.user}).
+    """
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "root"

@@ -1,0 +1,3 @@
+"""
+Executors that ship with mesos_tw: the built-in command executor.
+"""

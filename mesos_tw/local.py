@@ -1,0 +1,96 @@
+"""
+``twistd mesos-local``: a master and N slaves in one process, the embedded
+default for trying things out (no ZooKeeper, nothing else to start).
+"""
+
+import os
+
+from twisted.application.service import MultiService
+from twisted.python import usage
+
+from mesos_tw import constants
+from mesos_tw.detector import StandaloneDetector
+from mesos_tw.flags import MesosOptions, parse_positive_int
+from mesos_tw.master.tap import MasterService
+from mesos_tw.master.tap import Options as MasterOptions
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.slave.tap import SLAVE_COERCIONS, SLAVE_PARAMETERS, SlaveService, check_isolation
+
+__all__ = ["LocalCluster", "Options", "makeService"]
+
+
+class Options(MesosOptions):
+    """
+    The master's flags, the slaves' flags (applied to every slave), and
+    C{--num_slaves}.
+    """
+
+    synopsis = "[--num_slaves=N] [options]"
+    longdesc = "Run a master and N slaves in one process."
+    optParameters = (
+        MasterOptions.optParameters
+        + [p for p in SLAVE_PARAMETERS if p[0] != "master"]
+        + [["num_slaves", None, "1", "How many slaves to run."]]
+    )
+    coercions = dict(MasterOptions.coercions, **SLAVE_COERCIONS, num_slaves=parse_positive_int)
+
+    def postOptions(self):
+        """
+        Check the values and the isolator.
+        """
+        super().postOptions()
+        if self["zk"]:
+            raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
+        check_isolation(self)
+
+
+class LocalCluster(MultiService):
+    """
+    The master, then the slaves once the master's port is known.
+
+    @ivar master_service: the L{MasterService}.
+    @ivar slave_services: the L{SlaveService}s, one per slave.
+    """
+
+    def __init__(self, options, reactor):
+        super().__init__()
+        self.options = options
+        self.reactor = reactor
+        self.master_service = MasterService(options, reactor)
+        self.master_service.setServiceParent(self)
+        self.slave_services = []
+
+    def startService(self):
+        """
+        Start the master; when it listens, start the slaves and say where
+        everything is.
+        """
+        super().startService()
+        self.master_service.listening.addCallback(self._start_slaves)
+
+    def _start_slaves(self, port):
+        options = self.options
+        master = UPID("master", options["ip"], port.getHost().port)
+        for index in range(options["num_slaves"]):
+            service = SlaveService(
+                options, self.reactor, detector=StandaloneDetector(master),
+                work_dir=os.path.join(options["work_dir"], f"slave-{index}"), port=0,
+            )
+            self.slave_services.append(service)
+            service.setServiceParent(self)
+        print(
+            f"mesos-local: master at {master}; {options['num_slaves']} slave(s); "
+            f"state at http://{master.host}:{master.port}/master/state; "
+            f"sandboxes under {options['work_dir']}",
+            flush=True,
+        )
+        return port
+
+
+def makeService(options, reactor=None):
+    """
+    The local cluster for parsed C{options}; no I/O happens here.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    return LocalCluster(options, reactor)
