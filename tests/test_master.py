@@ -1,0 +1,652 @@
+"""
+Tests for L{mesos_tw.master.master.Master}, driven message by message over
+an in-memory network on a fake clock.  Test names follow Mesos's own master
+tests where one matches.
+"""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mesos_tw.master.master import Master
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+
+MASTER = UPID("master", "127.0.0.1", 5050)
+
+
+def slave_info(resources="cpus:2;mem:1024", hostname="host1"):
+    """
+    A C{SlaveInfo} offering C{resources}.
+    """
+    return mesos_pb2.SlaveInfo(
+        hostname=hostname, resources=Resources.parse(resources).to_protobuf())
+
+
+def task_info(task_id, slave_id, resources="cpus:1;mem:128", command="true", executor=None):
+    """
+    A C{TaskInfo} running C{command} (or on C{executor}).
+    """
+    task = mesos_pb2.TaskInfo(
+        name=f"task {task_id}", task_id=mesos_pb2.TaskID(value=task_id),
+        slave_id=mesos_pb2.SlaveID(value=slave_id),
+        resources=Resources.parse(resources).to_protobuf())
+    if executor is not None:
+        task.executor.CopyFrom(executor)
+    elif command is not None:
+        task.command.value = command
+    return task
+
+
+def executor_info(executor_id="default", command="./executor", resources=""):
+    """
+    An C{ExecutorInfo}.
+    """
+    return mesos_pb2.ExecutorInfo(
+        executor_id=mesos_pb2.ExecutorID(value=executor_id),
+        command=mesos_pb2.CommandInfo(value=command),
+        resources=Resources.parse(resources).to_protobuf())
+
+
+class MasterTestCase(SynchronousTestCase):
+    """
+    A master with helpers to add slaves and frameworks.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42)
+        self.master.start()
+        self.addCleanup(self.master.stop)
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def add_slave(self, name="slave(1)", port=5051, resources="cpus:2;mem:1024"):
+        """
+        Register a recording slave; return it and its id.
+        """
+        slave = RecordingPeer(self.network, UPID(name, "127.0.0.1", port))
+        slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info(resources)))
+        self.turn()
+        return slave, slave.last(internal.SlaveRegisteredMessage).slave_id.value
+
+    def add_framework(self, name="scheduler-1", failover_timeout=0.0):
+        """
+        Register a recording scheduler; return it and its framework id.
+        """
+        scheduler = RecordingPeer(self.network, UPID(name, "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(framework=mesos_pb2.FrameworkInfo(
+            user="alice", name=name, failover_timeout=failover_timeout)))
+        self.turn()
+        return scheduler, scheduler.last(internal.FrameworkRegisteredMessage).framework_id.value
+
+    def launch(self, scheduler, framework_id, offer, tasks, refuse_seconds=5.0):
+        """
+        Launch C{tasks} on C{offer} from C{scheduler}.
+        """
+        scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), offer_id=offer.id,
+            tasks=tasks, filters=mesos_pb2.Filters(refuse_seconds=refuse_seconds)))
+        self.turn()
+
+    def updates(self, peer):
+        """
+        The statuses of the updates a peer received, as (task, state) pairs.
+        """
+        return [(m.update.status.task_id.value, m.update.status.state)
+                for m in peer.of(internal.StatusUpdateMessage)]
+
+
+class RegistrationTests(MasterTestCase):
+    """
+    Slaves and frameworks registering.
+    """
+
+    def test_slave_registers(self):
+        """
+        A slave gets an id; a repeated registration gets the same one.
+        """
+        slave, slave_id = self.add_slave()
+        slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        ids = [m.slave_id.value for m in slave.of(internal.SlaveRegisteredMessage)]
+        self.assertEqual(ids, [slave_id, slave_id])
+        self.assertTrue(slave_id.startswith(self.master.id + "-S"))
+
+    def test_slave_with_bad_resources_refused(self):
+        """
+        A slave offering malformed resources is told to shut down, saying why.
+        """
+        slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        info = slave_info()
+        info.resources[0].scalar.value = -1
+        slave.send(MASTER, internal.RegisterSlaveMessage(slave=info))
+        self.turn()
+        self.assertIn("invalid resources", slave.last(internal.ShutdownMessage).message)
+        self.assertEqual(self.master.slaves, {})
+
+    def test_framework_registers(self):
+        """
+        A framework gets an id and the master's info; a repeat gets the same.
+        """
+        scheduler, framework_id = self.add_framework()
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="x")))
+        self.turn()
+        replies = scheduler.of(internal.FrameworkRegisteredMessage)
+        self.assertEqual([r.framework_id.value for r in replies], [framework_id] * 2)
+        self.assertEqual(replies[0].master_info.pid, str(MASTER))
+        self.assertEqual(framework_id, f"{self.master.id}-0000")
+
+    def test_master_info(self):
+        """
+        The master id follows Mesos's form: time, IP as a number, port, pid.
+        """
+        stamp, ip, port, pid = self.master.id.split("-")
+        self.assertEqual((ip, port, pid), ("2130706433", "5050", "42"))
+        self.assertEqual(len(stamp), 12)
+
+
+class OfferTests(MasterTestCase):
+    """
+    Offers, launches, declines and filters.
+    """
+
+    def test_resource_offer_with_multiple_slaves(self):
+        """
+        Each slave's free resources are offered, one offer per slave, with
+        the slave's UPID alongside.
+        """
+        slave1, id1 = self.add_slave("slave(1)", 5051)
+        slave2, id2 = self.add_slave("slave(2)", 5052, "cpus:4;mem:2048")
+        scheduler, _ = self.add_framework()
+        offers = scheduler.last(internal.ResourceOffersMessage)
+        by_slave = {o.slave_id.value: Resources.from_protobuf(o.resources) for o in offers.offers}
+        self.assertEqual(by_slave, {id1: Resources.parse("cpus:2;mem:1024"),
+                                    id2: Resources.parse("cpus:4;mem:2048")})
+        self.assertEqual(sorted(offers.pids), [str(slave1.upid), str(slave2.upid)])
+
+    def test_task_running(self):
+        """
+        A valid task goes to its slave as RunTaskMessage, staged; the rest
+        of the offer is re-offered after the filter.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        run = slave.last(internal.RunTaskMessage)
+        self.assertEqual((run.task.task_id.value, run.pid), ("t1", str(scheduler.upid)))
+        self.assertEqual(self.master.task_state_name(framework_id, "t1"), "TASK_STAGING")
+        self.clock.advance(5)
+        self.turn()
+        offers = scheduler.of(internal.ResourceOffersMessage)
+        self.assertEqual(Resources.from_protobuf(offers[-1].offers[0].resources),
+                         Resources.parse("cpus:1;mem:896"))
+
+    def test_status_update_forwarded_and_resources_recovered(self):
+        """
+        A slave's update goes to the scheduler unchanged; a terminal one
+        returns the task's resources to the pool.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)], 0)
+        for state in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED):
+            update = internal.StatusUpdate(
+                framework_id=mesos_pb2.FrameworkID(value=framework_id),
+                slave_id=mesos_pb2.SlaveID(value=slave_id), timestamp=1.0, uuid=bytes([state]),
+                status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t1"), state=state))
+            slave.send(MASTER, internal.StatusUpdateMessage(update=update, pid=str(slave.upid)))
+            self.turn()
+        forwarded = scheduler.of(internal.StatusUpdateMessage)
+        self.assertEqual([m.update.status.state for m in forwarded],
+                         [mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED])
+        self.assertEqual(forwarded[0].pid, str(slave.upid))
+        self.assertEqual(self.master.stats["finished_tasks"], 1)
+        self.clock.advance(1)
+        self.turn()
+        offered = self.master.state()["frameworks"][0]["offered_resources"]
+        self.assertEqual(offered, {"cpus": 2.0, "mem": 1024.0})
+
+    def test_decline_with_filter_then_revive(self):
+        """
+        A declined offer is not re-offered until its filter expires, or the
+        framework revives.
+        """
+        self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [], refuse_seconds=60)
+        self.clock.advance(30)
+        self.turn()
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 1)
+        scheduler.send(MASTER, internal.ReviveOffersMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.turn()
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 2)
+
+    def test_resources_get_reoffered_when_unused(self):
+        """
+        With no filter (refuse_seconds 0) an unused offer comes back at the
+        next allocation.
+        """
+        self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [], refuse_seconds=0)
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 2)
+
+    def test_invalid_offer(self):
+        """
+        A launch on an offer that does not exist: every task is TASK_LOST
+        with a message naming the offer.
+        """
+        self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        bogus = mesos_pb2.Offer(
+            id=mesos_pb2.OfferID(value="nope"), framework_id=mesos_pb2.FrameworkID(value="f"),
+            slave_id=mesos_pb2.SlaveID(value="s"), hostname="h")
+        self.launch(scheduler, framework_id, bogus, [task_info("t1", "s")])
+        update = scheduler.last(internal.StatusUpdateMessage)
+        self.assertEqual(update.update.status.state, mesos_pb2.TASK_LOST)
+        self.assertIn("invalid offer nope", update.update.status.message)
+        self.assertEqual(update.update.status.reason, mesos_pb2.TaskStatus.REASON_INVALID_OFFERS)
+        self.assertFalse(update.HasField("pid"))
+
+    def test_another_frameworks_offer(self):
+        """
+        A framework cannot launch on an offer made to another.
+        """
+        self.add_slave(resources="cpus:1;mem:512")
+        first, first_id = self.add_framework("scheduler-1")
+        second, second_id = self.add_framework("scheduler-2")
+        offer = first.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(second, second_id, offer, [task_info("t1", offer.slave_id.value)])
+        self.assertEqual(self.updates(second), [("t1", mesos_pb2.TASK_LOST)])
+
+    def invalid_task(self, make_tasks):
+        """
+        Launch the tasks C{make_tasks(slave_id)} and return the scheduler's
+        updates and the messages of its TASK_ERRORs.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, make_tasks(slave_id), refuse_seconds=0)
+        errors = [m.update.status.message for m in scheduler.of(internal.StatusUpdateMessage)
+                  if m.update.status.state == mesos_pb2.TASK_ERROR]
+        return self.updates(scheduler), errors, slave
+
+    def test_task_uses_more_resources_than_offered(self):
+        """
+        TASK_ERROR saying the task uses more than the offer has.
+        """
+        updates, errors, slave = self.invalid_task(
+            lambda s: [task_info("t1", s, "cpus:3;mem:128")])
+        self.assertEqual(updates, [("t1", mesos_pb2.TASK_ERROR)])
+        self.assertIn("more resources", errors[0])
+        self.assertEqual(slave.of(internal.RunTaskMessage), [])
+
+    def test_task_uses_invalid_resources(self):
+        """
+        TASK_ERROR for a negative resource.
+        """
+        def tasks(slave_id):
+            task = task_info("t1", slave_id)
+            task.resources[0].scalar.value = -1
+            return [task]
+
+        updates, errors, _ = self.invalid_task(tasks)
+        self.assertIn("invalid resources", errors[0])
+
+    def test_task_uses_no_resources(self):
+        """
+        TASK_ERROR for a task asking for nothing.
+        """
+        updates, errors, _ = self.invalid_task(lambda s: [task_info("t1", s, "")])
+        self.assertIn("no resources", errors[0])
+
+    def test_duplicate_task_id(self):
+        """
+        The second task with an id in use gets TASK_ERROR; the first runs.
+        """
+        updates, errors, slave = self.invalid_task(
+            lambda s: [task_info("t1", s), task_info("t1", s)])
+        self.assertEqual(updates, [("t1", mesos_pb2.TASK_ERROR)])
+        self.assertIn("duplicate", errors[0])
+        self.assertEqual(len(slave.of(internal.RunTaskMessage)), 1)
+
+    def test_executor_and_command(self):
+        """
+        A task with both an executor and a command, or neither, is an error.
+        """
+        def tasks(slave_id):
+            both = task_info("t1", slave_id, executor=executor_info())
+            both.command.value = "true"
+            neither = task_info("t2", slave_id, command=None)
+            return [both, neither]
+
+        updates, errors, _ = self.invalid_task(tasks)
+        self.assertEqual(len(errors), 2)
+        self.assertTrue(all("exactly one of executor or command" in e for e in errors))
+
+    def test_tasks_executor_info_differs(self):
+        """
+        Two tasks naming one executor id with different ExecutorInfos: the
+        second is refused.
+        """
+        updates, errors, _ = self.invalid_task(lambda s: [
+            task_info("t1", s, executor=executor_info(command="./a")),
+            task_info("t2", s, executor=executor_info(command="./b")),
+        ])
+        self.assertEqual(updates, [("t2", mesos_pb2.TASK_ERROR)])
+        self.assertIn("differs", errors[0])
+
+    def test_wrong_slave(self):
+        """
+        A task naming another slave than its offer's is refused.
+        """
+        updates, errors, _ = self.invalid_task(lambda s: [task_info("t1", "elsewhere")])
+        self.assertIn("offer is for slave", errors[0])
+
+    def test_executor_resources_counted(self):
+        """
+        A new executor's resources count against the offer.
+        """
+        updates, errors, _ = self.invalid_task(lambda s: [
+            task_info("t1", s, "cpus:1.5;mem:128", executor=executor_info(resources="cpus:1"))])
+        self.assertIn("more resources", errors[0])
+
+
+class TaskTests(MasterTestCase):
+    """
+    Kills, framework messages and reconciliation.
+    """
+
+    def running_task(self):
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        return slave, slave_id, scheduler, framework_id
+
+    def test_kill_task(self):
+        """
+        A kill for a known task goes to its slave.
+        """
+        slave, _, scheduler, framework_id = self.running_task()
+        scheduler.send(MASTER, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            task_id=mesos_pb2.TaskID(value="t1")))
+        self.turn()
+        self.assertEqual(slave.last(internal.KillTaskMessage).task_id.value, "t1")
+
+    def test_kill_unknown_task(self):
+        """
+        A kill for an unknown task answers TASK_LOST saying so.
+        """
+        scheduler, framework_id = self.add_framework()
+        scheduler.send(MASTER, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            task_id=mesos_pb2.TaskID(value="ghost")))
+        self.turn()
+        update = scheduler.last(internal.StatusUpdateMessage).update.status
+        self.assertEqual((update.state, update.reason),
+                         (mesos_pb2.TASK_LOST, mesos_pb2.TaskStatus.REASON_TASK_UNKNOWN))
+        self.assertIn("unknown", update.message)
+
+    def test_framework_message(self):
+        """
+        Messages go scheduler -> master -> slave and executor's slave ->
+        master -> scheduler, bytes intact.
+        """
+        slave, slave_id, scheduler, framework_id = self.running_task()
+        data = b"binary\0data"
+        scheduler.send(MASTER, internal.FrameworkToExecutorMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            executor_id=mesos_pb2.ExecutorID(value="e"), data=data))
+        slave.send(MASTER, internal.ExecutorToFrameworkMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            executor_id=mesos_pb2.ExecutorID(value="e"), data=data))
+        self.turn()
+        self.assertEqual(slave.last(internal.FrameworkToExecutorMessage).data, data)
+        self.assertEqual(scheduler.last(internal.ExecutorToFrameworkMessage).data, data)
+
+    def test_reconcile(self):
+        """
+        Reconciliation answers each task's latest state, unknown ones LOST.
+        """
+        slave, slave_id, scheduler, framework_id = self.running_task()
+        scheduler.send(MASTER, internal.ReconcileTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        scheduler.send(MASTER, internal.ReconcileTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            statuses=[mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="ghost"),
+                                           state=mesos_pb2.TASK_RUNNING)]))
+        self.turn()
+        self.assertEqual(self.updates(scheduler),
+                         [("t1", mesos_pb2.TASK_STAGING), ("ghost", mesos_pb2.TASK_LOST)])
+
+    def test_executor_exit_forwarded(self):
+        """
+        An executor's exit reaches the scheduler.
+        """
+        slave, slave_id, scheduler, framework_id = self.running_task()
+        slave.send(MASTER, internal.ExitedExecutorMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            executor_id=mesos_pb2.ExecutorID(value="t1"), status=256))
+        self.turn()
+        self.assertEqual(scheduler.last(internal.ExitedExecutorMessage).status, 256)
+
+
+class FailureTests(MasterTestCase):
+    """
+    Slaves and schedulers that go away.
+    """
+
+    def test_slave_lost_on_disconnect(self):
+        """
+        A slave whose connection closes is removed: its tasks are LOST and
+        every framework hears slaveLost.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        self.network.crash(slave.upid)
+        self.turn()
+        self.assertEqual(self.updates(scheduler), [("t1", mesos_pb2.TASK_LOST)])
+        self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
+        self.assertNotIn(slave_id, self.master.slaves)
+
+    def test_slave_lost_after_missed_pings(self):
+        """
+        A slave that never answers pings is removed when the fifth ping in a
+        row goes unanswered (75 s), not before; one that answers stays.
+        """
+        slave, slave_id = self.add_slave()
+        healthy, healthy_id = self.add_slave("slave(2)", 5052)
+        scheduler, _ = self.add_framework()
+        healthy.send(MASTER, internal.PongSlaveMessage())
+        self.turn()
+        for _ in range(4):
+            self.clock.advance(15)
+            self.turn()
+            healthy.send(MASTER, internal.PongSlaveMessage())
+            self.turn()
+        self.assertIn(slave_id, self.master.slaves)
+        self.clock.advance(15)
+        self.turn()
+        self.assertNotIn(slave_id, self.master.slaves)
+        self.assertIn(healthy_id, self.master.slaves)
+        self.assertGreaterEqual(len(slave.of(internal.PingSlaveMessage)), 5)
+        self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
+
+    def test_removed_slave_reregistering_is_shut_down(self):
+        """
+        A slave removed earlier that re-registers is told to shut down.
+        """
+        slave, slave_id = self.add_slave()
+        self.network.crash(slave.upid)
+        self.turn()
+        again = RecordingPeer(self.network, slave.upid)
+        again.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info()))
+        self.turn()
+        self.assertEqual(len(again.of(internal.ShutdownMessage)), 1)
+
+    def test_reregister_unknown_slave_with_tasks(self):
+        """
+        A slave the master never knew (it failed over) is adopted with its
+        tasks, whose resources are in use.
+        """
+        slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        task = internal.Task(
+            name="t", task_id=mesos_pb2.TaskID(value="t1"),
+            framework_id=mesos_pb2.FrameworkID(value="old-framework"),
+            slave_id=mesos_pb2.SlaveID(value="old-slave"), state=mesos_pb2.TASK_RUNNING,
+            resources=Resources.parse("cpus:1;mem:128").to_protobuf())
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value="old-slave"), slave=slave_info(), tasks=[task]))
+        self.turn()
+        self.assertEqual(slave.last(internal.SlaveReregisteredMessage).slave_id.value, "old-slave")
+        state = self.master.state()["slaves"][0]
+        self.assertEqual(state["used_resources"], {"cpus": 1.0, "mem": 128.0})
+
+    def test_shutdown_framework_while_task_running(self):
+        """
+        Unregistering a framework shuts it down on the slaves and returns
+        its resources.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        scheduler.send(MASTER, internal.UnregisterFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.turn()
+        self.assertEqual(slave.last(internal.ShutdownFrameworkMessage).framework_id.value,
+                         framework_id)
+        self.assertEqual(self.master.frameworks, {})
+        self.assertEqual(self.master.state()["completed_frameworks"][0]["id"], framework_id)
+        other, _ = self.add_framework("scheduler-2")
+        offered = Resources.from_protobuf(other.last(internal.ResourceOffersMessage).offers[0].resources)
+        self.assertEqual(offered, Resources.parse("cpus:2;mem:1024"))
+
+    def test_scheduler_disconnect_then_failover_timeout(self):
+        """
+        A disconnected scheduler's framework keeps its tasks for its failover
+        timeout, then is torn down.
+        """
+        slave, _ = self.add_slave()
+        scheduler, framework_id = self.add_framework(failover_timeout=60)
+        self.network.crash(scheduler.upid)
+        self.turn()
+        self.assertFalse(self.master.frameworks[framework_id].active)
+        self.clock.advance(59)
+        self.assertIn(framework_id, self.master.frameworks)
+        self.clock.advance(1)
+        self.turn()
+        self.assertNotIn(framework_id, self.master.frameworks)
+        self.assertEqual(len(slave.of(internal.ShutdownFrameworkMessage)), 1)
+
+    def test_scheduler_failover(self):
+        """
+        A new scheduler re-registering with failover takes the framework
+        over: the old one hears it failed over, slaves learn the new pid,
+        and the failover timer no longer fires.
+        """
+        slave, _ = self.add_slave()
+        old, framework_id = self.add_framework(failover_timeout=60)
+        self.network.crash(old.upid)
+        self.turn()
+        new = RecordingPeer(self.network, UPID("scheduler-2", "127.0.0.1", 0))
+        info = mesos_pb2.FrameworkInfo(user="alice", name="x", failover_timeout=60)
+        info.id.value = framework_id
+        new.send(MASTER, internal.ReregisterFrameworkMessage(framework=info, failover=True))
+        self.turn()
+        self.assertEqual(new.last(internal.FrameworkRegisteredMessage).framework_id.value,
+                         framework_id)
+        self.assertEqual(slave.last(internal.UpdateFrameworkMessage).pid, str(new.upid))
+        self.clock.advance(120)
+        self.turn()
+        self.assertIn(framework_id, self.master.frameworks)
+        self.assertTrue(self.master.frameworks[framework_id].active)
+
+    def test_failover_notifies_old_scheduler(self):
+        """
+        When a second scheduler takes over a connected framework, the first
+        gets FrameworkErrorMessage("Framework failed over").
+        """
+        old, framework_id = self.add_framework(failover_timeout=60)
+        new = RecordingPeer(self.network, UPID("scheduler-2", "127.0.0.1", 0))
+        info = mesos_pb2.FrameworkInfo(user="alice", name="x")
+        info.id.value = framework_id
+        new.send(MASTER, internal.ReregisterFrameworkMessage(framework=info, failover=True))
+        self.turn()
+        self.assertEqual(old.last(internal.FrameworkErrorMessage).message, "Framework failed over")
+
+    def test_framework_reregister_after_master_change(self):
+        """
+        failover=false re-registration of an unknown framework (a new master)
+        answers FrameworkReregisteredMessage with the same id.
+        """
+        scheduler = RecordingPeer(self.network, UPID("scheduler-1", "127.0.0.1", 0))
+        info = mesos_pb2.FrameworkInfo(user="alice", name="x")
+        info.id.value = "framework-from-before"
+        scheduler.send(MASTER, internal.ReregisterFrameworkMessage(framework=info, failover=False))
+        self.turn()
+        self.assertEqual(scheduler.last(internal.FrameworkReregisteredMessage).framework_id.value,
+                         "framework-from-before")
+
+    def test_messages_from_strangers_ignored(self):
+        """
+        A launch from a scheduler that is not the framework's: its tasks are
+        answered TASK_LOST, nothing reaches a slave.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        stranger = RecordingPeer(self.network, UPID("scheduler-x", "127.0.0.1", 0))
+        self.launch(stranger, framework_id, offer, [task_info("t1", slave_id)])
+        self.assertEqual(self.updates(stranger), [("t1", mesos_pb2.TASK_LOST)])
+        self.assertEqual(slave.of(internal.RunTaskMessage), [])
+
+
+class StateTests(MasterTestCase):
+    """
+    The state endpoint's JSON.
+    """
+
+    def test_state(self):
+        """
+        The state names slaves, frameworks, tasks and offers with Mesos's
+        field names.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        state = self.master.state()
+        self.assertEqual(state["pid"], str(MASTER))
+        self.assertEqual(state["activated_slaves"], 1)
+        self.assertEqual(state["slaves"][0]["resources"], {"cpus": 2.0, "mem": 1024.0})
+        framework = state["frameworks"][0]
+        self.assertEqual((framework["id"], framework["user"]), (framework_id, "alice"))
+        self.assertEqual(framework["offers"][0]["slave_id"], slave_id)
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        task = self.master.state()["frameworks"][0]["tasks"][0]
+        self.assertEqual((task["id"], task["state"]), ("t1", "TASK_STAGING"))
