@@ -73,13 +73,22 @@ class ProcessIsolator:
         finally:
             for fd in (stdin, stdout, stderr):
                 os.close(fd)
-        self._processes[key] = transport
+        self._processes[key] = transport.pid
         self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
                       executor_id=key[1], framework_id=framework_id, pid=transport.pid)
         return succeed(transport.pid)
 
     def _ended(self, key, status):
-        self._processes.pop(key, None)
+        pid = self._processes.pop(key, None)
+        if pid is not None:
+            # Whatever the executor left running in its group dies with it.
+            _kill_session(pid, leader=False)
+        # Report on the next turn, outside Twisted's child reaping: a caller
+        # that stops the reactor from its callback must not do so while the
+        # reaper runs, or the next child's exit goes unnoticed.
+        self.reactor.callLater(0, self._report_exit, key, status)
+
+    def _report_exit(self, key, status):
         if self._on_exit is not None:
             self._on_exit(key[0], key[1], status)
         for waiter in self._waiters.pop(key, []):
@@ -87,23 +96,32 @@ class ProcessIsolator:
 
     def kill_executor(self, framework_id, executor_id):
         key = (framework_id, executor_id)
-        transport = self._processes.get(key)
-        if transport is None or transport.pid is None:
+        pid = self._processes.get(key)
+        if pid is None:
             return succeed(None)
         waiter = Deferred()
         self._waiters.setdefault(key, []).append(waiter)
-        try:
-            # The executor leads its own process group: kill all of it.
-            os.killpg(transport.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_session(pid)
         return waiter
 
     def resources_changed(self, framework_id, executor_id, resources):
         return succeed(None)
 
     def usage(self, framework_id, executor_id):
-        transport = self._processes.get((framework_id, executor_id))
-        if transport is None or transport.pid is None:
+        pid = self._processes.get((framework_id, executor_id))
+        if pid is None:
             return fail(LaunchError(f"executor {executor_id} is not running"))
-        return succeed(session_statistics(transport.pid, self.reactor.seconds()))
+        return succeed(session_statistics(pid, self.reactor.seconds()))
+
+
+def _kill_session(pid, leader=True):
+    """
+    SIGKILL the process group led by C{pid}, and C{pid} itself in case it
+    has not yet made its own session (a kill just after spawning).
+    """
+    targets = [(os.killpg, pid)] + ([(os.kill, pid)] if leader else [])
+    for kill, target in targets:
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

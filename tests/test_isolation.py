@@ -1,0 +1,185 @@
+"""
+Tests for isolators: the shared suite against the fake and the process
+isolator, the process isolator's sandbox behaviour with real processes, and
+plugin lookup.
+"""
+
+import os
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from mesos_tw.isolation.interface import LaunchError
+from mesos_tw.isolation.process import ProcessIsolator
+from mesos_tw.isolation.registry import isolator_factories, isolator_factory
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.testing.isolation import FakeIsolator, make_isolator_tests
+
+
+class FakeIsolatorTests(make_isolator_tests(lambda test: FakeIsolator())):
+    """
+    The fake isolator behaves like a real one, as far as a slave can tell.
+    """
+
+
+class ProcessIsolatorSuiteTests(make_isolator_tests(lambda test: ProcessIsolator(reactor))):
+    """
+    The process isolator passes the shared suite with real processes.
+    """
+
+
+class ProcessIsolatorTests(TestCase):
+    """
+    What the process isolator does with real processes.
+    """
+
+    def setUp(self):
+        self.isolator = ProcessIsolator(reactor)
+        self.exited = {}
+        self.waiting = {}
+        return self.isolator.initialize(self._exited)
+
+    def _exited(self, framework_id, executor_id, status):
+        self.exited[executor_id] = status
+        waiter = self.waiting.pop(executor_id, None)
+        if waiter is not None:
+            waiter.callback(status)
+
+    def exit_of(self, executor_id):
+        """
+        A Deferred firing with the executor's wait status when it exits.
+        """
+        if executor_id in self.exited:
+            return _fired(self.exited[executor_id])
+        d = self.waiting[executor_id] = Deferred()
+        return d
+
+    def launch(self, command, uris=(), environment=None):
+        directory = self.mktemp()
+        os.makedirs(directory)
+        info = mesos_pb2.ExecutorInfo(
+            executor_id=mesos_pb2.ExecutorID(value="e1"),
+            command=mesos_pb2.CommandInfo(value=command))
+        for uri, executable in uris:
+            info.command.uris.add(value=uri, executable=executable)
+        env = {"PATH": os.environ["PATH"], **(environment or {})}
+        return directory, self.isolator.launch_executor(
+            "f1", mesos_pb2.FrameworkInfo(user="u", name="n"), info, directory, env, None)
+
+    def test_exit_status_and_output(self):
+        """
+        The command runs in its sandbox with the given environment, its
+        output lands in the sandbox's stdout and stderr files, and its exit
+        status is reported.
+        """
+        directory, d = self.launch("echo out $GREETING; pwd; echo err >&2; exit 3",
+                                   environment={"GREETING": "hello"})
+        d.addCallback(lambda _: self.exit_of("e1"))
+
+        def exited(status):
+            self.assertEqual(os.WEXITSTATUS(status), 3)
+            with open(os.path.join(directory, "stdout")) as stdout:
+                self.assertEqual(stdout.read().split(), ["out", "hello", os.path.realpath(directory)])
+            with open(os.path.join(directory, "stderr")) as stderr:
+                self.assertEqual(stderr.read(), "err\n")
+
+        return d.addCallback(exited)
+
+    def test_own_session(self):
+        """
+        The executor leads its own session and process group.
+        """
+        directory, d = self.launch(
+            "read -r pid comm state ppid pgrp session rest < /proc/$$/stat; "
+            "echo $pid $pgrp $session > ids")
+        d.addCallback(lambda _: self.exit_of("e1"))
+
+        def exited(_):
+            with open(os.path.join(directory, "ids")) as ids:
+                pid, pgrp, session = ids.read().split()
+            self.assertEqual((pgrp, session), (pid, pid))
+
+        return d.addCallback(exited)
+
+    def test_leftover_children_killed(self):
+        """
+        Processes an executor leaves behind in its group die with it.
+        """
+        directory, d = self.launch("sleep 100 & echo $! > child")
+        d.addCallback(lambda _: self.exit_of("e1"))
+
+        def exited(_):
+            with open(os.path.join(directory, "child")) as child:
+                return _until_dead(int(child.read()))
+
+        return d.addCallback(exited)
+
+    def test_fetch_local_uri(self):
+        """
+        A local URI is copied into the sandbox, made executable if asked.
+        """
+        source = self.mktemp()
+        with open(source, "w") as script:
+            script.write("#!/bin/sh\nexit 7\n")
+        directory, d = self.launch("./" + os.path.basename(source), uris=[(source, True)])
+        d.addCallback(lambda _: self.exit_of("e1"))
+        return d.addCallback(lambda status: self.assertEqual(os.WEXITSTATUS(status), 7))
+
+    def test_fetch_unsupported_uri(self):
+        """
+        A URI that cannot be fetched fails the launch, saying why.
+        """
+        directory, d = self.launch("true", uris=[("hdfs://nn/x.tgz", False)])
+        return self.assertFailure(d, LaunchError).addCallback(
+            lambda error: self.assertIn("only local paths", str(error)))
+
+
+def _fired(value):
+    d = Deferred()
+    d.callback(value)
+    return d
+
+
+def _until_dead(pid, attempts=100):
+    """
+    Fire once C{pid} is dead (SIGKILL is delivered asynchronously), checking
+    every 50 ms; fail after C{attempts} checks.
+    """
+    from twisted.internet.task import deferLater
+
+    if not _alive(pid):
+        return _fired(None)
+    if attempts == 0:
+        raise AssertionError(f"process {pid} is still alive")
+    return deferLater(reactor, 0.05, _until_dead, pid, attempts - 1)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class RegistryTests(SynchronousTestCase):
+    """
+    Isolator plugins by name.
+    """
+
+    def test_process_plugin(self):
+        """
+        The process isolator is installed as the plugin "process".
+        """
+        factory = isolator_factory("process")
+        self.assertIsInstance(factory.make_isolator(reactor, {}), ProcessIsolator)
+        self.assertIn("process", isolator_factories())
+
+    def test_unknown_names_known(self):
+        """
+        An unknown name is an error listing the known ones.
+        """
+        with self.assertRaises(ValueError) as raised:
+            isolator_factory("vm")
+        self.assertIn("known: process", str(raised.exception))
