@@ -41,3 +41,11 @@ MAX_COMPLETED_TASKS_PER_EXECUTOR = 200
 #: Default ports.
 MASTER_PORT = 5050
 SLAVE_PORT = 5051
+
+#: Task states a task never leaves.
+from mesos_tw.protocols import mesos_pb2 as _mesos_pb2  # noqa: E402
+
+TERMINAL_STATES = frozenset({
+    _mesos_pb2.TASK_FINISHED, _mesos_pb2.TASK_FAILED, _mesos_pb2.TASK_KILLED,
+    _mesos_pb2.TASK_LOST, _mesos_pb2.TASK_ERROR,
+})

@@ -6,21 +6,11 @@ JSON form for the state endpoint (Mesos's field names).
 from collections import deque
 from dataclasses import dataclass, field
 
-from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK
+from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK, TERMINAL_STATES
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
 __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES"]
-
-TERMINAL_STATES = frozenset(
-    {
-        mesos_pb2.TASK_FINISHED,
-        mesos_pb2.TASK_FAILED,
-        mesos_pb2.TASK_KILLED,
-        mesos_pb2.TASK_LOST,
-        mesos_pb2.TASK_ERROR,
-    }
-)
 
 
 def state_name(state):

@@ -86,7 +86,7 @@ class Slave:
         self.new_uuid = new_uuid
         self.id = None
         self.master = None
-        self.state = DISCONNECTED
+        self.registration = DISCONNECTED
         self.start_time = reactor.seconds()
         self.frameworks = {}
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
@@ -150,16 +150,16 @@ class Slave:
 
         @return: a Deferred that fires when the executors are gone.
         """
-        if self.state == REGISTERED:
+        if self.registration == REGISTERED:
             self.node.send(self.master, internal.UnregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
-        self.state = TERMINATING_SLAVE
+        self.registration = TERMINATING_SLAVE
         self.detector.stop()
         self._cancel_registration()
         self.status_updates.stop()
         kills = []
-        for framework in self.frameworks.values():
-            for executor in framework.executors.values():
+        for framework in list(self.frameworks.values()):
+            for executor in list(framework.executors.values()):
                 executor.cancel_timers()
                 kills.append(self.isolator.kill_executor(framework.id, executor.id))
         return gatherResults(kills, consumeErrors=True)
@@ -167,21 +167,21 @@ class Slave:
     # Registration.
 
     def _new_master(self, upid):
-        if self.state == TERMINATING_SLAVE:
+        if self.registration == TERMINATING_SLAVE:
             return
         self.log.info("New master detected at {master}", master=str(upid))
         self.master = upid
         self._cancel_registration()
         if upid is None:
-            self.state = DISCONNECTED
+            self.registration = DISCONNECTED
             return
-        self.state = REGISTERING
+        self.registration = REGISTERING
         self._backoff = constants.REGISTRATION_RETRY_INTERVAL
         self._register()
 
     def _register(self):
         self._registration_call = None
-        if self.state != REGISTERING or self.master is None:
+        if self.registration != REGISTERING or self.master is None:
             return
         if self.id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=self.info()))
@@ -204,14 +204,14 @@ class Slave:
         self._registration_call = None
 
     def _registered(self, sender, message):
-        if sender != self.master or self.state == TERMINATING_SLAVE:
+        if sender != self.master or self.registration == TERMINATING_SLAVE:
             return
         self._cancel_registration()
-        if self.state != REGISTERED:
+        if self.registration != REGISTERED:
             self.log.info("Registered with master {master} as slave {slave_id}",
                           master=str(sender), slave_id=message.slave_id.value)
         self.id = message.slave_id.value
-        self.state = REGISTERED
+        self.registration = REGISTERED
         self.status_updates.flush()
 
     def _ping(self, sender, message):
@@ -242,9 +242,9 @@ class Slave:
         connection is followed by its process's exit, which the isolator
         reports.
         """
-        if upid == self.master and self.state in (REGISTERED, REGISTERING):
+        if upid == self.master and self.registration in (REGISTERED, REGISTERING):
             self.log.warn("Lost the master {master}; re-registering", master=str(upid))
-            self.state = REGISTERING
+            self.registration = REGISTERING
             self._cancel_registration()
             self._backoff = constants.REGISTRATION_RETRY_INTERVAL
             self._registration_call = self.reactor.callLater(self._backoff, self._register)
@@ -268,7 +268,7 @@ class Slave:
         return info, True
 
     def _run_task(self, sender, message):
-        if sender != self.master or self.state != REGISTERED:
+        if sender != self.master or self.registration != REGISTERED:
             self.log.warn("Ignoring task {task_id} from {sender}: not our registered master",
                           task_id=message.task.task_id.value, sender=str(sender))
             return
@@ -283,8 +283,10 @@ class Slave:
         executor = framework.executors.get(info.executor_id.value)
         self.stats["staged_tasks"] += 1
         if executor is None:
-            executor = self._launch_executor(framework, info, command_executor)
-        if executor.state == RUNNING:
+            executor = self._new_executor(framework, info, command_executor)
+            executor.queued_tasks[task.task_id.value] = task
+            self._launch_executor(framework, executor)
+        elif executor.state == RUNNING:
             self._send_task(framework, executor, task)
         elif executor.state == LAUNCHING:
             executor.queued_tasks[task.task_id.value] = task
@@ -293,12 +295,16 @@ class Slave:
                                     mesos_pb2.TASK_LOST, "Executor is shutting down",
                                     Status.REASON_EXECUTOR_TERMINATED)
 
-    def _launch_executor(self, framework, info, command_executor):
+    def _new_executor(self, framework, info, command_executor):
         run_id = str(uuid.UUID(bytes=self.new_uuid()))
         directory = create_run_directory(
             self.work_dir, self.id, framework.id, info.executor_id.value, run_id)
         executor = ExecutorRecord(info, framework.id, run_id, directory, command_executor)
         framework.executors[executor.id] = executor
+        return executor
+
+    def _launch_executor(self, framework, executor):
+        info, directory = executor.info, executor.directory
         environment = dict(self.environ)
         environment.update({
             "MESOS_SLAVE_PID": str(self.pid),
@@ -324,7 +330,6 @@ class Slave:
                                 Status.REASON_CONTAINER_LAUNCH_FAILED, mesos_pb2.TASK_FAILED)
 
         d.addErrback(failed)
-        return executor
 
     def _registration_timeout(self, framework, executor):
         executor.registration_timer = None
@@ -404,7 +409,7 @@ class Slave:
         if sender not in self._executors_by_pid:
             return
         message.slave_id.value = self.id
-        if self.state == REGISTERED:
+        if self.registration == REGISTERED:
             self.node.send(self.master, message)
 
     def _update_framework(self, sender, message):
@@ -465,7 +470,7 @@ class Slave:
             for task in list(executor.queued_tasks.values()) + list(executor.tasks.values()):
                 self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
         executor.queued_tasks.clear()
-        if self.state == REGISTERED and status is not None:
+        if self.registration == REGISTERED and status is not None:
             self.node.send(self.master, internal.ExitedExecutorMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id),
                 framework_id=mesos_pb2.FrameworkID(value=framework.id),
@@ -520,7 +525,7 @@ class Slave:
 
     def _record_update(self, update):
         framework = self.frameworks.get(update.framework_id.value)
-        if framework is None or framework.shutting_down:
+        if framework is not None and framework.shutting_down:
             return
         if not self.status_updates.update(update):
             return
@@ -536,7 +541,7 @@ class Slave:
         if counter is not None:
             self.stats[counter] += 1
         task_id = update.status.task_id.value
-        executor = framework.executors.get(update.executor_id.value)
+        executor = framework.executors.get(update.executor_id.value) if framework else None
         if executor is None:
             return
         task = executor.tasks.get(task_id)
@@ -547,7 +552,7 @@ class Slave:
                 self.isolator.resources_changed(framework.id, executor.id, executor.resources())
 
     def _forward_update(self, update):
-        if self.state == REGISTERED:
+        if self.registration == REGISTERED:
             self.node.send(self.master, internal.StatusUpdateMessage(
                 update=update, pid=str(self.pid)))
 

@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from mesos_tw.constants import (
+    TERMINAL_STATES,
     MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK,
     MAX_COMPLETED_TASKS_PER_EXECUTOR,
 )
@@ -14,11 +15,6 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
 __all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
-
-TERMINAL_STATES = frozenset({
-    mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED,
-    mesos_pb2.TASK_LOST, mesos_pb2.TASK_ERROR,
-})
 
 #: Executor life cycle: launching (process starting, not registered),
 #: running (registered), terminating (asked to shut down), terminated.

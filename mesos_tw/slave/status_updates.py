@@ -9,7 +9,7 @@ from collections import deque
 
 from twisted.logger import Logger
 
-from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL
+from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL, TERMINAL_STATES
 
 __all__ = ["StatusUpdateManager", "StatusUpdateStream"]
 
@@ -23,6 +23,7 @@ class StatusUpdateStream:
         self.pending = deque()
         self._seen = set()
         self.retry_call = None
+        self.terminated = False
 
     @property
     def head(self):
@@ -41,6 +42,8 @@ class StatusUpdateStream:
             return False
         self._seen.add(update.uuid)
         self.pending.append(update)
+        if update.status.state in TERMINAL_STATES:
+            self.terminated = True
         return True
 
     def acknowledge(self, uuid):
@@ -101,10 +104,12 @@ class StatusUpdateManager:
                           task_id=task_id)
             return False
         self._cancel(stream)
-        if stream.head is None:
-            del self._streams[key]
-        else:
+        if stream.head is not None:
             self._send(key, stream)
+        elif stream.terminated:
+            # The stream's uuids are kept until its terminal update is
+            # acknowledged, so a late duplicate is still recognised.
+            del self._streams[key]
         return True
 
     def flush(self):
