@@ -1,0 +1,210 @@
+"""
+Tests for L{mesos_tw.native.MesosExecutorDriver} on an injected fake clock
+and an in-memory network, with a recording slave.
+"""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mesos_tw._executor_driver import ACKNOWLEDGEMENT_WAIT
+from mesos_tw.interface import Executor, ExecutorDriver
+from mesos_tw.native import MesosExecutorDriver
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+
+SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
+ENVIRONMENT = {
+    "MESOS_SLAVE_PID": str(SLAVE), "MESOS_FRAMEWORK_ID": "F1",
+    "MESOS_EXECUTOR_ID": "e1", "MESOS_DIRECTORY": "/sandbox",
+}
+
+
+class RecordingExecutor(Executor):
+    """
+    Records callbacks as (name, arguments without the driver).
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def registered(self, driver, executorInfo, frameworkInfo, slaveInfo):
+        self.calls.append(("registered", (executorInfo, frameworkInfo, slaveInfo)))
+
+    def launchTask(self, driver, task):
+        self.calls.append(("launchTask", (task,)))
+
+    def killTask(self, driver, taskId):
+        self.calls.append(("killTask", (taskId,)))
+
+    def frameworkMessage(self, driver, message):
+        self.calls.append(("frameworkMessage", (message,)))
+
+    def shutdown(self, driver):
+        self.calls.append(("shutdown", ()))
+
+    def error(self, driver, message):
+        self.calls.append(("error", (message,)))
+
+    def names(self):
+        return [name for name, _ in self.calls]
+
+
+class ExecutorDriverTests(SynchronousTestCase):
+    """
+    The executor driver against a recording slave.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.slave = RecordingPeer(self.network, SLAVE)
+        self.executor = RecordingExecutor()
+        counter = iter(range(1, 1000))
+        self.driver = MesosExecutorDriver(
+            self.executor, reactor=self.clock, environ=dict(ENVIRONMENT),
+            node_factory=self.network.node, new_uuid=lambda: bytes([next(counter)]) * 16)
+
+    def turn(self):
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def start_and_register(self):
+        self.assertEqual(self.driver.start(), mesos_pb2.DRIVER_RUNNING)
+        self.turn()
+        self.slave.send(self.driver.node.upid, internal.ExecutorRegisteredMessage(
+            executor_info=mesos_pb2.ExecutorInfo(
+                executor_id=mesos_pb2.ExecutorID(value="e1"),
+                command=mesos_pb2.CommandInfo(value="x")),
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework_info=mesos_pb2.FrameworkInfo(user="u", name="n"),
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            slave_info=mesos_pb2.SlaveInfo(hostname="h")))
+        self.turn()
+
+    def test_is_an_executor_driver(self):
+        """
+        It is an L{ExecutorDriver}.
+        """
+        self.assertIsInstance(self.driver, ExecutorDriver)
+
+    def test_registers_from_environment(self):
+        """
+        The driver registers with the slave named in the environment.
+        """
+        self.start_and_register()
+        message = self.slave.last(internal.RegisterExecutorMessage)
+        self.assertEqual((message.framework_id.value, message.executor_id.value), ("F1", "e1"))
+        self.assertEqual(self.executor.names(), ["registered"])
+
+    def test_missing_environment(self):
+        """
+        Without the slave's environment the driver calls error() and aborts.
+        """
+        driver = MesosExecutorDriver(self.executor, reactor=self.clock, environ={},
+                                     node_factory=self.network.node)
+        self.assertEqual(driver.start(), mesos_pb2.DRIVER_ABORTED)
+        self.assertIn("MESOS_SLAVE_PID", self.executor.calls[0][1][0])
+
+    def test_callbacks(self):
+        """
+        Tasks, kills, messages and shutdown reach their callbacks; shutdown
+        stops the driver.
+        """
+        self.start_and_register()
+        upid = self.driver.node.upid
+        task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
+                                  slave_id=mesos_pb2.SlaveID(value="S1"))
+        self.slave.send(upid, internal.RunTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework=mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1", task=task))
+        self.slave.send(upid, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"), task_id=task.task_id))
+        self.slave.send(upid, internal.FrameworkToExecutorMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=mesos_pb2.FrameworkID(value="F1"),
+            executor_id=mesos_pb2.ExecutorID(value="e1"), data=b"\0z"))
+        self.slave.send(upid, internal.ShutdownExecutorMessage())
+        self.turn()
+        self.assertEqual(self.executor.names(),
+                         ["registered", "launchTask", "killTask", "frameworkMessage", "shutdown"])
+        self.assertEqual(self.executor.calls[3][1][0], b"\0z")
+        self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
+
+    def test_status_update_stamped(self):
+        """
+        The driver stamps an update with time, a uuid and its ids.
+        """
+        self.start_and_register()
+        self.clock.advance(42)
+        self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+            task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_RUNNING))
+        self.turn()
+        update = self.slave.last(internal.StatusUpdateMessage).update
+        self.assertEqual(update.timestamp, 42)
+        self.assertEqual(update.uuid, bytes([1]) * 16)
+        self.assertEqual(update.status.uuid, update.uuid)
+        self.assertEqual((update.executor_id.value, update.slave_id.value,
+                          update.framework_id.value), ("e1", "S1", "F1"))
+
+    def test_staging_refused(self):
+        """
+        TASK_STAGING from an executor is an error that aborts the driver.
+        """
+        self.start_and_register()
+        status = self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+            task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_STAGING))
+        self.assertEqual(status, mesos_pb2.DRIVER_ABORTED)
+        self.assertEqual(self.executor.names()[-1], "error")
+        self.turn()
+        self.assertEqual(self.slave.of(internal.StatusUpdateMessage), [])
+
+    def test_stop_waits_for_acknowledgements(self):
+        """
+        stop() keeps the connection until the slave acknowledges what was
+        sent.
+        """
+        self.start_and_register()
+        self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+            task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_FINISHED))
+        self.driver.stop()
+        self.turn()
+        self.assertNoResult(self.driver.stopped)
+        update = self.slave.last(internal.StatusUpdateMessage).update
+        self.slave.send(self.driver.node.upid, internal.StatusUpdateAcknowledgementMessage(
+            slave_id=update.slave_id, framework_id=update.framework_id,
+            task_id=update.status.task_id, uuid=update.uuid))
+        self.turn()
+        self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
+
+    def test_stop_gives_up_waiting(self):
+        """
+        Unacknowledged, stop() closes after the wait anyway.
+        """
+        self.start_and_register()
+        self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+            task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_FINISHED))
+        self.driver.stop()
+        self.clock.advance(ACKNOWLEDGEMENT_WAIT)
+        self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
+
+    def test_slave_lost_shuts_down(self):
+        """
+        When the slave goes away the executor is told to shut down.
+        """
+        self.start_and_register()
+        self.network.crash(SLAVE)
+        self.turn()
+        self.assertEqual(self.executor.names()[-1], "shutdown")
+        self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
+
+    def test_framework_message(self):
+        """
+        sendFrameworkMessage goes to the slave, bytes intact.
+        """
+        self.start_and_register()
+        self.driver.sendFrameworkMessage(b"data with a \0 byte")
+        self.turn()
+        message = self.slave.last(internal.ExecutorToFrameworkMessage)
+        self.assertEqual((message.data, message.executor_id.value), (b"data with a \0 byte", "e1"))
