@@ -6,6 +6,7 @@ default for trying things out (no ZooKeeper, nothing else to start).
 import os
 
 from twisted.application.service import MultiService
+from twisted.logger import Logger
 from twisted.python import usage
 
 from mesos_tw import constants
@@ -52,6 +53,8 @@ class LocalCluster(MultiService):
     @ivar slave_services: the L{SlaveService}s, one per slave.
     """
 
+    log = Logger()
+
     def __init__(self, options, reactor):
         super().__init__()
         self.options = options
@@ -78,11 +81,11 @@ class LocalCluster(MultiService):
             )
             self.slave_services.append(service)
             service.setServiceParent(self)
-        print(
-            f"mesos-local: master at {master}; {options['num_slaves']} slave(s); "
-            f"state at http://{master.host}:{master.port}/master/state; "
-            f"sandboxes under {options['work_dir']}",
-            flush=True,
+        self.log.info(
+            "mesos-local: master at {master}; {count} slave(s); state at "
+            "http://{host}:{port}/master/state; sandboxes under {work_dir}",
+            master=str(master), count=options["num_slaves"], host=master.host,
+            port=master.port, work_dir=options["work_dir"],
         )
         return port
 
