@@ -7,38 +7,19 @@ inside a message.  Anything it cannot read closes the connection with a
 logged reason.
 """
 
-from google.protobuf.message import DecodeError, EncodeError
 from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
 
-from mesos_tw.protocols.envelope_pb2 import Envelope
-from mesos_tw.protocols.registry import message_type
-from mesos_tw.protocols.upid import UPID
+from mesos_tw.protocols.codec import (
+    DEFAULT_MAX_FRAME_BYTES,
+    EncodeError,
+    FrameError,
+    decode_envelope,
+    encode_envelope,
+    encode_frame,
+)
 
 __all__ = ["DEFAULT_MAX_FRAME_BYTES", "EnvelopeProtocol", "encode_frame"]
-
-DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
-
-
-def encode_envelope(sender, message):
-    """
-    The serialized envelope carrying C{message} from C{sender}.
-
-    @raise EncodeError: if C{message} lacks a required field.
-    """
-    return Envelope(
-        name=message.DESCRIPTOR.full_name,
-        body=message.SerializeToString(),
-        **{"from": str(sender)},
-    ).SerializeToString()
-
-
-def encode_frame(sender, message):
-    """
-    The whole frame (length prefix included) for C{message} from C{sender}.
-    """
-    envelope = encode_envelope(sender, message)
-    return len(envelope).to_bytes(4, "big") + envelope
 
 
 class EnvelopeProtocol(Int32StringReceiver):
@@ -92,25 +73,9 @@ class EnvelopeProtocol(Int32StringReceiver):
         """
         if self._rejected:
             return
-        envelope = Envelope()
         try:
-            envelope.ParseFromString(frame)
-        except DecodeError:
-            return self._reject("envelope does not parse")
-        cls = message_type(envelope.name)
-        if cls is None:
-            return self._reject(f"unknown message name {envelope.name!r}")
-        message = cls()
-        try:
-            message.ParseFromString(envelope.body)
-        except DecodeError as error:
-            return self._reject(f"body of {envelope.name} does not parse: {error}")
-        if not message.IsInitialized():
-            missing = ", ".join(message.FindInitializationErrors())
-            return self._reject(f"body of {envelope.name} does not parse: missing {missing}")
-        try:
-            sender = UPID.parse(getattr(envelope, "from"))
-        except ValueError as error:
+            sender, message = decode_envelope(frame)
+        except FrameError as error:
             return self._reject(str(error))
         self.node.frame_received(self, sender, message)
 

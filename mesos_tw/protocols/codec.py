@@ -1,0 +1,98 @@
+"""
+Encoding and decoding envelopes, with no Twisted: shared by the Twisted
+protocol (L{mesos_tw.protocols.framing}) and the blocking command executor.
+"""
+
+from google.protobuf.message import DecodeError, EncodeError
+
+from mesos_tw.protocols.envelope_pb2 import Envelope
+from mesos_tw.protocols.registry import message_type
+from mesos_tw.protocols.upid import UPID
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "EncodeError",
+    "FrameError",
+    "decode_envelope",
+    "encode_envelope",
+    "encode_frame",
+    "split_frames",
+]
+
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+
+class FrameError(ValueError):
+    """
+    A frame that cannot be read; the message says why.
+    """
+
+
+def encode_envelope(sender, message):
+    """
+    The serialized envelope carrying C{message} from C{sender}.
+
+    @raise EncodeError: if C{message} lacks a required field.
+    """
+    return Envelope(
+        name=message.DESCRIPTOR.full_name,
+        body=message.SerializeToString(),
+        **{"from": str(sender)},
+    ).SerializeToString()
+
+
+def encode_frame(sender, message):
+    """
+    The whole frame (length prefix included) for C{message} from C{sender}.
+    """
+    envelope = encode_envelope(sender, message)
+    return len(envelope).to_bytes(4, "big") + envelope
+
+
+def decode_envelope(data):
+    """
+    Read one envelope.
+
+    @return: C{(sender UPID, message)}.
+    @raise FrameError: saying what is wrong with it.
+    """
+    envelope = Envelope()
+    try:
+        envelope.ParseFromString(data)
+    except DecodeError:
+        raise FrameError("envelope does not parse") from None
+    cls = message_type(envelope.name)
+    if cls is None:
+        raise FrameError(f"unknown message name {envelope.name!r}")
+    message = cls()
+    try:
+        message.ParseFromString(envelope.body)
+    except DecodeError as error:
+        raise FrameError(f"body of {envelope.name} does not parse: {error}") from None
+    if not message.IsInitialized():
+        missing = ", ".join(message.FindInitializationErrors())
+        raise FrameError(f"body of {envelope.name} does not parse: missing {missing}")
+    try:
+        sender = UPID.parse(getattr(envelope, "from"))
+    except ValueError as error:
+        raise FrameError(str(error)) from None
+    return sender, message
+
+
+def split_frames(buffer, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    """
+    The complete frames' envelopes at the start of C{buffer}, and the rest.
+
+    @raise FrameError: for a frame over C{max_frame_bytes}.
+    """
+    envelopes = []
+    offset = 0
+    while len(buffer) - offset >= 4:
+        length = int.from_bytes(buffer[offset:offset + 4], "big")
+        if length > max_frame_bytes:
+            raise FrameError(f"frame of {length} bytes exceeds the limit of {max_frame_bytes}")
+        if len(buffer) - offset - 4 < length:
+            break
+        envelopes.append(buffer[offset + 4:offset + 4 + length])
+        offset += 4 + length
+    return envelopes, buffer[offset:]
