@@ -84,6 +84,9 @@ class ThroughputScheduler(interface.Scheduler):
                               mesos_pb2.TASK_KILLED, mesos_pb2.TASK_ERROR):
             self.done += 1
             self.failed += 1
+            if self.failed <= 3:
+                print(f"task {task_id} ended {mesos_pb2.TaskState.Name(status.state)}: "
+                      f"{status.message}", flush=True)
         if self.done == self.total and not self.finished.called:
             self.last_finish = now
             self.finished.callback(None)

@@ -49,3 +49,7 @@ TERMINAL_STATES = frozenset({
     _mesos_pb2.TASK_FINISHED, _mesos_pb2.TASK_FAILED, _mesos_pb2.TASK_KILLED,
     _mesos_pb2.TASK_LOST, _mesos_pb2.TASK_ERROR,
 })
+
+#: Pending connections a master or slave port queues: hundreds of executors
+#: may connect to a slave at once.
+LISTEN_BACKLOG = 1024

@@ -11,6 +11,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from mesos_tw import constants
+from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
@@ -92,7 +93,8 @@ class MasterService(Service):
             max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
             hostname=options["hostname"], os_pid=os.getpid(),
         )
-        endpoint = TCP4ServerEndpoint(self.reactor, options["port"], interface=options["ip"])
+        endpoint = TCP4ServerEndpoint(
+            self.reactor, options["port"], backlog=LISTEN_BACKLOG, interface=options["ip"])
         d = self.node.listen(endpoint, Site(MasterHTTP(self.master).resource()))
 
         def started(port):

@@ -9,6 +9,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from mesos_tw import constants
+from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for
 from mesos_tw.flags import (
     MesosOptions,
@@ -130,7 +131,8 @@ class SlaveService(Service):
             options["max_frame_bytes"],
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
-        endpoint = TCP4ServerEndpoint(self.reactor, self.port, interface=options["ip"])
+        endpoint = TCP4ServerEndpoint(
+            self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
         d = self.node.listen(endpoint, Site(SlaveHTTP(self.slave).resource()))
 
         def started(port):
