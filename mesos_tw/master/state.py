@@ -13,6 +13,20 @@ from mesos_tw.resources import Resources
 __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES"]
 
 
+def held_by(tasks, executors):
+    """
+    The resources held by C{tasks} (C{{key: TaskRecord}}) and C{executors}
+    (C{{key: {executor_id: ExecutorInfo}}}).
+    """
+    total = Resources()
+    for task in tasks.values():
+        total = total + task.resources
+    for infos in executors.values():
+        for info in infos.values():
+            total = total + Resources.from_protobuf(info.resources)
+    return total
+
+
 def state_name(state):
     """
     C{"TASK_RUNNING"} for C{mesos_pb2.TASK_RUNNING}.
@@ -113,13 +127,7 @@ class FrameworkRecord:
         """
         What its tasks and executors hold.
         """
-        total = Resources()
-        for task in self.tasks.values():
-            total = total + task.resources
-        for executors in self.executors.values():
-            for info in executors.values():
-                total = total + Resources.from_protobuf(info.resources)
-        return total
+        return held_by(self.tasks, self.executors)
 
     def offered(self):
         """
@@ -186,13 +194,7 @@ class SlaveRecord:
         """
         What tasks and executors hold on this slave.
         """
-        total = Resources()
-        for task in self.tasks.values():
-            total = total + task.resources
-        for executors in self.executors.values():
-            for info in executors.values():
-                total = total + Resources.from_protobuf(info.resources)
-        return total
+        return held_by(self.tasks, self.executors)
 
     def to_json(self):
         attributes = {}
