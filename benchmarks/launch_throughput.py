@@ -10,9 +10,13 @@ so you can see how the figures grow with the work.
 
     python benchmarks/launch_throughput.py                 # 250, 500, 1000, 2000 tasks
     python benchmarks/launch_throughput.py --tasks 2000    # one size
+    python benchmarks/launch_throughput.py --in_flight 2   # latency without queueing
 
 Each task starts a command executor (a Python process), so on a 2-core
-machine the figure is bounded by process start-up, not by the master.
+machine the figure is bounded by process start-up, not by the master.  With
+no limit every task is launched as soon as offers allow, so launch-to-RUNNING
+latency is mostly time spent queued behind other executors starting;
+``--in_flight`` measures it without that queue.
 """
 
 import argparse
@@ -38,8 +42,9 @@ class ThroughputScheduler(interface.Scheduler):
     Launches command tasks of ``true`` on every offer until TASKS are done.
     """
 
-    def __init__(self, total, clock, finished):
+    def __init__(self, total, clock, finished, in_flight=None):
         self.total = total
+        self.in_flight = in_flight
         self.clock = clock
         self.finished = finished
         self.launched = 0
@@ -55,7 +60,8 @@ class ThroughputScheduler(interface.Scheduler):
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
             tasks = []
-            while self.launched < self.total and cpus >= 0.1 and mem >= 16:
+            while (self.launched < self.total and cpus >= 0.1 and mem >= 16
+                   and (self.in_flight is None or self.launched - self.done < self.in_flight)):
                 task_id = str(self.launched)
                 self.launched += 1
                 cpus -= 0.1
@@ -127,12 +133,13 @@ def start_cluster(slaves, work_dir):
 
 
 @defer.inlineCallbacks
-def measure(total, master):
+def measure(total, master, in_flight=None):
     """
-    Run one framework of C{total} tasks; return its figures.
+    Run one framework of C{total} tasks (at most C{in_flight} unfinished at
+    once, if given); return its figures.
     """
     finished = defer.Deferred()
-    scheduler = ThroughputScheduler(total, reactor, finished)
+    scheduler = ThroughputScheduler(total, reactor, finished, in_flight)
     info = mesos_pb2.FrameworkInfo(user="", name=f"throughput-{total}")
     driver = native.MesosSchedulerDriver(scheduler, info, master, reactor=reactor)
     driver.start()
@@ -152,7 +159,7 @@ def measure(total, master):
 
 
 @defer.inlineCallbacks
-def run(sizes, slaves):
+def run(sizes, slaves, in_flight=None):
     """
     Measure each size on a fresh cluster and print a table.
     """
@@ -161,7 +168,7 @@ def run(sizes, slaves):
         work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
         process, port = start_cluster(slaves, work_dir)
         try:
-            figures = yield measure(total, f"127.0.0.1:{port}")
+            figures = yield measure(total, f"127.0.0.1:{port}", in_flight)
         finally:
             process.terminate()
             process.wait()
@@ -180,10 +187,12 @@ def main():
     parser = argparse.ArgumentParser(description="Command tasks per second through mesos-local.")
     parser.add_argument("--tasks", type=int, action="append", help="task count (repeatable)")
     parser.add_argument("--slaves", type=int, default=2)
+    parser.add_argument("--in_flight", type=int, default=None,
+                        help="at most this many unfinished tasks at once (default: no limit)")
     options = parser.parse_args()
     sizes = options.tasks or [250, 500, 1000, 2000]
     outcome = []
-    d = run(sizes, options.slaves)
+    d = run(sizes, options.slaves, options.in_flight)
     d.addErrback(lambda f: outcome.append(f))
     d.addBoth(lambda _: reactor.stop())
     reactor.run()
