@@ -10,17 +10,26 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mesos_tw.isolation.interface import LaunchError
+from zope.interface.verify import verifyClass
+
+from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, make_isolator_tests
 from mesos_tw.isolation.process import ProcessIsolator
 from mesos_tw.isolation.registry import isolator_factories, isolator_factory
+from mesos_tw.plugins.mesos_tw_isolators import ProcessIsolatorFactory
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.testing.isolation import FakeIsolator, make_isolator_tests
+from mesos_tw.testing.isolation import SUITE_PROGRAMS, FakeIsolator
 
 
-class FakeIsolatorTests(make_isolator_tests(lambda test: FakeIsolator())):
+class FakeIsolatorTests(make_isolator_tests(lambda test: FakeIsolator(reactor, SUITE_PROGRAMS))):
     """
     The fake isolator behaves like a real one, as far as a slave can tell.
     """
+
+    def test_class_implements(self):
+        """
+        L{FakeIsolator} declares and implements every method of L{IIsolator}.
+        """
+        self.assertTrue(verifyClass(IIsolator, FakeIsolator))
 
 
 class ProcessIsolatorSuiteTests(make_isolator_tests(lambda test: ProcessIsolator(reactor))):
@@ -88,19 +97,58 @@ class ProcessIsolatorTests(TestCase):
 
     def test_own_session(self):
         """
-        The executor leads its own session and process group.
+        The executor leads its own session and process group, and is the
+        very process whose pid the launch reported (C{setsid} did not fork).
         """
         directory, d = self.launch(
             "read -r pid comm state ppid pgrp session rest < /proc/$$/stat; "
             "echo $pid $pgrp $session > ids")
+        launched = []
+        d.addCallback(launched.append)
         d.addCallback(lambda _: self.exit_of("e1"))
 
         def exited(_):
             with open(os.path.join(directory, "ids")) as ids:
                 pid, pgrp, session = ids.read().split()
             self.assertEqual((pgrp, session), (pid, pid))
+            self.assertEqual(launched, [int(pid)])
 
         return d.addCallback(exited)
+
+    def test_kill_kills_the_group(self):
+        """
+        Killing an executor kills its children too.
+        """
+        directory, d = self.launch("sleep 100 & echo $! > child; wait")
+
+        def started(pid):
+            child = os.path.join(directory, "child")
+            return _until(lambda: os.path.exists(child) and os.path.getsize(child) > 0)
+
+        d.addCallback(started)
+        d.addCallback(lambda _: self.isolator.kill_executor("f1", "e1"))
+
+        def killed(_):
+            with open(os.path.join(directory, "child")) as child:
+                return _until_dead(int(child.read()))
+
+        return d.addCallback(killed)
+
+    def test_usage_counts_the_session(self):
+        """
+        Usage sums the resident memory of the executor's session.
+        """
+        directory, d = self.launch("touch started; exec sleep 100")
+        started = os.path.join(directory, "started")
+        d.addCallback(lambda _: _until(lambda: os.path.exists(started)))
+        d.addCallback(lambda _: self.isolator.usage("f1", "e1"))
+
+        def measured(statistics):
+            self.assertGreater(statistics.mem_rss_bytes, 0)
+            self.assertGreaterEqual(statistics.cpus_user_time_secs, 0)
+            return self.isolator.kill_executor("f1", "e1")
+
+        return d.addCallback(measured)
 
     def test_leftover_children_killed(self):
         """
@@ -141,6 +189,20 @@ def _fired(value):
     return d
 
 
+def _until(predicate, attempts=100):
+    """
+    Fire once C{predicate()} is true, checking every 50 ms; fail after
+    C{attempts} checks.
+    """
+    from twisted.internet.task import deferLater
+
+    if predicate():
+        return _fired(None)
+    if attempts == 0:
+        raise AssertionError("condition never became true")
+    return deferLater(reactor, 0.05, _until, predicate, attempts - 1)
+
+
 def _until_dead(pid, attempts=100):
     """
     Fire once C{pid} is dead (SIGKILL is delivered asynchronously), checking
@@ -175,6 +237,13 @@ class RegistryTests(SynchronousTestCase):
         factory = isolator_factory("process")
         self.assertIsInstance(factory.make_isolator(reactor, {}), ProcessIsolator)
         self.assertIn("process", isolator_factories())
+
+    def test_factory_provides_plugin_interface(self):
+        """
+        The process isolator's factory is a verified L{IIsolatorFactory}.
+        """
+        self.assertTrue(verifyClass(IIsolatorFactory, ProcessIsolatorFactory))
+        self.assertEqual(isolator_factory("process").name, "process")
 
     def test_unknown_names_known(self):
         """

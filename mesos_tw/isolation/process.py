@@ -47,11 +47,19 @@ class ProcessIsolator:
         self._waiters = {}
 
     def initialize(self, on_exit):
+        """
+        Remember the slave's exit callback.
+        """
         self._on_exit = on_exit
         return succeed(None)
 
     def launch_executor(self, framework_id, framework_info, executor_info, directory,
                         environment, resources):
+        """
+        Fetch the command's URIs, then spawn it in its own session with its
+        output appended to the sandbox's C{stdout} and C{stderr} files (the
+        descriptors go to the child, so output never passes through us).
+        """
         key = (framework_id, executor_info.executor_id.value)
         try:
             fetch_uris(executor_info.command, directory)
@@ -95,6 +103,9 @@ class ProcessIsolator:
             waiter.callback(None)
 
     def kill_executor(self, framework_id, executor_id):
+        """
+        SIGKILL the executor's process group; fire once it is reaped.
+        """
         key = (framework_id, executor_id)
         pid = self._processes.get(key)
         if pid is None:
@@ -105,9 +116,16 @@ class ProcessIsolator:
         return waiter
 
     def resources_changed(self, framework_id, executor_id, resources):
+        """
+        Nothing to adjust: processes run without limits.
+        """
         return succeed(None)
 
     def usage(self, framework_id, executor_id):
+        """
+        CPU times and resident memory of every process in the executor's
+        session, from C{/proc}.
+        """
         pid = self._processes.get((framework_id, executor_id))
         if pid is None:
             return fail(LaunchError(f"executor {executor_id} is not running"))

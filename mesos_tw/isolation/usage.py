@@ -22,7 +22,8 @@ def _stat_fields(pid, proc):
 def session_statistics(session_id, timestamp, proc="/proc"):
     """
     CPU seconds (user, system) and resident memory summed over every process
-    in the session C{session_id}.
+    in the session C{session_id}, counting its leader even before it has
+    made its own session (just after it was spawned).
     """
     user = system = rss = 0
     for entry in os.listdir(proc):
@@ -34,7 +35,7 @@ def session_statistics(session_id, timestamp, proc="/proc"):
             continue
         # Fields after the name: state(0) ppid(1) pgrp(2) session(3) ...
         # utime(11) stime(12) ... rss(21).
-        if int(fields[3]) != session_id:
+        if int(fields[3]) != session_id and int(entry) != session_id:
             continue
         user += int(fields[11])
         system += int(fields[12])

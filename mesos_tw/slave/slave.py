@@ -6,7 +6,6 @@ The message flows it follows are described in ``docs/flows.md``.
 """
 
 import os
-import shlex
 import sys
 import uuid
 from collections import deque
@@ -19,8 +18,11 @@ from mesos_tw import constants
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
-from mesos_tw.protocols.upid import UPID
-from mesos_tw.resources import Resources
+from mesos_tw.slave.executors import (
+    command_executor_info,
+    describe_wait_status,
+    executor_environment,
+)
 from mesos_tw.slave.paths import create_run_directory
 from mesos_tw.slave.state import (
     LAUNCHING,
@@ -50,6 +52,15 @@ def _new_uuid():
 class Slave:
     """
     A slave offering C{resources} to the master its C{detector} finds.
+
+    @param node: its L{mesos_tw.protocols.network.IMessageNode}
+        (C{slave(1)@ip:port}); the slave becomes its receiver.
+    @param detector: an C{IMasterDetector}.
+    @param isolator: an L{mesos_tw.isolation.interface.IIsolator}.
+    @param resources: a L{mesos_tw.resources.Resources}; C{attributes} a C{{name: text}} dict.
+    @param python: the interpreter that runs the built-in command executor.
+    @param environ: the environment executors inherit (default: ours).
+    @param new_uuid: makes 16 random bytes (status update and run ids).
     """
 
     log = Logger()
@@ -116,6 +127,9 @@ class Slave:
 
     @property
     def pid(self):
+        """
+        The slave's UPID.
+        """
         return self.node.upid
 
     def info(self):
@@ -183,6 +197,7 @@ class Slave:
         self._registration_call = None
         if self.registration != REGISTERING or self.master is None:
             return
+        self.log.debug("Registering with master {master}", master=str(self.master))
         if self.id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=self.info()))
         else:
@@ -205,6 +220,8 @@ class Slave:
 
     def _registered(self, sender, message):
         if sender != self.master or self.registration == TERMINATING_SLAVE:
+            self.log.warn("Ignoring registration from {sender}: not our master, or shutting down",
+                          sender=str(sender))
             return
         self._cancel_registration()
         if self.registration != REGISTERED:
@@ -219,6 +236,7 @@ class Slave:
 
     def _shutdown(self, sender, message):
         if sender != self.master:
+            self.log.warn("Ignoring shutdown from {sender}: not our master", sender=str(sender))
             return
         self.log.warn("The master told this slave to shut down: {why}", why=message.message)
         self.stop()
@@ -257,15 +275,7 @@ class Slave:
             info.CopyFrom(task.executor)
             info.framework_id.value = framework_id
             return info, False
-        command = f"{shlex.quote(self.python)} -m mesos_tw.executors.command"
-        info = mesos_pb2.ExecutorInfo(
-            executor_id=mesos_pb2.ExecutorID(value=task.task_id.value),
-            framework_id=mesos_pb2.FrameworkID(value=framework_id),
-            command=mesos_pb2.CommandInfo(value=command),
-            name=f"Command Executor (Task: {task.task_id.value})",
-            source=task.task_id.value,
-        )
-        return info, True
+        return command_executor_info(framework_id, task, self.python), True
 
     def _run_task(self, sender, message):
         if sender != self.master or self.registration != REGISTERED:
@@ -277,6 +287,11 @@ class Slave:
         if framework is None:
             framework = self.frameworks[framework_id] = FrameworkRecord(
                 framework_id, message.framework, message.pid)
+        elif framework.shutting_down:
+            # The master removed the framework: nobody is left to tell.
+            self.log.warn("Ignoring task {task_id} of framework {framework_id}: shutting down",
+                          task_id=message.task.task_id.value, framework_id=framework_id)
+            return
         framework.pid = message.pid
         task = message.task
         info, command_executor = self._executor_info_for(framework_id, task)
@@ -305,16 +320,7 @@ class Slave:
 
     def _launch_executor(self, framework, executor):
         info, directory = executor.info, executor.directory
-        environment = dict(self.environ)
-        environment.update({
-            "MESOS_SLAVE_PID": str(self.pid),
-            "MESOS_FRAMEWORK_ID": framework.id,
-            "MESOS_EXECUTOR_ID": executor.id,
-            "MESOS_DIRECTORY": directory,
-            "MESOS_SANDBOX": directory,
-        })
-        for variable in info.command.environment.variables:
-            environment[variable.name] = variable.value
+        environment = executor_environment(self.environ, self.pid, framework.id, info, directory)
         self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
                       executor_id=executor.id, framework_id=framework.id, directory=directory)
         executor.registration_timer = self.reactor.callLater(
@@ -337,6 +343,9 @@ class Slave:
             self.log.warn("Executor {executor_id} did not register in time; killing it",
                           executor_id=executor.id)
             executor.state = TERMINATING
+            executor.termination = (
+                mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                f"Executor did not register within {self.executor_registration_timeout:g} s")
             self.isolator.kill_executor(framework.id, executor.id)
 
     def _send_task(self, framework, executor, task):
@@ -376,6 +385,8 @@ class Slave:
 
     def _kill_task(self, sender, message):
         if sender != self.master:
+            self.log.warn("Ignoring a kill of task {task_id} from {sender}: not our master",
+                          task_id=message.task_id.value, sender=str(sender))
             return
         framework_id, task_id = message.framework_id.value, message.task_id.value
         framework = self.frameworks.get(framework_id)
@@ -391,6 +402,10 @@ class Slave:
             if task_id in executor.tasks:
                 if executor.state == RUNNING:
                     self.node.send(executor.pid, message)
+                else:
+                    # Its executor is going; the exit will end the task.
+                    self.log.info("Task {task_id} ends with its terminating executor",
+                                  task_id=task_id)
                 return
         self._send_slave_update(framework_id, None, message.task_id, mesos_pb2.TASK_LOST,
                                 "Cannot kill the task: unknown to the slave",
@@ -407,21 +422,32 @@ class Slave:
 
     def _executor_to_framework(self, sender, message):
         if sender not in self._executors_by_pid:
+            self.log.warn("Dropping a framework message from {sender}: not one of our executors",
+                          sender=str(sender))
+            return
+        if self.registration != REGISTERED:
+            # Framework messages are best effort: not kept for a new master.
+            self.log.warn("Dropping a framework message from {sender}: no master",
+                          sender=str(sender))
             return
         message.slave_id.value = self.id
-        if self.registration == REGISTERED:
-            self.node.send(self.master, message)
+        self.node.send(self.master, message)
 
     def _update_framework(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
-        if framework is not None and sender == self.master:
-            framework.pid = message.pid
+        if framework is None or sender != self.master:
+            self.log.info("Ignoring an update of framework {framework_id} from {sender}",
+                          framework_id=message.framework_id.value, sender=str(sender))
+            return
+        self.log.info("Framework {framework_id} has a new scheduler at {pid}",
+                      framework_id=framework.id, pid=message.pid)
+        framework.pid = message.pid
 
     def _shutdown_framework(self, sender, message):
-        if sender != self.master:
-            return
         framework = self.frameworks.get(message.framework_id.value)
-        if framework is None:
+        if sender != self.master or framework is None:
+            self.log.info("Ignoring a shutdown of framework {framework_id} from {sender}",
+                          framework_id=message.framework_id.value, sender=str(sender))
             return
         self.log.info("Shutting down framework {framework_id}", framework_id=framework.id)
         framework.shutting_down = True
@@ -447,14 +473,15 @@ class Slave:
         executor = framework.executors.get(executor_id) if framework else None
         if executor is None:
             return
-        self.log.info("Executor {executor_id} of framework {framework_id} exited ({status})",
-                      executor_id=executor_id, framework_id=framework_id, status=status)
-        if executor.command_executor:
-            state, reason = mesos_pb2.TASK_FAILED, Status.REASON_COMMAND_EXECUTOR_FAILED
+        how = describe_wait_status(status)
+        self.log.info("Executor {executor_id} of framework {framework_id} {how}",
+                      executor_id=executor_id, framework_id=framework_id, how=how)
+        if executor.termination is not None:
+            state, reason, text = executor.termination
         else:
-            state, reason = mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_TERMINATED
-        self._executor_gone(framework, executor, status,
-                            f"Executor terminated (wait status {status})", reason, state)
+            state = mesos_pb2.TASK_FAILED if executor.command_executor else mesos_pb2.TASK_LOST
+            reason, text = Status.REASON_EXECUTOR_TERMINATED, f"Executor {how}"
+        self._executor_gone(framework, executor, status, text, reason, state)
 
     def _executor_gone(self, framework, executor, status, text, reason, state):
         """
@@ -492,18 +519,20 @@ class Slave:
         executors), sent reliably like an executor's.
         """
         now = self.reactor.seconds()
+        uuid = self.new_uuid()
         status = mesos_pb2.TaskStatus(
-            task_id=task_id, state=state, message=text, timestamp=now,
+            task_id=task_id, state=state, message=text, timestamp=now, uuid=uuid,
             slave_id=mesos_pb2.SlaveID(value=self.id), source=Status.SOURCE_SLAVE)
         if reason is not None:
             status.reason = reason
+        if executor_id is not None:
+            status.executor_id.value = executor_id
+        # The update holds a copy of the status: it must be complete by now.
         update = internal.StatusUpdate(
             framework_id=mesos_pb2.FrameworkID(value=framework_id), status=status,
-            timestamp=now, uuid=self.new_uuid(), slave_id=status.slave_id)
+            timestamp=now, uuid=uuid, slave_id=status.slave_id)
         if executor_id is not None:
             update.executor_id.value = executor_id
-            status.executor_id.value = executor_id
-        status.uuid = update.uuid
         self._record_update(update)
 
     def _status_update(self, sender, message):
@@ -516,8 +545,8 @@ class Slave:
             return
         update.slave_id.value = self.id
         update.status.slave_id.value = self.id
-        if not update.HasField("executor_id"):
-            update.executor_id.CopyFrom(executor.info.executor_id)
+        # The sender says which executor this is, whatever the update claims.
+        update.executor_id.CopyFrom(executor.info.executor_id)
         self._record_update(update)
         self.node.send(sender, internal.StatusUpdateAcknowledgementMessage(
             slave_id=update.slave_id, framework_id=update.framework_id,
@@ -557,6 +586,10 @@ class Slave:
                 update=update, pid=str(self.pid)))
 
     def _acknowledgement(self, sender, message):
+        if sender in self._executors_by_pid:
+            self.log.warn("Ignoring an acknowledgement from executor {sender}: only the "
+                          "framework acknowledges updates", sender=str(sender))
+            return
         framework_id = message.framework_id.value
         self.status_updates.acknowledge(framework_id, message.task_id.value, message.uuid)
         framework = self.frameworks.get(framework_id)

@@ -21,7 +21,7 @@ __all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
 LAUNCHING, RUNNING, TERMINATING, TERMINATED = "launching", "running", "terminating", "terminated"
 
 
-def _task_json(task, info=None):
+def _task_json(task):
     return {
         "id": task.task_id.value,
         "name": task.name,
@@ -55,9 +55,15 @@ class ExecutorRecord:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
     registration_timer: object = None
     shutdown_timer: object = None
+    #: C{(state, reason, message)} its unfinished tasks end with when it
+    #: exits, when the slave decided that before killing it.
+    termination: tuple = None
 
     @property
     def id(self):
+        """
+        The executor's id.
+        """
         return self.info.executor_id.value
 
     def resources(self):
@@ -81,6 +87,9 @@ class ExecutorRecord:
         self.registration_timer = self.shutdown_timer = None
 
     def to_json(self):
+        """
+        The executor as in the slave's C{state} JSON.
+        """
         return {
             "id": self.id,
             "name": self.info.name,
@@ -115,6 +124,9 @@ class FrameworkRecord:
     shutting_down: bool = False
 
     def to_json(self):
+        """
+        The framework as in the slave's C{state} JSON.
+        """
         return {
             "id": self.id,
             "name": self.info.name,

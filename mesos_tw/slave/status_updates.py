@@ -74,6 +74,7 @@ class StatusUpdateManager:
         self._forward = forward
         self._retry_interval = retry_interval
         self._streams = {}
+        self._stopped = False
 
     def update(self, update):
         """
@@ -137,13 +138,17 @@ class StatusUpdateManager:
 
     def stop(self):
         """
-        Cancel every retry timer.
+        Cancel every retry timer and send nothing more: the slave is going.
+        Updates still taken are kept, for a later recovery to find.
         """
+        self._stopped = True
         for stream in self._streams.values():
             self._cancel(stream)
 
     def _send(self, key, stream):
         self._cancel(stream)
+        if self._stopped:
+            return
         self._forward(stream.head)
         stream.retry_call = self._clock.callLater(self._retry_interval, self._retry, key)
 

@@ -1,0 +1,63 @@
+"""
+How the slave describes the executors it launches: the built-in command
+executor's C{ExecutorInfo}, an executor's environment, and its exit.
+"""
+
+import os
+import shlex
+import signal
+
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["command_executor_info", "describe_wait_status", "executor_environment"]
+
+
+def command_executor_info(framework_id, task, python):
+    """
+    The C{ExecutorInfo} of the command executor that runs a C{command}
+    task: its id and source are the task's id, and it runs
+    C{<python> -m mesos_tw.executors.command}.
+    """
+    task_id = task.task_id.value
+    return mesos_pb2.ExecutorInfo(
+        executor_id=mesos_pb2.ExecutorID(value=task_id),
+        framework_id=mesos_pb2.FrameworkID(value=framework_id),
+        command=mesos_pb2.CommandInfo(value=f"{shlex.quote(python)} -m mesos_tw.executors.command"),
+        name=f"Command Executor (Task: {task_id})",
+        source=task_id,
+    )
+
+
+def executor_environment(base, slave_pid, framework_id, executor_info, directory):
+    """
+    An executor's environment: C{base} (the slave's own, for C{PATH} and
+    the like), the C{MESOS_*} variables the executor driver reads, then the
+    variables its C{CommandInfo} asks for.
+    """
+    environment = dict(base)
+    environment.update({
+        "MESOS_SLAVE_PID": str(slave_pid),
+        "MESOS_FRAMEWORK_ID": framework_id,
+        "MESOS_EXECUTOR_ID": executor_info.executor_id.value,
+        "MESOS_DIRECTORY": directory,
+        "MESOS_SANDBOX": directory,
+    })
+    for variable in executor_info.command.environment.variables:
+        environment[variable.name] = variable.value
+    return environment
+
+
+def describe_wait_status(status):
+    """
+    A wait status in words: C{"exited with status 3"}, C{"killed by SIGKILL"}.
+    """
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"killed by {name}"
+    if os.WIFEXITED(status):
+        return f"exited with status {os.WEXITSTATUS(status)}"
+    return f"ended with wait status {status}"

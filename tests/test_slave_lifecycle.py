@@ -1,0 +1,218 @@
+"""
+More tests for L{mesos_tw.slave.slave.Slave}: how executors end, why their
+tasks end, stopping, framework updates and completion.
+"""
+
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.slave.executors import describe_wait_status
+from mesos_tw.testing.peers import RecordingPeer
+from tests.test_slave import MASTER, SLAVE, SlaveTestCase
+
+Status = mesos_pb2.TaskStatus
+
+
+class ExecutorEndTests(SlaveTestCase):
+    """
+    The updates a slave makes when an executor ends.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.register()
+
+    def last_update(self):
+        """
+        The status of the latest update the master received.
+        """
+        return self.master.last(internal.StatusUpdateMessage).update.status
+
+    def test_command_executor_exit_reason(self):
+        """
+        The command executor's exit fails its task with
+        REASON_EXECUTOR_TERMINATED and says how it ended, from the slave.
+        """
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.isolator.exit("F1", "t1", 1 << 8)
+        self.turn()
+        status = self.last_update()
+        self.assertEqual((status.state, status.reason, status.source),
+                         (mesos_pb2.TASK_FAILED, Status.REASON_EXECUTOR_TERMINATED,
+                          Status.SOURCE_SLAVE))
+        self.assertIn("exited with status 1", status.message)
+        self.assertEqual(status.executor_id.value, "t1")
+
+    def test_registration_timeout_loses_command_task(self):
+        """
+        A command executor that never registers is killed and its task is
+        TASK_LOST with REASON_EXECUTOR_REGISTRATION_TIMEOUT, not failed.
+        """
+        self.run_task("t1")
+        self.clock.advance(59.9)
+        self.assertEqual(self.isolator.killed, [])
+        self.clock.advance(0.1)
+        self.turn()
+        status = self.last_update()
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REGISTRATION_TIMEOUT))
+        self.assertIn("did not register within 60 s", status.message)
+        self.assertEqual(self.master.last(internal.ExitedExecutorMessage).executor_id.value, "t1")
+
+    def test_registered_executor_not_timed_out(self):
+        """
+        An executor that registered in time is not killed at the timeout.
+        """
+        self.run_task("t1", executor_id="e1")
+        self.executor_registers("e1")
+        self.clock.advance(120)
+        self.assertEqual(self.isolator.killed, [])
+
+    def test_lost_connection_waits_for_exit(self):
+        """
+        An executor's connection closing changes nothing until the isolator
+        reports its exit.
+        """
+        self.run_task("t1", executor_id="e1")
+        executor = self.executor_registers("e1")
+        self.slave.node.disconnect(executor.upid)
+        self.turn()
+        self.assertEqual(self.forwarded(), [])
+        self.isolator.exit("F1", "e1", 0)
+        self.turn()
+        self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_LOST)])
+
+    def test_framework_completes(self):
+        """
+        A framework with no executors and no pending updates moves to the
+        completed frameworks.
+        """
+        self.run_task("t1", executor_id="e1")
+        self.executor_registers("e1")
+        self.isolator.exit("F1", "e1", 0)
+        self.turn()
+        self.assertIn("F1", self.slave.frameworks)
+        uuid = self.master.last(internal.StatusUpdateMessage).update.uuid
+        self.acknowledge("t1", uuid)
+        self.assertNotIn("F1", self.slave.frameworks)
+        state = self.slave.state()
+        [completed] = state["completed_frameworks"]
+        self.assertEqual(completed["completed_executors"][0]["id"], "e1")
+
+    def test_wait_status_descriptions(self):
+        """
+        Wait statuses read as exits and signals.
+        """
+        self.assertEqual(describe_wait_status(3 << 8), "exited with status 3")
+        self.assertEqual(describe_wait_status(9), "killed by SIGKILL")
+
+
+class ResourcesTests(SlaveTestCase):
+    """
+    The isolator hears of each executor's resources.
+    """
+
+    def test_terminal_update_frees_resources(self):
+        """
+        A task's resources go to the isolator when it starts, and are taken
+        away when it ends.
+        """
+        self.register()
+        self.run_task("t1", executor_id="e1")
+        executor = self.executor_registers("e1")
+        self.assertEqual(self.isolator.resources[("F1", "e1")], Resources.parse("cpus:1;mem:128"))
+        self.executor_update(executor, "t1", mesos_pb2.TASK_FINISHED, b"u1")
+        self.assertEqual(self.isolator.resources[("F1", "e1")], Resources())
+
+
+class AcknowledgementTests(SlaveTestCase):
+    """
+    Only the framework acknowledges updates.
+    """
+
+    def test_executor_cannot_acknowledge(self):
+        """
+        An acknowledgement from an executor does not pop the update.
+        """
+        self.register()
+        self.run_task("t1", executor_id="t1")
+        executor = self.executor_registers("t1")
+        self.executor_update(executor, "t1", mesos_pb2.TASK_RUNNING, b"u1")
+        executor.send(SLAVE, internal.StatusUpdateAcknowledgementMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=mesos_pb2.FrameworkID(value="F1"),
+            task_id=mesos_pb2.TaskID(value="t1"), uuid=b"u1"))
+        self.turn()
+        self.clock.advance(10)
+        self.turn()
+        self.assertEqual(len(self.forwarded()), 2)
+
+
+class StopTests(SlaveTestCase):
+    """
+    Leaving the cluster, and framework updates.
+    """
+
+    def test_stop_unregisters_and_kills(self):
+        """
+        stop() unregisters from the master and kills every executor; its
+        Deferred fires once they are gone.
+        """
+        self.register()
+        self.run_task("t1", executor_id="e1")
+        d = self.slave.stop()
+        self.turn()
+        self.successResultOf(d)
+        self.assertEqual(self.master.last(internal.UnregisterSlaveMessage).slave_id.value, "S1")
+        self.assertEqual(self.isolator.killed, [("F1", "e1")])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_update_framework(self):
+        """
+        UpdateFrameworkMessage records the framework's new scheduler UPID.
+        """
+        self.register()
+        self.run_task("t1", executor_id="e1")
+        self.executor_registers("e1")
+        self.master.send(SLAVE, internal.UpdateFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"), pid="scheduler-2@127.0.0.1:0"))
+        self.turn()
+        self.assertEqual(self.slave.frameworks["F1"].pid, "scheduler-2@127.0.0.1:0")
+
+    def test_tasks_of_shut_down_framework_refused(self):
+        """
+        After ShutdownFrameworkMessage no new task of the framework starts.
+        """
+        self.register()
+        self.run_task("t1", executor_id="e1")
+        self.master.send(SLAVE, internal.ShutdownFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1")))
+        self.turn()
+        self.run_task("t2", executor_id="e2")
+        self.assertNotIn(("F1", "e2"), self.isolator.launched)
+
+    def test_reregistration_backs_off(self):
+        """
+        After losing the master, re-registration is retried with backoff.
+        """
+        self.register()
+        self.slave.node.disconnect(MASTER)
+        self.turn()
+        counts = []
+        for step in (1, 1, 2, 4):
+            self.clock.advance(step)
+            self.turn()
+            counts.append(len(self.master.of(internal.ReregisterSlaveMessage)))
+        self.assertEqual(counts, [1, 2, 3, 4])
+
+    def test_registration_from_stranger_ignored(self):
+        """
+        A SlaveRegisteredMessage from a process that is not the master is
+        ignored.
+        """
+        stranger = RecordingPeer(self.network, UPID("master", "10.0.0.9", 5050))
+        self.turn()
+        stranger.send(SLAVE, internal.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value="X")))
+        self.turn()
+        self.assertIsNone(self.slave.id)
