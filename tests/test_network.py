@@ -8,6 +8,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 from zope.interface import implementer
@@ -17,6 +18,7 @@ from mesos_tw.protocols import messages_pb2, mesos_pb2
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork, MemoryNode
+from mesos_tw.testing.peers import RecordingPeer
 
 
 @implementer(IMessageReceiver)
@@ -161,6 +163,28 @@ class MessageNodeTests(TestCase):
         self.assertEqual((response.code, body), (200, b"ok"))
 
 
+class ConnectionAttemptTests(SynchronousTestCase):
+    """
+    A node's outgoing connection attempts, on a fake reactor.
+    """
+
+    def test_stop_cancels_connection_attempts(self):
+        """
+        Stopping a node abandons a connection attempt still in progress,
+        without reporting the peer lost, and nothing is left pending.
+        """
+        reactor = MemoryReactorClock()
+        inbox = Inbox()
+        node = MessageNode(reactor, UPID("scheduler-1", "127.0.0.1", 0), inbox)
+        master = UPID("master", "127.0.0.1", 5050)
+        node.send(master, messages_pb2.PingSlaveMessage())
+        self.assertEqual(len(reactor.tcpClients), 1)
+        node.stop()
+        self.assertTrue(reactor.connectors[0].stoppedConnecting)
+        self.assertEqual(inbox.lost, [])
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+
 class MemoryNetworkTests(SynchronousTestCase):
     """
     Tests for the in-memory network used by unit tests.
@@ -172,6 +196,13 @@ class MemoryNetworkTests(SynchronousTestCase):
         self.a_inbox, self.b_inbox = Inbox(), Inbox()
         self.a = self.network.node(UPID("a", "h", 1), self.a_inbox)
         self.b = self.network.node(UPID("b", "h", 2), self.b_inbox)
+
+    def test_recording_peer_interface(self):
+        """
+        L{RecordingPeer}, the stand-in for other processes, provides
+        L{IMessageReceiver}.
+        """
+        self.assertTrue(verifyObject(IMessageReceiver, RecordingPeer(self.network, UPID("p", "h", 9))))
 
     def test_interface(self):
         """

@@ -123,8 +123,10 @@ class MessageNode:
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
         self._connections = {}
+        self._connecting = {}
         self._pending = {}
         self._port = None
+        self._stopped = False
 
     def listen(self, endpoint, site=None):
         """
@@ -178,7 +180,8 @@ class MessageNode:
 
     def _connect(self, to):
         endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
-        d = connectProtocol(endpoint, self.new_protocol(to))
+        d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
+        d.addBoth(self._connected_or_failed, to)
 
         def connected(protocol):
             self._connections[to] = protocol
@@ -186,6 +189,8 @@ class MessageNode:
                 protocol.send_message(self.upid, message)
 
         def failed(failure):
+            if self._stopped:
+                return
             dropped = self._pending.pop(to, ())
             self.log.info(
                 "Could not connect to {to} ({error}); {count} message(s) not sent",
@@ -194,6 +199,10 @@ class MessageNode:
             self.receiver.peer_lost(to)
 
         d.addCallbacks(connected, failed)
+
+    def _connected_or_failed(self, result, to):
+        self._connecting.pop(to, None)
+        return result
 
     def frame_received(self, protocol, sender, message):
         """
@@ -229,6 +238,10 @@ class MessageNode:
 
         @return: a Deferred that fires when the listening port is closed.
         """
+        self._stopped = True
+        for attempt in list(self._connecting.values()):
+            attempt.cancel()
+        self._pending.clear()
         for connection in list(self._connections.values()):
             connection.transport.loseConnection()
         port, self._port = self._port, None

@@ -26,12 +26,21 @@ class RecordingPeer:
 
     @property
     def upid(self):
+        """
+        This peer's address.
+        """
         return self.node.upid
 
     def message_received(self, sender, message):
+        """
+        Keep C{message}.
+        """
         self.received.append((sender, message))
 
     def peer_lost(self, upid):
+        """
+        Keep the lost peer's UPID.
+        """
         self.lost.append(upid)
 
     def send(self, to, message):
