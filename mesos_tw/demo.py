@@ -106,7 +106,8 @@ def main(argv=None):
             f"{state.get('failed_tasks', 0)} failed, {state.get('lost_tasks', 0)} lost tasks"
         )
         print("\nWhere to look:")
-        print(f"  master state:   http://{master}/master/state")
+        running = "" if options.keep else " (while the cluster runs: --keep leaves it up)"
+        print(f"  master state:   http://{master}/master/state{running}")
         print(f"  sandboxes:      {work_dir}/slave-*/slaves/*/frameworks/*/executors/*/runs/")
         print(f"  cluster log:    {log_path}")
         if options.keep:
