@@ -18,6 +18,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.retry import RetryWithBackoff
 
 __all__ = ["MesosSchedulerDriver"]
 
@@ -52,8 +53,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._detector = None
         self._failover = self.framework.HasField("id")
         self._slave_pids = {}
-        self._registration_call = None
-        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._registration = RetryWithBackoff(self._reactor, self._register)
         self._handlers = {
             internal.FrameworkRegisteredMessage: self._registered,
             internal.FrameworkReregisteredMessage: self._reregistered,
@@ -125,7 +125,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
 
     def _shut_down(self, status):
         self.status = status
-        self._cancel_registration()
+        self._registration.stop()
         if self._detector is not None:
             self._detector.stop()
         if self.master is not None and self.node is not None:
@@ -142,14 +142,13 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.connected = False
             self.scheduler.disconnected(self)
         self.master = upid
-        self._cancel_registration()
+        self._registration.stop()
         if upid is not None:
-            self._backoff = constants.REGISTRATION_RETRY_INTERVAL
-            self._register()
+            self._registration.start()
 
     def _register(self):
-        self._registration_call = None
         if self.status != RUNNING or self.connected or self.master is None:
+            self._registration.stop()
             return
         if self.framework.HasField("id"):
             message = internal.ReregisterFrameworkMessage(
@@ -157,13 +156,6 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         else:
             message = internal.RegisterFrameworkMessage(framework=self.framework)
         self.node.send(self.master, message)
-        self._registration_call = self._reactor.callLater(self._backoff, self._register)
-        self._backoff = min(self._backoff * 2, constants.REGISTRATION_BACKOFF_MAX)
-
-    def _cancel_registration(self):
-        if self._registration_call is not None and self._registration_call.active():
-            self._registration_call.cancel()
-        self._registration_call = None
 
     def _registered(self, sender, message):
         if self.connected:
@@ -171,7 +163,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self.framework.id.CopyFrom(message.framework_id)
         self.connected = True
         self._failover = False
-        self._cancel_registration()
+        self._registration.stop()
         self.scheduler.registered(self, message.framework_id, message.master_info)
 
     def _reregistered(self, sender, message):
@@ -180,7 +172,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self.framework.id.CopyFrom(message.framework_id)
         self.connected = True
         self._failover = False
-        self._cancel_registration()
+        self._registration.stop()
         self.scheduler.reregistered(self, message.master_info)
 
     # The message network.
@@ -210,9 +202,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         if self.connected:
             self.connected = False
             self.scheduler.disconnected(self)
-        self._cancel_registration()
-        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
-        self._registration_call = self._reactor.callLater(self._backoff, self._register)
+        self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
 
     # Callbacks.
 

@@ -18,6 +18,7 @@ from mesos_tw import constants
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave.executors import (
     command_executor_info,
     describe_wait_status,
@@ -107,8 +108,7 @@ class Slave:
         )}
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
-        self._registration_call = None
-        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
+        self._registration = RetryWithBackoff(reactor, self._register)
         self._handlers = {
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
@@ -169,7 +169,7 @@ class Slave:
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
         self.registration = TERMINATING_SLAVE
         self.detector.stop()
-        self._cancel_registration()
+        self._registration.stop()
         self.status_updates.stop()
         kills = []
         for framework in list(self.frameworks.values()):
@@ -185,17 +185,16 @@ class Slave:
             return
         self.log.info("New master detected at {master}", master=str(upid))
         self.master = upid
-        self._cancel_registration()
+        self._registration.stop()
         if upid is None:
             self.registration = DISCONNECTED
             return
         self.registration = REGISTERING
-        self._backoff = constants.REGISTRATION_RETRY_INTERVAL
-        self._register()
+        self._registration.start()
 
     def _register(self):
-        self._registration_call = None
         if self.registration != REGISTERING or self.master is None:
+            self._registration.stop()
             return
         self.log.debug("Registering with master {master}", master=str(self.master))
         if self.id is None:
@@ -210,20 +209,13 @@ class Slave:
                     info.framework_id.value = framework.id
                     message.tasks.extend(executor.tasks.values())
             self.node.send(self.master, message)
-        self._registration_call = self.reactor.callLater(self._backoff, self._register)
-        self._backoff = min(self._backoff * 2, constants.REGISTRATION_BACKOFF_MAX)
-
-    def _cancel_registration(self):
-        if self._registration_call is not None and self._registration_call.active():
-            self._registration_call.cancel()
-        self._registration_call = None
 
     def _registered(self, sender, message):
         if sender != self.master or self.registration == TERMINATING_SLAVE:
             self.log.warn("Ignoring registration from {sender}: not our master, or shutting down",
                           sender=str(sender))
             return
-        self._cancel_registration()
+        self._registration.stop()
         if self.registration != REGISTERED:
             self.log.info("Registered with master {master} as slave {slave_id}",
                           master=str(sender), slave_id=message.slave_id.value)
@@ -263,9 +255,7 @@ class Slave:
         if upid == self.master and self.registration in (REGISTERED, REGISTERING):
             self.log.warn("Lost the master {master}; re-registering", master=str(upid))
             self.registration = REGISTERING
-            self._cancel_registration()
-            self._backoff = constants.REGISTRATION_RETRY_INTERVAL
-            self._registration_call = self.reactor.callLater(self._backoff, self._register)
+            self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
 
     # Tasks and executors.
 
