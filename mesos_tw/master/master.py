@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw import constants
+from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master.allocator import DRFAllocator
 from mesos_tw.master.observer import SlaveObserver
 from mesos_tw.master.state import (
@@ -88,10 +89,7 @@ class Master:
         self.slaves = {}
         self.offers = {}
         self.removed_slaves = set()
-        self.stats = {name: 0 for name in (
-            "staged_tasks", "started_tasks", "finished_tasks", "killed_tasks", "failed_tasks",
-            "lost_tasks", "error_tasks", "valid_status_updates", "invalid_status_updates",
-        )}
+        self.stats = new_counters()
         self._frameworks_by_pid = {}
         self._slaves_by_pid = {}
         self._next_ids = {"framework": 0, "slave": 0, "offer": 0}
@@ -647,16 +645,7 @@ class Master:
             return
         record.task.state = status.state
         record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
-        counter = {
-            mesos_pb2.TASK_RUNNING: "started_tasks",
-            mesos_pb2.TASK_FINISHED: "finished_tasks",
-            mesos_pb2.TASK_KILLED: "killed_tasks",
-            mesos_pb2.TASK_FAILED: "failed_tasks",
-            mesos_pb2.TASK_LOST: "lost_tasks",
-            mesos_pb2.TASK_ERROR: "error_tasks",
-        }.get(status.state)
-        if counter is not None:
-            self.stats[counter] += 1
+        count_state(self.stats, status.state)
         if status.state in TERMINAL_STATES:
             framework_id, task_id = record.key
             slave = self.slaves.get(record.task.slave_id.value)

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw import constants
+from mesos_tw.counters import count_state, new_counters
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
@@ -102,10 +103,7 @@ class Slave:
         self.start_time = reactor.seconds()
         self.frameworks = {}
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
-        self.stats = {name: 0 for name in (
-            "staged_tasks", "started_tasks", "finished_tasks", "killed_tasks", "failed_tasks",
-            "lost_tasks", "valid_status_updates", "invalid_status_updates",
-        )}
+        self.stats = new_counters()
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
         self._registration = RetryWithBackoff(reactor, self._register)
@@ -550,15 +548,7 @@ class Slave:
             return
         self.stats["valid_status_updates"] += 1
         state = update.status.state
-        counter = {
-            mesos_pb2.TASK_RUNNING: "started_tasks",
-            mesos_pb2.TASK_FINISHED: "finished_tasks",
-            mesos_pb2.TASK_KILLED: "killed_tasks",
-            mesos_pb2.TASK_FAILED: "failed_tasks",
-            mesos_pb2.TASK_LOST: "lost_tasks",
-        }.get(state)
-        if counter is not None:
-            self.stats[counter] += 1
+        count_state(self.stats, state)
         task_id = update.status.task_id.value
         executor = framework.executors.get(update.executor_id.value) if framework else None
         if executor is None:
