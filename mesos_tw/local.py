@@ -9,7 +9,6 @@ from twisted.application.service import MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
-from mesos_tw import constants
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService

@@ -1,0 +1,140 @@
+"""
+The master's handling of slaves: registration, re-registration after a
+master or network failure, health, and removal.  Mixed into
+L{mesos_tw.master.master.Master}, whose state it uses.
+"""
+
+from mesos_tw.master.observer import SlaveObserver
+from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources, ResourcesError
+
+__all__ = ["SlaveManagement"]
+
+
+class SlaveManagement:
+    """
+    Slave registration, health and removal, for the L{Master}.
+    """
+
+    def _register_slave(self, sender, message):
+        existing = self._slaves_by_pid.get(sender)
+        if existing is not None:
+            self.node.send(sender, internal.SlaveRegisteredMessage(
+                slave_id=mesos_pb2.SlaveID(value=existing)))
+            return
+        try:
+            total = Resources.from_protobuf(message.slave.resources)
+        except ResourcesError as error:
+            self.log.warn("Refusing slave {pid}: {error}", pid=str(sender), error=str(error))
+            self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+            return
+        slave_id = self._new_id("slave", "S")
+        self._add_slave(slave_id, message.slave, sender, total)
+        self.node.send(sender, internal.SlaveRegisteredMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+        self.allocate_soon()
+
+    def _reregister_slave(self, sender, message):
+        slave_id = message.slave_id.value
+        if slave_id in self.removed_slaves:
+            self.log.warn(
+                "Slave {slave_id} at {pid} tried to re-register after removal; shutting it down",
+                slave_id=slave_id, pid=str(sender),
+            )
+            self.node.send(sender, internal.ShutdownMessage(
+                message="slave was removed; its tasks were reported lost"))
+            return
+        slave = self.slaves.get(slave_id)
+        if slave is not None:
+            if slave.pid != sender:
+                self._slaves_by_pid.pop(slave.pid, None)
+                slave.pid = sender
+                slave.observer.pid = sender
+                self._slaves_by_pid[sender] = slave_id
+            slave.reregistered_time = self.reactor.seconds()
+        else:
+            try:
+                total = Resources.from_protobuf(message.slave.resources)
+            except ResourcesError as error:
+                self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+                return
+            self._add_slave(slave_id, message.slave, sender, total, message.executor_infos, message.tasks)
+        self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
+        self.allocate_soon()
+
+    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=()):
+        now = self.reactor.seconds()
+        stored = mesos_pb2.SlaveInfo()
+        stored.CopyFrom(info)
+        stored.id.value = slave_id
+        slave = SlaveRecord(slave_id, stored, pid, now, total)
+        used = {}
+        for task in tasks:
+            framework_id = task.framework_id.value
+            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
+            slave.tasks[record.key] = record
+            used[framework_id] = used.get(framework_id, Resources()) + record.resources
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.tasks[task.task_id.value] = record
+        for executor in executor_infos:
+            framework_id = executor.framework_id.value
+            slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
+            used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
+                executor.resources)
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.executors.setdefault(slave_id, {})[executor.executor_id.value] = executor
+        slave.observer = SlaveObserver(
+            self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
+            lambda reason: self.remove_slave(slave, reason),
+        )
+        self.slaves[slave_id] = slave
+        self._slaves_by_pid[pid] = slave_id
+        self.allocator.slave_added(slave_id, total, used)
+        slave.observer.start()
+        self.log.info(
+            "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
+            slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
+        )
+
+    def _unregister_slave(self, sender, message):
+        slave = self.slaves.get(message.slave_id.value)
+        if slave is not None and slave.pid == sender:
+            self.remove_slave(slave, "it unregistered")
+
+    def _pong(self, sender, message):
+        slave_id = self._slaves_by_pid.get(sender)
+        if slave_id is not None:
+            self.slaves[slave_id].observer.pong()
+
+    def remove_slave(self, slave, reason):
+        """
+        Remove C{slave}: its tasks are lost, its offers rescinded, and every
+        framework hears C{slaveLost}.
+        """
+        if self.slaves.get(slave.id) is not slave:
+            return
+        self.log.warn("Removing slave {slave_id} at {pid}: {reason}",
+                      slave_id=slave.id, pid=str(slave.pid), reason=reason)
+        slave.observer.stop()
+        del self.slaves[slave.id]
+        self._slaves_by_pid.pop(slave.pid, None)
+        self.removed_slaves.add(slave.id)
+        for offer in list(slave.offers.values()):
+            self._remove_offer(offer, rescind=True)
+        for record in list(slave.tasks.values()):
+            if record.state not in TERMINAL_STATES:
+                self._send_master_update(
+                    record.task.framework_id.value, record, mesos_pb2.TASK_LOST,
+                    f"Slave {slave.id} removed: {reason}", mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED,
+                )
+        for framework in self.frameworks.values():
+            framework.executors.pop(slave.id, None)
+        self.allocator.slave_removed(slave.id)
+        lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
+        for framework in self.frameworks.values():
+            if framework.active:
+                self.node.send(framework.pid, lost)
