@@ -6,6 +6,7 @@ calls into messages.  See ``docs/flows.md``.
 
 import getpass
 import socket
+from collections import OrderedDict
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -23,6 +24,10 @@ from mesos_tw.retry import RetryWithBackoff
 __all__ = ["MesosSchedulerDriver"]
 
 RUNNING = mesos_pb2.DRIVER_RUNNING
+
+#: How many acknowledged update uuids the driver remembers, to keep
+#: re-sent duplicates from reaching the scheduler twice.
+MAX_REMEMBERED_ACKNOWLEDGEMENTS = 100_000
 
 
 @implementer(IMessageReceiver)
@@ -53,6 +58,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._detector = None
         self._failover = self.framework.HasField("id")
         self._slave_pids = {}
+        self._acknowledged = OrderedDict()
         self._registration = RetryWithBackoff(self._reactor, self._register)
         self._handlers = {
             internal.FrameworkRegisteredMessage: self._registered,
@@ -230,13 +236,25 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                 self._slave_pids[update.slave_id.value] = slave_pid
             except ValueError:
                 self.log.warn("Status update names a malformed slave pid {pid}", pid=message.pid)
+        reliable = slave_pid is not None and bool(update.uuid)
+        if reliable and update.uuid in self._acknowledged:
+            # A re-send whose acknowledgement the slave missed: acknowledge
+            # again, but the scheduler has seen it already.
+            self._acknowledge(slave_pid, update)
+            return
         self.scheduler.statusUpdate(self, status)
         # Returning from the callback is the acknowledgement, unless the
         # scheduler aborted in it; master-made updates carry no pid.
-        if self.status == RUNNING and slave_pid is not None and update.uuid:
-            self.node.send(slave_pid, internal.StatusUpdateAcknowledgementMessage(
-                slave_id=update.slave_id, framework_id=update.framework_id,
-                task_id=update.status.task_id, uuid=update.uuid))
+        if self.status == RUNNING and reliable:
+            self._acknowledged[update.uuid] = None
+            if len(self._acknowledged) > MAX_REMEMBERED_ACKNOWLEDGEMENTS:
+                self._acknowledged.popitem(last=False)
+            self._acknowledge(slave_pid, update)
+
+    def _acknowledge(self, slave_pid, update):
+        self.node.send(slave_pid, internal.StatusUpdateAcknowledgementMessage(
+            slave_id=update.slave_id, framework_id=update.framework_id,
+            task_id=update.status.task_id, uuid=update.uuid))
 
     def _lost_slave(self, sender, message):
         self._slave_pids.pop(message.slave_id.value, None)

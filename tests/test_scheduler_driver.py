@@ -215,6 +215,16 @@ class CallbackTests(SchedulerDriverTestCase):
         self.assertEqual((ack.task_id.value, ack.uuid, ack.framework_id.value), ("t1", b"u1", "F1"))
         self.assertEqual(self.master.of(internal.StatusUpdateAcknowledgementMessage), [])
 
+    def test_duplicate_acknowledged_again_not_delivered(self):
+        """
+        An update re-sent after its acknowledgement was lost is acknowledged
+        again but not handed to the scheduler a second time.
+        """
+        self.update(str(SLAVE))
+        self.update(str(SLAVE))
+        self.assertEqual(self.scheduler.names(), ["registered", "statusUpdate"])
+        self.assertEqual(len(self.slave.of(internal.StatusUpdateAcknowledgementMessage)), 2)
+
     def test_master_update_not_acknowledged(self):
         """
         An update without a pid (made by the master) is not acknowledged.
