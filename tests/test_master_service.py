@@ -64,6 +64,65 @@ class MasterHTTPTests(SynchronousTestCase):
         self.assertEqual(response.code, 400)
         self.assertIn(b"jsonp", body)
 
+    def test_health_paths(self):
+        """
+        /master/health answers like /health.
+        """
+        response, _ = self.get("/master/health")
+        self.assertEqual(response.code, 200)
+
+    def test_summary_frameworks_slaves(self):
+        """
+        The summary, frameworks and slaves views have Mesos's top-level keys.
+        """
+        _, body = self.get("/master/state-summary")
+        self.assertEqual(set(json.loads(body)), {"hostname", "cluster", "slaves", "frameworks"})
+        _, body = self.get("/master/frameworks")
+        self.assertEqual(set(json.loads(body)),
+                         {"frameworks", "completed_frameworks", "unregistered_frameworks"})
+        _, body = self.get("/master/slaves")
+        self.assertEqual(json.loads(body), {"slaves": [], "recovered_slaves": []})
+
+    def test_tasks_arguments(self):
+        """
+        /master/tasks takes limit, offset and order; bad values are a 400
+        naming the argument.
+        """
+        response, body = self.get("/master/tasks?limit=5&offset=0&order=asc")
+        self.assertEqual((response.code, json.loads(body)), (200, {"tasks": []}))
+        for query, word in (("limit=x", b"limit"), ("offset=-1", b"offset"), ("order=up", b"order")):
+            response, body = self.get("/master/tasks?" + query)
+            self.assertEqual(response.code, 400)
+            self.assertIn(word, body)
+
+    def test_flags(self):
+        """
+        /master/flags shows the flags it was given.
+        """
+        client = StubTreq(MasterHTTP(self.master, {"flags": {"port": "5050"}}).resource())
+        response = self.successResultOf(client.get("http://master/master/flags"))
+        body = self.successResultOf(response.content())
+        self.assertEqual(json.loads(body), {"flags": {"port": "5050"}})
+
+    def test_redirect(self):
+        """
+        /master/redirect sends the browser to the leader (this master).
+        """
+        response, _ = self.get("/master/redirect")
+        self.assertEqual(response.code, 307)
+        self.assertEqual(response.headers.getRawHeaders("location"),
+                         ["http://127.0.0.1:5050/master/state"])
+
+    def test_metrics(self):
+        """
+        /metrics/snapshot uses Mesos's metric names.
+        """
+        _, body = self.get("/metrics/snapshot")
+        metrics = json.loads(body)
+        for name in ("master/uptime_secs", "master/elected", "master/slaves_active",
+                     "master/tasks_running", "master/cpus_total", "master/mem_percent"):
+            self.assertIn(name, metrics)
+
     def test_unknown_route(self):
         """
         Anything else is a 404.

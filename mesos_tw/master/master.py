@@ -65,6 +65,7 @@ class Master(SlaveManagement, FrameworkManagement):
         max_slave_ping_timeouts=constants.MAX_SLAVE_PING_TIMEOUTS,
         hostname=None,
         os_pid=None,
+        cluster=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -74,6 +75,7 @@ class Master(SlaveManagement, FrameworkManagement):
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
         self.hostname = hostname
+        self.cluster = cluster
         self.os_pid = os_pid or os.getpid()
         self.start_time = None
         self.id = None
@@ -480,6 +482,7 @@ class Master(SlaveManagement, FrameworkManagement):
             "pid": str(self.pid),
             "hostname": self.info.hostname,
             "leader": str(self.pid),
+            "cluster": self.cluster or "",
             "activated_slaves": len(self.slaves),
             "deactivated_slaves": 0,
             **self.stats,

@@ -13,6 +13,7 @@ from twisted.web.server import Site
 from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.web.json import flags_json
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
@@ -91,11 +92,12 @@ class MasterService(Service):
             allocation_interval=options["allocation_interval"],
             slave_ping_timeout=options["slave_ping_timeout"],
             max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
-            hostname=options["hostname"], os_pid=os.getpid(),
+            hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
         )
         endpoint = TCP4ServerEndpoint(
             self.reactor, options["port"], backlog=LISTEN_BACKLOG, interface=options["ip"])
-        d = self.node.listen(endpoint, Site(MasterHTTP(self.master).resource()))
+        d = self.node.listen(endpoint, Site(MasterHTTP(
+            self.master, flags_json(options, [p[0] for p in Options.optParameters])).resource()))
 
         def started(port):
             self.master.start()

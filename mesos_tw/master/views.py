@@ -1,0 +1,102 @@
+"""
+The master's read-only JSON views beyond the full state: the summary, the
+task list, and the metrics snapshot (Mesos's names).
+"""
+
+from collections import Counter
+
+from mesos_tw.master.state import state_name
+from mesos_tw.resources import Resources
+
+__all__ = ["metrics_snapshot", "state_summary", "task_list"]
+
+#: The resources whose totals, use and share the metrics report.
+_METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
+
+
+def _task_counts(records):
+    counts = Counter(state_name(record.state) for record in records)
+    return {name: counts.get(name, 0) for name in (
+        "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
+        "TASK_FAILED", "TASK_LOST", "TASK_ERROR")}
+
+
+def state_summary(master):
+    """
+    C{/master/state-summary}: slaves and frameworks with task counts, no
+    task lists.
+    """
+    slaves = []
+    for slave in master.slaves.values():
+        summary = slave.to_json()
+        summary.update(_task_counts(slave.tasks.values()))
+        summary["framework_ids"] = sorted({key[0] for key in slave.tasks})
+        slaves.append(summary)
+    frameworks = []
+    for framework in master.frameworks.values():
+        summary = {key: value for key, value in framework.to_json().items()
+                   if key not in ("tasks", "completed_tasks", "offers", "executors")}
+        summary.update(_task_counts(framework.tasks.values()))
+        summary["slave_ids"] = sorted({r.task.slave_id.value for r in framework.tasks.values()})
+        frameworks.append(summary)
+    return {"hostname": master.info.hostname, "cluster": master.cluster or "",
+            "slaves": slaves, "frameworks": frameworks}
+
+
+def task_list(master, limit=100, offset=0, order="des"):
+    """
+    C{/master/tasks}: every task (running and completed) ordered by when it
+    was launched, newest first unless C{order} is C{"asc"}.
+    """
+    records = []
+    for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
+        records.extend(framework.tasks.values())
+        records.extend(framework.completed_tasks)
+    records.sort(key=lambda r: (r.statuses[0][1] if r.statuses else 0.0, r.key),
+                 reverse=(order != "asc"))
+    return {"tasks": [r.to_json() for r in records[offset:offset + limit]]}
+
+
+def metrics_snapshot(master):
+    """
+    C{/metrics/snapshot}: a flat dict of Mesos's master metric names.
+    """
+    now = master.reactor.seconds()
+    total = Resources()
+    used = Resources()
+    offered = Resources()
+    for slave in master.slaves.values():
+        total = total + slave.total
+        used = used + slave.used()
+        offered = offered + sum((o.resources for o in slave.offers.values()), Resources())
+    running = sum(1 for f in master.frameworks.values() for r in f.tasks.values()
+                  if state_name(r.state) == "TASK_RUNNING")
+    staging = sum(1 for f in master.frameworks.values() for r in f.tasks.values()
+                  if state_name(r.state) == "TASK_STAGING")
+    stats = master.stats
+    metrics = {
+        "master/uptime_secs": now - (master.start_time or now),
+        "master/elected": 1,
+        "master/slaves_active": len(master.slaves),
+        "master/slaves_connected": len(master.slaves),
+        "master/frameworks_active": sum(1 for f in master.frameworks.values() if f.active),
+        "master/frameworks_inactive": sum(1 for f in master.frameworks.values() if not f.active),
+        "master/frameworks_connected": sum(1 for f in master.frameworks.values() if f.active),
+        "master/tasks_staging": staging,
+        "master/tasks_running": running,
+        "master/tasks_finished": stats["finished_tasks"],
+        "master/tasks_failed": stats["failed_tasks"],
+        "master/tasks_killed": stats["killed_tasks"],
+        "master/tasks_lost": stats["lost_tasks"],
+        "master/tasks_error": stats["error_tasks"],
+        "master/valid_status_updates": stats["valid_status_updates"],
+        "master/invalid_status_updates": stats["invalid_status_updates"],
+        "master/outstanding_offers": len(master.offers),
+    }
+    for name in _METRIC_RESOURCES:
+        amount = total.scalar(name)
+        metrics[f"master/{name}_total"] = amount
+        metrics[f"master/{name}_used"] = used.scalar(name)
+        metrics[f"master/{name}_offered"] = offered.scalar(name)
+        metrics[f"master/{name}_percent"] = used.scalar(name) / amount if amount else 0.0
+    return metrics
