@@ -108,7 +108,8 @@ class MasterHTTPTests(SynchronousTestCase):
         """
         /master/redirect sends the browser to the leader (this master).
         """
-        response, _ = self.get("/master/redirect")
+        response = self.successResultOf(
+            self.client.get("http://master/master/redirect", allow_redirects=False))
         self.assertEqual(response.code, 307)
         self.assertEqual(response.headers.getRawHeaders("location"),
                          ["http://127.0.0.1:5050/master/state"])
