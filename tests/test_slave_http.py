@@ -79,3 +79,105 @@ class SlaveHTTPTests(SynchronousTestCase):
         """
         response, _ = self.get("/slave(1)/nothing")
         self.assertEqual(response.code, 404)
+
+
+class SlaveOperatorEndpointTests(SynchronousTestCase):
+    """
+    Flags, usage statistics, metrics and the sandbox files API.
+    """
+
+    def setUp(self):
+        import os
+
+        clock = Clock()
+        network = MemoryNetwork(clock)
+        self.work_dir = os.path.abspath(self.mktemp())
+        self.sandbox = os.path.join(self.work_dir, "slaves", "S1", "runs", "r1")
+        os.makedirs(self.sandbox)
+        with open(os.path.join(self.sandbox, "stdout"), "w") as stdout:
+            stdout.write("hello sandbox\n")
+        outside = os.path.abspath(self.mktemp())
+        with open(outside, "w") as secret:
+            secret.write("secret")
+        os.symlink(outside, os.path.join(self.sandbox, "escape"))
+        self.outside = outside
+        self.isolator = FakeIsolator(clock)
+        self.slave = Slave(
+            clock, network.node(UPID("slave(1)", "127.0.0.1", 5051)),
+            StandaloneDetector(UPID("master", "127.0.0.1", 5050)), self.isolator,
+            self.work_dir, Resources.parse("cpus:2;mem:1024"))
+        self.client = StubTreq(SlaveHTTP(self.slave, {"flags": {"port": "5051"}}).resource())
+
+    def get(self, path):
+        """
+        GET C{path}: the response and its body.
+        """
+        response = self.successResultOf(self.client.get("http://slave" + path))
+        return response, self.successResultOf(response.content())
+
+    def test_flags_and_health(self):
+        """
+        /slave(1)/flags shows the flags; /slave(1)/health answers 200.
+        """
+        _, body = self.get("/slave(1)/flags")
+        self.assertEqual(json.loads(body), {"flags": {"port": "5051"}})
+        response, _ = self.get("/slave(1)/health")
+        self.assertEqual(response.code, 200)
+
+    def test_metrics(self):
+        """
+        /metrics/snapshot uses Mesos's slave metric names.
+        """
+        _, body = self.get("/metrics/snapshot")
+        metrics = json.loads(body)
+        self.assertEqual(metrics["slave/cpus_total"], 2.0)
+        for name in ("slave/uptime_secs", "slave/registered", "slave/tasks_running",
+                     "slave/mem_percent"):
+            self.assertIn(name, metrics)
+
+    def test_statistics_empty(self):
+        """
+        With no executors, /monitor/statistics is an empty list.
+        """
+        _, body = self.get("/monitor/statistics")
+        self.assertEqual(json.loads(body), [])
+
+    def test_read(self):
+        """
+        /files/read returns Mesos's {data, offset}; offset=-1 gives the size.
+        """
+        path = self.sandbox + "/stdout"
+        _, body = self.get(f"/files/read?path={path}&offset=6&length=7")
+        self.assertEqual(json.loads(body), {"data": "sandbox", "offset": 6})
+        _, body = self.get(f"/files/read?path={path}&offset=-1")
+        self.assertEqual(json.loads(body), {"data": "", "offset": 14})
+
+    def test_browse_and_download(self):
+        """
+        /files/browse lists a sandbox; /files/download returns a file.
+        """
+        _, body = self.get(f"/files/browse?path={self.sandbox}")
+        names = [entry["path"].rsplit("/", 1)[1] for entry in json.loads(body)]
+        self.assertEqual(names, ["escape", "stdout"])
+        response, body = self.get(f"/files/download?path={self.sandbox}/stdout")
+        self.assertEqual((response.code, body), (200, b"hello sandbox\n"))
+
+    def test_confined_to_sandboxes(self):
+        """
+        Paths outside the work directory, through .. or a symbolic link, are
+        403; missing ones 404; a relative one 400; bad numbers 400.
+        """
+        cases = {
+            f"/files/read?path={self.outside}": 403,
+            f"/files/read?path={self.sandbox}/../../../../../{self.outside}": 403,
+            f"/files/read?path={self.sandbox}/escape": 403,
+            f"/files/download?path={self.sandbox}/escape": 403,
+            f"/files/browse?path={self.sandbox}/nope": 404,
+            "/files/read?path=relative/stdout": 400,
+            f"/files/read?path={self.sandbox}/stdout&offset=x": 400,
+            f"/files/browse?path={self.sandbox}/stdout": 400,
+        }
+        for path, code in cases.items():
+            response, body = self.get(path)
+            self.assertEqual(response.code, code, path)
+            self.assertNotIn(b"secret", body)

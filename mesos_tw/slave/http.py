@@ -1,12 +1,15 @@
 """
-The slave's HTTP endpoints, served on its message port: C{/health} and the
-slave's state as JSON (C{/slave(1)/state}, its older C{.json} name, and the
-modern C{/state}).
+The slave's HTTP endpoints, served on its message port, with Mesos's paths
+and field names: health, state (C{/slave(1)/state}, also C{.json} and
+C{/state}), flags, resource usage (C{/monitor/statistics}), the metrics
+snapshot, and the sandbox files API.
 """
 
 from klein import Klein
+from twisted.internet.defer import gatherResults
 
-from mesos_tw.web.json import json_response
+from mesos_tw.slave.files import FileAccessError, SandboxFiles
+from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP"]
 
@@ -14,14 +17,19 @@ __all__ = ["SlaveHTTP"]
 class SlaveHTTP:
     """
     The slave's Klein app.
+
+    @param flags: C{{"flags": {...}}} for C{/slave(1)/flags}.
     """
 
     app = Klein()
 
-    def __init__(self, slave):
+    def __init__(self, slave, flags=None):
         self.slave = slave
+        self.flags = flags or {"flags": {}}
+        self.files = SandboxFiles(slave.work_dir)
 
     @app.route("/health", methods=["GET", "HEAD"])
+    @app.route("/slave(1)/health", methods=["GET", "HEAD"])
     def health(self, request):
         """
         200 while the slave runs.
@@ -37,8 +45,121 @@ class SlaveHTTP:
         """
         return json_response(request, self.slave.state())
 
+    @app.route("/slave(1)/flags", methods=["GET"])
+    def flags_endpoint(self, request):
+        """
+        The flags the slave runs with.
+        """
+        return json_response(request, self.flags)
+
+    @app.route("/monitor/statistics", methods=["GET"])
+    @app.route("/monitor/statistics.json", methods=["GET"])
+    def statistics(self, request):
+        """
+        Each running executor's resource usage, from its isolator.
+        """
+        executors = [
+            (framework, executor)
+            for framework in self.slave.frameworks.values()
+            for executor in framework.executors.values()
+        ]
+
+        def usage(framework, executor):
+            d = self.slave.isolator.usage(framework.id, executor.id)
+            d.addCallback(lambda stats: {
+                "framework_id": framework.id,
+                "executor_id": executor.id,
+                "executor_name": executor.info.name,
+                "source": executor.info.source,
+                "statistics": _statistics_json(stats),
+            })
+            # An executor that exited meanwhile simply has no usage.
+            d.addErrback(lambda failure: None)
+            return d
+
+        d = gatherResults([usage(f, e) for f, e in executors])
+        d.addCallback(lambda entries: json_response(request, [e for e in entries if e]))
+        return d
+
+    @app.route("/metrics/snapshot", methods=["GET"])
+    def metrics(self, request):
+        """
+        Mesos's slave metrics, flat.
+        """
+        slave = self.slave
+        executors = [e for f in slave.frameworks.values() for e in f.executors.values()]
+        used = sum((e.resources() for e in executors), type(slave.resources)())
+        metrics = {
+            "slave/uptime_secs": slave.reactor.seconds() - slave.start_time,
+            "slave/registered": int(slave.registered),
+            "slave/frameworks_active": len(slave.frameworks),
+            "slave/executors_running": len(executors),
+            "slave/tasks_running": sum(len(e.tasks) for e in executors),
+            "slave/tasks_staging": sum(len(e.queued_tasks) for e in executors),
+            "slave/tasks_finished": slave.stats["finished_tasks"],
+            "slave/tasks_failed": slave.stats["failed_tasks"],
+            "slave/tasks_killed": slave.stats["killed_tasks"],
+            "slave/tasks_lost": slave.stats["lost_tasks"],
+            "slave/valid_status_updates": slave.stats["valid_status_updates"],
+            "slave/invalid_status_updates": slave.stats["invalid_status_updates"],
+        }
+        for name in ("cpus", "mem", "disk", "gpus"):
+            total = slave.resources.scalar(name)
+            metrics[f"slave/{name}_total"] = total
+            metrics[f"slave/{name}_used"] = used.scalar(name)
+            metrics[f"slave/{name}_percent"] = used.scalar(name) / total if total else 0.0
+        return json_response(request, metrics)
+
+    def _path(self, request):
+        return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+
+    @app.route("/files/browse", methods=["GET"])
+    @app.route("/files/browse.json", methods=["GET"])
+    def browse(self, request):
+        """
+        A sandbox directory's entries.
+        """
+        try:
+            return json_response(request, self.files.browse(self._path(request)))
+        except FileAccessError as error:
+            return text_error(request, error.code, str(error))
+
+    @app.route("/files/read", methods=["GET"])
+    @app.route("/files/read.json", methods=["GET"])
+    def read(self, request):
+        """
+        Part of a sandbox file: C{offset} (-1 for just the size), C{length}.
+        """
+        try:
+            offset = int_argument(request, "offset", 0, minimum=-1)
+            length = int_argument(request, "length", None, minimum=0)
+            return json_response(request, self.files.read(self._path(request), offset, length))
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        except FileAccessError as error:
+            return text_error(request, error.code, str(error))
+
+    @app.route("/files/download", methods=["GET"])
+    @app.route("/files/download.json", methods=["GET"])
+    def download(self, request):
+        """
+        A whole sandbox file, as an attachment.
+        """
+        try:
+            name, data = self.files.download(self._path(request))
+        except FileAccessError as error:
+            return text_error(request, error.code, str(error))
+        request.setHeader(b"Content-Type", b"application/octet-stream")
+        request.setHeader(b"Content-Disposition",
+                          f'attachment; filename="{name}"'.encode("utf-8", "replace"))
+        return data
+
     def resource(self):
         """
         The app as a Twisted web resource.
         """
         return self.app.resource()
+
+
+def _statistics_json(stats):
+    return {field.name: value for field, value in stats.ListFields()}

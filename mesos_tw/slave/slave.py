@@ -130,6 +130,13 @@ class Slave:
         """
         return self.node.upid
 
+    @property
+    def registered(self):
+        """
+        Whether the master has acknowledged our registration.
+        """
+        return self.registration == REGISTERED
+
     def info(self):
         """
         Our C{SlaveInfo}.

@@ -26,6 +26,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
+from mesos_tw.web.json import flags_json
 
 __all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
 
@@ -133,7 +134,8 @@ class SlaveService(Service):
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         endpoint = TCP4ServerEndpoint(
             self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
-        d = self.node.listen(endpoint, Site(SlaveHTTP(self.slave).resource()))
+        d = self.node.listen(endpoint, Site(SlaveHTTP(
+            self.slave, flags_json(self.options, [p[0] for p in Options.optParameters])).resource()))
 
         def started(port):
             self.slave.start()

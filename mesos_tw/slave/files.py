@@ -1,0 +1,104 @@
+"""
+The sandbox files API (Mesos's C{/files/browse}, C{/files/read},
+C{/files/download}): reading what executors wrote, confined to the slave's
+work directory.
+"""
+
+import os
+import stat
+
+__all__ = ["FileAccessError", "SandboxFiles"]
+
+#: The most C{/files/read} returns at once.
+MAX_READ_LENGTH = 1024 * 1024
+
+
+class FileAccessError(Exception):
+    """
+    A path that may not or cannot be read.
+
+    @ivar code: the HTTP status that says so (403, 404 or 400).
+    """
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class SandboxFiles:
+    """
+    Files under C{root} (the slave's work directory), and nothing else:
+    C{..} and symbolic links that lead outside are refused.
+    """
+
+    def __init__(self, root):
+        self.root = os.path.realpath(root)
+
+    def resolve(self, path):
+        """
+        The real path of C{path}, checked to be inside the root and to exist.
+
+        @raise FileAccessError: 400 for an empty or relative path, 403 for
+            one outside the sandboxes, 404 for one that does not exist.
+        """
+        if not path:
+            raise FileAccessError(400, "path is required")
+        if not os.path.isabs(path):
+            raise FileAccessError(400, "path must be absolute (a sandbox directory or file)")
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            raise FileAccessError(403, "path is outside the slave's sandboxes")
+        if not os.path.exists(real):
+            raise FileAccessError(404, "no such file or directory")
+        return real
+
+    def browse(self, path):
+        """
+        The entries of a directory, as Mesos lists them.
+        """
+        real = self.resolve(path)
+        if not os.path.isdir(real):
+            raise FileAccessError(400, "path is not a directory")
+        entries = []
+        for name in sorted(os.listdir(real)):
+            try:
+                info = os.lstat(os.path.join(real, name))
+            except OSError:
+                continue
+            entries.append({
+                "path": os.path.join(path.rstrip("/"), name),
+                "size": info.st_size,
+                "mode": stat.filemode(info.st_mode),
+                "mtime": info.st_mtime,
+                "nlink": info.st_nlink,
+                "uid": info.st_uid,
+                "gid": info.st_gid,
+            })
+        return entries
+
+    def read(self, path, offset, length):
+        """
+        Mesos's C{{data, offset}}: up to C{length} bytes from C{offset} (as
+        text); an C{offset} of -1 asks only for the size.
+        """
+        real = self.resolve(path)
+        if os.path.isdir(real):
+            raise FileAccessError(400, "path is a directory")
+        size = os.path.getsize(real)
+        if offset == -1:
+            return {"data": "", "offset": size}
+        length = MAX_READ_LENGTH if length is None else min(length, MAX_READ_LENGTH)
+        with open(real, "rb") as file:
+            file.seek(min(offset, size))
+            data = file.read(length)
+        return {"data": data.decode("utf-8", "replace"), "offset": min(offset, size)}
+
+    def download(self, path):
+        """
+        A file's name and bytes.
+        """
+        real = self.resolve(path)
+        if os.path.isdir(real):
+            raise FileAccessError(400, "path is a directory")
+        with open(real, "rb") as file:
+            return os.path.basename(real), file.read()
