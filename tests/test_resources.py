@@ -161,3 +161,19 @@ class ArithmeticTests(SynchronousTestCase):
         self.assertFalse(bag.contains(Resources.parse("cpus:2")))
         self.assertFalse(bag.contains(Resources.parse("disk:1")))
         self.assertTrue(bag.contains(Resources.parse("cpus:0.5;mem:128")))
+
+
+class SumTests(SynchronousTestCase):
+    """
+    L{Resources.sum}.
+    """
+
+    @given(st.lists(bags(), max_size=6))
+    def test_sum_is_repeated_addition(self, many):
+        """
+        Summing many bags equals adding them one by one.
+        """
+        total = Resources()
+        for bag in many:
+            total = total + bag
+        self.assertEqual(Resources.sum(many), total)

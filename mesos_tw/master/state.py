@@ -18,13 +18,12 @@ def held_by(tasks, executors):
     The resources held by C{tasks} (C{{key: TaskRecord}}) and C{executors}
     (C{{key: {executor_id: ExecutorInfo}}}).
     """
-    total = Resources()
-    for task in tasks.values():
-        total = total + task.resources
-    for infos in executors.values():
-        for info in infos.values():
-            total = total + Resources.from_protobuf(info.resources)
-    return total
+    executor_resources = (
+        Resources.from_protobuf(info.resources)
+        for infos in executors.values() for info in infos.values()
+    )
+    return Resources.sum(
+        [task.resources for task in tasks.values()] + list(executor_resources))
 
 
 def state_name(state):
@@ -133,10 +132,7 @@ class FrameworkRecord:
         """
         What its outstanding offers hold.
         """
-        total = Resources()
-        for offer in self.offers.values():
-            total = total + offer.resources
-        return total
+        return Resources.sum(offer.resources for offer in self.offers.values())
 
     def to_json(self):
         info = self.info
@@ -211,9 +207,8 @@ class SlaveRecord:
             "registered_time": self.registered_time,
             "resources": self.total.to_json(),
             "used_resources": self.used().to_json(),
-            "offered_resources": sum(
-                (o.resources for o in self.offers.values()), Resources()
-            ).to_json(),
+            "offered_resources": Resources.sum(
+                o.resources for o in self.offers.values()).to_json(),
             "attributes": attributes,
             "active": True,
         }
