@@ -164,22 +164,26 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self.node.send(self.master, message)
 
     def _registered(self, sender, message):
-        if self.connected:
-            return
-        self.framework.id.CopyFrom(message.framework_id)
-        self.connected = True
-        self._failover = False
-        self._registration.stop()
-        self.scheduler.registered(self, message.framework_id, message.master_info)
+        if self._connect(message):
+            self.scheduler.registered(self, message.framework_id, message.master_info)
 
     def _reregistered(self, sender, message):
+        if self._connect(message):
+            self.scheduler.reregistered(self, message.master_info)
+
+    def _connect(self, message):
+        """
+        Take the master's answer to our registration.
+
+        @return: whether it is news (not a repeated answer).
+        """
         if self.connected:
-            return
+            return False
         self.framework.id.CopyFrom(message.framework_id)
         self.connected = True
         self._failover = False
         self._registration.stop()
-        self.scheduler.reregistered(self, message.master_info)
+        return True
 
     # The message network.
 
