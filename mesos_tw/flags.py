@@ -14,7 +14,6 @@ import sys
 
 from twisted.python import reflect, usage
 
-from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources, ResourcesError
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "parse_attributes",
     "parse_bool",
     "parse_duration",
-    "parse_master",
     "parse_port",
     "parse_positive_int",
     "parse_resources",
@@ -106,20 +104,6 @@ def parse_attributes(text):
             raise ValueError(f"expected name:value, got {part!r}")
         attributes[name.strip()] = value.strip()
     return attributes
-
-
-def parse_master(text):
-    """
-    A master address: ``host:port``, ``master@host:port``, ``zk://...`` or
-    ``file:///path`` (kept as text; the detector reads it).
-    """
-    text = str(text).strip()
-    if text.startswith(("zk://", "file://")):
-        return text
-    if "@" not in text:
-        text = "master@" + text
-    UPID.parse(text)
-    return text
 
 
 class MesosOptions(usage.Options):

@@ -157,7 +157,8 @@ class Resources:
                 previous = values[name]
                 if type(previous) is not type(parsed):
                     raise ResourcesError(f"resource {name!r} given with two different types")
-                parsed = cls({name: previous}).__add__(cls({name: parsed}))._values.get(name, parsed)
+                _accumulate(values, {name: parsed})
+                continue
             values[name] = parsed
         return cls(values)
 

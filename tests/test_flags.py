@@ -11,7 +11,6 @@ from mesos_tw.flags import (
     parse_attributes,
     parse_bool,
     parse_duration,
-    parse_master,
     parse_port,
     parse_resources,
 )
@@ -125,11 +124,3 @@ class ParserTests(SynchronousTestCase):
         """
         self.assertEqual(parse_attributes("rack:r1;zone:west"), {"rack": "r1", "zone": "west"})
         self.assertRaises(ValueError, parse_attributes, "rack")
-
-    def test_master(self):
-        """
-        Masters are host:port (a UPID is made), zk:// or file:// URLs.
-        """
-        self.assertEqual(parse_master("127.0.0.1:5050"), "master@127.0.0.1:5050")
-        self.assertEqual(parse_master("zk://h:2181/mesos"), "zk://h:2181/mesos")
-        self.assertRaises(ValueError, parse_master, "localhost")
