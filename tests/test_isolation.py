@@ -8,6 +8,7 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from zope.interface.verify import verifyClass
@@ -252,3 +253,49 @@ class RegistryTests(SynchronousTestCase):
         with self.assertRaises(ValueError) as raised:
             isolator_factory("vm")
         self.assertIn("known: process", str(raised.exception))
+
+
+class _InstantExitReactor(Clock):
+    """
+    A reactor whose processes exit and are reaped inside spawnProcess, as
+    Twisted does for a child that is already gone by then.
+    """
+
+    def spawnProcess(self, protocol, executable, args, env=None, path=None, childFDs=None):
+        from twisted.internet.error import ProcessDone
+        from twisted.python.failure import Failure
+
+        class Transport:
+            pid = 2 ** 30  # beyond pid_max: no real process group is signalled
+
+        transport = Transport()
+        protocol.makeConnection(transport)
+        transport.pid = None
+        protocol.processEnded(Failure(ProcessDone(0)))
+        return transport
+
+
+class InstantExitTests(SynchronousTestCase):
+    """
+    An executor that is gone before spawnProcess returns.
+    """
+
+    def test_pid_and_exit_still_reported(self):
+        """
+        The launch still reports the pid, the exit is reported on the next
+        turn, and no stale record is left to kill or measure.
+        """
+        clock = _InstantExitReactor()
+        isolator = ProcessIsolator(clock)
+        exits = []
+        isolator.initialize(lambda *args: exits.append(args))
+        directory = self.mktemp()
+        os.makedirs(directory)
+        info = mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
+                                      command=mesos_pb2.CommandInfo(value="true"))
+        pid = self.successResultOf(isolator.launch_executor("f1", None, info, directory, {}, None))
+        self.assertEqual(pid, 2 ** 30)
+        clock.advance(0)
+        self.assertEqual(exits, [("f1", "e1", 0)])
+        self.successResultOf(isolator.kill_executor("f1", "e1"))
+        self.failureResultOf(isolator.usage("f1", "e1"), LaunchError)

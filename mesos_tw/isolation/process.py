@@ -25,10 +25,18 @@ class _ExecutorProcess(ProcessProtocol):
 
     def __init__(self, on_ended):
         self._on_ended = on_ended
+        self.pid = None
+        self.ended = False
+
+    def connectionMade(self):
+        # Remember the pid now: a process that exits at once may be reaped
+        # before spawnProcess returns, and the transport then forgets it.
+        self.pid = self.transport.pid
 
     def processEnded(self, reason):
+        self.ended = True
         status = getattr(reason.value, "status", None)
-        self._on_ended(0 if status is None else status)
+        self._on_ended(self.pid, 0 if status is None else status)
 
 
 @implementer(IIsolator)
@@ -70,9 +78,10 @@ class ProcessIsolator:
             return fail(error)
         except OSError as error:
             return fail(LaunchError(f"cannot open the sandbox's output files: {error.strerror}"))
+        process = _ExecutorProcess(lambda pid, status: self._ended(key, pid, status))
         try:
-            transport = self.reactor.spawnProcess(
-                _ExecutorProcess(lambda status: self._ended(key, status)),
+            self.reactor.spawnProcess(
+                process,
                 "setsid", ["setsid", "sh", "-c", executor_info.command.value],
                 env=environment, path=directory, childFDs={0: stdin, 1: stdout, 2: stderr},
             )
@@ -81,13 +90,15 @@ class ProcessIsolator:
         finally:
             for fd in (stdin, stdout, stderr):
                 os.close(fd)
-        self._processes[key] = transport.pid
+        if not process.ended:
+            self._processes[key] = process.pid
         self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
-                      executor_id=key[1], framework_id=framework_id, pid=transport.pid)
-        return succeed(transport.pid)
+                      executor_id=key[1], framework_id=framework_id, pid=process.pid)
+        return succeed(process.pid)
 
-    def _ended(self, key, status):
-        pid = self._processes.pop(key, None)
+    def _ended(self, key, pid, status):
+        if self._processes.get(key) == pid:
+            del self._processes[key]
         if pid is not None:
             # Whatever the executor left running in its group dies with it.
             _kill_session(pid, leader=False)
