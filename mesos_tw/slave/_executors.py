@@ -1,0 +1,277 @@
+"""
+The slave's handling of tasks and executors: launching executors through the
+isolator, handing them tasks, kills, framework messages, shutdowns, and
+executor exits.  Mixed into L{mesos_tw.slave.slave.Slave}, whose state it
+uses.
+"""
+
+import uuid
+
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.slave.executors import (
+    command_executor_info,
+    describe_wait_status,
+    executor_environment,
+)
+from mesos_tw.slave.paths import create_run_directory
+from mesos_tw.slave.state import (
+    LAUNCHING,
+    RUNNING,
+    TERMINATED,
+    TERMINATING,
+    ExecutorRecord,
+    FrameworkRecord,
+)
+
+__all__ = ["ExecutorManagement"]
+
+Status = mesos_pb2.TaskStatus
+
+
+class ExecutorManagement:
+    """
+    Tasks and executors, for the L{Slave}.
+    """
+
+    def _executor_info_for(self, framework_id, task):
+        if task.HasField("executor"):
+            info = mesos_pb2.ExecutorInfo()
+            info.CopyFrom(task.executor)
+            info.framework_id.value = framework_id
+            return info, False
+        return command_executor_info(framework_id, task, self.python), True
+
+    def _run_task(self, sender, message):
+        if sender != self.master or not self.registered:
+            self.log.warn("Ignoring task {task_id} from {sender}: not our registered master",
+                          task_id=message.task.task_id.value, sender=str(sender))
+            return
+        framework_id = message.framework_id.value
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            framework = self.frameworks[framework_id] = FrameworkRecord(
+                framework_id, message.framework, message.pid)
+        elif framework.shutting_down:
+            # The master removed the framework: nobody is left to tell.
+            self.log.warn("Ignoring task {task_id} of framework {framework_id}: shutting down",
+                          task_id=message.task.task_id.value, framework_id=framework_id)
+            return
+        framework.pid = message.pid
+        task = message.task
+        info, command_executor = self._executor_info_for(framework_id, task)
+        executor = framework.executors.get(info.executor_id.value)
+        self.stats["staged_tasks"] += 1
+        if executor is None:
+            executor = self._new_executor(framework, info, command_executor)
+            executor.queued_tasks[task.task_id.value] = task
+            self._launch_executor(framework, executor)
+        elif executor.state == RUNNING:
+            self._send_task(framework, executor, task)
+        elif executor.state == LAUNCHING:
+            executor.queued_tasks[task.task_id.value] = task
+        else:
+            self._send_slave_update(framework_id, info.executor_id.value, task.task_id,
+                                    mesos_pb2.TASK_LOST, "Executor is shutting down",
+                                    Status.REASON_EXECUTOR_TERMINATED)
+
+    def _new_executor(self, framework, info, command_executor):
+        run_id = str(uuid.UUID(bytes=self.new_uuid()))
+        directory = create_run_directory(
+            self.work_dir, self.id, framework.id, info.executor_id.value, run_id)
+        executor = ExecutorRecord(info, framework.id, run_id, directory, command_executor)
+        framework.executors[executor.id] = executor
+        return executor
+
+    def _launch_executor(self, framework, executor):
+        info, directory = executor.info, executor.directory
+        environment = executor_environment(self.environ, self.pid, framework.id, info, directory)
+        self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
+                      executor_id=executor.id, framework_id=framework.id, directory=directory)
+        executor.registration_timer = self.reactor.callLater(
+            self.executor_registration_timeout, self._registration_timeout, framework, executor)
+        d = self.isolator.launch_executor(
+            framework.id, framework.info, info, directory, environment, executor.resources())
+
+        def failed(failure):
+            self.log.warn("Could not launch executor {executor_id}: {error}",
+                          executor_id=executor.id, error=failure.getErrorMessage())
+            self._executor_gone(framework, executor, None,
+                                f"Failed to launch executor: {failure.getErrorMessage()}",
+                                Status.REASON_CONTAINER_LAUNCH_FAILED, mesos_pb2.TASK_FAILED)
+
+        d.addErrback(failed)
+
+    def _registration_timeout(self, framework, executor):
+        executor.registration_timer = None
+        if executor.state == LAUNCHING:
+            self.log.warn("Executor {executor_id} did not register in time; killing it",
+                          executor_id=executor.id)
+            executor.state = TERMINATING
+            executor.termination = (
+                mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                f"Executor did not register within {self.executor_registration_timeout:g} s")
+            self.isolator.kill_executor(framework.id, executor.id)
+
+    def _send_task(self, framework, executor, task):
+        record = internal.Task(
+            name=task.name, task_id=task.task_id,
+            framework_id=mesos_pb2.FrameworkID(value=framework.id),
+            executor_id=executor.info.executor_id, slave_id=task.slave_id,
+            state=mesos_pb2.TASK_STAGING, resources=task.resources,
+        )
+        executor.tasks[task.task_id.value] = record
+        self.node.send(executor.pid, internal.RunTaskMessage(
+            framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
+            task=task))
+        self.isolator.resources_changed(framework.id, executor.id, executor.resources())
+
+    def _register_executor(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        executor = framework.executors.get(message.executor_id.value) if framework else None
+        if executor is None or executor.state != LAUNCHING:
+            self.log.warn("Unknown executor {executor_id} tried to register; shutting it down",
+                          executor_id=message.executor_id.value)
+            self.node.send(sender, internal.ShutdownExecutorMessage())
+            return
+        executor.state = RUNNING
+        executor.pid = sender
+        if executor.registration_timer is not None and executor.registration_timer.active():
+            executor.registration_timer.cancel()
+        executor.registration_timer = None
+        self._executors_by_pid[sender] = executor
+        self.node.send(sender, internal.ExecutorRegisteredMessage(
+            executor_info=executor.info, framework_id=message.framework_id,
+            framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
+            slave_info=self.info()))
+        queued, executor.queued_tasks = executor.queued_tasks, {}
+        for task in queued.values():
+            self._send_task(framework, executor, task)
+
+    def _kill_task(self, sender, message):
+        if sender != self.master:
+            self.log.warn("Ignoring a kill of task {task_id} from {sender}: not our master",
+                          task_id=message.task_id.value, sender=str(sender))
+            return
+        framework_id, task_id = message.framework_id.value, message.task_id.value
+        framework = self.frameworks.get(framework_id)
+        for executor in (framework.executors.values() if framework else ()):
+            if task_id in executor.queued_tasks:
+                task = executor.queued_tasks.pop(task_id)
+                self._send_slave_update(framework_id, executor.id, task.task_id,
+                                        mesos_pb2.TASK_KILLED, "Killed before it was launched",
+                                        None)
+                if executor.command_executor and not executor.queued_tasks and not executor.tasks:
+                    self._shutdown_executor(framework, executor)
+                return
+            if task_id in executor.tasks:
+                if executor.state == RUNNING:
+                    self.node.send(executor.pid, message)
+                else:
+                    # Its executor is going; the exit will end the task.
+                    self.log.info("Task {task_id} ends with its terminating executor",
+                                  task_id=task_id)
+                return
+        self._send_slave_update(framework_id, None, message.task_id, mesos_pb2.TASK_LOST,
+                                "Cannot kill the task: unknown to the slave",
+                                Status.REASON_TASK_UNKNOWN)
+
+    def _framework_to_executor(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        executor = framework.executors.get(message.executor_id.value) if framework else None
+        if executor is None or executor.state != RUNNING:
+            self.log.warn("Dropping framework message for executor {executor_id}: not running",
+                          executor_id=message.executor_id.value)
+            return
+        self.node.send(executor.pid, message)
+
+    def _executor_to_framework(self, sender, message):
+        if sender not in self._executors_by_pid:
+            self.log.warn("Dropping a framework message from {sender}: not one of our executors",
+                          sender=str(sender))
+            return
+        if not self.registered:
+            # Framework messages are best effort: not kept for a new master.
+            self.log.warn("Dropping a framework message from {sender}: no master",
+                          sender=str(sender))
+            return
+        message.slave_id.value = self.id
+        self.node.send(self.master, message)
+
+    def _update_framework(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        if framework is None or sender != self.master:
+            self.log.info("Ignoring an update of framework {framework_id} from {sender}",
+                          framework_id=message.framework_id.value, sender=str(sender))
+            return
+        self.log.info("Framework {framework_id} has a new scheduler at {pid}",
+                      framework_id=framework.id, pid=message.pid)
+        framework.pid = message.pid
+
+    def _shutdown_framework(self, sender, message):
+        framework = self.frameworks.get(message.framework_id.value)
+        if sender != self.master or framework is None:
+            self.log.info("Ignoring a shutdown of framework {framework_id} from {sender}",
+                          framework_id=message.framework_id.value, sender=str(sender))
+            return
+        self.log.info("Shutting down framework {framework_id}", framework_id=framework.id)
+        framework.shutting_down = True
+        self.status_updates.discard_framework(framework.id)
+        for executor in list(framework.executors.values()):
+            self._shutdown_executor(framework, executor)
+
+    def _shutdown_executor(self, framework, executor):
+        """
+        Ask an executor to shut down, and kill it after the grace period.
+        """
+        if executor.state in (TERMINATING, TERMINATED):
+            return
+        if executor.state == RUNNING:
+            self.node.send(executor.pid, internal.ShutdownExecutorMessage())
+        executor.state = TERMINATING
+        executor.shutdown_timer = self.reactor.callLater(
+            self.executor_shutdown_grace_period,
+            self.isolator.kill_executor, framework.id, executor.id)
+
+    def _executor_exited(self, framework_id, executor_id, status):
+        framework = self.frameworks.get(framework_id)
+        executor = framework.executors.get(executor_id) if framework else None
+        if executor is None:
+            return
+        how = describe_wait_status(status)
+        self.log.info("Executor {executor_id} of framework {framework_id} {how}",
+                      executor_id=executor_id, framework_id=framework_id, how=how)
+        if executor.termination is not None:
+            state, reason, text = executor.termination
+        else:
+            state = mesos_pb2.TASK_FAILED if executor.command_executor else mesos_pb2.TASK_LOST
+            reason, text = Status.REASON_EXECUTOR_TERMINATED, f"Executor {how}"
+        self._executor_gone(framework, executor, status, text, reason, state)
+
+    def _executor_gone(self, framework, executor, status, text, reason, state):
+        """
+        An executor ended or never started: its unfinished tasks end with
+        C{state}, the master hears of it, and the records move to history.
+        """
+        if executor.state == TERMINATED:
+            return
+        executor.cancel_timers()
+        executor.state = TERMINATED
+        self._executors_by_pid.pop(executor.pid, None)
+        if not framework.shutting_down:
+            for task in list(executor.queued_tasks.values()) + list(executor.tasks.values()):
+                self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
+        executor.queued_tasks.clear()
+        if self.registered and status is not None:
+            self.node.send(self.master, internal.ExitedExecutorMessage(
+                slave_id=mesos_pb2.SlaveID(value=self.id),
+                framework_id=mesos_pb2.FrameworkID(value=framework.id),
+                executor_id=executor.info.executor_id, status=status))
+        framework.executors.pop(executor.id, None)
+        framework.completed_executors.append(executor)
+        self._maybe_complete(framework)
+
+    def _maybe_complete(self, framework):
+        if not framework.executors and not self.status_updates.pending(framework.id):
+            self.frameworks.pop(framework.id, None)
+            self.completed_frameworks.append(framework)
