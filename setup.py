@@ -15,7 +15,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["mesos_tw", "mesos_tw.*"]) + ["twisted.plugins"],
-    package_data={"mesos_tw.protocols": ["*.proto"]},
+    package_data={
+        "mesos_tw.protocols": ["*.proto"],
+        "mesos_tw.web": ["templates/*.xml", "static/*"],
+    },
     install_requires=[
         "twisted>=24.7",
         "zope.interface",

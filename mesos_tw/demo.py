@@ -107,7 +107,8 @@ def main(argv=None):
         )
         print("\nWhere to look:")
         running = "" if options.keep else " (while the cluster runs: --keep leaves it up)"
-        print(f"  master state:   http://{master}/master/state{running}")
+        print(f"  web UI:         http://{master}/{running}")
+        print(f"  master state:   http://{master}/master/state")
         print(f"  sandboxes:      {work_dir}/slave-*/slaves/*/frameworks/*/executors/*/runs/")
         print(f"  cluster log:    {log_path}")
         if options.keep:

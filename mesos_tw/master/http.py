@@ -6,6 +6,9 @@ tasks, flags, the redirect to the leader, and the metrics snapshot.
 """
 
 from klein import Klein
+from twisted.web.static import File
+
+from mesos_tw.web.dashboard import STATIC, DashboardElement
 
 from mesos_tw.master.views import metrics_snapshot, state_summary, task_list
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
@@ -25,6 +28,20 @@ class MasterHTTP:
     def __init__(self, master, flags=None):
         self.master = master
         self.flags = flags or {"flags": {}}
+
+    @app.route("/", methods=["GET"])
+    def dashboard(self, request):
+        """
+        The web UI's dashboard.
+        """
+        return DashboardElement(self.master)
+
+    @app.route("/static/", branch=True)
+    def static(self, request):
+        """
+        The UI's styles and scripts, served locally.
+        """
+        return File(STATIC.path)
 
     @app.route("/health", methods=["GET", "HEAD"])
     @app.route("/master/health", methods=["GET", "HEAD"])
