@@ -82,8 +82,10 @@ class DashboardElement(Element):
         """
         for framework in self.state["frameworks"]:
             used = framework["used_resources"]
-            share = self.master.allocator.dominant_share(framework["id"]) \
-                if hasattr(self.master.allocator, "dominant_share") else 0.0
+            share = max((amount / self.metrics[f"master/{name}_total"]
+                         for name, amount in used.items()
+                         if isinstance(amount, float) and self.metrics.get(f"master/{name}_total")),
+                        default=0.0)
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
                 role=framework["role"], tasks=str(len(framework["tasks"])),
