@@ -5,13 +5,11 @@ real headless Chromium against a running cluster with a framework's task.
 
 import os
 import shutil
-import sys
 
-import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
@@ -59,6 +57,63 @@ class DashboardTests(SynchronousTestCase):
         for text in ("test-cluster", "web-test", "alice", "node-a", "0 / 4",
                      'src="/static/refresh.js"', "master@127.0.0.1:5050"):
             self.assertIn(text, body)
+
+
+class FrameworkPageTests(SynchronousTestCase):
+    """
+    A framework's page.
+    """
+
+    def setUp(self):
+        clock = Clock()
+        network = MemoryNetwork(clock)
+        self.master = Master(clock, network.node(MASTER))
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        slave = RecordingPeer(network, UPID("slave(1)", "127.0.0.1", 5051))
+        slave.send(MASTER, internal.RegisterSlaveMessage(slave=mesos_pb2.SlaveInfo(
+            hostname="node-a", resources=Resources.parse("cpus:4;mem:2048").to_protobuf())))
+        scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="page-test")))
+        for _ in range(5):
+            clock.advance(0)
+        registered = scheduler.last(internal.FrameworkRegisteredMessage)
+        self.framework_id = registered.framework_id.value
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        task = mesos_pb2.TaskInfo(
+            name="visible-task", task_id=mesos_pb2.TaskID(value="t-1"), slave_id=offer.slave_id,
+            resources=Resources.parse("cpus:1;mem:64").to_protobuf(),
+            command=mesos_pb2.CommandInfo(value="true"))
+        scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=registered.framework_id, offer_id=offer.id, tasks=[task],
+            filters=mesos_pb2.Filters()))
+        for _ in range(5):
+            clock.advance(0)
+        self.client = StubTreq(MasterHTTP(self.master).resource())
+
+    def get(self, path):
+        response = self.successResultOf(self.client.get("http://master" + path))
+        return response, self.successResultOf(response.content()).decode()
+
+    def test_tasks_listed_and_linked(self):
+        """
+        The dashboard links the framework; its page lists its staged task.
+        """
+        _, dashboard = self.get("/")
+        self.assertIn(f'href="/frameworks/{self.framework_id}"', dashboard)
+        response, page = self.get(f"/frameworks/{self.framework_id}")
+        self.assertEqual(response.code, 200)
+        for text in ("page-test", "visible-task", "t-1", "TASK_STAGING"):
+            self.assertIn(text, page)
+
+    def test_unknown_framework(self):
+        """
+        An unknown framework id is a 404 saying so.
+        """
+        response, body = self.get("/frameworks/nope")
+        self.assertEqual(response.code, 404)
+        self.assertIn("no framework nope", body)
 
 
 class RunningTaskScheduler(Scheduler):

@@ -8,7 +8,7 @@ tasks, flags, the redirect to the leader, and the metrics snapshot.
 from klein import Klein
 from twisted.web.static import File
 
-from mesos_tw.web.dashboard import STATIC, DashboardElement
+from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 
 from mesos_tw.master.views import metrics_snapshot, state_summary, task_list
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
@@ -35,6 +35,17 @@ class MasterHTTP:
         The web UI's dashboard.
         """
         return DashboardElement(self.master)
+
+    @app.route("/frameworks/<framework_id>", methods=["GET"])
+    def framework_page(self, request, framework_id):
+        """
+        One framework's page (active or completed); 404 for an unknown id.
+        """
+        state = self.master.state()
+        for framework in state["frameworks"] + state["completed_frameworks"]:
+            if framework["id"] == framework_id:
+                return FrameworkElement(framework)
+        return text_error(request, 404, f"no framework {framework_id}")
 
     @app.route("/static/", branch=True)
     def static(self, request):

@@ -12,7 +12,7 @@ from twisted.web.template import Element, XMLFile, renderer
 
 from mesos_tw.master.views import metrics_snapshot
 
-__all__ = ["DashboardElement", "STATIC"]
+__all__ = ["DashboardElement", "FrameworkElement", "STATIC"]
 
 _HERE = FilePath(os.path.dirname(os.path.abspath(__file__)))
 
@@ -104,3 +104,46 @@ class DashboardElement(Element):
                 cpus=f"{_amount(used.get('cpus', 0))} / {_amount(total.get('cpus', 0))}",
                 mem=f"{_amount(used.get('mem', 0))} / {_amount(total.get('mem', 0))}",
                 attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())))
+
+
+class FrameworkElement(Element):
+    """
+    One framework: its running and completed tasks.
+    """
+
+    loader = XMLFile(_HERE.child("templates").child("framework.xml"))
+
+    def __init__(self, framework):
+        super().__init__()
+        self.framework = framework
+
+    @renderer
+    def page(self, request, tag):
+        """
+        The framework's name, id, user and role.
+        """
+        framework = self.framework
+        return tag.fillSlots(
+            name=framework["name"], id=framework["id"], user=framework["user"],
+            role=framework["role"], active="active" if framework["active"] else "inactive")
+
+    def _rows(self, tag, tasks):
+        for task in tasks:
+            resources = task["resources"]
+            yield tag.clone().fillSlots(
+                id=task["id"], name=task["name"], state=task["state"], slave=task["slave_id"],
+                cpus=_amount(resources.get("cpus", 0)), mem=_amount(resources.get("mem", 0)))
+
+    @renderer
+    def tasks(self, request, tag):
+        """
+        One row per unfinished task.
+        """
+        return self._rows(tag, self.framework["tasks"])
+
+    @renderer
+    def completed(self, request, tag):
+        """
+        One row per completed task.
+        """
+        return self._rows(tag, self.framework["completed_tasks"])

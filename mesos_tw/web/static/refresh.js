@@ -22,7 +22,7 @@
   function refreshTables() {
     fetch(window.location.pathname).then(function (r) { return r.text(); }).then(function (html) {
       var fresh = new DOMParser().parseFromString(html, "text/html");
-      ["frameworks", "slaves", "tasks", "resources"].forEach(function (id) {
+      ["frameworks", "slaves", "tasks", "resources", "completed"].forEach(function (id) {
         var mine = document.getElementById(id), theirs = fresh.getElementById(id);
         if (mine && theirs) { mine.innerHTML = theirs.innerHTML; }
       });
