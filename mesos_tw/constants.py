@@ -53,3 +53,6 @@ TERMINAL_STATES = frozenset({
 #: Pending connections a master or slave port queues: hundreds of executors
 #: may connect to a slave at once.
 LISTEN_BACKLOG = 1024
+
+#: ZooKeeper session timeout (Mesos's --zk_session_timeout default).
+ZK_SESSION_TIMEOUT = 10.0

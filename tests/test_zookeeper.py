@@ -1,0 +1,240 @@
+"""
+Tests for L{mesos_tw.zookeeper}: URLs, and one L{IZooKeeper} test suite run
+against the in-memory fake and against kazoo on a real ZooKeeper server;
+then what only the real client does (session expiry when the servers stop
+answering, request timeouts).
+"""
+
+from kazoo.exceptions import NodeExistsError, NoNodeError
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface.verify import verifyObject
+
+from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
+from mesos_tw.testing.zookeeper_server import start_ensemble
+from mesos_tw.zookeeper import (
+    CONNECTED,
+    EXPIRED,
+    SUSPENDED,
+    IZooKeeper,
+    ZooKeeperClient,
+    ZooKeeperTimeout,
+    ZooKeeperURL,
+    ZooKeeperURLError,
+)
+
+
+class ZooKeeperURLTests(SynchronousTestCase):
+    """
+    Tests for L{ZooKeeperURL.parse}.
+    """
+
+    def test_hosts_and_path(self):
+        """
+        Several servers and a path are kept as given, the path without a
+        trailing slash.
+        """
+        url = ZooKeeperURL.parse("zk://10.0.0.1:2181,10.0.0.2:2182/mesos/")
+        self.assertEqual((url.hosts, url.path, url.credentials),
+                         ("10.0.0.1:2181,10.0.0.2:2182", "/mesos", None))
+        self.assertEqual(str(url), "zk://10.0.0.1:2181,10.0.0.2:2182/mesos")
+
+    def test_credentials(self):
+        """
+        C{user:password@} is digest authentication.
+        """
+        url = ZooKeeperURL.parse("zk://jane:s3cret@zk1:2181/mesos")
+        self.assertEqual(url.credentials, ("jane", "s3cret"))
+        self.assertEqual(url.hosts, "zk1:2181")
+
+    def test_bad_urls(self):
+        """
+        Each malformed URL is refused with a message naming the problem.
+        """
+        cases = {
+            "zk://zk1:2181": "no znode path",
+            "zk://zk1:2181/": "no znode path",
+            "zk://zk1/mesos": "is not host:port",
+            "zk://zk1:99999/mesos": "is not host:port",
+            "zk://jane@zk1:2181/mesos": "user:password@",
+            "http://zk1:2181/mesos": "not a zk:// URL",
+        }
+        for text, expected in cases.items():
+            with self.assertRaises(ZooKeeperURLError) as raised:
+                ZooKeeperURL.parse(text)
+            self.assertIn(expected, str(raised.exception), text)
+
+
+def next_event(client, wanted):
+    """
+    A Deferred that fires at C{client}'s next session event C{wanted} (at
+    once if it is the current state).
+    """
+    d = Deferred()
+    if client.state == wanted:
+        d.callback(wanted)
+        return d
+    client.add_session_listener(lambda event: event == wanted and not d.called and d.callback(event))
+    return d
+
+
+class ZooKeeperTestsMixin:
+    """
+    What every L{IZooKeeper} does; C{new_client()} gives a started,
+    connected session (as a Deferred).
+    """
+
+    @inlineCallbacks
+    def test_interface(self):
+        """
+        The client provides L{IZooKeeper}.
+        """
+        client = yield self.new_client()
+        self.assertTrue(verifyObject(IZooKeeper, client))
+        self.assertEqual(client.state, CONNECTED)
+
+    @inlineCallbacks
+    def test_create_get_children_delete(self):
+        """
+        A znode created with C{makepath} can be read, listed and deleted.
+        """
+        client = yield self.new_client()
+        path = yield client.create("/a/b", b"data", makepath=True)
+        self.assertEqual(path, "/a/b")
+        self.assertEqual((yield client.get("/a/b")), b"data")
+        self.assertEqual((yield client.get_children("/a")), ["b"])
+        self.assertTrue((yield client.exists("/a/b")))
+        yield client.delete("/a/b")
+        self.assertFalse((yield client.exists("/a/b")))
+
+    @inlineCallbacks
+    def test_sequence(self):
+        """
+        Sequential znodes get increasing ten-digit suffixes.
+        """
+        client = yield self.new_client()
+        first = yield client.create("/s/n_", makepath=True, sequence=True)
+        second = yield client.create("/s/n_", sequence=True)
+        self.assertEqual((first, second), ("/s/n_0000000000", "/s/n_0000000001"))
+
+    @inlineCallbacks
+    def test_errors(self):
+        """
+        Missing and duplicate znodes errback with kazoo's exceptions.
+        """
+        client = yield self.new_client()
+        yield self.assertFailure(client.get("/missing"), NoNodeError)
+        yield self.assertFailure(client.get_children("/missing"), NoNodeError)
+        yield self.assertFailure(client.create("/no/parent"), NoNodeError)
+        yield client.create("/twice")
+        yield self.assertFailure(client.create("/twice"), NodeExistsError)
+
+    @inlineCallbacks
+    def test_ephemeral_and_watch(self):
+        """
+        An ephemeral znode goes with its session, and a children watch on
+        its parent fires once, on the reactor thread.
+        """
+        owner = yield self.new_client()
+        watcher = yield self.new_client()
+        yield owner.create("/e/node", ephemeral=True, makepath=True)
+        fired = Deferred()
+        children = yield watcher.get_children("/e", watch=fired.callback)
+        self.assertEqual(children, ["node"])
+        yield owner.stop()
+        event = yield fired
+        self.assertEqual(event.path, "/e")
+        self.assertEqual((yield watcher.get_children("/e")), [])
+
+
+class MemoryZooKeeperTests(ZooKeeperTestsMixin, TestCase):
+    """
+    The suite against the in-memory fake.
+    """
+
+    def setUp(self):
+        self.server = MemoryZooKeeperServer()
+
+    def new_client(self):
+        """
+        A started fake session.
+        """
+        client = self.server.client()
+        client.start()
+        return next_event(client, CONNECTED).addCallback(lambda _: client)
+
+    def test_suspended_requests_wait(self):
+        """
+        The fake holds requests made while suspended until it reconnects,
+        as kazoo does.
+        """
+        client = self.server.client()
+        client.start()
+        client.suspend()
+        d = client.create("/later")
+        self.assertNoResult(d)
+        client.reconnect()
+        self.assertEqual(self.successResultOf(d), "/later")
+
+
+class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
+    """
+    The suite, and the session handling, against a real ZooKeeper server.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):
+        self.ensemble = yield start_ensemble(self, reactor, size=1)
+
+    def client(self, session_timeout=2.0, request_timeout=None):
+        """
+        A started L{ZooKeeperClient}, stopped at cleanup.
+        """
+        client = ZooKeeperClient(reactor, self.ensemble.hosts, session_timeout,
+                                 request_timeout=request_timeout)
+        self.addCleanup(client.stop)
+        client.start()
+        return client
+
+    def new_client(self):
+        """
+        A connected L{ZooKeeperClient}.
+        """
+        client = self.client()
+        return next_event(client, CONNECTED).addCallback(lambda _: client)
+
+    @inlineCallbacks
+    def test_unanswered_session_expires(self):
+        """
+        When the server stops answering, the session is SUSPENDED, then
+        taken as EXPIRED after the session timeout (kazoo alone would wait
+        for ever), and a new session connects once the server is back.
+        """
+        client = self.client(session_timeout=1.0)
+        yield next_event(client, CONNECTED)
+        yield client.create("/mine", ephemeral=True)
+        events = []
+        client.add_session_listener(events.append)
+        server = self.ensemble.servers[0]
+        server.pause()
+        yield next_event(client, EXPIRED)
+        self.assertEqual(events[:2], [SUSPENDED, EXPIRED])
+        server.resume()
+        yield next_event(client, CONNECTED)
+        # The abandoned session took its ephemeral znode with it.
+        self.assertFalse((yield client.exists("/mine")))
+
+    @inlineCallbacks
+    def test_request_timeout(self):
+        """
+        A request the servers never answer fails with L{ZooKeeperTimeout}.
+        """
+        client = self.client(session_timeout=4.0, request_timeout=0.5)
+        yield next_event(client, CONNECTED)
+        self.ensemble.servers[0].pause()
+        self.addCleanup(self.ensemble.servers[0].resume)
+        failure = yield self.assertFailure(client.get_children("/"), ZooKeeperTimeout)
+        self.assertIn("get_children /", str(failure))
