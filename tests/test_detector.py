@@ -2,6 +2,7 @@
 Tests for L{mesos_tw.detector}: reading master specifications.
 """
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -9,9 +10,12 @@ from mesos_tw.detector import (
     DetectorError,
     IMasterDetector,
     StandaloneDetector,
+    ZooKeeperDetector,
     detector_for,
+    resolve_master,
 )
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.zookeeper import ZooKeeperURL
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 
@@ -50,13 +54,29 @@ class DetectorForTests(SynchronousTestCase):
             detector_for("file:///nope", read_file=missing)
         self.assertIn("cannot read master file", str(raised.exception))
 
-    def test_zookeeper_not_yet(self):
+    def test_zookeeper(self):
         """
-        C{zk://} says clearly that ZooKeeper is not available in this build.
+        C{zk://} (also through a file) gives a ZooKeeper detector watching
+        the URL's path; it needs a reactor to run on.
         """
+        files = {"/etc/mesos/zk": "zk://127.0.0.1:2181,127.0.0.1:2182/mesos\n"}
+        detector = detector_for("file:///etc/mesos/zk", reactor=Clock(),
+                                read_file=files.__getitem__)
+        self.assertIsInstance(detector, ZooKeeperDetector)
+        self.assertEqual(detector.path, "/mesos")
+        self.assertEqual(detector.client.hosts, "127.0.0.1:2181,127.0.0.1:2182")
+        self.assertIsInstance(resolve_master("zk://h:1/p"), ZooKeeperURL)
         with self.assertRaises(DetectorError) as raised:
             detector_for("zk://127.0.0.1:2181/mesos")
-        self.assertIn("ZooKeeper", str(raised.exception))
+        self.assertIn("reactor", str(raised.exception))
+
+    def test_bad_zookeeper_url(self):
+        """
+        A malformed C{zk://} URL says what is wrong with it.
+        """
+        with self.assertRaises(DetectorError) as raised:
+            detector_for("zk://127.0.0.1/mesos", reactor=Clock())
+        self.assertIn("not host:port", str(raised.exception))
 
     def test_garbage(self):
         """
