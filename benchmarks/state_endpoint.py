@@ -16,6 +16,7 @@ import time
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 
+from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.protocols import messages_pb2 as internal
@@ -73,7 +74,7 @@ def measure(master, repeat):
     """
     Median and max seconds to render /master/state, and its size.
     """
-    client = StubTreq(MasterHTTP(master).resource())
+    client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
     times, size = [], 0
     for _ in range(repeat):
         started = time.perf_counter()

@@ -86,7 +86,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return self.status
         self.status = RUNNING
         try:
-            self._detector = detector_for(self.master_spec)
+            self._detector = detector_for(self.master_spec, self._reactor)
         except DetectorError as error:
             self.scheduler.error(self, str(error))
             self._finish(mesos_pb2.DRIVER_ABORTED)

@@ -41,6 +41,7 @@ class Options(MesosOptions):
         super().postOptions()
         if self["zk"]:
             raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
+        self["zk_url"] = None
         check_isolation(self)
 
 

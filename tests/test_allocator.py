@@ -140,11 +140,23 @@ class DRFOrderTests(SynchronousTestCase):
         """
         self.allocator.slave_added("s1", R("cpus:10;mem:1000"), {"cpu-heavy": R("cpus:5;mem:10")})
         self.allocator.slave_added("s2", R("cpus:10;mem:1000"), {"mem-heavy": R("cpus:1;mem:300")})
-        self.allocator.framework_added("cpu-heavy", R("cpus:5;mem:10"))
-        self.allocator.framework_added("mem-heavy", R("cpus:1;mem:300"))
+        self.allocator.framework_added("cpu-heavy", Resources())
+        self.allocator.framework_added("mem-heavy", Resources())
         # Dominant shares: cpu-heavy 5/20 = 0.25, mem-heavy 300/2000 = 0.15.
         offers = self.allocator.allocate()
         self.assertEqual(offers[0][:2], ("mem-heavy", "s1"))
+
+    def test_share_survives_late_registration(self):
+        """
+        What re-registered slaves reported for a framework before the
+        framework itself re-registered (a master failover) still counts
+        towards its share once it does.
+        """
+        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"a": R("cpus:2;mem:100")})
+        self.allocator.framework_added("a", Resources())
+        self.allocator.framework_added("b", Resources())
+        self.assertEqual(self.allocator.dominant_share("a"), 0.5)
+        self.assertEqual([o[:2] for o in self.allocator.allocate()], [("b", "s1")])
 
     def test_ties_by_framework_id(self):
         """

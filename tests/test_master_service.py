@@ -15,6 +15,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw.master import tap
+from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.protocols.upid import UPID
@@ -31,7 +32,7 @@ class MasterHTTPTests(SynchronousTestCase):
         self.master = Master(clock, MemoryNetwork(clock).node(UPID("master", "127.0.0.1", 5050)))
         self.master.start()
         self.addCleanup(self.master.stop)
-        self.client = StubTreq(MasterHTTP(self.master).resource())
+        self.client = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
 
     def get(self, path):
         response = self.successResultOf(self.client.get("http://master" + path))
@@ -99,7 +100,7 @@ class MasterHTTPTests(SynchronousTestCase):
         """
         /master/flags shows the flags it was given.
         """
-        client = StubTreq(MasterHTTP(self.master, {"flags": {"port": "5050"}}).resource())
+        client = StubTreq(MasterHTTP(SoleMaster(self.master), {"flags": {"port": "5050"}}).resource())
         response = self.successResultOf(client.get("http://master/master/flags"))
         body = self.successResultOf(response.content())
         self.assertEqual(json.loads(body), {"flags": {"port": "5050"}})
@@ -166,10 +167,23 @@ class OptionsTests(SynchronousTestCase):
         Bad values are one-line errors naming the flag.
         """
         for argv in (["--port=x"], ["--allocation_interval=soon"], ["--allocation_interval=0"],
-                     ["--zk=zk://127.0.0.1:2181/mesos"]):
+                     ["--zk=127.0.0.1:2181"], ["--zk=zk://127.0.0.1:2181"],
+                     ["--zk=file:///nonexistent/zk"], ["--zk_session_timeout=0secs"]):
             with self.assertRaises(UsageError) as raised:
                 self.parse(argv)
             self.assertIn("--", str(raised.exception))
+
+    def test_zk(self):
+        """
+        C{--zk} takes a zk:// URL, with credentials and several servers.
+        """
+        url = self.parse(["--zk=zk://u:p@127.0.0.1:2181,127.0.0.2:2182/mesos",
+                          "--zk_session_timeout=2secs"])
+        self.assertEqual(
+            (url["zk_url"].hosts, url["zk_url"].path, url["zk_url"].credentials,
+             url["zk_session_timeout"]),
+            ("127.0.0.1:2181,127.0.0.2:2182", "/mesos", ("u", "p"), 2.0))
+        self.assertIsNone(self.parse([])["zk_url"])
 
     def test_make_service_does_no_io(self):
         """

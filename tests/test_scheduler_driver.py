@@ -144,11 +144,11 @@ class RegistrationTests(SchedulerDriverTestCase):
         A master that cannot be used calls error() and aborts.
         """
         driver = MesosSchedulerDriver(
-            self.scheduler, mesos_pb2.FrameworkInfo(user="u", name="x"), "zk://h:2181/m",
+            self.scheduler, mesos_pb2.FrameworkInfo(user="u", name="x"), "zk://h:2181",
             reactor=self.clock, node_factory=self.network.node)
         self.assertEqual(driver.start(), mesos_pb2.DRIVER_ABORTED)
         self.assertEqual(self.scheduler.names(), ["error"])
-        self.assertIn("ZooKeeper", self.scheduler.calls[0][1][0])
+        self.assertIn("no znode path", self.scheduler.calls[0][1][0])
         self.assertEqual(self.successResultOf(driver.stopped), mesos_pb2.DRIVER_ABORTED)
 
     def test_join_refused_on_injected_reactor(self):

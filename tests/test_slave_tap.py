@@ -13,9 +13,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mesos_tw.detector import StandaloneDetector
 from mesos_tw.isolation.process import ProcessIsolator
 from mesos_tw.master import tap as master_tap
+from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave import tap
 from mesos_tw.slave.resources import detect_resources
@@ -44,7 +44,7 @@ class OptionsTests(SynchronousTestCase):
             (options["ip"], options["port"], options["work_dir"], options["isolation"],
              options["executor_shutdown_grace_period"], options["executor_registration_timeout"]),
             ("127.0.0.1", 5051, "/tmp/mesos", "process", 5.0, 60.0))
-        self.assertIsInstance(options["detector"], StandaloneDetector)
+        self.assertEqual(options["master_location"], UPID("master", "127.0.0.1", 5050))
         self.assertIsNone(options["resources"])
 
     def test_flags(self):

@@ -15,6 +15,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from mesos_tw import local
 from mesos_tw.interface import Scheduler, mesos_pb2
+from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.native import MesosSchedulerDriver
@@ -50,7 +51,7 @@ class DashboardTests(SynchronousTestCase):
             framework=mesos_pb2.FrameworkInfo(user="alice", name="web-test")))
         for _ in range(5):
             clock.advance(0)
-        client = StubTreq(MasterHTTP(master).resource())
+        client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
         response = self.successResultOf(client.get("http://master/"))
         body = self.successResultOf(response.content()).decode()
         self.assertEqual(response.code, 200)
@@ -90,7 +91,7 @@ class FrameworkPageTests(SynchronousTestCase):
             filters=mesos_pb2.Filters()))
         for _ in range(5):
             clock.advance(0)
-        self.client = StubTreq(MasterHTTP(self.master).resource())
+        self.client = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
 
     def get(self, path):
         response = self.successResultOf(self.client.get("http://master" + path))

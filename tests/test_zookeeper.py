@@ -228,6 +228,18 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
         self.assertFalse((yield client.exists("/mine")))
 
     @inlineCallbacks
+    def test_request_before_first_connection(self):
+        """
+        A request made right after C{start}, before the first connection
+        (which kazoo would fail as "Connection has been closed"), waits for
+        the session and then succeeds.
+        """
+        client = self.client()
+        created = client.create("/early", b"x")
+        self.assertEqual((yield created), "/early")
+        self.assertEqual(client.state, CONNECTED)
+
+    @inlineCallbacks
     def test_request_timeout(self):
         """
         A request the servers never answer fails with L{ZooKeeperTimeout}.

@@ -107,7 +107,9 @@ class DRFAllocator:
         self._filters = {}
 
     def framework_added(self, framework_id, used):
-        self._allocated[framework_id] = used
+        # Re-registered slaves may already have reported what the framework
+        # runs on them (after a master failover): add to it.
+        self._allocated[framework_id] = self._allocated.get(framework_id, Resources()) + used
         self._active.add(framework_id)
 
     def framework_removed(self, framework_id):

@@ -28,9 +28,16 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.resources import Resources
 
-__all__ = ["Master"]
+__all__ = ["Master", "master_update", "new_master_info"]
 
 Reason = mesos_pb2.TaskStatus
+
+
+def new_id_counters():
+    """
+    Fresh counters for numbering frameworks, slaves and offers.
+    """
+    return {"framework": 0, "slave": 0, "offer": 0}
 
 
 def _ip_number(host):
@@ -43,11 +50,47 @@ def _ip_number(host):
         return 0
 
 
+def new_master_info(upid, hostname, os_pid, now):
+    """
+    The C{MasterInfo} of a master at C{upid}: its id (Mesos's form,
+    C{<UTC minute>-<ip number>-<port>-<OS pid>}), address and hostname.
+    """
+    ip = _ip_number(upid.host)
+    stamp = time.strftime("%Y%m%d%H%M", time.gmtime(now))
+    return mesos_pb2.MasterInfo(
+        id=f"{stamp}-{ip}-{upid.port}-{os_pid}", ip=ip, port=upid.port, pid=str(upid),
+        hostname=hostname or upid.host,
+    )
+
+
+def master_update(framework_id, task, state, text, reason, now, slave_id=None):
+    """
+    A status update the master makes itself for a C{TaskInfo} or C{Task}.
+    It carries no uuid: nobody acknowledges it.
+    """
+    status = mesos_pb2.TaskStatus(
+        task_id=task.task_id, state=state, message=text, timestamp=now,
+        source=Reason.SOURCE_MASTER, reason=reason,
+    )
+    slave = slave_id or (task.slave_id.value if task.HasField("slave_id") else "")
+    if slave:
+        status.slave_id.value = slave
+    return internal.StatusUpdate(
+        framework_id=mesos_pb2.FrameworkID(value=framework_id), status=status,
+        timestamp=now, uuid=b"", slave_id=status.slave_id if slave else None,
+    )
+
+
 @implementer(IMessageReceiver)
 class Master(SlaveManagement, FrameworkManagement):
     """
-    The leading master of a cluster.
+    The leading master of a cluster, for one term of leadership.
 
+    @param info: our C{MasterInfo}; made from the node's address at
+        C{start} when not given.
+    @param ids: the counters that number frameworks, slaves and offers;
+        an election shares one across its terms, so that a master leading
+        a second time never hands out an id twice.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
@@ -66,6 +109,8 @@ class Master(SlaveManagement, FrameworkManagement):
         hostname=None,
         os_pid=None,
         cluster=None,
+        info=None,
+        ids=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -78,8 +123,8 @@ class Master(SlaveManagement, FrameworkManagement):
         self.cluster = cluster
         self.os_pid = os_pid or os.getpid()
         self.start_time = None
-        self.id = None
-        self.info = None
+        self.info = info
+        self.id = info.id if info is not None else None
         self.frameworks = {}
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
         self.slaves = {}
@@ -88,7 +133,7 @@ class Master(SlaveManagement, FrameworkManagement):
         self.stats = new_counters()
         self._frameworks_by_pid = {}
         self._slaves_by_pid = {}
-        self._next_ids = {"framework": 0, "slave": 0, "offer": 0}
+        self._next_ids = ids if ids is not None else new_id_counters()
         self._allocation_call = None
         self._allocation_loop = LoopingCall(self.allocate)
         self._allocation_loop.clock = reactor
@@ -122,13 +167,10 @@ class Master(SlaveManagement, FrameworkManagement):
         start the periodic allocation.
         """
         self.start_time = self.reactor.seconds()
-        upid = self.node.upid
-        stamp = time.strftime("%Y%m%d%H%M", time.gmtime(self.start_time))
-        self.id = f"{stamp}-{_ip_number(upid.host)}-{upid.port}-{self.os_pid}"
-        self.info = mesos_pb2.MasterInfo(
-            id=self.id, ip=_ip_number(upid.host), port=upid.port, pid=str(upid),
-            hostname=self.hostname or upid.host,
-        )
+        if self.info is None:
+            self.info = new_master_info(
+                self.node.upid, self.hostname, self.os_pid, self.start_time)
+        self.id = self.info.id
         self._allocation_loop.start(self.allocation_interval, now=False)
 
     def stop(self):
@@ -324,20 +366,10 @@ class Master(SlaveManagement, FrameworkManagement):
 
     def _status_update_for(self, framework_id, task, state, text, reason, slave_id=None):
         """
-        A master-made C{StatusUpdate} for a C{TaskInfo} or C{Task}.
+        A master-made C{StatusUpdate} for a C{TaskInfo} or C{Task}, now.
         """
-        now = self.reactor.seconds()
-        status = mesos_pb2.TaskStatus(
-            task_id=task.task_id, state=state, message=text, timestamp=now,
-            source=Reason.SOURCE_MASTER, reason=reason,
-        )
-        slave = slave_id or (task.slave_id.value if task.HasField("slave_id") else "")
-        if slave:
-            status.slave_id.value = slave
-        return internal.StatusUpdate(
-            framework_id=mesos_pb2.FrameworkID(value=framework_id), status=status,
-            timestamp=now, uuid=b"", slave_id=status.slave_id if slave else None,
-        )
+        return master_update(
+            framework_id, task, state, text, reason, self.reactor.seconds(), slave_id)
 
     def _send_update(self, pid, update):
         """

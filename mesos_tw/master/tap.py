@@ -5,17 +5,20 @@
 import os
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 from twisted.web.server import Site
 
 from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
+from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
-from mesos_tw.web.json import flags_json
+from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
-from mesos_tw.master.master import Master
+from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.web.json import flags_json
+from mesos_tw.zookeeper import ZooKeeperURL
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
@@ -38,7 +41,11 @@ class Options(MesosOptions):
         ["slave_ping_timeout", None, "15secs", "Time between pings of each slave."],
         ["max_slave_ping_timeouts", None, "5", "Missed pings that remove a slave."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
-        ["zk", None, None, "ZooKeeper URL for leader election (zk://host:port/path)."],
+        ["zk", None, None, "ZooKeeper URL for leader election: zk://[user:pass@]host:port"
+         "[,host:port...]/path, or file:///path holding one.  Without it this master "
+         "leads alone."],
+        ["zk_session_timeout", None, "10secs", "ZooKeeper session timeout: how long a "
+         "leader that cannot reach ZooKeeper waits before it is replaced."],
         ["cluster", None, None, "Human-readable name of the cluster."],
     ]
     coercions = {
@@ -47,39 +54,70 @@ class Options(MesosOptions):
         "slave_ping_timeout": parse_duration,
         "max_slave_ping_timeouts": parse_positive_int,
         "max_frame_bytes": parse_positive_int,
+        "zk_session_timeout": parse_duration,
     }
 
     def postOptions(self):
         """
-        Check the values; refuse ZooKeeper, which this build lacks.
+        Check the values; C{zk_url} is the L{ZooKeeperURL} C{--zk} names.
         """
         super().postOptions()
+        self["zk_url"] = None
         if self["zk"]:
-            raise usage.UsageError(
-                "invalid value for --zk: ZooKeeper leader election is not in this build yet; "
-                "run a single master without --zk"
-            )
+            try:
+                location = resolve_master(self["zk"])
+            except DetectorError as error:
+                raise usage.UsageError(f"invalid value for --zk: {error}") from None
+            if not isinstance(location, ZooKeeperURL):
+                raise usage.UsageError(
+                    "invalid value for --zk: expected zk://host:port[,host:port...]/path "
+                    "(or file:// holding one)")
+            self["zk_url"] = location
+        if self["zk_session_timeout"] <= 0:
+            raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
 
 class MasterService(Service):
     """
-    A master listening on its port.  Nothing happens until C{startService}.
+    A master process: it listens on its port, then stands for election
+    (alone without C{--zk}) and leads when elected.  Nothing happens until
+    C{startService}.
 
     @ivar listening: fires with the listening port once bound.
+    @ivar election: the L{MasterElection}, once started.
     """
 
     def __init__(self, options, reactor):
         self.options = options
         self.reactor = reactor
-        self.master = None
+        self.election = None
         self.node = None
+        self._zookeeper = None
         self.listening = Deferred()
+
+    @property
+    def master(self):
+        """
+        The L{Master} of our current term while we lead, else L{None}.
+        """
+        return self.election.master if self.election is not None else None
+
+    def _make_master(self, node, info, ids):
+        options = self.options
+        return Master(
+            self.reactor, node,
+            allocation_interval=options["allocation_interval"],
+            slave_ping_timeout=options["slave_ping_timeout"],
+            max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
+            hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
+            info=info, ids=ids,
+        )
 
     def startService(self):
         """
-        Bind the port, then start the master.
+        Bind the port, then join the election.
         """
         super().startService()
         options = self.options
@@ -87,34 +125,38 @@ class MasterService(Service):
             self.reactor, UPID("master", options["ip"], options["port"]), None,
             options["max_frame_bytes"],
         )
-        self.master = Master(
-            self.reactor, self.node,
-            allocation_interval=options["allocation_interval"],
-            slave_ping_timeout=options["slave_ping_timeout"],
-            max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
-            hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
-        )
+        contender, detector, self._zookeeper = contender_for(
+            options["zk_url"], self.reactor, options["zk_session_timeout"])
+        self.election = MasterElection(
+            self.reactor, self.node, contender, detector, self._make_master)
         endpoint = TCP4ServerEndpoint(
             self.reactor, options["port"], backlog=LISTEN_BACKLOG, interface=options["ip"])
         d = self.node.listen(endpoint, Site(MasterHTTP(
-            self.master, flags_json(options, [p[0] for p in Options.optParameters])).resource()))
+            self.election, flags_json(options, [p[0] for p in Options.optParameters])).resource()))
 
-        def started(port):
-            self.master.start()
+        def listening(port):
+            if self._zookeeper is not None:
+                self._zookeeper.start()
+            self.election.start(new_master_info(
+                self.node.upid, options["hostname"], os.getpid(), self.reactor.seconds()))
             return port
 
-        d.addCallback(started)
+        d.addCallback(listening)
         d.chainDeferred(self.listening)
 
+    @inlineCallbacks
     def stopService(self):
         """
-        Stop the master and close its port and connections.
+        Leave the election (our ZooKeeper node goes at once, so another
+        master can take over), then close the port and connections.
         """
         super().stopService()
-        if self.master is not None:
-            self.master.stop()
+        if self.election is not None:
+            yield self.election.stop()
+        if self._zookeeper is not None:
+            yield self._zookeeper.stop()
         if self.node is not None:
-            return self.node.stop()
+            yield self.node.stop()
 
 
 def makeService(options, reactor=None):

@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections import deque
 
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import gatherResults, maybeDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -160,10 +160,9 @@ class Slave(ExecutorManagement):
             self.node.send(self.master, internal.UnregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
         self.registration = TERMINATING_SLAVE
-        self.detector.stop()
+        kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
         self.status_updates.stop()
-        kills = []
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()

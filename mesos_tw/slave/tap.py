@@ -10,7 +10,7 @@ from twisted.web.server import Site
 
 from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
-from mesos_tw.detector import DetectorError, detector_for
+from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
     parse_attributes,
@@ -32,7 +32,9 @@ __all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
 
 #: The slave's flags, shared with mesos-local.
 SLAVE_PARAMETERS = [
-    ["master", None, None, "The master: host:port, file:///path (zk:// needs ZooKeeper)."],
+    ["master", None, None, "The master: host:port, zk://[user:pass@]host:port[,host:port...]"
+     "/path to find the leader in ZooKeeper, or file:///path holding either."],
+    ["zk_session_timeout", None, "10secs", "ZooKeeper session timeout (with a zk:// master)."],
     ["resources", None, None, "Resources to offer, e.g. cpus:4;mem:8192;ports:[31000-32000]."],
     ["attributes", None, None, "Attributes of this machine, e.g. rack:r1;zone:west."],
     ["work_dir", None, "/tmp/mesos", "Where executor sandboxes go."],
@@ -46,6 +48,7 @@ SLAVE_COERCIONS = {
     "attributes": parse_attributes,
     "executor_shutdown_grace_period": parse_duration,
     "executor_registration_timeout": parse_duration,
+    "zk_session_timeout": parse_duration,
 }
 
 
@@ -76,15 +79,18 @@ class Options(MesosOptions):
 
     def postOptions(self):
         """
-        Check the values, the master and the isolator.
+        Check the values, the master and the isolator; C{master_location}
+        is what C{--master} names (a L{UPID} or a L{ZooKeeperURL}).
         """
         super().postOptions()
         if not self["master"]:
             raise usage.UsageError("--master is required (e.g. --master=127.0.0.1:5050)")
         try:
-            self["detector"] = detector_for(self["master"])
+            self["master_location"] = resolve_master(self["master"])
         except DetectorError as error:
             raise usage.UsageError(f"invalid value for --master: {error}") from None
+        if self["zk_session_timeout"] <= 0:
+            raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_isolation(self)
 
 
@@ -108,13 +114,15 @@ class SlaveService(Service):
     """
     A slave listening on its port.  Nothing happens until C{startService}.
 
+    @param detector: finds the master; by default one for C{--master}.
     @ivar listening: fires with the listening port once bound.
     """
 
     def __init__(self, options, reactor, detector=None, work_dir=None, port=None):
         self.options = options
         self.reactor = reactor
-        self.detector = detector or options["detector"]
+        self.detector = detector or detector_for(
+            options["master_location"], reactor, session_timeout=options["zk_session_timeout"])
         self.work_dir = work_dir or options["work_dir"]
         self.port = options["port"] if port is None else port
         self.slave = None

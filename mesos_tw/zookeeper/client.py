@@ -150,6 +150,10 @@ class ZooKeeperClient:
         self._expiry = None
         self._stopped = False
         self._wrapped_watches = {}
+        # kazoo fails a request made before its first connection
+        # ("Connection has been closed"), so those wait here.
+        self._session_ready = False
+        self._unsent = []
 
     # The session.
 
@@ -160,6 +164,7 @@ class ZooKeeperClient:
         """
         self._generation += 1
         generation = self._generation
+        self._session_ready = False
         auth = [("digest", f"{self.credentials[0]}:{self.credentials[1]}")] \
             if self.credentials else None
         self._kazoo = self._kazoo_factory(
@@ -188,6 +193,11 @@ class ZooKeeperClient:
         if state == KazooState.CONNECTED:
             self._cancel_expiry()
             self.log.info("ZooKeeper session connected ({hosts})", hosts=self.hosts)
+            self._session_ready = True
+            unsent, self._unsent = self._unsent, []
+            for d, call in unsent:
+                if not d.called:
+                    self._issue(d, call)
             self._notify(CONNECTED)
         elif state == KazooState.SUSPENDED:
             self.log.warn("ZooKeeper connection suspended; the session expires for us "
@@ -252,6 +262,10 @@ class ZooKeeperClient:
         self._stopped = True
         self._cancel_expiry()
         self._listeners = []
+        unsent, self._unsent = self._unsent, []
+        for d, _ in unsent:
+            if not d.called:
+                d.errback(ZooKeeperTimeout("the ZooKeeper client stopped before connecting"))
         d = self._close_kazoo()
         if d is None:
             d = Deferred()
@@ -265,6 +279,22 @@ class ZooKeeperClient:
         if self._kazoo is None:
             d.errback(ZooKeeperTimeout(f"{what}: the ZooKeeper client is stopped"))
             return d
+
+        if self._session_ready:
+            self._issue(d, call)
+        else:
+            self._unsent.append((d, call))
+        d.addTimeout(
+            self.request_timeout, self.reactor,
+            onTimeoutCancel=lambda result, timeout: Failure(ZooKeeperTimeout(
+                f"{what} got no answer from ZooKeeper within {timeout}s")))
+        return d
+
+    def _issue(self, d, call):
+        """
+        Make the kazoo request C{call(kazoo)}; its outcome fires C{d} on the
+        reactor thread (unless C{d} timed out first).
+        """
 
         def settle(ok, value):
             if d.called:
@@ -283,11 +313,6 @@ class ZooKeeperClient:
             self.reactor.callFromThread(settle, ok, value)
 
         call(self._kazoo).rawlink(done)
-        d.addTimeout(
-            self.request_timeout, self.reactor,
-            onTimeoutCancel=lambda result, timeout: Failure(ZooKeeperTimeout(
-                f"{what} got no answer from ZooKeeper within {timeout}s")))
-        return d
 
     def _watch(self, watch):
         """

@@ -1,0 +1,334 @@
+"""
+Tests for L{mesos_tw.master.election}: terms of leadership, the pause while
+leadership is unconfirmed, standby refusals, and the HTTP endpoints of a
+standby.  Driven over an in-memory network on a fake clock, with a scripted
+contender standing in for ZooKeeper.
+"""
+
+import json
+
+from treq.testing import StubTreq
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from mesos_tw.detector import (
+    LEADING,
+    NOT_LEADING,
+    UNCONFIRMED,
+    IMasterContender,
+    StandaloneDetector,
+)
+from mesos_tw.master.election import ILeadership, MasterElection, PausableNode
+from mesos_tw.master.http import MasterHTTP
+from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageNode, IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+from tests.test_master import slave_info, task_info
+
+MASTER = UPID("master", "127.0.0.1", 5050)
+OTHER = UPID("master", "127.0.0.2", 5050)
+
+
+@implementer(IMasterContender)
+class ScriptedContender:
+    """
+    A contender whose leadership the test sets with L{become}.
+    """
+
+    def __init__(self):
+        self.info = None
+        self.listener = None
+        self.withdrawn = False
+
+    def contend(self, info, listener):
+        """
+        Remember the candidate and its listener; nothing is decided yet.
+        """
+        self.info, self.listener = info, listener
+
+    def withdraw(self):
+        """
+        Leave the election.
+        """
+        self.withdrawn = True
+        self.listener = None
+
+    def become(self, leadership):
+        """
+        Tell the candidate its leadership is now C{leadership}.
+        """
+        self.listener(leadership)
+
+
+class ElectionTestCase(SynchronousTestCase):
+    """
+    One master process in an election, a slave and a scheduler.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.contender = ScriptedContender()
+        self.detector = StandaloneDetector(None)
+        node = self.network.node(MASTER)
+        self.election = MasterElection(
+            self.clock, node, self.contender, self.detector,
+            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids, os_pid=42))
+        self.election.start(new_master_info(MASTER, None, 42, 0))
+        self.addCleanup(self.election.stop)
+        self.slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        self.scheduler = RecordingPeer(self.network, UPID("scheduler", "127.0.0.1", 6000))
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def lead(self):
+        """
+        Win the election; the detector names us.
+        """
+        self.detector.appoint(MASTER)
+        self.contender.become(LEADING)
+
+    def register_slave(self):
+        """
+        Send a slave registration.
+        """
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+
+    def register_framework(self):
+        """
+        Send a framework registration; the id it got, if any.
+        """
+        self.scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="f")))
+        self.turn()
+        registered = self.scheduler.of(internal.FrameworkRegisteredMessage)
+        return registered[-1].framework_id.value if registered else None
+
+
+class TermTests(ElectionTestCase):
+    """
+    Terms start on election, pause while unconfirmed and end when lost.
+    """
+
+    def test_interfaces(self):
+        """
+        The election, its pausable node and the scripted contender provide
+        their interfaces.
+        """
+        self.assertTrue(verifyObject(IMessageReceiver, self.election))
+        self.assertTrue(verifyObject(ILeadership, self.election))
+        self.assertTrue(verifyObject(IMasterContender, self.contender))
+        self.assertTrue(verifyObject(IMessageNode, PausableNode(self.network.node(OTHER))))
+
+    def test_publishes_master_info(self):
+        """
+        The contender stands with our C{MasterInfo}.
+        """
+        self.assertEqual(self.contender.info.pid, str(MASTER))
+
+    def test_standby_handles_nothing(self):
+        """
+        Before it is elected the master answers no registration: the slave
+        retries with whichever master its detector finds.
+        """
+        self.register_slave()
+        self.assertEqual(self.slave.received, [])
+        self.assertIsNone(self.election.master)
+        self.assertFalse(self.election.elected)
+
+    def test_standby_refuses_launch(self):
+        """
+        A launch sent to a standby is answered with C{TASK_LOST} per task,
+        naming the leader, not dropped.
+        """
+        self.detector.appoint(OTHER)
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value="f"),
+            tasks=[task_info("t1", "s"), task_info("t2", "s")]))
+        self.turn()
+        statuses = [m.update.status for m in self.scheduler.of(internal.StatusUpdateMessage)]
+        self.assertEqual([(s.task_id.value, s.state) for s in statuses],
+                         [("t1", mesos_pb2.TASK_LOST), ("t2", mesos_pb2.TASK_LOST)])
+        self.assertIn(f"the leader: {OTHER}", statuses[0].message)
+
+    def test_elected_master_serves(self):
+        """
+        Once elected, a term's master registers slaves and frameworks, with
+        ids under our master id.
+        """
+        self.lead()
+        self.register_slave()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+        framework_id = self.register_framework()
+        self.assertEqual(framework_id, f"{self.contender.info.id}-0000")
+        self.assertTrue(self.election.elected)
+        self.assertEqual(self.election.terms, 1)
+
+    def test_unconfirmed_pauses_then_resumes(self):
+        """
+        While leadership is unconfirmed, nothing is handled or sent; when
+        it is confirmed again the same term goes on with what waited.
+        """
+        self.lead()
+        master = self.election.master
+        self.contender.become(UNCONFIRMED)
+        self.register_slave()
+        self.assertEqual(self.slave.received, [])
+        self.assertEqual(master.slaves, {})
+        self.contender.become(LEADING)
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+        self.assertIs(self.election.master, master)
+        self.assertEqual(self.election.terms, 1)
+
+    def test_paused_term_holds_what_it_sends(self):
+        """
+        What the master sends while paused (here the answer to a slave
+        that reached it just before the pause, and the offer of its
+        resources) leaves only on resumption, in order.
+        """
+        self.lead()
+        self.register_framework()
+        self.contender.become(UNCONFIRMED)
+        self.election.master.message_received(
+            self.slave.upid, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.assertEqual(self.slave.received, [])
+        self.assertEqual(self.scheduler.of(internal.ResourceOffersMessage), [])
+        self.contender.become(LEADING)
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+        self.assertEqual(len(self.scheduler.of(internal.ResourceOffersMessage)), 1)
+
+    def test_lost_leadership_ends_term(self):
+        """
+        Losing leadership while paused ends the term: what waited is not
+        handled, a waiting launch is refused, and a task that never reached
+        its slave is reported lost to its scheduler.
+        """
+        self.lead()
+        self.register_slave()
+        framework_id = self.register_framework()
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.contender.become(UNCONFIRMED)
+        # Handled before the pause took hold: the launch reached the master,
+        # whose RunTask to the slave is held.
+        self.election.master.message_received(self.scheduler.upid, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), offer_ids=[offer.id],
+            tasks=[task_info("held", offer.slave_id.value)]))
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), offer_ids=[offer.id],
+            tasks=[task_info("waiting", offer.slave_id.value)]))
+        self.turn()
+        self.detector.appoint(OTHER)
+        self.contender.become(NOT_LEADING)
+        self.turn()
+        self.assertIsNone(self.election.master)
+        self.assertEqual(self.slave.of(internal.RunTaskMessage), [])
+        lost = {m.update.status.task_id.value: m.update.status
+                for m in self.scheduler.of(internal.StatusUpdateMessage)}
+        self.assertEqual(sorted(lost), ["held", "waiting"])
+        self.assertEqual({s.state for s in lost.values()}, {mesos_pb2.TASK_LOST})
+        self.assertIn("lost its leadership", lost["held"].message)
+
+    def test_new_term_new_master_fresh_ids(self):
+        """
+        Leading again starts a fresh master (the old state is gone: it is
+        rebuilt from re-registrations), and ids are never handed out twice.
+        """
+        self.lead()
+        first = self.register_framework()
+        first_master = self.election.master
+        self.contender.become(NOT_LEADING)
+        self.scheduler.received.clear()
+        self.scheduler.node.disconnect(MASTER)
+        self.scheduler = RecordingPeer(self.network, UPID("scheduler2", "127.0.0.1", 6001))
+        self.contender.become(LEADING)
+        second = self.register_framework()
+        self.assertIsNot(self.election.master, first_master)
+        self.assertEqual(self.election.terms, 2)
+        self.assertNotEqual(first, second)
+        self.assertEqual(list(self.election.master.frameworks), [second])
+
+    def test_stop_withdraws(self):
+        """
+        Stopping ends the term and withdraws from the election.
+        """
+        self.lead()
+        self.election.stop()
+        self.assertTrue(self.contender.withdrawn)
+        self.assertIsNone(self.election.master)
+
+
+class StandbyHTTPTests(ElectionTestCase):
+    """
+    A standby's HTTP endpoints point at the leader.
+    """
+
+    def get(self, path):
+        client = StubTreq(MasterHTTP(self.election).resource())
+        response = self.successResultOf(client.get("http://master" + path,
+                                                   allow_redirects=False))
+        return response, self.successResultOf(response.content())
+
+    def test_redirects_to_leader(self):
+        """
+        State paths on a standby are a 307 to the same path and query on
+        the leader.
+        """
+        self.detector.appoint(OTHER)
+        response, _ = self.get("/master/tasks?limit=5")
+        self.assertEqual(response.code, 307)
+        self.assertEqual(response.headers.getRawHeaders("location"),
+                         ["http://127.0.0.2:5050/master/tasks?limit=5"])
+
+    def test_no_leader_is_503(self):
+        """
+        With no leader known, state paths are a 503 that says so.
+        """
+        response, body = self.get("/master/state")
+        self.assertEqual(response.code, 503)
+        self.assertIn(b"no leading master", body)
+
+    def test_paused_leader_is_503(self):
+        """
+        A leader that cannot confirm its leadership does not serve state,
+        and does not redirect to itself.
+        """
+        self.lead()
+        self.contender.become(UNCONFIRMED)
+        response, _ = self.get("/master/state")
+        self.assertEqual(response.code, 503)
+
+    def test_local_endpoints(self):
+        """
+        Health and flags are served by a standby itself; its metrics say
+        it is not elected.
+        """
+        self.detector.appoint(OTHER)
+        self.assertEqual(self.get("/health")[0].code, 200)
+        self.assertEqual(self.get("/master/flags")[0].code, 200)
+        response, body = self.get("/metrics/snapshot")
+        self.assertEqual(json.loads(body), {"master/elected": 0})
+
+    def test_leader_serves(self):
+        """
+        Once elected, the state is our term's master's.
+        """
+        self.lead()
+        response, body = self.get("/master/state")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(json.loads(body)["id"], self.contender.info.id)
+        self.assertEqual(json.loads(self.get("/metrics/snapshot")[1])["master/elected"], 1)
