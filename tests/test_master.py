@@ -476,7 +476,8 @@ class FailureTests(MasterTestCase):
     def test_slave_lost_after_missed_pings(self):
         """
         A slave that never answers pings is removed when the fifth ping in a
-        row goes unanswered (75 s), not before; one that answers stays.
+        row goes unanswered (75 s), not before, and told to shut down (it
+        hears it if it was only partitioned away); one that answers stays.
         """
         slave, slave_id = self.add_slave()
         healthy, healthy_id = self.add_slave("slave(2)", 5052)
@@ -495,6 +496,8 @@ class FailureTests(MasterTestCase):
         self.assertIn(healthy_id, self.master.slaves)
         self.assertGreaterEqual(len(slave.of(internal.PingSlaveMessage)), 5)
         self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
+        self.assertIn("removed this slave", slave.last(internal.ShutdownMessage).message)
+        self.assertEqual(healthy.of(internal.ShutdownMessage), [])
 
     def test_removed_slave_reregistering_is_shut_down(self):
         """

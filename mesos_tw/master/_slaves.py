@@ -89,7 +89,7 @@ class SlaveManagement:
                 framework.executors.setdefault(slave_id, {})[executor.executor_id.value] = executor
         slave.observer = SlaveObserver(
             self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
-            lambda reason: self.remove_slave(slave, reason),
+            lambda reason: self.shutdown_slave(slave, reason),
         )
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
@@ -109,6 +109,18 @@ class SlaveManagement:
         slave_id = self._slaves_by_pid.get(sender)
         if slave_id is not None:
             self.slaves[slave_id].observer.pong()
+
+    def shutdown_slave(self, slave, reason):
+        """
+        Remove C{slave}, which stopped answering pings, and tell it to shut
+        down: if it is only partitioned away it will hear so when the
+        partition heals, and kill the tasks already reported lost.
+        """
+        if self.slaves.get(slave.id) is not slave:
+            return
+        self.node.send(slave.pid, internal.ShutdownMessage(
+            message=f"the master removed this slave: {reason}"))
+        self.remove_slave(slave, reason)
 
     def remove_slave(self, slave, reason):
         """

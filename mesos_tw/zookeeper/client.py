@@ -24,6 +24,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
+from mesos_tw.zookeeper.logs import forward_kazoo_logs
+
 __all__ = [
     "CONNECTED",
     "EXPIRED",
@@ -137,6 +139,7 @@ class ZooKeeperClient:
 
     def __init__(self, reactor, hosts, session_timeout=10.0, credentials=None,
                  request_timeout=None, kazoo_factory=KazooClient):
+        forward_kazoo_logs()
         self.reactor = reactor
         self.hosts = hosts
         self.session_timeout = session_timeout

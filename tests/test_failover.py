@@ -1,0 +1,316 @@
+"""
+Failover of the replicated master on a real ZooKeeper ensemble: masters and
+slaves are ``twistd`` processes, the framework is a real scheduler driver in
+this process, and its tasks run in the echo executor on the slaves.
+
+A test waits for what it expects (a state of the leader, a scheduler
+callback) with a deadline, never for a fixed time; the one exception says
+why it must watch for something not happening.
+"""
+
+import json
+import os
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import SkipTest, TestCase
+
+from mesos_tw.native import MesosSchedulerDriver
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
+from mesos_tw.testing.scheduler import RecordingScheduler
+from mesos_tw.testing.zookeeper_server import server_mode, start_ensemble
+from mesos_tw.zookeeper import ZooKeeperClient
+
+#: Short enough to keep the tests quick, long enough for a loaded machine
+#: (ZooKeeper with a 200 ms tick allows 0.4 s to 4 s).
+SESSION_TIMEOUT = 2.0
+
+
+def task_states(state):
+    """
+    C{{task_id: state}} of every live task in a master's state JSON.
+    """
+    return {task["id"]: task["state"]
+            for framework in state["frameworks"] for task in framework["tasks"]}
+
+
+def active_frameworks(state):
+    """
+    The ids of the frameworks the master has active.
+    """
+    return {f["id"] for f in state["frameworks"] if f.get("active", True)}
+
+
+class FailoverTestCase(TestCase):
+    """
+    A ZooKeeper ensemble, masters, slaves and a framework.
+    """
+
+    timeout = 180
+
+    @inlineCallbacks
+    def start_cluster(self, masters=3, slaves=2, master_flags=()):
+        """
+        Start a 3-node ensemble, the masters and the slaves; fire once a
+        leader has every slave registered.
+        """
+        self.ensemble = yield start_ensemble(self, reactor, size=3)
+        self.url = self.ensemble.url("/mesos")
+        try:
+            self.cluster = ProcessCluster(
+                reactor, self.mktemp(), self.url, f"{SESSION_TIMEOUT}secs",
+                master_flags=master_flags)
+        except ClusterUnavailable as error:
+            raise SkipTest(str(error)) from None
+        self.addCleanup(self.cluster.stop)
+        for _ in range(masters):
+            self.cluster.start_master()
+        for _ in range(slaves):
+            self.cluster.start_slave()
+        yield self.cluster.wait_for(lambda port, state: len(state["slaves"]) == slaves,
+                                    f"{slaves} slaves to register")
+
+    def start_framework(self, framework_id=None):
+        """
+        A recording scheduler and its running driver, which finds the
+        leader through ZooKeeper; C{framework_id} fails over to an
+        existing framework.
+        """
+        scheduler = RecordingScheduler(reactor)
+        info = mesos_pb2.FrameworkInfo(user="", name="failover test", failover_timeout=120)
+        if framework_id is not None:
+            info.id.value = framework_id
+        driver = MesosSchedulerDriver(scheduler, info, self.url, reactor=reactor)
+        driver.start()
+        self.addCleanup(driver.abort)
+        return scheduler, driver
+
+    @inlineCallbacks
+    def run_tasks(self, scheduler, *task_ids, finish_files=None):
+        """
+        Launch tasks and wait until each is RUNNING.
+        """
+        for task_id in task_ids:
+            scheduler.launch(task_id, (finish_files or {}).get(task_id))
+        yield scheduler.wait(lambda s: all(s.latest(t) == "TASK_RUNNING" for t in task_ids),
+                             f"tasks {task_ids} to run")
+
+    @inlineCallbacks
+    def fail_over(self, scheduler, slaves):
+        """
+        SIGKILL the leader; fire with the new leader's port and state once
+        every slave and the framework have re-registered with it.
+        """
+        old_port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        reregistrations = scheduler.count("reregistered")
+        yield self.cluster.kill_master(old_port)
+        found = yield self.cluster.wait_for(
+            lambda port, state: port != old_port and len(state["slaves"]) == slaves
+            and scheduler.framework_id in active_frameworks(state),
+            "a new leader with every slave and the framework")
+        yield scheduler.wait(lambda s: s.count("reregistered") > reregistrations,
+                             "the framework's reregistered callback")
+        return found
+
+
+class LeaderFailoverTests(FailoverTestCase):
+    """
+    Killing the leading master loses nothing.
+    """
+
+    @inlineCallbacks
+    def test_leader_killed(self):
+        """
+        Three masters, two slaves, a framework with running tasks: after
+        the leader is killed another leads, the slaves and the framework
+        re-register (C{disconnected} then C{reregistered}), every task is
+        still RUNNING, an update sent while no master led arrives once, a
+        framework message reaches an executor started under the old
+        leader, and reconciliation reports the latest states.
+        """
+        yield self.start_cluster(masters=3, slaves=2)
+        scheduler, driver = self.start_framework()
+        finish = os.path.abspath(self.mktemp())
+        yield self.run_tasks(scheduler, "steady-1", "steady-2", "finisher",
+                             finish_files={"finisher": finish})
+
+        old_port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        yield self.cluster.kill_master(old_port)
+        # The task finishes while no master leads: its update must wait in
+        # the slave and reach the scheduler through the next leader.
+        open(finish, "w").close()
+        port, state = yield self.cluster.wait_for(
+            lambda port, state: port != old_port and len(state["slaves"]) == 2
+            and scheduler.framework_id in active_frameworks(state),
+            "a new leader with every slave and the framework")
+        yield scheduler.wait(lambda s: s.latest("finisher") == "TASK_FINISHED",
+                             "the update sent across the failover")
+
+        self.assertEqual(state["pid"], f"master@127.0.0.1:{port}")
+        names = [name for name, _ in scheduler.events
+                 if name in ("registered", "disconnected", "reregistered")]
+        self.assertEqual(names, ["registered", "disconnected", "reregistered"])
+        self.assertEqual(scheduler.states, {
+            "steady-1": ["TASK_RUNNING"], "steady-2": ["TASK_RUNNING"],
+            "finisher": ["TASK_RUNNING", "TASK_FINISHED"]})
+        _, state = yield self.cluster.wait_for(
+            lambda p, s: task_states(s) == {"steady-1": "TASK_RUNNING",
+                                            "steady-2": "TASK_RUNNING"},
+            "the new leader to know the running tasks")
+
+        slave_id = mesos_pb2.SlaveID(value=scheduler.slaves["steady-1"])
+        driver.sendFrameworkMessage(scheduler.executor.executor_id, slave_id, b"after failover")
+        yield scheduler.wait(lambda s: b"echo:after failover" in s.messages,
+                             "the executor's echo")
+
+        driver.reconcileTasks([
+            mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="steady-2"),
+                                 state=mesos_pb2.TASK_STAGING),
+            mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="ghost"),
+                                 state=mesos_pb2.TASK_RUNNING)])
+        yield scheduler.wait(lambda s: s.states.get("steady-2", [])[-1:] == ["TASK_RUNNING"]
+                             and len(s.states["steady-2"]) == 2 and "ghost" in s.states,
+                             "reconciliation answers")
+        self.assertEqual(scheduler.states["ghost"], ["TASK_LOST"])
+
+    @inlineCallbacks
+    def test_two_masters_repeated_kills(self):
+        """
+        With two masters, the leader is killed three times (a fresh master
+        replacing each one killed): every time the other takes over and
+        the tasks run on, never reported lost.
+        """
+        yield self.start_cluster(masters=2, slaves=2)
+        scheduler, _ = self.start_framework()
+        yield self.run_tasks(scheduler, "a", "b")
+        leaders = []
+        for _ in range(3):
+            port, state = yield self.fail_over(scheduler, slaves=2)
+            leaders.append(port)
+            self.cluster.start_master()
+        self.assertEqual(len(set(leaders)), 3)
+        _, state = yield self.cluster.wait_for(
+            lambda p, s: task_states(s) == {"a": "TASK_RUNNING", "b": "TASK_RUNNING"},
+            "the last leader to know the running tasks")
+        self.assertEqual(scheduler.states, {"a": ["TASK_RUNNING"], "b": ["TASK_RUNNING"]})
+
+
+class ZooKeeperFailureTests(FailoverTestCase):
+    """
+    What the masters do when ZooKeeper itself fails.
+    """
+
+    @inlineCallbacks
+    def test_one_server_dies(self):
+        """
+        Killing the ensemble's own leader (a quorum remains) changes
+        nothing: the same master leads the same term, nobody re-registers,
+        and the cluster keeps launching tasks.
+        """
+        yield self.start_cluster(masters=2, slaves=1)
+        scheduler, driver = self.start_framework()
+        yield self.run_tasks(scheduler, "before")
+        port, before = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        watcher = ZooKeeperClient(reactor, self.ensemble.hosts, SESSION_TIMEOUT)
+        self.addCleanup(watcher.stop)
+        watcher.start()
+        candidates = yield watcher.get_children("/mesos")
+
+        (zk_leader,) = [s for s in self.ensemble.servers if server_mode(s.port) == "Mode: leader"]
+        zk_leader.kill()
+        yield self.run_tasks(scheduler, "after")
+        # Watch for twice the session timeout: a session lost to the dead
+        # server would have expired by then and its master re-contended.
+        yield deferLater(reactor, 2 * SESSION_TIMEOUT, lambda: None)
+        self.assertEqual(sorted((yield watcher.get_children("/mesos"))), sorted(candidates))
+        now_port, after = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        self.assertEqual((now_port, after["elected_time"]), (port, before["elected_time"]))
+        self.assertEqual(scheduler.count("disconnected"), 0)
+        self.assertEqual(scheduler.states, {"before": ["TASK_RUNNING"], "after": ["TASK_RUNNING"]})
+
+    @inlineCallbacks
+    def test_ensemble_unreachable(self):
+        """
+        When no ZooKeeper server answers for longer than the session
+        timeout, the leader stops leading (no master serves the state);
+        when ZooKeeper returns, a leader is elected again, everything
+        re-registers, and the task still runs.
+        """
+        yield self.start_cluster(masters=2, slaves=1)
+        scheduler, _ = self.start_framework()
+        yield self.run_tasks(scheduler, "survivor")
+        port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        leader = self.cluster.masters[port]
+        for server in self.ensemble.servers:
+            server.pause()
+            self.addCleanup(server.resume)
+        # kazoo notices the silence within two thirds of the session
+        # timeout; from then on the leader is paused, before any server
+        # could have expired its session.
+        yield leader.wait_for_output(reactor, b"Cannot confirm leadership")
+        code, _ = yield self.cluster.get(port, "/master/state")
+        self.assertEqual(code, 503)
+        yield leader.wait_for_output(reactor, b"No longer the leading master")
+        code, metrics = yield self.cluster.get(port, "/metrics/snapshot")
+        self.assertEqual(json.loads(metrics)["master/elected"], 0)
+        self.assertIsNone((yield self.cluster.leader_state()))
+        for server in self.ensemble.servers:
+            server.resume()
+        yield self.cluster.wait_for(
+            lambda p, s: len(s["slaves"]) == 1 and task_states(s) == {"survivor": "TASK_RUNNING"}
+            and scheduler.framework_id in active_frameworks(s),
+            "a leader again, with the slave, the framework and its task")
+        self.assertEqual(scheduler.states, {"survivor": ["TASK_RUNNING"]})
+
+
+class FrameworkFailoverTests(FailoverTestCase):
+    """
+    Schedulers and slaves failing, with ZooKeeper finding the master.
+    """
+
+    @inlineCallbacks
+    def test_scheduler_failover(self):
+        """
+        A second scheduler with the framework's id takes over: the first
+        hears C{error("Framework failed over")}, the second is registered,
+        and it can reach and kill the task the first launched.
+        """
+        yield self.start_cluster(masters=2, slaves=1)
+        first, _ = self.start_framework()
+        yield self.run_tasks(first, "inherited")
+        second, driver = self.start_framework(framework_id=first.framework_id)
+        yield second.wait(lambda s: s.count("registered") == 1, "the new scheduler's registration")
+        yield first.wait(lambda s: ("error", "Framework failed over") in s.events,
+                         "the old scheduler's error")
+        self.assertEqual(second.framework_id, first.framework_id)
+        driver.killTask(mesos_pb2.TaskID(value="inherited"))
+        yield second.wait(lambda s: s.latest("inherited") == "TASK_KILLED",
+                          "the inherited task's kill")
+
+    @inlineCallbacks
+    def test_slave_partition(self):
+        """
+        A slave that stops answering is removed: its task is reported LOST
+        and the framework hears slaveLost.  When it comes back it is told
+        to shut down, and is not registered again.
+        """
+        yield self.start_cluster(masters=1, slaves=2, master_flags=[
+            "--slave_ping_timeout=0.3secs", "--max_slave_ping_timeouts=3"])
+        scheduler, _ = self.start_framework()
+        yield self.run_tasks(scheduler, "one", "two")
+        _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        pids = {slave["id"]: slave["pid"] for slave in state["slaves"]}
+        lost_slave = scheduler.slaves["one"]
+        port = int(pids[lost_slave].rsplit(":", 1)[1])
+        (partitioned,) = [d for d in self.cluster.slaves if d.port == port]
+        partitioned.pause()
+        yield scheduler.wait(lambda s: s.latest("one") == "TASK_LOST"
+                             and ("slaveLost", lost_slave) in s.events,
+                             "the partitioned slave's task to be lost")
+        partitioned.resume()
+        yield partitioned.wait_for_output(reactor, b"told this slave to shut down")
+        _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        self.assertEqual([s["id"] for s in state["slaves"]], [scheduler.slaves["two"]])
+        self.assertEqual(scheduler.latest("two"), "TASK_RUNNING")
