@@ -174,6 +174,7 @@ class LeaderFailoverTests(FailoverTestCase):
                              and len(s.states["steady-2"]) == 2 and "ghost" in s.states,
                              "reconciliation answers")
         self.assertEqual(scheduler.states["ghost"], ["TASK_LOST"])
+        yield self.run_tasks(scheduler, "launched-after-failover")
 
     @inlineCallbacks
     def test_two_masters_repeated_kills(self):

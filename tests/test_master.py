@@ -530,6 +530,28 @@ class FailureTests(MasterTestCase):
         state = self.master.state()["slaves"][0]
         self.assertEqual(state["used_resources"], {"cpus": 1.0, "mem": 128.0})
 
+    def test_launch_on_reregistered_executor(self):
+        """
+        After a failover, a task for an executor a re-registered slave
+        reported (with its framework id filled in) is launched on it when
+        the scheduler's ExecutorInfo is otherwise the same.
+        """
+        scheduler, framework_id = self.add_framework()
+        executor = executor_info(resources="cpus:0.1;mem:32")
+        reported = mesos_pb2.ExecutorInfo()
+        reported.CopyFrom(executor)
+        reported.framework_id.value = framework_id
+        slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value="old-slave"), slave=slave_info(),
+            executor_infos=[reported]))
+        self.turn()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer,
+                    [task_info("t1", "old-slave", executor=executor)])
+        self.assertEqual(self.updates(scheduler), [])
+        self.assertEqual(slave.last(internal.RunTaskMessage).task.task_id.value, "t1")
+
     def test_shutdown_framework_while_task_running(self):
         """
         Unregistering a framework shuts it down on the slaves and returns

@@ -5,7 +5,23 @@ task validation visitors).  Each check returns an error message or L{None}.
 
 from mesos_tw.resources import Resources, ResourcesError
 
-__all__ = ["validate_task"]
+__all__ = ["same_executor", "validate_task"]
+
+
+def same_executor(one, other):
+    """
+    Whether two C{ExecutorInfo}s describe the same executor.  Their
+    C{framework_id} is not compared: slaves fill it in when they report
+    their executors to a new master, and schedulers usually leave it out.
+    """
+    if one.framework_id.value and other.framework_id.value:
+        return one == other
+    one_copy, other_copy = type(one)(), type(other)()
+    one_copy.CopyFrom(one)
+    other_copy.CopyFrom(other)
+    one_copy.ClearField("framework_id")
+    other_copy.ClearField("framework_id")
+    return one_copy == other_copy
 
 
 def validate_task(task, slave_id, known_task_ids, executors, available):
@@ -47,7 +63,7 @@ def validate_task(task, slave_id, known_task_ids, executors, available):
         existing = executors.get(executor_id)
         if existing is None:
             needed = needed + executor_resources
-        elif existing != task.executor:
+        elif not same_executor(existing, task.executor):
             return (
                 f"Task has an ExecutorInfo for executor {executor_id} that differs "
                 f"from the one already running",
