@@ -4,7 +4,7 @@ Master failover: mean time to recovery, and what is lost, on a real
 
 Starts the ensemble, three ``twistd mesos-master --zk=...`` processes,
 SLAVES ``twistd mesos-slave`` processes and, in this process, a framework
-with TASKS tasks running in the echo executor.  Then, ROUNDS times:
+with two tasks per slave running in the echo executor.  Then, ROUNDS times:
 
 1. SIGKILL the leading master;
 2. at once, let one task finish, so that its update is sent while no
@@ -24,7 +24,7 @@ znode lives until its session expires.  The figures are sampled every
 50 ms (the polling interval), so they carry that much resolution.
 
     python benchmarks/failover_mttr.py                       # session timeouts 1, 2 and 4 s
-    python benchmarks/failover_mttr.py --session_timeouts 1 --rounds 10 --slaves 5
+    python benchmarks/failover_mttr.py --session_timeouts 1 --slaves 3 6 12
 
 Needs Debian's ``zookeeper`` package (``bash scripts/test`` installs it).
 """
@@ -135,23 +135,25 @@ def main(reactor, argv):
     parser.add_argument("--session_timeouts", type=float, nargs="+", default=[1.0, 2.0, 4.0],
                         help="ZooKeeper session timeouts to measure, in seconds (0.4 to 4)")
     parser.add_argument("--rounds", type=int, default=5, help="leader kills per configuration")
-    parser.add_argument("--slaves", type=int, default=3)
-    parser.add_argument("--tasks", type=int, default=6)
+    parser.add_argument("--slaves", type=int, nargs="+", default=[3],
+                        help="numbers of slaves to measure")
+    parser.add_argument("--tasks_per_slave", type=int, default=2)
     options = parser.parse_args(argv)
-    print(f"3 masters, 3 ZooKeeper servers, {options.slaves} slaves, {options.tasks} running "
-          f"tasks; {options.rounds} leader kills per session timeout", flush=True)
+    print(f"3 masters, 3 ZooKeeper servers, {options.tasks_per_slave} running tasks per slave; "
+          f"{options.rounds} leader kills per configuration", flush=True)
     rows = []
     for timeout in options.session_timeouts:
-        print(f"session timeout {timeout:g} s:", flush=True)
-        with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
-            result = yield measure(reactor, directory, timeout, options.slaves, options.tasks,
-                                   options.rounds)
-        rows.append((timeout, *result))
+        for slaves in options.slaves:
+            print(f"session timeout {timeout:g} s, {slaves} slaves:", flush=True)
+            with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
+                result = yield measure(reactor, directory, timeout, slaves,
+                                       slaves * options.tasks_per_slave, options.rounds)
+            rows.append((timeout, slaves, *result))
     print()
-    print("session timeout | elected median | MTTR median | MTTR max | lost tasks | "
+    print("session timeout | slaves | elected median | MTTR median | MTTR max | lost tasks | "
           "lost updates | duplicates")
-    for timeout, elected, mttr, lost_tasks, lost_updates, duplicates in rows:
-        print(f"{timeout:>13g} s | {statistics.median(elected):>12.2f} s | "
+    for timeout, slaves, elected, mttr, lost_tasks, lost_updates, duplicates in rows:
+        print(f"{timeout:>13g} s | {slaves:>6} | {statistics.median(elected):>12.2f} s | "
               f"{statistics.median(mttr):>9.2f} s | {max(mttr):>6.2f} s | {lost_tasks:>10} | "
               f"{lost_updates:>12} | {duplicates:>10}")
 

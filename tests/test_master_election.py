@@ -163,6 +163,36 @@ class TermTests(ElectionTestCase):
                          [("t1", mesos_pb2.TASK_LOST), ("t2", mesos_pb2.TASK_LOST)])
         self.assertIn(f"the leader: {OTHER}", statuses[0].message)
 
+    def test_named_before_elected_waits(self):
+        """
+        When ZooKeeper names us before our contender tells us (slaves saw
+        the change first), a registration waits for our term instead of
+        being dropped; if another master is named instead, a waiting launch
+        is refused.
+        """
+        self.detector.appoint(MASTER)
+        self.register_slave()
+        self.assertEqual(self.slave.received, [])
+        self.contender.become(LEADING)
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+
+    def test_named_then_passed_over_refuses(self):
+        """
+        Messages that waited for a term that never came are answered as a
+        standby answers them once another master is named.
+        """
+        self.detector.appoint(MASTER)
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value="f"), tasks=[task_info("t1", "s")]))
+        self.turn()
+        self.assertEqual(self.scheduler.received, [])
+        self.detector.appoint(OTHER)
+        self.turn()
+        self.assertEqual([m.update.status.state
+                          for m in self.scheduler.of(internal.StatusUpdateMessage)],
+                         [mesos_pb2.TASK_LOST])
+
     def test_elected_master_serves(self):
         """
         Once elected, a term's master registers slaves and frameworks, with

@@ -175,6 +175,22 @@ class MasterElection:
     def _leader_detected(self, upid):
         self.leader = upid
         self.log.info("Leading master: {leader}", leader=str(upid) if upid else "none")
+        if upid != self.pid and self.master is None:
+            self._release_waiting()
+
+    def _awaiting_election(self):
+        """
+        Whether ZooKeeper already names us the leader but our contender has
+        not told us yet: slaves and schedulers that saw the change first
+        are already registering with us, and their messages should wait
+        for our term rather than be dropped (they would only retry later).
+        """
+        return self.master is None and self.detector is not None and self.leader == self.pid
+
+    def _release_waiting(self):
+        waiting, self._waiting = self._waiting, []
+        for event in waiting:
+            self._deliver(*event)
 
     def _leadership_changed(self, leadership):
         previous, self.leadership = self.leadership, leadership
@@ -201,6 +217,7 @@ class MasterElection:
         self.master.start()
         self.log.info("Elected leading master {pid} (term {term})", pid=str(self.pid),
                       term=self.terms)
+        self._release_waiting()
 
     def _pause_term(self):
         if self.master is None:
@@ -212,9 +229,7 @@ class MasterElection:
     def _resume_term(self):
         self.log.info("Leadership confirmed again; resuming")
         self._gate.resume()
-        waiting, self._waiting = self._waiting, []
-        for event in waiting:
-            self._deliver(*event)
+        self._release_waiting()
 
     def _end_term(self, reason):
         master, gate = self.master, self._gate
@@ -226,9 +241,7 @@ class MasterElection:
         for to, message in gate.held:
             if isinstance(message, internal.RunTaskMessage):
                 self._report_unlaunched(message, to)
-        waiting, self._waiting = self._waiting, []
-        for event in waiting:
-            self._deliver(*event)
+        self._release_waiting()
 
     def _report_unlaunched(self, message, slave):
         """
@@ -261,7 +274,7 @@ class MasterElection:
         self._deliver("lost", upid, None)
 
     def _deliver(self, kind, sender, message):
-        if self.master is not None and self._gate.paused:
+        if (self.master is not None and self._gate.paused) or self._awaiting_election():
             self._waiting.append((kind, sender, message))
         elif self.master is not None:
             if kind == "message":
