@@ -273,6 +273,19 @@ class TermTests(ElectionTestCase):
         self.assertEqual({s.state for s in lost.values()}, {mesos_pb2.TASK_LOST})
         self.assertIn("lost its leadership", lost["held"].message)
 
+    def test_lost_leadership_closes_connections(self):
+        """
+        A term that ends closes every connection, so the slave and the
+        scheduler register again even if this process leads once more.
+        """
+        self.lead()
+        self.register_slave()
+        self.register_framework()
+        self.contender.become(NOT_LEADING)
+        self.turn()
+        self.assertEqual((self.slave.lost, self.scheduler.lost), ([MASTER], [MASTER]))
+        self.assertEqual(self.election.node.peers(), [])
+
     def test_new_term_new_master_fresh_ids(self):
         """
         Leading again starts a fresh master (the old state is gone: it is

@@ -123,12 +123,14 @@ class MessageNodeTests(TestCase):
         self.client.send(self.server.upid, messages_pb2.PingSlaveMessage())
         yield self.server_inbox.until(lambda: self.server_inbox.messages)
         self.assertTrue(self.server.connected_to(self.client.upid))
+        self.assertEqual(self.server.peers(), [self.client.upid])
         self.client.disconnect(self.server.upid)
         yield self.server_inbox.until(lambda: self.server_inbox.lost)
         yield self.client_inbox.until(lambda: self.client_inbox.lost)
         self.assertEqual(self.server_inbox.lost, [self.client.upid])
         self.assertEqual(self.client_inbox.lost, [self.server.upid])
         self.assertFalse(self.server.connected_to(self.client.upid))
+        self.assertEqual(self.server.peers(), [])
 
     @inlineCallbacks
     def test_connection_refused_reports_peer_lost(self):

@@ -158,6 +158,17 @@ class StatusUpdateManagerTests(SynchronousTestCase):
         self.manager.flush()
         self.assertEqual(self.uuids(), [b"a", b"c", b"a", b"c"])
 
+    def test_flush_skips_acknowledged_streams(self):
+        """
+        A running task whose updates are all acknowledged has nothing to
+        send when the slave re-registers (not an empty update).
+        """
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.acknowledge("F1", "t1", b"a")
+        self.manager.flush()
+        self.assertEqual(self.uuids(), [b"a"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_discard_framework(self):
         """
         A removed framework's updates are dropped and no longer retried.

@@ -13,9 +13,10 @@ connection is suspended) stops acting as leader at once: the term is
 I{paused}.  Nothing it sends leaves the process and nothing that arrives
 is handled; both wait.  If the same session comes back the term resumes
 where it stopped (so a ZooKeeper server restarting costs the cluster
-nothing); if the session is lost the term ends and everything that waited
-is dropped, except that tasks which never reached their slave are reported
-lost.  A master that does not lead (a I{standby}) handles nothing: slaves
+nothing); if the session is lost the term ends: everything that waited is
+dropped, except that tasks which never reached their slave are reported
+lost, and every connection is closed, so that slaves and schedulers
+register afresh wherever the leader now is (even here, in a new term).  A master that does not lead (a I{standby}) handles nothing: slaves
 and schedulers retry against the leader their own detectors find, and a
 task launched at a standby is answered with C{TASK_LOST}.
 """
@@ -96,6 +97,12 @@ class PausableNode:
         Close the real node's connection with C{upid}.
         """
         self._node.disconnect(upid)
+
+    def peers(self):
+        """
+        The real node's peers.
+        """
+        return self._node.peers()
 
     def resume(self):
         """
@@ -242,6 +249,11 @@ class MasterElection:
             if isinstance(message, internal.RunTaskMessage):
                 self._report_unlaunched(message, to)
         self._release_waiting()
+        # As if the old leader had died: every slave and scheduler sees its
+        # connection close and registers again, even with this process if
+        # it is elected once more (its state is gone with the term).
+        for peer in self.node.peers():
+            self.node.disconnect(peer)
 
     def _report_unlaunched(self, message, slave):
         """

@@ -65,6 +65,11 @@ class IMessageNode(Interface):
         L{IMessageReceiver.peer_lost}.
         """
 
+    def peers():
+        """
+        The UPIDs we have an open connection with now.
+        """
+
 
 class _SniffingProtocol(Protocol):
     """
@@ -223,6 +228,12 @@ class MessageNode:
         if peer is not None and self._connections.get(peer) is protocol:
             del self._connections[peer]
             self.receiver.peer_lost(peer)
+
+    def peers(self):
+        """
+        The UPIDs we have an open connection with now.
+        """
+        return list(self._connections)
 
     def disconnect(self, upid):
         """

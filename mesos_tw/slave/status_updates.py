@@ -115,10 +115,12 @@ class StatusUpdateManager:
 
     def flush(self):
         """
-        Send every stream's head now (after re-registering with a master).
+        Send every stream's head now (after re-registering with a master);
+        a stream whose updates are all acknowledged has nothing to send.
         """
         for key, stream in list(self._streams.items()):
-            self._send(key, stream)
+            if stream.head is not None:
+                self._send(key, stream)
 
     def discard_framework(self, framework_id):
         """

@@ -45,6 +45,12 @@ class MemoryNode:
         """
         self.network.sever(self.upid, upid)
 
+    def peers(self):
+        """
+        The nodes we have exchanged messages with and not been cut from.
+        """
+        return self.network.peers_of(self.upid)
+
     def sent_of(self, cls):
         """
         The messages of type C{cls} this node sent, in order.
@@ -77,6 +83,12 @@ class MemoryNetwork:
         Whether a and b have exchanged messages and not been cut apart.
         """
         return frozenset((a, b)) in self._links
+
+    def peers_of(self, upid):
+        """
+        The UPIDs linked with C{upid}.
+        """
+        return [other for link in self._links if upid in link for other in link if other != upid]
 
     def deliver(self, sender, to, message):
         """
