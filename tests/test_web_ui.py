@@ -1,31 +1,43 @@
 """
-Tests for the master's web UI: the dashboard rendered in memory, and in a
-real headless Chromium against a running cluster with a framework's task.
+Tests for the master's web UI: the pages rendered in memory (a real master
+and slave on an in-memory network), and in a real headless Chromium against
+a running mesos-local with a framework's task.
 """
 
+import json
 import os
 import shutil
 
 from treq.testing import StubTreq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, fail, inlineCallbacks
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
 from mesos_tw import local
+from mesos_tw.detector import StandaloneDetector
 from mesos_tw.interface import Scheduler, mesos_pb2
-from mesos_tw.master.election import SoleMaster
+from mesos_tw.master.election import ILeadership, SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.slave.http import SlaveHTTP
+from mesos_tw.slave.slave import Slave
+from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.web.history import UtilizationHistory, utilization_chart
+from mesos_tw.web.layout import browse_link, tail_link
 
 MASTER = UPID("master", "127.0.0.1", 5050)
+SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 
 
 class DashboardTests(SynchronousTestCase):
@@ -115,6 +127,355 @@ class FrameworkPageTests(SynchronousTestCase):
         response, body = self.get("/frameworks/nope")
         self.assertEqual(response.code, 404)
         self.assertIn("no framework nope", body)
+
+
+class UnreachableSlaves:
+    """
+    A treq-like client for which every slave refuses connections.
+    """
+
+    def get(self, url, **kwargs):
+        """
+        Fail as a refused connection does.
+        """
+        return fail(ConnectionRefusedError("connection refused"))
+
+
+class ClusterPagesTests(SynchronousTestCase):
+    """
+    The list pages and one slave's pages, with a real master and a real
+    slave (fake isolator) on an in-memory network: the slave's own HTTP
+    app answers the master's UI through treq's in-memory client.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        network = MemoryNetwork(self.clock)
+        self.master = Master(self.clock, network.node(MASTER), cluster="pages")
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        self.slave = Slave(
+            self.clock, network.node(SLAVE), StandaloneDetector(MASTER), FakeIsolator(self.clock),
+            os.path.abspath(self.mktemp()), Resources.parse("cpus:4;mem:2048;disk:1000"),
+            attributes={"rack": "r7"}, hostname="node-a", python="python3",
+            environ={"PATH": "/bin"})
+        self.slave.start()
+        self.addCleanup(self.slave.stop)
+        self.turn()
+        self.scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+        self.scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="pages-fw", role="batch")))
+        self.turn()
+        registered = self.scheduler.last(internal.FrameworkRegisteredMessage)
+        self.framework_id = registered.framework_id.value
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.slave_id = offer.slave_id.value
+        task = mesos_pb2.TaskInfo(
+            name="writer", task_id=mesos_pb2.TaskID(value="writer-1"), slave_id=offer.slave_id,
+            resources=Resources.parse("cpus:1;mem:64").to_protobuf(),
+            command=mesos_pb2.CommandInfo(value="echo hello"))
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=registered.framework_id, offer_id=offer.id, tasks=[task],
+            filters=mesos_pb2.Filters()))
+        self.turn()
+        executor = self.slave.frameworks[self.framework_id].executors["writer-1"]
+        self.directory = executor.directory
+        with open(os.path.join(self.directory, "stdout"), "w") as stdout:
+            stdout.write("hello from the sandbox\n")
+        self.slave_http = StubTreq(SlaveHTTP(self.slave).resource())
+        self.client = StubTreq(MasterHTTP(
+            SoleMaster(self.master), slave_http=self.slave_http).resource())
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def get(self, path):
+        """
+        GET C{path} from the master: the response and its text.
+        """
+        response = self.successResultOf(self.client.get("http://master" + path))
+        return response, self.successResultOf(response.content()).decode()
+
+    def test_frameworks_page(self):
+        """
+        /frameworks lists the framework with its role, its task and its
+        dominant share (1 of 4 CPUs), linked to its own page.
+        """
+        response, body = self.get("/frameworks")
+        self.assertEqual(response.code, 200)
+        for text in ("pages-fw", "alice", "batch", f'href="/frameworks/{self.framework_id}"',
+                     "25.0%"):
+            self.assertIn(text, body)
+
+    def test_slaves_page(self):
+        """
+        /slaves lists the slave with its host, attributes, task count and
+        CPUs used of total, linked to its page.
+        """
+        response, body = self.get("/slaves")
+        self.assertEqual(response.code, 200)
+        for text in ("node-a", "rack=r7", "1 / 4", f'href="/slaves/{self.slave_id}"'):
+            self.assertIn(text, body)
+
+    def test_offers_page(self):
+        """
+        /offers lists each outstanding offer with its framework's name and
+        its slave; with none it says so.
+        """
+        _, body = self.get("/offers")
+        self.assertIn("No outstanding offers.", body)
+        offered = len(self.scheduler.of(internal.ResourceOffersMessage))
+        # The launch's filter refuses the rest of the slave for 5 seconds.
+        for _ in range(10):
+            self.clock.advance(self.master.allocation_interval)
+            self.turn()
+        self.assertEqual(len(self.scheduler.of(internal.ResourceOffersMessage)), offered + 1)
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        _, body = self.get("/offers")
+        for text in (offer.id.value, "pages-fw", "node-a", "cpus: 3"):
+            self.assertIn(text, body)
+        self.assertNotIn("No outstanding offers.", body)
+
+    def test_slave_page_lists_executors(self):
+        """
+        A slave's page lists the executor the slave reports, linked to the
+        executor's page and its sandbox, and the task the master knows.
+        """
+        response, body = self.get(f"/slaves/{self.slave_id}")
+        self.assertEqual(response.code, 200)
+        executor_page = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        for text in ("Command Executor (Task: writer-1)", f'href="{executor_page}"',
+                     browse_link(self.slave_id, self.directory).replace("&", "&amp;"),
+                     "writer", "TASK_STAGING", "rack=r7"):
+            self.assertIn(text, body)
+
+    def test_slave_page_unreachable_slave(self):
+        """
+        When the slave does not answer, its page still shows what the
+        master knows and says why the executors are missing.
+        """
+        client = StubTreq(MasterHTTP(
+            SoleMaster(self.master), slave_http=UnreachableSlaves()).resource())
+        response = self.successResultOf(client.get(f"http://master/slaves/{self.slave_id}"))
+        body = self.successResultOf(response.content()).decode()
+        self.assertEqual(response.code, 200)
+        self.assertIn("did not answer", body)
+        self.assertIn("writer-1", body)
+        self.assertNotIn("Command Executor", body)
+
+    def test_unknown_slave(self):
+        """
+        Every page of an unknown slave is a 404 naming it.
+        """
+        for path in ("/slaves/nope", "/slaves/nope/browse?path=/",
+                     "/slaves/nope/tail?path=/x", "/slaves/nope/files/read?path=/x",
+                     "/slaves/nope/frameworks/f/executors/e"):
+            response, body = self.get(path)
+            self.assertEqual(response.code, 404, path)
+            self.assertIn("no slave nope", body)
+
+    def test_executor_page(self):
+        """
+        An executor's page lists its tasks and links its sandbox and its
+        stdout and stderr tails; an unknown executor is a 404.
+        """
+        base = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors"
+        response, body = self.get(f"{base}/writer-1")
+        self.assertEqual(response.code, 200)
+        for text in ("writer-1", "QUEUED", "running", self.directory,
+                     tail_link(self.slave_id, os.path.join(self.directory, "stdout")),
+                     tail_link(self.slave_id, os.path.join(self.directory, "stderr"))):
+            self.assertIn(text.replace("&", "&amp;"), body)
+        response, body = self.get(f"{base}/nope")
+        self.assertEqual(response.code, 404)
+        self.assertIn("no executor nope", body)
+
+    def test_executor_page_unreachable_slave(self):
+        """
+        An executor's page of a slave that does not answer is a 502 saying so.
+        """
+        client = StubTreq(MasterHTTP(
+            SoleMaster(self.master), slave_http=UnreachableSlaves()).resource())
+        response = self.successResultOf(client.get(
+            f"http://master/slaves/{self.slave_id}/frameworks/{self.framework_id}"
+            "/executors/writer-1"))
+        self.assertEqual(response.code, 502)
+        self.assertIn(b"did not answer", self.successResultOf(response.content()))
+
+    def test_browse_sandbox(self):
+        """
+        The sandbox browser lists the sandbox's files, each linked to its
+        tail and to a download from the slave itself.
+        """
+        stdout = os.path.join(self.directory, "stdout")
+        response, body = self.get(browse_link(self.slave_id, self.directory))
+        self.assertEqual(response.code, 200)
+        self.assertIn(tail_link(self.slave_id, stdout).replace("&", "&amp;"), body)
+        self.assertIn("http://127.0.0.1:5051/files/download?path=" + stdout.replace("/", "%2F"),
+                      body)
+
+    def test_browse_refusals(self):
+        """
+        The slave's refusals reach the browser with their status and
+        message: outside the sandboxes, missing; a missing path is a 400.
+        """
+        for path, code, text in (("/etc", 403, "outside"),
+                                 (self.directory + "/nothing-here", 404, "no such file"),
+                                 ("", 400, "path is required")):
+            response, body = self.get(browse_link(self.slave_id, path))
+            self.assertEqual(response.code, code, path)
+            self.assertIn(text, body)
+
+    def test_tail_page(self):
+        """
+        The tail page of a sandbox file carries the pailer script, where to
+        read the file through the master, and a download link; a file that
+        does not exist is a 404.
+        """
+        stdout = os.path.join(self.directory, "stdout")
+        response, body = self.get(tail_link(self.slave_id, stdout))
+        self.assertEqual(response.code, 200)
+        for text in ('src="/static/pailer.js"', f'data-read="/slaves/{self.slave_id}/files/read"',
+                     f'data-path="{stdout}"', "/files/download?path="):
+            self.assertIn(text, body)
+        response, body = self.get(tail_link(self.slave_id, stdout + ".missing"))
+        self.assertEqual(response.code, 404)
+
+    def test_read_through_master(self):
+        """
+        /slaves/<id>/files/read gives Mesos's {data, offset} from the
+        slave: the size with offset -1, then the text from an offset.
+        """
+        stdout = os.path.join(self.directory, "stdout")
+        text = "hello from the sandbox\n"
+        base = f"/slaves/{self.slave_id}/files/read?path={stdout}"
+        _, body = self.get(base + "&offset=-1")
+        self.assertEqual(json.loads(body), {"data": "", "offset": len(text)})
+        _, body = self.get(base + "&offset=6&length=4")
+        self.assertEqual(json.loads(body), {"data": text[6:10], "offset": 6})
+        with open(stdout, "a") as file:
+            file.write("more\n")
+        _, body = self.get(base + f"&offset={len(text)}")
+        self.assertEqual(json.loads(body), {"data": "more\n", "offset": len(text)})
+
+    def test_read_bad_arguments(self):
+        """
+        Bad offsets and lengths are 400s naming the argument, before the
+        slave is asked.
+        """
+        base = f"/slaves/{self.slave_id}/files/read?path=/x"
+        for query, text in (("&offset=abc", "offset must be an integer"),
+                            ("&offset=-2", "offset must be at least -1"),
+                            ("&length=-1", "length must be at least 0")):
+            response, body = self.get(base + query)
+            self.assertEqual(response.code, 400, query)
+            self.assertIn(text, body)
+
+    def test_every_page_has_navigation(self):
+        """
+        Every page shows the cluster's name and the leading master, and
+        links the other pages.
+        """
+        for path in ("/", "/frameworks", "/slaves", "/offers", f"/slaves/{self.slave_id}",
+                     f"/frameworks/{self.framework_id}"):
+            _, body = self.get(path)
+            for text in ('href="/frameworks"', 'href="/slaves"', 'href="/offers"', "pages",
+                         str(self.master.pid)):
+                self.assertIn(text, body, path)
+
+
+@implementer(ILeadership)
+class Standby:
+    """
+    A master that does not lead, while C{leader} does.
+    """
+
+    master = None
+    elected = False
+
+    def __init__(self, pid, leader):
+        self.pid = pid
+        self.leader = leader
+
+
+class StandbyPagesTests(SynchronousTestCase):
+    """
+    A standby master's UI sends the browser to the leader.
+    """
+
+    def test_standby_is_a_leadership(self):
+        """
+        The test's standby provides L{ILeadership}.
+        """
+        verifyObject(ILeadership, Standby(MASTER, None))
+
+    def test_pages_redirect_to_leader(self):
+        """
+        Every UI page on a standby is a 307 to the same page on the leader.
+        """
+        client = StubTreq(MasterHTTP(
+            Standby(MASTER, UPID("master", "10.0.0.9", 5050))).resource())
+        for path in ("/", "/frameworks", "/slaves", "/offers", "/slaves/s1",
+                     "/slaves/s1/browse?path=/tmp"):
+            response = self.successResultOf(
+                client.get("http://master" + path, allow_redirects=False))
+            self.assertEqual(response.code, 307, path)
+            self.assertEqual(response.headers.getRawHeaders("location"),
+                             ["http://10.0.0.9:5050" + path])
+
+
+class UtilizationHistoryTests(SynchronousTestCase):
+    """
+    The dashboard's utilization history and chart.
+    """
+
+    def test_spacing_and_span(self):
+        """
+        Samples closer than the spacing are skipped; those older than the
+        span are forgotten.
+        """
+        history = UtilizationHistory(span=60, spacing=5)
+        for now in (0, 1, 5, 6, 10, 70):
+            history.record(now, {"master/cpus_percent": now / 100})
+        self.assertEqual([when for when, _ in history.samples], [10, 70])
+        self.assertEqual(history.samples[-1][1]["cpus"], 0.7)
+
+    def test_chart_lines(self):
+        """
+        The chart has one line per resource with a point per sample: the
+        newest at the right edge, 50% use half-way up.
+        """
+        history = UtilizationHistory(span=60, spacing=5)
+        history.record(30, {"master/cpus_percent": 0.0, "master/mem_percent": 0.5})
+        history.record(60, {"master/cpus_percent": 1.0, "master/mem_percent": 0.5})
+        svg, _ = utilization_chart(history, 60)
+        lines = {c.attributes["data-resource"]: c.attributes["points"]
+                 for c in svg.children if c.tagName == "polyline"}
+        self.assertEqual(lines["cpus"], "300.0,150.0 600.0,0.0")
+        self.assertEqual(lines["mem"], "300.0,75.0 600.0,75.0")
+
+    def test_dashboard_samples_metrics(self):
+        """
+        Each metrics poll (at least the spacing apart) adds a point to the
+        dashboard's chart; polls closer together do not.
+        """
+        clock = Clock()
+        master = Master(clock, MemoryNetwork(clock).node(MASTER))
+        master.start()
+        self.addCleanup(master.stop)
+        client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
+        for _ in range(3):
+            self.successResultOf(client.get("http://master/metrics/snapshot"))
+            self.successResultOf(client.get("http://master/metrics/snapshot"))
+            clock.advance(5)
+        response = self.successResultOf(client.get("http://master/"))
+        body = self.successResultOf(response.content()).decode()
+        points = body.split('data-resource="cpus"')[0].rsplit('points="', 1)[1].split('"')[0]
+        self.assertEqual(len(points.split()), 4)
 
 
 class RunningTaskScheduler(Scheduler):

@@ -2,7 +2,8 @@
 The master's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, the full state (C{/master/state}, also
 C{/master/state.json} and C{/state}), the summary, frameworks, slaves,
-tasks, flags, the redirect to the leader, and the metrics snapshot.
+tasks, flags, the redirect to the leader, and the metrics snapshot; and
+the web UI's pages (see C{docs/web-ui.md}).
 
 Only the leading master serves the cluster's state.  A standby answers
 those paths with a 307 to the same path on the leader, or a 503 while no
@@ -14,10 +15,15 @@ from functools import wraps
 from klein import Klein
 from twisted.web.static import File
 
-from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
-
 from mesos_tw.master.views import metrics_snapshot, state_summary, task_list
+from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
+from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
+from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
+from mesos_tw.web.layout import Page
+from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.slave_pages import (
+    BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
 
 __all__ = ["MasterHTTP"]
 
@@ -53,13 +59,33 @@ class MasterHTTP:
         while we do (L{mesos_tw.master.election.SoleMaster} wraps a lone
         master).
     @param flags: C{{"flags": {...}}} for C{/master/flags}.
+    @param slave_http: the treq-like client the UI reads slaves' own
+        endpoints with (their executors and sandboxes); by default one on
+        the leading master's reactor.
     """
 
     app = Klein()
 
-    def __init__(self, leadership, flags=None):
+    def __init__(self, leadership, flags=None, slave_http=None):
         self.leadership = leadership
         self.flags = flags or {"flags": {}}
+        self.slave_http = slave_http
+        self._history = UtilizationHistory()
+        self._history_term = None
+
+    def _metrics(self, master):
+        """
+        The metrics snapshot, also sampled into the utilization history
+        (which starts afresh with each term of leadership).
+        """
+        metrics = metrics_snapshot(master)
+        if self._history_term is not master:
+            self._history, self._history_term = UtilizationHistory(), master
+        self._history.record(master.reactor.seconds(), metrics)
+        return metrics
+
+    def _slaves(self, master):
+        return SlaveClient(master.reactor, self.slave_http)
 
     @app.route("/", methods=["GET"])
     @_leader_only
@@ -67,7 +93,18 @@ class MasterHTTP:
         """
         The web UI's dashboard.
         """
-        return DashboardElement(master)
+        metrics = self._metrics(master)
+        return Page(master, "Dashboard",
+                    DashboardElement(master, master.state(), metrics, self._history))
+
+    @app.route("/frameworks", methods=["GET"])
+    @_leader_only
+    def frameworks_page(self, request, master):
+        """
+        The frameworks, active and completed.
+        """
+        return Page(master, "Frameworks",
+                    FrameworksElement(master.state(), metrics_snapshot(master)))
 
     @app.route("/frameworks/<framework_id>", methods=["GET"])
     @_leader_only
@@ -78,8 +115,155 @@ class MasterHTTP:
         state = master.state()
         for framework in state["frameworks"] + state["completed_frameworks"]:
             if framework["id"] == framework_id:
-                return FrameworkElement(framework)
+                return Page(master, f"Framework {framework['name']}",
+                            FrameworkElement(framework))
         return text_error(request, 404, f"no framework {framework_id}")
+
+    @app.route("/slaves", methods=["GET"])
+    @_leader_only
+    def slaves_page(self, request, master):
+        """
+        The registered slaves.
+        """
+        counts = {slave.id: len(slave.tasks) for slave in master.slaves.values()}
+        return Page(master, "Slaves", SlavesElement(
+            [slave.to_json() for slave in master.slaves.values()], counts))
+
+    @app.route("/offers", methods=["GET"])
+    @_leader_only
+    def offers_page(self, request, master):
+        """
+        The outstanding offers.
+        """
+        return Page(master, "Offers", OffersElement(master.state()))
+
+    @app.route("/slaves/<slave_id>", methods=["GET"])
+    @_leader_only
+    def slave_page(self, request, master, slave_id):
+        """
+        One slave: its resources, the executors it reports and the tasks
+        the master knows on it; 404 for an unknown slave.  A slave that
+        does not answer still gets its page, saying so.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        tasks = [record.to_json() for record in slave.tasks.values()]
+
+        def page(slave_state, problem=None):
+            return Page(master, f"Slave {slave.info.hostname}",
+                        SlaveElement(slave.to_json(), tasks, slave_state, problem))
+
+        def unavailable(failure):
+            failure.trap(SlaveUnavailable)
+            return page(None, f"{failure.value}; its executors are not shown.")
+
+        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
+        d.addCallbacks(page, unavailable)
+        return d
+
+    @app.route("/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
+               methods=["GET"])
+    @_leader_only
+    def executor_page(self, request, master, slave_id, framework_id, executor_id):
+        """
+        One executor on a slave, with its tasks and sandbox; 404 when the
+        slave or the executor is unknown, 502 when the slave did not answer.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+
+        def page(slave_state):
+            executor, running = find_executor(slave_state, framework_id, executor_id)
+            if executor is None:
+                return text_error(request, 404, f"no executor {executor_id} of framework "
+                                  f"{framework_id} on slave {slave_id}")
+            return Page(master, f"Executor {executor_id}",
+                        ExecutorElement(slave_id, framework_id, executor, running))
+
+        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
+        d.addCallbacks(page, self._slave_failed, errbackArgs=(request,))
+        return d
+
+    def _slave_failed(self, failure, request):
+        failure.trap(SlaveUnavailable)
+        return text_error(request, failure.value.code, str(failure.value))
+
+    def _path(self, request):
+        """
+        The C{path} query argument, which the sandbox pages need.
+
+        @raise BadRequest: when it is missing.
+        """
+        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+        if not path:
+            raise BadRequest("path is required (a sandbox directory or file)")
+        return path
+
+    @app.route("/slaves/<slave_id>/browse", methods=["GET"])
+    @_leader_only
+    def browse_page(self, request, master, slave_id):
+        """
+        The sandbox browser: a directory on a slave (C{?path=}), as the
+        slave lists it; its 4xx (outside the sandboxes, no such directory)
+        are passed on with their message.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        try:
+            path = self._path(request)
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        d = self._slaves(master).get_json(str(slave.pid), "/files/browse", path=path)
+        d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
+            slave_id, str(slave.pid), path, entries)), self._slave_failed,
+            errbackArgs=(request,))
+        return d
+
+    @app.route("/slaves/<slave_id>/tail", methods=["GET"])
+    @_leader_only
+    def tail_page(self, request, master, slave_id):
+        """
+        A sandbox file (C{?path=}) that follows as it grows, with a
+        download link; the file is checked with the slave first.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        try:
+            path = self._path(request)
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        d = self._slaves(master).get_json(str(slave.pid), "/files/read", path=path, offset=-1)
+        d.addCallbacks(lambda _: Page(
+            master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
+            scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
+        return d
+
+    @app.route("/slaves/<slave_id>/files/read", methods=["GET"])
+    @_leader_only
+    def read_file(self, request, master, slave_id):
+        """
+        The slave's C{/files/read} (C{path}, C{offset}, C{length}) through
+        the master, for the log tail: Mesos's C{{data, offset}}.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        try:
+            path = self._path(request)
+            params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
+            length = int_argument(request, "length", None)
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        if length is not None:
+            params["length"] = length
+        d = self._slaves(master).get_json(str(slave.pid), "/files/read", **params)
+        d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
+                       errbackArgs=(request,))
+        return d
 
     @app.route("/static/", branch=True)
     def static(self, request):
@@ -185,7 +369,7 @@ class MasterHTTP:
         leadership = self.leadership
         if not leadership.elected or leadership.master is None:
             return json_response(request, {"master/elected": 0})
-        return json_response(request, metrics_snapshot(leadership.master))
+        return json_response(request, self._metrics(leadership.master))
 
     def resource(self):
         """

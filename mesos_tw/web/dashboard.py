@@ -1,8 +1,8 @@
 """
-The master's web UI dashboard, rendered on the server with
-C{twisted.web.template} from the master's own state; a little local
-JavaScript (C{static/refresh.js}) keeps it current by polling the JSON
-endpoints.  Nothing is fetched from outside the master.
+The master's web UI dashboard and framework page, rendered on the server
+with C{twisted.web.template} from the master's own state; a little local
+JavaScript (C{static/refresh.js}) keeps them current by polling.  Nothing
+is fetched from outside the master.
 """
 
 import os
@@ -10,14 +10,13 @@ import os
 from twisted.python.filepath import FilePath
 from twisted.web.template import Element, XMLFile, renderer
 
-from mesos_tw.master.views import metrics_snapshot
+from mesos_tw.web.history import utilization_chart
+from mesos_tw.web.layout import TEMPLATES, amount
 
-__all__ = ["DashboardElement", "FrameworkElement", "STATIC"]
-
-_HERE = FilePath(os.path.dirname(os.path.abspath(__file__)))
+__all__ = ["DashboardElement", "FrameworkElement", "STATIC", "dominant_share"]
 
 #: The directory of the UI's static files (styles and scripts).
-STATIC = _HERE.child("static")
+STATIC = FilePath(os.path.dirname(os.path.abspath(__file__))).child("static")
 
 _COUNTERS = [
     ("Staged", "staged_tasks"), ("Running", None), ("Finished", "finished_tasks"),
@@ -26,30 +25,47 @@ _COUNTERS = [
 ]
 
 
-def _amount(value):
-    return f"{value:g}"
+def dominant_share(used, metrics):
+    """
+    The largest fraction of any cluster resource that C{used} (a
+    resources JSON object) holds, against the totals in C{metrics}.
+    """
+    return max((value / metrics[f"master/{name}_total"]
+                for name, value in used.items()
+                if isinstance(value, float) and metrics.get(f"master/{name}_total")),
+               default=0.0)
 
 
 class DashboardElement(Element):
     """
-    The cluster at a glance: resources, task counters, frameworks, slaves.
+    The cluster at a glance: the leading master, resources with their
+    utilization over the last minutes, task counters, frameworks, slaves.
+
+    @param state: the master's state JSON.
+    @param metrics: its metrics snapshot.
+    @param history: a L{UtilizationHistory}.
     """
 
-    loader = XMLFile(_HERE.child("templates").child("dashboard.xml"))
+    loader = XMLFile(TEMPLATES.child("dashboard.xml"))
 
-    def __init__(self, master):
+    def __init__(self, master, state, metrics, history):
         super().__init__()
         self.master = master
-        self.state = master.state()
-        self.metrics = metrics_snapshot(master)
+        self.state = state
+        self.metrics = metrics
+        self.history = history
 
     @renderer
     def page(self, request, tag):
         """
-        The page's header: cluster name, leading master, uptime.
+        The master: leader, hostname, uptime, slave and framework counts.
         """
-        return tag.fillSlots(cluster=self.master.cluster or "", leader=self.state["leader"],
-                             uptime=f"{self.metrics['master/uptime_secs']:.0f}s")
+        metrics = self.metrics
+        return tag.fillSlots(
+            leader=self.state["leader"], hostname=self.state["hostname"],
+            uptime=f"{metrics['master/uptime_secs']:.0f}s",
+            slaves=str(metrics["master/slaves_active"]),
+            frameworks=str(metrics["master/frameworks_active"]))
 
     @renderer
     def resources(self, request, tag):
@@ -62,8 +78,15 @@ class DashboardElement(Element):
             used = metrics[f"master/{name}_used"]
             offered = metrics[f"master/{name}_offered"]
             yield tag.clone().fillSlots(
-                name=name, total=_amount(total), used=_amount(used), offered=_amount(offered),
-                idle=_amount(max(total - used - offered, 0.0)))
+                name=name, total=amount(total), used=amount(used), offered=amount(offered),
+                idle=amount(max(total - used - offered, 0.0)))
+
+    @renderer
+    def chart(self, request, tag):
+        """
+        The utilization chart.
+        """
+        return tag(utilization_chart(self.history, self.master.reactor.seconds()))
 
     @renderer
     def counters(self, request, tag):
@@ -82,15 +105,11 @@ class DashboardElement(Element):
         """
         for framework in self.state["frameworks"]:
             used = framework["used_resources"]
-            share = max((amount / self.metrics[f"master/{name}_total"]
-                         for name, amount in used.items()
-                         if isinstance(amount, float) and self.metrics.get(f"master/{name}_total")),
-                        default=0.0)
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
                 role=framework["role"], tasks=str(len(framework["tasks"])),
-                cpus=_amount(used.get("cpus", 0)), mem=_amount(used.get("mem", 0)),
-                share=f"{share:.1%}")
+                cpus=amount(used.get("cpus", 0)), mem=amount(used.get("mem", 0)),
+                share=f"{dominant_share(used, self.metrics):.1%}")
 
     @renderer
     def slaves(self, request, tag):
@@ -101,8 +120,8 @@ class DashboardElement(Element):
             total, used = slave["resources"], slave["used_resources"]
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
-                cpus=f"{_amount(used.get('cpus', 0))} / {_amount(total.get('cpus', 0))}",
-                mem=f"{_amount(used.get('mem', 0))} / {_amount(total.get('mem', 0))}",
+                cpus=f"{amount(used.get('cpus', 0))} / {amount(total.get('cpus', 0))}",
+                mem=f"{amount(used.get('mem', 0))} / {amount(total.get('mem', 0))}",
                 attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())))
 
 
@@ -111,7 +130,7 @@ class FrameworkElement(Element):
     One framework: its running and completed tasks.
     """
 
-    loader = XMLFile(_HERE.child("templates").child("framework.xml"))
+    loader = XMLFile(TEMPLATES.child("framework.xml"))
 
     def __init__(self, framework):
         super().__init__()
@@ -120,11 +139,11 @@ class FrameworkElement(Element):
     @renderer
     def page(self, request, tag):
         """
-        The framework's name, id, user and role.
+        The framework's id, user, role and whether it is active.
         """
         framework = self.framework
         return tag.fillSlots(
-            name=framework["name"], id=framework["id"], user=framework["user"],
+            id=framework["id"], user=framework["user"],
             role=framework["role"], active="active" if framework["active"] else "inactive")
 
     def _rows(self, tag, tasks):
@@ -132,7 +151,7 @@ class FrameworkElement(Element):
             resources = task["resources"]
             yield tag.clone().fillSlots(
                 id=task["id"], name=task["name"], state=task["state"], slave=task["slave_id"],
-                cpus=_amount(resources.get("cpus", 0)), mem=_amount(resources.get("mem", 0)))
+                cpus=amount(resources.get("cpus", 0)), mem=amount(resources.get("mem", 0)))
 
     @renderer
     def tasks(self, request, tag):

@@ -1,5 +1,6 @@
-// Keeps the dashboard current: polls the metrics snapshot and updates every
-// element that names a metric, and reloads the tables every few seconds.
+// Keeps a page current: polls the metrics snapshot and updates every element
+// that names a metric, and every few seconds fetches the page again and
+// swaps in each element marked data-refresh (tables, the chart).
 (function () {
   "use strict";
   function format(value, kind) {
@@ -19,15 +20,18 @@
       });
     }).catch(function () {});
   }
-  function refreshTables() {
-    fetch(window.location.pathname).then(function (r) { return r.text(); }).then(function (html) {
+  function refreshSections() {
+    fetch(window.location.pathname + window.location.search).then(function (r) {
+      if (r.redirected) { window.location.href = r.url; }
+      return r.text();
+    }).then(function (html) {
       var fresh = new DOMParser().parseFromString(html, "text/html");
-      ["frameworks", "slaves", "tasks", "resources", "completed"].forEach(function (id) {
-        var mine = document.getElementById(id), theirs = fresh.getElementById(id);
-        if (mine && theirs) { mine.innerHTML = theirs.innerHTML; }
+      document.querySelectorAll("[data-refresh]").forEach(function (mine) {
+        var theirs = fresh.getElementById(mine.id);
+        if (theirs) { mine.innerHTML = theirs.innerHTML; }
       });
     }).catch(function () {});
   }
-  setInterval(refreshMetrics, 2000);
-  setInterval(refreshTables, 5000);
+  if (document.querySelector("[data-metric]")) { setInterval(refreshMetrics, 2000); }
+  if (document.querySelector("[data-refresh]")) { setInterval(refreshSections, 5000); }
 }());

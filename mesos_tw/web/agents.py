@@ -1,0 +1,89 @@
+"""
+How the master's UI reads a slave's own HTTP endpoints (its state and its
+sandbox files): the slave pages are rendered by the master, which asks the
+slave, so the browser only ever talks to the master it opened (no
+cross-origin requests, no slave addresses it cannot reach).
+"""
+
+import json
+from urllib.parse import urlencode
+
+from treq.client import HTTPClient
+from twisted.web.client import Agent
+
+__all__ = ["SlaveUnavailable", "SlaveClient", "slave_url"]
+
+#: Seconds a slave has to answer the master's UI before the page says so.
+SLAVE_TIMEOUT = 10.0
+
+
+class SlaveUnavailable(Exception):
+    """
+    A slave that did not answer, or answered with an error.
+
+    @ivar code: the HTTP status to give the browser: the slave's own 4xx,
+        or 502 when it could not be reached or failed.
+    """
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def slave_url(pid, endpoint, **params):
+    """
+    The URL of C{endpoint} on the slave whose C{UPID} text is C{pid}
+    (C{slave(1)@host:port}), with query C{params}.
+    """
+    address = pid.split("@", 1)[-1]
+    query = ("?" + urlencode(params)) if params else ""
+    return f"http://{address}{endpoint}{query}"
+
+
+class SlaveClient:
+    """
+    Reads JSON from slaves over HTTP.
+
+    @param reactor: the reactor its requests and timeouts run on.
+    @param http: a treq-like client (C{get(url, ...)} giving responses with
+        C{code} and C{content()}); by default one on an L{Agent} of
+        C{reactor}.  Tests give a L{treq.testing.StubTreq}.
+    """
+
+    def __init__(self, reactor, http=None, timeout=SLAVE_TIMEOUT):
+        self.reactor = reactor
+        self.http = http if http is not None else HTTPClient(
+            Agent(reactor, connectTimeout=timeout))
+        self.timeout = timeout
+
+    def get_json(self, pid, endpoint, **params):
+        """
+        GET C{endpoint} (with query C{params}) on slave C{pid}: a Deferred firing with the decoded JSON,
+        or failing with L{SlaveUnavailable}.
+        """
+        url = slave_url(pid, endpoint, **params)
+        d = self.http.get(url, timeout=self.timeout, reactor=self.reactor)
+
+        def unreachable(failure):
+            raise SlaveUnavailable(
+                502, f"slave {pid} did not answer: {failure.getErrorMessage() or failure.type.__name__}")
+
+        def read(response):
+            d = response.content()
+            d.addCallback(lambda body: (response.code, body))
+            return d
+
+        def decode(answer):
+            code, body = answer
+            text = body.decode("utf-8", "replace").strip()
+            if code != 200:
+                raise SlaveUnavailable(code if 400 <= code < 500 else 502,
+                                       text or f"slave {pid} answered {code}")
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise SlaveUnavailable(502, f"slave {pid} sent something that is not JSON")
+
+        d.addCallbacks(read, unreachable)
+        d.addCallback(decode)
+        return d

@@ -1,0 +1,86 @@
+"""
+The frame every UI page shares: head (local styles and scripts only),
+navigation, the cluster's name and leading master, and the page's content.
+"""
+
+import os
+from datetime import datetime, timezone
+from urllib.parse import quote, urlencode
+
+from twisted.python.filepath import FilePath
+from twisted.web.template import Element, XMLFile, renderer, tags
+
+__all__ = ["Page", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
+
+TEMPLATES = FilePath(os.path.dirname(os.path.abspath(__file__))).child("templates")
+
+
+def amount(value):
+    """
+    A resource amount as people read it: C{1.5}, C{512}.
+    """
+    return f"{value:g}"
+
+
+def when(timestamp):
+    """
+    A UTC time of day for a Unix C{timestamp}, or an empty string for none.
+    """
+    if not timestamp:
+        return ""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def browse_link(slave_id, path):
+    """
+    The sandbox browser's URL for directory C{path} on slave C{slave_id}.
+    """
+    return f"/slaves/{quote(slave_id)}/browse?" + urlencode({"path": path})
+
+
+def tail_link(slave_id, path):
+    """
+    The log tail's URL for file C{path} on slave C{slave_id}.
+    """
+    return f"/slaves/{quote(slave_id)}/tail?" + urlencode({"path": path})
+
+
+class Page(Element):
+    """
+    A whole HTML page: the shared frame around C{content} (an L{Element}).
+
+    @param master: the leading L{Master} (its cluster name and pid are
+        shown on every page).
+    @param scripts: extra local script URLs the page needs.
+    """
+
+    loader = XMLFile(TEMPLATES.child("layout.xml"))
+
+    def __init__(self, master, title, content, scripts=()):
+        super().__init__()
+        self.master = master
+        self.title = title
+        self.content_element = content
+        self.script_urls = scripts
+
+    @renderer
+    def layout(self, request, tag):
+        """
+        The title, the cluster's name and the leading master.
+        """
+        return tag.fillSlots(title=self.title, cluster=self.master.cluster or "(unnamed)",
+                             leader=str(self.master.pid))
+
+    @renderer
+    def scripts(self, request, tag):
+        """
+        The page's own scripts.
+        """
+        return [tags.script(src=url, defer="defer") for url in self.script_urls]
+
+    @renderer
+    def content(self, request, tag):
+        """
+        The page's content.
+        """
+        return tag(self.content_element)
