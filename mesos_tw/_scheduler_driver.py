@@ -339,6 +339,14 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         return self._call(self._send_to_master, internal.ReviveOffersMessage(
             framework_id=self._framework_id()))
 
+    def suppressOffers(self):
+        """
+        Ask for no more offers until C{reviveOffers}: a framework with
+        nothing to run stops holding resources others could use.
+        """
+        return self._call(self._send_to_master, internal.SuppressOffersMessage(
+            framework_id=self._framework_id()))
+
     def requestResources(self, requests):
         """
         Hint at the resources wanted (the allocator logs it).

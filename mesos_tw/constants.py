@@ -31,6 +31,8 @@ MIN_MEM = 32.0
 
 #: Batch allocation interval.
 ALLOCATION_INTERVAL = 1.0
+#: How often the master re-reads its --whitelist file (Mesos: 5 s).
+WHITELIST_WATCH_INTERVAL = 5.0
 
 #: History kept for the state endpoints.
 MAX_COMPLETED_FRAMEWORKS = 50

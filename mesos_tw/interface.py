@@ -151,6 +151,9 @@ class SchedulerDriver:
     def declineOffer(self, offerId, filters=None):
         """Decline an offer."""
 
+    def suppressOffers(self):
+        """Receive no offers until C{reviveOffers}."""
+
     def reviveOffers(self):
         """Drop all filters: offer everything again."""
 

@@ -11,7 +11,7 @@ from twisted.python import usage
 
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
-from mesos_tw.master.tap import MasterService
+from mesos_tw.master.tap import MasterService, check_allocation
 from mesos_tw.master.tap import Options as MasterOptions
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.tap import SLAVE_COERCIONS, SLAVE_PARAMETERS, SlaveService, check_isolation
@@ -42,6 +42,7 @@ class Options(MesosOptions):
         if self["zk"]:
             raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
         self["zk_url"] = None
+        check_allocation(self)
         check_isolation(self)
 
 

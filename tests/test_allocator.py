@@ -1,13 +1,14 @@
 """
-Tests for the allocator: a shared suite for every L{IAllocator}, and DRF
-ordering for L{DRFAllocator}.
+Tests for the allocator: a shared suite for every L{IAllocator}, and
+hierarchical DRF ordering for L{HierarchicalDRFAllocator}.
 """
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from mesos_tw.master.allocator import DRFAllocator, IAllocator
+from mesos_tw.master.allocator import IAllocator
+from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.resources import Resources
 
 R = Resources.parse
@@ -115,12 +116,48 @@ def make_allocator_tests(fixture):
             self.allocator.slave_added("s1", R("cpus:4;mem:1024"), {"f1": R("cpus:1;mem:128")})
             self.assertEqual(self.allocator.allocate(), [("f1", "s1", R("cpus:3;mem:896"))])
 
+        def test_suppressed_gets_nothing_until_revive(self):
+            """
+            A framework that suppressed offers is offered nothing, even with
+            no filter, until it revives.
+            """
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.offers_suppressed("f1")
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.offers_revived("f1")
+            self.assertEqual(len(self.allocator.allocate()), 1)
+
+        def test_whitelist(self):
+            """
+            Only whitelisted hostnames are offered; L{None} lifts the list.
+            """
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {}, hostname="a")
+            self.allocator.slave_added("s2", R("cpus:2;mem:1024"), {}, hostname="b")
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.update_whitelist({"b"})
+            self.assertEqual([o[1] for o in self.allocator.allocate()], ["s2"])
+            self.allocator.update_whitelist(None)
+            self.assertEqual([o[1] for o in self.allocator.allocate()], ["s1"])
+
+        def test_recovered_from_removed_slave_ignored(self):
+            """
+            Resources recovered for a slave that is gone are not offered.
+            """
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            self.allocator.framework_added("f1", Resources())
+            (_, _, offered), = self.allocator.allocate()
+            self.allocator.slave_removed("s1")
+            self.allocator.resources_recovered("f1", "s1", offered, 0)
+            self.assertEqual(self.allocator.allocate(), [])
+
     return AllocatorTests
 
 
-class DRFAllocatorInterfaceTests(make_allocator_tests(lambda test, clock: DRFAllocator(clock))):
+class HierarchicalDRFInterfaceTests(
+        make_allocator_tests(lambda test, clock: HierarchicalDRFAllocator(clock))):
     """
-    L{DRFAllocator} passes the shared allocator suite.
+    L{HierarchicalDRFAllocator} passes the shared allocator suite.
     """
 
 
@@ -131,7 +168,7 @@ class DRFOrderTests(SynchronousTestCase):
 
     def setUp(self):
         self.clock = Clock()
-        self.allocator = DRFAllocator(self.clock)
+        self.allocator = HierarchicalDRFAllocator(self.clock)
 
     def test_lowest_dominant_share_first(self):
         """
@@ -168,6 +205,35 @@ class DRFOrderTests(SynchronousTestCase):
         for framework in ("b", "a"):
             self.allocator.framework_added(framework, Resources())
         self.assertEqual([o[:2] for o in self.allocator.allocate()], [("a", "s1"), ("b", "s2")])
+
+    def test_role_weights(self):
+        """
+        Under contention, two frameworks in roles weighted 1 and 3 get the
+        cluster's slaves in the ratio 1:3.
+        """
+        allocator = HierarchicalDRFAllocator(self.clock, weights={"heavy": 3.0})
+        for number in range(8):
+            allocator.slave_added(f"s{number}", R("cpus:1;mem:256"), {})
+        allocator.framework_added("light-f", Resources(), role="light")
+        allocator.framework_added("heavy-f", Resources(), role="heavy")
+        offers = allocator.allocate()
+        counts = {f: sum(1 for o in offers if o[0] == f) for f in ("light-f", "heavy-f")}
+        self.assertEqual(counts, {"light-f": 2, "heavy-f": 6})
+        self.assertEqual((allocator.role_share("light"), allocator.role_share("heavy")),
+                         (0.25, 0.75))
+
+    def test_roles_before_frameworks(self):
+        """
+        The role with the smaller share goes first, whatever the shares of
+        the frameworks inside the other role.
+        """
+        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"a1": R("cpus:1;mem:100")})
+        self.allocator.slave_added("s2", R("cpus:4;mem:1000"), {})
+        # Role "a" holds 1/8 of the cpus through a1; a2 (also in "a") holds
+        # nothing, and b1 alone in "b" holds nothing: "b" goes first.
+        for framework, role in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+            self.allocator.framework_added(framework, Resources(), role=role)
+        self.assertEqual(self.allocator.allocate()[0][0], "b1")
 
     def test_dominant_share(self):
         """

@@ -675,3 +675,110 @@ class StateTests(MasterTestCase):
         self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
         task = self.master.state()["frameworks"][0]["tasks"][0]
         self.assertEqual((task["id"], task["state"]), ("t1", "TASK_STAGING"))
+
+
+class OfferPolicyTests(MasterTestCase):
+    """
+    Offer timeouts, suppression, roles and the whitelist.
+    """
+
+    def restart_master(self, **options):
+        """
+        Replace the master with one made with C{options}.
+        """
+        self.master.stop()
+        self.network.nodes.pop(MASTER)
+        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42, **options)
+        self.master.start()
+        self.addCleanup(self.master.stop)
+
+    def test_offer_timeout_rescinds(self):
+        """
+        With C{offer_timeout}, an offer left unanswered that long is
+        rescinded, its resources recovered and offered again.
+        """
+        self.restart_master(offer_timeout=10.0)
+        self.add_slave()
+        scheduler, _ = self.add_framework()
+        first = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.clock.advance(9.9)
+        self.turn()
+        self.assertEqual(scheduler.of(internal.RescindResourceOfferMessage), [])
+        self.clock.advance(0.1)
+        self.turn()
+        self.assertEqual(scheduler.last(internal.RescindResourceOfferMessage).offer_id, first.id)
+        self.assertNotIn(first.id.value, self.master.offers)
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 2)
+
+    def test_used_offer_never_rescinded(self):
+        """
+        An offer answered before the timeout is not rescinded later.
+        """
+        self.restart_master(offer_timeout=10.0)
+        _, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        self.clock.advance(20)
+        self.turn()
+        self.assertNotIn(offer.id, [m.offer_id for m in
+                                    scheduler.of(internal.RescindResourceOfferMessage)])
+
+    def test_suppress_then_revive(self):
+        """
+        A framework that suppresses offers gets none, even once its decline
+        filter expires, until it revives.
+        """
+        _, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        scheduler.send(MASTER, internal.SuppressOffersMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.launch(scheduler, framework_id, offer, [], refuse_seconds=1.0)
+        self.clock.advance(5)
+        self.turn()
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 1)
+        scheduler.send(MASTER, internal.ReviveOffersMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.turn()
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), 2)
+
+    def test_role_not_allowed(self):
+        """
+        With C{roles}, a framework of another role is refused with an error
+        naming the allowed ones; the default role is always allowed.
+        """
+        self.restart_master(roles={"prod"})
+        scheduler = RecordingPeer(self.network, UPID("scheduler-x", "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="x", role="dev")))
+        self.turn()
+        self.assertIn("'dev' is not one of the master's --roles (prod)",
+                      scheduler.last(internal.FrameworkErrorMessage).message)
+        self.assertEqual(self.master.frameworks, {})
+        _, framework_id = self.add_framework()
+        self.assertIn(framework_id, self.master.frameworks)
+
+    def test_whitelist_file(self):
+        """
+        With a whitelist file, only the slaves it names are offered; an
+        edit takes effect when the file is next read.
+        """
+        path = self.mktemp()
+        with open(path, "w", encoding="utf-8") as whitelist:
+            whitelist.write("# only host2\nhost2\n")
+        self.restart_master(whitelist=path)
+        slave1 = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        slave1.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info(hostname="host1")))
+        slave2 = RecordingPeer(self.network, UPID("slave(2)", "127.0.0.1", 5052))
+        slave2.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info(hostname="host2")))
+        self.turn()
+        scheduler, _ = self.add_framework()
+        hosts = [o.hostname for m in scheduler.of(internal.ResourceOffersMessage) for o in m.offers]
+        self.assertEqual(hosts, ["host2"])
+        with open(path, "w", encoding="utf-8") as whitelist:
+            whitelist.write("*\n")
+        self.clock.advance(5)
+        self.turn()
+        hosts = [o.hostname for m in scheduler.of(internal.ResourceOffersMessage) for o in m.offers]
+        self.assertEqual(hosts, ["host2", "host1"])

@@ -168,10 +168,39 @@ class OptionsTests(SynchronousTestCase):
         """
         for argv in (["--port=x"], ["--allocation_interval=soon"], ["--allocation_interval=0"],
                      ["--zk=127.0.0.1:2181"], ["--zk=zk://127.0.0.1:2181"],
-                     ["--zk=file:///nonexistent/zk"], ["--zk_session_timeout=0secs"]):
+                     ["--zk=file:///nonexistent/zk"], ["--zk_session_timeout=0secs"],
+                     ["--allocator=fifo"], ["--weights=a"], ["--weights=a=0"], ["--weights=a=x"],
+                     ["--roles=,"], ["--offer_timeout=0secs"], ["--offer_timeout=soon"],
+                     ["--whitelist=file:///nonexistent/whitelist"]):
             with self.assertRaises(UsageError) as raised:
                 self.parse(argv)
             self.assertIn("--", str(raised.exception))
+
+    def test_allocation_flags(self):
+        """
+        The allocator plugin, role weights and restrictions, the offer
+        timeout and the whitelist file.
+        """
+        path = self.mktemp()
+        with open(path, "w", encoding="utf-8") as whitelist:
+            whitelist.write("host1\n")
+        options = self.parse(["--weights=prod=3,dev=0.5", "--roles=prod,dev",
+                              "--offer_timeout=30secs", f"--whitelist=file://{path}"])
+        self.assertEqual(
+            (options["allocator_factory"].name, options["weights"], options["roles"],
+             options["offer_timeout"], options["whitelist_path"]),
+            ("hierarchical_drf", {"prod": 3.0, "dev": 0.5}, {"prod", "dev"}, 30.0, path))
+        defaults = self.parse([])
+        self.assertEqual((defaults["weights"], defaults["roles"], defaults["offer_timeout"],
+                          defaults["whitelist_path"]), (None, None, None, None))
+
+    def test_unknown_allocator_lists_installed(self):
+        """
+        An unknown C{--allocator} names the installed ones.
+        """
+        with self.assertRaises(UsageError) as raised:
+            self.parse(["--allocator=fifo"])
+        self.assertIn("hierarchical_drf", str(raised.exception))
 
     def test_zk(self):
         """

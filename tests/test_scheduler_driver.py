@@ -342,17 +342,19 @@ class CallTests(SchedulerDriverTestCase):
 
     def test_other_calls(self):
         """
-        kill, revive, request and reconcile become their messages.
+        kill, revive, suppress, request and reconcile become their messages.
         """
         self.driver.killTask(mesos_pb2.TaskID(value="t1"))
         self.driver.reviveOffers()
+        self.driver.suppressOffers()
         self.driver.requestResources([mesos_pb2.Request()])
         self.driver.reconcileTasks([])
         self.turn()
         names = [type(m).__name__ for _, m in self.master.received
                  if not isinstance(m, internal.RegisterFrameworkMessage)]
         self.assertEqual(names, ["KillTaskMessage", "ReviveOffersMessage",
-                                 "ResourceRequestMessage", "ReconcileTasksMessage"])
+                                 "SuppressOffersMessage", "ResourceRequestMessage",
+                                 "ReconcileTasksMessage"])
 
     def test_stop_unregisters(self):
         """

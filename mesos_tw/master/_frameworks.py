@@ -25,6 +25,8 @@ class FrameworkManagement:
         if message.framework.HasField("id") and message.framework.id.value:
             self._send_error(sender, "RegisterFrameworkMessage must not carry a framework id")
             return
+        if not self._role_allowed(sender, message.framework):
+            return
         framework_id = self._new_id("framework")
         info = mesos_pb2.FrameworkInfo()
         info.CopyFrom(message.framework)
@@ -44,10 +46,22 @@ class FrameworkManagement:
                     framework.tasks[task_id] = record
             for executor_id, info in slave.executors.get(framework.id, {}).items():
                 framework.executors.setdefault(slave.id, {})[executor_id] = info
-        self.allocator.framework_added(framework.id, Resources())
+        self.allocator.framework_added(framework.id, Resources(), role=framework.info.role or "*")
         self.log.info("Registered framework {framework_id} ({name}) at {pid}",
                       framework_id=framework.id, name=framework.info.name, pid=str(framework.pid))
         self.allocate_soon()
+
+    def _role_allowed(self, sender, info):
+        """
+        Whether the framework's role is one of C{--roles}; if not, it is
+        told why (an error, which ends its driver).
+        """
+        role = info.role or "*"
+        if self.roles is None or role == "*" or role in self.roles:
+            return True
+        self._send_error(sender, f"Role {role!r} is not one of the master's --roles "
+                                 f"({', '.join(sorted(self.roles))})")
+        return False
 
     def _send_registered(self, framework, message_type):
         self.node.send(framework.pid, message_type(
@@ -64,6 +78,8 @@ class FrameworkManagement:
             self._send_error(sender, "ReregisterFrameworkMessage needs a framework id")
             return
         framework = self.frameworks.get(framework_id)
+        if framework is None and not self._role_allowed(sender, info):
+            return
         if framework is None:
             stored = mesos_pb2.FrameworkInfo()
             stored.CopyFrom(info)

@@ -93,7 +93,7 @@ class SlaveManagement:
         )
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
-        self.allocator.slave_added(slave_id, total, used)
+        self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
         self.log.info(
             "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",

@@ -20,9 +20,10 @@ from mesos_tw import constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._slaves import SlaveManagement
-from mesos_tw.master.allocator import DRFAllocator
+from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.state import TERMINAL_STATES, OfferRecord, TaskRecord, state_name
 from mesos_tw.master.validation import validate_task
+from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
@@ -88,6 +89,11 @@ class Master(SlaveManagement, FrameworkManagement):
 
     @param info: our C{MasterInfo}; made from the node's address at
         C{start} when not given.
+    @param roles: the roles frameworks may use (a set), or L{None} for any.
+    @param offer_timeout: seconds after which an unanswered offer is
+        rescinded, or L{None} (Mesos's default) to let offers stand.
+    @param whitelist: a file naming the hostnames whose slaves may be
+        offered (one per line, re-read every few seconds), or L{None}.
     @param ids: the counters that number frameworks, slaves and offers;
         an election shares one across its terms, so that a master leading
         a second time never hands out an id twice.
@@ -111,11 +117,22 @@ class Master(SlaveManagement, FrameworkManagement):
         cluster=None,
         info=None,
         ids=None,
+        roles=None,
+        offer_timeout=None,
+        whitelist=None,
     ):
         self.reactor = reactor
         self.node = node
         node.receiver = self
-        self.allocator = allocator if allocator is not None else DRFAllocator(reactor)
+        self.allocator = allocator if allocator is not None else \
+            HierarchicalDRFAllocator(reactor)
+        self.roles = roles
+        self.offer_timeout = offer_timeout
+        self.whitelist = Whitelist(whitelist, self._whitelist_changed) \
+            if whitelist is not None else None
+        self._whitelist_loop = LoopingCall(self.whitelist.read) if whitelist is not None else None
+        if self._whitelist_loop is not None:
+            self._whitelist_loop.clock = reactor
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
@@ -148,6 +165,7 @@ class Master(SlaveManagement, FrameworkManagement):
             internal.DeactivateFrameworkMessage: self._deactivate_framework,
             internal.LaunchTasksMessage: self._launch_tasks,
             internal.ReviveOffersMessage: self._revive_offers,
+            internal.SuppressOffersMessage: self._suppress_offers,
             internal.ResourceRequestMessage: self._request_resources,
             internal.KillTaskMessage: self._kill_task,
             internal.StatusUpdateMessage: self._status_update,
@@ -171,6 +189,8 @@ class Master(SlaveManagement, FrameworkManagement):
             self.info = new_master_info(
                 self.node.upid, self.hostname, self.os_pid, self.start_time)
         self.id = self.info.id
+        if self._whitelist_loop is not None:
+            self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
 
     def stop(self):
@@ -179,6 +199,11 @@ class Master(SlaveManagement, FrameworkManagement):
         """
         if self._allocation_loop.running:
             self._allocation_loop.stop()
+        if self._whitelist_loop is not None and self._whitelist_loop.running:
+            self._whitelist_loop.stop()
+        for offer in self.offers.values():
+            if offer.timeout_call is not None and offer.timeout_call.active():
+                offer.timeout_call.cancel()
         if self._allocation_call is not None and self._allocation_call.active():
             self._allocation_call.cancel()
         for slave in self.slaves.values():
@@ -249,6 +274,9 @@ class Master(SlaveManagement, FrameworkManagement):
                 ],
             )
             record = OfferRecord(offer, slave.pid, resources)
+            if self.offer_timeout is not None:
+                record.timeout_call = self.reactor.callLater(
+                    self.offer_timeout, self._offer_timed_out, record)
             self.offers[record.id] = record
             framework.offers[record.id] = record
             slave.offers[record.id] = record
@@ -257,7 +285,22 @@ class Master(SlaveManagement, FrameworkManagement):
             self.node.send(self.frameworks[framework_id].pid, internal.ResourceOffersMessage(
                 offers=[r.offer for r in records], pids=[str(r.pid) for r in records]))
 
+    def _whitelist_changed(self, hostnames):
+        self.allocator.update_whitelist(hostnames)
+        self.allocate_soon()
+
+    def _offer_timed_out(self, offer):
+        offer.timeout_call = None
+        if self.offers.get(offer.id) is offer:
+            self.log.info("Rescinding offer {offer_id}: unanswered for {timeout}s (--offer_timeout)",
+                          offer_id=offer.id, timeout=self.offer_timeout)
+            self._remove_offer(offer, rescind=True)
+            self.allocate_soon()
+
     def _remove_offer(self, offer, rescind, recover=True, refuse_seconds=0):
+        if offer.timeout_call is not None and offer.timeout_call.active():
+            offer.timeout_call.cancel()
+        offer.timeout_call = None
         self.offers.pop(offer.id, None)
         framework = self.frameworks.get(offer.framework_id)
         if framework is not None:
@@ -356,6 +399,11 @@ class Master(SlaveManagement, FrameworkManagement):
         if framework is not None:
             self.allocator.offers_revived(framework.id)
             self.allocate_soon()
+
+    def _suppress_offers(self, sender, message):
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is not None:
+            self.allocator.offers_suppressed(framework.id)
 
     def _request_resources(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)

@@ -77,6 +77,7 @@ class OfferRecord:
     offer: object
     pid: object
     resources: Resources
+    timeout_call: object = None
 
     @property
     def id(self):

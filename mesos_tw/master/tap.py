@@ -14,6 +14,7 @@ from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
@@ -24,6 +25,64 @@ from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["MasterService", "Options", "makeService"]
+
+
+def parse_weights(text):
+    """
+    C{role=weight,...} as a dict of positive weights.
+    """
+    weights = {}
+    for item in text.split(","):
+        role, equals, weight = item.strip().partition("=")
+        if not equals or not role:
+            raise ValueError(f"expected role=weight, got {item.strip()!r}")
+        try:
+            weights[role] = float(weight)
+        except ValueError:
+            raise ValueError(f"weight of {role!r} is not a number: {weight!r}") from None
+        if weights[role] <= 0:
+            raise ValueError(f"weight of {role!r} must be positive")
+    return weights
+
+
+def parse_roles(text):
+    """
+    C{a,b,c} as a set of role names.
+    """
+    roles = {role.strip() for role in text.split(",") if role.strip()}
+    if not roles:
+        raise ValueError("no role named")
+    return roles
+
+
+def whitelist_path(value):
+    """
+    The file C{--whitelist} names, or L{None} for C{*}.
+
+    @raise usage.UsageError: if it is neither, or the file cannot be read.
+    """
+    if value.strip() == "*":
+        return None
+    path = value[len("file://"):] if value.startswith("file://") else value
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise usage.UsageError(
+            f"invalid value for --whitelist: {value!r} is not * or a readable file")
+    return path
+
+
+def check_allocation(options):
+    """
+    Check the allocation flags (shared with mesos-local): the allocator
+    plugin (C{allocator_factory}), the offer timeout, and the whitelist
+    file (C{whitelist_path}).
+    """
+    try:
+        options["allocator_factory"] = allocator_factory(options["allocator"])
+    except ValueError as error:
+        raise usage.UsageError(f"invalid value for --allocator: {error}") from None
+    if options["offer_timeout"] is not None and options["offer_timeout"] <= 0:
+        raise usage.UsageError("invalid value for --offer_timeout: must be positive")
+    options["whitelist_path"] = whitelist_path(options["whitelist"])
 
 
 class Options(MesosOptions):
@@ -47,6 +106,12 @@ class Options(MesosOptions):
         ["zk_session_timeout", None, "10secs", "ZooKeeper session timeout: how long a "
          "leader that cannot reach ZooKeeper waits before it is replaced."],
         ["cluster", None, None, "Human-readable name of the cluster."],
+        ["allocator", None, DEFAULT_ALLOCATOR, "Allocator plugin that decides offers."],
+        ["roles", None, None, "Comma-separated roles frameworks may use (default: any)."],
+        ["weights", None, None, "Role weights: role=weight,... (others weigh 1)."],
+        ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
+        ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
+         "one per line, re-read every 5 s; * for all."],
     ]
     coercions = {
         "port": parse_port,
@@ -55,6 +120,9 @@ class Options(MesosOptions):
         "max_slave_ping_timeouts": parse_positive_int,
         "max_frame_bytes": parse_positive_int,
         "zk_session_timeout": parse_duration,
+        "weights": parse_weights,
+        "roles": parse_roles,
+        "offer_timeout": parse_duration,
     }
 
     def postOptions(self):
@@ -75,6 +143,7 @@ class Options(MesosOptions):
             self["zk_url"] = location
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        check_allocation(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -113,6 +182,10 @@ class MasterService(Service):
             max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
             hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
             info=info, ids=ids,
+            allocator=options["allocator_factory"].make_allocator(
+                self.reactor, options["weights"] or {}),
+            roles=options["roles"], offer_timeout=options["offer_timeout"],
+            whitelist=options["whitelist_path"],
         )
 
     def startService(self):

@@ -1,0 +1,162 @@
+"""
+The DRF sorter: clients (roles, or the frameworks of one role) kept in
+order of weighted dominant share, updated incrementally.
+
+A client's dominant share is its largest fraction of any scalar resource
+of the cluster; divided by its weight, it is the client's place in line.
+Each change to one client's allocation moves only that client (a bisection
+and a list insertion), so an allocation cycle never re-sorts everything;
+only a change of the cluster's totals (slaves coming or going) marks the
+order for a full re-sort, done once, the next time the order is read.
+"""
+
+from bisect import bisect_left, insort
+
+__all__ = ["DRFSorter"]
+
+
+class _Client:
+    """
+    One client's allocation (scalar amounts) and weight.
+    """
+
+    __slots__ = ("name", "weight", "allocated", "key")
+
+    def __init__(self, name, weight):
+        self.name = name
+        self.weight = weight
+        self.allocated = {}
+        self.key = None
+
+
+class DRFSorter:
+    """
+    Clients in ascending order of C{dominant share / weight}, ties by name.
+
+    @ivar totals: the cluster's scalar totals, C{{name: amount}}.
+    """
+
+    def __init__(self):
+        self.totals = {}
+        self._clients = {}
+        self._keys = []
+        self._dirty = False
+
+    def __contains__(self, name):
+        return name in self._clients
+
+    def __len__(self):
+        return len(self._clients)
+
+    def add(self, name, weight=1.0):
+        """
+        Add a client with nothing allocated (nothing if it is present).
+        """
+        if name in self._clients:
+            return
+        client = self._clients[name] = _Client(name, weight)
+        self._place(client)
+
+    def remove(self, name):
+        """
+        Remove a client (nothing if it is absent).
+        """
+        client = self._clients.pop(name, None)
+        if client is not None and not self._dirty:
+            self._unplace(client)
+
+    def set_weight(self, name, weight):
+        """
+        Change a client's weight.
+        """
+        client = self._clients[name]
+        self._unplace(client)
+        client.weight = weight
+        self._place(client)
+
+    def allocated(self, name, scalars, sign=1):
+        """
+        Add (C{sign} 1) or take back (C{sign} -1) C{scalars} (C{{name:
+        amount}}) to a client's allocation, and move it in line.
+        """
+        client = self._clients[name]
+        self._unplace(client)
+        held = client.allocated
+        for resource, amount in scalars.items():
+            left = held.get(resource, 0.0) + sign * amount
+            if left > 1e-9:
+                held[resource] = left
+            else:
+                held.pop(resource, None)
+        self._place(client)
+
+    def allocation(self, name):
+        """
+        A client's scalar allocation (a copy).
+        """
+        return dict(self._clients[name].allocated)
+
+    def set_totals(self, totals):
+        """
+        The cluster's scalar totals changed: every share changes.
+        """
+        self.totals = dict(totals)
+        self._dirty = True
+
+    def share(self, name):
+        """
+        A client's dominant share (not weighted).
+        """
+        return self._share(self._clients[name])
+
+    def order(self):
+        """
+        The client names, first in line first.  The list is the sorter's
+        own: read it, and stop reading once you change an allocation.
+        """
+        if self._dirty:
+            self._resort()
+        return [key[1] for key in self._keys]
+
+    def first_matching(self, accept):
+        """
+        The first client in line for which C{accept(name)} is true, or
+        L{None}; cheaper than L{order} when the first few clients answer.
+        """
+        if self._dirty:
+            self._resort()
+        for key in self._keys:
+            if accept(key[1]):
+                return key[1]
+        return None
+
+    # Keeping the line.
+
+    def _share(self, client):
+        share = 0.0
+        totals = self.totals
+        for resource, amount in client.allocated.items():
+            total = totals.get(resource, 0.0)
+            if total > 0.0:
+                fraction = amount / total
+                if fraction > share:
+                    share = fraction
+        return share
+
+    def _place(self, client):
+        client.key = (self._share(client) / client.weight, client.name)
+        if not self._dirty:
+            insort(self._keys, client.key)
+
+    def _unplace(self, client):
+        if self._dirty or client.key is None:
+            return
+        index = bisect_left(self._keys, client.key)
+        if index < len(self._keys) and self._keys[index] == client.key:
+            del self._keys[index]
+
+    def _resort(self):
+        for client in self._clients.values():
+            client.key = (self._share(client) / client.weight, client.name)
+        self._keys = sorted(client.key for client in self._clients.values())
+        self._dirty = False
