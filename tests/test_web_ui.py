@@ -447,7 +447,8 @@ class UtilizationHistoryTests(SynchronousTestCase):
     def test_chart_lines(self):
         """
         The chart has one line per resource with a point per sample: the
-        newest at the right edge, 50% use half-way up.
+        newest at the right edge (inside a 4-unit margin), 50% use half-way
+        up, 100% at the top.
         """
         history = UtilizationHistory(span=60, spacing=5)
         history.record(30, {"master/cpus_percent": 0.0, "master/mem_percent": 0.5})
@@ -455,8 +456,8 @@ class UtilizationHistoryTests(SynchronousTestCase):
         svg, _ = utilization_chart(history, 60)
         lines = {c.attributes["data-resource"]: c.attributes["points"]
                  for c in svg.children if c.tagName == "polyline"}
-        self.assertEqual(lines["cpus"], "300.0,150.0 600.0,0.0")
-        self.assertEqual(lines["mem"], "300.0,75.0 600.0,75.0")
+        self.assertEqual(lines["cpus"], "300.0,146.0 596.0,4.0")
+        self.assertEqual(lines["mem"], "300.0,75.0 596.0,75.0")
 
     def test_dashboard_samples_metrics(self):
         """
@@ -478,31 +479,56 @@ class UtilizationHistoryTests(SynchronousTestCase):
         self.assertEqual(len(points.split()), 4)
 
 
-class RunningTaskScheduler(Scheduler):
+#: What the writer task prints, for the sandbox browser to show.
+MARKER = "written-by-the-writer-task"
+
+
+class TwoTaskScheduler(Scheduler):
     """
-    Launches one long task and fires C{running} when it runs.
+    Launches, on the first offer, a long task (C{sleeper}) and one that
+    prints L{MARKER} and ends (C{writer}); C{running} fires when the sleeper
+    runs and C{finished} when the writer has finished.
     """
 
     def __init__(self):
         self.running = Deferred()
+        self.finished = Deferred()
         self.launched = False
 
     def resourceOffers(self, driver, offers):
+        """
+        Launch both tasks on the first offer; decline the rest.
+        """
         for offer in offers:
             if self.launched:
                 driver.declineOffer(offer.id)
                 continue
             self.launched = True
-            task = mesos_pb2.TaskInfo(
-                name="sleeper", task_id=mesos_pb2.TaskID(value="sleeper"),
-                slave_id=offer.slave_id,
-                resources=Resources.parse("cpus:0.5;mem:64").to_protobuf())
-            task.command.value = "sleep 60"
-            driver.launchTasks(offer.id, [task])
+            tasks = []
+            for name, command in (("sleeper", "sleep 60"), ("writer", f"echo {MARKER}")):
+                task = mesos_pb2.TaskInfo(
+                    name=name, task_id=mesos_pb2.TaskID(value=name), slave_id=offer.slave_id,
+                    resources=Resources.parse("cpus:0.5;mem:64").to_protobuf())
+                task.command.value = command
+                tasks.append(task)
+            driver.launchTasks(offer.id, tasks)
 
     def statusUpdate(self, driver, status):
-        if status.state == mesos_pb2.TASK_RUNNING and not self.running.called:
-            self.running.callback(None)
+        """
+        Fire C{running} and C{finished}; anything else going wrong with
+        the tasks fails them, with the status's message.
+        """
+        name, state = status.task_id.value, status.state
+        waiting = self.running if name == "sleeper" else self.finished
+        wanted = mesos_pb2.TASK_RUNNING if name == "sleeper" else mesos_pb2.TASK_FINISHED
+        if waiting.called:
+            return
+        if state == wanted:
+            waiting.callback(None)
+        elif state not in (mesos_pb2.TASK_STAGING, mesos_pb2.TASK_STARTING,
+                           mesos_pb2.TASK_RUNNING):
+            waiting.errback(AssertionError(
+                f"{name} ended {mesos_pb2.TaskState.Name(state)}: {status.message}"))
 
 
 def chromium():
@@ -518,48 +544,125 @@ def chromium():
 
 class BrowserTests(TestCase):
     """
-    The dashboard in a real headless Chromium.
+    The UI in a real headless Chromium, against mesos-local (one slave,
+    real processes) with a framework whose tasks run: what the pages show
+    after their scripts ran, and screenshots of them under
+    C{_trial_temp/screenshots}.
     """
 
-    timeout = 90
+    timeout = 120
+
+    @inlineCallbacks
+    def setUp(self):
+        self.browser = chromium()
+        work_dir = os.path.abspath(self.mktemp())
+        options = local.Options(environ={})
+        options.parseOptions(["--port=0", "--num_slaves=1", f"--work_dir={work_dir}",
+                              "--resources=cpus:2;mem:512;disk:100", "--cluster=browser-test"])
+        cluster = local.makeService(options, reactor)
+        cluster.startService()
+        self.addCleanup(cluster.stopService)
+        self.port = (yield cluster.master_service.listening).getHost().port
+        scheduler = TwoTaskScheduler()
+        driver = MesosSchedulerDriver(
+            scheduler, mesos_pb2.FrameworkInfo(user="", name="browser-test-framework"),
+            f"127.0.0.1:{self.port}", reactor=reactor)
+        driver.start()
+        self.addCleanup(driver.stop)
+        yield scheduler.running
+        yield scheduler.finished
+        self.slave = cluster.slave_services[0].slave
+        self.framework_id = next(iter(self.slave.frameworks))
+        self.profile = os.path.abspath(self.mktemp())
+        self.screenshots = os.path.abspath("screenshots")
+        os.makedirs(self.screenshots, exist_ok=True)
+
+    def flags(self):
+        """
+        Chromium's flags for a headless run as root on a closed network,
+        with a fresh profile and time for the pages' scripts to fetch.
+        """
+        return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={self.profile}", "--virtual-time-budget=5000",
+                "--window-size=1280,900"]
+
+    @inlineCallbacks
+    def dom(self, path):
+        """
+        The DOM Chromium holds for C{path} on the master once its scripts
+        have run.
+        """
+        out, err, code = yield getProcessOutputAndValue(
+            self.browser, self.flags() + ["--dump-dom", f"http://127.0.0.1:{self.port}{path}"],
+            env=os.environ.copy())
+        self.assertEqual(code, 0, err.decode(errors="replace"))
+        return out.decode(errors="replace")
+
+    @inlineCallbacks
+    def screenshot(self, path, name, width=1280, height=900):
+        """
+        Save a screenshot of C{path} on the master as C{name} under
+        C{_trial_temp/screenshots}.
+        """
+        target = os.path.join(self.screenshots, name)
+        flags = [f for f in self.flags() if not f.startswith("--window-size")]
+        _, err, _ = yield getProcessOutputAndValue(
+            self.browser, flags + [f"--window-size={width},{height}", f"--screenshot={target}",
+                                   f"http://127.0.0.1:{self.port}{path}"],
+            env=os.environ.copy())
+        self.assertTrue(os.path.exists(target) and os.path.getsize(target) > 0,
+                        err.decode(errors="replace"))
 
     @inlineCallbacks
     def test_dashboard_in_chromium(self):
         """
-        With a framework's task running on mesos-local, the dashboard that
-        Chromium renders shows the framework and one running task; a
-        screenshot is saved under _trial_temp.
+        The dashboard shows the framework, one running task and the
+        leading master; the frameworks page lists the framework.
         """
-        browser = chromium()
-        work_dir = os.path.abspath(self.mktemp())
-        options = local.Options(environ={})
-        options.parseOptions(["--port=0", "--num_slaves=1", f"--work_dir={work_dir}",
-                              "--resources=cpus:2;mem:512;disk:100"])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        port = (yield cluster.master_service.listening).getHost().port
-        scheduler = RunningTaskScheduler()
-        driver = MesosSchedulerDriver(
-            scheduler, mesos_pb2.FrameworkInfo(user="", name="browser-test-framework"),
-            f"127.0.0.1:{port}", reactor=reactor)
-        driver.start()
-        self.addCleanup(driver.stop)
-        yield scheduler.running
-        profile = os.path.abspath(self.mktemp())
-        screenshot = os.path.abspath("dashboard.png")
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-                 "--window-size=1280,900"]
-        url = f"http://127.0.0.1:{port}/"
-        out, err, code = yield getProcessOutputAndValue(
-            browser, flags + ["--dump-dom", url], env=os.environ.copy())
-        self.assertEqual(code, 0, err.decode(errors="replace"))
-        dom = out.decode(errors="replace")
+        dom = yield self.dom("/")
         self.assertIn("browser-test-framework", dom)
         running_row = dom.split("<th>Running</th>", 1)[1].split("</tr>", 1)[0]
         self.assertIn("<td>1</td>", running_row)
-        out, err, code = yield getProcessOutputAndValue(
-            browser, flags + [f"--screenshot={screenshot}", url], env=os.environ.copy())
-        self.assertTrue(os.path.getsize(screenshot) > 0, err.decode(errors="replace"))
+        self.assertIn(f"master@127.0.0.1:{self.port}", dom)
+        self.assertIn('data-resource="cpus"', dom)
+        yield self.screenshot("/", "dashboard.png")
+        yield self.screenshot("/", "dashboard-phone.png", width=390, height=1400)
+        dom = yield self.dom("/frameworks")
+        self.assertIn("browser-test-framework", dom)
+        yield self.screenshot("/frameworks", "frameworks.png")
+
+    @inlineCallbacks
+    def test_slave_page_lists_executors(self):
+        """
+        The slave's page lists the running executor of the sleeper task,
+        and the executor's page lists its task as running.
+        """
+        dom = yield self.dom(f"/slaves/{self.slave.id}")
+        self.assertIn("Command Executor (Task: sleeper)", dom)
+        yield self.screenshot(f"/slaves/{self.slave.id}", "slave.png")
+        executor = f"/slaves/{self.slave.id}/frameworks/{self.framework_id}/executors/sleeper"
+        dom = yield self.dom(executor)
+        table = dom.split('id="executor-tasks"', 1)[1]
+        row = table.split("<code>sleeper</code>", 1)[1].split("</tr>", 1)[0]
+        self.assertIn("TASK_RUNNING", row)
+        yield self.screenshot(executor, "executor.png")
+
+    @inlineCallbacks
+    def test_sandbox_shows_stdout(self):
+        """
+        The sandbox browser lists the writer's stdout, and its tail shows
+        what the task printed, read by the page's script.
+        """
+        framework = self.slave.frameworks[self.framework_id]
+        # The writer's executor may still be exiting: running or completed.
+        writer = next(e for e in list(framework.executors.values())
+                      + list(framework.completed_executors) if e.id == "writer")
+        stdout = os.path.join(writer.directory, "stdout")
+        dom = yield self.dom(browse_link(self.slave.id, writer.directory))
+        self.assertIn(tail_link(self.slave.id, stdout).replace("&", "&amp;"), dom)
+        yield self.screenshot(browse_link(self.slave.id, writer.directory), "sandbox.png")
+        dom = yield self.dom(tail_link(self.slave.id, stdout))
+        log = dom.split('id="log"', 1)[1].split("</pre>", 1)[0]
+        self.assertIn(MARKER, log)
+        yield self.screenshot(tail_link(self.slave.id, stdout), "tail.png")

@@ -19,6 +19,9 @@ CHARTED = (("cpus", "#1f77b4"), ("mem", "#ff7f0e"), ("disk", "#2ca02c"))
 
 _WIDTH, _HEIGHT = 600, 150
 
+#: Room inside the frame, so that the latest sample's dot is not cut off.
+_MARGIN = 4
+
 
 class UtilizationHistory:
     """
@@ -47,34 +50,43 @@ class UtilizationHistory:
             self.samples.popleft()
 
 
-def _points(samples, name, now, span):
-    points = []
-    for when, fractions in samples:
-        x = _WIDTH * (1 - (now - when) / span)
-        y = _HEIGHT * (1 - min(max(fractions[name], 0.0), 1.0))
-        points.append(f"{x:.1f},{y:.1f}")
-    return " ".join(points)
+def _point(when, fraction, now, span):
+    x = _MARGIN + (_WIDTH - 2 * _MARGIN) * (1 - (now - when) / span)
+    y = _MARGIN + (_HEIGHT - 2 * _MARGIN) * (1 - min(max(fraction, 0.0), 1.0))
+    return x, y
 
 
 def utilization_chart(history, now):
     """
     An SVG line chart of C{history} up to C{now}: one line per resource,
-    0% at the bottom, 100% at the top, the last C{span} seconds across.
+    0% at the bottom, 100% at the top, the last C{span} seconds across,
+    with a dot on each line's latest sample and its value in the legend.
     """
-    lines = [Tag("polyline", attributes={
-        "points": _points(history.samples, name, now, history.span), "fill": "none",
-        "stroke": colour, "stroke-width": "2", "vector-effect": "non-scaling-stroke",
-        "data-resource": name})
-        for name, colour in CHARTED]
+    samples, span = history.samples, history.span
     grid = [Tag("line", attributes={
         "x1": "0", "x2": str(_WIDTH), "y1": str(y), "y2": str(y), "stroke": "#ddd",
         "vector-effect": "non-scaling-stroke"})
         for y in (0, _HEIGHT // 2, _HEIGHT)]
+    lines, dots, legend = [], [], []
+    for name, colour in CHARTED:
+        points = [_point(when, fractions[name], now, span) for when, fractions in samples]
+        lines.append(Tag("polyline", attributes={
+            "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in points), "fill": "none",
+            "stroke": colour, "stroke-width": "2", "vector-effect": "non-scaling-stroke",
+            "data-resource": name}))
+        if points:
+            x, y = points[-1]
+            # A zero-length round-capped line: a dot the stretched
+            # viewBox does not squash into an ellipse.
+            dots.append(Tag("line", attributes={
+                "x1": f"{x:.1f}", "y1": f"{y:.1f}", "x2": f"{x:.1f}", "y2": f"{y:.1f}",
+                "stroke": colour, "stroke-width": "8", "stroke-linecap": "round",
+                "vector-effect": "non-scaling-stroke"}))
+        latest = f" {samples[-1][1][name]:.0%}" if samples else ""
+        legend.append(tags.span(style=f"color: {colour}")(f"\u25a0 {name}{latest}  "))
     svg = Tag("svg", attributes={
         "viewBox": f"0 0 {_WIDTH} {_HEIGHT}", "preserveAspectRatio": "none",
         "class": "chart", "role": "img",
-        "aria-label": f"Utilization over the last {history.span / 60:g} minutes"})(*grid, *lines)
-    legend = tags.p(class_="legend")(*[
-        tags.span(style=f"color: {colour}")(f"\u25a0 {name}  ") for name, colour in CHARTED],
-        f"(used, last {history.span / 60:g} min; 0\u2013100%)")
-    return [svg, legend]
+        "aria-label": f"Utilization over the last {span / 60:g} minutes"})(*grid, *lines, *dots)
+    return [svg, tags.p(class_="legend")(
+        *legend, f"(used, last {span / 60:g} min; 0\u2013100%)")]
