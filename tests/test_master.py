@@ -460,18 +460,22 @@ class FailureTests(MasterTestCase):
 
     def test_slave_lost_on_disconnect(self):
         """
-        A slave whose connection closes is removed: its tasks are LOST and
-        every framework hears slaveLost.
+        A slave whose connection closes is removed: its tasks are LOST,
+        every framework hears slaveLost, and what the tasks held no longer
+        counts towards their framework's share.
         """
         slave, slave_id = self.add_slave()
         scheduler, framework_id = self.add_framework()
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
-        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)], -1)
+        self.add_slave("slave(2)", 5052)
         self.network.crash(slave.upid)
         self.turn()
         self.assertEqual(self.updates(scheduler), [("t1", mesos_pb2.TASK_LOST)])
         self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
         self.assertNotIn(slave_id, self.master.slaves)
+        # Only the second slave's offer counts now.
+        self.assertEqual(self.master.allocator.dominant_share(framework_id), 1.0)
 
     def test_slave_lost_after_missed_pings(self):
         """

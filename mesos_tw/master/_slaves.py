@@ -143,6 +143,15 @@ class SlaveManagement:
                     record.task.framework_id.value, record, mesos_pb2.TASK_LOST,
                     f"Slave {slave.id} removed: {reason}", mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED,
                 )
+        # What the slave's tasks and executors held no longer counts towards
+        # their frameworks' shares.
+        for record in slave.tasks.values():
+            self.allocator.resources_recovered(
+                record.task.framework_id.value, slave.id, record.resources, 0)
+        for framework_id, executors in slave.executors.items():
+            for info in executors.values():
+                self.allocator.resources_recovered(
+                    framework_id, slave.id, Resources.from_protobuf(info.resources), 0)
         for framework in self.frameworks.values():
             framework.executors.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
