@@ -13,15 +13,19 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from zope.interface.verify import verifyClass
 
-from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, make_isolator_tests
+from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, UnknownContainer
 from mesos_tw.isolation.process import ProcessIsolator
 from mesos_tw.isolation.registry import isolator_factories, isolator_factory
 from mesos_tw.plugins.mesos_tw_isolators import ProcessIsolatorFactory
-from mesos_tw.protocols import mesos_pb2
-from mesos_tw.testing.isolation import SUITE_PROGRAMS, FakeIsolator
+from mesos_tw.testing.isolation import (
+    SUITE_PROGRAMS,
+    FakeIsolator,
+    make_container,
+    make_iisolator_tests,
+)
 
 
-class FakeIsolatorTests(make_isolator_tests(lambda test: FakeIsolator(reactor, SUITE_PROGRAMS))):
+class FakeIsolatorTests(make_iisolator_tests(lambda test: FakeIsolator(reactor, SUITE_PROGRAMS))):
     """
     The fake isolator behaves like a real one, as far as a slave can tell.
     """
@@ -33,7 +37,7 @@ class FakeIsolatorTests(make_isolator_tests(lambda test: FakeIsolator(reactor, S
         self.assertTrue(verifyClass(IIsolator, FakeIsolator))
 
 
-class ProcessIsolatorSuiteTests(make_isolator_tests(lambda test: ProcessIsolator(reactor))):
+class ProcessIsolatorSuiteTests(make_iisolator_tests(lambda test: ProcessIsolator(reactor))):
     """
     The process isolator passes the shared suite with real processes.
     """
@@ -46,36 +50,28 @@ class ProcessIsolatorTests(TestCase):
 
     def setUp(self):
         self.isolator = ProcessIsolator(reactor)
-        self.exited = {}
-        self.waiting = {}
-        return self.isolator.initialize(self._exited)
-
-    def _exited(self, framework_id, executor_id, status):
-        self.exited[executor_id] = status
-        waiter = self.waiting.pop(executor_id, None)
-        if waiter is not None:
-            waiter.callback(status)
+        self.addCleanup(lambda: self.isolator.destroy("f1", "e1"))
+        return self.isolator.recover([])
 
     def exit_of(self, executor_id):
         """
         A Deferred firing with the executor's wait status when it exits.
         """
-        if executor_id in self.exited:
-            return _fired(self.exited[executor_id])
-        d = self.waiting[executor_id] = Deferred()
-        return d
+        return self.isolator.wait("f1", executor_id).addCallback(lambda t: t.status)
 
     def launch(self, command, uris=(), environment=None):
-        directory = self.mktemp()
-        os.makedirs(directory)
-        info = mesos_pb2.ExecutorInfo(
-            executor_id=mesos_pb2.ExecutorID(value="e1"),
-            command=mesos_pb2.CommandInfo(value=command))
+        """
+        Prepare and launch C{command} as executor e1.
+
+        @return: C{(directory, Deferred of the launch)}.
+        """
+        container = make_container(self, "e1", command)
         for uri, executable in uris:
-            info.command.uris.add(value=uri, executable=executable)
+            container.executor_info.command.uris.add(value=uri, executable=executable)
         env = {"PATH": os.environ["PATH"], **(environment or {})}
-        return directory, self.isolator.launch_executor(
-            "f1", mesos_pb2.FrameworkInfo(user="u", name="n"), info, directory, env, None)
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch("f1", "e1", env))
+        return container.directory, d
 
     def test_exit_status_and_output(self):
         """
@@ -116,24 +112,53 @@ class ProcessIsolatorTests(TestCase):
 
         return d.addCallback(exited)
 
-    def test_kill_kills_the_group(self):
+    def destroy_when_written(self, directory, d, name):
         """
-        Killing an executor kills its children too.
+        Once the executor has written a pid into the sandbox file C{name},
+        destroy it; fire with that pid once the destroy has fired.
+        """
+        path = os.path.join(directory, name)
+        d.addCallback(lambda _: _until(lambda: _complete_line(path)))
+        d.addCallback(lambda _: self.isolator.destroy("f1", "e1"))
+
+        def destroyed(_):
+            with open(path) as written:
+                return int(written.read())
+
+        return d.addCallback(destroyed)
+
+    def test_destroy_kills_the_group(self):
+        """
+        Destroying an executor kills its children too: none is alive when
+        the destroy fires.
         """
         directory, d = self.launch("sleep 100 & echo $! > child; wait")
+        d = self.destroy_when_written(directory, d, "child")
+        return d.addCallback(lambda child: self.assertFalse(_alive(child)))
 
-        def started(pid):
-            child = os.path.join(directory, "child")
-            return _until(lambda: os.path.exists(child) and os.path.getsize(child) > 0)
+    def test_destroy_kills_escaped_processes(self):
+        """
+        A process that made a session of its own and was reparented away
+        from the executor still dies when the executor is destroyed.
+        """
+        directory, d = self.launch(
+            "setsid sh -c 'sleep 100 & echo $! > escaped.tmp; mv escaped.tmp escaped'; "
+            "exec sleep 100")
+        path = os.path.join(directory, "escaped")
+        escaped = []
 
-        d.addCallback(started)
-        d.addCallback(lambda _: self.isolator.kill_executor("f1", "e1"))
+        def check_escaped(_):
+            pid = int(open(path).read())
+            escaped.append(pid)
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            self.assertNotEqual(int(fields[3]), self.leader)
 
-        def killed(_):
-            with open(os.path.join(directory, "child")) as child:
-                return _until_dead(int(child.read()))
-
-        return d.addCallback(killed)
+        d.addCallback(lambda pid: setattr(self, "leader", pid))
+        d.addCallback(lambda _: _until(lambda: os.path.exists(path)))
+        d.addCallback(check_escaped)
+        d.addCallback(lambda _: self.isolator.destroy("f1", "e1"))
+        return d.addCallback(lambda _: self.assertFalse(_alive(escaped[0])))
 
     def test_usage_counts_the_session(self):
         """
@@ -147,20 +172,21 @@ class ProcessIsolatorTests(TestCase):
         def measured(statistics):
             self.assertGreater(statistics.mem_rss_bytes, 0)
             self.assertGreaterEqual(statistics.cpus_user_time_secs, 0)
-            return self.isolator.kill_executor("f1", "e1")
+            return self.isolator.destroy("f1", "e1")
 
         return d.addCallback(measured)
 
     def test_leftover_children_killed(self):
         """
-        Processes an executor leaves behind in its group die with it.
+        Processes an executor leaves behind in its group are dead by the
+        time its end is reported.
         """
         directory, d = self.launch("sleep 100 & echo $! > child")
         d.addCallback(lambda _: self.exit_of("e1"))
 
         def exited(_):
             with open(os.path.join(directory, "child")) as child:
-                return _until_dead(int(child.read()))
+                self.assertFalse(_alive(int(child.read())))
 
         return d.addCallback(exited)
 
@@ -204,18 +230,15 @@ def _until(predicate, attempts=100):
     return deferLater(reactor, 0.05, _until, predicate, attempts - 1)
 
 
-def _until_dead(pid, attempts=100):
+def _complete_line(path):
     """
-    Fire once C{pid} is dead (SIGKILL is delivered asynchronously), checking
-    every 50 ms; fail after C{attempts} checks.
+    Whether the file at C{path} holds a whole line.
     """
-    from twisted.internet.task import deferLater
-
-    if not _alive(pid):
-        return _fired(None)
-    if attempts == 0:
-        raise AssertionError(f"process {pid} is still alive")
-    return deferLater(reactor, 0.05, _until_dead, pid, attempts - 1)
+    try:
+        with open(path) as written:
+            return written.read().endswith("\n")
+    except OSError:
+        return False
 
 
 def _alive(pid):
@@ -261,7 +284,8 @@ class _InstantExitReactor(Clock):
     Twisted does for a child that is already gone by then.
     """
 
-    def spawnProcess(self, protocol, executable, args, env=None, path=None, childFDs=None):
+    def spawnProcess(self, protocol, executable, args, env=None, path=None, childFDs=None,
+                     uid=None, gid=None):
         from twisted.internet.error import ProcessDone
         from twisted.python.failure import Failure
 
@@ -282,20 +306,18 @@ class InstantExitTests(SynchronousTestCase):
 
     def test_pid_and_exit_still_reported(self):
         """
-        The launch still reports the pid, the exit is reported on the next
-        turn, and no stale record is left to kill or measure.
+        The launch still reports the pid, the end is reported on the next
+        turn, and the ended container can be neither killed nor measured.
         """
         clock = _InstantExitReactor()
         isolator = ProcessIsolator(clock)
-        exits = []
-        isolator.initialize(lambda *args: exits.append(args))
-        directory = self.mktemp()
-        os.makedirs(directory)
-        info = mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
-                                      command=mesos_pb2.CommandInfo(value="true"))
-        pid = self.successResultOf(isolator.launch_executor("f1", None, info, directory, {}, None))
+        container = make_container(self, "e1", "true")
+        self.successResultOf(isolator.prepare(container))
+        pid = self.successResultOf(isolator.launch("f1", "e1", {}))
         self.assertEqual(pid, 2 ** 30)
+        waited = isolator.wait("f1", "e1")
+        self.assertNoResult(waited)
         clock.advance(0)
-        self.assertEqual(exits, [("f1", "e1", 0)])
-        self.successResultOf(isolator.kill_executor("f1", "e1"))
-        self.failureResultOf(isolator.usage("f1", "e1"), LaunchError)
+        self.assertEqual(self.successResultOf(waited).status, 0)
+        self.successResultOf(isolator.destroy("f1", "e1"))
+        self.failureResultOf(isolator.usage("f1", "e1"), UnknownContainer)

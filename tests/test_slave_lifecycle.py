@@ -45,6 +45,37 @@ class ExecutorEndTests(SlaveTestCase):
         self.assertIn("exited with status 1", status.message)
         self.assertEqual(status.executor_id.value, "t1")
 
+    def test_isolator_limit_fails_tasks_with_its_reason(self):
+        """
+        An executor its isolator ended for a memory limit fails its tasks
+        with the isolator's reason and message, and its container is
+        cleaned up.
+        """
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.isolator.limit("F1", "t1", Status.REASON_CONTAINER_LIMITATION_MEMORY,
+                            "Memory limit of 64 MB reached: 64 MB used")
+        self.turn()
+        status = self.last_update()
+        self.assertEqual((status.state, status.reason, status.message),
+                         (mesos_pb2.TASK_FAILED, Status.REASON_CONTAINER_LIMITATION_MEMORY,
+                          "Memory limit of 64 MB reached: 64 MB used"))
+        self.assertEqual(self.isolator.cleaned, [("F1", "t1")])
+
+    def test_failed_launch_is_cleaned_up(self):
+        """
+        A container whose launch failed is cleaned up, and its task fails
+        saying why.
+        """
+        self.isolator.fail_launches = "no such program"
+        self.run_task("t1")
+        self.turn()
+        status = self.last_update()
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_FAILED, Status.REASON_CONTAINER_LAUNCH_FAILED))
+        self.assertIn("no such program", status.message)
+        self.assertEqual(self.isolator.cleaned, [("F1", "t1")])
+
     def test_registration_timeout_loses_command_task(self):
         """
         A command executor that never registers is killed and its task is

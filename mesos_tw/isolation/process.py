@@ -1,42 +1,29 @@
 """
 The process isolator: each executor is a plain process in its own session,
-with no resource limits (Mesos's default isolation).
+with no resource limits (Mesos's default isolation).  Destroying one kills
+its session, its descendants, and every process that carries its run's
+mark in its environment (those that made a session of their own and were
+reparented), all found through C{/proc}.
 """
 
 import os
 import signal
 
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.defer import fail, gatherResults, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw.isolation.fetcher import fetch_uris
-from mesos_tw.isolation.interface import IIsolator, LaunchError
-from mesos_tw.isolation.usage import session_statistics
+from mesos_tw.isolation._containers import (
+    CONTAINER_VARIABLE,
+    ContainerTable,
+    ExecutorProcess,
+    kill_and_wait,
+    spawn_executor,
+)
+from mesos_tw.isolation.interface import IIsolator, LaunchError, Termination, UnknownContainer
+from mesos_tw.isolation.usage import container_processes, process_statistics
 
 __all__ = ["ProcessIsolator"]
-
-
-class _ExecutorProcess(ProcessProtocol):
-    """
-    Watches one executor's process and reports its end.
-    """
-
-    def __init__(self, on_ended):
-        self._on_ended = on_ended
-        self.pid = None
-        self.ended = False
-
-    def connectionMade(self):
-        # Remember the pid now: a process that exits at once may be reaped
-        # before spawnProcess returns, and the transport then forgets it.
-        self.pid = self.transport.pid
-
-    def processEnded(self, reason):
-        self.ended = True
-        status = getattr(reason.value, "status", None)
-        self._on_ended(self.pid, 0 if status is None else status)
 
 
 @implementer(IIsolator)
@@ -44,113 +31,141 @@ class ProcessIsolator:
     """
     Runs executors with C{setsid sh -c <command>}, so that each is the
     leader of its own session and process group and can be killed whole.
+
+    @param proc: where C{/proc} is.
     """
 
     log = Logger()
 
-    def __init__(self, reactor):
+    def __init__(self, reactor, proc="/proc"):
         self.reactor = reactor
-        self._on_exit = None
-        self._processes = {}
-        self._waiters = {}
+        self.proc = proc
+        self._containers = ContainerTable()
 
-    def initialize(self, on_exit):
+    def recover(self, containers):
         """
-        Remember the slave's exit callback.
+        Nothing can be resumed (the executors are not our children): kill
+        what is left of each container, found by its run's mark, and end it.
         """
-        self._on_exit = on_exit
-        return succeed(None)
+        ends = []
+        for container in containers:
+            run = self._containers.add(container)
+            d = self._kill(None, container.run_id)
+            d.addCallback(lambda _, run=run: run.terminated(Termination(
+                None, None, "The executor could not be recovered after the slave restarted")))
+            ends.append(d)
+        return gatherResults(ends).addCallback(lambda _: None)
 
-    def launch_executor(self, framework_id, framework_info, executor_info, directory,
-                        environment, resources):
+    def prepare(self, container):
         """
-        Fetch the command's URIs, then spawn it in its own session with its
-        output appended to the sandbox's C{stdout} and C{stderr} files (the
-        descriptors go to the child, so output never passes through us).
+        Record the container; there is nothing to set up.
         """
-        key = (framework_id, executor_info.executor_id.value)
         try:
-            fetch_uris(executor_info.command, directory)
-            stdout = os.open(os.path.join(directory, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            stderr = os.open(os.path.join(directory, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            stdin = os.open(os.devnull, os.O_RDONLY)
+            self._containers.add(container)
         except LaunchError as error:
             return fail(error)
-        except OSError as error:
-            return fail(LaunchError(f"cannot open the sandbox's output files: {error.strerror}"))
-        process = _ExecutorProcess(lambda pid, status: self._ended(key, pid, status))
+        return succeed(None)
+
+    def launch(self, framework_id, executor_id, environment):
+        """
+        Fetch the command's URIs, then spawn it in its own session.
+        """
         try:
-            self.reactor.spawnProcess(
-                process,
-                "setsid", ["setsid", "sh", "-c", executor_info.command.value],
-                env=environment, path=directory, childFDs={0: stdin, 1: stdout, 2: stderr},
-            )
-        except OSError as error:
-            return fail(LaunchError(f"cannot start the executor: {error.strerror}"))
-        finally:
-            for fd in (stdin, stdout, stderr):
-                os.close(fd)
-        if not process.ended:
-            self._processes[key] = process.pid
+            run = self._containers.get(framework_id, executor_id)
+            if run.pid is not None or run.termination is not None:
+                raise LaunchError(f"executor {executor_id} was already launched or destroyed")
+            command = run.container.executor_info.command.value
+            process = ExecutorProcess(lambda pid, status: self._ended(run, pid, status))
+            spawn_executor(self.reactor, process, run.container, environment,
+                           ["setsid", "sh", "-c", command])
+        except LaunchError as error:
+            return fail(error)
+        run.pid = process.pid
         self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
-                      executor_id=key[1], framework_id=framework_id, pid=process.pid)
+                      executor_id=executor_id, framework_id=framework_id, pid=process.pid)
         return succeed(process.pid)
 
-    def _ended(self, key, pid, status):
-        if self._processes.get(key) == pid:
-            del self._processes[key]
-        if pid is not None:
-            # Whatever the executor left running in its group dies with it.
-            _kill_session(pid, leader=False)
-        # Report on the next turn, outside Twisted's child reaping: a caller
-        # that stops the reactor from its callback must not do so while the
-        # reaper runs, or the next child's exit goes unnoticed.
-        self.reactor.callLater(0, self._report_exit, key, status)
+    def _ended(self, run, pid, status):
+        run.pid = pid
+        # Whatever the executor left running dies with it.  Report on a
+        # later turn, outside Twisted's child reaping: a caller that stops
+        # the reactor from its callback must not do so while the reaper
+        # runs, or the next child's exit goes unnoticed.
+        d = self._kill(pid, run.container.run_id)
+        d.addCallback(lambda _: self.reactor.callLater(0, run.terminated, Termination(status)))
 
-    def _report_exit(self, key, status):
-        if self._on_exit is not None:
-            self._on_exit(key[0], key[1], status)
-        for waiter in self._waiters.pop(key, []):
-            waiter.callback(None)
-
-    def kill_executor(self, framework_id, executor_id):
+    def wait(self, framework_id, executor_id):
         """
-        SIGKILL the executor's process group; fire once it is reaped.
+        Fires with the executor's wait status once it has been reaped.
         """
-        key = (framework_id, executor_id)
-        pid = self._processes.get(key)
-        if pid is None:
-            return succeed(None)
-        waiter = Deferred()
-        self._waiters.setdefault(key, []).append(waiter)
-        _kill_session(pid)
-        return waiter
+        try:
+            return self._containers.get(framework_id, executor_id).wait()
+        except LaunchError as error:
+            return fail(error)
 
-    def resources_changed(self, framework_id, executor_id, resources):
+    def update(self, framework_id, executor_id, resources):
         """
         Nothing to adjust: processes run without limits.
         """
+        try:
+            self._containers.get(framework_id, executor_id)
+        except LaunchError as error:
+            return fail(error)
         return succeed(None)
 
     def usage(self, framework_id, executor_id):
         """
-        CPU times and resident memory of every process in the executor's
-        session, from C{/proc}.
+        CPU times and resident memory of every process of the executor.
         """
-        pid = self._processes.get((framework_id, executor_id))
-        if pid is None:
-            return fail(LaunchError(f"executor {executor_id} is not running"))
-        return succeed(session_statistics(pid, self.reactor.seconds()))
+        run = self._containers.find(framework_id, executor_id)
+        if run is None or not run.running:
+            return fail(_not_running(framework_id, executor_id))
+        pids = container_processes(run.pid, (CONTAINER_VARIABLE, run.container.run_id), self.proc)
+        return succeed(process_statistics(pids, self.reactor.seconds(), self.proc))
+
+    def destroy(self, framework_id, executor_id):
+        """
+        SIGKILL everything of the executor; fire once it is reaped.
+        """
+        run = self._containers.find(framework_id, executor_id)
+        if run is None:
+            return succeed(None)
+        if run.pid is None:
+            run.terminated(Termination(None, None, "Destroyed before it was launched"))
+        elif run.termination is None:
+            self._kill(run.pid, run.container.run_id)
+        return run.wait().addCallback(lambda _: None)
+
+    def _kill(self, leader, run_id):
+        """
+        SIGKILL the session and group C{leader} leads (and C{leader}, in
+        case it has not yet made its own session), their descendants, and
+        every process marked with C{run_id}.
+
+        @return: a Deferred firing once they have all exited.
+        """
+        def find():
+            if leader is not None:
+                _killpg(leader)
+            return container_processes(
+                -1 if leader is None else leader, (CONTAINER_VARIABLE, run_id), self.proc)
+
+        return kill_and_wait(self.reactor, find)
+
+    def cleanup(self, framework_id, executor_id):
+        """
+        Forget the container.
+        """
+        self._containers.remove(framework_id, executor_id)
+        return succeed(None)
 
 
-def _kill_session(pid, leader=True):
-    """
-    SIGKILL the process group led by C{pid}, and C{pid} itself in case it
-    has not yet made its own session (a kill just after spawning).
-    """
-    targets = [(os.killpg, pid)] + ([(os.kill, pid)] if leader else [])
-    for kill, target in targets:
-        try:
-            kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def _not_running(framework_id, executor_id):
+    return UnknownContainer(f"executor {executor_id} of framework {framework_id} is not running")
+
+
+def _killpg(leader):
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

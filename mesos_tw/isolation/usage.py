@@ -1,12 +1,12 @@
 """
-Resource usage of a process session, read from C{/proc}.
+Processes and their resource usage, read from C{/proc}.
 """
 
 import os
 
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["session_statistics"]
+__all__ = ["container_processes", "process_statistics"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -16,26 +16,70 @@ def _stat_fields(pid, proc):
     with open(os.path.join(proc, str(pid), "stat"), "rb") as stat:
         data = stat.read()
     # The command name may hold spaces and parentheses: split after it.
+    # Fields after the name: state(0) ppid(1) pgrp(2) session(3) ...
+    # utime(11) stime(12) ... rss(21).
     return data[data.rindex(b")") + 2:].split()
 
 
-def session_statistics(session_id, timestamp, proc="/proc"):
-    """
-    CPU seconds (user, system) and resident memory summed over every process
-    in the session C{session_id}, counting its leader even before it has
-    made its own session (just after it was spawned).
-    """
-    user = system = rss = 0
+def _all_stats(proc):
     for entry in os.listdir(proc):
         if not entry.isdigit():
             continue
         try:
-            fields = _stat_fields(entry, proc)
-        except OSError:
+            yield int(entry), _stat_fields(entry, proc)
+        except (OSError, ValueError):
             continue
-        # Fields after the name: state(0) ppid(1) pgrp(2) session(3) ...
-        # utime(11) stime(12) ... rss(21).
-        if int(fields[3]) != session_id and int(entry) != session_id:
+
+
+def _has_variable(pid, marker, proc):
+    try:
+        with open(os.path.join(proc, str(pid), "environ"), "rb") as environ:
+            return marker in environ.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def container_processes(leader, variable=None, proc="/proc"):
+    """
+    The live (not zombie) processes of an executor: the session and
+    process group C{leader} leads, C{leader} itself, every descendant of
+    any of them, and, with C{variable} (C{(name, value)}), every process
+    whose environment holds it; the last finds processes that made a
+    session of their own and were reparented.
+
+    @return: a set of pids.
+    """
+    stats = dict(_all_stats(proc))
+    marker = f"{variable[0]}={variable[1]}".encode() if variable else None
+    members = set()
+    children = {}
+    for pid, fields in stats.items():
+        if fields[0] == b"Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(pid)
+        if pid == leader or int(fields[2]) == leader or int(fields[3]) == leader:
+            members.add(pid)
+        elif marker is not None and _has_variable(pid, marker, proc):
+            members.add(pid)
+    pending = list(members)
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            if child not in members:
+                members.add(child)
+                pending.append(child)
+    return members
+
+
+def process_statistics(pids, timestamp, proc="/proc"):
+    """
+    CPU seconds (user, system) and resident memory summed over C{pids}
+    (those that are gone by now count for nothing).
+    """
+    user = system = rss = 0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid, proc)
+        except (OSError, ValueError):
             continue
         user += int(fields[11])
         system += int(fields[12])
@@ -46,3 +90,4 @@ def session_statistics(session_id, timestamp, proc="/proc"):
         cpus_system_time_secs=system / _TICKS,
         mem_rss_bytes=rss * _PAGE,
     )
+

@@ -1,5 +1,6 @@
 """
-The isolators that ship with mesos_tw.
+The isolators that ship with mesos_tw, as plugins exactly like a third
+party's: C{--isolation=process} (the default), C{cgroups} and C{lxc}.
 """
 
 from zope.interface import implementer
@@ -16,7 +17,15 @@ class ProcessIsolatorFactory:
     name = "process"
     description = "Each executor is a process in its own session; no resource limits."
 
+    def check(self, options):
+        """
+        Processes work anywhere.
+        """
+
     def make_isolator(self, reactor, options):
+        """
+        A L{mesos_tw.isolation.process.ProcessIsolator}.
+        """
         from mesos_tw.isolation.process import ProcessIsolator
 
         return ProcessIsolator(reactor)

@@ -7,6 +7,7 @@ uses.
 
 import uuid
 
+from mesos_tw.isolation.interface import Container
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.executors import (
@@ -90,17 +91,53 @@ class ExecutorManagement:
                       executor_id=executor.id, framework_id=framework.id, directory=directory)
         executor.registration_timer = self.reactor.callLater(
             self.executor_registration_timeout, self._registration_timeout, framework, executor)
-        d = self.isolator.launch_executor(
-            framework.id, framework.info, info, directory, environment, executor.resources())
+        container = Container(
+            framework_id=framework.id, executor_id=executor.id, run_id=executor.run_id,
+            executor_info=info, directory=directory, resources=executor.resources())
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch(framework.id, executor.id, environment))
+
+        def launched(pid):
+            waiting = self.isolator.wait(framework.id, executor.id)
+            waiting.addCallback(self._executor_terminated, framework, executor)
+            waiting.addErrback(lambda failure: self.log.failure(
+                "Lost track of executor {executor_id}", failure, executor_id=executor.id))
 
         def failed(failure):
             self.log.warn("Could not launch executor {executor_id}: {error}",
                           executor_id=executor.id, error=failure.getErrorMessage())
-            self._executor_gone(framework, executor, None,
-                                f"Failed to launch executor: {failure.getErrorMessage()}",
-                                Status.REASON_CONTAINER_LAUNCH_FAILED, mesos_pb2.TASK_FAILED)
+            self._cleanup_container(framework, executor)
+            if executor.termination is not None:
+                state, reason, text = executor.termination
+            else:
+                state, reason = mesos_pb2.TASK_FAILED, Status.REASON_CONTAINER_LAUNCH_FAILED
+                text = f"Failed to launch executor: {failure.getErrorMessage()}"
+            self._executor_gone(framework, executor, None, text, reason, state)
 
-        d.addErrback(failed)
+        d.addCallbacks(launched, failed)
+
+    def _cleanup_container(self, framework, executor):
+        d = self.isolator.cleanup(framework.id, executor.id)
+        d.addErrback(lambda failure: self.log.failure(
+            "Could not clean up the container of executor {executor_id}", failure,
+            executor_id=executor.id))
+
+    def _update_container(self, framework, executor):
+        """
+        Tell the isolator the resources of a live executor's tasks.
+        """
+        if executor.state == TERMINATED:
+            return
+        d = self.isolator.update(framework.id, executor.id, executor.resources())
+        d.addErrback(lambda failure: self.log.warn(
+            "Could not update the limits of executor {executor_id}: {error}",
+            executor_id=executor.id, error=failure.getErrorMessage()))
+
+    def _destroy_container(self, framework, executor):
+        d = self.isolator.destroy(framework.id, executor.id)
+        d.addErrback(lambda failure: self.log.failure(
+            "Could not destroy executor {executor_id}", failure, executor_id=executor.id))
+        return d
 
     def _registration_timeout(self, framework, executor):
         executor.registration_timer = None
@@ -111,7 +148,7 @@ class ExecutorManagement:
             executor.termination = (
                 mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REGISTRATION_TIMEOUT,
                 f"Executor did not register within {self.executor_registration_timeout:g} s")
-            self.isolator.kill_executor(framework.id, executor.id)
+            self._destroy_container(framework, executor)
 
     def _send_task(self, framework, executor, task):
         record = internal.Task(
@@ -124,7 +161,7 @@ class ExecutorManagement:
         self.node.send(executor.pid, internal.RunTaskMessage(
             framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
             task=task))
-        self.isolator.resources_changed(framework.id, executor.id, executor.resources())
+        self._update_container(framework, executor)
 
     def _register_executor(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
@@ -230,22 +267,30 @@ class ExecutorManagement:
             self.node.send(executor.pid, internal.ShutdownExecutorMessage())
         executor.state = TERMINATING
         executor.shutdown_timer = self.reactor.callLater(
-            self.executor_shutdown_grace_period,
-            self.isolator.kill_executor, framework.id, executor.id)
+            self.executor_shutdown_grace_period, self._destroy_container, framework, executor)
 
-    def _executor_exited(self, framework_id, executor_id, status):
-        framework = self.frameworks.get(framework_id)
-        executor = framework.executors.get(executor_id) if framework else None
-        if executor is None:
-            return
-        how = describe_wait_status(status)
+    def _executor_terminated(self, termination, framework, executor):
+        """
+        The isolator reports that an executor's container has ended: its
+        tasks end too, with the isolator's reason (a memory limit, say)
+        when it gave one, else with what the slave decided when it killed
+        the executor, else as lost (failed, for the command executor).
+        """
+        self._cleanup_container(framework, executor)
+        status = termination.status
+        how = describe_wait_status(status) if status is not None else "ended"
         self.log.info("Executor {executor_id} of framework {framework_id} {how}",
-                      executor_id=executor_id, framework_id=framework_id, how=how)
-        if executor.termination is not None:
+                      executor_id=executor.id, framework_id=framework.id, how=how,
+                      why=termination.message)
+        if termination.reason is not None:
+            state, reason = mesos_pb2.TASK_FAILED, termination.reason
+            text = termination.message or f"Executor {how}"
+        elif executor.termination is not None:
             state, reason, text = executor.termination
         else:
             state = mesos_pb2.TASK_FAILED if executor.command_executor else mesos_pb2.TASK_LOST
-            reason, text = Status.REASON_EXECUTOR_TERMINATED, f"Executor {how}"
+            reason = Status.REASON_EXECUTOR_TERMINATED
+            text = termination.message or f"Executor {how}"
         self._executor_gone(framework, executor, status, text, reason, state)
 
     def _executor_gone(self, framework, executor, status, text, reason, state):

@@ -146,7 +146,7 @@ class Slave(ExecutorManagement):
         """
         Get ready to run executors and start looking for the master.
         """
-        d = self.isolator.initialize(self._executor_exited)
+        d = self.isolator.recover([])
         d.addCallback(lambda _: self.detector.start(self._new_master))
         return d
 
@@ -166,7 +166,7 @@ class Slave(ExecutorManagement):
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()
-                kills.append(self.isolator.kill_executor(framework.id, executor.id))
+                kills.append(self._destroy_container(framework, executor))
         return gatherResults(kills, consumeErrors=True)
 
     # Registration.
@@ -307,7 +307,7 @@ class Slave(ExecutorManagement):
             task.state = state
             if state in TERMINAL_STATES:
                 executor.completed_tasks.append(executor.tasks.pop(task_id))
-                self.isolator.resources_changed(framework.id, executor.id, executor.resources())
+                self._update_container(framework, executor)
 
     def _forward_update(self, update):
         if self.registration == REGISTERED:

@@ -19,6 +19,7 @@ from mesos_tw.flags import (
     parse_positive_int,
     parse_resources,
 )
+from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.registry import isolator_factory
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
@@ -54,12 +55,18 @@ SLAVE_COERCIONS = {
 
 def check_isolation(options):
     """
-    Resolve C{--isolation} to its plugin, or fail naming the known ones.
+    Resolve C{--isolation} to its plugin, or fail naming the known ones;
+    then fail, saying what is missing, if that isolator cannot work here.
     """
     try:
-        options["isolator_factory"] = isolator_factory(options["isolation"])
+        factory = options["isolator_factory"] = isolator_factory(options["isolation"])
     except ValueError as error:
         raise usage.UsageError(f"invalid value for --isolation: {error}") from None
+    try:
+        factory.check(options)
+    except IsolatorUnavailable as error:
+        raise usage.UsageError(
+            f"--isolation={options['isolation']} cannot work here: {error}") from None
 
 
 class Options(MesosOptions):

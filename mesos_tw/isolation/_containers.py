@@ -1,0 +1,235 @@
+"""
+Book-keeping shared by the isolators: a table of containers by executor,
+each container's termination and its waiters, and spawning an executor's
+process into its sandbox.
+"""
+
+import os
+import signal
+
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.interfaces import IReadDescriptor
+from twisted.internet.protocol import ProcessProtocol
+from zope.interface import implementer
+
+from mesos_tw.isolation.fetcher import fetch_uris
+from mesos_tw.isolation.interface import LaunchError, UnknownContainer
+
+__all__ = [
+    "CONTAINER_VARIABLE",
+    "ContainerRun",
+    "ContainerTable",
+    "ExecutorProcess",
+    "kill_and_wait",
+    "spawn_executor",
+]
+
+#: The environment variable naming an executor's run in every process it
+#: starts: how the process isolator finds processes that left its session.
+CONTAINER_VARIABLE = "MESOS_CONTAINER_ID"
+
+
+class ContainerRun:
+    """
+    One prepared container: its L{Container}, its executor's pid once
+    launched, and its L{Termination} once it has ended.
+
+    @ivar state: an isolator's own data about it (a cgroup, say).
+    """
+
+    def __init__(self, container):
+        self.container = container
+        self.pid = None
+        self.termination = None
+        self.state = None
+        self._waiters = []
+
+    @property
+    def running(self):
+        """
+        Whether its executor has been launched and has not yet ended.
+        """
+        return self.pid is not None and self.termination is None
+
+    def wait(self):
+        """
+        A Deferred firing with the termination.
+        """
+        if self.termination is not None:
+            return succeed(self.termination)
+        waiter = Deferred()
+        self._waiters.append(waiter)
+        return waiter
+
+    def terminated(self, termination):
+        """
+        Record how it ended and tell whoever waits; later calls are ignored.
+        """
+        if self.termination is not None:
+            return
+        self.termination = termination
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(termination)
+
+
+class ContainerTable:
+    """
+    The prepared containers of one isolator, by C{(framework_id, executor_id)}.
+    """
+
+    def __init__(self):
+        self._runs = {}
+
+    def add(self, container):
+        """
+        A new L{ContainerRun} for C{container}.
+
+        @raise LaunchError: if one of that executor is already prepared.
+        """
+        if container.key in self._runs:
+            raise LaunchError(
+                f"executor {container.executor_id} of framework {container.framework_id} "
+                "already has a container")
+        run = self._runs[container.key] = ContainerRun(container)
+        return run
+
+    def get(self, framework_id, executor_id):
+        """
+        The L{ContainerRun} of an executor.
+
+        @raise UnknownContainer: if there is none.
+        """
+        try:
+            return self._runs[(framework_id, executor_id)]
+        except KeyError:
+            raise UnknownContainer(
+                f"executor {executor_id} of framework {framework_id} has no container") from None
+
+    def find(self, framework_id, executor_id):
+        """
+        The L{ContainerRun} of an executor, or C{None}.
+        """
+        return self._runs.get((framework_id, executor_id))
+
+    def remove(self, framework_id, executor_id):
+        """
+        Forget an executor's container; returns it, or C{None}.
+        """
+        return self._runs.pop((framework_id, executor_id), None)
+
+    def __iter__(self):
+        return iter(list(self._runs.values()))
+
+
+class ExecutorProcess(ProcessProtocol):
+    """
+    Watches one executor's process and reports its end as
+    C{on_ended(pid, wait_status)}.
+    """
+
+    def __init__(self, on_ended):
+        self._on_ended = on_ended
+        self.pid = None
+        self.ended = False
+
+    def connectionMade(self):
+        # Remember the pid now: a process that exits at once may be reaped
+        # before spawnProcess returns, and the transport then forgets it.
+        self.pid = self.transport.pid
+
+    def processEnded(self, reason):
+        self.ended = True
+        status = getattr(reason.value, "status", None)
+        self._on_ended(self.pid, 0 if status is None else status)
+
+
+def spawn_executor(reactor, process, container, environment, argv, extra_fds=None,
+                   uid=None, gid=None):
+    """
+    Fetch the container's URIs and spawn C{argv} in its sandbox with its
+    output appended to the sandbox's C{stdout} and C{stderr} files (the
+    descriptors go to the child, so output never passes through us).
+
+    @param process: the L{ExecutorProcess} to connect.
+    @param extra_fds: more C{childFDs} entries (C{{3: "w"}} for a pipe the
+        child reads from).
+    @return: the process transport.
+    @raise LaunchError: saying why it could not start.
+    """
+    directory = container.directory
+    fetch_uris(container.executor_info.command, directory)
+    try:
+        stdout = os.open(os.path.join(directory, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        stderr = os.open(os.path.join(directory, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        stdin = os.open(os.devnull, os.O_RDONLY)
+    except OSError as error:
+        raise LaunchError(f"cannot open the sandbox's output files: {error.strerror}") from None
+    environment = dict(environment, **{CONTAINER_VARIABLE: container.run_id})
+    try:
+        return reactor.spawnProcess(
+            process, argv[0], argv, env=environment, path=directory,
+            childFDs={0: stdin, 1: stdout, 2: stderr, **(extra_fds or {})}, uid=uid, gid=gid)
+    except OSError as error:
+        raise LaunchError(f"cannot start the executor: {error.strerror}") from None
+    finally:
+        for fd in (stdin, stdout, stderr):
+            os.close(fd)
+
+
+@implementer(IReadDescriptor)
+class _ProcessExit:
+    """
+    A pidfd, readable once its process has exited.
+    """
+
+    def __init__(self, reactor, fd, on_exit):
+        self.reactor = reactor
+        self.fd = fd
+        self.on_exit = on_exit
+
+    def fileno(self):
+        return self.fd
+
+    def logPrefix(self):
+        return "pidfd"
+
+    def doRead(self):
+        self.reactor.removeReader(self)
+        os.close(self.fd)
+        self.on_exit()
+
+    def connectionLost(self, reason):
+        pass
+
+
+def kill_and_wait(reactor, find_pids, rounds=10):
+    """
+    SIGKILL every process C{find_pids()} names, asking again (for any
+    forked meanwhile) until it names none that is still running or
+    C{rounds} have passed.  Each process is signalled through a pidfd, so a
+    reused pid is never hit.
+
+    @return: a Deferred firing once every signalled process has exited.
+    """
+    exits = []
+    signalled = set()
+    for _ in range(rounds):
+        pids = set(find_pids()) - signalled
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except OSError:
+                os.close(fd)
+                continue
+            signalled.add(pid)
+            exit = Deferred()
+            reactor.addReader(_ProcessExit(reactor, fd, lambda exit=exit: exit.callback(None)))
+            exits.append(exit)
+    return gatherResults(exits).addCallback(lambda _: None)
