@@ -1,0 +1,172 @@
+"""
+Emulated slaves: the slave's side of the wire protocol with no processes
+behind it, so that one process can connect thousands of them to a real
+master over real TCP (scale tests and benchmarks, like the NSDI paper's
+emulated slaves).
+
+An emulated slave registers, answers pings, and runs tasks in name only: a
+task goes C{TASK_RUNNING} at once and C{TASK_FINISHED} after its planned
+duration, the number of seconds its C{data} holds as ASCII (or the slave's
+default).  Its updates carry a uuid but no slave pid, so schedulers do not
+acknowledge them (nothing here listens) and it never re-sends them.
+"""
+
+import uuid
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver, MessageNode
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.retry import RetryWithBackoff
+
+__all__ = ["EmulatedSlave", "planned_duration"]
+
+
+def planned_duration(task, default):
+    """
+    The seconds a task should run: its C{data} as a number, else
+    C{default}.
+    """
+    try:
+        return max(0.0, float(task.data.decode("ascii")))
+    except (UnicodeDecodeError, ValueError):
+        return default
+
+
+@implementer(IMessageReceiver)
+class EmulatedSlave:
+    """
+    One emulated slave of the master at C{master} (a L{UPID}).
+
+    @param number: makes the slave's UPID (C{slave(<number>)}) unique.
+    @param node: its message node (by default a TCP L{MessageNode} that
+        does not listen).
+    @ivar slave_id: its id once registered.
+    @ivar running: C{{(framework_id, task_id): pending finish call}}.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, master, number, resources, hostname=None,
+                 default_duration=30.0, node=None):
+        self.reactor = reactor
+        self.master = master
+        self.resources = resources
+        self.hostname = hostname or f"emulated-{number}"
+        self.default_duration = default_duration
+        self.node = node or MessageNode(reactor, UPID(f"slave({number})", "127.0.0.1", 0), None)
+        self.node.receiver = self
+        self.slave_id = None
+        self.running = {}
+        self._registration = RetryWithBackoff(reactor, self._register)
+        self._handlers = {
+            internal.SlaveRegisteredMessage: self._registered,
+            internal.SlaveReregisteredMessage: self._registered,
+            internal.PingSlaveMessage: self._ping,
+            internal.RunTaskMessage: self._run_task,
+            internal.KillTaskMessage: self._kill_task,
+            internal.ShutdownFrameworkMessage: self._shutdown_framework,
+        }
+        self._waiting = []
+
+    def start(self):
+        """
+        Register with the master (retrying with backoff until it answers).
+        """
+        self._registration.start()
+
+    def stop(self):
+        """
+        Cancel every timer and close the connection.
+        """
+        self._registration.stop()
+        for call in self.running.values():
+            if call.active():
+                call.cancel()
+        self.running.clear()
+        self.node.disconnect(self.master)
+
+    def when_registered(self):
+        """
+        A Deferred that fires once the slave is registered.
+        """
+        if self.slave_id is not None:
+            return succeed(self.slave_id)
+        d = Deferred()
+        self._waiting.append(d)
+        return d
+
+    def _register(self):
+        info = mesos_pb2.SlaveInfo(hostname=self.hostname, resources=self.resources.to_protobuf())
+        if self.slave_id is None:
+            self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
+        else:
+            self.node.send(self.master, internal.ReregisterSlaveMessage(
+                slave_id=mesos_pb2.SlaveID(value=self.slave_id), slave=info))
+
+    # The message network.
+
+    def message_received(self, sender, message):
+        """
+        Handle what the master sends; ignore the rest.
+        """
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            handler(message)
+
+    def peer_lost(self, upid):
+        """
+        The master's connection closed: register again.
+        """
+        if upid == self.master:
+            self._registration.start(delay=1.0)
+
+    # Handlers.
+
+    def _registered(self, message):
+        self._registration.stop()
+        self.slave_id = message.slave_id.value
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(self.slave_id)
+
+    def _ping(self, message):
+        self.node.send(self.master, internal.PongSlaveMessage())
+
+    def _run_task(self, message):
+        key = (message.framework_id.value, message.task.task_id.value)
+        self._update(message.framework_id, message.task.task_id, mesos_pb2.TASK_RUNNING)
+        self.running[key] = self.reactor.callLater(
+            planned_duration(message.task, self.default_duration), self._finish, key,
+            message.framework_id, message.task.task_id)
+
+    def _finish(self, key, framework_id, task_id):
+        self.running.pop(key, None)
+        self._update(framework_id, task_id, mesos_pb2.TASK_FINISHED)
+
+    def _kill_task(self, message):
+        key = (message.framework_id.value, message.task_id.value)
+        call = self.running.pop(key, None)
+        if call is not None and call.active():
+            call.cancel()
+        self._update(message.framework_id, message.task_id, mesos_pb2.TASK_KILLED)
+
+    def _shutdown_framework(self, message):
+        framework_id = message.framework_id.value
+        for key in [k for k in self.running if k[0] == framework_id]:
+            call = self.running.pop(key)
+            if call.active():
+                call.cancel()
+
+    def _update(self, framework_id, task_id, state):
+        now = self.reactor.seconds()
+        slave_id = mesos_pb2.SlaveID(value=self.slave_id or "")
+        self.node.send(self.master, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+            framework_id=framework_id, slave_id=slave_id, timestamp=now,
+            uuid=uuid.uuid4().bytes,
+            status=mesos_pb2.TaskStatus(task_id=task_id, state=state, slave_id=slave_id,
+                                        timestamp=now, source=mesos_pb2.TaskStatus.SOURCE_SLAVE))))

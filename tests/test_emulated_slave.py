@@ -1,0 +1,121 @@
+"""
+Tests for L{mesos_tw.testing.emulated_slave.EmulatedSlave}, against a real
+master on an in-memory network and a fake clock.
+"""
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from mesos_tw.master.master import Master
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.testing.emulated_slave import EmulatedSlave, planned_duration
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+from tests.test_master import task_info
+
+MASTER = UPID("master", "127.0.0.1", 5050)
+
+
+class EmulatedSlaveTests(SynchronousTestCase):
+    """
+    An emulated slave registered with a real master, and a scheduler.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.master = Master(self.clock, self.network.node(MASTER))
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        self.slave = EmulatedSlave(
+            self.clock, MASTER, 7, Resources.parse("cpus:4;mem:1024"),
+            node=self.network.node(UPID("slave(7)", "127.0.0.1", 0)))
+        self.slave.start()
+        self.addCleanup(self.slave.stop)
+        self.turn()
+        self.scheduler = RecordingPeer(self.network, UPID("scheduler", "127.0.0.1", 0))
+        self.scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="f")))
+        self.turn()
+        self.framework_id = self.scheduler.last(
+            internal.FrameworkRegisteredMessage).framework_id.value
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def launch(self, task_id, data=b""):
+        """
+        Launch a task on the latest offer.
+        """
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        task = task_info(task_id, offer.slave_id.value)
+        task.data = data
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id), offer_ids=[offer.id],
+            tasks=[task], filters=mesos_pb2.Filters(refuse_seconds=0)))
+        self.turn()
+
+    def states(self):
+        """
+        C{(task, state name)} of every update the scheduler received.
+        """
+        return [(m.update.status.task_id.value, mesos_pb2.TaskState.Name(m.update.status.state))
+                for m in self.scheduler.of(internal.StatusUpdateMessage)]
+
+    def test_interface_and_registration(self):
+        """
+        It is a message receiver, and it registers with its resources.
+        """
+        self.assertTrue(verifyObject(IMessageReceiver, self.slave))
+        self.assertEqual(list(self.master.slaves), [self.slave.slave_id])
+        self.assertEqual(self.successResultOf(self.slave.when_registered()), self.slave.slave_id)
+
+    def test_task_runs_then_finishes(self):
+        """
+        A task is RUNNING at once and FINISHED after the seconds in its data.
+        """
+        self.launch("t1", b"2.5")
+        self.assertEqual(self.states(), [("t1", "TASK_RUNNING")])
+        self.clock.advance(2.5)
+        self.turn()
+        self.assertEqual(self.states(), [("t1", "TASK_RUNNING"), ("t1", "TASK_FINISHED")])
+        self.assertEqual(self.slave.running, {})
+
+    def test_kill(self):
+        """
+        A killed task reports TASK_KILLED and never finishes.
+        """
+        self.launch("t1")
+        self.scheduler.send(MASTER, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id),
+            task_id=mesos_pb2.TaskID(value="t1")))
+        self.turn()
+        self.clock.advance(60)
+        self.turn()
+        self.assertEqual(self.states(), [("t1", "TASK_RUNNING"), ("t1", "TASK_KILLED")])
+
+    def test_answers_pings(self):
+        """
+        It answers the master's pings, so it stays registered.
+        """
+        for _ in range(10):
+            self.clock.advance(15)
+            self.turn()
+        self.assertIn(self.slave.slave_id, self.master.slaves)
+
+    def test_planned_duration(self):
+        """
+        The duration is the task's data as a number, else the default.
+        """
+        task = mesos_pb2.TaskInfo(data=b"12")
+        self.assertEqual(planned_duration(task, 30.0), 12.0)
+        self.assertEqual(planned_duration(mesos_pb2.TaskInfo(data=b"x"), 30.0), 30.0)
