@@ -18,8 +18,13 @@ from mesos_tw.master import tap
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
+from mesos_tw.master.views import MESSAGE_METRICS
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
 from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
 
 
 class MasterHTTPTests(SynchronousTestCase):
@@ -131,6 +136,112 @@ class MasterHTTPTests(SynchronousTestCase):
         """
         response, _ = self.get("/nope")
         self.assertEqual(response.code, 404)
+
+
+class MetricsTests(SynchronousTestCase):
+    """
+    The message, task and allocator metrics of C{/metrics/snapshot}, with a
+    slave and a scheduler talking to the master over an in-memory network.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        network = MemoryNetwork(self.clock)
+        self.master = Master(self.clock, network.node(UPID("master", "127.0.0.1", 5050)))
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        self.client = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
+        self.slave = RecordingPeer(network, UPID("slave(1)", "127.0.0.1", 5051))
+        self.scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def metrics(self):
+        """
+        The metrics snapshot, decoded.
+        """
+        response = self.successResultOf(self.client.get("http://master/metrics/snapshot"))
+        return json.loads(self.successResultOf(response.content()))
+
+    def register(self):
+        """
+        Register a 4-CPU slave and a framework in role C{batch}; return
+        the offer it gets.
+        """
+        self.slave.send(self.master.pid, internal.RegisterSlaveMessage(slave=mesos_pb2.SlaveInfo(
+            hostname="node-a", resources=Resources.parse("cpus:4;mem:1024").to_protobuf())))
+        self.scheduler.send(self.master.pid, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="metrics", role="batch")))
+        self.turn()
+        return self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+
+    def test_every_message_metric(self):
+        """
+        Every C{master/messages_*} name is reported, at zero before any
+        message arrives, as are the dropped messages.
+        """
+        metrics = self.metrics()
+        for name in MESSAGE_METRICS.values():
+            self.assertEqual(metrics[f"master/messages_{name}"], 0, name)
+        self.assertEqual(metrics["master/dropped_messages"], 0)
+
+    def test_messages_counted(self):
+        """
+        Each message the master receives counts under its Mesos name; one
+        it has no handler for counts as dropped.
+        """
+        offer = self.register()
+        self.scheduler.send(self.master.pid, internal.ReviveOffersMessage(
+            framework_id=offer.framework_id))
+        self.scheduler.send(self.master.pid, internal.FrameworkRegisteredMessage())
+        self.turn()
+        metrics = self.metrics()
+        self.assertEqual(metrics["master/messages_register_slave"], 1)
+        self.assertEqual(metrics["master/messages_register_framework"], 1)
+        self.assertEqual(metrics["master/messages_revive_offers"], 1)
+        self.assertEqual(metrics["master/messages_launch_tasks"], 0)
+        self.assertEqual(metrics["master/dropped_messages"], 1)
+
+    def test_allocation_runs(self):
+        """
+        C{allocator/mesos/allocation_runs} counts one run per allocation
+        interval.
+        """
+        before = self.metrics()["allocator/mesos/allocation_runs"]
+        for _ in range(3):
+            self.clock.advance(self.master.allocation_interval)
+        self.assertEqual(self.metrics()["allocator/mesos/allocation_runs"], before + 3)
+
+    def test_allocator_resources_and_role_share(self):
+        """
+        The allocator's totals, what is offered or allocated, and the
+        role's dominant share follow an offer and then a launch that takes
+        one CPU of four and gives the rest back.
+        """
+        offer = self.register()
+        metrics = self.metrics()
+        self.assertEqual(metrics["allocator/mesos/resources/cpus/total"], 4.0)
+        self.assertEqual(metrics["allocator/mesos/resources/cpus/offered_or_allocated"], 4.0)
+        self.assertEqual(metrics["allocator/mesos/roles/batch/shares/dominant"], 1.0)
+        task = mesos_pb2.TaskInfo(
+            name="t", task_id=mesos_pb2.TaskID(value="t"), slave_id=offer.slave_id,
+            resources=Resources.parse("cpus:1;mem:128").to_protobuf(),
+            command=mesos_pb2.CommandInfo(value="true"))
+        self.scheduler.send(self.master.pid, internal.LaunchTasksMessage(
+            framework_id=offer.framework_id, offer_id=offer.id, tasks=[task],
+            filters=mesos_pb2.Filters(refuse_seconds=3600)))
+        self.turn()
+        metrics = self.metrics()
+        self.assertEqual(metrics["master/messages_launch_tasks"], 1)
+        self.assertEqual(metrics["allocator/mesos/resources/cpus/offered_or_allocated"], 1.0)
+        self.assertEqual(metrics["allocator/mesos/roles/batch/shares/dominant"], 0.25)
+        self.assertEqual(metrics["master/tasks_staging"], 1)
+        self.assertEqual(metrics["master/tasks_starting"], 0)
 
 
 class OptionsTests(SynchronousTestCase):

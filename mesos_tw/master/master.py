@@ -10,7 +10,7 @@ The message flows it follows are described in ``docs/flows.md``.
 import os
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -148,6 +148,13 @@ class Master(SlaveManagement, FrameworkManagement):
         self.offers = {}
         self.removed_slaves = set()
         self.stats = new_counters()
+        #: Messages received, by type name; those no handler takes; the
+        #: allocation runs (the C{master/messages_*},
+        #: C{master/dropped_messages} and C{allocator/mesos/allocation_runs}
+        #: metrics).
+        self.messages_received = Counter()
+        self.dropped_messages = 0
+        self.allocation_runs = 0
         self._frameworks_by_pid = {}
         self._slaves_by_pid = {}
         self._next_ids = ids if ids is not None else new_id_counters()
@@ -223,8 +230,10 @@ class Master(SlaveManagement, FrameworkManagement):
         """
         Dispatch a message to its handler; unknown ones are logged.
         """
+        self.messages_received[type(message).__name__] += 1
         handler = self._handlers.get(type(message))
         if handler is None:
+            self.dropped_messages += 1
             self.log.warn(
                 "Ignoring unexpected {name} from {sender}",
                 name=message.DESCRIPTOR.full_name, sender=str(sender),
@@ -258,6 +267,7 @@ class Master(SlaveManagement, FrameworkManagement):
         """
         Ask the allocator for offers and send them, one message per framework.
         """
+        self.allocation_runs += 1
         by_framework = {}
         for framework_id, slave_id, resources in self.allocator.allocate():
             framework = self.frameworks[framework_id]

@@ -8,10 +8,33 @@ from collections import Counter
 from mesos_tw.master.state import state_name
 from mesos_tw.resources import Resources
 
-__all__ = ["metrics_snapshot", "state_summary", "task_list"]
+__all__ = ["MESSAGE_METRICS", "metrics_snapshot", "state_summary", "task_list"]
 
 #: The resources whose totals, use and share the metrics report.
 _METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
+
+#: The master's message types and the C{master/messages_*} metric each
+#: counts in (Mesos's names).  A classic scheduler declines an offer with
+#: a C{LaunchTasksMessage} without tasks, so declines count as launches.
+MESSAGE_METRICS = {
+    "RegisterFrameworkMessage": "register_framework",
+    "ReregisterFrameworkMessage": "reregister_framework",
+    "UnregisterFrameworkMessage": "unregister_framework",
+    "DeactivateFrameworkMessage": "deactivate_framework",
+    "KillTaskMessage": "kill_task",
+    "ResourceRequestMessage": "resource_request",
+    "LaunchTasksMessage": "launch_tasks",
+    "ReviveOffersMessage": "revive_offers",
+    "SuppressOffersMessage": "suppress_offers",
+    "ReconcileTasksMessage": "reconcile_tasks",
+    "FrameworkToExecutorMessage": "framework_to_executor",
+    "ExecutorToFrameworkMessage": "executor_to_framework",
+    "RegisterSlaveMessage": "register_slave",
+    "ReregisterSlaveMessage": "reregister_slave",
+    "UnregisterSlaveMessage": "unregister_slave",
+    "StatusUpdateMessage": "status_update",
+    "ExitedExecutorMessage": "exited_executor",
+}
 
 
 def _task_counts(records):
@@ -57,9 +80,33 @@ def task_list(master, limit=100, offset=0, order="des"):
     return {"tasks": [r.to_json() for r in records[offset:offset + limit]]}
 
 
+def _allocator_metrics(master, total, used, offered):
+    """
+    Mesos's C{allocator/mesos/...} metrics that the master's records
+    answer: allocation runs, each resource's total and what is offered or
+    allocated of it, and each role's dominant share of what its active
+    registered frameworks hold and are offered.
+    """
+    metrics = {"allocator/mesos/allocation_runs": master.allocation_runs}
+    held = used + offered
+    for name in _METRIC_RESOURCES:
+        metrics[f"allocator/mesos/resources/{name}/total"] = total.scalar(name)
+        metrics[f"allocator/mesos/resources/{name}/offered_or_allocated"] = held.scalar(name)
+    by_role = {}
+    for framework in master.frameworks.values():
+        role = framework.info.role or "*"
+        by_role[role] = by_role.get(role, Resources()) + framework.used() + framework.offered()
+    for role, resources in by_role.items():
+        share = max((resources.scalar(name) / total.scalar(name)
+                     for name in resources.scalars() if total.scalar(name)), default=0.0)
+        metrics[f"allocator/mesos/roles/{role}/shares/dominant"] = share
+    return metrics
+
+
 def metrics_snapshot(master):
     """
-    C{/metrics/snapshot}: a flat dict of Mesos's master metric names.
+    C{/metrics/snapshot}: a flat dict of Mesos's master and allocator
+    metric names.
     """
     now = master.reactor.seconds()
     total = Resources()
@@ -69,10 +116,8 @@ def metrics_snapshot(master):
         total = total + slave.total
         used = used + slave.used()
         offered = offered + sum((o.resources for o in slave.offers.values()), Resources())
-    running = sum(1 for f in master.frameworks.values() for r in f.tasks.values()
-                  if state_name(r.state) == "TASK_RUNNING")
-    staging = sum(1 for f in master.frameworks.values() for r in f.tasks.values()
-                  if state_name(r.state) == "TASK_STAGING")
+    states = Counter(state_name(r.state)
+                     for f in master.frameworks.values() for r in f.tasks.values())
     stats = master.stats
     metrics = {
         "master/uptime_secs": now - (master.start_time or now),
@@ -82,8 +127,13 @@ def metrics_snapshot(master):
         "master/frameworks_active": sum(1 for f in master.frameworks.values() if f.active),
         "master/frameworks_inactive": sum(1 for f in master.frameworks.values() if not f.active),
         "master/frameworks_connected": sum(1 for f in master.frameworks.values() if f.active),
-        "master/tasks_staging": staging,
-        "master/tasks_running": running,
+        "master/frameworks_disconnected": sum(
+            1 for f in master.frameworks.values() if not f.active),
+        "master/slaves_inactive": 0,
+        "master/slaves_disconnected": 0,
+        "master/tasks_staging": states["TASK_STAGING"],
+        "master/tasks_starting": states["TASK_STARTING"],
+        "master/tasks_running": states["TASK_RUNNING"],
         "master/tasks_finished": stats["finished_tasks"],
         "master/tasks_failed": stats["failed_tasks"],
         "master/tasks_killed": stats["killed_tasks"],
@@ -92,11 +142,15 @@ def metrics_snapshot(master):
         "master/valid_status_updates": stats["valid_status_updates"],
         "master/invalid_status_updates": stats["invalid_status_updates"],
         "master/outstanding_offers": len(master.offers),
+        "master/dropped_messages": master.dropped_messages,
     }
+    for message_type, name in MESSAGE_METRICS.items():
+        metrics[f"master/messages_{name}"] = master.messages_received[message_type]
     for name in _METRIC_RESOURCES:
         amount = total.scalar(name)
         metrics[f"master/{name}_total"] = amount
         metrics[f"master/{name}_used"] = used.scalar(name)
         metrics[f"master/{name}_offered"] = offered.scalar(name)
         metrics[f"master/{name}_percent"] = used.scalar(name) / amount if amount else 0.0
+    metrics.update(_allocator_metrics(master, total, used, offered))
     return metrics
