@@ -5,7 +5,7 @@ party's: C{--isolation=process} (the default), C{cgroups} and C{lxc}.
 
 from zope.interface import implementer
 
-from mesos_tw.isolation.interface import IIsolatorFactory
+from mesos_tw.isolation.interface import IIsolatorFactory, IsolatorUnavailable
 
 
 @implementer(IIsolatorFactory)
@@ -32,3 +32,38 @@ class ProcessIsolatorFactory:
 
 
 process = ProcessIsolatorFactory()
+
+
+@implementer(IIsolatorFactory)
+class CgroupsIsolatorFactory:
+    """
+    C{--isolation=cgroups}: a cgroup per executor run, with cpu and memory
+    limits (C{--cgroups_root}, C{--cgroups_enable_cfs}).
+    """
+
+    name = "cgroups"
+    description = "Each executor run in a cgroup of its own, with cpu shares and a memory limit."
+
+    def check(self, options):
+        """
+        Root, and the cpu, cpuacct, memory and freezer hierarchies mounted
+        and writable; a C{--cgroups_root} that stays below our cgroup.
+        """
+        from mesos_tw.isolation.cgroups import check_cgroups
+
+        root = options.get("cgroups_root") or "mesos"
+        if ".." in root.split("/"):
+            raise IsolatorUnavailable(f"--cgroups_root must not leave the slave's cgroup: {root!r}")
+        check_cgroups()
+
+    def make_isolator(self, reactor, options):
+        """
+        A L{mesos_tw.isolation.cgroups.CgroupsIsolator}.
+        """
+        from mesos_tw.isolation.cgroups import CgroupsIsolator
+
+        return CgroupsIsolator(reactor, root=options.get("cgroups_root") or "mesos",
+                               enable_cfs=bool(options.get("cgroups_enable_cfs")))
+
+
+cgroups = CgroupsIsolatorFactory()

@@ -14,6 +14,7 @@ from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
     parse_attributes,
+    parse_bool,
     parse_duration,
     parse_port,
     parse_positive_int,
@@ -39,12 +40,18 @@ SLAVE_PARAMETERS = [
     ["resources", None, None, "Resources to offer, e.g. cpus:4;mem:8192;ports:[31000-32000]."],
     ["attributes", None, None, "Attributes of this machine, e.g. rack:r1;zone:west."],
     ["work_dir", None, "/tmp/mesos", "Where executor sandboxes go."],
-    ["isolation", None, "process", "Isolator plugin that runs executors."],
+    ["isolation", None, "process", "Isolator plugin that runs executors (process, cgroups, lxc, "
+     "or a third party's)."],
+    ["cgroups_root", None, "mesos", "Name of the cgroup, under the slave's own in each hierarchy, "
+     "that holds the executors' cgroups (cgroups isolation)."],
+    ["cgroups_enable_cfs", None, "false", "Cap each executor's cpu time with a CFS quota as well "
+     "as cpu shares (cgroups isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
 ]
 
 SLAVE_COERCIONS = {
+    "cgroups_enable_cfs": parse_bool,
     "resources": parse_resources,
     "attributes": parse_attributes,
     "executor_shutdown_grace_period": parse_duration,

@@ -1,0 +1,324 @@
+"""
+The cgroups isolator on this machine's real cgroup v1 hierarchies: the
+shared suite, the limits it sets, OOM, complete destruction, usage, and a
+task run through mesos-local with C{--isolation=cgroups}.  Skipped, with the
+reason, where cgroups cannot be used (not root, hierarchies not mounted).
+"""
+
+import itertools
+import os
+import sys
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.python import usage
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+
+from mesos_tw import local
+from mesos_tw.interface import mesos_pb2
+from mesos_tw.isolation import cgroups as cgroups_module
+from mesos_tw.isolation._cgroupfs import mounted_hierarchies, own_cgroups
+from mesos_tw.isolation.cgroups import SUBSYSTEMS, CgroupsIsolator, check_cgroups
+from mesos_tw.isolation.interface import IsolatorUnavailable
+from mesos_tw.native import MesosSchedulerDriver
+from mesos_tw.resources import Resources
+from mesos_tw.slave.tap import Options
+from mesos_tw.testing.isolation import make_container, make_iisolator_tests
+from tests.test_cluster import TaskScheduler, _until, command_task
+
+Reason = mesos_pb2.TaskStatus
+
+_roots = itertools.count()
+
+#: Allocates and touches 200 MB, a megabyte at a time.
+ALLOCATE_200_MB = (f"{sys.executable} -c \"chunks = [b'x' * (1 << 20) for _ in range(200)]\"")
+
+
+def cgroups_root(test):
+    """
+    A cgroups root of its own for C{test}, removed after it (every
+    container cgroup under it must be gone by then); skips the test, with
+    the reason, where cgroups cannot be used.
+    """
+    try:
+        check_cgroups()
+    except IsolatorUnavailable as error:
+        raise SkipTest(str(error))
+    root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
+    hierarchies, own = mounted_hierarchies(), own_cgroups()
+    directories = {os.path.join(hierarchies[s], own.get(s, "/").lstrip("/"), root)
+                   for s in SUBSYSTEMS}
+
+    def remove():
+        for directory in directories:
+            if os.path.isdir(directory):
+                left = [entry for entry in os.listdir(directory)
+                        if os.path.isdir(os.path.join(directory, entry))]
+                for entry in left:
+                    os.rmdir(os.path.join(directory, entry))
+                os.rmdir(directory)
+                test.assertEqual(left, [], f"cgroups left behind in {directory}")
+
+    test.addCleanup(remove)
+    return root
+
+
+def make_isolator(test, **keywords):
+    """
+    A L{CgroupsIsolator} with a root of its own for C{test}.
+    """
+    return CgroupsIsolator(reactor, root=cgroups_root(test), **keywords)
+
+
+class CgroupsIsolatorSuiteTests(make_iisolator_tests(make_isolator)):
+    """
+    The cgroups isolator passes the shared suite on real cgroups.
+    """
+
+
+class CgroupsIsolatorTests(TestCase):
+    """
+    What the cgroups isolator does to real cgroups and processes.
+    """
+
+    def setUp(self):
+        self.isolator = make_isolator(self)
+        self.addCleanup(self._destroy)
+        return self.isolator.recover([])
+
+    def _destroy(self):
+        d = self.isolator.destroy("f1", "e1")
+        return d.addCallback(lambda _: self.isolator.cleanup("f1", "e1"))
+
+    def start(self, command, resources="cpus:0.5;mem:64"):
+        """
+        Prepare and launch C{command} as executor e1; fires with the
+        container once it is launched.
+        """
+        container = make_container(self, "e1", command, resources)
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]}))
+        return d.addCallback(lambda _: container)
+
+    def cgroup(self, container, subsystem, name=None):
+        """
+        The directory (or control file C{name}) of the container's cgroup.
+        """
+        cgroups = self.isolator.cgroups_of(container)
+        return cgroups.path(subsystem, name) if name else cgroups.directories[subsystem]
+
+    def read(self, container, subsystem, name):
+        """
+        A control file of the container's cgroup, as an int.
+        """
+        with open(self.cgroup(container, subsystem, name)) as control:
+            return int(control.read().split()[0])
+
+    @inlineCallbacks
+    def test_limits_from_resources(self):
+        """
+        C{cpu.shares} is 1024 x cpus and the memory limit is C{mem}; both
+        follow an update, and the executor runs inside the cgroup.
+        """
+        container = yield self.start("exec sleep 100")
+        self.assertEqual(self.read(container, "cpu", "cpu.shares"), 512)
+        self.assertEqual(self.read(container, "memory", "memory.limit_in_bytes"), 64 << 20)
+        with open(self.cgroup(container, "freezer", "cgroup.procs")) as procs:
+            self.assertEqual(len(procs.read().split()), 1)
+        yield self.isolator.update("f1", "e1", Resources.parse("cpus:2;mem:128"))
+        self.assertEqual(self.read(container, "cpu", "cpu.shares"), 2048)
+        self.assertEqual(self.read(container, "memory", "memory.limit_in_bytes"), 128 << 20)
+
+    @inlineCallbacks
+    def test_cfs_quota(self):
+        """
+        With CFS enabled, the quota is cpus x the period.
+        """
+        self.isolator.enable_cfs = True
+        container = yield self.start("exec sleep 100", "cpus:0.5;mem:64")
+        self.assertEqual(self.read(container, "cpu", "cpu.cfs_period_us"), 100000)
+        self.assertEqual(self.read(container, "cpu", "cpu.cfs_quota_us"), 50000)
+
+    @inlineCallbacks
+    def test_memory_limit_reached(self):
+        """
+        An executor that allocates 200 MB with a 64 MB limit is destroyed,
+        and its termination says the limit was reached and how much was
+        used, with REASON_CONTAINER_LIMITATION_MEMORY.
+        """
+        container = yield self.start(ALLOCATE_200_MB)
+        termination = yield self.isolator.wait("f1", "e1")
+        self.assertEqual(termination.reason, Reason.REASON_CONTAINER_LIMITATION_MEMORY)
+        self.assertIn("Memory limit of 64 MB reached", termination.message)
+        self.assertRegex(termination.message, r"[0-9.]+ MB used")
+        self.assertFalse(os.path.exists(self.cgroup(container, "memory")))
+
+    @inlineCallbacks
+    def test_process_tree_destroyed(self):
+        """
+        Destroying an executor that forked a tree of children (some in
+        sessions of their own) kills every one of them and removes its
+        cgroup from every hierarchy.
+        """
+        container = yield self.start(
+            "for i in 1 2 3; do (sleep 100 & setsid sleep 100 & wait) & done; "
+            "echo ready > ready.tmp; mv ready.tmp ready; wait")
+        yield _until(lambda: os.path.exists(os.path.join(container.directory, "ready")))
+        with open(self.cgroup(container, "freezer", "cgroup.procs")) as procs:
+            pids = [int(pid) for pid in procs.read().split()]
+        self.assertGreaterEqual(len(pids), 7)
+        yield self.isolator.destroy("f1", "e1")
+        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        for subsystem in SUBSYSTEMS:
+            self.assertFalse(os.path.exists(self.cgroup(container, subsystem)))
+
+    @inlineCallbacks
+    def test_exit_removes_the_cgroup(self):
+        """
+        An executor that exits on its own takes what it left running and
+        its cgroup with it.
+        """
+        container = yield self.start("sleep 100 & echo $! > child")
+        termination = yield self.isolator.wait("f1", "e1")
+        self.assertEqual(os.WEXITSTATUS(termination.status), 0)
+        with open(os.path.join(container.directory, "child")) as child:
+            self.assertFalse(_alive(int(child.read())))
+        self.assertFalse(os.path.exists(self.cgroup(container, "freezer")))
+
+    @inlineCallbacks
+    def test_usage(self):
+        """
+        Usage reports the memory the executor holds (after it said it had
+        allocated 16 MB) and the limits it was given.
+        """
+        container = yield self.start(
+            f"exec {sys.executable} -c \"import os, time; data = b'x' * (16 << 20); "
+            "os.rename(os.open('ready.tmp', os.O_CREAT) and 'ready.tmp', 'ready'); "
+            "time.sleep(100)\"", "cpus:0.25;mem:96")
+        yield _until(lambda: os.path.exists(os.path.join(container.directory, "ready")))
+        statistics = yield self.isolator.usage("f1", "e1")
+        self.assertEqual(statistics.cpus_limit, 0.25)
+        self.assertEqual(statistics.mem_limit_bytes, 96 << 20)
+        self.assertGreaterEqual(statistics.mem_rss_bytes, 16 << 20)
+        self.assertGreater(statistics.timestamp, 0)
+        self.assertLessEqual(statistics.timestamp, reactor.seconds())
+
+    @inlineCallbacks
+    def test_recover_destroys_leftovers(self):
+        """
+        A container a new isolator is told of at recovery (the slave
+        restarted) is destroyed: its processes die, its cgroup goes.
+        """
+        container = yield self.start("exec sleep 100")
+        with open(self.cgroup(container, "freezer", "cgroup.procs")) as procs:
+            [pid] = [int(p) for p in procs.read().split()]
+        successor = CgroupsIsolator(reactor, root=self.isolator.root)
+        yield successor.recover([container])
+        termination = yield successor.wait("f1", "e1")
+        self.assertIn("could not be recovered", termination.message)
+        self.assertFalse(_alive(pid))
+        self.assertFalse(os.path.exists(self.cgroup(container, "freezer")))
+        yield successor.cleanup("f1", "e1")
+        yield self.isolator.wait("f1", "e1")
+
+
+class CgroupsTaskTests(TestCase):
+    """
+    Tasks on mesos-local with C{--isolation=cgroups}.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def run_tasks(self, make_tasks, count):
+        """
+        Run a framework launching C{make_tasks(slave_id)} on a one-slave
+        mesos-local with cgroups isolation; fires with its scheduler once
+        every task has ended.
+        """
+        root = cgroups_root(self)
+        options = local.Options(environ={})
+        options.parseOptions([
+            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
+            "--isolation=cgroups", f"--cgroups_root={root}",
+            "--resources=cpus:2;mem:1024;disk:100;ports:[31000-31010]",
+        ])
+        cluster = local.makeService(options, reactor)
+        cluster.startService()
+        self.addCleanup(cluster.stopService)
+        port = yield cluster.master_service.listening
+        yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
+        scheduler = TaskScheduler(make_tasks, count)
+        driver = MesosSchedulerDriver(
+            scheduler, mesos_pb2.FrameworkInfo(user="", name="cgroups"),
+            f"127.0.0.1:{port.getHost().port}", reactor=reactor)
+        driver.start()
+        self.addCleanup(driver.stop)
+        yield scheduler.done
+        return scheduler
+
+    @inlineCallbacks
+    def test_memory_hog_fails_with_the_memory_message(self):
+        """
+        A task asking for 64 MB that allocates 200 MB ends TASK_FAILED with
+        REASON_CONTAINER_LIMITATION_MEMORY and a message saying the memory
+        limit was reached and how much was used; a well-behaved task next to
+        it finishes.
+        """
+        scheduler = yield self.run_tasks(lambda slave: [
+            command_task("hog", slave, ALLOCATE_200_MB, "cpus:0.5;mem:64"),
+            command_task("ok", slave, "true", "cpus:0.5;mem:128"),
+        ], 2)
+        hog = scheduler.finals["hog"]
+        self.assertEqual((hog.state, hog.reason),
+                         (mesos_pb2.TASK_FAILED, Reason.REASON_CONTAINER_LIMITATION_MEMORY))
+        self.assertIn("Memory limit of 64 MB reached", hog.message)
+        self.assertIn("MB used", hog.message)
+        self.assertEqual(scheduler.finals["ok"].state, mesos_pb2.TASK_FINISHED)
+
+
+class CheckTests(SynchronousTestCase):
+    """
+    A slave that cannot use cgroups refuses to start, saying why.
+    """
+
+    def test_not_root(self):
+        """
+        Without root, the check says so.
+        """
+        self.patch(cgroups_module.os, "geteuid", lambda: 1000)
+        with self.assertRaises(IsolatorUnavailable) as raised:
+            check_cgroups({}, {})
+        self.assertIn("needs root", str(raised.exception))
+
+    def test_hierarchy_missing(self):
+        """
+        A hierarchy that is not mounted is named.
+        """
+        self.patch(cgroups_module.os, "geteuid", lambda: 0)
+        mounted = {"cpu": "/c", "cpuacct": "/c", "freezer": "/f"}
+        with self.assertRaises(IsolatorUnavailable) as raised:
+            check_cgroups(mounted, {})
+        self.assertIn("not mounted: memory", str(raised.exception))
+
+    def test_slave_refuses_to_start(self):
+        """
+        C{--isolation=cgroups} without root is a one-line usage error that
+        names the isolator and what is missing.
+        """
+        self.patch(cgroups_module.os, "geteuid", lambda: 1000)
+        options = Options(environ={})
+        with self.assertRaises(usage.UsageError) as raised:
+            options.parseOptions(["--master=127.0.0.1:5050", "--isolation=cgroups"])
+        message = str(raised.exception)
+        self.assertIn("--isolation=cgroups cannot work here", message)
+        self.assertIn("needs root", message)
+        self.assertNotIn("\n", message)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
