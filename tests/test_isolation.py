@@ -5,6 +5,7 @@ plugin lookup.
 """
 
 import os
+from dataclasses import replace
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -189,6 +190,43 @@ class ProcessIsolatorTests(TestCase):
                 self.assertFalse(_alive(int(child.read())))
 
         return d.addCallback(exited)
+
+    def launch_on_tty(self, command):
+        """
+        Prepare and launch C{command} as executor e1 on a pseudo-terminal.
+
+        @return: C{(directory, Deferred of the launch)}.
+        """
+        container = replace(make_container(self, "e1", command), tty=True)
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]}))
+        return container.directory, d
+
+    def test_tty(self):
+        """
+        An executor whose container asks for a TTY has a terminal on its
+        standard input and output, controls it, and what it writes to it
+        lands in the sandbox's stdout; its exit status is reported.
+        """
+        directory, d = self.launch_on_tty(
+            "[ -t 0 ] && [ -t 1 ] && echo on a terminal; tty > /dev/null && echo controlling; "
+            "exit 4")
+        d.addCallback(lambda _: self.exit_of("e1"))
+
+        def exited(status):
+            self.assertEqual(os.WEXITSTATUS(status), 4)
+            with open(os.path.join(directory, "stdout")) as stdout:
+                self.assertEqual(stdout.read().splitlines(), ["on a terminal", "controlling"])
+
+        return d.addCallback(exited)
+
+    def test_tty_destroyed(self):
+        """
+        An executor on a terminal is destroyed with its children.
+        """
+        directory, d = self.launch_on_tty("sleep 100 & echo $! > child; wait")
+        d = self.destroy_when_written(directory, d, "child")
+        return d.addCallback(lambda child: self.assertFalse(_alive(child)))
 
     def test_fetch_local_uri(self):
         """

@@ -9,7 +9,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.executors import describe_wait_status
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_slave import MASTER, SLAVE, SlaveTestCase
+from tests.test_slave import MASTER, SCHEDULER, SLAVE, SlaveTestCase
 
 Status = mesos_pb2.TaskStatus
 
@@ -75,6 +75,28 @@ class ExecutorEndTests(SlaveTestCase):
                          (mesos_pb2.TASK_FAILED, Status.REASON_CONTAINER_LAUNCH_FAILED))
         self.assertIn("no such program", status.message)
         self.assertEqual(self.isolator.cleaned, [("F1", "t1")])
+
+    def test_task_asks_for_a_tty(self):
+        """
+        A command task with C{MESOS_TTY=1} in its environment gets its
+        executor a container on a terminal; other tasks do not.
+        """
+        self.run_task("t1")
+        self.assertFalse(self.isolator.containers[("F1", "t1")].tty)
+        task = mesos_pb2.TaskInfo(
+            name="t2", task_id=mesos_pb2.TaskID(value="t2"),
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            resources=Resources.parse("cpus:1;mem:128").to_protobuf())
+        task.command.value = "top"
+        task.command.environment.variables.add(name="MESOS_TTY", value="1")
+        self.master.send(SLAVE, internal.RunTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="fw"),
+            pid=SCHEDULER, task=task))
+        self.turn()
+        container = self.isolator.containers[("F1", "t2")]
+        self.assertTrue(container.tty)
+        self.assertEqual(container.run_id, self.slave.frameworks["F1"].executors["t2"].run_id)
 
     def test_registration_timeout_loses_command_task(self):
         """

@@ -204,6 +204,9 @@ class CgroupsIsolator:
             run = self._containers.get(framework_id, executor_id)
             if run.pid is not None or run.termination is not None:
                 raise LaunchError(f"executor {executor_id} was already launched or destroyed")
+            if run.container.tty:
+                raise LaunchError("the cgroups isolator cannot run an executor on a TTY "
+                                  "(the process isolator can)")
             command = run.container.executor_info.command.value
             process = ExecutorProcess(lambda pid, status: self._ended(run, status))
             transport = spawn_executor(

@@ -30,9 +30,27 @@ __all__ = [
     "IIsolatorFactory",
     "IsolatorUnavailable",
     "LaunchError",
+    "TTY_VARIABLE",
     "Termination",
     "UnknownContainer",
+    "wants_tty",
 ]
+
+
+#: A task asks for a TTY with this variable set to C{1} (or C{true}) in its
+#: command's environment (the protocol has no C{ContainerInfo.tty_info}).
+TTY_VARIABLE = "MESOS_TTY"
+
+
+def wants_tty(*commands):
+    """
+    Whether any of C{commands} (C{CommandInfo}s) asks for a TTY.
+    """
+    for command in commands:
+        for variable in command.environment.variables:
+            if variable.name == TTY_VARIABLE and variable.value.lower() in ("1", "true", "yes"):
+                return True
+    return False
 
 
 class LaunchError(Exception):
@@ -61,9 +79,8 @@ class Container:
 
     @ivar resources: a L{mesos_tw.resources.Resources}: the executor's and
         its tasks' resources when it starts.
-    @ivar user: the user to run the executor as, or C{None} to run it as
-        the slave's own user.
-    @ivar tty: whether the executor runs on a pseudo-terminal.
+    @ivar tty: whether the executor runs on a pseudo-terminal (a task
+        asked for one); an isolator that cannot give it one fails the launch.
     """
 
     framework_id: str
@@ -72,7 +89,6 @@ class Container:
     executor_info: object
     directory: str
     resources: object
-    user: str = None
     tty: bool = False
 
     @property

@@ -20,6 +20,7 @@ from mesos_tw.isolation._containers import (
     kill_and_wait,
     spawn_executor,
 )
+from mesos_tw.isolation._pty import spawn_on_pty
 from mesos_tw.isolation.interface import IIsolator, LaunchError, Termination, UnknownContainer
 from mesos_tw.isolation.usage import container_processes, process_statistics
 
@@ -30,7 +31,9 @@ __all__ = ["ProcessIsolator"]
 class ProcessIsolator:
     """
     Runs executors with C{setsid sh -c <command>}, so that each is the
-    leader of its own session and process group and can be killed whole.
+    leader of its own session and process group and can be killed whole;
+    one whose container asks for a TTY runs on a pseudo-terminal instead
+    (and leads its session all the same).
 
     @param proc: where C{/proc} is.
     """
@@ -75,15 +78,20 @@ class ProcessIsolator:
             if run.pid is not None or run.termination is not None:
                 raise LaunchError(f"executor {executor_id} was already launched or destroyed")
             command = run.container.executor_info.command.value
-            process = ExecutorProcess(lambda pid, status: self._ended(run, pid, status))
-            spawn_executor(self.reactor, process, run.container, environment,
-                           ["setsid", "sh", "-c", command])
+            if run.container.tty:
+                run.pid = spawn_on_pty(self.reactor, run.container, environment,
+                                       ["sh", "-c", command],
+                                       lambda pid, status: self._ended(run, pid, status))
+            else:
+                process = ExecutorProcess(lambda pid, status: self._ended(run, pid, status))
+                spawn_executor(self.reactor, process, run.container, environment,
+                               ["setsid", "sh", "-c", command])
+                run.pid = process.pid
         except LaunchError as error:
             return fail(error)
-        run.pid = process.pid
         self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
-                      executor_id=executor_id, framework_id=framework_id, pid=process.pid)
-        return succeed(process.pid)
+                      executor_id=executor_id, framework_id=framework_id, pid=run.pid)
+        return succeed(run.pid)
 
     def _ended(self, run, pid, status):
         run.pid = pid

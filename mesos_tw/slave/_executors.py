@@ -7,7 +7,7 @@ uses.
 
 import uuid
 
-from mesos_tw.isolation.interface import Container
+from mesos_tw.isolation.interface import Container, wants_tty
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.executors import (
@@ -93,7 +93,8 @@ class ExecutorManagement:
             self.executor_registration_timeout, self._registration_timeout, framework, executor)
         container = Container(
             framework_id=framework.id, executor_id=executor.id, run_id=executor.run_id,
-            executor_info=info, directory=directory, resources=executor.resources())
+            executor_info=info, directory=directory, resources=executor.resources(),
+            tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())))
         d = self.isolator.prepare(container)
         d.addCallback(lambda _: self.isolator.launch(framework.id, executor.id, environment))
 

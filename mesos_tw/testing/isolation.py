@@ -68,6 +68,7 @@ class FakeIsolator:
     @ivar killed: C{(framework_id, executor_id)} pairs asked to be destroyed.
     @ivar resources: the latest resources of each executor.
     @ivar cleaned: C{(framework_id, executor_id)} pairs cleaned up.
+    @ivar containers: the latest L{Container} prepared for each executor.
     @ivar fail_launches: when set, launches fail with this message.
     """
 
@@ -77,6 +78,7 @@ class FakeIsolator:
         self.launched = {}
         self.killed = []
         self.cleaned = []
+        self.containers = {}
         self.resources = {}
         self.fail_launches = None
         self._containers = ContainerTable()
@@ -100,6 +102,7 @@ class FakeIsolator:
         except LaunchError as error:
             return fail(error)
         self.resources[container.key] = container.resources
+        self.containers[container.key] = container
         return succeed(None)
 
     def launch(self, framework_id, executor_id, environment):
