@@ -1,20 +1,28 @@
 """
-How long rendering the master's state takes as the cluster grows: the master
-is built in process (in-memory network, fake clock), filled with N slaves and
-10 tasks per slave through the real registration and launch messages, then
-``/master/state`` is rendered through the HTTP app.  Rendering runs on the
-reactor thread, so its time is also how long the master's other work pauses.
+How long serving the master's state takes as the cluster grows, and how long
+it stops the master's other work: the master is built in process (in-memory
+network, fake clock), filled with N slaves and 10 tasks per slave through the
+real registration and launch messages, then ``/master/state`` is requested
+through the HTTP app and the clock is turned until the body is complete.
+
+Two figures per size: the latency (request to complete body) and the pause,
+the longest stretch the reactor spends in one call (the request itself or one
+delayed call), which is how long the master's other work waits at worst.
 
     python benchmarks/state_endpoint.py                   # 1,000 ... 10,000 slaves
     python benchmarks/state_endpoint.py --slaves 10000 --repeat 5
 """
 
 import argparse
+import heapq
+import itertools
 import statistics
 import time
 
 from treq.testing import StubTreq
-from twisted.internet.task import Clock
+from twisted.internet.base import DelayedCall
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
 
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
@@ -30,11 +38,72 @@ MASTER = UPID("master", "127.0.0.1", 5050)
 TASKS_PER_SLAVE = 10
 
 
+@implementer(IReactorTime)
+class HeapClock:
+    """
+    A fake clock like L{twisted.internet.task.Clock}, with its calls in a
+    heap: C{Clock} sorts every pending call on each C{callLater}, which at
+    10,000 slaves (a ping timer each) makes building the cluster take hours.
+    It also times each call it runs.
+
+    @ivar longest: the longest a single call took, in seconds.
+    """
+
+    def __init__(self):
+        self.now = 0.0
+        self.longest = 0.0
+        self._heap = []
+        self._order = itertools.count()
+
+    def seconds(self):
+        """
+        The fake time.
+        """
+        return self.now
+
+    def callLater(self, delay, f, *args, **kw):
+        """
+        Schedule C{f} C{delay} fake seconds from now.
+        """
+        call = DelayedCall(self.now + delay, f, args, kw, lambda call: None, self._push,
+                           seconds=self.seconds)
+        self._push(call)
+        return call
+
+    def _push(self, call):
+        heapq.heappush(self._heap, (call.time, next(self._order), call))
+
+    def getDelayedCalls(self):
+        """
+        The calls still pending.
+        """
+        return [call for _, _, call in self._heap if not (call.cancelled or call.called)]
+
+    def advance(self, amount):
+        """
+        Move time on by C{amount} and run every call due, in order,
+        including those they schedule for no later than the new time.
+        """
+        self.now += amount
+        while self._heap and self._heap[0][0] <= self.now:
+            when, _, call = heapq.heappop(self._heap)
+            if call.cancelled or call.called or when != call.time:
+                continue
+            if call.delayed_time:
+                call.activate_delay()
+                self._push(call)
+                continue
+            call.called = 1
+            started = time.perf_counter()
+            call.func(*call.args, **call.kw)
+            self.longest = max(self.longest, time.perf_counter() - started)
+
+
 def build(slaves):
     """
     A master with C{slaves} slaves, one framework and 10 tasks per slave.
     """
-    clock = Clock()
+    clock = HeapClock()
     network = MemoryNetwork(clock)
     master = Master(clock, network.node(MASTER))
     master.start()
@@ -70,20 +139,28 @@ def build(slaves):
     return master
 
 
-def measure(master, repeat):
+def measure(master, repeat, path="/master/state"):
     """
-    Median and max seconds to render /master/state, and its size.
+    Median latency, median and worst pause (seconds) of serving C{path},
+    and the body's size.
     """
+    clock = master.reactor
     client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
-    times, size = [], 0
+    latencies, pauses, size = [], [], 0
     for _ in range(repeat):
+        clock.longest = 0.0
         started = time.perf_counter()
-        response = []
-        client.get("http://master/master/state").addCallback(
-            lambda r: r.content()).addCallback(response.append)
-        times.append(time.perf_counter() - started)
-        size = len(response[0])
-    return statistics.median(times), max(times), size
+        body = []
+        client.get("http://master" + path).addCallback(
+            lambda r: r.content()).addCallback(body.append)
+        request = time.perf_counter() - started
+        while not body:
+            clock.advance(0)
+            client.flush()
+        latencies.append(time.perf_counter() - started)
+        pauses.append(max(request, clock.longest))
+        size = len(body[0])
+    return statistics.median(latencies), statistics.median(pauses), max(pauses), size
 
 
 def main():
@@ -93,14 +170,18 @@ def main():
     parser = argparse.ArgumentParser(description="Master state rendering time.")
     parser.add_argument("--slaves", type=int, action="append")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--path", default="/master/state",
+                        help="the endpoint to measure (default /master/state)")
     options = parser.parse_args()
-    print(f"{'slaves':>7} {'tasks':>8} {'median':>9} {'max':>9} {'size':>10}")
+    print(f"{options.path}")
+    print(f"{'slaves':>7} {'tasks':>8} {'latency':>9} {'pause':>9} {'max pause':>10} "
+          f"{'size':>9}")
     for slaves in options.slaves or [1000, 2500, 5000, 10000]:
         master = build(slaves)
         tasks = sum(len(f.tasks) for f in master.frameworks.values())
-        median, worst, size = measure(master, options.repeat)
-        print(f"{slaves:>7} {tasks:>8} {median * 1000:>7.0f}ms {worst * 1000:>7.0f}ms "
-              f"{size / 1e6:>8.1f}MB", flush=True)
+        latency, pause, worst, size = measure(master, options.repeat, options.path)
+        print(f"{slaves:>7} {tasks:>8} {latency * 1000:>7.0f}ms {pause * 1000:>7.0f}ms "
+              f"{worst * 1000:>8.0f}ms {size / 1e6:>7.1f}MB", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,20 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.test.requesthelper import DummyRequest
 
 from mesos_tw.master import tap
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
-from mesos_tw.master.views import MESSAGE_METRICS
+from mesos_tw.master.views import MESSAGE_METRICS, state_document
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.web.json import ITEMS_PER_TURN, LazyList, stream_json
 
 
 class MasterHTTPTests(SynchronousTestCase):
@@ -136,6 +138,154 @@ class MasterHTTPTests(SynchronousTestCase):
         """
         response, _ = self.get("/nope")
         self.assertEqual(response.code, 404)
+
+
+class StreamedStateTests(SynchronousTestCase):
+    """
+    C{/master/state} is written a few hundred records per turn of the
+    reactor, and says the same as C{Master.state()}.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        network = MemoryNetwork(self.clock)
+        self.master = Master(self.clock, network.node(UPID("master", "127.0.0.1", 5050)))
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+        # 40 slaves with 10 tasks each: more items than one turn renders.
+        for number in range(40):
+            RecordingPeer(network, UPID("slave(1)", f"10.0.0.{number}", 5051)).send(
+                self.master.pid, internal.RegisterSlaveMessage(slave=mesos_pb2.SlaveInfo(
+                    hostname=f"node-{number}",
+                    resources=Resources.parse("cpus:10;mem:1000").to_protobuf())))
+        scheduler.send(self.master.pid, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="many")))
+        self.turn()
+        for offer in scheduler.last(internal.ResourceOffersMessage).offers:
+            tasks = [mesos_pb2.TaskInfo(
+                name="t", task_id=mesos_pb2.TaskID(value=f"{offer.slave_id.value}-{n}"),
+                slave_id=offer.slave_id, resources=Resources.parse("cpus:1;mem:10").to_protobuf(),
+                command=mesos_pb2.CommandInfo(value="true")) for n in range(10)]
+            scheduler.send(self.master.pid, internal.LaunchTasksMessage(
+                framework_id=offer.framework_id, offer_id=offer.id, tasks=tasks,
+                filters=mesos_pb2.Filters(refuse_seconds=3600)))
+        self.turn()
+        self.assertGreater(len(self.master.slaves) * 11, ITEMS_PER_TURN)
+        self.stub = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def test_same_as_state(self):
+        """
+        The streamed body, once complete, is the master's state.
+        """
+        response = self.successResultOf(self.stub.get("http://master/master/state"))
+        body = response.content()
+        for _ in range(100):
+            self.clock.advance(0)
+            self.stub.flush()
+        self.assertEqual(json.loads(self.successResultOf(body)), self.master.state())
+        self.assertEqual(len(self.master.state()["frameworks"][0]["tasks"]), 400)
+
+    def test_other_work_runs_between_turns(self):
+        """
+        Work the master has scheduled runs while the body is being
+        written: the body is not complete after the request alone, and a
+        call scheduled after it runs before the body completes.
+        """
+        events = []
+        d = self.stub.get("http://master/master/state")
+        d.addCallback(lambda response: response.content())
+        d.addCallback(lambda body: events.append("body complete"))
+        self.clock.callLater(0, events.append, "other work")
+        self.assertEqual(events, [])
+        while not events or events[-1] != "body complete":
+            self.clock.advance(0)
+            self.stub.flush()
+        self.assertEqual(events, ["other work", "body complete"])
+
+    def test_document_lists_records_of_its_moment(self):
+        """
+        A task launched after the document is made is not in it, even
+        though it is rendered later.
+        """
+        document = state_document(self.master)
+        framework = next(iter(self.master.frameworks.values()))
+        record = next(iter(framework.tasks.values()))
+        framework.tasks[("late", "late")] = record
+        request = DummyRequest([b"master", b"state"])
+        d = stream_json(request, document, self.clock)
+        for _ in range(100):
+            self.clock.advance(0)
+        body = b"".join(request.written) + self.successResultOf(d)
+        self.assertEqual(len(json.loads(body)["frameworks"][0]["tasks"]), 400)
+
+
+class StreamJSONTests(SynchronousTestCase):
+    """
+    L{stream_json} on its own.
+    """
+
+    def test_turns_and_cancel(self):
+        """
+        The first turn renders C{items_per_turn} lazy items and schedules
+        the next; cancelling (the client went away) leaves nothing
+        scheduled, and no more is rendered.
+        """
+        clock = Clock()
+        rendered = []
+
+        def render(item):
+            rendered.append(item)
+            return {"n": item}
+
+        request = DummyRequest([b""])
+        d = stream_json(request, {"items": LazyList(list(range(10)), render), "x": 1},
+                        clock, items_per_turn=3)
+        self.assertEqual(rendered, [0, 1, 2])
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        self.assertNoResult(d)
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        clock.advance(1)
+        self.assertEqual(rendered, [0, 1, 2])
+
+    def test_whole_document(self):
+        """
+        The pieces make the same JSON as C{json.dumps} with sorted keys,
+        nested lazy lists included, and C{jsonp} wraps it.
+        """
+        clock = Clock()
+        document = {"b": LazyList([1, 2], lambda n: {"inner": LazyList([n] * n, str), "k": n}),
+                    "a": [1, {"z": 1, "y": 2}]}
+        plain = {"b": [{"inner": ["1"], "k": 1}, {"inner": ["2", "2"], "k": 2}],
+                 "a": [1, {"z": 1, "y": 2}]}
+        request = DummyRequest([b""])
+        request.args[b"jsonp"] = [b"cb"]
+        d = stream_json(request, document, clock, items_per_turn=1)
+        for _ in range(10):
+            clock.advance(0)
+        body = b"".join(request.written) + self.successResultOf(d)
+        self.assertEqual(body, b"cb(" + json.dumps(plain, sort_keys=True).encode() + b");")
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"),
+                         [b"text/javascript"])
+
+    def test_render_error(self):
+        """
+        An item that cannot be rendered fails the response's Deferred
+        instead of leaving the request hanging.
+        """
+        clock = Clock()
+        request = DummyRequest([b""])
+        d = stream_json(request, {"items": LazyList([0, 1], lambda n: 1 / n)}, clock)
+        self.failureResultOf(d, ZeroDivisionError)
 
 
 class MetricsTests(SynchronousTestCase):

@@ -15,11 +15,11 @@ from functools import wraps
 from klein import Klein
 from twisted.web.static import File
 
-from mesos_tw.master.views import metrics_snapshot, state_summary, task_list
+from mesos_tw.master.views import metrics_snapshot, state_document, state_summary, task_list
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
-from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
+from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
 from mesos_tw.web.slave_pages import (
@@ -286,9 +286,11 @@ class MasterHTTP:
     @_leader_only
     def state(self, request, master):
         """
-        The cluster state (frameworks, slaves, tasks, offers) as JSON.
+        The cluster state (frameworks, slaves, tasks, offers) as JSON,
+        written a few hundred records per turn of the reactor so that a
+        large cluster's state does not stop the master.
         """
-        return json_response(request, master.state())
+        return stream_json(request, state_document(master), master.reactor)
 
     @app.route("/master/state-summary", methods=["GET"])
     @_leader_only

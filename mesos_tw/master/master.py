@@ -564,6 +564,17 @@ class Master(SlaveManagement, FrameworkManagement):
         """
         The cluster as the C{/master/state} JSON object (Mesos's names).
         """
+        return dict(
+            self.state_fields(),
+            slaves=[slave.to_json() for slave in self.slaves.values()],
+            frameworks=[framework.to_json() for framework in self.frameworks.values()],
+            completed_frameworks=[f.to_json() for f in self.completed_frameworks],
+        )
+
+    def state_fields(self):
+        """
+        The state JSON's fields other than its slaves and frameworks.
+        """
         return {
             "version": "0.1.0",
             "start_time": self.start_time,
@@ -576,9 +587,6 @@ class Master(SlaveManagement, FrameworkManagement):
             "activated_slaves": len(self.slaves),
             "deactivated_slaves": 0,
             **self.stats,
-            "slaves": [slave.to_json() for slave in self.slaves.values()],
-            "frameworks": [framework.to_json() for framework in self.frameworks.values()],
-            "completed_frameworks": [f.to_json() for f in self.completed_frameworks],
             "orphan_tasks": [],
             "unregistered_frameworks": [],
         }

@@ -135,7 +135,11 @@ class FrameworkRecord:
         """
         return Resources.sum(offer.resources for offer in self.offers.values())
 
-    def to_json(self):
+    def summary_json(self):
+        """
+        The framework as in the state JSON, without its lists of tasks,
+        completed tasks and offers.
+        """
         info = self.info
         json = {
             "id": self.id,
@@ -152,9 +156,6 @@ class FrameworkRecord:
             "unregistered_time": self.unregistered_time or 0,
             "used_resources": self.used().to_json(),
             "offered_resources": self.offered().to_json(),
-            "tasks": [task.to_json() for task in self.tasks.values()],
-            "completed_tasks": [task.to_json() for task in self.completed_tasks],
-            "offers": [offer.to_json() for offer in self.offers.values()],
             "executors": [
                 {"executor_id": eid, "slave_id": sid, "name": e.name, "source": e.source}
                 for sid, executors in self.executors.items()
@@ -164,6 +165,16 @@ class FrameworkRecord:
         json["resources"] = json["used_resources"]
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time
+        return json
+
+    def to_json(self):
+        """
+        The framework as in the state JSON.
+        """
+        json = self.summary_json()
+        json["tasks"] = [task.to_json() for task in self.tasks.values()]
+        json["completed_tasks"] = [task.to_json() for task in self.completed_tasks]
+        json["offers"] = [offer.to_json() for offer in self.offers.values()]
         return json
 
 

@@ -5,10 +5,12 @@ task list, and the metrics snapshot (Mesos's names).
 
 from collections import Counter
 
-from mesos_tw.master.state import state_name
+from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
+from mesos_tw.web.json import LazyList
 
-__all__ = ["MESSAGE_METRICS", "metrics_snapshot", "state_summary", "task_list"]
+__all__ = ["MESSAGE_METRICS", "metrics_snapshot", "state_document", "state_summary",
+           "task_list"]
 
 #: The resources whose totals, use and share the metrics report.
 _METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
@@ -44,6 +46,42 @@ def _task_counts(records):
         "TASK_FAILED", "TASK_LOST", "TASK_ERROR")}
 
 
+def _framework_document(framework):
+    """
+    A function rendering a framework's state JSON with its tasks as lazy
+    lists of the task records it holds now.
+    """
+    tasks = list(framework.tasks.values())
+    completed = list(framework.completed_tasks)
+    offers = list(framework.offers.values())
+
+    def render():
+        json = framework.summary_json()
+        json["tasks"] = LazyList(tasks, TaskRecord.to_json)
+        json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
+        json["offers"] = [offer.to_json() for offer in offers]
+        return json
+
+    return render
+
+
+def state_document(master):
+    """
+    C{/master/state} as a document for L{stream_json}: the same JSON as
+    C{master.state()}, its slaves, frameworks and tasks rendered a few at a
+    time.  The records listed are those of the moment it is made; a record
+    that changes while the body is written is shown as it is when its turn
+    comes.
+    """
+    document = master.state_fields()
+    document["slaves"] = LazyList(list(master.slaves.values()), lambda slave: slave.to_json())
+    for key, frameworks in (("frameworks", master.frameworks.values()),
+                            ("completed_frameworks", master.completed_frameworks)):
+        document[key] = LazyList([_framework_document(f) for f in frameworks],
+                                 lambda render: render())
+    return document
+
+
 def state_summary(master):
     """
     C{/master/state-summary}: slaves and frameworks with task counts, no
@@ -57,8 +95,8 @@ def state_summary(master):
         slaves.append(summary)
     frameworks = []
     for framework in master.frameworks.values():
-        summary = {key: value for key, value in framework.to_json().items()
-                   if key not in ("tasks", "completed_tasks", "offers", "executors")}
+        summary = framework.summary_json()
+        del summary["executors"]
         summary.update(_task_counts(framework.tasks.values()))
         summary["slave_ids"] = sorted({r.task.slave_id.value for r in framework.tasks.values()})
         frameworks.append(summary)

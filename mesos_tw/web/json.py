@@ -1,12 +1,20 @@
 """
-JSON responses with Mesos's C{?jsonp=callback} convention, query-argument
+JSON responses with Mesos's C{?jsonp=callback} convention (whole, or
+streamed across turns of the reactor for large documents), query-argument
 parsing with clear 400s, and flag rendering for the C{/flags} endpoints.
 """
 
 import json
 import re
 
-__all__ = ["BadRequest", "flags_json", "int_argument", "json_response", "text_error"]
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+__all__ = ["BadRequest", "LazyList", "flags_json", "int_argument", "json_response",
+           "stream_json", "text_error"]
+
+#: How many items of lazy lists one turn of the reactor renders.
+ITEMS_PER_TURN = 250
 
 _CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]*$")
 
@@ -26,21 +34,127 @@ def text_error(request, code, message):
     return (message + "\n").encode("utf-8")
 
 
+def _wrapping(request):
+    """
+    The text before and after the JSON: the C{jsonp} callback's, if one is
+    asked for (the content type is set to match).
+
+    @raise BadRequest: for a malformed callback name.
+    """
+    callback = request.args.get(b"jsonp", [None])[0]
+    if callback is None:
+        request.setHeader(b"Content-Type", b"application/json")
+        return "", ""
+    callback = callback.decode("utf-8", "replace")
+    if not _CALLBACK.match(callback):
+        raise BadRequest("jsonp must be a JavaScript identifier")
+    request.setHeader(b"Content-Type", b"text/javascript")
+    return callback + "(", ");"
+
+
 def json_response(request, value):
     """
     Render C{value} as JSON for C{request}, wrapped in the C{jsonp} callback
     if one is asked for; a malformed callback name is a 400.
     """
-    body = json.dumps(value, sort_keys=True).encode("utf-8")
-    callback = request.args.get(b"jsonp", [None])[0]
-    if callback is None:
-        request.setHeader(b"Content-Type", b"application/json")
-        return body
-    callback = callback.decode("utf-8", "replace")
-    if not _CALLBACK.match(callback):
-        return text_error(request, 400, "jsonp must be a JavaScript identifier")
-    request.setHeader(b"Content-Type", b"text/javascript")
-    return callback.encode("ascii") + b"(" + body + b");"
+    try:
+        before, after = _wrapping(request)
+    except BadRequest as error:
+        return text_error(request, 400, str(error))
+    return (before + json.dumps(value, sort_keys=True) + after).encode("utf-8")
+
+
+class LazyList:
+    """
+    A JSON array that L{stream_json} renders one item at a time, giving
+    the reactor back every L{ITEMS_PER_TURN} items.  It may be the value of
+    a key of the streamed document or of a dict a lazy list's C{render}
+    returns.
+
+    @param items: the items (a list taken when the document is made, so
+        that what is streamed is the set of records of that moment).
+    @param render: turns one item into a JSON value.
+    """
+
+    def __init__(self, items, render):
+        self.items = items
+        self.render = render
+
+
+#: Marks the end of one lazy list item in L{_pieces}.
+_ITEM = object()
+
+
+def _pieces(value):
+    """
+    The JSON text of C{value} in pieces (as C{json.dumps} with sorted keys
+    writes it), with L{_ITEM} after each lazy list item.
+    """
+    if isinstance(value, LazyList):
+        yield "["
+        for index, item in enumerate(value.items):
+            if index:
+                yield ", "
+            yield from _pieces(value.render(item))
+            yield _ITEM
+        yield "]"
+    elif isinstance(value, dict) and any(isinstance(v, LazyList) for v in value.values()):
+        yield "{"
+        for index, key in enumerate(sorted(value)):
+            yield (", " if index else "") + json.dumps(key) + ": "
+            yield from _pieces(value[key])
+        yield "}"
+    else:
+        yield json.dumps(value, sort_keys=True)
+
+
+def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):
+    """
+    Write C{document} (which may hold L{LazyList}s) as JSON to C{request},
+    C{items_per_turn} lazy items per turn of C{reactor}, so that a large
+    document does not stop the process's other work while it is rendered;
+    wrapped in the C{jsonp} callback if one is asked for (a malformed name
+    is a 400).
+
+    @return: a Deferred firing with the body's last bytes once the rest is
+        written (Klein writes them and finishes the request); cancelling
+        it (the client went away) stops the rendering.
+    """
+    try:
+        before, after = _wrapping(request)
+    except BadRequest as error:
+        return text_error(request, 400, str(error))
+    pieces = _pieces(document)
+    pending = []
+
+    def stop(done):
+        for call in pending:
+            if call.active():
+                call.cancel()
+
+    done = Deferred(stop)
+
+    def turn(buffer):
+        pending.clear()
+        items = 0
+        try:
+            for piece in pieces:
+                if piece is not _ITEM:
+                    buffer.append(piece)
+                    continue
+                items += 1
+                if items == items_per_turn:
+                    request.write("".join(buffer).encode("utf-8"))
+                    pending.append(reactor.callLater(0, turn, []))
+                    return
+        except Exception:
+            done.errback(Failure())
+            return
+        buffer.append(after)
+        done.callback("".join(buffer).encode("utf-8"))
+
+    turn([before])
+    return done
 
 
 def int_argument(request, name, default, minimum=0):
