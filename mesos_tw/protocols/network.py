@@ -9,7 +9,8 @@ equivalent of libprocess's ``exited`` event.
 """
 
 from twisted.internet.defer import succeed
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.abstract import isIPAddress
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
@@ -184,7 +185,12 @@ class MessageNode:
             self._connect(to)
 
     def _connect(self, to):
-        endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+        if isIPAddress(to.host):
+            # UPIDs name addresses; resolving them would cost a thread-pool
+            # round trip per connection (thousands, at scale).
+            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10)
+        else:
+            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 
