@@ -3,11 +3,14 @@ Tests for the allocator: a shared suite for every L{IAllocator}, and
 hierarchical DRF ordering for L{HierarchicalDRFAllocator}.
 """
 
+import os
+
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from mesos_tw.master.allocator import IAllocator
+import mesos_tw.plugins
+from mesos_tw.master.allocator import IAllocator, IAllocatorFactory, allocator_factory
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.resources import Resources
 
@@ -241,3 +244,61 @@ class DRFOrderTests(SynchronousTestCase):
         """
         self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"f": R("cpus:1;mem:500")})
         self.assertEqual(self.allocator.dominant_share("f"), 0.5)
+
+
+THIRD_PARTY_PLUGIN = '''
+"""A third party's allocator: first come, first served."""
+from zope.interface import implementer
+from mesos_tw.master.allocator import IAllocatorFactory
+from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+
+
+@implementer(IAllocatorFactory)
+class FirstComeFactory:
+    name = "first_come"
+    description = "A test allocator."
+
+    def make_allocator(self, clock, weights):
+        return HierarchicalDRFAllocator(clock, weights)
+
+
+first_come = FirstComeFactory()
+'''
+
+
+class AllocatorPluginTests(SynchronousTestCase):
+    """
+    Allocators are found as Twisted plugins.
+    """
+
+    def test_shipped_plugin(self):
+        """
+        C{hierarchical_drf} is installed and makes a hierarchical DRF
+        allocator with the given weights.
+        """
+        factory = allocator_factory("hierarchical_drf")
+        self.assertTrue(verifyObject(IAllocatorFactory, factory))
+        allocator = factory.make_allocator(Clock(), {"a": 2.0})
+        self.assertIsInstance(allocator, HierarchicalDRFAllocator)
+
+    def test_third_party_plugin(self):
+        """
+        A module dropped into a C{mesos_tw/plugins} directory on the plugin
+        path (as a third party's package installs it) is found by name.
+        """
+        root = self.mktemp()
+        directory = os.path.join(root, "mesos_tw", "plugins")
+        os.makedirs(directory)
+        with open(os.path.join(directory, "third_party_allocator.py"), "w",
+                  encoding="utf-8") as module:
+            module.write(THIRD_PARTY_PLUGIN)
+        self.patch(mesos_tw.plugins, "__path__", list(mesos_tw.plugins.__path__) + [directory])
+        self.assertEqual(allocator_factory("first_come").name, "first_come")
+
+    def test_unknown_names_installed(self):
+        """
+        An unknown name is an error listing the installed allocators.
+        """
+        with self.assertRaises(ValueError) as raised:
+            allocator_factory("nope")
+        self.assertIn("hierarchical_drf", str(raised.exception))
