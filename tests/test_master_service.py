@@ -390,6 +390,9 @@ class MetricsTests(SynchronousTestCase):
         self.assertEqual(metrics["master/messages_launch_tasks"], 1)
         self.assertEqual(metrics["allocator/mesos/resources/cpus/offered_or_allocated"], 1.0)
         self.assertEqual(metrics["allocator/mesos/roles/batch/shares/dominant"], 0.25)
+        self.assertEqual(metrics["master/cpus_used"], 1.0)
+        self.assertEqual(metrics["master/cpus_percent"], 0.25)
+        self.assertEqual(metrics["master/mem_used"], 128.0)
         self.assertEqual(metrics["master/tasks_staging"], 1)
         self.assertEqual(metrics["master/tasks_starting"], 0)
 

@@ -20,7 +20,7 @@ from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
-from mesos_tw.web.layout import Page
+from mesos_tw.web.layout import Page, Pager
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
@@ -94,8 +94,7 @@ class MasterHTTP:
         The web UI's dashboard.
         """
         metrics = self._metrics(master)
-        return Page(master, "Dashboard",
-                    DashboardElement(master, master.state(), metrics, self._history))
+        return Page(master, "Dashboard", DashboardElement(master, metrics, self._history))
 
     @app.route("/frameworks", methods=["GET"])
     @_leader_only
@@ -103,39 +102,54 @@ class MasterHTTP:
         """
         The frameworks, active and completed.
         """
-        return Page(master, "Frameworks",
-                    FrameworksElement(master.state(), metrics_snapshot(master)))
+        return Page(master, "Frameworks", FrameworksElement(master, metrics_snapshot(master)))
 
     @app.route("/frameworks/<framework_id>", methods=["GET"])
     @_leader_only
     def framework_page(self, request, master, framework_id):
         """
-        One framework's page (active or completed); 404 for an unknown id.
+        One framework's page (active or completed), its unfinished tasks a
+        page at a time (C{?offset=&limit=}, 100 by default); 404 for an
+        unknown id.
         """
-        state = master.state()
-        for framework in state["frameworks"] + state["completed_frameworks"]:
-            if framework["id"] == framework_id:
-                return Page(master, f"Framework {framework['name']}",
-                            FrameworkElement(framework))
-        return text_error(request, 404, f"no framework {framework_id}")
+        record = master.frameworks.get(framework_id) or next(
+            (f for f in master.completed_frameworks if f.id == framework_id), None)
+        if record is None:
+            return text_error(request, 404, f"no framework {framework_id}")
+        try:
+            pager = Pager(request, len(record.tasks))
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
+        completed = [task.to_json() for task in record.completed_tasks]
+        return Page(master, f"Framework {record.info.name}",
+                    FrameworkElement(record.summary_json(), tasks, completed, pager))
 
     @app.route("/slaves", methods=["GET"])
     @_leader_only
     def slaves_page(self, request, master):
         """
-        The registered slaves.
+        The registered slaves, a page at a time (C{?offset=&limit=}, 100
+        by default).
         """
-        counts = {slave.id: len(slave.tasks) for slave in master.slaves.values()}
-        return Page(master, "Slaves", SlavesElement(
-            [slave.to_json() for slave in master.slaves.values()], counts))
+        try:
+            pager = Pager(request, len(master.slaves))
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager))
 
     @app.route("/offers", methods=["GET"])
     @_leader_only
     def offers_page(self, request, master):
         """
-        The outstanding offers.
+        The outstanding offers, a page at a time (C{?offset=&limit=}).
         """
-        return Page(master, "Offers", OffersElement(master.state()))
+        try:
+            pager = Pager(request, len(master.offers))
+        except BadRequest as error:
+            return text_error(request, 400, str(error))
+        return Page(master, "Offers",
+                    OffersElement(master, pager.slice(master.offers.values()), pager))
 
     @app.route("/slaves/<slave_id>", methods=["GET"])
     @_leader_only

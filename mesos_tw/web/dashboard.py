@@ -6,9 +6,10 @@ is fetched from outside the master.
 """
 
 import os
+from itertools import islice
 
 from twisted.python.filepath import FilePath
-from twisted.web.template import Element, XMLFile, renderer
+from twisted.web.template import Element, XMLFile, renderer, tags
 
 from mesos_tw.web.history import utilization_chart
 from mesos_tw.web.layout import TEMPLATES, amount
@@ -36,22 +37,28 @@ def dominant_share(used, metrics):
                default=0.0)
 
 
+#: How many slaves the dashboard lists (the slaves page has them all).
+DASHBOARD_SLAVES = 20
+
+
 class DashboardElement(Element):
     """
     The cluster at a glance: the leading master, resources with their
-    utilization over the last minutes, task counters, frameworks, slaves.
+    utilization over the last minutes, task counters, frameworks, and the
+    first L{DASHBOARD_SLAVES} slaves.  It is made from the master's records
+    without rendering the whole state, so that it stays cheap for a large
+    cluster.
 
-    @param state: the master's state JSON.
-    @param metrics: its metrics snapshot.
+    @param metrics: the master's metrics snapshot.
     @param history: a L{UtilizationHistory}.
     """
 
     loader = XMLFile(TEMPLATES.child("dashboard.xml"))
 
-    def __init__(self, master, state, metrics, history):
+    def __init__(self, master, metrics, history):
         super().__init__()
         self.master = master
-        self.state = state
+        self.state = master.state_fields()
         self.metrics = metrics
         self.history = history
 
@@ -103,20 +110,22 @@ class DashboardElement(Element):
         """
         One row per framework.
         """
-        for framework in self.state["frameworks"]:
+        for record in self.master.frameworks.values():
+            framework = record.summary_json()
             used = framework["used_resources"]
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
-                role=framework["role"], tasks=str(len(framework["tasks"])),
+                role=framework["role"], tasks=str(len(record.tasks)),
                 cpus=amount(used.get("cpus", 0)), mem=amount(used.get("mem", 0)),
                 share=f"{dominant_share(used, self.metrics):.1%}")
 
     @renderer
     def slaves(self, request, tag):
         """
-        One row per slave.
+        One row per slave, for the first few.
         """
-        for slave in self.state["slaves"]:
+        for record in islice(self.master.slaves.values(), DASHBOARD_SLAVES):
+            slave = record.to_json()
             total, used = slave["resources"], slave["used_resources"]
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
@@ -124,17 +133,35 @@ class DashboardElement(Element):
                 mem=f"{amount(used.get('mem', 0))} / {amount(total.get('mem', 0))}",
                 attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())))
 
+    @renderer
+    def more_slaves(self, request, tag):
+        """
+        How many slaves are not listed, linked to the slaves page.
+        """
+        hidden = len(self.master.slaves) - DASHBOARD_SLAVES
+        if hidden <= 0:
+            return ""
+        return tag(f"and {hidden} more: ", tags.a(href="/slaves")("all slaves"))
+
 
 class FrameworkElement(Element):
     """
-    One framework: its running and completed tasks.
+    One framework: a page of its unfinished tasks, and its completed tasks.
+
+    @param framework: the framework's summary JSON (without task lists).
+    @param tasks: the task JSON objects of this page.
+    @param completed: the completed tasks' JSON objects.
+    @param pager: the L{Pager} of the unfinished tasks.
     """
 
     loader = XMLFile(TEMPLATES.child("framework.xml"))
 
-    def __init__(self, framework):
+    def __init__(self, framework, tasks, completed, pager):
         super().__init__()
         self.framework = framework
+        self.tasks_json = tasks
+        self.completed_json = completed
+        self.pager_line = pager.line()
 
     @renderer
     def page(self, request, tag):
@@ -154,15 +181,22 @@ class FrameworkElement(Element):
                 cpus=amount(resources.get("cpus", 0)), mem=amount(resources.get("mem", 0)))
 
     @renderer
+    def pager(self, request, tag):
+        """
+        Which unfinished tasks are shown, with links to the others.
+        """
+        return self.pager_line
+
+    @renderer
     def tasks(self, request, tag):
         """
-        One row per unfinished task.
+        One row per unfinished task of this page.
         """
-        return self._rows(tag, self.framework["tasks"])
+        return self._rows(tag, self.tasks_json)
 
     @renderer
     def completed(self, request, tag):
         """
         One row per completed task.
         """
-        return self._rows(tag, self.framework["completed_tasks"])
+        return self._rows(tag, self.completed_json)

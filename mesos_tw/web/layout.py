@@ -5,12 +5,15 @@ navigation, the cluster's name and leading master, and the page's content.
 
 import os
 from datetime import datetime, timezone
+from itertools import islice
 from urllib.parse import quote, urlencode
 
 from twisted.python.filepath import FilePath
 from twisted.web.template import Element, XMLFile, renderer, tags
 
-__all__ = ["Page", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
+from mesos_tw.web.json import int_argument
+
+__all__ = ["Page", "Pager", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
 
 TEMPLATES = FilePath(os.path.dirname(os.path.abspath(__file__))).child("templates")
 
@@ -43,6 +46,45 @@ def tail_link(slave_id, path):
     The log tail's URL for file C{path} on slave C{slave_id}.
     """
     return f"/slaves/{quote(slave_id)}/tail?" + urlencode({"path": path})
+
+
+class Pager:
+    """
+    One page of a long table: C{?offset=&limit=} from the request (a bad
+    value is L{mesos_tw.web.json.BadRequest}), and the line that says
+    which rows are shown with links to the previous and next pages.
+    """
+
+    def __init__(self, request, total, default_limit=100):
+        self.path = request.path.decode("utf-8", "replace")
+        self.offset = int_argument(request, "offset", 0)
+        self.limit = int_argument(request, "limit", default_limit, minimum=1)
+        self.total = total
+
+    def slice(self, rows):
+        """
+        This page's part of C{rows} (any iterable, in table order).
+        """
+        return list(islice(rows, self.offset, self.offset + self.limit))
+
+    def _link(self, offset, text):
+        return tags.a(href=f"{self.path}?" + urlencode({"offset": offset, "limit": self.limit}))(
+            text)
+
+    def line(self):
+        """
+        "Showing 1-100 of 10000", with previous and next links; nothing
+        when everything fits on one page.
+        """
+        if self.offset == 0 and self.total <= self.limit:
+            return ""
+        last = min(self.offset + self.limit, self.total)
+        parts = [f"Showing {min(self.offset + 1, self.total)}\u2013{last} of {self.total}"]
+        if self.offset > 0:
+            parts += [" \u00b7 ", self._link(max(self.offset - self.limit, 0), "\u2039 previous")]
+        if last < self.total:
+            parts += [" \u00b7 ", self._link(last, "next \u203a")]
+        return tags.p(class_="pager")(*parts)
 
 
 class Page(Element):

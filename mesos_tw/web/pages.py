@@ -20,29 +20,30 @@ class FrameworksElement(Element):
     """
     Every framework: role, tasks, resources held and offered, dominant share.
 
-    @param state: the master's state JSON.
+    @param master: the leading L{Master} (its framework records).
     @param metrics: its metrics snapshot (for the cluster's totals).
     """
 
     loader = XMLFile(TEMPLATES.child("frameworks.xml"))
 
-    def __init__(self, state, metrics):
+    def __init__(self, master, metrics):
         super().__init__()
-        self.state = state
+        self.master = master
         self.metrics = metrics
 
     @renderer
     def frameworks(self, request, tag):
         """
-        One row per active framework.
+        One row per registered framework.
         """
-        for framework in self.state["frameworks"]:
+        for record in self.master.frameworks.values():
+            framework = record.summary_json()
             used, offered = framework["used_resources"], framework["offered_resources"]
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
-                role=framework["role"], tasks=str(len(framework["tasks"])),
+                role=framework["role"], tasks=str(len(record.tasks)),
                 cpus=amount(used.get("cpus", 0)), mem=amount(used.get("mem", 0)),
-                offers=str(len(framework["offers"])),
+                offers=str(len(record.offers)),
                 offered_cpus=amount(offered.get("cpus", 0)),
                 share=f"{dominant_share(used, self.metrics):.1%}",
                 registered=when(framework["registered_time"]))
@@ -52,34 +53,43 @@ class FrameworksElement(Element):
         """
         One row per completed framework.
         """
-        for framework in self.state["completed_frameworks"]:
+        for record in self.master.completed_frameworks:
+            framework = record.summary_json()
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
-                role=framework["role"], tasks=str(len(framework["completed_tasks"])),
+                role=framework["role"], tasks=str(len(record.completed_tasks)),
                 unregistered=when(framework["unregistered_time"]))
 
 
 class SlavesElement(Element):
     """
-    Every slave: its host, attributes, and resources used of its total.
+    A page of the slaves: host, attributes, tasks, resources used of total.
 
-    @param slaves: the slaves' JSON objects, as in C{/master/state}.
-    @param task_counts: C{{slave_id: number of unfinished tasks}}.
+    @param slaves: the L{SlaveRecord}s of this page.
+    @param pager: the L{Pager} saying which page.
     """
 
     loader = XMLFile(TEMPLATES.child("slaves.xml"))
 
-    def __init__(self, slaves, task_counts):
+    def __init__(self, slaves, pager):
         super().__init__()
-        self.slaves_json = slaves
-        self.task_counts = task_counts
+        self.records = slaves
+        self.pager_line = pager.line()
+
+    @renderer
+    def pager(self, request, tag):
+        """
+        Which slaves are shown, with links to the others.
+        """
+        return self.pager_line
 
     @renderer
     def slaves(self, request, tag):
         """
         One row per slave.
         """
-        for slave in self.slaves_json:
+        for record in self.records:
+            slave = record.to_json()
             total, used = slave["resources"], slave["used_resources"]
 
             def share(name):
@@ -87,7 +97,7 @@ class SlavesElement(Element):
 
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
-                tasks=str(self.task_counts.get(slave["id"], 0)),
+                tasks=str(len(record.tasks)),
                 cpus=share("cpus"), mem=share("mem"), disk=share("disk"),
                 attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())),
                 registered=when(slave["registered_time"]))
@@ -95,32 +105,42 @@ class SlavesElement(Element):
 
 class OffersElement(Element):
     """
-    The outstanding offers: which framework holds which slave's resources.
+    A page of the outstanding offers: which framework holds which slave's
+    resources.
 
-    @param state: the master's state JSON.
+    @param master: the leading L{Master}.
+    @param offers: the L{OfferRecord}s of this page.
+    @param pager: the L{Pager} saying which page.
     """
 
     loader = XMLFile(TEMPLATES.child("offers.xml"))
 
-    def __init__(self, state):
+    def __init__(self, master, offers, pager):
         super().__init__()
-        self.state = state
+        self.master = master
+        self.records = offers
+        self.pager_line = pager.line()
 
-    def _offers(self):
-        return [offer for framework in self.state["frameworks"] for offer in framework["offers"]]
+    @renderer
+    def pager(self, request, tag):
+        """
+        Which offers are shown, with links to the others.
+        """
+        return self.pager_line
 
     @renderer
     def offers(self, request, tag):
         """
         One row per offer.
         """
-        names = {f["id"]: f["name"] for f in self.state["frameworks"]}
-        hosts = {s["id"]: s["hostname"] for s in self.state["slaves"]}
-        for offer in self._offers():
+        for record in self.records:
+            offer = record.to_json()
+            framework = self.master.frameworks.get(offer["framework_id"])
+            slave = self.master.slaves.get(offer["slave_id"])
             yield tag.clone().fillSlots(
                 id=offer["id"], framework=offer["framework_id"],
-                framework_name=names.get(offer["framework_id"], offer["framework_id"]),
-                slave=offer["slave_id"], hostname=hosts.get(offer["slave_id"], ""),
+                framework_name=framework.info.name if framework else offer["framework_id"],
+                slave=offer["slave_id"], hostname=slave.info.hostname if slave else "",
                 resources=_resources_text(offer["resources"]))
 
     @renderer
@@ -128,4 +148,4 @@ class OffersElement(Element):
         """
         A note when there are no offers.
         """
-        return "" if self._offers() else tag("No outstanding offers.")
+        return "" if self.master.offers else tag("No outstanding offers.")
