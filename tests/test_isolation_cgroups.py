@@ -229,33 +229,12 @@ class CgroupsTaskTests(TestCase):
 
     timeout = 60
 
-    @inlineCallbacks
     def run_tasks(self, make_tasks, count):
         """
-        Run a framework launching C{make_tasks(slave_id)} on a one-slave
-        mesos-local with cgroups isolation; fires with its scheduler once
-        every task has ended.
+        Run C{make_tasks(slave_id)} on mesos-local with cgroups isolation.
         """
-        root = cgroups_root(self)
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--isolation=cgroups", f"--cgroups_root={root}",
-            "--resources=cpus:2;mem:1024;disk:100;ports:[31000-31010]",
-        ])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        port = yield cluster.master_service.listening
-        yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
-        scheduler = TaskScheduler(make_tasks, count)
-        driver = MesosSchedulerDriver(
-            scheduler, mesos_pb2.FrameworkInfo(user="", name="cgroups"),
-            f"127.0.0.1:{port.getHost().port}", reactor=reactor)
-        driver.start()
-        self.addCleanup(driver.stop)
-        yield scheduler.done
-        return scheduler
+        return run_on_local(self, ["--isolation=cgroups", f"--cgroups_root={cgroups_root(self)}"],
+                            make_tasks, count)
 
     @inlineCallbacks
     def test_memory_hog_fails_with_the_memory_message(self):
@@ -275,6 +254,33 @@ class CgroupsTaskTests(TestCase):
         self.assertIn("Memory limit of 64 MB reached", hog.message)
         self.assertIn("MB used", hog.message)
         self.assertEqual(scheduler.finals["ok"].state, mesos_pb2.TASK_FINISHED)
+
+
+@inlineCallbacks
+def run_on_local(test, flags, make_tasks, count):
+    """
+    Run a framework launching C{make_tasks(slave_id)} on a one-slave
+    mesos-local started with C{flags}; fires with its L{TaskScheduler} once
+    every task has ended.
+    """
+    options = local.Options(environ={})
+    options.parseOptions([
+        "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(test.mktemp())}",
+        "--resources=cpus:2;mem:1024;disk:100;ports:[31000-31010]",
+    ] + flags)
+    cluster = local.makeService(options, reactor)
+    cluster.startService()
+    test.addCleanup(cluster.stopService)
+    port = yield cluster.master_service.listening
+    yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
+    scheduler = TaskScheduler(make_tasks, count)
+    driver = MesosSchedulerDriver(
+        scheduler, mesos_pb2.FrameworkInfo(user="", name="isolation"),
+        f"127.0.0.1:{port.getHost().port}", reactor=reactor)
+    driver.start()
+    test.addCleanup(driver.stop)
+    yield scheduler.done
+    return scheduler
 
 
 class CheckTests(SynchronousTestCase):

@@ -15,9 +15,11 @@ from mesos_tw.isolation.interface import IsolatorUnavailable
 __all__ = [
     "CgroupSet",
     "OOMListener",
+    "hierarchy_bases",
     "mounted_hierarchies",
     "own_cgroups",
     "read_keyed",
+    "remove_tree",
 ]
 
 
@@ -57,6 +59,54 @@ def own_cgroups(path="/proc/self/cgroup"):
             for subsystem in filter(None, subsystems.split(",")):
                 cgroups[subsystem] = cgroup
     return cgroups
+
+
+def hierarchy_bases(mounts="/proc/self/mounts", cgroup="/proc/self/cgroup"):
+    """
+    Our own cgroup's directory in every mounted hierarchy, v1 (named ones
+    included) and v2: where a tool that makes cgroups relative to ours
+    (LXC with C{lxc.cgroup.relative}) puts them.
+    """
+    own = {}
+    with open(cgroup) as table:
+        for line in table:
+            _, subsystems, path = line.rstrip("\n").split(":", 2)
+            for key in subsystems.split(",") if subsystems else [""]:
+                own[key] = path
+    bases = []
+    with open(mounts) as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) < 4 or fields[2] not in ("cgroup", "cgroup2"):
+                continue
+            if fields[2] == "cgroup2":
+                key = ""
+            else:
+                keys = [o for o in fields[3].split(",") if o in SUBSYSTEMS or o.startswith("name=")]
+                key = keys[0] if keys else None
+            if key in own:
+                bases.append(os.path.join(fields[1], own[key].lstrip("/")))
+    return bases
+
+
+def remove_tree(directory):
+    """
+    Remove the cgroup C{directory} and every cgroup below it, deepest
+    first; gone already is fine.
+    """
+    if not os.path.isdir(directory):
+        return
+    for parent, children, _ in os.walk(directory, topdown=False):
+        for child in children:
+            _rmdir(os.path.join(parent, child))
+    _rmdir(directory)
+
+
+def _rmdir(directory):
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
 
 
 def read_keyed(path):

@@ -20,6 +20,7 @@ __all__ = [
     "ContainerRun",
     "ContainerTable",
     "ExecutorProcess",
+    "follow",
     "kill_and_wait",
     "spawn_executor",
 ]
@@ -233,3 +234,18 @@ def kill_and_wait(reactor, find_pids, rounds=10):
             reactor.addReader(_ProcessExit(reactor, fd, lambda exit=exit: exit.callback(None)))
             exits.append(exit)
     return gatherResults(exits).addCallback(lambda _: None)
+
+
+def follow(d):
+    """
+    A new Deferred firing with C{None} after C{d} has, leaving C{d}'s own
+    result to its other callbacks.
+    """
+    follower = Deferred()
+
+    def fired(result):
+        follower.callback(None)
+        return result
+
+    d.addBoth(fired)
+    return follower

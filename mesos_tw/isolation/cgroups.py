@@ -20,7 +20,13 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.isolation._cgroupfs import CgroupSet, OOMListener, mounted_hierarchies, own_cgroups, read_keyed
-from mesos_tw.isolation._containers import ContainerTable, ExecutorProcess, kill_and_wait, spawn_executor
+from mesos_tw.isolation._containers import (
+    ContainerTable,
+    ExecutorProcess,
+    follow,
+    kill_and_wait,
+    spawn_executor,
+)
 from mesos_tw.isolation.interface import (
     IIsolator,
     IsolatorUnavailable,
@@ -279,7 +285,7 @@ class CgroupsIsolator:
         if state.destroying is None:
             state.destroying = self._kill_all(state.cgroups)
             state.destroying.addCallback(lambda _: self._remove(run))
-        return _follow(state.destroying)
+        return follow(state.destroying)
 
     def _kill_all(self, cgroups):
         frozen = False
@@ -403,22 +409,6 @@ class _CgroupState:
         if self.oom is not None:
             self.oom.close()
             self.oom = None
-
-
-def _follow(d):
-    """
-    A Deferred firing with C{None} after C{d} has, leaving C{d} unchanged.
-    """
-    from twisted.internet.defer import Deferred
-
-    follower = Deferred()
-
-    def fired(result):
-        follower.callback(None)
-        return result
-
-    d.addBoth(fired)
-    return follower
 
 
 def _why(error):

@@ -67,3 +67,39 @@ class CgroupsIsolatorFactory:
 
 
 cgroups = CgroupsIsolatorFactory()
+
+
+@implementer(IIsolatorFactory)
+class LXCIsolatorFactory:
+    """
+    C{--isolation=lxc}: each executor in a Linux container run by LXC's
+    tools, with cpu and memory limits (C{--cgroups_root} places its cgroups).
+    """
+
+    name = "lxc"
+    description = "Each executor in an LXC container (own pid, mount, uts, ipc and network namespaces)."
+
+    def check(self, options):
+        """
+        Root, LXC's tools, and the cpu, cpuacct and memory hierarchies;
+        a known C{--lxc_network}.
+        """
+        from mesos_tw.isolation.lxc import NETWORKS, check_lxc
+
+        network = options.get("lxc_network") or "host"
+        if network not in NETWORKS:
+            raise IsolatorUnavailable(
+                f"--lxc_network must be one of {', '.join(NETWORKS)}, not {network!r}")
+        check_lxc()
+
+    def make_isolator(self, reactor, options):
+        """
+        A L{mesos_tw.isolation.lxc.LXCIsolator}.
+        """
+        from mesos_tw.isolation.lxc import LXCIsolator
+
+        return LXCIsolator(reactor, root=options.get("cgroups_root") or "mesos",
+                           network=options.get("lxc_network") or "host")
+
+
+lxc = LXCIsolatorFactory()

@@ -46,6 +46,8 @@ SLAVE_PARAMETERS = [
      "that holds the executors' cgroups (cgroups isolation)."],
     ["cgroups_enable_cfs", None, "false", "Cap each executor's cpu time with a CFS quota as well "
      "as cpu shares (cgroups isolation)."],
+    ["lxc_network", None, "host", "An LXC container's network: host (shared with the slave, so "
+     "executors reach it) or empty (loopback only; lxc isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
 ]
