@@ -193,6 +193,32 @@ class StreamedStateTests(SynchronousTestCase):
         self.assertEqual(json.loads(self.successResultOf(body)), self.master.state())
         self.assertEqual(len(self.master.state()["frameworks"][0]["tasks"]), 400)
 
+    def get_streamed(self, path):
+        """
+        GET C{path}, turning the clock until the body is complete: the
+        decoded JSON.
+        """
+        body = self.successResultOf(self.stub.get("http://master" + path)).content()
+        for _ in range(100):
+            self.clock.advance(0)
+            self.stub.flush()
+        return json.loads(self.successResultOf(body))
+
+    def test_other_endpoints_streamed(self):
+        """
+        /master/frameworks and /master/slaves, streamed too, say what the
+        state says; /master/state-summary counts the 400 staged tasks.
+        """
+        state = self.master.state()
+        frameworks = self.get_streamed("/master/frameworks")
+        self.assertEqual(frameworks["frameworks"], state["frameworks"])
+        self.assertEqual(frameworks["completed_frameworks"], [])
+        self.assertEqual(self.get_streamed("/master/slaves")["slaves"], state["slaves"])
+        summary = self.get_streamed("/master/state-summary")
+        self.assertEqual(len(summary["slaves"]), 40)
+        self.assertEqual(summary["frameworks"][0]["TASK_STAGING"], 400)
+        self.assertNotIn("tasks", summary["frameworks"][0])
+
     def test_other_work_runs_between_turns(self):
         """
         Work the master has scheduled runs while the body is being

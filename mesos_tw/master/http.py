@@ -15,7 +15,9 @@ from functools import wraps
 from klein import Klein
 from twisted.web.static import File
 
-from mesos_tw.master.views import metrics_snapshot, state_document, state_summary, task_list
+from mesos_tw.master.views import (
+    frameworks_document, metrics_snapshot, slaves_document, state_document, state_summary,
+    task_list)
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
@@ -312,31 +314,23 @@ class MasterHTTP:
         """
         Slaves and frameworks with task counts, without task lists.
         """
-        return json_response(request, state_summary(master))
+        return stream_json(request, state_summary(master), master.reactor)
 
     @app.route("/master/frameworks", methods=["GET"])
     @_leader_only
     def frameworks(self, request, master):
         """
-        Frameworks, active and completed.
+        Frameworks, active and completed (streamed as the state is).
         """
-        state = master.state()
-        return json_response(request, {
-            "frameworks": state["frameworks"],
-            "completed_frameworks": state["completed_frameworks"],
-            "unregistered_frameworks": [],
-        })
+        return stream_json(request, frameworks_document(master), master.reactor)
 
     @app.route("/master/slaves", methods=["GET"])
     @_leader_only
     def slaves(self, request, master):
         """
-        Registered slaves.
+        Registered slaves (streamed as the state is).
         """
-        return json_response(request, {
-            "slaves": [slave.to_json() for slave in master.slaves.values()],
-            "recovered_slaves": [],
-        })
+        return stream_json(request, slaves_document(master), master.reactor)
 
     @app.route("/master/tasks", methods=["GET"])
     @app.route("/master/tasks.json", methods=["GET"])

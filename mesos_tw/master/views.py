@@ -9,8 +9,8 @@ from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
 from mesos_tw.web.json import LazyList
 
-__all__ = ["MESSAGE_METRICS", "metrics_snapshot", "state_document", "state_summary",
-           "task_list"]
+__all__ = ["MESSAGE_METRICS", "frameworks_document", "metrics_snapshot", "slaves_document",
+           "state_document", "state_summary", "task_list"]
 
 #: The resources whose totals, use and share the metrics report.
 _METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
@@ -40,8 +40,9 @@ MESSAGE_METRICS = {
 
 
 def _task_counts(records):
-    counts = Counter(state_name(record.state) for record in records)
-    return {name: counts.get(name, 0) for name in (
+    counts = Counter(record.task.state for record in records)
+    by_name = {state_name(state): count for state, count in counts.items()}
+    return {name: by_name.get(name, 0) for name in (
         "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
         "TASK_FAILED", "TASK_LOST", "TASK_ERROR")}
 
@@ -74,34 +75,59 @@ def state_document(master):
     comes.
     """
     document = master.state_fields()
-    document["slaves"] = LazyList(list(master.slaves.values()), lambda slave: slave.to_json())
-    for key, frameworks in (("frameworks", master.frameworks.values()),
-                            ("completed_frameworks", master.completed_frameworks)):
-        document[key] = LazyList([_framework_document(f) for f in frameworks],
-                                 lambda render: render())
+    document["slaves"] = slaves_document(master)["slaves"]
+    frameworks = frameworks_document(master)
+    document["frameworks"] = frameworks["frameworks"]
+    document["completed_frameworks"] = frameworks["completed_frameworks"]
     return document
+
+
+def _slave_summary(slave):
+    summary = slave.to_json()
+    summary.update(_task_counts(slave.tasks.values()))
+    summary["framework_ids"] = sorted({key[0] for key in slave.tasks})
+    return summary
+
+
+def _framework_summary(framework):
+    summary = framework.summary_json()
+    del summary["executors"]
+    summary.update(_task_counts(framework.tasks.values()))
+    summary["slave_ids"] = sorted({r.task.slave_id.value for r in framework.tasks.values()})
+    return summary
 
 
 def state_summary(master):
     """
-    C{/master/state-summary}: slaves and frameworks with task counts, no
-    task lists.
+    C{/master/state-summary} as a document for L{stream_json}: slaves and
+    frameworks with task counts, no task lists.
     """
-    slaves = []
-    for slave in master.slaves.values():
-        summary = slave.to_json()
-        summary.update(_task_counts(slave.tasks.values()))
-        summary["framework_ids"] = sorted({key[0] for key in slave.tasks})
-        slaves.append(summary)
-    frameworks = []
-    for framework in master.frameworks.values():
-        summary = framework.summary_json()
-        del summary["executors"]
-        summary.update(_task_counts(framework.tasks.values()))
-        summary["slave_ids"] = sorted({r.task.slave_id.value for r in framework.tasks.values()})
-        frameworks.append(summary)
     return {"hostname": master.info.hostname, "cluster": master.cluster or "",
-            "slaves": slaves, "frameworks": frameworks}
+            "slaves": LazyList(list(master.slaves.values()), _slave_summary),
+            "frameworks": LazyList(list(master.frameworks.values()), _framework_summary)}
+
+
+def frameworks_document(master):
+    """
+    C{/master/frameworks} as a document for L{stream_json}: frameworks,
+    active and completed, as in the state.
+    """
+    return {
+        "frameworks": LazyList([_framework_document(f) for f in master.frameworks.values()],
+                               lambda render: render()),
+        "completed_frameworks": LazyList(
+            [_framework_document(f) for f in master.completed_frameworks],
+            lambda render: render()),
+        "unregistered_frameworks": [],
+    }
+
+
+def slaves_document(master):
+    """
+    C{/master/slaves} as a document for L{stream_json}.
+    """
+    return {"slaves": LazyList(list(master.slaves.values()), lambda slave: slave.to_json()),
+            "recovered_slaves": []}
 
 
 def task_list(master, limit=100, offset=0, order="des"):
