@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyClass
 
 from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, UnknownContainer
+from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.isolation.process import ProcessIsolator
 from mesos_tw.isolation.registry import isolator_factories, isolator_factory
 from mesos_tw.plugins.mesos_tw_isolators import ProcessIsolatorFactory
@@ -359,3 +360,68 @@ class InstantExitTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(waited).status, 0)
         self.successResultOf(isolator.destroy("f1", "e1"))
         self.failureResultOf(isolator.usage("f1", "e1"), UnknownContainer)
+
+
+class ResourceMonitorTests(SynchronousTestCase):
+    """
+    Sampling the usage of running executors on a clock.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.isolator = FakeIsolator(self.clock)
+        self.running = []
+        self.monitor = ResourceMonitor(self.clock, self.isolator, lambda: self.running, 2.0)
+        self.addCleanup(self.monitor.stop)
+
+    def launch(self, executor_id):
+        """
+        Prepare and launch a fake executor and list it as running.
+        """
+        container = make_container(self, executor_id, "sleep 100")
+        self.successResultOf(self.isolator.prepare(container))
+        self.successResultOf(self.isolator.launch("f1", executor_id, {}))
+        self.running.append(("f1", executor_id, container.executor_info))
+
+    def test_samples_every_interval(self):
+        """
+        A sample is taken at start and then every interval; each holds the
+        isolator's statistics of its time.
+        """
+        self.launch("e1")
+        self.clock.advance(5)
+        self.monitor.start()
+        [sample] = self.monitor.samples()
+        self.assertEqual((sample.framework_id, sample.executor_id), ("f1", "e1"))
+        self.assertEqual(sample.statistics.timestamp, 5)
+        self.clock.advance(2)
+        [sample] = self.monitor.samples()
+        self.assertEqual(sample.statistics.timestamp, 7)
+
+    def test_ended_executors_forgotten(self):
+        """
+        An executor that is no longer running has no sample after the next
+        round, and one whose usage fails has none either.
+        """
+        self.launch("e1")
+        self.launch("e2")
+        self.monitor.start()
+        self.assertEqual(len(self.monitor.samples()), 2)
+        self.running.pop(0)
+        self.isolator.exit("f1", "e2")
+        self.clock.advance(2)
+        self.assertEqual(self.monitor.samples(), [])
+
+    def test_stop(self):
+        """
+        Stopping leaves nothing scheduled.
+        """
+        self.monitor.start()
+        self.monitor.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_interval_must_be_positive(self):
+        """
+        A zero interval is refused.
+        """
+        self.assertRaises(ValueError, ResourceMonitor, self.clock, self.isolator, list, 0)

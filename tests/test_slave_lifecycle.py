@@ -98,6 +98,21 @@ class ExecutorEndTests(SlaveTestCase):
         self.assertTrue(container.tty)
         self.assertEqual(container.run_id, self.slave.frameworks["F1"].executors["t2"].run_id)
 
+    def test_usage_sampled(self):
+        """
+        The slave samples a running executor's usage every second and
+        forgets it once the executor has ended.
+        """
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.clock.advance(1)
+        self.assertEqual([(s.framework_id, s.executor_id) for s in self.slave.monitor.samples()],
+                         [("F1", "t1")])
+        self.isolator.exit("F1", "t1", 0)
+        self.turn()
+        self.clock.advance(1)
+        self.assertEqual(self.slave.monitor.samples(), [])
+
     def test_registration_timeout_loses_command_task(self):
         """
         A command executor that never registers is killed and its task is

@@ -47,6 +47,26 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["master_location"], UPID("master", "127.0.0.1", 5050))
         self.assertIsNone(options["resources"])
 
+    def test_isolation_defaults(self):
+        """
+        The isolators' flags default to Mesos's: cgroups under C{mesos},
+        no CFS quota, usage sampled every second; LXC containers share the
+        host's network.
+        """
+        options = self.parse(["--master=127.0.0.1:5050"])
+        self.assertEqual(
+            (options["cgroups_root"], options["cgroups_enable_cfs"],
+             options["resource_monitoring_interval"], options["lxc_network"]),
+            ("mesos", False, 1.0, "host"))
+
+    def test_monitoring_interval_positive(self):
+        """
+        A monitoring interval that is not positive is refused.
+        """
+        with self.assertRaises(UsageError) as raised:
+            self.parse(["--master=127.0.0.1:5050", "--resource_monitoring_interval=0secs"])
+        self.assertIn("--resource_monitoring_interval", str(raised.exception))
+
     def test_flags(self):
         """
         Flags in both spellings and from the environment.

@@ -117,6 +117,16 @@ class ExecutorManagement:
 
         d.addCallbacks(launched, failed)
 
+    def _running_executors(self):
+        """
+        C{(framework_id, executor_id, info)} of every executor whose
+        process has been launched and has not ended, for the monitor.
+        """
+        return [(framework.id, executor.id, executor.info)
+                for framework in self.frameworks.values()
+                for executor in framework.executors.values()
+                if executor.state in (LAUNCHING, RUNNING, TERMINATING)]
+
     def _cleanup_container(self, framework, executor):
         d = self.isolator.cleanup(framework.id, executor.id)
         d.addErrback(lambda failure: self.log.failure(

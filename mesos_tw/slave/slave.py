@@ -16,6 +16,7 @@ from zope.interface import implementer
 
 from mesos_tw import constants
 from mesos_tw.counters import count_state, new_counters
+from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
@@ -47,6 +48,8 @@ class Slave(ExecutorManagement):
     @param detector: an C{IMasterDetector}.
     @param isolator: an L{mesos_tw.isolation.interface.IIsolator}.
     @param resources: a L{mesos_tw.resources.Resources}; C{attributes} a C{{name: text}} dict.
+    @param resource_monitoring_interval: seconds between samples of the
+        executors' usage (L{monitor}).
     @param python: the interpreter that runs the built-in command executor.
     @param environ: the environment executors inherit (default: ours).
     @param new_uuid: makes 16 random bytes (status update and run ids).
@@ -66,6 +69,7 @@ class Slave(ExecutorManagement):
         hostname=None,
         executor_shutdown_grace_period=constants.EXECUTOR_SHUTDOWN_GRACE_PERIOD,
         executor_registration_timeout=constants.EXECUTOR_REGISTRATION_TIMEOUT,
+        resource_monitoring_interval=1.0,
         python=sys.executable,
         environ=None,
         new_uuid=_new_uuid,
@@ -94,6 +98,8 @@ class Slave(ExecutorManagement):
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
         self._registration = RetryWithBackoff(reactor, self._register)
+        self.monitor = ResourceMonitor(
+            reactor, isolator, self._running_executors, resource_monitoring_interval)
         self._handlers = {
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
@@ -147,6 +153,7 @@ class Slave(ExecutorManagement):
         Get ready to run executors and start looking for the master.
         """
         d = self.isolator.recover([])
+        d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
         return d
 
@@ -163,6 +170,7 @@ class Slave(ExecutorManagement):
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
         self.status_updates.stop()
+        self.monitor.stop()
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()

@@ -46,6 +46,8 @@ SLAVE_PARAMETERS = [
      "that holds the executors' cgroups (cgroups isolation)."],
     ["cgroups_enable_cfs", None, "false", "Cap each executor's cpu time with a CFS quota as well "
      "as cpu shares (cgroups isolation)."],
+    ["resource_monitoring_interval", None, "1secs", "How often the executors' resource usage "
+     "is sampled."],
     ["lxc_network", None, "host", "An LXC container's network: host (shared with the slave, so "
      "executors reach it) or empty (loopback only; lxc isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
@@ -54,6 +56,7 @@ SLAVE_PARAMETERS = [
 
 SLAVE_COERCIONS = {
     "cgroups_enable_cfs": parse_bool,
+    "resource_monitoring_interval": parse_duration,
     "resources": parse_resources,
     "attributes": parse_attributes,
     "executor_shutdown_grace_period": parse_duration,
@@ -66,7 +69,10 @@ def check_isolation(options):
     """
     Resolve C{--isolation} to its plugin, or fail naming the known ones;
     then fail, saying what is missing, if that isolator cannot work here.
+    Also checks C{--resource_monitoring_interval}.
     """
+    if options["resource_monitoring_interval"] <= 0:
+        raise usage.UsageError("invalid value for --resource_monitoring_interval: must be positive")
     try:
         factory = options["isolator_factory"] = isolator_factory(options["isolation"])
     except ValueError as error:
@@ -123,6 +129,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         hostname=options.get("hostname"),
         executor_shutdown_grace_period=options["executor_shutdown_grace_period"],
         executor_registration_timeout=options["executor_registration_timeout"],
+        resource_monitoring_interval=options["resource_monitoring_interval"],
     )
 
 
