@@ -152,6 +152,21 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
         _, body = self.get(f"/files/read?path={path}&offset=-1")
         self.assertEqual(json.loads(body), {"data": "", "offset": 14})
 
+    def test_read_keeps_characters_whole(self):
+        """
+        A read that would end inside a UTF-8 character stops before it, so
+        that the next read, from where the text ends, starts with it.
+        """
+        path = self.sandbox + "/utf8"
+        with open(path, "wb") as file:
+            file.write("h\u00e9llo \u20ac".encode("utf-8"))
+        _, body = self.get(f"/files/read?path={path}&offset=0&length=2")
+        self.assertEqual(json.loads(body), {"data": "h", "offset": 0})
+        _, body = self.get(f"/files/read?path={path}&offset=1&length=7")
+        self.assertEqual(json.loads(body), {"data": "\u00e9llo ", "offset": 1})
+        _, body = self.get(f"/files/read?path={path}&offset=7&length=1")
+        self.assertEqual(json.loads(body), {"data": "\ufffd", "offset": 7})
+
     def test_browse_and_download(self):
         """
         /files/browse lists a sandbox; /files/download returns a file.
@@ -161,6 +176,10 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
         self.assertEqual(names, ["escape", "stdout"])
         response, body = self.get(f"/files/download?path={self.sandbox}/stdout")
         self.assertEqual((response.code, body), (200, b"hello sandbox\n"))
+        self.assertEqual(response.headers.getRawHeaders("content-disposition"),
+                         ['attachment; filename="stdout"'])
+        self.assertEqual(response.headers.getRawHeaders("content-type"),
+                         ["application/octet-stream"])
 
     def test_confined_to_sandboxes(self):
         """

@@ -90,7 +90,7 @@ class SandboxFiles:
         length = MAX_READ_LENGTH if length is None else min(length, MAX_READ_LENGTH)
         with open(real, "rb") as file:
             file.seek(min(offset, size))
-            data = file.read(length)
+            data = _whole_characters(file.read(length))
         return {"data": data.decode("utf-8", "replace"), "offset": min(offset, size)}
 
     def download(self, path):
@@ -102,3 +102,19 @@ class SandboxFiles:
             raise FileAccessError(400, "path is a directory")
         with open(real, "rb") as file:
             return os.path.basename(real), file.read()
+
+
+def _whole_characters(data):
+    """
+    C{data} without a UTF-8 character cut short at its end (the next read
+    starts with it), unless that would leave nothing: so that a reader that
+    moves on by the UTF-8 length of the text it got (a log tail) keeps its
+    place in the file.
+    """
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue
+        needed = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
+        return data[:-back] if needed > back and back < len(data) else data
+    return data

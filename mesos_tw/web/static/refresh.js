@@ -1,6 +1,7 @@
 // Keeps a page current: polls the metrics snapshot and updates every element
 // that names a metric, and every few seconds fetches the page again and
-// swaps in each element marked data-refresh (tables, the chart).
+// swaps in each element marked data-refresh (tables, the chart).  When this
+// master stops leading, the page reloads: a standby sends it to the leader.
 (function () {
   "use strict";
   function format(value, kind) {
@@ -12,6 +13,7 @@
   }
   function refreshMetrics() {
     fetch("/metrics/snapshot").then(function (r) { return r.json(); }).then(function (metrics) {
+      if (metrics["master/elected"] === 0) { window.location.reload(); return; }
       document.querySelectorAll("[data-metric]").forEach(function (element) {
         var name = element.getAttribute("data-metric");
         if (name in metrics) {
@@ -32,6 +34,6 @@
       });
     }).catch(function () {});
   }
-  if (document.querySelector("[data-metric]")) { setInterval(refreshMetrics, 2000); }
+  setInterval(refreshMetrics, 2000);
   if (document.querySelector("[data-refresh]")) { setInterval(refreshSections, 5000); }
 }());
