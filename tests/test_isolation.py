@@ -229,6 +229,35 @@ class ProcessIsolatorTests(TestCase):
         d = self.destroy_when_written(directory, d, "child")
         return d.addCallback(lambda child: self.assertFalse(_alive(child)))
 
+    def test_runs_as_the_containers_user(self):
+        """
+        A container naming a user runs as that user, with that user's
+        groups only, in a sandbox it owns.
+        """
+        entry = nobody()
+        container = replace(make_container(self, "e1", "id -u > ids; id -G >> ids"), user="nobody")
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]}))
+        d.addCallback(lambda _: self.exit_of("e1"))
+
+        def exited(status):
+            self.assertEqual(os.WEXITSTATUS(status), 0)
+            with open(os.path.join(container.directory, "ids")) as ids:
+                self.assertEqual(ids.read().split(), [str(entry.pw_uid), str(entry.pw_gid)])
+
+        return d.addCallback(exited)
+
+    def test_unknown_user(self):
+        """
+        A container naming a user that does not exist fails to launch,
+        saying so.
+        """
+        container = replace(make_container(self, "e1", "true"), user="no-such-user-here")
+        d = self.isolator.prepare(container)
+        d.addCallback(lambda _: self.isolator.launch("f1", "e1", {}))
+        d = self.assertFailure(d, LaunchError)
+        return d.addCallback(lambda error: self.assertIn("no such user", str(error)))
+
     def test_fetch_local_uri(self):
         """
         A local URI is copied into the sandbox, made executable if asked.
@@ -267,6 +296,23 @@ def _until(predicate, attempts=100):
     if attempts == 0:
         raise AssertionError("condition never became true")
     return deferLater(reactor, 0.05, _until, predicate, attempts - 1)
+
+
+def nobody():
+    """
+    The password entry of C{nobody}, to switch to; skips the test, saying
+    why, where the test cannot switch users.
+    """
+    import pwd
+
+    from twisted.trial.unittest import SkipTest
+
+    if os.geteuid() != 0:
+        raise SkipTest("switching users needs root")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise SkipTest("there is no user 'nobody' here") from None
 
 
 def _complete_line(path):

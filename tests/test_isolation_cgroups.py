@@ -8,6 +8,7 @@ reason, where cgroups cannot be used (not root, hierarchies not mounted).
 import itertools
 import os
 import sys
+from dataclasses import replace
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
@@ -25,6 +26,7 @@ from mesos_tw.resources import Resources
 from mesos_tw.slave.tap import Options
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
 from tests.test_cluster import TaskScheduler, _until, command_task
+from tests.test_isolation import nobody
 
 Reason = mesos_pb2.TaskStatus
 
@@ -184,6 +186,20 @@ class CgroupsIsolatorTests(TestCase):
         with open(os.path.join(container.directory, "child")) as child:
             self.assertFalse(_alive(int(child.read())))
         self.assertFalse(os.path.exists(self.cgroup(container, "freezer")))
+
+    @inlineCallbacks
+    def test_runs_as_the_containers_user(self):
+        """
+        A container naming a user runs, inside its cgroup, as that user.
+        """
+        entry = nobody()
+        container = replace(make_container(self, "e1", "id -u > uid"), user="nobody")
+        yield self.isolator.prepare(container)
+        yield self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]})
+        termination = yield self.isolator.wait("f1", "e1")
+        self.assertEqual(os.WEXITSTATUS(termination.status), 0)
+        with open(os.path.join(container.directory, "uid")) as uid:
+            self.assertEqual(uid.read().strip(), str(entry.pw_uid))
 
     @inlineCallbacks
     def test_usage(self):

@@ -8,6 +8,7 @@ where LXC cannot be used (not root, tools not installed, cgroups missing).
 import itertools
 import os
 import sys
+from dataclasses import replace
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
@@ -20,7 +21,7 @@ from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.lxc import LXCIsolator, check_lxc, lxc_configuration
 from mesos_tw.resources import Resources
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
-from tests.test_isolation import _until
+from tests.test_isolation import _until, nobody
 from tests.test_cluster import command_task
 from tests.test_isolation_cgroups import ALLOCATE_200_MB, run_on_local
 
@@ -118,6 +119,20 @@ class LXCIsolatorTests(TestCase):
         self.assertTrue(lines["host"].startswith("mesos-"))
         self.assertEqual(lines["net"].split(), ["lo"])
         self.assertEqual(lines["greeting"], "hello")
+
+    @inlineCallbacks
+    def test_runs_as_the_containers_user(self):
+        """
+        A container naming a user runs its command as that user.
+        """
+        entry = nobody()
+        container = replace(make_container(self, "e1", "id -u"), user="nobody")
+        yield self.isolator.prepare(container)
+        yield self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]})
+        termination = yield self.isolator.wait("f1", "e1")
+        self.assertEqual(os.WEXITSTATUS(termination.status), 0)
+        with open(os.path.join(container.directory, "stdout")) as stdout:
+            self.assertEqual(stdout.read().strip(), str(entry.pw_uid))
 
     @inlineCallbacks
     def test_memory_limit_holds_inside(self):

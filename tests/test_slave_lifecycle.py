@@ -98,6 +98,17 @@ class ExecutorEndTests(SlaveTestCase):
         self.assertTrue(container.tty)
         self.assertEqual(container.run_id, self.slave.frameworks["F1"].executors["t2"].run_id)
 
+    def test_switch_user(self):
+        """
+        With C{switch_user}, an executor's container names its framework's
+        user; without it (the default), none.
+        """
+        self.run_task("t1")
+        self.assertIsNone(self.isolator.containers[("F1", "t1")].user)
+        self.slave.switch_user = True
+        self.run_task("t2")
+        self.assertEqual(self.isolator.containers[("F1", "t2")].user, "alice")
+
     def test_usage_sampled(self):
         """
         The slave samples a running executor's usage every second and

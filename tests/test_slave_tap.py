@@ -51,13 +51,14 @@ class OptionsTests(SynchronousTestCase):
         """
         The isolators' flags default to Mesos's: cgroups under C{mesos},
         no CFS quota, usage sampled every second; LXC containers share the
-        host's network.
+        host's network; executors run as the slave's user.
         """
         options = self.parse(["--master=127.0.0.1:5050"])
         self.assertEqual(
             (options["cgroups_root"], options["cgroups_enable_cfs"],
-             options["resource_monitoring_interval"], options["lxc_network"]),
-            ("mesos", False, 1.0, "host"))
+             options["resource_monitoring_interval"], options["lxc_network"],
+             options["switch_user"]),
+            ("mesos", False, 1.0, "host", False))
 
     def test_monitoring_interval_positive(self):
         """

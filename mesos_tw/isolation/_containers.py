@@ -5,6 +5,7 @@ process into its sandbox.
 """
 
 import os
+import pwd
 import signal
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -22,7 +23,9 @@ __all__ = [
     "ExecutorProcess",
     "follow",
     "kill_and_wait",
+    "run_as",
     "spawn_executor",
+    "switch_user",
 ]
 
 #: The environment variable naming an executor's run in every process it
@@ -143,6 +146,44 @@ class ExecutorProcess(ProcessProtocol):
         self.ended = True
         status = getattr(reason.value, "status", None)
         self._on_ended(self.pid, 0 if status is None else status)
+
+
+def switch_user(container):
+    """
+    Hand the container's sandbox to its user and return that user's
+    C{(uid, gid)}; C{None} when it runs as the slave's own user.
+
+    @raise LaunchError: for an unknown user, or when the slave cannot
+        switch users.
+    """
+    user = container.user
+    if not user:
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise LaunchError(f"cannot run the executor as {user!r}: no such user") from None
+    if entry.pw_uid == os.geteuid():
+        return None
+    if os.geteuid() != 0:
+        raise LaunchError(f"cannot run the executor as {user!r}: the slave is not root "
+                          "(run it as root, or with --switch_user=false)")
+    for directory, _, files in os.walk(container.directory):
+        for path in [directory] + [os.path.join(directory, name) for name in files]:
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+    return entry.pw_uid, entry.pw_gid
+
+
+def run_as(container):
+    """
+    The command prefix that runs what follows as the container's user
+    (C{setpriv}, with that user's groups and none of ours), after
+    L{switch_user}; empty when it runs as the slave's own user.
+    """
+    ids = switch_user(container)
+    if ids is None:
+        return []
+    return ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--init-groups", "--"]
 
 
 def spawn_executor(reactor, process, container, environment, argv, extra_fds=None,

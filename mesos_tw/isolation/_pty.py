@@ -11,7 +11,7 @@ from ptyprocess import PtyProcess
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer
 
-from mesos_tw.isolation._containers import CONTAINER_VARIABLE
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE, run_as
 from mesos_tw.isolation.fetcher import fetch_uris
 from mesos_tw.isolation.interface import LaunchError
 
@@ -96,6 +96,7 @@ def spawn_on_pty(reactor, container, environment, argv, on_ended):
     @raise LaunchError: saying why it could not start.
     """
     fetch_uris(container.executor_info.command, container.directory)
+    argv = run_as(container) + argv
     environment = dict(environment, **{CONTAINER_VARIABLE: container.run_id})
     try:
         output = os.open(os.path.join(container.directory, "stdout"),

@@ -25,6 +25,7 @@ from mesos_tw.isolation._containers import (
     ExecutorProcess,
     follow,
     kill_and_wait,
+    run_as,
     spawn_executor,
 )
 from mesos_tw.isolation.interface import (
@@ -52,8 +53,9 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 #: Runs in the new process before the executor: it waits on descriptor 3
 #: until the isolator has moved it into its cgroup, so that nothing the
-#: executor starts is ever outside it, then becomes the executor.
-_GATE = 'read -r go <&3; [ "$go" = go ] || exit 70; exec 3<&-; exec setsid sh -c "$1"'
+#: executor starts is ever outside it, then becomes the executor ($2),
+#: through the user switch $1 (words without spaces, or nothing).
+_GATE = 'read -r go <&3; [ "$go" = go ] || exit 70; exec 3<&-; exec setsid $1 sh -c "$2"'
 
 
 def cpu_shares(resources):
@@ -217,7 +219,8 @@ class CgroupsIsolator:
             process = ExecutorProcess(lambda pid, status: self._ended(run, status))
             transport = spawn_executor(
                 self.reactor, process, run.container, environment,
-                ["sh", "-c", _GATE, "mesos-executor", command], extra_fds={3: "w"})
+                ["sh", "-c", _GATE, "mesos-executor", " ".join(run_as(run.container)), command],
+                extra_fds={3: "w"})
         except LaunchError as error:
             return fail(error)
         run.pid = process.pid

@@ -79,6 +79,8 @@ class Container:
 
     @ivar resources: a L{mesos_tw.resources.Resources}: the executor's and
         its tasks' resources when it starts.
+    @ivar user: the user to run the executor as (the framework's, where
+        C{--switch_user} allows), or C{None} for the slave's own.
     @ivar tty: whether the executor runs on a pseudo-terminal (a task
         asked for one); an isolator that cannot give it one fails the launch.
     """
@@ -89,6 +91,7 @@ class Container:
     executor_info: object
     directory: str
     resources: object
+    user: str = None
     tty: bool = False
 
     @property

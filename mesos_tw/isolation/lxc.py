@@ -42,6 +42,7 @@ from mesos_tw.isolation._containers import (
     follow,
     kill_and_wait,
     spawn_executor,
+    switch_user,
 )
 from mesos_tw.isolation.cgroups import cpu_shares, memory_limit
 from mesos_tw.isolation.interface import (
@@ -88,7 +89,8 @@ def check_lxc(which=shutil.which):
         raise IsolatorUnavailable(f"cgroup v1 hierarchies not mounted: {', '.join(absent)}")
 
 
-def lxc_configuration(name, cgroup_dir, directory, environment, resources, network="empty"):
+def lxc_configuration(name, cgroup_dir, directory, environment, resources, network="empty",
+                      ids=None):
     """
     The text of an C{lxc-execute} configuration for one container.
 
@@ -96,6 +98,7 @@ def lxc_configuration(name, cgroup_dir, directory, environment, resources, netwo
     @param network: C{"host"} to share the slave's network (what an
         executor needs to reach its slave over TCP), or C{"empty"} for a
         network namespace of its own with only loopback.
+    @param ids: C{(uid, gid)} to run the command as, or C{None}.
     Variables LXC's configuration cannot hold (with a newline) are left out.
     """
     lines = [
@@ -113,6 +116,8 @@ def lxc_configuration(name, cgroup_dir, directory, environment, resources, netwo
         "lxc.cgroup.memory.oom_control = 1",
         f"lxc.init.cwd = {directory}",
     ]
+    if ids is not None:
+        lines += [f"lxc.init.uid = {ids[0]}", f"lxc.init.gid = {ids[1]}"]
     for key, value in sorted(environment.items()):
         if "\n" in key or "\n" in value or "=" in key:
             continue
@@ -208,7 +213,8 @@ class LXCIsolator:
                                   "(the process isolator can)")
             config = os.path.join(state.lxcpath, "config")
             text = lxc_configuration(state.name, state.cgroup_dir, container.directory,
-                                     environment, container.resources, self.network)
+                                     environment, container.resources, self.network,
+                                     switch_user(container))
             with open(config, "w") as written:
                 written.write(text)
             self._watch_payload(run)

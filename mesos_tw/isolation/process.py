@@ -18,6 +18,7 @@ from mesos_tw.isolation._containers import (
     ContainerTable,
     ExecutorProcess,
     kill_and_wait,
+    run_as,
     spawn_executor,
 )
 from mesos_tw.isolation._pty import spawn_on_pty
@@ -31,7 +32,8 @@ __all__ = ["ProcessIsolator"]
 class ProcessIsolator:
     """
     Runs executors with C{setsid sh -c <command>}, so that each is the
-    leader of its own session and process group and can be killed whole;
+    leader of its own session and process group and can be killed whole,
+    as the container's user where it names one (C{setpriv});
     one whose container asks for a TTY runs on a pseudo-terminal instead
     (and leads its session all the same).
 
@@ -85,7 +87,7 @@ class ProcessIsolator:
             else:
                 process = ExecutorProcess(lambda pid, status: self._ended(run, pid, status))
                 spawn_executor(self.reactor, process, run.container, environment,
-                               ["setsid", "sh", "-c", command])
+                               ["setsid"] + run_as(run.container) + ["sh", "-c", command])
                 run.pid = process.pid
         except LaunchError as error:
             return fail(error)

@@ -94,6 +94,7 @@ class ExecutorManagement:
         container = Container(
             framework_id=framework.id, executor_id=executor.id, run_id=executor.run_id,
             executor_info=info, directory=directory, resources=executor.resources(),
+            user=(framework.info.user or None) if self.switch_user else None,
             tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())))
         d = self.isolator.prepare(container)
         d.addCallback(lambda _: self.isolator.launch(framework.id, executor.id, environment))

@@ -50,6 +50,7 @@ class Slave(ExecutorManagement):
     @param resources: a L{mesos_tw.resources.Resources}; C{attributes} a C{{name: text}} dict.
     @param resource_monitoring_interval: seconds between samples of the
         executors' usage (L{monitor}).
+    @param switch_user: run executors as their framework's user.
     @param python: the interpreter that runs the built-in command executor.
     @param environ: the environment executors inherit (default: ours).
     @param new_uuid: makes 16 random bytes (status update and run ids).
@@ -70,6 +71,7 @@ class Slave(ExecutorManagement):
         executor_shutdown_grace_period=constants.EXECUTOR_SHUTDOWN_GRACE_PERIOD,
         executor_registration_timeout=constants.EXECUTOR_REGISTRATION_TIMEOUT,
         resource_monitoring_interval=1.0,
+        switch_user=False,
         python=sys.executable,
         environ=None,
         new_uuid=_new_uuid,
@@ -85,6 +87,7 @@ class Slave(ExecutorManagement):
         self.hostname = hostname or node.upid.host
         self.executor_shutdown_grace_period = executor_shutdown_grace_period
         self.executor_registration_timeout = executor_registration_timeout
+        self.switch_user = switch_user
         self.python = python
         self.environ = dict(os.environ if environ is None else environ)
         self.new_uuid = new_uuid

@@ -46,6 +46,8 @@ SLAVE_PARAMETERS = [
      "that holds the executors' cgroups (cgroups isolation)."],
     ["cgroups_enable_cfs", None, "false", "Cap each executor's cpu time with a CFS quota as well "
      "as cpu shares (cgroups isolation)."],
+    ["switch_user", None, "false", "Run executors as their framework's user (the slave must be "
+     "root); otherwise as the slave's own user."],
     ["resource_monitoring_interval", None, "1secs", "How often the executors' resource usage "
      "is sampled."],
     ["lxc_network", None, "host", "An LXC container's network: host (shared with the slave, so "
@@ -56,6 +58,7 @@ SLAVE_PARAMETERS = [
 
 SLAVE_COERCIONS = {
     "cgroups_enable_cfs": parse_bool,
+    "switch_user": parse_bool,
     "resource_monitoring_interval": parse_duration,
     "resources": parse_resources,
     "attributes": parse_attributes,
@@ -130,6 +133,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         executor_shutdown_grace_period=options["executor_shutdown_grace_period"],
         executor_registration_timeout=options["executor_registration_timeout"],
         resource_monitoring_interval=options["resource_monitoring_interval"],
+        switch_user=options["switch_user"],
     )
 
 
