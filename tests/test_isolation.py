@@ -68,6 +68,7 @@ class ProcessIsolatorTests(TestCase):
         @return: C{(directory, Deferred of the launch)}.
         """
         container = make_container(self, "e1", command)
+        self.run_id = container.run_id
         for uri, executable in uris:
             container.executor_info.command.uris.add(value=uri, executable=executable)
         env = {"PATH": os.environ["PATH"], **(environment or {})}
@@ -177,6 +178,34 @@ class ProcessIsolatorTests(TestCase):
             return self.isolator.destroy("f1", "e1")
 
         return d.addCallback(measured)
+
+    def test_recover_kills_what_is_left(self):
+        """
+        A container a new isolator is told of at recovery (the slave
+        restarted) is ended, and the processes it left, found by their
+        mark, are dead by then, even those in a session of their own.
+        """
+        directory, d = self.launch(
+            "setsid sh -c 'sleep 100 & echo $! > escaped.tmp; mv escaped.tmp escaped'; "
+            "exec sleep 100")
+        path = os.path.join(directory, "escaped")
+        d.addCallback(lambda _: _until(lambda: os.path.exists(path)))
+        successor = ProcessIsolator(reactor)
+
+        def recover(_):
+            container = make_container(self, "e1", "sleep 100", run_id=self.run_id)
+            return successor.recover([container])
+
+        d.addCallback(recover)
+        d.addCallback(lambda _: successor.wait("f1", "e1"))
+
+        def ended(termination):
+            self.assertIn("could not be recovered", termination.message)
+            with open(path) as escaped:
+                self.assertFalse(_alive(int(escaped.read())))
+            return self.exit_of("e1")
+
+        return d.addCallback(ended)
 
     def test_leftover_children_killed(self):
         """

@@ -151,8 +151,8 @@ class CgroupsIsolator:
             return fail(error)
         try:
             cgroups = self.cgroups_of(container)
-            cgroups.create()
             run.state = _CgroupState(cgroups)
+            cgroups.create()
             self._set_limits(run, container.resources)
             cgroups.write("memory", "memory.oom_control", "1")
             run.state.oom = OOMListener(self.reactor, cgroups, lambda: self._oom(run))
@@ -185,6 +185,7 @@ class CgroupsIsolator:
         # Memory and memory+swap limits must keep memsw >= memory.
         order = ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"] if limit > current \
             else ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+        applied = limit
         for name in order:
             if name.startswith("memory.memsw") and not swap:
                 continue
@@ -194,14 +195,15 @@ class CgroupsIsolator:
                 if error.errno != errno.EBUSY:
                     raise
                 # It uses more than the new limit already: ask the kernel to
-                # reclaim towards it instead.
+                # reclaim towards it instead, keeping the hard limit.
                 cgroups.write("memory", "memory.soft_limit_in_bytes", limit)
                 self.log.warn("Executor {executor_id} uses more memory than its new limit "
                               "of {limit} bytes; set as a soft limit",
                               executor_id=run.container.executor_id, limit=limit)
+                applied = current
                 break
         run.state.cpus = cpus
-        run.state.memory_limit = limit
+        run.state.memory_limit = applied
 
     def launch(self, framework_id, executor_id, environment):
         """
