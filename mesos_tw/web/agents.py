@@ -58,15 +58,15 @@ class SlaveClient:
 
     def get_json(self, pid, endpoint, **params):
         """
-        GET C{endpoint} (with query C{params}) on slave C{pid}: a Deferred firing with the decoded JSON,
-        or failing with L{SlaveUnavailable}.
+        GET C{endpoint} (with query C{params}) on slave C{pid}: a Deferred
+        firing with the decoded JSON, or failing with L{SlaveUnavailable}.
         """
         url = slave_url(pid, endpoint, **params)
         d = self.http.get(url, timeout=self.timeout, reactor=self.reactor)
 
         def unreachable(failure):
-            raise SlaveUnavailable(
-                502, f"slave {pid} did not answer: {failure.getErrorMessage() or failure.type.__name__}")
+            reason = failure.getErrorMessage() or failure.type.__name__
+            raise SlaveUnavailable(502, f"slave {pid} did not answer: {reason}")
 
         def read(response):
             d = response.content()

@@ -21,13 +21,14 @@
     }) : Promise.resolve();
     start.then(function () { return read(offset, CHUNK); }).then(function (answer) {
       var follow = window.innerHeight + window.scrollY >= document.body.scrollHeight - 8;
-      if (answer.data.length) {
+      var bytes = new TextEncoder().encode(answer.data).length;
+      if (bytes) {
         log.appendChild(document.createTextNode(answer.data));
-        offset = answer.offset + new TextEncoder().encode(answer.data).length;
+        offset = answer.offset + bytes;
         if (follow) { window.scrollTo(0, document.body.scrollHeight); }
       }
       status.textContent = "following, " + offset + " bytes";
-      setTimeout(poll, answer.data.length === CHUNK ? 0 : 1000);
+      setTimeout(poll, bytes >= CHUNK - 3 ? 0 : 1000);
     }).catch(function (error) {
       status.textContent = "stopped: " + error.message;
       setTimeout(poll, 5000);
