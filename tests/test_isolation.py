@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from zope.interface.verify import verifyClass
+from zope.interface.verify import verifyClass, verifyObject
 
 from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, UnknownContainer
 from mesos_tw.isolation.monitor import ResourceMonitor
@@ -378,10 +378,14 @@ class RegistryTests(SynchronousTestCase):
 
     def test_factory_provides_plugin_interface(self):
         """
-        The process isolator's factory is a verified L{IIsolatorFactory}.
+        The shipped isolators' factories are verified L{IIsolatorFactory}
+        providers, found by their names.
         """
         self.assertTrue(verifyClass(IIsolatorFactory, ProcessIsolatorFactory))
-        self.assertEqual(isolator_factory("process").name, "process")
+        for name in ("process", "cgroups", "lxc"):
+            factory = isolator_factory(name)
+            self.assertTrue(verifyObject(IIsolatorFactory, factory))
+            self.assertEqual(factory.name, name)
 
     def test_unknown_names_known(self):
         """

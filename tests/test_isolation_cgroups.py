@@ -299,6 +299,56 @@ def run_on_local(test, flags, make_tasks, count):
     return scheduler
 
 
+class CgroupFilesTests(SynchronousTestCase):
+    """
+    Reading where the hierarchies are mounted and which cgroups we are in.
+    """
+
+    def write(self, text):
+        """
+        A temporary file holding C{text}.
+        """
+        path = self.mktemp()
+        with open(path, "w") as written:
+            written.write(text)
+        return path
+
+    def test_mounted_hierarchies(self):
+        """
+        Each v1 subsystem maps to its mount point, co-mounted ones to the
+        same; v2 and named hierarchies and other filesystems are left out.
+        """
+        mounts = self.write(
+            "proc /proc proc rw,nosuid 0 0\n"
+            "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,relatime,cpu,cpuacct 0 0\n"
+            "cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n"
+            "cgroup /sys/fs/cgroup/systemd cgroup rw,relatime,name=systemd 0 0\n"
+            "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n")
+        self.assertEqual(mounted_hierarchies(mounts), {
+            "cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+            "memory": "/sys/fs/cgroup/memory"})
+
+    def test_own_cgroups(self):
+        """
+        Each subsystem maps to the cgroup we are in within its hierarchy.
+        """
+        cgroup = self.write("4:memory:/jobs/slave1\n2:cpu,cpuacct:/\n0::/\n")
+        self.assertEqual(own_cgroups(cgroup),
+                         {"memory": "/jobs/slave1", "cpu": "/", "cpuacct": "/"})
+
+    def test_under_our_own_cgroup(self):
+        """
+        A container's cgroup is placed under ours in each hierarchy.
+        """
+        isolator = CgroupsIsolator(
+            None, root="mesos",
+            hierarchies={s: f"/cg/{s}" for s in SUBSYSTEMS}, own={"memory": "/jobs/slave1"})
+        container = make_container(self, "e1", "true", run_id="r1")
+        directories = isolator.cgroups_of(container).directories
+        self.assertEqual(directories["memory"], "/cg/memory/jobs/slave1/mesos/r1")
+        self.assertEqual(directories["cpu"], "/cg/cpu/mesos/r1")
+
+
 class CheckTests(SynchronousTestCase):
     """
     A slave that cannot use cgroups refuses to start, saying why.
