@@ -6,6 +6,7 @@ a running mesos-local with a framework's task.
 
 import json
 import os
+import re
 import shutil
 
 from treq.testing import StubTreq
@@ -252,6 +253,37 @@ class ClusterPagesTests(SynchronousTestCase):
                      browse_link(self.slave_id, self.directory).replace("&", "&amp;"),
                      "writer", "TASK_STAGING", "rack=r7"):
             self.assertIn(text, body)
+
+    def test_slave_page_lists_completed_executors(self):
+        """
+        An executor that exited is listed among the completed executors,
+        still linked to its page and its sandbox.
+        """
+        self.slave.isolator.exit(self.framework_id, "writer-1", 0)
+        self.turn()
+        _, body = self.get(f"/slaves/{self.slave_id}")
+        completed = body.split('id="completed-executors"', 1)[1].split("</table>", 1)[0]
+        self.assertIn("Command Executor (Task: writer-1)", completed)
+        self.assertIn(browse_link(self.slave_id, self.directory).replace("&", "&amp;"),
+                      completed)
+        running = body.split('id="executors"', 1)[1].split("</table>", 1)[0]
+        self.assertNotIn("writer-1", running)
+        executor_page = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        response, page = self.get(executor_page)
+        self.assertEqual(response.code, 200)
+        self.assertIn("completed", page)
+
+    def test_only_local_resources(self):
+        """
+        Every page's scripts and styles come from the master itself.
+        """
+        for path in ("/", "/frameworks", "/slaves", "/offers", f"/slaves/{self.slave_id}",
+                     tail_link(self.slave_id, os.path.join(self.directory, "stdout"))):
+            _, body = self.get(path)
+            sources = re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="([^"]*)"', body)
+            self.assertTrue(sources, path)
+            for source in sources:
+                self.assertTrue(source.startswith("/static/"), (path, source))
 
     def test_slave_page_unreachable_slave(self):
         """

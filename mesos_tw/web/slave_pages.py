@@ -116,6 +116,23 @@ class SlaveElement(Element):
                     sandbox=browse_link(slave_id, executor["directory"]))
 
     @renderer
+    def completed_executors(self, request, tag):
+        """
+        One row per executor run that ended, newest first, as the slave
+        remembers them.
+        """
+        if self.slave_state is None:
+            return
+        slave_id = self.slave["id"]
+        for framework in self.slave_state["frameworks"] + self.slave_state["completed_frameworks"]:
+            for executor in reversed(framework["completed_executors"]):
+                yield tag.clone().fillSlots(
+                    id=executor["id"], name=executor["name"], framework=framework["id"],
+                    tasks=str(len(executor["completed_tasks"])),
+                    link=executor_link(slave_id, framework["id"], executor["id"]),
+                    sandbox=browse_link(slave_id, executor["directory"]))
+
+    @renderer
     def tasks(self, request, tag):
         """
         One row per unfinished task on this slave.
