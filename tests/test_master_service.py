@@ -219,6 +219,26 @@ class StreamedStateTests(SynchronousTestCase):
         self.assertEqual(summary["frameworks"][0]["TASK_STAGING"], 400)
         self.assertNotIn("tasks", summary["frameworks"][0])
 
+    def test_task_list_order_and_page(self):
+        """
+        /master/tasks orders every task by launch time (then framework and
+        task id), newest first or with C{order=asc} oldest first, and
+        returns C{limit} of them from C{offset}.
+        """
+        tasks = [task for framework in self.master.state()["frameworks"]
+                 for task in framework["tasks"]]
+
+        def key(task):
+            launched = task["statuses"][0]["timestamp"] if task["statuses"] else 0.0
+            return (launched, task["framework_id"], task["id"])
+
+        for order, reverse in (("des", True), ("asc", False)):
+            expected = sorted(tasks, key=key, reverse=reverse)[7:12]
+            listed = self.get_streamed(f"/master/tasks?limit=5&offset=7&order={order}")
+            self.assertEqual(listed["tasks"], expected, order)
+        self.assertEqual(self.get_streamed("/master/tasks?offset=398")["tasks"],
+                         sorted(tasks, key=key, reverse=True)[398:])
+
     def test_other_work_runs_between_turns(self):
         """
         Work the master has scheduled runs while the body is being

@@ -3,6 +3,7 @@ The master's read-only JSON views beyond the full state: the summary, the
 task list, and the metrics snapshot (Mesos's names).
 """
 
+import heapq
 from collections import Counter
 
 from mesos_tw.master.state import TaskRecord, state_name
@@ -133,15 +134,17 @@ def slaves_document(master):
 def task_list(master, limit=100, offset=0, order="des"):
     """
     C{/master/tasks}: every task (running and completed) ordered by when it
-    was launched, newest first unless C{order} is C{"asc"}.
+    was launched, newest first unless C{order} is C{"asc"}.  Only the
+    first C{offset + limit} are ordered (a heap, not a sort of them all).
     """
     records = []
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
         records.extend(framework.tasks.values())
         records.extend(framework.completed_tasks)
-    records.sort(key=lambda r: (r.statuses[0][1] if r.statuses else 0.0, r.key),
-                 reverse=(order != "asc"))
-    return {"tasks": [r.to_json() for r in records[offset:offset + limit]]}
+    pick = heapq.nsmallest if order == "asc" else heapq.nlargest
+    chosen = pick(offset + limit, records,
+                  key=lambda r: (r.statuses[0][1] if r.statuses else 0.0, r.key))
+    return {"tasks": [r.to_json() for r in chosen[offset:]]}
 
 
 def _held_by_framework(slaves):
