@@ -56,9 +56,14 @@ def lxc_root(test):
 
 def make_isolator(test):
     """
-    An L{LXCIsolator} with a cgroups root of its own for C{test}.
+    An L{LXCIsolator} with a cgroups root and an LXC path of its own for
+    C{test}; no container's directory may be left in the LXC path after it.
     """
-    return LXCIsolator(reactor, root=lxc_root(test))
+    root = lxc_root(test)
+    lxcpath = os.path.abspath(test.mktemp())
+    test.addCleanup(lambda: test.assertEqual(
+        os.listdir(lxcpath) if os.path.isdir(lxcpath) else [], [], "LXC directories left behind"))
+    return LXCIsolator(reactor, lxcpath, root=root)
 
 
 class LXCIsolatorSuiteTests(make_iisolator_tests(make_isolator)):

@@ -134,12 +134,15 @@ class LXCIsolator:
         containers' cgroups (C{--cgroups_root}).
     @param network: C{"host"} or C{"empty"} (C{--lxc_network}), as in
         L{lxc_configuration}.
+    @param lxcpath: the directory holding the containers' LXC directories
+        (each removed when its container has ended).
     """
 
     log = Logger()
 
-    def __init__(self, reactor, root="mesos", network="empty"):
+    def __init__(self, reactor, lxcpath, root="mesos", network="empty"):
         self.reactor = reactor
+        self.lxcpath = os.path.abspath(lxcpath)
         self.root = root.strip("/")
         self.network = network
         self._hierarchies = mounted_hierarchies()
@@ -154,7 +157,7 @@ class LXCIsolator:
         @raise IsolatorUnavailable: if a hierarchy it needs is not mounted.
         """
         name = f"mesos-{container.run_id}"
-        state = _LXCState(name, f"{self.root}/{name}", os.path.join(container.directory, ".lxc"))
+        state = _LXCState(name, f"{self.root}/{name}", self.lxcpath)
         state.payload = CgroupSet.under(
             SUBSYSTEMS, os.path.join(state.cgroup_dir, f"lxc.payload.{name}"),
             self._hierarchies, self._own)
@@ -184,16 +187,15 @@ class LXCIsolator:
 
     def prepare(self, container):
         """
-        Record the container and where its LXC files and cgroups go.
+        Record the container and where its LXC files and cgroups will go.
         """
         try:
             run = self._containers.add(container)
         except LaunchError as error:
             return fail(error)
         try:
-            state = run.state = self._state(container)
-            os.makedirs(state.lxcpath, exist_ok=True)
-        except (OSError, IsolatorUnavailable) as error:
+            run.state = self._state(container)
+        except IsolatorUnavailable as error:
             self._containers.remove(*container.key)
             return fail(LaunchError(f"cannot prepare the container: {error}"))
         return succeed(None)
@@ -211,7 +213,8 @@ class LXCIsolator:
             if container.tty:
                 raise LaunchError("the lxc isolator cannot run an executor on a TTY "
                                   "(the process isolator can)")
-            config = os.path.join(state.lxcpath, "config")
+            os.makedirs(os.path.join(state.lxcpath, state.name), exist_ok=True)
+            config = os.path.join(state.lxcpath, state.name, "config")
             text = lxc_configuration(state.name, state.cgroup_dir, container.directory,
                                      environment, container.resources, self.network,
                                      switch_user(container))
@@ -317,6 +320,7 @@ class LXCIsolator:
 
         def gone(_):
             state.close()
+            shutil.rmtree(os.path.join(state.lxcpath, state.name), ignore_errors=True)
             for base in hierarchy_bases():
                 try:
                     remove_tree(os.path.join(base, state.cgroup_dir))
@@ -415,6 +419,7 @@ class LXCIsolator:
         run = self._containers.remove(framework_id, executor_id)
         if run is not None and run.state is not None:
             run.state.close()
+            shutil.rmtree(os.path.join(run.state.lxcpath, run.state.name), ignore_errors=True)
         return succeed(None)
 
 

@@ -3,6 +3,8 @@ The isolators that ship with mesos_tw, as plugins exactly like a third
 party's: C{--isolation=process} (the default), C{cgroups} and C{lxc}.
 """
 
+import os
+
 from zope.interface import implementer
 
 from mesos_tw.isolation.interface import IIsolatorFactory, IsolatorUnavailable
@@ -73,7 +75,8 @@ cgroups = CgroupsIsolatorFactory()
 class LXCIsolatorFactory:
     """
     C{--isolation=lxc}: each executor in a Linux container run by LXC's
-    tools, with cpu and memory limits (C{--cgroups_root} places its cgroups).
+    tools, with cpu and memory limits (C{--cgroups_root} places its cgroups;
+    LXC's own files go in C{<work_dir>/lxc}).
     """
 
     name = "lxc"
@@ -98,7 +101,8 @@ class LXCIsolatorFactory:
         """
         from mesos_tw.isolation.lxc import LXCIsolator
 
-        return LXCIsolator(reactor, root=options.get("cgroups_root") or "mesos",
+        return LXCIsolator(reactor, os.path.join(options["work_dir"], "lxc"),
+                           root=options.get("cgroups_root") or "mesos",
                            network=options.get("lxc_network") or "host")
 
 
