@@ -63,6 +63,10 @@ NETWORKS = ("host", "empty")
 #: The LXC tools the isolator runs.
 TOOLS = ("lxc-execute", "lxc-stop", "lxc-cgroup")
 
+#: Where LXC, run as root, keeps a lock file per container, which it leaves
+#: behind.
+LOCK_DIRECTORY = "/run/lxc/lock"
+
 #: Hierarchies the limits and statistics come from.
 SUBSYSTEMS = ("cpu", "cpuacct", "memory")
 
@@ -321,6 +325,7 @@ class LXCIsolator:
         def gone(_):
             state.close()
             shutil.rmtree(os.path.join(state.lxcpath, state.name), ignore_errors=True)
+            _remove_lock(state)
             for base in hierarchy_bases():
                 try:
                     remove_tree(os.path.join(base, state.cgroup_dir))
@@ -420,6 +425,7 @@ class LXCIsolator:
         if run is not None and run.state is not None:
             run.state.close()
             shutil.rmtree(os.path.join(run.state.lxcpath, run.state.name), ignore_errors=True)
+            _remove_lock(run.state)
         return succeed(None)
 
 
@@ -456,3 +462,13 @@ class _LXCState:
         if self.oom is not None:
             self.oom.close()
             self.oom = None
+
+
+def _remove_lock(state):
+    """
+    Remove the lock file LXC leaves for an ended container.
+    """
+    try:
+        os.unlink(os.path.join(LOCK_DIRECTORY, state.lxcpath.lstrip("/"), f".{state.name}"))
+    except OSError:
+        pass
