@@ -5,6 +5,7 @@ task list, and the metrics snapshot (Mesos's names).
 
 import heapq
 from collections import Counter
+from operator import itemgetter
 
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
@@ -137,14 +138,18 @@ def task_list(master, limit=100, offset=0, order="des"):
     was launched, newest first unless C{order} is C{"asc"}.  Only the
     first C{offset + limit} are ordered (a heap, not a sort of them all).
     """
-    records = []
+    def launched(record):
+        return record.statuses[0][1] if record.statuses else 0.0
+
+    entries = []
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
-        records.extend(framework.tasks.values())
-        records.extend(framework.completed_tasks)
+        entries.extend((launched(r), framework.id, task_id, r)
+                       for task_id, r in framework.tasks.items())
+        entries.extend((launched(r), framework.id, r.task.task_id.value, r)
+                       for r in framework.completed_tasks)
     pick = heapq.nsmallest if order == "asc" else heapq.nlargest
-    chosen = pick(offset + limit, records,
-                  key=lambda r: (r.statuses[0][1] if r.statuses else 0.0, r.key))
-    return {"tasks": [r.to_json() for r in chosen[offset:]]}
+    chosen = pick(offset + limit, entries, key=itemgetter(0, 1, 2))
+    return {"tasks": [entry[3].to_json() for entry in chosen[offset:]]}
 
 
 def _held_by_framework(slaves):
