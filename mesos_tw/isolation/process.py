@@ -125,12 +125,15 @@ class ProcessIsolator:
 
     def usage(self, framework_id, executor_id):
         """
-        CPU times and resident memory of every process of the executor.
+        CPU times and resident memory of the executor's session and
+        descendants (not of processes that escaped both: finding those
+        reads every process's environment, which destroy does, but which
+        is too costly to do for every sample).
         """
         run = self._containers.find(framework_id, executor_id)
         if run is None or not run.running:
             return fail(_not_running(framework_id, executor_id))
-        pids = container_processes(run.pid, (CONTAINER_VARIABLE, run.container.run_id), self.proc)
+        pids = container_processes(run.pid, proc=self.proc)
         return succeed(process_statistics(pids, self.reactor.seconds(), self.proc))
 
     def destroy(self, framework_id, executor_id):
