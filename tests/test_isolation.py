@@ -51,6 +51,9 @@ class ProcessIsolatorTests(TestCase):
     """
 
     def setUp(self):
+        """
+        A process isolator on the real reactor.
+        """
         self.isolator = ProcessIsolator(reactor)
         self.addCleanup(lambda: self.isolator.destroy("f1", "e1"))
         return self.isolator.recover([])
@@ -447,6 +450,9 @@ class ResourceMonitorTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        A monitor of the fake isolator's executors, on a clock.
+        """
         self.clock = Clock()
         self.isolator = FakeIsolator(self.clock)
         self.running = []

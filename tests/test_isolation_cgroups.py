@@ -84,6 +84,9 @@ class CgroupsIsolatorTests(TestCase):
     """
 
     def setUp(self):
+        """
+        A cgroups isolator with a root of its own.
+        """
         self.isolator = make_isolator(self)
         self.addCleanup(self._destroy)
         return self.isolator.recover([])

@@ -80,6 +80,9 @@ class LXCIsolatorTests(TestCase):
     timeout = 60
 
     def setUp(self):
+        """
+        An LXC isolator with a cgroups root and an LXC path of its own.
+        """
         self.isolator = make_isolator(self)
         self.addCleanup(self._destroy)
         return self.isolator.recover([])

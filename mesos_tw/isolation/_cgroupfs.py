@@ -248,12 +248,21 @@ class OOMListener:
         reactor.addReader(self)
 
     def fileno(self):
+        """
+        The eventfd.
+        """
         return self.fd
 
     def logPrefix(self):
+        """
+        How the reactor names it in logs.
+        """
         return "oom-eventfd"
 
     def doRead(self):
+        """
+        A notification: tell C{on_oom}.
+        """
         try:
             os.eventfd_read(self.fd)
         except BlockingIOError:
@@ -261,7 +270,9 @@ class OOMListener:
         self.on_oom()
 
     def connectionLost(self, reason):
-        pass
+        """
+        Nothing to do: L{close} closes the descriptors.
+        """
 
     def close(self):
         """

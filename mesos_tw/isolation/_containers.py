@@ -138,11 +138,17 @@ class ExecutorProcess(ProcessProtocol):
         self.ended = False
 
     def connectionMade(self):
+        """
+        Note the pid.
+        """
         # Remember the pid now: a process that exits at once may be reaped
         # before spawnProcess returns, and the transport then forgets it.
         self.pid = self.transport.pid
 
     def processEnded(self, reason):
+        """
+        Report the wait status.
+        """
         self.ended = True
         status = getattr(reason.value, "status", None)
         self._on_ended(self.pid, 0 if status is None else status)
