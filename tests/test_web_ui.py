@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 
+import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, inlineCallbacks
@@ -673,23 +674,30 @@ def chromium():
     raise SkipTest("Chromium is not installed (scripts/test installs Debian's chromium as root)")
 
 
-class BrowserTests(TestCase):
+class LocalClusterMixin:
     """
-    The UI in a real headless Chromium, against mesos-local (one slave,
-    real processes) with a framework whose tasks run: what the pages show
-    after their scripts ran, and screenshots of them under
-    C{_trial_temp/screenshots}.
+    Runs mesos-local (one slave, real processes) with a framework whose
+    sleeper task runs and whose writer task has printed L{MARKER} and
+    finished.
+
+    @ivar port: the master's port.
+    @ivar slave: the slave.
+    @ivar framework_id: the framework's id.
     """
 
-    timeout = 120
+    cluster_name = "web-test"
 
     @inlineCallbacks
-    def setUp(self):
-        self.browser = chromium()
+    def start_cluster(self):
+        """
+        Start the cluster and the framework; fire once both tasks are
+        where they should be.
+        """
         work_dir = os.path.abspath(self.mktemp())
         options = local.Options(environ={})
         options.parseOptions(["--port=0", "--num_slaves=1", f"--work_dir={work_dir}",
-                              "--resources=cpus:2;mem:512;disk:100", "--cluster=browser-test"])
+                              "--resources=cpus:2;mem:512;disk:100",
+                              f"--cluster={self.cluster_name}"])
         cluster = local.makeService(options, reactor)
         cluster.startService()
         self.addCleanup(cluster.stopService)
@@ -704,6 +712,94 @@ class BrowserTests(TestCase):
         yield scheduler.finished
         self.slave = cluster.slave_services[0].slave
         self.framework_id = next(iter(self.slave.frameworks))
+
+    def writer_stdout(self):
+        """
+        The path of the writer task's stdout in its sandbox.
+        """
+        framework = self.slave.frameworks[self.framework_id]
+        # The writer's executor may still be exiting: running or completed.
+        writer = next(e for e in list(framework.executors.values())
+                      + list(framework.completed_executors) if e.id == "writer")
+        return os.path.join(writer.directory, "stdout")
+
+
+class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
+    """
+    The JSON endpoints over real HTTP, against mesos-local with a running
+    and a finished task.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def get_json(self, path, port=None):
+        """
+        GET C{path} from the master (or the given port) over TCP: the
+        status and the decoded JSON.
+        """
+        response = yield treq.get(f"http://127.0.0.1:{port or self.port}{path}",
+                                  persistent=False)
+        body = yield response.content()
+        return response.code, json.loads(body)
+
+    @inlineCallbacks
+    def test_state_and_metrics(self):
+        """
+        The streamed /master/state shows the framework with its running
+        task and its finished one; the metrics count them and the launch.
+        """
+        yield self.start_cluster()
+        code, state = yield self.get_json("/master/state")
+        self.assertEqual(code, 200)
+        framework = next(f for f in state["frameworks"] if f["id"] == self.framework_id)
+        self.assertEqual([(t["id"], t["state"]) for t in framework["tasks"]],
+                         [("sleeper", "TASK_RUNNING")])
+        self.assertEqual([(t["id"], t["state"]) for t in framework["completed_tasks"]],
+                         [("writer", "TASK_FINISHED")])
+        self.assertEqual(state["cluster"], self.cluster_name)
+        _, metrics = yield self.get_json("/metrics/snapshot")
+        self.assertEqual(metrics["master/tasks_running"], 1)
+        self.assertEqual(metrics["master/tasks_finished"], 1)
+        self.assertEqual(metrics["master/messages_register_framework"], 1)
+        self.assertEqual(metrics["master/messages_register_slave"], 1)
+        self.assertGreaterEqual(metrics["master/messages_launch_tasks"], 1)
+        self.assertGreaterEqual(metrics["master/messages_status_update"], 3)
+
+    @inlineCallbacks
+    def test_slave_state_and_files(self):
+        """
+        The slave's own state lists the sleeper's executor; what the writer
+        printed is read through the master and from the slave alike.
+        """
+        yield self.start_cluster()
+        code, state = yield self.get_json("/slave(1)/state", port=self.slave.pid.port)
+        self.assertEqual(code, 200)
+        executors = [e["id"] for f in state["frameworks"] for e in f["executors"]]
+        self.assertIn("sleeper", executors)
+        stdout = self.writer_stdout()
+        query = f"?path={stdout}&offset=0"
+        _, through_master = yield self.get_json(f"/slaves/{self.slave.id}/files/read{query}")
+        _, from_slave = yield self.get_json(f"/files/read{query}", port=self.slave.pid.port)
+        self.assertEqual(through_master, from_slave)
+        self.assertIn(MARKER, through_master["data"])
+
+
+class BrowserTests(LocalClusterMixin, TestCase):
+    """
+    The UI in a real headless Chromium, against mesos-local (one slave,
+    real processes) with a framework whose tasks run: what the pages show
+    after their scripts ran, and screenshots of them under
+    C{_trial_temp/screenshots}.
+    """
+
+    timeout = 120
+    cluster_name = "browser-test"
+
+    @inlineCallbacks
+    def setUp(self):
+        self.browser = chromium()
+        yield self.start_cluster()
         self.profile = os.path.abspath(self.mktemp())
         self.screenshots = os.path.abspath("screenshots")
         os.makedirs(self.screenshots, exist_ok=True)
@@ -785,14 +881,11 @@ class BrowserTests(TestCase):
         The sandbox browser lists the writer's stdout, and its tail shows
         what the task printed, read by the page's script.
         """
-        framework = self.slave.frameworks[self.framework_id]
-        # The writer's executor may still be exiting: running or completed.
-        writer = next(e for e in list(framework.executors.values())
-                      + list(framework.completed_executors) if e.id == "writer")
-        stdout = os.path.join(writer.directory, "stdout")
-        dom = yield self.dom(browse_link(self.slave.id, writer.directory))
+        stdout = self.writer_stdout()
+        directory = os.path.dirname(stdout)
+        dom = yield self.dom(browse_link(self.slave.id, directory))
         self.assertIn(tail_link(self.slave.id, stdout).replace("&", "&amp;"), dom)
-        yield self.screenshot(browse_link(self.slave.id, writer.directory), "sandbox.png")
+        yield self.screenshot(browse_link(self.slave.id, directory), "sandbox.png")
         dom = yield self.dom(tail_link(self.slave.id, stdout))
         log = dom.split('id="log"', 1)[1].split("</pre>", 1)[0]
         self.assertIn(MARKER, log)
