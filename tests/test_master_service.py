@@ -190,8 +190,26 @@ class StreamedStateTests(SynchronousTestCase):
         for _ in range(100):
             self.clock.advance(0)
             self.stub.flush()
-        self.assertEqual(json.loads(self.successResultOf(body)), self.master.state())
-        self.assertEqual(len(self.master.state()["frameworks"][0]["tasks"]), 400)
+        streamed = json.loads(self.successResultOf(body))
+        self.assertEqual({key: value for key, value in streamed.items()
+                          if key not in ("flags", "leader_info")}, self.master.state())
+        self.assertEqual(len(streamed["frameworks"][0]["tasks"]), 400)
+
+    def test_leader_info_and_flags(self):
+        """
+        The state also has Mesos's C{leader_info} (this master) and the
+        flags that C{/master/flags} shows.
+        """
+        stub = StubTreq(MasterHTTP(SoleMaster(self.master), {"flags": {"port": "5050"}}).resource())
+        body = self.successResultOf(stub.get("http://master/master/state")).content()
+        for _ in range(100):
+            self.clock.advance(0)
+            stub.flush()
+        state = json.loads(self.successResultOf(body))
+        self.assertEqual(state["flags"], {"port": "5050"})
+        self.assertEqual(state["leader_info"], {
+            "id": self.master.id, "pid": "master@127.0.0.1:5050", "port": 5050,
+            "hostname": self.master.info.hostname})
 
     def get_streamed(self, path):
         """

@@ -306,7 +306,8 @@ class MasterHTTP:
         written a few hundred records per turn of the reactor so that a
         large cluster's state does not stop the master.
         """
-        return stream_json(request, state_document(master), master.reactor)
+        return stream_json(request, state_document(master, self.flags["flags"]),
+                           master.reactor)
 
     @app.route("/master/state-summary", methods=["GET"])
     @_leader_only

@@ -68,15 +68,20 @@ def _framework_document(framework):
     return render
 
 
-def state_document(master):
+def state_document(master, flags=None):
     """
-    C{/master/state} as a document for L{stream_json}: the same JSON as
-    C{master.state()}, its slaves, frameworks and tasks rendered a few at a
-    time.  The records listed are those of the moment it is made; a record
-    that changes while the body is written is shown as it is when its turn
-    comes.
+    C{/master/state} as a document for L{stream_json}: the JSON of
+    C{master.state()} plus Mesos's C{leader_info} and C{flags} (the
+    master's C{{name: text}}), its slaves, frameworks and tasks rendered a
+    few at a time.  The records listed are those of the moment it is made;
+    a record that changes while the body is written is shown as it is when
+    its turn comes.
     """
     document = master.state_fields()
+    info = master.info
+    document["leader_info"] = {"id": info.id, "pid": info.pid, "port": info.port,
+                               "hostname": info.hostname}
+    document["flags"] = dict(flags or {})
     document["slaves"] = slaves_document(master)["slaves"]
     frameworks = frameworks_document(master)
     document["frameworks"] = frameworks["frameworks"]
