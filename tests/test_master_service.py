@@ -147,6 +147,9 @@ class StreamedStateTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        Build the cluster the tests look at.
+        """
         self.clock = Clock()
         network = MemoryNetwork(self.clock)
         self.master = Master(self.clock, network.node(UPID("master", "127.0.0.1", 5050)))
@@ -359,6 +362,9 @@ class MetricsTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        Build the cluster the tests look at.
+        """
         self.clock = Clock()
         network = MemoryNetwork(self.clock)
         self.master = Master(self.clock, network.node(UPID("master", "127.0.0.1", 5050)))

@@ -151,6 +151,9 @@ class ClusterPagesTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        Build the cluster the tests look at.
+        """
         self.clock = Clock()
         network = MemoryNetwork(self.clock)
         self.master = Master(self.clock, network.node(MASTER), cluster="pages")
@@ -429,6 +432,9 @@ class LongTablesTests(SynchronousTestCase):
     """
 
     def setUp(self):
+        """
+        Build the cluster the tests look at.
+        """
         clock = Clock()
         network = MemoryNetwork(clock)
         self.master = Master(clock, network.node(MASTER))
@@ -798,6 +804,10 @@ class BrowserTests(LocalClusterMixin, TestCase):
 
     @inlineCallbacks
     def setUp(self):
+        """
+        Find Chromium (or skip, saying it is missing), then start the
+        cluster.
+        """
         self.browser = chromium()
         yield self.start_cluster()
         self.profile = os.path.abspath(self.mktemp())
