@@ -26,7 +26,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from mesos_tw.web.json import ITEMS_PER_TURN, LazyList, stream_json
+from mesos_tw.web.json import ITEMS_PER_TURN, TURN, LazyList, LazyValue, stream_json
 
 
 class MasterHTTPTests(SynchronousTestCase):
@@ -343,6 +343,28 @@ class StreamJSONTests(SynchronousTestCase):
         self.assertEqual(body, b"cb(" + json.dumps(plain, sort_keys=True).encode() + b");")
         self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"),
                          [b"text/javascript"])
+
+    def test_lazy_value_steps(self):
+        """
+        A lazy value's steps count like lazy items: the reactor gets a turn
+        between them, and the value they end with is written in its place.
+        """
+        clock = Clock()
+        steps = []
+
+        def produce():
+            for step in range(4):
+                steps.append(step)
+                yield TURN
+            yield {"sum": sum(steps), "items": LazyList([1], str)}
+
+        request = DummyRequest([b""])
+        d = stream_json(request, {"a": LazyValue(produce)}, clock, items_per_turn=2)
+        self.assertEqual(steps, [0, 1])
+        self.assertNoResult(d)
+        clock.advance(0)
+        body = b"".join(request.written) + self.successResultOf(d)
+        self.assertEqual(json.loads(body), {"a": {"sum": 6, "items": ["1"]}})
 
     def test_render_error(self):
         """

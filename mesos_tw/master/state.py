@@ -135,11 +135,14 @@ class FrameworkRecord:
         """
         return Resources.sum(offer.resources for offer in self.offers.values())
 
-    def summary_json(self):
+    def summary_json(self, used=None):
         """
         The framework as in the state JSON, without its lists of tasks,
         completed tasks and offers.
+
+        @param used: what it holds, when the caller has summed it already.
         """
+        used = self.used() if used is None else used
         info = self.info
         json = {
             "id": self.id,
@@ -154,7 +157,7 @@ class FrameworkRecord:
             "checkpoint": info.checkpoint,
             "registered_time": self.registered_time,
             "unregistered_time": self.unregistered_time or 0,
-            "used_resources": self.used().to_json(),
+            "used_resources": used.to_json(),
             "offered_resources": self.offered().to_json(),
             "executors": [
                 {"executor_id": eid, "slave_id": sid, "name": e.name, "source": e.source}

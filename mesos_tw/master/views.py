@@ -9,7 +9,7 @@ from operator import itemgetter
 
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
-from mesos_tw.web.json import LazyList
+from mesos_tw.web.json import TURN, LazyList, LazyValue
 
 __all__ = ["MESSAGE_METRICS", "frameworks_document", "metrics_snapshot", "slaves_document",
            "state_document", "state_summary", "task_list"]
@@ -49,23 +49,36 @@ def _task_counts(records):
         "TASK_FAILED", "TASK_LOST", "TASK_ERROR")}
 
 
+#: How many resource bags one step of a sum adds up (a step counts as
+#: one item of a turn, like rendering one task).
+_SUM_STEP = 10
+
+
 def _framework_document(framework):
     """
-    A function rendering a framework's state JSON with its tasks as lazy
-    lists of the task records it holds now.
+    A framework's state JSON as a L{LazyValue}: what it holds is summed a
+    step at a time, then its tasks follow as lazy lists (of the task
+    records it holds now).
     """
     tasks = list(framework.tasks.values())
     completed = list(framework.completed_tasks)
     offers = list(framework.offers.values())
+    executors = [Resources.from_protobuf(info.resources)
+                 for infos in framework.executors.values() for info in infos.values()]
 
-    def render():
-        json = framework.summary_json()
+    def produce():
+        bags = [task.resources for task in tasks] + executors
+        used = Resources()
+        for start in range(0, len(bags), _SUM_STEP):
+            used = Resources.sum([used] + bags[start:start + _SUM_STEP])
+            yield TURN
+        json = framework.summary_json(used=used)
         json["tasks"] = LazyList(tasks, TaskRecord.to_json)
         json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
         json["offers"] = [offer.to_json() for offer in offers]
-        return json
+        yield json
 
-    return render
+    return LazyValue(produce)
 
 
 def state_document(master, flags=None):
@@ -121,10 +134,10 @@ def frameworks_document(master):
     """
     return {
         "frameworks": LazyList([_framework_document(f) for f in master.frameworks.values()],
-                               lambda render: render()),
+                               lambda value: value),
         "completed_frameworks": LazyList(
             [_framework_document(f) for f in master.completed_frameworks],
-            lambda render: render()),
+            lambda value: value),
         "unregistered_frameworks": [],
     }
 

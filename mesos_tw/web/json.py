@@ -10,8 +10,8 @@ import re
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-__all__ = ["BadRequest", "LazyList", "flags_json", "int_argument", "json_response",
-           "stream_json", "text_error"]
+__all__ = ["BadRequest", "LazyList", "LazyValue", "TURN", "flags_json", "int_argument",
+           "json_response", "stream_json", "text_error"]
 
 #: How many items of lazy lists one turn of the reactor renders.
 ITEMS_PER_TURN = 250
@@ -81,24 +81,46 @@ class LazyList:
         self.render = render
 
 
-#: Marks the end of one lazy list item in L{_pieces}.
-_ITEM = object()
+#: Marks the end of one lazy list item, or one step of a L{LazyValue}'s
+#: work: L{stream_json} may give the reactor a turn there.
+TURN = object()
+
+
+class LazyValue:
+    """
+    A JSON value that takes work to make, done in steps by L{stream_json}.
+
+    @param produce: a function returning an iterator that yields L{TURN}
+        after each step of work and then the value (which may hold
+        L{LazyList}s).
+    """
+
+    def __init__(self, produce):
+        self.produce = produce
 
 
 def _pieces(value):
     """
     The JSON text of C{value} in pieces (as C{json.dumps} with sorted keys
-    writes it), with L{_ITEM} after each lazy list item.
+    writes it), with L{TURN} after each lazy list item and each step of a
+    lazy value.
     """
-    if isinstance(value, LazyList):
+    if isinstance(value, LazyValue):
+        for piece in value.produce():
+            if piece is TURN:
+                yield TURN
+            else:
+                yield from _pieces(piece)
+    elif isinstance(value, LazyList):
         yield "["
         for index, item in enumerate(value.items):
             if index:
                 yield ", "
             yield from _pieces(value.render(item))
-            yield _ITEM
+            yield TURN
         yield "]"
-    elif isinstance(value, dict) and any(isinstance(v, LazyList) for v in value.values()):
+    elif isinstance(value, dict) and any(
+            isinstance(v, (LazyList, LazyValue)) for v in value.values()):
         yield "{"
         for index, key in enumerate(sorted(value)):
             yield (", " if index else "") + json.dumps(key) + ": "
@@ -110,11 +132,11 @@ def _pieces(value):
 
 def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):
     """
-    Write C{document} (which may hold L{LazyList}s) as JSON to C{request},
-    C{items_per_turn} lazy items per turn of C{reactor}, so that a large
-    document does not stop the process's other work while it is rendered;
-    wrapped in the C{jsonp} callback if one is asked for (a malformed name
-    is a 400).
+    Write C{document} (which may hold L{LazyList}s and L{LazyValue}s) as
+    JSON to C{request}, C{items_per_turn} lazy items or steps per turn of
+    C{reactor}, so that a large document does not stop the process's other
+    work while it is rendered; wrapped in the C{jsonp} callback if one is
+    asked for (a malformed name is a 400).
 
     @return: a Deferred firing with the body's last bytes once the rest is
         written (Klein writes them and finishes the request); cancelling
@@ -139,7 +161,7 @@ def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):
         items = 0
         try:
             for piece in pieces:
-                if piece is not _ITEM:
+                if piece is not TURN:
                     buffer.append(piece)
                     continue
                 items += 1
