@@ -16,8 +16,8 @@ from klein import Klein
 from twisted.web.static import File
 
 from mesos_tw.master.views import (
-    frameworks_document, metrics_snapshot, slaves_document, state_document, state_summary,
-    task_list)
+    frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
+    state_summary, task_list)
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
@@ -75,12 +75,12 @@ class MasterHTTP:
         self._history = UtilizationHistory()
         self._history_term = None
 
-    def _metrics(self, master):
+    def _metrics(self, master, held=None):
         """
         The metrics snapshot, also sampled into the utilization history
         (which starts afresh with each term of leadership).
         """
-        metrics = metrics_snapshot(master)
+        metrics = metrics_snapshot(master, held)
         if self._history_term is not master:
             self._history, self._history_term = UtilizationHistory(), master
         self._history.record(master.reactor.seconds(), metrics)
@@ -95,8 +95,10 @@ class MasterHTTP:
         """
         The web UI's dashboard.
         """
-        metrics = self._metrics(master)
-        return Page(master, "Dashboard", DashboardElement(master, metrics, self._history))
+        held = held_by_framework(master.slaves.values())
+        metrics = self._metrics(master, held)
+        return Page(master, "Dashboard",
+                    DashboardElement(master, metrics, self._history, held))
 
     @app.route("/frameworks", methods=["GET"])
     @_leader_only
@@ -104,7 +106,9 @@ class MasterHTTP:
         """
         The frameworks, active and completed.
         """
-        return Page(master, "Frameworks", FrameworksElement(master, metrics_snapshot(master)))
+        held = held_by_framework(master.slaves.values())
+        return Page(master, "Frameworks",
+                    FrameworksElement(master, metrics_snapshot(master, held), held))
 
     @app.route("/frameworks/<framework_id>", methods=["GET"])
     @_leader_only

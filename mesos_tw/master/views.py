@@ -11,8 +11,8 @@ from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
 from mesos_tw.web.json import TURN, LazyList, LazyValue
 
-__all__ = ["MESSAGE_METRICS", "frameworks_document", "metrics_snapshot", "slaves_document",
-           "state_document", "state_summary", "task_list"]
+__all__ = ["MESSAGE_METRICS", "frameworks_document", "held_by_framework", "metrics_snapshot",
+           "slaves_document", "state_document", "state_summary", "task_list"]
 
 #: The resources whose totals, use and share the metrics report.
 _METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
@@ -41,12 +41,15 @@ MESSAGE_METRICS = {
 }
 
 
+#: The task states the summary counts.
+_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
+                "TASK_FAILED", "TASK_LOST", "TASK_ERROR")
+
+
 def _task_counts(records):
     counts = Counter(record.task.state for record in records)
     by_name = {state_name(state): count for state, count in counts.items()}
-    return {name: by_name.get(name, 0) for name in (
-        "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
-        "TASK_FAILED", "TASK_LOST", "TASK_ERROR")}
+    return {name: by_name.get(name, 0) for name in _TASK_STATES}
 
 
 #: How many resource bags one step of a sum adds up (a step counts as
@@ -110,11 +113,30 @@ def _slave_summary(slave):
 
 
 def _framework_summary(framework):
-    summary = framework.summary_json()
-    del summary["executors"]
-    summary.update(_task_counts(framework.tasks.values()))
-    summary["slave_ids"] = sorted({r.task.slave_id.value for r in framework.tasks.values()})
-    return summary
+    """
+    A framework's summary as a L{LazyValue}: what it holds, its task
+    counts and its slaves are gathered ten tasks per step.
+    """
+    tasks = list(framework.tasks.values())
+    executors = [Resources.from_protobuf(info.resources)
+                 for infos in framework.executors.values() for info in infos.values()]
+
+    def produce():
+        used, states, slave_ids = Resources.sum(executors), Counter(), set()
+        for start in range(0, len(tasks), _SUM_STEP):
+            step = tasks[start:start + _SUM_STEP]
+            used = Resources.sum([used] + [record.resources for record in step])
+            states.update(record.task.state for record in step)
+            slave_ids.update(record.task.slave_id.value for record in step)
+            yield TURN
+        summary = framework.summary_json(used=used)
+        del summary["executors"]
+        by_name = {state_name(state): count for state, count in states.items()}
+        summary.update({name: by_name.get(name, 0) for name in _TASK_STATES})
+        summary["slave_ids"] = sorted(slave_ids)
+        yield summary
+
+    return LazyValue(produce)
 
 
 def state_summary(master):
@@ -124,7 +146,8 @@ def state_summary(master):
     """
     return {"hostname": master.info.hostname, "cluster": master.cluster or "",
             "slaves": LazyList(list(master.slaves.values()), _slave_summary),
-            "frameworks": LazyList(list(master.frameworks.values()), _framework_summary)}
+            "frameworks": LazyList([_framework_summary(f) for f in master.frameworks.values()],
+                                   lambda value: value)}
 
 
 def frameworks_document(master):
@@ -170,7 +193,7 @@ def task_list(master, limit=100, offset=0, order="des"):
     return {"tasks": [entry[3].to_json() for entry in chosen[offset:]]}
 
 
-def _held_by_framework(slaves):
+def held_by_framework(slaves):
     """
     What the tasks and executors on C{slaves} hold, by framework id, in one
     pass over all the tasks.
@@ -213,16 +236,19 @@ def _allocator_metrics(master, total, held, offered):
     return metrics
 
 
-def metrics_snapshot(master):
+def metrics_snapshot(master, held=None):
     """
     C{/metrics/snapshot}: a flat dict of Mesos's master and allocator
     metric names.  The resources held are summed in one pass over the
     tasks, so that the dashboard's polling stays cheap for a large cluster.
+
+    @param held: L{held_by_framework} of the master's slaves, when the
+        caller has it already.
     """
     now = master.reactor.seconds()
     slaves = master.slaves.values()
     total = Resources.sum(slave.total for slave in slaves)
-    held = _held_by_framework(slaves)
+    held = held_by_framework(slaves) if held is None else held
     used = Resources.sum(held.values())
     offered = Resources.sum(offer.resources for offer in master.offers.values())
     counts = Counter(r.task.state for f in master.frameworks.values() for r in f.tasks.values())

@@ -11,6 +11,7 @@ from itertools import islice
 from twisted.python.filepath import FilePath
 from twisted.web.template import Element, XMLFile, renderer, tags
 
+from mesos_tw.resources import Resources
 from mesos_tw.web.history import utilization_chart
 from mesos_tw.web.layout import TEMPLATES, amount
 
@@ -51,16 +52,19 @@ class DashboardElement(Element):
 
     @param metrics: the master's metrics snapshot.
     @param history: a L{UtilizationHistory}.
+    @param held: what each framework holds, by id (as the metrics summed
+        it).
     """
 
     loader = XMLFile(TEMPLATES.child("dashboard.xml"))
 
-    def __init__(self, master, metrics, history):
+    def __init__(self, master, metrics, history, held):
         super().__init__()
         self.master = master
         self.state = master.state_fields()
         self.metrics = metrics
         self.history = history
+        self.held = held
 
     @renderer
     def page(self, request, tag):
@@ -111,7 +115,7 @@ class DashboardElement(Element):
         One row per framework.
         """
         for record in self.master.frameworks.values():
-            framework = record.summary_json()
+            framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used = framework["used_resources"]
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],

@@ -5,6 +5,7 @@ The UI's list pages, rendered from the master's own state: frameworks
 
 from twisted.web.template import Element, XMLFile, renderer
 
+from mesos_tw.resources import Resources
 from mesos_tw.web.dashboard import dominant_share
 from mesos_tw.web.layout import TEMPLATES, amount, when
 
@@ -22,14 +23,17 @@ class FrameworksElement(Element):
 
     @param master: the leading L{Master} (its framework records).
     @param metrics: its metrics snapshot (for the cluster's totals).
+    @param held: what each framework holds, by id (as the metrics summed
+        it).
     """
 
     loader = XMLFile(TEMPLATES.child("frameworks.xml"))
 
-    def __init__(self, master, metrics):
+    def __init__(self, master, metrics, held):
         super().__init__()
         self.master = master
         self.metrics = metrics
+        self.held = held
 
     @renderer
     def frameworks(self, request, tag):
@@ -37,7 +41,7 @@ class FrameworksElement(Element):
         One row per registered framework.
         """
         for record in self.master.frameworks.values():
-            framework = record.summary_json()
+            framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used, offered = framework["used_resources"], framework["offered_resources"]
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],
