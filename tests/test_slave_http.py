@@ -4,14 +4,17 @@ through treq's in-memory client.
 """
 
 import json
+import os
 
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.test.requesthelper import DummyRequest
 
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.slave.files import DOWNLOAD_CHUNK, send_file
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
@@ -101,6 +104,7 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
             secret.write("secret")
         os.symlink(outside, os.path.join(self.sandbox, "escape"))
         self.outside = outside
+        self.clock = clock
         self.isolator = FakeIsolator(clock)
         self.slave = Slave(
             clock, network.node(UPID("slave(1)", "127.0.0.1", 5051)),
@@ -180,6 +184,42 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
                          ['attachment; filename="stdout"'])
         self.assertEqual(response.headers.getRawHeaders("content-type"),
                          ["application/octet-stream"])
+
+    def test_download_in_chunks(self):
+        """
+        A large download is written a chunk per turn of the slave's
+        reactor: it is not all there after the request, and is complete and
+        whole once the reactor has turned.
+        """
+        data = bytes(range(256)) * (DOWNLOAD_CHUNK // 256 * 3 + 7)
+        with open(os.path.join(self.sandbox, "big"), "wb") as file:
+            file.write(data)
+        response = self.successResultOf(
+            self.client.get(f"http://slave/files/download?path={self.sandbox}/big"))
+        self.assertEqual(response.length, len(data))
+        body = response.content()
+        self.assertNoResult(body)
+        for _ in range(10):
+            self.clock.advance(0)
+            self.client.flush()
+        self.assertEqual(self.successResultOf(body), data)
+
+    def test_send_file_cancelled(self):
+        """
+        Cancelling a download (the client went away) closes the file and
+        leaves nothing scheduled.
+        """
+        path = os.path.join(self.sandbox, "big")
+        with open(path, "wb") as file:
+            file.write(b"x" * (DOWNLOAD_CHUNK * 2))
+        request = DummyRequest([b""])
+        file = open(path, "rb")
+        d = send_file(request, file, self.clock)
+        self.assertEqual(len(request.written), 1)
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertTrue(file.closed)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_confined_to_sandboxes(self):
         """

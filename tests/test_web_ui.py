@@ -776,7 +776,8 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
     def test_slave_state_and_files(self):
         """
         The slave's own state lists the sleeper's executor; what the writer
-        printed is read through the master and from the slave alike.
+        printed is read through the master and from the slave alike, and
+        downloads whole from the slave.
         """
         yield self.start_cluster()
         code, state = yield self.get_json("/slave(1)/state", port=self.slave.pid.port)
@@ -789,6 +790,12 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
         _, from_slave = yield self.get_json(f"/files/read{query}", port=self.slave.pid.port)
         self.assertEqual(through_master, from_slave)
         self.assertIn(MARKER, through_master["data"])
+        response = yield treq.get(
+            f"http://127.0.0.1:{self.slave.pid.port}/files/download?path={stdout}",
+            persistent=False)
+        downloaded = yield response.content()
+        with open(stdout, "rb") as file:
+            self.assertEqual(downloaded, file.read())
 
 
 class BrowserTests(LocalClusterMixin, TestCase):

@@ -7,10 +7,16 @@ work directory.
 import os
 import stat
 
-__all__ = ["FileAccessError", "SandboxFiles"]
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+__all__ = ["FileAccessError", "SandboxFiles", "send_file"]
 
 #: The most C{/files/read} returns at once.
 MAX_READ_LENGTH = 1024 * 1024
+
+#: How much of a download is written per turn of the reactor.
+DOWNLOAD_CHUNK = 64 * 1024
 
 
 class FileAccessError(Exception):
@@ -95,13 +101,53 @@ class SandboxFiles:
 
     def download(self, path):
         """
-        A file's name and bytes.
+        A file's name, size and open binary file object (the caller
+        closes it).
         """
         real = self.resolve(path)
         if os.path.isdir(real):
             raise FileAccessError(400, "path is a directory")
-        with open(real, "rb") as file:
-            return os.path.basename(real), file.read()
+        file = open(real, "rb")
+        return os.path.basename(real), os.fstat(file.fileno()).st_size, file
+
+
+def send_file(request, file, reactor, chunk=DOWNLOAD_CHUNK):
+    """
+    Write C{file} to C{request} C{chunk} bytes per turn of C{reactor}, so
+    that a large download neither stops the slave nor sits in its memory;
+    the file is closed at the end.
+
+    @return: a Deferred firing with C{b""} once everything is written (Klein
+        then finishes the request); cancelling it (the client went away)
+        stops the sending and closes the file.
+    """
+    pending = []
+
+    def stop(done):
+        for call in pending:
+            if call.active():
+                call.cancel()
+        file.close()
+
+    done = Deferred(stop)
+
+    def turn():
+        pending.clear()
+        try:
+            data = file.read(chunk)
+        except OSError:
+            file.close()
+            done.errback(Failure())
+            return
+        if not data:
+            file.close()
+            done.callback(b"")
+            return
+        request.write(data)
+        pending.append(reactor.callLater(0, turn))
+
+    turn()
+    return done
 
 
 def _whole_characters(data):

@@ -8,7 +8,7 @@ snapshot, and the sandbox files API.
 from klein import Klein
 from twisted.internet.defer import gatherResults
 
-from mesos_tw.slave.files import FileAccessError, SandboxFiles
+from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP"]
@@ -143,16 +143,18 @@ class SlaveHTTP:
     @app.route("/files/download.json", methods=["GET"])
     def download(self, request):
         """
-        A whole sandbox file, as an attachment.
+        A whole sandbox file, as an attachment, sent a chunk per turn of
+        the reactor.
         """
         try:
-            name, data = self.files.download(self._path(request))
+            name, size, file = self.files.download(self._path(request))
         except FileAccessError as error:
             return text_error(request, error.code, str(error))
         request.setHeader(b"Content-Type", b"application/octet-stream")
+        request.setHeader(b"Content-Length", str(size).encode("ascii"))
         request.setHeader(b"Content-Disposition",
                           f'attachment; filename="{name}"'.encode("utf-8", "replace"))
-        return data
+        return send_file(request, file, self.slave.reactor)
 
     def resource(self):
         """
