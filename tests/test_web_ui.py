@@ -502,6 +502,9 @@ class LongTablesTests(SynchronousTestCase):
         _, body = self.get("/slaves")
         self.assertEqual(self.slave_rows(body), 25)
         self.assertNotIn("Showing", body)
+        _, body = self.get("/slaves?offset=30&limit=10")
+        self.assertEqual(self.slave_rows(body), 0)
+        self.assertIn("Nothing from 31: there are 25", body)
 
     def test_framework_tasks_pages(self):
         """

@@ -79,7 +79,10 @@ class Pager:
         if self.offset == 0 and self.total <= self.limit:
             return ""
         last = min(self.offset + self.limit, self.total)
-        parts = [f"Showing {min(self.offset + 1, self.total)}\u2013{last} of {self.total}"]
+        if self.offset >= self.total:
+            parts = [f"Nothing from {self.offset + 1}: there are {self.total}"]
+        else:
+            parts = [f"Showing {self.offset + 1}\u2013{last} of {self.total}"]
         if self.offset > 0:
             parts += [" \u00b7 ", self._link(max(self.offset - self.limit, 0), "\u2039 previous")]
         if last < self.total:
