@@ -12,7 +12,7 @@ import shutil
 import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, inlineCallbacks
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.internet.utils import getProcessOutputAndValue
@@ -141,6 +141,41 @@ class UnreachableSlaves:
         Fail as a refused connection does.
         """
         return fail(ConnectionRefusedError("connection refused"))
+
+
+class CannedResponse:
+    """
+    A treq-like response with a fixed status and body.
+    """
+
+    def __init__(self, code, body):
+        self.code = code
+        self.body = body
+
+    def content(self):
+        """
+        The body.
+        """
+        return succeed(self.body)
+
+
+class CannedStatistics:
+    """
+    A treq-like client that answers C{/monitor/statistics} with C{entries}
+    and passes every other request to C{client}.
+    """
+
+    def __init__(self, client, entries):
+        self.client = client
+        self.entries = entries
+
+    def get(self, url, **kwargs):
+        """
+        The canned statistics, or what C{client} answers.
+        """
+        if "/monitor/statistics" in url:
+            return succeed(CannedResponse(200, json.dumps(self.entries).encode()))
+        return self.client.get(url, **kwargs)
 
 
 class ClusterPagesTests(SynchronousTestCase):
@@ -329,6 +364,28 @@ class ClusterPagesTests(SynchronousTestCase):
         response, body = self.get(f"{base}/nope")
         self.assertEqual(response.code, 404)
         self.assertIn("no executor nope", body)
+
+    def test_executor_usage(self):
+        """
+        The executor page shows the CPU time and memory the slave reports
+        for that executor, and says when it reports none (the fake
+        isolator measures nothing).
+        """
+        base = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        _, body = self.get(base)
+        self.assertIn("Usage: none reported", body)
+        statistics = {"cpus_user_time_secs": 1.0, "cpus_system_time_secs": 0.5,
+                      "mem_rss_bytes": 32 * 2 ** 20, "mem_limit_bytes": 64 * 2 ** 20}
+        entries = [{"framework_id": self.framework_id, "executor_id": "other",
+                    "statistics": {"mem_rss_bytes": 1}},
+                   {"framework_id": self.framework_id, "executor_id": "writer-1",
+                    "statistics": statistics}]
+        client = StubTreq(MasterHTTP(SoleMaster(self.master), slave_http=CannedStatistics(
+            self.slave_http, entries)).resource())
+        response = self.successResultOf(client.get("http://master" + base))
+        body = self.successResultOf(response.content()).decode()
+        self.assertIn("Usage: CPU time 1.50 s (user 1.00, system 0.50); memory 32.0 MB of 64 MB",
+                      body)
 
     def test_executor_page_unreachable_slave(self):
         """
@@ -883,7 +940,8 @@ class BrowserTests(LocalClusterMixin, TestCase):
     def test_slave_page_lists_executors(self):
         """
         The slave's page lists the running executor of the sleeper task,
-        and the executor's page lists its task as running.
+        and the executor's page lists its task as running and the memory
+        the process isolator measured.
         """
         dom = yield self.dom(f"/slaves/{self.slave.id}")
         self.assertIn("Command Executor (Task: sleeper)", dom)
@@ -893,6 +951,8 @@ class BrowserTests(LocalClusterMixin, TestCase):
         table = dom.split('id="executor-tasks"', 1)[1]
         row = table.split("<code>sleeper</code>", 1)[1].split("</tr>", 1)[0]
         self.assertIn("TASK_RUNNING", row)
+        usage = dom.split('id="usage"', 1)[1].split("</p>", 1)[0]
+        self.assertRegex(usage, r"memory \d+\.\d MB")
         yield self.screenshot(executor, "executor.png")
 
     @inlineCallbacks

@@ -187,23 +187,39 @@ class MasterHTTP:
     @_leader_only
     def executor_page(self, request, master, slave_id, framework_id, executor_id):
         """
-        One executor on a slave, with its tasks and sandbox; 404 when the
-        slave or the executor is unknown, 502 when the slave did not answer.
+        One executor on a slave, with its tasks, sandbox and resource usage
+        (from the slave's C{/monitor/statistics}, when it reports any); 404
+        when the slave or the executor is unknown, 502 when the slave did
+        not answer.
         """
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
+        slaves, pid = self._slaves(master), str(slave.pid)
 
-        def page(slave_state):
+        def page(statistics, slave_state):
             executor, running = find_executor(slave_state, framework_id, executor_id)
             if executor is None:
                 return text_error(request, 404, f"no executor {executor_id} of framework "
                                   f"{framework_id} on slave {slave_id}")
+            usage = next((entry["statistics"] for entry in statistics or ()
+                          if (entry["framework_id"], entry["executor_id"])
+                          == (framework_id, executor_id)), None)
             return Page(master, f"Executor {executor_id}",
-                        ExecutorElement(slave_id, framework_id, executor, running))
+                        ExecutorElement(slave_id, framework_id, executor, running, usage))
 
-        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
-        d.addCallbacks(page, self._slave_failed, errbackArgs=(request,))
+        def without_statistics(failure):
+            failure.trap(SlaveUnavailable)
+            return None
+
+        def with_statistics(slave_state):
+            d = slaves.get_json(pid, "/monitor/statistics")
+            d.addErrback(without_statistics)
+            d.addCallback(page, slave_state)
+            return d
+
+        d = slaves.get_json(pid, "/slave(1)/state")
+        d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
         return d
 
     def _slave_failed(self, failure, request):

@@ -147,18 +147,41 @@ class SlaveElement(Element):
 
 class ExecutorElement(Element):
     """
-    One executor run: its sandbox, its stdout and stderr, its tasks
-    (queued, running and completed).
+    One executor run: its sandbox, its stdout and stderr, its resource
+    usage, its tasks (queued, running and completed).
+
+    @param statistics: its C{ResourceStatistics} fields from the slave's
+        C{/monitor/statistics}, or L{None}.
     """
 
     loader = XMLFile(TEMPLATES.child("executor.xml"))
 
-    def __init__(self, slave_id, framework_id, executor, running):
+    def __init__(self, slave_id, framework_id, executor, running, statistics=None):
         super().__init__()
         self.slave_id = slave_id
         self.framework_id = framework_id
         self.executor = executor
         self.running = running
+        self.statistics = statistics
+
+    @renderer
+    def usage(self, request, tag):
+        """
+        What the executor uses, as its isolator last measured it: CPU
+        time, memory against its limit.
+        """
+        statistics = self.statistics or {}
+        parts = []
+        if "cpus_user_time_secs" in statistics or "cpus_system_time_secs" in statistics:
+            user = statistics.get("cpus_user_time_secs", 0.0)
+            system = statistics.get("cpus_system_time_secs", 0.0)
+            parts.append(f"CPU time {user + system:.2f} s (user {user:.2f}, system {system:.2f})")
+        if "mem_rss_bytes" in statistics:
+            text = f"memory {statistics['mem_rss_bytes'] / 2 ** 20:.1f} MB"
+            if statistics.get("mem_limit_bytes"):
+                text += f" of {statistics['mem_limit_bytes'] / 2 ** 20:.0f} MB"
+            parts.append(text)
+        return tag("Usage: " + ("; ".join(parts) if parts else "none reported"))
 
     @renderer
     def page(self, request, tag):
