@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
 from mesos_tw.detector import StandaloneDetector
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.files import DOWNLOAD_CHUNK, send_file
@@ -19,6 +20,7 @@ from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
+from tests.test_slave import SlaveTestCase
 
 
 class SlaveHTTPTests(SynchronousTestCase):
@@ -240,3 +242,97 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
             response, body = self.get(path)
             self.assertEqual(response.code, code, path)
             self.assertNotIn(b"secret", body)
+
+
+class MonitorStatisticsTests(SlaveTestCase):
+    """
+    C{/monitor/statistics} shows the resource monitor's latest samples in
+    Mesos's JSON shape, without asking the isolator itself.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.asked = []
+        fake_usage = self.isolator.usage
+
+        def usage(framework_id, executor_id):
+            # The fake's answer (it fails for an executor not running),
+            # with the numbers a real isolator reports.
+            self.asked.append((framework_id, executor_id))
+            d = fake_usage(framework_id, executor_id)
+            d.addCallback(lambda statistics: mesos_pb2.ResourceStatistics(
+                timestamp=self.clock.seconds(), cpus_user_time_secs=1.5 * len(self.asked),
+                cpus_system_time_secs=0.25, cpus_limit=1.0, mem_rss_bytes=64 << 20,
+                mem_limit_bytes=128 << 20))
+            return d
+
+        self.isolator.usage = usage
+        self.client = StubTreq(SlaveHTTP(self.slave).resource())
+        self.register()
+
+    def get_json(self, path):
+        """
+        GET C{path}: its status code and its body as JSON.
+        """
+        response = self.successResultOf(self.client.get("http://slave" + path))
+        return response.code, json.loads(self.successResultOf(response.content()))
+
+    def test_latest_sample_in_mesos_shape(self):
+        """
+        A running executor's entry names its framework, id, name and source,
+        with the statistics of the latest sample, under both paths.
+        """
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.clock.advance(1)
+        self.clock.advance(1)
+        expected = [{
+            "framework_id": "F1",
+            "executor_id": "t1",
+            "executor_name": "Command Executor (Task: t1)",
+            "source": "t1",
+            "statistics": {
+                "timestamp": 2.0,
+                "cpus_user_time_secs": 1.5 * len(self.asked),
+                "cpus_system_time_secs": 0.25,
+                "cpus_limit": 1.0,
+                "mem_rss_bytes": 64 << 20,
+                "mem_limit_bytes": 128 << 20,
+            },
+        }]
+        for path in ("/monitor/statistics", "/monitor/statistics.json"):
+            self.assertEqual(self.get_json(path), (200, expected))
+
+    def test_served_without_asking_the_isolator(self):
+        """
+        A request does not ask the isolator for usage: it serves what the
+        monitor sampled, so it is empty until the first sample.
+        """
+        self.run_task("t1")
+        asked = len(self.asked)
+        self.assertEqual(self.get_json("/monitor/statistics"), (200, []))
+        self.assertEqual(len(self.asked), asked)
+        self.clock.advance(1)
+        asked = len(self.asked)
+        code, entries = self.get_json("/monitor/statistics")
+        self.assertEqual((code, [e["executor_id"] for e in entries]), (200, ["t1"]))
+        self.assertEqual(len(self.asked), asked)
+
+    def test_ordered_and_ended_executors_gone(self):
+        """
+        Entries are ordered by framework and executor id; an executor that
+        has ended is gone after the next sample.
+        """
+        self.run_task("t2")
+        self.run_task("t1", executor_id="e1")
+        self.executor_registers("t2", name="executor-2")
+        self.executor_registers("e1", name="executor-1")
+        self.clock.advance(1)
+        _, entries = self.get_json("/monitor/statistics")
+        self.assertEqual([(e["executor_id"], e["executor_name"]) for e in entries],
+                         [("e1", ""), ("t2", "Command Executor (Task: t2)")])
+        self.isolator.exit("F1", "t2", 0)
+        self.turn()
+        self.clock.advance(1)
+        _, entries = self.get_json("/monitor/statistics")
+        self.assertEqual([e["executor_id"] for e in entries], ["e1"])

@@ -6,12 +6,10 @@ snapshot, and the sandbox files API.
 """
 
 from klein import Klein
-from twisted.internet.defer import gatherResults
-
 from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
-__all__ = ["SlaveHTTP"]
+__all__ = ["SlaveHTTP", "resource_statistics_json", "statistics_json"]
 
 
 class SlaveHTTP:
@@ -56,30 +54,11 @@ class SlaveHTTP:
     @app.route("/monitor/statistics.json", methods=["GET"])
     def statistics(self, request):
         """
-        Each running executor's resource usage, from its isolator.
+        Each running executor's latest resource usage, as the slave's
+        resource monitor last sampled it (Mesos's list of
+        C{{framework_id, executor_id, executor_name, source, statistics}}).
         """
-        executors = [
-            (framework, executor)
-            for framework in self.slave.frameworks.values()
-            for executor in framework.executors.values()
-        ]
-
-        def usage(framework, executor):
-            d = self.slave.isolator.usage(framework.id, executor.id)
-            d.addCallback(lambda stats: {
-                "framework_id": framework.id,
-                "executor_id": executor.id,
-                "executor_name": executor.info.name,
-                "source": executor.info.source,
-                "statistics": _statistics_json(stats),
-            })
-            # An executor that exited meanwhile simply has no usage.
-            d.addErrback(lambda failure: None)
-            return d
-
-        d = gatherResults([usage(f, e) for f, e in executors])
-        d.addCallback(lambda entries: json_response(request, [e for e in entries if e]))
-        return d
+        return json_response(request, statistics_json(self.slave.monitor.samples()))
 
     @app.route("/metrics/snapshot", methods=["GET"])
     def metrics(self, request):
@@ -163,5 +142,26 @@ class SlaveHTTP:
         return self.app.resource()
 
 
-def _statistics_json(stats):
-    return {field.name: value for field, value in stats.ListFields()}
+def statistics_json(samples):
+    """
+    The C{/monitor/statistics} JSON of the monitor's C{samples}, ordered by
+    framework and executor id; a statistic the isolator does not report is
+    absent.
+    """
+    entries = []
+    for sample in sorted(samples, key=lambda s: (s.framework_id, s.executor_id)):
+        entries.append({
+            "framework_id": sample.framework_id,
+            "executor_id": sample.executor_id,
+            "executor_name": sample.executor_info.name,
+            "source": sample.executor_info.source,
+            "statistics": resource_statistics_json(sample.statistics),
+        })
+    return entries
+
+
+def resource_statistics_json(statistics):
+    """
+    A C{ResourceStatistics} as Mesos's JSON object: its fields that are set.
+    """
+    return {field.name: value for field, value in statistics.ListFields()}
