@@ -6,7 +6,6 @@ example frameworks run as their own programs, exactly as a user would.
 
 import json
 import os
-import socket
 import sys
 
 import treq
@@ -17,18 +16,11 @@ from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
+from mesos_tw.testing.zookeeper_server import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = os.path.join(ROOT, "frameworks")
 BIN = os.path.dirname(sys.executable)
-
-
-def free_port():
-    """
-    A loopback port free right now.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Daemon(ProcessProtocol):

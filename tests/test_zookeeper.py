@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
-from mesos_tw.testing.zookeeper_server import start_ensemble
+from mesos_tw.testing.zookeeper_server import LISTEN_PORTS, free_ports, start_ensemble
 from mesos_tw.zookeeper import (
     CONNECTED,
     EXPIRED,
@@ -250,3 +250,18 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
         self.addCleanup(self.ensemble.servers[0].resume)
         failure = yield self.assertFailure(client.get_children("/"), ZooKeeperTimeout)
         self.assertIn("get_children /", str(failure))
+
+
+class FreePortsTests(SynchronousTestCase):
+    """
+    The ports the fixtures hand to servers.
+    """
+
+    def test_distinct_and_outside_ephemeral_range(self):
+        """
+        The ports of one request are different from each other, free, and
+        below the range outgoing connections take their source ports from.
+        """
+        ports = free_ports(30)
+        self.assertEqual(len(set(ports)), 30)
+        self.assertTrue(all(port in LISTEN_PORTS and port < 32768 for port in ports))

@@ -10,6 +10,7 @@ end every process started here.
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ __all__ = [
     "ZooKeeperServer",
     "ZooKeeperUnavailable",
     "free_port",
+    "free_ports",
     "start_ensemble",
     "zookeeper_classpath",
 ]
@@ -64,13 +66,44 @@ def zookeeper_classpath(java_dir=JAVA_DIR):
     return ":".join(jars)
 
 
+#: Ports handed out for servers to listen on: below Linux's ephemeral range
+#: (32768 and up), so that no outgoing connection (a client's source port)
+#: can take one between the moment it is chosen and the moment the server
+#: binds it.
+LISTEN_PORTS = range(10000, 32000)
+
+
+def free_ports(count):
+    """
+    C{count} different loopback ports, each free right now, chosen at
+    random from L{LISTEN_PORTS}.  All are held until all are chosen, so a
+    server's ports never collide with each other's.
+    """
+    held, ports = [], []
+    try:
+        while len(ports) < count:
+            port = random.choice(LISTEN_PORTS)
+            if port in ports:
+                continue
+            probe = socket.socket()
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                probe.close()
+                continue
+            held.append(probe)
+            ports.append(port)
+    finally:
+        for probe in held:
+            probe.close()
+    return ports
+
+
 def free_port():
     """
-    A loopback port free right now.
+    One loopback port free right now (see L{free_ports}).
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def _die_with_parent():
@@ -229,7 +262,8 @@ class ZooKeeperEnsemble:
         if size == 1:
             self.servers = [ZooKeeperServer(os.path.join(self.directory, "zk1"), tick_ms=tick_ms)]
             return
-        ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
+        flat = free_ports(3 * size)
+        ports = [tuple(flat[3 * n:3 * n + 3]) for n in range(size)]
         self.servers = [
             ZooKeeperServer(os.path.join(self.directory, f"zk{n}"), port=ports[n - 1][0],
                             tick_ms=tick_ms, ensemble=ports, myid=n)
