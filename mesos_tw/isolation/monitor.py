@@ -34,17 +34,21 @@ class ResourceMonitor:
     @param executors: called with no arguments, returns the running
         executors as C{(framework_id, executor_id, executor_info)}.
     @param interval: seconds between samples.
+    @param sampled: called with the list of latest L{Sample}s after every
+        round of sampling (the slave reports them to its master), or
+        L{None}.
     """
 
     log = Logger()
 
-    def __init__(self, clock, isolator, executors, interval):
+    def __init__(self, clock, isolator, executors, interval, sampled=None):
         if interval <= 0:
             raise ValueError(f"the monitoring interval must be positive, not {interval!r}")
         self.clock = clock
         self.isolator = isolator
         self.executors = executors
         self.interval = interval
+        self.sampled = sampled
         self._samples = {}
         self._loop = None
 
@@ -70,7 +74,8 @@ class ResourceMonitor:
     def sample(self):
         """
         Ask for the usage of every running executor; forget executors that
-        are no longer running.
+        are no longer running.  Once every answer is in, C{sampled} is
+        called with the latest samples.
 
         @return: a Deferred that fires when every answer is in.
         """
@@ -85,7 +90,11 @@ class ResourceMonitor:
                            callbackArgs=(framework_id, executor_id, info),
                            errbackArgs=(framework_id, executor_id))
             asks.append(d)
-        return gatherResults(asks).addCallback(lambda _: None)
+        return gatherResults(asks).addCallback(self._round_done)
+
+    def _round_done(self, _):
+        if self.sampled is not None:
+            self.sampled(self.samples())
 
     def _store(self, statistics, framework_id, executor_id, info):
         self._samples[(framework_id, executor_id)] = Sample(

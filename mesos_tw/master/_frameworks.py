@@ -180,6 +180,12 @@ class FrameworkManagement:
             for info in slave.executors.pop(framework.id, {}).values():
                 self.allocator.resources_recovered(
                     framework.id, slave.id, Resources.from_protobuf(info.resources), 0)
+            slave.usage = {key: statistics for key, statistics in slave.usage.items()
+                           if key[0] != framework.id}
+        # Its last known usage is no longer current.
+        for record in framework.tasks.values():
+            record.statistics = None
+        framework.executor_usage.clear()
         del self.frameworks[framework.id]
         self._frameworks_by_pid.pop(framework.pid, None)
         self.allocator.framework_removed(framework.id)

@@ -5,7 +5,7 @@ L{mesos_tw.master.master.Master}, whose state it uses.
 """
 
 from mesos_tw.master.observer import SlaveObserver
-from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord
+from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
@@ -110,6 +110,37 @@ class SlaveManagement:
         if slave_id is not None:
             self.slaves[slave_id].observer.pong()
 
+    def _executor_usage(self, sender, message):
+        slave = self.slaves.get(message.slave_id.value)
+        if slave is None or slave.pid != sender:
+            self.log.debug("Ignoring executor usage from {sender}: not a registered slave",
+                           sender=str(sender))
+            return
+        self.set_usage(slave, {(entry.framework_id.value, entry.executor_id.value): entry.statistics
+                               for entry in message.executors})
+
+    def set_usage(self, slave, usage):
+        """
+        Make C{usage} (C{{(framework_id, executor_id): ResourceStatistics}})
+        all that is known of the usage of C{slave}'s executors: it shows on
+        their tasks and, for executors the master knows, in their
+        frameworks; executors not in it have none known.
+        """
+        framework_ids = {key[0] for key in slave.usage} | {key[0] for key in usage}
+        slave.usage = usage
+        for record in slave.tasks.values():
+            record.statistics = usage.get(executor_key(record.task))
+        for framework_id in framework_ids:
+            framework = self.frameworks.get(framework_id)
+            if framework is None:
+                continue
+            known = {executor_id: statistics for (owner, executor_id), statistics in usage.items()
+                     if owner == framework_id}
+            if known:
+                framework.executor_usage[slave.id] = known
+            else:
+                framework.executor_usage.pop(slave.id, None)
+
     def shutdown_slave(self, slave, reason):
         """
         Remove C{slave}, which stopped answering pings, and tell it to shut
@@ -154,6 +185,7 @@ class SlaveManagement:
                     framework_id, slave.id, Resources.from_protobuf(info.resources), 0)
         for framework in self.frameworks.values():
             framework.executors.pop(slave.id, None)
+            framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
         lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
         for framework in self.frameworks.values():

@@ -177,6 +177,7 @@ class Master(SlaveManagement, FrameworkManagement):
             internal.KillTaskMessage: self._kill_task,
             internal.StatusUpdateMessage: self._status_update,
             internal.ExitedExecutorMessage: self._exited_executor,
+            internal.ExecutorUsageMessage: self._executor_usage,
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,

@@ -10,7 +10,8 @@ from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK, TERMINAL_STATE
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES"]
+__all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES",
+           "executor_key", "statistics_json"]
 
 
 def held_by(tasks, executors):
@@ -33,15 +34,36 @@ def state_name(state):
     return mesos_pb2.TaskState.Name(state)
 
 
+def statistics_json(statistics):
+    """
+    A C{ResourceStatistics} as Mesos's JSON object: its fields that are set.
+    """
+    return {field.name: value for field, value in statistics.ListFields()}
+
+
+def executor_key(task):
+    """
+    C{(framework_id, executor_id)} of the executor that runs a C{Task}: the
+    command executor of a task without one has the task's id.
+    """
+    executor_id = task.executor_id.value if task.HasField("executor_id") else ""
+    return (task.framework_id.value, executor_id or task.task_id.value)
+
+
 @dataclass
 class TaskRecord:
     """
     The master's copy of one task.
+
+    @ivar statistics: the latest C{ResourceStatistics} its slave reported
+        for its executor, or L{None} where unknown; shown only while the
+        task has not ended.
     """
 
     task: object
     resources: Resources
     statuses: list = field(default_factory=list)
+    statistics: object = None
 
     @property
     def key(self):
@@ -52,8 +74,12 @@ class TaskRecord:
         return self.task.state
 
     def to_json(self):
+        """
+        The task as in the state JSON, with its executor's latest usage
+        as C{statistics} where known.
+        """
         task = self.task
-        return {
+        json = {
             "id": task.task_id.value,
             "name": task.name,
             "framework_id": task.framework_id.value,
@@ -66,6 +92,9 @@ class TaskRecord:
                 for state, timestamp in self.statuses
             ],
         }
+        if self.statistics is not None and task.state not in TERMINAL_STATES:
+            json["statistics"] = statistics_json(self.statistics)
+        return json
 
 
 @dataclass
@@ -106,6 +135,8 @@ class FrameworkRecord:
     A registered framework.
 
     @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
+    @ivar executor_usage: C{{slave_id: {executor_id: ResourceStatistics}}},
+        the latest usage its slaves reported of its executors.
     """
 
     id: str
@@ -121,6 +152,7 @@ class FrameworkRecord:
     )
     offers: dict = field(default_factory=dict)
     executors: dict = field(default_factory=dict)
+    executor_usage: dict = field(default_factory=dict)
     failover_call: object = None
 
     def used(self):
@@ -160,7 +192,7 @@ class FrameworkRecord:
             "used_resources": used.to_json(),
             "offered_resources": self.offered().to_json(),
             "executors": [
-                {"executor_id": eid, "slave_id": sid, "name": e.name, "source": e.source}
+                self._executor_json(sid, eid, e)
                 for sid, executors in self.executors.items()
                 for eid, e in executors.items()
             ],
@@ -168,6 +200,14 @@ class FrameworkRecord:
         json["resources"] = json["used_resources"]
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time
+        return json
+
+    def _executor_json(self, slave_id, executor_id, info):
+        json = {"executor_id": executor_id, "slave_id": slave_id, "name": info.name,
+                "source": info.source}
+        statistics = self.executor_usage.get(slave_id, {}).get(executor_id)
+        if statistics is not None:
+            json["statistics"] = statistics_json(statistics)
         return json
 
     def to_json(self):
@@ -188,6 +228,8 @@ class SlaveRecord:
 
     @ivar tasks: C{{(framework_id, task_id): TaskRecord}}.
     @ivar executors: C{{framework_id: {executor_id: ExecutorInfo}}}.
+    @ivar usage: C{{(framework_id, executor_id): ResourceStatistics}}, the
+        latest usage the slave reported of its running executors.
     """
 
     id: str
@@ -199,6 +241,7 @@ class SlaveRecord:
     tasks: dict = field(default_factory=dict)
     executors: dict = field(default_factory=dict)
     offers: dict = field(default_factory=dict)
+    usage: dict = field(default_factory=dict)
     observer: object = None
 
     def used(self):

@@ -102,7 +102,9 @@ class Slave(ExecutorManagement):
         self._executors_by_pid = {}
         self._registration = RetryWithBackoff(reactor, self._register)
         self.monitor = ResourceMonitor(
-            reactor, isolator, self._running_executors, resource_monitoring_interval)
+            reactor, isolator, self._running_executors, resource_monitoring_interval,
+            sampled=self._report_usage)
+        self._usage_reported = False
         self._handlers = {
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
@@ -324,6 +326,25 @@ class Slave(ExecutorManagement):
         if self.registration == REGISTERED:
             self.node.send(self.master, internal.StatusUpdateMessage(
                 update=update, pid=str(self.pid)))
+
+    # Resource usage.
+
+    def _report_usage(self, samples):
+        """
+        Tell the master the latest usage of every running executor, after
+        each round of sampling: while any runs, and once more when none is
+        left, so that the master forgets the last ones.
+        """
+        if not self.registered or not (samples or self._usage_reported):
+            return
+        message = internal.ExecutorUsageMessage(slave_id=mesos_pb2.SlaveID(value=self.id))
+        for sample in samples:
+            message.executors.add(
+                framework_id=mesos_pb2.FrameworkID(value=sample.framework_id),
+                executor_id=mesos_pb2.ExecutorID(value=sample.executor_id),
+                executor_name=sample.executor_info.name, statistics=sample.statistics)
+        self.node.send(self.master, message)
+        self._usage_reported = bool(samples)
 
     def _acknowledgement(self, sender, message):
         if sender in self._executors_by_pid:
