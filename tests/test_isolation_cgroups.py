@@ -19,6 +19,7 @@ from mesos_tw import local
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation import cgroups as cgroups_module
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies, own_cgroups
+from mesos_tw.isolation._hierarchy import CgroupHierarchyV1, detect_hierarchy
 from mesos_tw.isolation.cgroups import SUBSYSTEMS, CgroupsIsolator, check_cgroups
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.native import MesosSchedulerDriver
@@ -46,6 +47,8 @@ def cgroups_root(test):
         check_cgroups()
     except IsolatorUnavailable as error:
         raise SkipTest(str(error))
+    if detect_hierarchy().version != 1:
+        raise SkipTest("the cgroups isolator uses the v2 unified hierarchy here, not v1")
     root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
     hierarchies, own = mounted_hierarchies(), own_cgroups()
     directories = {os.path.join(hierarchies[s], own.get(s, "/").lstrip("/"), root)
@@ -343,9 +346,8 @@ class CgroupFilesTests(SynchronousTestCase):
         """
         A container's cgroup is placed under ours in each hierarchy.
         """
-        isolator = CgroupsIsolator(
-            None, root="mesos",
-            hierarchies={s: f"/cg/{s}" for s in SUBSYSTEMS}, own={"memory": "/jobs/slave1"})
+        isolator = CgroupsIsolator(None, root="mesos", hierarchy=CgroupHierarchyV1(
+            {s: f"/cg/{s}" for s in SUBSYSTEMS}, {"memory": "/jobs/slave1"}))
         container = make_container(self, "e1", "true", run_id="r1")
         directories = isolator.cgroups_of(container).directories
         self.assertEqual(directories["memory"], "/cg/memory/jobs/slave1/mesos/r1")
@@ -363,7 +365,7 @@ class CheckTests(SynchronousTestCase):
         """
         self.patch(cgroups_module.os, "geteuid", lambda: 1000)
         with self.assertRaises(IsolatorUnavailable) as raised:
-            check_cgroups({}, {})
+            check_cgroups(CgroupHierarchyV1({}, {}))
         self.assertIn("needs root", str(raised.exception))
 
     def test_hierarchy_missing(self):
@@ -373,7 +375,7 @@ class CheckTests(SynchronousTestCase):
         self.patch(cgroups_module.os, "geteuid", lambda: 0)
         mounted = {"cpu": "/c", "cpuacct": "/c", "freezer": "/f"}
         with self.assertRaises(IsolatorUnavailable) as raised:
-            check_cgroups(mounted, {})
+            check_cgroups(CgroupHierarchyV1(mounted, {}))
         self.assertIn("not mounted: memory", str(raised.exception))
 
     def test_slave_refuses_to_start(self):

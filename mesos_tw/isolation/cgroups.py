@@ -1,33 +1,35 @@
 """
 The cgroups isolator: each executor run gets a cgroup of its own, named
-C{<cgroups_root>/<run id>} under the slave's own cgroup of each v1
-hierarchy (C{cpu}, C{cpuacct}, C{memory}, C{freezer}), with
-C{cpu.shares} = 1024 x cpus (and a CFS quota when asked), and a memory
-limit from the tasks' C{mem}.
+C{<cgroups_root>/<run id>} under the slave's own cgroup, with cpu weighed
+by its cpus (and capped with a CFS quota when asked) and a memory limit
+from the tasks' C{mem}.
 
-The kernel's OOM killer is disabled in the cgroup: an executor that reaches
-its limit stops, the kernel notifies the C{memory.oom_control} eventfd, and
-the isolator records how much it used and destroys the container, so its
-tasks fail saying so.  Destroying freezes the cgroup, kills every process
-in it, thaws it, and removes it once they have all exited.
+It works on the cgroup v1 hierarchies (C{cpu}, C{cpuacct}, C{memory},
+C{freezer}) and on the v2 unified hierarchy where that is the one with the
+cpu and memory controllers and it is delegated to the slave; the
+difference is behind L{mesos_tw.isolation._hierarchy.ICgroupHierarchy}.
+
+An executor that reaches its memory limit (v1: the OOM killer is disabled
+and C{memory.oom_control}'s eventfd tells; v2: the kernel OOM-kills the
+cgroup and C{memory.events} counts it) is destroyed, and the isolator
+records how much it used, so its tasks fail saying so.  Destroying kills
+every process in the cgroup and removes it once they have all exited.
 """
 
-import errno
 import os
 
 from twisted.internet.defer import fail, gatherResults, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw.isolation._cgroupfs import CgroupSet, OOMListener, mounted_hierarchies, own_cgroups, read_keyed
 from mesos_tw.isolation._containers import (
     ContainerTable,
     ExecutorProcess,
     follow,
-    kill_and_wait,
     run_as,
     spawn_executor,
 )
+from mesos_tw.isolation._hierarchy import V1_SUBSYSTEMS, detect_hierarchy
 from mesos_tw.isolation.interface import (
     IIsolator,
     IsolatorUnavailable,
@@ -39,17 +41,14 @@ from mesos_tw.protocols import mesos_pb2
 
 __all__ = ["CgroupsIsolator", "check_cgroups", "cpu_shares", "memory_limit"]
 
-#: The hierarchies every container has a cgroup in.
-SUBSYSTEMS = ("cpu", "cpuacct", "memory", "freezer")
+#: The v1 hierarchies every container has a cgroup in (on v1).
+SUBSYSTEMS = V1_SUBSYSTEMS
 
 CPU_SHARES_PER_CPU = 1024
 MIN_CPU_SHARES = 10
-CFS_PERIOD_US = 100000
-MIN_CFS_QUOTA_US = 1000
 MIN_MEMORY_BYTES = 32 * 1024 * 1024
 
 _MB = 1024 * 1024
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 #: Runs in the new process before the executor: it waits on descriptor 3
 #: until the isolator has moved it into its cgroup, so that nothing the
@@ -76,27 +75,19 @@ def _scalar(resources, name):
     return 0.0 if resources is None else resources.scalar(name)
 
 
-def check_cgroups(hierarchies=None, own=None):
+def check_cgroups(hierarchy=None):
     """
     Whether cgroups can be used here.
 
+    @param hierarchy: the L{ICgroupHierarchy} to check (by default, the
+        one L{detect_hierarchy} picks).
     @raise IsolatorUnavailable: naming what is missing: root, or a
-        mounted, writable hierarchy of one of L{SUBSYSTEMS}.
+        mounted, writable hierarchy with what the isolator needs.
     """
     if os.geteuid() != 0:
         raise IsolatorUnavailable("the cgroups isolator needs root (the slave runs as uid "
                                   f"{os.geteuid()})")
-    hierarchies = mounted_hierarchies() if hierarchies is None else hierarchies
-    own = own_cgroups() if own is None else own
-    missing = [s for s in SUBSYSTEMS if s not in hierarchies]
-    if missing:
-        raise IsolatorUnavailable(
-            f"cgroup v1 hierarchies not mounted: {', '.join(missing)} "
-            f"(mounted: {', '.join(sorted(hierarchies)) or 'none'})")
-    for subsystem in SUBSYSTEMS:
-        base = os.path.join(hierarchies[subsystem], own.get(subsystem, "/").lstrip("/"))
-        if not os.access(base, os.W_OK):
-            raise IsolatorUnavailable(f"the {subsystem} cgroup {base} is not writable")
+    (detect_hierarchy() if hierarchy is None else hierarchy).check()
 
 
 @implementer(IIsolator)
@@ -107,24 +98,25 @@ class CgroupsIsolator:
     @param root: the name of the cgroup, under the slave's own, that holds
         every container's (C{--cgroups_root}).
     @param enable_cfs: also cap cpu time with a CFS quota.
+    @param hierarchy: the L{ICgroupHierarchy} to use; by default the one
+        L{detect_hierarchy} picks (v2 where it is the one with cpu and
+        memory, else v1).
     """
 
     log = Logger()
 
-    def __init__(self, reactor, root="mesos", enable_cfs=False, hierarchies=None, own=None):
+    def __init__(self, reactor, root="mesos", enable_cfs=False, hierarchy=None):
         self.reactor = reactor
         self.root = root.strip("/")
         self.enable_cfs = enable_cfs
-        self._hierarchies = mounted_hierarchies() if hierarchies is None else hierarchies
-        self._own = own_cgroups() if own is None else own
+        self.hierarchy = detect_hierarchy() if hierarchy is None else hierarchy
         self._containers = ContainerTable()
 
     def cgroups_of(self, container):
         """
-        The L{CgroupSet} of a L{Container}.
+        The L{ICgroup} of a L{Container}.
         """
-        return CgroupSet.under(SUBSYSTEMS, os.path.join(self.root, container.run_id),
-                               self._hierarchies, self._own)
+        return self.hierarchy.cgroup(os.path.join(self.root, container.run_id))
 
     def recover(self, containers):
         """
@@ -154,8 +146,7 @@ class CgroupsIsolator:
             run.state = _CgroupState(cgroups)
             cgroups.create()
             self._set_limits(run, container.resources)
-            cgroups.write("memory", "memory.oom_control", "1")
-            run.state.oom = OOMListener(self.reactor, cgroups, lambda: self._oom(run))
+            run.state.oom = cgroups.watch_oom(self.reactor, lambda: self._oom(run))
         except (OSError, IsolatorUnavailable) as error:
             self._discard(run)
             return fail(LaunchError(f"cannot set up the executor's cgroup: {_why(error)}"))
@@ -174,34 +165,13 @@ class CgroupsIsolator:
     def _set_limits(self, run, resources):
         cgroups = run.state.cgroups
         cpus = _scalar(resources, "cpus")
-        cgroups.write("cpu", "cpu.shares", cpu_shares(resources))
-        if self.enable_cfs:
-            cgroups.write("cpu", "cpu.cfs_period_us", CFS_PERIOD_US)
-            quota = max(int(cpus * CFS_PERIOD_US), MIN_CFS_QUOTA_US) if cpus else -1
-            cgroups.write("cpu", "cpu.cfs_quota_us", quota)
+        cgroups.set_cpu(cpus, cpu_shares(resources), self.enable_cfs)
         limit = memory_limit(resources)
-        current = int(cgroups.read("memory", "memory.limit_in_bytes"))
-        swap = cgroups.has("memory", "memory.memsw.limit_in_bytes")
-        # Memory and memory+swap limits must keep memsw >= memory.
-        order = ["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"] if limit > current \
-            else ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
-        applied = limit
-        for name in order:
-            if name.startswith("memory.memsw") and not swap:
-                continue
-            try:
-                cgroups.write("memory", name, limit)
-            except OSError as error:
-                if error.errno != errno.EBUSY:
-                    raise
-                # It uses more than the new limit already: ask the kernel to
-                # reclaim towards it instead, keeping the hard limit.
-                cgroups.write("memory", "memory.soft_limit_in_bytes", limit)
-                self.log.warn("Executor {executor_id} uses more memory than its new limit "
-                              "of {limit} bytes; set as a soft limit",
-                              executor_id=run.container.executor_id, limit=limit)
-                applied = current
-                break
+        applied = cgroups.set_memory(limit)
+        if applied != limit:
+            self.log.warn("Executor {executor_id} uses more memory than its new limit "
+                          "of {limit} bytes; set as a soft limit",
+                          executor_id=run.container.executor_id, limit=limit)
         run.state.cpus = cpus
         run.state.memory_limit = applied
 
@@ -239,8 +209,10 @@ class CgroupsIsolator:
         return succeed(process.pid)
 
     def _ended(self, run, status):
-        # The executor is gone: so is everything it started.
+        # The executor is gone: so is everything it started.  The kernel
+        # may have killed it at its memory limit (v2) before we heard.
         run.state.exit_status = status
+        self._oom(run)
         # Report on a later turn, outside Twisted's child reaping (see the
         # process isolator).
         self._destroy_cgroup(run).addCallback(
@@ -258,55 +230,24 @@ class CgroupsIsolator:
         state = run.state
         if state.limitation is not None or state.destroying is not None:
             return
-        try:
-            control = read_keyed(state.cgroups.path("memory", "memory.oom_control"))
-        except OSError:
+        if not state.cgroups.oom_occurred():
             return
-        if not (control.get("under_oom") or control.get("oom_kill")):
-            return
-        message = self._memory_message(state)
+        message = state.cgroups.memory_message(state.memory_limit)
         self.log.warn("Executor {executor_id} reached its memory limit: {message}",
                       executor_id=run.container.executor_id, message=message)
         state.limitation = (mesos_pb2.TaskStatus.REASON_CONTAINER_LIMITATION_MEMORY, message)
         self._destroy_cgroup(run)
 
-    def _memory_message(self, state):
-        cgroups = state.cgroups
-        try:
-            used = int(cgroups.read("memory", "memory.max_usage_in_bytes"))
-            stat = read_keyed(cgroups.path("memory", "memory.stat"))
-        except OSError:
-            return f"Memory limit of {state.memory_limit / _MB:g} MB reached"
-        return (f"Memory limit of {state.memory_limit / _MB:g} MB reached: "
-                f"{used / _MB:.1f} MB used (rss {stat.get('total_rss', 0) / _MB:.1f} MB, "
-                f"cache {stat.get('total_cache', 0) / _MB:.1f} MB)")
-
     def _destroy_cgroup(self, run):
         """
-        Freeze, kill everything, thaw; once all have exited, remove the
-        cgroup.  One destruction per container, however often asked.
+        Kill everything in the cgroup; once all have exited, remove it.
+        One destruction per container, however often asked.
         """
         state = run.state
         if state.destroying is None:
-            state.destroying = self._kill_all(state.cgroups)
+            state.destroying = state.cgroups.kill_all(self.reactor, self.log)
             state.destroying.addCallback(lambda _: self._remove(run))
         return follow(state.destroying)
-
-    def _kill_all(self, cgroups):
-        frozen = False
-        try:
-            cgroups.write("freezer", "freezer.state", "FROZEN")
-            frozen = True
-        except OSError as error:
-            if error.errno != errno.ENOENT:
-                self.log.warn("Could not freeze a cgroup: {error}", error=_why(error))
-        exited = kill_and_wait(self.reactor, cgroups.processes)
-        if frozen:
-            try:
-                cgroups.write("freezer", "freezer.state", "THAWED")
-            except OSError as error:
-                self.log.warn("Could not thaw a cgroup: {error}", error=_why(error))
-        return exited
 
     def _remove(self, run):
         run.state.close()
@@ -327,7 +268,7 @@ class CgroupsIsolator:
 
     def update(self, framework_id, executor_id, resources):
         """
-        Set the cgroup's cpu shares (and quota) and memory limit anew.
+        Set the cgroup's cpu weight (and quota) and memory limit anew.
         """
         try:
             run = self._containers.get(framework_id, executor_id)
@@ -341,31 +282,21 @@ class CgroupsIsolator:
 
     def usage(self, framework_id, executor_id):
         """
-        CPU times and throttling from C{cpuacct.stat} and C{cpu.stat},
-        memory from C{memory.stat}, and the limits.
+        CPU times, throttling and rss from the cgroup (v1: C{cpuacct.stat},
+        C{cpu.stat}, C{memory.stat}; v2: C{cpu.stat}, C{memory.stat}), and
+        the limits.
         """
         run = self._containers.find(framework_id, executor_id)
         if run is None or not run.running or run.state.destroying is not None:
             return fail(UnknownContainer(
                 f"executor {executor_id} of framework {framework_id} is not running"))
-        cgroups = run.state.cgroups
         try:
-            cpu = read_keyed(cgroups.path("cpuacct", "cpuacct.stat"))
-            throttling = read_keyed(cgroups.path("cpu", "cpu.stat"))
-            memory = read_keyed(cgroups.path("memory", "memory.stat"))
+            measured = run.state.cgroups.statistics()
         except OSError as error:
             return fail(UnknownContainer(f"cannot read executor {executor_id}'s cgroup: {_why(error)}"))
         statistics = mesos_pb2.ResourceStatistics(
-            timestamp=self.reactor.seconds(),
-            cpus_user_time_secs=cpu.get("user", 0) / _TICKS,
-            cpus_system_time_secs=cpu.get("system", 0) / _TICKS,
-            cpus_limit=run.state.cpus,
-            mem_rss_bytes=memory.get("total_rss", memory.get("rss", 0)),
-            mem_limit_bytes=run.state.memory_limit,
-            cpus_nr_periods=throttling.get("nr_periods", 0),
-            cpus_nr_throttled=throttling.get("nr_throttled", 0),
-            cpus_throttled_time_secs=throttling.get("throttled_time", 0) / 1e9,
-        )
+            timestamp=self.reactor.seconds(), cpus_limit=run.state.cpus,
+            mem_limit_bytes=run.state.memory_limit, **measured)
         return succeed(statistics)
 
     def destroy(self, framework_id, executor_id):
