@@ -17,11 +17,17 @@ import signal
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from zope.interface.verify import verifyObject
 
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation._cgroup2 import SLAVE_LEAF, CgroupHierarchyV2, cpu_weight
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies
-from mesos_tw.isolation._hierarchy import detect_hierarchy
+from mesos_tw.isolation._hierarchy import (
+    CgroupHierarchyV1,
+    ICgroup,
+    ICgroupHierarchy,
+    detect_hierarchy,
+)
 from mesos_tw.isolation.cgroups import CgroupsIsolator
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.resources import Resources
@@ -175,7 +181,8 @@ class FakeV2IsolatorTests(TestCase):
         """
         C{cpu.weight} is the weight for 1024 x cpus shares, C{memory.max}
         the task's C{mem}, swap is off, the kernel OOM-kills the whole
-        cgroup, the executor is in C{cgroup.procs}, and the slave's cgroup
+        cgroup, C{cpu.max} is left alone without CFS, the executor is in
+        C{cgroup.procs}, and the slave's cgroup
         and the root hand C{cpu}, C{memory} and C{pids} down; an update
         writes the new values.
         """
@@ -406,3 +413,14 @@ class DetectionTests(SynchronousTestCase):
         ends of the ranges meet, and one cpu (1024 shares) weighs 39.
         """
         self.assertEqual([cpu_weight(s) for s in (2, 1024, 262144)], [1, 39, 10000])
+
+    def test_interfaces(self):
+        """
+        Both hierarchies provide L{ICgroupHierarchy} and their cgroups
+        L{ICgroup}, so the isolator can use either.
+        """
+        kernel = FakeCgroup2Kernel(os.path.abspath(self.mktemp()))
+        v1 = CgroupHierarchyV1({s: f"/cg/{s}" for s in ("cpu", "cpuacct", "memory", "freezer")}, {})
+        for hierarchy in (v1, kernel.hierarchy()):
+            self.assertTrue(verifyObject(ICgroupHierarchy, hierarchy))
+            self.assertTrue(verifyObject(ICgroup, hierarchy.cgroup("mesos/r1")))

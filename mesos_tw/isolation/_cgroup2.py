@@ -337,9 +337,10 @@ class CgroupV2:
     def set_memory(self, limit):
         """
         C{memory.max}, and C{memory.swap.max} 0 (no swap, as v1's memsw
-        limit equal to the memory limit); a limit below what the cgroup
-        already uses goes to C{memory.high} instead, so the kernel
-        reclaims towards it rather than killing at once.
+        limit equal to the memory limit); once a hard limit is set, a
+        lower one below what the cgroup already uses goes to
+        C{memory.high} instead, so the kernel reclaims towards it rather
+        than killing at once.
         """
         current = int(self.read("memory.current"))
         applied = limit
