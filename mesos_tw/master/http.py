@@ -64,14 +64,17 @@ class MasterHTTP:
     @param slave_http: the treq-like client the UI reads slaves' own
         endpoints with (their executors and sandboxes); by default one on
         the leading master's reactor.
+    @param scheduler_api: the L{mesos_tw.master.scheduler_api.SchedulerAPI}
+        serving C{/api/v1/scheduler}, if enabled.
     """
 
     app = Klein()
 
-    def __init__(self, leadership, flags=None, slave_http=None):
+    def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None):
         self.leadership = leadership
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
+        self.scheduler_api = scheduler_api
         self._history = UtilizationHistory()
         self._history_term = None
 
@@ -401,6 +404,15 @@ class MasterHTTP:
         if not leadership.elected or leadership.master is None:
             return json_response(request, {"master/elected": 0})
         return json_response(request, self._metrics(leadership.master))
+
+    @app.route("/api/v1/scheduler", methods=["POST"])
+    def scheduler_v1(self, request):
+        """
+        Mesos's v1 HTTP scheduler API (L{mesos_tw.master.scheduler_api}).
+        """
+        if self.scheduler_api is None:
+            return text_error(request, 404, "the v1 scheduler API is not enabled here")
+        return self.scheduler_api.handle(request)
 
     def resource(self):
         """

@@ -18,6 +18,7 @@ from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
 from mesos_tw.zookeeper import ZooKeeperURL
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
@@ -156,6 +157,7 @@ class MasterService(Service):
 
     @ivar listening: fires with the listening port once bound.
     @ivar election: the L{MasterElection}, once started.
+    @ivar scheduler_api: the v1 HTTP scheduler API, once started.
     """
 
     def __init__(self, options, reactor):
@@ -163,6 +165,7 @@ class MasterService(Service):
         self.reactor = reactor
         self.election = None
         self.node = None
+        self.scheduler_api = None
         self._zookeeper = None
         self.listening = Deferred()
 
@@ -204,8 +207,12 @@ class MasterService(Service):
             self.reactor, self.node, contender, detector, self._make_master)
         endpoint = TCP4ServerEndpoint(
             self.reactor, options["port"], backlog=LISTEN_BACKLOG, interface=options["ip"])
+        self.scheduler_api = SchedulerAPI(
+            self.reactor, self.election,
+            lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
         d = self.node.listen(endpoint, Site(MasterHTTP(
-            self.election, flags_json(options, [p[0] for p in Options.optParameters])).resource()))
+            self.election, flags_json(options, [p[0] for p in Options.optParameters]),
+            scheduler_api=self.scheduler_api).resource()))
 
         def listening(port):
             if self._zookeeper is not None:

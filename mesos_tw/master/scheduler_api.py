@@ -1,0 +1,481 @@
+"""
+Mesos's v1 HTTP scheduler API, ``POST /api/v1/scheduler``, in JSON.
+
+A framework subscribes with a SUBSCRIBE call and keeps the response open:
+it is a chunked stream of RecordIO records (C{<length>\\n<JSON event>}),
+the first SUBSCRIBED, then OFFERS, RESCIND, UPDATE, MESSAGE, FAILURE, ERROR
+and HEARTBEAT as they happen.  Every later call carries the stream's
+C{Mesos-Stream-Id} header and is answered C{202 Accepted}.
+
+Each subscription is an L{HttpFramework}: a scheduler living inside the
+master process that speaks the ordinary message protocol to the master
+(through a message node of its own), so HTTP frameworks and driver-based
+ones share one master, one allocator and one state.  Unlike the classic
+driver it acknowledges nothing by itself: a status update is acknowledged
+when the framework sends ACKNOWLEDGE, and re-sent by its slave until then.
+
+JSON follows the v1 protos' field names: C{agent_id} where the internal
+protocol says C{slave_id}, bytes in base64.  Protobuf bodies are not
+accepted yet (415, saying so).
+"""
+
+import json
+import uuid
+
+from google.protobuf import json_format
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+
+__all__ = ["CallError", "HttpFramework", "SchedulerAPI", "from_v1", "record", "to_v1"]
+
+#: Seconds between HEARTBEAT events (Mesos's default).
+HEARTBEAT_INTERVAL = 15.0
+#: The largest call body accepted.
+MAX_CALL_BYTES = 4 * 1024 * 1024
+
+_RENAMES_TO_V1 = {"slave_id": "agent_id", "slave_ids": "agent_ids"}
+_RENAMES_FROM_V1 = {v: k for k, v in _RENAMES_TO_V1.items()}
+
+
+class CallError(ValueError):
+    """
+    A call that cannot be carried out: the message says why (a 400).
+    """
+
+
+def _rename(value, renames):
+    if isinstance(value, dict):
+        return {renames.get(k, k): _rename(v, renames) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rename(v, renames) for v in value]
+    return value
+
+
+def to_v1(message):
+    """
+    A protobuf message as v1 JSON (a dict): proto field names, agent for
+    slave, bytes in base64.
+    """
+    return _rename(json_format.MessageToDict(message, preserving_proto_field_name=True),
+                   _RENAMES_TO_V1)
+
+
+def from_v1(cls, value, what):
+    """
+    The protobuf C{cls} that v1 JSON C{value} describes.
+
+    @raise CallError: naming C{what} and the problem.
+    """
+    if not isinstance(value, dict):
+        raise CallError(f"{what} must be a JSON object")
+    message = cls()
+    try:
+        json_format.ParseDict(_rename(value, _RENAMES_FROM_V1), message)
+    except json_format.ParseError as error:
+        raise CallError(f"{what} is malformed: {error}") from None
+    if not message.IsInitialized():
+        missing = ", ".join(message.FindInitializationErrors())
+        raise CallError(f"{what} is missing required fields: {missing}")
+    return message
+
+
+def record(event):
+    """
+    One RecordIO record: the JSON event's length in decimal, a newline, the
+    JSON.
+    """
+    data = json.dumps(event, separators=(",", ":")).encode("utf-8")
+    return b"%d\n%s" % (len(data), data)
+
+
+@implementer(IMessageReceiver)
+class HttpFramework:
+    """
+    One subscription: the scheduler side of the protocol, translated to v1
+    events on the subscriber's stream.
+
+    @param request: the SUBSCRIBE request, whose response is the stream.
+    @param node: a message node of our own (our UPID is its UPID).
+    @param master: the master's UPID.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval):
+        self.reactor = reactor
+        self.request = request
+        self.node = node
+        node.receiver = self
+        self.master = master
+        self.framework_info = framework_info
+        self.stream_id = str(uuid.uuid4())
+        self.framework_id = framework_info.id.value or None
+        self.closed = Deferred()
+        self._slave_pids = {}
+        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
+        self._heartbeat.clock = reactor
+        self._heartbeat_interval = heartbeat_interval
+        self._handlers = {
+            internal.FrameworkRegisteredMessage: self._subscribed,
+            internal.FrameworkReregisteredMessage: self._subscribed,
+            internal.ResourceOffersMessage: self._offers,
+            internal.RescindResourceOfferMessage: self._rescind,
+            internal.StatusUpdateMessage: self._update,
+            internal.ExecutorToFrameworkMessage: self._message,
+            internal.LostSlaveMessage: self._slave_lost,
+            internal.ExitedExecutorMessage: self._executor_exited,
+            internal.FrameworkErrorMessage: self._error,
+        }
+
+    @property
+    def upid(self):
+        return self.node.upid
+
+    def subscribe(self):
+        """
+        Register (or, with a framework id, fail over) with the master.
+        """
+        if self.framework_id:
+            message = internal.ReregisterFrameworkMessage(
+                framework=self.framework_info, failover=True)
+        else:
+            message = internal.RegisterFrameworkMessage(framework=self.framework_info)
+        self.node.send(self.master, message)
+
+    def close(self, why):
+        """
+        End the subscription: the stream, the heartbeat and the node.  The
+        master sees the connection go and starts the failover timeout.
+        """
+        if self.closed.called:
+            return
+        self.log.info("Subscription {stream} of framework {framework_id} closed: {why}",
+                      stream=self.stream_id, framework_id=self.framework_id, why=why)
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        self.node.disconnect(self.master)
+        self.closed.callback(why)
+
+    # Calls.
+
+    def send(self, message):
+        """
+        Send an internal message for a call to the master.
+        """
+        self.node.send(self.master, message)
+
+    def acknowledge(self, slave_id, task_id, uuid_bytes):
+        """
+        Acknowledge an update to the slave that sent it.
+        """
+        pid = self._slave_pids.get(slave_id.value)
+        if pid is None:
+            raise CallError(f"no update from agent {slave_id.value} is waiting for an "
+                            "acknowledgement")
+        self.node.send(pid, internal.StatusUpdateAcknowledgementMessage(
+            slave_id=slave_id, framework_id=mesos_pb2.FrameworkID(value=self.framework_id),
+            task_id=task_id, uuid=uuid_bytes))
+
+    # Events.
+
+    def _send_event(self, event):
+        if not self.closed.called:
+            self.request.write(record(event))
+
+    def message_received(self, sender, message):
+        """
+        Turn what the master sends into an event.
+        """
+        if sender != self.master:
+            return
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            handler(message)
+
+    def peer_lost(self, upid):
+        """
+        The master's connection closed (it died or stepped down): the
+        subscription ends, and the framework subscribes again with the
+        leader, as Mesos's schedulers do.
+        """
+        if upid == self.master:
+            self.close("the master's connection closed")
+
+    def _subscribed(self, message):
+        self.framework_id = message.framework_id.value
+        self._send_event({"type": "SUBSCRIBED", "subscribed": {
+            "framework_id": {"value": self.framework_id},
+            "heartbeat_interval_seconds": self._heartbeat_interval,
+            "master_info": to_v1(message.master_info),
+        }})
+        if not self._heartbeat.running:
+            self._heartbeat.start(self._heartbeat_interval, now=False)
+
+    def _offers(self, message):
+        for offer, pid in zip(message.offers, message.pids):
+            try:
+                self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
+            except ValueError:
+                pass
+        self._send_event({"type": "OFFERS",
+                          "offers": {"offers": [to_v1(o) for o in message.offers]}})
+
+    def _rescind(self, message):
+        self._send_event({"type": "RESCIND", "rescind": {"offer_id": to_v1(message.offer_id)}})
+
+    def _update(self, message):
+        update = message.update
+        status = mesos_pb2.TaskStatus()
+        status.CopyFrom(update.status)
+        if message.pid and update.uuid:
+            # Reliable: the slave re-sends it until we pass on ACKNOWLEDGE.
+            status.uuid = update.uuid
+            try:
+                self._slave_pids[update.slave_id.value] = UPID.parse(message.pid)
+            except ValueError:
+                pass
+        else:
+            status.ClearField("uuid")
+        self._send_event({"type": "UPDATE", "update": {"status": to_v1(status)}})
+
+    def _message(self, message):
+        self._send_event({"type": "MESSAGE", "message": {
+            "agent_id": to_v1(message.slave_id), "executor_id": to_v1(message.executor_id),
+            "data": to_v1(message)["data"] if message.data else ""}})
+
+    def _slave_lost(self, message):
+        self._send_event({"type": "FAILURE", "failure": {"agent_id": to_v1(message.slave_id)}})
+
+    def _executor_exited(self, message):
+        self._send_event({"type": "FAILURE", "failure": {
+            "agent_id": to_v1(message.slave_id), "executor_id": to_v1(message.executor_id),
+            "status": message.status}})
+
+    def _error(self, message):
+        self._send_event({"type": "ERROR", "error": {"message": message.message}})
+        self.close(f"error: {message.message}")
+
+
+class SchedulerAPI:
+    """
+    The C{/api/v1/scheduler} endpoint of one master process.
+
+    @param leadership: an C{ILeadership} (who leads; our UPID).
+    @param node_factory: makes a message node for a subscription's UPID.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL):
+        self.reactor = reactor
+        self.leadership = leadership
+        self.node_factory = node_factory
+        self.heartbeat_interval = heartbeat_interval
+        self.subscriptions = {}
+
+    def handle(self, request):
+        """
+        Answer one call: a stream for SUBSCRIBE, 202 for the others, or an
+        error status with a message saying what was wrong.
+        """
+        leadership = self.leadership
+        if not leadership.elected:
+            leader = leadership.leader
+            if leader is None or leader == leadership.pid:
+                return self._fail(request, 503, "no leading master is elected; try again shortly")
+            request.setResponseCode(307)
+            request.setHeader(b"Location", b"http://%s:%d/api/v1/scheduler" % (
+                leader.host.encode("ascii"), leader.port))
+            return b""
+        try:
+            call = self._parse(request)
+            if call["type"] == "SUBSCRIBE":
+                return self._subscribe(request, call)
+            subscription = self._subscription_for(request, call)
+            self._dispatch(subscription, call)
+        except CallError as error:
+            return self._fail(request, 400, str(error))
+        except _Forbidden as error:
+            return self._fail(request, 403, str(error))
+        request.setResponseCode(202)
+        return b""
+
+    @staticmethod
+    def _fail(request, code, message):
+        request.setResponseCode(code)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return message.encode("utf-8") + b"\n"
+
+    def _parse(self, request):
+        content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
+        if content_type == b"application/x-protobuf":
+            raise CallError("protobuf calls are not supported yet; send application/json")
+        if content_type != b"application/json":
+            raise CallError("Content-Type must be application/json")
+        body = request.content.read(MAX_CALL_BYTES + 1)
+        if len(body) > MAX_CALL_BYTES:
+            raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
+        try:
+            call = json.loads(body)
+        except ValueError as error:
+            raise CallError(f"the body is not JSON: {error}") from None
+        if not isinstance(call, dict) or not isinstance(call.get("type"), str):
+            raise CallError("a call is a JSON object with a string 'type'")
+        return call
+
+    def _subscribe(self, request, call):
+        if request.getHeader(b"mesos-stream-id") is not None:
+            raise CallError("SUBSCRIBE must not carry a Mesos-Stream-Id")
+        subscribe = call.get("subscribe")
+        if not isinstance(subscribe, dict) or "framework_info" not in subscribe:
+            raise CallError("SUBSCRIBE needs subscribe.framework_info")
+        info = from_v1(mesos_pb2.FrameworkInfo, subscribe["framework_info"], "framework_info")
+        framework_id = call.get("framework_id", {}).get("value") if isinstance(
+            call.get("framework_id"), dict) else None
+        if info.id.value and framework_id and info.id.value != framework_id:
+            raise CallError("framework_id and framework_info.id differ")
+        if framework_id and not info.id.value:
+            info.id.value = framework_id
+        for old in [s for s in self.subscriptions.values()
+                    if info.id.value and s.framework_id == info.id.value]:
+            # One subscription per framework: a new SUBSCRIBE replaces it.
+            old.close("the framework subscribed again")
+        pid = self.leadership.pid
+        node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
+        subscription = HttpFramework(self.reactor, request, node, pid, info,
+                                     self.heartbeat_interval)
+        self.subscriptions[subscription.stream_id] = subscription
+        request.setResponseCode(200)
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))
+        request.setHeader(b"Cache-Control", b"no-cache")
+        request.notifyFinish().addBoth(
+            lambda _: subscription.close("the subscriber's connection closed"))
+        subscription.closed.addCallback(lambda _: self._closed(subscription, request))
+        subscription.subscribe()
+        return subscription.closed.addCallback(lambda _: b"")
+
+    def _closed(self, subscription, request):
+        self.subscriptions.pop(subscription.stream_id, None)
+        return None
+
+    def _subscription_for(self, request, call):
+        stream_id = request.getHeader(b"mesos-stream-id")
+        if stream_id is None:
+            raise _Forbidden("the call needs the Mesos-Stream-Id of the framework's subscription")
+        subscription = self.subscriptions.get(stream_id.decode("ascii", "replace"))
+        if subscription is None or subscription.framework_id is None:
+            raise _Forbidden("no subscription has that Mesos-Stream-Id")
+        framework_id = call.get("framework_id")
+        if not isinstance(framework_id, dict) or \
+                framework_id.get("value") != subscription.framework_id:
+            raise _Forbidden("the call's framework_id is not the subscription's")
+        return subscription
+
+    def _dispatch(self, subscription, call):
+        kind = call["type"]
+        handler = getattr(self, "_call_" + kind.lower(), None)
+        if handler is None:
+            raise CallError(f"unknown or unsupported call type {kind!r}")
+        body = call.get(kind.lower(), {})
+        if not isinstance(body, dict):
+            raise CallError(f"{kind.lower()} must be a JSON object")
+        handler(subscription, mesos_pb2.FrameworkID(value=subscription.framework_id), body)
+
+    # The calls.
+
+    def _call_teardown(self, subscription, framework_id, body):
+        subscription.send(internal.UnregisterFrameworkMessage(framework_id=framework_id))
+        subscription.close("the framework tore itself down")
+
+    def _offer_ids(self, body):
+        ids = body.get("offer_ids")
+        if not isinstance(ids, list) or not ids:
+            raise CallError("offer_ids must be a non-empty list")
+        return [from_v1(mesos_pb2.OfferID, i, "an offer id") for i in ids]
+
+    def _filters(self, body):
+        if "filters" not in body:
+            return mesos_pb2.Filters()
+        return from_v1(mesos_pb2.Filters, body["filters"], "filters")
+
+    def _call_accept(self, subscription, framework_id, body):
+        offer_ids = self._offer_ids(body)
+        tasks = []
+        for operation in body.get("operations", []):
+            if not isinstance(operation, dict):
+                raise CallError("each operation must be a JSON object")
+            if operation.get("type") != "LAUNCH":
+                raise CallError(f"operation {operation.get('type')!r} is not supported yet "
+                                "(only LAUNCH)")
+            for task in operation.get("launch", {}).get("task_infos", []):
+                tasks.append(from_v1(mesos_pb2.TaskInfo, task, "a task_info"))
+        subscription.send(internal.LaunchTasksMessage(
+            framework_id=framework_id, offer_ids=offer_ids, tasks=tasks,
+            filters=self._filters(body)))
+
+    def _call_decline(self, subscription, framework_id, body):
+        subscription.send(internal.LaunchTasksMessage(
+            framework_id=framework_id, offer_ids=self._offer_ids(body), tasks=[],
+            filters=self._filters(body)))
+
+    def _call_revive(self, subscription, framework_id, body):
+        subscription.send(internal.ReviveOffersMessage(framework_id=framework_id))
+
+    def _call_suppress(self, subscription, framework_id, body):
+        subscription.send(internal.SuppressOffersMessage(framework_id=framework_id))
+
+    def _call_kill(self, subscription, framework_id, body):
+        task_id = from_v1(mesos_pb2.TaskID, body.get("task_id"), "kill.task_id")
+        subscription.send(internal.KillTaskMessage(framework_id=framework_id, task_id=task_id))
+
+    def _call_acknowledge(self, subscription, framework_id, body):
+        slave_id = from_v1(mesos_pb2.SlaveID, body.get("agent_id"), "acknowledge.agent_id")
+        task_id = from_v1(mesos_pb2.TaskID, body.get("task_id"), "acknowledge.task_id")
+        ack = from_v1(internal.StatusUpdateAcknowledgementMessage, {
+            "slave_id": {"value": slave_id.value}, "framework_id": {"value": "x"},
+            "task_id": {"value": task_id.value}, "uuid": body.get("uuid", "")},
+            "acknowledge.uuid")
+        if not ack.uuid:
+            raise CallError("acknowledge.uuid is missing")
+        subscription.acknowledge(slave_id, task_id, ack.uuid)
+
+    def _call_reconcile(self, subscription, framework_id, body):
+        statuses = []
+        for task in body.get("tasks", []):
+            if not isinstance(task, dict):
+                raise CallError("each reconcile task must be a JSON object")
+            status = mesos_pb2.TaskStatus(
+                task_id=from_v1(mesos_pb2.TaskID, task.get("task_id"), "reconcile task_id"),
+                state=mesos_pb2.TASK_STAGING)
+            if "agent_id" in task:
+                status.slave_id.CopyFrom(
+                    from_v1(mesos_pb2.SlaveID, task["agent_id"], "reconcile agent_id"))
+            statuses.append(status)
+        subscription.send(internal.ReconcileTasksMessage(
+            framework_id=framework_id, statuses=statuses))
+
+    def _call_message(self, subscription, framework_id, body):
+        message = from_v1(internal.FrameworkToExecutorMessage, {
+            "slave_id": body.get("agent_id"), "framework_id": {"value": framework_id.value},
+            "executor_id": body.get("executor_id"), "data": body.get("data", "")}, "message")
+        subscription.send(message)
+
+    def _call_request(self, subscription, framework_id, body):
+        requests = [from_v1(mesos_pb2.Request, r, "a request")
+                    for r in body.get("requests", [])]
+        subscription.send(internal.ResourceRequestMessage(
+            framework_id=framework_id, requests=requests))
+
+
+class _Forbidden(Exception):
+    """
+    A call that does not belong to the subscription it names (a 403).
+    """

@@ -1,0 +1,294 @@
+"""
+Tests for the v1 HTTP scheduler API (L{mesos_tw.master.scheduler_api}),
+over real HTTP against mesos-local: a framework subscribes, gets offers,
+launches a command task, sees and acknowledges its updates, and the bad
+calls get their statuses.
+"""
+
+import base64
+import json
+import os
+
+import treq
+from treq.testing import StubTreq
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import Clock, deferLater
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from mesos_tw import local
+from mesos_tw.master.election import ILeadership
+from mesos_tw.master.http import MasterHTTP
+from mesos_tw.master.scheduler_api import CallError, SchedulerAPI, from_v1, record, to_v1
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.upid import UPID
+
+
+class RecordIOReader:
+    """
+    A client's side of the stream: splits RecordIO records and parses
+    each as a JSON event.
+    """
+
+    def __init__(self):
+        self.buffer = b""
+        self.events = []
+        self._waiters = []
+
+    def feed(self, data):
+        """
+        Take bytes from the stream.
+        """
+        self.buffer += data
+        while b"\n" in self.buffer:
+            length, rest = self.buffer.split(b"\n", 1)
+            if len(rest) < int(length):
+                break
+            self.events.append(json.loads(rest[:int(length)]))
+            self.buffer = rest[int(length):]
+        for entry in list(self._waiters):
+            predicate, d = entry
+            found = [e for e in self.events if predicate(e)]
+            if found:
+                self._waiters.remove(entry)
+                d.callback(found[-1])
+
+    def next(self, predicate):
+        """
+        A Deferred firing with the latest event that C{predicate} accepts.
+        """
+        d = Deferred()
+        self._waiters.append((predicate, d))
+        self.feed(b"")
+        return d
+
+
+class TranslationTests(SynchronousTestCase):
+    """
+    v1 JSON and RecordIO.
+    """
+
+    def test_agent_for_slave(self):
+        """
+        Internal C{slave_id} fields are v1 C{agent_id}, both ways.
+        """
+        status = mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t"),
+                                      state=mesos_pb2.TASK_RUNNING,
+                                      slave_id=mesos_pb2.SlaveID(value="S1"))
+        v1 = to_v1(status)
+        self.assertEqual(v1["agent_id"], {"value": "S1"})
+        self.assertEqual(from_v1(mesos_pb2.TaskStatus, v1, "status"), status)
+
+    def test_bad_json_named(self):
+        """
+        Malformed or incomplete JSON is a L{CallError} naming the part.
+        """
+        with self.assertRaises(CallError) as raised:
+            from_v1(mesos_pb2.FrameworkInfo, {"name": "x"}, "framework_info")
+        self.assertIn("framework_info is missing required fields: user", str(raised.exception))
+        self.assertRaises(CallError, from_v1, mesos_pb2.FrameworkInfo, {"bogus": 1}, "f")
+        self.assertRaises(CallError, from_v1, mesos_pb2.FrameworkInfo, [], "f")
+
+    def test_record(self):
+        """
+        A record is the JSON's length, a newline and the JSON.
+        """
+        self.assertEqual(record({"type": "HEARTBEAT"}), b'20\n{"type":"HEARTBEAT"}')
+
+
+class SchedulerAPITests(TestCase):
+    """
+    A v1 framework against mesos-local, over real HTTP.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):
+        options = local.Options(environ={})
+        options.parseOptions([
+            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
+            "--resources=cpus:2;mem:512;disk:100",
+        ])
+        self.cluster = local.makeService(options, reactor)
+        self.cluster.startService()
+        self.addCleanup(self.cluster.stopService)
+        port = yield self.cluster.master_service.listening
+        self.url = f"http://127.0.0.1:{port.getHost().port}/api/v1/scheduler"
+
+    def post(self, call, stream_id=None, content_type=b"application/json", body=None):
+        """
+        POST a call; returns the response Deferred.
+        """
+        headers = {b"Content-Type": [content_type]}
+        if stream_id is not None:
+            headers[b"Mesos-Stream-Id"] = [stream_id.encode("ascii")]
+        data = body if body is not None else json.dumps(call).encode("utf-8")
+        return treq.post(self.url, data=data, headers=headers, persistent=False)
+
+    @inlineCallbacks
+    def subscribe(self, failover_timeout=0.0):
+        """
+        Subscribe a framework; returns (reader, stream id, framework id).
+        The stream is closed at cleanup.
+        """
+        response = yield treq.post(self.url, json.dumps({
+            "type": "SUBSCRIBE",
+            "subscribe": {"framework_info": {"user": "root", "name": "v1 test",
+                                             "failover_timeout": failover_timeout}}}).encode(),
+            headers={b"Content-Type": [b"application/json"]}, persistent=False)
+        self.assertEqual(response.code, 200)
+        stream_id = response.headers.getRawHeaders(b"mesos-stream-id")[0].decode()
+        reader = RecordIOReader()
+        done = treq.collect(response, reader.feed)
+        done.addErrback(lambda failure: None)
+
+        def close():
+            subscription = self.cluster.master_service.scheduler_api.subscriptions.get(stream_id)
+            if subscription is not None:
+                subscription.request.transport.loseConnection()
+            return done
+
+        self.addCleanup(close)
+        subscribed = yield reader.next(lambda e: e["type"] == "SUBSCRIBED")
+        return reader, stream_id, subscribed["subscribed"]["framework_id"]["value"]
+
+    @inlineCallbacks
+    def test_subscribe_launch_acknowledge(self):
+        """
+        SUBSCRIBED, then OFFERS; an ACCEPT with a LAUNCH runs a command
+        task whose RUNNING and FINISHED updates arrive with uuids, and
+        ACKNOWLEDGE of each reaches the slave, which stops re-sending.
+        """
+        reader, stream_id, framework_id = yield self.subscribe()
+        offers = yield reader.next(lambda e: e["type"] == "OFFERS")
+        offer = offers["offers"]["offers"][0]
+        self.assertIn("agent_id", offer)
+        task = {"name": "v1", "task_id": {"value": "v1-task"}, "agent_id": offer["agent_id"],
+                "command": {"value": "echo v1"},
+                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                              {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]}
+        response = yield self.post({
+            "type": "ACCEPT", "framework_id": {"value": framework_id},
+            "accept": {"offer_ids": [offer["id"]],
+                       "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}},
+            stream_id)
+        self.assertEqual(response.code, 202)
+        for state in ("TASK_RUNNING", "TASK_FINISHED"):
+            update = yield reader.next(lambda e, s=state: e["type"] == "UPDATE"
+                                       and e["update"]["status"]["state"] == s)
+            status = update["update"]["status"]
+            self.assertTrue(base64.b64decode(status["uuid"]))
+            response = yield self.post({
+                "type": "ACKNOWLEDGE", "framework_id": {"value": framework_id},
+                "acknowledge": {"agent_id": status["agent_id"], "task_id": status["task_id"],
+                                "uuid": status["uuid"]}}, stream_id)
+            self.assertEqual(response.code, 202)
+        # The slave got the acknowledgements: nothing waits to be re-sent.
+        slave = self.cluster.slave_services[0].slave
+        for _ in range(200):
+            if slave.status_updates.pending() == 0:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(slave.status_updates.pending(), 0)
+
+    @inlineCallbacks
+    def test_bad_calls(self):
+        """
+        A wrong stream id is a 403; a body that is not JSON, an unknown
+        call type, an unsupported operation, a protobuf body and a
+        SUBSCRIBE without framework_info are 400s that say why.
+        """
+        reader, stream_id, framework_id = yield self.subscribe()
+        cases = [
+            (self.post({"type": "REVIVE", "framework_id": {"value": framework_id}},
+                       "not-a-stream"), 403, b"Mesos-Stream-Id"),
+            (self.post({"type": "REVIVE", "framework_id": {"value": "other"}}, stream_id),
+             403, b"framework_id"),
+            (self.post(None, stream_id, body=b"{nope"), 400, b"not JSON"),
+            (self.post({"type": "FLY", "framework_id": {"value": framework_id}}, stream_id),
+             400, b"FLY"),
+            (self.post({"type": "ACCEPT", "framework_id": {"value": framework_id},
+                        "accept": {"offer_ids": [{"value": "o"}],
+                                   "operations": [{"type": "RESERVE"}]}}, stream_id),
+             400, b"RESERVE"),
+            (self.post(None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
+             400, b"protobuf"),
+            (self.post({"type": "SUBSCRIBE", "subscribe": {}}), 400, b"framework_info"),
+        ]
+        for request, code, text in cases:
+            response = yield request
+            body = yield response.content()
+            self.assertEqual((response.code, text in body), (code, True), body)
+
+    @inlineCallbacks
+    def test_closed_stream_deactivates(self):
+        """
+        When the subscriber's connection closes, the subscription ends and
+        the framework is deactivated (its failover timeout starts), as
+        with a driver's.
+        """
+        reader, stream_id, framework_id = yield self.subscribe(failover_timeout=60.0)
+        master = self.cluster.master_service.master
+        self.assertTrue(master.frameworks[framework_id].active)
+        api = self.cluster.master_service.scheduler_api
+        subscription = api.subscriptions[stream_id]
+        subscription.request.transport.loseConnection()
+        yield subscription.closed
+        for _ in range(200):
+            if not master.frameworks[framework_id].active:
+                break
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.assertFalse(master.frameworks[framework_id].active)
+        self.assertNotIn(stream_id, api.subscriptions)
+
+
+@implementer(ILeadership)
+class Standby:
+    """
+    A master that does not lead; C{leader} is whoever does (or L{None}).
+    """
+
+    master = None
+    elected = False
+
+    def __init__(self, leader):
+        self.leader = leader
+        self.pid = UPID("master", "127.0.0.1", 5050)
+
+
+class StandbyTests(SynchronousTestCase):
+    """
+    A standby master's answer to v1 calls.
+    """
+
+    def post(self, leadership):
+        """
+        POST a SUBSCRIBE to a standby's API in memory.
+        """
+        client = StubTreq(MasterHTTP(leadership, scheduler_api=SchedulerAPI(
+            Clock(), leadership, lambda upid: None)).resource())
+        response = self.successResultOf(client.post(
+            "http://master/api/v1/scheduler", data=b"{}", allow_redirects=False,
+            headers={b"Content-Type": [b"application/json"]}))
+        return response, self.successResultOf(response.content())
+
+    def test_redirect_to_leader(self):
+        """
+        A standby answers 307 to the leader's API.
+        """
+        leadership = Standby(UPID("master", "127.0.0.2", 5051))
+        self.assertTrue(verifyObject(ILeadership, leadership))
+        response, _ = self.post(leadership)
+        self.assertEqual((response.code, response.headers.getRawHeaders(b"location")),
+                         (307, [b"http://127.0.0.2:5051/api/v1/scheduler"]))
+
+    def test_no_leader(self):
+        """
+        With no leader known, a 503 that says so.
+        """
+        response, body = self.post(Standby(None))
+        self.assertEqual(response.code, 503)
+        self.assertIn(b"no leading master", body)
