@@ -312,6 +312,30 @@ class FakeV2IsolatorTests(TestCase):
         self.assertFalse(os.path.exists(directory))
 
     @inlineCallbacks
+    def test_destroy_when_cgroup_kill_fails(self):
+        """
+        Where writing C{cgroup.kill} fails, every process is killed one by
+        one instead, and the cgroup still goes.
+        """
+        self.use_kernel(fake_kernel(self))
+        kernel_write = self.kernel.write
+
+        def write(path, value):
+            if os.path.basename(path) == "cgroup.kill":
+                raise PermissionError(1, "Operation not permitted", path)
+            kernel_write(path, value)
+
+        self.kernel.write = write
+        directory = yield self.start(
+            "sleep 100 & sleep 100 & echo ready > ready.tmp; mv ready.tmp ready; wait")
+        yield self.ready()
+        pids = self.kernel.members(directory)
+        self.assertGreaterEqual(len(pids), 3)
+        yield self.isolator.destroy("f1", "e1")
+        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        self.assertFalse(os.path.exists(directory))
+
+    @inlineCallbacks
     def test_usage(self):
         """
         Usage comes from C{cpu.stat} (user and system time, periods,

@@ -424,7 +424,9 @@ class CgroupV2:
             self.write("cgroup.kill", 1)
         except OSError as error:
             if error.errno != errno.ENOENT:
-                raise
+                # Kill them one by one instead.
+                log.warn("Could not write cgroup.kill: {error}", error=str(error))
+                exits = kill_and_wait(reactor, self.processes)
         return exits.addCallback(lambda _: self._kill_rounds(reactor, log, rounds - 1))
 
     def statistics(self):
