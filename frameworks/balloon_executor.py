@@ -47,6 +47,10 @@ class BalloonExecutor(mesos_tw.interface.Executor):
     """
 
     def launchTask(self, driver, task):
+        """
+        Report the task running and start its balloon; a task whose data
+        is not the balloon's settings fails, saying why.
+        """
         try:
             settings = balloon_settings(task.data)
         except ValueError as error:
@@ -75,6 +79,9 @@ class BalloonExecutor(mesos_tw.interface.Executor):
         driver.sendStatusUpdate(status)
 
     def shutdown(self, driver):
+        """
+        The slave asks us to stop: the process ends with the driver.
+        """
         print("Shutting down", flush=True)
 
 

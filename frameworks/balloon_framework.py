@@ -53,10 +53,17 @@ class BalloonScheduler(mesos_tw.interface.Scheduler):
         self.final = None
 
     def registered(self, driver, frameworkId, masterInfo):
+        """
+        Say which framework id the master gave us.
+        """
         print(f"Registered as framework {frameworkId.value} with master {masterInfo.pid}",
               flush=True)
 
     def resourceOffers(self, driver, offers):
+        """
+        Launch the balloon on the first offer with room for it and its
+        executor; decline every other offer.
+        """
         for offer in offers:
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
@@ -76,6 +83,9 @@ class BalloonScheduler(mesos_tw.interface.Scheduler):
             driver.launchTasks(offer.id, [task])
 
     def statusUpdate(self, driver, update):
+        """
+        Print the task's state, reason and message; stop once it has ended.
+        """
         name = mesos_pb2.TaskState.Name(update.state)
         reason = (f" ({mesos_pb2.TaskStatus.Reason.Name(update.reason)})"
                   if update.HasField("reason") else "")
@@ -86,6 +96,9 @@ class BalloonScheduler(mesos_tw.interface.Scheduler):
             driver.stop()
 
     def error(self, driver, message):
+        """
+        Print the error the master sent (the driver then aborts).
+        """
         print(f"Error: {message}", flush=True)
 
     def stopped_by_memory_limit(self):
@@ -140,6 +153,9 @@ def parse_arguments(argv):
 
 
 def main(argv=None):
+    """
+    Run the balloon to its end: 0 if a memory limit stopped it, else 1.
+    """
     options = parse_arguments(sys.argv[1:] if argv is None else argv)
     executor = mesos_pb2.ExecutorInfo(name="Balloon Executor (Python)", source="balloon_test")
     executor.executor_id.value = "balloon"
