@@ -14,6 +14,7 @@ from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw import local
@@ -92,6 +93,36 @@ class SlaveUsageReportTests(SlaveTestCase):
         self.clock.advance(1)
         self.assertEqual(self.reports(),
                          [("S1", [("F1", "t1", "Command Executor (Task: t1)")]), ("S1", [])])
+
+    def test_statistics_without_timestamp_left_out(self):
+        """
+        Statistics that cannot be sent (no timestamp, which the protocol
+        requires) are left out of the report and logged; sampling and
+        reporting go on.
+        """
+        self.register()
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.run_task("t2")
+        self.executor_registers("t2", name="executor-2")
+        fake_usage = self.isolator.usage
+
+        def usage(framework_id, executor_id):
+            if executor_id == "t2":
+                return fake_usage(framework_id, executor_id).addCallback(
+                    lambda _: mesos_pb2.ResourceStatistics(mem_rss_bytes=1))
+            return fake_usage(framework_id, executor_id)
+
+        self.isolator.usage = usage
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.clock.advance(1)
+        self.clock.advance(1)
+        entry = ("F1", "t1", "Command Executor (Task: t1)")
+        self.assertEqual(self.reports(), [("S1", [entry]), ("S1", [entry])])
+        skipped = [e for e in events if e.get("executor_id") == "t2" and "missing" in e]
+        self.assertEqual([e["missing"] for e in skipped], ["timestamp", "timestamp"])
 
     def test_nothing_while_unregistered(self):
         """

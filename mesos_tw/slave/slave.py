@@ -339,6 +339,12 @@ class Slave(ExecutorManagement):
             return
         message = internal.ExecutorUsageMessage(slave_id=mesos_pb2.SlaveID(value=self.id))
         for sample in samples:
+            if not sample.statistics.IsInitialized():
+                # It could not be sent (an isolator left out the timestamp).
+                self.log.warn("Not reporting the usage of executor {executor_id}: its "
+                              "statistics lack {missing}", executor_id=sample.executor_id,
+                              missing=", ".join(sample.statistics.FindInitializationErrors()))
+                continue
             message.executors.add(
                 framework_id=mesos_pb2.FrameworkID(value=sample.framework_id),
                 executor_id=mesos_pb2.ExecutorID(value=sample.executor_id),
