@@ -12,13 +12,14 @@ import os
 import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw import local
 from mesos_tw.detector import StandaloneDetector
+from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
@@ -43,6 +44,39 @@ def statistics(timestamp, rss_mb, user=1.0):
     return mesos_pb2.ResourceStatistics(
         timestamp=timestamp, cpus_user_time_secs=user, cpus_system_time_secs=0.5,
         mem_rss_bytes=rss_mb << 20, mem_limit_bytes=128 << 20)
+
+
+class MonitorSampledTests(SynchronousTestCase):
+    """
+    L{ResourceMonitor}'s C{sampled} callback, which the slave's reports
+    hang on.
+    """
+
+    def test_called_once_every_answer_is_in(self):
+        """
+        Each round calls C{sampled} once, with the latest samples, after
+        the isolator's slowest answer; a round with nothing running calls
+        it with none.
+        """
+        clock = Clock()
+        answers = {}
+        isolator = FakeIsolator(clock)
+        isolator.usage = lambda framework_id, executor_id: answers.setdefault(
+            executor_id, Deferred())
+        running = []
+        rounds = []
+        monitor = ResourceMonitor(clock, isolator, lambda: running, 1.0, sampled=rounds.append)
+        self.addCleanup(monitor.stop)
+        monitor.start()
+        self.assertEqual(rounds, [[]])
+        info = mesos_pb2.ExecutorInfo()
+        running.extend([("f1", "e1", info), ("f1", "e2", info)])
+        clock.advance(1)
+        answers.pop("e1").callback(statistics(1.0, 1))
+        self.assertEqual(len(rounds), 1)
+        answers.pop("e2").callback(statistics(1.0, 2))
+        self.assertEqual(sorted((s.executor_id, s.statistics.mem_rss_bytes) for s in rounds[1]),
+                         [("e1", 1 << 20), ("e2", 2 << 20)])
 
 
 class SlaveUsageReportTests(SlaveTestCase):
