@@ -7,20 +7,24 @@ processes: the values written, OOM reported with the memory message,
 destruction with C{cgroup.kill} or the freezer, usage, delegation, and
 which hierarchy detection picks.  The shared suite also runs on a real v2
 hierarchy where one with the memory and cpu controllers is mounted and
-delegated, and skips saying so where not.
+delegated, and skips saying so where not; killing a cgroup's processes and
+removing it, which needs no controller, runs on the real unified
+hierarchy wherever one is mounted and writable.
 """
 
 import itertools
 import os
 import signal
+import subprocess
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
+from twisted.logger import Logger
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from mesos_tw.interface import mesos_pb2
-from mesos_tw.isolation._cgroup2 import SLAVE_LEAF, CgroupHierarchyV2, cpu_weight
+from mesos_tw.isolation._cgroup2 import SLAVE_LEAF, CgroupFiles, CgroupHierarchyV2, cpu_weight
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies
 from mesos_tw.isolation._hierarchy import (
     CgroupHierarchyV1,
@@ -376,6 +380,116 @@ class FakeV2IsolatorTests(TestCase):
                          base)
 
 
+class _RecordedFiles(CgroupFiles):
+    """
+    The real cgroup filesystem, recording the name and value of every
+    control file written; with C{kill=False}, as on a kernel older than
+    C{cgroup.kill}.
+    """
+
+    def __init__(self, kill=True):
+        self.kill = kill
+        self.writes = []
+
+    def exists(self, path):
+        """
+        Whether C{path} is there (C{cgroup.kill} never, without C{kill}).
+        """
+        if not self.kill and os.path.basename(path) == "cgroup.kill":
+            return False
+        return super().exists(path)
+
+    def write(self, path, value):
+        """
+        Write, and record it.
+        """
+        super().write(path, value)
+        self.writes.append((os.path.basename(path), str(value)))
+
+
+class RealUnifiedProcessTests(TestCase):
+    """
+    The v2 code's handling of processes on this machine's real unified
+    hierarchy, which needs no controller: C{cgroup.procs}, C{cgroup.kill}
+    and C{cgroup.freeze}, and removing the emptied cgroup.  Skipped where
+    no unified hierarchy is mounted and writable.
+    """
+
+    timeout = 30
+
+    def setUp(self):
+        """
+        A cgroup root of the test's own below ours in the unified hierarchy.
+        """
+        if os.geteuid() != 0:
+            raise SkipTest("moving processes between cgroups needs root")
+        hierarchy = CgroupHierarchyV2.find()
+        if hierarchy is None:
+            raise SkipTest("no cgroup v2 unified hierarchy is mounted")
+        if not os.access(hierarchy.base, os.W_OK):
+            raise SkipTest(f"the unified cgroup {hierarchy.base} is not writable")
+        self.root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
+        self.addCleanup(self._remove_root, os.path.join(hierarchy.base, self.root))
+
+    def _remove_root(self, directory):
+        if os.path.isdir(directory):
+            left = [entry for entry in os.listdir(directory)
+                    if os.path.isdir(os.path.join(directory, entry))]
+            for entry in left:
+                os.rmdir(os.path.join(directory, entry))
+            os.rmdir(directory)
+            self.assertEqual(left, [], f"cgroups left behind in {directory}")
+
+    @inlineCallbacks
+    def kill_a_tree(self, files):
+        """
+        Put a shell and two children in a new cgroup, kill them all with
+        C{kill_all}, and check that none is left and the cgroup is gone.
+        """
+        hierarchy = CgroupHierarchyV2.find(files=files)
+        cgroup = hierarchy.cgroup(os.path.join(self.root, "c1"))
+        cgroup.create()
+        if files.kill and not cgroup.has("cgroup.kill"):
+            raise SkipTest("this kernel has no cgroup.kill (it came in Linux 5.14)")
+        # The shell waits until it is in the cgroup, so its children are too.
+        shell = subprocess.Popen(["sh", "-c", "read go; sleep 100 & sleep 100 & wait"],
+                                 stdin=subprocess.PIPE)
+        self.addCleanup(shell.wait)
+        self.addCleanup(_kill, shell.pid)
+        cgroup.add_process(shell.pid)
+        shell.stdin.write(b"go\n")
+        shell.stdin.close()
+        yield _until(lambda: len(cgroup.processes()) == 3)
+        pids = cgroup.processes()
+        yield cgroup.kill_all(reactor, Logger())
+        self.assertEqual(cgroup.processes(), set())
+        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        cgroup.remove()
+        self.assertFalse(cgroup.exists())
+
+    @inlineCallbacks
+    def test_cgroup_kill(self):
+        """
+        C{cgroup.kill}, written once, kills every process of the cgroup,
+        and it can then be removed.
+        """
+        files = _RecordedFiles()
+        yield self.kill_a_tree(files)
+        self.assertEqual([w for w in files.writes if w[0] in ("cgroup.kill", "cgroup.freeze")],
+                         [("cgroup.kill", "1")])
+
+    @inlineCallbacks
+    def test_freeze_and_kill(self):
+        """
+        Without C{cgroup.kill}, freezing, killing each process and thawing
+        leaves the cgroup empty, and it can then be removed.
+        """
+        files = _RecordedFiles(kill=False)
+        yield self.kill_a_tree(files)
+        self.assertEqual([w for w in files.writes if w[0] in ("cgroup.kill", "cgroup.freeze")],
+                         [("cgroup.freeze", "1"), ("cgroup.freeze", "0")])
+
+
 class DetectionTests(SynchronousTestCase):
     """
     Which hierarchy the cgroups isolator picks, and what its check says.
@@ -448,3 +562,10 @@ class DetectionTests(SynchronousTestCase):
         for hierarchy in (v1, kernel.hierarchy()):
             self.assertTrue(verifyObject(ICgroupHierarchy, hierarchy))
             self.assertTrue(verifyObject(ICgroup, hierarchy.cgroup("mesos/r1")))
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
