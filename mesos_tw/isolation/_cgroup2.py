@@ -22,7 +22,6 @@ from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
-from mesos_tw.isolation._cgroupfs import read_keyed
 from mesos_tw.isolation._containers import _ProcessExit, kill_and_wait
 from mesos_tw.isolation._hierarchy import (
     CFS_PERIOD_US,
