@@ -15,6 +15,8 @@ from functools import wraps
 from klein import Klein
 from twisted.web.static import File
 
+from mesos_tw import __version__
+
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
@@ -310,6 +312,14 @@ class MasterHTTP:
         The UI's styles and scripts, served locally.
         """
         return File(STATIC.path)
+
+    @app.route("/version", methods=["GET"])
+    def version(self, request):
+        """
+        The version, as Mesos's C{/version} gives it (clients such as
+        pymesos read it).
+        """
+        return json_response(request, {"version": __version__, "build_user": "mesos_tw"})
 
     @app.route("/health", methods=["GET", "HEAD"])
     @app.route("/master/health", methods=["GET", "HEAD"])

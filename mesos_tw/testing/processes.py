@@ -147,7 +147,10 @@ class ProcessCluster:
         self._twistd = twistd_path()
         self._setpriv = shutil.which("setpriv")
 
-    def _spawn(self, name, *argv):
+    def spawn(self, name, *argv):
+        """
+        Start C{twistd --nodaemon <argv>} as the daemon C{name}.
+        """
         daemon = Daemon(name)
         command = [self._twistd, "--nodaemon", "--pidfile=", *argv]
         if self._setpriv is not None:
@@ -161,7 +164,7 @@ class ProcessCluster:
         Start a master on a free loopback port; returns the port.
         """
         port = free_port()
-        self.masters[port] = self._spawn(
+        self.masters[port] = self.spawn(
             f"master :{port}", "mesos-master", "--ip=127.0.0.1", f"--port={port}",
             f"--zk={self.zk_url}", f"--zk_session_timeout={self.session_timeout}",
             *self.master_flags)
@@ -172,7 +175,7 @@ class ProcessCluster:
         Start a slave that finds the leader through ZooKeeper.
         """
         index, port = len(self.slaves), free_port()
-        daemon = self._spawn(
+        daemon = self.spawn(
             f"slave {index} :{port}", "mesos-slave", f"--master={self.zk_url}",
             "--ip=127.0.0.1", f"--port={port}", f"--zk_session_timeout={self.session_timeout}",
             f"--work_dir={os.path.join(self.directory, f'slave-{index}')}",

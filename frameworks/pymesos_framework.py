@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""
+A framework written with pymesos (a third-party client of Mesos's v1 HTTP
+scheduler API), in the style of pymesos's own README example: it runs TASKS
+shell-command tasks, acknowledges their updates (pymesos does it for it),
+asks for an implicit reconciliation while they run, and stops when every
+task has finished.  Nothing in it is specific to mesos_tw.
+
+    python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3]
+    python frameworks/pymesos_framework.py zk://127.0.0.1:2181/mesos
+
+Needs pymesos (``bash scripts/install-pymesos``).
+"""
+
+import argparse
+import getpass
+import socket
+import sys
+import threading
+import uuid
+
+from addict import Dict
+from pymesos import MesosSchedulerDriver, Scheduler
+
+TASK_CPUS = 0.1
+TASK_MEM = 32
+
+
+class CommandScheduler(Scheduler):
+    """
+    Launches the command tasks on whatever offers fit.
+    """
+
+    def __init__(self, total, done):
+        self.total = total
+        self.done = done
+        self.launched = 0
+        self.finished = set()
+        self.reconciled = False
+        self.reconciliation_answers = 0
+        self.problems = []
+
+    def registered(self, driver, framework_id, master_info):
+        print(f"Registered as framework {framework_id.value}", flush=True)
+
+    def resourceOffers(self, driver, offers):
+        for offer in offers:
+            cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
+            mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
+            tasks = []
+            while self.launched < self.total and cpus >= TASK_CPUS and mem >= TASK_MEM:
+                task = Dict()
+                task.task_id.value = f"pymesos-{self.launched}-{uuid.uuid4().hex[:6]}"
+                task.agent_id.value = offer.agent_id.value
+                task.name = f"task {self.launched}"
+                task.command.value = "sleep 1; echo hello from pymesos"
+                task.resources = [
+                    dict(name="cpus", type="SCALAR", scalar={"value": TASK_CPUS}),
+                    dict(name="mem", type="SCALAR", scalar={"value": TASK_MEM}),
+                ]
+                tasks.append(task)
+                self.launched += 1
+                cpus -= TASK_CPUS
+                mem -= TASK_MEM
+            if tasks:
+                driver.launchTasks(offer.id, tasks)
+            else:
+                driver.declineOffer(offer.id, {"refuse_seconds": 1})
+
+    def statusUpdate(self, driver, update):
+        print(f"Task {update.task_id.value} is {update.state} "
+              f"({update.get('reason', '')})", flush=True)
+        if update.get("reason") == "REASON_RECONCILIATION":
+            self.reconciliation_answers += 1
+        elif update.state == "TASK_RUNNING" and not self.reconciled:
+            self.reconciled = True
+            driver.reconcileTasks([])
+        elif update.state == "TASK_FINISHED":
+            self.finished.add(update.task_id.value)
+        elif update.state in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_KILLED"):
+            self.problems.append(f"{update.task_id.value}: {update.state} {update.message}")
+        if len(self.finished) == self.total and self.reconciliation_answers:
+            print(f"All {self.total} tasks finished; reconciliation answered "
+                  f"{self.reconciliation_answers} time(s)", flush=True)
+            self.done.set()
+        elif self.problems:
+            self.done.set()
+
+    def error(self, driver, message):
+        self.problems.append(f"error: {message}")
+        self.done.set()
+
+
+def main():
+    parser = argparse.ArgumentParser(description="A pymesos framework running command tasks.")
+    parser.add_argument("master", help="host:port or zk://host:port/path")
+    parser.add_argument("--tasks", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    options = parser.parse_args()
+
+    framework = Dict()
+    framework.user = getpass.getuser()
+    framework.name = "pymesos command framework"
+    framework.hostname = socket.gethostname()
+
+    done = threading.Event()
+    scheduler = CommandScheduler(options.tasks, done)
+    driver = MesosSchedulerDriver(scheduler, framework, options.master, use_addict=True)
+    driver.start()
+    finished = done.wait(options.timeout)
+    driver.stop()
+    driver.join()
+    if not finished:
+        scheduler.problems.append(f"not done after {options.timeout} s")
+    for problem in scheduler.problems:
+        print(f"PROBLEM: {problem}", flush=True)
+    return 0 if finished and not scheduler.problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
