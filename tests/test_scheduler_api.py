@@ -19,6 +19,8 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from mesos_tw import local
+from mesos_tw.interface import Scheduler
+from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.scheduler_api import CallError, SchedulerAPI, from_v1, record, to_v1
@@ -198,8 +200,8 @@ class SchedulerAPITests(TestCase):
     def test_bad_calls(self):
         """
         A wrong stream id is a 403; a body that is not JSON, an unknown
-        call type, an unsupported operation, a protobuf body and a
-        SUBSCRIBE without framework_info are 400s that say why.
+        call type, an unsupported operation, a protobuf body, a SUBSCRIBE
+        without framework_info and a body over 4 MB are 400s that say why.
         """
         reader, stream_id, framework_id = yield self.subscribe()
         cases = [
@@ -217,11 +219,44 @@ class SchedulerAPITests(TestCase):
             (self.post(None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
              400, b"protobuf"),
             (self.post({"type": "SUBSCRIBE", "subscribe": {}}), 400, b"framework_info"),
+            (self.post(None, stream_id, body=b" " * (4 * 1024 * 1024 + 1)), 400, b"larger"),
         ]
         for request, code, text in cases:
             response = yield request
             body = yield response.content()
             self.assertEqual((response.code, text in body), (code, True), body)
+
+    @inlineCallbacks
+    def test_shares_master_with_driver_frameworks(self):
+        """
+        An HTTP framework and a driver-based one share the master: both
+        are in its state, and what the HTTP one declines is offered to the
+        other by the same allocator.
+        """
+        reader, stream_id, framework_id = yield self.subscribe()
+        offers = yield reader.next(lambda e: e["type"] == "OFFERS")
+        offered = Deferred()
+
+        class Recording(Scheduler):
+            def resourceOffers(self, driver, offers):
+                if not offered.called:
+                    offered.callback(offers)
+
+        driver = MesosSchedulerDriver(
+            Recording(), mesos_pb2.FrameworkInfo(user="", name="classic"),
+            self.url.split("/api/")[0].replace("http://", ""), reactor=reactor)
+        driver.start()
+        self.addCleanup(driver.abort)
+        response = yield self.post({
+            "type": "DECLINE", "framework_id": {"value": framework_id},
+            "decline": {"offer_ids": [offers["offers"]["offers"][0]["id"]],
+                        "filters": {"refuse_seconds": 60}}}, stream_id)
+        self.assertEqual(response.code, 202)
+        classic_offers = yield offered
+        self.assertEqual(classic_offers[0].slave_id.value,
+                         offers["offers"]["offers"][0]["agent_id"]["value"])
+        names = {f.info.name for f in self.cluster.master_service.master.frameworks.values()}
+        self.assertEqual(names, {"v1 test", "classic"})
 
     @inlineCallbacks
     def test_closed_stream_deactivates(self):
