@@ -19,10 +19,10 @@ from zope.interface import implementer
 from mesos_tw import constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
+from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
-from mesos_tw.master.state import TERMINAL_STATES, OfferRecord, TaskRecord, state_name
-from mesos_tw.master.validation import validate_task
+from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -83,7 +83,7 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 
 @implementer(IMessageReceiver)
-class Master(SlaveManagement, FrameworkManagement):
+class Master(SlaveManagement, FrameworkManagement, OfferManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -253,173 +253,6 @@ class Master(SlaveManagement, FrameworkManagement):
         framework_id = self._frameworks_by_pid.get(upid)
         if framework_id is not None:
             self._deactivate(self.frameworks[framework_id], "its scheduler disconnected")
-
-    # Offers.
-
-    def allocate_soon(self):
-        """
-        Run an allocation on the next turn of the reactor (once, however many
-        events ask for it).
-        """
-        if self._allocation_call is None or not self._allocation_call.active():
-            self._allocation_call = self.reactor.callLater(0, self.allocate)
-
-    def allocate(self):
-        """
-        Ask the allocator for offers and send them, one message per framework.
-        """
-        self.allocation_runs += 1
-        by_framework = {}
-        for framework_id, slave_id, resources in self.allocator.allocate():
-            framework = self.frameworks[framework_id]
-            slave = self.slaves[slave_id]
-            offer = mesos_pb2.Offer(
-                id=mesos_pb2.OfferID(value=self._new_id("offer", "O")),
-                framework_id=mesos_pb2.FrameworkID(value=framework_id),
-                slave_id=mesos_pb2.SlaveID(value=slave_id),
-                hostname=slave.info.hostname,
-                resources=resources.to_protobuf(),
-                attributes=slave.info.attributes,
-                executor_ids=[
-                    mesos_pb2.ExecutorID(value=e) for e in slave.executors.get(framework_id, {})
-                ],
-            )
-            record = OfferRecord(offer, slave.pid, resources)
-            if self.offer_timeout is not None:
-                record.timeout_call = self.reactor.callLater(
-                    self.offer_timeout, self._offer_timed_out, record)
-            self.offers[record.id] = record
-            framework.offers[record.id] = record
-            slave.offers[record.id] = record
-            by_framework.setdefault(framework_id, []).append(record)
-        for framework_id, records in by_framework.items():
-            self.node.send(self.frameworks[framework_id].pid, internal.ResourceOffersMessage(
-                offers=[r.offer for r in records], pids=[str(r.pid) for r in records]))
-
-    def _whitelist_changed(self, hostnames):
-        self.allocator.update_whitelist(hostnames)
-        self.allocate_soon()
-
-    def _offer_timed_out(self, offer):
-        offer.timeout_call = None
-        if self.offers.get(offer.id) is offer:
-            self.log.info("Rescinding offer {offer_id}: unanswered for {timeout}s (--offer_timeout)",
-                          offer_id=offer.id, timeout=self.offer_timeout)
-            self._remove_offer(offer, rescind=True)
-            self.allocate_soon()
-
-    def _remove_offer(self, offer, rescind, recover=True, refuse_seconds=0):
-        if offer.timeout_call is not None and offer.timeout_call.active():
-            offer.timeout_call.cancel()
-        offer.timeout_call = None
-        self.offers.pop(offer.id, None)
-        framework = self.frameworks.get(offer.framework_id)
-        if framework is not None:
-            framework.offers.pop(offer.id, None)
-        slave = self.slaves.get(offer.slave_id)
-        if slave is not None:
-            slave.offers.pop(offer.id, None)
-        if recover:
-            self.allocator.resources_recovered(
-                offer.framework_id, offer.slave_id, offer.resources, refuse_seconds)
-        if rescind and framework is not None and framework.active:
-            self.node.send(framework.pid, internal.RescindResourceOfferMessage(
-                offer_id=offer.offer.id))
-
-    def _launch_tasks(self, sender, message):
-        framework_id = message.framework_id.value
-        framework = self._framework_from(sender, framework_id)
-        offer_ids = [o.value for o in message.offer_ids]
-        if message.HasField("offer_id") and message.offer_id.value not in offer_ids:
-            offer_ids.insert(0, message.offer_id.value)
-        if framework is None:
-            for task in message.tasks:
-                self._send_update(sender, self._status_update_for(
-                    framework_id, task, mesos_pb2.TASK_LOST,
-                    "Launch from a scheduler that is not registered for the framework",
-                    Reason.REASON_INVALID_FRAMEWORKID))
-            return
-        offers, error = [], None
-        for offer_id in offer_ids:
-            offer = self.offers.get(offer_id)
-            if offer is None or offer.framework_id != framework_id:
-                error = f"Task launched with invalid offer {offer_id}"
-            elif offers and offer.slave_id != offers[0].slave_id:
-                error = "Task launched with offers from more than one slave"
-            else:
-                offers.append(offer)
-        if not offer_ids:
-            error = "Task launched without an offer"
-        refuse_seconds = message.filters.refuse_seconds
-        if error is not None:
-            for offer in offers:
-                self._remove_offer(offer, rescind=False)
-            for task in message.tasks:
-                self._send_update(framework.pid, self._status_update_for(
-                    framework_id, task, mesos_pb2.TASK_LOST, error, Reason.REASON_INVALID_OFFERS))
-            self.allocate_soon()
-            return
-        slave = self.slaves[offers[0].slave_id]
-        available = sum((o.resources for o in offers), Resources())
-        for offer in offers:
-            self._remove_offer(offer, rescind=False, recover=False)
-        executors = dict(slave.executors.get(framework_id, {}))
-        for task in message.tasks:
-            error, needed = validate_task(
-                task, slave.id, framework.tasks.keys(), executors, available)
-            if error is not None:
-                self.log.warn("Refusing task {task_id} of framework {framework_id}: {error}",
-                              task_id=task.task_id.value, framework_id=framework_id, error=error)
-                self.stats["error_tasks"] += 1
-                self._send_update(framework.pid, self._status_update_for(
-                    framework_id, task, mesos_pb2.TASK_ERROR, error, Reason.REASON_TASK_INVALID))
-                continue
-            available = available - needed
-            self._run_task(framework, slave, task, executors)
-        self.allocator.resources_recovered(framework_id, slave.id, available, refuse_seconds)
-        if not message.tasks:
-            self.log.debug("Framework {framework_id} declined {count} offer(s)",
-                           framework_id=framework_id, count=len(offers))
-        self.allocate_soon()
-
-    def _run_task(self, framework, slave, task, executors):
-        now = self.reactor.seconds()
-        record_task = internal.Task(
-            name=task.name, task_id=task.task_id, framework_id=mesos_pb2.FrameworkID(
-                value=framework.id), slave_id=task.slave_id, state=mesos_pb2.TASK_STAGING,
-            resources=task.resources,
-        )
-        if task.HasField("executor"):
-            executor_id = task.executor.executor_id.value
-            record_task.executor_id.value = executor_id
-            if executor_id not in executors:
-                executors[executor_id] = task.executor
-                slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
-                framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
-        record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
-                            [(mesos_pb2.TASK_STAGING, now)])
-        framework.tasks[task.task_id.value] = record
-        slave.tasks[record.key] = record
-        self.stats["staged_tasks"] += 1
-        self.node.send(slave.pid, internal.RunTaskMessage(
-            framework_id=record_task.framework_id, framework=framework.info,
-            pid=str(framework.pid), task=task))
-
-    def _revive_offers(self, sender, message):
-        framework = self._framework_from(sender, message.framework_id.value)
-        if framework is not None:
-            self.allocator.offers_revived(framework.id)
-            self.allocate_soon()
-
-    def _suppress_offers(self, sender, message):
-        framework = self._framework_from(sender, message.framework_id.value)
-        if framework is not None:
-            self.allocator.offers_suppressed(framework.id)
-
-    def _request_resources(self, sender, message):
-        framework = self._framework_from(sender, message.framework_id.value)
-        if framework is not None:
-            self.allocator.resources_requested(framework.id, list(message.requests))
 
     # Tasks and status updates.
 
