@@ -1,21 +1,15 @@
 """
-Tests for the master's HTTP endpoints and its twistd plugin (Options,
-makeService, MasterService).
+Tests for the master's HTTP endpoints (the twistd plugin's are in
+C{tests.test_master_tap}).
 """
 
 import json
 
-import treq
 from treq.testing import StubTreq
-from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
-from twisted.python.usage import UsageError
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from mesos_tw.master import tap
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
@@ -487,122 +481,3 @@ class MetricsTests(SynchronousTestCase):
         self.assertEqual(metrics["master/mem_used"], 128.0)
         self.assertEqual(metrics["master/tasks_staging"], 1)
         self.assertEqual(metrics["master/tasks_starting"], 0)
-
-
-class OptionsTests(SynchronousTestCase):
-    """
-    The master's flags.
-    """
-
-    def parse(self, argv, environ=None):
-        options = tap.Options(environ=environ or {})
-        options.parseOptions(argv)
-        return options
-
-    def test_defaults(self):
-        """
-        Mesos's defaults: port 5050, 1 s allocation, 15 s x 5 pings.
-        """
-        options = self.parse([])
-        self.assertEqual(
-            (options["port"], options["allocation_interval"], options["slave_ping_timeout"],
-             options["max_slave_ping_timeouts"]),
-            (5050, 1.0, 15.0, 5))
-
-    def test_flags(self):
-        """
-        Flags in both spellings and from the environment.
-        """
-        options = self.parse(["--slave-ping-timeout=2secs", "--port", "0"],
-                             {"MESOS_MAX_SLAVE_PING_TIMEOUTS": "3"})
-        self.assertEqual((options["slave_ping_timeout"], options["port"],
-                          options["max_slave_ping_timeouts"]), (2.0, 0, 3))
-
-    def test_bad_values(self):
-        """
-        Bad values are one-line errors naming the flag.
-        """
-        for argv in (["--port=x"], ["--allocation_interval=soon"], ["--allocation_interval=0"],
-                     ["--zk=127.0.0.1:2181"], ["--zk=zk://127.0.0.1:2181"],
-                     ["--zk=file:///nonexistent/zk"], ["--zk_session_timeout=0secs"],
-                     ["--allocator=fifo"], ["--weights=a"], ["--weights=a=0"], ["--weights=a=x"],
-                     ["--roles=,"], ["--offer_timeout=0secs"], ["--offer_timeout=soon"],
-                     ["--whitelist=file:///nonexistent/whitelist"]):
-            with self.assertRaises(UsageError) as raised:
-                self.parse(argv)
-            self.assertIn("--", str(raised.exception))
-
-    def test_allocation_flags(self):
-        """
-        The allocator plugin, role weights and restrictions, the offer
-        timeout and the whitelist file.
-        """
-        path = self.mktemp()
-        with open(path, "w", encoding="utf-8") as whitelist:
-            whitelist.write("host1\n")
-        options = self.parse(["--weights=prod=3,dev=0.5", "--roles=prod,dev",
-                              "--offer_timeout=30secs", f"--whitelist=file://{path}"])
-        self.assertEqual(
-            (options["allocator_factory"].name, options["weights"], options["roles"],
-             options["offer_timeout"], options["whitelist_path"]),
-            ("hierarchical_drf", {"prod": 3.0, "dev": 0.5}, {"prod", "dev"}, 30.0, path))
-        defaults = self.parse([])
-        self.assertEqual((defaults["weights"], defaults["roles"], defaults["offer_timeout"],
-                          defaults["whitelist_path"]), (None, None, None, None))
-
-    def test_unknown_allocator_lists_installed(self):
-        """
-        An unknown C{--allocator} names the installed ones.
-        """
-        with self.assertRaises(UsageError) as raised:
-            self.parse(["--allocator=fifo"])
-        self.assertIn("hierarchical_drf", str(raised.exception))
-
-    def test_zk(self):
-        """
-        C{--zk} takes a zk:// URL, with credentials and several servers.
-        """
-        url = self.parse(["--zk=zk://u:p@127.0.0.1:2181,127.0.0.2:2182/mesos",
-                          "--zk_session_timeout=2secs"])
-        self.assertEqual(
-            (url["zk_url"].hosts, url["zk_url"].path, url["zk_url"].credentials,
-             url["zk_session_timeout"]),
-            ("127.0.0.1:2181,127.0.0.2:2182", "/mesos", ("u", "p"), 2.0))
-        self.assertIsNone(self.parse([])["zk_url"])
-
-    def test_make_service_does_no_io(self):
-        """
-        makeService only builds the service: nothing listens until started.
-        """
-        memory = MemoryReactorClock()
-        service = tap.makeService(self.parse(["--port=0"]), memory)
-        self.assertIsInstance(service, tap.MasterService)
-        self.assertEqual(memory.tcpServers, [])
-        service.startService()
-        self.assertEqual(memory.tcpServers[0][0], 0)
-        self.assertEqual(memory.tcpServers[0][3], "127.0.0.1")
-
-
-class MasterServiceTests(TestCase):
-    """
-    The service on the real reactor.
-    """
-
-    @inlineCallbacks
-    def test_serves_health_and_state(self):
-        """
-        Started on port 0, the master answers /health and /master/state on
-        its message port.
-        """
-        options = tap.Options(environ={})
-        options.parseOptions(["--port=0"])
-        service = tap.makeService(options, reactor)
-        service.startService()
-        self.addCleanup(service.stopService)
-        port = (yield service.listening).getHost().port
-        response = yield treq.get(f"http://127.0.0.1:{port}/health", persistent=False)
-        self.assertEqual(response.code, 200)
-        yield response.content()
-        response = yield treq.get(f"http://127.0.0.1:{port}/master/state", persistent=False)
-        state = json.loads((yield response.content()))
-        self.assertEqual(state["pid"], f"master@127.0.0.1:{port}")
