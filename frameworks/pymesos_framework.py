@@ -4,9 +4,12 @@ A framework written with pymesos (a third-party client of Mesos's v1 HTTP
 scheduler API), in the style of pymesos's own README example: it runs TASKS
 shell-command tasks, acknowledges their updates (pymesos does it for it),
 asks for an implicit reconciliation while they run, and stops when every
-task has finished.  Nothing in it is specific to mesos_tw.
+task has finished.  With ``--executor`` its tasks run on a pymesos executor
+instead (frameworks/pymesos_executor.py, over the v1 executor API): each
+running task's executor sends a framework message, and the task finishes
+when the framework answers it.  Nothing in it is specific to mesos_tw.
 
-    python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3]
+    python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3] [--executor]
     python frameworks/pymesos_framework.py zk://127.0.0.1:2181/mesos
 
 Needs pymesos (``bash scripts/install-pymesos``).
@@ -14,26 +17,43 @@ Needs pymesos (``bash scripts/install-pymesos``).
 
 import argparse
 import getpass
+import os
+import shlex
 import socket
 import sys
 import threading
 import uuid
 
 from addict import Dict
-from pymesos import MesosSchedulerDriver, Scheduler
+from pymesos import MesosSchedulerDriver, Scheduler, decode_data, encode_data
 
 TASK_CPUS = 0.1
 TASK_MEM = 32
+EXECUTOR_CPUS = 0.1
+EXECUTOR_MEM = 32
+EXECUTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pymesos_executor.py")
+
+
+def resources(cpus, mem):
+    """
+    v1 JSON resources: C{cpus} and C{mem}.
+    """
+    return [dict(name="cpus", type="SCALAR", scalar={"value": cpus}),
+            dict(name="mem", type="SCALAR", scalar={"value": mem})]
 
 
 class CommandScheduler(Scheduler):
     """
-    Launches the command tasks on whatever offers fit.
+    Launches the command tasks (or, with C{executor}, tasks of that
+    C{ExecutorInfo}) on whatever offers fit.
     """
 
-    def __init__(self, total, done):
+    def __init__(self, total, done, executor=None):
         self.total = total
         self.done = done
+        self.executor = executor
+        self.executor_agents = set()
+        self.messages = set()
         self.launched = 0
         self.finished = set()
         self.reconciled = False
@@ -48,21 +68,27 @@ class CommandScheduler(Scheduler):
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
             tasks = []
+            if self.executor is not None and offer.agent_id.value not in self.executor_agents:
+                # The executor's own resources, the first time it runs there.
+                cpus -= EXECUTOR_CPUS
+                mem -= EXECUTOR_MEM
             while self.launched < self.total and cpus >= TASK_CPUS and mem >= TASK_MEM:
                 task = Dict()
                 task.task_id.value = f"pymesos-{self.launched}-{uuid.uuid4().hex[:6]}"
                 task.agent_id.value = offer.agent_id.value
                 task.name = f"task {self.launched}"
-                task.command.value = "sleep 1; echo hello from pymesos"
-                task.resources = [
-                    dict(name="cpus", type="SCALAR", scalar={"value": TASK_CPUS}),
-                    dict(name="mem", type="SCALAR", scalar={"value": TASK_MEM}),
-                ]
+                if self.executor is not None:
+                    task.executor = self.executor
+                else:
+                    task.command.value = "sleep 1; echo hello from pymesos"
+                task.resources = resources(TASK_CPUS, TASK_MEM)
                 tasks.append(task)
                 self.launched += 1
                 cpus -= TASK_CPUS
                 mem -= TASK_MEM
             if tasks:
+                if self.executor is not None:
+                    self.executor_agents.add(offer.agent_id.value)
                 driver.launchTasks(offer.id, tasks)
             else:
                 driver.declineOffer(offer.id, {"refuse_seconds": 1})
@@ -79,9 +105,27 @@ class CommandScheduler(Scheduler):
             self.finished.add(update.task_id.value)
         elif update.state in ("TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_KILLED"):
             self.problems.append(f"{update.task_id.value}: {update.state} {update.message}")
-        if len(self.finished) == self.total and self.reconciliation_answers:
+        self._check_done()
+
+    def frameworkMessage(self, driver, executor_id, agent_id, message):
+        words = decode_data(message).decode().split()
+        print(f"Executor {executor_id.value} says {' '.join(words)!r}", flush=True)
+        if len(words) == 2 and words[0] == "running":
+            self.messages.add(words[1])
+            driver.sendFrameworkMessage(executor_id, agent_id,
+                                        encode_data(f"finish {words[1]}".encode()))
+        else:
+            self.problems.append(f"unexpected framework message {message!r}")
+        self._check_done()
+
+    def _check_done(self):
+        messages = len(self.messages) == self.total if self.executor is not None else True
+        if len(self.finished) == self.total and self.reconciliation_answers and messages:
             print(f"All {self.total} tasks finished; reconciliation answered "
                   f"{self.reconciliation_answers} time(s)", flush=True)
+            if self.executor is not None:
+                print(f"Framework messages from the executor for all {self.total} tasks",
+                      flush=True)
             self.done.set()
         elif self.problems:
             self.done.set()
@@ -96,6 +140,8 @@ def main():
     parser.add_argument("master", help="host:port or zk://host:port/path")
     parser.add_argument("--tasks", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--executor", action="store_true",
+                        help="run the tasks on frameworks/pymesos_executor.py")
     options = parser.parse_args()
 
     framework = Dict()
@@ -104,7 +150,14 @@ def main():
     framework.hostname = socket.gethostname()
 
     done = threading.Event()
-    scheduler = CommandScheduler(options.tasks, done)
+    executor = None
+    if options.executor:
+        executor = Dict()
+        executor.executor_id.value = f"pymesos-executor-{uuid.uuid4().hex[:6]}"
+        executor.name = "pymesos executor"
+        executor.command.value = f"{shlex.quote(sys.executable)} {shlex.quote(EXECUTOR)}"
+        executor.resources = resources(EXECUTOR_CPUS, EXECUTOR_MEM)
+    scheduler = CommandScheduler(options.tasks, done, executor)
     driver = MesosSchedulerDriver(scheduler, framework, options.master, use_addict=True)
     driver.start()
     finished = done.wait(options.timeout)

@@ -2,8 +2,10 @@
 Acceptance tests with a real third-party client: a framework written with
 pymesos (Mesos's v1 HTTP scheduler API, from PyPI) runs its command tasks on
 ``twistd mesos-local``, and on a master that pymesos finds through
-ZooKeeper in Mesos's layout.  ``scripts/test`` installs pymesos
-(``scripts/install-pymesos``); without it these tests skip saying so.
+ZooKeeper in Mesos's layout; and it runs tasks on an executor written with
+pymesos (the v1 HTTP executor API), exchanging framework messages with it.
+``scripts/test`` installs pymesos (``scripts/install-pymesos``); without it
+these tests skip saying so.
 """
 
 import os
@@ -40,23 +42,21 @@ class PymesosTests(TestCase):
             raise SkipTest(PYMESOS_MISSING)
 
     @inlineCallbacks
-    def run_framework(self, master):
+    def run_framework(self, master, *arguments):
         """
         Run the pymesos framework to the end; return its output.
         """
         out, err, code = yield getProcessOutputAndValue(
-            sys.executable, [FRAMEWORK, master, "--tasks", "3"], env=os.environ.copy(),
-            path=ROOT)
+            sys.executable, [FRAMEWORK, master, "--tasks", "3", *arguments],
+            env=os.environ.copy(), path=ROOT)
         output = (out + err).decode(errors="replace")
         self.assertEqual(code, 0, output)
         return output
 
     @inlineCallbacks
-    def test_mesos_local(self):
+    def start_mesos_local(self):
         """
-        On mesos-local, pymesos subscribes, launches three command tasks,
-        sees them finish (acknowledging each update) and gets answers to
-        an implicit reconciliation.
+        Start mesos-local with one slave; returns its master's address.
         """
         try:
             cluster = ProcessCluster(reactor, self.mktemp(), None)
@@ -69,8 +69,33 @@ class PymesosTests(TestCase):
             f"--work_dir={os.path.abspath(self.mktemp())}", "--resources=cpus:2;mem:512;disk:100")
         cluster.masters[port] = daemon
         yield cluster.wait_for(lambda p, s: len(s["slaves"]) == 1, "the slave to register")
-        output = yield self.run_framework(f"127.0.0.1:{port}")
+        return f"127.0.0.1:{port}"
+
+    @inlineCallbacks
+    def test_mesos_local(self):
+        """
+        On mesos-local, pymesos subscribes, launches three command tasks,
+        sees them finish (acknowledging each update) and gets answers to
+        an implicit reconciliation.
+        """
+        master = yield self.start_mesos_local()
+        output = yield self.run_framework(master)
         self.assertIn("All 3 tasks finished; reconciliation answered", output)
+
+    @inlineCallbacks
+    def test_pymesos_executor(self):
+        """
+        On mesos-local, pymesos's framework launches three tasks on
+        pymesos's executor (frameworks/pymesos_executor.py), which the
+        slave starts with Mesos's environment and which subscribes to the
+        v1 executor API: each task's TASK_RUNNING arrives, the executor's
+        framework message for it arrives, the framework's answer reaches
+        the executor, whose TASK_FINISHED then arrives.
+        """
+        master = yield self.start_mesos_local()
+        output = yield self.run_framework(master, "--executor")
+        self.assertIn("All 3 tasks finished; reconciliation answered", output)
+        self.assertIn("Framework messages from the executor for all 3 tasks", output)
 
     @inlineCallbacks
     def test_found_through_zookeeper(self):

@@ -86,7 +86,8 @@ class ExecutorManagement:
 
     def _launch_executor(self, framework, executor):
         info, directory = executor.info, executor.directory
-        environment = executor_environment(self.environ, self.pid, framework.id, info, directory)
+        environment = executor_environment(self.environ, self.pid, framework.id, info, directory,
+                                           self.executor_shutdown_grace_period)
         self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
                       executor_id=executor.id, framework_id=framework.id, directory=directory)
         executor.registration_timer = self.reactor.callLater(

@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 
+from mesos_tw.constants import EXECUTOR_SHUTDOWN_GRACE_PERIOD
 from mesos_tw.protocols import mesos_pb2
 
 __all__ = ["command_executor_info", "describe_wait_status", "executor_environment"]
@@ -28,19 +29,26 @@ def command_executor_info(framework_id, task, python):
     )
 
 
-def executor_environment(base, slave_pid, framework_id, executor_info, directory):
+def executor_environment(base, slave_pid, framework_id, executor_info, directory,
+                         shutdown_grace_period=EXECUTOR_SHUTDOWN_GRACE_PERIOD):
     """
     An executor's environment: C{base} (the slave's own, for C{PATH} and
-    the like), the C{MESOS_*} variables the executor driver reads, then the
-    variables its C{CommandInfo} asks for.
+    the like), the C{MESOS_*} variables the classic executor driver reads
+    and those Mesos gives executors of the v1 HTTP API (where to reach the
+    slave's C{/api/v1/executor}, no checkpointing, the grace period before
+    a shutdown turns into a kill), then the variables its C{CommandInfo}
+    asks for.
     """
     environment = dict(base)
     environment.update({
         "MESOS_SLAVE_PID": str(slave_pid),
+        "MESOS_AGENT_ENDPOINT": f"{slave_pid.host}:{slave_pid.port}",
         "MESOS_FRAMEWORK_ID": framework_id,
         "MESOS_EXECUTOR_ID": executor_info.executor_id.value,
         "MESOS_DIRECTORY": directory,
         "MESOS_SANDBOX": directory,
+        "MESOS_CHECKPOINT": "0",
+        "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{shutdown_grace_period:g}secs",
     })
     for variable in executor_info.command.environment.variables:
         environment[variable.name] = variable.value

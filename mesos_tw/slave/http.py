@@ -2,10 +2,13 @@
 The slave's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, state (C{/slave(1)/state}, also C{.json} and
 C{/state}), flags, resource usage (C{/monitor/statistics}), the metrics
-snapshot, and the sandbox files API.
+snapshot, the sandbox files API, and Mesos's v1 HTTP executor API
+(C{/api/v1/executor}, L{mesos_tw.slave.executor_api}).
 """
 
 from klein import Klein
+from mesos_tw.protocols.network import MessageNode
+from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
@@ -17,14 +20,20 @@ class SlaveHTTP:
     The slave's Klein app.
 
     @param flags: C{{"flags": {...}}} for C{/slave(1)/flags}.
+    @param executor_api: the L{ExecutorAPI} behind C{/api/v1/executor};
+        by default one whose subscriptions connect to the slave over TCP.
     """
 
     app = Klein()
 
-    def __init__(self, slave, flags=None):
+    def __init__(self, slave, flags=None, executor_api=None):
         self.slave = slave
         self.flags = flags or {"flags": {}}
         self.files = SandboxFiles(slave.work_dir)
+        if executor_api is None:
+            executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
+                slave.reactor, upid, None, slave.node.max_frame_bytes))
+        self.executor_api = executor_api
 
     @app.route("/health", methods=["GET", "HEAD"])
     @app.route("/slave(1)/health", methods=["GET", "HEAD"])
@@ -134,6 +143,13 @@ class SlaveHTTP:
         request.setHeader(b"Content-Disposition",
                           f'attachment; filename="{name}"'.encode("utf-8", "replace"))
         return send_file(request, file, self.slave.reactor)
+
+    @app.route("/api/v1/executor", methods=["POST"])
+    def executor_v1(self, request):
+        """
+        Mesos's v1 HTTP executor API (L{mesos_tw.slave.executor_api}).
+        """
+        return self.executor_api.handle(request)
 
     def resource(self):
         """

@@ -1,0 +1,377 @@
+"""
+Mesos's v1 HTTP executor API, ``POST /api/v1/executor`` on the slave's
+port, in JSON.
+
+An executor subscribes with a SUBSCRIBE call (its C{framework_id} and
+C{executor_id}, which the slave gave it in C{MESOS_FRAMEWORK_ID} and
+C{MESOS_EXECUTOR_ID}) and keeps the response open: a chunked stream of
+RecordIO records, the first SUBSCRIBED, then LAUNCH, KILL, ACKNOWLEDGED,
+MESSAGE, SHUTDOWN, ERROR and HEARTBEAT as they happen.  Its later calls
+(UPDATE, MESSAGE, HEARTBEAT) carry the same two ids and are answered
+C{202 Accepted}.
+
+Each subscription is an L{HttpExecutor}: an executor living inside the
+slave process that speaks the classic executor protocol to the slave
+through a message node of its own, exactly as the executor driver does, so
+the slave handles HTTP executors and driver-based ones alike.  An UPDATE
+becomes the C{StatusUpdateMessage} the driver would send; the slave's
+acknowledgement of it comes back as ACKNOWLEDGED.
+
+Not supported yet: resubscription after the stream broke (the
+C{unacknowledged_tasks} and C{unacknowledged_updates} of a SUBSCRIBE are
+logged and ignored; the slave no longer waits for that executor, so it
+answers with SHUTDOWN), LAUNCH_GROUP, and protobuf bodies.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from mesos_tw.master.scheduler_api import MAX_CALL_BYTES, CallError, from_v1, record, to_v1
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+
+__all__ = ["ExecutorAPI", "HttpExecutor", "HEARTBEAT_INTERVAL"]
+
+#: Seconds between HEARTBEAT events.
+HEARTBEAT_INTERVAL = 15.0
+
+
+class _Forbidden(Exception):
+    """
+    A call from an executor that has not subscribed (a 403).
+    """
+
+
+def _base64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+@implementer(IMessageReceiver)
+class HttpExecutor:
+    """
+    One subscription: the executor side of the classic protocol, translated
+    to v1 events on the subscriber's stream.
+
+    @param request: the SUBSCRIBE request, whose response is the stream.
+    @param node: a message node of our own (our UPID is its UPID).
+    @param slave: the slave's UPID.
+    @param container_id: the executor's run id, Mesos's container id.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, request, node, slave, framework_id, executor_id, container_id,
+                 heartbeat_interval):
+        self.reactor = reactor
+        self.request = request
+        self.node = node
+        node.receiver = self
+        self.slave = slave
+        self.framework_id = mesos_pb2.FrameworkID(value=framework_id)
+        self.executor_id = mesos_pb2.ExecutorID(value=executor_id)
+        self.container_id = container_id
+        self.slave_id = None
+        self.subscribed = False
+        self.closed = Deferred()
+        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
+        self._heartbeat.clock = reactor
+        self._heartbeat_interval = heartbeat_interval
+        self._handlers = {
+            internal.ExecutorRegisteredMessage: self._subscribed,
+            internal.RunTaskMessage: self._launch,
+            internal.KillTaskMessage: self._kill,
+            internal.FrameworkToExecutorMessage: self._message,
+            internal.ShutdownExecutorMessage: self._shutdown,
+            internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+        }
+
+    @property
+    def upid(self):
+        """
+        Our UPID, which the slave knows as the executor's.
+        """
+        return self.node.upid
+
+    @property
+    def key(self):
+        """
+        C{(framework_id, executor_id)}, as strings.
+        """
+        return self.framework_id.value, self.executor_id.value
+
+    def subscribe(self):
+        """
+        Register with the slave, as the executor driver does.
+        """
+        self.node.send(self.slave, internal.RegisterExecutorMessage(
+            framework_id=self.framework_id, executor_id=self.executor_id))
+
+    def close(self, why):
+        """
+        End the subscription: the stream, the heartbeat and our connection
+        to the slave.  The slave goes on waiting for the executor's process
+        to exit, as it does when a driver's connection drops.
+        """
+        if self.closed.called:
+            return
+        self.log.info("Subscription of executor {executor_id} of framework {framework_id} "
+                      "closed: {why}", executor_id=self.executor_id.value,
+                      framework_id=self.framework_id.value, why=why)
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        self.node.disconnect(self.slave)
+        self.closed.callback(why)
+
+    # Calls.
+
+    def update(self, status):
+        """
+        Send a status update as the executor driver does: stamped with our
+        ids and the slave's, the status's uuid as the update's.
+        """
+        now = self.reactor.seconds()
+        status.executor_id.CopyFrom(self.executor_id)
+        status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
+        if not status.HasField("timestamp"):
+            status.timestamp = now
+        update = internal.StatusUpdate(
+            framework_id=self.framework_id, executor_id=self.executor_id, status=status,
+            timestamp=now, uuid=status.uuid)
+        if self.slave_id is not None:
+            update.slave_id.CopyFrom(self.slave_id)
+            update.status.slave_id.CopyFrom(self.slave_id)
+        self.node.send(self.slave, internal.StatusUpdateMessage(update=update))
+
+    def message(self, data):
+        """
+        Send C{data} to the framework's scheduler (best effort).
+        """
+        self.node.send(self.slave, internal.ExecutorToFrameworkMessage(
+            slave_id=self.slave_id or mesos_pb2.SlaveID(value=""),
+            framework_id=self.framework_id, executor_id=self.executor_id, data=data))
+
+    # Events.
+
+    def _send_event(self, event):
+        if not self.closed.called:
+            self.request.write(record(event))
+
+    def message_received(self, sender, message):
+        """
+        Turn what the slave sends into an event.
+        """
+        if sender != self.slave:
+            self.log.warn("Ignoring {name} from {sender}, which is not our slave",
+                          name=message.DESCRIPTOR.full_name, sender=str(sender))
+            return
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
+            return
+        handler(message)
+
+    def peer_lost(self, upid):
+        """
+        The slave's connection closed: the executor hears ERROR and its
+        stream ends (an executor must not outlive its slave).
+        """
+        if upid == self.slave:
+            self._send_event({"type": "ERROR",
+                              "error": {"message": "lost the connection to the agent"}})
+            self.close("the slave's connection closed")
+
+    def _subscribed(self, message):
+        self.slave_id = message.slave_id
+        self.subscribed = True
+        framework_info = mesos_pb2.FrameworkInfo()
+        framework_info.CopyFrom(message.framework_info)
+        framework_info.id.CopyFrom(message.framework_id)
+        self._send_event({"type": "SUBSCRIBED", "subscribed": {
+            "executor_info": to_v1(message.executor_info),
+            "framework_info": to_v1(framework_info),
+            "agent_info": to_v1(message.slave_info),
+            "container_id": {"value": self.container_id},
+        }})
+        if not self._heartbeat.running:
+            self._heartbeat.start(self._heartbeat_interval, now=False)
+
+    def _launch(self, message):
+        self._send_event({"type": "LAUNCH", "launch": {"task": to_v1(message.task)}})
+
+    def _kill(self, message):
+        self._send_event({"type": "KILL", "kill": {"task_id": to_v1(message.task_id)}})
+
+    def _message(self, message):
+        self._send_event({"type": "MESSAGE", "message": {"data": _base64(message.data)}})
+
+    def _shutdown(self, message):
+        self._send_event({"type": "SHUTDOWN"})
+        if not self.subscribed:
+            # The slave refused the subscription: nothing more will come.
+            self.close("the slave refused the subscription")
+
+    def _acknowledged(self, message):
+        self._send_event({"type": "ACKNOWLEDGED", "acknowledged": {
+            "task_id": to_v1(message.task_id), "uuid": _base64(message.uuid)}})
+
+
+class ExecutorAPI:
+    """
+    The C{/api/v1/executor} endpoint of one slave.
+
+    @param slave: the L{mesos_tw.slave.slave.Slave} (its UPID, and which
+        executors it launched).
+    @param node_factory: makes a message node for a subscription's UPID.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, slave, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL):
+        self.reactor = reactor
+        self.slave = slave
+        self.node_factory = node_factory
+        self.heartbeat_interval = heartbeat_interval
+        self.subscriptions = {}
+
+    def handle(self, request):
+        """
+        Answer one call: a stream for SUBSCRIBE, 202 for the others, or an
+        error status with a message saying what was wrong.
+        """
+        try:
+            call = self._parse(request)
+            framework_id, executor_id = self._ids(call)
+            if call["type"] == "SUBSCRIBE":
+                return self._subscribe(request, call, framework_id, executor_id)
+            self._dispatch(call, framework_id, executor_id)
+        except CallError as error:
+            return self._fail(request, 400, str(error))
+        except _Forbidden as error:
+            return self._fail(request, 403, str(error))
+        request.setResponseCode(202)
+        return b""
+
+    @staticmethod
+    def _fail(request, code, message):
+        request.setResponseCode(code)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        return message.encode("utf-8") + b"\n"
+
+    @staticmethod
+    def _parse(request):
+        content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
+        if content_type == b"application/x-protobuf":
+            raise CallError("protobuf calls are not supported yet; send application/json")
+        if content_type != b"application/json":
+            raise CallError("Content-Type must be application/json")
+        body = request.content.read(MAX_CALL_BYTES + 1)
+        if len(body) > MAX_CALL_BYTES:
+            raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
+        try:
+            call = json.loads(body)
+        except ValueError as error:
+            raise CallError(f"the body is not JSON: {error}") from None
+        if not isinstance(call, dict) or not isinstance(call.get("type"), str):
+            raise CallError("a call is a JSON object with a string 'type'")
+        return call
+
+    @staticmethod
+    def _ids(call):
+        ids = []
+        for name in ("framework_id", "executor_id"):
+            value = call.get(name)
+            if not isinstance(value, dict) or not isinstance(value.get("value"), str) \
+                    or not value["value"]:
+                raise CallError(f"the call needs {name} ({{\"value\": \"...\"}})")
+            ids.append(value["value"])
+        return ids
+
+    def _run_id(self, framework_id, executor_id):
+        framework = self.slave.frameworks.get(framework_id)
+        executor = framework.executors.get(executor_id) if framework is not None else None
+        if executor is None:
+            raise CallError(f"executor {executor_id} of framework {framework_id} is not known "
+                            "to this agent")
+        return executor.run_id
+
+    def _subscribe(self, request, call, framework_id, executor_id):
+        run_id = self._run_id(framework_id, executor_id)
+        subscribe = call.get("subscribe", {})
+        if not isinstance(subscribe, dict):
+            raise CallError("subscribe must be a JSON object")
+        unacknowledged = [(name, len(subscribe.get(name) or ()))
+                          for name in ("unacknowledged_tasks", "unacknowledged_updates")]
+        if any(count for _, count in unacknowledged):
+            self.log.warn("Executor {executor_id} subscribed with {tasks} unacknowledged "
+                          "task(s) and {updates} update(s): ignored (resubscription is not "
+                          "supported)", executor_id=executor_id, tasks=unacknowledged[0][1],
+                          updates=unacknowledged[1][1])
+        old = self.subscriptions.get((framework_id, executor_id))
+        if old is not None:
+            # One stream per executor: the newer SUBSCRIBE replaces it.
+            old.close("the executor subscribed again")
+        pid = self.slave.pid
+        node = self.node_factory(UPID(f"executor-http-{uuid.uuid4()}", pid.host, 0))
+        subscription = HttpExecutor(self.reactor, request, node, pid, framework_id, executor_id,
+                                    run_id, self.heartbeat_interval)
+        self.subscriptions[subscription.key] = subscription
+        request.setResponseCode(200)
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        request.notifyFinish().addBoth(
+            lambda _: subscription.close("the subscriber's connection closed"))
+        subscription.closed.addCallback(lambda _: self._closed(subscription))
+        subscription.subscribe()
+        return subscription.closed.addCallback(lambda _: b"")
+
+    def _closed(self, subscription):
+        if self.subscriptions.get(subscription.key) is subscription:
+            del self.subscriptions[subscription.key]
+
+    def _dispatch(self, call, framework_id, executor_id):
+        kind = call["type"]
+        handler = getattr(self, "_call_" + kind.lower(), None)
+        if handler is None:
+            raise CallError(f"unknown or unsupported call type {kind!r}")
+        body = call.get(kind.lower(), {})
+        if not isinstance(body, dict):
+            raise CallError(f"{kind.lower()} must be a JSON object")
+        self._run_id(framework_id, executor_id)
+        subscription = self.subscriptions.get((framework_id, executor_id))
+        if subscription is None or not subscription.subscribed:
+            raise _Forbidden(f"executor {executor_id} of framework {framework_id} has not "
+                             "subscribed")
+        handler(subscription, body)
+
+    # The calls.
+
+    def _call_update(self, subscription, body):
+        if "status" not in body:
+            raise CallError("UPDATE needs update.status")
+        status = from_v1(mesos_pb2.TaskStatus, body["status"], "update.status")
+        if not status.uuid:
+            raise CallError("update.status needs a uuid (the executor makes one per update)")
+        if status.state == mesos_pb2.TASK_STAGING:
+            raise CallError("executors must not send TASK_STAGING")
+        subscription.update(status)
+
+    def _call_message(self, subscription, body):
+        data = body.get("data")
+        if not isinstance(data, str):
+            raise CallError("MESSAGE needs message.data (base64)")
+        try:
+            subscription.message(base64.b64decode(data, validate=True))
+        except binascii.Error as error:
+            raise CallError(f"message.data is not base64: {error}") from None
+
+    def _call_heartbeat(self, subscription, body):
+        pass
