@@ -22,6 +22,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw import local
+from mesos_tw.master.scheduler_api import MAX_CALL_BYTES
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
@@ -501,9 +502,11 @@ class ExecutorAPITests(TestCase):
     @inlineCallbacks
     def test_bad_calls(self):
         """
-        Malformed calls are 400s that say what is wrong, and so are calls
-        naming an executor the slave does not know; a known executor's
-        calls before it subscribed are 403s.
+        Malformed calls (not JSON, protobuf, over the size limit, without
+        ids, of an unknown type, with a bad status or data) are 400s that
+        say what is wrong, and so are calls naming an executor the slave
+        does not know; a known executor's calls before it subscribed are
+        403s.
         """
         _, _, _, _, environment = yield self.start_framework(["t1"])
         url, _ = self.executor_call(environment, "HEARTBEAT")
@@ -515,6 +518,7 @@ class ExecutorAPITests(TestCase):
             (self.post(url, None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
              400, b"protobuf"),
             (self.post(url, {"type": "HEARTBEAT"}), 400, b"framework_id"),
+            (self.post(url, None, body=b" " * (MAX_CALL_BYTES + 1)), 400, b"larger than"),
         ]
         for request, code, text in before:
             response = yield request
