@@ -14,7 +14,9 @@ from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import Clock, deferLater
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
@@ -23,9 +25,17 @@ from mesos_tw.interface import Scheduler
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
-from mesos_tw.master.scheduler_api import CallError, SchedulerAPI, from_v1, record, to_v1
+from mesos_tw.master.scheduler_api import (
+    CallError,
+    HttpFramework,
+    SchedulerAPI,
+    from_v1,
+    record,
+    to_v1,
+)
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.network import MemoryNetwork
 
 
 class RecordIOReader:
@@ -327,3 +337,47 @@ class StandbyTests(SynchronousTestCase):
         response, body = self.post(Standby(None))
         self.assertEqual(response.code, 503)
         self.assertIn(b"no leading master", body)
+
+
+def memory_node():
+    """
+    A message node on an in-memory network, for a subscription's own use.
+    """
+    return MemoryNetwork(Clock()).node(UPID("scheduler-http", "127.0.0.1", 0))
+
+
+class BacklogTests(SynchronousTestCase):
+    """
+    A subscriber that stops reading its stream.
+    """
+
+    def setUp(self):
+        self.request = DummyRequest([b"api", b"v1", b"scheduler"])
+        self.request.transport = StringTransport()
+        node = memory_node()
+        self.subscription = HttpFramework(
+            Clock(), self.request, node, UPID("master", "127.0.0.1", 5050),
+            mesos_pb2.FrameworkInfo(user="u", name="f"), 15.0, max_backlog=100)
+
+    def test_paused_events_wait_then_flow(self):
+        """
+        While the connection is full (paused), events wait; when it drains
+        they go out in order.
+        """
+        self.subscription.pauseProducing()
+        self.subscription._send_event({"type": "HEARTBEAT"})
+        self.assertEqual(self.request.written, [])
+        self.subscription.resumeProducing()
+        self.assertEqual(self.request.written, [record({"type": "HEARTBEAT"})])
+
+    def test_backlog_over_limit_drops_subscription(self):
+        """
+        Past the backlog limit the subscription is closed and the
+        connection dropped, rather than buffering without bound.
+        """
+        self.subscription.pauseProducing()
+        for _ in range(10):
+            self.subscription._send_event({"type": "HEARTBEAT"})
+        self.assertTrue(self.subscription.closed.called)
+        self.assertTrue(self.request.transport.disconnecting)
+        self.assertEqual(self.request.written, [])

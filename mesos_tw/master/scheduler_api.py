@@ -26,6 +26,7 @@ from google.protobuf import json_format
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
@@ -39,6 +40,10 @@ __all__ = ["CallError", "HttpFramework", "SchedulerAPI", "from_v1", "record", "t
 HEARTBEAT_INTERVAL = 15.0
 #: The largest call body accepted.
 MAX_CALL_BYTES = 4 * 1024 * 1024
+#: How many bytes of events may wait for a subscriber that stopped reading
+#: its stream before the subscription is dropped (its framework then fails
+#: over, as if its connection had broken).
+MAX_STREAM_BACKLOG = 8 * 1024 * 1024
 
 _RENAMES_TO_V1 = {"slave_id": "agent_id", "slave_ids": "agent_ids"}
 _RENAMES_FROM_V1 = {v: k for k, v in _RENAMES_TO_V1.items()}
@@ -95,11 +100,16 @@ def record(event):
     return b"%d\n%s" % (len(data), data)
 
 
-@implementer(IMessageReceiver)
+@implementer(IMessageReceiver, IPushProducer)
 class HttpFramework:
     """
     One subscription: the scheduler side of the protocol, translated to v1
     events on the subscriber's stream.
+
+    It is the stream's producer: when the subscriber stops reading and the
+    connection's buffers fill, Twisted pauses it, and events wait here; past
+    C{max_backlog} bytes the subscription is dropped rather than buffer
+    without bound.
 
     @param request: the SUBSCRIBE request, whose response is the stream.
     @param node: a message node of our own (our UPID is its UPID).
@@ -108,7 +118,8 @@ class HttpFramework:
 
     log = Logger()
 
-    def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval):
+    def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval,
+                 max_backlog=MAX_STREAM_BACKLOG):
         self.reactor = reactor
         self.request = request
         self.node = node
@@ -118,6 +129,10 @@ class HttpFramework:
         self.stream_id = str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
         self.closed = Deferred()
+        self.max_backlog = max_backlog
+        self.paused = False
+        self._backlog = []
+        self._backlog_bytes = 0
         self._slave_pids = {}
         self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
         self._heartbeat.clock = reactor
@@ -186,8 +201,44 @@ class HttpFramework:
     # Events.
 
     def _send_event(self, event):
-        if not self.closed.called:
-            self.request.write(record(event))
+        if self.closed.called:
+            return
+        data = record(event)
+        if not self.paused:
+            self.request.write(data)
+            return
+        self._backlog.append(data)
+        self._backlog_bytes += len(data)
+        if self._backlog_bytes > self.max_backlog:
+            self.log.warn("Subscriber of framework {framework_id} stopped reading its stream "
+                          "({size} bytes waiting); dropping the subscription",
+                          framework_id=self.framework_id, size=self._backlog_bytes)
+            self.close("the subscriber stopped reading its stream")
+            self.request.transport.loseConnection()
+
+    # IPushProducer: the stream's connection says when to stop and go on.
+
+    def pauseProducing(self):
+        """
+        The subscriber's connection is full: hold events.
+        """
+        self.paused = True
+
+    def resumeProducing(self):
+        """
+        The connection drained: send what waited, then go on.
+        """
+        self.paused = False
+        backlog, self._backlog, self._backlog_bytes = self._backlog, [], 0
+        for data in backlog:
+            if not self.closed.called:
+                self.request.write(data)
+
+    def stopProducing(self):
+        """
+        The connection is going away.
+        """
+        self.close("the subscriber's connection closed")
 
     def message_received(self, sender, message):
         """
@@ -356,6 +407,7 @@ class SchedulerAPI:
         request.setHeader(b"Content-Type", b"application/json")
         request.setHeader(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))
         request.setHeader(b"Cache-Control", b"no-cache")
+        request.registerProducer(subscription, True)
         request.notifyFinish().addBoth(
             lambda _: subscription.close("the subscriber's connection closed"))
         subscription.closed.addCallback(lambda _: self._closed(subscription, request))
@@ -364,6 +416,8 @@ class SchedulerAPI:
 
     def _closed(self, subscription, request):
         self.subscriptions.pop(subscription.stream_id, None)
+        if request.producer is not None and request.channel is not None:
+            request.unregisterProducer()
         return None
 
     def _subscription_for(self, request, call):
