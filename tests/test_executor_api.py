@@ -19,6 +19,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw import local
@@ -74,6 +75,7 @@ class _StreamRequest:
 
     def __init__(self):
         self.reader = RecordIOReader()
+        self.transport = StringTransport()
 
     def write(self, data):
         """
@@ -186,6 +188,34 @@ class HttpExecutorTests(SynchronousTestCase):
         other.send(self.subscription.upid, internal.ShutdownExecutorMessage())
         self.clock.advance(0)
         self.assertEqual(self.request.reader.events, [])
+
+    def test_paused_stream_waits(self):
+        """
+        While the connection is full (the producer paused), events wait,
+        and go out in order when it drains.
+        """
+        self.registered()
+        self.subscription.pauseProducing()
+        self.clock.advance(15.0)
+        self.clock.advance(15.0)
+        self.assertEqual(len(self.request.reader.events), 1)
+        self.subscription.resumeProducing()
+        self.assertEqual([e["type"] for e in self.request.reader.events],
+                         ["SUBSCRIBED", "HEARTBEAT", "HEARTBEAT"])
+
+    def test_backlog_bounded(self):
+        """
+        Past C{max_backlog} bytes waiting, the subscription is dropped and
+        its connection closed.
+        """
+        self.registered()
+        self.subscription.max_backlog = 40
+        self.subscription.pauseProducing()
+        self.clock.advance(15.0)
+        self.assertFalse(self.subscription.closed.called)
+        self.clock.advance(15.0)
+        self.assertTrue(self.subscription.closed.called)
+        self.assertTrue(self.request.transport.disconnecting)
 
     def test_slave_lost(self):
         """

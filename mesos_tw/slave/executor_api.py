@@ -29,11 +29,19 @@ import json
 import uuid
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw.master.scheduler_api import MAX_CALL_BYTES, CallError, from_v1, record, to_v1
+from mesos_tw.master.scheduler_api import (
+    MAX_CALL_BYTES,
+    MAX_STREAM_BACKLOG,
+    CallError,
+    from_v1,
+    record,
+    to_v1,
+)
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
@@ -55,11 +63,16 @@ def _base64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-@implementer(IMessageReceiver)
+@implementer(IMessageReceiver, IPushProducer)
 class HttpExecutor:
     """
     One subscription: the executor side of the classic protocol, translated
     to v1 events on the subscriber's stream.
+
+    It is the stream's producer: when the executor stops reading and the
+    connection's buffers fill, Twisted pauses it, and events wait here; past
+    C{max_backlog} bytes the subscription is dropped rather than buffer
+    without bound.
 
     @param request: the SUBSCRIBE request, whose response is the stream.
     @param node: a message node of our own (our UPID is its UPID).
@@ -70,7 +83,7 @@ class HttpExecutor:
     log = Logger()
 
     def __init__(self, reactor, request, node, slave, framework_id, executor_id, container_id,
-                 heartbeat_interval):
+                 heartbeat_interval, max_backlog=MAX_STREAM_BACKLOG):
         self.reactor = reactor
         self.request = request
         self.node = node
@@ -82,6 +95,10 @@ class HttpExecutor:
         self.slave_id = None
         self.subscribed = False
         self.closed = Deferred()
+        self.max_backlog = max_backlog
+        self.paused = False
+        self._backlog = []
+        self._backlog_bytes = 0
         self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
         self._heartbeat.clock = reactor
         self._heartbeat_interval = heartbeat_interval
@@ -128,8 +145,10 @@ class HttpExecutor:
                       framework_id=self.framework_id.value, why=why)
         if self._heartbeat.running:
             self._heartbeat.stop()
-        self.node.disconnect(self.slave)
         self.closed.callback(why)
+        # After the callback: dropping the connection may report the slave
+        # lost at once (and that must find us closed).
+        self.node.disconnect(self.slave)
 
     # Calls.
 
@@ -162,8 +181,44 @@ class HttpExecutor:
     # Events.
 
     def _send_event(self, event):
-        if not self.closed.called:
-            self.request.write(record(event))
+        if self.closed.called:
+            return
+        data = record(event)
+        if not self.paused:
+            self.request.write(data)
+            return
+        self._backlog.append(data)
+        self._backlog_bytes += len(data)
+        if self._backlog_bytes > self.max_backlog:
+            self.log.warn("Executor {executor_id} stopped reading its stream ({size} bytes "
+                          "waiting); dropping the subscription",
+                          executor_id=self.executor_id.value, size=self._backlog_bytes)
+            self.close("the executor stopped reading its stream")
+            self.request.transport.loseConnection()
+
+    # IPushProducer: the stream's connection says when to stop and go on.
+
+    def pauseProducing(self):
+        """
+        The executor's connection is full: hold events.
+        """
+        self.paused = True
+
+    def resumeProducing(self):
+        """
+        The connection drained: send what waited, then go on.
+        """
+        self.paused = False
+        backlog, self._backlog, self._backlog_bytes = self._backlog, [], 0
+        for data in backlog:
+            if not self.closed.called:
+                self.request.write(data)
+
+    def stopProducing(self):
+        """
+        The connection is going away.
+        """
+        self.close("the subscriber's connection closed")
 
     def message_received(self, sender, message):
         """
@@ -327,15 +382,18 @@ class ExecutorAPI:
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", b"application/json")
         request.setHeader(b"Cache-Control", b"no-cache")
+        request.registerProducer(subscription, True)
         request.notifyFinish().addBoth(
             lambda _: subscription.close("the subscriber's connection closed"))
-        subscription.closed.addCallback(lambda _: self._closed(subscription))
+        subscription.closed.addCallback(lambda _: self._closed(subscription, request))
         subscription.subscribe()
         return subscription.closed.addCallback(lambda _: b"")
 
-    def _closed(self, subscription):
+    def _closed(self, subscription, request):
         if self.subscriptions.get(subscription.key) is subscription:
             del self.subscriptions[subscription.key]
+        if request.producer is not None and request.channel is not None:
+            request.unregisterProducer()
 
     def _dispatch(self, call, framework_id, executor_id):
         kind = call["type"]
