@@ -141,15 +141,16 @@ class SchedulerAPITests(TestCase):
         return treq.post(self.url, data=data, headers=headers, persistent=False)
 
     @inlineCallbacks
-    def subscribe(self, failover_timeout=0.0):
+    def subscribe(self, failover_timeout=0.0, framework_id=None):
         """
-        Subscribe a framework; returns (reader, stream id, framework id).
-        The stream is closed at cleanup.
+        Subscribe a framework (again, with C{framework_id}); returns
+        (reader, stream id, framework id).  The stream is closed at cleanup.
         """
+        info = {"user": "root", "name": "v1 test", "failover_timeout": failover_timeout}
+        if framework_id is not None:
+            info["id"] = {"value": framework_id}
         response = yield treq.post(self.url, json.dumps({
-            "type": "SUBSCRIBE",
-            "subscribe": {"framework_info": {"user": "root", "name": "v1 test",
-                                             "failover_timeout": failover_timeout}}}).encode(),
+            "type": "SUBSCRIBE", "subscribe": {"framework_info": info}}).encode(),
             headers={b"Content-Type": [b"application/json"]}, persistent=False)
         self.assertEqual(response.code, 200)
         stream_id = response.headers.getRawHeaders(b"mesos-stream-id")[0].decode()
@@ -267,6 +268,27 @@ class SchedulerAPITests(TestCase):
                          offers["offers"]["offers"][0]["agent_id"]["value"])
         names = {f.info.name for f in self.cluster.master_service.master.frameworks.values()}
         self.assertEqual(names, {"v1 test", "classic"})
+
+    @inlineCallbacks
+    def test_second_subscribe_replaces_first(self):
+        """
+        A second SUBSCRIBE with the framework's id (failover) closes the
+        first subscription's stream, and the framework carries on under
+        the new one with the same id.
+        """
+        reader, stream_id, framework_id = yield self.subscribe(failover_timeout=60.0)
+        api = self.cluster.master_service.scheduler_api
+        first = api.subscriptions[stream_id]
+        _, second_id, again = yield self.subscribe(failover_timeout=60.0,
+                                                   framework_id=framework_id)
+        yield first.closed
+        self.assertEqual(again, framework_id)
+        self.assertEqual(list(api.subscriptions), [second_id])
+        master = self.cluster.master_service.master
+        self.assertTrue(master.frameworks[framework_id].active)
+        response = yield self.post({"type": "REVIVE", "framework_id": {"value": framework_id}},
+                                   stream_id)
+        self.assertEqual(response.code, 403)
 
     @inlineCallbacks
     def test_closed_stream_deactivates(self):
