@@ -36,6 +36,7 @@ from mesos_tw.master.scheduler_api import (
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
 
 
 class RecordIOReader:
@@ -403,3 +404,21 @@ class BacklogTests(SynchronousTestCase):
         self.assertTrue(self.subscription.closed.called)
         self.assertTrue(self.request.transport.disconnecting)
         self.assertEqual(self.request.written, [])
+
+    def test_close_reports_master_lost_once(self):
+        """
+        Closing disconnects from the master; the disconnection reported
+        back at once (as an in-memory network does) does not close twice.
+        """
+        network = MemoryNetwork(Clock())
+        master = RecordingPeer(network, UPID("master", "127.0.0.1", 5050))
+        node = network.node(UPID("scheduler-http-x", "127.0.0.1", 0))
+        subscription = HttpFramework(
+            Clock(), self.request, node, master.upid,
+            mesos_pb2.FrameworkInfo(user="u", name="f"), 15.0)
+        subscription.subscribe()
+        network.reactor.advance(0)
+        self.assertTrue(network.linked(node.upid, master.upid))
+        subscription.close("test")
+        self.assertEqual(self.successResultOf(subscription.closed), "test")
+        self.assertEqual(master.lost, [node.upid])

@@ -129,6 +129,7 @@ class HttpFramework:
         self.stream_id = str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
         self.closed = Deferred()
+        self._closing = False
         self.max_backlog = max_backlog
         self.paused = False
         self._backlog = []
@@ -169,8 +170,11 @@ class HttpFramework:
         End the subscription: the stream, the heartbeat and the node.  The
         master sees the connection go and starts the failover timeout.
         """
-        if self.closed.called:
+        if self.closed.called or self._closing:
             return
+        # Disconnecting may report the master lost at once (peer_lost),
+        # which would close us again.
+        self._closing = True
         self.log.info("Subscription {stream} of framework {framework_id} closed: {why}",
                       stream=self.stream_id, framework_id=self.framework_id, why=why)
         if self._heartbeat.running:
