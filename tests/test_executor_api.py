@@ -23,7 +23,7 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw import local
-from mesos_tw.master.scheduler_api import MAX_CALL_BYTES
+from mesos_tw.web.v1 import MAX_CALL_BYTES
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID

@@ -25,14 +25,8 @@ from mesos_tw.interface import Scheduler
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
-from mesos_tw.master.scheduler_api import (
-    CallError,
-    HttpFramework,
-    SchedulerAPI,
-    from_v1,
-    record,
-    to_v1,
-)
+from mesos_tw.master.scheduler_api import HttpFramework, SchedulerAPI
+from mesos_tw.web.v1 import CallError, from_v1, record, to_v1
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork

@@ -19,89 +19,33 @@ protocol says C{slave_id}, bytes in base64.  Protobuf bodies are not
 accepted yet (415, saying so).
 """
 
-import json
 import uuid
 
-from google.protobuf import json_format
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.web.v1 import (
+    HEARTBEAT_INTERVAL,
+    MAX_STREAM_BACKLOG,
+    CallError,
+    EventStream,
+    Forbidden,
+    error_response,
+    from_v1,
+    parse_call,
+    to_v1,
+)
 
-__all__ = ["CallError", "HttpFramework", "SchedulerAPI", "from_v1", "record", "to_v1"]
+__all__ = ["HttpFramework", "SchedulerAPI"]
 
-#: Seconds between HEARTBEAT events (Mesos's default).
-HEARTBEAT_INTERVAL = 15.0
-#: The largest call body accepted.
-MAX_CALL_BYTES = 4 * 1024 * 1024
-#: How many bytes of events may wait for a subscriber that stopped reading
-#: its stream before the subscription is dropped (its framework then fails
-#: over, as if its connection had broken).
-MAX_STREAM_BACKLOG = 8 * 1024 * 1024
-
-_RENAMES_TO_V1 = {"slave_id": "agent_id", "slave_ids": "agent_ids"}
-_RENAMES_FROM_V1 = {v: k for k, v in _RENAMES_TO_V1.items()}
-
-
-class CallError(ValueError):
-    """
-    A call that cannot be carried out: the message says why (a 400).
-    """
-
-
-def _rename(value, renames):
-    if isinstance(value, dict):
-        return {renames.get(k, k): _rename(v, renames) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rename(v, renames) for v in value]
-    return value
-
-
-def to_v1(message):
-    """
-    A protobuf message as v1 JSON (a dict): proto field names, agent for
-    slave, bytes in base64.
-    """
-    return _rename(json_format.MessageToDict(message, preserving_proto_field_name=True),
-                   _RENAMES_TO_V1)
-
-
-def from_v1(cls, value, what):
-    """
-    The protobuf C{cls} that v1 JSON C{value} describes.
-
-    @raise CallError: naming C{what} and the problem.
-    """
-    if not isinstance(value, dict):
-        raise CallError(f"{what} must be a JSON object")
-    message = cls()
-    try:
-        json_format.ParseDict(_rename(value, _RENAMES_FROM_V1), message)
-    except json_format.ParseError as error:
-        raise CallError(f"{what} is malformed: {error}") from None
-    if not message.IsInitialized():
-        missing = ", ".join(message.FindInitializationErrors())
-        raise CallError(f"{what} is missing required fields: {missing}")
-    return message
-
-
-def record(event):
-    """
-    One RecordIO record: the JSON event's length in decimal, a newline, the
-    JSON.
-    """
-    data = json.dumps(event, separators=(",", ":")).encode("utf-8")
-    return b"%d\n%s" % (len(data), data)
-
-
-@implementer(IMessageReceiver, IPushProducer)
-class HttpFramework:
+@implementer(IMessageReceiver)
+class HttpFramework(EventStream):
     """
     One subscription: the scheduler side of the protocol, translated to v1
     events on the subscriber's stream.
@@ -131,9 +75,6 @@ class HttpFramework:
         self.closed = Deferred()
         self._closing = False
         self.max_backlog = max_backlog
-        self.paused = False
-        self._backlog = []
-        self._backlog_bytes = 0
         self._slave_pids = {}
         self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
         self._heartbeat.clock = reactor
@@ -203,46 +144,6 @@ class HttpFramework:
             task_id=task_id, uuid=uuid_bytes))
 
     # Events.
-
-    def _send_event(self, event):
-        if self.closed.called:
-            return
-        data = record(event)
-        if not self.paused:
-            self.request.write(data)
-            return
-        self._backlog.append(data)
-        self._backlog_bytes += len(data)
-        if self._backlog_bytes > self.max_backlog:
-            self.log.warn("Subscriber of framework {framework_id} stopped reading its stream "
-                          "({size} bytes waiting); dropping the subscription",
-                          framework_id=self.framework_id, size=self._backlog_bytes)
-            self.close("the subscriber stopped reading its stream")
-            self.request.transport.loseConnection()
-
-    # IPushProducer: the stream's connection says when to stop and go on.
-
-    def pauseProducing(self):
-        """
-        The subscriber's connection is full: hold events.
-        """
-        self.paused = True
-
-    def resumeProducing(self):
-        """
-        The connection drained: send what waited, then go on.
-        """
-        self.paused = False
-        backlog, self._backlog, self._backlog_bytes = self._backlog, [], 0
-        for data in backlog:
-            if not self.closed.called:
-                self.request.write(data)
-
-    def stopProducing(self):
-        """
-        The connection is going away.
-        """
-        self.close("the subscriber's connection closed")
 
     def message_received(self, sender, message):
         """
@@ -344,46 +245,23 @@ class SchedulerAPI:
         if not leadership.elected:
             leader = leadership.leader
             if leader is None or leader == leadership.pid:
-                return self._fail(request, 503, "no leading master is elected; try again shortly")
+                return error_response(request, 503, "no leading master is elected; try again shortly")
             request.setResponseCode(307)
             request.setHeader(b"Location", b"http://%s:%d/api/v1/scheduler" % (
                 leader.host.encode("ascii"), leader.port))
             return b""
         try:
-            call = self._parse(request)
+            call = parse_call(request)
             if call["type"] == "SUBSCRIBE":
                 return self._subscribe(request, call)
             subscription = self._subscription_for(request, call)
             self._dispatch(subscription, call)
         except CallError as error:
-            return self._fail(request, 400, str(error))
-        except _Forbidden as error:
-            return self._fail(request, 403, str(error))
+            return error_response(request, 400, str(error))
+        except Forbidden as error:
+            return error_response(request, 403, str(error))
         request.setResponseCode(202)
         return b""
-
-    @staticmethod
-    def _fail(request, code, message):
-        request.setResponseCode(code)
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return message.encode("utf-8") + b"\n"
-
-    def _parse(self, request):
-        content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
-        if content_type == b"application/x-protobuf":
-            raise CallError("protobuf calls are not supported yet; send application/json")
-        if content_type != b"application/json":
-            raise CallError("Content-Type must be application/json")
-        body = request.content.read(MAX_CALL_BYTES + 1)
-        if len(body) > MAX_CALL_BYTES:
-            raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
-        try:
-            call = json.loads(body)
-        except ValueError as error:
-            raise CallError(f"the body is not JSON: {error}") from None
-        if not isinstance(call, dict) or not isinstance(call.get("type"), str):
-            raise CallError("a call is a JSON object with a string 'type'")
-        return call
 
     def _subscribe(self, request, call):
         if request.getHeader(b"mesos-stream-id") is not None:
@@ -407,11 +285,8 @@ class SchedulerAPI:
         subscription = HttpFramework(self.reactor, request, node, pid, info,
                                      self.heartbeat_interval)
         self.subscriptions[subscription.stream_id] = subscription
-        request.setResponseCode(200)
-        request.setHeader(b"Content-Type", b"application/json")
-        request.setHeader(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))
-        request.setHeader(b"Cache-Control", b"no-cache")
-        request.registerProducer(subscription, True)
+        subscription.open_stream(
+            request, [(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))])
         request.notifyFinish().addBoth(
             lambda _: subscription.close("the subscriber's connection closed"))
         subscription.closed.addCallback(lambda _: self._closed(subscription, request))
@@ -420,21 +295,19 @@ class SchedulerAPI:
 
     def _closed(self, subscription, request):
         self.subscriptions.pop(subscription.stream_id, None)
-        if request.producer is not None and request.channel is not None:
-            request.unregisterProducer()
-        return None
+        subscription.end_stream(request)
 
     def _subscription_for(self, request, call):
         stream_id = request.getHeader(b"mesos-stream-id")
         if stream_id is None:
-            raise _Forbidden("the call needs the Mesos-Stream-Id of the framework's subscription")
+            raise Forbidden("the call needs the Mesos-Stream-Id of the framework's subscription")
         subscription = self.subscriptions.get(stream_id.decode("ascii", "replace"))
         if subscription is None or subscription.framework_id is None:
-            raise _Forbidden("no subscription has that Mesos-Stream-Id")
+            raise Forbidden("no subscription has that Mesos-Stream-Id")
         framework_id = call.get("framework_id")
         if not isinstance(framework_id, dict) or \
                 framework_id.get("value") != subscription.framework_id:
-            raise _Forbidden("the call's framework_id is not the subscription's")
+            raise Forbidden("the call's framework_id is not the subscription's")
         return subscription
 
     def _dispatch(self, subscription, call):
@@ -531,9 +404,3 @@ class SchedulerAPI:
                     for r in body.get("requests", [])]
         subscription.send(internal.ResourceRequestMessage(
             framework_id=framework_id, requests=requests))
-
-
-class _Forbidden(Exception):
-    """
-    A call that does not belong to the subscription it names (a 403).
-    """

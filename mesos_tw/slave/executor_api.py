@@ -25,46 +25,38 @@ answers with SHUTDOWN), LAUNCH_GROUP, and protobuf bodies.
 
 import base64
 import binascii
-import json
 import uuid
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw.master.scheduler_api import (
-    MAX_CALL_BYTES,
-    MAX_STREAM_BACKLOG,
-    CallError,
-    from_v1,
-    record,
-    to_v1,
-)
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.web.v1 import (
+    HEARTBEAT_INTERVAL,
+    MAX_STREAM_BACKLOG,
+    CallError,
+    EventStream,
+    Forbidden,
+    error_response,
+    from_v1,
+    parse_call,
+    to_v1,
+)
 
-__all__ = ["ExecutorAPI", "HttpExecutor", "HEARTBEAT_INTERVAL"]
-
-#: Seconds between HEARTBEAT events.
-HEARTBEAT_INTERVAL = 15.0
-
-
-class _Forbidden(Exception):
-    """
-    A call from an executor that has not subscribed (a 403).
-    """
+__all__ = ["ExecutorAPI", "HttpExecutor"]
 
 
 def _base64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-@implementer(IMessageReceiver, IPushProducer)
-class HttpExecutor:
+@implementer(IMessageReceiver)
+class HttpExecutor(EventStream):
     """
     One subscription: the executor side of the classic protocol, translated
     to v1 events on the subscriber's stream.
@@ -96,9 +88,6 @@ class HttpExecutor:
         self.subscribed = False
         self.closed = Deferred()
         self.max_backlog = max_backlog
-        self.paused = False
-        self._backlog = []
-        self._backlog_bytes = 0
         self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
         self._heartbeat.clock = reactor
         self._heartbeat_interval = heartbeat_interval
@@ -179,46 +168,6 @@ class HttpExecutor:
             framework_id=self.framework_id, executor_id=self.executor_id, data=data))
 
     # Events.
-
-    def _send_event(self, event):
-        if self.closed.called:
-            return
-        data = record(event)
-        if not self.paused:
-            self.request.write(data)
-            return
-        self._backlog.append(data)
-        self._backlog_bytes += len(data)
-        if self._backlog_bytes > self.max_backlog:
-            self.log.warn("Executor {executor_id} stopped reading its stream ({size} bytes "
-                          "waiting); dropping the subscription",
-                          executor_id=self.executor_id.value, size=self._backlog_bytes)
-            self.close("the executor stopped reading its stream")
-            self.request.transport.loseConnection()
-
-    # IPushProducer: the stream's connection says when to stop and go on.
-
-    def pauseProducing(self):
-        """
-        The executor's connection is full: hold events.
-        """
-        self.paused = True
-
-    def resumeProducing(self):
-        """
-        The connection drained: send what waited, then go on.
-        """
-        self.paused = False
-        backlog, self._backlog, self._backlog_bytes = self._backlog, [], 0
-        for data in backlog:
-            if not self.closed.called:
-                self.request.write(data)
-
-    def stopProducing(self):
-        """
-        The connection is going away.
-        """
-        self.close("the subscriber's connection closed")
 
     def message_received(self, sender, message):
         """
@@ -303,41 +252,17 @@ class ExecutorAPI:
         error status with a message saying what was wrong.
         """
         try:
-            call = self._parse(request)
+            call = parse_call(request)
             framework_id, executor_id = self._ids(call)
             if call["type"] == "SUBSCRIBE":
                 return self._subscribe(request, call, framework_id, executor_id)
             self._dispatch(call, framework_id, executor_id)
         except CallError as error:
-            return self._fail(request, 400, str(error))
-        except _Forbidden as error:
-            return self._fail(request, 403, str(error))
+            return error_response(request, 400, str(error))
+        except Forbidden as error:
+            return error_response(request, 403, str(error))
         request.setResponseCode(202)
         return b""
-
-    @staticmethod
-    def _fail(request, code, message):
-        request.setResponseCode(code)
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return message.encode("utf-8") + b"\n"
-
-    @staticmethod
-    def _parse(request):
-        content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
-        if content_type == b"application/x-protobuf":
-            raise CallError("protobuf calls are not supported yet; send application/json")
-        if content_type != b"application/json":
-            raise CallError("Content-Type must be application/json")
-        body = request.content.read(MAX_CALL_BYTES + 1)
-        if len(body) > MAX_CALL_BYTES:
-            raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
-        try:
-            call = json.loads(body)
-        except ValueError as error:
-            raise CallError(f"the body is not JSON: {error}") from None
-        if not isinstance(call, dict) or not isinstance(call.get("type"), str):
-            raise CallError("a call is a JSON object with a string 'type'")
-        return call
 
     @staticmethod
     def _ids(call):
@@ -379,10 +304,7 @@ class ExecutorAPI:
         subscription = HttpExecutor(self.reactor, request, node, pid, framework_id, executor_id,
                                     run_id, self.heartbeat_interval)
         self.subscriptions[subscription.key] = subscription
-        request.setResponseCode(200)
-        request.setHeader(b"Content-Type", b"application/json")
-        request.setHeader(b"Cache-Control", b"no-cache")
-        request.registerProducer(subscription, True)
+        subscription.open_stream(request)
         request.notifyFinish().addBoth(
             lambda _: subscription.close("the subscriber's connection closed"))
         subscription.closed.addCallback(lambda _: self._closed(subscription, request))
@@ -392,8 +314,7 @@ class ExecutorAPI:
     def _closed(self, subscription, request):
         if self.subscriptions.get(subscription.key) is subscription:
             del self.subscriptions[subscription.key]
-        if request.producer is not None and request.channel is not None:
-            request.unregisterProducer()
+        subscription.end_stream(request)
 
     def _dispatch(self, call, framework_id, executor_id):
         kind = call["type"]
@@ -406,7 +327,7 @@ class ExecutorAPI:
         self._run_id(framework_id, executor_id)
         subscription = self.subscriptions.get((framework_id, executor_id))
         if subscription is None or not subscription.subscribed:
-            raise _Forbidden(f"executor {executor_id} of framework {framework_id} has not "
+            raise Forbidden(f"executor {executor_id} of framework {framework_id} has not "
                              "subscribed")
         handler(subscription, body)
 
