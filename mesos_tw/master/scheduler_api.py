@@ -21,8 +21,6 @@ accepted yet (415, saying so).
 
 import uuid
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -34,7 +32,7 @@ from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
     MAX_STREAM_BACKLOG,
     CallError,
-    EventStream,
+    Subscription,
     Forbidden,
     error_response,
     from_v1,
@@ -45,40 +43,25 @@ from mesos_tw.web.v1 import (
 __all__ = ["HttpFramework", "SchedulerAPI"]
 
 @implementer(IMessageReceiver)
-class HttpFramework(EventStream):
+class HttpFramework(Subscription):
     """
     One subscription: the scheduler side of the protocol, translated to v1
-    events on the subscriber's stream.
-
-    It is the stream's producer: when the subscriber stops reading and the
-    connection's buffers fill, Twisted pauses it, and events wait here; past
-    C{max_backlog} bytes the subscription is dropped rather than buffer
-    without bound.
+    events on the subscriber's stream (a L{Subscription}).
 
     @param request: the SUBSCRIBE request, whose response is the stream.
     @param node: a message node of our own (our UPID is its UPID).
     @param master: the master's UPID.
     """
 
-    log = Logger()
-
     def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval,
                  max_backlog=MAX_STREAM_BACKLOG):
-        self.reactor = reactor
-        self.request = request
-        self.node = node
-        node.receiver = self
+        Subscription.__init__(self, reactor, request, node, master, heartbeat_interval,
+                              max_backlog)
         self.master = master
         self.framework_info = framework_info
         self.stream_id = str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
-        self.closed = Deferred()
-        self._closing = False
-        self.max_backlog = max_backlog
         self._slave_pids = {}
-        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
-        self._heartbeat.clock = reactor
-        self._heartbeat_interval = heartbeat_interval
         self._handlers = {
             internal.FrameworkRegisteredMessage: self._subscribed,
             internal.FrameworkReregisteredMessage: self._subscribed,
@@ -91,9 +74,11 @@ class HttpFramework(EventStream):
             internal.FrameworkErrorMessage: self._error,
         }
 
-    @property
-    def upid(self):
-        return self.node.upid
+    def describe(self):
+        """
+        The stream and framework, for the log.
+        """
+        return f"Subscription {self.stream_id} of framework {self.framework_id}"
 
     def subscribe(self):
         """
@@ -105,23 +90,6 @@ class HttpFramework(EventStream):
         else:
             message = internal.RegisterFrameworkMessage(framework=self.framework_info)
         self.node.send(self.master, message)
-
-    def close(self, why):
-        """
-        End the subscription: the stream, the heartbeat and the node.  The
-        master sees the connection go and starts the failover timeout.
-        """
-        if self.closed.called or self._closing:
-            return
-        # Disconnecting may report the master lost at once (peer_lost),
-        # which would close us again.
-        self._closing = True
-        self.log.info("Subscription {stream} of framework {framework_id} closed: {why}",
-                      stream=self.stream_id, framework_id=self.framework_id, why=why)
-        if self._heartbeat.running:
-            self._heartbeat.stop()
-        self.node.disconnect(self.master)
-        self.closed.callback(why)
 
     # Calls.
 
@@ -168,11 +136,10 @@ class HttpFramework(EventStream):
         self.framework_id = message.framework_id.value
         self._send_event({"type": "SUBSCRIBED", "subscribed": {
             "framework_id": {"value": self.framework_id},
-            "heartbeat_interval_seconds": self._heartbeat_interval,
+            "heartbeat_interval_seconds": self.heartbeat_interval,
             "master_info": to_v1(message.master_info),
         }})
-        if not self._heartbeat.running:
-            self._heartbeat.start(self._heartbeat_interval, now=False)
+        self.start_heartbeat()
 
     def _offers(self, message):
         for offer, pid in zip(message.offers, message.pids):
@@ -285,17 +252,13 @@ class SchedulerAPI:
         subscription = HttpFramework(self.reactor, request, node, pid, info,
                                      self.heartbeat_interval)
         self.subscriptions[subscription.stream_id] = subscription
-        subscription.open_stream(
-            request, [(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))])
-        request.notifyFinish().addBoth(
-            lambda _: subscription.close("the subscriber's connection closed"))
-        subscription.closed.addCallback(lambda _: self._closed(subscription, request))
-        subscription.subscribe()
-        return subscription.closed.addCallback(lambda _: b"")
+        subscription.closed.addCallback(self._forget, subscription)
+        return subscription.serve(
+            [(b"Mesos-Stream-Id", subscription.stream_id.encode("ascii"))])
 
-    def _closed(self, subscription, request):
+    def _forget(self, why, subscription):
         self.subscriptions.pop(subscription.stream_id, None)
-        subscription.end_stream(request)
+        return why
 
     def _subscription_for(self, request, call):
         stream_id = request.getHeader(b"mesos-stream-id")

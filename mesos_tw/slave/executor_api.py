@@ -27,8 +27,6 @@ import base64
 import binascii
 import uuid
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -40,7 +38,7 @@ from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
     MAX_STREAM_BACKLOG,
     CallError,
-    EventStream,
+    Subscription,
     Forbidden,
     error_response,
     from_v1,
@@ -56,15 +54,12 @@ def _base64(data):
 
 
 @implementer(IMessageReceiver)
-class HttpExecutor(EventStream):
+class HttpExecutor(Subscription):
     """
     One subscription: the executor side of the classic protocol, translated
-    to v1 events on the subscriber's stream.
-
-    It is the stream's producer: when the executor stops reading and the
-    connection's buffers fill, Twisted pauses it, and events wait here; past
-    C{max_backlog} bytes the subscription is dropped rather than buffer
-    without bound.
+    to v1 events on the subscriber's stream (a L{Subscription}).  When it
+    closes, the slave goes on waiting for the executor's process to exit,
+    as it does when a driver's connection drops.
 
     @param request: the SUBSCRIBE request, whose response is the stream.
     @param node: a message node of our own (our UPID is its UPID).
@@ -72,25 +67,16 @@ class HttpExecutor(EventStream):
     @param container_id: the executor's run id, Mesos's container id.
     """
 
-    log = Logger()
-
     def __init__(self, reactor, request, node, slave, framework_id, executor_id, container_id,
                  heartbeat_interval, max_backlog=MAX_STREAM_BACKLOG):
-        self.reactor = reactor
-        self.request = request
-        self.node = node
-        node.receiver = self
+        Subscription.__init__(self, reactor, request, node, slave, heartbeat_interval,
+                              max_backlog)
         self.slave = slave
         self.framework_id = mesos_pb2.FrameworkID(value=framework_id)
         self.executor_id = mesos_pb2.ExecutorID(value=executor_id)
         self.container_id = container_id
         self.slave_id = None
         self.subscribed = False
-        self.closed = Deferred()
-        self.max_backlog = max_backlog
-        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
-        self._heartbeat.clock = reactor
-        self._heartbeat_interval = heartbeat_interval
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._subscribed,
             internal.RunTaskMessage: self._launch,
@@ -100,12 +86,12 @@ class HttpExecutor(EventStream):
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
         }
 
-    @property
-    def upid(self):
+    def describe(self):
         """
-        Our UPID, which the slave knows as the executor's.
+        The executor, for the log.
         """
-        return self.node.upid
+        return (f"Subscription of executor {self.executor_id.value} of framework "
+                f"{self.framework_id.value}")
 
     @property
     def key(self):
@@ -120,24 +106,6 @@ class HttpExecutor(EventStream):
         """
         self.node.send(self.slave, internal.RegisterExecutorMessage(
             framework_id=self.framework_id, executor_id=self.executor_id))
-
-    def close(self, why):
-        """
-        End the subscription: the stream, the heartbeat and our connection
-        to the slave.  The slave goes on waiting for the executor's process
-        to exit, as it does when a driver's connection drops.
-        """
-        if self.closed.called:
-            return
-        self.log.info("Subscription of executor {executor_id} of framework {framework_id} "
-                      "closed: {why}", executor_id=self.executor_id.value,
-                      framework_id=self.framework_id.value, why=why)
-        if self._heartbeat.running:
-            self._heartbeat.stop()
-        self.closed.callback(why)
-        # After the callback: dropping the connection may report the slave
-        # lost at once (and that must find us closed).
-        self.node.disconnect(self.slave)
 
     # Calls.
 
@@ -205,8 +173,7 @@ class HttpExecutor(EventStream):
             "agent_info": to_v1(message.slave_info),
             "container_id": {"value": self.container_id},
         }})
-        if not self._heartbeat.running:
-            self._heartbeat.start(self._heartbeat_interval, now=False)
+        self.start_heartbeat()
 
     def _launch(self, message):
         self._send_event({"type": "LAUNCH", "launch": {"task": to_v1(message.task)}})
@@ -304,17 +271,13 @@ class ExecutorAPI:
         subscription = HttpExecutor(self.reactor, request, node, pid, framework_id, executor_id,
                                     run_id, self.heartbeat_interval)
         self.subscriptions[subscription.key] = subscription
-        subscription.open_stream(request)
-        request.notifyFinish().addBoth(
-            lambda _: subscription.close("the subscriber's connection closed"))
-        subscription.closed.addCallback(lambda _: self._closed(subscription, request))
-        subscription.subscribe()
-        return subscription.closed.addCallback(lambda _: b"")
+        subscription.closed.addCallback(self._forget, subscription)
+        return subscription.serve()
 
-    def _closed(self, subscription, request):
+    def _forget(self, why, subscription):
         if self.subscriptions.get(subscription.key) is subscription:
             del self.subscriptions[subscription.key]
-        subscription.end_stream(request)
+        return why
 
     def _dispatch(self, call, framework_id, executor_id):
         kind = call["type"]

@@ -1,14 +1,18 @@
 """
 What Mesos's v1 HTTP APIs (the master's scheduler API, the slave's
 executor API) share: JSON with the v1 protos' names, RecordIO framing,
-reading a call, answering an error, and event streams that never buffer
-without bound for a subscriber that stopped reading.
+reading a call, answering an error, and the life of a subscription (its
+event stream never buffers without bound for a subscriber that stopped
+reading).
 """
 
 import json
 
 from google.protobuf import json_format
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
 from zope.interface import implementer
 
 __all__ = [
@@ -16,7 +20,7 @@ __all__ = [
     "MAX_CALL_BYTES",
     "MAX_STREAM_BACKLOG",
     "CallError",
-    "EventStream",
+    "Subscription",
     "Forbidden",
     "error_response",
     "from_v1",
@@ -129,22 +133,103 @@ def parse_call(request):
 
 
 @implementer(IPushProducer)
-class EventStream:
+class Subscription:
     """
-    Mixed into a subscription: its events, as RecordIO records on the
-    response to its SUBSCRIBE request, with that request's connection as
-    the judge of pace.  When the subscriber stops reading and the buffers
-    fill, Twisted pauses the stream and events wait here; past
+    A v1 subscription living in this process.  It speaks the classic
+    protocol to C{peer} (the master, or the slave) through a message node of
+    its own, and sends v1 events as RecordIO records on the response to its
+    SUBSCRIBE request, with a HEARTBEAT every C{heartbeat_interval} seconds
+    once started.
+
+    It is the stream's producer: when the subscriber stops reading and the
+    connection's buffers fill, Twisted pauses it and events wait here; past
     C{max_backlog} bytes waiting the subscription is closed and its
     connection dropped, rather than buffer without bound.
 
-    The subscription provides C{request}, C{closed} (a Deferred fired when
-    it ends), C{close(why)} and C{log}, and sets C{max_backlog}.
+    Subclasses say what they are (L{describe}), how they register with the
+    peer (C{subscribe}), and handle what the peer sends.
+
+    @ivar closed: fires (with the reason) when the subscription ends.
     """
 
-    paused = False
-    _backlog = ()
-    _backlog_bytes = 0
+    log = Logger()
+
+    def __init__(self, reactor, request, node, peer, heartbeat_interval,
+                 max_backlog=MAX_STREAM_BACKLOG):
+        self.reactor = reactor
+        self.request = request
+        self.node = node
+        node.receiver = self
+        self.peer = peer
+        self.heartbeat_interval = heartbeat_interval
+        self.max_backlog = max_backlog
+        self.closed = Deferred()
+        self.paused = False
+        self._backlog = []
+        self._backlog_bytes = 0
+        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
+        self._heartbeat.clock = reactor
+
+    @property
+    def upid(self):
+        """
+        Our UPID, as the peer knows us.
+        """
+        return self.node.upid
+
+    def describe(self):
+        """
+        What this subscription is, for the log.
+        """
+        return "a subscription"
+
+    def start_heartbeat(self):
+        """
+        Send HEARTBEAT events from now on.
+        """
+        if not self._heartbeat.running:
+            self._heartbeat.start(self.heartbeat_interval, now=False)
+
+    def serve(self, headers=()):
+        """
+        Answer the SUBSCRIBE request with the stream (200, JSON, not cached,
+        C{headers}) and register with the peer.
+
+        @return: the Deferred the web server waits on: it fires when the
+            subscription ends, which finishes the response.
+        """
+        request = self.request
+        request.setResponseCode(200)
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        for name, value in headers:
+            request.setHeader(name, value)
+        request.registerProducer(self, True)
+        request.notifyFinish().addBoth(lambda _: self.close("the subscriber's connection closed"))
+        self.closed.addCallback(self._end_stream)
+        self.subscribe()
+        return self.closed.addCallback(lambda _: b"")
+
+    def _end_stream(self, result):
+        request = self.request
+        if request.producer is not None and request.channel is not None:
+            request.unregisterProducer()
+        return result
+
+    def close(self, why):
+        """
+        End the subscription: the stream, the heartbeat, and our connection
+        to the peer.
+        """
+        if self.closed.called:
+            return
+        self.log.info("{what} closed: {why}", what=self.describe(), why=why)
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        self.closed.callback(why)
+        # After the callback: dropping the connection may report the peer
+        # lost at once, and that must find us closed.
+        self.node.disconnect(self.peer)
 
     def _send_event(self, event):
         if self.closed.called:
@@ -153,13 +238,16 @@ class EventStream:
         if not self.paused:
             self.request.write(data)
             return
-        self._backlog = list(self._backlog) + [data]
+        self._backlog.append(data)
         self._backlog_bytes += len(data)
         if self._backlog_bytes > self.max_backlog:
-            self.log.warn("A subscriber stopped reading its stream ({size} bytes waiting); "
-                          "dropping the subscription", size=self._backlog_bytes)
+            self.log.warn("{what}: the subscriber stopped reading its stream ({size} bytes "
+                          "waiting); dropping it", what=self.describe(),
+                          size=self._backlog_bytes)
             self.close("the subscriber stopped reading its stream")
             self.request.transport.loseConnection()
+
+    # IPushProducer: the stream's connection says when to stop and go on.
 
     def pauseProducing(self):
         """
@@ -182,23 +270,3 @@ class EventStream:
         The connection is going away.
         """
         self.close("the subscriber's connection closed")
-
-    def open_stream(self, request, headers=()):
-        """
-        Start the response: 200, JSON, not cached, C{headers}, and this
-        subscription as its producer.
-        """
-        request.setResponseCode(200)
-        request.setHeader(b"Content-Type", b"application/json")
-        request.setHeader(b"Cache-Control", b"no-cache")
-        for name, value in headers:
-            request.setHeader(name, value)
-        request.registerProducer(self, True)
-
-    @staticmethod
-    def end_stream(request):
-        """
-        Let go of the response's connection (if it still has one).
-        """
-        if request.producer is not None and request.channel is not None:
-            request.unregisterProducer()
