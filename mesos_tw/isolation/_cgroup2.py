@@ -18,11 +18,11 @@ import errno
 import os
 
 from twisted.internet import inotify
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import succeed
 from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
-from mesos_tw.isolation._containers import _ProcessExit, kill_and_wait
+from mesos_tw.isolation._containers import kill_and_wait, wait_for_exits
 from mesos_tw.isolation._hierarchy import (
     CFS_PERIOD_US,
     ICgroup,
@@ -418,7 +418,7 @@ class CgroupV2:
             return succeed(None)
         # Hold each process before the kill, so its exit is seen however
         # soon it comes and a reused pid is never waited for.
-        exits = _wait_for_exits(reactor, pids)
+        exits = wait_for_exits(reactor, pids)
         try:
             self.write("cgroup.kill", 1)
         except OSError as error:
@@ -446,18 +446,6 @@ class CgroupV2:
             cpus_throttled_time_secs=cpu.get("throttled_usec", 0) / 1e6,
         )
 
-
-def _wait_for_exits(reactor, pids):
-    exits = []
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            continue
-        exit = Deferred()
-        reactor.addReader(_ProcessExit(reactor, fd, lambda exit=exit: exit.callback(None)))
-        exits.append(exit)
-    return gatherResults(exits).addCallback(lambda _: None)
 
 
 class _EventsWatcher:

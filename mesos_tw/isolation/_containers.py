@@ -251,6 +251,29 @@ class _ProcessExit:
         pass
 
 
+def watch_exit(reactor, fd):
+    """
+    A Deferred firing once the process of the pidfd C{fd} has exited (the
+    descriptor is closed then).
+    """
+    exited = Deferred()
+    reactor.addReader(_ProcessExit(reactor, fd, lambda: exited.callback(None)))
+    return exited
+
+
+def wait_for_exits(reactor, pids):
+    """
+    A Deferred firing once every one of C{pids} that still runs has exited.
+    """
+    exits = []
+    for pid in pids:
+        try:
+            exits.append(watch_exit(reactor, os.pidfd_open(pid)))
+        except OSError:
+            continue
+    return gatherResults(exits).addCallback(lambda _: None)
+
+
 def kill_and_wait(reactor, find_pids, rounds=10):
     """
     SIGKILL every process C{find_pids()} names, asking again (for any
@@ -277,9 +300,7 @@ def kill_and_wait(reactor, find_pids, rounds=10):
                 os.close(fd)
                 continue
             signalled.add(pid)
-            exit = Deferred()
-            reactor.addReader(_ProcessExit(reactor, fd, lambda exit=exit: exit.callback(None)))
-            exits.append(exit)
+            exits.append(watch_exit(reactor, fd))
     return gatherResults(exits).addCallback(lambda _: None)
 
 

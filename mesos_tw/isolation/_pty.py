@@ -11,7 +11,7 @@ from ptyprocess import PtyProcess
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer
 
-from mesos_tw.isolation._containers import CONTAINER_VARIABLE, run_as
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE, run_as, watch_exit
 from mesos_tw.isolation.fetcher import fetch_uris
 from mesos_tw.isolation.interface import LaunchError
 
@@ -59,32 +59,6 @@ class _Terminal:
         pass
 
 
-@implementer(IReadDescriptor)
-class _Exit:
-    """
-    The executor's pidfd: readable once it has exited.
-    """
-
-    def __init__(self, reactor, fd, on_exit):
-        self.reactor = reactor
-        self.fd = fd
-        self.on_exit = on_exit
-
-    def fileno(self):
-        return self.fd
-
-    def logPrefix(self):
-        return "pty-pidfd"
-
-    def doRead(self):
-        self.reactor.removeReader(self)
-        os.close(self.fd)
-        self.on_exit()
-
-    def connectionLost(self, reason):
-        pass
-
-
 def spawn_on_pty(reactor, container, environment, argv, on_ended):
     """
     Fetch the container's URIs and run C{argv} in its sandbox on a new
@@ -122,5 +96,5 @@ def spawn_on_pty(reactor, container, environment, argv, on_ended):
         process.close(force=False)
         on_ended(process.pid, process.status)
 
-    reactor.addReader(_Exit(reactor, os.pidfd_open(process.pid), exited))
+    watch_exit(reactor, os.pidfd_open(process.pid)).addCallback(lambda _: exited())
     return process.pid
