@@ -54,18 +54,23 @@ def cgroups_root(test):
     directories = {os.path.join(hierarchies[s], own.get(s, "/").lstrip("/"), root)
                    for s in SUBSYSTEMS}
 
-    def remove():
-        for directory in directories:
-            if os.path.isdir(directory):
-                left = [entry for entry in os.listdir(directory)
-                        if os.path.isdir(os.path.join(directory, entry))]
-                for entry in left:
-                    os.rmdir(os.path.join(directory, entry))
-                os.rmdir(directory)
-                test.assertEqual(left, [], f"cgroups left behind in {directory}")
-
-    test.addCleanup(remove)
+    for directory in directories:
+        test.addCleanup(remove_cgroup_root, test, directory)
     return root
+
+
+def remove_cgroup_root(test, directory):
+    """
+    Remove a test's cgroup root C{directory}, failing C{test} if a cgroup
+    was left in it.
+    """
+    if os.path.isdir(directory):
+        left = [entry for entry in os.listdir(directory)
+                if os.path.isdir(os.path.join(directory, entry))]
+        for entry in left:
+            os.rmdir(os.path.join(directory, entry))
+        os.rmdir(directory)
+        test.assertEqual(left, [], f"cgroups left behind in {directory}")
 
 
 def make_isolator(test, **keywords):

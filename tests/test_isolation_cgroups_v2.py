@@ -38,7 +38,7 @@ from mesos_tw.resources import Resources
 from mesos_tw.testing.cgroupfs import FakeCgroup2Kernel
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
 from tests.test_cluster import _until
-from tests.test_isolation_cgroups import _alive
+from tests.test_isolation_cgroups import _alive, remove_cgroup_root
 
 Reason = mesos_pb2.TaskStatus
 
@@ -93,18 +93,7 @@ def real_v2_isolator(test):
     except IsolatorUnavailable as error:
         raise SkipTest(f"{unavailable} ({error})")
     root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
-    directory = os.path.join(hierarchy.base, root)
-
-    def remove():
-        if os.path.isdir(directory):
-            left = [entry for entry in os.listdir(directory)
-                    if os.path.isdir(os.path.join(directory, entry))]
-            for entry in left:
-                os.rmdir(os.path.join(directory, entry))
-            os.rmdir(directory)
-            test.assertEqual(left, [], f"cgroups left behind in {directory}")
-
-    test.addCleanup(remove)
+    test.addCleanup(remove_cgroup_root, test, os.path.join(hierarchy.base, root))
     return CgroupsIsolator(reactor, root=root, hierarchy=hierarchy)
 
 
@@ -429,16 +418,7 @@ class RealUnifiedProcessTests(TestCase):
         if not os.access(hierarchy.base, os.W_OK):
             raise SkipTest(f"the unified cgroup {hierarchy.base} is not writable")
         self.root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
-        self.addCleanup(self._remove_root, os.path.join(hierarchy.base, self.root))
-
-    def _remove_root(self, directory):
-        if os.path.isdir(directory):
-            left = [entry for entry in os.listdir(directory)
-                    if os.path.isdir(os.path.join(directory, entry))]
-            for entry in left:
-                os.rmdir(os.path.join(directory, entry))
-            os.rmdir(directory)
-            self.assertEqual(left, [], f"cgroups left behind in {directory}")
+        self.addCleanup(remove_cgroup_root, self, os.path.join(hierarchy.base, self.root))
 
     @inlineCallbacks
     def kill_a_tree(self, files):
