@@ -34,6 +34,8 @@ from mesos_tw.web.v1 import (
     CallError,
     Subscription,
     Forbidden,
+    decode_bytes,
+    encode_bytes,
     error_response,
     from_v1,
     parse_call,
@@ -171,7 +173,7 @@ class HttpFramework(Subscription):
     def _message(self, message):
         self._send_event({"type": "MESSAGE", "message": {
             "agent_id": to_v1(message.slave_id), "executor_id": to_v1(message.executor_id),
-            "data": to_v1(message)["data"] if message.data else ""}})
+            "data": encode_bytes(message.data)}})
 
     def _slave_lost(self, message):
         self._send_event({"type": "FAILURE", "failure": {"agent_id": to_v1(message.slave_id)}})
@@ -333,13 +335,10 @@ class SchedulerAPI:
     def _call_acknowledge(self, subscription, framework_id, body):
         slave_id = from_v1(mesos_pb2.SlaveID, body.get("agent_id"), "acknowledge.agent_id")
         task_id = from_v1(mesos_pb2.TaskID, body.get("task_id"), "acknowledge.task_id")
-        ack = from_v1(internal.StatusUpdateAcknowledgementMessage, {
-            "slave_id": {"value": slave_id.value}, "framework_id": {"value": "x"},
-            "task_id": {"value": task_id.value}, "uuid": body.get("uuid", "")},
-            "acknowledge.uuid")
-        if not ack.uuid:
-            raise CallError("acknowledge.uuid is missing")
-        subscription.acknowledge(slave_id, task_id, ack.uuid)
+        uuid_bytes = decode_bytes(body.get("uuid"), "acknowledge.uuid")
+        if not uuid_bytes:
+            raise CallError("acknowledge.uuid is empty")
+        subscription.acknowledge(slave_id, task_id, uuid_bytes)
 
     def _call_reconcile(self, subscription, framework_id, body):
         statuses = []

@@ -23,8 +23,6 @@ logged and ignored; the slave no longer waits for that executor, so it
 answers with SHUTDOWN), LAUNCH_GROUP, and protobuf bodies.
 """
 
-import base64
-import binascii
 import uuid
 
 from twisted.logger import Logger
@@ -40,6 +38,8 @@ from mesos_tw.web.v1 import (
     CallError,
     Subscription,
     Forbidden,
+    decode_bytes,
+    encode_bytes,
     error_response,
     from_v1,
     parse_call,
@@ -47,10 +47,6 @@ from mesos_tw.web.v1 import (
 )
 
 __all__ = ["ExecutorAPI", "HttpExecutor"]
-
-
-def _base64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 @implementer(IMessageReceiver)
@@ -182,7 +178,7 @@ class HttpExecutor(Subscription):
         self._send_event({"type": "KILL", "kill": {"task_id": to_v1(message.task_id)}})
 
     def _message(self, message):
-        self._send_event({"type": "MESSAGE", "message": {"data": _base64(message.data)}})
+        self._send_event({"type": "MESSAGE", "message": {"data": encode_bytes(message.data)}})
 
     def _shutdown(self, message):
         self._send_event({"type": "SHUTDOWN"})
@@ -192,7 +188,7 @@ class HttpExecutor(Subscription):
 
     def _acknowledged(self, message):
         self._send_event({"type": "ACKNOWLEDGED", "acknowledged": {
-            "task_id": to_v1(message.task_id), "uuid": _base64(message.uuid)}})
+            "task_id": to_v1(message.task_id), "uuid": encode_bytes(message.uuid)}})
 
 
 class ExecutorAPI:
@@ -307,13 +303,7 @@ class ExecutorAPI:
         subscription.update(status)
 
     def _call_message(self, subscription, body):
-        data = body.get("data")
-        if not isinstance(data, str):
-            raise CallError("MESSAGE needs message.data (base64)")
-        try:
-            subscription.message(base64.b64decode(data, validate=True))
-        except binascii.Error as error:
-            raise CallError(f"message.data is not base64: {error}") from None
+        subscription.message(decode_bytes(body.get("data"), "message.data"))
 
     def _call_heartbeat(self, subscription, body):
         pass

@@ -6,6 +6,8 @@ event stream never buffers without bound for a subscriber that stopped
 reading).
 """
 
+import base64
+import binascii
 import json
 
 from google.protobuf import json_format
@@ -22,6 +24,8 @@ __all__ = [
     "CallError",
     "Subscription",
     "Forbidden",
+    "decode_bytes",
+    "encode_bytes",
     "error_response",
     "from_v1",
     "parse_call",
@@ -91,6 +95,27 @@ def record(event):
     """
     data = json.dumps(event, separators=(",", ":")).encode("utf-8")
     return b"%d\n%s" % (len(data), data)
+
+
+def encode_bytes(data):
+    """
+    Bytes as v1 JSON carries them: base64 text.
+    """
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_bytes(value, what):
+    """
+    The bytes the base64 text C{value} holds.
+
+    @raise CallError: naming C{what}, if it is missing or not base64.
+    """
+    if not isinstance(value, str):
+        raise CallError(f"{what} is missing (base64 text)")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as error:
+        raise CallError(f"{what} is not base64: {error}") from None
 
 
 class Forbidden(Exception):
