@@ -42,7 +42,8 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.allocator = HierarchicalDRFAllocator(self.clock, WEIGHTS)
         self.slaves = {}       # slave id -> total
         self.frameworks = {}   # framework id -> role
-        self.wanting = set()
+        self.inactive = set()
+        self.suppressed = set()
         self.offers = []       # (framework id, slave id, resources) outstanding
         self.tasks = []        # (framework id, slave id, resources) running
         self.filters = {}      # (framework id, slave id) -> (resources, expiry or None)
@@ -86,7 +87,6 @@ class AllocatorMachine(RuleBasedStateMachine):
         """
         framework_id = self._new_id("f")
         self.frameworks[framework_id] = role
-        self.wanting.add(framework_id)
         self.allocator.framework_added(framework_id, Resources(), role=role)
 
     @precondition(lambda self: self.frameworks)
@@ -102,7 +102,8 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.tasks = [t for t in self.tasks if t[0] != framework_id]
         del self.frameworks[framework_id]
         self.filters = {k: v for k, v in self.filters.items() if k[0] != framework_id}
-        self.wanting.discard(framework_id)
+        self.inactive.discard(framework_id)
+        self.suppressed.discard(framework_id)
         self.allocator.framework_removed(framework_id)
 
     @rule()
@@ -163,17 +164,18 @@ class AllocatorMachine(RuleBasedStateMachine):
         framework_id = data.draw(st.sampled_from(sorted(self.frameworks)))
         if action == "deactivate":
             self.allocator.framework_deactivated(framework_id)
-            self.wanting.discard(framework_id)
+            self.inactive.add(framework_id)
         elif action == "activate":
+            # Coming back does not end a suppression: only reviving does.
             self.allocator.framework_activated(framework_id)
-            self.wanting.add(framework_id)
+            self.inactive.discard(framework_id)
         elif action == "suppress":
             self.allocator.offers_suppressed(framework_id)
-            self.wanting.discard(framework_id)
+            self.suppressed.add(framework_id)
         else:
             self.allocator.offers_revived(framework_id)
             self.filters = {k: v for k, v in self.filters.items() if k[0] != framework_id}
-            self.wanting.add(framework_id)
+            self.suppressed.discard(framework_id)
 
     @rule(seconds=st.sampled_from([1, 5, 10]))
     def time_passes(self, seconds):
@@ -183,6 +185,13 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.clock.advance(seconds)
 
     # The model.
+
+    @property
+    def wanting(self):
+        """
+        The frameworks that want offers: active and not suppressed.
+        """
+        return set(self.frameworks) - self.inactive - self.suppressed
 
     def _free(self, slave_id):
         held = [r for f, s, r in self.offers + self.tasks if s == slave_id]
