@@ -16,7 +16,7 @@ from zope.interface import implementer
 
 from mesos_tw.constants import MIN_CPUS, MIN_MEM
 from mesos_tw.master.allocator import IAllocator
-from mesos_tw.master.sorter import DRFSorter
+from mesos_tw.master.sorter import DRFSorter, dominant_share
 from mesos_tw.resources import Resources
 
 __all__ = ["HierarchicalDRFAllocator", "offerable"]
@@ -227,11 +227,7 @@ class HierarchicalDRFAllocator:
         framework = self._frameworks.get(framework_id)
         if framework is not None:
             return self._sorters[framework.role].share(framework_id)
-        sorter = DRFSorter()
-        sorter.set_totals(self._totals)
-        sorter.add(framework_id)
-        sorter.allocated(framework_id, self._unclaimed.get(framework_id, {}))
-        return sorter.share(framework_id)
+        return dominant_share(self._unclaimed.get(framework_id, {}), self._totals)
 
     def role_share(self, role):
         """

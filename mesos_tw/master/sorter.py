@@ -12,7 +12,20 @@ order for a full re-sort, done once, the next time the order is read.
 
 from bisect import bisect_left, insort
 
-__all__ = ["DRFSorter"]
+__all__ = ["DRFSorter", "dominant_share"]
+
+
+def dominant_share(allocated, totals):
+    """
+    The largest fraction of any of C{totals} (C{{name: amount}}) that
+    C{allocated} holds.
+    """
+    share = 0.0
+    for resource, amount in allocated.items():
+        total = totals.get(resource, 0.0)
+        if total > 0.0:
+            share = max(share, amount / total)
+    return share
 
 
 class _Client:
@@ -133,15 +146,7 @@ class DRFSorter:
     # Keeping the line.
 
     def _share(self, client):
-        share = 0.0
-        totals = self.totals
-        for resource, amount in client.allocated.items():
-            total = totals.get(resource, 0.0)
-            if total > 0.0:
-                fraction = amount / total
-                if fraction > share:
-                    share = fraction
-        return share
+        return dominant_share(client.allocated, self.totals)
 
     def _place(self, client):
         client.key = (self._share(client) / client.weight, client.name)
