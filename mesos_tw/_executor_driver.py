@@ -58,6 +58,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
+            internal.RunTaskGroupMessage: self._run_task_group,
             internal.KillTaskMessage: self._kill_task,
             internal.FrameworkToExecutorMessage: self._framework_message,
             internal.ShutdownExecutorMessage: self._shutdown,
@@ -174,6 +175,9 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def _run_task(self, message):
         self.executor.launchTask(self, message.task)
+
+    def _run_task_group(self, message):
+        self.executor.launchTaskGroup(self, list(message.task_group.tasks))
 
     def _kill_task(self, message):
         self.executor.killTask(self, message.task_id)

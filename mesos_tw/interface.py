@@ -96,6 +96,22 @@ class Executor:
         Run C{task}; report its states with C{driver.sendStatusUpdate}.
         """
 
+    def launchTaskGroup(self, driver, tasks):
+        """
+        Run a task group (a list of C{TaskInfo}s launched together, by a v1
+        LAUNCH_GROUP), all of its tasks or none.
+
+        Unlike the other callbacks this one is not silent by default: an
+        executor that does not override it reports every task of the group
+        TASK_FAILED, saying it runs no task groups, so that no task waits
+        in staging for ever.
+        """
+        for task in tasks:
+            driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+                task_id=task.task_id, state=mesos_pb2.TASK_FAILED,
+                message=f"Executor {type(self).__name__} does not run task groups "
+                        "(it has no launchTaskGroup)"))
+
     def killTask(self, driver, taskId):
         """
         Kill a task, then send its TASK_KILLED update.

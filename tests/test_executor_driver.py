@@ -52,9 +52,9 @@ class RecordingExecutor(Executor):
         return [name for name, _ in self.calls]
 
 
-class ExecutorDriverTests(SynchronousTestCase):
+class DriverTestCase(SynchronousTestCase):
     """
-    The executor driver against a recording slave.
+    An executor driver with a recording executor, against a recording slave.
     """
 
     def setUp(self):
@@ -68,10 +68,16 @@ class ExecutorDriverTests(SynchronousTestCase):
             node_factory=self.network.node, new_uuid=lambda: bytes([next(counter)]) * 16)
 
     def turn(self):
+        """
+        Deliver everything in flight.
+        """
         for _ in range(5):
             self.clock.advance(0)
 
     def start_and_register(self):
+        """
+        Start the driver and have the slave accept its registration.
+        """
         self.assertEqual(self.driver.start(), mesos_pb2.DRIVER_RUNNING)
         self.turn()
         self.slave.send(self.driver.node.upid, internal.ExecutorRegisteredMessage(
@@ -83,6 +89,12 @@ class ExecutorDriverTests(SynchronousTestCase):
             slave_id=mesos_pb2.SlaveID(value="S1"),
             slave_info=mesos_pb2.SlaveInfo(hostname="h")))
         self.turn()
+
+
+class ExecutorDriverTests(DriverTestCase):
+    """
+    The executor driver against a recording slave.
+    """
 
     def test_is_an_executor_driver(self):
         """
@@ -208,3 +220,47 @@ class ExecutorDriverTests(SynchronousTestCase):
         self.turn()
         message = self.slave.last(internal.ExecutorToFrameworkMessage)
         self.assertEqual((message.data, message.executor_id.value), (b"data with a \0 byte", "e1"))
+
+
+class TaskGroupTests(DriverTestCase):
+    """
+    Task groups (a v1 LAUNCH_GROUP) reaching a classic executor.
+    """
+
+    def send_group(self, *task_ids):
+        """
+        Send a RunTaskGroupMessage holding tasks C{task_ids}.
+        """
+        group = mesos_pb2.TaskGroupInfo()
+        for task_id in task_ids:
+            group.tasks.add(name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+                            slave_id=mesos_pb2.SlaveID(value="S1"))
+        self.slave.send(self.driver.node.upid, internal.RunTaskGroupMessage(
+            framework=mesos_pb2.FrameworkInfo(user="u", name="n"),
+            executor=mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1")),
+            task_group=group))
+        self.turn()
+
+    def test_group_reaches_launch_task_group(self):
+        """
+        An executor with launchTaskGroup gets the group's tasks in one call,
+        in order.
+        """
+        calls = []
+        self.executor.launchTaskGroup = lambda driver, tasks: calls.append(
+            [task.task_id.value for task in tasks])
+        self.start_and_register()
+        self.send_group("a", "b")
+        self.assertEqual(calls, [["a", "b"]])
+
+    def test_executor_without_groups_fails_them(self):
+        """
+        An executor that does not override launchTaskGroup reports each task
+        of the group failed, saying why, instead of leaving them staging.
+        """
+        self.start_and_register()
+        self.send_group("a", "b")
+        updates = [m.update.status for m in self.slave.of(internal.StatusUpdateMessage)]
+        self.assertEqual([(s.task_id.value, s.state) for s in updates],
+                         [("a", mesos_pb2.TASK_FAILED), ("b", mesos_pb2.TASK_FAILED)])
+        self.assertIn("does not run task groups", updates[0].message)

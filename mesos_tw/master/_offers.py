@@ -5,7 +5,7 @@ Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 """
 
 from mesos_tw.master.state import OfferRecord, TaskRecord
-from mesos_tw.master.validation import validate_task
+from mesos_tw.master.validation import validate_group, validate_task
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
@@ -96,8 +96,10 @@ class OfferManagement:
         offer_ids = [o.value for o in message.offer_ids]
         if message.HasField("offer_id") and message.offer_id.value not in offer_ids:
             offer_ids.insert(0, message.offer_id.value)
+        launched = list(message.tasks) + [
+            task for group in message.groups for task in group.task_group.tasks]
         if framework is None:
-            for task in message.tasks:
+            for task in launched:
                 self._send_update(sender, self._status_update_for(
                     framework_id, task, mesos_pb2.TASK_LOST,
                     "Launch from a scheduler that is not registered for the framework",
@@ -118,7 +120,7 @@ class OfferManagement:
         if error is not None:
             for offer in offers:
                 self._remove_offer(offer, rescind=False)
-            for task in message.tasks:
+            for task in launched:
                 self._send_update(framework.pid, self._status_update_for(
                     framework_id, task, mesos_pb2.TASK_LOST, error, Reason.REASON_INVALID_OFFERS))
             self.allocate_soon()
@@ -140,13 +142,64 @@ class OfferManagement:
                 continue
             available = available - needed
             self._run_task(framework, slave, task, executors)
+        for group in message.groups:
+            error, needed = validate_group(group.executor, group.task_group, slave.id,
+                                           framework.tasks.keys(), executors, available)
+            if error is not None:
+                self._refuse_group(framework, group, error)
+                continue
+            available = available - needed
+            self._run_task_group(framework, slave, group, executors)
         self.allocator.resources_recovered(framework_id, slave.id, available, refuse_seconds)
-        if not message.tasks:
+        if not launched:
             self.log.debug("Framework {framework_id} declined {count} offer(s)",
                            framework_id=framework_id, count=len(offers))
         self.allocate_soon()
 
+    def _refuse_group(self, framework, group, error):
+        """
+        A task group is launched whole or not at all: each of its tasks gets
+        TASK_ERROR with the reason.
+        """
+        task_ids = ", ".join(task.task_id.value for task in group.task_group.tasks)
+        self.log.warn("Refusing the task group [{task_ids}] of framework {framework_id}: "
+                      "{error}", task_ids=task_ids, framework_id=framework.id, error=error)
+        for task in group.task_group.tasks:
+            self.stats["error_tasks"] += 1
+            self._send_update(framework.pid, self._status_update_for(
+                framework.id, task, mesos_pb2.TASK_ERROR, error, Reason.REASON_TASK_INVALID))
+
+    def _run_task_group(self, framework, slave, group, executors):
+        """
+        Record a valid group's tasks (each carrying the group's executor, as
+        Mesos injects it) and send the group to its slave in one message.
+        """
+        executor = mesos_pb2.ExecutorInfo()
+        executor.CopyFrom(group.executor)
+        executor.framework_id.value = framework.id
+        task_group = mesos_pb2.TaskGroupInfo()
+        for task in group.task_group.tasks:
+            launched = task_group.tasks.add()
+            launched.CopyFrom(task)
+            launched.executor.CopyFrom(executor)
+            self._record_task(framework, slave, launched, executors)
+        self.node.send(slave.pid, internal.RunTaskGroupMessage(
+            framework=framework.info, executor=executor, task_group=task_group,
+            pid=str(framework.pid)))
+
     def _run_task(self, framework, slave, task, executors):
+        record_task = self._record_task(framework, slave, task, executors)
+        self.node.send(slave.pid, internal.RunTaskMessage(
+            framework_id=record_task.framework_id, framework=framework.info,
+            pid=str(framework.pid), task=task))
+
+    def _record_task(self, framework, slave, task, executors):
+        """
+        Add a task being launched to the framework's and the slave's
+        records (and its executor, if new), staging.
+
+        @return: the C{Task} record.
+        """
         now = self.reactor.seconds()
         record_task = internal.Task(
             name=task.name, task_id=task.task_id, framework_id=mesos_pb2.FrameworkID(
@@ -165,9 +218,7 @@ class OfferManagement:
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1
-        self.node.send(slave.pid, internal.RunTaskMessage(
-            framework_id=record_task.framework_id, framework=framework.info,
-            pid=str(framework.pid), task=task))
+        return record_task
 
     def _revive_offers(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)

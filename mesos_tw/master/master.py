@@ -175,6 +175,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             internal.SuppressOffersMessage: self._suppress_offers,
             internal.ResourceRequestMessage: self._request_resources,
             internal.KillTaskMessage: self._kill_task,
+            internal.ShutdownExecutorMessage: self._shutdown_executor,
             internal.StatusUpdateMessage: self._status_update,
             internal.ExitedExecutorMessage: self._exited_executor,
             internal.ExecutorUsageMessage: self._executor_usage,
@@ -311,6 +312,30 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
                 Reason.REASON_TASK_UNKNOWN))
             return
         self.node.send(slave.pid, message)
+
+    def _shutdown_executor(self, sender, message):
+        """
+        A framework asks for one of its executors to be shut down (the v1
+        SHUTDOWN call): the slave is told; what ends comes back as updates
+        and an executor exit.  Best effort, as in Mesos: a slave or executor
+        the master does not know is logged and left.
+        """
+        framework = self._framework_from(sender, message.framework_id.value)
+        if framework is None:
+            return
+        executor_id = message.executor_id.value
+        slave = self.slaves.get(message.slave_id.value)
+        if slave is None or executor_id not in slave.executors.get(framework.id, {}):
+            self.log.warn("Not shutting down executor {executor_id} of framework {framework_id}"
+                          " on slave {slave_id}: the master does not know it there",
+                          executor_id=executor_id, framework_id=framework.id,
+                          slave_id=message.slave_id.value)
+            return
+        self.log.info("Shutting down executor {executor_id} of framework {framework_id} on "
+                      "slave {slave_id}, as the framework asks", executor_id=executor_id,
+                      framework_id=framework.id, slave_id=slave.id)
+        self.node.send(slave.pid, internal.ShutdownExecutorMessage(
+            executor_id=message.executor_id, framework_id=message.framework_id))
 
     def _status_update(self, sender, message):
         update = message.update

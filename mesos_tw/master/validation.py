@@ -3,9 +3,13 @@ Checks on the tasks of a launch, before anything reaches a slave (Mesos's
 task validation visitors).  Each check returns an error message or L{None}.
 """
 
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
 
-__all__ = ["same_executor", "validate_task"]
+__all__ = ["same_executor", "validate_executor", "validate_group", "validate_task"]
+
+DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
+CUSTOM = mesos_pb2.ExecutorInfo.CUSTOM
 
 
 def same_executor(one, other):
@@ -36,6 +40,34 @@ def validate_task(task, slave_id, known_task_ids, executors, available):
     @return: C{(error, resources)}: an error message, or L{None} and the
         resources the task needs (its own plus a new executor's).
     """
+    error, needed = _task_itself(task, slave_id, known_task_ids)
+    if error is not None:
+        return error, None
+    has_executor, has_command = task.HasField("executor"), task.HasField("command")
+    if has_executor == has_command:
+        return "Task should have exactly one of executor or command set", None
+    if has_executor:
+        if task.executor.type == DEFAULT:
+            return "The DEFAULT executor runs task groups only (launch them with LAUNCH_GROUP)", None
+        error, executor_needs = validate_executor(task.executor, executors)
+        if error is not None:
+            return f"Task's executor is invalid: {error}", None
+        needed = needed + executor_needs
+    if not available.contains(needed):
+        return (
+            f"Task uses more resources ({needed}) than available in the offers ({available})",
+            None,
+        )
+    return None, needed
+
+
+def _task_itself(task, slave_id, known_task_ids):
+    """
+    Check what any task must be, alone or in a group: its id, its slave,
+    its own resources.
+
+    @return: C{(error, resources)}, as L{validate_task}.
+    """
     if not task.task_id.value:
         return "Task has an empty task id", None
     if task.task_id.value in known_task_ids:
@@ -45,33 +77,74 @@ def validate_task(task, slave_id, known_task_ids, executors, available):
             f"Task uses slave {task.slave_id.value} but its offer is for slave {slave_id}",
             None,
         )
-    has_executor, has_command = task.HasField("executor"), task.HasField("command")
-    if has_executor == has_command:
-        return "Task should have exactly one of executor or command set", None
     try:
         needed = Resources.from_protobuf(task.resources)
-        if has_executor:
-            executor_resources = Resources.from_protobuf(task.executor.resources)
     except ResourcesError as error:
         return f"Task uses invalid resources: {error}", None
     if not needed:
         return "Task uses no resources", None
-    if has_executor:
-        executor_id = task.executor.executor_id.value
-        if not executor_id:
-            return "Task's executor has an empty executor id", None
-        existing = executors.get(executor_id)
-        if existing is None:
-            needed = needed + executor_resources
-        elif not same_executor(existing, task.executor):
-            return (
-                f"Task has an ExecutorInfo for executor {executor_id} that differs "
-                f"from the one already running",
-                None,
-            )
+    return None, needed
+
+
+def validate_executor(executor, executors):
+    """
+    Check the executor of a launch.
+
+    @param executors: C{{executor_id: ExecutorInfo}} the framework already
+        has on the slave.
+    @return: C{(error, resources)}: an error message, or L{None} and what
+        the executor needs from the offers (nothing if it already runs).
+    """
+    executor_id = executor.executor_id.value
+    if not executor_id:
+        return "the executor id is empty", None
+    if executor.type == DEFAULT and executor.HasField("command"):
+        return "a DEFAULT executor must not have a command", None
+    if executor.type != DEFAULT and not executor.command.value:
+        return f"executor {executor_id} has no command", None
+    existing = executors.get(executor_id)
+    if existing is not None:
+        if not same_executor(existing, executor):
+            return (f"the ExecutorInfo for executor {executor_id} differs from the one "
+                    "already running"), None
+        return None, Resources()
+    try:
+        return None, Resources.from_protobuf(executor.resources)
+    except ResourcesError as error:
+        return f"executor {executor_id} uses invalid resources: {error}", None
+
+
+def validate_group(executor, group, slave_id, known_task_ids, executors, available):
+    """
+    Check one task group of a launch (Mesos's LAUNCH_GROUP): its executor
+    (of an explicit type: DEFAULT, the slave's, or CUSTOM) and every task,
+    which must name that executor or none.  A group is launched whole or
+    not at all, so one error refuses it.
+
+    The arguments are as for L{validate_task}.
+    @return: C{(error, resources)}: an error message, or L{None} and the
+        resources the group needs (its tasks' plus a new executor's).
+    """
+    if executor.type not in (DEFAULT, CUSTOM):
+        return "A task group's ExecutorInfo.type must be DEFAULT or CUSTOM", None
+    if not group.tasks:
+        return "The task group has no tasks", None
+    error, needed = validate_executor(executor, executors)
+    if error is not None:
+        return f"Task group's executor is invalid: {error}", None
+    seen = set(known_task_ids)
+    for task in group.tasks:
+        if task.HasField("executor") and not same_executor(task.executor, executor):
+            return (f"Task {task.task_id.value} names an executor other than its group's "
+                    f"({executor.executor_id.value})"), None
+        if executor.type == DEFAULT and not task.command.value:
+            return f"Task {task.task_id.value} has no command for the DEFAULT executor", None
+        error, task_needs = _task_itself(task, slave_id, seen)
+        if error is not None:
+            return error, None
+        seen.add(task.task_id.value)
+        needed = needed + task_needs
     if not available.contains(needed):
-        return (
-            f"Task uses more resources ({needed}) than available in the offers ({available})",
-            None,
-        )
+        return (f"Task group uses more resources ({needed}) than available in the offers "
+                f"({available})"), None
     return None, needed

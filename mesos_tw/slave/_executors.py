@@ -12,6 +12,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.executors import (
     command_executor_info,
+    default_executor_info,
     describe_wait_status,
     executor_environment,
 )
@@ -44,37 +45,91 @@ class ExecutorManagement:
         return command_executor_info(framework_id, task, self.python), True
 
     def _run_task(self, sender, message):
-        if sender != self.master or not self.registered:
-            self.log.warn("Ignoring task {task_id} from {sender}: not our registered master",
-                          task_id=message.task.task_id.value, sender=str(sender))
+        task = message.task
+        framework = self._framework_for_launch(sender, message.framework_id.value,
+                                               message.framework, message.pid, [task.task_id])
+        if framework is None:
             return
-        framework_id = message.framework_id.value
+        info, command_executor = self._executor_info_for(framework.id, task)
+        self.stats["staged_tasks"] += 1
+        executor, new = self._executor_for_launch(framework, info, command_executor, [task])
+        if executor is None:
+            return
+        if executor.state == RUNNING:
+            self._send_task(framework, executor, task)
+        else:
+            executor.queued_tasks[task.task_id.value] = task
+        if new:
+            self._launch_executor(framework, executor)
+
+    def _run_task_group(self, sender, message):
+        """
+        A task group: its tasks go to their executor together, in one
+        message (a LAUNCH_GROUP event for a v1 executor).
+        """
+        tasks = list(message.task_group.tasks)
+        framework = self._framework_for_launch(sender, message.framework.id.value,
+                                               message.framework, message.pid,
+                                               [task.task_id for task in tasks])
+        if framework is None:
+            return
+        info = mesos_pb2.ExecutorInfo()
+        info.CopyFrom(message.executor)
+        info.framework_id.value = framework.id
+        self.stats["staged_tasks"] += len(tasks)
+        executor, new = self._executor_for_launch(framework, info, False, tasks)
+        if executor is None:
+            return
+        if executor.state == RUNNING:
+            self._send_task_group(framework, executor, tasks)
+        else:
+            for task in tasks:
+                executor.queued_tasks[task.task_id.value] = task
+            executor.queued_groups.append([task.task_id.value for task in tasks])
+        if new:
+            self._launch_executor(framework, executor)
+
+    def _framework_for_launch(self, sender, framework_id, framework_info, pid, task_ids):
+        """
+        The framework record a launch from the master goes to (made on its
+        first launch here), or L{None} if the launch is to be ignored.
+        """
+        described = ", ".join(task_id.value for task_id in task_ids)
+        if sender != self.master or not self.registered:
+            self.log.warn("Ignoring task(s) {task_ids} from {sender}: not our registered master",
+                          task_ids=described, sender=str(sender))
+            return None
         framework = self.frameworks.get(framework_id)
         if framework is None:
             framework = self.frameworks[framework_id] = FrameworkRecord(
-                framework_id, message.framework, message.pid)
+                framework_id, framework_info, pid)
         elif framework.shutting_down:
             # The master removed the framework: nobody is left to tell.
-            self.log.warn("Ignoring task {task_id} of framework {framework_id}: shutting down",
-                          task_id=message.task.task_id.value, framework_id=framework_id)
-            return
-        framework.pid = message.pid
-        task = message.task
-        info, command_executor = self._executor_info_for(framework_id, task)
+            self.log.warn("Ignoring task(s) {task_ids} of framework {framework_id}: shutting "
+                          "down", task_ids=described, framework_id=framework_id)
+            return None
+        framework.pid = pid
+        return framework
+
+    def _executor_for_launch(self, framework, info, command_executor, tasks):
+        """
+        The executor C{tasks} are launched on: a running or launching one,
+        or a new record (for the caller to launch once the tasks are
+        queued on it).  If it is shutting down the tasks are lost (the
+        master hears it) and there is none.
+
+        @return: C{(executor or None, whether it is new)}.
+        """
         executor = framework.executors.get(info.executor_id.value)
-        self.stats["staged_tasks"] += 1
         if executor is None:
-            executor = self._new_executor(framework, info, command_executor)
-            executor.queued_tasks[task.task_id.value] = task
-            self._launch_executor(framework, executor)
-        elif executor.state == RUNNING:
-            self._send_task(framework, executor, task)
-        elif executor.state == LAUNCHING:
-            executor.queued_tasks[task.task_id.value] = task
-        else:
-            self._send_slave_update(framework_id, info.executor_id.value, task.task_id,
-                                    mesos_pb2.TASK_LOST, "Executor is shutting down",
-                                    Status.REASON_EXECUTOR_TERMINATED)
+            return self._new_executor(framework, info, command_executor), True
+        if executor.state not in (RUNNING, LAUNCHING):
+            for task in tasks:
+                self._send_slave_update(framework.id, info.executor_id.value, task.task_id,
+                                        mesos_pb2.TASK_LOST, "Executor is shutting down",
+                                        Status.REASON_EXECUTOR_TERMINATED)
+            return None, False
+        return executor, False
 
     def _new_executor(self, framework, info, command_executor):
         run_id = str(uuid.UUID(bytes=self.new_uuid()))
@@ -86,6 +141,8 @@ class ExecutorManagement:
 
     def _launch_executor(self, framework, executor):
         info, directory = executor.info, executor.directory
+        if info.type == mesos_pb2.ExecutorInfo.DEFAULT:
+            info = default_executor_info(info, self.python)
         environment = executor_environment(self.environ, self.pid, framework.id, info, directory,
                                            self.executor_shutdown_grace_period)
         self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
@@ -164,6 +221,16 @@ class ExecutorManagement:
             self._destroy_container(framework, executor)
 
     def _send_task(self, framework, executor, task):
+        record = self._track_task(framework, executor, task)
+        self.node.send(executor.pid, internal.RunTaskMessage(
+            framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
+            task=task))
+        self._update_container(framework, executor)
+
+    def _track_task(self, framework, executor, task):
+        """
+        Record a task handed to its executor, staging.
+        """
         record = internal.Task(
             name=task.name, task_id=task.task_id,
             framework_id=mesos_pb2.FrameworkID(value=framework.id),
@@ -171,10 +238,28 @@ class ExecutorManagement:
             state=mesos_pb2.TASK_STAGING, resources=task.resources,
         )
         executor.tasks[task.task_id.value] = record
-        self.node.send(executor.pid, internal.RunTaskMessage(
-            framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
-            task=task))
+        return record
+
+    def _send_task_group(self, framework, executor, tasks):
+        group = mesos_pb2.TaskGroupInfo()
+        for task in tasks:
+            self._track_task(framework, executor, task)
+            group.tasks.add().CopyFrom(task)
+        self.node.send(executor.pid, internal.RunTaskGroupMessage(
+            framework=framework.info, executor=executor.info, task_group=group,
+            pid=framework.pid))
         self._update_container(framework, executor)
+
+    def _send_queued(self, framework, executor):
+        """
+        Hand a registered executor what waited for it: task groups whole,
+        then single tasks.
+        """
+        groups, tasks = executor.take_queued()
+        for group in groups:
+            self._send_task_group(framework, executor, group)
+        for task in tasks:
+            self._send_task(framework, executor, task)
 
     def _register_executor(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
@@ -194,9 +279,7 @@ class ExecutorManagement:
             executor_info=executor.info, framework_id=message.framework_id,
             framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
             slave_info=self.info()))
-        queued, executor.queued_tasks = executor.queued_tasks, {}
-        for task in queued.values():
-            self._send_task(framework, executor, task)
+        self._send_queued(framework, executor)
 
     def _kill_task(self, sender, message):
         if sender != self.master:
@@ -207,10 +290,7 @@ class ExecutorManagement:
         framework = self.frameworks.get(framework_id)
         for executor in (framework.executors.values() if framework else ()):
             if task_id in executor.queued_tasks:
-                task = executor.queued_tasks.pop(task_id)
-                self._send_slave_update(framework_id, executor.id, task.task_id,
-                                        mesos_pb2.TASK_KILLED, "Killed before it was launched",
-                                        None)
+                self._kill_queued(framework, executor, task_id)
                 if executor.command_executor and not executor.queued_tasks and not executor.tasks:
                     self._shutdown_executor(framework, executor)
                 return
@@ -225,6 +305,44 @@ class ExecutorManagement:
         self._send_slave_update(framework_id, None, message.task_id, mesos_pb2.TASK_LOST,
                                 "Cannot kill the task: unknown to the slave",
                                 Status.REASON_TASK_UNKNOWN)
+
+    def _kill_queued(self, framework, executor, task_id):
+        """
+        Kill a task that has not reached its executor; a task group goes
+        whole (Mesos's rule: a group runs all of its tasks or none).
+        """
+        group = executor.queued_group_of(task_id)
+        if group is None:
+            killed, text = [task_id], "Killed before it was launched"
+        else:
+            executor.queued_groups.remove(group)
+            killed = group
+            text = (f"Killed before it was launched: task {task_id} of its task group was "
+                    "killed")
+        for each in killed:
+            task = executor.queued_tasks.pop(each)
+            self._send_slave_update(framework.id, executor.id, task.task_id,
+                                    mesos_pb2.TASK_KILLED, text, None)
+
+    def _shutdown_executor_request(self, sender, message):
+        """
+        The master passes on a framework's request (the v1 SHUTDOWN call)
+        to shut down one of its executors; its unfinished tasks end killed.
+        """
+        framework = self.frameworks.get(message.framework_id.value)
+        executor = framework.executors.get(message.executor_id.value) if framework else None
+        if sender != self.master or executor is None:
+            self.log.warn("Ignoring a shutdown of executor {executor_id} of framework "
+                          "{framework_id} from {sender}: not our master, or not an executor "
+                          "of ours", executor_id=message.executor_id.value,
+                          framework_id=message.framework_id.value, sender=str(sender))
+            return
+        self.log.info("Shutting down executor {executor_id} of framework {framework_id}, as "
+                      "the framework asks", executor_id=executor.id, framework_id=framework.id)
+        if executor.termination is None:
+            executor.termination = (mesos_pb2.TASK_KILLED, Status.REASON_EXECUTOR_TERMINATED,
+                                    "Executor shut down at the framework's request")
+        self._shutdown_executor(framework, executor)
 
     def _framework_to_executor(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)

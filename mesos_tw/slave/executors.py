@@ -10,7 +10,12 @@ import signal
 from mesos_tw.constants import EXECUTOR_SHUTDOWN_GRACE_PERIOD
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["command_executor_info", "describe_wait_status", "executor_environment"]
+__all__ = [
+    "command_executor_info",
+    "default_executor_info",
+    "describe_wait_status",
+    "executor_environment",
+]
 
 
 def command_executor_info(framework_id, task, python):
@@ -27,6 +32,21 @@ def command_executor_info(framework_id, task, python):
         name=f"Command Executor (Task: {task_id})",
         source=task_id,
     )
+
+
+def default_executor_info(info, python):
+    """
+    The C{ExecutorInfo} a DEFAULT executor (one without a command, for task
+    groups) is launched with: C{info} with the command
+    C{<python> -m mesos_tw.executors.default}, the slave's built-in task
+    group executor.
+    """
+    launched = mesos_pb2.ExecutorInfo()
+    launched.CopyFrom(info)
+    launched.command.value = f"{shlex.quote(python)} -m mesos_tw.executors.default"
+    if not launched.name:
+        launched.name = f"Default Executor ({info.executor_id.value})"
+    return launched
 
 
 def executor_environment(base, slave_pid, framework_id, executor_info, directory,

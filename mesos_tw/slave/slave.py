@@ -110,6 +110,8 @@ class Slave(ExecutorManagement):
             internal.SlaveReregisteredMessage: self._registered,
             internal.PingSlaveMessage: self._ping,
             internal.RunTaskMessage: self._run_task,
+            internal.RunTaskGroupMessage: self._run_task_group,
+            internal.ShutdownExecutorMessage: self._shutdown_executor_request,
             internal.KillTaskMessage: self._kill_task,
             internal.RegisterExecutorMessage: self._register_executor,
             internal.StatusUpdateMessage: self._status_update,

@@ -39,6 +39,8 @@ class ExecutorRecord:
     One run of an executor.
 
     @ivar queued_tasks: C{{task_id: TaskInfo}} waiting for registration.
+    @ivar queued_groups: the task groups among them, each a list of task
+        ids, to be sent together.
     @ivar tasks: C{{task_id: Task}} sent to the executor, not yet terminal.
     """
 
@@ -50,6 +52,7 @@ class ExecutorRecord:
     state: str = LAUNCHING
     pid: object = None
     queued_tasks: dict = field(default_factory=dict)
+    queued_groups: list = field(default_factory=list)
     tasks: dict = field(default_factory=dict)
     completed_tasks: deque = field(
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
@@ -76,6 +79,29 @@ class ExecutorRecord:
         for task in self.queued_tasks.values():
             total = total + Resources.from_protobuf(task.resources)
         return total
+
+    def queued_group_of(self, task_id):
+        """
+        The queued task group (a list of task ids) holding C{task_id}, or
+        L{None}.
+        """
+        for group in self.queued_groups:
+            if task_id in group:
+                return group
+        return None
+
+    def take_queued(self):
+        """
+        Empty the queue.
+
+        @return: C{(groups, tasks)}: the queued task groups, each a list of
+            C{TaskInfo}s, and the single tasks, in the order they came.
+        """
+        queued, self.queued_tasks = self.queued_tasks, {}
+        groups, self.queued_groups = self.queued_groups, []
+        grouped = {task_id for group in groups for task_id in group}
+        return ([[queued[task_id] for task_id in group] for group in groups],
+                [task for task_id, task in queued.items() if task_id not in grouped])
 
     def cancel_timers(self):
         """
