@@ -1,0 +1,218 @@
+"""
+The built-in default executor: the slave runs it for task groups whose
+executor is of type DEFAULT (Mesos's C{mesos-default-executor}).
+
+One executor runs any number of task groups.  Each task's command runs with
+C{sh -c} in a session of its own, in a sandbox of its own
+(C{<executor sandbox>/tasks/<task id>}, holding its C{stdout} and C{stderr}
+files; C{MESOS_SANDBOX} names it).  A task reports TASK_RUNNING once
+started and then how its command ended.  As in Mesos, a group stands or
+falls together: when one of its tasks fails or is killed, the others are
+killed.  Once no task is left the executor stops (after the slave has
+acknowledged its updates) and exits.
+
+Run by the slave as ``python -m mesos_tw.executors.default``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+from twisted.internet.task import react
+from twisted.logger import Logger
+
+from mesos_tw.interface import Executor
+from mesos_tw.isolation._containers import watch_exit
+from mesos_tw.native import MesosExecutorDriver
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["DefaultExecutor", "main"]
+
+#: Time between SIGTERM and SIGKILL when a task is killed (shorter than the
+#: slave's default grace period before it kills the whole executor).
+KILL_GRACE_PERIOD = 3.0
+
+
+class _RunningTask:
+    """
+    One task's process, and what has been done to it.
+    """
+
+    def __init__(self, task_id, group, process):
+        self.task_id = task_id
+        self.group = group
+        self.process = process
+        self.killed = False
+        self.kill_call = None
+
+    def signal(self, number):
+        """
+        Signal the task's whole session (its command's children too).
+        """
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, number)
+            except ProcessLookupError:
+                pass
+
+
+class DefaultExecutor(Executor):
+    """
+    Runs task groups' commands as child processes.
+
+    @param reactor: watches the processes and times kills.
+    @param sandbox: the executor's sandbox; each task gets a directory in it.
+    @param environ: the environment tasks start from (the executor's own).
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, sandbox, environ, kill_grace_period=KILL_GRACE_PERIOD):
+        self.reactor = reactor
+        self.sandbox = sandbox
+        self.environ = dict(environ)
+        self.kill_grace_period = kill_grace_period
+        self.running = {}
+
+    def launchTaskGroup(self, driver, tasks):
+        """
+        Start every task of the group; if one cannot start, the group
+        fails whole (those started are killed, the others fail).
+        """
+        group = [task.task_id.value for task in tasks]
+        missing = [task.task_id.value for task in tasks if not task.command.value]
+        if missing:
+            for task_id in group:
+                self._update(driver, task_id, mesos_pb2.TASK_FAILED,
+                             f"Task(s) {', '.join(missing)} of the group have no command")
+            self._stop_if_idle(driver)
+            return
+        for index, task in enumerate(tasks):
+            error = self._start(driver, task, group)
+            if error is None:
+                continue
+            self._update(driver, group[index], mesos_pb2.TASK_FAILED, error)
+            for task_id in group[index + 1:]:
+                self._update(driver, task_id, mesos_pb2.TASK_FAILED,
+                             f"Task {group[index]} of the group could not start")
+            self._kill_group(group, group[index], mesos_pb2.TASK_FAILED)
+            self._stop_if_idle(driver)
+            return
+
+    def launchTask(self, driver, task):
+        """
+        A single task is a group of one (the master sends DEFAULT executors
+        groups only).
+        """
+        self.launchTaskGroup(driver, [task])
+
+    def _start(self, driver, task, group):
+        """
+        Start one task's command.
+
+        @return: L{None}, or why it could not start.
+        """
+        task_id = task.task_id.value
+        directory = os.path.join(self.sandbox, "tasks", task_id)
+        environment = dict(self.environ)
+        for variable in task.command.environment.variables:
+            environment[variable.name] = variable.value
+        environment["MESOS_SANDBOX"] = directory
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, "stdout"), "ab") as stdout, \
+                    open(os.path.join(directory, "stderr"), "ab") as stderr:
+                process = subprocess.Popen(
+                    ["sh", "-c", task.command.value], cwd=directory, env=environment,
+                    stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                    start_new_session=True)
+        except OSError as error:
+            return f"Cannot start the command: {error.strerror}"
+        running = self.running[task_id] = _RunningTask(task_id, group, process)
+        watch_exit(self.reactor, os.pidfd_open(process.pid)).addCallback(
+            lambda _: self._exited(driver, running))
+        self._update(driver, task_id, mesos_pb2.TASK_RUNNING, "")
+        return None
+
+    def _exited(self, driver, running):
+        code = running.process.wait()
+        if running.kill_call is not None and running.kill_call.active():
+            running.kill_call.cancel()
+        del self.running[running.task_id]
+        if running.killed:
+            state, text = mesos_pb2.TASK_KILLED, "Command killed"
+        elif code == 0:
+            state, text = mesos_pb2.TASK_FINISHED, "Command exited with status 0"
+        elif code < 0:
+            state, text = mesos_pb2.TASK_FAILED, f"Command terminated by signal {-code}"
+        else:
+            state, text = mesos_pb2.TASK_FAILED, f"Command exited with status {code}"
+        self._update(driver, running.task_id, state, text)
+        if state != mesos_pb2.TASK_FINISHED:
+            self._kill_group(running.group, running.task_id, state)
+        self._stop_if_idle(driver)
+
+    def _kill_group(self, group, task_id, state):
+        """
+        Task C{task_id} of C{group} ended with C{state}, not finished: kill
+        the others still running.
+        """
+        for other in group:
+            if other in self.running:
+                self.log.info("Killing task {other}: task {task_id} of its group ended "
+                              "{state}", other=other, task_id=task_id,
+                              state=mesos_pb2.TaskState.Name(state))
+                self._kill(self.running[other])
+
+    def _stop_if_idle(self, driver):
+        if not self.running:
+            driver.stop()
+
+    def killTask(self, driver, taskId):
+        """
+        SIGTERM the task, SIGKILL it after the grace period; the rest of its
+        group follows it.
+        """
+        running = self.running.get(taskId.value)
+        if running is None:
+            self.log.warn("Not killing task {task_id}: it is not running here",
+                          task_id=taskId.value)
+            return
+        self._kill(running)
+
+    def _kill(self, running):
+        if running.killed:
+            return
+        running.killed = True
+        running.signal(signal.SIGTERM)
+        running.kill_call = self.reactor.callLater(
+            self.kill_grace_period, running.signal, signal.SIGKILL)
+
+    def shutdown(self, driver):
+        """
+        Kill every task at once: the slave kills the executor soon anyway.
+        """
+        for running in list(self.running.values()):
+            running.killed = True
+            running.signal(signal.SIGKILL)
+
+    def _update(self, driver, task_id, state, text):
+        driver.sendStatusUpdate(mesos_pb2.TaskStatus(
+            task_id=mesos_pb2.TaskID(value=task_id), state=state, message=text))
+
+
+def main(reactor, environ=os.environ):
+    """
+    Run under the slave that started this process, until no task is left.
+    """
+    sandbox = environ.get("MESOS_SANDBOX") or environ.get("MESOS_DIRECTORY") or os.getcwd()
+    driver = MesosExecutorDriver(DefaultExecutor(reactor, sandbox, environ), reactor=reactor,
+                                 environ=environ)
+    driver.start()
+    return driver.stopped.addCallback(
+        lambda status: None if status == mesos_pb2.DRIVER_STOPPED else sys.exit(1))
+
+
+if __name__ == "__main__":
+    react(main)

@@ -1,0 +1,195 @@
+"""
+Tests for L{mesos_tw.executors.default.DefaultExecutor}, the slave's
+built-in task group executor: real commands run as child processes on the
+real reactor, reporting to a recording driver.
+"""
+
+import os
+import signal
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import TestCase
+
+from mesos_tw.executors.default import DefaultExecutor
+from mesos_tw.interface import ExecutorDriver
+from mesos_tw.protocols import mesos_pb2
+
+
+class RecordingDriver(ExecutorDriver):
+    """
+    An L{ExecutorDriver} that records status updates and whether it was
+    stopped.
+    """
+
+    def __init__(self):
+        self.updates = []
+        self.stopped = False
+        self._waiting = []
+
+    def sendStatusUpdate(self, status):
+        """
+        Record C{status}; wake those waiting for its task to end, on the
+        next turn of the reactor (after the executor has finished handling
+        whatever made it send the update, as with a real driver).
+        """
+        self.updates.append((status.task_id.value, status.state, status.message))
+        for wanted, d in list(self._waiting):
+            if wanted <= self.ended():
+                self._waiting.remove((wanted, d))
+                reactor.callLater(0, d.callback, None)
+        return mesos_pb2.DRIVER_RUNNING
+
+    def stop(self):
+        """
+        Record that the executor stopped its driver.
+        """
+        self.stopped = True
+        return mesos_pb2.DRIVER_STOPPED
+
+    def ended(self):
+        """
+        The ids of the tasks that reached a terminal state.
+        """
+        return {task_id for task_id, state, _ in self.updates
+                if state not in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_STARTING)}
+
+    def when_ended(self, *task_ids):
+        """
+        A Deferred firing once every one of C{task_ids} has ended.
+        """
+        d = Deferred()
+        if set(task_ids) <= self.ended():
+            d.callback(None)
+        else:
+            self._waiting.append((set(task_ids), d))
+        return d
+
+    def states(self):
+        """
+        C{{task id: last state}}.
+        """
+        return {task_id: state for task_id, state, _ in self.updates}
+
+
+def task(task_id, command):
+    """
+    A task running C{command}.
+    """
+    info = mesos_pb2.TaskInfo(name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+                              slave_id=mesos_pb2.SlaveID(value="S1"))
+    if command is not None:
+        info.command.value = command
+    return info
+
+
+class DefaultExecutorTests(TestCase):
+    """
+    Task groups run as processes, standing or falling together.
+    """
+
+    timeout = 30
+
+    def setUp(self):
+        self.sandbox = self.mktemp()
+        os.makedirs(self.sandbox)
+        self.driver = RecordingDriver()
+        self.executor = DefaultExecutor(reactor, self.sandbox, {"PATH": os.environ["PATH"]},
+                                        kill_grace_period=1.0)
+
+    def test_driver_fake_is_an_executor_driver(self):
+        """
+        The recording driver is an L{ExecutorDriver}, as the executor
+        expects.
+        """
+        self.assertIsInstance(self.driver, ExecutorDriver)
+
+    async def test_group_runs_in_task_sandboxes(self):
+        """
+        Each task runs in its own sandbox (named by MESOS_SANDBOX, holding
+        its output), reports RUNNING then FINISHED, and the executor stops
+        once none is left.
+        """
+        self.executor.launchTaskGroup(self.driver, [
+            task("a", 'echo "a in $MESOS_SANDBOX"'), task("b", "pwd")])
+        await self.driver.when_ended("a", "b")
+        self.assertEqual(self.driver.states(), {"a": mesos_pb2.TASK_FINISHED,
+                                                "b": mesos_pb2.TASK_FINISHED})
+        self.assertEqual([state for task_id, state, _ in self.driver.updates if task_id == "a"],
+                         [mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED])
+        a_sandbox = os.path.join(self.sandbox, "tasks", "a")
+        with open(os.path.join(a_sandbox, "stdout")) as output:
+            self.assertEqual(output.read(), f"a in {a_sandbox}\n")
+        with open(os.path.join(self.sandbox, "tasks", "b", "stdout")) as output:
+            self.assertEqual(os.path.realpath(output.read().strip()),
+                             os.path.realpath(os.path.join(self.sandbox, "tasks", "b")))
+        self.assertTrue(self.driver.stopped)
+
+    async def test_failed_task_kills_its_group(self):
+        """
+        A task that fails gets the exit status in its message; the rest of
+        its group is killed, another group runs on.
+        """
+        self.executor.launchTaskGroup(self.driver, [task("fails", "exit 3"),
+                                                    task("sleeper", "sleep 60")])
+        self.executor.launchTaskGroup(self.driver, [task("other", "sleep 60")])
+        await self.driver.when_ended("fails", "sleeper")
+        states = self.driver.states()
+        self.assertEqual((states["fails"], states["sleeper"]),
+                         (mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED))
+        self.assertIn("exited with status 3", dict(
+            (t, m) for t, _, m in self.driver.updates)["fails"])
+        self.assertEqual(states["other"], mesos_pb2.TASK_RUNNING)
+        self.assertFalse(self.driver.stopped)
+        self.executor.killTask(self.driver, mesos_pb2.TaskID(value="other"))
+        await self.driver.when_ended("other")
+        self.assertEqual(self.driver.states()["other"], mesos_pb2.TASK_KILLED)
+        self.assertTrue(self.driver.stopped)
+
+    async def test_kill_escalates_to_sigkill(self):
+        """
+        A task that ignores SIGTERM is killed with SIGKILL after the grace
+        period.
+        """
+        # Ignored signals stay ignored in children: the task's shell is
+        # born deaf to SIGTERM, with no race against its start.
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.executor.launchTaskGroup(self.driver, [task("stubborn", "sleep 60")])
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        process = self.executor.running["stubborn"].process
+        self.executor.killTask(self.driver, mesos_pb2.TaskID(value="stubborn"))
+        await self.driver.when_ended("stubborn")
+        self.assertEqual(self.driver.states()["stubborn"], mesos_pb2.TASK_KILLED)
+        self.assertEqual(process.returncode, -signal.SIGKILL)
+
+    def test_task_without_command_fails_the_group(self):
+        """
+        A group with a task without a command does not start at all: every
+        task fails, saying which one lacked it.
+        """
+        self.executor.launchTaskGroup(self.driver, [task("a", "sleep 60"), task("b", None)])
+        self.assertEqual(self.driver.states(), {"a": mesos_pb2.TASK_FAILED,
+                                                "b": mesos_pb2.TASK_FAILED})
+        self.assertIn("b of the group have no command", self.driver.updates[0][2])
+        self.assertEqual(self.executor.running, {})
+        self.assertTrue(self.driver.stopped)
+
+    async def test_shutdown_kills_everything(self):
+        """
+        A shutdown kills every task at once.
+        """
+        self.executor.launchTaskGroup(self.driver, [task("a", "sleep 60")])
+        self.executor.launchTaskGroup(self.driver, [task("b", "sleep 60")])
+        self.executor.shutdown(self.driver)
+        await self.driver.when_ended("a", "b")
+        self.assertEqual(self.driver.states(), {"a": mesos_pb2.TASK_KILLED,
+                                                "b": mesos_pb2.TASK_KILLED})
+
+    def test_kill_unknown_task_is_ignored(self):
+        """
+        Killing a task that is not running here changes nothing.
+        """
+        self.executor.killTask(self.driver, mesos_pb2.TaskID(value="nope"))
+        self.assertEqual(self.driver.updates, [])
