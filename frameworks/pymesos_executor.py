@@ -3,7 +3,8 @@
 An executor written with pymesos (a third-party client of Mesos's v1 HTTP
 executor API), in the style of pymesos's own README example: for each task
 it reports TASK_RUNNING, tells the scheduler with a framework message, and
-reports TASK_FINISHED when the scheduler answers ``finish <task id>``.
+reports TASK_FINISHED when the scheduler answers ``finish <task id>``.  The
+tasks of a task group (LAUNCH_GROUP) run the same way.
 Nothing in it is specific to mesos_tw: it finds its slave in the
 environment Mesos gives executors (``MESOS_AGENT_ENDPOINT`` and the rest).
 
@@ -35,6 +36,10 @@ class MessagingExecutor(Executor):
 
         thread = Thread(target=run_task, args=(task,))
         thread.start()
+
+    def launchTaskGroup(self, driver, tasks):
+        for task in tasks:
+            self.launchTask(driver, task)
 
     def frameworkMessage(self, driver, message):
         words = decode_data(message).decode().split()

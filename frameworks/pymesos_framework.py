@@ -7,9 +7,12 @@ asks for an implicit reconciliation while they run, and stops when every
 task has finished.  With ``--executor`` its tasks run on a pymesos executor
 instead (frameworks/pymesos_executor.py, over the v1 executor API): each
 running task's executor sends a framework message, and the task finishes
-when the framework answers it.  Nothing in it is specific to mesos_tw.
+when the framework answers it.  With ``--group`` the tasks are launched
+together as one task group (a LAUNCH_GROUP operation): on Mesos's DEFAULT
+executor (the slave's own), or with ``--executor`` on the pymesos executor.
+Nothing in it is specific to mesos_tw.
 
-    python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3] [--executor]
+    python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3] [--executor] [--group]
     python frameworks/pymesos_framework.py zk://127.0.0.1:2181/mesos
 
 Needs pymesos (``bash scripts/install-pymesos``).
@@ -48,10 +51,11 @@ class CommandScheduler(Scheduler):
     C{ExecutorInfo}) on whatever offers fit.
     """
 
-    def __init__(self, total, done, executor=None):
+    def __init__(self, total, done, executor=None, group=False):
         self.total = total
         self.done = done
         self.executor = executor
+        self.group = group
         self.executor_agents = set()
         self.messages = set()
         self.launched = 0
@@ -77,7 +81,11 @@ class CommandScheduler(Scheduler):
                 task.task_id.value = f"pymesos-{self.launched}-{uuid.uuid4().hex[:6]}"
                 task.agent_id.value = offer.agent_id.value
                 task.name = f"task {self.launched}"
-                if self.executor is not None:
+                if self.group:
+                    # A group's tasks name no executor: the group's is theirs.
+                    if self.executor.type == "DEFAULT":
+                        task.command.value = "sleep 1; echo hello from a task group"
+                elif self.executor is not None:
                     task.executor = self.executor
                 else:
                     task.command.value = "sleep 1; echo hello from pymesos"
@@ -86,7 +94,12 @@ class CommandScheduler(Scheduler):
                 self.launched += 1
                 cpus -= TASK_CPUS
                 mem -= TASK_MEM
-            if tasks:
+            if tasks and self.group:
+                self.executor_agents.add(offer.agent_id.value)
+                driver.acceptOffers([offer.id], [dict(
+                    type="LAUNCH_GROUP",
+                    launch_group=dict(executor=self.executor, task_group=dict(tasks=tasks)))])
+            elif tasks:
                 if self.executor is not None:
                     self.executor_agents.add(offer.agent_id.value)
                 driver.launchTasks(offer.id, tasks)
@@ -119,11 +132,12 @@ class CommandScheduler(Scheduler):
         self._check_done()
 
     def _check_done(self):
-        messages = len(self.messages) == self.total if self.executor is not None else True
+        messaging = self.executor is not None and self.executor.type != "DEFAULT"
+        messages = len(self.messages) == self.total if messaging else True
         if len(self.finished) == self.total and self.reconciliation_answers and messages:
             print(f"All {self.total} tasks finished; reconciliation answered "
                   f"{self.reconciliation_answers} time(s)", flush=True)
-            if self.executor is not None:
+            if messaging:
                 print(f"Framework messages from the executor for all {self.total} tasks",
                       flush=True)
             self.done.set()
@@ -142,6 +156,8 @@ def main():
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--executor", action="store_true",
                         help="run the tasks on frameworks/pymesos_executor.py")
+    parser.add_argument("--group", action="store_true",
+                        help="launch the tasks as one task group (LAUNCH_GROUP)")
     options = parser.parse_args()
 
     framework = Dict()
@@ -157,7 +173,14 @@ def main():
         executor.name = "pymesos executor"
         executor.command.value = f"{shlex.quote(sys.executable)} {shlex.quote(EXECUTOR)}"
         executor.resources = resources(EXECUTOR_CPUS, EXECUTOR_MEM)
-    scheduler = CommandScheduler(options.tasks, done, executor)
+        if options.group:
+            executor.type = "CUSTOM"
+    elif options.group:
+        executor = Dict()
+        executor.type = "DEFAULT"
+        executor.executor_id.value = f"default-executor-{uuid.uuid4().hex[:6]}"
+        executor.resources = resources(EXECUTOR_CPUS, EXECUTOR_MEM)
+    scheduler = CommandScheduler(options.tasks, done, executor, options.group)
     driver = MesosSchedulerDriver(scheduler, framework, options.master, use_addict=True)
     driver.start()
     finished = done.wait(options.timeout)
