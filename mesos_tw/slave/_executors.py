@@ -1,8 +1,9 @@
 """
 The slave's handling of tasks and executors: launching executors through the
 isolator, handing them tasks, kills, framework messages, shutdowns, and
-executor exits.  Mixed into L{mesos_tw.slave.slave.Slave}, whose state it
-uses.
+executor exits (their registration, disconnection and resubscription are in
+L{mesos_tw.slave._subscriptions}).  Mixed into L{mesos_tw.slave.slave.Slave},
+whose state it uses.
 """
 
 import uuid
@@ -67,9 +68,11 @@ class ExecutorManagement:
             executor = self._new_executor(framework, info, command_executor)
             executor.queued_tasks[task.task_id.value] = task
             self._launch_executor(framework, executor)
-        elif executor.state == RUNNING:
+        elif executor.connected:
             self._send_task(framework, executor, task)
-        elif executor.state == LAUNCHING:
+        elif executor.state in (LAUNCHING, RUNNING):
+            # Not registered yet, or disconnected: it waits for the
+            # executor to (re)subscribe.
             executor.queued_tasks[task.task_id.value] = task
         else:
             self._send_slave_update(framework_id, info.executor_id.value, task.task_id,
@@ -164,6 +167,11 @@ class ExecutorManagement:
             self._destroy_container(framework, executor)
 
     def _send_task(self, framework, executor, task):
+        """
+        Send C{task} to the connected C{executor}; until the task's first
+        update its C{TaskInfo} is kept, to send again should the executor
+        lose its connection without having seen it.
+        """
         record = internal.Task(
             name=task.name, task_id=task.task_id,
             framework_id=mesos_pb2.FrameworkID(value=framework.id),
@@ -171,29 +179,17 @@ class ExecutorManagement:
             state=mesos_pb2.TASK_STAGING, resources=task.resources,
         )
         executor.tasks[task.task_id.value] = record
+        executor.staging_infos[task.task_id.value] = task
         self.node.send(executor.pid, internal.RunTaskMessage(
             framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
             task=task))
         self._update_container(framework, executor)
 
-    def _register_executor(self, sender, message):
-        framework = self.frameworks.get(message.framework_id.value)
-        executor = framework.executors.get(message.executor_id.value) if framework else None
-        if executor is None or executor.state != LAUNCHING:
-            self.log.warn("Unknown executor {executor_id} tried to register; shutting it down",
-                          executor_id=message.executor_id.value)
-            self.node.send(sender, internal.ShutdownExecutorMessage())
-            return
-        executor.state = RUNNING
-        executor.pid = sender
-        if executor.registration_timer is not None and executor.registration_timer.active():
-            executor.registration_timer.cancel()
-        executor.registration_timer = None
-        self._executors_by_pid[sender] = executor
-        self.node.send(sender, internal.ExecutorRegisteredMessage(
-            executor_info=executor.info, framework_id=message.framework_id,
-            framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
-            slave_info=self.info()))
+    def _send_queued(self, framework, executor):
+        """
+        Send a (re)subscribed executor what waited for it.
+        """
+        # Task groups, when they come, wait and are sent here too.
         queued, executor.queued_tasks = executor.queued_tasks, {}
         for task in queued.values():
             self._send_task(framework, executor, task)
@@ -215,8 +211,12 @@ class ExecutorManagement:
                     self._shutdown_executor(framework, executor)
                 return
             if task_id in executor.tasks:
-                if executor.state == RUNNING:
+                if executor.connected:
                     self.node.send(executor.pid, message)
+                elif executor.state == RUNNING:
+                    self.log.info("Task {task_id}'s executor is disconnected; the kill waits "
+                                  "for it to subscribe again", task_id=task_id)
+                    executor.pending_kills.add(task_id)
                 else:
                     # Its executor is going; the exit will end the task.
                     self.log.info("Task {task_id} ends with its terminating executor",
@@ -232,6 +232,11 @@ class ExecutorManagement:
         if executor is None or executor.state != RUNNING:
             self.log.warn("Dropping framework message for executor {executor_id}: not running",
                           executor_id=message.executor_id.value)
+            return
+        if not executor.connected:
+            # Framework messages are best effort: not kept for later.
+            self.log.warn("Dropping framework message for executor {executor_id}: it is "
+                          "disconnected", executor_id=message.executor_id.value)
             return
         self.node.send(executor.pid, message)
 
@@ -276,8 +281,9 @@ class ExecutorManagement:
         """
         if executor.state in (TERMINATING, TERMINATED):
             return
-        if executor.state == RUNNING:
+        if executor.connected:
             self.node.send(executor.pid, internal.ShutdownExecutorMessage())
+        executor.cancel_reregistration_timer()
         executor.state = TERMINATING
         executor.shutdown_timer = self.reactor.callLater(
             self.executor_shutdown_grace_period, self._destroy_container, framework, executor)
@@ -320,6 +326,8 @@ class ExecutorManagement:
             for task in list(executor.queued_tasks.values()) + list(executor.tasks.values()):
                 self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
         executor.queued_tasks.clear()
+        executor.staging_infos.clear()
+        executor.pending_kills.clear()
         if self.registered and status is not None:
             self.node.send(self.master, internal.ExitedExecutorMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id),

@@ -129,6 +129,14 @@ class StatusUpdateManager:
         for key in [k for k in self._streams if k[0] == framework_id]:
             self._cancel(self._streams.pop(key))
 
+    def has_stream(self, framework_id, task_id):
+        """
+        Whether the task's stream is still kept: it has updates waiting, or
+        its terminal update has not been acknowledged yet.  While it is,
+        a copy of one of its updates is recognised as a duplicate.
+        """
+        return (framework_id, task_id) in self._streams
+
     def pending(self, framework_id=None):
         """
         How many updates wait for acknowledgement (of one framework, or all).
