@@ -182,6 +182,15 @@ class StatusUpdateManagerTests(SynchronousTestCase):
         self.manager.flush()
         self.assertEqual(self.uuids(), [b"a", b"c", b"a", b"c"])
 
+    def test_flush_one_framework(self):
+        """
+        Flushing one framework sends only its streams' heads.
+        """
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.update(update("t2", mesos_pb2.TASK_RUNNING, b"b", framework_id="F2"))
+        self.manager.flush("F2")
+        self.assertEqual(self.uuids(), [b"a", b"b", b"b"])
+
     def test_flush_skips_acknowledged_streams(self):
         """
         A running task whose updates are all acknowledged has nothing to

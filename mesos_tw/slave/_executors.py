@@ -262,6 +262,9 @@ class ExecutorManagement:
         self.log.info("Framework {framework_id} has a new scheduler at {pid}",
                       framework_id=framework.id, pid=message.pid)
         framework.pid = message.pid
+        # As Mesos: the new scheduler gets the updates waiting for it now,
+        # not at their next retry.
+        self.status_updates.flush(framework.id)
 
     def _shutdown_framework(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)

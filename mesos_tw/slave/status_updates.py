@@ -113,13 +113,14 @@ class StatusUpdateManager:
             del self._streams[key]
         return True
 
-    def flush(self):
+    def flush(self, framework_id=None):
         """
-        Send every stream's head now (after re-registering with a master);
-        a stream whose updates are all acknowledged has nothing to send.
+        Send every stream's head now (after re-registering with a master),
+        or those of one framework (whose scheduler failed over); a stream
+        whose updates are all acknowledged has nothing to send.
         """
         for key, stream in list(self._streams.items()):
-            if stream.head is not None:
+            if stream.head is not None and framework_id in (None, key[0]):
                 self._send(key, stream)
 
     def discard_framework(self, framework_id):
