@@ -22,6 +22,10 @@ EXECUTOR_SHUTDOWN_GRACE_PERIOD = 5.0
 #: How long a launched executor has to register before it is killed.
 EXECUTOR_REGISTRATION_TIMEOUT = 60.0
 
+#: How long an executor whose connection broke has to subscribe again
+#: before it is shut down (Mesos's --executor_reregistration_timeout).
+EXECUTOR_REREGISTRATION_TIMEOUT = 2.0
+
 #: ``Filters.refuse_seconds`` when a framework passes no filter.
 DEFAULT_REFUSE_SECONDS = 5.0
 

@@ -577,16 +577,18 @@ class ExecutorAPITests(TestCase):
             self.assertEqual((response.code, text in body), (code, True), body)
 
     @inlineCallbacks
-    def test_refused_subscription(self):
+    def test_subscription_replaced(self):
         """
-        A SUBSCRIBE for an executor that is already registered with the
-        slave (resubscription is not supported) replaces the old stream
-        and gets SHUTDOWN, the slave's refusal, and its stream ends.
+        A second SUBSCRIBE for an executor already subscribed replaces the
+        first: the old stream ends, the new one gets SUBSCRIBED, and the
+        task the executor was sent and never reported on (it listed no
+        unacknowledged task) is sent again.
         """
         _, _, _, _, environment = yield self.start_framework(["t1"])
-        _, first_done, _ = yield self.subscribe_executor(environment)
-        url, call = self.executor_call(environment, "SUBSCRIBE", {})
-        _, reader, done = yield self.open_stream(url, call)
+        first, first_done, _ = yield self.subscribe_executor(environment)
+        yield first.next(lambda e: e["type"] == "LAUNCH")
+        reader, _, _ = yield self.subscribe_executor(environment)
         yield first_done
-        yield done
-        self.assertEqual([e["type"] for e in reader.events], ["SHUTDOWN"])
+        launch = yield reader.next(lambda e: e["type"] == "LAUNCH")
+        self.assertEqual(launch["launch"]["task"]["task_id"], {"value": "t1"})
+        self.assertEqual([e["type"] for e in reader.events], ["SUBSCRIBED", "LAUNCH"])

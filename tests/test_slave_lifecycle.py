@@ -259,6 +259,27 @@ class StopTests(SlaveTestCase):
         self.turn()
         self.assertEqual(self.slave.frameworks["F1"].pid, "scheduler-2@127.0.0.1:0")
 
+    def test_update_framework_resends_pending_updates(self):
+        """
+        A framework's new scheduler gets its updates waiting for
+        acknowledgement at once, as in Mesos, not at their next retry;
+        other frameworks' updates wait for theirs.
+        """
+        self.register()
+        self.run_task("t1", executor_id="e1")
+        executor = self.executor_registers("e1")
+        self.executor_update(executor, "t1", mesos_pb2.TASK_RUNNING, b"u1")
+        self.slave._send_slave_update("F2", None, mesos_pb2.TaskID(value="x"),
+                                      mesos_pb2.TASK_LOST, "elsewhere", None)
+        self.turn()
+        self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_RUNNING),
+                                            ("x", mesos_pb2.TASK_LOST)])
+        self.master.send(SLAVE, internal.UpdateFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"), pid="scheduler-2@127.0.0.1:0"))
+        self.turn()
+        self.assertEqual(self.forwarded()[2:], [("t1", mesos_pb2.TASK_RUNNING)])
+        self.assertEqual(self.master.last(internal.StatusUpdateMessage).update.uuid, b"u1")
+
     def test_tasks_of_shut_down_framework_refused(self):
         """
         After ShutdownFrameworkMessage no new task of the framework starts.

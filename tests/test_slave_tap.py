@@ -47,6 +47,20 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["master_location"], UPID("master", "127.0.0.1", 5050))
         self.assertIsNone(options["resources"])
 
+    def test_reregistration_timeout(self):
+        """
+        --executor_reregistration_timeout defaults to Mesos's 2 s, takes a
+        Mesos duration, and reaches the slave.
+        """
+        self.assertEqual(self.parse(["--master=127.0.0.1:5050"])[
+            "executor_reregistration_timeout"], 2.0)
+        options = self.parse(["--master=127.0.0.1:5050", "--executor_reregistration_timeout=500ms",
+                              f"--work_dir={self.mktemp()}", "--resources=cpus:1;mem:64;disk:10"])
+        self.assertEqual(options["executor_reregistration_timeout"], 0.5)
+        service = tap.makeService(options, MemoryReactorClock())
+        service.startService()
+        self.assertEqual(service.slave.executor_reregistration_timeout, 0.5)
+
     def test_isolation_defaults(self):
         """
         The isolators' flags default to Mesos's: cgroups under C{mesos},
@@ -100,6 +114,8 @@ class OptionsTests(SynchronousTestCase):
             (["--master=1.2.3.4:5050", "--resources=cpus:lots"], "--resources"),
             (["--master=1.2.3.4:5050", "--executor_registration_timeout=soon"],
              "--executor_registration_timeout"),
+            (["--master=1.2.3.4:5050", "--executor_reregistration_timeout=soon"],
+             "--executor_reregistration_timeout"),
         ):
             with self.assertRaises(UsageError) as raised:
                 self.parse(argv)

@@ -8,8 +8,36 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from tests.test_slave import SCHEDULER, SLAVE, SlaveTestCase
+from tests.test_slave_resubscription import ResubscriptionTestCase
 
 DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
+
+
+def run_group(test, task_ids, executor_id, kind=DEFAULT):
+    """
+    C{test}'s master sends its slave a task group of C{task_ids} for
+    executor C{executor_id} (the DEFAULT executor unless C{kind} says
+    otherwise).
+    """
+    executor = mesos_pb2.ExecutorInfo(
+        executor_id=mesos_pb2.ExecutorID(value=executor_id), type=kind,
+        framework_id=mesos_pb2.FrameworkID(value="F1"),
+        resources=Resources.parse("cpus:0.1;mem:32").to_protobuf())
+    if kind != DEFAULT:
+        executor.command.value = "./my-executor"
+    group = mesos_pb2.TaskGroupInfo()
+    for task_id in task_ids:
+        task = group.tasks.add(
+            name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            resources=Resources.parse("cpus:0.5;mem:64").to_protobuf())
+        task.command.value = f"echo {task_id}"
+        task.executor.CopyFrom(executor)
+    test.master.send(SLAVE, internal.RunTaskGroupMessage(
+        framework=mesos_pb2.FrameworkInfo(user="alice", name="fw",
+                                          id=mesos_pb2.FrameworkID(value="F1")),
+        executor=executor, task_group=group, pid=SCHEDULER))
+    test.turn()
 
 
 class TaskGroupTests(SlaveTestCase):
@@ -26,25 +54,7 @@ class TaskGroupTests(SlaveTestCase):
         The master sends a task group of C{task_ids} for executor
         C{executor_id} (the DEFAULT executor unless C{kind} says otherwise).
         """
-        executor = mesos_pb2.ExecutorInfo(
-            executor_id=mesos_pb2.ExecutorID(value=executor_id), type=kind,
-            framework_id=mesos_pb2.FrameworkID(value="F1"),
-            resources=Resources.parse("cpus:0.1;mem:32").to_protobuf())
-        if kind != DEFAULT:
-            executor.command.value = "./my-executor"
-        group = mesos_pb2.TaskGroupInfo()
-        for task_id in task_ids:
-            task = group.tasks.add(
-                name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
-                slave_id=mesos_pb2.SlaveID(value="S1"),
-                resources=Resources.parse("cpus:0.5;mem:64").to_protobuf())
-            task.command.value = f"echo {task_id}"
-            task.executor.CopyFrom(executor)
-        self.master.send(SLAVE, internal.RunTaskGroupMessage(
-            framework=mesos_pb2.FrameworkInfo(user="alice", name="fw",
-                                              id=mesos_pb2.FrameworkID(value="F1")),
-            executor=executor, task_group=group, pid=SCHEDULER))
-        self.turn()
+        run_group(self, task_ids, executor_id, kind)
 
     def test_default_executor_launched_with_the_built_in_command(self):
         """
@@ -187,3 +197,52 @@ class ShutdownExecutorTests(SlaveTestCase):
         self.assertEqual(self.executor.of(internal.ShutdownExecutorMessage), [])
         self.clock.advance(5)
         self.assertEqual(self.isolator.killed, [])
+
+
+class ResubscribedGroupTests(ResubscriptionTestCase):
+    """
+    Task groups for an executor whose connection broke.
+    """
+
+    def groups(self, executor):
+        """
+        The task ids of each RunTaskGroupMessage C{executor} received.
+        """
+        return [[t.task_id.value for t in m.task_group.tasks]
+                for m in executor.of(internal.RunTaskGroupMessage)]
+
+    def test_group_waits_for_resubscription(self):
+        """
+        A group for a disconnected executor waits, and goes whole when it
+        subscribes again.
+        """
+        self.disconnect()
+        run_group(self, ["a", "b"], "e1", mesos_pb2.ExecutorInfo.CUSTOM)
+        self.assertEqual(self.groups(self.old), [])
+        new = self.resubscribe(tasks=["t1"])
+        self.assertEqual(self.groups(new), [["a", "b"]])
+
+    def test_undelivered_group_sent_again_whole(self):
+        """
+        A group the executor never saw (it lists none of its tasks) is sent
+        again as a group, not task by task.
+        """
+        run_group(self, ["a", "b"], "e1", mesos_pb2.ExecutorInfo.CUSTOM)
+        self.assertEqual(self.groups(self.old), [["a", "b"]])
+        self.disconnect()
+        new = self.resubscribe(tasks=["t1"])
+        self.assertEqual(self.groups(new), [["a", "b"]])
+        self.assertEqual(new.of(internal.RunTaskMessage), [])
+
+    def test_undelivered_group_killed_whole(self):
+        """
+        A kill of one task of an undelivered group, made while the executor
+        was away, kills the whole group when it subscribes again.
+        """
+        run_group(self, ["a", "b"], "e1", mesos_pb2.ExecutorInfo.CUSTOM)
+        self.disconnect()
+        self.kill("a")
+        new = self.resubscribe(tasks=["t1"])
+        self.assertEqual(self.groups(new), [])
+        self.assertEqual(sorted(self.forwarded()), [("a", mesos_pb2.TASK_KILLED),
+                                                    ("b", mesos_pb2.TASK_KILLED)])

@@ -129,6 +129,30 @@ class StatusUpdateManagerTests(SynchronousTestCase):
         self.assertEqual(self.manager.pending(), 1)
         self.assertEqual(self.uuids(), [b"a"])
 
+    def test_duplicate_of_acknowledged_update_dropped(self):
+        """
+        A copy of an update the framework already acknowledged (an executor
+        that never saw the slave's acknowledgement sends it again) is a
+        duplicate too, while its task's stream is kept.
+        """
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.acknowledge("F1", "t1", b"a")
+        self.assertFalse(self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a")))
+        self.assertEqual((self.manager.pending(), self.uuids()), (0, [b"a"]))
+
+    def test_has_stream(self):
+        """
+        A task's stream is kept while an update waits or its terminal update
+        is not acknowledged, and forgotten after.
+        """
+        self.assertFalse(self.manager.has_stream("F1", "t1"))
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.acknowledge("F1", "t1", b"a")
+        self.assertTrue(self.manager.has_stream("F1", "t1"))
+        self.manager.update(update("t1", mesos_pb2.TASK_FINISHED, b"b"))
+        self.manager.acknowledge("F1", "t1", b"b")
+        self.assertFalse(self.manager.has_stream("F1", "t1"))
+
     def test_terminal_acknowledged(self):
         """
         Once a terminal update is acknowledged nothing of its task is
@@ -157,6 +181,15 @@ class StatusUpdateManagerTests(SynchronousTestCase):
         self.manager.update(update("t2", mesos_pb2.TASK_RUNNING, b"c"))
         self.manager.flush()
         self.assertEqual(self.uuids(), [b"a", b"c", b"a", b"c"])
+
+    def test_flush_one_framework(self):
+        """
+        Flushing one framework sends only its streams' heads.
+        """
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.update(update("t2", mesos_pb2.TASK_RUNNING, b"b", framework_id="F2"))
+        self.manager.flush("F2")
+        self.assertEqual(self.uuids(), [b"a", b"b", b"b"])
 
     def test_flush_skips_acknowledged_streams(self):
         """

@@ -1,8 +1,9 @@
 """
 The slave's handling of tasks and executors: launching executors through the
 isolator, handing them tasks, kills, framework messages, shutdowns, and
-executor exits.  Mixed into L{mesos_tw.slave.slave.Slave}, whose state it
-uses.
+executor exits (their registration, disconnection and resubscription are in
+L{mesos_tw.slave._subscriptions}).  Mixed into L{mesos_tw.slave.slave.Slave},
+whose state it uses.
 """
 
 import uuid
@@ -55,7 +56,7 @@ class ExecutorManagement:
         executor, new = self._executor_for_launch(framework, info, command_executor, [task])
         if executor is None:
             return
-        if executor.state == RUNNING:
+        if executor.connected:
             self._send_task(framework, executor, task)
         else:
             executor.queued_tasks[task.task_id.value] = task
@@ -80,7 +81,7 @@ class ExecutorManagement:
         executor, new = self._executor_for_launch(framework, info, False, tasks)
         if executor is None:
             return
-        if executor.state == RUNNING:
+        if executor.connected:
             self._send_task_group(framework, executor, tasks)
         else:
             for task in tasks:
@@ -229,7 +230,9 @@ class ExecutorManagement:
 
     def _track_task(self, framework, executor, task):
         """
-        Record a task handed to its executor, staging.
+        Record a task handed to its connected executor, staging.  Until the
+        task's first update its C{TaskInfo} is kept, to send again should
+        the executor lose its connection without having seen it.
         """
         record = internal.Task(
             name=task.name, task_id=task.task_id,
@@ -238,12 +241,14 @@ class ExecutorManagement:
             state=mesos_pb2.TASK_STAGING, resources=task.resources,
         )
         executor.tasks[task.task_id.value] = record
+        executor.staging_infos[task.task_id.value] = task
         return record
 
     def _send_task_group(self, framework, executor, tasks):
         group = mesos_pb2.TaskGroupInfo()
         for task in tasks:
             self._track_task(framework, executor, task)
+            executor.staging_groups[task.task_id.value] = [t.task_id.value for t in tasks]
             group.tasks.add().CopyFrom(task)
         self.node.send(executor.pid, internal.RunTaskGroupMessage(
             framework=framework.info, executor=executor.info, task_group=group,
@@ -252,34 +257,14 @@ class ExecutorManagement:
 
     def _send_queued(self, framework, executor):
         """
-        Hand a registered executor what waited for it: task groups whole,
-        then single tasks.
+        Hand a (re)subscribed executor what waited for it: task groups
+        whole, then single tasks.
         """
         groups, tasks = executor.take_queued()
         for group in groups:
             self._send_task_group(framework, executor, group)
         for task in tasks:
             self._send_task(framework, executor, task)
-
-    def _register_executor(self, sender, message):
-        framework = self.frameworks.get(message.framework_id.value)
-        executor = framework.executors.get(message.executor_id.value) if framework else None
-        if executor is None or executor.state != LAUNCHING:
-            self.log.warn("Unknown executor {executor_id} tried to register; shutting it down",
-                          executor_id=message.executor_id.value)
-            self.node.send(sender, internal.ShutdownExecutorMessage())
-            return
-        executor.state = RUNNING
-        executor.pid = sender
-        if executor.registration_timer is not None and executor.registration_timer.active():
-            executor.registration_timer.cancel()
-        executor.registration_timer = None
-        self._executors_by_pid[sender] = executor
-        self.node.send(sender, internal.ExecutorRegisteredMessage(
-            executor_info=executor.info, framework_id=message.framework_id,
-            framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
-            slave_info=self.info()))
-        self._send_queued(framework, executor)
 
     def _kill_task(self, sender, message):
         if sender != self.master:
@@ -295,8 +280,12 @@ class ExecutorManagement:
                     self._shutdown_executor(framework, executor)
                 return
             if task_id in executor.tasks:
-                if executor.state == RUNNING:
+                if executor.connected:
                     self.node.send(executor.pid, message)
+                elif executor.state == RUNNING:
+                    self.log.info("Task {task_id}'s executor is disconnected; the kill waits "
+                                  "for it to subscribe again", task_id=task_id)
+                    executor.pending_kills.add(task_id)
                 else:
                     # Its executor is going; the exit will end the task.
                     self.log.info("Task {task_id} ends with its terminating executor",
@@ -351,6 +340,11 @@ class ExecutorManagement:
             self.log.warn("Dropping framework message for executor {executor_id}: not running",
                           executor_id=message.executor_id.value)
             return
+        if not executor.connected:
+            # Framework messages are best effort: not kept for later.
+            self.log.warn("Dropping framework message for executor {executor_id}: it is "
+                          "disconnected", executor_id=message.executor_id.value)
+            return
         self.node.send(executor.pid, message)
 
     def _executor_to_framework(self, sender, message):
@@ -375,6 +369,9 @@ class ExecutorManagement:
         self.log.info("Framework {framework_id} has a new scheduler at {pid}",
                       framework_id=framework.id, pid=message.pid)
         framework.pid = message.pid
+        # As Mesos: the new scheduler gets the updates waiting for it now,
+        # not at their next retry.
+        self.status_updates.flush(framework.id)
 
     def _shutdown_framework(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
@@ -394,8 +391,9 @@ class ExecutorManagement:
         """
         if executor.state in (TERMINATING, TERMINATED):
             return
-        if executor.state == RUNNING:
+        if executor.connected:
             self.node.send(executor.pid, internal.ShutdownExecutorMessage())
+        executor.cancel_reregistration_timer()
         executor.state = TERMINATING
         executor.shutdown_timer = self.reactor.callLater(
             self.executor_shutdown_grace_period, self._destroy_container, framework, executor)
@@ -438,6 +436,10 @@ class ExecutorManagement:
             for task in list(executor.queued_tasks.values()) + list(executor.tasks.values()):
                 self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
         executor.queued_tasks.clear()
+        executor.queued_groups.clear()
+        executor.staging_infos.clear()
+        executor.staging_groups.clear()
+        executor.pending_kills.clear()
         if self.registered and status is not None:
             self.node.send(self.master, internal.ExitedExecutorMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id),

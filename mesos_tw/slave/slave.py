@@ -22,6 +22,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave._executors import ExecutorManagement
+from mesos_tw.slave._subscriptions import ExecutorSubscriptions
 from mesos_tw.slave.state import TERMINAL_STATES
 from mesos_tw.slave.status_updates import StatusUpdateManager
 
@@ -39,7 +40,7 @@ def _new_uuid():
 
 
 @implementer(IMessageReceiver)
-class Slave(ExecutorManagement):
+class Slave(ExecutorManagement, ExecutorSubscriptions):
     """
     A slave offering C{resources} to the master its C{detector} finds.
 
@@ -48,6 +49,8 @@ class Slave(ExecutorManagement):
     @param detector: an C{IMasterDetector}.
     @param isolator: an L{mesos_tw.isolation.interface.IIsolator}.
     @param resources: a L{mesos_tw.resources.Resources}; C{attributes} a C{{name: text}} dict.
+    @param executor_reregistration_timeout: seconds an executor whose
+        connection broke has to subscribe again before it is shut down.
     @param resource_monitoring_interval: seconds between samples of the
         executors' usage (L{monitor}).
     @param switch_user: run executors as their framework's user.
@@ -70,6 +73,7 @@ class Slave(ExecutorManagement):
         hostname=None,
         executor_shutdown_grace_period=constants.EXECUTOR_SHUTDOWN_GRACE_PERIOD,
         executor_registration_timeout=constants.EXECUTOR_REGISTRATION_TIMEOUT,
+        executor_reregistration_timeout=constants.EXECUTOR_REREGISTRATION_TIMEOUT,
         resource_monitoring_interval=1.0,
         switch_user=False,
         python=sys.executable,
@@ -87,6 +91,7 @@ class Slave(ExecutorManagement):
         self.hostname = hostname or node.upid.host
         self.executor_shutdown_grace_period = executor_shutdown_grace_period
         self.executor_registration_timeout = executor_registration_timeout
+        self.executor_reregistration_timeout = executor_reregistration_timeout
         self.switch_user = switch_user
         self.python = python
         self.environ = dict(os.environ if environ is None else environ)
@@ -114,6 +119,7 @@ class Slave(ExecutorManagement):
             internal.ShutdownExecutorMessage: self._shutdown_executor_request,
             internal.KillTaskMessage: self._kill_task,
             internal.RegisterExecutorMessage: self._register_executor,
+            internal.ReregisterExecutorMessage: self._reregister_executor,
             internal.StatusUpdateMessage: self._status_update,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledgement,
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
@@ -136,6 +142,13 @@ class Slave(ExecutorManagement):
         Whether the master has acknowledged our registration.
         """
         return self.registration == REGISTERED
+
+    @property
+    def terminating(self):
+        """
+        Whether the slave is leaving the cluster (L{stop}).
+        """
+        return self.registration == TERMINATING_SLAVE
 
     def info(self):
         """
@@ -254,14 +267,19 @@ class Slave(ExecutorManagement):
 
     def peer_lost(self, upid):
         """
-        Losing the master means registering again; an executor's lost
-        connection is followed by its process's exit, which the isolator
-        reports.
+        Losing the master means registering again; losing an executor's
+        connection leaves it disconnected, with a while to subscribe again
+        (its process's exit, if that is what it was, comes from the
+        isolator).
         """
         if upid == self.master and self.registration in (REGISTERED, REGISTERING):
             self.log.warn("Lost the master {master}; re-registering", master=str(upid))
             self.registration = REGISTERING
             self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
+            return
+        executor = self._executors_by_pid.get(upid)
+        if executor is not None:
+            self._executor_disconnected(executor)
 
     # Status updates.
 
@@ -289,17 +307,41 @@ class Slave(ExecutorManagement):
 
     def _status_update(self, sender, message):
         executor = self._executors_by_pid.get(sender)
-        update = message.update
-        if executor is None or update.framework_id.value != executor.framework_id:
+        if executor is None:
             self.stats["invalid_status_updates"] += 1
             self.log.warn("Ignoring a status update from {sender}: not one of our executors",
                           sender=str(sender))
+            return
+        self._executor_update(sender, executor, message.update)
+
+    def _executor_update(self, sender, executor, update):
+        """
+        Take an update from C{executor} (connected at C{sender}) and
+        acknowledge it to the executor: one it sent just now, or one it
+        listed as unacknowledged when it subscribed again (which the slave
+        may have already: it is then a duplicate, acknowledged again).
+        """
+        if update.framework_id.value != executor.framework_id:
+            self.stats["invalid_status_updates"] += 1
+            self.log.warn("Ignoring a status update from executor {executor_id}: it names "
+                          "framework {framework_id}, not its own", executor_id=executor.id,
+                          framework_id=update.framework_id.value)
             return
         update.slave_id.value = self.id
         update.status.slave_id.value = self.id
         # The sender says which executor this is, whatever the update claims.
         update.executor_id.CopyFrom(executor.info.executor_id)
-        self._record_update(update)
+        task_id = update.status.task_id.value
+        if (task_id not in executor.tasks
+                and any(task.task_id.value == task_id for task in executor.completed_tasks)
+                and not self.status_updates.has_stream(executor.framework_id, task_id)):
+            # Its terminal update was acknowledged and its stream is gone,
+            # so a copy of an update the slave had cannot be recognised by
+            # its uuid any more; nothing may follow a terminal update.
+            self.log.info("Dropping a status update of task {task_id}: the task ended and "
+                          "its updates were all acknowledged", task_id=task_id)
+        else:
+            self._record_update(update)
         self.node.send(sender, internal.StatusUpdateAcknowledgementMessage(
             slave_id=update.slave_id, framework_id=update.framework_id,
             task_id=update.status.task_id, uuid=update.uuid))
@@ -320,6 +362,9 @@ class Slave(ExecutorManagement):
         task = executor.tasks.get(task_id)
         if task is not None:
             task.state = state
+            if state != mesos_pb2.TASK_STAGING:
+                executor.staging_infos.pop(task_id, None)
+                executor.staging_groups.pop(task_id, None)
             if state in TERMINAL_STATES:
                 executor.completed_tasks.append(executor.tasks.pop(task_id))
                 self._update_container(framework, executor)

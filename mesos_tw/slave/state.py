@@ -18,6 +18,9 @@ __all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
 
 #: Executor life cycle: launching (process starting, not registered),
 #: running (registered), terminating (asked to shut down), terminated.
+#: A running executor is connected (its C{pid} is where it listens) or
+#: disconnected (its connection broke, its process lives on: C{pid} is
+#: L{None} until it subscribes again, or until the slave gives up on it).
 LAUNCHING, RUNNING, TERMINATING, TERMINATED = "launching", "running", "terminating", "terminated"
 
 
@@ -38,10 +41,20 @@ class ExecutorRecord:
     """
     One run of an executor.
 
-    @ivar queued_tasks: C{{task_id: TaskInfo}} waiting for registration.
+    @ivar pid: the UPID of its connection; L{None} before it registers and
+        while it is disconnected.
+    @ivar queued_tasks: C{{task_id: TaskInfo}} waiting for registration (or
+        for a disconnected executor to subscribe again).
     @ivar queued_groups: the task groups among them, each a list of task
         ids, to be sent together.
     @ivar tasks: C{{task_id: Task}} sent to the executor, not yet terminal.
+    @ivar staging_infos: C{{task_id: TaskInfo}} of the tasks sent that are
+        still C{TASK_STAGING}: what is sent again to an executor that
+        subscribes again without having seen them.
+    @ivar staging_groups: C{{task_id: [task ids of its group]}} for those
+        of them sent in a task group, to send again together.
+    @ivar pending_kills: ids of sent tasks whose kill came while the
+        executor was disconnected, passed on when it subscribes again.
     """
 
     info: object
@@ -54,9 +67,13 @@ class ExecutorRecord:
     queued_tasks: dict = field(default_factory=dict)
     queued_groups: list = field(default_factory=list)
     tasks: dict = field(default_factory=dict)
+    staging_infos: dict = field(default_factory=dict)
+    staging_groups: dict = field(default_factory=dict)
+    pending_kills: set = field(default_factory=set)
     completed_tasks: deque = field(
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
     registration_timer: object = None
+    reregistration_timer: object = None
     shutdown_timer: object = None
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
@@ -68,6 +85,14 @@ class ExecutorRecord:
         The executor's id.
         """
         return self.info.executor_id.value
+
+    @property
+    def connected(self):
+        """
+        Whether it is registered and its connection is up: what is sent to
+        it now can reach it.
+        """
+        return self.state == RUNNING and self.pid is not None
 
     def resources(self):
         """
@@ -103,14 +128,22 @@ class ExecutorRecord:
         return ([[queued[task_id] for task_id in group] for group in groups],
                 [task for task_id, task in queued.items() if task_id not in grouped])
 
+    def cancel_reregistration_timer(self):
+        """
+        Stop waiting for it to subscribe again.
+        """
+        if self.reregistration_timer is not None and self.reregistration_timer.active():
+            self.reregistration_timer.cancel()
+        self.reregistration_timer = None
+
     def cancel_timers(self):
         """
-        Stop the registration and shutdown timers.
+        Stop the registration, re-registration and shutdown timers.
         """
-        for timer in (self.registration_timer, self.shutdown_timer):
+        for timer in (self.registration_timer, self.reregistration_timer, self.shutdown_timer):
             if timer is not None and timer.active():
                 timer.cancel()
-        self.registration_timer = self.shutdown_timer = None
+        self.registration_timer = self.reregistration_timer = self.shutdown_timer = None
 
     def to_json(self):
         """

@@ -113,13 +113,14 @@ class StatusUpdateManager:
             del self._streams[key]
         return True
 
-    def flush(self):
+    def flush(self, framework_id=None):
         """
-        Send every stream's head now (after re-registering with a master);
-        a stream whose updates are all acknowledged has nothing to send.
+        Send every stream's head now (after re-registering with a master),
+        or those of one framework (whose scheduler failed over); a stream
+        whose updates are all acknowledged has nothing to send.
         """
         for key, stream in list(self._streams.items()):
-            if stream.head is not None:
+            if stream.head is not None and framework_id in (None, key[0]):
                 self._send(key, stream)
 
     def discard_framework(self, framework_id):
@@ -128,6 +129,14 @@ class StatusUpdateManager:
         """
         for key in [k for k in self._streams if k[0] == framework_id]:
             self._cancel(self._streams.pop(key))
+
+    def has_stream(self, framework_id, task_id):
+        """
+        Whether the task's stream is still kept: it has updates waiting, or
+        its terminal update has not been acknowledged yet.  While it is,
+        a copy of one of its updates is recognised as a duplicate.
+        """
+        return (framework_id, task_id) in self._streams
 
     def pending(self, framework_id=None):
         """

@@ -54,6 +54,8 @@ SLAVE_PARAMETERS = [
      "executors reach it) or empty (loopback only; lxc isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
+    ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
+     "broke has to subscribe again before it is shut down."],
 ]
 
 SLAVE_COERCIONS = {
@@ -64,6 +66,7 @@ SLAVE_COERCIONS = {
     "attributes": parse_attributes,
     "executor_shutdown_grace_period": parse_duration,
     "executor_registration_timeout": parse_duration,
+    "executor_reregistration_timeout": parse_duration,
     "zk_session_timeout": parse_duration,
 }
 
@@ -132,6 +135,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         hostname=options.get("hostname"),
         executor_shutdown_grace_period=options["executor_shutdown_grace_period"],
         executor_registration_timeout=options["executor_registration_timeout"],
+        executor_reregistration_timeout=options["executor_reregistration_timeout"],
         resource_monitoring_interval=options["resource_monitoring_interval"],
         switch_user=options["switch_user"],
     )

@@ -1,0 +1,331 @@
+"""
+Functional tests of v1 subscriptions cut mid-record, over real TCP against
+mesos-local: a raw client (plain HTTP/1.1 written and parsed here) sends a
+SUBSCRIBE, reads the response headers and the first records, then only part
+of one record, and closes its connection.  For the scheduler API the master
+then treats the framework as disconnected, its failover timeout running,
+and a new SUBSCRIBE with its id gets SUBSCRIBED and the UPDATE it never
+read; for the executor API the slave treats the executor as disconnected,
+and a new SUBSCRIBE gets SUBSCRIBED and the task it never read.
+
+The slave's isolator is the fake one (nothing runs): the raw clients stand
+in for the scheduler and the executor.
+"""
+
+import json
+import os
+import re
+
+import treq
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from mesos_tw import local
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.slave.state import RUNNING
+from tests.test_executor_api import RecordingIsolatorFactory
+
+#: How long a test waits for a condition before failing.
+DEADLINE = 20.0
+
+_TYPE = re.compile(rb'"type"\s*:\s*"([A-Z_]+)"')
+
+
+def _scalar(name, value):
+    return {"name": name, "type": "SCALAR", "scalar": {"value": value}}
+
+
+@inlineCallbacks
+def until(predicate, what, deadline=DEADLINE):
+    """
+    Fire once C{predicate()} is true, checking every 10 ms.
+
+    @raise AssertionError: saying C{what} was awaited, after C{deadline} s.
+    """
+    end = reactor.seconds() + deadline
+    while not predicate():
+        if reactor.seconds() > end:
+            raise AssertionError(f"waited {deadline:g} s for {what}")
+        yield deferLater(reactor, 0.01, lambda: None)
+
+
+class RawSubscriber(Protocol):
+    """
+    A v1 subscriber written from scratch: it POSTs C{call} to C{path} as
+    HTTP/1.1, reads the status line and headers, undoes the chunked
+    encoding and splits the RecordIO records into JSON events.
+
+    With C{cut_inside}, it reads the records before the first of that type
+    whole, then only the first half of that one, and closes its
+    connection: L{cut} fires with C{(record length, bytes read of it)}.
+
+    @ivar status: the response's status code, once read.
+    @ivar headers: the response's headers (lower-case names).
+    @ivar events: the events read whole, in order.
+    @ivar closed: fires when the connection has closed.
+    """
+
+    def __init__(self, host, port, path, call, cut_inside=None):
+        body = json.dumps(call).encode("utf-8")
+        self._request = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("ascii") + body
+        self.cut_inside = cut_inside
+        self.cut = Deferred()
+        self.closed = Deferred()
+        self.status = None
+        self.headers = {}
+        self.events = []
+        self._head = b""
+        self._chunks = b""
+        self._body = b""
+        self._waiters = []
+
+    def connectionMade(self):
+        """
+        Send the request.
+        """
+        self.transport.write(self._request)
+
+    def connectionLost(self, reason):
+        """
+        The connection closed (we closed it, or the server did).
+        """
+        self.closed.callback(None)
+
+    def dataReceived(self, data):
+        """
+        Parse what came: headers, then chunks, then records.
+        """
+        if self.status is None:
+            self._head += data
+            if b"\r\n\r\n" not in self._head:
+                return
+            head, data = self._head.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            self.status = int(lines[0].split()[1])
+            self.headers = {name.strip().lower(): value.strip()
+                            for name, value in (line.split(":", 1) for line in lines[1:])}
+        self._chunks += data
+        while b"\r\n" in self._chunks:
+            size, rest = self._chunks.split(b"\r\n", 1)
+            length = int(size, 16)
+            if len(rest) < length + 2:
+                break
+            self._body += rest[:length]
+            self._chunks = rest[length + 2:]
+        self._records()
+
+    def _records(self):
+        while b"\n" in self._body and not self.cut.called:
+            size, rest = self._body.split(b"\n", 1)
+            length = int(size)
+            half = rest[:length // 2]
+            if self.cut_inside is not None and len(rest) >= length // 2:
+                kind = _TYPE.search(half)
+                if kind is not None and kind.group(1).decode() == self.cut_inside:
+                    self.transport.loseConnection()
+                    self.cut.callback((length, half))
+                    break
+            if len(rest) < length:
+                break
+            self.events.append(json.loads(rest[:length]))
+            self._body = rest[length:]
+        for entry in list(self._waiters):
+            predicate, d = entry
+            found = [event for event in self.events if predicate(event)]
+            if found:
+                self._waiters.remove(entry)
+                d.callback(found[0])
+
+    def next(self, kind):
+        """
+        A Deferred firing with the first event of type C{kind}.
+        """
+        d = Deferred()
+        self._waiters.append((lambda event: event["type"] == kind, d))
+        self._records()
+        return d
+
+
+class StreamCutTests(TestCase):
+    """
+    Subscriptions cut mid-record, against mesos-local over real TCP.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):
+        options = local.Options(environ={})
+        options.parseOptions([
+            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
+            "--resources=cpus:2;mem:512;disk:100", "--executor_reregistration_timeout=1mins",
+        ])
+        self.isolators = options["isolator_factory"] = RecordingIsolatorFactory()
+        self.cluster = local.makeService(options, reactor)
+        self.cluster.startService()
+        self.addCleanup(self.cluster.stopService)
+        self.master_port = (yield self.cluster.master_service.listening).getHost().port
+        self.scheduler_url = f"http://127.0.0.1:{self.master_port}/api/v1/scheduler"
+        yield until(lambda: self.cluster.master_service.master.slaves, "the slave to register")
+        self.slave = self.cluster.slave_services[0].slave
+
+    @inlineCallbacks
+    def raw_subscribe(self, port, path, call, cut_inside=None):
+        """
+        Connect a L{RawSubscriber}; it is disconnected at cleanup.
+        """
+        subscriber = RawSubscriber("127.0.0.1", port, path, call, cut_inside)
+        yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), subscriber)
+
+        def close():
+            if not subscriber.closed.called:
+                subscriber.transport.abortConnection()
+            return subscriber.closed
+
+        self.addCleanup(close)
+        return subscriber
+
+    @inlineCallbacks
+    def post(self, url, call, stream_id=None):
+        """
+        POST a JSON call; assert it is accepted (202).
+        """
+        headers = {b"Content-Type": [b"application/json"]}
+        if stream_id is not None:
+            headers[b"Mesos-Stream-Id"] = [stream_id.encode("ascii")]
+        response = yield treq.post(url, data=json.dumps(call).encode("utf-8"), headers=headers,
+                                   persistent=False)
+        body = yield response.content()
+        self.assertEqual(response.code, 202, body)
+
+    def launch(self, framework_id, stream_id, offer, task_id):
+        """
+        ACCEPT C{offer} with a LAUNCH of C{task_id} on a custom executor
+        (which the fake isolator "runs": it never registers by itself).
+        """
+        task = {"name": task_id, "task_id": {"value": task_id}, "agent_id": offer["agent_id"],
+                "executor": {"executor_id": {"value": "cut-executor"},
+                             "command": {"value": "my-executor"},
+                             "resources": [_scalar("cpus", 0.1), _scalar("mem", 32)]},
+                "resources": [_scalar("cpus", 0.1), _scalar("mem", 32)]}
+        return self.post(self.scheduler_url, {
+            "type": "ACCEPT", "framework_id": {"value": framework_id},
+            "accept": {"offer_ids": [offer["id"]],
+                       "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}},
+            stream_id)
+
+    def subscribe_call(self, framework_id=None):
+        """
+        A scheduler's SUBSCRIBE, with a long failover timeout.
+        """
+        info = {"user": "root", "name": "cut stream", "failover_timeout": 3600.0}
+        if framework_id is not None:
+            info["id"] = {"value": framework_id}
+        return {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+
+    @inlineCallbacks
+    def test_scheduler_stream_cut_mid_record(self):
+        """
+        A scheduler that reads the headers, SUBSCRIBED and OFFERS, then half
+        of the UPDATE of its killed task, and closes: the master marks the
+        framework disconnected with its failover timeout running (it is
+        not removed), and the slave keeps the update.  Subscribing again
+        with the framework's id gives SUBSCRIBED with that id and the same
+        UPDATE, whose acknowledgement reaches the slave.
+        """
+        master = self.cluster.master_service.master
+        first = yield self.raw_subscribe(self.master_port, "/api/v1/scheduler",
+                                         self.subscribe_call(), cut_inside="UPDATE")
+        subscribed = yield first.next("SUBSCRIBED")
+        self.assertEqual(first.status, 200)
+        stream_id = first.headers["mesos-stream-id"]
+        framework_id = subscribed["subscribed"]["framework_id"]["value"]
+        offers = yield first.next("OFFERS")
+        yield self.launch(framework_id, stream_id, offers["offers"]["offers"][0], "t1")
+        yield self.isolators.isolator.next_launch()
+        # Killed while queued for its executor: the slave answers TASK_KILLED.
+        yield self.post(self.scheduler_url, {
+            "type": "KILL", "framework_id": {"value": framework_id},
+            "kill": {"task_id": {"value": "t1"}}}, stream_id)
+        length, read = yield first.cut
+        self.assertLess(len(read), length)
+        yield first.closed
+
+        yield until(lambda: not master.frameworks[framework_id].active,
+                    "the master to see the framework disconnected")
+        framework = master.frameworks[framework_id]
+        self.assertTrue(framework.failover_call.active())
+        response = yield treq.get(f"http://127.0.0.1:{self.master_port}/master/state",
+                                  persistent=False)
+        state = json.loads((yield response.content()))
+        (shown,) = [f for f in state["frameworks"] if f["id"] == framework_id]
+        self.assertEqual((shown["connected"], shown["active"]), (False, False))
+        self.assertEqual(self.slave.status_updates.pending(framework_id), 1)
+
+        second = yield self.raw_subscribe(self.master_port, "/api/v1/scheduler",
+                                          self.subscribe_call(framework_id))
+        again = yield second.next("SUBSCRIBED")
+        self.assertEqual(again["subscribed"]["framework_id"]["value"], framework_id)
+        update = yield second.next("UPDATE")
+        status = update["update"]["status"]
+        self.assertEqual((status["task_id"]["value"], status["state"]), ("t1", "TASK_KILLED"))
+        self.assertTrue(master.frameworks[framework_id].active)
+        self.assertIsNone(master.frameworks[framework_id].failover_call)
+        yield self.post(self.scheduler_url, {
+            "type": "ACKNOWLEDGE", "framework_id": {"value": framework_id},
+            "acknowledge": {"agent_id": status["agent_id"], "task_id": status["task_id"],
+                            "uuid": status["uuid"]}}, second.headers["mesos-stream-id"])
+        yield until(lambda: self.slave.status_updates.pending(framework_id) == 0,
+                    "the slave to get the acknowledgement of the update")
+
+    @inlineCallbacks
+    def test_executor_stream_cut_mid_record(self):
+        """
+        An executor that reads the headers and SUBSCRIBED, then half of the
+        LAUNCH of its task, and closes: the slave marks it disconnected
+        (still running, not killed, waiting for it to subscribe again).
+        Subscribing again gives SUBSCRIBED and the task again, since the
+        executor did not list it as received.
+        """
+        scheduler = yield self.raw_subscribe(self.master_port, "/api/v1/scheduler",
+                                             self.subscribe_call())
+        subscribed = yield scheduler.next("SUBSCRIBED")
+        framework_id = subscribed["subscribed"]["framework_id"]["value"]
+        offers = yield scheduler.next("OFFERS")
+        yield self.launch(framework_id, scheduler.headers["mesos-stream-id"],
+                          offers["offers"]["offers"][0], "t1")
+        environment = yield self.isolators.isolator.next_launch()
+        host, port = environment["MESOS_AGENT_ENDPOINT"].split(":")
+        ids = {"framework_id": {"value": environment["MESOS_FRAMEWORK_ID"]},
+               "executor_id": {"value": environment["MESOS_EXECUTOR_ID"]}}
+        call = dict(ids, type="SUBSCRIBE", subscribe={})
+
+        first = yield self.raw_subscribe(int(port), "/api/v1/executor", call, cut_inside="LAUNCH")
+        yield first.next("SUBSCRIBED")
+        self.assertEqual(first.status, 200)
+        length, read = yield first.cut
+        self.assertLess(len(read), length)
+        yield first.closed
+
+        executor = self.slave.frameworks[framework_id].executors["cut-executor"]
+        yield until(lambda: executor.pid is None, "the slave to see the executor disconnected")
+        self.assertEqual((executor.state, executor.connected), (RUNNING, False))
+        self.assertTrue(executor.reregistration_timer.active())
+        self.assertEqual(self.isolators.isolator.killed, [])
+        self.assertEqual(executor.tasks["t1"].state, mesos_pb2.TASK_STAGING)
+
+        second = yield self.raw_subscribe(int(port), "/api/v1/executor", call)
+        yield second.next("SUBSCRIBED")
+        launch = yield second.next("LAUNCH")
+        self.assertEqual(launch["launch"]["task"]["task_id"], {"value": "t1"})
+        self.assertEqual([e["type"] for e in second.events], ["SUBSCRIBED", "LAUNCH"])
+        self.assertTrue(executor.connected)
+        self.assertIsNone(executor.reregistration_timer)
+        self.assertEqual(len(self.isolators.isolator.launched), 1)
