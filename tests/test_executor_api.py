@@ -285,12 +285,13 @@ class RecordingIsolatorFactory:
 
 class _Stream(Protocol):
     """
-    Reads a subscription's stream into a L{RecordIOReader}; C{done} fires
-    when it ends, and L{close} drops the connection.
+    Reads a subscription's stream into a L{RecordIOReader} (which parses
+    records with C{parse}); C{done} fires when it ends, and L{close} drops
+    the connection.
     """
 
-    def __init__(self):
-        self.reader = RecordIOReader()
+    def __init__(self, parse=json.loads):
+        self.reader = RecordIOReader(parse)
         self.done = Deferred()
 
     def dataReceived(self, data):
@@ -580,8 +581,8 @@ class ExecutorAPITests(TestCase):
     def test_refused_subscription(self):
         """
         A SUBSCRIBE for an executor that is already registered with the
-        slave (resubscription is not supported) replaces the old stream
-        and gets SHUTDOWN, the slave's refusal, and its stream ends.
+        slave replaces the old stream; a slave that refuses the new
+        registration answers SHUTDOWN, and the new stream ends.
         """
         _, _, _, _, environment = yield self.start_framework(["t1"])
         _, first_done, _ = yield self.subscribe_executor(environment)

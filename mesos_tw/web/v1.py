@@ -113,7 +113,7 @@ def call_body(call):
     if field is None:
         return None
     if not call.HasField(field.name) and any(f.is_required for f in field.message_type.fields):
-        raise CallError(f"a {kind} call needs {field.name!r}")
+        raise CallError(f"the {kind} call needs {field.name!r}")
     return getattr(call, field.name)
 
 
