@@ -285,12 +285,13 @@ class RecordingIsolatorFactory:
 
 class _Stream(Protocol):
     """
-    Reads a subscription's stream into a L{RecordIOReader}; C{done} fires
-    when it ends, and L{close} drops the connection.
+    Reads a subscription's stream into a L{RecordIOReader} (which parses
+    records with C{parse}); C{done} fires when it ends, and L{close} drops
+    the connection.
     """
 
-    def __init__(self):
-        self.reader = RecordIOReader()
+    def __init__(self, parse=json.loads):
+        self.reader = RecordIOReader(parse)
         self.done = Deferred()
 
     def dataReceived(self, data):
@@ -532,9 +533,9 @@ class ExecutorAPITests(TestCase):
     @inlineCallbacks
     def test_bad_calls(self):
         """
-        Malformed calls (not JSON, protobuf, over the size limit, without
-        ids, of an unknown type, with a bad status or data) are 400s that
-        say what is wrong, and so are calls naming an executor the slave
+        Malformed calls (not JSON, a protobuf body that is not a call, over
+        the size limit, without ids, of an unknown type, with a bad status
+        or data) are 400s that say what is wrong, and so are calls naming an executor the slave
         does not know; a known executor's calls before it subscribed are
         403s.
         """
@@ -546,7 +547,7 @@ class ExecutorAPITests(TestCase):
             (self.send(other, "SUBSCRIBE", {}), 400, b"executor nobody"),
             (self.post(url, None, body=b"{nope"), 400, b"not JSON"),
             (self.post(url, None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
-             400, b"protobuf"),
+             400, b"executor_id has the wrong wire type"),
             (self.post(url, {"type": "HEARTBEAT"}), 400, b"framework_id"),
             (self.post(url, None, body=b" " * (MAX_CALL_BYTES + 1)), 400, b"larger than"),
         ]

@@ -26,8 +26,9 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.scheduler_api import HttpFramework, SchedulerAPI
-from mesos_tw.web.v1 import CallError, from_v1, record, to_v1
+from mesos_tw.web.v1 import JSON, CallError, encode, from_v1, record, to_v1
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.scheduler_pb2 import Event
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
@@ -36,10 +37,11 @@ from mesos_tw.testing.peers import RecordingPeer
 class RecordIOReader:
     """
     A client's side of the stream: splits RecordIO records and parses
-    each as a JSON event.
+    each with C{parse} (as a JSON event, unless told otherwise).
     """
 
-    def __init__(self):
+    def __init__(self, parse=json.loads):
+        self.parse = parse
         self.buffer = b""
         self.events = []
         self._waiters = []
@@ -53,7 +55,7 @@ class RecordIOReader:
             length, rest = self.buffer.split(b"\n", 1)
             if len(rest) < int(length):
                 break
-            self.events.append(json.loads(rest[:int(length)]))
+            self.events.append(self.parse(rest[:int(length)]))
             self.buffer = rest[int(length):]
         for entry in list(self._waiters):
             predicate, d = entry
@@ -100,9 +102,10 @@ class TranslationTests(SynchronousTestCase):
 
     def test_record(self):
         """
-        A record is the JSON's length, a newline and the JSON.
+        A record is the event's length, a newline and the event.
         """
-        self.assertEqual(record({"type": "HEARTBEAT"}), b'20\n{"type":"HEARTBEAT"}')
+        self.assertEqual(record(encode(Event(type=Event.HEARTBEAT), JSON)),
+                         b'20\n{"type":"HEARTBEAT"}')
 
 
 class SchedulerAPITests(TestCase):
@@ -206,8 +209,9 @@ class SchedulerAPITests(TestCase):
     def test_bad_calls(self):
         """
         A wrong stream id is a 403; a body that is not JSON, an unknown
-        call type, an unsupported operation, a protobuf body, a SUBSCRIBE
-        without framework_info and a body over 4 MB are 400s that say why.
+        call type, an unsupported operation, a protobuf body that is not a
+        call, a SUBSCRIBE without framework_info and a body over 4 MB are
+        400s that say why.
         """
         reader, stream_id, framework_id = yield self.subscribe()
         cases = [
@@ -223,7 +227,7 @@ class SchedulerAPITests(TestCase):
                                    "operations": [{"type": "RESERVE"}]}}, stream_id),
              400, b"RESERVE"),
             (self.post(None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
-             400, b"protobuf"),
+             400, b"framework_id has the wrong wire type"),
             (self.post({"type": "SUBSCRIBE", "subscribe": {}}), 400, b"framework_info"),
             (self.post(None, stream_id, body=b" " * (4 * 1024 * 1024 + 1)), 400, b"larger"),
         ]
@@ -363,6 +367,9 @@ def memory_node():
     return MemoryNetwork(Clock()).node(UPID("scheduler-http", "127.0.0.1", 0))
 
 
+HEARTBEAT = Event(type=Event.HEARTBEAT)
+
+
 class BacklogTests(SynchronousTestCase):
     """
     A subscriber that stops reading its stream.
@@ -382,10 +389,10 @@ class BacklogTests(SynchronousTestCase):
         they go out in order.
         """
         self.subscription.pauseProducing()
-        self.subscription._send_event({"type": "HEARTBEAT"})
+        self.subscription._send_event(HEARTBEAT)
         self.assertEqual(self.request.written, [])
         self.subscription.resumeProducing()
-        self.assertEqual(self.request.written, [record({"type": "HEARTBEAT"})])
+        self.assertEqual(self.request.written, [record(encode(HEARTBEAT, JSON))])
 
     def test_backlog_over_limit_drops_subscription(self):
         """
@@ -394,7 +401,7 @@ class BacklogTests(SynchronousTestCase):
         """
         self.subscription.pauseProducing()
         for _ in range(10):
-            self.subscription._send_event({"type": "HEARTBEAT"})
+            self.subscription._send_event(HEARTBEAT)
         self.assertTrue(self.subscription.closed.called)
         self.assertTrue(self.request.transport.disconnecting)
         self.assertEqual(self.request.written, [])

@@ -1,9 +1,10 @@
 """
-Mesos's v1 HTTP scheduler API, ``POST /api/v1/scheduler``, in JSON.
+Mesos's v1 HTTP scheduler API, ``POST /api/v1/scheduler``, in JSON or
+protobuf.
 
 A framework subscribes with a SUBSCRIBE call and keeps the response open:
-it is a chunked stream of RecordIO records (C{<length>\\n<JSON event>}),
-the first SUBSCRIBED, then OFFERS, RESCIND, UPDATE, MESSAGE, FAILURE, ERROR
+it is a chunked stream of RecordIO records (C{<length>\\n<event>}), the
+first SUBSCRIBED, then OFFERS, RESCIND, UPDATE, MESSAGE, FAILURE, ERROR
 and HEARTBEAT as they happen.  Every later call carries the stream's
 C{Mesos-Stream-Id} header and is answered C{202 Accepted}.
 
@@ -14,9 +15,11 @@ ones share one master, one allocator and one state.  Unlike the classic
 driver it acknowledges nothing by itself: a status update is acknowledged
 when the framework sends ACKNOWLEDGE, and re-sent by its slave until then.
 
-JSON follows the v1 protos' field names: C{agent_id} where the internal
-protocol says C{slave_id}, bytes in base64.  Protobuf bodies are not
-accepted yet (415, saying so).
+Calls are parsed into C{mesos.v1.scheduler.Call} messages (from JSON with
+the v1 names, C{agent_id} where the internal protocol says C{slave_id}, or
+from binary protobuf, as the C{Content-Type} says); the stream's events
+are C{mesos.v1.scheduler.Event} messages, encoded as the SUBSCRIBE's
+C{Accept} asks.
 """
 
 import uuid
@@ -27,22 +30,25 @@ from zope.interface import implementer
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
+    JSON,
     MAX_STREAM_BACKLOG,
     CallError,
-    Subscription,
     Forbidden,
-    decode_bytes,
-    encode_bytes,
+    Subscription,
+    answer_errors,
+    call_body,
+    call_kind,
     error_response,
-    from_v1,
     parse_call,
-    to_v1,
+    stream_media,
 )
 
 __all__ = ["HttpFramework", "SchedulerAPI"]
+
 
 @implementer(IMessageReceiver)
 class HttpFramework(Subscription):
@@ -53,12 +59,15 @@ class HttpFramework(Subscription):
     @param request: the SUBSCRIBE request, whose response is the stream.
     @param node: a message node of our own (our UPID is its UPID).
     @param master: the master's UPID.
+    @param media: the stream's encoding (C{JSON} or C{PROTOBUF}).
     """
 
+    event_class = Event
+
     def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval,
-                 max_backlog=MAX_STREAM_BACKLOG):
+                 max_backlog=MAX_STREAM_BACKLOG, media=JSON):
         Subscription.__init__(self, reactor, request, node, master, heartbeat_interval,
-                              max_backlog)
+                              max_backlog, media)
         self.master = master
         self.framework_info = framework_info
         self.stream_id = str(uuid.uuid4())
@@ -136,11 +145,10 @@ class HttpFramework(Subscription):
 
     def _subscribed(self, message):
         self.framework_id = message.framework_id.value
-        self._send_event({"type": "SUBSCRIBED", "subscribed": {
-            "framework_id": {"value": self.framework_id},
-            "heartbeat_interval_seconds": self.heartbeat_interval,
-            "master_info": to_v1(message.master_info),
-        }})
+        self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
+            framework_id=message.framework_id,
+            heartbeat_interval_seconds=self.heartbeat_interval,
+            master_info=message.master_info)))
         self.start_heartbeat()
 
     def _offers(self, message):
@@ -149,11 +157,11 @@ class HttpFramework(Subscription):
                 self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
             except ValueError:
                 pass
-        self._send_event({"type": "OFFERS",
-                          "offers": {"offers": [to_v1(o) for o in message.offers]}})
+        self._send_event(Event(type=Event.OFFERS, offers=Event.Offers(offers=message.offers)))
 
     def _rescind(self, message):
-        self._send_event({"type": "RESCIND", "rescind": {"offer_id": to_v1(message.offer_id)}})
+        self._send_event(Event(type=Event.RESCIND,
+                               rescind=Event.Rescind(offer_id=message.offer_id)))
 
     def _update(self, message):
         update = message.update
@@ -168,23 +176,23 @@ class HttpFramework(Subscription):
                 pass
         else:
             status.ClearField("uuid")
-        self._send_event({"type": "UPDATE", "update": {"status": to_v1(status)}})
+        self._send_event(Event(type=Event.UPDATE, update=Event.Update(status=status)))
 
     def _message(self, message):
-        self._send_event({"type": "MESSAGE", "message": {
-            "agent_id": to_v1(message.slave_id), "executor_id": to_v1(message.executor_id),
-            "data": encode_bytes(message.data)}})
+        self._send_event(Event(type=Event.MESSAGE, message=Event.Message(
+            agent_id=message.slave_id, executor_id=message.executor_id, data=message.data)))
 
     def _slave_lost(self, message):
-        self._send_event({"type": "FAILURE", "failure": {"agent_id": to_v1(message.slave_id)}})
+        self._send_event(Event(type=Event.FAILURE,
+                               failure=Event.Failure(agent_id=message.slave_id)))
 
     def _executor_exited(self, message):
-        self._send_event({"type": "FAILURE", "failure": {
-            "agent_id": to_v1(message.slave_id), "executor_id": to_v1(message.executor_id),
-            "status": message.status}})
+        self._send_event(Event(type=Event.FAILURE, failure=Event.Failure(
+            agent_id=message.slave_id, executor_id=message.executor_id,
+            status=message.status)))
 
     def _error(self, message):
-        self._send_event({"type": "ERROR", "error": {"message": message.message}})
+        self._send_event(Event(type=Event.ERROR, error=Event.Error(message=message.message)))
         self.close(f"error: {message.message}")
 
 
@@ -219,28 +227,23 @@ class SchedulerAPI:
             request.setHeader(b"Location", b"http://%s:%d/api/v1/scheduler" % (
                 leader.host.encode("ascii"), leader.port))
             return b""
-        try:
-            call = parse_call(request)
-            if call["type"] == "SUBSCRIBE":
-                return self._subscribe(request, call)
-            subscription = self._subscription_for(request, call)
-            self._dispatch(subscription, call)
-        except CallError as error:
-            return error_response(request, 400, str(error))
-        except Forbidden as error:
-            return error_response(request, 403, str(error))
+        return answer_errors(request, lambda: self._answer(request))
+
+    def _answer(self, request):
+        call = parse_call(request, Call)
+        if call_kind(call) == "SUBSCRIBE":
+            return self._subscribe(request, call)
+        subscription = self._subscription_for(request, call)
+        self._dispatch(subscription, call)
         request.setResponseCode(202)
         return b""
 
     def _subscribe(self, request, call):
         if request.getHeader(b"mesos-stream-id") is not None:
             raise CallError("SUBSCRIBE must not carry a Mesos-Stream-Id")
-        subscribe = call.get("subscribe")
-        if not isinstance(subscribe, dict) or "framework_info" not in subscribe:
-            raise CallError("SUBSCRIBE needs subscribe.framework_info")
-        info = from_v1(mesos_pb2.FrameworkInfo, subscribe["framework_info"], "framework_info")
-        framework_id = call.get("framework_id", {}).get("value") if isinstance(
-            call.get("framework_id"), dict) else None
+        info = call_body(call).framework_info
+        media = stream_media(request)
+        framework_id = call.framework_id.value
         if info.id.value and framework_id and info.id.value != framework_id:
             raise CallError("framework_id and framework_info.id differ")
         if framework_id and not info.id.value:
@@ -252,7 +255,7 @@ class SchedulerAPI:
         pid = self.leadership.pid
         node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
         subscription = HttpFramework(self.reactor, request, node, pid, info,
-                                     self.heartbeat_interval)
+                                     self.heartbeat_interval, media=media)
         self.subscriptions[subscription.stream_id] = subscription
         subscription.closed.addCallback(self._forget, subscription)
         return subscription.serve(
@@ -269,21 +272,16 @@ class SchedulerAPI:
         subscription = self.subscriptions.get(stream_id.decode("ascii", "replace"))
         if subscription is None or subscription.framework_id is None:
             raise Forbidden("no subscription has that Mesos-Stream-Id")
-        framework_id = call.get("framework_id")
-        if not isinstance(framework_id, dict) or \
-                framework_id.get("value") != subscription.framework_id:
+        if call.framework_id.value != subscription.framework_id:
             raise Forbidden("the call's framework_id is not the subscription's")
         return subscription
 
     def _dispatch(self, subscription, call):
-        kind = call["type"]
+        kind = call_kind(call)
         handler = getattr(self, "_call_" + kind.lower(), None)
         if handler is None:
-            raise CallError(f"unknown or unsupported call type {kind!r}")
-        body = call.get(kind.lower(), {})
-        if not isinstance(body, dict):
-            raise CallError(f"{kind.lower()} must be a JSON object")
-        handler(subscription, mesos_pb2.FrameworkID(value=subscription.framework_id), body)
+            raise CallError(f"{kind} calls are not supported")
+        handler(subscription, call.framework_id, call_body(call))
 
     # The calls.
 
@@ -291,35 +289,39 @@ class SchedulerAPI:
         subscription.send(internal.UnregisterFrameworkMessage(framework_id=framework_id))
         subscription.close("the framework tore itself down")
 
-    def _offer_ids(self, body):
-        ids = body.get("offer_ids")
-        if not isinstance(ids, list) or not ids:
-            raise CallError("offer_ids must be a non-empty list")
-        return [from_v1(mesos_pb2.OfferID, i, "an offer id") for i in ids]
+    @staticmethod
+    def _offer_ids(kind, body):
+        if not body.offer_ids:
+            raise CallError(f"{kind}.offer_ids must name at least one offer")
+        return body.offer_ids
 
-    def _filters(self, body):
-        if "filters" not in body:
-            return mesos_pb2.Filters()
-        return from_v1(mesos_pb2.Filters, body["filters"], "filters")
+    @staticmethod
+    def _filters(body):
+        return body.filters if body.HasField("filters") else mesos_pb2.Filters()
 
     def _call_accept(self, subscription, framework_id, body):
-        offer_ids = self._offer_ids(body)
-        tasks = []
-        for operation in body.get("operations", []):
-            if not isinstance(operation, dict):
-                raise CallError("each operation must be a JSON object")
-            if operation.get("type") != "LAUNCH":
-                raise CallError(f"operation {operation.get('type')!r} is not supported yet "
-                                "(only LAUNCH)")
-            for task in operation.get("launch", {}).get("task_infos", []):
-                tasks.append(from_v1(mesos_pb2.TaskInfo, task, "a task_info"))
-        subscription.send(internal.LaunchTasksMessage(
-            framework_id=framework_id, offer_ids=offer_ids, tasks=tasks,
-            filters=self._filters(body)))
+        message = internal.LaunchTasksMessage(
+            framework_id=framework_id, offer_ids=self._offer_ids("accept", body),
+            filters=self._filters(body))
+        for index, operation in enumerate(body.operations):
+            if operation.type == Operation.LAUNCH:
+                message.tasks.extend(operation.launch.task_infos)
+            elif operation.type == Operation.LAUNCH_GROUP:
+                if not operation.HasField("launch_group"):
+                    raise CallError(f"accept.operations[{index}] is a LAUNCH_GROUP without "
+                                    "launch_group")
+                # The master validates the group; we only translate.
+                message.groups.add(executor=operation.launch_group.executor,
+                                   task_group=operation.launch_group.task_group)
+            else:
+                raise CallError(f"accept.operations[{index}]: operation "
+                                f"{Operation.Type.Name(operation.type)} is not supported "
+                                "(only LAUNCH and LAUNCH_GROUP)")
+        subscription.send(message)
 
     def _call_decline(self, subscription, framework_id, body):
         subscription.send(internal.LaunchTasksMessage(
-            framework_id=framework_id, offer_ids=self._offer_ids(body), tasks=[],
+            framework_id=framework_id, offer_ids=self._offer_ids("decline", body),
             filters=self._filters(body)))
 
     def _call_revive(self, subscription, framework_id, body):
@@ -329,40 +331,33 @@ class SchedulerAPI:
         subscription.send(internal.SuppressOffersMessage(framework_id=framework_id))
 
     def _call_kill(self, subscription, framework_id, body):
-        task_id = from_v1(mesos_pb2.TaskID, body.get("task_id"), "kill.task_id")
-        subscription.send(internal.KillTaskMessage(framework_id=framework_id, task_id=task_id))
+        subscription.send(internal.KillTaskMessage(framework_id=framework_id,
+                                                   task_id=body.task_id))
+
+    def _call_shutdown(self, subscription, framework_id, body):
+        subscription.send(internal.ShutdownExecutorMessage(
+            executor_id=body.executor_id, framework_id=framework_id, slave_id=body.agent_id))
 
     def _call_acknowledge(self, subscription, framework_id, body):
-        slave_id = from_v1(mesos_pb2.SlaveID, body.get("agent_id"), "acknowledge.agent_id")
-        task_id = from_v1(mesos_pb2.TaskID, body.get("task_id"), "acknowledge.task_id")
-        uuid_bytes = decode_bytes(body.get("uuid"), "acknowledge.uuid")
-        if not uuid_bytes:
+        if not body.uuid:
             raise CallError("acknowledge.uuid is empty")
-        subscription.acknowledge(slave_id, task_id, uuid_bytes)
+        subscription.acknowledge(body.agent_id, body.task_id, body.uuid)
 
     def _call_reconcile(self, subscription, framework_id, body):
         statuses = []
-        for task in body.get("tasks", []):
-            if not isinstance(task, dict):
-                raise CallError("each reconcile task must be a JSON object")
-            status = mesos_pb2.TaskStatus(
-                task_id=from_v1(mesos_pb2.TaskID, task.get("task_id"), "reconcile task_id"),
-                state=mesos_pb2.TASK_STAGING)
-            if "agent_id" in task:
-                status.slave_id.CopyFrom(
-                    from_v1(mesos_pb2.SlaveID, task["agent_id"], "reconcile agent_id"))
+        for task in body.tasks:
+            status = mesos_pb2.TaskStatus(task_id=task.task_id, state=mesos_pb2.TASK_STAGING)
+            if task.HasField("agent_id"):
+                status.slave_id.CopyFrom(task.agent_id)
             statuses.append(status)
         subscription.send(internal.ReconcileTasksMessage(
             framework_id=framework_id, statuses=statuses))
 
     def _call_message(self, subscription, framework_id, body):
-        message = from_v1(internal.FrameworkToExecutorMessage, {
-            "slave_id": body.get("agent_id"), "framework_id": {"value": framework_id.value},
-            "executor_id": body.get("executor_id"), "data": body.get("data", "")}, "message")
-        subscription.send(message)
+        subscription.send(internal.FrameworkToExecutorMessage(
+            slave_id=body.agent_id, framework_id=framework_id,
+            executor_id=body.executor_id, data=body.data))
 
     def _call_request(self, subscription, framework_id, body):
-        requests = [from_v1(mesos_pb2.Request, r, "a request")
-                    for r in body.get("requests", [])]
         subscription.send(internal.ResourceRequestMessage(
-            framework_id=framework_id, requests=requests))
+            framework_id=framework_id, requests=body.requests))

@@ -1,26 +1,30 @@
 """
 Mesos's v1 HTTP executor API, ``POST /api/v1/executor`` on the slave's
-port, in JSON.
+port, in JSON or protobuf.
 
 An executor subscribes with a SUBSCRIBE call (its C{framework_id} and
 C{executor_id}, which the slave gave it in C{MESOS_FRAMEWORK_ID} and
 C{MESOS_EXECUTOR_ID}) and keeps the response open: a chunked stream of
-RecordIO records, the first SUBSCRIBED, then LAUNCH, KILL, ACKNOWLEDGED,
-MESSAGE, SHUTDOWN, ERROR and HEARTBEAT as they happen.  Its later calls
-(UPDATE, MESSAGE, HEARTBEAT) carry the same two ids and are answered
-C{202 Accepted}.
+RecordIO records, the first SUBSCRIBED, then LAUNCH, LAUNCH_GROUP, KILL,
+ACKNOWLEDGED, MESSAGE, SHUTDOWN, ERROR and HEARTBEAT as they happen.  Its
+later calls (UPDATE, MESSAGE, HEARTBEAT) carry the same two ids and are
+answered C{202 Accepted}.
 
 Each subscription is an L{HttpExecutor}: an executor living inside the
 slave process that speaks the classic executor protocol to the slave
 through a message node of its own, exactly as the executor driver does, so
-the slave handles HTTP executors and driver-based ones alike.  An UPDATE
-becomes the C{StatusUpdateMessage} the driver would send; the slave's
-acknowledgement of it comes back as ACKNOWLEDGED.
+the slave handles HTTP executors and driver-based ones alike.  A SUBSCRIBE
+registers (C{RegisterExecutorMessage}), or, when it lists tasks and
+updates not yet acknowledged (an executor whose stream broke, subscribing
+again), re-registers with them (C{ReregisterExecutorMessage}), as the
+driver does when it reconnects.  An UPDATE becomes the
+C{StatusUpdateMessage} the driver would send; the slave's acknowledgement
+of it comes back as ACKNOWLEDGED.
 
-Not supported yet: resubscription after the stream broke (the
-C{unacknowledged_tasks} and C{unacknowledged_updates} of a SUBSCRIBE are
-logged and ignored; the slave no longer waits for that executor, so it
-answers with SHUTDOWN), LAUNCH_GROUP, and protobuf bodies.
+Calls are parsed into C{mesos.v1.executor.Call} messages (JSON with the v1
+names, or binary protobuf, as the C{Content-Type} says); the stream's
+events are C{mesos.v1.executor.Event} messages, encoded as the SUBSCRIBE's
+C{Accept} asks.
 """
 
 import uuid
@@ -30,20 +34,21 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.executor_pb2 import Call, ContainerID, Event
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
+    JSON,
     MAX_STREAM_BACKLOG,
     CallError,
-    Subscription,
     Forbidden,
-    decode_bytes,
-    encode_bytes,
-    error_response,
-    from_v1,
+    Subscription,
+    answer_errors,
+    call_body,
+    call_kind,
     parse_call,
-    to_v1,
+    stream_media,
 )
 
 __all__ = ["ExecutorAPI", "HttpExecutor"]
@@ -61,21 +66,31 @@ class HttpExecutor(Subscription):
     @param node: a message node of our own (our UPID is its UPID).
     @param slave: the slave's UPID.
     @param container_id: the executor's run id, Mesos's container id.
+    @param media: the stream's encoding (C{JSON} or C{PROTOBUF}).
+    @param unacknowledged: the SUBSCRIBE call's C{Call.Subscribe}: tasks
+        and updates the executor has not seen acknowledged, if it is
+        subscribing again.
+    @param slave_id: the slave's id, if it has one, for those updates.
     """
 
+    event_class = Event
+
     def __init__(self, reactor, request, node, slave, framework_id, executor_id, container_id,
-                 heartbeat_interval, max_backlog=MAX_STREAM_BACKLOG):
+                 heartbeat_interval, max_backlog=MAX_STREAM_BACKLOG, media=JSON,
+                 unacknowledged=None, slave_id=None):
         Subscription.__init__(self, reactor, request, node, slave, heartbeat_interval,
-                              max_backlog)
+                              max_backlog, media)
         self.slave = slave
         self.framework_id = mesos_pb2.FrameworkID(value=framework_id)
         self.executor_id = mesos_pb2.ExecutorID(value=executor_id)
         self.container_id = container_id
-        self.slave_id = None
+        self.unacknowledged = unacknowledged or Call.Subscribe()
+        self.slave_id = slave_id
         self.subscribed = False
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._subscribed,
             internal.RunTaskMessage: self._launch,
+            internal.RunTaskGroupMessage: self._launch_group,
             internal.KillTaskMessage: self._kill,
             internal.FrameworkToExecutorMessage: self._message,
             internal.ShutdownExecutorMessage: self._shutdown,
@@ -98,17 +113,35 @@ class HttpExecutor(Subscription):
 
     def subscribe(self):
         """
-        Register with the slave, as the executor driver does.
+        Register with the slave, as the executor driver does; or, with
+        unacknowledged tasks or updates, re-register with them, as the
+        driver does when it reconnects.
         """
-        self.node.send(self.slave, internal.RegisterExecutorMessage(
-            framework_id=self.framework_id, executor_id=self.executor_id))
+        tasks = self.unacknowledged.unacknowledged_tasks
+        updates = self.unacknowledged.unacknowledged_updates
+        if tasks or updates:
+            message = internal.ReregisterExecutorMessage(
+                executor_id=self.executor_id, framework_id=self.framework_id, tasks=tasks,
+                updates=[self.status_update(update.status) for update in updates])
+        else:
+            message = internal.RegisterExecutorMessage(
+                framework_id=self.framework_id, executor_id=self.executor_id)
+        self.node.send(self.slave, message)
 
     # Calls.
 
     def update(self, status):
         """
-        Send a status update as the executor driver does: stamped with our
-        ids and the slave's, the status's uuid as the update's.
+        Send a status update as the executor driver does (see
+        L{status_update}).
+        """
+        self.node.send(self.slave, internal.StatusUpdateMessage(update=self.status_update(status)))
+
+    def status_update(self, status):
+        """
+        The update the executor driver makes of C{status} (which it
+        changes): stamped with our ids and the slave's, the executor as its
+        source, the status's uuid as the update's.
         """
         now = self.reactor.seconds()
         status.executor_id.CopyFrom(self.executor_id)
@@ -121,7 +154,7 @@ class HttpExecutor(Subscription):
         if self.slave_id is not None:
             update.slave_id.CopyFrom(self.slave_id)
             update.status.slave_id.CopyFrom(self.slave_id)
-        self.node.send(self.slave, internal.StatusUpdateMessage(update=update))
+        return update
 
     def message(self, data):
         """
@@ -153,8 +186,8 @@ class HttpExecutor(Subscription):
         stream ends (an executor must not outlive its slave).
         """
         if upid == self.slave:
-            self._send_event({"type": "ERROR",
-                              "error": {"message": "lost the connection to the agent"}})
+            self._send_event(Event(type=Event.ERROR, error=Event.Error(
+                message="lost the connection to the agent")))
             self.close("the slave's connection closed")
 
     def _subscribed(self, message):
@@ -163,32 +196,33 @@ class HttpExecutor(Subscription):
         framework_info = mesos_pb2.FrameworkInfo()
         framework_info.CopyFrom(message.framework_info)
         framework_info.id.CopyFrom(message.framework_id)
-        self._send_event({"type": "SUBSCRIBED", "subscribed": {
-            "executor_info": to_v1(message.executor_info),
-            "framework_info": to_v1(framework_info),
-            "agent_info": to_v1(message.slave_info),
-            "container_id": {"value": self.container_id},
-        }})
+        self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
+            executor_info=message.executor_info, framework_info=framework_info,
+            agent_info=message.slave_info, container_id=ContainerID(value=self.container_id))))
         self.start_heartbeat()
 
     def _launch(self, message):
-        self._send_event({"type": "LAUNCH", "launch": {"task": to_v1(message.task)}})
+        self._send_event(Event(type=Event.LAUNCH, launch=Event.Launch(task=message.task)))
+
+    def _launch_group(self, message):
+        self._send_event(Event(type=Event.LAUNCH_GROUP, launch_group=Event.LaunchGroup(
+            task_group=message.task_group)))
 
     def _kill(self, message):
-        self._send_event({"type": "KILL", "kill": {"task_id": to_v1(message.task_id)}})
+        self._send_event(Event(type=Event.KILL, kill=Event.Kill(task_id=message.task_id)))
 
     def _message(self, message):
-        self._send_event({"type": "MESSAGE", "message": {"data": encode_bytes(message.data)}})
+        self._send_event(Event(type=Event.MESSAGE, message=Event.Message(data=message.data)))
 
     def _shutdown(self, message):
-        self._send_event({"type": "SHUTDOWN"})
+        self._send_event(Event(type=Event.SHUTDOWN))
         if not self.subscribed:
             # The slave refused the subscription: nothing more will come.
             self.close("the slave refused the subscription")
 
     def _acknowledged(self, message):
-        self._send_event({"type": "ACKNOWLEDGED", "acknowledged": {
-            "task_id": to_v1(message.task_id), "uuid": encode_bytes(message.uuid)}})
+        self._send_event(Event(type=Event.ACKNOWLEDGED, acknowledged=Event.Acknowledged(
+            task_id=message.task_id, uuid=message.uuid)))
 
 
 class ExecutorAPI:
@@ -214,29 +248,19 @@ class ExecutorAPI:
         Answer one call: a stream for SUBSCRIBE, 202 for the others, or an
         error status with a message saying what was wrong.
         """
-        try:
-            call = parse_call(request)
-            framework_id, executor_id = self._ids(call)
-            if call["type"] == "SUBSCRIBE":
-                return self._subscribe(request, call, framework_id, executor_id)
-            self._dispatch(call, framework_id, executor_id)
-        except CallError as error:
-            return error_response(request, 400, str(error))
-        except Forbidden as error:
-            return error_response(request, 403, str(error))
+        return answer_errors(request, lambda: self._answer(request))
+
+    def _answer(self, request):
+        call = parse_call(request, Call)
+        framework_id, executor_id = call.framework_id.value, call.executor_id.value
+        for name, value in (("framework_id", framework_id), ("executor_id", executor_id)):
+            if not value:
+                raise CallError(f"the call's {name} is empty")
+        if call_kind(call) == "SUBSCRIBE":
+            return self._subscribe(request, call, framework_id, executor_id)
+        self._dispatch(call, framework_id, executor_id)
         request.setResponseCode(202)
         return b""
-
-    @staticmethod
-    def _ids(call):
-        ids = []
-        for name in ("framework_id", "executor_id"):
-            value = call.get(name)
-            if not isinstance(value, dict) or not isinstance(value.get("value"), str) \
-                    or not value["value"]:
-                raise CallError(f"the call needs {name} ({{\"value\": \"...\"}})")
-            ids.append(value["value"])
-        return ids
 
     def _run_id(self, framework_id, executor_id):
         framework = self.slave.frameworks.get(framework_id)
@@ -248,24 +272,21 @@ class ExecutorAPI:
 
     def _subscribe(self, request, call, framework_id, executor_id):
         run_id = self._run_id(framework_id, executor_id)
-        subscribe = call.get("subscribe", {})
-        if not isinstance(subscribe, dict):
-            raise CallError("subscribe must be a JSON object")
-        unacknowledged = [(name, len(subscribe.get(name) or ()))
-                          for name in ("unacknowledged_tasks", "unacknowledged_updates")]
-        if any(count for _, count in unacknowledged):
-            self.log.warn("Executor {executor_id} subscribed with {tasks} unacknowledged "
-                          "task(s) and {updates} update(s): ignored (resubscription is not "
-                          "supported)", executor_id=executor_id, tasks=unacknowledged[0][1],
-                          updates=unacknowledged[1][1])
+        subscribe = call_body(call)
+        for index, update in enumerate(subscribe.unacknowledged_updates):
+            self._check_status(update.status,
+                               f"subscribe.unacknowledged_updates[{index}].status")
+        media = stream_media(request)
         old = self.subscriptions.get((framework_id, executor_id))
         if old is not None:
             # One stream per executor: the newer SUBSCRIBE replaces it.
             old.close("the executor subscribed again")
         pid = self.slave.pid
         node = self.node_factory(UPID(f"executor-http-{uuid.uuid4()}", pid.host, 0))
+        slave_id = mesos_pb2.SlaveID(value=self.slave.id) if self.slave.id else None
         subscription = HttpExecutor(self.reactor, request, node, pid, framework_id, executor_id,
-                                    run_id, self.heartbeat_interval)
+                                    run_id, self.heartbeat_interval, media=media,
+                                    unacknowledged=subscribe, slave_id=slave_id)
         self.subscriptions[subscription.key] = subscription
         subscription.closed.addCallback(self._forget, subscription)
         return subscription.serve()
@@ -276,34 +297,33 @@ class ExecutorAPI:
         return why
 
     def _dispatch(self, call, framework_id, executor_id):
-        kind = call["type"]
+        kind = call_kind(call)
         handler = getattr(self, "_call_" + kind.lower(), None)
         if handler is None:
-            raise CallError(f"unknown or unsupported call type {kind!r}")
-        body = call.get(kind.lower(), {})
-        if not isinstance(body, dict):
-            raise CallError(f"{kind.lower()} must be a JSON object")
+            raise CallError(f"{kind} calls are not supported")
+        body = call_body(call)
         self._run_id(framework_id, executor_id)
         subscription = self.subscriptions.get((framework_id, executor_id))
         if subscription is None or not subscription.subscribed:
             raise Forbidden(f"executor {executor_id} of framework {framework_id} has not "
-                             "subscribed")
+                            "subscribed")
         handler(subscription, body)
 
     # The calls.
 
-    def _call_update(self, subscription, body):
-        if "status" not in body:
-            raise CallError("UPDATE needs update.status")
-        status = from_v1(mesos_pb2.TaskStatus, body["status"], "update.status")
+    @staticmethod
+    def _check_status(status, what):
         if not status.uuid:
-            raise CallError("update.status needs a uuid (the executor makes one per update)")
+            raise CallError(f"{what} needs a uuid (the executor makes one per update)")
         if status.state == mesos_pb2.TASK_STAGING:
-            raise CallError("executors must not send TASK_STAGING")
-        subscription.update(status)
+            raise CallError(f"{what}: executors must not send TASK_STAGING")
+
+    def _call_update(self, subscription, body):
+        self._check_status(body.status, "update.status")
+        subscription.update(body.status)
 
     def _call_message(self, subscription, body):
-        subscription.message(decode_bytes(body.get("data"), "message.data"))
+        subscription.message(body.data)
 
     def _call_heartbeat(self, subscription, body):
         pass

@@ -1,121 +1,61 @@
 """
 What Mesos's v1 HTTP APIs (the master's scheduler API, the slave's
-executor API) share: JSON with the v1 protos' names, RecordIO framing,
-reading a call, answering an error, and the life of a subscription (its
-event stream never buffers without bound for a subscriber that stopped
-reading).
+executor API) share: their two encodings (JSON with the v1 protos' names,
+and binary protobuf; L{mesos_tw.web._v1_codec}), RecordIO framing, reading
+a call, answering an error, and the life of a subscription (its event
+stream never buffers without bound for a subscriber that stopped reading).
 """
 
-import base64
-import binascii
-import json
-
-from google.protobuf import json_format
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mesos_tw.web._v1_codec import (
+    JSON,
+    MAX_CALL_BYTES,
+    PROTOBUF,
+    CallError,
+    NotAcceptable,
+    encode,
+    from_protobuf,
+    from_v1,
+    parse_call,
+    record,
+    stream_media,
+    to_v1,
+)
+
 __all__ = [
     "HEARTBEAT_INTERVAL",
+    "JSON",
     "MAX_CALL_BYTES",
     "MAX_STREAM_BACKLOG",
+    "PROTOBUF",
     "CallError",
-    "Subscription",
     "Forbidden",
-    "decode_bytes",
-    "encode_bytes",
+    "NotAcceptable",
+    "Subscription",
+    "answer_errors",
+    "call_body",
+    "call_kind",
+    "encode",
     "error_response",
+    "from_protobuf",
     "from_v1",
     "parse_call",
     "record",
+    "stream_media",
     "to_v1",
 ]
 
 #: Seconds between HEARTBEAT events (Mesos's default).
 HEARTBEAT_INTERVAL = 15.0
-#: The largest call body accepted.
-MAX_CALL_BYTES = 4 * 1024 * 1024
 #: How many bytes of events may wait for a subscriber that stopped reading
 #: its stream before the subscription is dropped (its framework then fails
 #: over, as if its connection had broken).
 MAX_STREAM_BACKLOG = 8 * 1024 * 1024
-
-_RENAMES_TO_V1 = {"slave_id": "agent_id", "slave_ids": "agent_ids"}
-_RENAMES_FROM_V1 = {v: k for k, v in _RENAMES_TO_V1.items()}
-
-
-class CallError(ValueError):
-    """
-    A call that cannot be carried out: the message says why (a 400).
-    """
-
-
-def _rename(value, renames):
-    if isinstance(value, dict):
-        return {renames.get(k, k): _rename(v, renames) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rename(v, renames) for v in value]
-    return value
-
-
-def to_v1(message):
-    """
-    A protobuf message as v1 JSON (a dict): proto field names, agent for
-    slave, bytes in base64.
-    """
-    return _rename(json_format.MessageToDict(message, preserving_proto_field_name=True),
-                   _RENAMES_TO_V1)
-
-
-def from_v1(cls, value, what):
-    """
-    The protobuf C{cls} that v1 JSON C{value} describes.
-
-    @raise CallError: naming C{what} and the problem.
-    """
-    if not isinstance(value, dict):
-        raise CallError(f"{what} must be a JSON object")
-    message = cls()
-    try:
-        json_format.ParseDict(_rename(value, _RENAMES_FROM_V1), message)
-    except json_format.ParseError as error:
-        raise CallError(f"{what} is malformed: {error}") from None
-    if not message.IsInitialized():
-        missing = ", ".join(message.FindInitializationErrors())
-        raise CallError(f"{what} is missing required fields: {missing}")
-    return message
-
-
-def record(event):
-    """
-    One RecordIO record: the JSON event's length in decimal, a newline, the
-    JSON.
-    """
-    data = json.dumps(event, separators=(",", ":")).encode("utf-8")
-    return b"%d\n%s" % (len(data), data)
-
-
-def encode_bytes(data):
-    """
-    Bytes as v1 JSON carries them: base64 text.
-    """
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode_bytes(value, what):
-    """
-    The bytes the base64 text C{value} holds.
-
-    @raise CallError: naming C{what}, if it is missing or not base64.
-    """
-    if not isinstance(value, str):
-        raise CallError(f"{what} is missing (base64 text)")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as error:
-        raise CallError(f"{what} is not base64: {error}") from None
 
 
 class Forbidden(Exception):
@@ -133,28 +73,48 @@ def error_response(request, code, message):
     return message.encode("utf-8") + b"\n"
 
 
-def parse_call(request):
+def answer_errors(request, answer):
     """
-    The JSON call in C{request}'s body, a dict with a string C{type}.
-
-    @raise CallError: for a protobuf or other body, one over
-        L{MAX_CALL_BYTES}, one that is not JSON, or not a call.
+    Call C{answer()} for C{request}, turning what it raises into the
+    error answer: L{CallError} a 400, L{Forbidden} a 403, L{NotAcceptable}
+    a 406, each with its message.
     """
-    content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
-    if content_type == b"application/x-protobuf":
-        raise CallError("protobuf calls are not supported yet; send application/json")
-    if content_type != b"application/json":
-        raise CallError("Content-Type must be application/json")
-    body = request.content.read(MAX_CALL_BYTES + 1)
-    if len(body) > MAX_CALL_BYTES:
-        raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
     try:
-        call = json.loads(body)
-    except ValueError as error:
-        raise CallError(f"the body is not JSON: {error}") from None
-    if not isinstance(call, dict) or not isinstance(call.get("type"), str):
-        raise CallError("a call is a JSON object with a string 'type'")
-    return call
+        return answer()
+    except CallError as error:
+        return error_response(request, 400, str(error))
+    except Forbidden as error:
+        return error_response(request, 403, str(error))
+    except NotAcceptable as error:
+        return error_response(request, 406, str(error))
+
+
+def call_kind(call):
+    """
+    The name of C{call}'s type (C{"SUBSCRIBE"}...).
+
+    @raise CallError: if it has none.
+    """
+    if call.type == call.UNKNOWN:
+        raise CallError("the call has no type")
+    return call.Type.Name(call.type)
+
+
+def call_body(call):
+    """
+    The part of C{call} its type names (C{call.accept} for ACCEPT), or
+    L{None} for a type that has none (TEARDOWN).  Absent, it reads as
+    empty, unless it has required fields.
+
+    @raise CallError: if it is absent and has required fields.
+    """
+    kind = call_kind(call)
+    field = call.DESCRIPTOR.fields_by_name.get(kind.lower())
+    if field is None:
+        return None
+    if not call.HasField(field.name) and any(f.is_required for f in field.message_type.fields):
+        raise CallError(f"the {kind} call needs {field.name!r}")
+    return getattr(call, field.name)
 
 
 @implementer(IPushProducer)
@@ -162,25 +122,28 @@ class Subscription:
     """
     A v1 subscription living in this process.  It speaks the classic
     protocol to C{peer} (the master, or the slave) through a message node of
-    its own, and sends v1 events as RecordIO records on the response to its
-    SUBSCRIBE request, with a HEARTBEAT every C{heartbeat_interval} seconds
-    once started.
+    its own, and sends v1 events (C{event_class} messages) as RecordIO
+    records on the response to its SUBSCRIBE request, each encoded as
+    C{media} (L{JSON} or L{PROTOBUF}), with a HEARTBEAT every
+    C{heartbeat_interval} seconds once started.
 
     It is the stream's producer: when the subscriber stops reading and the
     connection's buffers fill, Twisted pauses it and events wait here; past
     C{max_backlog} bytes waiting the subscription is closed and its
     connection dropped, rather than buffer without bound.
 
-    Subclasses say what they are (L{describe}), how they register with the
-    peer (C{subscribe}), and handle what the peer sends.
+    Subclasses say what they are (L{describe}) and what their events are
+    (C{event_class}: the API's C{Event}), how they register with the peer
+    (C{subscribe}), and handle what the peer sends.
 
     @ivar closed: fires (with the reason) when the subscription ends.
     """
 
     log = Logger()
+    event_class = None
 
     def __init__(self, reactor, request, node, peer, heartbeat_interval,
-                 max_backlog=MAX_STREAM_BACKLOG):
+                 max_backlog=MAX_STREAM_BACKLOG, media=JSON):
         self.reactor = reactor
         self.request = request
         self.node = node
@@ -188,11 +151,12 @@ class Subscription:
         self.peer = peer
         self.heartbeat_interval = heartbeat_interval
         self.max_backlog = max_backlog
+        self.media = media
         self.closed = Deferred()
         self.paused = False
         self._backlog = []
         self._backlog_bytes = 0
-        self._heartbeat = LoopingCall(self._send_event, {"type": "HEARTBEAT"})
+        self._heartbeat = LoopingCall(self._send_heartbeat)
         self._heartbeat.clock = reactor
 
     @property
@@ -217,15 +181,15 @@ class Subscription:
 
     def serve(self, headers=()):
         """
-        Answer the SUBSCRIBE request with the stream (200, JSON, not cached,
-        C{headers}) and register with the peer.
+        Answer the SUBSCRIBE request with the stream (200, its media type,
+        not cached, C{headers}) and register with the peer.
 
         @return: the Deferred the web server waits on: it fires when the
             subscription ends, which finishes the response.
         """
         request = self.request
         request.setResponseCode(200)
-        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Content-Type", self.media.encode("ascii"))
         request.setHeader(b"Cache-Control", b"no-cache")
         for name, value in headers:
             request.setHeader(name, value)
@@ -256,10 +220,13 @@ class Subscription:
         # lost at once, and that must find us closed.
         self.node.disconnect(self.peer)
 
+    def _send_heartbeat(self):
+        self._send_event(self.event_class(type=self.event_class.HEARTBEAT))
+
     def _send_event(self, event):
         if self.closed.called:
             return
-        data = record(event)
+        data = record(encode(event, self.media))
         if not self.paused:
             self.request.write(data)
             return
