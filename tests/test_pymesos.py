@@ -276,3 +276,26 @@ class PymesosTests(TestCase):
         yield cluster.wait_for(lambda p, s: len(s["slaves"]) == 1, "the slave to register")
         output = yield self.run_framework(url)
         self.assertIn("All 3 tasks finished; reconciliation answered", output)
+
+    @inlineCallbacks
+    def test_task_group_on_the_default_executor(self):
+        """
+        pymesos's framework launches its three tasks as one task group
+        (ACCEPT with LAUNCH_GROUP) on the DEFAULT executor: the slave runs
+        its built-in default executor, whose tasks all finish.
+        """
+        master = yield self.start_mesos_local()
+        output = yield self.run_framework(master, "--group")
+        self.assertIn("All 3 tasks finished; reconciliation answered", output)
+
+    @inlineCallbacks
+    def test_task_group_on_the_pymesos_executor(self):
+        """
+        The task group goes to pymesos's executor (a CUSTOM one) as one
+        LAUNCH_GROUP event; its tasks run and exchange framework messages
+        as single tasks do.
+        """
+        master = yield self.start_mesos_local()
+        output = yield self.run_framework(master, "--group", "--executor")
+        self.assertIn("All 3 tasks finished; reconciliation answered", output)
+        self.assertIn("Framework messages from the executor for all 3 tasks", output)

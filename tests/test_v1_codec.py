@@ -123,6 +123,19 @@ class JSONNamesTests(SynchronousTestCase):
         self.assertIn("accept.operations[0].launch.task_infos[0].data is not base64",
                       str(raised.exception))
 
+    def test_64_bit_integers_are_numbers(self):
+        """
+        64-bit integers (port range bounds) are JSON numbers, as Mesos
+        writes them, and read back either as numbers or as strings.
+        """
+        ranges = mesos_pb2.Value.Ranges(range=[mesos_pb2.Value.Range(begin=31000, end=32000)])
+        value = to_v1(ranges)
+        self.assertEqual(value, {"range": [{"begin": 31000, "end": 32000}]})
+        self.assertEqual(from_v1(mesos_pb2.Value.Ranges, value, "ranges"), ranges)
+        self.assertEqual(from_v1(mesos_pb2.Value.Ranges,
+                                 {"range": [{"begin": "31000", "end": "32000"}]}, "ranges"),
+                         ranges)
+
     def test_null_is_absent(self):
         """
         A JSON null reads as an absent field.

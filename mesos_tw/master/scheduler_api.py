@@ -202,15 +202,19 @@ class SchedulerAPI:
 
     @param leadership: an C{ILeadership} (who leads; our UPID).
     @param node_factory: makes a message node for a subscription's UPID.
+    @param max_backlog: the bytes of events that may wait for a subscriber
+        that stopped reading before it is dropped.
     """
 
     log = Logger()
 
-    def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL):
+    def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL,
+                 max_backlog=MAX_STREAM_BACKLOG):
         self.reactor = reactor
         self.leadership = leadership
         self.node_factory = node_factory
         self.heartbeat_interval = heartbeat_interval
+        self.max_backlog = max_backlog
         self.subscriptions = {}
 
     def handle(self, request):
@@ -255,7 +259,7 @@ class SchedulerAPI:
         pid = self.leadership.pid
         node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
         subscription = HttpFramework(self.reactor, request, node, pid, info,
-                                     self.heartbeat_interval, media=media)
+                                     self.heartbeat_interval, self.max_backlog, media=media)
         self.subscriptions[subscription.stream_id] = subscription
         subscription.closed.addCallback(self._forget, subscription)
         return subscription.serve(

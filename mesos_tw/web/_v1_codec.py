@@ -16,6 +16,7 @@ import json
 import re
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -98,10 +99,15 @@ def _join(path, name):
     return f"{path}.{name}" if path else name
 
 
+_64_BIT_TYPES = frozenset({FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64})
+
+
 def to_v1(message):
     """
     A protobuf message as v1 JSON (a dict): the v1 field and enum names,
-    bytes in base64.
+    bytes in base64, 64-bit integers as numbers (as Mesos writes them;
+    protobuf's JSON mapping would write strings, which clients that do
+    arithmetic on port ranges would trip over).
     """
     return _renamed_to_v1(
         json_format.MessageToDict(message, preserving_proto_field_name=True),
@@ -122,6 +128,8 @@ def _renamed_to_v1(value, descriptor):
                 item = [_v1_enum_name(each) if isinstance(each, str) else each for each in item]
             elif isinstance(item, str):
                 item = _v1_enum_name(item)
+        elif field.cpp_type in _64_BIT_TYPES:
+            item = [int(each) for each in item] if field.is_repeated else int(item)
         renamed[_v1_field_name(field)] = item
     return renamed
 

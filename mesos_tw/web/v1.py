@@ -137,6 +137,7 @@ class Subscription:
     (C{subscribe}), and handle what the peer sends.
 
     @ivar closed: fires (with the reason) when the subscription ends.
+    @ivar why_closed: that reason, once it has ended.
     """
 
     log = Logger()
@@ -153,6 +154,7 @@ class Subscription:
         self.max_backlog = max_backlog
         self.media = media
         self.closed = Deferred()
+        self.why_closed = None
         self.paused = False
         self._backlog = []
         self._backlog_bytes = 0
@@ -212,6 +214,7 @@ class Subscription:
         """
         if self.closed.called:
             return
+        self.why_closed = why
         self.log.info("{what} closed: {why}", what=self.describe(), why=why)
         if self._heartbeat.running:
             self._heartbeat.stop()
@@ -237,7 +240,9 @@ class Subscription:
                           "waiting); dropping it", what=self.describe(),
                           size=self._backlog_bytes)
             self.close("the subscriber stopped reading its stream")
-            self.request.transport.loseConnection()
+            # Abort: closing politely would wait to flush what it does not
+            # read.
+            self.request.transport.abortConnection()
 
     # IPushProducer: the stream's connection says when to stop and go on.
 
