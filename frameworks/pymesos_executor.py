@@ -8,16 +8,61 @@ tasks of a task group (LAUNCH_GROUP) run the same way.
 Nothing in it is specific to mesos_tw: it finds its slave in the
 environment Mesos gives executors (``MESOS_AGENT_ENDPOINT`` and the rest).
 
+It survives its stream to the agent breaking.  pymesos then subscribes
+again by itself, listing the tasks it was sent that no acknowledged update
+covers; this executor also keeps each status update until the agent
+acknowledges it (pymesos lists those too, but never records them itself),
+sends again what could not be sent while the stream was down, and, since
+framework messages are best effort, tells the scheduler again about each
+task still running, so that a ``finish`` lost in the cut comes again.
+
 frameworks/pymesos_framework.py --executor launches it.  Needs pymesos
 (``bash scripts/install-pymesos``).
 """
 
+import logging
 import sys
+import threading
 import time
-from threading import Thread
+import uuid
 
 from addict import Dict
 from pymesos import Executor, MesosExecutorDriver, decode_data, encode_data
+
+log = logging.getLogger("pymesos_executor")
+
+
+class ReliableExecutorDriver(MesosExecutorDriver):
+    """
+    pymesos's executor driver, keeping each status update until the agent
+    acknowledges it: pymesos sends its C{updates} as the unacknowledged
+    updates of a new SUBSCRIBE and drops each on its ACKNOWLEDGED event, but
+    never puts them there.  A call that fails while the stream is down is
+    logged, not raised: what matters is sent again once subscribed.
+    """
+
+    def sendStatusUpdate(self, status):
+        status.setdefault("uuid", encode_data(uuid.uuid4().bytes))
+        self.updates[uuid.UUID(bytes=decode_data(status["uuid"]))] = {"status": status}
+        self._try(MesosExecutorDriver.sendStatusUpdate, status)
+
+    def sendFrameworkMessage(self, data):
+        self._try(MesosExecutorDriver.sendFrameworkMessage, data)
+
+    def resend_updates(self):
+        """
+        Send again every update the agent has not acknowledged (it knows
+        the ones it has by their uuids).
+        """
+        for update in list(self.updates.values()):
+            self._try(MesosExecutorDriver.sendStatusUpdate, update["status"])
+
+    def _try(self, call, argument):
+        try:
+            call(self, argument)
+        except Exception as error:  # pymesos raises plain Exceptions of several kinds
+            log.warning("Could not reach the agent (%s); will retry once subscribed again",
+                        error)
 
 
 class MessagingExecutor(Executor):
@@ -25,16 +70,24 @@ class MessagingExecutor(Executor):
     Runs each task until its scheduler says to finish it.
     """
 
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = set()
+        self.finished = set()
+
     def launchTask(self, driver, task):
         def run_task(task):
+            task_id = task.task_id.value
+            with self.lock:
+                self.running.add(task_id)
             update = Dict()
-            update.task_id.value = task.task_id.value
+            update.task_id.value = task_id
             update.state = "TASK_RUNNING"
             update.timestamp = time.time()
             driver.sendStatusUpdate(update)
-            driver.sendFrameworkMessage(encode_data(f"running {task.task_id.value}".encode()))
+            driver.sendFrameworkMessage(encode_data(f"running {task_id}".encode()))
 
-        thread = Thread(target=run_task, args=(task,))
+        thread = threading.Thread(target=run_task, args=(task,))
         thread.start()
 
     def launchTaskGroup(self, driver, tasks):
@@ -44,6 +97,11 @@ class MessagingExecutor(Executor):
     def frameworkMessage(self, driver, message):
         words = decode_data(message).decode().split()
         if len(words) == 2 and words[0] == "finish":
+            with self.lock:
+                if words[1] in self.finished:
+                    return
+                self.finished.add(words[1])
+                self.running.discard(words[1])
             update = Dict()
             update.task_id.value = words[1]
             update.state = "TASK_FINISHED"
@@ -52,13 +110,22 @@ class MessagingExecutor(Executor):
         else:
             print(f"Unexpected framework message {message!r}", file=sys.stderr, flush=True)
 
+    def disconnected(self, driver):
+        print("Disconnected from the agent; subscribing again", file=sys.stderr, flush=True)
+
+    def reregistered(self, driver, agent_info):
+        print("Subscribed again", file=sys.stderr, flush=True)
+        driver.resend_updates()
+        with self.lock:
+            running = sorted(self.running)
+        for task_id in running:
+            driver.sendFrameworkMessage(encode_data(f"running {task_id}".encode()))
+
     def shutdown(self, driver):
         print("Shutting down", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
-    import logging
-
     logging.basicConfig(level=logging.INFO)
-    driver = MesosExecutorDriver(MessagingExecutor(), use_addict=True)
+    driver = ReliableExecutorDriver(MessagingExecutor(), use_addict=True)
     driver.run()

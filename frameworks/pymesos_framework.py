@@ -10,9 +10,12 @@ running task's executor sends a framework message, and the task finishes
 when the framework answers it.  With ``--group`` the tasks are launched
 together as one task group (a LAUNCH_GROUP operation): on Mesos's DEFAULT
 executor (the slave's own), or with ``--executor`` on the pymesos executor.
-Nothing in it is specific to mesos_tw.
+``--executor-env NAME=VALUE`` adds to the pymesos executor's environment,
+over what the agent gives it (tests point its ``MESOS_AGENT_ENDPOINT`` at a
+proxy so).  Nothing in it is specific to mesos_tw.
 
     python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3] [--executor] [--group]
+        [--executor-env NAME=VALUE ...]
     python frameworks/pymesos_framework.py zk://127.0.0.1:2181/mesos
 
 Needs pymesos (``bash scripts/install-pymesos``).
@@ -158,6 +161,9 @@ def main():
                         help="run the tasks on frameworks/pymesos_executor.py")
     parser.add_argument("--group", action="store_true",
                         help="launch the tasks as one task group (LAUNCH_GROUP)")
+    parser.add_argument("--executor-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the executor (over the agent's; "
+                             "repeat for more)")
     options = parser.parse_args()
 
     framework = Dict()
@@ -175,6 +181,10 @@ def main():
         executor.resources = resources(EXECUTOR_CPUS, EXECUTOR_MEM)
         if options.group:
             executor.type = "CUSTOM"
+        if options.executor_env:
+            executor.command.environment.variables = [
+                dict(name=name, value=value)
+                for name, _, value in (v.partition("=") for v in options.executor_env)]
     elif options.group:
         executor = Dict()
         executor.type = "DEFAULT"
