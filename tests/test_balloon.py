@@ -14,8 +14,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
-from tests.test_cluster import _until
+from mesos_tw.testing.local_cluster import start_mesos_local
 from tests.test_isolation_cgroups import cgroups_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,16 +34,8 @@ class BalloonFrameworkTests(TestCase):
         A one-slave mesos-local started with C{flags}, stopped (its
         executors killed) after the test; fires with the master's address.
         """
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:1024;disk:100", *flags,
-        ])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        port = (yield cluster.master_service.listening).getHost().port
-        yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
+        _, port = yield start_mesos_local(self, reactor, *flags,
+                                          resources="cpus:2;mem:1024;disk:100")
         return f"127.0.0.1:{port}"
 
     def run_balloon(self, *argv):

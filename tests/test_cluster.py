@@ -11,10 +11,10 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
+from mesos_tw.testing.local_cluster import start_mesos_local
 
 FRAMEWORKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frameworks")
 
@@ -79,18 +79,10 @@ class LocalClusterTests(TestCase):
     @inlineCallbacks
     def setUp(self):
         self.work_dir = os.path.abspath(self.mktemp())
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=2", f"--work_dir={self.work_dir}",
-            "--resources=cpus:2;mem:512;disk:100;ports:[31000-31010]",
-        ])
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        port = yield self.cluster.master_service.listening
-        self.master = f"127.0.0.1:{port.getHost().port}"
-        master = self.cluster.master_service.master
-        yield _until(lambda: len(master.slaves) == 2)
+        self.cluster, port = yield start_mesos_local(
+            self, reactor, slaves=2, resources="cpus:2;mem:512;disk:100;ports:[31000-31010]",
+            work_dir=self.work_dir)
+        self.master = f"127.0.0.1:{port}"
 
     @inlineCallbacks
     def run_framework(self, scheduler):

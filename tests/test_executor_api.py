@@ -11,7 +11,6 @@ executor's process.
 
 import base64
 import json
-import os
 import uuid
 
 import treq
@@ -22,15 +21,15 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mesos_tw import local
-from mesos_tw.web.v1 import MAX_CALL_BYTES
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.executor_api import HttpExecutor
 from mesos_tw.slave.executors import executor_environment
 from mesos_tw.testing.isolation import FakeIsolator
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.web.v1 import MAX_CALL_BYTES
 from tests.test_scheduler_api import RecordIOReader
 
 EXECUTOR_ID = "v1-executor"
@@ -325,17 +324,10 @@ class ExecutorAPITests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:512;disk:100",
-        ])
-        self.isolators = options["isolator_factory"] = RecordingIsolatorFactory()
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        port = yield self.cluster.master_service.listening
-        self.scheduler_url = f"http://127.0.0.1:{port.getHost().port}/api/v1/scheduler"
+        self.isolators = RecordingIsolatorFactory()
+        self.cluster, port = yield start_mesos_local(self, reactor,
+                                                     isolator_factory=self.isolators)
+        self.scheduler_url = f"http://127.0.0.1:{port}/api/v1/scheduler"
 
     def post(self, url, call, stream_id=None, content_type=b"application/json", body=None):
         """

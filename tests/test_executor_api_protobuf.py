@@ -8,7 +8,6 @@ messages.  The slave's isolator records each launch and runs nothing, so
 the client stands in for the executor's process.
 """
 
-import os
 import uuid
 
 import treq
@@ -16,8 +15,8 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.web.v1 import PROTOBUF
 from tests.test_executor_api import RecordingIsolatorFactory, _Stream
 
@@ -39,17 +38,10 @@ class ProtobufExecutorTests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:512;disk:100",
-        ])
-        self.isolators = options["isolator_factory"] = RecordingIsolatorFactory()
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        port = yield self.cluster.master_service.listening
-        self.scheduler_url = f"http://127.0.0.1:{port.getHost().port}/api/v1/scheduler"
+        self.isolators = RecordingIsolatorFactory()
+        self.cluster, port = yield start_mesos_local(self, reactor,
+                                                     isolator_factory=self.isolators)
+        self.scheduler_url = f"http://127.0.0.1:{port}/api/v1/scheduler"
 
     def post(self, url, call, stream_id=None):
         """

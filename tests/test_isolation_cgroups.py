@@ -15,7 +15,6 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.python import usage
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from mesos_tw import local
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation import cgroups as cgroups_module
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies, own_cgroups
@@ -26,6 +25,7 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.slave.tap import Options
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
+from mesos_tw.testing.local_cluster import start_mesos_local
 from tests.test_cluster import TaskScheduler, _until, command_task
 from tests.test_isolation import nobody
 
@@ -290,20 +290,12 @@ def run_on_local(test, flags, make_tasks, count):
     mesos-local started with C{flags}; fires with its L{TaskScheduler} once
     every task has ended.
     """
-    options = local.Options(environ={})
-    options.parseOptions([
-        "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(test.mktemp())}",
-        "--resources=cpus:2;mem:1024;disk:100;ports:[31000-31010]",
-    ] + flags)
-    cluster = local.makeService(options, reactor)
-    cluster.startService()
-    test.addCleanup(cluster.stopService)
-    port = yield cluster.master_service.listening
-    yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
+    _, port = yield start_mesos_local(
+        test, reactor, *flags, resources="cpus:2;mem:1024;disk:100;ports:[31000-31010]")
     scheduler = TaskScheduler(make_tasks, count)
     driver = MesosSchedulerDriver(
         scheduler, mesos_pb2.FrameworkInfo(user="", name="isolation"),
-        f"127.0.0.1:{port.getHost().port}", reactor=reactor)
+        f"127.0.0.1:{port}", reactor=reactor)
     driver.start()
     test.addCleanup(driver.stop)
     yield scheduler.done

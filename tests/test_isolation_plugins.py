@@ -12,11 +12,12 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.plugin import pluginPackagePaths
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local, plugins
+from mesos_tw import plugins
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation.registry import isolator_factories
 from mesos_tw.native import MesosSchedulerDriver
-from tests.test_cluster import TaskScheduler, _until, command_task
+from mesos_tw.testing.local_cluster import start_mesos_local
+from tests.test_cluster import TaskScheduler, command_task
 
 #: The plugin module a third-party package would install under its own
 #: C{mesos_tw/plugins/} directory (which has no C{__init__.py}).
@@ -96,21 +97,14 @@ class ThirdPartyPluginTests(TestCase):
         """
         name = self.install_plugin()
         work_dir = os.path.abspath(self.mktemp())
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={work_dir}", f"--isolation={name}",
-            "--resources=cpus:1;mem:256;disk:100;ports:[31000-31010]",
-        ])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        port = yield cluster.master_service.listening
-        yield _until(lambda: len(cluster.master_service.master.slaves) == 1)
+        _, port = yield start_mesos_local(
+            self, reactor, f"--isolation={name}",
+            resources="cpus:1;mem:256;disk:100;ports:[31000-31010]", work_dir=work_dir)
         scheduler = TaskScheduler(
             lambda slave: [command_task("marked", slave, "echo isolated by $ISOLATED_BY")], 1)
         driver = MesosSchedulerDriver(
             scheduler, mesos_pb2.FrameworkInfo(user="", name="plugin"),
-            f"127.0.0.1:{port.getHost().port}", reactor=reactor)
+            f"127.0.0.1:{port}", reactor=reactor)
         driver.start()
         self.addCleanup(driver.stop)
         yield scheduler.done

@@ -7,7 +7,6 @@ calls get their statuses.
 
 import base64
 import json
-import os
 
 import treq
 from treq.testing import StubTreq
@@ -20,18 +19,18 @@ from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from mesos_tw import local
 from mesos_tw.interface import Scheduler
-from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.scheduler_api import HttpFramework, SchedulerAPI
-from mesos_tw.web.v1 import JSON, CallError, encode, from_v1, record, to_v1
+from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.scheduler_pb2 import Event
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.web.v1 import JSON, CallError, encode, from_v1, record, to_v1
 
 
 class RecordIOReader:
@@ -117,16 +116,8 @@ class SchedulerAPITests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:512;disk:100",
-        ])
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        port = yield self.cluster.master_service.listening
-        self.url = f"http://127.0.0.1:{port.getHost().port}/api/v1/scheduler"
+        self.cluster, port = yield start_mesos_local(self, reactor)
+        self.url = f"http://127.0.0.1:{port}/api/v1/scheduler"
 
     def post(self, call, stream_id=None, content_type=b"application/json", body=None):
         """

@@ -5,16 +5,15 @@ POSTs serialized calls and reads binary RecordIO events, as a client built
 on Mesos's own v1 protos would.
 """
 
-import os
 
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.web.v1 import PROTOBUF
 from tests.test_scheduler_api import RecordIOReader
 
@@ -28,16 +27,8 @@ class ProtobufSchedulerTests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:512;disk:100",
-        ])
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        port = yield self.cluster.master_service.listening
-        self.url = f"http://127.0.0.1:{port.getHost().port}/api/v1/scheduler"
+        self.cluster, port = yield start_mesos_local(self, reactor)
+        self.url = f"http://127.0.0.1:{port}/api/v1/scheduler"
 
     def post(self, call, stream_id=None, accept=PROTOBUF):
         """

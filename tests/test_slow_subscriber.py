@@ -9,7 +9,6 @@ the framework's id carries on.
 """
 
 import json
-import os
 import socket
 
 import treq
@@ -18,8 +17,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.protocol import Factory
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
-from tests.test_stream_cuts import RawSubscriber, until
+from mesos_tw.testing.local_cluster import start_mesos_local, until
+from tests.test_stream_cuts import RawSubscriber
 
 #: The master's backlog limit in this test (the default is 8 MB).
 BACKLOG = 64 * 1024
@@ -39,14 +38,7 @@ class SlowSubscriberTests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-        ])
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        self.port = (yield self.cluster.master_service.listening).getHost().port
+        self.cluster, self.port = yield start_mesos_local(self, reactor)
         self.url = f"http://127.0.0.1:{self.port}/api/v1/scheduler"
         self.api = self.cluster.master_service.scheduler_api
         self.api.max_backlog = BACKLOG
@@ -124,7 +116,7 @@ class SlowSubscriberTests(TestCase):
         self.assertNotIn(stream_id, self.api.subscriptions)
 
         master = self.cluster.master_service.master
-        yield until(lambda: not master.frameworks[framework_id].active,
+        yield until(reactor, lambda: not master.frameworks[framework_id].active,
                     "the framework to be disconnected")
         self.assertIsNotNone(master.frameworks[framework_id].failover_call)
         subscriber.transport.resumeProducing()
@@ -133,6 +125,6 @@ class SlowSubscriberTests(TestCase):
         again = self.subscribe(framework_id)
         resubscribed = yield again.next("SUBSCRIBED")
         self.assertEqual(resubscribed["subscribed"]["framework_id"]["value"], framework_id)
-        yield until(lambda: master.frameworks[framework_id].active,
+        yield until(reactor, lambda: master.frameworks[framework_id].active,
                     "the framework to be active again")
 

@@ -13,7 +13,6 @@ in for the scheduler and the executor.
 """
 
 import json
-import os
 import re
 
 import treq
@@ -21,36 +20,18 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from mesos_tw import local
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.state import RUNNING
+from mesos_tw.testing.local_cluster import start_mesos_local, until
 from tests.test_executor_api import RecordingIsolatorFactory
-
-#: How long a test waits for a condition before failing.
-DEADLINE = 20.0
 
 _TYPE = re.compile(rb'"type"\s*:\s*"([A-Z_]+)"')
 
 
 def _scalar(name, value):
     return {"name": name, "type": "SCALAR", "scalar": {"value": value}}
-
-
-@inlineCallbacks
-def until(predicate, what, deadline=DEADLINE):
-    """
-    Fire once C{predicate()} is true, checking every 10 ms.
-
-    @raise AssertionError: saying C{what} was awaited, after C{deadline} s.
-    """
-    end = reactor.seconds() + deadline
-    while not predicate():
-        if reactor.seconds() > end:
-            raise AssertionError(f"waited {deadline:g} s for {what}")
-        yield deferLater(reactor, 0.01, lambda: None)
 
 
 class RawSubscriber(Protocol):
@@ -162,18 +143,11 @@ class StreamCutTests(TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:2;mem:512;disk:100", "--executor_reregistration_timeout=1mins",
-        ])
-        self.isolators = options["isolator_factory"] = RecordingIsolatorFactory()
-        self.cluster = local.makeService(options, reactor)
-        self.cluster.startService()
-        self.addCleanup(self.cluster.stopService)
-        self.master_port = (yield self.cluster.master_service.listening).getHost().port
+        self.isolators = RecordingIsolatorFactory()
+        self.cluster, self.master_port = yield start_mesos_local(
+            self, reactor, "--executor_reregistration_timeout=1mins",
+            isolator_factory=self.isolators)
         self.scheduler_url = f"http://127.0.0.1:{self.master_port}/api/v1/scheduler"
-        yield until(lambda: self.cluster.master_service.master.slaves, "the slave to register")
         self.slave = self.cluster.slave_services[0].slave
 
     @inlineCallbacks
@@ -258,7 +232,7 @@ class StreamCutTests(TestCase):
         self.assertLess(len(read), length)
         yield first.closed
 
-        yield until(lambda: not master.frameworks[framework_id].active,
+        yield until(reactor, lambda: not master.frameworks[framework_id].active,
                     "the master to see the framework disconnected")
         framework = master.frameworks[framework_id]
         self.assertTrue(framework.failover_call.active())
@@ -282,7 +256,7 @@ class StreamCutTests(TestCase):
             "type": "ACKNOWLEDGE", "framework_id": {"value": framework_id},
             "acknowledge": {"agent_id": status["agent_id"], "task_id": status["task_id"],
                             "uuid": status["uuid"]}}, second.headers["mesos-stream-id"])
-        yield until(lambda: self.slave.status_updates.pending(framework_id) == 0,
+        yield until(reactor, lambda: self.slave.status_updates.pending(framework_id) == 0,
                     "the slave to get the acknowledgement of the update")
 
     @inlineCallbacks
@@ -315,7 +289,7 @@ class StreamCutTests(TestCase):
         yield first.closed
 
         executor = self.slave.frameworks[framework_id].executors["cut-executor"]
-        yield until(lambda: executor.pid is None, "the slave to see the executor disconnected")
+        yield until(reactor, lambda: executor.pid is None, "the slave to see the executor disconnected")
         self.assertEqual((executor.state, executor.connected), (RUNNING, False))
         self.assertTrue(executor.reregistration_timer.active())
         self.assertEqual(self.isolators.isolator.killed, [])

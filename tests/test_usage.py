@@ -7,7 +7,6 @@ peers, a real slave and master on one network) and on mesos-local.
 """
 
 import json
-import os
 
 import treq
 from treq.testing import StubTreq
@@ -17,7 +16,6 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mesos_tw import local
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.master.election import SoleMaster
@@ -30,6 +28,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from tests.test_cluster import TaskScheduler, _until, command_task
@@ -363,17 +362,10 @@ class LocalClusterUsageTests(TestCase):
         A running command task shows its executor's cpu time and resident
         memory in the master's C{/master/state}; killed, it shows none.
         """
-        options = local.Options(environ={})
-        options.parseOptions([
-            "--port=0", "--num_slaves=1", f"--work_dir={os.path.abspath(self.mktemp())}",
-            "--resources=cpus:1;mem:256;disk:100", "--resource_monitoring_interval=0.2secs",
-        ])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        port = (yield cluster.master_service.listening).getHost().port
+        cluster, port = yield start_mesos_local(
+            self, reactor, "--resource_monitoring_interval=0.2secs",
+            resources="cpus:1;mem:256;disk:100")
         master = cluster.master_service.master
-        yield _until(lambda: len(master.slaves) == 1)
         scheduler = TaskScheduler(lambda slave: [command_task("sleeper", slave, "sleep 60")], 1)
         driver = MesosSchedulerDriver(
             scheduler, mesos_pb2.FrameworkInfo(user="", name="usage"), f"127.0.0.1:{port}",

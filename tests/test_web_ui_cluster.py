@@ -14,10 +14,10 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
-from mesos_tw import local
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
+from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.web.layout import browse_link, tail_link
 
 MARKER = "written-by-the-writer-task"
@@ -102,14 +102,8 @@ class LocalClusterMixin:
         where they should be.
         """
         work_dir = os.path.abspath(self.mktemp())
-        options = local.Options(environ={})
-        options.parseOptions(["--port=0", "--num_slaves=1", f"--work_dir={work_dir}",
-                              "--resources=cpus:2;mem:512;disk:100",
-                              f"--cluster={self.cluster_name}"])
-        cluster = local.makeService(options, reactor)
-        cluster.startService()
-        self.addCleanup(cluster.stopService)
-        self.port = (yield cluster.master_service.listening).getHost().port
+        cluster, self.port = yield start_mesos_local(
+            self, reactor, f"--cluster={self.cluster_name}", work_dir=work_dir)
         scheduler = TwoTaskScheduler()
         driver = MesosSchedulerDriver(
             scheduler, mesos_pb2.FrameworkInfo(user="", name="browser-test-framework"),
