@@ -228,6 +228,20 @@ class SchedulerAPITests(TestCase):
             self.assertEqual((response.code, text in body), (code, True), body)
 
     @inlineCallbacks
+    def test_stream_id_of_another_framework(self):
+        """
+        A call that names one framework but carries another framework's
+        Mesos-Stream-Id is a 403 saying so.
+        """
+        _, first_stream, _ = yield self.subscribe()
+        _, _, second_id = yield self.subscribe()
+        response = yield self.post({"type": "TEARDOWN", "framework_id": {"value": second_id}},
+                                   first_stream)
+        body = yield response.content()
+        self.assertEqual((response.code, b"framework_id is not the subscription's" in body),
+                         (403, True), body)
+
+    @inlineCallbacks
     def test_shares_master_with_driver_frameworks(self):
         """
         An HTTP framework and a driver-based one share the master: both
