@@ -14,7 +14,7 @@ from twisted.trial.unittest import TestCase
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
-from mesos_tw.testing.local_cluster import start_mesos_local
+from mesos_tw.testing.local_cluster import start_mesos_local, until
 
 FRAMEWORKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frameworks")
 
@@ -141,7 +141,7 @@ class LocalClusterTests(TestCase):
         scheduler = TaskScheduler(tasks, 3)
         yield self.run_framework(scheduler)
         self.assertEqual({s.state for s in scheduler.finals.values()}, {mesos_pb2.TASK_FINISHED})
-        yield _until(lambda: len(scheduler.messages) == 3)
+        yield until(reactor, lambda: len(scheduler.messages) == 3, "three framework messages")
         self.assertEqual(scheduler.messages, [b"data with a \0 byte"] * 3)
 
     @inlineCallbacks
@@ -167,22 +167,3 @@ class LocalClusterTests(TestCase):
         state = self.cluster.master_service.master.state()
         self.assertEqual(state["finished_tasks"], 1)
         self.assertEqual(len(state["slaves"]), 2)
-
-
-def _until(condition, interval=0.05, attempts=400):
-    """
-    Fire once C{condition()} holds, checking every C{interval} seconds;
-    fail after C{attempts} checks (a bounded wait for a condition, not a
-    sleep standing in for one).
-    """
-    from twisted.internet.task import deferLater
-
-    @inlineCallbacks
-    def wait():
-        for _ in range(attempts):
-            if condition():
-                return
-            yield deferLater(reactor, interval, lambda: None)
-        raise AssertionError("condition never held")
-
-    return wait()

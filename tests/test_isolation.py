@@ -25,6 +25,7 @@ from mesos_tw.testing.isolation import (
     make_container,
     make_iisolator_tests,
 )
+from mesos_tw.testing.local_cluster import until
 
 
 class FakeIsolatorTests(make_iisolator_tests(lambda test: FakeIsolator(reactor, SUITE_PROGRAMS))):
@@ -124,7 +125,7 @@ class ProcessIsolatorTests(TestCase):
         destroy it; fire with that pid once the destroy has fired.
         """
         path = os.path.join(directory, name)
-        d.addCallback(lambda _: _until(lambda: _complete_line(path)))
+        d.addCallback(lambda _: until(reactor, lambda: _complete_line(path), "a complete line of output"))
         d.addCallback(lambda _: self.isolator.destroy("f1", "e1"))
 
         def destroyed(_):
@@ -161,7 +162,7 @@ class ProcessIsolatorTests(TestCase):
             self.assertNotEqual(int(fields[3]), self.leader)
 
         d.addCallback(lambda pid: setattr(self, "leader", pid))
-        d.addCallback(lambda _: _until(lambda: os.path.exists(path)))
+        d.addCallback(lambda _: until(reactor, lambda: os.path.exists(path), f"{path} to exist"))
         d.addCallback(check_escaped)
         d.addCallback(lambda _: self.isolator.destroy("f1", "e1"))
         return d.addCallback(lambda _: self.assertFalse(_alive(escaped[0])))
@@ -172,7 +173,7 @@ class ProcessIsolatorTests(TestCase):
         """
         directory, d = self.launch("touch started; exec sleep 100")
         started = os.path.join(directory, "started")
-        d.addCallback(lambda _: _until(lambda: os.path.exists(started)))
+        d.addCallback(lambda _: until(reactor, lambda: os.path.exists(started), "the command to start"))
         d.addCallback(lambda _: self.isolator.usage("f1", "e1"))
 
         def measured(statistics):
@@ -192,7 +193,7 @@ class ProcessIsolatorTests(TestCase):
             "setsid sh -c 'sleep 100 & echo $! > escaped.tmp; mv escaped.tmp escaped'; "
             "exec sleep 100")
         path = os.path.join(directory, "escaped")
-        d.addCallback(lambda _: _until(lambda: os.path.exists(path)))
+        d.addCallback(lambda _: until(reactor, lambda: os.path.exists(path), f"{path} to exist"))
         successor = ProcessIsolator(reactor)
 
         def recover(_):
@@ -314,20 +315,6 @@ def _fired(value):
     d = Deferred()
     d.callback(value)
     return d
-
-
-def _until(predicate, attempts=100):
-    """
-    Fire once C{predicate()} is true, checking every 50 ms; fail after
-    C{attempts} checks.
-    """
-    from twisted.internet.task import deferLater
-
-    if predicate():
-        return _fired(None)
-    if attempts == 0:
-        raise AssertionError("condition never became true")
-    return deferLater(reactor, 0.05, _until, predicate, attempts - 1)
 
 
 def nobody():

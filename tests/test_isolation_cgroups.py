@@ -25,8 +25,8 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.slave.tap import Options
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
-from mesos_tw.testing.local_cluster import start_mesos_local
-from tests.test_cluster import TaskScheduler, _until, command_task
+from mesos_tw.testing.local_cluster import start_mesos_local, until
+from tests.test_cluster import TaskScheduler, command_task
 from tests.test_isolation import nobody
 
 Reason = mesos_pb2.TaskStatus
@@ -176,7 +176,8 @@ class CgroupsIsolatorTests(TestCase):
         container = yield self.start(
             "for i in 1 2 3; do (sleep 100 & setsid sleep 100 & wait) & done; "
             "echo ready > ready.tmp; mv ready.tmp ready; wait")
-        yield _until(lambda: os.path.exists(os.path.join(container.directory, "ready")))
+        yield until(reactor, lambda: os.path.exists(os.path.join(container.directory, "ready")),
+                    "the task to be ready")
         with open(self.cgroup(container, "freezer", "cgroup.procs")) as procs:
             pids = [int(pid) for pid in procs.read().split()]
         self.assertGreaterEqual(len(pids), 7)
@@ -222,7 +223,8 @@ class CgroupsIsolatorTests(TestCase):
             f"exec {sys.executable} -c \"import os, time; data = b'x' * (16 << 20); "
             "os.rename(os.open('ready.tmp', os.O_CREAT) and 'ready.tmp', 'ready'); "
             "time.sleep(100)\"", "cpus:0.25;mem:96")
-        yield _until(lambda: os.path.exists(os.path.join(container.directory, "ready")))
+        yield until(reactor, lambda: os.path.exists(os.path.join(container.directory, "ready")),
+                    "the task to be ready")
         statistics = yield self.isolator.usage("f1", "e1")
         self.assertEqual(statistics.cpus_limit, 0.25)
         self.assertEqual(statistics.mem_limit_bytes, 96 << 20)

@@ -37,7 +37,7 @@ from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.resources import Resources
 from mesos_tw.testing.cgroupfs import FakeCgroup2Kernel
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
-from tests.test_cluster import _until
+from mesos_tw.testing.local_cluster import until
 from tests.test_isolation_cgroups import _alive, remove_cgroup_root
 
 Reason = mesos_pb2.TaskStatus
@@ -167,7 +167,8 @@ class FakeV2IsolatorTests(TestCase):
         """
         Fires once the executor has written C{ready} in its sandbox.
         """
-        return _until(lambda: os.path.exists(os.path.join(self.sandbox, "ready")))
+        return until(reactor, lambda: os.path.exists(os.path.join(self.sandbox, "ready")),
+                     "the command to be ready")
 
     @inlineCallbacks
     def test_limits_written(self):
@@ -439,7 +440,7 @@ class RealUnifiedProcessTests(TestCase):
         cgroup.add_process(shell.pid)
         shell.stdin.write(b"go\n")
         shell.stdin.close()
-        yield _until(lambda: len(cgroup.processes()) == 3)
+        yield until(reactor, lambda: len(cgroup.processes()) == 3, "three processes in the cgroup")
         pids = cgroup.processes()
         yield cgroup.kill_all(reactor, Logger())
         self.assertEqual(cgroup.processes(), set())

@@ -21,7 +21,8 @@ from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.lxc import LXCIsolator, check_lxc, lxc_configuration
 from mesos_tw.resources import Resources
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
-from tests.test_isolation import _until, nobody
+from mesos_tw.testing.local_cluster import until
+from tests.test_isolation import nobody
 from tests.test_cluster import command_task
 from tests.test_isolation_cgroups import ALLOCATE_200_MB, run_on_local
 
@@ -164,7 +165,8 @@ class LXCIsolatorTests(TestCase):
         yield self.isolator.prepare(container)
         yield self.isolator.launch("f1", "e1", {"PATH": os.environ["PATH"]})
         payload = self.isolator.cgroups_of(container)
-        yield _until(lambda: os.path.exists(os.path.join(container.directory, "started")))
+        yield until(reactor, lambda: os.path.exists(os.path.join(container.directory, "started")),
+                    "the command to start")
         yield self.isolator.update("f1", "e1", Resources.parse("cpus:2;mem:256"))
         self.assertEqual(payload.read("cpu", "cpu.shares"), "2048")
         self.assertEqual(payload.read("memory", "memory.limit_in_bytes"), str(256 << 20))

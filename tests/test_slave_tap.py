@@ -7,8 +7,7 @@ import json
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks, succeed
-from twisted.internet.task import deferLater
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -19,6 +18,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave import tap
 from mesos_tw.slave.resources import detect_resources
+from mesos_tw.testing.local_cluster import until
 
 
 class OptionsTests(SynchronousTestCase):
@@ -221,7 +221,7 @@ class SlaveServiceTests(TestCase):
         service.startService()
         self.addCleanup(service.stopService)
         port = (yield service.listening).getHost().port
-        yield _until(lambda: service.slave.id is not None)
+        yield until(reactor, lambda: service.slave.id is not None, "the slave to register")
 
         response = yield treq.get(f"http://127.0.0.1:{port}/health", persistent=False)
         self.assertEqual(response.code, 200)
@@ -232,14 +232,3 @@ class SlaveServiceTests(TestCase):
                          (f"slave(1)@127.0.0.1:{port}", service.slave.id))
         self.assertEqual(state["resources"]["cpus"], 1)
         self.assertEqual(list(master.master.slaves), [service.slave.id])
-
-
-def _until(predicate, attempts=200):
-    """
-    Fire once C{predicate()} is true, checking every 10 ms.
-    """
-    if predicate():
-        return succeed(None)
-    if attempts == 0:
-        raise AssertionError("condition never became true")
-    return deferLater(reactor, 0.01, _until, predicate, attempts - 1)

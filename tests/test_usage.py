@@ -28,10 +28,10 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
-from mesos_tw.testing.local_cluster import start_mesos_local
+from mesos_tw.testing.local_cluster import start_mesos_local, until
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_cluster import TaskScheduler, _until, command_task
+from tests.test_cluster import TaskScheduler, command_task
 from tests.test_master import MASTER, MasterTestCase, executor_info, task_info
 from tests.test_slave import SLAVE, SlaveTestCase
 
@@ -377,7 +377,7 @@ class LocalClusterUsageTests(TestCase):
             tasks = [t for f in master.state()["frameworks"] for t in f["tasks"]]
             return tasks[0] if tasks else {}
 
-        yield _until(lambda: "statistics" in sleeper())
+        yield until(reactor, lambda: "statistics" in sleeper(), "the task's statistics")
         response = yield treq.get(f"http://127.0.0.1:{port}/master/state", persistent=False)
         state = json.loads((yield response.content()))
         [task] = state["frameworks"][0]["tasks"]
