@@ -119,6 +119,37 @@ class LocalClusterTests(TestCase):
         self.assertIn("hello from ok\n", outputs)
 
     @inlineCallbacks
+    def test_command_task_fetches_its_uris(self):
+        """
+        A command task's URIs are fetched into its sandbox (made executable
+        if asked) before its command runs there; one that cannot be fetched
+        fails the task, saying which.
+        """
+        script = os.path.abspath(self.mktemp())
+        with open(script, "w") as out:
+            out.write("#!/bin/sh\necho fetched and run\n")
+
+        def tasks(slave):
+            runs = command_task("fetches", slave, "./" + os.path.basename(script))
+            runs.command.uris.add(value="file://" + script, executable=True)
+            missing = command_task("missing", slave, "true")
+            missing.command.uris.add(value="file:///no/such/file")
+            return [runs, missing]
+
+        scheduler = TaskScheduler(tasks, 2)
+        yield self.run_framework(scheduler)
+        finals = {task: (status.state, status.message) for task, status in scheduler.finals.items()}
+        self.assertEqual(finals["fetches"], (mesos_pb2.TASK_FINISHED, "Command exited with status 0"))
+        self.assertEqual(finals["missing"][0], mesos_pb2.TASK_FAILED)
+        self.assertIn("cannot fetch 'file:///no/such/file'", finals["missing"][1])
+        outputs = []
+        for root, _, files in os.walk(self.work_dir):
+            if "stdout" in files and os.sep + "fetches" + os.sep in root + os.sep:
+                with open(os.path.join(root, "stdout")) as stdout:
+                    outputs.append(stdout.read())
+        self.assertIn("fetched and run\n", outputs)
+
+    @inlineCallbacks
     def test_custom_executor_and_framework_messages(self):
         """
         Tasks on the classic test executor finish, and its framework

@@ -91,7 +91,7 @@ class DefaultExecutorTests(TestCase):
     timeout = 30
 
     def setUp(self):
-        self.sandbox = self.mktemp()
+        self.sandbox = os.path.abspath(self.mktemp())
         os.makedirs(self.sandbox)
         self.driver = RecordingDriver()
         self.executor = DefaultExecutor(reactor, self.sandbox, {"PATH": os.environ["PATH"]},
@@ -163,6 +163,33 @@ class DefaultExecutorTests(TestCase):
         await self.driver.when_ended("stubborn")
         self.assertEqual(self.driver.states()["stubborn"], mesos_pb2.TASK_KILLED)
         self.assertEqual(process.returncode, -signal.SIGKILL)
+
+    async def test_uris_fetched_into_task_sandbox(self):
+        """
+        A task's URIs are fetched into its own sandbox before its command
+        runs there; a URI that cannot be fetched fails the group, saying
+        which, and kills what had started.
+        """
+        script = os.path.join(self.sandbox, "script.sh")
+        with open(script, "w") as out:
+            out.write("#!/bin/sh\necho fetched\n")
+        runs = task("runs", "./script.sh")
+        runs.command.uris.add(value="file://" + script, executable=True)
+        self.executor.launchTaskGroup(self.driver, [runs])
+        await self.driver.when_ended("runs")
+        self.assertEqual(self.driver.states()["runs"], mesos_pb2.TASK_FINISHED)
+        with open(os.path.join(self.sandbox, "tasks", "runs", "stdout")) as output:
+            self.assertEqual(output.read(), "fetched\n")
+
+        broken = task("broken", "true")
+        broken.command.uris.add(value="file:///no/such/file")
+        self.executor.launchTaskGroup(self.driver, [task("first", "sleep 60"), broken])
+        await self.driver.when_ended("first", "broken")
+        states = self.driver.states()
+        self.assertEqual((states["first"], states["broken"]),
+                         (mesos_pb2.TASK_KILLED, mesos_pb2.TASK_FAILED))
+        self.assertIn("cannot fetch 'file:///no/such/file'",
+                      [m for t, _, m in self.driver.updates if t == "broken"][-1])
 
     def test_task_without_command_fails_the_group(self):
         """

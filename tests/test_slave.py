@@ -227,6 +227,24 @@ class TaskTests(SlaveTestCase):
         latest = os.path.join(os.path.dirname(directory), "latest")
         self.assertEqual(os.path.realpath(latest), os.path.realpath(directory))
 
+    def test_command_task_uris_fetched_for_it(self):
+        """
+        A command task's URIs are its command executor's, so that the
+        isolator fetches them into the sandbox its command runs in.
+        """
+        task = mesos_pb2.TaskInfo(
+            name="t1", task_id=mesos_pb2.TaskID(value="t1"),
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            resources=Resources.parse("cpus:1;mem:128").to_protobuf())
+        task.command.value = "./run.sh"
+        task.command.uris.add(value="file:///opt/run.sh", executable=True)
+        self.master.send(SLAVE, internal.RunTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="fw"), pid=SCHEDULER, task=task))
+        self.turn()
+        info, _, _ = self.isolator.launched[("F1", "t1")]
+        self.assertEqual(list(info.command.uris), list(task.command.uris))
+
     def test_tasks_queued_until_executor_registers(self):
         """
         Tasks wait until their executor registers, then go to it in order.

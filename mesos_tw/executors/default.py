@@ -4,8 +4,8 @@ executor is of type DEFAULT (Mesos's C{mesos-default-executor}).
 
 One executor runs any number of task groups.  Each task's command runs with
 C{sh -c} in a session of its own, in a sandbox of its own
-(C{<executor sandbox>/tasks/<task id>}, holding its C{stdout} and C{stderr}
-files; C{MESOS_SANDBOX} names it).  A task reports TASK_RUNNING once
+(C{<executor sandbox>/tasks/<task id>}, holding its fetched URIs and its
+C{stdout} and C{stderr} files; C{MESOS_SANDBOX} names it).  A task reports TASK_RUNNING once
 started and then how its command ended.  As in Mesos, a group stands or
 falls together: when one of its tasks fails or is killed, the others are
 killed.  Once no task is left the executor stops (after the slave has
@@ -24,6 +24,8 @@ from twisted.logger import Logger
 
 from mesos_tw.interface import Executor
 from mesos_tw.isolation._containers import watch_exit
+from mesos_tw.isolation.fetcher import fetch_uris
+from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.native import MesosExecutorDriver
 from mesos_tw.protocols import mesos_pb2
 
@@ -121,6 +123,12 @@ class DefaultExecutor(Executor):
         environment["MESOS_SANDBOX"] = directory
         try:
             os.makedirs(directory, exist_ok=True)
+            fetch_uris(task.command, directory)
+        except LaunchError as error:
+            return str(error)
+        except OSError as error:
+            return f"Cannot make the task's sandbox: {error.strerror}"
+        try:
             with open(os.path.join(directory, "stdout"), "ab") as stdout, \
                     open(os.path.join(directory, "stderr"), "ab") as stderr:
                 process = subprocess.Popen(

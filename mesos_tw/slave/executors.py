@@ -22,13 +22,17 @@ def command_executor_info(framework_id, task, python):
     """
     The C{ExecutorInfo} of the command executor that runs a C{command}
     task: its id and source are the task's id, and it runs
-    C{<python> -m mesos_tw.executors.command}.
+    C{<python> -m mesos_tw.executors.command}.  The task's URIs become the
+    executor's, as in Mesos, so that they are fetched into the sandbox the
+    command runs in.
     """
     task_id = task.task_id.value
     return mesos_pb2.ExecutorInfo(
         executor_id=mesos_pb2.ExecutorID(value=task_id),
         framework_id=mesos_pb2.FrameworkID(value=framework_id),
-        command=mesos_pb2.CommandInfo(value=f"{shlex.quote(python)} -m mesos_tw.executors.command"),
+        command=mesos_pb2.CommandInfo(
+            value=f"{shlex.quote(python)} -m mesos_tw.executors.command",
+            uris=task.command.uris),
         name=f"Command Executor (Task: {task_id})",
         source=task_id,
     )
