@@ -14,6 +14,7 @@ from twisted.trial.unittest import TestCase
 from mesos_tw.executors.default import DefaultExecutor
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.slave.fetcher import Fetcher
 
 
 class RecordingDriver(ExecutorDriver):
@@ -70,6 +71,31 @@ class RecordingDriver(ExecutorDriver):
         C{{task id: last state}}.
         """
         return {task_id: state for task_id, state, _ in self.updates}
+
+
+class HeldFetcher(Fetcher):
+    """
+    A L{Fetcher} whose fetches all wait until L{release}.
+    """
+
+    def __init__(self, reactor):
+        Fetcher.__init__(self, reactor)
+        self.waiting = []
+
+    def fetch(self, command, directory):
+        """
+        A Deferred that fires at L{release}.
+        """
+        d = Deferred()
+        self.waiting.append(d)
+        return d
+
+    def release(self):
+        """
+        Let every fetch finish, those that releasing one starts too.
+        """
+        while self.waiting:
+            self.waiting.pop(0).callback(None)
 
 
 def task(task_id, command):
@@ -168,7 +194,7 @@ class DefaultExecutorTests(TestCase):
         """
         A task's URIs are fetched into its own sandbox before its command
         runs there; a URI that cannot be fetched fails the group, saying
-        which, and kills what had started.
+        which, before any of its tasks starts.
         """
         script = os.path.join(self.sandbox, "script.sh")
         with open(script, "w") as out:
@@ -185,11 +211,28 @@ class DefaultExecutorTests(TestCase):
         broken.command.uris.add(value="file:///no/such/file")
         self.executor.launchTaskGroup(self.driver, [task("first", "sleep 60"), broken])
         await self.driver.when_ended("first", "broken")
-        states = self.driver.states()
-        self.assertEqual((states["first"], states["broken"]),
-                         (mesos_pb2.TASK_KILLED, mesos_pb2.TASK_FAILED))
-        self.assertIn("cannot fetch 'file:///no/such/file'",
-                      [m for t, _, m in self.driver.updates if t == "broken"][-1])
+        updates = {t: (state, message) for t, state, message in self.driver.updates}
+        self.assertEqual(updates["first"], (mesos_pb2.TASK_FAILED,
+                                            "Task broken of the group could not be fetched"))
+        self.assertEqual(updates["broken"][0], mesos_pb2.TASK_FAILED)
+        self.assertIn("cannot fetch 'file:///no/such/file'", updates["broken"][1])
+        self.assertEqual(self.executor.running, {})
+
+    def test_kill_while_fetching(self):
+        """
+        A kill of a task whose group is still being fetched stops the whole
+        group from starting: its tasks end TASK_KILLED, and the executor,
+        with nothing left, stops.
+        """
+        fetcher = self.executor.fetcher = HeldFetcher(reactor)
+        self.executor.launchTaskGroup(self.driver, [task("a", "sleep 60"), task("b", "sleep 60")])
+        self.executor.killTask(self.driver, mesos_pb2.TaskID(value="b"))
+        self.assertFalse(self.driver.stopped)
+        fetcher.release()
+        self.assertEqual(self.driver.states(), {"a": mesos_pb2.TASK_KILLED,
+                                                "b": mesos_pb2.TASK_KILLED})
+        self.assertEqual(self.executor.running, {})
+        self.assertTrue(self.driver.stopped)
 
     def test_task_without_command_fails_the_group(self):
         """

@@ -65,7 +65,7 @@ class ProcessIsolatorTests(TestCase):
         """
         return self.isolator.wait("f1", executor_id).addCallback(lambda t: t.status)
 
-    def launch(self, command, uris=(), environment=None):
+    def launch(self, command, environment=None):
         """
         Prepare and launch C{command} as executor e1.
 
@@ -73,8 +73,6 @@ class ProcessIsolatorTests(TestCase):
         """
         container = make_container(self, "e1", command)
         self.run_id = container.run_id
-        for uri, executable in uris:
-            container.executor_info.command.uris.add(value=uri, executable=executable)
         env = {"PATH": os.environ["PATH"], **(environment or {})}
         d = self.isolator.prepare(container)
         d.addCallback(lambda _: self.isolator.launch("f1", "e1", env))
@@ -290,25 +288,6 @@ class ProcessIsolatorTests(TestCase):
         d.addCallback(lambda _: self.isolator.launch("f1", "e1", {}))
         d = self.assertFailure(d, LaunchError)
         return d.addCallback(lambda error: self.assertIn("no such user", str(error)))
-
-    def test_fetch_local_uri(self):
-        """
-        A local URI is copied into the sandbox, made executable if asked.
-        """
-        source = self.mktemp()
-        with open(source, "w") as script:
-            script.write("#!/bin/sh\nexit 7\n")
-        directory, d = self.launch("./" + os.path.basename(source), uris=[(source, True)])
-        d.addCallback(lambda _: self.exit_of("e1"))
-        return d.addCallback(lambda status: self.assertEqual(os.WEXITSTATUS(status), 7))
-
-    def test_fetch_unsupported_uri(self):
-        """
-        A URI that cannot be fetched fails the launch, saying why.
-        """
-        directory, d = self.launch("true", uris=[("hdfs://nn/x.tgz", False)])
-        return self.assertFailure(d, LaunchError).addCallback(
-            lambda error: self.assertIn("only local paths", str(error)))
 
 
 def _fired(value):

@@ -5,6 +5,8 @@ clock and a fake isolator: a recording master and executor talk to it.
 
 import os
 
+from twisted.internet.defer import fail as defer_fail
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -13,6 +15,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.slave.fetcher import FetchError, Fetcher
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
@@ -21,6 +24,27 @@ from mesos_tw.testing.peers import RecordingPeer
 MASTER = UPID("master", "127.0.0.1", 5050)
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 SCHEDULER = "scheduler-1@127.0.0.1:0"
+
+
+class RecordingFetcher(Fetcher):
+    """
+    A L{Fetcher} that records what it is asked to fetch, and fetches
+    nothing (or fails, saying C{fail}).
+    """
+
+    def __init__(self, reactor, fail=None):
+        Fetcher.__init__(self, reactor)
+        self.fail = fail
+        self.fetched = []
+
+    def fetch(self, command, directory):
+        """
+        Record the URIs and the sandbox.
+        """
+        self.fetched.append((list(command.uris), directory))
+        if self.fail is not None:
+            return defer_fail(FetchError(self.fail))
+        return succeed(None)
 
 
 class SlaveTestCase(SynchronousTestCase):
@@ -229,21 +253,42 @@ class TaskTests(SlaveTestCase):
 
     def test_command_task_uris_fetched_for_it(self):
         """
-        A command task's URIs are its command executor's, so that the
-        isolator fetches them into the sandbox its command runs in.
+        A command task's URIs are its command executor's, and the slave
+        fetches them into the executor's sandbox before launching it.
+        """
+        fetcher = self.slave.fetcher = RecordingFetcher(self.clock)
+        task = self.command_task_with_uri("file:///opt/run.sh")
+        info, directory, _ = self.isolator.launched[("F1", "t1")]
+        self.assertEqual(list(info.command.uris), list(task.command.uris))
+        self.assertEqual(fetcher.fetched, [(list(task.command.uris), directory)])
+
+    def test_fetch_failure_fails_the_task(self):
+        """
+        A URI that cannot be fetched fails the launch: the task fails,
+        saying which URI and why, and nothing is launched.
+        """
+        self.slave.fetcher = RecordingFetcher(self.clock, fail="cannot fetch 'x': gone")
+        self.command_task_with_uri("x")
+        self.assertNotIn(("F1", "t1"), self.isolator.launched)
+        update = self.master.last(internal.StatusUpdateMessage).update.status
+        self.assertEqual(update.state, mesos_pb2.TASK_FAILED)
+        self.assertIn("cannot fetch 'x': gone", update.message)
+
+    def command_task_with_uri(self, uri):
+        """
+        The master sends command task t1 with C{uri}; return the task.
         """
         task = mesos_pb2.TaskInfo(
             name="t1", task_id=mesos_pb2.TaskID(value="t1"),
             slave_id=mesos_pb2.SlaveID(value="S1"),
             resources=Resources.parse("cpus:1;mem:128").to_protobuf())
         task.command.value = "./run.sh"
-        task.command.uris.add(value="file:///opt/run.sh", executable=True)
+        task.command.uris.add(value=uri, executable=True)
         self.master.send(SLAVE, internal.RunTaskMessage(
             framework_id=mesos_pb2.FrameworkID(value="F1"),
             framework=mesos_pb2.FrameworkInfo(user="alice", name="fw"), pid=SCHEDULER, task=task))
         self.turn()
-        info, _, _ = self.isolator.launched[("F1", "t1")]
-        self.assertEqual(list(info.command.uris), list(task.command.uris))
+        return task
 
     def test_tasks_queued_until_executor_registers(self):
         """

@@ -19,15 +19,16 @@ import signal
 import subprocess
 import sys
 
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import react
 from twisted.logger import Logger
 
 from mesos_tw.interface import Executor
 from mesos_tw.isolation._containers import watch_exit
-from mesos_tw.isolation.fetcher import fetch_uris
 from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.native import MesosExecutorDriver
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.slave.fetcher import Fetcher
 
 __all__ = ["DefaultExecutor", "main"]
 
@@ -59,6 +60,17 @@ class _RunningTask:
                 pass
 
 
+class _Launch:
+    """
+    A group whose URIs are being fetched; a kill meanwhile stops it from
+    starting.
+    """
+
+    def __init__(self, group):
+        self.group = group
+        self.killed = False
+
+
 class DefaultExecutor(Executor):
     """
     Runs task groups' commands as child processes.
@@ -66,21 +78,29 @@ class DefaultExecutor(Executor):
     @param reactor: watches the processes and times kills.
     @param sandbox: the executor's sandbox; each task gets a directory in it.
     @param environ: the environment tasks start from (the executor's own).
+    @param fetcher: fetches tasks' URIs (a L{Fetcher} on C{reactor}).
+
+    @ivar running: C{{task id: _RunningTask}} of the tasks started.
+    @ivar launching: the groups whose URIs are being fetched.
     """
 
     log = Logger()
 
-    def __init__(self, reactor, sandbox, environ, kill_grace_period=KILL_GRACE_PERIOD):
+    def __init__(self, reactor, sandbox, environ, kill_grace_period=KILL_GRACE_PERIOD,
+                 fetcher=None):
         self.reactor = reactor
         self.sandbox = sandbox
         self.environ = dict(environ)
         self.kill_grace_period = kill_grace_period
+        self.fetcher = Fetcher(reactor) if fetcher is None else fetcher
         self.running = {}
+        self.launching = []
 
     def launchTaskGroup(self, driver, tasks):
         """
-        Start every task of the group; if one cannot start, the group
-        fails whole (those started are killed, the others fail).
+        Fetch the group's URIs, then start every task; if one cannot be
+        fetched or started, the group fails whole (those started are
+        killed, the others fail).
         """
         group = [task.task_id.value for task in tasks]
         missing = [task.task_id.value for task in tasks if not task.command.value]
@@ -90,17 +110,9 @@ class DefaultExecutor(Executor):
                              f"Task(s) {', '.join(missing)} of the group have no command")
             self._stop_if_idle(driver)
             return
-        for index, task in enumerate(tasks):
-            error = self._start(driver, task, group)
-            if error is None:
-                continue
-            self._update(driver, group[index], mesos_pb2.TASK_FAILED, error)
-            for task_id in group[index + 1:]:
-                self._update(driver, task_id, mesos_pb2.TASK_FAILED,
-                             f"Task {group[index]} of the group could not start")
-            self._kill_group(group, group[index], mesos_pb2.TASK_FAILED)
-            self._stop_if_idle(driver)
-            return
+        launch = _Launch(group)
+        self.launching.append(launch)
+        self._fetch(tasks).addCallback(self._fetched, driver, tasks, launch)
 
     def launchTask(self, driver, task):
         """
@@ -109,25 +121,65 @@ class DefaultExecutor(Executor):
         """
         self.launchTaskGroup(driver, [task])
 
+    def _directory(self, task_id):
+        return os.path.join(self.sandbox, "tasks", task_id)
+
+    @inlineCallbacks
+    def _fetch(self, tasks):
+        """
+        Make each task's sandbox and fetch its URIs there.
+
+        @return: a Deferred firing with L{None}, or with C{(task id, why)}
+            for the first task whose sandbox could not be made ready.
+        """
+        for task in tasks:
+            directory = self._directory(task.task_id.value)
+            try:
+                os.makedirs(directory, exist_ok=True)
+                yield self.fetcher.fetch(task.command, directory)
+            except LaunchError as error:
+                return task.task_id.value, str(error)
+            except OSError as error:
+                return task.task_id.value, f"Cannot make the task's sandbox: {error.strerror}"
+        return None
+
+    def _fetched(self, problem, driver, tasks, launch):
+        self.launching.remove(launch)
+        group = launch.group
+        if launch.killed:
+            for task_id in group:
+                self._update(driver, task_id, mesos_pb2.TASK_KILLED,
+                             "Killed before it started")
+        elif problem is not None:
+            failed, why = problem
+            for task_id in group:
+                self._update(driver, task_id, mesos_pb2.TASK_FAILED, why if task_id == failed
+                             else f"Task {failed} of the group could not be fetched")
+        else:
+            for index, task in enumerate(tasks):
+                error = self._start(driver, task, group)
+                if error is None:
+                    continue
+                self._update(driver, group[index], mesos_pb2.TASK_FAILED, error)
+                for task_id in group[index + 1:]:
+                    self._update(driver, task_id, mesos_pb2.TASK_FAILED,
+                                 f"Task {group[index]} of the group could not start")
+                self._kill_group(group, group[index], mesos_pb2.TASK_FAILED)
+                break
+        self._stop_if_idle(driver)
+
     def _start(self, driver, task, group):
         """
-        Start one task's command.
+        Start one task's command in its (ready) sandbox.
 
         @return: L{None}, or why it could not start.
         """
         task_id = task.task_id.value
-        directory = os.path.join(self.sandbox, "tasks", task_id)
+        directory = self._directory(task_id)
         environment = dict(self.environ)
         for variable in task.command.environment.variables:
             environment[variable.name] = variable.value
         environment["MESOS_SANDBOX"] = directory
-        try:
-            os.makedirs(directory, exist_ok=True)
-            fetch_uris(task.command, directory)
-        except LaunchError as error:
-            return str(error)
-        except OSError as error:
-            return f"Cannot make the task's sandbox: {error.strerror}"
         try:
             with open(os.path.join(directory, "stdout"), "ab") as stdout, \
                     open(os.path.join(directory, "stderr"), "ab") as stderr:
@@ -174,7 +226,7 @@ class DefaultExecutor(Executor):
                 self._kill(self.running[other])
 
     def _stop_if_idle(self, driver):
-        if not self.running:
+        if not self.running and not self.launching:
             driver.stop()
 
     def killTask(self, driver, taskId):
@@ -182,6 +234,11 @@ class DefaultExecutor(Executor):
         SIGTERM the task, SIGKILL it after the grace period; the rest of its
         group follows it.
         """
+        for launch in self.launching:
+            if taskId.value in launch.group:
+                # Still fetching: the group will not start.
+                launch.killed = True
+                return
         running = self.running.get(taskId.value)
         if running is None:
             self.log.warn("Not killing task {task_id}: it is not running here",
@@ -201,6 +258,8 @@ class DefaultExecutor(Executor):
         """
         Kill every task at once: the slave kills the executor soon anyway.
         """
+        for launch in self.launching:
+            launch.killed = True
         for running in list(self.running.values()):
             running.killed = True
             running.signal(signal.SIGKILL)

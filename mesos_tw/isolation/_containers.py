@@ -13,7 +13,6 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.internet.protocol import ProcessProtocol
 from zope.interface import implementer
 
-from mesos_tw.isolation.fetcher import fetch_uris
 from mesos_tw.isolation.interface import LaunchError, UnknownContainer
 
 __all__ = [
@@ -195,7 +194,7 @@ def run_as(container):
 def spawn_executor(reactor, process, container, environment, argv, extra_fds=None,
                    uid=None, gid=None):
     """
-    Fetch the container's URIs and spawn C{argv} in its sandbox with its
+    Spawn C{argv} in its sandbox (where the slave has fetched its URIs) with its
     output appended to the sandbox's C{stdout} and C{stderr} files (the
     descriptors go to the child, so output never passes through us).
 
@@ -206,7 +205,6 @@ def spawn_executor(reactor, process, container, environment, argv, extra_fds=Non
     @raise LaunchError: saying why it could not start.
     """
     directory = container.directory
-    fetch_uris(container.executor_info.command, directory)
     try:
         stdout = os.open(os.path.join(directory, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         stderr = os.open(os.path.join(directory, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

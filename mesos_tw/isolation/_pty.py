@@ -12,7 +12,6 @@ from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer
 
 from mesos_tw.isolation._containers import CONTAINER_VARIABLE, run_as, watch_exit
-from mesos_tw.isolation.fetcher import fetch_uris
 from mesos_tw.isolation.interface import LaunchError
 
 __all__ = ["spawn_on_pty"]
@@ -61,7 +60,7 @@ class _Terminal:
 
 def spawn_on_pty(reactor, container, environment, argv, on_ended):
     """
-    Fetch the container's URIs and run C{argv} in its sandbox on a new
+    Run C{argv} in its sandbox (where the slave has fetched its URIs) on a new
     pseudo-terminal, as the leader of a session of its own.
 
     @param on_ended: called as C{on_ended(pid, wait_status)} once it has
@@ -69,7 +68,6 @@ def spawn_on_pty(reactor, container, environment, argv, on_ended):
     @return: its pid.
     @raise LaunchError: saying why it could not start.
     """
-    fetch_uris(container.executor_info.command, container.directory)
     argv = run_as(container) + argv
     environment = dict(environment, **{CONTAINER_VARIABLE: container.run_id})
     try:

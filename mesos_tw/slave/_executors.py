@@ -156,6 +156,9 @@ class ExecutorManagement:
             user=(framework.info.user or None) if self.switch_user else None,
             tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())))
         d = self.isolator.prepare(container)
+        # Mesos's fetcher: the executor's URIs reach its sandbox before it
+        # starts (a failure fails its launch, saying which URI).
+        d.addCallback(lambda _: self.fetcher.fetch(info.command, directory))
         d.addCallback(lambda _: self.isolator.launch(framework.id, executor.id, environment))
 
         def launched(pid):

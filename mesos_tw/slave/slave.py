@@ -23,6 +23,7 @@ from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave._executors import ExecutorManagement
 from mesos_tw.slave._subscriptions import ExecutorSubscriptions
+from mesos_tw.slave.fetcher import Fetcher
 from mesos_tw.slave.state import TERMINAL_STATES
 from mesos_tw.slave.status_updates import StatusUpdateManager
 
@@ -57,6 +58,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param python: the interpreter that runs the built-in command executor.
     @param environ: the environment executors inherit (default: ours).
     @param new_uuid: makes 16 random bytes (status update and run ids).
+    @param fetcher: fetches executors' URIs into their sandboxes (a
+        L{Fetcher} on C{reactor} by default).
     """
 
     log = Logger()
@@ -79,6 +82,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         python=sys.executable,
         environ=None,
         new_uuid=_new_uuid,
+        fetcher=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -96,6 +100,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.python = python
         self.environ = dict(os.environ if environ is None else environ)
         self.new_uuid = new_uuid
+        self.fetcher = Fetcher(reactor) if fetcher is None else fetcher
         self.id = None
         self.master = None
         self.registration = DISCONNECTED
