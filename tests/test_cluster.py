@@ -94,6 +94,18 @@ class LocalClusterTests(TestCase):
         yield scheduler.done
         return driver
 
+    def outputs_of(self, executor_id):
+        """
+        What the runs of executor C{executor_id} printed, from their
+        sandboxes' C{stdout} files.
+        """
+        outputs = []
+        for root, _, files in os.walk(self.work_dir):
+            if "stdout" in files and os.sep + executor_id + os.sep in root + os.sep:
+                with open(os.path.join(root, "stdout")) as stdout:
+                    outputs.append(stdout.read())
+        return outputs
+
     @inlineCallbacks
     def test_command_tasks(self):
         """
@@ -111,12 +123,7 @@ class LocalClusterTests(TestCase):
         self.assertEqual(finals["ok"], (mesos_pb2.TASK_FINISHED, "Command exited with status 0"))
         self.assertEqual(finals["bad"], (mesos_pb2.TASK_FAILED, "Command exited with status 3"))
         self.assertEqual(finals["slow"][0], mesos_pb2.TASK_KILLED)
-        outputs = []
-        for root, _, files in os.walk(self.work_dir):
-            if "stdout" in files and os.sep + "ok" + os.sep in root + os.sep:
-                with open(os.path.join(root, "stdout")) as stdout:
-                    outputs.append(stdout.read())
-        self.assertIn("hello from ok\n", outputs)
+        self.assertIn("hello from ok\n", self.outputs_of("ok"))
 
     @inlineCallbacks
     def test_command_task_fetches_its_uris(self):
@@ -142,12 +149,7 @@ class LocalClusterTests(TestCase):
         self.assertEqual(finals["fetches"], (mesos_pb2.TASK_FINISHED, "Command exited with status 0"))
         self.assertEqual(finals["missing"][0], mesos_pb2.TASK_FAILED)
         self.assertIn("cannot fetch 'file:///no/such/file'", finals["missing"][1])
-        outputs = []
-        for root, _, files in os.walk(self.work_dir):
-            if "stdout" in files and os.sep + "fetches" + os.sep in root + os.sep:
-                with open(os.path.join(root, "stdout")) as stdout:
-                    outputs.append(stdout.read())
-        self.assertIn("fetched and run\n", outputs)
+        self.assertIn("fetched and run\n", self.outputs_of("fetches"))
 
     @inlineCallbacks
     def test_custom_executor_and_framework_messages(self):
