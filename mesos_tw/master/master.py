@@ -22,6 +22,7 @@ from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
@@ -97,9 +98,16 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
     @param ids: the counters that number frameworks, slaves and offers;
         an election shares one across its terms, so that a master leading
         a second time never hands out an id twice.
+    @param registry: the L{mesos_tw.master.registry.IRemovedSlaves} record
+        of removed slaves, shared by every term and (in ZooKeeper) every
+        master; in memory when not given.  Nothing is handled until it has
+        been read, and a removal takes effect once it is written there.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
+    @ivar removed_slaves: the ids of the slaves removed (by us or, read from
+        the registry, by earlier leaders); they are told to shut down.
+    @ivar recovered: whether the registry has been read.
     """
 
     log = Logger()
@@ -120,6 +128,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         roles=None,
         offer_timeout=None,
         whitelist=None,
+        registry=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -146,7 +155,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
         self.slaves = {}
         self.offers = {}
+        self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
+        self.recovered = False
+        self._held = []
+        self._removing = {}
+        self._retries = set()
+        self._stopped = False
         self.stats = new_counters()
         #: Messages received, by type name; those no handler takes; the
         #: allocation runs (the C{master/messages_*},
@@ -198,14 +213,28 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             self.info = new_master_info(
                 self.node.upid, self.hostname, self.os_pid, self.start_time)
         self.id = self.info.id
+        self._recover(0)
         if self._whitelist_loop is not None:
             self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
 
     def stop(self):
         """
-        Stop every timer: allocation, slave pings, failover timeouts.
+        Stop every timer: allocation, slave pings, failover timeouts,
+        registry retries.  Removals not yet recorded are abandoned, loudly.
         """
+        self._stopped = True
+        for call in self._retries:
+            if call.active():
+                call.cancel()
+        self._retries.clear()
+        for removal in self._removing.values():
+            self.log.warn(
+                "The term ended before the removal of slave {slave_id} ({reason}) was recorded: "
+                "its {count} tasks were not reported lost, and unless the write in flight "
+                "completes the next leader accepts the slave if it re-registers",
+                slave_id=removal.slave.id, reason=removal.reason, count=len(removal.updates))
+        self._removing.clear()
         if self._allocation_loop.running:
             self._allocation_loop.stop()
         if self._whitelist_loop is not None and self._whitelist_loop.running:
@@ -226,12 +255,81 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         self._next_ids[kind] = number + 1
         return f"{self.id}-{prefix}{number:04d}" if not prefix else f"{self.id}-{prefix}{number}"
 
+    def retry_later(self, attempt, action, *args):
+        """
+        Call C{action(*args)} after a delay that doubles with C{attempt}
+        (from 0), unless the master stops first.
+
+        @return: the delay, in seconds.
+        """
+        delay = min(constants.REGISTRY_RETRY_INTERVAL * 2 ** attempt,
+                    constants.REGISTRY_RETRY_MAX)
+
+        def fire():
+            self._retries.discard(call)
+            action(*args)
+
+        call = self.reactor.callLater(delay, fire)
+        self._retries.add(call)
+        return delay
+
+    # Recovery: what earlier leaders removed.
+
+    def _recover(self, attempt):
+        """
+        Read the registry; until it is read, every message and lost peer
+        waits, so that no slave an earlier leader removed is admitted again.
+        """
+        d = self.registry.load()
+        d.addCallbacks(self._recovered, self._recovery_failed, errbackArgs=(attempt,))
+        d.addErrback(lambda failure: self.log.failure(
+            "Failed to handle what waited for the registry", failure))
+
+    def _recovered(self, removed):
+        if self._stopped:
+            return
+        self.removed_slaves |= removed
+        self.recovered = True
+        self.log.info("Read the registry: {count} slaves were removed by earlier leaders; "
+                      "handling the {waiting} messages that waited for it",
+                      count=len(removed), waiting=len(self._held))
+        held, self._held = self._held, []
+        for kind, sender, message in held:
+            self._handle(kind, sender, message)
+
+    def _recovery_failed(self, failure, attempt):
+        if self._stopped:
+            return
+        delay = self.retry_later(attempt, self._recover, attempt + 1)
+        self.log.error("Cannot read the registry of removed slaves: {error}; nothing is "
+                       "handled until it is read (retrying in {delay}s)",
+                       error=failure.getErrorMessage(), delay=delay)
+
     # The message network.
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler; unknown ones are logged.
+        Dispatch a message to its handler (once the registry is read);
+        unknown ones are logged.
         """
+        self._handle("message", sender, message)
+
+    def peer_lost(self, upid):
+        """
+        A slave's connection closing removes it; a scheduler's deactivates
+        its framework until it fails over or times out.
+        """
+        self._handle("lost", upid, None)
+
+    def _handle(self, kind, sender, message):
+        if not self.recovered:
+            self._held.append((kind, sender, message))
+        elif kind == "message":
+            self._message(sender, message)
+        else:
+            self._peer_lost(sender)
+
+    def _message(self, sender, message):
         self.messages_received[type(message).__name__] += 1
         handler = self._handlers.get(type(message))
         if handler is None:
@@ -243,11 +341,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             return
         handler(sender, message)
 
-    def peer_lost(self, upid):
-        """
-        A slave's connection closing removes it; a scheduler's deactivates
-        its framework until it fails over or times out.
-        """
+    def _peer_lost(self, upid):
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.remove_slave(self.slaves[slave_id], "its connection closed")
@@ -271,12 +365,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         """
         self.node.send(pid, internal.StatusUpdateMessage(update=update))
 
-    def _send_master_update(self, framework_id, record, state, text, reason):
+    def _apply_master_update(self, framework_id, record, state, text, reason):
+        """
+        Record a master-made update of a task; the update, to be sent.
+        """
         update = self._status_update_for(framework_id, record.task, state, text, reason)
         self._apply_update(record, update.status)
-        framework = self.frameworks.get(framework_id)
-        if framework is not None and framework.active:
-            self._send_update(framework.pid, update)
+        return update
 
     def _apply_update(self, record, status):
         """
