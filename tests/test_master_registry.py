@@ -226,6 +226,26 @@ class RemovalTests(RegistryTestCase):
         self.assertEqual(len(again.of(internal.ShutdownMessage)), 1)
         self.assertNotIn(slave_id, self.master.slaves)
 
+    def test_reconciliation_waits_for_the_removal(self):
+        """
+        Reconciling a task of a slave whose removal is being recorded gets
+        no answer until it is recorded (then the removal's C{TASK_LOST}
+        answers it); other unknown tasks are answered at once.
+        """
+        slave_id, framework_id = self.running_task()
+        self.miss_pings()
+        self.scheduler.send(MASTER, internal.ReconcileTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            statuses=[mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
+                                           state=mesos_pb2.TASK_RUNNING)
+                      for task_id in ("t1", "ghost")]))
+        self.turn()
+        self.assertEqual(self.told(), (["ghost"], 0, 0))
+        self.assertEqual(len(self.logged("Not reconciling task")), 1)
+        self.registry.finish_add()
+        self.turn()
+        self.assertEqual(self.told(), (["ghost", "t1"], 1, 1))
+
     def test_failed_write_is_retried(self):
         """
         A write that fails is logged, with the slave and the error, and

@@ -499,6 +499,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         else:
             wanted = [(task_id, record, None) for task_id, record in framework.tasks.items()]
         for task_id, record, asked in wanted:
+            if record is None and self._removal_pending(framework.id, task_id):
+                # As Mesos does: answering TASK_LOST now would report the
+                # loss before the removal is recorded.
+                self.log.info("Not reconciling task {task_id} of framework {framework_id} yet: "
+                              "its slave's removal is being recorded, and its TASK_LOST "
+                              "follows once it is", task_id=task_id, framework_id=framework.id)
+                continue
             if record is None:
                 task = mesos_pb2.TaskInfo(name="", task_id=mesos_pb2.TaskID(value=task_id),
                                           slave_id=asked.slave_id if asked.HasField("slave_id")
@@ -511,6 +518,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
                     framework.id, record.task, record.state,
                     "Reconciliation: latest task state", Reason.REASON_RECONCILIATION)
             self._send_update(framework.pid, update)
+
+    def _removal_pending(self, framework_id, task_id):
+        """
+        Whether the task is on a slave whose removal is being recorded.
+        """
+        return any(owner == framework_id and update.status.task_id.value == task_id
+                   for removal in self._removing.values() for owner, update in removal.updates)
 
     # State for the HTTP endpoints.
 
