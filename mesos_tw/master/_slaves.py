@@ -1,19 +1,8 @@
 """
 The master's handling of slaves: registration, re-registration after a
 master or network failure, health, and removal.  Mixed into
-L{mesos_tw.master.master.Master}, whose state it uses.
-
-A removal is recorded in the registry (L{mesos_tw.master.registry}) before
-anyone hears of it, as in Mesos: the slave leaves the master's state and
-the allocator at once, but its tasks' C{TASK_LOST} updates, the frameworks'
-C{slaveLost} and the slave's C{ShutdownMessage} wait until the write fires.
-Otherwise a leader dying just after reporting the tasks lost, but before
-recording the removal, would let the next leader admit the slave again and
-its lost tasks would come back.  A write that fails is retried, with a
-logged error each time, for as long as the term lasts; if the term ends
-first, nothing was reported lost and the next leader accepts the slave, so
-the frameworks' view stays consistent.  A slave re-registering while its
-removal is being written is answered once it is written.
+L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
+reported once it is recorded in the registry (L{mesos_tw.master._registry}).
 """
 
 from mesos_tw.master.observer import SlaveObserver
@@ -23,24 +12,6 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
 
 __all__ = ["SlaveManagement"]
-
-
-class PendingRemoval:
-    """
-    A slave whose removal is being written to the registry.
-
-    @ivar updates: the C{(framework_id, StatusUpdate)} C{TASK_LOST} updates
-        of its tasks, sent once the removal is recorded.
-    @ivar shutdown: whether to send the slave C{ShutdownMessage} then.
-    @ivar waiting: C{(sender, ReregisterSlaveMessage)} that came meanwhile.
-    """
-
-    def __init__(self, slave, reason, updates, shutdown):
-        self.slave = slave
-        self.reason = reason
-        self.updates = updates
-        self.shutdown = shutdown
-        self.waiting = []
 
 
 class SlaveManagement:
@@ -209,9 +180,8 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, mesos_pb2.TASK_LOST,
-                    f"Slave {slave.id} removed: {reason}", mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED,
-                )))
+                    framework_id, record, mesos_pb2.TASK_LOST, f"Slave {slave.id} removed: {reason}",
+                    mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -225,50 +195,4 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
-        removal = PendingRemoval(slave, reason, updates, shutdown)
-        self._removing[slave.id] = removal
-        self._record_removal(removal, 0)
-
-    def _record_removal(self, removal, attempt):
-        d = self.registry.add(removal.slave.id)
-        d.addCallbacks(self._removal_recorded, self._removal_not_recorded,
-                       callbackArgs=(removal,), errbackArgs=(removal, attempt))
-        d.addErrback(lambda failure: self.log.failure(
-            "Failed to complete the removal of slave {slave_id}", failure,
-            slave_id=removal.slave.id))
-
-    def _removal_recorded(self, ignored, removal):
-        slave = removal.slave
-        if self._stopped:
-            self.log.warn(
-                "The removal of slave {slave_id} was recorded after the term ended: the next "
-                "leader shuts the slave down, and frameworks learn of its {count} lost tasks "
-                "only by reconciling", slave_id=slave.id, count=len(removal.updates))
-            return
-        del self._removing[slave.id]
-        self.removed_slaves.add(slave.id)
-        self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} tasks "
-                      "lost", slave_id=slave.id, count=len(removal.updates))
-        if removal.shutdown:
-            self.node.send(slave.pid, internal.ShutdownMessage(
-                message=f"the master removed this slave: {removal.reason}"))
-        for framework_id, update in removal.updates:
-            framework = self.frameworks.get(framework_id)
-            if framework is not None and framework.active:
-                self._send_update(framework.pid, update)
-        lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
-        for framework in self.frameworks.values():
-            if framework.active:
-                self.node.send(framework.pid, lost)
-        for sender, message in removal.waiting:
-            self._reregister_slave(sender, message)
-
-    def _removal_not_recorded(self, failure, removal, attempt):
-        if self._stopped:
-            return
-        delay = self.retry_later(attempt, self._record_removal, removal, attempt + 1)
-        self.log.error(
-            "Cannot record the removal of slave {slave_id} in the registry: {error}; retrying "
-            "in {delay}s.  Until it is recorded its {count} tasks are not reported lost and it "
-            "cannot re-register", slave_id=removal.slave.id, error=failure.getErrorMessage(),
-            delay=delay, count=len(removal.updates))
+        self._record_removal(slave, reason, updates, shutdown)

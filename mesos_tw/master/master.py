@@ -20,6 +20,7 @@ from mesos_tw import constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
+from mesos_tw.master._registry import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
@@ -84,7 +85,7 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 
 @implementer(IMessageReceiver)
-class Master(SlaveManagement, FrameworkManagement, OfferManagement):
+class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -228,13 +229,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             if call.active():
                 call.cancel()
         self._retries.clear()
-        for removal in self._removing.values():
-            self.log.warn(
-                "The term ended before the removal of slave {slave_id} ({reason}) was recorded: "
-                "its {count} tasks were not reported lost, and unless the write in flight "
-                "completes the next leader accepts the slave if it re-registers",
-                slave_id=removal.slave.id, reason=removal.reason, count=len(removal.updates))
-        self._removing.clear()
+        self._abandon_removals()
         if self._allocation_loop.running:
             self._allocation_loop.stop()
         if self._whitelist_loop is not None and self._whitelist_loop.running:
@@ -254,56 +249,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         number = self._next_ids[kind]
         self._next_ids[kind] = number + 1
         return f"{self.id}-{prefix}{number:04d}" if not prefix else f"{self.id}-{prefix}{number}"
-
-    def retry_later(self, attempt, action, *args):
-        """
-        Call C{action(*args)} after a delay that doubles with C{attempt}
-        (from 0), unless the master stops first.
-
-        @return: the delay, in seconds.
-        """
-        delay = min(constants.REGISTRY_RETRY_INTERVAL * 2 ** attempt,
-                    constants.REGISTRY_RETRY_MAX)
-
-        def fire():
-            self._retries.discard(call)
-            action(*args)
-
-        call = self.reactor.callLater(delay, fire)
-        self._retries.add(call)
-        return delay
-
-    # Recovery: what earlier leaders removed.
-
-    def _recover(self, attempt):
-        """
-        Read the registry; until it is read, every message and lost peer
-        waits, so that no slave an earlier leader removed is admitted again.
-        """
-        d = self.registry.load()
-        d.addCallbacks(self._recovered, self._recovery_failed, errbackArgs=(attempt,))
-        d.addErrback(lambda failure: self.log.failure(
-            "Failed to handle what waited for the registry", failure))
-
-    def _recovered(self, removed):
-        if self._stopped:
-            return
-        self.removed_slaves |= removed
-        self.recovered = True
-        self.log.info("Read the registry: {count} slaves were removed by earlier leaders; "
-                      "handling the {waiting} messages that waited for it",
-                      count=len(removed), waiting=len(self._held))
-        held, self._held = self._held, []
-        for kind, sender, message in held:
-            self._handle(kind, sender, message)
-
-    def _recovery_failed(self, failure, attempt):
-        if self._stopped:
-            return
-        delay = self.retry_later(attempt, self._recover, attempt + 1)
-        self.log.error("Cannot read the registry of removed slaves: {error}; nothing is "
-                       "handled until it is read (retrying in {delay}s)",
-                       error=failure.getErrorMessage(), delay=delay)
 
     # The message network.
 
@@ -500,8 +445,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             wanted = [(task_id, record, None) for task_id, record in framework.tasks.items()]
         for task_id, record, asked in wanted:
             if record is None and self._removal_pending(framework.id, task_id):
-                # As Mesos does: answering TASK_LOST now would report the
-                # loss before the removal is recorded.
+                # Answering TASK_LOST now would report the loss before the
+                # removal is recorded.
                 self.log.info("Not reconciling task {task_id} of framework {framework_id} yet: "
                               "its slave's removal is being recorded, and its TASK_LOST "
                               "follows once it is", task_id=task_id, framework_id=framework.id)
@@ -518,13 +463,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
                     framework.id, record.task, record.state,
                     "Reconciliation: latest task state", Reason.REASON_RECONCILIATION)
             self._send_update(framework.pid, update)
-
-    def _removal_pending(self, framework_id, task_id):
-        """
-        Whether the task is on a slave whose removal is being recorded.
-        """
-        return any(owner == framework_id and update.status.task_id.value == task_id
-                   for removal in self._removing.values() for owner, update in removal.updates)
 
     # State for the HTTP endpoints.
 
