@@ -35,6 +35,10 @@ MIN_MEM = 32.0
 
 #: Batch allocation interval.
 ALLOCATION_INTERVAL = 1.0
+#: A master retries reading or writing its registry of removed slaves
+#: after this long, doubling (with this cap) while it keeps failing.
+REGISTRY_RETRY_INTERVAL = 1.0
+REGISTRY_RETRY_MAX = 30.0
 #: How often the master re-reads its --whitelist file (Mesos: 5 s).
 WHITELIST_WATCH_INTERVAL = 5.0
 

@@ -15,9 +15,16 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
+from zope.interface import implementer
 
 from mesos_tw.native import MesosSchedulerDriver
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.testing.emulated_slave import EmulatedSlave
+from mesos_tw.testing.local_cluster import until
 from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
 from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import server_mode, start_ensemble
@@ -315,3 +322,99 @@ class FrameworkFailoverTests(FailoverTestCase):
         _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
         self.assertEqual([s["id"] for s in state["slaves"]], [scheduler.slaves["two"]])
         self.assertEqual(scheduler.latest("two"), "TASK_RUNNING")
+
+    @inlineCallbacks
+    def test_slave_removed_before_failover(self):
+        """
+        A slave partitioned away and removed by the leader (its task
+        reported LOST), which comes back only after that leader was killed,
+        is told to shut down by the new leader, which read the removal from
+        ZooKeeper: the lost task does not come back to life.
+
+        The slave is emulated in this process, behind a L{Partition} that
+        drops what the old leader sends, its C{ShutdownMessage} included (a
+        paused slave process would read that from its socket on resuming).
+        """
+        yield self.start_cluster(masters=2, slaves=0, master_flags=[
+            "--slave_ping_timeout=0.5secs", "--max_slave_ping_timeouts=4"])
+        old_port, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        old_leader = UPID.parse(state["pid"])
+        slave = EmulatedSlave(reactor, old_leader, 1, Resources.parse("cpus:1;mem:128"),
+                              default_duration=3600)
+        partition = Partition(slave)
+        self.addCleanup(partition.stop)
+        slave.start()
+        slave_id = yield slave.when_registered()
+        scheduler, _ = self.start_framework()
+        yield self.run_tasks(scheduler, "lost")
+        partition.cut = True
+        yield scheduler.wait(lambda s: s.latest("lost") == "TASK_LOST"
+                             and ("slaveLost", slave_id) in s.events,
+                             "the partitioned slave's task to be lost")
+        yield until(reactor, lambda: partition.of(old_leader, internal.ShutdownMessage),
+                    "the old leader's ShutdownMessage (which the partition drops)")
+        yield self.cluster.kill_master(old_port)
+        _, state = yield self.cluster.wait_for(
+            lambda p, s: p != old_port and scheduler.framework_id in active_frameworks(s),
+            "a new leader with the framework")
+        new_leader = UPID.parse(state["pid"])
+        partition.cut = False
+        slave.master = new_leader
+        slave.start()
+        answers = (internal.ShutdownMessage, internal.SlaveReregisteredMessage)
+        yield until(reactor, lambda: partition.of(new_leader, answers),
+                    "the new leader's answer to the re-registration", deadline=30)
+        answer = partition.of(new_leader, answers)[0]
+        self.assertIsInstance(answer, internal.ShutdownMessage)
+        self.assertIn("was removed", answer.message)
+        _, state = yield self.cluster.wait_for(lambda p, s: p != old_port, "the new leader")
+        self.assertEqual((state["slaves"], task_states(state)), ([], {}))
+        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST"])
+
+
+@implementer(IMessageReceiver)
+class Partition:
+    """
+    Stands between an emulated slave and the network: it keeps everything
+    that arrives and, while C{cut}, passes nothing on, as a network
+    partition would drop it.
+
+    @ivar received: C{(sender, message)} pairs, in arrival order.
+    """
+
+    def __init__(self, slave):
+        self.slave = slave
+        self.cut = False
+        self.received = []
+        slave.node.receiver = self
+
+    def message_received(self, sender, message):
+        """
+        Keep it; pass it on unless cut.
+        """
+        self.received.append((sender, message))
+        if not self.cut:
+            self.slave.message_received(sender, message)
+
+    def peer_lost(self, upid):
+        """
+        Pass it on unless cut.
+        """
+        if not self.cut:
+            self.slave.peer_lost(upid)
+
+    def stop(self):
+        """
+        Cut the slave off (so that it does not try to register again) and
+        stop it and its node.
+        """
+        self.cut = True
+        self.slave.stop()
+        return self.slave.node.stop()
+
+    def of(self, sender, kinds):
+        """
+        The messages of C{kinds} (a class or a tuple of them) C{sender} sent.
+        """
+        return [message for origin, message in self.received
+                if origin == sender and isinstance(message, kinds)]

@@ -23,12 +23,15 @@ from mesos_tw.detector import (
 from mesos_tw.master.election import ILeadership, MasterElection, PausableNode
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.testing.registry import ScriptedRemovedSlaves
+from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
 from tests.test_master import slave_info, task_info
 
 MASTER = UPID("master", "127.0.0.1", 5050)
@@ -375,3 +378,109 @@ class StandbyHTTPTests(ElectionTestCase):
         self.assertEqual(response.code, 200)
         self.assertEqual(json.loads(body)["id"], self.contender.info.id)
         self.assertEqual(json.loads(self.get("/metrics/snapshot")[1])["master/elected"], 1)
+
+
+class RegistryTermTests(ElectionTestCase):
+    """
+    Each term reads the registry of removed slaves before it admits any
+    slave, and a slave removed by an earlier leader (another term, or
+    another master process) is told to shut down.
+    """
+
+    def start_process(self, upid, registry):
+        """
+        Another master process on the network, with its own contender and
+        detector and C{registry}; its election and contender.
+        """
+        contender = ScriptedContender()
+        detector = StandaloneDetector(None)
+        election = MasterElection(
+            self.clock, self.network.node(upid), contender, detector,
+            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids, os_pid=43,
+                                           registry=registry))
+        election.start(new_master_info(upid, None, 43, 0))
+        self.addCleanup(election.stop)
+        return election, contender, detector
+
+    def reregister_slave(self, slave, slave_id, master):
+        """
+        C{slave} re-registers as C{slave_id} with C{master}.
+        """
+        slave.send(master, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info()))
+        self.turn()
+
+    def test_registrations_wait_for_the_registry(self):
+        """
+        A new term admits no slave until its registry is read: the slave's
+        registration waits, and is answered once the read fires.
+        """
+        registry = ScriptedRemovedSlaves()
+        election, contender, detector = self.start_process(OTHER, registry)
+        detector.appoint(OTHER)
+        contender.become(LEADING)
+        self.slave.send(OTHER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.assertEqual(self.slave.received, [])
+        self.assertEqual(election.master.slaves, {})
+        registry.finish_load()
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+
+    def test_removed_by_crashed_leader_is_shut_down(self):
+        """
+        A slave removed by a leader that then dies is told to shut down by
+        the next leader, another process reading the same ZooKeeper record
+        (its tasks were already reported lost), while a slave the old
+        leader did not remove is admitted again.
+        """
+        server = MemoryZooKeeperServer()
+
+        def record():
+            client = server.client()
+            client.start()
+            return ZooKeeperRemovedSlaves(client, "/mesos")
+
+        first, first_contender, first_detector = self.start_process(OTHER, record())
+        first_detector.appoint(OTHER)
+        first_contender.become(LEADING)
+        healthy = RecordingPeer(self.network, UPID("slave(2)", "127.0.0.1", 5052))
+        for slave in (self.slave, healthy):
+            slave.send(OTHER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        removed_id = self.slave.last(internal.SlaveRegisteredMessage).slave_id.value
+        healthy_id = healthy.last(internal.SlaveRegisteredMessage).slave_id.value
+        first.master.message_received(self.slave.upid, internal.UnregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=removed_id)))
+        self.assertEqual(server.children("/mesos/registry/removed"), [removed_id])
+        self.network.crash(OTHER)
+        second, second_contender, second_detector = self.start_process(
+            UPID("master", "127.0.0.3", 5050), record())
+        second_detector.appoint(second.pid)
+        second_contender.become(LEADING)
+        self.reregister_slave(self.slave, removed_id, second.pid)
+        self.reregister_slave(healthy, healthy_id, second.pid)
+        self.assertIn("was removed", self.slave.last(internal.ShutdownMessage).message)
+        self.assertEqual(list(second.master.slaves), [healthy_id])
+        self.assertEqual(len(healthy.of(internal.SlaveReregisteredMessage)), 1)
+
+    def test_removed_in_earlier_term_is_shut_down(self):
+        """
+        Terms of one process share its record: a slave removed in the first
+        term is told to shut down when it re-registers in the second.
+        """
+        registry = MemoryRemovedSlaves()
+        election, contender, detector = self.start_process(OTHER, registry)
+        detector.appoint(OTHER)
+        contender.become(LEADING)
+        self.slave.send(OTHER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        slave_id = self.slave.last(internal.SlaveRegisteredMessage).slave_id.value
+        self.network.sever(self.slave.upid, OTHER)
+        self.turn()
+        contender.become(NOT_LEADING)
+        contender.become(LEADING)
+        self.reregister_slave(self.slave, slave_id, OTHER)
+        self.assertEqual(election.terms, 2)
+        self.assertEqual(len(self.slave.of(internal.ShutdownMessage)), 1)
+        self.assertEqual(election.master.slaves, {})

@@ -13,6 +13,7 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw.master import tap
+from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 
 
 class OptionsTests(SynchronousTestCase):
@@ -107,6 +108,20 @@ class OptionsTests(SynchronousTestCase):
         service.startService()
         self.assertEqual(memory.tcpServers[0][0], 0)
         self.assertEqual(memory.tcpServers[0][3], "127.0.0.1")
+
+    def test_registry(self):
+        """
+        Without C{--zk} the record of removed slaves is kept in memory;
+        with it, in ZooKeeper under the election's path.
+        """
+        alone = tap.makeService(self.parse(["--port=0"]), MemoryReactorClock())
+        alone.startService()
+        self.assertIsInstance(alone.registry, MemoryRemovedSlaves)
+        replicated = tap.makeService(
+            self.parse(["--port=0", "--zk=zk://127.0.0.1:2181/mesos"]), MemoryReactorClock())
+        replicated.startService()
+        self.assertIsInstance(replicated.registry, ZooKeeperRemovedSlaves)
+        self.assertEqual(replicated.registry.path, "/mesos/registry/removed")
 
 
 class MasterServiceTests(TestCase):

@@ -1,7 +1,8 @@
 """
 The master's handling of slaves: registration, re-registration after a
 master or network failure, health, and removal.  Mixed into
-L{mesos_tw.master.master.Master}, whose state it uses.
+L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
+reported once it is recorded in the registry (L{mesos_tw.master._registry}).
 """
 
 from mesos_tw.master.observer import SlaveObserver
@@ -38,6 +39,13 @@ class SlaveManagement:
 
     def _reregister_slave(self, sender, message):
         slave_id = message.slave_id.value
+        removal = self._removing.get(slave_id)
+        if removal is not None:
+            self.log.info("Slave {slave_id} at {pid} re-registers while its removal is being "
+                          "recorded; it is answered once the removal is recorded",
+                          slave_id=slave_id, pid=str(sender))
+            removal.waiting.append((sender, message))
+            return
         if slave_id in self.removed_slaves:
             self.log.warn(
                 "Slave {slave_id} at {pid} tried to re-register after removal; shutting it down",
@@ -143,20 +151,20 @@ class SlaveManagement:
 
     def shutdown_slave(self, slave, reason):
         """
-        Remove C{slave}, which stopped answering pings, and tell it to shut
-        down: if it is only partitioned away it will hear so when the
-        partition heals, and kill the tasks already reported lost.
+        Remove C{slave}, which stopped answering pings, and (once that is
+        recorded) tell it to shut down: if it is only partitioned away it
+        will hear so when the partition heals, and kill the tasks already
+        reported lost.
         """
-        if self.slaves.get(slave.id) is not slave:
-            return
-        self.node.send(slave.pid, internal.ShutdownMessage(
-            message=f"the master removed this slave: {reason}"))
-        self.remove_slave(slave, reason)
+        self.remove_slave(slave, reason, shutdown=True)
 
-    def remove_slave(self, slave, reason):
+    def remove_slave(self, slave, reason, shutdown=False):
         """
-        Remove C{slave}: its tasks are lost, its offers rescinded, and every
-        framework hears C{slaveLost}.
+        Remove C{slave}: it leaves our state and the allocator now, its
+        offers are rescinded and its tasks are lost; once the removal is
+        recorded in the registry its tasks' frameworks hear C{TASK_LOST},
+        every framework hears C{slaveLost}, and, if C{shutdown}, the slave
+        is told to shut down.
         """
         if self.slaves.get(slave.id) is not slave:
             return
@@ -165,15 +173,15 @@ class SlaveManagement:
         slave.observer.stop()
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
-        self.removed_slaves.add(slave.id)
         for offer in list(slave.offers.values()):
             self._remove_offer(offer, rescind=True)
+        updates = []
         for record in list(slave.tasks.values()):
             if record.state not in TERMINAL_STATES:
-                self._send_master_update(
-                    record.task.framework_id.value, record, mesos_pb2.TASK_LOST,
-                    f"Slave {slave.id} removed: {reason}", mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED,
-                )
+                framework_id = record.task.framework_id.value
+                updates.append((framework_id, self._apply_master_update(
+                    framework_id, record, mesos_pb2.TASK_LOST, f"Slave {slave.id} removed: {reason}",
+                    mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -187,7 +195,4 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
-        lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
-        for framework in self.frameworks.values():
-            if framework.active:
-                self.node.send(framework.pid, lost)
+        self._record_removal(slave, reason, updates, shutdown)

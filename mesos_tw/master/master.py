@@ -20,8 +20,10 @@ from mesos_tw import constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
+from mesos_tw.master._registry import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
@@ -83,7 +85,7 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 
 @implementer(IMessageReceiver)
-class Master(SlaveManagement, FrameworkManagement, OfferManagement):
+class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -97,9 +99,16 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
     @param ids: the counters that number frameworks, slaves and offers;
         an election shares one across its terms, so that a master leading
         a second time never hands out an id twice.
+    @param registry: the L{mesos_tw.master.registry.IRemovedSlaves} record
+        of removed slaves, shared by every term and (in ZooKeeper) every
+        master; in memory when not given.  Nothing is handled until it has
+        been read, and a removal takes effect once it is written there.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
+    @ivar removed_slaves: the ids of the slaves removed (by us or, read from
+        the registry, by earlier leaders); they are told to shut down.
+    @ivar recovered: whether the registry has been read.
     """
 
     log = Logger()
@@ -120,6 +129,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         roles=None,
         offer_timeout=None,
         whitelist=None,
+        registry=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -146,7 +156,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
         self.slaves = {}
         self.offers = {}
+        self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
+        self.recovered = False
+        self._held = []
+        self._removing = {}
+        self._retries = set()
+        self._stopped = False
         self.stats = new_counters()
         #: Messages received, by type name; those no handler takes; the
         #: allocation runs (the C{master/messages_*},
@@ -198,14 +214,22 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             self.info = new_master_info(
                 self.node.upid, self.hostname, self.os_pid, self.start_time)
         self.id = self.info.id
+        self._recover(0)
         if self._whitelist_loop is not None:
             self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
 
     def stop(self):
         """
-        Stop every timer: allocation, slave pings, failover timeouts.
+        Stop every timer: allocation, slave pings, failover timeouts,
+        registry retries.  Removals not yet recorded are abandoned, loudly.
         """
+        self._stopped = True
+        for call in self._retries:
+            if call.active():
+                call.cancel()
+        self._retries.clear()
+        self._abandon_removals()
         if self._allocation_loop.running:
             self._allocation_loop.stop()
         if self._whitelist_loop is not None and self._whitelist_loop.running:
@@ -230,8 +254,27 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler; unknown ones are logged.
+        Dispatch a message to its handler (once the registry is read);
+        unknown ones are logged.
         """
+        self._handle("message", sender, message)
+
+    def peer_lost(self, upid):
+        """
+        A slave's connection closing removes it; a scheduler's deactivates
+        its framework until it fails over or times out.
+        """
+        self._handle("lost", upid, None)
+
+    def _handle(self, kind, sender, message):
+        if not self.recovered:
+            self._held.append((kind, sender, message))
+        elif kind == "message":
+            self._message(sender, message)
+        else:
+            self._peer_lost(sender)
+
+    def _message(self, sender, message):
         self.messages_received[type(message).__name__] += 1
         handler = self._handlers.get(type(message))
         if handler is None:
@@ -243,11 +286,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
             return
         handler(sender, message)
 
-    def peer_lost(self, upid):
-        """
-        A slave's connection closing removes it; a scheduler's deactivates
-        its framework until it fails over or times out.
-        """
+    def _peer_lost(self, upid):
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.remove_slave(self.slaves[slave_id], "its connection closed")
@@ -271,12 +310,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         """
         self.node.send(pid, internal.StatusUpdateMessage(update=update))
 
-    def _send_master_update(self, framework_id, record, state, text, reason):
+    def _apply_master_update(self, framework_id, record, state, text, reason):
+        """
+        Record a master-made update of a task; the update, to be sent.
+        """
         update = self._status_update_for(framework_id, record.task, state, text, reason)
         self._apply_update(record, update.status)
-        framework = self.frameworks.get(framework_id)
-        if framework is not None and framework.active:
-            self._send_update(framework.pid, update)
+        return update
 
     def _apply_update(self, record, status):
         """
@@ -404,6 +444,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement):
         else:
             wanted = [(task_id, record, None) for task_id, record in framework.tasks.items()]
         for task_id, record, asked in wanted:
+            if record is None and self._removal_pending(framework.id, task_id):
+                # Answering TASK_LOST now would report the loss before the
+                # removal is recorded.
+                self.log.info("Not reconciling task {task_id} of framework {framework_id} yet: "
+                              "its slave's removal is being recorded, and its TASK_LOST "
+                              "follows once it is", task_id=task_id, framework_id=framework.id)
+                continue
             if record is None:
                 task = mesos_pb2.TaskInfo(name="", task_id=mesos_pb2.TaskID(value=task_id),
                                           slave_id=asked.slave_id if asked.HasField("slave_id")

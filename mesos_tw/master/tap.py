@@ -18,6 +18,7 @@ from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
 from mesos_tw.zookeeper import ZooKeeperURL
@@ -158,6 +159,8 @@ class MasterService(Service):
     @ivar listening: fires with the listening port once bound.
     @ivar election: the L{MasterElection}, once started.
     @ivar scheduler_api: the v1 HTTP scheduler API, once started.
+    @ivar registry: the record of removed slaves every term shares, once
+        started: in ZooKeeper under the C{--zk} path, else in memory.
     """
 
     def __init__(self, options, reactor):
@@ -166,6 +169,7 @@ class MasterService(Service):
         self.election = None
         self.node = None
         self.scheduler_api = None
+        self.registry = None
         self._zookeeper = None
         self.listening = Deferred()
 
@@ -188,7 +192,7 @@ class MasterService(Service):
             allocator=options["allocator_factory"].make_allocator(
                 self.reactor, options["weights"] or {}),
             roles=options["roles"], offer_timeout=options["offer_timeout"],
-            whitelist=options["whitelist_path"],
+            whitelist=options["whitelist_path"], registry=self.registry,
         )
 
     def startService(self):
@@ -203,6 +207,8 @@ class MasterService(Service):
         )
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
+        self.registry = MemoryRemovedSlaves() if self._zookeeper is None else \
+            ZooKeeperRemovedSlaves(self._zookeeper, options["zk_url"].path)
         self.election = MasterElection(
             self.reactor, self.node, contender, detector, self._make_master)
         endpoint = TCP4ServerEndpoint(

@@ -1,0 +1,173 @@
+"""
+The master's use of its registry of removed slaves
+(L{mesos_tw.master.registry}).  Mixed into L{mesos_tw.master.master.Master},
+whose state it uses.
+
+A term reads the registry when it starts, and handles nothing until it has
+(the master holds every message and lost peer meanwhile), so that no slave
+an earlier leader removed is admitted again.
+
+A removal is recorded before anyone hears of it, as in Mesos: the slave
+leaves the master's state and the allocator at once, but its tasks'
+C{TASK_LOST} updates, the frameworks' C{slaveLost} and the slave's
+C{ShutdownMessage} wait until the write fires.  Otherwise a leader dying
+just after reporting the tasks lost, but before recording the removal,
+would let the next leader admit the slave again, and its lost tasks would
+come back.  A write that fails is retried, with a logged error each time,
+for as long as the term lasts; if the term ends first, nothing was reported
+lost and the next leader accepts the slave, so the frameworks' view stays
+consistent.  A slave re-registering while its removal is being written is
+answered once it is written.
+"""
+
+from mesos_tw import constants
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["PendingRemoval", "RegistryManagement"]
+
+
+class PendingRemoval:
+    """
+    A slave whose removal is being written to the registry.
+
+    @ivar updates: the C{(framework_id, StatusUpdate)} C{TASK_LOST} updates
+        of its tasks, sent once the removal is recorded.
+    @ivar shutdown: whether to send the slave C{ShutdownMessage} then.
+    @ivar waiting: C{(sender, ReregisterSlaveMessage)} that came meanwhile.
+    """
+
+    def __init__(self, slave, reason, updates, shutdown):
+        self.slave = slave
+        self.reason = reason
+        self.updates = updates
+        self.shutdown = shutdown
+        self.waiting = []
+
+
+class RegistryManagement:
+    """
+    Reading the registry, and recording removals in it, for the L{Master}.
+    """
+
+    def _retry_later(self, attempt, action, *args):
+        """
+        Call C{action(*args)} after a delay that doubles with C{attempt}
+        (from 0), unless the master stops first.
+
+        @return: the delay, in seconds.
+        """
+        delay = min(constants.REGISTRY_RETRY_INTERVAL * 2 ** attempt,
+                    constants.REGISTRY_RETRY_MAX)
+
+        def fire():
+            self._retries.discard(call)
+            action(*args)
+
+        call = self.reactor.callLater(delay, fire)
+        self._retries.add(call)
+        return delay
+
+    def _recover(self, attempt):
+        """
+        Read the registry; until it is read, every message and lost peer
+        waits, so that no slave an earlier leader removed is admitted again.
+        """
+        d = self.registry.load()
+        d.addCallbacks(self._recovered, self._recovery_failed, errbackArgs=(attempt,))
+        d.addErrback(lambda failure: self.log.failure(
+            "Failed to handle what waited for the registry", failure))
+
+    def _recovered(self, removed):
+        if self._stopped:
+            return
+        self.removed_slaves |= removed
+        self.recovered = True
+        self.log.info("Read the registry: {count} slaves were removed by earlier leaders; "
+                      "handling the {waiting} messages that waited for it",
+                      count=len(removed), waiting=len(self._held))
+        held, self._held = self._held, []
+        for kind, sender, message in held:
+            self._handle(kind, sender, message)
+
+    def _recovery_failed(self, failure, attempt):
+        if self._stopped:
+            return
+        delay = self._retry_later(attempt, self._recover, attempt + 1)
+        self.log.error("Cannot read the registry of removed slaves: {error}; nothing is "
+                       "handled until it is read (retrying in {delay}s)",
+                       error=failure.getErrorMessage(), delay=delay)
+
+    def _record_removal(self, slave, reason, updates, shutdown):
+        """
+        Write the removal of C{slave} (already out of our state) to the
+        registry; once it is written, report it: C{updates} (its tasks'
+        C{TASK_LOST}) to their frameworks, C{slaveLost} to every framework,
+        and, if C{shutdown}, C{ShutdownMessage} to the slave.
+        """
+        removal = PendingRemoval(slave, reason, updates, shutdown)
+        self._removing[slave.id] = removal
+        self._write_removal(removal, 0)
+
+    def _write_removal(self, removal, attempt):
+        d = self.registry.add(removal.slave.id)
+        d.addCallbacks(self._removal_recorded, self._removal_not_recorded,
+                       callbackArgs=(removal,), errbackArgs=(removal, attempt))
+        d.addErrback(lambda failure: self.log.failure(
+            "Failed to complete the removal of slave {slave_id}", failure,
+            slave_id=removal.slave.id))
+
+    def _removal_recorded(self, ignored, removal):
+        slave = removal.slave
+        if self._stopped:
+            self.log.warn(
+                "The removal of slave {slave_id} was recorded after the term ended: the next "
+                "leader shuts the slave down, and frameworks learn of its {count} lost tasks "
+                "only by reconciling", slave_id=slave.id, count=len(removal.updates))
+            return
+        del self._removing[slave.id]
+        self.removed_slaves.add(slave.id)
+        self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} tasks "
+                      "lost", slave_id=slave.id, count=len(removal.updates))
+        if removal.shutdown:
+            self.node.send(slave.pid, internal.ShutdownMessage(
+                message=f"the master removed this slave: {removal.reason}"))
+        for framework_id, update in removal.updates:
+            framework = self.frameworks.get(framework_id)
+            if framework is not None and framework.active:
+                self._send_update(framework.pid, update)
+        lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
+        for framework in self.frameworks.values():
+            if framework.active:
+                self.node.send(framework.pid, lost)
+        for sender, message in removal.waiting:
+            self._reregister_slave(sender, message)
+
+    def _removal_not_recorded(self, failure, removal, attempt):
+        if self._stopped:
+            return
+        delay = self._retry_later(attempt, self._write_removal, removal, attempt + 1)
+        self.log.error(
+            "Cannot record the removal of slave {slave_id} in the registry: {error}; retrying "
+            "in {delay}s.  Until it is recorded its {count} tasks are not reported lost and it "
+            "cannot re-register", slave_id=removal.slave.id, error=failure.getErrorMessage(),
+            delay=delay, count=len(removal.updates))
+
+    def _abandon_removals(self):
+        """
+        The term ends: say which removals were never recorded.
+        """
+        for removal in self._removing.values():
+            self.log.warn(
+                "The term ended before the removal of slave {slave_id} ({reason}) was recorded: "
+                "its {count} tasks were not reported lost, and unless the write in flight "
+                "completes the next leader accepts the slave if it re-registers",
+                slave_id=removal.slave.id, reason=removal.reason, count=len(removal.updates))
+        self._removing.clear()
+
+    def _removal_pending(self, framework_id, task_id):
+        """
+        Whether the task is on a slave whose removal is being recorded.
+        """
+        return any(owner == framework_id and update.status.task_id.value == task_id
+                   for removal in self._removing.values() for owner, update in removal.updates)

@@ -1,0 +1,70 @@
+"""
+A record of removed slaves whose reads and writes the test answers: for
+unit tests of what the master does while the record is slow or failing.
+"""
+
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from mesos_tw.master.registry import IRemovedSlaves
+
+__all__ = ["ScriptedRemovedSlaves"]
+
+
+@implementer(IRemovedSlaves)
+class ScriptedRemovedSlaves:
+    """
+    An L{IRemovedSlaves} whose every L{load} and L{add} waits until the test
+    settles it.
+
+    @ivar ids: what a settled L{load} fires with; a settled L{add} adds to it.
+    @ivar loads: the unsettled loads' Deferreds, oldest first.
+    @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
+    """
+
+    def __init__(self, ids=()):
+        self.ids = set(ids)
+        self.loads = []
+        self.adds = []
+
+    def load(self):
+        """
+        A Deferred the test settles with L{finish_load} or L{fail_load}.
+        """
+        d = Deferred()
+        self.loads.append(d)
+        return d
+
+    def add(self, slave_id):
+        """
+        A Deferred the test settles with L{finish_add} or L{fail_add}.
+        """
+        d = Deferred()
+        self.adds.append((slave_id, d))
+        return d
+
+    def finish_load(self):
+        """
+        The oldest load fires with a copy of L{ids}.
+        """
+        self.loads.pop(0).callback(set(self.ids))
+
+    def fail_load(self, error):
+        """
+        The oldest load fails with C{error}.
+        """
+        self.loads.pop(0).errback(error)
+
+    def finish_add(self):
+        """
+        The oldest add is made durable, and fires.
+        """
+        slave_id, d = self.adds.pop(0)
+        self.ids.add(slave_id)
+        d.callback(None)
+
+    def fail_add(self, error):
+        """
+        The oldest add fails with C{error}; nothing is recorded.
+        """
+        self.adds.pop(0)[1].errback(error)
