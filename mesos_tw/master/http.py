@@ -13,7 +13,9 @@ leader is known; it serves its own health, flags and metrics itself.
 from functools import wraps
 
 from klein import Klein
+from twisted.internet.defer import Deferred
 from twisted.web.static import File
+from twisted.web.template import Element
 
 from mesos_tw import __version__
 
@@ -24,7 +26,7 @@ from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
-from mesos_tw.web.layout import Page, Pager
+from mesos_tw.web.layout import Page, Pager, render_page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
@@ -42,7 +44,10 @@ def _leader_only(route):
     def serve(self, request, *args, **kwargs):
         leadership = self.leadership
         if leadership.elected and leadership.master is not None:
-            return route(self, request, leadership.master, *args, **kwargs)
+            result = route(self, request, leadership.master, *args, **kwargs)
+            if isinstance(result, Deferred):
+                return result.addCallback(_html, request)
+            return _html(result, request)
         leader = leadership.leader
         if leader is None or leader == leadership.pid:
             request.setHeader(b"Retry-After", b"1")
@@ -53,6 +58,13 @@ def _leader_only(route):
         return b""
 
     return serve
+
+
+def _html(result, request):
+    """
+    A page (an L{Element}) as HTML bytes; anything else as it is.
+    """
+    return render_page(request, result) if isinstance(result, Element) else result
 
 
 class MasterHTTP:

@@ -9,7 +9,7 @@ from itertools import islice
 from urllib.parse import quote, urlencode
 
 from twisted.python.filepath import FilePath
-from twisted.web.template import Element, XMLFile, renderer, tags
+from twisted.web.template import Element, XMLFile, flattenString, renderer, tags
 
 from mesos_tw.web.json import int_argument
 
@@ -88,6 +88,21 @@ class Pager:
         if last < self.total:
             parts += [" \u00b7 ", self._link(last, "next \u203a")]
         return tags.p(class_="pager")(*parts)
+
+
+def render_page(request, page):
+    """
+    C{page} as HTML bytes with its doctype, for Klein to write.
+
+    Handed an element, Klein renders it with twisted.web's C{renderElement},
+    which finishes the request even when the client has gone meanwhile (an
+    error, logged); as bytes, Klein writes the page only to a client that
+    is still there.
+
+    @return: a Deferred firing with the bytes.
+    """
+    request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    return flattenString(request, page).addCallback(lambda html: b"<!DOCTYPE html>\n" + html)
 
 
 class Page(Element):
