@@ -304,8 +304,10 @@ class FrameworkFailoverTests(FailoverTestCase):
         and the framework hears slaveLost.  When it comes back it is told
         to shut down, and is not registered again.
         """
+        # 2 s without an answer removes a slave: long enough that the
+        # healthy one, on a loaded machine, always answers in time.
         yield self.start_cluster(masters=1, slaves=2, master_flags=[
-            "--slave_ping_timeout=0.3secs", "--max_slave_ping_timeouts=3"])
+            "--slave_ping_timeout=0.5secs", "--max_slave_ping_timeouts=4"])
         scheduler, _ = self.start_framework()
         yield self.run_tasks(scheduler, "one", "two")
         _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
