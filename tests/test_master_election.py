@@ -153,17 +153,22 @@ class TermTests(ElectionTestCase):
 
     def test_standby_refuses_launch(self):
         """
-        A launch sent to a standby is answered with C{TASK_LOST} per task,
-        naming the leader, not dropped.
+        A launch sent to a standby is answered with C{TASK_LOST} per task
+        (those of its task groups too), naming the leader, not dropped.
         """
         self.detector.appoint(OTHER)
-        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+        launch = internal.LaunchTasksMessage(
             framework_id=mesos_pb2.FrameworkID(value="f"),
-            tasks=[task_info("t1", "s"), task_info("t2", "s")]))
+            tasks=[task_info("t1", "s"), task_info("t2", "s")])
+        launch.groups.add(executor=mesos_pb2.ExecutorInfo(
+            executor_id=mesos_pb2.ExecutorID(value="pod"), type=mesos_pb2.ExecutorInfo.DEFAULT),
+            task_group=mesos_pb2.TaskGroupInfo(tasks=[task_info("g1", "s")]))
+        self.scheduler.send(MASTER, launch)
         self.turn()
         statuses = [m.update.status for m in self.scheduler.of(internal.StatusUpdateMessage)]
         self.assertEqual([(s.task_id.value, s.state) for s in statuses],
-                         [("t1", mesos_pb2.TASK_LOST), ("t2", mesos_pb2.TASK_LOST)])
+                         [("t1", mesos_pb2.TASK_LOST), ("t2", mesos_pb2.TASK_LOST),
+                          ("g1", mesos_pb2.TASK_LOST)])
         self.assertIn(f"the leader: {OTHER}", statuses[0].message)
 
     def test_named_before_elected_waits(self):
@@ -275,6 +280,32 @@ class TermTests(ElectionTestCase):
         self.assertEqual(sorted(lost), ["held", "waiting"])
         self.assertEqual({s.state for s in lost.values()}, {mesos_pb2.TASK_LOST})
         self.assertIn("lost its leadership", lost["held"].message)
+
+    def test_lost_leadership_reports_unsent_task_group(self):
+        """
+        A task group the ended term launched but never sent to its slave is
+        reported lost, task by task, to its scheduler.
+        """
+        self.lead()
+        self.register_slave()
+        framework_id = self.register_framework()
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.contender.become(UNCONFIRMED)
+        launch = internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), offer_ids=[offer.id])
+        launch.groups.add(
+            executor=mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="pod"),
+                                            type=mesos_pb2.ExecutorInfo.DEFAULT),
+            task_group=mesos_pb2.TaskGroupInfo(tasks=[
+                task_info("a", offer.slave_id.value), task_info("b", offer.slave_id.value)]))
+        self.election.master.message_received(self.scheduler.upid, launch)
+        self.detector.appoint(OTHER)
+        self.contender.become(NOT_LEADING)
+        self.turn()
+        self.assertEqual(self.slave.of(internal.RunTaskGroupMessage), [])
+        lost = [(m.update.status.task_id.value, m.update.status.state)
+                for m in self.scheduler.of(internal.StatusUpdateMessage)]
+        self.assertEqual(lost, [("a", mesos_pb2.TASK_LOST), ("b", mesos_pb2.TASK_LOST)])
 
     def test_lost_leadership_closes_connections(self):
         """

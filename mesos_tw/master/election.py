@@ -247,7 +247,11 @@ class MasterElection:
         master.stop()
         for to, message in gate.held:
             if isinstance(message, internal.RunTaskMessage):
-                self._report_unlaunched(message, to)
+                self._report_unlaunched(message.pid, message.framework_id.value,
+                                        [message.task])
+            elif isinstance(message, internal.RunTaskGroupMessage):
+                self._report_unlaunched(message.pid, message.framework.id.value,
+                                        message.task_group.tasks)
         self._release_waiting()
         # As if the old leader had died: every slave and scheduler sees its
         # connection close and registers again, even with this process if
@@ -255,20 +259,22 @@ class MasterElection:
         for peer in self.node.peers():
             self.node.disconnect(peer)
 
-    def _report_unlaunched(self, message, slave):
+    def _report_unlaunched(self, pid, framework_id, tasks):
         """
-        A task the ended term launched but never sent to its slave: tell
-        its scheduler it is lost rather than let it vanish.
+        Tasks (one, or a task group) the ended term launched but never sent
+        to their slave: tell their scheduler they are lost rather than let
+        them vanish.
         """
         try:
-            scheduler = UPID.parse(message.pid)
+            scheduler = UPID.parse(pid)
         except ValueError:
             return
-        self.node.send(scheduler, internal.StatusUpdateMessage(update=master_update(
-            message.framework_id.value, message.task, mesos_pb2.TASK_LOST,
-            "The master lost its leadership before the task reached slave "
-            f"{message.task.slave_id.value}", mesos_pb2.TaskStatus.REASON_MASTER_DISCONNECTED,
-            self.reactor.seconds())))
+        for task in tasks:
+            self.node.send(scheduler, internal.StatusUpdateMessage(update=master_update(
+                framework_id, task, mesos_pb2.TASK_LOST,
+                "The master lost its leadership before the task reached slave "
+                f"{task.slave_id.value}", mesos_pb2.TaskStatus.REASON_MASTER_DISCONNECTED,
+                self.reactor.seconds())))
 
     # The message network.
 
@@ -300,7 +306,8 @@ class MasterElection:
         leader = str(self.leader) if self.leader is not None else "none known"
         if isinstance(message, internal.LaunchTasksMessage):
             now = self.reactor.seconds()
-            for task in message.tasks:
+            grouped = [task for group in message.groups for task in group.task_group.tasks]
+            for task in list(message.tasks) + grouped:
                 self.node.send(sender, internal.StatusUpdateMessage(update=master_update(
                     message.framework_id.value, task, mesos_pb2.TASK_LOST,
                     f"Not the leading master (the leader: {leader})",
