@@ -65,6 +65,17 @@ class ReliableExecutorDriver(MesosExecutorDriver):
                         error)
 
 
+def send_state(driver, task_id, state):
+    """
+    Tell the agent task C{task_id} is in C{state} (a v1 state name).
+    """
+    update = Dict()
+    update.task_id.value = task_id
+    update.state = state
+    update.timestamp = time.time()
+    driver.sendStatusUpdate(update)
+
+
 class MessagingExecutor(Executor):
     """
     Runs each task until its scheduler says to finish it.
@@ -80,11 +91,7 @@ class MessagingExecutor(Executor):
             task_id = task.task_id.value
             with self.lock:
                 self.running.add(task_id)
-            update = Dict()
-            update.task_id.value = task_id
-            update.state = "TASK_RUNNING"
-            update.timestamp = time.time()
-            driver.sendStatusUpdate(update)
+            send_state(driver, task_id, "TASK_RUNNING")
             driver.sendFrameworkMessage(encode_data(f"running {task_id}".encode()))
 
         thread = threading.Thread(target=run_task, args=(task,))
@@ -102,11 +109,7 @@ class MessagingExecutor(Executor):
                     return
                 self.finished.add(words[1])
                 self.running.discard(words[1])
-            update = Dict()
-            update.task_id.value = words[1]
-            update.state = "TASK_FINISHED"
-            update.timestamp = time.time()
-            driver.sendStatusUpdate(update)
+            send_state(driver, words[1], "TASK_FINISHED")
         else:
             print(f"Unexpected framework message {message!r}", file=sys.stderr, flush=True)
 

@@ -97,17 +97,17 @@ class CommandScheduler(Scheduler):
                 self.launched += 1
                 cpus -= TASK_CPUS
                 mem -= TASK_MEM
-            if tasks and self.group:
+            if not tasks:
+                driver.declineOffer(offer.id, {"refuse_seconds": 1})
+                continue
+            if self.executor is not None:
                 self.executor_agents.add(offer.agent_id.value)
+            if self.group:
                 driver.acceptOffers([offer.id], [dict(
                     type="LAUNCH_GROUP",
                     launch_group=dict(executor=self.executor, task_group=dict(tasks=tasks)))])
-            elif tasks:
-                if self.executor is not None:
-                    self.executor_agents.add(offer.agent_id.value)
-                driver.launchTasks(offer.id, tasks)
             else:
-                driver.declineOffer(offer.id, {"refuse_seconds": 1})
+                driver.launchTasks(offer.id, tasks)
 
     def statusUpdate(self, driver, update):
         print(f"Task {update.task_id.value} is {update.state} "
