@@ -171,6 +171,23 @@ class FakeV2IsolatorTests(TestCase):
                      "the command to be ready")
 
     @inlineCallbacks
+    def destroy_with_children(self):
+        """
+        Start executor e1 with two children and destroy it; check that
+        every process died and its cgroup went. Fires with the cgroup's
+        directory.
+        """
+        directory = yield self.start(
+            "sleep 100 & sleep 100 & echo ready > ready.tmp; mv ready.tmp ready; wait")
+        yield self.ready()
+        pids = self.kernel.members(directory)
+        self.assertGreaterEqual(len(pids), 3)
+        yield self.isolator.destroy("f1", "e1")
+        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        self.assertFalse(os.path.exists(directory))
+        return directory
+
+    @inlineCallbacks
     def test_limits_written(self):
         """
         C{cpu.weight} is the weight for 1024 x cpus shares, C{memory.max}
@@ -277,16 +294,9 @@ class FakeV2IsolatorTests(TestCase):
         freezing), every process dies, and the cgroup is removed once
         C{cgroup.procs} is empty.
         """
-        directory = yield self.start(
-            "sleep 100 & sleep 100 & echo ready > ready.tmp; mv ready.tmp ready; wait")
-        yield self.ready()
-        pids = self.kernel.members(directory)
-        self.assertGreaterEqual(len(pids), 3)
-        yield self.isolator.destroy("f1", "e1")
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        directory = yield self.destroy_with_children()
         self.assertEqual(self.written(directory, "cgroup.kill"), ["1"])
         self.assertEqual(self.written(directory, "cgroup.freeze"), [])
-        self.assertFalse(os.path.exists(directory))
 
     @inlineCallbacks
     def test_destroy_by_freezing(self):
@@ -295,15 +305,8 @@ class FakeV2IsolatorTests(TestCase):
         process in it, thaws it, and removes it.
         """
         self.use_kernel(fake_kernel(self, kill=False))
-        directory = yield self.start(
-            "sleep 100 & sleep 100 & echo ready > ready.tmp; mv ready.tmp ready; wait")
-        yield self.ready()
-        pids = self.kernel.members(directory)
-        self.assertGreaterEqual(len(pids), 3)
-        yield self.isolator.destroy("f1", "e1")
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        directory = yield self.destroy_with_children()
         self.assertEqual(self.written(directory, "cgroup.freeze"), ["1", "0"])
-        self.assertFalse(os.path.exists(directory))
 
     @inlineCallbacks
     def test_destroy_when_cgroup_kill_fails(self):
@@ -320,14 +323,7 @@ class FakeV2IsolatorTests(TestCase):
             kernel_write(path, value)
 
         self.kernel.write = write
-        directory = yield self.start(
-            "sleep 100 & sleep 100 & echo ready > ready.tmp; mv ready.tmp ready; wait")
-        yield self.ready()
-        pids = self.kernel.members(directory)
-        self.assertGreaterEqual(len(pids), 3)
-        yield self.isolator.destroy("f1", "e1")
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
-        self.assertFalse(os.path.exists(directory))
+        yield self.destroy_with_children()
 
     @inlineCallbacks
     def test_usage(self):

@@ -65,7 +65,28 @@ class FrameworksElement(Element):
                 unregistered=when(framework["unregistered_time"]))
 
 
-class SlavesElement(Element):
+class _PagedElement(Element):
+    """
+    A page of records with a line linking to the other pages.
+
+    @param records: the records of this page.
+    @param pager: the L{Pager} saying which page.
+    """
+
+    def __init__(self, records, pager):
+        super().__init__()
+        self.records = records
+        self.pager_line = pager.line()
+
+    @renderer
+    def pager(self, request, tag):
+        """
+        Which records are shown, with links to the others.
+        """
+        return self.pager_line
+
+
+class SlavesElement(_PagedElement):
     """
     A page of the slaves: host, attributes, tasks, resources used of total.
 
@@ -74,18 +95,6 @@ class SlavesElement(Element):
     """
 
     loader = XMLFile(TEMPLATES.child("slaves.xml"))
-
-    def __init__(self, slaves, pager):
-        super().__init__()
-        self.records = slaves
-        self.pager_line = pager.line()
-
-    @renderer
-    def pager(self, request, tag):
-        """
-        Which slaves are shown, with links to the others.
-        """
-        return self.pager_line
 
     @renderer
     def slaves(self, request, tag):
@@ -107,7 +116,7 @@ class SlavesElement(Element):
                 registered=when(slave["registered_time"]))
 
 
-class OffersElement(Element):
+class OffersElement(_PagedElement):
     """
     A page of the outstanding offers: which framework holds which slave's
     resources.
@@ -120,17 +129,8 @@ class OffersElement(Element):
     loader = XMLFile(TEMPLATES.child("offers.xml"))
 
     def __init__(self, master, offers, pager):
-        super().__init__()
+        super().__init__(offers, pager)
         self.master = master
-        self.records = offers
-        self.pager_line = pager.line()
-
-    @renderer
-    def pager(self, request, tag):
-        """
-        Which offers are shown, with links to the others.
-        """
-        return self.pager_line
 
     @renderer
     def offers(self, request, tag):
