@@ -37,14 +37,18 @@ __all__ = ["MasterHTTP"]
 def _leader_only(route):
     """
     Serve C{route}, given the leading L{Master} after the request, when we
-    lead; elsewhere redirect to the leader.
+    lead (a L{BadRequest} it raises is a 400); elsewhere redirect to the
+    leader.
     """
 
     @wraps(route)
     def serve(self, request, *args, **kwargs):
         leadership = self.leadership
         if leadership.elected and leadership.master is not None:
-            result = route(self, request, leadership.master, *args, **kwargs)
+            try:
+                result = route(self, request, leadership.master, *args, **kwargs)
+            except BadRequest as error:
+                return text_error(request, 400, str(error))
             if isinstance(result, Deferred):
                 return result.addCallback(_html, request)
             return _html(result, request)
@@ -139,10 +143,7 @@ class MasterHTTP:
             (f for f in master.completed_frameworks if f.id == framework_id), None)
         if record is None:
             return text_error(request, 404, f"no framework {framework_id}")
-        try:
-            pager = Pager(request, len(record.tasks))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        pager = Pager(request, len(record.tasks))
         tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
         completed = [task.to_json() for task in record.completed_tasks]
         return Page(master, f"Framework {record.info.name}",
@@ -155,10 +156,7 @@ class MasterHTTP:
         The registered slaves, a page at a time (C{?offset=&limit=}, 100
         by default).
         """
-        try:
-            pager = Pager(request, len(master.slaves))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        pager = Pager(request, len(master.slaves))
         return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager))
 
     @app.route("/offers", methods=["GET"])
@@ -167,10 +165,7 @@ class MasterHTTP:
         """
         The outstanding offers, a page at a time (C{?offset=&limit=}).
         """
-        try:
-            pager = Pager(request, len(master.offers))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        pager = Pager(request, len(master.offers))
         return Page(master, "Offers",
                     OffersElement(master, pager.slice(master.offers.values()), pager))
 
@@ -265,10 +260,7 @@ class MasterHTTP:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        try:
-            path = self._path(request)
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        path = self._path(request)
         d = self._slaves(master).get_json(str(slave.pid), "/files/browse", path=path)
         d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
             slave_id, str(slave.pid), path, entries)), self._slave_failed,
@@ -285,10 +277,7 @@ class MasterHTTP:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        try:
-            path = self._path(request)
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        path = self._path(request)
         d = self._slaves(master).get_json(str(slave.pid), "/files/read", path=path, offset=-1)
         d.addCallbacks(lambda _: Page(
             master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
@@ -305,12 +294,9 @@ class MasterHTTP:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        try:
-            path = self._path(request)
-            params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
-            length = int_argument(request, "length", None)
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        path = self._path(request)
+        params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
+        length = int_argument(request, "length", None)
         if length is not None:
             params["length"] = length
         d = self._slaves(master).get_json(str(slave.pid), "/files/read", **params)
@@ -386,11 +372,8 @@ class MasterHTTP:
         Tasks, newest first; C{limit} (100), C{offset} (0), C{order}
         (C{des} or C{asc}).
         """
-        try:
-            limit = int_argument(request, "limit", 100, minimum=1)
-            offset = int_argument(request, "offset", 0)
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
+        limit = int_argument(request, "limit", 100, minimum=1)
+        offset = int_argument(request, "offset", 0)
         order = request.args.get(b"order", [b"des"])[0].decode("utf-8", "replace")
         if order not in ("asc", "des"):
             return text_error(request, 400, "order must be asc or des")

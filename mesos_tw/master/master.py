@@ -138,10 +138,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             HierarchicalDRFAllocator(reactor)
         self.roles = roles
         self.offer_timeout = offer_timeout
-        self.whitelist = Whitelist(whitelist, self._whitelist_changed) \
-            if whitelist is not None else None
-        self._whitelist_loop = LoopingCall(self.whitelist.read) if whitelist is not None else None
-        if self._whitelist_loop is not None:
+        self.whitelist = self._whitelist_loop = None
+        if whitelist is not None:
+            self.whitelist = Whitelist(whitelist, self._whitelist_changed)
+            self._whitelist_loop = LoopingCall(self.whitelist.read)
             self._whitelist_loop.clock = reactor
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout

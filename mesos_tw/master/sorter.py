@@ -124,8 +124,7 @@ class DRFSorter:
 
     def order(self):
         """
-        The client names, first in line first.  The list is the sorter's
-        own: read it, and stop reading once you change an allocation.
+        The client names, first in line first (a new list).
         """
         if self._dirty:
             self._resort()
