@@ -52,16 +52,7 @@ class ExecutorManagement:
         if framework is None:
             return
         info, command_executor = self._executor_info_for(framework.id, task)
-        self.stats["staged_tasks"] += 1
-        executor, new = self._executor_for_launch(framework, info, command_executor, [task])
-        if executor is None:
-            return
-        if executor.connected:
-            self._send_task(framework, executor, task)
-        else:
-            executor.queued_tasks[task.task_id.value] = task
-        if new:
-            self._launch_executor(framework, executor)
+        self._launch_tasks(framework, info, command_executor, [task], grouped=False)
 
     def _run_task_group(self, sender, message):
         """
@@ -77,16 +68,22 @@ class ExecutorManagement:
         info = mesos_pb2.ExecutorInfo()
         info.CopyFrom(message.executor)
         info.framework_id.value = framework.id
+        self._launch_tasks(framework, info, False, tasks, grouped=True)
+
+    def _launch_tasks(self, framework, info, command_executor, tasks, grouped):
+        """
+        Hand C{tasks} (a task group if C{grouped}, else one task) to their
+        executor now if it is connected, else queue them on it; launch it
+        if it is new.
+        """
         self.stats["staged_tasks"] += len(tasks)
-        executor, new = self._executor_for_launch(framework, info, False, tasks)
+        executor, new = self._executor_for_launch(framework, info, command_executor, tasks)
         if executor is None:
             return
         if executor.connected:
-            self._send_task_group(framework, executor, tasks)
+            self._send_tasks(framework, executor, tasks, grouped)
         else:
-            for task in tasks:
-                executor.queued_tasks[task.task_id.value] = task
-            executor.queued_groups.append([task.task_id.value for task in tasks])
+            executor.queue(tasks, grouped)
         if new:
             self._launch_executor(framework, executor)
 
@@ -225,17 +222,19 @@ class ExecutorManagement:
             self._destroy_container(framework, executor)
 
     def _send_task(self, framework, executor, task):
-        record = self._track_task(framework, executor, task)
+        record = self._track_task(framework, executor, task, None)
         self.node.send(executor.pid, internal.RunTaskMessage(
             framework_id=record.framework_id, framework=framework.info, pid=framework.pid,
             task=task))
         self._update_container(framework, executor)
 
-    def _track_task(self, framework, executor, task):
+    def _track_task(self, framework, executor, task, group):
         """
-        Record a task handed to its connected executor, staging.  Until the
-        task's first update its C{TaskInfo} is kept, to send again should
-        the executor lose its connection without having seen it.
+        Record a task handed to its connected executor (in task group
+        C{group}, a list of task ids, or alone if L{None}), staging.  Until
+        the task's first update its C{TaskInfo} and group are kept, to send
+        again should the executor lose its connection without having seen
+        it.
         """
         record = internal.Task(
             name=task.name, task_id=task.task_id,
@@ -244,14 +243,25 @@ class ExecutorManagement:
             state=mesos_pb2.TASK_STAGING, resources=task.resources,
         )
         executor.tasks[task.task_id.value] = record
-        executor.staging_infos[task.task_id.value] = task
+        executor.staging[task.task_id.value] = (task, group)
         return record
+
+    def _send_tasks(self, framework, executor, tasks, grouped):
+        """
+        Send C{tasks} to the connected executor: as one task group if
+        C{grouped}, else each alone.
+        """
+        if grouped:
+            self._send_task_group(framework, executor, tasks)
+        else:
+            for task in tasks:
+                self._send_task(framework, executor, task)
 
     def _send_task_group(self, framework, executor, tasks):
         group = mesos_pb2.TaskGroupInfo()
+        task_ids = [task.task_id.value for task in tasks]
         for task in tasks:
-            self._track_task(framework, executor, task)
-            executor.staging_groups[task.task_id.value] = [t.task_id.value for t in tasks]
+            self._track_task(framework, executor, task, task_ids)
             group.tasks.add().CopyFrom(task)
         self.node.send(executor.pid, internal.RunTaskGroupMessage(
             framework=framework.info, executor=executor.info, task_group=group,
@@ -266,8 +276,7 @@ class ExecutorManagement:
         groups, tasks = executor.take_queued()
         for group in groups:
             self._send_task_group(framework, executor, group)
-        for task in tasks:
-            self._send_task(framework, executor, task)
+        self._send_tasks(framework, executor, tasks, grouped=False)
 
     def _kill_task(self, sender, message):
         if sender != self.master:
@@ -279,8 +288,7 @@ class ExecutorManagement:
         for executor in (framework.executors.values() if framework else ()):
             if task_id in executor.queued_tasks:
                 self._kill_queued(framework, executor, task_id)
-                if executor.command_executor and not executor.queued_tasks and not executor.tasks:
-                    self._shutdown_executor(framework, executor)
+                self._shutdown_if_idle_command_executor(framework, executor)
                 return
             if task_id in executor.tasks:
                 if executor.connected:
@@ -315,6 +323,14 @@ class ExecutorManagement:
             task = executor.queued_tasks.pop(each)
             self._send_slave_update(framework.id, executor.id, task.task_id,
                                     mesos_pb2.TASK_KILLED, text, None)
+
+    def _shutdown_if_idle_command_executor(self, framework, executor):
+        """
+        A command executor whose task was killed before it got it has
+        nothing left to run: shut it down.
+        """
+        if executor.command_executor and not executor.queued_tasks and not executor.tasks:
+            self._shutdown_executor(framework, executor)
 
     def _shutdown_executor_request(self, sender, message):
         """
@@ -440,8 +456,7 @@ class ExecutorManagement:
                 self._send_slave_update(framework.id, executor.id, task.task_id, state, text, reason)
         executor.queued_tasks.clear()
         executor.queued_groups.clear()
-        executor.staging_infos.clear()
-        executor.staging_groups.clear()
+        executor.staging.clear()
         executor.pending_kills.clear()
         if self.registered and status is not None:
             self.node.send(self.master, internal.ExitedExecutorMessage(

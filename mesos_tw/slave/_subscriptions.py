@@ -79,9 +79,7 @@ class ExecutorSubscriptions:
         if resubscribed:
             self._replace_connection(executor, sender)
         else:
-            if executor.registration_timer is not None and executor.registration_timer.active():
-                executor.registration_timer.cancel()
-            executor.registration_timer = None
+            executor.cancel_registration_timer()
             executor.state = RUNNING
         executor.pid = sender
         self._executors_by_pid[sender] = executor
@@ -119,18 +117,17 @@ class ExecutorSubscriptions:
         saw them.  Tasks of a group go again together; one killed meanwhile
         is killed here instead (with the rest of its group).
         """
-        unseen = [task_id for task_id, record in executor.tasks.items()
-                  if record.state == mesos_pb2.TASK_STAGING and task_id not in listed]
+        unseen = [task_id for task_id in executor.staging if task_id not in listed]
         killed = False
         sent_again = set()
         for task_id in unseen:
             if task_id in sent_again:
                 continue
-            grouped = task_id in executor.staging_groups
-            group = [each for each in executor.staging_groups.get(task_id, [task_id])
-                     if each in unseen]
+            sent_in = executor.staging[task_id][1]
+            grouped = sent_in is not None
+            group = [each for each in sent_in if each in unseen] if grouped else [task_id]
             sent_again.update(group)
-            infos = [executor.staging_infos[each] for each in group]
+            infos = [executor.staging[each][0] for each in group]
             kills = executor.pending_kills.intersection(group)
             if kills:
                 executor.pending_kills.difference_update(group)
@@ -144,14 +141,9 @@ class ExecutorSubscriptions:
             self.log.info("Sending task(s) {task_ids} again to executor {executor_id}: it did "
                           "not list them when it subscribed again", task_ids=", ".join(group),
                           executor_id=executor.id)
-            if grouped:
-                self._send_task_group(framework, executor, infos)
-            else:
-                self._send_task(framework, executor, infos[0])
-        if killed and executor.command_executor and not executor.tasks \
-                and not executor.queued_tasks:
-            # Its task was killed before it got it: nothing is left to run.
-            self._shutdown_executor(framework, executor)
+            self._send_tasks(framework, executor, infos, grouped)
+        if killed:
+            self._shutdown_if_idle_command_executor(framework, executor)
 
     def _send_pending_kills(self, framework, executor):
         """

@@ -368,8 +368,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         if task is not None:
             task.state = state
             if state != mesos_pb2.TASK_STAGING:
-                executor.staging_infos.pop(task_id, None)
-                executor.staging_groups.pop(task_id, None)
+                executor.staging.pop(task_id, None)
             if state in TERMINAL_STATES:
                 executor.completed_tasks.append(executor.tasks.pop(task_id))
                 self._update_container(framework, executor)

@@ -24,6 +24,11 @@ __all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
 LAUNCHING, RUNNING, TERMINATING, TERMINATED = "launching", "running", "terminating", "terminated"
 
 
+def _cancel(timer):
+    if timer is not None and timer.active():
+        timer.cancel()
+
+
 def _task_json(task):
     return {
         "id": task.task_id.value,
@@ -48,11 +53,11 @@ class ExecutorRecord:
     @ivar queued_groups: the task groups among them, each a list of task
         ids, to be sent together.
     @ivar tasks: C{{task_id: Task}} sent to the executor, not yet terminal.
-    @ivar staging_infos: C{{task_id: TaskInfo}} of the tasks sent that are
-        still C{TASK_STAGING}: what is sent again to an executor that
-        subscribes again without having seen them.
-    @ivar staging_groups: C{{task_id: [task ids of its group]}} for those
-        of them sent in a task group, to send again together.
+    @ivar staging: C{{task_id: (TaskInfo, group)}} of the tasks sent that
+        are still C{TASK_STAGING} (its keys are those of C{tasks} in that
+        state): what is sent again to an executor that subscribes again
+        without having seen them.  C{group} lists the task ids of the task
+        group it was sent in, to send again together, or is L{None}.
     @ivar pending_kills: ids of sent tasks whose kill came while the
         executor was disconnected, passed on when it subscribes again.
     """
@@ -67,8 +72,7 @@ class ExecutorRecord:
     queued_tasks: dict = field(default_factory=dict)
     queued_groups: list = field(default_factory=list)
     tasks: dict = field(default_factory=dict)
-    staging_infos: dict = field(default_factory=dict)
-    staging_groups: dict = field(default_factory=dict)
+    staging: dict = field(default_factory=dict)
     pending_kills: set = field(default_factory=set)
     completed_tasks: deque = field(
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_EXECUTOR))
@@ -105,6 +109,16 @@ class ExecutorRecord:
             total = total + Resources.from_protobuf(task.resources)
         return total
 
+    def queue(self, tasks, grouped):
+        """
+        Keep C{tasks} (a task group if C{grouped}) until the executor can
+        be sent them.
+        """
+        for task in tasks:
+            self.queued_tasks[task.task_id.value] = task
+        if grouped:
+            self.queued_groups.append([task.task_id.value for task in tasks])
+
     def queued_group_of(self, task_id):
         """
         The queued task group (a list of task ids) holding C{task_id}, or
@@ -128,22 +142,28 @@ class ExecutorRecord:
         return ([[queued[task_id] for task_id in group] for group in groups],
                 [task for task_id, task in queued.items() if task_id not in grouped])
 
+    def cancel_registration_timer(self):
+        """
+        Stop waiting for it to register.
+        """
+        _cancel(self.registration_timer)
+        self.registration_timer = None
+
     def cancel_reregistration_timer(self):
         """
         Stop waiting for it to subscribe again.
         """
-        if self.reregistration_timer is not None and self.reregistration_timer.active():
-            self.reregistration_timer.cancel()
+        _cancel(self.reregistration_timer)
         self.reregistration_timer = None
 
     def cancel_timers(self):
         """
         Stop the registration, re-registration and shutdown timers.
         """
-        for timer in (self.registration_timer, self.reregistration_timer, self.shutdown_timer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self.registration_timer = self.reregistration_timer = self.shutdown_timer = None
+        self.cancel_registration_timer()
+        self.cancel_reregistration_timer()
+        _cancel(self.shutdown_timer)
+        self.shutdown_timer = None
 
     def to_json(self):
         """

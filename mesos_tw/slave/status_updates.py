@@ -62,9 +62,9 @@ class StatusUpdateManager:
     """
     The streams of every task on a slave.
 
-    @param forward: called with a C{StatusUpdate} to send it to the master;
-        returns whether it could be sent now (a slave without a master
-        keeps it for later).
+    @param forward: called with a C{StatusUpdate} to send it to the master
+        (a slave without a master sends nothing: the update waits in its
+        stream for the next retry or L{flush}).
     """
 
     log = Logger()
