@@ -4,6 +4,7 @@ built-in task group executor: real commands run as child processes on the
 real reactor, reporting to a recording driver.
 """
 
+import inspect
 import os
 import signal
 
@@ -126,9 +127,16 @@ class DefaultExecutorTests(TestCase):
     def test_driver_fake_is_an_executor_driver(self):
         """
         The recording driver is an L{ExecutorDriver}, as the executor
-        expects.
+        expects, and the methods it fakes take what the interface's take
+        (so is the held fetcher a L{Fetcher}): the fakes cannot drift from
+        what the executor calls.
         """
         self.assertIsInstance(self.driver, ExecutorDriver)
+        for fake, real, name in [(RecordingDriver, ExecutorDriver, "sendStatusUpdate"),
+                                 (RecordingDriver, ExecutorDriver, "stop"),
+                                 (HeldFetcher, Fetcher, "fetch")]:
+            self.assertEqual(inspect.signature(getattr(fake, name)),
+                             inspect.signature(getattr(real, name)), f"{fake.__name__}.{name}")
 
     async def test_group_runs_in_task_sandboxes(self):
         """

@@ -3,6 +3,7 @@ Tests for L{mesos_tw.slave.slave.Slave} on an in-memory network, a fake
 clock and a fake isolator: a recording master and executor talk to it.
 """
 
+import inspect
 import os
 
 from twisted.internet.defer import fail as defer_fail
@@ -261,6 +262,14 @@ class TaskTests(SlaveTestCase):
         info, directory, _ = self.isolator.launched[("F1", "t1")]
         self.assertEqual(list(info.command.uris), list(task.command.uris))
         self.assertEqual(fetcher.fetched, [(list(task.command.uris), directory)])
+
+    def test_fetcher_fake_matches_fetcher(self):
+        """
+        The recording fetcher's C{fetch} takes what L{Fetcher.fetch} takes,
+        so the tests using it call the slave as the real one would be.
+        """
+        self.assertEqual(inspect.signature(RecordingFetcher.fetch),
+                         inspect.signature(Fetcher.fetch))
 
     def test_fetch_failure_fails_the_task(self):
         """
