@@ -7,6 +7,7 @@ import heapq
 from collections import Counter
 from operator import itemgetter
 
+from mesos_tw.master.sorter import dominant_share
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
 from mesos_tw.web.json import TURN, LazyList, LazyValue
@@ -46,10 +47,20 @@ _TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"
                 "TASK_FAILED", "TASK_LOST", "TASK_ERROR")
 
 
-def _task_counts(records):
-    counts = Counter(record.task.state for record in records)
-    by_name = {state_name(state): count for state, count in counts.items()}
+def _task_counts(states):
+    """
+    The summary's count of every task state, from a L{Counter} of states.
+    """
+    by_name = {state_name(state): count for state, count in states.items()}
     return {name: by_name.get(name, 0) for name in _TASK_STATES}
+
+
+def _executor_resources(framework):
+    """
+    What each of a framework's executors holds, one L{Resources} each.
+    """
+    return [Resources.from_protobuf(info.resources)
+            for infos in framework.executors.values() for info in infos.values()]
 
 
 #: How many resource bags one step of a sum adds up (a step counts as
@@ -66,8 +77,7 @@ def _framework_document(framework):
     tasks = list(framework.tasks.values())
     completed = list(framework.completed_tasks)
     offers = list(framework.offers.values())
-    executors = [Resources.from_protobuf(info.resources)
-                 for infos in framework.executors.values() for info in infos.values()]
+    executors = _executor_resources(framework)
 
     def produce():
         bags = [task.resources for task in tasks] + executors
@@ -107,7 +117,7 @@ def state_document(master, flags=None):
 
 def _slave_summary(slave):
     summary = slave.to_json()
-    summary.update(_task_counts(slave.tasks.values()))
+    summary.update(_task_counts(Counter(record.task.state for record in slave.tasks.values())))
     summary["framework_ids"] = sorted({key[0] for key in slave.tasks})
     return summary
 
@@ -118,8 +128,7 @@ def _framework_summary(framework):
     counts and its slaves are gathered ten tasks per step.
     """
     tasks = list(framework.tasks.values())
-    executors = [Resources.from_protobuf(info.resources)
-                 for infos in framework.executors.values() for info in infos.values()]
+    executors = _executor_resources(framework)
 
     def produce():
         used, states, slave_ids = Resources.sum(executors), Counter(), set()
@@ -131,8 +140,7 @@ def _framework_summary(framework):
             yield TURN
         summary = framework.summary_json(used=used)
         del summary["executors"]
-        by_name = {state_name(state): count for state, count in states.items()}
-        summary.update({name: by_name.get(name, 0) for name in _TASK_STATES})
+        summary.update(_task_counts(states))
         summary["slave_ids"] = sorted(slave_ids)
         yield summary
 
@@ -229,10 +237,8 @@ def _allocator_metrics(master, total, held, offered):
         bags.append(held.get(framework.id, Resources()))
         bags.extend(offer.resources for offer in framework.offers.values())
     for role, bags in roles.items():
-        resources = Resources.sum(bags)
-        share = max((resources.scalar(name) / total.scalar(name)
-                     for name in resources.scalars() if total.scalar(name)), default=0.0)
-        metrics[f"allocator/mesos/roles/{role}/shares/dominant"] = share
+        metrics[f"allocator/mesos/roles/{role}/shares/dominant"] = dominant_share(
+            Resources.sum(bags).scalars(), total.scalars())
     return metrics
 
 
@@ -254,16 +260,17 @@ def metrics_snapshot(master, held=None):
     counts = Counter(r.task.state for f in master.frameworks.values() for r in f.tasks.values())
     states = Counter({state_name(state): count for state, count in counts.items()})
     stats = master.stats
+    active = sum(1 for f in master.frameworks.values() if f.active)
+    inactive = len(master.frameworks) - active
     metrics = {
         "master/uptime_secs": now - (master.start_time or now),
         "master/elected": 1,
         "master/slaves_active": len(master.slaves),
         "master/slaves_connected": len(master.slaves),
-        "master/frameworks_active": sum(1 for f in master.frameworks.values() if f.active),
-        "master/frameworks_inactive": sum(1 for f in master.frameworks.values() if not f.active),
-        "master/frameworks_connected": sum(1 for f in master.frameworks.values() if f.active),
-        "master/frameworks_disconnected": sum(
-            1 for f in master.frameworks.values() if not f.active),
+        "master/frameworks_active": active,
+        "master/frameworks_inactive": inactive,
+        "master/frameworks_connected": active,
+        "master/frameworks_disconnected": inactive,
         "master/slaves_inactive": 0,
         "master/slaves_disconnected": 0,
         "master/tasks_staging": states["TASK_STAGING"],
