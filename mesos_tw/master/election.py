@@ -16,9 +16,11 @@ where it stopped (so a ZooKeeper server restarting costs the cluster
 nothing); if the session is lost the term ends: everything that waited is
 dropped, except that tasks which never reached their slave are reported
 lost, and every connection is closed, so that slaves and schedulers
-register afresh wherever the leader now is (even here, in a new term).  A master that does not lead (a I{standby}) handles nothing: slaves
-and schedulers retry against the leader their own detectors find, and a
-task launched at a standby is answered with C{TASK_LOST}.
+register afresh wherever the leader now is (even here, in a new term).
+
+A master that does not lead (a I{standby}) handles nothing: slaves and
+schedulers retry against the leader their own detectors find, and a task
+launched at a standby is answered with C{TASK_LOST}.
 """
 
 from twisted.logger import Logger
