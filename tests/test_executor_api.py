@@ -15,7 +15,7 @@ import uuid
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -29,8 +29,9 @@ from mesos_tw.slave.executors import executor_environment
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.testing.v1 import RecordIOReader
 from mesos_tw.web.v1 import MAX_CALL_BYTES
-from tests.test_scheduler_api import RecordIOReader
 
 EXECUTOR_ID = "v1-executor"
 
@@ -83,26 +84,6 @@ class _StreamRequest:
         self.reader.feed(data)
 
 
-class _Messages:
-    """
-    A receiver that keeps what it is sent.
-    """
-
-    def __init__(self):
-        self.received = []
-
-    def message_received(self, sender, message):
-        """
-        Keep it.
-        """
-        self.received.append((sender, message))
-
-    def peer_lost(self, upid):
-        """
-        Nothing to do.
-        """
-
-
 class HttpExecutorTests(SynchronousTestCase):
     """
     One subscription's translation, on the in-memory network and a clock.
@@ -112,8 +93,7 @@ class HttpExecutorTests(SynchronousTestCase):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
         self.slave_pid = UPID("slave(1)", "127.0.0.1", 5051)
-        self.slave = _Messages()
-        self.slave_node = self.network.node(self.slave_pid, self.slave)
+        self.slave = RecordingPeer(self.network, self.slave_pid)
         self.request = _StreamRequest()
         self.subscription = HttpExecutor(
             self.clock, self.request, self.network.node(UPID("executor-http-1", "127.0.0.1", 0)),
@@ -125,7 +105,7 @@ class HttpExecutorTests(SynchronousTestCase):
         """
         The slave answers the registration.
         """
-        self.slave_node.send(self.subscription.upid, internal.ExecutorRegisteredMessage(
+        self.slave.send(self.subscription.upid, internal.ExecutorRegisteredMessage(
             executor_info=mesos_pb2.ExecutorInfo(
                 executor_id=mesos_pb2.ExecutorID(value="e1"),
                 command=mesos_pb2.CommandInfo(value="x")),
@@ -257,9 +237,7 @@ class LaunchRecordingIsolator(FakeIsolator):
         launched (or of one launched and not yet asked for).
         """
         if self._environments:
-            d = Deferred()
-            d.callback(self._environments.pop(0))
-            return d
+            return succeed(self._environments.pop(0))
         d = Deferred()
         self._waiting.append(d)
         return d

@@ -20,8 +20,8 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from mesos_tw.testing.v1 import CallRequest, body_of
-from mesos_tw.web.v1 import JSON, PROTOBUF, to_v1
+from mesos_tw.testing.v1 import CallRequest
+from mesos_tw.web.v1 import JSON, PROTOBUF, encode, to_v1
 
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 FRAMEWORK_ID = mesos_pb2.FrameworkID(value="F1")
@@ -67,7 +67,7 @@ class ExecutorCallTests(SynchronousTestCase):
         POST C{call} as C{media}; returns the request, its answer handled.
         """
         headers = {} if accept is None else {"Accept": accept}
-        request = CallRequest(body_of(call, media), media, headers, PATH)
+        request = CallRequest(encode(call, media), media, headers, PATH)
         request.answer = self.api.handle(request)
         self.clock.advance(0)
         return request

@@ -12,7 +12,7 @@ import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.test.requesthelper import DummyRequest
@@ -27,50 +27,11 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.scheduler_pb2 import Event
 from mesos_tw.protocols.upid import UPID
-from mesos_tw.testing.local_cluster import start_mesos_local
+from mesos_tw.testing.local_cluster import start_mesos_local, until
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.testing.v1 import RecordIOReader
 from mesos_tw.web.v1 import JSON, CallError, encode, from_v1, record, to_v1
-
-
-class RecordIOReader:
-    """
-    A client's side of the stream: splits RecordIO records and parses
-    each with C{parse} (as a JSON event, unless told otherwise).
-    """
-
-    def __init__(self, parse=json.loads):
-        self.parse = parse
-        self.buffer = b""
-        self.events = []
-        self._waiters = []
-
-    def feed(self, data):
-        """
-        Take bytes from the stream.
-        """
-        self.buffer += data
-        while b"\n" in self.buffer:
-            length, rest = self.buffer.split(b"\n", 1)
-            if len(rest) < int(length):
-                break
-            self.events.append(self.parse(rest[:int(length)]))
-            self.buffer = rest[int(length):]
-        for entry in list(self._waiters):
-            predicate, d = entry
-            found = [e for e in self.events if predicate(e)]
-            if found:
-                self._waiters.remove(entry)
-                d.callback(found[-1])
-
-    def next(self, predicate):
-        """
-        A Deferred firing with the latest event that C{predicate} accepts.
-        """
-        d = Deferred()
-        self._waiters.append((predicate, d))
-        self.feed(b"")
-        return d
 
 
 class TranslationTests(SynchronousTestCase):
@@ -190,10 +151,8 @@ class SchedulerAPITests(TestCase):
             self.assertEqual(response.code, 202)
         # The slave got the acknowledgements: nothing waits to be re-sent.
         slave = self.cluster.slave_services[0].slave
-        for _ in range(200):
-            if slave.status_updates.pending() == 0:
-                break
-            yield deferLater(reactor, 0.01, lambda: None)
+        yield until(reactor, lambda: slave.status_updates.pending() == 0,
+                    "the slave to get the acknowledgements")
         self.assertEqual(slave.status_updates.pending(), 0)
 
     @inlineCallbacks
@@ -308,10 +267,8 @@ class SchedulerAPITests(TestCase):
         subscription = api.subscriptions[stream_id]
         subscription.request.transport.loseConnection()
         yield subscription.closed
-        for _ in range(200):
-            if not master.frameworks[framework_id].active:
-                break
-            yield deferLater(reactor, 0.01, lambda: None)
+        yield until(reactor, lambda: not master.frameworks[framework_id].active,
+                    "the framework to be deactivated")
         self.assertFalse(master.frameworks[framework_id].active)
         self.assertNotIn(stream_id, api.subscriptions)
 

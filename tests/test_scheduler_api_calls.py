@@ -20,8 +20,8 @@ from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from mesos_tw.testing.v1 import CallRequest, body_of
-from mesos_tw.web.v1 import JSON, MAX_CALL_BYTES, PROTOBUF, to_v1
+from mesos_tw.testing.v1 import CallRequest
+from mesos_tw.web.v1 import JSON, MAX_CALL_BYTES, PROTOBUF, encode, to_v1
 from tests.test_v1_codec import accept_call
 
 MASTER = UPID("master", "127.0.0.1", 5050)
@@ -54,7 +54,7 @@ class SchedulerCallTests(SynchronousTestCase):
         registers the framework as F1.  Returns the SUBSCRIBE request.
         """
         headers = {} if accept is None else {"Accept": accept}
-        request = CallRequest(body_of(subscribe_call(), media), media, headers)
+        request = CallRequest(encode(subscribe_call(), media), media, headers)
         self.api.handle(request)
         self.clock.advance(0)
         (subscription,) = self.api.subscriptions.values()
@@ -73,7 +73,7 @@ class SchedulerCallTests(SynchronousTestCase):
         """
         if not call.HasField("framework_id"):
             call.framework_id.CopyFrom(FRAMEWORK_ID)
-        request = CallRequest(body_of(call, media), media,
+        request = CallRequest(encode(call, media), media,
                               {"Mesos-Stream-Id": stream_id or self.stream_id})
         body = self.api.handle(request)
         self.clock.advance(0)
@@ -239,11 +239,11 @@ class SchedulerCallTests(SynchronousTestCase):
             (raw(b"{nope", JSON, with_stream), 400, b"the body is not JSON"),
             (raw(Call(type=Call.SUBSCRIBE).SerializeToString()), 400,
              b"the SUBSCRIBE call needs 'subscribe'"),
-            (raw(body_of(Call(type=Call.SUBSCRIBE, subscribe=Call.Subscribe()), JSON), JSON),
+            (raw(encode(Call(type=Call.SUBSCRIBE, subscribe=Call.Subscribe()), JSON), JSON),
              400, b"missing required fields: subscribe.framework_info"),
             (raw(b"\x10\x63", headers=with_stream), 400,
              b"type: mesos.v1.scheduler.Call.Type has no value 99"),
-            (raw(body_of(Call(framework_id=FRAMEWORK_ID), JSON), JSON, with_stream), 400,
+            (raw(encode(Call(framework_id=FRAMEWORK_ID), JSON), JSON, with_stream), 400,
              b"the call has no type"),
             (self.post(Call(type=Call.ACCEPT_INVERSE_OFFERS)), 400,
              b"ACCEPT_INVERSE_OFFERS calls are not supported"),
@@ -253,9 +253,9 @@ class SchedulerCallTests(SynchronousTestCase):
              b"the call needs a Content-Type"),
             (raw(b"\x00" * (MAX_CALL_BYTES + 1), headers=with_stream), 400,
              b"larger than"),
-            (raw(body_of(subscribe_call(), PROTOBUF), headers={"Accept": "text/html"}), 406,
+            (raw(encode(subscribe_call(), PROTOBUF), headers={"Accept": "text/html"}), 406,
              b"Accept (text/html) must allow application/json or application/x-protobuf"),
-            (raw(body_of(subscribe_call(), PROTOBUF), headers=with_stream), 400,
+            (raw(encode(subscribe_call(), PROTOBUF), headers=with_stream), 400,
              b"SUBSCRIBE must not carry a Mesos-Stream-Id"),
             (self.post(Call(type=Call.KILL)), 400, b"the KILL call needs 'kill'"),
             (self.post(Call(type=Call.DECLINE)), 400,

@@ -1,8 +1,7 @@
 """
-Tests for the v1 APIs' encodings (L{mesos_tw.web._v1_codec}, through
-L{mesos_tw.web.v1}): v1 JSON names guided by the descriptors, strict
-parsing of JSON and protobuf calls, the same call either way, C{Accept}
-negotiation, and RecordIO framing.
+Tests for the v1 APIs' encodings (L{mesos_tw.web._v1_codec}): v1 JSON
+names guided by the descriptors, strict parsing of JSON and protobuf calls,
+the same call either way, C{Accept} negotiation, and RecordIO framing.
 """
 
 import base64
@@ -12,14 +11,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
 from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
-from mesos_tw.testing.v1 import CallRequest, body_of, records
-from mesos_tw.web._v1_codec import accepts
-from mesos_tw.web.v1 import (
+from mesos_tw.testing.v1 import CallRequest, records
+from mesos_tw.web._v1_codec import (
     JSON,
     MAX_CALL_BYTES,
     PROTOBUF,
     CallError,
     NotAcceptable,
+    accepts,
     encode,
     from_protobuf,
     from_v1,
@@ -237,8 +236,8 @@ class ParseCallTests(SynchronousTestCase):
         the one the client meant.
         """
         call = accept_call()
-        as_json = parse_call(CallRequest(body_of(call, JSON), JSON), Call)
-        as_protobuf = parse_call(CallRequest(body_of(call, PROTOBUF), PROTOBUF), Call)
+        as_json = parse_call(CallRequest(encode(call, JSON), JSON), Call)
+        as_protobuf = parse_call(CallRequest(encode(call, PROTOBUF), PROTOBUF), Call)
         self.assertEqual((as_json, as_protobuf), (call, call))
 
     def test_content_type_parameters(self):

@@ -24,7 +24,6 @@ C{Accept} asks.
 
 import uuid
 
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
@@ -205,8 +204,6 @@ class SchedulerAPI:
     @param max_backlog: the bytes of events that may wait for a subscriber
         that stopped reading before it is dropped.
     """
-
-    log = Logger()
 
     def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL,
                  max_backlog=MAX_STREAM_BACKLOG):

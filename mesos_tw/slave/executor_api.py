@@ -29,7 +29,6 @@ C{Accept} asks.
 
 import uuid
 
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
@@ -233,8 +232,6 @@ class ExecutorAPI:
         executors it launched).
     @param node_factory: makes a message node for a subscription's UPID.
     """
-
-    log = Logger()
 
     def __init__(self, reactor, slave, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL):
         self.reactor = reactor

@@ -1,28 +1,20 @@
 """
 A v1 API client in memory: a call POSTed as JSON or protobuf without a
 socket (L{CallRequest}, a C{DummyRequest} that holds a body and a push
-producer), and the RecordIO records of the stream it was answered with.
+producer), and the RecordIO records of the stream it was answered with;
+and a client's reader of a stream arriving in pieces (L{RecordIOReader}).
 """
 
 import json
 from io import BytesIO
 
+from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 from twisted.web.test.requesthelper import DummyRequest
 
-from mesos_tw.web.v1 import JSON, PROTOBUF, to_v1
+from mesos_tw.web.v1 import JSON
 
-__all__ = ["CallRequest", "body_of", "records"]
-
-
-def body_of(call, media):
-    """
-    The body a client sends for the C{Call} message C{call} as C{media}:
-    v1 JSON or binary protobuf.
-    """
-    if media == PROTOBUF:
-        return call.SerializeToString()
-    return json.dumps(to_v1(call)).encode("utf-8")
+__all__ = ["CallRequest", "RecordIOReader", "records"]
 
 
 class CallRequest(DummyRequest):
@@ -31,7 +23,7 @@ class CallRequest(DummyRequest):
     registered (not run, as C{DummyRequest} would run a pull producer),
     and C{written} keeps the stream.
 
-    @param body: the call's body (see L{body_of}).
+    @param body: the call's body (as L{mesos_tw.web.v1.encode} makes it).
     @param content_type: the C{Content-Type} header, or L{None} for none.
     @param headers: more request headers, C{{name: value}}.
     """
@@ -83,3 +75,43 @@ def records(stream):
         found.append(rest[:size])
         stream = rest[size:]
     return found
+
+
+class RecordIOReader:
+    """
+    A client's side of the stream: splits RecordIO records and parses
+    each with C{parse} (as a JSON event, unless told otherwise).
+    """
+
+    def __init__(self, parse=json.loads):
+        self.parse = parse
+        self.buffer = b""
+        self.events = []
+        self._waiters = []
+
+    def feed(self, data):
+        """
+        Take bytes from the stream.
+        """
+        self.buffer += data
+        while b"\n" in self.buffer:
+            length, rest = self.buffer.split(b"\n", 1)
+            if len(rest) < int(length):
+                break
+            self.events.append(self.parse(rest[:int(length)]))
+            self.buffer = rest[int(length):]
+        for entry in list(self._waiters):
+            predicate, d = entry
+            found = [e for e in self.events if predicate(e)]
+            if found:
+                self._waiters.remove(entry)
+                d.callback(found[-1])
+
+    def next(self, predicate):
+        """
+        A Deferred firing with the latest event that C{predicate} accepts.
+        """
+        d = Deferred()
+        self._waiters.append((predicate, d))
+        self.feed(b"")
+        return d

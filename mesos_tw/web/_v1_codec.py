@@ -12,6 +12,7 @@ way: a field we do not know is refused by name rather than dropped.
 
 import base64
 import binascii
+import functools
 import json
 import re
 
@@ -69,30 +70,20 @@ def _v1_enum_name(name):
     return name.replace("_SLAVE", "_AGENT")
 
 
-_fields_cache = {}
-_enum_cache = {}
-
-
+@functools.cache
 def _v1_fields(descriptor):
     """
     C{descriptor}'s fields by their v1 names.
     """
-    fields = _fields_cache.get(descriptor.full_name)
-    if fields is None:
-        fields = _fields_cache[descriptor.full_name] = {
-            _v1_field_name(field): field for field in descriptor.fields}
-    return fields
+    return {_v1_field_name(field): field for field in descriptor.fields}
 
 
+@functools.cache
 def _v1_enum_values(enum):
     """
     C{enum}'s value names by their v1 names.
     """
-    values = _enum_cache.get(enum.full_name)
-    if values is None:
-        values = _enum_cache[enum.full_name] = {
-            _v1_enum_name(value.name): value.name for value in enum.values}
-    return values
+    return {_v1_enum_name(value.name): value.name for value in enum.values}
 
 
 def _join(path, name):
