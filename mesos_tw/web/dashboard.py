@@ -13,7 +13,7 @@ from twisted.web.template import Element, XMLFile, renderer, tags
 
 from mesos_tw.resources import Resources
 from mesos_tw.web.history import utilization_chart
-from mesos_tw.web.layout import TEMPLATES, amount
+from mesos_tw.web.layout import TEMPLATES, PagedElement, amount
 
 __all__ = ["DashboardElement", "FrameworkElement", "STATIC", "dominant_share"]
 
@@ -148,7 +148,7 @@ class DashboardElement(Element):
         return tag(f"and {hidden} more: ", tags.a(href="/slaves")("all slaves"))
 
 
-class FrameworkElement(Element):
+class FrameworkElement(PagedElement):
     """
     One framework: a page of its unfinished tasks, and its completed tasks.
 
@@ -161,11 +161,9 @@ class FrameworkElement(Element):
     loader = XMLFile(TEMPLATES.child("framework.xml"))
 
     def __init__(self, framework, tasks, completed, pager):
-        super().__init__()
+        super().__init__(tasks, pager)
         self.framework = framework
-        self.tasks_json = tasks
         self.completed_json = completed
-        self.pager_line = pager.line()
 
     @renderer
     def page(self, request, tag):
@@ -185,18 +183,11 @@ class FrameworkElement(Element):
                 cpus=amount(resources.get("cpus", 0)), mem=amount(resources.get("mem", 0)))
 
     @renderer
-    def pager(self, request, tag):
-        """
-        Which unfinished tasks are shown, with links to the others.
-        """
-        return self.pager_line
-
-    @renderer
     def tasks(self, request, tag):
         """
         One row per unfinished task of this page.
         """
-        return self._rows(tag, self.tasks_json)
+        return self._rows(tag, self.records)
 
     @renderer
     def completed(self, request, tag):

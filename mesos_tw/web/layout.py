@@ -13,7 +13,7 @@ from twisted.web.template import Element, XMLFile, flattenString, renderer, tags
 
 from mesos_tw.web.json import int_argument
 
-__all__ = ["Page", "Pager", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
+__all__ = ["Page", "PagedElement", "Pager", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
 
 TEMPLATES = FilePath(os.path.dirname(os.path.abspath(__file__))).child("templates")
 
@@ -88,6 +88,28 @@ class Pager:
         if last < self.total:
             parts += [" \u00b7 ", self._link(last, "next \u203a")]
         return tags.p(class_="pager")(*parts)
+
+
+class PagedElement(Element):
+    """
+    A page of records, with the L{Pager}'s line (the C{pager} renderer)
+    linking to the other pages.
+
+    @param records: the records of this page.
+    @param pager: the L{Pager} saying which page.
+    """
+
+    def __init__(self, records, pager):
+        super().__init__()
+        self.records = records
+        self.pager_line = pager.line()
+
+    @renderer
+    def pager(self, request, tag):
+        """
+        Which records are shown, with links to the others.
+        """
+        return self.pager_line
 
 
 def render_page(request, page):

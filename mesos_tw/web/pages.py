@@ -7,7 +7,7 @@ from twisted.web.template import Element, XMLFile, renderer
 
 from mesos_tw.resources import Resources
 from mesos_tw.web.dashboard import dominant_share
-from mesos_tw.web.layout import TEMPLATES, amount, when
+from mesos_tw.web.layout import TEMPLATES, PagedElement, amount, when
 
 __all__ = ["FrameworksElement", "OffersElement", "SlavesElement"]
 
@@ -65,28 +65,7 @@ class FrameworksElement(Element):
                 unregistered=when(framework["unregistered_time"]))
 
 
-class _PagedElement(Element):
-    """
-    A page of records with a line linking to the other pages.
-
-    @param records: the records of this page.
-    @param pager: the L{Pager} saying which page.
-    """
-
-    def __init__(self, records, pager):
-        super().__init__()
-        self.records = records
-        self.pager_line = pager.line()
-
-    @renderer
-    def pager(self, request, tag):
-        """
-        Which records are shown, with links to the others.
-        """
-        return self.pager_line
-
-
-class SlavesElement(_PagedElement):
+class SlavesElement(PagedElement):
     """
     A page of the slaves: host, attributes, tasks, resources used of total.
 
@@ -116,7 +95,7 @@ class SlavesElement(_PagedElement):
                 registered=when(slave["registered_time"]))
 
 
-class OffersElement(_PagedElement):
+class OffersElement(PagedElement):
     """
     A page of the outstanding offers: which framework holds which slave's
     resources.
