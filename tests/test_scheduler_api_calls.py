@@ -155,6 +155,18 @@ class SchedulerCallTests(SynchronousTestCase):
         self.assertEqual(streams[PROTOBUF].events(Event.FromString)[1:], expected)
         self.assertEqual(streams[JSON].events(json.loads)[1:], [to_v1(e) for e in expected])
 
+    def test_closed_keeps_its_reason(self):
+        """
+        Closing a served subscription ends its response (the Deferred the
+        web server waits on fires with an empty body) and fires C{closed}
+        with the reason, for whoever waits on it afterwards too.
+        """
+        served = self.api.handle(CallRequest(encode(subscribe_call(), JSON), JSON))
+        (subscription,) = self.api.subscriptions.values()
+        subscription.close("test")
+        self.assertEqual(self.successResultOf(served), b"")
+        self.assertEqual(self.successResultOf(subscription.closed), "test")
+
     def test_accept_launch_and_launch_group(self):
         """
         An ACCEPT's LAUNCH tasks and LAUNCH_GROUP groups go to the master in

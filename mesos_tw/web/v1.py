@@ -195,15 +195,20 @@ class Subscription:
             request.setHeader(name, value)
         request.registerProducer(self, True)
         request.notifyFinish().addBoth(lambda _: self.close("the subscriber's connection closed"))
-        self.closed.addCallback(self._end_stream)
+        # Not self.closed itself: the web server's callbacks would replace
+        # the reason it fires with.
+        ended = Deferred()
+        self.closed.addCallback(self._end_stream, ended)
         self.subscribe()
-        return self.closed.addCallback(lambda _: b"")
+        return ended
 
-    def _end_stream(self, result):
+    def _end_stream(self, why, ended):
         request = self.request
         if request.producer is not None and request.channel is not None:
             request.unregisterProducer()
-        return result
+        if not ended.called:
+            ended.callback(b"")
+        return why
 
     def close(self, why):
         """
