@@ -13,7 +13,8 @@ from twisted.web.template import Element, XMLFile, renderer, tags
 
 from mesos_tw.resources import Resources
 from mesos_tw.web.history import utilization_chart
-from mesos_tw.web.layout import TEMPLATES, PagedElement, amount
+from mesos_tw.web.layout import (
+    TEMPLATES, PagedElement, amount, attributes_text, used_of_total)
 
 __all__ = ["DashboardElement", "FrameworkElement", "STATIC", "dominant_share"]
 
@@ -133,9 +134,8 @@ class DashboardElement(Element):
             total, used = slave["resources"], slave["used_resources"]
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
-                cpus=f"{amount(used.get('cpus', 0))} / {amount(total.get('cpus', 0))}",
-                mem=f"{amount(used.get('mem', 0))} / {amount(total.get('mem', 0))}",
-                attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())))
+                cpus=used_of_total(used, total, "cpus"), mem=used_of_total(used, total, "mem"),
+                attributes=attributes_text(slave["attributes"]))
 
     @renderer
     def more_slaves(self, request, tag):

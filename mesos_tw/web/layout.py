@@ -13,7 +13,8 @@ from twisted.web.template import Element, XMLFile, flattenString, renderer, tags
 
 from mesos_tw.web.json import int_argument
 
-__all__ = ["Page", "PagedElement", "Pager", "TEMPLATES", "amount", "browse_link", "tail_link", "when"]
+__all__ = ["Page", "PagedElement", "Pager", "TEMPLATES", "amount", "attributes_text",
+           "browse_link", "tail_link", "used_of_total", "when"]
 
 TEMPLATES = FilePath(os.path.dirname(os.path.abspath(__file__))).child("templates")
 
@@ -23,6 +24,20 @@ def amount(value):
     A resource amount as people read it: C{1.5}, C{512}.
     """
     return f"{value:g}"
+
+
+def used_of_total(used, total, name):
+    """
+    C{"used / total"} of resource C{name}, from resources JSON objects.
+    """
+    return f"{amount(used.get(name, 0))} / {amount(total.get(name, 0))}"
+
+
+def attributes_text(attributes):
+    """
+    A slave's attributes (a JSON object) as C{name=value, ...}, by name.
+    """
+    return ", ".join(f"{name}={value}" for name, value in sorted(attributes.items()))
 
 
 def when(timestamp):

@@ -7,7 +7,8 @@ from twisted.web.template import Element, XMLFile, renderer
 
 from mesos_tw.resources import Resources
 from mesos_tw.web.dashboard import dominant_share
-from mesos_tw.web.layout import TEMPLATES, PagedElement, amount, when
+from mesos_tw.web.layout import (
+    TEMPLATES, PagedElement, amount, attributes_text, used_of_total, when)
 
 __all__ = ["FrameworksElement", "OffersElement", "SlavesElement"]
 
@@ -83,15 +84,12 @@ class SlavesElement(PagedElement):
         for record in self.records:
             slave = record.to_json()
             total, used = slave["resources"], slave["used_resources"]
-
-            def share(name):
-                return f"{amount(used.get(name, 0))} / {amount(total.get(name, 0))}"
-
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
                 tasks=str(len(record.tasks)),
-                cpus=share("cpus"), mem=share("mem"), disk=share("disk"),
-                attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items())),
+                cpus=used_of_total(used, total, "cpus"), mem=used_of_total(used, total, "mem"),
+                disk=used_of_total(used, total, "disk"),
+                attributes=attributes_text(slave["attributes"]),
                 registered=when(slave["registered_time"]))
 
 

@@ -13,7 +13,8 @@ from urllib.parse import quote
 from twisted.web.template import Element, XMLFile, renderer, tags
 
 from mesos_tw.web.agents import slave_url
-from mesos_tw.web.layout import TEMPLATES, amount, browse_link, tail_link, when
+from mesos_tw.web.layout import (
+    TEMPLATES, amount, attributes_text, browse_link, tail_link, when)
 
 __all__ = ["BrowseElement", "ExecutorElement", "SlaveElement", "TailElement",
            "executor_link", "find_executor"]
@@ -73,8 +74,7 @@ class SlaveElement(Element):
         slave = self.slave
         return tag.fillSlots(
             id=slave["id"], pid=slave["pid"],
-            attributes=", ".join(f"{k}={v}" for k, v in sorted(slave["attributes"].items()))
-            or "none")
+            attributes=attributes_text(slave["attributes"]) or "none")
 
     @renderer
     def problem(self, request, tag):
