@@ -5,7 +5,7 @@ Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 """
 
 from mesos_tw.master.state import OfferRecord, TaskRecord
-from mesos_tw.master.validation import validate_group, validate_task
+from mesos_tw.master.validation import launched_tasks, validate_group, validate_task
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
@@ -96,8 +96,7 @@ class OfferManagement:
         offer_ids = [o.value for o in message.offer_ids]
         if message.HasField("offer_id") and message.offer_id.value not in offer_ids:
             offer_ids.insert(0, message.offer_id.value)
-        launched = list(message.tasks) + [
-            task for group in message.groups for task in group.task_group.tasks]
+        launched = launched_tasks(message)
         if framework is None:
             for task in launched:
                 self._send_update(sender, self._status_update_for(

@@ -28,6 +28,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from mesos_tw.detector import LEADING, NOT_LEADING, UNCONFIRMED
 from mesos_tw.master.master import master_update, new_id_counters
+from mesos_tw.master.validation import launched_tasks
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver
@@ -308,8 +309,7 @@ class MasterElection:
         leader = str(self.leader) if self.leader is not None else "none known"
         if isinstance(message, internal.LaunchTasksMessage):
             now = self.reactor.seconds()
-            grouped = [task for group in message.groups for task in group.task_group.tasks]
-            for task in list(message.tasks) + grouped:
+            for task in launched_tasks(message):
                 self.node.send(sender, internal.StatusUpdateMessage(update=master_update(
                     message.framework_id.value, task, mesos_pb2.TASK_LOST,
                     f"Not the leading master (the leader: {leader})",

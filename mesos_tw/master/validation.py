@@ -6,10 +6,19 @@ task validation visitors).  Each check returns an error message or L{None}.
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
 
-__all__ = ["same_executor", "validate_executor", "validate_group", "validate_task"]
+__all__ = ["launched_tasks", "same_executor", "validate_executor", "validate_group", "validate_task"]
 
 DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
 CUSTOM = mesos_pb2.ExecutorInfo.CUSTOM
+
+
+def launched_tasks(message):
+    """
+    Every C{TaskInfo} a C{LaunchTasksMessage} launches: its tasks, then
+    those of its task groups.
+    """
+    return list(message.tasks) + [
+        task for group in message.groups for task in group.task_group.tasks]
 
 
 def same_executor(one, other):
