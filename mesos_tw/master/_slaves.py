@@ -25,11 +25,8 @@ class SlaveManagement:
             self.node.send(sender, internal.SlaveRegisteredMessage(
                 slave_id=mesos_pb2.SlaveID(value=existing)))
             return
-        try:
-            total = Resources.from_protobuf(message.slave.resources)
-        except ResourcesError as error:
-            self.log.warn("Refusing slave {pid}: {error}", pid=str(sender), error=str(error))
-            self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+        total = self._slave_total(sender, message.slave)
+        if total is None:
             return
         slave_id = self._new_id("slave", "S")
         self._add_slave(slave_id, message.slave, sender, total)
@@ -63,14 +60,25 @@ class SlaveManagement:
                 self._slaves_by_pid[sender] = slave_id
             slave.reregistered_time = self.reactor.seconds()
         else:
-            try:
-                total = Resources.from_protobuf(message.slave.resources)
-            except ResourcesError as error:
-                self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+            total = self._slave_total(sender, message.slave)
+            if total is None:
                 return
-            self._add_slave(slave_id, message.slave, sender, total, message.executor_infos, message.tasks)
+            self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
+                            message.tasks)
         self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
         self.allocate_soon()
+
+    def _slave_total(self, sender, info):
+        """
+        The resources a registering slave offers, or L{None} (and the slave
+        told to shut down) when they do not parse.
+        """
+        try:
+            return Resources.from_protobuf(info.resources)
+        except ResourcesError as error:
+            self.log.warn("Refusing slave {pid}: {error}", pid=str(sender), error=str(error))
+            self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
+            return None
 
     def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=()):
         now = self.reactor.seconds()
