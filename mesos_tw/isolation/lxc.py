@@ -28,7 +28,6 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from mesos_tw.isolation._cgroupfs import (
-    CgroupSet,
     OOMListener,
     hierarchy_bases,
     mounted_hierarchies,
@@ -44,6 +43,7 @@ from mesos_tw.isolation._containers import (
     spawn_executor,
     switch_user,
 )
+from mesos_tw.isolation._hierarchy import CgroupV1
 from mesos_tw.isolation.cgroups import cpu_shares, memory_limit
 from mesos_tw.isolation.interface import (
     IIsolator,
@@ -70,7 +70,6 @@ LOCK_DIRECTORY = "/run/lxc/lock"
 #: Hierarchies the limits and statistics come from.
 SUBSYSTEMS = ("cpu", "cpuacct", "memory")
 
-_MB = 1024 * 1024
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -162,7 +161,7 @@ class LXCIsolator:
         """
         name = f"mesos-{container.run_id}"
         state = _LXCState(name, f"{self.root}/{name}", self.lxcpath)
-        state.payload = CgroupSet.under(
+        state.payload = CgroupV1.under(
             SUBSYSTEMS, os.path.join(state.cgroup_dir, f"lxc.payload.{name}"),
             self._hierarchies, self._own)
         state.resources = container.resources
@@ -170,7 +169,7 @@ class LXCIsolator:
 
     def cgroups_of(self, container):
         """
-        The L{CgroupSet} LXC makes for a L{Container}'s payload.
+        The L{CgroupV1} LXC makes for a L{Container}'s payload.
         """
         return self._state(container).payload
 
@@ -276,15 +275,9 @@ class LXCIsolator:
         state = run.state
         if state.limitation is not None or state.stopping:
             return
-        try:
-            control = read_keyed(state.payload.path("memory", "memory.oom_control"))
-            used = int(state.payload.read("memory", "memory.max_usage_in_bytes"))
-        except OSError:
+        if not state.payload.oom_occurred():
             return
-        if not (control.get("under_oom") or control.get("oom_kill")):
-            return
-        limit = memory_limit(state.resources)
-        message = f"Memory limit of {limit / _MB:g} MB reached: {used / _MB:.1f} MB used"
+        message = state.payload.memory_message(memory_limit(state.resources))
         self.log.warn("Container {name} reached its memory limit: {message}",
                       name=state.name, message=message)
         state.limitation = (mesos_pb2.TaskStatus.REASON_CONTAINER_LIMITATION_MEMORY, message)
