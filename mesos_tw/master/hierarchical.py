@@ -32,6 +32,14 @@ def offerable(free):
     return free.scalar("cpus") >= MIN_CPUS and free.scalar("mem") >= MIN_MEM
 
 
+def _add_to(held, scalars):
+    """
+    Add C{scalars} (C{{name: amount}}) to C{held}, in place.
+    """
+    for name, amount in scalars.items():
+        held[name] = held.get(name, 0.0) + amount
+
+
 class _Framework:
     """
     What the allocator knows of a framework.
@@ -86,8 +94,7 @@ class HierarchicalDRFAllocator:
             self._roles.add(role, self._weights.get(role, 1.0))
         self._sorters[role].add(framework_id)
         held = self._unclaimed.pop(framework_id, {})
-        for name, amount in used.scalars().items():
-            held[name] = held.get(name, 0.0) + amount
+        _add_to(held, used.scalars())
         self._charge(framework_id, held, 1)
         self._wanting.add(framework_id)
 
@@ -154,9 +161,7 @@ class HierarchicalDRFAllocator:
             if framework_id in self._frameworks:
                 self._charge(framework_id, scalars, 1)
             else:
-                held = self._unclaimed.setdefault(framework_id, {})
-                for name, amount in scalars.items():
-                    held[name] = held.get(name, 0.0) + amount
+                _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
         self._free[slave_id] = total - in_use
         self._slave_totals[slave_id] = total
         self._hostnames[slave_id] = hostname
