@@ -34,6 +34,7 @@ setup(
             "mesos-master = mesos_tw.scripts:master_main",
             "mesos-slave = mesos_tw.scripts:slave_main",
             "mesos-local = mesos_tw.scripts:local_main",
+            "mesos-batch = mesos_tw.batch.script:main",
         ]
     },
 )
