@@ -15,7 +15,7 @@ from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.locality import ANY, NODE, RACK, DelayScheduling
 from mesos_tw.batch.scheduler import DEFAULT_REFUSE_SECONDS, IDLE_REFUSE_SECONDS, BatchScheduler
 from mesos_tw.interface import SchedulerDriver, mesos_pb2
-from mesos_tw.testing.drivers import RecordingSchedulerDriver, offer
+from mesos_tw.testing.drivers import RecordingSchedulerDriver, SchedulerCalls, offer
 
 
 def job(*tasks, **fields):
@@ -23,14 +23,6 @@ def job(*tasks, **fields):
     A parsed job of C{tasks} (dicts; C{command} defaults to C{true}).
     """
     return parse_job({"tasks": [dict({"command": "true"}, **task) for task in tasks], **fields})
-
-
-def update(task_id, state, message=""):
-    """
-    A C{TaskStatus} of C{task_id} in C{state} (a name).
-    """
-    return mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
-                                state=mesos_pb2.TaskState.Value(state), message=message)
 
 
 class JobFileTests(SynchronousTestCase):
@@ -116,7 +108,7 @@ class DelaySchedulingTests(SynchronousTestCase):
         self.assertRaises(ValueError, DelayScheduling, -1)
 
 
-class SchedulerTestCase(SynchronousTestCase):
+class SchedulerTestCase(SchedulerCalls, SynchronousTestCase):
     """
     A L{BatchScheduler} with a 5 s locality wait on a Clock, registered
     with a recording driver.
@@ -129,20 +121,7 @@ class SchedulerTestCase(SynchronousTestCase):
         self.driver = RecordingSchedulerDriver()
         self.changes = []
         self.scheduler = BatchScheduler(self.clock, self.wait, on_change=self.changes.append)
-        self.scheduler.registered(self.driver, mesos_pb2.FrameworkID(value="f"),
-                                  mesos_pb2.MasterInfo())
-
-    def offers(self, *offers):
-        """
-        Hand the scheduler C{offers}.
-        """
-        self.scheduler.resourceOffers(self.driver, list(offers))
-
-    def status(self, task_id, state, message=""):
-        """
-        Hand the scheduler a status update.
-        """
-        self.scheduler.statusUpdate(self.driver, update(task_id, state, message))
+        self.register()
 
 
 class RecordingDriverTests(SynchronousTestCase):

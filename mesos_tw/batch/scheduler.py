@@ -136,7 +136,7 @@ class BatchScheduler(Scheduler):
             task_id=mesos_pb2.TaskID(value=attempt.task_id),
             slave_id=offer.slave_id,
             command=mesos_pb2.CommandInfo(value=spec.command),
-            resources=Resources({"cpus": spec.cpus, "mem": spec.mem}).to_protobuf(),
+            resources=Resources({"cpus": float(spec.cpus), "mem": float(spec.mem)}).to_protobuf(),
         )
 
     def _racks_of(self, task):

@@ -17,7 +17,6 @@ import sys
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.task import react
 from twisted.python import usage
 from twisted.web.server import Site
 
@@ -25,8 +24,8 @@ from mesos_tw.batch.http import BatchHTTP
 from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.report import Progress, text_report
 from mesos_tw.batch.scheduler import BatchScheduler
-from mesos_tw.detector import DetectorError, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration
+from mesos_tw.framework_cli import check_master, console_main, stop_driver, stop_soon
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 
@@ -73,12 +72,7 @@ class Options(MesosOptions):
         Check the flags and read the job.
         """
         super().postOptions()
-        if not self["master"]:
-            raise usage.UsageError("--master is required (e.g. --master=127.0.0.1:5050)")
-        try:
-            resolve_master(self["master"])
-        except DetectorError as error:
-            raise usage.UsageError(f"invalid value for --master: {error}") from None
+        check_master(self)
         if self["job"] is None and not self["listen"]:
             raise usage.UsageError("give a job (JOB.json, - or JSON text), or --listen")
         self["spec"] = None if self["job"] is None else load_job(self["job"])
@@ -121,7 +115,7 @@ def run(reactor, options, stdout, stderr):
     name = options["name"] or ("mesos-batch" + (f": {spec.name}" if spec else ""))
     framework = mesos_pb2.FrameworkInfo(user=options["user"], name=name, role=options["role"])
     driver = MesosSchedulerDriver(scheduler, framework, options["master"], reactor=reactor)
-    reactor.addSystemEventTrigger("before", "shutdown", _stop, driver)
+    reactor.addSystemEventTrigger("before", "shutdown", stop_driver, driver)
     driver.start()
     if options["listen"]:
         site = Site(BatchHTTP(scheduler, reactor).resource())
@@ -139,38 +133,14 @@ def run(reactor, options, stdout, stderr):
         stdout.flush()
         for message in scheduler.errors:
             stderr.write(f"mesos-batch: {message}\n")
-        # The last update's acknowledgement is sent when its callback
-        # returns; stop on the next turn so that it is.
-        stopped = Deferred()
-        reactor.callLater(0, lambda: stopped.callback(_stop(driver)))
-        return stopped.addCallback(lambda _: 0 if job.state == "finished" else 1)
+        return stop_soon(reactor, driver, 0 if job.state == "finished" else 1)
 
     return job.ended.addCallback(ended)
-
-
-def _stop(driver):
-    if driver.status == mesos_pb2.DRIVER_RUNNING:
-        driver.stop()
 
 
 def main(argv=None):
     """
     The ``mesos-batch`` console script.
     """
-    options = Options()
-    try:
-        options.parseOptions(sys.argv[1:] if argv is None else argv)
-    except usage.UsageError as error:
-        sys.stderr.write(f"mesos-batch: {error}\n")
-        raise SystemExit(2)
-
-    def _main(reactor):
-        d = run(reactor, options, sys.stdout, sys.stderr)
-        return d.addCallback(_exit_with)
-
-    react(_main)
-
-
-def _exit_with(status):
-    if status:
-        raise SystemExit(status)
+    console_main("mesos-batch", Options(),
+                 lambda reactor, options: run(reactor, options, sys.stdout, sys.stderr), argv)

@@ -7,7 +7,7 @@ the calls.
 
 from mesos_tw.interface import SchedulerDriver, mesos_pb2
 
-__all__ = ["RecordingSchedulerDriver", "offer"]
+__all__ = ["RecordingSchedulerDriver", "SchedulerCalls", "offer", "task_status"]
 
 
 class RecordingSchedulerDriver(SchedulerDriver):
@@ -111,3 +111,37 @@ def offer(offer_id, hostname, rack=None, cpus=1.0, mem=1024.0, slave_id=None):
         attribute = result.attributes.add(name="rack", type=mesos_pb2.Value.TEXT)
         attribute.text.value = rack
     return result
+
+
+def task_status(task_id, state, message=""):
+    """
+    A C{TaskStatus} of C{task_id} in C{state} (a name, C{"TASK_RUNNING"}).
+    """
+    return mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
+                                state=mesos_pb2.TaskState.Value(state), message=message)
+
+
+class SchedulerCalls:
+    """
+    A test case mix-in handing C{self.scheduler} callbacks as its driver
+    C{self.driver} would.
+    """
+
+    def register(self):
+        """
+        Hand the scheduler its registration.
+        """
+        self.scheduler.registered(self.driver, mesos_pb2.FrameworkID(value="f"),
+                                  mesos_pb2.MasterInfo())
+
+    def offers(self, *offers):
+        """
+        Hand the scheduler C{offers}.
+        """
+        self.scheduler.resourceOffers(self.driver, list(offers))
+
+    def status(self, task_id, state, message=""):
+        """
+        Hand the scheduler a status update.
+        """
+        self.scheduler.statusUpdate(self.driver, task_status(task_id, state, message))
