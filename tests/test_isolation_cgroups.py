@@ -80,7 +80,15 @@ def make_isolator(test, **keywords):
     return CgroupsIsolator(reactor, root=cgroups_root(test), **keywords)
 
 
-class CgroupsIsolatorSuiteTests(make_iisolator_tests(make_isolator)):
+def restarted(test, isolator):
+    """
+    A new cgroups isolator over the same root as C{isolator}, as a
+    restarted slave makes.
+    """
+    return CgroupsIsolator(reactor, root=isolator.root, hierarchy=isolator.hierarchy)
+
+
+class CgroupsIsolatorSuiteTests(make_iisolator_tests(make_isolator, restarted)):
     """
     The cgroups isolator passes the shared suite on real cgroups.
     """

@@ -38,7 +38,7 @@ from mesos_tw.resources import Resources
 from mesos_tw.testing.cgroupfs import FakeCgroup2Kernel
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
 from mesos_tw.testing.local_cluster import until
-from tests.test_isolation_cgroups import _alive, remove_cgroup_root
+from tests.test_isolation_cgroups import _alive, remove_cgroup_root, restarted
 
 Reason = mesos_pb2.TaskStatus
 
@@ -97,13 +97,13 @@ def real_v2_isolator(test):
     return CgroupsIsolator(reactor, root=root, hierarchy=hierarchy)
 
 
-class FakeV2SuiteTests(make_iisolator_tests(fake_isolator)):
+class FakeV2SuiteTests(make_iisolator_tests(fake_isolator, restarted)):
     """
     The cgroups isolator passes the shared suite on a fake v2 hierarchy.
     """
 
 
-class RealV2SuiteTests(make_iisolator_tests(real_v2_isolator)):
+class RealV2SuiteTests(make_iisolator_tests(real_v2_isolator, restarted)):
     """
     The cgroups isolator passes the shared suite on a real v2 hierarchy
     (skipped where none with memory and cpu is mounted and delegated).
