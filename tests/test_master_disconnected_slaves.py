@@ -10,7 +10,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from mesos_tw.testing.peers import RecordingPeer
 
-from tests.test_master import MASTER, MasterTestCase, slave_info, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info, task_info
 
 
 class DisconnectedSlaveTests(MasterTestCase):
