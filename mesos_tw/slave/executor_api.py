@@ -197,7 +197,8 @@ class HttpExecutor(Subscription):
         framework_info.id.CopyFrom(message.framework_id)
         self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
             executor_info=message.executor_info, framework_info=framework_info,
-            agent_info=message.slave_info, container_id=mesos_pb2.ContainerID(value=self.container_id))))
+            agent_info=message.slave_info,
+            container_id=mesos_pb2.ContainerID(value=self.container_id))))
         self.start_heartbeat()
 
     def _launch(self, message):
