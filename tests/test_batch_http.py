@@ -149,12 +149,13 @@ class ReportTests(SynchronousTestCase):
 
     def test_bar_on_a_terminal(self):
         """
-        On a terminal the line is redrawn in place with a bar.
+        On a terminal the line is redrawn in place with a bar, clearing
+        the rest of the previous one.
         """
         stream = io.StringIO()
         Progress(stream, self.clock, terminal=True)(self.job)
         self.assertEqual(stream.getvalue(), "\r[" + "." * 30 + "] api: 0/2 finished, "
-                         "0 running, 0 staged, 2 waiting, 0 failed")
+                         "0 running, 0 staged, 2 waiting, 0 failed\x1b[K")
 
     def test_lines_elsewhere_at_most_each_second(self):
         """

@@ -54,7 +54,8 @@ class Progress:
             return
         now = self.clock.seconds()
         if self.terminal:
-            self.stream.write("\r" + line + ("\n" if job.done else ""))
+            # Back to the line's start, and clear what a longer line left.
+            self.stream.write("\r" + line + "\x1b[K" + ("\n" if job.done else ""))
         elif job.done or self._last is None or now - self._last >= self.interval:
             self.stream.write(line + "\n")
         else:
