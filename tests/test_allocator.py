@@ -215,6 +215,19 @@ def make_allocator_tests(fixture):
             self.allocator.framework_activated("f2")
             self.assertEqual(self.allocator.allocate(changed_only=True), [("f2", "s1", offered)])
 
+        def test_changed_only_after_reactivation(self):
+            """
+            A slave activated again is offered by the next changed-only
+            cycle.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            self.allocator.slave_deactivated("s1")
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.slave_activated("s1")
+            self.assertEqual(self.allocator.allocate(changed_only=True),
+                             [("f1", "s1", R("cpus:2;mem:1024"))])
+
         def test_changed_only_after_whitelist(self):
             """
             A new whitelist makes the next changed-only cycle consider
