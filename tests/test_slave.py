@@ -114,6 +114,14 @@ class SlaveTestCase(SynchronousTestCase):
         self.turn()
         return executor
 
+    def executor_exits(self, executor, executor_id, status=0):
+        """
+        A registered executor's process exits: its connection closes, and
+        the isolator reports the exit.
+        """
+        self.network.crash(executor.upid)
+        self.isolator.exit("F1", executor_id, status)
+
     def executor_update(self, executor, task_id, state, uuid):
         """
         The executor sends a status update.
@@ -357,8 +365,8 @@ class TaskTests(SlaveTestCase):
         and the master hears of the exit.
         """
         self.run_task("t1", executor_id="e1")
-        self.executor_registers("e1")
-        self.isolator.exit("F1", "e1", 256)
+        executor = self.executor_registers("e1")
+        self.executor_exits(executor, "e1", 256)
         self.turn()
         self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_LOST)])
         update = self.master.last(internal.StatusUpdateMessage).update.status

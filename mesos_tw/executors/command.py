@@ -2,7 +2,9 @@
 The built-in command executor: the slave runs it for tasks that give a
 C{CommandInfo} instead of an executor.  It runs the command with C{sh -c} in
 its own session, reports TASK_RUNNING and then how the command ended, and
-exits once the slave has acknowledged the final update.
+exits once the slave has acknowledged the final update.  It waits for that
+acknowledgement as long as its slave's connection is open, however busy the
+machine: exiting before the slave has read the update could lose it.
 
 It starts once per command task, so start-up time is task-launch latency:
 it speaks the wire protocol with a small blocking client and the standard
@@ -30,9 +32,6 @@ __all__ = ["CommandExecutor", "main"]
 
 #: Time between SIGTERM and SIGKILL when a task is killed.
 KILL_GRACE_PERIOD = 3.0
-
-#: How long to wait for the slave to acknowledge the final update.
-ACKNOWLEDGEMENT_WAIT = 5.0
 
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
 
@@ -88,8 +87,7 @@ class CommandExecutor:
             framework_id=self.framework_id, executor_id=self.executor_id))
         self._selector.register(self.connection, selectors.EVENT_READ, self._readable)
         while True:
-            if self.finished_at is not None and (
-                    not self.unacknowledged or self.clock() - self.finished_at > ACKNOWLEDGEMENT_WAIT):
+            if self.may_exit():
                 return 0
             now = self.clock()
             if self.kill_deadline is not None and now >= self.kill_deadline:
@@ -99,11 +97,18 @@ class CommandExecutor:
                 if key.data() is False:
                     return 1
 
+    def may_exit(self):
+        """
+        Whether the task has ended and the slave has acknowledged every
+        update: however long that takes, while the slave's connection is
+        open (its end is how an executor learns its slave is gone).
+        """
+        return self.finished_at is not None and not self.unacknowledged
+
     def _timeout(self, now):
-        deadlines = [d for d in (self.kill_deadline,) if d is not None]
-        if self.finished_at is not None:
-            deadlines.append(self.finished_at + ACKNOWLEDGEMENT_WAIT)
-        return max(0.0, min(deadlines) - now) if deadlines else None
+        if self.kill_deadline is None:
+            return None
+        return max(0.0, self.kill_deadline - now)
 
     def _readable(self):
         data = self.connection.recv(65536)
