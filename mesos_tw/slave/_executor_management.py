@@ -151,7 +151,8 @@ class ExecutorManagement:
             framework_id=framework.id, executor_id=executor.id, run_id=executor.run_id,
             executor_info=info, directory=directory, resources=executor.resources(),
             user=(framework.info.user or None) if self.switch_user else None,
-            tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())))
+            tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())),
+            builtin="command" if executor.command_executor else None)
         d = self.isolator.prepare(container)
         # Mesos's fetcher: the executor's URIs reach its sandbox before it
         # starts (a failure fails its launch, saying which URI).

@@ -205,7 +205,12 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()
                 kills.append(self._destroy_container(framework, executor))
-        return gatherResults(kills, consumeErrors=True)
+        d = gatherResults(kills, consumeErrors=True)
+        # An isolator may have a process of its own to stop (a launcher).
+        stop_isolator = getattr(self.isolator, "stop", None)
+        if stop_isolator is not None:
+            d.addBoth(lambda _: stop_isolator())
+        return d
 
     # Registration.
 
