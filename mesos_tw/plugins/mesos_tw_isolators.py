@@ -31,7 +31,8 @@ class ProcessIsolatorFactory:
         from mesos_tw.isolation.launcher import Launcher
         from mesos_tw.isolation.process import ProcessIsolator
 
-        return ProcessIsolator(reactor, launcher=Launcher(reactor))
+        return ProcessIsolator(reactor, work_dir=options.get("work_dir"),
+                               launcher=Launcher(reactor))
 
 
 process = ProcessIsolatorFactory()
