@@ -92,6 +92,19 @@ class EmulatedSlave:
         self.running.clear()
         self.node.disconnect(self.master)
 
+    def follow(self, master):
+        """
+        A detector named C{master} (a L{UPID}, or L{None} for none) as the
+        leader: register with it now (re-register, if we have an id).
+        """
+        if master == self.master:
+            return
+        self.master = master
+        if master is None:
+            self._registration.stop()
+        else:
+            self._registration.start()
+
     def when_registered(self):
         """
         A Deferred that fires once the slave is registered.
