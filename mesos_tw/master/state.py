@@ -6,6 +6,8 @@ JSON form for the state endpoint (Mesos's field names).
 from collections import deque
 from dataclasses import dataclass, field
 
+from google.protobuf import json_format
+
 from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK, TERMINAL_STATES
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
@@ -183,8 +185,13 @@ class FrameworkRecord:
             "role": info.role,
             "pid": str(self.pid),
             "hostname": info.hostname,
+            "webui_url": info.webui_url,
+            "capabilities": [
+                {"type": mesos_pb2.FrameworkInfo.Capability.Type.Name(capability.type)}
+                for capability in info.capabilities],
             "active": self.active,
             "connected": self.active,
+            "recovered": False,
             "failover_timeout": info.failover_timeout,
             "checkpoint": info.checkpoint,
             "registered_time": self.registered_time,
@@ -200,6 +207,11 @@ class FrameworkRecord:
         json["resources"] = json["used_resources"]
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time
+        # Accepted, not acted on; shown as Mesos shows them.
+        if info.HasField("principal"):
+            json["principal"] = info.principal
+        if info.HasField("labels"):
+            json["labels"] = json_format.MessageToDict(info.labels)["labels"]
         return json
 
     def _executor_json(self, slave_id, executor_id, info):
