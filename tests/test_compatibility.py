@@ -90,9 +90,9 @@ class MesosClientTestCase(SynchronousTestCase):
         self.turn()
         leadership = SoleMaster(self.master)
         self.api = SchedulerAPI(self.clock, leadership, network.node)
+        self.slave_client = StubTreq(SlaveHTTP(self.slave, {"flags": {"port": "5051"}}).resource())
         self.client = StubTreq(MasterHTTP(
-            leadership, scheduler_api=self.api,
-            slave_http=StubTreq(SlaveHTTP(self.slave).resource())).resource())
+            leadership, scheduler_api=self.api, slave_http=self.slave_client).resource())
 
     def turn(self):
         """
@@ -128,11 +128,13 @@ class MesosClientTestCase(SynchronousTestCase):
         stream_id = request.responseHeaders.getRawHeaders(b"mesos-stream-id")[0].decode()
         return request, stream_id, subscribed["subscribed"]["framework_id"]["value"]
 
-    def get_json(self, path):
+    def get_json(self, path, client=None):
         """
-        GET C{path} from the master: its status and its JSON body.
+        GET C{path} from the master (or C{client}): its status and its JSON
+        body.
         """
-        response = self.successResultOf(self.client.get("http://master" + path))
+        client = self.client if client is None else client
+        response = self.successResultOf(client.get("http://node" + path))
         body = self.successResultOf(response.content())
         self.assertEqual(response.headers.getRawHeaders(b"content-type")[0].split(b";")[0],
                          b"application/json", body)
@@ -309,3 +311,111 @@ class AcceptTests(LaunchedTestCase):
         self.assertEqual(updates, [])
         executors = self.slave.frameworks[self.framework_id].executors
         self.assertEqual(sorted(executors), [f"{t}-executor" for t in self.task_ids])
+
+    def test_task_shows_accepted_fields(self):
+        """
+        A task's labels, container and health check (accepted, not acted
+        on) are in its JSON as Mesos's C{Task} writer shows them (with the
+        defaults Mesos's C{JSON::Protobuf} fills in); its fields otherwise
+        are Mesos's.
+        """
+        _, answer = self.get_json("/tasks?task_id=task-a")
+        [task] = answer["tasks"]
+        self.assertEqual(
+            {key: task[key] for key in ("id", "name", "framework_id", "executor_id",
+                                        "slave_id", "state", "labels", "container",
+                                        "health_check")},
+            {"id": "task-a", "name": "My Task", "framework_id": self.framework_id,
+             "executor_id": "task-a-executor", "slave_id": self.slave_id,
+             "state": "TASK_STAGING", "labels": [{"key": "tier", "value": "web"}],
+             "container": {"type": "MESOS", "mesos": {}},
+             # Mesos's JSON::Protobuf writes unset fields with a default.
+             "health_check": {"type": "COMMAND", "command": {"value": "true", "shell": True},
+                              "delay_seconds": 15.0, "interval_seconds": 10.0,
+                              "timeout_seconds": 20.0, "consecutive_failures": 3,
+                              "grace_period_seconds": 10.0}})
+        self.assertEqual(task["resources"], {"cpus": 1.0, "mem": 128.0})
+        self.assertEqual([status["state"] for status in task["statuses"]], ["TASK_STAGING"])
+
+
+class EndpointAliasTests(LaunchedTestCase):
+    """
+    Mesos serves each of its master's endpoints at C{/master/<name>} and at
+    the root, with or without a trailing slash, all the same JSON.
+    """
+
+    def test_root_aliases(self):
+        """
+        C{/<name>}, C{/<name>/} and C{/master/<name>/} answer exactly as
+        C{/master/<name>} for every read-only endpoint Mesos aliases.
+        """
+        for name in ("state", "state-summary", "frameworks", "slaves", "tasks", "flags"):
+            code, expected = self.get_json(f"/master/{name}")
+            self.assertEqual(code, 200, name)
+            for path in (f"/{name}", f"/{name}/", f"/master/{name}/"):
+                self.assertEqual(self.get_json(path), (200, expected), path)
+
+    def test_slave_root_aliases(self):
+        """
+        The slave's C{/slave(1)/<name>} endpoints are at the root too, with
+        or without a trailing slash.
+        """
+        for name in ("state", "flags"):
+            expected = self.get_json(f"/slave(1)/{name}", self.slave_client)
+            self.assertEqual(expected[0], 200)
+            for path in (f"/{name}", f"/{name}/", f"/slave(1)/{name}/"):
+                self.assertEqual(self.get_json(path, self.slave_client), expected, path)
+
+    def test_metrics_trailing_slash(self):
+        """
+        C{/metrics/snapshot/} is the snapshot (libprocess ignores the
+        slash).
+        """
+        code, snapshot = self.get_json("/metrics/snapshot/")
+        self.assertEqual((code, snapshot["master/tasks_staging"]), (200, 3))
+
+    def test_limit_minus_one_is_all(self):
+        """
+        C{/tasks?limit=-1}, as Mesos's CLI sends it, lists every task;
+        C{limit=2} two of them.
+        """
+        _, every = self.get_json("/tasks?limit=-1")
+        _, two = self.get_json("/master/tasks?limit=2")
+        self.assertEqual(sorted(task["id"] for task in every["tasks"]), list(self.task_ids))
+        self.assertEqual(len(two["tasks"]), 2)
+
+    def test_task_filters(self):
+        """
+        C{task_id} and C{framework_id} keep only the tasks they name.
+        """
+        _, by_task = self.get_json("/tasks?task_id=task-b")
+        _, by_framework = self.get_json(f"/tasks?framework_id={self.framework_id}&limit=-1")
+        _, other = self.get_json("/tasks?framework_id=another")
+        self.assertEqual([task["id"] for task in by_task["tasks"]], ["task-b"])
+        self.assertEqual(len(by_framework["tasks"]), 3)
+        self.assertEqual(other, {"tasks": []})
+
+    def test_slave_and_framework_filters(self):
+        """
+        C{/slaves?slave_id=} and C{/frameworks?framework_id=} show only the
+        one they name (none for an unknown id), as Mesos's do.
+        """
+        _, slaves = self.get_json(f"/slaves?slave_id={self.slave_id}")
+        _, none = self.get_json("/slaves?slave_id=unknown")
+        _, frameworks = self.get_json(f"/frameworks?framework_id={self.framework_id}")
+        _, no_frameworks = self.get_json("/frameworks?framework_id=unknown")
+        self.assertEqual([slave["id"] for slave in slaves["slaves"]], [self.slave_id])
+        self.assertEqual(none["slaves"], [])
+        self.assertEqual([f["id"] for f in frameworks["frameworks"]], [self.framework_id])
+        self.assertEqual(no_frameworks["frameworks"], [])
+
+    def test_ui_pages_moved(self):
+        """
+        The UI's list pages live under C{/ui/}, so C{/frameworks} and
+        C{/slaves} are Mesos's JSON; the dashboard stays at C{/}.
+        """
+        for path in ("/ui/frameworks", "/ui/slaves", "/ui/offers", "/"):
+            response = self.successResultOf(self.client.get("http://master" + path))
+            self.assertEqual(response.code, 200, path)
+            self.assertEqual(response.headers.getRawHeaders(b"content-type")[0].split(b";")[0],
+                             b"text/html", path)

@@ -110,16 +110,40 @@ def _map_value_field(field):
 _64_BIT_TYPES = frozenset({FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64})
 
 
-def to_v1(message):
+def to_v1(message, defaults=False):
     """
     A protobuf message as v1 JSON (a dict): the v1 field and enum names,
     bytes in base64, 64-bit integers as numbers (as Mesos writes them;
     protobuf's JSON mapping would write strings, which clients that do
     arithmetic on port ranges would trip over).
+
+    @param defaults: also write the unset fields that have an explicit
+        default and are not deprecated, as Mesos's C{JSON::Protobuf} does
+        (the state endpoints show a health check's C{interval_seconds}
+        that way).
     """
-    return _renamed_to_v1(
+    value = _renamed_to_v1(
         json_format.MessageToDict(message, preserving_proto_field_name=True),
         message.DESCRIPTOR)
+    if defaults:
+        _add_defaults(message, value)
+    return value
+
+
+def _add_defaults(message, value):
+    for field in message.DESCRIPTOR.fields:
+        name = _v1_field_name(field)
+        if field.is_repeated:
+            continue
+        if field.message_type is not None:
+            if message.HasField(field.name):
+                _add_defaults(getattr(message, field.name), value[name])
+        elif (name not in value and field.has_default_value
+              and not field.GetOptions().deprecated):
+            default = field.default_value
+            if field.enum_type is not None:
+                default = _v1_enum_name(field.enum_type.values_by_number[default].name)
+            value[name] = default
 
 
 def _renamed_to_v1(value, descriptor):
