@@ -299,10 +299,11 @@ def metrics_snapshot(master, held=None):
         "master/valid_status_updates": stats["valid_status_updates"],
         "master/invalid_status_updates": stats["invalid_status_updates"],
         "master/outstanding_offers": len(master.offers),
-        "master/dropped_messages": master.dropped_messages,
+        "master/dropped_messages": master.dispatcher.dropped,
     }
     for message_type, name in MESSAGE_METRICS.items():
-        metrics[f"master/messages_{name}"] = master.messages_received[message_type]
+        metrics[f"master/messages_{name}"] = master.dispatcher.received[message_type]
+    metrics.update(master.dispatcher.failure_metrics("master"))
     for name in _METRIC_RESOURCES:
         amount = total.scalar(name)
         metrics[f"master/{name}_total"] = amount
