@@ -7,7 +7,7 @@ L{MemoryZooKeeper.suspend}, L{MemoryZooKeeper.reconnect} and
 L{MemoryZooKeeper.expire}.
 """
 
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError, SessionExpiredError
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
@@ -171,12 +171,18 @@ class MemoryZooKeeper:
         """
         The server expires the session (its ephemeral znodes go); a new
         session follows at once.
+
+        Requests made while the session's znodes go (by watches that their
+        deletion fires) fail, as a real server fails an expired session's
+        requests: they must not create znodes the dead session would own.
         """
-        self.server.end_session(self.session)
+        session, self.session = self.session, None
+        self.state = EXPIRED
+        self.server.end_session(session)
         waiting, self._waiting = self._waiting, []
         self._notify(EXPIRED)
         for d, _ in waiting:
-            d.errback(NoNodeError("session expired"))
+            d.errback(SessionExpiredError())
         if not self.stopped:
             self.start()
 
@@ -184,9 +190,11 @@ class MemoryZooKeeper:
 
     def restart(self):
         """
-        Abandon the session for a new one.
+        Abandon the session for a new one (nothing more if the session is
+        already expiring: a new one follows).
         """
-        self.expire()
+        if self.state != EXPIRED:
+            self.expire()
 
     def stop(self):
         """
@@ -212,6 +220,8 @@ class MemoryZooKeeper:
                 return succeed(action())
             except Exception as error:
                 return fail(error)
+        if self.state == EXPIRED:
+            return fail(SessionExpiredError())
         d = Deferred()
         self._waiting.append((d, action))
         return d
