@@ -74,6 +74,28 @@ class RegistrationTests(SlaveTestCase):
         self.assertEqual([t.task_id.value for t in message.tasks], ["t1"])
         self.assertEqual([e.executor_id.value for e in message.executor_infos], ["e1"])
 
+    def test_reregisters_with_ended_task_awaiting_acknowledgement(self):
+        """
+        A task that ended while its master was away, its terminal update not
+        yet acknowledged (its executor gone), is still reported on
+        re-registration, in its latest state: the master must not take it
+        for lost and tell its framework TASK_LOST before TASK_FINISHED
+        (found by the simulator: seeds 4, 5, 9, 19 and 23 of the "all" faults).
+        """
+        self.register()
+        self.run_task("t1")
+        executor = self.executor_registers("t1")
+        self.slave.node.disconnect(MASTER)
+        self.turn()
+        self.executor_update(executor, "t1", mesos_pb2.TASK_FINISHED, b"u" * 16)
+        self.executor_exits(executor, "t1")
+        self.turn()
+        self.clock.advance(1)
+        self.turn()
+        message = self.master.last(internal.ReregisterSlaveMessage)
+        self.assertEqual([(t.task_id.value, t.state) for t in message.tasks],
+                         [("t1", mesos_pb2.TASK_FINISHED)])
+
     def test_pong(self):
         """
         A ping is answered with a pong.

@@ -35,9 +35,14 @@ def parse_profile(text):
 
 class FaultyNetwork(MemoryNetwork):
     """
-    The in-memory network, with faults: each message may be dropped,
-    duplicated or delayed (which reorders it after later ones), as the
-    world's random generator decides, when C{network} faults are on.
+    The in-memory network, with the faults TCP lets through, as the
+    world's random generator decides when C{network} faults are on: a
+    message may be lost, and its connection with it (both ends hear that
+    the other is gone, as when a TCP connection breaks), or held up, and
+    with it every later message between the same two processes (a slow
+    link: TCP keeps their order).  Messages on one connection are never
+    duplicated or reordered; across connections (after a break) they may
+    be, as the protocol's own retries make them.
 
     @param rng: the world's C{random.Random}.
     @param record: C{record(text)} adds a line to the world's trace.
@@ -45,7 +50,7 @@ class FaultyNetwork(MemoryNetwork):
     """
 
     #: Per message, when network faults are on.
-    DROP, DUPLICATE, DELAY = 0.002, 0.002, 0.01
+    DROP, DELAY = 0.002, 0.01
 
     def __init__(self, reactor, rng, record):
         MemoryNetwork.__init__(self, reactor)
@@ -54,6 +59,8 @@ class FaultyNetwork(MemoryNetwork):
         self.enabled = False
         self.faults = {}
         self.partitioned = set()
+        # (sender, to) -> when the last message between them is handed on.
+        self._handed_on = {}
 
     def partition(self, a, b):
         """
@@ -88,21 +95,25 @@ class FaultyNetwork(MemoryNetwork):
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
     def deliver(self, sender, to, message):
+        now = self.reactor.seconds()
+        at = self._handed_on.get((sender, to), now)
         if self.enabled:
             roll = self.rng.random()
             name = type(message).__name__
             if roll < self.DROP:
                 self._count("drop")
-                self.record(f"network drops {name} {sender} -> {to}")
+                self.record(f"network drops {name} {sender} -> {to} and their connection")
+                self.sever(sender, to)
+                self.sever(to, sender)
                 return
-            if roll < self.DROP + self.DUPLICATE:
-                self._count("duplicate")
-                self.record(f"network duplicates {name} {sender} -> {to}")
-                MemoryNetwork.deliver(self, sender, to, message)
-            elif roll < self.DROP + self.DUPLICATE + self.DELAY:
+            if roll < self.DROP + self.DELAY:
                 self._count("delay")
                 delay = self.rng.uniform(0.05, 2.0)
-                self.record(f"network delays {name} {sender} -> {to} by {delay:.2f}s")
-                self.reactor.callLater(delay, MemoryNetwork.deliver, self, sender, to, message)
-                return
-        MemoryNetwork.deliver(self, sender, to, message)
+                self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
+                at = max(at, now + delay)
+        if at <= now:
+            self._handed_on.pop((sender, to), None)
+            MemoryNetwork.deliver(self, sender, to, message)
+        else:
+            self._handed_on[sender, to] = at
+            self.reactor.callLater(at - now, MemoryNetwork.deliver, self, sender, to, message)

@@ -237,12 +237,24 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         else:
             message = internal.ReregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id), slave=self.info())
+            reported = set()
             for framework in self.frameworks.values():
                 for executor in framework.executors.values():
                     info = message.executor_infos.add()
                     info.CopyFrom(executor.info)
                     info.framework_id.value = framework.id
                     message.tasks.extend(executor.tasks.values())
+                    reported.update((framework.id, task_id) for task_id in executor.tasks)
+            # A task that ended while its update waits for acknowledgement is
+            # still ours to report (as Mesos reports its executors' terminated
+            # tasks): left out, the master would take it for lost, and its
+            # framework would hear TASK_LOST before the update's real end.
+            for key, update in self.status_updates.latest_unacknowledged().items():
+                if key not in reported:
+                    message.tasks.add(
+                        name=key[1], task_id=update.status.task_id,
+                        framework_id=update.framework_id, executor_id=update.executor_id,
+                        slave_id=mesos_pb2.SlaveID(value=self.id), state=update.status.state)
             self.node.send(self.master, message)
 
     def _registered(self, sender, message):

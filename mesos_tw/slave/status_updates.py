@@ -187,6 +187,15 @@ class StatusUpdateManager:
         """
         return (framework_id, task_id) in self._streams
 
+    def latest_unacknowledged(self):
+        """
+        The newest update of every task with updates still unacknowledged,
+        as C{{(framework_id, task_id): StatusUpdate}}: the state a master
+        must be told such a task is in, even once its executor is gone.
+        """
+        return {key: stream.pending[-1] for key, stream in self._streams.items()
+                if stream.pending}
+
     def pending(self, framework_id=None):
         """
         How many updates wait for acknowledgement (of one framework, or all).

@@ -202,8 +202,11 @@ class MemoryZooKeeper:
         """
         self.stopped = True
         self._listeners = []
-        if self.session is not None:
-            self.server.end_session(self.session)
+        session, self.session = self.session, None
+        # Requests made while its znodes go fail, as on a closed session.
+        self.state = EXPIRED
+        if session is not None:
+            self.server.end_session(session)
         return succeed(None)
 
     def _answer(self, d, action):
