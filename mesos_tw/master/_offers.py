@@ -217,6 +217,7 @@ class OfferManagement:
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1
+        self.events.task_added(record)
         return record_task
 
     def _revive_offers(self, sender, message):

@@ -111,6 +111,7 @@ class SlaveManagement:
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
+        self.events.agent_added(slave)
         self.log.info(
             "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
             slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
@@ -203,4 +204,5 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
+        self.events.agent_removed(slave.id)
         self._record_removal(slave, reason, updates, shutdown)

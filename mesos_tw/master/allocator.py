@@ -87,6 +87,12 @@ class IAllocator(Interface):
         every slave for L{None}.
         """
 
+    def update_weights(weights):
+        """
+        Roles' weights change (C{{role: weight}}); roles not named keep
+        theirs.
+        """
+
     def allocate():
         """
         Decide offers now.

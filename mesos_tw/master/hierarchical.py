@@ -176,6 +176,12 @@ class HierarchicalDRFAllocator:
         for framework_id in self._filters.pop(slave_id, {}):
             self._filtering.get(framework_id, set()).discard(slave_id)
 
+    def update_weights(self, weights):
+        for role, weight in weights.items():
+            self._weights[role] = weight
+            if role in self._roles:
+                self._roles.set_weight(role, weight)
+
     def update_whitelist(self, hostnames):
         self._whitelist = None if hostnames is None else set(hostnames)
 

@@ -2,14 +2,17 @@
 The master's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, the full state (C{/master/state}, also
 C{/master/state.json} and C{/state}), the summary, frameworks, slaves,
-tasks, flags, the redirect to the leader, and the metrics snapshot; and
-the web UI's pages (see C{docs/web-ui.md}).
+tasks, flags, the redirect to the leader, and the metrics snapshot; the
+operator's endpoints (C{/api/v1}, C{/master/teardown}, C{/master/roles},
+C{/master/weights}; C{docs/operations.md}); and the web UI's pages (see
+C{docs/web-ui.md}).
 
 Only the leading master serves the cluster's state.  A standby answers
 those paths with a 307 to the same path on the leader, or a 503 while no
 leader is known; it serves its own health, flags and metrics itself.
 """
 
+import json
 from functools import wraps
 
 from klein import Klein
@@ -19,15 +22,20 @@ from twisted.web.template import Element
 
 from mesos_tw import __version__
 
+from mesos_tw.master.operator_api import teardown, update_weights
+from mesos_tw.master.operator_views import get_roles, get_weights
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
+from mesos_tw.protocols.mesos_pb2 import WeightInfo
+from mesos_tw.resources import Resources
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page, Pager, render_page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.v1 import CallError, from_v1, to_v1
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
 
@@ -84,15 +92,19 @@ class MasterHTTP:
         the leading master's reactor.
     @param scheduler_api: the L{mesos_tw.master.scheduler_api.SchedulerAPI}
         serving C{/api/v1/scheduler}, if enabled.
+    @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
+        serving C{/api/v1}, if enabled.
     """
 
     app = Klein()
 
-    def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None):
+    def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
+                 operator_api=None):
         self.leadership = leadership
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api
+        self.operator_api = operator_api
         self._history = UtilizationHistory()
         self._history_term = None
 
@@ -418,6 +430,75 @@ class MasterHTTP:
         if self.scheduler_api is None:
             return text_error(request, 404, "the v1 scheduler API is not enabled here")
         return self.scheduler_api.handle(request)
+
+    @app.route("/api/v1", methods=["POST"])
+    @app.route("/master/api/v1", methods=["POST"])
+    def operator_v1(self, request):
+        """
+        Mesos's v1 operator API (L{mesos_tw.master.operator_api}).
+        """
+        if self.operator_api is None:
+            return text_error(request, 404, "the v1 operator API is not enabled here")
+        return self.operator_api.handle(request)
+
+    @app.route("/master/teardown", methods=["POST"])
+    @app.route("/teardown", methods=["POST"])
+    @_leader_only
+    def teardown(self, request, master):
+        """
+        Mesos's C{/master/teardown}: remove the framework C{frameworkId}
+        (a form field or query argument) and kill its tasks.
+        """
+        framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
+        if not framework_id:
+            raise BadRequest("Missing 'frameworkId' parameter")
+        try:
+            teardown(master, framework_id)
+        except CallError as error:
+            raise BadRequest(str(error)) from None
+        return b""
+
+    @app.route("/master/roles", methods=["GET"])
+    @app.route("/master/roles.json", methods=["GET"])
+    @app.route("/roles", methods=["GET"])
+    @_leader_only
+    def roles(self, request, master):
+        """
+        Mesos's C{/master/roles}: each role's weight, frameworks and what
+        they hold.
+        """
+        return json_response(request, {"roles": [
+            {"name": role.name, "weight": role.weight,
+             "frameworks": [f.value for f in role.frameworks],
+             "resources": Resources.from_protobuf(role.resources).to_json()}
+            for role in get_roles(master).roles]})
+
+    @app.route("/master/weights", methods=["GET"])
+    @app.route("/weights", methods=["GET"])
+    @_leader_only
+    def weights(self, request, master):
+        """
+        Mesos's C{/master/weights}: C{[{"role", "weight"}]}.
+        """
+        return json_response(request, [to_v1(info) for info in get_weights(master).weight_infos])
+
+    @app.route("/master/weights", methods=["PUT"])
+    @app.route("/weights", methods=["PUT"])
+    @_leader_only
+    def update_weights(self, request, master):
+        """
+        Mesos's C{PUT /master/weights}: a JSON array of C{{"role", "weight"}}.
+        """
+        try:
+            infos = json.loads(request.content.read())
+            if not isinstance(infos, list):
+                raise ValueError("expected a JSON array")
+            parsed = [from_v1(WeightInfo, info, f"weights[{index}]")
+                      for index, info in enumerate(infos)]
+            update_weights(master, {info.role: info.weight for info in parsed})
+        except (ValueError, CallError) as error:
+            raise BadRequest(f"bad weights: {error}") from None
+        return b""
 
     def resource(self):
         """

@@ -22,6 +22,7 @@ from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registry import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
+from mesos_tw.master.events import MasterEvents
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
@@ -109,6 +110,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     @ivar removed_slaves: the ids of the slaves removed (by us or, read from
         the registry, by earlier leaders); they are told to shut down.
     @ivar recovered: whether the registry has been read.
+    @ivar events: the L{MasterEvents} operators' subscriptions listen to.
+    @ivar weights: the role weights (C{{role: weight}}), as C{--weights}
+        gave them and the operator API updates them.
     """
 
     log = Logger()
@@ -130,6 +134,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         offer_timeout=None,
         whitelist=None,
         registry=None,
+        weights=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -159,6 +164,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
         self.recovered = False
+        self.events = MasterEvents()
+        self.weights = dict(weights or {})
         self._held = []
         self._removing = {}
         self._retries = set()
@@ -225,6 +232,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         registry retries.  Removals not yet recorded are abandoned, loudly.
         """
         self._stopped = True
+        self.events.term_ended("the master stopped leading")
         for call in self._retries:
             if call.active():
                 call.cancel()
@@ -327,6 +335,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         record.task.state = status.state
         record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
         count_state(self.stats, status.state)
+        self.events.task_updated(record, status)
         if status.state in TERMINAL_STATES:
             framework_id, task_id = record.key
             slave = self.slaves.get(record.task.slave_id.value)

@@ -137,6 +137,7 @@ class FrameworkRecord:
     @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
     @ivar executor_usage: C{{slave_id: {executor_id: ResourceStatistics}}},
         the latest usage its slaves reported of its executors.
+    @ivar inverse_offers: C{{offer_id: InverseOffer}} outstanding.
     """
 
     id: str
@@ -151,6 +152,7 @@ class FrameworkRecord:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_FRAMEWORK)
     )
     offers: dict = field(default_factory=dict)
+    inverse_offers: dict = field(default_factory=dict)
     executors: dict = field(default_factory=dict)
     executor_usage: dict = field(default_factory=dict)
     failover_call: object = None
@@ -230,6 +232,9 @@ class SlaveRecord:
     @ivar executors: C{{framework_id: {executor_id: ExecutorInfo}}}.
     @ivar usage: C{{(framework_id, executor_id): ResourceStatistics}}, the
         latest usage the slave reported of its running executors.
+    @ivar deactivated: whether an operator deactivated it (or is draining
+        it): nothing on it is offered.
+    @ivar drain_info: its C{DrainInfo} while it is draining or drained.
     """
 
     id: str
@@ -243,6 +248,8 @@ class SlaveRecord:
     offers: dict = field(default_factory=dict)
     usage: dict = field(default_factory=dict)
     observer: object = None
+    deactivated: bool = False
+    drain_info: object = None
 
     def used(self):
         """
@@ -268,7 +275,7 @@ class SlaveRecord:
             "offered_resources": Resources.sum(
                 o.resources for o in self.offers.values()).to_json(),
             "attributes": attributes,
-            "active": True,
+            "active": not self.deactivated,
         }
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time
