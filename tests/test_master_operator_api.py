@@ -8,8 +8,9 @@ C{MasterAPITest} (src/tests/api_tests.cpp).
 import json
 import os
 
-from twisted.internet.task import Clock
+from treq.testing import StubTreq
 
+from mesos_tw import __version__
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.operator_api import MasterOperatorAPI
@@ -20,7 +21,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.web.v1 import JSON, PROTOBUF, encode
-from tests.test_master import MASTER, MasterTestCase, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase, task_info
 
 
 class Standby:
@@ -130,7 +131,7 @@ class MasterAPITests(OperatorTestCase):
         """
         GetVersion: our version.
         """
-        self.assertEqual(self.ask("GET_VERSION").get_version.version_info.version, "0.1.0")
+        self.assertEqual(self.ask("GET_VERSION").get_version.version_info.version, __version__)
 
     def test_get_metrics(self):
         """
@@ -389,7 +390,6 @@ class LegacyEndpointTests(OperatorTestCase):
 
     def setUp(self):
         super().setUp()
-        from treq.testing import StubTreq
         self.http = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
 
     def fetch(self, method, path, **kwargs):

@@ -7,12 +7,13 @@ POSTed as in-memory requests.  The names follow Mesos's C{AgentAPITest}.
 import json
 import os
 
+from mesos_tw import __version__
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.agent_pb2 import Call, Response
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.v1 import JSON, PROTOBUF, encode
-from tests.test_slave import SlaveTestCase
+from mesos_tw.testing.slave import SlaveTestCase
 
 
 class AgentAPITests(SlaveTestCase):
@@ -58,7 +59,7 @@ class AgentAPITests(SlaveTestCase):
         """
         GetVersion and GetMetrics.
         """
-        self.assertEqual(self.ask("GET_VERSION").get_version.version_info.version, "0.1.0")
+        self.assertEqual(self.ask("GET_VERSION").get_version.version_info.version, __version__)
         metrics = {m.name: m.value for m in self.ask("GET_METRICS").get_metrics.metrics}
         self.assertEqual(metrics["slave/cpus_total"], 2.0)
 
