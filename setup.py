@@ -39,8 +39,10 @@ setup(
         "ptyprocess",
         "kazoo",
         "treq",
+        "click",
+        "tabulate",
     ],
-    extras_require={"test": ["hypothesis", "grpcio-tools"]},
+    extras_require={"test": ["hypothesis", "grpcio-tools", "prometheus-client"]},
     entry_points={
         "console_scripts": [
             "mesos-master = mesos_tw.scripts:master_main",
