@@ -196,4 +196,5 @@ class FrameworkManagement:
         framework.unregistered_time = self.reactor.seconds()
         self.completed_frameworks.append(framework)
         self.events.framework_removed(framework)
+        self.counters.forget_framework(framework.id)
         self.allocate_soon()

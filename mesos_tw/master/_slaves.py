@@ -30,6 +30,7 @@ class SlaveManagement:
             return
         slave_id = self._new_id("slave", "S")
         self._add_slave(slave_id, message.slave, sender, total)
+        self.counters.count("slave_registrations")
         self.node.send(sender, internal.SlaveRegisteredMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id)))
         self.allocate_soon()
@@ -60,6 +61,7 @@ class SlaveManagement:
                 return
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
+        self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
         self.allocate_soon()
 
@@ -79,7 +81,8 @@ class SlaveManagement:
             self.log.info("Disconnected slave {slave_id} re-registered from {pid}",
                           slave_id=slave.id, pid=str(sender))
             slave.connected = True
-            self.allocator.slave_activated(slave.id)
+            if not slave.deactivated:
+                self.allocator.slave_activated(slave.id)
         self._reconcile_slave(slave, message.executor_infos, message.tasks)
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
@@ -198,6 +201,7 @@ class SlaveManagement:
     def _unregister_slave(self, sender, message):
         slave = self.slaves.get(message.slave_id.value)
         if slave is not None and slave.pid == sender:
+            self.counters.count("slave_removals/reason_unregistered")
             self.remove_slave(slave, "it unregistered")
 
     def _pong(self, sender, message):
@@ -261,6 +265,7 @@ class SlaveManagement:
         will hear so when the partition heals, and kill the tasks already
         reported lost.
         """
+        self.counters.count("slave_removals/reason_unhealthy")
         self.remove_slave(slave, reason, shutdown=True)
 
     def remove_slave(self, slave, reason, shutdown=False):
@@ -275,6 +280,7 @@ class SlaveManagement:
             return
         self.log.warn("Removing slave {slave_id} at {pid}: {reason}",
                       slave_id=slave.id, pid=str(slave.pid), reason=reason)
+        self.counters.count("slave_removals")
         slave.observer.stop()
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)

@@ -35,6 +35,7 @@ from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page, Pager, render_page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
 from mesos_tw.web.v1 import CallError, from_v1, to_v1
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
@@ -421,6 +422,19 @@ class MasterHTTP:
         if not leadership.elected or leadership.master is None:
             return json_response(request, {"master/elected": 0})
         return json_response(request, self._metrics(leadership.master))
+
+    @app.route("/metrics/prometheus", methods=["GET"])
+    def prometheus(self, request):
+        """
+        The metrics snapshot in Prometheus's text format
+        (L{mesos_tw.web.prometheus}); a standby's says C{master/elected} 0.
+        """
+        leadership = self.leadership
+        metrics = {"master/elected": 0}
+        if leadership.elected and leadership.master is not None:
+            metrics = self._metrics(leadership.master)
+        request.setHeader(b"Content-Type", PROMETHEUS)
+        return prometheus_text(metrics)
 
     @app.route("/api/v1/scheduler", methods=["POST"])
     def scheduler_v1(self, request):

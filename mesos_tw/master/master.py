@@ -23,6 +23,7 @@ from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.events import MasterEvents
+from mesos_tw.master.metrics import MasterCounters
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
@@ -165,6 +166,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.removed_slaves = set()
         self.recovered = False
         self.events = MasterEvents()
+        #: The counts behind the metrics (L{mesos_tw.master.metrics}).
+        self.counters = MasterCounters()
         self.weights = dict(weights or {})
         self._held = []
         self._removing = {}
@@ -182,6 +185,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._slaves_by_pid = {}
         self._next_ids = ids if ids is not None else new_id_counters()
         self._allocation_call = None
+        self._allocation_asked = None
         self._allocation_loop = LoopingCall(self.allocate)
         self._allocation_loop.clock = reactor
         self._handlers = {
@@ -337,6 +341,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
         count_state(self.stats, status.state)
         self.events.task_updated(record, status)
+        self.counters.task_ended(record.task.framework_id.value, status)
         if status.state in TERMINAL_STATES:
             framework_id, task_id = record.key
             slave = self.slaves.get(record.task.slave_id.value)
@@ -428,20 +433,25 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     def _framework_to_executor(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)
         slave = self.slaves.get(message.slave_id.value)
+        if framework is None or slave is None:
+            self.counters.count("invalid_framework_to_executor_messages")
         if framework is None:
             return
         if slave is None:
             self.log.warn("Dropping framework message for unknown slave {slave_id}",
                           slave_id=message.slave_id.value)
             return
+        self.counters.count("valid_framework_to_executor_messages")
         self.node.send(slave.pid, message)
 
     def _executor_to_framework(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
         if framework is None or not framework.active:
+            self.counters.count("invalid_executor_to_framework_messages")
             self.log.info("Dropping executor message for framework {framework_id}: not connected",
                           framework_id=message.framework_id.value)
             return
+        self.counters.count("valid_executor_to_framework_messages")
         self.node.send(framework.pid, message)
 
     def _reconcile_tasks(self, sender, message):

@@ -8,17 +8,16 @@ reason, messages, offers per framework, allocation timings), and the
 machine's (C{system/...}).
 """
 
-import os
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from urllib.parse import quote
 
 from mesos_tw.master.sorter import dominant_share
+from mesos_tw.metrics import Timer, system_metrics
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["MESSAGE_METRICS", "MasterCounters", "Timer", "held_by_framework", "metrics_snapshot",
-           "system_metrics"]
+__all__ = ["MESSAGE_METRICS", "MasterCounters", "held_by_framework", "metrics_snapshot"]
 
 #: The resources whose totals, use and share the metrics report.
 METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
@@ -57,42 +56,6 @@ _COUNTS = ("slave_registrations", "slave_reregistrations", "slave_removals",
            "valid_framework_to_executor_messages", "invalid_framework_to_executor_messages",
            "valid_executor_to_framework_messages", "invalid_executor_to_framework_messages",
            "messages_decline_offers")
-
-#: The percentiles a timer reports (Mesos's).
-_PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999),
-                ("p9999", 0.9999))
-
-
-class Timer:
-    """
-    Durations in milliseconds over a window of the latest C{size}, reported
-    as Mesos's timers are: the latest as the name itself, then C{/count},
-    C{/min}, C{/max} and percentiles.
-    """
-
-    def __init__(self, size=1000):
-        self.values = deque(maxlen=size)
-
-    def record(self, milliseconds):
-        """
-        One more duration.
-        """
-        self.values.append(milliseconds)
-
-    def snapshot(self, name):
-        """
-        The timer's metrics under C{name}; none before the first duration.
-        """
-        if not self.values:
-            return {}
-        ordered = sorted(self.values)
-        metrics = {name: self.values[-1], f"{name}/count": len(ordered),
-                   f"{name}/min": ordered[0], f"{name}/max": ordered[-1]}
-        for suffix, fraction in _PERCENTILES:
-            metrics[f"{name}/{suffix}"] = ordered[min(len(ordered) - 1,
-                                                      int(fraction * len(ordered)))]
-        return metrics
-
 
 class MasterCounters:
     """
@@ -159,22 +122,6 @@ def held_by_framework(slaves):
             bags.setdefault(framework_id, []).extend(
                 Resources.from_protobuf(info.resources) for info in infos.values())
     return {framework_id: Resources.sum(held) for framework_id, held in bags.items()}
-
-
-def system_metrics():
-    """
-    Mesos's C{system/...}: this machine's CPUs, load and memory.
-    """
-    load = os.getloadavg()
-    page = os.sysconf("SC_PAGE_SIZE")
-    return {
-        "system/cpus_total": os.cpu_count() or 0,
-        "system/load_1min": load[0],
-        "system/load_5min": load[1],
-        "system/load_15min": load[2],
-        "system/mem_total_bytes": os.sysconf("SC_PHYS_PAGES") * page,
-        "system/mem_free_bytes": os.sysconf("SC_AVPHYS_PAGES") * page,
-    }
 
 
 def _allocator_metrics(master, total, held, offered):

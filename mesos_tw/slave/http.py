@@ -13,6 +13,7 @@ from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.metrics import metrics_snapshot
 from mesos_tw.slave.operator_api import SlaveOperatorAPI
 from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
+from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP", "resource_statistics_json", "statistics_json"]
@@ -79,6 +80,15 @@ class SlaveHTTP:
         Mesos's slave metrics, flat.
         """
         return json_response(request, metrics_snapshot(self.slave))
+
+    @app.route("/metrics/prometheus", methods=["GET"])
+    def prometheus(self, request):
+        """
+        The metrics snapshot in Prometheus's text format
+        (L{mesos_tw.web.prometheus}).
+        """
+        request.setHeader(b"Content-Type", PROMETHEUS)
+        return prometheus_text(metrics_snapshot(self.slave))
 
     def _path(self, request):
         return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
