@@ -48,6 +48,7 @@ setup(
             "mesos-master = mesos_tw.scripts:master_main",
             "mesos-slave = mesos_tw.scripts:slave_main",
             "mesos-local = mesos_tw.scripts:local_main",
+            "mesos = mesos_tw.cli.main:main",
         ]
     },
 )
