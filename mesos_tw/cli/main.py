@@ -15,14 +15,12 @@ import json
 import sys
 
 import click
-from tabulate import tabulate
-from twisted.internet.defer import ensureDeferred
-from twisted.internet.task import deferLater, react
+from twisted.internet.task import deferLater
 
-from mesos_tw.cli.client import MasterClient, NoLeader, OperatorError
 from mesos_tw.cli.execute import CommandScheduler, command_task
-from mesos_tw.cli.tasks import Ambiguous, NotFound, TaskFiles, find_task, task_ended, tasks_of
-from mesos_tw.detector import DetectorError
+from mesos_tw.cli.maintenance import add_agent_commands, maintenance
+from mesos_tw.cli.running import EXIT_FAILED, Options, fail, run, show
+from mesos_tw.cli.tasks import NotFound, TaskFiles, find_task, task_ended, tasks_of
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.master_pb2 import Call
@@ -30,72 +28,6 @@ from mesos_tw.resources import Resources, ResourcesError
 from mesos_tw.web.v1 import to_v1
 
 __all__ = ["cli", "main"]
-
-EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND, EXIT_AMBIGUOUS = 1, 2, 3, 4, 5
-
-
-class Options:
-    """
-    What every command shares: the master and the output form.
-    """
-
-    def __init__(self, master, as_json):
-        self.master = master
-        self.as_json = as_json
-
-
-def run(options, command):
-    """
-    Run C{command(client)} (an C{async} function of a L{MasterClient}) on
-    the reactor and exit with its code (0 when it returns L{None}), its
-    failures turned into one line on standard error and an exit code.
-    """
-    async def main(reactor):
-        client = MasterClient(reactor, options.master)
-        try:
-            code = await command(client)
-        except DetectorError as error:
-            code = _fail(f"invalid --master: {error}", EXIT_USAGE)
-        except NoLeader as error:
-            code = _fail(str(error), EXIT_UNREACHABLE)
-        except OperatorError as error:
-            code = _fail(f"refused ({error.code}): {error}",
-                         EXIT_NOT_FOUND if error.code == 404 else EXIT_FAILED)
-        except NotFound as error:
-            code = _fail(str(error), EXIT_NOT_FOUND)
-        except Ambiguous as error:
-            code = _fail(str(error), EXIT_AMBIGUOUS)
-        finally:
-            await ensureDeferred(_stopped(client))
-        if code:
-            raise SystemExit(code)
-
-    react(lambda reactor: ensureDeferred(main(reactor)))
-
-
-async def _stopped(client):
-    stopping = client.stop()
-    if stopping is not None:
-        await stopping
-
-
-def _fail(message, code):
-    click.echo(f"mesos: {message}", err=True)
-    return code
-
-
-def show(options, headers, rows, documents):
-    """
-    Print C{rows} under C{headers} as an aligned table, or C{documents}
-    as JSON with C{--json}.
-    """
-    if options.as_json:
-        click.echo(json.dumps(documents, indent=2, sort_keys=True))
-    elif rows:
-        click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
-    else:
-        click.echo("(none)")
-
 
 def _scalar(resources, name):
     return Resources.from_protobuf(resources).scalar(name)
@@ -342,7 +274,7 @@ def execute(options, command, name, resources, env, role, output):
                 await _print_output(client, scheduler)
             status = await scheduler.ended
         except RuntimeError as error:
-            return _fail(str(error), EXIT_FAILED)
+            return fail(str(error), EXIT_FAILED)
         finally:
             driver.stop()
         return 0 if status.state == mesos_pb2.TASK_FINISHED else EXIT_FAILED
@@ -366,6 +298,10 @@ async def _print_output(client, scheduler):
                 return
             await deferLater(client.reactor, 0.2, lambda: None)
     await files.follow("stdout", _write, lambda: scheduler.ended.called)
+
+
+cli.add_command(maintenance)
+add_agent_commands(agent)
 
 
 def main():

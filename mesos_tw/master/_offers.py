@@ -53,6 +53,9 @@ class OfferManagement:
                     mesos_pb2.ExecutorID(value=e) for e in slave.executors.get(framework_id, {})
                 ],
             )
+            _, unavailability = self.maintenance.mode_of(slave)
+            if unavailability is not None:
+                offer.unavailability.CopyFrom(unavailability)
             record = OfferRecord(offer, slave.pid, resources)
             if self.offer_timeout is not None:
                 record.timeout_call = self.reactor.callLater(
@@ -61,6 +64,7 @@ class OfferManagement:
             framework.offers[record.id] = record
             slave.offers[record.id] = record
             by_framework.setdefault(framework_id, []).append(record)
+        self.maintenance.send_inverse_offers()
         self.counters.allocation_run.record((self.reactor.seconds() - started) * 1000)
         for framework_id, records in by_framework.items():
             self.counters.count_framework(framework_id, "offers/sent", len(records))

@@ -25,6 +25,8 @@ class SlaveManagement:
             self.node.send(sender, internal.SlaveRegisteredMessage(
                 slave_id=mesos_pb2.SlaveID(value=existing)))
             return
+        if self._refused_for_maintenance(sender, message.slave):
+            return
         total = self._slave_total(sender, message.slave)
         if total is None:
             return
@@ -51,6 +53,8 @@ class SlaveManagement:
             )
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
+            return
+        if self._refused_for_maintenance(sender, message.slave):
             return
         slave = self.slaves.get(slave_id)
         if slave is not None:
@@ -84,6 +88,7 @@ class SlaveManagement:
             if not slave.deactivated:
                 self.allocator.slave_activated(slave.id)
         self._reconcile_slave(slave, message.executor_infos, message.tasks)
+        self.draining.reconnected(slave)
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
         """
@@ -164,6 +169,17 @@ class SlaveManagement:
             if framework is not None:
                 framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
         return used
+
+    def _refused_for_maintenance(self, sender, info):
+        """
+        Whether a slave may not register because its machine is DOWN (it
+        is told so, and to shut down).
+        """
+        refusal = self.maintenance.refusal(info, sender)
+        if refusal is not None:
+            self.log.warn("Refusing slave {pid}: {why}", pid=str(sender), why=refusal)
+            self.node.send(sender, internal.ShutdownMessage(message=refusal))
+        return refusal is not None
 
     def _slave_total(self, sender, info):
         """
@@ -268,10 +284,12 @@ class SlaveManagement:
         self.counters.count("slave_removals/reason_unhealthy")
         self.remove_slave(slave, reason, shutdown=True)
 
-    def remove_slave(self, slave, reason, shutdown=False):
+    def remove_slave(self, slave, reason, shutdown=False, task_state=mesos_pb2.TASK_LOST,
+                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
-        offers are rescinded and its tasks are lost; once the removal is
+        offers are rescinded and its tasks end in C{task_state} for
+        C{task_reason} (lost, unless an operator marked it gone); once the removal is
         recorded in the registry its tasks' frameworks hear C{TASK_LOST},
         every framework hears C{slaveLost}, and, if C{shutdown}, the slave
         is told to shut down.
@@ -291,8 +309,8 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, mesos_pb2.TASK_LOST, f"Slave {slave.id} removed: {reason}",
-                    mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
+                    framework_id, record, task_state, f"Slave {slave.id} removed: {reason}",
+                    task_reason)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():

@@ -32,8 +32,8 @@ class MasterEvents:
 
     def subscribe(self, listener):
         """
-        Tell C{listener} what happens from now on: it has a method for each
-        kind in L{KINDS}.
+        Tell C{listener} what happens from now on: its method of each kind
+        in L{KINDS} that it has is called.
         """
         self.listeners.append(listener)
 
@@ -46,8 +46,11 @@ class MasterEvents:
 
     def _report(self, kind, *args):
         for listener in list(self.listeners):
+            handler = getattr(listener, kind, None)
+            if handler is None:
+                continue
             try:
-                getattr(listener, kind)(*args)
+                handler(*args)
             except Exception:
                 self.log.failure("A {kind} listener failed", kind=kind)
 

@@ -27,7 +27,8 @@ from mesos_tw.master.operator_views import get_roles, get_weights
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
-from mesos_tw.protocols.mesos_pb2 import WeightInfo
+from mesos_tw.protocols.maintenance_pb2 import Schedule
+from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
 from mesos_tw.resources import Resources
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
@@ -71,6 +72,39 @@ def _leader_only(route):
         return b""
 
     return serve
+
+
+def _json_body(request, parse):
+    """
+    C{parse} of the request's JSON body.
+
+    @raise BadRequest: saying what is wrong with it.
+    """
+    try:
+        return parse(json.loads(request.content.read()))
+    except (ValueError, CallError) as error:
+        raise BadRequest(str(error)) from None
+
+
+def _machine_ids(request):
+    """
+    The body's JSON array of C{MachineID}s.
+    """
+    def parse(value):
+        if not isinstance(value, list):
+            raise CallError("the body must be a JSON array of machine ids")
+        return [from_v1(MachineID, item, f"machine {index}") for index, item in enumerate(value)]
+    return _json_body(request, parse)
+
+
+def _operator_call(call, *args):
+    """
+    C{call(*args)}, its L{CallError} a L{BadRequest}.
+    """
+    try:
+        return call(*args)
+    except CallError as error:
+        raise BadRequest(str(error)) from None
 
 
 def _html(result, request):
@@ -170,7 +204,8 @@ class MasterHTTP:
         by default).
         """
         pager = Pager(request, len(master.slaves))
-        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager))
+        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager,
+                                                    master.maintenance.mode_of))
 
     @app.route("/offers", methods=["GET"])
     @_leader_only
@@ -512,6 +547,56 @@ class MasterHTTP:
             update_weights(master, {info.role: info.weight for info in parsed})
         except (ValueError, CallError) as error:
             raise BadRequest(f"bad weights: {error}") from None
+        return b""
+
+    @app.route("/master/maintenance/schedule", methods=["GET"])
+    @app.route("/maintenance/schedule", methods=["GET"])
+    @_leader_only
+    def maintenance_schedule(self, request, master):
+        """
+        Mesos's C{/master/maintenance/schedule}: the schedule's JSON.
+        """
+        return json_response(request, to_v1(master.maintenance.schedule))
+
+    @app.route("/master/maintenance/schedule", methods=["POST"])
+    @app.route("/maintenance/schedule", methods=["POST"])
+    @_leader_only
+    def update_maintenance_schedule(self, request, master):
+        """
+        Replace the schedule with the body's (Mesos's C{Schedule} JSON).
+        """
+        schedule = _json_body(request, lambda value: from_v1(Schedule, value, "the schedule"))
+        _operator_call(master.maintenance.update_schedule, schedule)
+        return b""
+
+    @app.route("/master/maintenance/status", methods=["GET"])
+    @app.route("/maintenance/status", methods=["GET"])
+    @_leader_only
+    def maintenance_status(self, request, master):
+        """
+        Mesos's C{/master/maintenance/status}: DRAINING machines with the
+        frameworks' answers, DOWN machines.
+        """
+        return json_response(request, to_v1(master.maintenance.status()))
+
+    @app.route("/master/machine/down", methods=["POST"])
+    @app.route("/machine/down", methods=["POST"])
+    @_leader_only
+    def machines_down(self, request, master):
+        """
+        Mesos's C{/master/machine/down}: a JSON array of machine ids.
+        """
+        _operator_call(master.maintenance.start_maintenance, _machine_ids(request))
+        return b""
+
+    @app.route("/master/machine/up", methods=["POST"])
+    @app.route("/machine/up", methods=["POST"])
+    @_leader_only
+    def machines_up(self, request, master):
+        """
+        Mesos's C{/master/machine/up}: a JSON array of machine ids.
+        """
+        _operator_call(master.maintenance.stop_maintenance, _machine_ids(request))
         return b""
 
     def resource(self):

@@ -22,7 +22,9 @@ from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
+from mesos_tw.master.draining import Draining
 from mesos_tw.master.events import MasterEvents
+from mesos_tw.master.maintenance import Maintenance
 from mesos_tw.master.metrics import MasterCounters
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
@@ -112,6 +114,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         the registry, by earlier leaders); they are told to shut down.
     @ivar recovered: whether the registry has been read.
     @ivar events: the L{MasterEvents} operators' subscriptions listen to.
+    @ivar maintenance: the L{Maintenance} schedule and inverse offers.
+    @ivar draining: the L{Draining} of slaves operators take out.
     @ivar weights: the role weights (C{{role: weight}}), as C{--weights}
         gave them and the operator API updates them.
     """
@@ -168,6 +172,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.events = MasterEvents()
         #: The counts behind the metrics (L{mesos_tw.master.metrics}).
         self.counters = MasterCounters()
+        #: Maintenance windows and inverse offers; deactivated and draining
+        #: slaves (operators' calls).
+        self.maintenance = Maintenance(self)
+        self.draining = Draining(self)
         self.weights = dict(weights or {})
         self._held = []
         self._removing = {}
@@ -209,6 +217,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,
+            internal.InverseOffersAnswerMessage: self.maintenance.answered,
         }
 
     @property

@@ -10,9 +10,12 @@ TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED, FRAMEWORK_ADDED,
 FRAMEWORK_UPDATED, FRAMEWORK_REMOVED as they happen and a HEARTBEAT at
 once and every 15 s.  The stream ends when the master stops leading; the
 subscriber subscribes again with the new leader.
+
+The maintenance and draining calls are L{mesos_tw.master.maintenance_api}'s.
 """
 
 from mesos_tw.master import operator_views as views
+from mesos_tw.master.maintenance_api import MaintenanceCalls
 from mesos_tw.master.views import metrics_snapshot
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -121,7 +124,7 @@ class OperatorSubscription(Subscription):
         self.close(why)
 
 
-class MasterOperatorAPI(OperatorCalls):
+class MasterOperatorAPI(MaintenanceCalls, OperatorCalls):
     """
     The master's C{/api/v1}.
 
