@@ -49,6 +49,8 @@ setup(
             "mesos-slave = mesos_tw.scripts:slave_main",
             "mesos-local = mesos_tw.scripts:local_main",
             "mesos = mesos_tw.cli.main:main",
+            "mesos-batch = mesos_tw.batch.script:main",
+            "mesos-mpirun = mesos_tw.mpi.script:main",
         ]
     },
 )
