@@ -8,6 +8,7 @@ followed as they grow.
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 
+from mesos_tw.cli.client import OperatorError
 from mesos_tw.constants import TERMINAL_STATES
 from mesos_tw.protocols import agent_pb2, master_pb2
 from mesos_tw.web.agents import SlaveClient
@@ -132,6 +133,18 @@ class TaskFiles:
         d.addCallback(lambda response: (response.read_file.size, response.read_file.data))
         return d
 
+    def _read_if_there(self, name, offset):
+        """
+        As L{read}, but a file not there yet (the executor has not made it)
+        reads as empty.
+        """
+        def missing(failure):
+            failure.trap(OperatorError)
+            if failure.value.code != 404:
+                return failure
+            return 0, b""
+        return self.read(name, offset).addErrback(missing)
+
     @inlineCallbacks
     def cat(self, name, write):
         """
@@ -154,14 +167,14 @@ class TaskFiles:
         """
         reactor = self.client.reactor
         while True:
-            size, data = yield self.read(name, offset)
+            size, data = yield self._read_if_there(name, offset)
             if data:
                 write(data)
                 offset += len(data)
                 continue
             done = yield finished()
             if done:
-                size, data = yield self.read(name, offset)
+                size, data = yield self._read_if_there(name, offset)
                 if not data:
                     return offset
                 continue
