@@ -310,7 +310,7 @@ class MaintenancePageTests(OperatorCase):
         self.ok("DRAIN_AGENT", drain_agent=Call.DrainAgent(
             agent_id=mesos_pb2.SlaveID(value=slave_id)))
         http = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
-        response = self.successResultOf(http.get("http://master/slaves"))
+        response = self.successResultOf(http.get("http://master/ui/slaves"))
         page = self.successResultOf(response.content()).decode()
         self.assertIn("<td>draining; machine DRAINING: down from 1970-01-01 01:00:00 UTC for "
                       "3600 s</td>", page)

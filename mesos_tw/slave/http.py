@@ -4,7 +4,9 @@ and field names: health, state (C{/slave(1)/state}, also C{.json} and
 C{/state}), flags, resource usage (C{/monitor/statistics}), the metrics
 snapshot, the sandbox files API, Mesos's v1 HTTP executor API
 (C{/api/v1/executor}, L{mesos_tw.slave.executor_api}) and its v1 operator
-API (C{/api/v1}, L{mesos_tw.slave.operator_api}).
+API (C{/api/v1}, L{mesos_tw.slave.operator_api}).  As in Mesos, whose
+slave process is the root's delegate, each C{/slave(1)/<name>} endpoint is
+also served at C{/<name>}, and a trailing slash does not matter.
 """
 
 from klein import Klein
@@ -29,6 +31,8 @@ class SlaveHTTP:
     """
 
     app = Klein()
+    # libprocess routes /slave(1)/state/ to /slave(1)/state.
+    app.url_map.strict_slashes = False
 
     def __init__(self, slave, flags=None, executor_api=None):
         self.slave = slave
@@ -58,6 +62,7 @@ class SlaveHTTP:
         return json_response(request, self.slave.state())
 
     @app.route("/slave(1)/flags", methods=["GET"])
+    @app.route("/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
         The flags the slave runs with.
@@ -145,6 +150,7 @@ class SlaveHTTP:
         return self.operator_api.answer(request)
 
     @app.route("/api/v1/executor", methods=["POST"])
+    @app.route("/slave(1)/api/v1/executor", methods=["POST"])
     def executor_v1(self, request):
         """
         Mesos's v1 HTTP executor API (L{mesos_tw.slave.executor_api}).
