@@ -222,14 +222,15 @@ def metrics_snapshot(master, held=None):
         "master/valid_status_updates": stats["valid_status_updates"],
         "master/invalid_status_updates": stats["invalid_status_updates"],
         "master/outstanding_offers": len(master.offers),
-        "master/dropped_messages": master.dropped_messages,
+        "master/dropped_messages": master.dispatcher.dropped,
         "master/operator_event_stream_subscribers": len(master.events.listeners),
     }
     metrics.update(_slave_metrics(master))
     for state in _ACTIVE_STATES:
         metrics[f"master/tasks_{state[len('TASK_'):].lower()}"] = states[state]
     for message_type, name in MESSAGE_METRICS.items():
-        metrics[f"master/messages_{name}"] = master.messages_received[message_type]
+        metrics[f"master/messages_{name}"] = master.dispatcher.received[message_type]
+    metrics.update(master.dispatcher.failure_metrics("master"))
     for name in _COUNTS:
         metrics[f"master/{name}"] = master.counters.counts[name]
     for name, count in master.counters.counts.items():

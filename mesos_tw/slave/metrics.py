@@ -37,7 +37,9 @@ def metrics_snapshot(slave):
         "slave/tasks_lost": slave.stats["lost_tasks"],
         "slave/valid_status_updates": slave.stats["valid_status_updates"],
         "slave/invalid_status_updates": slave.stats["invalid_status_updates"],
+        "slave/dropped_messages": slave.dispatcher.dropped,
     }
+    metrics.update(slave.dispatcher.failure_metrics("slave"))
     for name in ("cpus", "mem", "disk", "gpus"):
         total = slave.resources.scalar(name)
         metrics[f"slave/{name}_total"] = total
