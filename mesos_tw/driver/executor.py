@@ -2,16 +2,30 @@
 The executor driver: registers an executor with the slave that launched it,
 turns messages into L{Executor <mesos_tw.interface.Executor>} callbacks, and
 sends status updates, keeping each until the slave acknowledges it.
+
+An executor of a framework that checkpoints (C{MESOS_CHECKPOINT=1}) outlives
+its slave: when the slave's connection closes, the driver calls
+C{disconnected} and waits up to C{MESOS_RECOVERY_TIMEOUT} for a restarted
+slave, trying every L{RECONNECT_INTERVAL} (and at once when the slave asks,
+with C{ReconnectExecutorMessage}) to subscribe again with
+C{ReregisterExecutorMessage}: the tasks it was given that have not ended
+acknowledged, and the updates the slave has not acknowledged (updates sent
+meanwhile wait among those).  The slave's answer calls C{reregistered}.
+Without checkpointing it shuts down, as Mesos's does.
 """
 
 import os
 import socket
 import uuid
 
+from twisted.internet.task import LoopingCall
+
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mesos_tw.constants import RECOVERY_TIMEOUT
 from mesos_tw.driver.base import DriverBase
+from mesos_tw.flags import parse_duration
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -24,6 +38,12 @@ RUNNING = mesos_pb2.DRIVER_RUNNING
 
 #: How long stop() waits for the slave to acknowledge updates already sent.
 ACKNOWLEDGEMENT_WAIT = 5.0
+
+#: Seconds between attempts to subscribe again to a restarting slave.
+RECONNECT_INTERVAL = 0.25
+
+TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED,
+                      mesos_pb2.TASK_LOST, mesos_pb2.TASK_ERROR})
 
 _REQUIRED_ENVIRONMENT = ("MESOS_SLAVE_PID", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID")
 
@@ -54,6 +74,15 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.directory = None
         self.node = None
         self.unacknowledged = {}
+        #: C{{task_id: TaskInfo}} given to us and not yet ended (with the
+        #: end acknowledged): listed when subscribing again.
+        self.tasks = {}
+        self.checkpoint = False
+        self.recovery_timeout = RECOVERY_TIMEOUT
+        #: Whether the slave's connection closed and we wait for it.
+        self.waiting_for_slave = False
+        self._reconnect_loop = None
+        self._recovery_call = None
         self._stop_call = None
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._registered,
@@ -63,6 +92,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             internal.FrameworkToExecutorMessage: self._framework_message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+            internal.ReconnectExecutorMessage: self._reconnect,
         }
 
     def start(self):
@@ -89,6 +119,12 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.framework_id = mesos_pb2.FrameworkID(value=self.environ["MESOS_FRAMEWORK_ID"])
         self.executor_id = mesos_pb2.ExecutorID(value=self.environ["MESOS_EXECUTOR_ID"])
         self.directory = self.environ.get("MESOS_DIRECTORY", "")
+        self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
+        if self.checkpoint and self.environ.get("MESOS_RECOVERY_TIMEOUT"):
+            try:
+                self.recovery_timeout = parse_duration(self.environ["MESOS_RECOVERY_TIMEOUT"])
+            except ValueError as error:
+                self.log.warn("Ignoring MESOS_RECOVERY_TIMEOUT: {error}", error=str(error))
         self.node = self._node_factory(
             UPID(self.new_process_id("executor"), socket.gethostname(), 0))
         self.node.receiver = self
@@ -130,6 +166,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if self._stop_call is not None and self._stop_call.active():
             self._stop_call.cancel()
         self._stop_call = None
+        self._stop_waiting()
         if self.unacknowledged:
             self.log.warn("Stopping with {count} status update(s) the slave never acknowledged",
                           count=len(self.unacknowledged))
@@ -151,16 +188,21 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if handler is None:
             self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
             return
-        if self.status == RUNNING or isinstance(message, internal.StatusUpdateAcknowledgementMessage):
+        if self.status == RUNNING or isinstance(message, (
+                internal.StatusUpdateAcknowledgementMessage, internal.ExecutorRegisteredMessage,
+                internal.ReconnectExecutorMessage)):
             handler(message)
 
     def peer_lost(self, upid):
         """
-        The slave is gone: an executor must not outlive it, so shut down.
+        The slave is gone: with checkpointing, wait for it to come back;
+        without, shut down (an executor must not outlive its slave).
         """
-        if upid != self.slave:
+        if upid != self.slave or self.waiting_for_slave:
             return
-        if self.status == RUNNING:
+        if self.checkpoint and (self.status == RUNNING or self._stop_call is not None):
+            self._wait_for_slave()
+        elif self.status == RUNNING:
             self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
             self.executor.shutdown(self)
             self.status = mesos_pb2.DRIVER_STOPPED
@@ -168,15 +210,76 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         elif self._stop_call is not None:
             self._close()
 
+    def _wait_for_slave(self):
+        self.log.warn("Lost the slave {slave}; waiting up to {timeout:g} s for it to come back",
+                      slave=str(self.slave), timeout=self.recovery_timeout)
+        self.waiting_for_slave = True
+        if self._stop_call is not None and self._stop_call.active():
+            # Stopping waits for the acknowledgements, which the slave brings.
+            self._stop_call.cancel()
+        if self.status == RUNNING:
+            self.executor.disconnected(self)
+        self._recovery_call = self._reactor.callLater(self.recovery_timeout,
+                                                      self._recovery_timed_out)
+        self._reconnect_loop = LoopingCall(self._resubscribe)
+        self._reconnect_loop.clock = self._reactor
+        self._reconnect_loop.start(RECONNECT_INTERVAL, now=False)
+
+    def _stop_waiting(self):
+        self.waiting_for_slave = False
+        if self._reconnect_loop is not None and self._reconnect_loop.running:
+            self._reconnect_loop.stop()
+        self._reconnect_loop = None
+        if self._recovery_call is not None and self._recovery_call.active():
+            self._recovery_call.cancel()
+        self._recovery_call = None
+
+    def _resubscribe(self):
+        """
+        Subscribe again, naming what the slave has not acknowledged.
+        """
+        self.node.send(self.slave, internal.ReregisterExecutorMessage(
+            executor_id=self.executor_id, framework_id=self.framework_id,
+            tasks=list(self.tasks.values()), updates=list(self.unacknowledged.values())))
+
+    def _reconnect(self, message):
+        if self.waiting_for_slave:
+            self._resubscribe()
+
+    def _recovery_timed_out(self):
+        self._recovery_call = None
+        self.log.warn("The slave did not come back within {timeout:g} s; shutting down",
+                      timeout=self.recovery_timeout)
+        self._stop_waiting()
+        if self.status == RUNNING:
+            self.executor.shutdown(self)
+            self.status = mesos_pb2.DRIVER_STOPPED
+        self._close()
+
     def _registered(self, message):
+        reregistered = self.slave_id is not None
         self.slave_id = message.slave_id
-        self.executor.registered(self, message.executor_info, message.framework_info,
-                                 message.slave_info)
+        if self.waiting_for_slave:
+            self.log.info("Subscribed again to the slave {slave}", slave=str(self.slave))
+            self._stop_waiting()
+            if self._stop_call is not None:
+                # Stopping: now wait for the acknowledgements, briefly.
+                self._stop_call = self._reactor.callLater(ACKNOWLEDGEMENT_WAIT, self._close)
+        if self.status != RUNNING:
+            return
+        if reregistered:
+            self.executor.reregistered(self, message.slave_info)
+        else:
+            self.executor.registered(self, message.executor_info, message.framework_info,
+                                     message.slave_info)
 
     def _run_task(self, message):
+        self.tasks[message.task.task_id.value] = message.task
         self.executor.launchTask(self, message.task)
 
     def _run_task_group(self, message):
+        for task in message.task_group.tasks:
+            self.tasks[task.task_id.value] = task
         self.executor.launchTaskGroup(self, list(message.task_group.tasks))
 
     def _kill_task(self, message):
@@ -190,7 +293,9 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self._stop()
 
     def _acknowledged(self, message):
-        self.unacknowledged.pop(message.uuid, None)
+        update = self.unacknowledged.pop(message.uuid, None)
+        if update is not None and update.status.state in TERMINAL:
+            self.tasks.pop(update.status.task_id.value, None)
         if self._stop_call is not None and not self.unacknowledged:
             self._close()
 

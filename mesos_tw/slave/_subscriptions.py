@@ -83,6 +83,7 @@ class ExecutorSubscriptions:
             executor.state = RUNNING
         executor.pid = sender
         self._executors_by_pid[sender] = executor
+        self._checkpoint_libprocess_pid(framework, executor)
         self.node.send(sender, internal.ExecutorRegisteredMessage(
             executor_info=executor.info, framework_id=message.framework_id,
             framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
@@ -90,7 +91,10 @@ class ExecutorSubscriptions:
         for update in updates:
             self._executor_update(sender, executor, update)
         if resubscribed:
-            self._resend_undelivered(framework, executor, {task.task_id.value for task in tasks})
+            listed = {task.task_id.value for task in tasks}
+            self._resend_undelivered(framework, executor, listed)
+            if executor.recovered:
+                self._lose_unlisted(framework, executor, listed)
         self._send_queued(framework, executor)
         self._send_pending_kills(framework, executor)
 
