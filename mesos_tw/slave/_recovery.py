@@ -249,13 +249,22 @@ class SlaveRecovery:
                       "slave", slave_id=old)
         self.node.send(self.master, internal.UnregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=old)))
-        try:
-            os.unlink(os.path.join(paths.slaves_meta_directory(self.work_dir), "latest"))
-        except OSError:
-            pass
+        self._forget_slave_id()
         self.id = None
         self.frameworks.clear()
         self._register_again()
+
+    def _forget_slave_id(self):
+        """
+        Remove C{meta/slaves/latest}: what it named is not recovered again.
+        """
+        try:
+            os.unlink(os.path.join(paths.slaves_meta_directory(self.work_dir), "latest"))
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            self.log.error("Failed to forget the slave id {slave_id}: {error}",
+                           slave_id=self.id, error=error.strerror)
 
     def _reregister_message(self):
         """

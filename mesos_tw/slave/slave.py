@@ -234,13 +234,16 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
 
     def stop(self):
         """
-        Leave the cluster cleanly: unregister and kill every executor.
+        Leave the cluster cleanly: unregister and kill every executor (so
+        a later start recovers nothing, and registers as a new slave).
 
         @return: a Deferred that fires when the executors are gone.
         """
         if self.registration == REGISTERED:
             self.node.send(self.master, internal.UnregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
+            # The master forgets this id: the next start registers afresh.
+            self._forget_slave_id()
         self.registration = TERMINATING_SLAVE
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()

@@ -24,12 +24,16 @@ class MemoryNode:
         self.upid = upid
         self.receiver = receiver
         self.sent = []
+        #: Set when the network crashed this node: it sends nothing more.
+        self.crashed = False
 
     def send(self, to, message):
         """
         Deliver C{message} to C{to} on the network's next turn (a copy, as
-        if it went over the wire).
+        if it went over the wire); nothing, from a crashed node.
         """
+        if self.crashed:
+            return
         self.sent.append((to, message))
         self.network.deliver(self.upid, to, message)
 
@@ -124,9 +128,12 @@ class MemoryNetwork:
 
     def crash(self, upid):
         """
-        Remove the node C{upid}: its peers hear that it is lost.
+        Remove the node C{upid}: its peers hear that it is lost, and it
+        sends nothing more.
         """
-        self.nodes.pop(upid, None)
+        node = self.nodes.pop(upid, None)
+        if node is not None:
+            node.crashed = True
         for link in [l for l in self._links if upid in l]:
             (other,) = link - {upid} or {upid}
             self._links.discard(link)
