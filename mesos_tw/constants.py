@@ -37,6 +37,11 @@ GC_DELAY = 7 * 24 * 3600.0
 DISK_WATCH_INTERVAL = 60.0
 GC_DISK_HEADROOM = 0.1
 
+#: How long the slave keeps reading the connection of an executor whose
+#: process has ended before it acts on the exit: what the executor sent
+#: before it exited (its final status update, say) is read first.
+EXECUTOR_EXIT_READ_TIMEOUT = 5.0
+
 #: ``Filters.refuse_seconds`` when a framework passes no filter.
 DEFAULT_REFUSE_SECONDS = 5.0
 

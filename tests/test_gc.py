@@ -14,6 +14,7 @@ from mesos_tw.slave import paths
 from mesos_tw.slave.files import FileAccessError, SandboxFiles
 from mesos_tw.slave.gc import GarbageCollector, max_age
 from mesos_tw.testing.recovery import SlaveRecoveryTestCase
+from mesos_tw.testing.slave import SLAVE
 
 WEEK = 7 * 24 * 3600.0
 
@@ -112,6 +113,7 @@ class GarbageCollectorIntegrationTests(SlaveRecoveryTestCase):
         self.acknowledge("t1", b"f" * 16)
         record = self.slave.frameworks["F1"].executors["e1"]
         self.isolator.exit("F1", "e1", 0)
+        executor.node.disconnect(SLAVE)
         self.turn()
         return record
 

@@ -172,6 +172,7 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
         self.acknowledge("t1", b"f" * 16)
         directory = self.slave.frameworks["F1"].executors["e1"].directory
         self.isolator.exit("F1", "e1", 0)
+        executor.node.disconnect(SLAVE)
         self.turn()
         self.restart()
         self.assertEqual(self.isolator.recovered, [])

@@ -19,7 +19,6 @@ import socket
 import uuid
 
 from twisted.internet.task import LoopingCall
-
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -32,12 +31,9 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["MesosExecutorDriver", "ACKNOWLEDGEMENT_WAIT"]
+__all__ = ["MesosExecutorDriver"]
 
 RUNNING = mesos_pb2.DRIVER_RUNNING
-
-#: How long stop() waits for the slave to acknowledge updates already sent.
-ACKNOWLEDGEMENT_WAIT = 5.0
 
 #: Seconds between attempts to subscribe again to a restarting slave.
 RECONNECT_INTERVAL = 0.25
@@ -74,6 +70,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.directory = None
         self.node = None
         self.unacknowledged = {}
+        self._awaiting_acknowledgements = False
         #: C{{task_id: TaskInfo}} given to us and not yet ended (with the
         #: end acknowledged): listed when subscribing again.
         self.tasks = {}
@@ -83,7 +80,6 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.waiting_for_slave = False
         self._reconnect_loop = None
         self._recovery_call = None
-        self._stop_call = None
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
@@ -134,8 +130,10 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def stop(self):
         """
-        Stop once the slave has acknowledged every status update sent (or
-        after L{ACKNOWLEDGEMENT_WAIT} seconds).
+        Stop once the slave has acknowledged every status update sent, or
+        once its connection closes: however long that takes, since an
+        executor that left before its slave read its last update could
+        lose it.
         """
         return self._call(self._stop)
 
@@ -144,7 +142,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             return self.status
         self.status = mesos_pb2.DRIVER_STOPPED
         if self.unacknowledged:
-            self._stop_call = self._reactor.callLater(ACKNOWLEDGEMENT_WAIT, self._close)
+            self._awaiting_acknowledgements = True
         else:
             self._close()
         return self.status
@@ -163,9 +161,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         return self.status
 
     def _close(self):
-        if self._stop_call is not None and self._stop_call.active():
-            self._stop_call.cancel()
-        self._stop_call = None
+        self._awaiting_acknowledgements = False
         self._stop_waiting()
         if self.unacknowledged:
             self.log.warn("Stopping with {count} status update(s) the slave never acknowledged",
@@ -200,23 +196,20 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         """
         if upid != self.slave or self.waiting_for_slave:
             return
-        if self.checkpoint and (self.status == RUNNING or self._stop_call is not None):
+        if self.checkpoint and (self.status == RUNNING or self._awaiting_acknowledgements):
             self._wait_for_slave()
         elif self.status == RUNNING:
             self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
             self.executor.shutdown(self)
             self.status = mesos_pb2.DRIVER_STOPPED
             self._finish(self.status)
-        elif self._stop_call is not None:
+        elif self._awaiting_acknowledgements:
             self._close()
 
     def _wait_for_slave(self):
         self.log.warn("Lost the slave {slave}; waiting up to {timeout:g} s for it to come back",
                       slave=str(self.slave), timeout=self.recovery_timeout)
         self.waiting_for_slave = True
-        if self._stop_call is not None and self._stop_call.active():
-            # Stopping waits for the acknowledgements, which the slave brings.
-            self._stop_call.cancel()
         if self.status == RUNNING:
             self.executor.disconnected(self)
         self._recovery_call = self._reactor.callLater(self.recovery_timeout,
@@ -262,9 +255,6 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if self.waiting_for_slave:
             self.log.info("Subscribed again to the slave {slave}", slave=str(self.slave))
             self._stop_waiting()
-            if self._stop_call is not None:
-                # Stopping: now wait for the acknowledgements, briefly.
-                self._stop_call = self._reactor.callLater(ACKNOWLEDGEMENT_WAIT, self._close)
         if self.status != RUNNING:
             return
         if reregistered:
@@ -296,7 +286,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         update = self.unacknowledged.pop(message.uuid, None)
         if update is not None and update.status.state in TERMINAL:
             self.tasks.pop(update.status.task_id.value, None)
-        if self._stop_call is not None and not self.unacknowledged:
+        if self._awaiting_acknowledgements and not self.unacknowledged:
             self._close()
 
     # Calls from the executor.
