@@ -125,6 +125,10 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
         self.assertEqual(executor.last(internal.StatusUpdateAcknowledgementMessage).uuid,
                          b"f" * 16)
         self.register()
+        # The master last knew t1 running: so it is reported, not unknown.
+        message = self.master.last(internal.ReregisterSlaveMessage)
+        self.assertEqual([(t.task_id.value, t.state) for t in message.tasks],
+                         [("t1", mesos_pb2.TASK_RUNNING)])
         self.assertEqual(self.forwarded()[1:], [("t1", mesos_pb2.TASK_FINISHED)])
         # Sent again by the executor (it missed the acknowledgement): a duplicate.
         self.reregister_executor(executor, updates=[finished])

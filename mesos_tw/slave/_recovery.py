@@ -268,7 +268,11 @@ class SlaveRecovery:
 
     def _reregister_message(self):
         """
-        The C{ReregisterSlaveMessage} naming every executor and task we run.
+        The C{ReregisterSlaveMessage} naming every executor and task we
+        run, and (as Mesos) the tasks that have ended but whose updates are
+        not all acknowledged, in the state the master last acknowledged:
+        their updates are on their way, and the master must not think them
+        unknown to us meanwhile.
         """
         message = internal.ReregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=self.id), slave=self.info())
@@ -278,5 +282,14 @@ class SlaveRecovery:
                 info.CopyFrom(executor.info)
                 info.framework_id.value = framework.id
                 message.tasks.extend(executor.tasks.values())
+            for executor in list(framework.executors.values()) + list(
+                    framework.completed_executors):
+                for task in executor.completed_tasks:
+                    state = self.status_updates.unacknowledged_ending(
+                        framework.id, task.task_id.value)
+                    if state is not None:
+                        reported = message.tasks.add()
+                        reported.CopyFrom(task)
+                        reported.state = state
         return message
 
