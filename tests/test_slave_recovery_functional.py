@@ -18,6 +18,7 @@ deadline, never for a fixed time.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -32,7 +33,12 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
-from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster, is_alive
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE, kill_and_wait
+from mesos_tw.isolation.interface import IsolatorUnavailable
+from mesos_tw.isolation.lxc import check_lxc
+from mesos_tw.isolation.usage import marked_processes
+from mesos_tw.testing.cgroups import cgroups_root
+from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
 from mesos_tw.testing.scheduler import RecordingScheduler, echo_executor_info
 from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
 
@@ -140,12 +146,52 @@ def cut_connections(port):
     return result.returncode == 0
 
 
-class SlaveRecoveryFunctionalTests(TestCase):
+def kill_executors(work_dir, cgroups_root=None):
     """
-    A real slave killed and restarted under running tasks.
+    SIGKILL every process an executor of a slave on C{work_dir} started
+    (the executors outlive a killed slave: that is the point), and every
+    process in a cgroup under C{cgroups_root} (the launcher that forked
+    command executors may be there).
+
+    @return: a Deferred firing once they have all exited.
+    """
+    sandboxes = os.path.join(work_dir, "slaves") + os.sep
+
+    def in_root(pid):
+        try:
+            with open(f"/proc/{pid}/cgroup") as cgroups:
+                return f"/{cgroups_root}/" in cgroups.read()
+        except OSError:
+            return False
+
+    def find():
+        marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
+                  if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
+        if cgroups_root is None:
+            return marked
+        return marked + [int(entry) for entry in os.listdir("/proc")
+                         if entry.isdigit() and in_root(entry)]
+
+    return kill_and_wait(reactor, find)
+
+
+class RecoveryTestCase(TestCase):
+    """
+    A real slave killed and restarted under running tasks, with the
+    isolator L{isolation_flags} picks.
     """
 
     timeout = 240
+
+    #: The cgroups root the isolator uses, if any.
+    cgroups_root = None
+
+    def isolation_flags(self):
+        """
+        The slave's isolation flags (skipping the test, saying why, where
+        that isolator cannot work).
+        """
+        return ["--isolation=process"]
 
     @inlineCallbacks
     def setUp(self):
@@ -166,7 +212,20 @@ class SlaveRecoveryFunctionalTests(TestCase):
         self.addCleanup(self.cluster.stop)
         self.slave_port = free_port()
         self.work_dir = os.path.join(self.directory, "slave")
-        self.pids = {}
+        self.flags = self.isolation_flags()
+        self.addCleanup(self.end_everything)
+
+    @inlineCallbacks
+    def end_everything(self):
+        """
+        Stop the slave cleanly (it destroys its containers), then kill
+        whatever is left (of a slave the test killed), and wait for them.
+        """
+        slave = getattr(self, "slave", None)
+        if slave is not None and slave.running:
+            slave.signal(signal.SIGTERM)
+            yield slave.ended
+        yield kill_executors(self.work_dir, self.cgroups_root)
 
     def start_slave(self, master=None, pythonpath=None, *flags):
         """
@@ -177,7 +236,8 @@ class SlaveRecoveryFunctionalTests(TestCase):
         argv = ["mesos-slave", f"--master={master or self.url}", "--ip=127.0.0.1",
                 f"--port={self.slave_port}", f"--work_dir={self.work_dir}",
                 "--resources=cpus:4;mem:2048;disk:100", "--zk_session_timeout=2secs",
-                "--executor_reregistration_timeout=20secs", *flags]
+                "--executor_reregistration_timeout=20secs", "--recovery_timeout=2mins",
+                *self.flags, *flags]
         if pythonpath is None:
             self.slave = self.cluster.spawn("slave", *argv)
         else:
@@ -228,10 +288,6 @@ class SlaveRecoveryFunctionalTests(TestCase):
         yield self.scheduler.wait(
             lambda s: all(s.latest(t) == "TASK_RUNNING" for t in everything),
             "every task to run", timeout=120)
-        state = yield self.slave_state()
-        for framework in state["frameworks"]:
-            for executor in framework["executors"]:
-                self.pids[executor["id"]] = executor["directory"]
 
     @inlineCallbacks
     def kill_slave_while_tasks_finish(self):
@@ -288,6 +344,12 @@ class SlaveRecoveryFunctionalTests(TestCase):
         self.start_slave()
         yield self.check_nothing_lost()
 
+
+class ProcessIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the process isolator: restarts, an upgrade, a failover, a cut.
+    """
+
     @inlineCallbacks
     def test_upgrade(self):
         """
@@ -343,3 +405,34 @@ class SlaveRecoveryFunctionalTests(TestCase):
             with open(self.scheduler.file(task_id), "w"):
                 pass
         yield self.check_nothing_lost()
+
+
+class CgroupsIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the cgroups isolator (root, cgroup v1 or a delegated v2).
+    """
+
+    def isolation_flags(self):
+        """
+        A cgroups root of the test's own (skips where cgroups cannot work).
+        """
+        self.cgroups_root = cgroups_root(self)
+        return ["--isolation=cgroups", f"--cgroups_root={self.cgroups_root}"]
+
+
+class LXCIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the lxc isolator (root, LXC's tools, cgroup v1).
+    """
+
+    def isolation_flags(self):
+        """
+        The host's network (executors reach the slave over TCP), and a
+        cgroups root of the test's own.
+        """
+        try:
+            check_lxc()
+        except IsolatorUnavailable as error:
+            raise SkipTest(str(error)) from None
+        self.cgroups_root = f"mesos_tw_lxc_recovery_{os.getpid()}_{id(self):x}"
+        return ["--isolation=lxc", "--lxc_network=host", f"--cgroups_root={self.cgroups_root}"]
