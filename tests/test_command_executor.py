@@ -237,7 +237,15 @@ class CommandExecutorTests(SynchronousTestCase):
         resubscription = again.receive()
         self.assertIsInstance(resubscription, internal.ReregisterExecutorMessage)
         self.assertEqual([task.task_id.value for task in resubscription.tasks], ["t1"])
-        updates = list(resubscription.updates)
+        # A recovering slave held that try, and asks again.
+        again.send(internal.ReconnectExecutorMessage(slave_id=mesos_pb2.SlaveID(value="S1")))
+        sent_meanwhile = []
+        while True:
+            message = again.receive()
+            if isinstance(message, internal.ReregisterExecutorMessage):
+                break
+            sent_meanwhile.append(message.update)
+        updates = list(resubscription.updates) + sent_meanwhile
         self.assertEqual(updates[0].status.state, mesos_pb2.TASK_RUNNING)
         states = [update.status.state for update in updates]
         if mesos_pb2.TASK_FINISHED not in states:

@@ -98,6 +98,7 @@ class CommandExecutor:
             internal.KillTaskMessage: self._kill_task,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+            internal.ReconnectExecutorMessage: lambda message: self._resubscribe(),
             internal.FrameworkToExecutorMessage: lambda message: None,
         }
 
@@ -187,6 +188,14 @@ class CommandExecutor:
         self.connection = connection
         self.lost_at = self.next_attempt = None
         self._selector.register(connection, selectors.EVENT_READ, self._readable)
+        self._resubscribe()
+
+    def _resubscribe(self):
+        """
+        Subscribe again with what the slave has not acknowledged (also
+        when a recovering slave asks, with C{ReconnectExecutorMessage}:
+        it held our first try).
+        """
         self.send(internal.ReregisterExecutorMessage(
             framework_id=self.framework_id, executor_id=self.executor_id,
             tasks=[self.task] if self.task is not None else [],
