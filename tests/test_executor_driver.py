@@ -210,6 +210,7 @@ class ExecutorDriverTests(DriverTestCase):
         self.clock.advance(3600)
         self.assertNoResult(self.driver.stopped)
         self.network.crash(SLAVE)
+        self.turn()
         self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
 
     def test_slave_lost_shuts_down(self):
@@ -334,15 +335,19 @@ class CheckpointingDriverTests(DriverTestCase):
 
     def test_reconnect_message_resubscribes_at_once(self):
         """
-        ReconnectExecutorMessage from the restarted slave makes the driver
-        subscribe again at once.
+        ReconnectExecutorMessage from the restarted slave (which held the
+        driver's first try while it recovered) makes the driver subscribe
+        again at once.
         """
         self.lose_slave()
         restarted = RecordingPeer(self.network, SLAVE)
+        self.clock.advance(RECONNECT_INTERVAL)
+        self.turn()
+        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), 1)
         restarted.send(self.driver.node.upid, internal.ReconnectExecutorMessage(
             slave_id=mesos_pb2.SlaveID(value="S1")))
         self.turn()
-        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), 1)
+        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), 2)
 
     def test_gives_up_after_recovery_timeout(self):
         """

@@ -28,6 +28,7 @@ from mesos_tw.flags import parse_duration
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
@@ -80,7 +81,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.waiting_for_slave = False
         self._reconnect_loop = None
         self._recovery_call = None
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
             internal.RunTaskGroupMessage: self._run_task_group,
@@ -89,7 +90,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
             internal.ReconnectExecutorMessage: self._reconnect,
-        }
+        }, self.log, with_sender=False)
 
     def start(self):
         """
@@ -109,7 +110,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
                                  "(is this executor running under a slave?)")
             self.slave = UPID.parse(self.environ["MESOS_SLAVE_PID"])
         except ValueError as error:
-            self.executor.error(self, f"Cannot find the slave: {error}")
+            self._invoke(self.executor, "error", f"Cannot find the slave: {error}")
             self._finish(mesos_pb2.DRIVER_ABORTED)
             return self.status
         self.framework_id = mesos_pb2.FrameworkID(value=self.environ["MESOS_FRAMEWORK_ID"])
@@ -180,14 +181,10 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self.log.warn("Ignoring {name} from {sender}, which is not our slave",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
         if self.status == RUNNING or isinstance(message, (
                 internal.StatusUpdateAcknowledgementMessage, internal.ExecutorRegisteredMessage,
                 internal.ReconnectExecutorMessage)):
-            handler(message)
+            self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
@@ -200,9 +197,8 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self._wait_for_slave()
         elif self.status == RUNNING:
             self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
-            self.executor.shutdown(self)
-            self.status = mesos_pb2.DRIVER_STOPPED
-            self._finish(self.status)
+            if self._invoke(self.executor, "shutdown"):
+                self._finish(mesos_pb2.DRIVER_STOPPED)
         elif self._awaiting_acknowledgements:
             self._close()
 
@@ -211,7 +207,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
                       slave=str(self.slave), timeout=self.recovery_timeout)
         self.waiting_for_slave = True
         if self.status == RUNNING:
-            self.executor.disconnected(self)
+            self._invoke(self.executor, "disconnected")
         self._recovery_call = self._reactor.callLater(self.recovery_timeout,
                                                       self._recovery_timed_out)
         self._reconnect_loop = LoopingCall(self._resubscribe)
@@ -245,7 +241,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
                       timeout=self.recovery_timeout)
         self._stop_waiting()
         if self.status == RUNNING:
-            self.executor.shutdown(self)
+            self._invoke(self.executor, "shutdown")
             self.status = mesos_pb2.DRIVER_STOPPED
         self._close()
 
@@ -258,28 +254,28 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if self.status != RUNNING:
             return
         if reregistered:
-            self.executor.reregistered(self, message.slave_info)
+            self._invoke(self.executor, "reregistered", message.slave_info)
         else:
-            self.executor.registered(self, message.executor_info, message.framework_info,
-                                     message.slave_info)
+            self._invoke(self.executor, "registered", message.executor_info,
+                         message.framework_info, message.slave_info)
 
     def _run_task(self, message):
         self.tasks[message.task.task_id.value] = message.task
-        self.executor.launchTask(self, message.task)
+        self._invoke(self.executor, "launchTask", message.task)
 
     def _run_task_group(self, message):
         for task in message.task_group.tasks:
             self.tasks[task.task_id.value] = task
-        self.executor.launchTaskGroup(self, list(message.task_group.tasks))
+        self._invoke(self.executor, "launchTaskGroup", list(message.task_group.tasks))
 
     def _kill_task(self, message):
-        self.executor.killTask(self, message.task_id)
+        self._invoke(self.executor, "killTask", message.task_id)
 
     def _framework_message(self, message):
-        self.executor.frameworkMessage(self, message.data)
+        self._invoke(self.executor, "frameworkMessage", message.data)
 
     def _shutdown(self, message):
-        self.executor.shutdown(self)
+        self._invoke(self.executor, "shutdown")
         self._stop()
 
     def _acknowledged(self, message):
@@ -302,8 +298,8 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if self.status != RUNNING:
             return self.status
         if status.state == mesos_pb2.TASK_STAGING:
-            self.executor.error(self, "Attempted to send TASK_STAGING status update; "
-                                      "executors must not send it")
+            self._invoke(self.executor, "error", "Attempted to send TASK_STAGING status update; "
+                                                 "executors must not send it")
             return self._abort()
         now = self._reactor.seconds()
         update = internal.StatusUpdate(

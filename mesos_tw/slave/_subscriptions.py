@@ -64,6 +64,9 @@ class ExecutorSubscriptions:
         the acknowledgements, the tasks sent again, the queued tasks, and
         the kills that came while it was away.
         """
+        if self.recovering:
+            self._while_recovering(sender, message)
+            return
         framework = self.frameworks.get(message.framework_id.value)
         executor = framework.executors.get(message.executor_id.value) if framework else None
         refusal = self._subscription_refused(framework, executor)

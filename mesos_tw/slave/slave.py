@@ -19,6 +19,7 @@ from mesos_tw.counters import count_state, new_counters
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave._checkpointing import SlaveCheckpointing
@@ -42,10 +43,6 @@ DISCONNECTED, REGISTERING, REGISTERED, TERMINATING_SLAVE = (
 
 def _new_uuid():
     return uuid.uuid4().bytes
-
-
-#: What an executor subscribes with: held while the slave recovers.
-_SUBSCRIPTIONS = (internal.RegisterExecutorMessage, internal.ReregisterExecutorMessage)
 
 
 @implementer(IMessageReceiver)
@@ -167,7 +164,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
         self._usage_reported = False
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
             internal.PingSlaveMessage: self._ping,
@@ -184,7 +181,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             internal.ShutdownFrameworkMessage: self._shutdown_framework,
             internal.UpdateFrameworkMessage: self._update_framework,
             internal.ShutdownMessage: self._shutdown,
-        }
+        }, self.log)
 
     @property
     def pid(self):
@@ -331,17 +328,10 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler; unknown ones are logged.
+        Dispatch a message to its handler: see L{Dispatcher} for unknown
+        messages and handlers that raise.
         """
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name} from {sender}",
-                          name=message.DESCRIPTOR.full_name, sender=str(sender))
-            return
-        if self.recovering and isinstance(message, _SUBSCRIPTIONS):
-            self._while_recovering(sender, message)
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
