@@ -70,11 +70,15 @@ class ClientEndpoints:
         C{{port}} placeholders.
     """
 
-    def __init__(self, reactor, description=DEFAULT_CONNECT):
+    def __init__(self, reactor, description=DEFAULT_CONNECT, source_host=None):
         """
+        @param source_host: the local address connections are made from
+            (TCP's C{bindAddress}), or L{None} for the system's choice.
         @raise ValueError: if C{description} does not make an endpoint.
         """
         self.reactor = reactor
+        if source_host is not None:
+            description += f":bindAddress={quote(source_host)}"
         self.description = description
         try:
             self._for("127.0.0.1", 1)

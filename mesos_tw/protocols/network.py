@@ -121,17 +121,22 @@ class MessageNode:
     @ivar upid: our own address, the C{from} of every envelope we send.
     @ivar client_endpoints: turns a peer's UPID into the endpoint we connect
         to it with (L{ClientEndpoints}: TCP by default).
+    @param source_host: the local address our connections are made from,
+        or L{None} for the system's choice (several emulating processes use
+        several loopback addresses, since one address has only about
+        28,000 ephemeral ports); for the default C{client_endpoints}.
     """
 
     log = Logger()
 
     def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
-                 client_endpoints=None):
+                 client_endpoints=None, source_host=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
-        self.client_endpoints = client_endpoints or ClientEndpoints(reactor)
+        self.client_endpoints = client_endpoints or ClientEndpoints(
+            reactor, source_host=source_host)
         self._connections = {}
         self._connecting = {}
         self._pending = {}
