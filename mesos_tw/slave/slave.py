@@ -6,6 +6,7 @@ The message flows it follows are described in ``docs/flows.md``.
 """
 
 import os
+import random
 import sys
 import uuid
 from collections import deque
@@ -83,6 +84,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
     @param gc_disk_headroom: the fraction of the disk kept free.
     @param disk_usage: C{disk_usage(path)} is the fraction in use of the
         filesystem holding C{path}.
+    @param jitter: the random source of the registration back-off (see
+        L{RetryWithBackoff}).
     """
 
     log = Logger()
@@ -115,6 +118,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         disk_watch_interval=constants.DISK_WATCH_INTERVAL,
         gc_disk_headroom=constants.GC_DISK_HEADROOM,
         disk_usage=disk_usage,
+        jitter=random.random,
     ):
         self.reactor = reactor
         self.node = node
@@ -159,7 +163,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.stats = new_counters()
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
-        self._registration = RetryWithBackoff(reactor, self._register)
+        self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
         self.monitor = ResourceMonitor(
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)

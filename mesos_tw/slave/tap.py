@@ -4,12 +4,10 @@
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 from twisted.web.server import Site
 
 from mesos_tw import constants
-from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -25,6 +23,15 @@ from mesos_tw.isolation.factories import isolator_factory
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.protocols.endpoints import (
+    DEFAULT_CONNECT,
+    ENDPOINT_PARAMETERS,
+    ClientEndpoints,
+    advertised,
+    check_endpoint_options,
+    listen_description,
+    server_endpoint,
+)
 from mesos_tw.slave._recovery import RECOVER_MODES
 from mesos_tw.slave.checkpoint import CheckpointError
 from mesos_tw.slave.http import SlaveHTTP
@@ -127,10 +134,11 @@ class Options(MesosOptions):
     optParameters = [
         ["ip", None, "127.0.0.1", "IP address to listen on and advertise."],
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
-        ["hostname", None, None, "Hostname to advertise (default: the IP)."],
+        ["hostname", None, None, "Hostname to advertise (default: the advertised IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
-    ] + SLAVE_PARAMETERS
-    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
+    ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS
+    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
+                     advertise_port=parse_port)
 
     def postOptions(self):
         """
@@ -146,6 +154,10 @@ class Options(MesosOptions):
             raise usage.UsageError(f"invalid value for --master: {error}") from None
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        try:
+            check_endpoint_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         check_isolation(self)
 
 
@@ -179,6 +191,9 @@ class SlaveService(Service):
     A slave listening on its port.  Nothing happens until C{startService}.
 
     @param detector: finds the master; by default one for C{--master}.
+    @param port: listen on this TCP port at C{--ip} (mesos-local's slaves
+        pass 0), not on C{--listen} or C{--port}, and advertise the port
+        bound.
     @ivar listening: fires with the listening port once bound.
     """
 
@@ -188,7 +203,7 @@ class SlaveService(Service):
         self.detector = detector or detector_for(
             options["master_location"], reactor, session_timeout=options["zk_session_timeout"])
         self.work_dir = work_dir or options["work_dir"]
-        self.port = options["port"] if port is None else port
+        self.port = port
         self.slave = None
         self.node = None
         self.listening = Deferred()
@@ -199,9 +214,15 @@ class SlaveService(Service):
         """
         super().startService()
         options = self.options
+        host, advertised_port = advertised(options)
+        if self.port is None:
+            description = listen_description(options["ip"], options["port"], options.get("listen"))
+        else:
+            description, advertised_port = listen_description(options["ip"], self.port), 0
         self.node = MessageNode(
-            self.reactor, UPID("slave(1)", options["ip"], self.port), None,
+            self.reactor, UPID("slave(1)", host, advertised_port), None,
             options["max_frame_bytes"],
+            client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         try:
@@ -209,8 +230,7 @@ class SlaveService(Service):
         except CheckpointError as error:
             raise SystemExit(f"mesos-slave: cannot recover the checkpointed state (--strict): "
                              f"{error.path}: {error.why}") from None
-        endpoint = TCP4ServerEndpoint(
-            self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
+        endpoint = server_endpoint(self.reactor, description)
         d = self.node.listen(endpoint, Site(SlaveHTTP(
             self.slave, flags_json(self.options, [p[0] for p in Options.optParameters])).resource()))
 
