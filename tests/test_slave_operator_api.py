@@ -97,15 +97,16 @@ class AgentAPITests(SlaveTestCase):
         ReadFile: part of a sandbox file and its size (JSON has the data in
         base64); outside the work directory is a 403, a missing file a 404.
         """
-        os.makedirs(self.work_dir, exist_ok=True)
-        path = os.path.join(os.path.abspath(self.work_dir), "stdout")
+        sandbox = os.path.join(os.path.abspath(self.work_dir), "sandbox")
+        os.makedirs(sandbox)
+        path = os.path.join(sandbox, "stdout")
         with open(path, "wb") as file:
             file.write(b"hello\n")
         request = self.post(Call(type=Call.READ_FILE, read_file=Call.ReadFile(
             path=path, offset=0)), media=JSON)
         self.assertEqual(json.loads(request.body)["read_file"], {"size": 6, "data": "aGVsbG8K"})
         (info,) = self.ask("LIST_FILES", list_files=Call.ListFiles(
-            path=os.path.abspath(self.work_dir))).list_files.file_infos
+            path=sandbox)).list_files.file_infos
         self.assertEqual(info.path, path)
         outside = self.post(Call(type=Call.READ_FILE, read_file=Call.ReadFile(
             path="/etc/passwd", offset=0)))
