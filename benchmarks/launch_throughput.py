@@ -34,6 +34,7 @@ from twisted.internet import defer, reactor, task
 from mesos_tw import interface, native
 from mesos_tw.interface import mesos_pb2
 
+PROFILE = os.environ.get("LAUNCH_PROFILE")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -113,10 +114,12 @@ def start_cluster(slaves, work_dir, profile=None):
     cProfile, writing to C{profile}, if given).
     """
     port = free_port()
-    profiling = ["-m", "cProfile", "-o", profile] if profile else []
+    if profile:
+        command = [sys.executable, os.path.join(ROOT, "benchmarks", "profiled_local.py"), profile]
+    else:
+        command = [sys.executable, "-m", "twisted", "--log-format=text", "mesos-local"]
     process = subprocess.Popen(
-        [sys.executable, *profiling, "-m", "twisted", "--log-format=text", "mesos-local",
-         f"--num_slaves={slaves}",
+        [*command, f"--num_slaves={slaves}",
          f"--port={port}", f"--work_dir={work_dir}",
          "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
@@ -169,7 +172,7 @@ def run(sizes, slaves, in_flight=None):
     print(f"{'tasks':>6} {'seconds':>8} {'tasks/s':>8} {'median launch->RUNNING':>24} {'p90':>9} {'failed':>6}")
     for total in sizes:
         work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
-        process, port = start_cluster(slaves, work_dir)
+        process, port = start_cluster(slaves, work_dir, PROFILE)
         try:
             figures = yield measure(total, f"127.0.0.1:{port}", in_flight)
         finally:
