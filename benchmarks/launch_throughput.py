@@ -156,6 +156,38 @@ class ThroughputScheduler(interface.Scheduler):
         self.ledger.update(status.task_id.value, status.state, status.message)
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """
+    The CPU seconds (user + system) process C{pid} has used, with its
+    reaped children's if C{children}.
+    """
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / _TICKS
+
+
+def children_of(pid):
+    """
+    The pids of C{pid}'s children (its slaves' launchers, for mesos-local).
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def free_port():
     """
     A free loopback TCP port.
@@ -197,11 +229,16 @@ def start_cluster(slaves, work_dir, isolation, profile=None):
 
 
 @defer.inlineCallbacks
-def measure(total, master, in_flight, custom, api):
+def measure(total, master, in_flight, custom, api, cluster):
     """
     Run one framework of C{total} tasks (at most C{in_flight} unfinished at
-    once, if given); return its figures.
+    once, if given) on the mesos-local process C{cluster}; return its
+    figures, with the CPU each part used per task: mesos-local (master and
+    slaves), the executors and their commands (reaped by the slaves'
+    launchers, or the custom executors), and this process (the scheduler).
     """
+    cluster_before = cpu_seconds(cluster.pid)
+    scheduler_before = time.process_time()
     finished = defer.Deferred()
     ledger = ThroughputLedger(total, reactor, finished, in_flight, custom)
     if api == "http":
@@ -219,6 +256,9 @@ def measure(total, master, in_flight, custom, api):
         yield finished
         driver.stop()
     yield task.deferLater(reactor, 0.5, lambda: None)
+    cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
+    scheduler_cpu = time.process_time() - scheduler_before
+    executors_cpu = sum(cpu_seconds(pid, children=True) for pid in children_of(cluster.pid))
     elapsed = ledger.last_finish - ledger.first_launch
     latencies = sorted(ledger.running_latency)
     return {
@@ -228,6 +268,9 @@ def measure(total, master, in_flight, custom, api):
         "median_running_ms": 1000 * statistics.median(latencies),
         "p90_running_ms": 1000 * latencies[int(0.9 * (len(latencies) - 1))],
         "failed": ledger.failed,
+        "cluster_ms": 1000 * cluster_cpu / total,
+        "executors_ms": 1000 * executors_cpu / total,
+        "scheduler_ms": 1000 * scheduler_cpu / total,
     }
 
 
@@ -252,14 +295,15 @@ def run(sizes, options):
     print(f"floor: sh -c true started and reaped one after another: {floor():.0f} per second "
           f"(load {load():.2f})", flush=True)
     print("| isolation | api | executor | tasks | in flight | seconds | tasks/s "
-          "| median launch->RUNNING | p90 | failed | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| median launch->RUNNING | p90 | failed | CPU/task: mesos-local | executors "
+          "| scheduler | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for total in sizes:
         work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
         process, port = start_cluster(options.slaves, work_dir, options.isolation, options.profile)
         try:
             figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
-                                    options.api)
+                                    options.api, process)
         finally:
             process.terminate()
             process.wait()
@@ -267,7 +311,9 @@ def run(sizes, options):
             f"| {options.isolation} | {options.api} | {options.executor} | {figures['tasks']} "
             f"| {options.in_flight or 'any'} | {figures['seconds']:.1f} "
             f"| {figures['tasks_per_second']:.1f} | {figures['median_running_ms']:.0f} ms "
-            f"| {figures['p90_running_ms']:.0f} ms | {figures['failed']} | {load():.2f} |",
+            f"| {figures['p90_running_ms']:.0f} ms | {figures['failed']} "
+            f"| {figures['cluster_ms']:.2f} ms | {figures['executors_ms']:.2f} ms "
+            f"| {figures['scheduler_ms']:.2f} ms | {load():.2f} |",
             flush=True,
         )
 
