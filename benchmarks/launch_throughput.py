@@ -247,18 +247,19 @@ def measure(total, master, in_flight, custom, api, cluster):
         scheduler = HttpScheduler(reactor, master, ledger, custom)
         yield scheduler.start()
         yield finished
-        scheduler.stop()
     else:
         info = mesos_pb2.FrameworkInfo(user="", name=f"throughput-{total}")
-        driver = native.MesosSchedulerDriver(ThroughputScheduler(ledger), info, master,
-                                             reactor=reactor)
-        driver.start()
+        scheduler = native.MesosSchedulerDriver(ThroughputScheduler(ledger), info, master,
+                                                reactor=reactor)
+        scheduler.start()
         yield finished
-        driver.stop()
-    yield task.deferLater(reactor, 0.5, lambda: None)
+    # Measured while the executors still run (a custom executor's CPU is
+    # its own; the command executors' is their launcher's reaped children's).
     cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
     scheduler_cpu = time.process_time() - scheduler_before
     executors_cpu = sum(cpu_seconds(pid, children=True) for pid in children_of(cluster.pid))
+    scheduler.stop()
+    yield task.deferLater(reactor, 0.5, lambda: None)
     elapsed = ledger.last_finish - ledger.first_launch
     latencies = sorted(ledger.running_latency)
     return {
