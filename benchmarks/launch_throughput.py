@@ -97,6 +97,14 @@ class ThroughputLedger:
             self.first_launch = self.clock.seconds()
         return tasks, each
 
+    def at_limit(self):
+        """
+        Whether no more tasks may be launched now (all launched, or as many
+        in flight as allowed).
+        """
+        return self.launched >= self.total or (
+            self.in_flight is not None and self.launched - self.done >= self.in_flight)
+
     def update(self, task_id, state, message):
         """
         A status update arrived.
@@ -123,11 +131,17 @@ class ThroughputScheduler(interface.Scheduler):
 
     def __init__(self, ledger):
         self.ledger = ledger
+        self.suppressed = False
 
     def resourceOffers(self, driver, offers):
         """
-        Launch what the offer holds room for.
+        Launch what the offer holds room for; with as many tasks in flight
+        as allowed, ask for no more offers until one ends (declined offers
+        would otherwise come straight back, round and round).
         """
+        if self.ledger.at_limit():
+            self.suppressed = True
+            driver.suppressOffers()
         for offer in offers:
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
@@ -151,9 +165,13 @@ class ThroughputScheduler(interface.Scheduler):
 
     def statusUpdate(self, driver, status):
         """
-        Record it.
+        Record it; offers again once a task has ended, if they were
+        suppressed.
         """
         self.ledger.update(status.task_id.value, status.state, status.message)
+        if self.suppressed and not self.ledger.at_limit():
+            self.suppressed = False
+            driver.reviveOffers()
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

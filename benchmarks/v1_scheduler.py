@@ -110,6 +110,7 @@ class HttpScheduler:
         self.agent = Agent(reactor, pool=self.pool)
         self.stream = None
         self.stopped = False
+        self.suppressed = False
 
     def start(self):
         """
@@ -156,6 +157,11 @@ class HttpScheduler:
             self.stream_id = self.stream.headers.get("mesos-stream-id", "")
             self.stream.subscribed.callback(None)
         elif kind == "OFFERS":
+            if self.ledger.at_limit():
+                # Declined offers would come straight back: ask for none
+                # until a task ends.
+                self.suppressed = True
+                self._call({"type": "SUPPRESS", "framework_id": {"value": self.framework_id}})
             for offer in event["offers"]["offers"]:
                 self._launch(offer)
         elif kind == "UPDATE":
@@ -163,6 +169,9 @@ class HttpScheduler:
             self.ledger.update(status["task_id"]["value"],
                                mesos_pb2.TaskState.Value(status["state"]),
                                status.get("message", ""))
+            if self.suppressed and not self.ledger.at_limit():
+                self.suppressed = False
+                self._call({"type": "REVIVE", "framework_id": {"value": self.framework_id}})
             if "uuid" in status:
                 self._call({"type": "ACKNOWLEDGE", "framework_id": {"value": self.framework_id},
                             "acknowledge": {"agent_id": status["agent_id"],

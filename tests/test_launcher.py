@@ -183,8 +183,8 @@ class LauncherTests(TestCase):
     def test_task_leftovers_are_killed(self):
         """
         A process the task leaves behind in a session of its own is killed
-        before the executor reports the task finished: the executor exits
-        with nothing of its container left.
+        before the executor exits: it exits with nothing of its container
+        left.
         """
         container, launching = self.start("e1")
         yield launching
