@@ -32,10 +32,10 @@ import time
 import traceback
 import uuid
 
+from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
-from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.upid import UPID
 
