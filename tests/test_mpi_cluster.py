@@ -106,7 +106,8 @@ class MPIJobTests(TestCase):
         self.assertEqual(code, 0, err.decode())
         self.assertEqual(out, b"sum of 4 ranks: 10\n")
         self.assertTrue(err.endswith(b"mesos-mpirun: 4 ranks finished\n"), err)
-        state = await (await treq.get(f"http://127.0.0.1:{port}/master/state", persistent=False)).json()
+        response = await treq.get(f"http://127.0.0.1:{port}/master/state", persistent=False)
+        state = await response.json()
         tasks = [task for framework in state["completed_frameworks"]
                  for task in framework["completed_tasks"]]
         self.assertEqual(sorted(task["id"] for task in tasks), ["proxy-0", "proxy-1"])

@@ -35,6 +35,10 @@ def _scalar(offer, name):
     return sum(r.scalar.value for r in offer.resources if r.name == name)
 
 
+def _fits(task, cpus, mem):
+    return task.spec.cpus <= cpus + 1e-9 and task.spec.mem <= mem + 1e-9
+
+
 def rack_of(offer):
     """
     The text of the offer's slave's C{rack} attribute, or L{None}.
@@ -144,38 +148,52 @@ class BatchScheduler(Scheduler):
         racks.update(self._racks[host] for host in task.spec.hosts if host in self._racks)
         return racks
 
+    def _skipped_for(self, job, now):
+        return None if job.skipped_since is None else now - job.skipped_since
+
+    def _step(self, job, now):
+        return self.delay.step(job.locality_step, self._skipped_for(job, now))
+
     def _choose(self, hostname, rack, cpus, mem, now):
         """
         The waiting tasks to launch on a slave with C{cpus} and C{mem}
-        free: the best placed first, each only if its wait allows it.
+        free: the best placed first, each only if its job's step allows
+        it.  Jobs that could have used the room left but launch nothing
+        here start being skipped.
         """
-        candidates = []
+        candidates, usable = [], []
         for order, task in enumerate(self._pending):
             if hostname in task.excluded_hosts and not task.excluded_hosts >= self._hosts:
                 continue
+            usable.append(task)
             racks = self._racks_of(task)
             level = placement_level(task.spec.hosts, racks, hostname, rack)
-            if self.delay.accepts(task.spec.hosts, racks, now - task.waiting_since, level):
+            if self.delay.accepts(task.spec.hosts, racks, self._step(task.job, now), level):
                 candidates.append((rank(level), order, task, level))
         chosen = []
         for _, _, task, level in sorted(candidates, key=lambda c: c[:2]):
-            if task.spec.cpus <= cpus + 1e-9 and task.spec.mem <= mem + 1e-9:
+            if _fits(task, cpus, mem):
                 cpus -= task.spec.cpus
                 mem -= task.spec.mem
                 chosen.append((task, level))
+        launching = {task.job.id for task, _ in chosen}
+        for task in usable:
+            job = task.job
+            if job.id not in launching and job.skipped_since is None and _fits(task, cpus, mem):
+                job.skipped_since = now
         return chosen
 
     def _refuse_seconds(self, now):
         """
         How long to filter what is left of an offer: until the first
-        waiting task would accept a worse placement, at most
+        waiting job reaches its next step, at most
         L{DEFAULT_REFUSE_SECONDS}; L{IDLE_REFUSE_SECONDS} with nothing
         waiting.
         """
         if not self._pending:
             return IDLE_REFUSE_SECONDS
-        changes = [self.delay.next_change(task.spec.hosts, self._racks_of(task),
-                                          now - task.waiting_since) for task in self._pending]
+        changes = [self.delay.next_change(self._step(job, now), self._skipped_for(job, now))
+                   for job in {task.job.id: task.job for task in self._pending}.values()]
         changes = [change for change in changes if change is not None]
         return min([DEFAULT_REFUSE_SECONDS, *changes])
 
@@ -226,6 +244,8 @@ class BatchScheduler(Scheduler):
             host=offer.hostname, rack=rack_of(offer), level=level, launched_at=now)
         task.attempts.append(attempt)
         task.state = states.STAGING
+        task.job.locality_step = self.delay.step_of(task.spec.hosts, self._racks_of(task), level)
+        task.job.skipped_since = None
         self._attempts[attempt.task_id] = (task, attempt)
         self.on_change(task.job)
         return self.task_info(task, offer, attempt)
