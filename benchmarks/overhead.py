@@ -7,8 +7,13 @@ through mesos_tw, from the command's start to its exit.
   through ``--iterations`` floating-point steps, then reduce; alone it is
   ``mpiexec -n RANKS prog``, through mesos_tw ``mesos-mpirun -n RANKS prog``.
 - batch: TASKS tasks of the same spinning (built with ``gcc``), alone run
-  RANKS at a time by ``xargs -P``, through mesos_tw a ``mesos-batch`` job
-  of one-cpu tasks on a slave of RANKS cpus.
+  RANKS at a time by ``xargs -P``, each in a session of its own as mesos_tw
+  runs each executor (where the kernel's ``sched_autogroup`` is on, a
+  session is a scheduling group: alone in one session, the tasks would
+  share one group's CPU while through mesos_tw each has its own), and
+  through mesos_tw a ``mesos-batch`` job of one-cpu tasks on a slave of
+  RANKS cpus.  The MPI job is one session either way (mpiexec's alone, the
+  one proxy task's through mesos_tw).
 
 Both go through one ``mesos-local`` (one slave, ``cpus:RANKS``) started
 once beforehand, so its start-up is not counted; the commands' own
@@ -32,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from mesos_tw.testing.machine import load_average, sched_autogroup
 
 BIN = os.path.dirname(sys.executable)
 
@@ -119,7 +126,7 @@ def main(argv=None):
         "MPI": (["mpiexec", "-n", str(args.ranks), spin_mpi, str(args.iterations)],
                 [os.path.join(BIN, "mesos-mpirun"), master, "-n", str(args.ranks), "--mem=64",
                  spin_mpi, str(args.iterations)], {}),
-        "batch": (["xargs", "-P", str(args.ranks), "-I{}", "sh", "-c", "{}"],
+        "batch": (["xargs", "-P", str(args.ranks), "-I{}", "setsid", "-w", "sh", "-c", "{}"],
                   [os.path.join(BIN, "mesos-batch"), master, "--locality_wait=0", job],
                   {"input": "\n".join([f"{spin} {args.iterations}"] * args.tasks).encode()}),
     }
@@ -128,12 +135,13 @@ def main(argv=None):
         timed([os.path.join(BIN, "mesos-batch"), master, '{"tasks": [{"command": "true"}]}'],
               stderr=subprocess.DEVNULL)
         print(f"{args.ranks} ranks (MPI) / {args.tasks} tasks {args.ranks} at a time (batch) of "
-              f"{args.iterations:,} steps each; {args.pairs} alternating pairs; medians")
+              f"{args.iterations:,} steps each; {args.pairs} alternating pairs; medians; "
+              f"sched_autogroup {sched_autogroup()}")
         print("| job | alone | through mesos_tw | overhead | alone runs | through runs "
               "| load before | load after |")
         print("|---|---|---|---|---|---|---|---|")
         for kind, (alone_argv, through_argv, extra) in kinds.items():
-            before = os.getloadavg()[0]
+            before = load_average()
             alone, through = [], []
             for _ in range(args.pairs):
                 alone.append(timed(alone_argv, **extra))
@@ -142,7 +150,7 @@ def main(argv=None):
             print(f"| {kind} | {a:.2f} s | {t:.2f} s | {t / a - 1:+.1%} "
                   f"| {', '.join(f'{x:.2f}' for x in alone)} "
                   f"| {', '.join(f'{x:.2f}' for x in through)} "
-                  f"| {before:.1f} | {os.getloadavg()[0]:.1f} |")
+                  f"| {before:.1f} | {load_average():.1f} |")
             sys.stdout.flush()
     finally:
         cluster.terminate()
