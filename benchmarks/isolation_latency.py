@@ -19,10 +19,11 @@ shares divide the CPU between sibling cgroups: the tasks' cgroups share
 their parent's (the slave's ``--cgroups_root``), and that parent competes
 with everything else on the machine as one process would.  On a dedicated
 slave that is nothing much; on a machine other work is loading, the two
-tasks together get little.  So a third run, ``cgroups, weighted root``,
-gives the slave's cgroup ``--root_shares`` (32,768: 32 processes' worth)
-first, standing in for a dedicated machine; the load average is printed
-beside the figures.
+tasks together get little.  So further runs give the slave's cgroup
+``--root_shares`` first (32,768: 32 processes' worth; 262,144, the
+kernel's most), standing in for a dedicated machine, with this process
+(the client) moved into a cgroup of its own inside it; the load average is
+printed beside the figures.
 
 Where the kernel's ``sched_autogroup`` is on (the output says), every
 session is a scheduling group of its own, and the process isolator starts
@@ -135,16 +136,35 @@ def wait_for_server(port, deadline=60.0):
             time.sleep(0.1)
 
 
+def our_cpu_cgroup():
+    """
+    This process's cgroup in the v1 cpu hierarchy, relative to its root.
+    """
+    with open("/proc/self/cgroup", encoding="ascii") as handle:
+        return next(line.split(":", 2)[2].strip() for line in handle
+                    if "cpu" in line.split(":", 2)[1].split(",")).lstrip("/")
+
+
+def join_cpu_cgroup(relative):
+    """
+    Move this process (every thread) into the cpu cgroup C{relative},
+    making it if need be; return the one it was in.
+    """
+    before = our_cpu_cgroup()
+    os.makedirs(os.path.join("/sys/fs/cgroup/cpu", relative), exist_ok=True)
+    with open(os.path.join("/sys/fs/cgroup/cpu", relative, "cgroup.procs"), "w",
+              encoding="ascii") as handle:
+        handle.write(str(os.getpid()))
+    return before
+
+
 def weighted_root(shares):
     """
     Make a cgroup for the slave's containers (under ours, in the v1 cpu
     hierarchy) with C{shares}; its name and its path below a hierarchy.
     """
     name = f"mesos_tw_isolation_latency_{os.getpid()}"
-    with open("/proc/self/cgroup", encoding="ascii") as handle:
-        ours = next(line.split(":", 2)[2].strip() for line in handle
-                    if "cpu" in line.split(":", 2)[1].split(","))
-    relative = os.path.join(ours.lstrip("/"), name)
+    relative = os.path.join(our_cpu_cgroup(), name)
     os.makedirs(os.path.join("/sys/fs/cgroup/cpu", relative), exist_ok=True)
     with open(os.path.join("/sys/fs/cgroup/cpu", relative, "cpu.shares"), "w",
               encoding="ascii") as handle:
@@ -158,10 +178,13 @@ def run(isolation, hogs, requests, root_shares=None):
     """
     master_port, web_port = free_port(), free_port()
     work_dir = tempfile.mkdtemp(prefix="isolation-latency-")
-    flags, root = [], None
+    flags, root, home = [], None, None
     if root_shares is not None:
         name, root = weighted_root(root_shares)
         flags.append(f"--cgroups_root={name}")
+        # The client is part of the machine the weighted cgroup stands for:
+        # outside it, it would wait behind it like any other process.
+        home = join_cpu_cgroup(os.path.join(root, "client"))
     cluster = subprocess.Popen(
         [MESOS_LOCAL, f"--port={master_port}", "--num_slaves=1", f"--isolation={isolation}",
          "--resources=cpus:2;mem:2048", f"--work_dir={work_dir}", *flags],
@@ -192,6 +215,8 @@ def run(isolation, hogs, requests, root_shares=None):
         cluster.terminate()
         cluster.wait(timeout=30)
         shutil.rmtree(work_dir, ignore_errors=True)
+        if home is not None:
+            join_cpu_cgroup(home)
         if root is not None:
             # The slave made the cgroup in its other hierarchies too.
             for path in glob.glob(os.path.join("/sys/fs/cgroup", "*", root)):
@@ -212,11 +237,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hogs", type=int, default=8, help="busy processes in the hog task")
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--root_shares", type=int, default=32768,
-                        help="cpu.shares of the slave's cgroup in the weighted run")
+    parser.add_argument("--root_shares", type=int, action="append",
+                        help="cpu.shares of the slave's cgroup in a weighted run (default: "
+                             "32768 and 262144, the most the kernel allows)")
+    parser.add_argument("--isolation", action="append",
+                        help="only these runs: process, cgroups, weighted")
     args = parser.parse_args(argv)
-    runs = [("process", "process", None), ("cgroups", "cgroups", None),
-            ("cgroups, weighted root", "cgroups", args.root_shares)]
+    runs = [("process", "process", None), ("cgroups", "cgroups", None)] + [
+        (f"cgroups, root weighted {shares}", "cgroups", shares)
+        for shares in args.root_shares or [32768, 262144]]
+    if args.isolation:
+        runs = [run for run in runs if run[0].split(",")[0] in args.isolation
+                or ("weighted" in args.isolation and run[2] is not None)]
     print(f"web server task (1 cpu) and a hog task of {args.hogs} busy processes (1 cpu) on one "
           f"slave of cpus:2; {args.requests} requests each way; "
           f"sched_autogroup {sched_autogroup()}")

@@ -19,10 +19,11 @@ Both go through one ``mesos-local`` (one slave, ``cpus:RANKS``) started
 once beforehand, so its start-up is not counted; the commands' own
 start-up (registration, offers, task launch, Python's) is.  Runs alternate
 (alone, through, alone, ...) so that both see the same load; the table
-gives medians.
+gives medians.  Jobs of 0 steps come first: their difference is the fixed
+cost of going through mesos_tw, which a job of T seconds pays once.
 
     python benchmarks/overhead.py
-    python benchmarks/overhead.py --iterations 400000000 --pairs 5
+    python benchmarks/overhead.py --iterations 2000000000 --pairs 5
 
 The paper: under 4% overhead.
 """
@@ -100,11 +101,29 @@ def timed(argv, **kwargs):
     return time.perf_counter() - start
 
 
+def commands(args, master, spin, spin_mpi, steps):
+    """
+    C{{kind: (alone argv, through-mesos_tw argv, subprocess arguments)}}
+    for jobs of C{steps} steps per rank or task.
+    """
+    job = json.dumps({"name": "spin", "tasks": [
+        {"id": f"t{i}", "command": f"{spin} {steps}", "cpus": 1, "mem": 64}
+        for i in range(args.tasks)]})
+    return {
+        "MPI": (["mpiexec", "-n", str(args.ranks), spin_mpi, str(steps)],
+                [os.path.join(BIN, "mesos-mpirun"), master, "-n", str(args.ranks), "--mem=64",
+                 spin_mpi, str(steps)], {}),
+        "batch": (["xargs", "-P", str(args.ranks), "-I{}", "setsid", "-w", "sh", "-c", "{}"],
+                  [os.path.join(BIN, "mesos-batch"), master, "--locality_wait=0", job],
+                  {"input": "\n".join([f"{spin} {steps}"] * args.tasks).encode()}),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ranks", type=int, default=2, help="MPI ranks, and batch tasks at once")
     parser.add_argument("--tasks", type=int, default=4, help="tasks of the batch job")
-    parser.add_argument("--iterations", type=int, default=200_000_000, help="steps per rank/task")
+    parser.add_argument("--iterations", type=int, default=1_000_000_000, help="steps per rank/task")
     parser.add_argument("--pairs", type=int, default=3, help="alone/through pairs per kind")
     args = parser.parse_args(argv)
     for tool in ("gcc", "mpicc", "mpiexec"):
@@ -119,39 +138,29 @@ def main(argv=None):
          f"--work_dir={os.path.join(directory, 'work')}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     master = f"--master=127.0.0.1:{port}"
-    job = json.dumps({"name": "spin", "tasks": [
-        {"id": f"t{i}", "command": f"{spin} {args.iterations}", "cpus": 1, "mem": 64}
-        for i in range(args.tasks)]})
-    kinds = {
-        "MPI": (["mpiexec", "-n", str(args.ranks), spin_mpi, str(args.iterations)],
-                [os.path.join(BIN, "mesos-mpirun"), master, "-n", str(args.ranks), "--mem=64",
-                 spin_mpi, str(args.iterations)], {}),
-        "batch": (["xargs", "-P", str(args.ranks), "-I{}", "setsid", "-w", "sh", "-c", "{}"],
-                  [os.path.join(BIN, "mesos-batch"), master, "--locality_wait=0", job],
-                  {"input": "\n".join([f"{spin} {args.iterations}"] * args.tasks).encode()}),
-    }
     try:
         time.sleep(3)
         timed([os.path.join(BIN, "mesos-batch"), master, '{"tasks": [{"command": "true"}]}'],
               stderr=subprocess.DEVNULL)
-        print(f"{args.ranks} ranks (MPI) / {args.tasks} tasks {args.ranks} at a time (batch) of "
-              f"{args.iterations:,} steps each; {args.pairs} alternating pairs; medians; "
-              f"sched_autogroup {sched_autogroup()}")
-        print("| job | alone | through mesos_tw | overhead | alone runs | through runs "
-              "| load before | load after |")
-        print("|---|---|---|---|---|---|---|---|")
-        for kind, (alone_argv, through_argv, extra) in kinds.items():
-            before = load_average()
-            alone, through = [], []
-            for _ in range(args.pairs):
-                alone.append(timed(alone_argv, **extra))
-                through.append(timed(through_argv, stderr=subprocess.DEVNULL))
-            a, t = statistics.median(alone), statistics.median(through)
-            print(f"| {kind} | {a:.2f} s | {t:.2f} s | {t / a - 1:+.1%} "
-                  f"| {', '.join(f'{x:.2f}' for x in alone)} "
-                  f"| {', '.join(f'{x:.2f}' for x in through)} "
-                  f"| {before:.1f} | {load_average():.1f} |")
-            sys.stdout.flush()
+        print(f"{args.ranks} ranks (MPI) / {args.tasks} tasks {args.ranks} at a time (batch); "
+              f"{args.pairs} alternating pairs; medians; sched_autogroup {sched_autogroup()}")
+        print("| job | steps per rank or task | alone | through mesos_tw | difference | overhead "
+              "| alone runs | through runs | load before | load after |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for steps in (0, args.iterations):
+            for kind, (alone_argv, through_argv, extra) in commands(
+                    args, master, spin, spin_mpi, steps).items():
+                before = load_average()
+                alone, through = [], []
+                for _ in range(args.pairs):
+                    alone.append(timed(alone_argv, **extra))
+                    through.append(timed(through_argv, stderr=subprocess.DEVNULL))
+                a, t = statistics.median(alone), statistics.median(through)
+                print(f"| {kind} | {steps:,} | {a:.2f} s | {t:.2f} s | {t - a:+.2f} s "
+                      f"| {t / a - 1:+.1%} | {', '.join(f'{x:.2f}' for x in alone)} "
+                      f"| {', '.join(f'{x:.2f}' for x in through)} "
+                      f"| {before:.1f} | {load_average():.1f} |")
+                sys.stdout.flush()
     finally:
         cluster.terminate()
         cluster.wait(timeout=30)
