@@ -16,11 +16,8 @@ import json
 import sys
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
-from twisted.web.server import Site
 
-from mesos_tw.batch.http import BatchHTTP
 from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.report import Progress, text_report
 from mesos_tw.batch.scheduler import BatchScheduler
@@ -118,6 +115,13 @@ def run(reactor, options, stdout, stderr):
     reactor.addSystemEventTrigger("before", "shutdown", stop_driver, driver)
     driver.start()
     if options["listen"]:
+        # Imported here: Klein and twisted.web are a third of the start-up
+        # of a one-job run, which does not need them.
+        from twisted.internet.endpoints import serverFromString
+        from twisted.web.server import Site
+
+        from mesos_tw.batch.http import BatchHTTP
+
         site = Site(BatchHTTP(scheduler, reactor).resource())
         d = serverFromString(reactor, _endpoint(options["listen"])).listen(site)
         d.addCallback(lambda port: stderr.write(
