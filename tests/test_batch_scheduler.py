@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.locality import ANY, NODE, RACK, DelayScheduling
+from mesos_tw.batch import scheduler as scheduler_module
 from mesos_tw.batch.scheduler import DEFAULT_REFUSE_SECONDS, IDLE_REFUSE_SECONDS, BatchScheduler
 from mesos_tw.interface import SchedulerDriver, mesos_pb2
 from mesos_tw.testing.drivers import RecordingSchedulerDriver, SchedulerCalls, offer
@@ -395,6 +396,21 @@ class CancelTests(SchedulerTestCase):
         self.assertEqual(self.successResultOf(running.ended).state, "cancelled")
         self.assertEqual(self.driver.revived, 1)
         self.assertRaises(KeyError, self.scheduler.cancel, "job-9")
+
+    def test_ended_jobs_bounded(self):
+        """
+        A long-running instance keeps only the latest ended jobs (and
+        their tasks' attempts); running ones stay.
+        """
+        self.patch(scheduler_module, "MAX_ENDED_JOBS", 2)
+        running = self.scheduler.submit(job({"id": "slow", "cpus": 5}))
+        for number in range(3):
+            ended = self.scheduler.submit(job({"id": "t"}))
+            self.offers(offer(f"o{number}", "h1"))
+            self.status(f"{ended.id}.t.0", "TASK_FINISHED")
+        self.assertEqual(list(self.scheduler.jobs), [running.id, "job-3", "job-4"])
+        self.status("job-2.t.0", "TASK_FAILED")
+        self.assertEqual(running.state, "running")
 
     def test_error_fails_everything(self):
         """

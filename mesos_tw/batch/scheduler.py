@@ -16,7 +16,7 @@ from mesos_tw.batch.run import Attempt, JobRun
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["BatchScheduler", "DEFAULT_REFUSE_SECONDS", "IDLE_REFUSE_SECONDS"]
+__all__ = ["BatchScheduler", "DEFAULT_REFUSE_SECONDS", "IDLE_REFUSE_SECONDS", "MAX_ENDED_JOBS"]
 
 #: The filter on an offer no waiting task could take however long it waits
 #: (too small, or a host its tasks failed on): Mesos's default.
@@ -24,6 +24,9 @@ DEFAULT_REFUSE_SECONDS = 5.0
 
 #: The filter on offers declined with nothing left to run; new tasks revive.
 IDLE_REFUSE_SECONDS = 300.0
+
+#: How many ended jobs a long-running instance keeps for their reports.
+MAX_ENDED_JOBS = 1000
 
 _SUCCESS = frozenset({"TASK_FINISHED"})
 _NOT_RETRIED = frozenset({"TASK_ERROR"})
@@ -57,7 +60,8 @@ class BatchScheduler(Scheduler):
     @param locality_wait: seconds a task waits at each locality level.
     @param on_change: called with a L{JobRun} each time one of its tasks
         changes state.
-    @ivar jobs: C{{job id: JobRun}} in submission order.
+    @ivar jobs: C{{job id: JobRun}} in submission order (the
+        L{MAX_ENDED_JOBS} latest ended ones, and every running one).
     @ivar driver: the driver, once a callback has given it.
     """
 
@@ -75,6 +79,7 @@ class BatchScheduler(Scheduler):
         self._racks = {}
         self._hosts = set()
         self._job_numbers = itertools.count(1)
+        self._ended_jobs = []
 
     # Jobs.
 
@@ -89,6 +94,7 @@ class BatchScheduler(Scheduler):
             raise ValueError(f"job id {job_id!r} is already used")
         job = JobRun(job_id, spec, self.clock.seconds())
         self.jobs[job_id] = job
+        job.ended.addCallback(self._forget_old)
         self._pending.extend(job.tasks)
         self._revive()
         self.on_change(job)
@@ -115,6 +121,15 @@ class BatchScheduler(Scheduler):
                 self.driver.killTask(mesos_pb2.TaskID(value=task.attempts[-1].task_id))
         job.end_if_done(now)
         self.on_change(job)
+        return job
+
+    def _forget_old(self, job):
+        self._ended_jobs.append(job.id)
+        while len(self._ended_jobs) > MAX_ENDED_JOBS:
+            old = self.jobs.pop(self._ended_jobs.pop(0))
+            for task in old.tasks:
+                for attempt in task.attempts:
+                    self._attempts.pop(attempt.task_id, None)
         return job
 
     def _revive(self):
