@@ -4,7 +4,7 @@ offers, rescinding them, and launching tasks on them (with validation).
 Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 """
 
-from mesos_tw.master.state import OfferRecord, TaskRecord
+from mesos_tw.master.state import OfferRecord, TaskRecord, shown_fields
 from mesos_tw.master.validation import launched_tasks, validate_group, validate_task
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -26,15 +26,17 @@ class OfferManagement:
         events ask for it).
         """
         if self._allocation_call is None or not self._allocation_call.active():
-            self._allocation_call = self.reactor.callLater(0, self.allocate)
+            self._allocation_call = self.reactor.callLater(0, self.allocate, changed_only=True)
 
-    def allocate(self):
+    def allocate(self, changed_only=False):
         """
-        Ask the allocator for offers and send them, one message per framework.
+        Ask the allocator for offers and send them, one message per framework:
+        for every slave (the allocation interval's cycle) or, after events,
+        for what they changed (L{IAllocator.allocate}).
         """
         self.allocation_runs += 1
         by_framework = {}
-        for framework_id, slave_id, resources in self.allocator.allocate():
+        for framework_id, slave_id, resources in self.allocator.allocate(changed_only):
             framework = self.frameworks[framework_id]
             slave = self.slaves[slave_id]
             offer = mesos_pb2.Offer(
@@ -213,7 +215,7 @@ class OfferManagement:
                 slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
                 framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
         record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
-                            [(mesos_pb2.TASK_STAGING, now)])
+                            [(mesos_pb2.TASK_STAGING, now)], shown=shown_fields(task))
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1

@@ -9,12 +9,12 @@ equivalent of libprocess's ``exited`` event.
 """
 
 from twisted.internet.defer import succeed
-from twisted.internet.abstract import isIPAddress
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
+from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
 
 __all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
@@ -119,15 +119,24 @@ class MessageNode:
     One process's end of the message network.
 
     @ivar upid: our own address, the C{from} of every envelope we send.
+    @ivar client_endpoints: turns a peer's UPID into the endpoint we connect
+        to it with (L{ClientEndpoints}: TCP by default).
+    @param source_host: the local address our connections are made from,
+        or L{None} for the system's choice (several emulating processes use
+        several loopback addresses, since one address has only about
+        28,000 ephemeral ports); for the default C{client_endpoints}.
     """
 
     log = Logger()
 
-    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
+                 client_endpoints=None, source_host=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
+        self.client_endpoints = client_endpoints or ClientEndpoints(
+            reactor, source_host=source_host)
         self._connections = {}
         self._connecting = {}
         self._pending = {}
@@ -138,15 +147,17 @@ class MessageNode:
         """
         Accept connections on C{endpoint}; HTTP requests go to C{site}.
 
-        Our UPID's port becomes the port actually bound (for port 0).
+        A UPID port of 0 becomes the port actually bound (when the endpoint
+        has one): a node advertises a fixed port only when told to.
 
         @return: a Deferred firing with the listening port.
         """
 
         def listening(port):
             self._port = port
-            if self.upid.port == 0:
-                self.upid = type(self.upid)(self.upid.id, self.upid.host, port.getHost().port)
+            bound = getattr(port.getHost(), "port", 0)
+            if self.upid.port == 0 and bound:
+                self.upid = type(self.upid)(self.upid.id, self.upid.host, bound)
             return port
 
         return endpoint.listen(_ListeningFactory(self, site)).addCallback(listening)
@@ -185,12 +196,9 @@ class MessageNode:
             self._connect(to)
 
     def _connect(self, to):
-        if isIPAddress(to.host):
-            # UPIDs name addresses; resolving them would cost a thread-pool
-            # round trip per connection (thousands, at scale).
-            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10)
-        else:
-            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+        # TCP to an IP literal connects without a resolver's thread-pool
+        # round trip (thousands of connections, at scale).
+        endpoint = self.client_endpoints(to)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 
@@ -207,7 +215,7 @@ class MessageNode:
                 "Could not connect to {to} ({error}); {count} message(s) not sent",
                 to=str(to), error=failure.getErrorMessage(), count=len(dropped),
             )
-            self.receiver.peer_lost(to)
+            self._tell_lost(to)
 
         d.addCallbacks(connected, failed)
 
@@ -224,7 +232,14 @@ class MessageNode:
         if self._connections.get(protocol.peer) is not protocol:
             # The newest connection from a peer is the one to answer on.
             self._connections[protocol.peer] = protocol
-        self.receiver.message_received(sender, message)
+        try:
+            self.receiver.message_received(sender, message)
+        except Exception:
+            # Receivers dispatch through a Dispatcher, which contains their
+            # handlers' failures; this is the last line, so that no bug
+            # closes a connection (principle 8).
+            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
+                             name=message.DESCRIPTOR.full_name, sender=str(sender))
 
     def connection_lost(self, protocol):
         """
@@ -233,7 +248,16 @@ class MessageNode:
         peer = protocol.peer
         if peer is not None and self._connections.get(peer) is protocol:
             del self._connections[peer]
+            self._tell_lost(peer)
+
+    def _tell_lost(self, peer):
+        """
+        Tell the receiver that C{peer} is lost; a failure there is logged.
+        """
+        try:
             self.receiver.peer_lost(peer)
+        except Exception:
+            self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
     def peers(self):
         """

@@ -33,6 +33,7 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.executor_pb2 import Call, Event
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
@@ -86,7 +87,7 @@ class HttpExecutor(Subscription):
         self.unacknowledged = unacknowledged or Call.Subscribe()
         self.slave_id = slave_id
         self.subscribed = False
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._subscribed,
             internal.RunTaskMessage: self._launch,
             internal.RunTaskGroupMessage: self._launch_group,
@@ -94,7 +95,8 @@ class HttpExecutor(Subscription):
             internal.FrameworkToExecutorMessage: self._message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
-        }
+            internal.ReconnectExecutorMessage: self._reconnect,
+        }, self.log, with_sender=False)
 
     def describe(self):
         """
@@ -173,11 +175,7 @@ class HttpExecutor(Subscription):
             self.log.warn("Ignoring {name} from {sender}, which is not our slave",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
-        handler(message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
@@ -200,6 +198,13 @@ class HttpExecutor(Subscription):
             agent_info=message.slave_info,
             container_id=mesos_pb2.ContainerID(value=self.container_id))))
         self.start_heartbeat()
+
+    def _reconnect(self, message):
+        """
+        The slave subscribed us while it was recovering: subscribe again.
+        """
+        if not self.subscribed:
+            self.subscribe()
 
     def _launch(self, message):
         self._send_event(Event(type=Event.LAUNCH, launch=Event.Launch(task=message.task)))

@@ -66,7 +66,7 @@ class SlaveTestCase(SynchronousTestCase):
             self.clock, self.network.node(SLAVE), StandaloneDetector(MASTER), self.isolator,
             self.work_dir, Resources.parse("cpus:2;mem:1024"), attributes={"rack": "r1"},
             python="python3", environ={"PATH": "/bin"},
-            new_uuid=lambda: next(counter).to_bytes(16, "big"),
+            new_uuid=lambda: next(counter).to_bytes(16, "big"), jitter=lambda: 1.0,
         )
         self.slave.start()
         self.addCleanup(self.slave.stop)
@@ -115,6 +115,14 @@ class SlaveTestCase(SynchronousTestCase):
             executor_id=mesos_pb2.ExecutorID(value=executor_id)))
         self.turn()
         return executor
+
+    def executor_exits(self, executor, executor_id, status=0):
+        """
+        A registered executor's process exits: its connection closes, and
+        the isolator reports the exit.
+        """
+        self.network.crash(executor.upid)
+        self.isolator.exit("F1", executor_id, status)
 
     def executor_update(self, executor, task_id, state, uuid):
         """
