@@ -52,7 +52,8 @@ class Options(MesosOptions):
         ["locality_wait", None, "5secs", "How long a task waits for a host, then a rack, "
                                          "holding its input."],
         ["name", None, None, "The framework's name (default: mesos-batch and the job's)."],
-        ["user", None, "", "The user tasks run as (default: ours)."],
+        ["user", None, "", "The framework's user (default: ours); slaves with "
+                           "--switch_user run tasks as it."],
         ["listen", None, None, "Serve the HTTP API here (tcp:8080, or a port) and keep running."],
     ]
     optFlags = [["json", None, "Print the final report as one JSON object."]]
