@@ -78,9 +78,10 @@ class RegistrationTests(SlaveTestCase):
         """
         A task that ended while its master was away, its terminal update not
         yet acknowledged (its executor gone), is still reported on
-        re-registration, in its latest state: the master must not take it
-        for lost and tell its framework TASK_LOST before TASK_FINISHED
-        (found by the simulator: seeds 4, 5, 9, 19 and 23 of the "all" faults).
+        re-registration, in the state its framework last acknowledged
+        (C{TASK_STAGING} here): the master must not take it for lost and
+        tell its framework TASK_LOST before TASK_FINISHED (the simulator
+        found that: seeds 4, 5, 9, 19 and 23 of the "all" faults).
         """
         self.register()
         self.run_task("t1")
@@ -94,7 +95,7 @@ class RegistrationTests(SlaveTestCase):
         self.turn()
         message = self.master.last(internal.ReregisterSlaveMessage)
         self.assertEqual([(t.task_id.value, t.state) for t in message.tasks],
-                         [("t1", mesos_pb2.TASK_FINISHED)])
+                         [("t1", mesos_pb2.TASK_STAGING)])
 
     def test_pong(self):
         """

@@ -177,14 +177,17 @@ class World:
     def running(self):
         """
         Within: C{uuid.uuid4} draws from the seed (drivers name themselves
-        with it), and the world's files exist.
+        with it), so does the C{random} module (registration back-off's
+        jitter), and the world's files exist.
         """
-        real_uuid4 = uuid.uuid4
+        real_uuid4, random_state = uuid.uuid4, random.getstate()
         uuid.uuid4 = lambda: uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        random.seed(self.seed)
         try:
             yield self
         finally:
             uuid.uuid4 = real_uuid4
+            random.setstate(random_state)
             for driver in self.drivers:
                 driver.abort()
             for slave in self.slaves:
