@@ -106,7 +106,7 @@ class NetworkLab:
         return f"mt{self.tag}-{name}"
 
     def _veth(self, name):
-        return f"mt{self.tag}{name}"[:13]
+        return f"mt{self.tag}{name}"
 
     def _add_host(self, name, address):
         namespace, veth = self._namespace(name), self._veth(name)
