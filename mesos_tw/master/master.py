@@ -313,7 +313,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if record.state in TERMINAL_STATES:
             return
         record.task.state = status.state
-        record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
+        record.add_status(status, status.timestamp or self.reactor.seconds())
         count_state(self.stats, status.state)
         if status.state in TERMINAL_STATES:
             framework_id, task_id = record.key
