@@ -14,6 +14,7 @@ from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
@@ -114,6 +115,8 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
+        ["log_dir", None, None, "Directory to write the log to (mesos-master.log), also served "
+         "as /master/log through /files/read (default: no log file)."],
     ]
     coercions = {
         "port": parse_port,
@@ -146,6 +149,7 @@ class Options(MesosOptions):
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_allocation(self)
+        check_log_dir(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -171,6 +175,9 @@ class MasterService(Service):
         self.scheduler_api = None
         self.registry = None
         self._zookeeper = None
+        self.log = None
+        if options["log_dir"]:
+            self.log = LogDirectory(options["log_dir"], "mesos-master.log")
         self.listening = Deferred()
 
     @property
@@ -201,6 +208,8 @@ class MasterService(Service):
         """
         super().startService()
         options = self.options
+        if self.log is not None:
+            self.log.start()
         self.node = MessageNode(
             self.reactor, UPID("master", options["ip"], options["port"]), None,
             options["max_frame_bytes"],
@@ -218,7 +227,9 @@ class MasterService(Service):
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
         d = self.node.listen(endpoint, Site(MasterHTTP(
             self.election, flags_json(options, [p[0] for p in Options.optParameters]),
-            scheduler_api=self.scheduler_api).resource()))
+            scheduler_api=self.scheduler_api,
+            log_file=self.log.path if self.log is not None else None,
+            reactor=self.reactor).resource()))
 
         def listening(port):
             if self._zookeeper is not None:
@@ -243,6 +254,8 @@ class MasterService(Service):
             yield self._zookeeper.stop()
         if self.node is not None:
             yield self.node.stop()
+        if self.log is not None:
+            self.log.stop()
 
 
 def makeService(options, reactor=None):

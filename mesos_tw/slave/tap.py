@@ -22,6 +22,7 @@ from mesos_tw.flags import (
 )
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.factories import isolator_factory
+from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
@@ -102,6 +103,8 @@ class Options(MesosOptions):
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
         ["hostname", None, None, "Hostname to advertise (default: the IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
+        ["log_dir", None, None, "Directory to write the log to (mesos-slave.log), also served "
+         "as /slave/log through /files/read (default: no log file)."],
     ] + SLAVE_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
 
@@ -120,6 +123,7 @@ class Options(MesosOptions):
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_isolation(self)
+        check_log_dir(self)
 
 
 def make_slave(reactor, options, node, detector, work_dir):
@@ -146,10 +150,14 @@ class SlaveService(Service):
     A slave listening on its port.  Nothing happens until C{startService}.
 
     @param detector: finds the master; by default one for C{--master}.
+    @param log_dir: where to write the log (C{--log_dir}), served as
+        C{/slave/log}; L{None} for no log file (mesos-local's slaves share
+        its master's).
     @ivar listening: fires with the listening port once bound.
     """
 
-    def __init__(self, options, reactor, detector=None, work_dir=None, port=None):
+    def __init__(self, options, reactor, detector=None, work_dir=None, port=None,
+                 log_dir=None):
         self.options = options
         self.reactor = reactor
         self.detector = detector or detector_for(
@@ -158,6 +166,7 @@ class SlaveService(Service):
         self.port = options["port"] if port is None else port
         self.slave = None
         self.node = None
+        self.log = LogDirectory(log_dir, "mesos-slave.log") if log_dir else None
         self.listening = Deferred()
 
     def startService(self):
@@ -166,6 +175,8 @@ class SlaveService(Service):
         """
         super().startService()
         options = self.options
+        if self.log is not None:
+            self.log.start()
         self.node = MessageNode(
             self.reactor, UPID("slave(1)", options["ip"], self.port), None,
             options["max_frame_bytes"],
@@ -174,7 +185,8 @@ class SlaveService(Service):
         endpoint = TCP4ServerEndpoint(
             self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
         d = self.node.listen(endpoint, Site(SlaveHTTP(
-            self.slave, flags_json(self.options, [p[0] for p in Options.optParameters])).resource()))
+            self.slave, flags_json(self.options, [p[0] for p in Options.optParameters]),
+            log_file=self.log.path if self.log is not None else None).resource()))
 
         def started(port):
             self.slave.start()
@@ -191,6 +203,11 @@ class SlaveService(Service):
         d = self.slave.stop() if self.slave is not None else None
         if d is not None:
             d.addBoth(lambda _: self.node.stop())
+        if self.log is not None:
+            if d is None:
+                self.log.stop()
+            else:
+                d.addBoth(lambda result: (self.log.stop(), result)[1])
         return d
 
 
@@ -200,4 +217,4 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
-    return SlaveService(options, reactor)
+    return SlaveService(options, reactor, log_dir=options["log_dir"])
