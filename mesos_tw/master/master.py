@@ -23,6 +23,7 @@ from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+from mesos_tw.master.observer import HealthChecks
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
@@ -147,6 +148,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
+        self.health_checks = HealthChecks(
+            reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
         self.cluster = cluster
         self.os_pid = os_pid or os.getpid()
@@ -214,6 +217,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if self._whitelist_loop is not None:
             self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
+        self.health_checks.start()
 
     def stop(self):
         """
@@ -235,8 +239,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 offer.timeout_call.cancel()
         if self._allocation_call is not None and self._allocation_call.active():
             self._allocation_call.cancel()
-        for slave in self.slaves.values():
-            slave.observer.stop()
+        self.health_checks.stop()
         for framework in self.frameworks.values():
             if framework.failover_call is not None and framework.failover_call.active():
                 framework.failover_call.cancel()

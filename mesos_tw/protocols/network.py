@@ -119,15 +119,21 @@ class MessageNode:
     One process's end of the message network.
 
     @ivar upid: our own address, the C{from} of every envelope we send.
+    @ivar source_host: the local address our connections are made from,
+        or L{None} for the system's choice (several emulating processes use
+        several loopback addresses, since one address has only about
+        28,000 ephemeral ports).
     """
 
     log = Logger()
 
-    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
+                 source_host=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
+        self.source_host = source_host
         self._connections = {}
         self._connecting = {}
         self._pending = {}
@@ -185,12 +191,15 @@ class MessageNode:
             self._connect(to)
 
     def _connect(self, to):
+        source = None if self.source_host is None else (self.source_host, 0)
         if isIPAddress(to.host):
             # UPIDs name addresses; resolving them would cost a thread-pool
             # round trip per connection (thousands, at scale).
-            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10)
+            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10,
+                                          bindAddress=source)
         else:
-            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10,
+                                        bindAddress=source)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 
