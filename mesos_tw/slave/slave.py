@@ -6,6 +6,7 @@ The message flows it follows are described in ``docs/flows.md``.
 """
 
 import os
+import random
 import sys
 import uuid
 from collections import deque
@@ -64,6 +65,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param new_uuid: makes 16 random bytes (status update and run ids).
     @param fetcher: fetches executors' URIs into their sandboxes (a
         L{Fetcher} on C{reactor} by default).
+    @param jitter: the random source of the registration back-off (see
+        L{RetryWithBackoff}).
     """
 
     log = Logger()
@@ -88,6 +91,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         environ=None,
         new_uuid=_new_uuid,
         fetcher=None,
+        jitter=random.random,
     ):
         self.reactor = reactor
         self.node = node
@@ -116,7 +120,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.stats = new_counters()
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
-        self._registration = RetryWithBackoff(reactor, self._register)
+        self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
         self.monitor = ResourceMonitor(
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)

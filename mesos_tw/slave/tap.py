@@ -4,12 +4,10 @@
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 from twisted.web.server import Site
 
 from mesos_tw import constants
-from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -26,6 +24,15 @@ from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.protocols.endpoints import (
+    DEFAULT_CONNECT,
+    ENDPOINT_PARAMETERS,
+    ClientEndpoints,
+    advertised,
+    check_endpoint_options,
+    listen_description,
+    server_endpoint,
+)
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
@@ -101,12 +108,13 @@ class Options(MesosOptions):
     optParameters = [
         ["ip", None, "127.0.0.1", "IP address to listen on and advertise."],
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
-        ["hostname", None, None, "Hostname to advertise (default: the IP)."],
+        ["hostname", None, None, "Hostname to advertise (default: the advertised IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
         ["log_dir", None, None, "Directory to write the log to (mesos-slave.log), also served "
          "as /slave/log through /files/read (default: no log file)."],
-    ] + SLAVE_PARAMETERS
-    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
+    ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS
+    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
+                     advertise_port=parse_port)
 
     def postOptions(self):
         """
@@ -122,6 +130,10 @@ class Options(MesosOptions):
             raise usage.UsageError(f"invalid value for --master: {error}") from None
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        try:
+            check_endpoint_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         check_isolation(self)
         check_log_dir(self)
 
@@ -150,6 +162,9 @@ class SlaveService(Service):
     A slave listening on its port.  Nothing happens until C{startService}.
 
     @param detector: finds the master; by default one for C{--master}.
+    @param port: listen on this TCP port at C{--ip} (mesos-local's slaves
+        pass 0), not on C{--listen} or C{--port}, and advertise the port
+        bound.
     @param log_dir: where to write the log (C{--log_dir}), served as
         C{/slave/log}; L{None} for no log file (mesos-local's slaves share
         its master's).
@@ -163,7 +178,7 @@ class SlaveService(Service):
         self.detector = detector or detector_for(
             options["master_location"], reactor, session_timeout=options["zk_session_timeout"])
         self.work_dir = work_dir or options["work_dir"]
-        self.port = options["port"] if port is None else port
+        self.port = port
         self.slave = None
         self.node = None
         self.log = LogDirectory(log_dir, "mesos-slave.log") if log_dir else None
@@ -177,13 +192,18 @@ class SlaveService(Service):
         options = self.options
         if self.log is not None:
             self.log.start()
+        host, advertised_port = advertised(options)
+        if self.port is None:
+            description = listen_description(options["ip"], options["port"], options.get("listen"))
+        else:
+            description, advertised_port = listen_description(options["ip"], self.port), 0
         self.node = MessageNode(
-            self.reactor, UPID("slave(1)", options["ip"], self.port), None,
+            self.reactor, UPID("slave(1)", host, advertised_port), None,
             options["max_frame_bytes"],
+            client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
-        endpoint = TCP4ServerEndpoint(
-            self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
+        endpoint = server_endpoint(self.reactor, description)
         d = self.node.listen(endpoint, Site(SlaveHTTP(
             self.slave, flags_json(self.options, [p[0] for p in Options.optParameters]),
             log_file=self.log.path if self.log is not None else None).resource()))
