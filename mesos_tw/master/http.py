@@ -109,7 +109,7 @@ class MasterHTTP:
                  log_file=None, reactor=None):
         self.leadership = leadership
         self._files_api = FilesAPI(SandboxFiles(
-            None, {"/master/log": log_file} if log_file is not None else None), reactor)
+            None, attached={"/master/log": log_file} if log_file is not None else None), reactor)
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api

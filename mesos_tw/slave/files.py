@@ -38,12 +38,15 @@ class SandboxFiles:
     the C{attached} files, and nothing else: C{..} and symbolic links that
     lead outside are refused.
 
+    @param collected: C{collected(path)} says whether C{path} was removed
+        by the sandbox garbage collector, to say so when it is asked for.
     @param attached: C{{name: real path}}, files served under a name of
         their own (C{/slave/log}).
     """
 
-    def __init__(self, root, attached=None):
+    def __init__(self, root, collected=lambda path: False, attached=None):
         self.root = None if root is None else os.path.realpath(root)
+        self.collected = collected
         self.attached = dict(attached or {})
 
     def resolve(self, path):
@@ -70,6 +73,10 @@ class SandboxFiles:
         if real != self.root and not real.startswith(self.root + os.sep):
             raise FileAccessError(403, "path is outside the slave's sandboxes")
         if not os.path.exists(real):
+            if self.collected(real) or self.collected(os.path.abspath(path)):
+                raise FileAccessError(404, "the sandbox was garbage collected (its executor "
+                                           "ended longer than --gc_delay ago, or the disk "
+                                           "filled)")
             raise FileAccessError(404, "no such file or directory")
         return real
 

@@ -37,7 +37,8 @@ class SlaveHTTP:
         self.slave = slave
         self.flags = flags or {"flags": {}}
         self.files = SandboxFiles(
-            slave.work_dir, {"/slave/log": log_file} if log_file is not None else None)
+            slave.work_dir, slave.gc.was_collected,
+            {"/slave/log": log_file} if log_file is not None else None)
         self._files_api = FilesAPI(self.files, slave.reactor)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(

@@ -33,6 +33,8 @@ from mesos_tw.protocols.endpoints import (
     listen_description,
     server_endpoint,
 )
+from mesos_tw.slave._recovery import RECOVER_MODES
+from mesos_tw.slave.checkpoint import CheckpointError
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
@@ -62,6 +64,19 @@ SLAVE_PARAMETERS = [
      "executors reach it) or empty (loopback only; lxc isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
+    ["recover", None, "reconnect", "What to do with the executors a restarted slave finds "
+     "checkpointed: reconnect (resume those still running) or cleanup (kill them, report "
+     "their tasks, then register as a new slave)."],
+    ["strict", None, "true", "Refuse to start when checkpointed state cannot be read "
+     "(false: skip what cannot, logging why)."],
+    ["recovery_timeout", None, "15mins", "How long executors of checkpointing frameworks "
+     "wait for a restarting slave before they shut down."],
+    ["gc_delay", None, "1weeks", "How long after an executor run ends its sandbox is "
+     "removed (sooner as the disk fills)."],
+    ["disk_watch_interval", None, "1mins", "How often the disk usage is checked to prune "
+     "sandboxes."],
+    ["gc_disk_headroom", None, "0.1", "The fraction of the disk to keep free: sandboxes older "
+     "than gc_delay * max(0, 1 - gc_disk_headroom - disk usage) are removed."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
 ]
@@ -76,6 +91,11 @@ SLAVE_COERCIONS = {
     "executor_registration_timeout": parse_duration,
     "executor_reregistration_timeout": parse_duration,
     "zk_session_timeout": parse_duration,
+    "strict": parse_bool,
+    "recovery_timeout": parse_duration,
+    "gc_delay": parse_duration,
+    "disk_watch_interval": parse_duration,
+    "gc_disk_headroom": float,
 }
 
 
@@ -83,10 +103,17 @@ def check_isolation(options):
     """
     Resolve C{--isolation} to its plugin, or fail naming the known ones;
     then fail, saying what is missing, if that isolator cannot work here.
-    Also checks C{--resource_monitoring_interval}.
+    Also checks C{--resource_monitoring_interval} and the recovery and
+    garbage collection flags.
     """
-    if options["resource_monitoring_interval"] <= 0:
-        raise usage.UsageError("invalid value for --resource_monitoring_interval: must be positive")
+    for name in ("resource_monitoring_interval", "disk_watch_interval"):
+        if options[name] <= 0:
+            raise usage.UsageError(f"invalid value for --{name}: must be positive")
+    if options["recover"] not in RECOVER_MODES:
+        raise usage.UsageError(f"invalid value for --recover: {options['recover']!r} (expected "
+                               f"{' or '.join(RECOVER_MODES)})")
+    if not 0.0 <= options["gc_disk_headroom"] <= 1.0:
+        raise usage.UsageError("invalid value for --gc_disk_headroom: must be between 0 and 1")
     try:
         factory = options["isolator_factory"] = isolator_factory(options["isolation"])
     except ValueError as error:
@@ -144,7 +171,7 @@ def make_slave(reactor, options, node, detector, work_dir):
     """
     return Slave(
         reactor, node, detector,
-        options["isolator_factory"].make_isolator(reactor, options),
+        options["isolator_factory"].make_isolator(reactor, dict(options, work_dir=work_dir)),
         work_dir,
         detect_resources(work_dir, options["resources"]),
         attributes=options["attributes"],
@@ -154,6 +181,12 @@ def make_slave(reactor, options, node, detector, work_dir):
         executor_reregistration_timeout=options["executor_reregistration_timeout"],
         resource_monitoring_interval=options["resource_monitoring_interval"],
         switch_user=options["switch_user"],
+        recover=options["recover"],
+        strict=options["strict"],
+        recovery_timeout=options["recovery_timeout"],
+        gc_delay=options["gc_delay"],
+        disk_watch_interval=options["disk_watch_interval"],
+        gc_disk_headroom=options["gc_disk_headroom"],
     )
 
 
@@ -203,6 +236,11 @@ class SlaveService(Service):
             client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
+        try:
+            self.slave.recover_state()
+        except CheckpointError as error:
+            raise SystemExit(f"mesos-slave: cannot recover the checkpointed state (--strict): "
+                             f"{error.path}: {error.why}") from None
         endpoint = server_endpoint(self.reactor, description)
         d = self.node.listen(endpoint, Site(SlaveHTTP(
             self.slave, flags_json(self.options, [p[0] for p in Options.optParameters]),
