@@ -21,7 +21,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.web.v1 import JSON, PROTOBUF, encode
-from mesos_tw.testing.master import MasterTestCase, task_info
+from mesos_tw.testing.master import MasterTestCase, executor_info, task_info
 
 
 class Standby:
@@ -150,10 +150,10 @@ class MasterAPITests(OperatorTestCase):
         self.assertEqual((framework.framework_info.id.value, framework.active,
                           framework.connected), (framework_id, True, True))
 
-    def test_get_tasks_and_executors(self):
+    def test_get_tasks(self):
         """
-        GetTasks lists a running task with its states; GetExecutors its
-        executor; after it finishes it is among the completed tasks.
+        GetTasks lists a running task with its states; after it finishes
+        it is among the completed tasks.
         """
         slave, slave_id, scheduler, framework_id = self.running_task()
         tasks = self.ask("GET_TASKS").get_tasks
@@ -165,6 +165,20 @@ class MasterAPITests(OperatorTestCase):
         tasks = self.ask("GET_TASKS").get_tasks
         self.assertEqual(([t.task_id.value for t in tasks.tasks],
                           [t.task_id.value for t in tasks.completed_tasks]), ([], ["t1"]))
+
+    def test_get_executors(self):
+        """
+        GetExecutors lists the executor a task was launched on, with its
+        slave.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [
+            task_info("t1", slave_id, executor=executor_info("e1"))])
+        (executor,) = self.ask("GET_EXECUTORS").get_executors.executors
+        self.assertEqual((executor.executor_info.executor_id.value, executor.agent_id.value),
+                         ("e1", slave_id))
 
     def test_get_state(self):
         """
