@@ -428,6 +428,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         framework = self.frameworks.get(update.framework_id.value)
         if framework is not None and framework.shutting_down:
             return
+        self._fill_container_status(framework, update)
         executor = framework.executors.get(update.executor_id.value) if framework else None
         path = self._updates_path(framework, executor, update.status.task_id.value)
         if not self.status_updates.update(update, path):
@@ -446,6 +447,24 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             if state in TERMINAL_STATES:
                 executor.completed_tasks.append(executor.tasks.pop(task_id))
                 self._update_container(framework, executor)
+
+    def _fill_container_status(self, framework, update):
+        """
+        Give C{update} Mesos's C{container_status}: the id of its executor's
+        run (Mesos's container id) and, unless the executor gave its own,
+        the slave's address as the container's network, as Mesos's slave
+        fills it in for every update it forwards.  An update of an executor
+        the slave does not know (any more) gets none.
+        """
+        executor = None
+        if framework is not None and update.HasField("executor_id"):
+            executor = framework.executors.get(update.executor_id.value)
+        if executor is None:
+            return
+        container = update.status.container_status
+        container.container_id.value = executor.run_id
+        if not container.network_infos:
+            container.network_infos.add().ip_addresses.add(ip_address=self.pid.host)
 
     def _forward_update(self, update):
         if self.registration == REGISTERED:
