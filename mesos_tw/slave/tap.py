@@ -230,10 +230,10 @@ class SlaveService(Service):
             description = listen_description(options["ip"], options["port"], options.get("listen"))
         else:
             description, advertised_port = listen_description(options["ip"], self.port), 0
+        connect = options.get("connect") or DEFAULT_CONNECT
         self.node = MessageNode(
             self.reactor, UPID("slave(1)", host, advertised_port), None,
-            options["max_frame_bytes"],
-            client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
+            options["max_frame_bytes"], client_endpoints=ClientEndpoints(self.reactor, connect),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         try:
