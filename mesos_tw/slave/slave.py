@@ -84,6 +84,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
     @param gc_disk_headroom: the fraction of the disk kept free.
     @param disk_usage: C{disk_usage(path)} is the fraction in use of the
         filesystem holding C{path}.
+    @param sandbox_log_max_size: bytes an executor's C{stdout} or
+        C{stderr} may reach before it is rotated (L{None}: never).
     @param jitter: the random source of the registration back-off (see
         L{RetryWithBackoff}).
     """
@@ -118,6 +120,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         disk_watch_interval=constants.DISK_WATCH_INTERVAL,
         gc_disk_headroom=constants.GC_DISK_HEADROOM,
         disk_usage=disk_usage,
+        sandbox_log_max_size=None,
         jitter=random.random,
     ):
         self.reactor = reactor
@@ -154,6 +157,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.disk_usage = disk_usage
         self.gc = GarbageCollector(reactor, self._in_use)
         self._disk_watch = None
+        self.sandbox_log_max_size = sandbox_log_max_size
+        self._log_rotation = None
         self.id = None
         self.master = None
         self.registration = DISCONNECTED
@@ -234,6 +239,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         d = maybeDeferred(self._recover)
         d.addCallback(lambda _: self._schedule_leftover_sandboxes())
         d.addCallback(lambda _: self._start_disk_watch())
+        d.addCallback(lambda _: self._start_log_rotation())
         d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
         return d

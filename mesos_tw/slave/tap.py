@@ -35,6 +35,7 @@ from mesos_tw.protocols.endpoints import (
 )
 from mesos_tw.slave._recovery import RECOVER_MODES
 from mesos_tw.slave.checkpoint import CheckpointError
+from mesos_tw.slave.logrotate import parse_bytes
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
@@ -77,6 +78,8 @@ SLAVE_PARAMETERS = [
      "sandboxes."],
     ["gc_disk_headroom", None, "0.1", "The fraction of the disk to keep free: sandboxes older "
      "than gc_delay * max(0, 1 - gc_disk_headroom - disk usage) are removed."],
+    ["sandbox_log_max_size", None, None, "Cap on an executor's stdout and stderr (e.g. 10MB): "
+     "a log past it is copied to stdout.1 (the older copies shifting, 5 kept) and emptied."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
 ]
@@ -96,6 +99,7 @@ SLAVE_COERCIONS = {
     "gc_delay": parse_duration,
     "disk_watch_interval": parse_duration,
     "gc_disk_headroom": float,
+    "sandbox_log_max_size": parse_bytes,
 }
 
 
@@ -187,6 +191,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         gc_delay=options["gc_delay"],
         disk_watch_interval=options["disk_watch_interval"],
         gc_disk_headroom=options["gc_disk_headroom"],
+        sandbox_log_max_size=options["sandbox_log_max_size"],
     )
 
 
