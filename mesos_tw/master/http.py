@@ -13,7 +13,6 @@ those paths with a 307 to the same path on the leader, or a 503 while no
 leader is known; it serves its own health, flags and metrics itself.
 """
 
-import json
 from functools import wraps
 
 from klein import Klein
@@ -24,13 +23,12 @@ from twisted.web.template import Element
 from mesos_tw import __version__
 
 from mesos_tw.master.operator_api import teardown, update_weights
-from mesos_tw.master.operator_views import get_roles, get_weights
+from mesos_tw.master.operator_http import (
+    machine_ids_body, operator_call, roles_json, schedule_body, weights_body)
+from mesos_tw.master.operator_views import get_weights
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
-from mesos_tw.protocols.maintenance_pb2 import Schedule
-from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
-from mesos_tw.resources import Resources
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
@@ -38,7 +36,7 @@ from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_js
 from mesos_tw.web.layout import Page, Pager, render_page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
 from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
-from mesos_tw.web.v1 import CallError, from_v1, to_v1
+from mesos_tw.web.v1 import to_v1
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
 
@@ -73,39 +71,6 @@ def _leader_only(route):
         return b""
 
     return serve
-
-
-def _json_body(request, parse):
-    """
-    C{parse} of the request's JSON body.
-
-    @raise BadRequest: saying what is wrong with it.
-    """
-    try:
-        return parse(json.loads(request.content.read()))
-    except (ValueError, CallError) as error:
-        raise BadRequest(str(error)) from None
-
-
-def _machine_ids(request):
-    """
-    The body's JSON array of C{MachineID}s.
-    """
-    def parse(value):
-        if not isinstance(value, list):
-            raise CallError("the body must be a JSON array of machine ids")
-        return [from_v1(MachineID, item, f"machine {index}") for index, item in enumerate(value)]
-    return _json_body(request, parse)
-
-
-def _operator_call(call, *args):
-    """
-    C{call(*args)}, its L{CallError} a L{BadRequest}.
-    """
-    try:
-        return call(*args)
-    except CallError as error:
-        raise BadRequest(str(error)) from None
 
 
 def _text_argument(request, name):
@@ -532,10 +497,7 @@ class MasterHTTP:
         framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
         if not framework_id:
             raise BadRequest("Missing 'frameworkId' parameter")
-        try:
-            teardown(master, framework_id)
-        except CallError as error:
-            raise BadRequest(str(error)) from None
+        operator_call(teardown, master, framework_id)
         return b""
 
     @app.route("/master/roles", methods=["GET"])
@@ -547,11 +509,7 @@ class MasterHTTP:
         Mesos's C{/master/roles}: each role's weight, frameworks and what
         they hold.
         """
-        return json_response(request, {"roles": [
-            {"name": role.name, "weight": role.weight,
-             "frameworks": [f.value for f in role.frameworks],
-             "resources": Resources.from_protobuf(role.resources).to_json()}
-            for role in get_roles(master).roles]})
+        return json_response(request, roles_json(master))
 
     @app.route("/master/weights", methods=["GET"])
     @app.route("/weights", methods=["GET"])
@@ -569,15 +527,7 @@ class MasterHTTP:
         """
         Mesos's C{PUT /master/weights}: a JSON array of C{{"role", "weight"}}.
         """
-        try:
-            infos = json.loads(request.content.read())
-            if not isinstance(infos, list):
-                raise ValueError("expected a JSON array")
-            parsed = [from_v1(WeightInfo, info, f"weights[{index}]")
-                      for index, info in enumerate(infos)]
-            update_weights(master, {info.role: info.weight for info in parsed})
-        except (ValueError, CallError) as error:
-            raise BadRequest(f"bad weights: {error}") from None
+        operator_call(update_weights, master, weights_body(request))
         return b""
 
     @app.route("/master/maintenance/schedule", methods=["GET"])
@@ -596,8 +546,8 @@ class MasterHTTP:
         """
         Replace the schedule with the body's (Mesos's C{Schedule} JSON).
         """
-        schedule = _json_body(request, lambda value: from_v1(Schedule, value, "the schedule"))
-        _operator_call(master.maintenance.update_schedule, schedule)
+        schedule = schedule_body(request)
+        operator_call(master.maintenance.update_schedule, schedule)
         return b""
 
     @app.route("/master/maintenance/status", methods=["GET"])
@@ -617,7 +567,7 @@ class MasterHTTP:
         """
         Mesos's C{/master/machine/down}: a JSON array of machine ids.
         """
-        _operator_call(master.maintenance.start_maintenance, _machine_ids(request))
+        operator_call(master.maintenance.start_maintenance, machine_ids_body(request))
         return b""
 
     @app.route("/master/machine/up", methods=["POST"])
@@ -627,7 +577,7 @@ class MasterHTTP:
         """
         Mesos's C{/master/machine/up}: a JSON array of machine ids.
         """
-        _operator_call(master.maintenance.stop_maintenance, _machine_ids(request))
+        operator_call(master.maintenance.stop_maintenance, machine_ids_body(request))
         return b""
 
     def resource(self):
