@@ -331,6 +331,9 @@ def measure(slaves, probes, per_process):
             for name, line in children.poll(1.0):
                 if name == "frameworks" and "window" in line:
                     window[line["window"]] = (time.perf_counter(), children.cpu())
+        # The busy cluster's tasks, before the probes (and the frameworks'
+        # exit, which kills their tasks) change it.
+        tasks = sum(children.latest.get(name, {}).get("running", 0) for name in emulators)
         (began, cpu_before), (ended, cpu_after) = window["start"], window["end"]
         cpu = {name: (cpu_after[name] - cpu_before[name]) / (ended - began)
                for name in cpu_after if name in cpu_before}
@@ -350,7 +353,6 @@ def measure(slaves, probes, per_process):
                 next_summary = time.perf_counter() + 2.0
             children.poll(0.1)
         overheads = children.latest["frameworks"]["overheads"]
-        tasks = sum(children.latest.get(name, {}).get("running", 0) for name in emulators)
         busy_rss = rss_mb(master.pid)
         return {
             "slaves": slaves, "joined": count, "registered": registered,
