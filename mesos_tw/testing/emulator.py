@@ -15,7 +15,7 @@ follow the leader, as each real slave's own detector would.
 
 Every half second it prints one JSON line to standard output:
 C{{"registered": n, "running": tasks, "cpu": seconds}}.  It stops when
-its standard input closes, or on SIGTERM.
+its standard input closes.
 """
 
 import argparse
