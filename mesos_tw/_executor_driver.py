@@ -180,7 +180,12 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.executor.launchTaskGroup(self, list(message.task_group.tasks))
 
     def _kill_task(self, message):
-        self.executor.killTask(self, message.task_id)
+        policy = message.kill_policy if message.HasField("kill_policy") else None
+        kill = getattr(self.executor, "killTaskWithPolicy", None)
+        if kill is not None:
+            kill(self, message.task_id, policy)
+        else:
+            self.executor.killTask(self, message.task_id)
 
     def _framework_message(self, message):
         self.executor.frameworkMessage(self, message.data)

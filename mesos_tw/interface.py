@@ -117,6 +117,14 @@ class Executor:
         Kill a task, then send its TASK_KILLED update.
         """
 
+    def killTaskWithPolicy(self, driver, taskId, killPolicy):
+        """
+        Kill a task whose kill came with a C{KillPolicy} (L{None} when it
+        came without one): its C{grace_period} overrides the one the task
+        was launched with.  By default, L{killTask}.
+        """
+        self.killTask(driver, taskId)
+
     def frameworkMessage(self, driver, message):
         """
         The scheduler sent a message (best effort, binary safe).
