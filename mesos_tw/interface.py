@@ -169,8 +169,8 @@ class SchedulerDriver:
     def launchTasks(self, offerIds, tasks, filters=None):
         """Launch tasks on one offer or a list of offers of one slave."""
 
-    def killTask(self, taskId):
-        """Kill a task."""
+    def killTask(self, taskId, killPolicy=None):
+        """Kill a task (with a C{KillPolicy} overriding the task's, if given)."""
 
     def declineOffer(self, offerId, filters=None):
         """Decline an offer."""

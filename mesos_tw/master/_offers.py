@@ -121,7 +121,8 @@ class OfferManagement:
                 self._remove_offer(offer, rescind=False)
             for task in launched:
                 self._send_update(framework.pid, self._status_update_for(
-                    framework_id, task, mesos_pb2.TASK_LOST, error, Reason.REASON_INVALID_OFFERS))
+                    framework_id, task, self.dropped_task_state(framework_id), error,
+                    Reason.REASON_INVALID_OFFERS))
             self.allocate_soon()
             return
         slave = self.slaves[offers[0].slave_id]
@@ -205,6 +206,9 @@ class OfferManagement:
                 value=framework.id), slave_id=task.slave_id, state=mesos_pb2.TASK_STAGING,
             resources=task.resources,
         )
+        for name in ("health_check", "kill_policy"):
+            if task.HasField(name):
+                getattr(record_task, name).CopyFrom(getattr(task, name))
         if task.HasField("executor"):
             executor_id = task.executor.executor_id.value
             record_task.executor_id.value = executor_id
@@ -213,7 +217,7 @@ class OfferManagement:
                 slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
                 framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
         record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
-                            [(mesos_pb2.TASK_STAGING, now)])
+                            [(mesos_pb2.TASK_STAGING, now, None)])
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1

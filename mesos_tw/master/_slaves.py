@@ -65,6 +65,8 @@ class SlaveManagement:
                 return
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
+            if slave_id in self.unreachable_slaves:
+                self._unreachable_slave_back(self.slaves[slave_id])
         self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
         self.allocate_soon()
 
@@ -89,7 +91,8 @@ class SlaveManagement:
         used = {}
         for task in tasks:
             framework_id = task.framework_id.value
-            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
+            record = TaskRecord(task, Resources.from_protobuf(task.resources),
+                                [(task.state, now, None)])
             slave.tasks[record.key] = record
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)
@@ -159,20 +162,24 @@ class SlaveManagement:
 
     def shutdown_slave(self, slave, reason):
         """
-        Remove C{slave}, which stopped answering pings, and (once that is
-        recorded) tell it to shut down: if it is only partitioned away it
-        will hear so when the partition heals, and kill the tasks already
-        reported lost.
+        C{slave} stopped answering pings: it is unreachable
+        (L{mesos_tw.master._partitions}).  It may re-register, and is then
+        admitted again with the tasks it still runs.
         """
-        self.remove_slave(slave, reason, shutdown=True)
+        self.remove_slave(slave, reason, unreachable=True)
 
-    def remove_slave(self, slave, reason, shutdown=False):
+    def remove_slave(self, slave, reason, shutdown=False, unreachable=False):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
-        offers are rescinded and its tasks are lost; once the removal is
-        recorded in the registry its tasks' frameworks hear C{TASK_LOST},
-        every framework hears C{slaveLost}, and, if C{shutdown}, the slave
-        is told to shut down.
+        offers are rescinded and its tasks are lost (C{TASK_LOST}, or for
+        partition-aware frameworks C{TASK_GONE}).  Once the removal is
+        recorded in the registry the tasks' frameworks hear of it, every
+        framework hears C{slaveLost}, and, if C{shutdown}, the slave is
+        told to shut down.
+
+        @param unreachable: the slave stopped answering and may come back:
+            nothing is recorded, partition-aware frameworks hear
+            C{TASK_UNREACHABLE} and the others C{TASK_LOST} at once.
         """
         if self.slaves.get(slave.id) is not slave:
             return
@@ -188,7 +195,8 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, mesos_pb2.TASK_LOST, f"Slave {slave.id} removed: {reason}",
+                    framework_id, record, self.removed_task_state(framework_id, unreachable),
+                    f"Slave {slave.id} removed: {reason}",
                     mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
@@ -203,4 +211,8 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
-        self._record_removal(slave, reason, updates, shutdown)
+        if unreachable:
+            self._set_aside_unreachable(slave)
+            self._report_removal(slave, updates)
+        else:
+            self._record_removal(slave, reason, updates, shutdown)

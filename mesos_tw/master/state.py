@@ -6,6 +6,8 @@ JSON form for the state endpoint (Mesos's field names).
 from collections import deque
 from dataclasses import dataclass, field
 
+from google.protobuf.json_format import MessageToDict
+
 from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK, TERMINAL_STATES
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
@@ -41,6 +43,16 @@ def statistics_json(statistics):
     return {field.name: value for field, value in statistics.ListFields()}
 
 
+def _status_json(state, timestamp, healthy):
+    """
+    One entry of a task's C{statuses} in the state JSON.
+    """
+    json = {"state": state_name(state), "timestamp": timestamp}
+    if healthy is not None:
+        json["healthy"] = healthy
+    return json
+
+
 def executor_key(task):
     """
     C{(framework_id, executor_id)} of the executor that runs a C{Task}: the
@@ -55,6 +67,9 @@ class TaskRecord:
     """
     The master's copy of one task.
 
+    @ivar statuses: C{(state, timestamp, healthy)} of each state it
+        reached, in order; C{healthy} is the latest health reported in that
+        state (L{None} if none was).
     @ivar statistics: the latest C{ResourceStatistics} its slave reported
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
@@ -73,6 +88,13 @@ class TaskRecord:
     def state(self):
         return self.task.state
 
+    @property
+    def healthy(self):
+        """
+        The task's latest reported health, or L{None}.
+        """
+        return self.statuses[-1][2] if self.statuses else None
+
     def to_json(self):
         """
         The task as in the state JSON, with its executor's latest usage
@@ -87,11 +109,11 @@ class TaskRecord:
             "slave_id": task.slave_id.value,
             "state": state_name(task.state),
             "resources": self.resources.to_json(),
-            "statuses": [
-                {"state": state_name(state), "timestamp": timestamp}
-                for state, timestamp in self.statuses
-            ],
+            "statuses": [_status_json(*status) for status in self.statuses],
         }
+        if task.HasField("health_check"):
+            json["health_check"] = MessageToDict(task.health_check,
+                                                 preserving_proto_field_name=True)
         if self.statistics is not None and task.state not in TERMINAL_STATES:
             json["statistics"] = statistics_json(self.statistics)
         return json
@@ -137,6 +159,8 @@ class FrameworkRecord:
     @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
     @ivar executor_usage: C{{slave_id: {executor_id: ResourceStatistics}}},
         the latest usage its slaves reported of its executors.
+    @ivar unreachable_tasks: C{{task_id: TaskRecord}} of its tasks on
+        unreachable slaves (it is partition-aware).
     """
 
     id: str
@@ -154,6 +178,7 @@ class FrameworkRecord:
     executors: dict = field(default_factory=dict)
     executor_usage: dict = field(default_factory=dict)
     failover_call: object = None
+    unreachable_tasks: dict = field(default_factory=dict)
 
     def used(self):
         """
@@ -187,6 +212,8 @@ class FrameworkRecord:
             "connected": self.active,
             "failover_timeout": info.failover_timeout,
             "checkpoint": info.checkpoint,
+            "capabilities": [mesos_pb2.FrameworkInfo.Capability.Type.Name(c.type)
+                             for c in info.capabilities],
             "registered_time": self.registered_time,
             "unregistered_time": self.unregistered_time or 0,
             "used_resources": used.to_json(),
@@ -217,6 +244,7 @@ class FrameworkRecord:
         json = self.summary_json()
         json["tasks"] = [task.to_json() for task in self.tasks.values()]
         json["completed_tasks"] = [task.to_json() for task in self.completed_tasks]
+        json["unreachable_tasks"] = [task.to_json() for task in self.unreachable_tasks.values()]
         json["offers"] = [offer.to_json() for offer in self.offers.values()]
         return json
 
