@@ -43,8 +43,9 @@ MESSAGE_METRICS = {
 
 
 #: The task states the summary counts.
-_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
-                "TASK_FAILED", "TASK_LOST", "TASK_ERROR")
+_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+                "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED",
+                "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN")
 
 
 def _task_counts(states):
@@ -128,10 +129,11 @@ def _framework_summary(framework):
     counts and its slaves are gathered ten tasks per step.
     """
     tasks = list(framework.tasks.values())
+    unreachable = [record.task.state for record in framework.unreachable_tasks.values()]
     executors = _executor_resources(framework)
 
     def produce():
-        used, states, slave_ids = Resources.sum(executors), Counter(), set()
+        used, states, slave_ids = Resources.sum(executors), Counter(unreachable), set()
         for start in range(0, len(tasks), _SUM_STEP):
             step = tasks[start:start + _SUM_STEP]
             used = Resources.sum([used] + [record.resources for record in step])
@@ -193,7 +195,8 @@ def task_list(master, limit=100, offset=0, order="des"):
     entries = []
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
         entries.extend((launched(r), framework.id, task_id, r)
-                       for task_id, r in framework.tasks.items())
+                       for tasks in (framework.tasks, framework.unreachable_tasks)
+                       for task_id, r in tasks.items())
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
                        for r in framework.completed_tasks)
     pick = heapq.nsmallest if order == "asc" else heapq.nlargest

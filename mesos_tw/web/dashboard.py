@@ -148,6 +148,16 @@ class DashboardElement(Element):
         return tag(f"and {hidden} more: ", tags.a(href="/slaves")("all slaves"))
 
 
+def health_text(task):
+    """
+    A task's latest health as its JSON's last status gives it: C{healthy},
+    C{unhealthy}, or empty when no health check has reported.
+    """
+    statuses = task.get("statuses") or [{}]
+    healthy = statuses[-1].get("healthy")
+    return "" if healthy is None else ("healthy" if healthy else "unhealthy")
+
+
 class FrameworkElement(PagedElement):
     """
     One framework: a page of its unfinished tasks, and its completed tasks.
@@ -180,7 +190,8 @@ class FrameworkElement(PagedElement):
             resources = task["resources"]
             yield tag.clone().fillSlots(
                 id=task["id"], name=task["name"], state=task["state"], slave=task["slave_id"],
-                cpus=amount(resources.get("cpus", 0)), mem=amount(resources.get("mem", 0)))
+                health=health_text(task), cpus=amount(resources.get("cpus", 0)),
+                mem=amount(resources.get("mem", 0)))
 
     @renderer
     def tasks(self, request, tag):
