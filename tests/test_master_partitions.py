@@ -178,15 +178,16 @@ class PartitionTests(MasterTestCase):
 
     def test_removed_slave_tasks_gone(self):
         """
-        A slave removed for good (its connection closed) has its tasks
-        TASK_GONE for a partition-aware framework, TASK_LOST for others.
+        A slave removed for good (it unregistered) has its tasks TASK_GONE
+        for a partition-aware framework, TASK_LOST for others.
         """
         slave, slave_id = self.add_slave()
         aware, aware_id = self.add_framework("aware")
         other, other_id = self.add_framework("other", aware=False)
         self.run_task(aware, aware_id, slave, slave_id, "a1")
         self.run_task(other, other_id, slave, slave_id, "o1")
-        self.network.crash(slave.upid)
+        slave.send(MASTER, internal.UnregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id)))
         self.turn()
         self.assertEqual(self.last_status(aware).state, mesos_pb2.TASK_GONE)
         self.assertEqual(self.last_status(other).state, mesos_pb2.TASK_LOST)

@@ -12,13 +12,13 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.master.master import Master
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.master import MASTER, slave_info, task_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.registry import ScriptedRemovedSlaves
-from tests.test_master import MASTER, slave_info, task_info
 
 
 class RegistryTestCase(SynchronousTestCase):
@@ -81,13 +81,14 @@ class RegistryTestCase(SynchronousTestCase):
         self.turn()
         return slave_id, framework_id
 
-    def lose_connection(self):
+    def unregister(self):
         """
-        The slave's connection closes: the master removes it.  (A slave that
-        misses its pings is unreachable instead, and may come back: see
-        tests.test_master_partitions.)
+        The slave unregisters: the master removes it.  (A slave that misses
+        its pings is unreachable instead, and may come back: see
+        tests.test_master_partitions; one whose connection closes is kept.)
         """
-        self.network.crash(self.slave.upid)
+        self.slave.send(MASTER, internal.UnregisterSlaveMessage(
+            slave_id=self.slave.last(internal.SlaveRegisteredMessage).slave_id))
         self.turn()
 
     def told(self):
@@ -146,15 +147,16 @@ class RecoveryTests(RegistryTestCase):
         """
         A slave's connection closing after its re-registration, both before
         the registry is read, is handled after the re-registration: the
-        slave is admitted, then removed.
+        slave is admitted, then disconnected (kept, not removed).
         """
         self.reregister(self.slave, "S-other")
         self.network.crash(self.slave.upid)
         self.turn()
         self.registry.finish_load()
         self.turn()
-        self.assertEqual(self.master.slaves, {})
-        self.assertEqual([slave_id for slave_id, _ in self.registry.adds], ["S-other"])
+        self.assertEqual(list(self.master.slaves), ["S-other"])
+        self.assertFalse(self.master.slaves["S-other"].connected)
+        self.assertEqual(self.registry.adds, [])
 
     def test_failed_read_is_retried(self):
         """
@@ -194,12 +196,12 @@ class RemovalTests(RegistryTestCase):
 
     def test_recorded_before_reported(self):
         """
-        A slave whose connection closes leaves the master's state and the
+        A slave that unregisters leaves the master's state and the
         allocator at once, but its task is reported lost and frameworks hear
         slaveLost only once its removal is recorded.
         """
         slave_id, framework_id = self.running_task()
-        self.lose_connection()
+        self.unregister()
         self.assertNotIn(slave_id, self.master.slaves)
         self.assertEqual([added for added, _ in self.registry.adds], [slave_id])
         self.assertEqual(self.told(), ([], 0, 0))
@@ -216,7 +218,7 @@ class RemovalTests(RegistryTestCase):
         answered once it is recorded: told to shut down.
         """
         slave_id, _ = self.running_task()
-        self.lose_connection()
+        self.unregister()
         again = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5061))
         self.reregister(again, slave_id)
         self.assertEqual(again.received, [])
@@ -233,7 +235,7 @@ class RemovalTests(RegistryTestCase):
         answers it); other unknown tasks are answered at once.
         """
         slave_id, framework_id = self.running_task()
-        self.lose_connection()
+        self.unregister()
         self.scheduler.send(MASTER, internal.ReconcileTasksMessage(
             framework_id=mesos_pb2.FrameworkID(value=framework_id),
             statuses=[mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
@@ -252,7 +254,7 @@ class RemovalTests(RegistryTestCase):
         retried; nothing is reported until a write succeeds.
         """
         slave_id, _ = self.running_task()
-        self.lose_connection()
+        self.unregister()
         self.registry.fail_add(RuntimeError("no quorum"))
         [error] = self.logged("Cannot record the removal")
         self.assertEqual((error["slave_id"], error["error"], error["count"], error["delay"]),
@@ -272,7 +274,7 @@ class RemovalTests(RegistryTestCase):
         master no longer leads) and says so.
         """
         slave_id, _ = self.running_task()
-        self.lose_connection()
+        self.unregister()
         self.master.stop()
         [abandoned] = self.logged("The term ended before the removal")
         self.assertEqual((abandoned["slave_id"], abandoned["count"]), (slave_id, 1))
@@ -286,7 +288,7 @@ class RemovalTests(RegistryTestCase):
         A write that fails after the term ended is not retried.
         """
         self.running_task()
-        self.lose_connection()
+        self.unregister()
         self.master.stop()
         self.registry.fail_add(RuntimeError("no quorum"))
         self.clock.advance(60)

@@ -10,8 +10,8 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
-from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
-from mesos_tw.testing.v1 import CallRequest, records
+from mesos_tw.protocols.scheduler_pb2 import Call, Event
+from mesos_tw.testing.v1 import CallRequest, accept_call, records
 from mesos_tw.web._v1_codec import (
     JSON,
     MAX_CALL_BYTES,
@@ -27,37 +27,6 @@ from mesos_tw.web._v1_codec import (
     stream_media,
     to_v1,
 )
-
-
-def _resources():
-    return [mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR,
-                               scalar=mesos_pb2.Value.Scalar(value=0.5))]
-
-
-def accept_call():
-    """
-    An ACCEPT with a LAUNCH and a LAUNCH_GROUP, using most kinds of field:
-    v1 fields named agent_id, embedded ones named slave_id, bytes, enums,
-    repeated messages.
-    """
-    slave_id = mesos_pb2.SlaveID(value="S1")
-    task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"), slave_id=slave_id,
-                              resources=_resources(), command=mesos_pb2.CommandInfo(value="true"),
-                              data=b"\x00\xffbinary\n")
-    executor = mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
-                                      type=mesos_pb2.ExecutorInfo.DEFAULT, resources=_resources())
-    group = mesos_pb2.TaskGroupInfo(tasks=[mesos_pb2.TaskInfo(
-        name="g", task_id=mesos_pb2.TaskID(value="g1"), slave_id=slave_id,
-        resources=_resources())])
-    return Call(
-        type=Call.ACCEPT, framework_id=mesos_pb2.FrameworkID(value="F1"),
-        accept=Call.Accept(
-            offer_ids=[mesos_pb2.OfferID(value="O1")],
-            operations=[
-                Operation(type=Operation.LAUNCH, launch=Operation.Launch(task_infos=[task])),
-                Operation(type=Operation.LAUNCH_GROUP, launch_group=Operation.LaunchGroup(
-                    executor=executor, task_group=group))],
-            filters=mesos_pb2.Filters(refuse_seconds=30.0)))
 
 
 class JSONNamesTests(SynchronousTestCase):
@@ -162,10 +131,10 @@ class StrictParsingTests(SynchronousTestCase):
         A JSON field we do not know is refused by its path, not dropped.
         """
         value = to_v1(accept_call())
-        value["accept"]["operations"][0]["reserve"] = {"resources": []}
+        value["accept"]["operations"][0]["teleport"] = {"resources": []}
         self.assert_refused(lambda: from_v1(Call, value, "the call"),
-                            "the call is malformed: accept.operations[0].reserve: "
-                            "mesos.v1.scheduler.Operation has no field 'reserve'")
+                            "the call is malformed: accept.operations[0].teleport: "
+                            "mesos.Offer.Operation has no field 'teleport'")
 
     def test_unknown_protobuf_field(self):
         """
@@ -173,13 +142,13 @@ class StrictParsingTests(SynchronousTestCase):
         by its number and the path to its message.
         """
         data = accept_call().SerializeToString()
-        # Call.accept (4) holding Operation (2) holding reserve (3), empty.
-        reserve = b"\x1a\x00"
-        operation = b"\x12" + bytes([len(reserve)]) + reserve
+        # Call.accept (4) holding Operation (2) holding a field 99, empty.
+        unknown = b"\x9a\x06\x00"
+        operation = b"\x12" + bytes([len(unknown)]) + unknown
         data += b"\x22" + bytes([len(operation)]) + operation
         self.assert_refused(lambda: from_protobuf(Call, data, "the call"),
-                            "accept.operations[2]: mesos.v1.scheduler.Operation has no field "
-                            "number 3 that we support")
+                            "accept.operations[2]: mesos.Offer.Operation has no field "
+                            "number 99 that we support")
 
     def test_unknown_type(self):
         """

@@ -16,12 +16,12 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw import constants
+from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._partitions import PartitionManagement
-from mesos_tw.master._registry import RegistryManagement
+from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
@@ -266,7 +266,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
 
     def peer_lost(self, upid):
         """
-        A slave's connection closing removes it; a scheduler's deactivates
+        A slave's connection closing disconnects it (it is kept until it
+        re-registers or its health checks fail); a scheduler's deactivates
         its framework until it fails over or times out.
         """
         self._handle("lost", upid, None)
@@ -294,7 +295,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     def _peer_lost(self, upid):
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
-            self.remove_slave(self.slaves[slave_id], "its connection closed")
+            self.disconnect_slave(self.slaves[slave_id], "its connection closed")
         framework_id = self._frameworks_by_pid.get(upid)
         if framework_id is not None:
             self._deactivate(self.frameworks[framework_id], "its scheduler disconnected")
@@ -499,7 +500,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         The state JSON's fields other than its slaves and frameworks.
         """
         return {
-            "version": "0.1.0",
+            "version": __version__,
             "start_time": self.start_time,
             "elected_time": self.start_time,
             "id": self.id,
@@ -507,8 +508,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             "hostname": self.info.hostname,
             "leader": str(self.pid),
             "cluster": self.cluster or "",
-            "activated_slaves": len(self.slaves),
-            "deactivated_slaves": 0,
+            "activated_slaves": sum(slave.connected for slave in self.slaves.values()),
+            "deactivated_slaves": sum(not slave.connected for slave in self.slaves.values()),
             "unreachable_slaves": len(self.unreachable_slaves),
             **self.stats,
             "orphan_tasks": [],
