@@ -362,6 +362,10 @@ class ProbeTests(SynchronousTestCase):
         tcp = probe_for(HealthCheck(type=HealthCheck.TCP, tcp=HealthCheck.TCPCheckInfo(
             port=81, protocol=mesos_pb2.NetworkInfo.IPv6)), {})
         self.assertEqual((type(tcp), tcp.host), (TCPProbe, "::1"))
+        https = probe_for(HealthCheck(type=HealthCheck.HTTP, http=HealthCheck.HTTPCheckInfo(
+            port=443, scheme="https")), {})
+        self.assertEqual(run_probe(https),
+                         (False, "HTTPS health checks are not supported (only plain HTTP)"))
 
 
 class ReactorLoopTests(SynchronousTestCase):

@@ -215,6 +215,8 @@ class FailureTests(MasterTestCase):
         self.assertEqual(slave.of(internal.ShutdownMessage), [])
         self.assertEqual(healthy.of(internal.ShutdownMessage), [])
         self.assertIn(slave_id, self.master.unreachable_slaves)
+        self.assertEqual(
+            slave.last(internal.SlaveRegisteredMessage).connection.total_ping_timeout_seconds, 75)
 
     def test_removed_slave_reregistering_is_shut_down(self):
         """

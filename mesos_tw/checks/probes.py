@@ -19,7 +19,7 @@ import subprocess
 
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["CommandProbe", "HTTPProbe", "TCPProbe", "probe_for"]
+__all__ = ["CommandProbe", "FailingProbe", "HTTPProbe", "TCPProbe", "probe_for"]
 
 #: Where HTTP and TCP checks connect: the task shares the executor's
 #: network, as with Mesos's command executor.
@@ -230,6 +230,29 @@ class HTTPProbe(TCPProbe):
             self._finish(False, f"Unexpected HTTP response code: {status}")
 
 
+class FailingProbe:
+    """
+    A check this executor cannot make: each attempt fails, saying why.
+    """
+
+    def __init__(self, why):
+        self.why = why
+        self.call = None
+
+    def start(self, loop, done):
+        """
+        Fail on the next turn of the loop.
+        """
+        self.call = loop.call_later(0, done, False, self.why)
+
+    def cancel(self):
+        """
+        Report nothing.
+        """
+        if self.call is not None:
+            self.call.cancel()
+
+
 def probe_for(check, environ, cwd=None):
     """
     A new probe for one attempt at C{check} (a valid C{HealthCheck}).
@@ -241,6 +264,8 @@ def probe_for(check, environ, cwd=None):
     if check.type == HealthCheck.COMMAND:
         return CommandProbe(check.command, environ, cwd)
     if check.type == HealthCheck.HTTP:
+        if check.http.scheme == "https":
+            return FailingProbe("HTTPS health checks are not supported (only plain HTTP)")
         host = IPV6_HOST if check.http.protocol == mesos_pb2.NetworkInfo.IPv6 else IPV4_HOST
         return HTTPProbe(host, check.http.port, check.http.path)
     host = IPV6_HOST if check.tcp.protocol == mesos_pb2.NetworkInfo.IPv6 else IPV4_HOST

@@ -23,7 +23,7 @@ class SlaveManagement:
         existing = self._slaves_by_pid.get(sender)
         if existing is not None:
             self.node.send(sender, internal.SlaveRegisteredMessage(
-                slave_id=mesos_pb2.SlaveID(value=existing)))
+                slave_id=mesos_pb2.SlaveID(value=existing), connection=self._connection()))
             return
         total = self._slave_total(sender, message.slave)
         if total is None:
@@ -31,7 +31,7 @@ class SlaveManagement:
         slave_id = self._new_id("slave", "S")
         self._add_slave(slave_id, message.slave, sender, total)
         self.node.send(sender, internal.SlaveRegisteredMessage(
-            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+            slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
         self.allocate_soon()
 
     def _reregister_slave(self, sender, message):
@@ -62,8 +62,17 @@ class SlaveManagement:
                             message.tasks)
             if slave_id in self.unreachable_slaves:
                 self._unreachable_slave_back(self.slaves[slave_id])
-        self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection()))
         self.allocate_soon()
+
+    def _connection(self):
+        """
+        What a slave is told of its pings: after how long without one it
+        should register again (it was found unreachable).
+        """
+        return internal.MasterSlaveConnection(
+            total_ping_timeout_seconds=self.slave_ping_timeout * self.max_slave_ping_timeouts)
 
     def _reconnect_slave(self, slave, sender, message):
         """
