@@ -288,6 +288,9 @@ class ProbeTests(SynchronousTestCase):
 
         def accept_and_close():
             connection, _ = listener.accept()
+            # Read the request first: closing with it unread would reset
+            # the connection instead of ending it.
+            connection.recv(65536)
             connection.close()
 
         threading.Thread(target=accept_and_close, daemon=True).start()

@@ -77,6 +77,7 @@ def _framework_document(framework):
     """
     tasks = list(framework.tasks.values())
     completed = list(framework.completed_tasks)
+    unreachable = list(framework.unreachable_tasks.values())
     offers = list(framework.offers.values())
     executors = _executor_resources(framework)
 
@@ -89,6 +90,7 @@ def _framework_document(framework):
         json = framework.summary_json(used=used)
         json["tasks"] = LazyList(tasks, TaskRecord.to_json)
         json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
+        json["unreachable_tasks"] = LazyList(unreachable, TaskRecord.to_json)
         json["offers"] = [offer.to_json() for offer in offers]
         yield json
 
