@@ -65,7 +65,8 @@ class Leadership(Service):
     log = Logger()
 
     def __init__(self, reactor, master, zk, hostname, http_port, framework_name,
-                 failover_timeout, driver_factory=MesosSchedulerDriver, client=None):
+                 failover_timeout, driver_factory=MesosSchedulerDriver, client=None,
+                 zk_session_timeout=10.0):
         self.reactor = reactor
         self.master = master
         self.zk = zk
@@ -83,7 +84,8 @@ class Leadership(Service):
             self.store, self.contender, self.detector = MemoryStore(), StandaloneContender(), None
         else:
             if self.client is None:
-                self.client = ZooKeeperClient(reactor, zk.hosts, credentials=zk.credentials)
+                self.client = ZooKeeperClient(reactor, zk.hosts, zk_session_timeout,
+                                              credentials=zk.credentials)
             path = zk.path.rstrip("/")
             self.store = ZooKeeperStore(self.client, path)
             self.contender = ZooKeeperContender(self.client, f"{path}/leader")

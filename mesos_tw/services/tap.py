@@ -36,6 +36,8 @@ class Options(usage.Options):
         ["framework_name", None, "mesos-services", "the framework's name"],
         ["failover_timeout", None, FAILOVER_TIMEOUT,
          "seconds the master keeps the framework's tasks while no instance leads", float],
+        ["zk_session_timeout", None, 10000, "ZooKeeper session timeout, in milliseconds "
+                                            "(Marathon's unit)", int],
     ]
 
     def postOptions(self):
@@ -52,6 +54,8 @@ class Options(usage.Options):
                 raise usage.UsageError(f"invalid value for --zk: {error}") from None
         if not 0 < self["http_port"] < 65536:
             raise usage.UsageError(f"invalid value for --http_port: {self['http_port']}")
+        if self["zk_session_timeout"] <= 0:
+            raise usage.UsageError("invalid value for --zk_session_timeout: must be > 0")
         if self["failover_timeout"] < 0:
             raise usage.UsageError("invalid value for --failover_timeout: must be >= 0")
         self["hostname"] = self["hostname"] or socket.gethostname()
@@ -67,7 +71,8 @@ def makeService(options, reactor=None):
     service = MultiService()
     leadership = Leadership(reactor, options["master"], options["zk"] or None,
                             options["hostname"], options["http_port"],
-                            options["framework_name"], options["failover_timeout"])
+                            options["framework_name"], options["failover_timeout"],
+                            zk_session_timeout=options["zk_session_timeout"] / 1000.0)
     leadership.setServiceParent(service)
     info = {"http_config": {"http_port": options["http_port"]},
             "marathon_config": {"master": options["master"], "hostname": options["hostname"],
