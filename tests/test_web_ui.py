@@ -68,6 +68,27 @@ class DashboardTests(SynchronousTestCase):
                      'src="/static/refresh.js"', "master@127.0.0.1:5050"):
             self.assertIn(text, body)
 
+    def test_framework_ui_linked(self):
+        """
+        A framework that names its own UI (C{webui_url}, as mesos-services
+        does for its services page) is linked to it from the dashboard.
+        """
+        clock = Clock()
+        network = MemoryNetwork(clock)
+        master = Master(clock, network.node(MASTER))
+        master.start()
+        self.addCleanup(master.stop)
+        scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="mesos-services",
+                                              webui_url="http://svc:8080/")))
+        for _ in range(5):
+            clock.advance(0)
+        client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
+        response = self.successResultOf(client.get("http://master/"))
+        body = self.successResultOf(response.content()).decode()
+        self.assertIn('<a href="http://svc:8080/">mesos-services</a>', body)
+
 
 class FrameworkPageTests(SynchronousTestCase):
     """

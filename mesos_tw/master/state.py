@@ -208,6 +208,7 @@ class FrameworkRecord:
             "role": info.role,
             "pid": str(self.pid),
             "hostname": info.hostname,
+            "webui_url": info.webui_url,
             "active": self.active,
             "connected": self.active,
             "failover_timeout": info.failover_timeout,

@@ -118,8 +118,12 @@ class DashboardElement(Element):
         for record in self.master.frameworks.values():
             framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used = framework["used_resources"]
+            # A framework with a UI of its own (mesos-services' services
+            # page, say) is linked to it, as in Mesos's UI.
+            name = tags.a(framework["name"], href=framework["webui_url"]) \
+                if framework["webui_url"] else framework["name"]
             yield tag.clone().fillSlots(
-                id=framework["id"], name=framework["name"], user=framework["user"],
+                id=framework["id"], name=name, user=framework["user"],
                 role=framework["role"], tasks=str(len(record.tasks)),
                 cpus=amount(used.get("cpus", 0)), mem=amount(used.get("mem", 0)),
                 share=f"{dominant_share(used, self.metrics):.1%}")
