@@ -252,7 +252,8 @@ class OfferTests(MasterTestCase):
         self.assertEqual(json["statuses"][1:], [
             {"state": "TASK_RUNNING", "timestamp": 0.0, "healthy": False},
             {"state": "TASK_KILLING", "timestamp": 3.0}])
-        self.assertEqual(json["health_check"], {"type": "TCP", "tcp": {"port": 8080}})
+        self.assertEqual((json["health_check"]["type"], json["health_check"]["tcp"]["port"]),
+                         ("TCP", 8080))
         self.assertEqual(self.master.stats["started_tasks"], 1)
 
     def test_executor_and_command(self):

@@ -82,7 +82,7 @@ class PartitionTests(MasterTestCase):
         self.assertEqual([(t["id"], t["state"]) for t in framework["unreachable_tasks"]],
                          [("t1", "TASK_UNREACHABLE")])
         self.assertEqual(framework["used_resources"], {})
-        self.assertEqual(framework["capabilities"], ["PARTITION_AWARE"])
+        self.assertEqual(framework["capabilities"], [{"type": "PARTITION_AWARE"}])
         self.assertEqual(self.master.stats["lost_tasks"], 0)
 
     def test_not_partition_aware_gets_lost(self):

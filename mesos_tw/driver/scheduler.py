@@ -12,11 +12,12 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw import constants
-from mesos_tw.driver.base import DriverBase
 from mesos_tw.detector import DetectorError, detector_for
+from mesos_tw.driver.base import DriverBase
 from mesos_tw.interface import SchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.retry import RetryWithBackoff
@@ -34,19 +35,34 @@ MAX_REMEMBERED_ACKNOWLEDGEMENTS = 100_000
 class MesosSchedulerDriver(DriverBase, SchedulerDriver):
     """
     Connects C{scheduler} to the master C{master} (C{host:port},
-    C{master@host:port}, C{file:///path}) as the framework C{framework}.
+    C{master@host:port}, C{file:///path}) as the framework C{framework};
+    the arguments are those of Mesos 1.x's Python bindings.
 
+    @param implicitAcknowledgements: when true (the default), returning
+        from C{statusUpdate} acknowledges the update; when false the
+        scheduler acknowledges each one itself with
+        L{acknowledgeStatusUpdate} (Mesos 0.22+).
+    @param credential: a C{mesos_pb2.Credential} to authenticate with; kept
+        as C{credential}.
     @param reactor: run on this reactor (a Twisted application); L{None} for
-        the classic blocking use from plain threads.
+        the classic blocking use from plain threads.  A keyword, so that a
+        framework written for Mesos 1.x, passing C{implicitAcknowledgements}
+        fourth, is understood.
     @param node_factory: makes the message node for our UPID (tests pass an
         in-memory network's).
     """
 
     log = Logger()
 
-    def __init__(self, scheduler, framework, master, reactor=None, node_factory=None):
+    def __init__(self, scheduler, framework, master, implicitAcknowledgements=True,
+                 credential=None, *, reactor=None, node_factory=None):
         DriverBase.__init__(self, reactor, node_factory)
         self.scheduler = scheduler
+        self.implicit_acknowledgements = bool(implicitAcknowledgements)
+        self.credential = None
+        if credential is not None:
+            self.credential = mesos_pb2.Credential()
+            self.credential.CopyFrom(credential)
         self.framework = mesos_pb2.FrameworkInfo()
         self.framework.CopyFrom(framework)
         if not self.framework.user:
@@ -60,7 +76,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._slave_pids = {}
         self._acknowledged = OrderedDict()
         self._registration = RetryWithBackoff(self._reactor, self._register)
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.FrameworkRegisteredMessage: self._registered,
             internal.FrameworkReregisteredMessage: self._reregistered,
             internal.ResourceOffersMessage: self._offers,
@@ -70,7 +86,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             internal.ExecutorToFrameworkMessage: self._framework_message,
             internal.ExitedExecutorMessage: self._exited_executor,
             internal.FrameworkErrorMessage: self._error,
-        }
+        }, self.log)
 
     # Life cycle.
 
@@ -88,7 +104,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         try:
             self._detector = detector_for(self.master_spec, self._reactor)
         except DetectorError as error:
-            self.scheduler.error(self, str(error))
+            self._invoke(self.scheduler, "error", str(error))
             self._finish(mesos_pb2.DRIVER_ABORTED)
             return self.status
         host = socket.gethostname()
@@ -146,7 +162,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return
         if self.connected:
             self.connected = False
-            self.scheduler.disconnected(self)
+            if not self._invoke(self.scheduler, "disconnected"):
+                return
         self.master = upid
         self._registration.stop()
         if upid is not None:
@@ -165,11 +182,11 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
 
     def _registered(self, sender, message):
         if self._connect(message):
-            self.scheduler.registered(self, message.framework_id, message.master_info)
+            self._invoke(self.scheduler, "registered", message.framework_id, message.master_info)
 
     def _reregistered(self, sender, message):
         if self._connect(message):
-            self.scheduler.reregistered(self, message.master_info)
+            self._invoke(self.scheduler, "reregistered", message.master_info)
 
     def _connect(self, message):
         """
@@ -197,11 +214,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.log.warn("Ignoring {name} from {sender}, which is not our master",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
@@ -211,7 +224,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return
         if self.connected:
             self.connected = False
-            self.scheduler.disconnected(self)
+            if not self._invoke(self.scheduler, "disconnected"):
+                return
         self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
 
     # Callbacks.
@@ -222,10 +236,10 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                 self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
             except ValueError:
                 pass
-        self.scheduler.resourceOffers(self, list(message.offers))
+        self._invoke(self.scheduler, "resourceOffers", list(message.offers))
 
     def _rescinded(self, sender, message):
-        self.scheduler.offerRescinded(self, message.offer_id)
+        self._invoke(self.scheduler, "offerRescinded", message.offer_id)
 
     def _status_update(self, sender, message):
         update = message.update
@@ -233,6 +247,9 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         status.CopyFrom(update.status)
         if update.uuid and not status.uuid:
             status.uuid = update.uuid
+        if update.HasField("slave_id") and not status.HasField("slave_id"):
+            # acknowledgeStatusUpdate(status) needs to know the slave.
+            status.slave_id.CopyFrom(update.slave_id)
         slave_pid = None
         if message.pid:
             try:
@@ -241,37 +258,73 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             except ValueError:
                 self.log.warn("Status update names a malformed slave pid {pid}", pid=message.pid)
         reliable = slave_pid is not None and bool(update.uuid)
+        if not reliable:
+            # As in Mesos, only an update to acknowledge carries a uuid
+            # (master-made ones carry no slave pid).
+            status.ClearField("uuid")
         if reliable and update.uuid in self._acknowledged:
             # A re-send whose acknowledgement the slave missed: acknowledge
             # again, but the scheduler has seen it already.
-            self._acknowledge(slave_pid, update)
+            self._acknowledge(slave_pid, update.slave_id, update.status.task_id, update.uuid)
             return
-        self.scheduler.statusUpdate(self, status)
+        self._invoke(self.scheduler, "statusUpdate", status)
         # Returning from the callback is the acknowledgement, unless the
-        # scheduler aborted in it; master-made updates carry no pid.
-        if self.status == RUNNING and reliable:
-            self._acknowledged[update.uuid] = None
-            if len(self._acknowledged) > MAX_REMEMBERED_ACKNOWLEDGEMENTS:
-                self._acknowledged.popitem(last=False)
-            self._acknowledge(slave_pid, update)
+        # scheduler aborted in it or acknowledges explicitly.
+        if self.status == RUNNING and reliable and self.implicit_acknowledgements:
+            self._acknowledge(slave_pid, update.slave_id, update.status.task_id, update.uuid)
 
-    def _acknowledge(self, slave_pid, update):
+    def _acknowledge(self, slave_pid, slave_id, task_id, uuid):
+        self._acknowledged[uuid] = None
+        if len(self._acknowledged) > MAX_REMEMBERED_ACKNOWLEDGEMENTS:
+            self._acknowledged.popitem(last=False)
         self.node.send(slave_pid, internal.StatusUpdateAcknowledgementMessage(
-            slave_id=update.slave_id, framework_id=update.framework_id,
-            task_id=update.status.task_id, uuid=update.uuid))
+            slave_id=slave_id, framework_id=self._framework_id(),
+            task_id=task_id, uuid=uuid))
+
+    def acknowledgeStatusUpdate(self, status):
+        """
+        Acknowledge the update C{status} (as C{statusUpdate} gave it), for a
+        driver made with C{implicitAcknowledgements=False}: until then the
+        slave keeps it and sends it again.  An update without a uuid (the
+        master's own) needs none and is passed over, as in Mesos.
+
+        @raise ValueError: if the driver acknowledges implicitly (Mesos
+            aborts the process there).
+        """
+        if self.implicit_acknowledgements:
+            raise ValueError("Cannot call acknowledgeStatusUpdate: implicit acknowledgements "
+                             "are enabled")
+        return self._call(self._acknowledge_status, status)
+
+    def _acknowledge_status(self, status):
+        if self.status != RUNNING:
+            return self.status
+        if not (status.uuid and status.slave_id.value):
+            self.log.debug("No acknowledgement for an update without uuid or slave id")
+            return self.status
+        slave_pid = self._slave_pids.get(status.slave_id.value)
+        if slave_pid is None or not self.connected:
+            # The slave sends the update again, and it is acknowledged then.
+            self.log.info("Not acknowledging {task}'s update: slave {slave} not known",
+                          task=status.task_id.value, slave=status.slave_id.value)
+            return self.status
+        self._acknowledge(slave_pid, status.slave_id, status.task_id, status.uuid)
+        return self.status
 
     def _lost_slave(self, sender, message):
         self._slave_pids.pop(message.slave_id.value, None)
-        self.scheduler.slaveLost(self, message.slave_id)
+        self._invoke(self.scheduler, "slaveLost", message.slave_id)
 
     def _framework_message(self, sender, message):
-        self.scheduler.frameworkMessage(self, message.executor_id, message.slave_id, message.data)
+        self._invoke(self.scheduler, "frameworkMessage", message.executor_id, message.slave_id,
+                     message.data)
 
     def _exited_executor(self, sender, message):
-        self.scheduler.executorLost(self, message.executor_id, message.slave_id, message.status)
+        self._invoke(self.scheduler, "executorLost", message.executor_id, message.slave_id,
+                     message.status)
 
     def _error(self, sender, message):
-        self.scheduler.error(self, message.message)
+        self._invoke(self.scheduler, "error", message.message)
         self._abort()
 
     # Calls from the scheduler.
@@ -297,7 +350,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                     message="Master disconnected", source=mesos_pb2.TaskStatus.SOURCE_MASTER,
                     reason=mesos_pb2.TaskStatus.REASON_MASTER_DISCONNECTED,
                     timestamp=self._reactor.seconds())
-                self.scheduler.statusUpdate(self, status)
+                if not self._invoke(self.scheduler, "statusUpdate", status):
+                    break
             return self.status
         message = internal.LaunchTasksMessage(
             framework_id=self._framework_id(), tasks=tasks,

@@ -78,6 +78,11 @@ class FrameworkManagement:
             self._send_error(sender, "ReregisterFrameworkMessage needs a framework id")
             return
         framework = self.frameworks.get(framework_id)
+        if framework is None and self._was_removed(framework_id):
+            # Its tasks were killed and reported so; as in Mesos, it does
+            # not come back under the same id.
+            self._send_error(sender, "Framework has been removed")
+            return
         if framework is None and not self._role_allowed(sender, info):
             return
         if framework is None:
@@ -116,6 +121,13 @@ class FrameworkManagement:
             else internal.FrameworkReregisteredMessage,
         )
         self.allocate_soon()
+
+    def _was_removed(self, framework_id):
+        """
+        Whether C{framework_id} is one of the completed frameworks this
+        master removed (the last C{MAX_COMPLETED_FRAMEWORKS}, as in Mesos).
+        """
+        return any(framework.id == framework_id for framework in self.completed_frameworks)
 
     def _framework_from(self, sender, framework_id):
         """
@@ -170,6 +182,13 @@ class FrameworkManagement:
             framework.failover_call.cancel()
         for offer in list(framework.offers.values()):
             self._remove_offer(offer, rescind=False)
+        # As in Mesos, its unfinished tasks end TASK_KILLED: every view
+        # then lists them among its completed tasks, and the counters
+        # count them.  (Those already ended kept their own terminal state.)
+        for record in list(framework.tasks.values()):
+            self._apply_master_update(
+                framework.id, record, mesos_pb2.TASK_KILLED, f"Framework {framework.id} removed",
+                mesos_pb2.TaskStatus.REASON_FRAMEWORK_REMOVED)
         shutdown = internal.ShutdownFrameworkMessage(
             framework_id=mesos_pb2.FrameworkID(value=framework.id))
         for slave in self.slaves.values():

@@ -5,7 +5,6 @@ L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
 reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
-from mesos_tw.master.observer import SlaveObserver
 from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -194,10 +193,8 @@ class SlaveManagement:
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
         used = self._add_slave_work(slave, executor_infos, tasks)
-        slave.observer = SlaveObserver(
-            self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
-            lambda reason: self.shutdown_slave(slave, reason),
-        )
+        slave.observer = self.health_checks.observe(
+            pid, lambda reason: self.shutdown_slave(slave, reason))
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)

@@ -10,7 +10,7 @@ The message flows it follows are described in ``docs/flows.md``.
 import os
 import socket
 import time
-from collections import Counter, deque
+from collections import deque
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -24,11 +24,13 @@ from mesos_tw.master._partitions import PartitionManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+from mesos_tw.master.observer import HealthChecks
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.resources import Resources
 
@@ -150,6 +152,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
+        self.health_checks = HealthChecks(
+            reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
         self.cluster = cluster
         self.os_pid = os_pid or os.getpid()
@@ -169,12 +173,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._retries = set()
         self._stopped = False
         self.stats = new_counters()
-        #: Messages received, by type name; those no handler takes; the
-        #: allocation runs (the C{master/messages_*},
-        #: C{master/dropped_messages} and C{allocator/mesos/allocation_runs}
-        #: metrics).
-        self.messages_received = Counter()
-        self.dropped_messages = 0
+        #: The allocation runs (the C{allocator/mesos/allocation_runs} metric).
         self.allocation_runs = 0
         self._frameworks_by_pid = {}
         self._slaves_by_pid = {}
@@ -182,7 +181,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._allocation_call = None
         self._allocation_loop = LoopingCall(self.allocate)
         self._allocation_loop.clock = reactor
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.RegisterSlaveMessage: self._register_slave,
             internal.ReregisterSlaveMessage: self._reregister_slave,
             internal.UnregisterSlaveMessage: self._unregister_slave,
@@ -203,7 +202,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,
-        }
+        }, self.log)
 
     @property
     def pid(self):
@@ -223,6 +222,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if self._whitelist_loop is not None:
             self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
+        self.health_checks.start()
 
     def stop(self):
         """
@@ -244,8 +244,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 offer.timeout_call.cancel()
         if self._allocation_call is not None and self._allocation_call.active():
             self._allocation_call.cancel()
-        for slave in self.slaves.values():
-            slave.observer.stop()
+        self.health_checks.stop()
         for framework in self.frameworks.values():
             if framework.failover_call is not None and framework.failover_call.active():
                 framework.failover_call.cancel()
@@ -259,8 +258,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler (once the registry is read);
-        unknown ones are logged.
+        Dispatch a message to its handler (once the registry is read): see
+        L{Dispatcher} for unknown messages and handlers that raise.
         """
         self._handle("message", sender, message)
 
@@ -281,16 +280,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             self._peer_lost(sender)
 
     def _message(self, sender, message):
-        self.messages_received[type(message).__name__] += 1
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.dropped_messages += 1
-            self.log.warn(
-                "Ignoring unexpected {name} from {sender}",
-                name=message.DESCRIPTOR.full_name, sender=str(sender),
-            )
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def _peer_lost(self, upid):
         slave_id = self._slaves_by_pid.get(upid)

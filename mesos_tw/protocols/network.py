@@ -119,15 +119,21 @@ class MessageNode:
     One process's end of the message network.
 
     @ivar upid: our own address, the C{from} of every envelope we send.
+    @ivar source_host: the local address our connections are made from,
+        or L{None} for the system's choice (several emulating processes use
+        several loopback addresses, since one address has only about
+        28,000 ephemeral ports).
     """
 
     log = Logger()
 
-    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
+                 source_host=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
+        self.source_host = source_host
         self._connections = {}
         self._connecting = {}
         self._pending = {}
@@ -185,12 +191,15 @@ class MessageNode:
             self._connect(to)
 
     def _connect(self, to):
+        source = None if self.source_host is None else (self.source_host, 0)
         if isIPAddress(to.host):
             # UPIDs name addresses; resolving them would cost a thread-pool
             # round trip per connection (thousands, at scale).
-            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10)
+            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10,
+                                          bindAddress=source)
         else:
-            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10,
+                                        bindAddress=source)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 
@@ -207,7 +216,7 @@ class MessageNode:
                 "Could not connect to {to} ({error}); {count} message(s) not sent",
                 to=str(to), error=failure.getErrorMessage(), count=len(dropped),
             )
-            self.receiver.peer_lost(to)
+            self._tell_lost(to)
 
         d.addCallbacks(connected, failed)
 
@@ -224,7 +233,14 @@ class MessageNode:
         if self._connections.get(protocol.peer) is not protocol:
             # The newest connection from a peer is the one to answer on.
             self._connections[protocol.peer] = protocol
-        self.receiver.message_received(sender, message)
+        try:
+            self.receiver.message_received(sender, message)
+        except Exception:
+            # Receivers dispatch through a Dispatcher, which contains their
+            # handlers' failures; this is the last line, so that no bug
+            # closes a connection (principle 8).
+            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
+                             name=message.DESCRIPTOR.full_name, sender=str(sender))
 
     def connection_lost(self, protocol):
         """
@@ -233,7 +249,16 @@ class MessageNode:
         peer = protocol.peer
         if peer is not None and self._connections.get(peer) is protocol:
             del self._connections[peer]
+            self._tell_lost(peer)
+
+    def _tell_lost(self, peer):
+        """
+        Tell the receiver that C{peer} is lost; a failure there is logged.
+        """
+        try:
             self.receiver.peer_lost(peer)
+        except Exception:
+            self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
     def peers(self):
         """
