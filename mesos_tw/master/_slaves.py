@@ -97,7 +97,8 @@ class SlaveManagement:
         As Mesos's C{reconcileKnownSlave}: tasks and executors the slave
         reports that we do not know are added; tasks we know that it no
         longer has are reported C{TASK_LOST} (they leave our state, so they
-        are reported once).
+        are reported once); executors it no longer has are forgotten (they
+        ended while it was away) and what they held recovered.
         """
         reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
         # Mesos: TASK_GONE for partition-aware frameworks, TASK_LOST for others.
@@ -112,6 +113,12 @@ class SlaveManagement:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.active:
                 self._send_update(framework.pid, update)
+        reported_executors = {(info.framework_id.value, info.executor_id.value)
+                              for info in executor_infos}
+        for framework_id, executors in list(slave.executors.items()):
+            for executor_id in [e for e in executors
+                                if (framework_id, e) not in reported_executors]:
+                self._forget_executor(slave, framework_id, executor_id)
         known_executors = {(framework_id, executor_id)
                            for framework_id, executors in slave.executors.items()
                            for executor_id in executors}

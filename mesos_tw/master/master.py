@@ -411,6 +411,15 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if slave is None or slave.pid != sender:
             return
         framework_id, executor_id = message.framework_id.value, message.executor_id.value
+        self._forget_executor(slave, framework_id, executor_id)
+        framework = self.frameworks.get(framework_id)
+        if framework is not None and framework.active:
+            self.node.send(framework.pid, message)
+
+    def _forget_executor(self, slave, framework_id, executor_id):
+        """
+        An executor on C{slave} has ended: what it held is recovered.
+        """
         info = slave.executors.get(framework_id, {}).pop(executor_id, None)
         framework = self.frameworks.get(framework_id)
         if framework is not None:
@@ -419,8 +428,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             self.allocator.resources_recovered(
                 framework_id, slave.id, Resources.from_protobuf(info.resources), 0)
             self.allocate_soon()
-        if framework is not None and framework.active:
-            self.node.send(framework.pid, message)
 
     def _framework_to_executor(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)
