@@ -247,7 +247,8 @@ class CommandExecutorTests(SynchronousTestCase):
         slave = self.start({"PATH": os.environ["PATH"], "MESOS_CHECKPOINT": "1",
                             "MESOS_RECOVERY_TIMEOUT": "30secs"}, connect)
         self.run_task(slave, "true")
-        self.assertEqual(slave.update(acknowledge=False).state, mesos_pb2.TASK_RUNNING)
+        self.assertEqual([slave.update(acknowledge=False).state for _ in range(2)],
+                         [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING])
         slave.sock.close()
         reachable.set()
         while not connections:
@@ -265,7 +266,8 @@ class CommandExecutorTests(SynchronousTestCase):
                 break
             sent_meanwhile.append(message.update)
         updates = list(resubscription.updates) + sent_meanwhile
-        self.assertEqual(updates[0].status.state, mesos_pb2.TASK_RUNNING)
+        self.assertEqual([update.status.state for update in updates[:2]],
+                         [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING])
         states = [update.status.state for update in updates]
         if mesos_pb2.TASK_FINISHED not in states:
             updates.append(again.receive().update)
