@@ -38,7 +38,8 @@ class GangTests(SynchronousTestCase):
         self.assertTrue(gang.hold(offer("o3", "h1", cpus=1)))
         self.assertTrue(gang.hold(offer("o4", "h3", cpus=1)))
         placement = gang.placement()
-        self.assertEqual([([o.id.value for o in offers], count) for offers, count in placement.hosts],
+        self.assertEqual([([o.id.value for o in offers], count)
+                          for offers, count in placement.hosts],
                          [(["o1", "o3"], 2), (["o2"], 2)])
         self.assertEqual([o.id.value for o in placement.unused], ["o4"])
 

@@ -40,10 +40,10 @@ import uuid
 from mesos_tw.checks.checker import HealthChecker
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.checks.validation import kill_grace_period
+from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
-from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.upid import UPID
 
@@ -129,8 +129,18 @@ class CommandExecutor:
 
     def run(self):
         """
-        Register, run the task, and return the exit status for this process.
+        Register, run the task, and return the exit status for this process;
+        whatever the task left running is killed before it returns (once
+        the final update is acknowledged, as the isolator did before), so
+        the executor leaves nothing behind.
         """
+        try:
+            return self._serve()
+        finally:
+            if self.process is not None:
+                kill_leftovers(self.process.pid)
+
+    def _serve(self):
         self.send(internal.RegisterExecutorMessage(
             framework_id=self.framework_id, executor_id=self.executor_id))
         self.loop.watch(self.connection, selectors.EVENT_READ, self._readable)
@@ -295,7 +305,6 @@ class CommandExecutor:
             self.kill_call.cancel()
         if self.health_checker is not None:
             self.health_checker.stop()
-        kill_leftovers(self.process.pid)
         if self.killed:
             self._finish(mesos_pb2.TASK_KILLED, "Command killed")
         elif code == 0:

@@ -24,11 +24,14 @@ class SlaveManagement:
             self.node.send(sender, internal.SlaveRegisteredMessage(
                 slave_id=mesos_pb2.SlaveID(value=existing), connection=self._connection()))
             return
+        if self._refused_for_maintenance(sender, message.slave):
+            return
         total = self._slave_total(sender, message.slave)
         if total is None:
             return
         slave_id = self._new_id("slave", "S")
         self._add_slave(slave_id, message.slave, sender, total)
+        self.counters.count("slave_registrations")
         self.node.send(sender, internal.SlaveRegisteredMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
         self.allocate_soon()
@@ -50,6 +53,8 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
             return
+        if self._refused_for_maintenance(sender, message.slave):
+            return
         slave = self.slaves.get(slave_id)
         if slave is not None:
             self._reconnect_slave(slave, sender, message)
@@ -61,6 +66,7 @@ class SlaveManagement:
                             message.tasks)
             if slave_id in self.unreachable_slaves:
                 self._unreachable_slave_back(self.slaves[slave_id])
+        self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection()))
         self.allocate_soon()
@@ -89,8 +95,10 @@ class SlaveManagement:
             self.log.info("Disconnected slave {slave_id} re-registered from {pid}",
                           slave_id=slave.id, pid=str(sender))
             slave.connected = True
-            self.allocator.slave_activated(slave.id)
+            if not slave.deactivated:
+                self.allocator.slave_activated(slave.id)
         self._reconcile_slave(slave, message.executor_infos, message.tasks)
+        self.draining.reconnected(slave)
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
         """
@@ -181,6 +189,17 @@ class SlaveManagement:
                 framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
         return used
 
+    def _refused_for_maintenance(self, sender, info):
+        """
+        Whether a slave may not register because its machine is DOWN (it
+        is told so, and to shut down).
+        """
+        refusal = self.maintenance.refusal(info, sender)
+        if refusal is not None:
+            self.log.warn("Refusing slave {pid}: {why}", pid=str(sender), why=refusal)
+            self.node.send(sender, internal.ShutdownMessage(message=refusal))
+        return refusal is not None
+
     def _slave_total(self, sender, info):
         """
         The resources a registering slave offers, or L{None} (and the slave
@@ -206,6 +225,7 @@ class SlaveManagement:
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
+        self.events.agent_added(slave)
         self.log.info(
             "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
             slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
@@ -214,6 +234,7 @@ class SlaveManagement:
     def _unregister_slave(self, sender, message):
         slave = self.slaves.get(message.slave_id.value)
         if slave is not None and slave.pid == sender:
+            self.counters.count("slave_removals/reason_unregistered")
             self.remove_slave(slave, "it unregistered")
 
     def _pong(self, sender, message):
@@ -276,16 +297,18 @@ class SlaveManagement:
         (L{mesos_tw.master._partitions}).  It may re-register, and is then
         admitted again with the tasks it still runs.
         """
+        self.counters.count("slave_removals/reason_unhealthy")
         self.remove_slave(slave, reason, unreachable=True)
 
-    def remove_slave(self, slave, reason, shutdown=False, unreachable=False):
+    def remove_slave(self, slave, reason, shutdown=False, task_state=None,
+                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED, unreachable=False):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
-        offers are rescinded and its tasks are lost (C{TASK_LOST}, or for
-        partition-aware frameworks C{TASK_GONE}).  Once the removal is
-        recorded in the registry the tasks' frameworks hear of it, every
-        framework hears C{slaveLost}, and, if C{shutdown}, the slave is
-        told to shut down.
+        offers are rescinded and its tasks end in C{task_state} for
+        C{task_reason} (when not given: C{TASK_LOST}, or for partition-aware
+        frameworks C{TASK_GONE}).  Once the removal is recorded in the
+        registry the tasks' frameworks hear of it, every framework hears
+        C{slaveLost}, and, if C{shutdown}, the slave is told to shut down.
 
         @param unreachable: the slave stopped answering and may come back:
             nothing is recorded, partition-aware frameworks hear
@@ -295,6 +318,7 @@ class SlaveManagement:
             return
         self.log.warn("Removing slave {slave_id} at {pid}: {reason}",
                       slave_id=slave.id, pid=str(slave.pid), reason=reason)
+        self.counters.count("slave_removals")
         slave.observer.stop()
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
@@ -305,9 +329,9 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, self.removed_task_state(framework_id, unreachable),
-                    f"Slave {slave.id} removed: {reason}",
-                    mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
+                    framework_id, record,
+                    task_state or self.removed_task_state(framework_id, unreachable),
+                    f"Slave {slave.id} removed: {reason}", task_reason)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -321,6 +345,7 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
+        self.events.agent_removed(slave.id)
         if unreachable:
             self._set_aside_unreachable(slave)
             self._report_removal(slave, updates)

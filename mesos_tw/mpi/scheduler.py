@@ -126,8 +126,9 @@ class MPIScheduler(Scheduler):
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        idle = mesos_pb2.Filters(refuse_seconds=IDLE_REFUSE_SECONDS)
         for offer in placement.unused:
-            self.driver.declineOffer(offer.id, mesos_pb2.Filters(refuse_seconds=IDLE_REFUSE_SECONDS))
+            self.driver.declineOffer(offer.id, idle)
         labels = host_labels([offers[0].hostname for offers, _ in placement.hosts])
         self.hydra = self.hydra_factory(
             self.reactor, list(zip(labels, [count for _, count in placement.hosts])), self.argv,

@@ -45,7 +45,8 @@ class Options(MesosOptions):
         ["gang_timeout", None, "30secs", "How long to gather every rank's resources."],
         ["role", None, "*", "The framework's role."],
         ["name", None, None, "The framework's name (default: mesos-mpirun and the program)."],
-        ["user", None, "", "The user the ranks run as (default: ours)."],
+        ["user", None, "", "The framework's user (default: ours); slaves with "
+                           "--switch_user run tasks as it."],
         ["mpiexec", None, "mpiexec", "MPICH's mpiexec (hydra)."],
     ]
     coercions = {"n": parse_positive_int, "cpus": _positive_float, "mem": _positive_float,
