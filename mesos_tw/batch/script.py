@@ -43,14 +43,15 @@ class Options(MesosOptions):
     C{mesos-batch}'s flags (C{MESOS_MASTER} and the like work too).
     """
 
-    synopsis = "--master=HOST:PORT [--role=R] [--locality_wait=5secs] [--json] [JOB.json]"
+    synopsis = ("mesos-batch --master=HOST:PORT [--role=R] [--locality_wait=5secs] [--json] "
+                "[JOB.json]")
     longdesc = ("Run a job's tasks on a Mesos cluster near their input (delay scheduling). "
                 "JOB.json is a file, - for standard input, or the JSON itself.")
     optParameters = [
         ["master", None, None, "The master: host:port, zk://host:port/path or file:///path."],
         ["role", None, "*", "The framework's role (weighted by the master's --weights)."],
-        ["locality_wait", None, "5secs", "How long a task waits for a host, then a rack, "
-                                         "holding its input."],
+        ["locality_wait", None, "5secs", "How long a job passes up offers waiting for hosts, "
+                                         "then racks, holding its tasks' input."],
         ["name", None, None, "The framework's name (default: mesos-batch and the job's)."],
         ["user", None, "", "The framework's user (default: ours); slaves with "
                            "--switch_user run tasks as it."],

@@ -234,7 +234,7 @@ class OfferManagement:
                 slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
                 framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
         record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
-                            [(mesos_pb2.TASK_STAGING, now, None)], shown=shown_fields(task))
+                            [(mesos_pb2.TASK_STAGING, now)], shown=shown_fields(task))
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1

@@ -173,7 +173,7 @@ class SlaveManagement:
         for task in tasks:
             framework_id = task.framework_id.value
             record = TaskRecord(task, Resources.from_protobuf(task.resources),
-                                [(task.state, now, None)])
+                                [(task.state, now)])
             slave.tasks[record.key] = record
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)

@@ -31,8 +31,10 @@ from mesos_tw.master.views import (
 from mesos_tw.protocols.maintenance_pb2 import Schedule
 from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
 from mesos_tw.resources import Resources
+from mesos_tw.slave.files import SandboxFiles
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
+from mesos_tw.web.files import FilesAPI
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page, Pager, render_page
@@ -138,6 +140,9 @@ class MasterHTTP:
         serving C{/api/v1/scheduler}, if enabled.
     @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
         serving C{/api/v1}, if enabled.
+    @param log_file: the master's log file (C{--log_dir}), served as
+        C{/master/log} through the files API.
+    @param reactor: sends downloads of the log file.
     """
 
     app = Klein()
@@ -145,8 +150,10 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 operator_api=None):
+                 operator_api=None, log_file=None, reactor=None):
         self.leadership = leadership
+        self._files_api = FilesAPI(SandboxFiles(
+            None, attached={"/master/log": log_file} if log_file is not None else None), reactor)
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api
@@ -363,6 +370,14 @@ class MasterHTTP:
         d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
                        errbackArgs=(request,))
         return d
+
+    @app.route("/files/", branch=True)
+    def files_api(self, request):
+        """
+        Mesos's files API: the master's log as C{/master/log} with
+        C{--log_dir} (L{mesos_tw.web.files}), on any master.
+        """
+        return self._files_api.resource()
 
     @app.route("/static/", branch=True)
     def static(self, request):

@@ -341,16 +341,15 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         """
         if record.state in TERMINAL_STATES:
             return
-        healthy = status.healthy if status.HasField("healthy") else None
         if record.statuses and record.statuses[-1][0] == status.state:
             # The same state again (a health check's update, a
             # reconciliation): the task's health may change, its history
             # does not grow.
-            state, timestamp, was_healthy = record.statuses[-1]
-            record.statuses[-1] = (state, timestamp, was_healthy if healthy is None else healthy)
+            if status.HasField("healthy"):
+                record.health_changed(status.healthy)
             return
         record.task.state = status.state
-        record.statuses.append((status.state, status.timestamp or self.reactor.seconds(), healthy))
+        record.add_status(status, status.timestamp or self.reactor.seconds())
         count_state(self.stats, status.state)
         self.events.task_updated(record, status)
         self.counters.task_ended(record.task.framework_id.value, status)

@@ -21,7 +21,7 @@ Framework = Response.GetFrameworks.Framework
 def task(record):
     """
     A C{TaskRecord} as a C{mesos.Task}: its latest state and every state
-    it went through, with when (and its health then, where reported).
+    it went through, with when.
     """
     internal = record.task
     result = mesos_pb2.Task(
@@ -29,9 +29,9 @@ def task(record):
         slave_id=internal.slave_id, state=internal.state, resources=internal.resources)
     if internal.HasField("executor_id") and internal.executor_id.value:
         result.executor_id.CopyFrom(internal.executor_id)
-    for state, timestamp, healthy in record.statuses:
+    for state, timestamp in record.statuses:
         result.statuses.add(task_id=internal.task_id, state=state, timestamp=timestamp,
-                            slave_id=internal.slave_id, healthy=healthy)
+                            slave_id=internal.slave_id)
     return result
 
 

@@ -19,6 +19,8 @@ __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMI
 #: The fields of a C{TaskInfo} the state shows as Mesos shows them (its
 #: C{Task}'s), though we do not act on them.
 _SHOWN_TASK_FIELDS = ("labels", "discovery", "container", "health_check")
+#: The fields of a C{TaskStatus} the state shows beside its state and time.
+_SHOWN_STATUS_FIELDS = ("labels", "container_status", "healthy")
 
 
 def held_by(tasks, executors):
@@ -47,15 +49,6 @@ def statistics_json(statistics):
     """
     return {field.name: value for field, value in statistics.ListFields()}
 
-
-def _status_json(state, timestamp, healthy):
-    """
-    One entry of a task's C{statuses} in the state JSON.
-    """
-    json = {"state": state_name(state), "timestamp": timestamp}
-    if healthy is not None:
-        json["healthy"] = healthy
-    return json
 
 
 def shown_fields(task_info):
@@ -86,13 +79,16 @@ class TaskRecord:
     """
     The master's copy of one task.
 
-    @ivar statuses: C{(state, timestamp, healthy)} of each state it
-        reached, in order; C{healthy} is the latest health reported in that
-        state (L{None} if none was).
     @ivar statistics: the latest C{ResourceStatistics} its slave reported
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
     @ivar shown: L{shown_fields} of its C{TaskInfo}, or L{None}.
+    @ivar statuses: C{(state, timestamp)} of each state it reached, oldest
+        first (an update in the same state, a health check's, changes only
+        its details).
+    @ivar status_details: what Mesos shows of an update beside its state
+        and time (its C{container_status}, C{labels}, C{healthy}), as JSON,
+        by the update's index in C{statuses}.
     """
 
     task: object
@@ -100,6 +96,22 @@ class TaskRecord:
     statuses: list = field(default_factory=list)
     statistics: object = None
     shown: object = None
+    status_details: dict = field(default_factory=dict)
+
+    def add_status(self, status, timestamp):
+        """
+        Record the update C{status} (a C{TaskStatus}) at C{timestamp}.
+        """
+        self.statuses.append((status.state, timestamp))
+        details = {}
+        for name in _SHOWN_STATUS_FIELDS:
+            if status.HasField(name):
+                details[name] = getattr(status, name)
+        if details:
+            shown = to_v1(mesos_pb2.TaskStatus(**details))
+            if "labels" in shown:
+                shown["labels"] = shown["labels"].get("labels", [])
+            self.status_details[len(self.statuses) - 1] = shown
 
     @property
     def key(self):
@@ -114,7 +126,16 @@ class TaskRecord:
         """
         The task's latest reported health, or L{None}.
         """
-        return self.statuses[-1][2] if self.statuses else None
+        return self.status_details.get(len(self.statuses) - 1, {}).get("healthy")
+
+    def health_changed(self, healthy):
+        """
+        Its latest status is reported again with C{healthy} (a health
+        check's update): that status shows the new health, and the history
+        does not grow.
+        """
+        index = len(self.statuses) - 1
+        self.status_details[index] = dict(self.status_details.get(index, {}), healthy=healthy)
 
     def to_json(self):
         """
@@ -130,7 +151,11 @@ class TaskRecord:
             "slave_id": task.slave_id.value,
             "state": state_name(task.state),
             "resources": self.resources.to_json(),
-            "statuses": [_status_json(*status) for status in self.statuses],
+            "statuses": [
+                dict(self.status_details.get(index, ()), state=state_name(state),
+                     timestamp=timestamp)
+                for index, (state, timestamp) in enumerate(self.statuses)
+            ],
         }
         if self.statistics is not None and task.state not in TERMINAL_STATES:
             json["statistics"] = statistics_json(self.statistics)

@@ -12,6 +12,7 @@ from twisted.web.server import Site
 from mesos_tw import constants
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
@@ -123,6 +124,8 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
+        ["log_dir", None, None, "Directory to write the log to (mesos-master.log), also served "
+         "as /master/log through /files/read (default: no log file)."],
     ]
     coercions = {
         "port": parse_port,
@@ -160,6 +163,7 @@ class Options(MesosOptions):
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_allocation(self)
+        check_log_dir(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -187,6 +191,9 @@ class MasterService(Service):
         self.operator_api = None
         self.registry = None
         self._zookeeper = None
+        self.log = None
+        if options["log_dir"]:
+            self.log = LogDirectory(options["log_dir"], "mesos-master.log")
         self.listening = Deferred()
 
     @property
@@ -221,6 +228,8 @@ class MasterService(Service):
         """
         super().startService()
         options = self.options
+        if self.log is not None:
+            self.log.start()
         host, port = advertised(options)
         self.node = MessageNode(
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
@@ -242,7 +251,9 @@ class MasterService(Service):
         self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
         d = self.node.listen(endpoint, Site(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
-            operator_api=self.operator_api).resource()))
+            operator_api=self.operator_api,
+            log_file=self.log.path if self.log is not None else None,
+            reactor=self.reactor).resource()))
 
         def listening(port):
             if self._zookeeper is not None:
@@ -267,6 +278,8 @@ class MasterService(Service):
             yield self._zookeeper.stop()
         if self.node is not None:
             yield self.node.stop()
+        if self.log is not None:
+            self.log.stop()
 
 
 def makeService(options, reactor=None):

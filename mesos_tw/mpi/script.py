@@ -35,7 +35,7 @@ class Options(MesosOptions):
     C{mesos-mpirun}'s flags, then the program and its arguments.
     """
 
-    synopsis = "--master=HOST:PORT -n N [options] PROGRAM [ARGS...]"
+    synopsis = "mesos-mpirun --master=HOST:PORT -n N [options] PROGRAM [ARGS...]"
     longdesc = "Gang-schedule N MPI ranks on a Mesos cluster and run PROGRAM with MPICH's hydra."
     optParameters = [
         ["master", None, None, "The master: host:port, zk://host:port/path or file:///path."],

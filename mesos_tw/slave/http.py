@@ -12,11 +12,12 @@ also served at C{/<name>}, and a trailing slash does not matter.
 from klein import Klein
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
+from mesos_tw.slave.files import SandboxFiles
 from mesos_tw.slave.metrics import metrics_snapshot
 from mesos_tw.slave.operator_api import SlaveOperatorAPI
-from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
+from mesos_tw.web.files import FilesAPI
+from mesos_tw.web.json import json_response
 from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
-from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP", "resource_statistics_json", "statistics_json"]
 
@@ -28,16 +29,21 @@ class SlaveHTTP:
     @param flags: C{{"flags": {...}}} for C{/slave(1)/flags}.
     @param executor_api: the L{ExecutorAPI} behind C{/api/v1/executor};
         by default one whose subscriptions connect to the slave over TCP.
+    @param log_file: the slave's log file (C{--log_dir}), served as
+        C{/slave/log} through the files API.
     """
 
     app = Klein()
     # libprocess routes /slave(1)/state/ to /slave(1)/state.
     app.url_map.strict_slashes = False
 
-    def __init__(self, slave, flags=None, executor_api=None):
+    def __init__(self, slave, flags=None, executor_api=None, log_file=None):
         self.slave = slave
         self.flags = flags or {"flags": {}}
-        self.files = SandboxFiles(slave.work_dir, slave.gc.was_collected)
+        self.files = SandboxFiles(
+            slave.work_dir, slave.gc.was_collected,
+            {"/slave/log": log_file} if log_file is not None else None)
+        self._files_api = FilesAPI(self.files, slave.reactor)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
                 slave.reactor, upid, None, slave.node.max_frame_bytes))
@@ -95,51 +101,13 @@ class SlaveHTTP:
         request.setHeader(b"Content-Type", PROMETHEUS)
         return prometheus_text(metrics_snapshot(self.slave))
 
-    def _path(self, request):
-        return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
-
-    @app.route("/files/browse", methods=["GET"])
-    @app.route("/files/browse.json", methods=["GET"])
-    def browse(self, request):
+    @app.route("/files/", branch=True)
+    def files_api(self, request):
         """
-        A sandbox directory's entries.
+        Mesos's files API: the sandboxes, and C{/slave/log} with
+        C{--log_dir} (L{mesos_tw.web.files}).
         """
-        try:
-            return json_response(request, self.files.browse(self._path(request)))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
-
-    @app.route("/files/read", methods=["GET"])
-    @app.route("/files/read.json", methods=["GET"])
-    def read(self, request):
-        """
-        Part of a sandbox file: C{offset} (-1 for just the size), C{length}.
-        """
-        try:
-            offset = int_argument(request, "offset", 0, minimum=-1)
-            length = int_argument(request, "length", None, minimum=0)
-            return json_response(request, self.files.read(self._path(request), offset, length))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
-
-    @app.route("/files/download", methods=["GET"])
-    @app.route("/files/download.json", methods=["GET"])
-    def download(self, request):
-        """
-        A whole sandbox file, as an attachment, sent a chunk per turn of
-        the reactor.
-        """
-        try:
-            name, size, file = self.files.download(self._path(request))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
-        request.setHeader(b"Content-Type", b"application/octet-stream")
-        request.setHeader(b"Content-Length", str(size).encode("ascii"))
-        request.setHeader(b"Content-Disposition",
-                          f'attachment; filename="{name}"'.encode("utf-8", "replace"))
-        return send_file(request, file, self.slave.reactor)
+        return self._files_api.resource()
 
     @app.route("/api/v1", methods=["POST"])
     @app.route("/slave(1)/api/v1", methods=["POST"])

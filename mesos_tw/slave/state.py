@@ -92,7 +92,7 @@ class ExecutorRecord:
     termination: tuple = None
     #: Whether a restarted slave recovered it from its checkpoint.
     recovered: bool = False
-    #: The UPID text it registered from, as checkpointed (recovered ones).
+    #: The UPID text it registered from, as checkpointed.
     checkpointed_pid: str = None
 
     @property
