@@ -7,9 +7,11 @@ Starts a ``twistd mesos-master``, SLAVES ``twistd mesos-slave`` processes
 process (state in memory), all on this machine.  Then:
 
 1. for each count N: POST an app of N instances of ``sleep`` (through the
-   built-in command executor: a process per instance) and time until the
+   built-in command executor: a process per instance; each slave has one
+   cpu and an instance takes 0.09, so 100 instances need all 10 slaves)
+   and time until the
    API shows N instances ``TASK_RUNNING`` and no deployment; then delete
-   it (its instances are killed while the next count deploys);
+   it and wait until its instances have ended;
 2. with a 100-instance app running, ROUNDS times: SIGKILL one instance's
    command and time until the API shows a new instance running in its
    place (the app's ``backoffSeconds`` is 0.1, so the back-off is not what
@@ -40,6 +42,11 @@ from mesos_tw.testing.processes import ProcessCluster
 from mesos_tw.testing.zookeeper_server import free_port
 
 POLL = 0.1
+
+#: Each slave has one cpu, so it holds at most 11 instances: 100 of them
+#: need every one of 10 slaves.
+SLAVE_RESOURCES = "cpus:1;mem:4096;disk:100"
+INSTANCE_CPUS = 0.09
 TIMEOUT = 600.0
 
 
@@ -81,8 +88,8 @@ def app_body(count):
     """
     An app of C{count} small instances that just run.
     """
-    return {"id": f"/bench-{count}", "cmd": "exec sleep 36000", "instances": count, "cpus": 0.01,
-            "mem": 8, "disk": 0, "ports": [], "backoffSeconds": 0.1}
+    return {"id": f"/bench-{count}", "cmd": "exec sleep 36000", "instances": count,
+            "cpus": INSTANCE_CPUS, "mem": 8, "disk": 0, "ports": [], "backoffSeconds": 0.1}
 
 
 @defer.inlineCallbacks
@@ -102,7 +109,7 @@ def measure(reactor, directory, slaves, counts, rounds):
                 f"slave {index}", "mesos-slave", f"--master=127.0.0.1:{master_port}",
                 "--ip=127.0.0.1", f"--port={free_port()}", f"--hostname=node-{index}",
                 f"--work_dir={os.path.join(directory, f'slave-{index}')}",
-                f"--resources=cpus:4;mem:4096;disk:100;ports:[{base + 10 * index}-"
+                f"--resources={SLAVE_RESOURCES};ports:[{base + 10 * index}-"
                 f"{base + 10 * index + 9}]"))
         yield cluster.wait_for(lambda p, s: len(s["slaves"]) == slaves, "the slaves", TIMEOUT)
         progress(f"{slaves} slaves registered")
@@ -135,6 +142,13 @@ def measure(reactor, directory, slaves, counts, rounds):
                 return None
             return probe
 
+        def no_tasks_of(count):
+            @defer.inlineCallbacks
+            def probe():
+                _, body = yield call(port, "GET", "/v2/tasks")
+                return not [t for t in body["tasks"] if t["appId"] == f"/bench-{count}"]
+            return probe
+
         deploys = []
         for count in counts:
             yield call(port, "POST", "/v2/apps", app_body(count))
@@ -143,6 +157,7 @@ def measure(reactor, directory, slaves, counts, rounds):
             progress(f"{count} instances running after {took:.1f}s")
             if count != counts[-1]:
                 yield call(port, "DELETE", f"/v2/apps/bench-{count}")
+                yield until(reactor, no_tasks_of(count), "the deleted app's instances to end")
         replaces = []
         for _ in range(rounds):
             _, body = yield call(port, "GET", f"/v2/apps/bench-{counts[-1]}")
