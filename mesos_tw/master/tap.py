@@ -18,6 +18,7 @@ from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.operator_api import MasterOperatorAPI
+from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
@@ -248,7 +249,10 @@ class MasterService(Service):
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
                                      client_endpoints=self._client_endpoints()))
         flags = flags_json(options, [p[0] for p in Options.optParameters])
-        self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
+        files = AttachedFiles()
+        if self.log is not None:
+            files.attach(self.log.path, "/master/log")
+        self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags, files)
         d = self.node.listen(endpoint, Site(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
             operator_api=self.operator_api,
