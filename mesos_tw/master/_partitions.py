@@ -3,18 +3,14 @@ Partition awareness (Mesos 1.x): what frameworks hear about tasks on slaves
 that stop answering or go away, by their C{PARTITION_AWARE} capability.
 Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 
-  - A slave that misses too many pings is I{unreachable}: it leaves the
-    master's state (its offers rescinded, its resources gone), but it may
-    come back.  Its tasks become C{TASK_UNREACHABLE} for partition-aware
-    frameworks (kept as their C{unreachable_tasks}) and C{TASK_LOST} for
-    the others; every framework hears C{slaveLost}.
-  - An unreachable slave that re-registers is admitted again: each task it
-    still runs is reported again in its current state (C{TASK_RUNNING}),
-    with C{REASON_SLAVE_REREGISTERED}, to partition-aware frameworks and
-    the others alike (Mesos 1.x's "non-strict" behaviour).
-  - A slave removed for good (it unregistered, or, until slaves are kept
-    while disconnected, its connection closed) has its tasks C{TASK_GONE}
-    for partition-aware frameworks, C{TASK_LOST} for the others.
+  - A slave that misses too many pings is I{unreachable}: it is removed
+    (recorded in the registry, then told to shut down, so a task reported
+    lost never runs again; Mesos 1.x would admit it back).  Its tasks
+    become C{TASK_UNREACHABLE} for partition-aware frameworks (kept as
+    their C{unreachable_tasks}) and C{TASK_LOST} for the others; every
+    framework hears C{slaveLost}.
+  - A slave that unregistered has its tasks C{TASK_GONE} for
+    partition-aware frameworks, C{TASK_LOST} for the others.
   - Launches on invalid offers are C{TASK_DROPPED}, and reconciliation of
     a task the master does not know is C{TASK_GONE} (its slave is
     registered), C{TASK_UNREACHABLE} (its slave is unreachable) or
@@ -97,25 +93,3 @@ class PartitionManagement:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.tasks.pop(task_id, None) is not None:
                 framework.unreachable_tasks[task_id] = record
-
-    def _unreachable_slave_back(self, slave):
-        """
-        An unreachable slave re-registered and was added again with the
-        tasks it reports: tell their frameworks the tasks' states (Mesos:
-        "Unreachable agent re-reregistered", REASON_SLAVE_REREGISTERED).
-        """
-        del self.unreachable_slaves[slave.id]
-        self.log.info("Unreachable slave {slave_id} re-registered with {count} tasks",
-                      slave_id=slave.id, count=len(slave.tasks))
-        for (framework_id, task_id), record in slave.tasks.items():
-            framework = self.frameworks.get(framework_id)
-            if framework is None:
-                continue
-            framework.unreachable_tasks.pop(task_id, None)
-            for completed in list(framework.completed_tasks):
-                if completed.task.task_id.value == task_id:
-                    framework.completed_tasks.remove(completed)
-            if framework.active:
-                self._send_update(framework.pid, self._status_update_for(
-                    framework_id, record.task, record.state,
-                    "Unreachable slave re-registered", Reason.REASON_SLAVE_REREGISTERED))

@@ -64,8 +64,6 @@ class SlaveManagement:
                 return
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
-            if slave_id in self.unreachable_slaves:
-                self._unreachable_slave_back(self.slaves[slave_id])
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection()))
@@ -298,7 +296,7 @@ class SlaveManagement:
         admitted again with the tasks it still runs.
         """
         self.counters.count("slave_removals/reason_unhealthy")
-        self.remove_slave(slave, reason, unreachable=True)
+        self.remove_slave(slave, reason, shutdown=True, unreachable=True)
 
     def remove_slave(self, slave, reason, shutdown=False, task_state=None,
                      task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED, unreachable=False):
@@ -348,6 +346,4 @@ class SlaveManagement:
         self.events.agent_removed(slave.id)
         if unreachable:
             self._set_aside_unreachable(slave)
-            self._report_removal(slave, updates)
-        else:
-            self._record_removal(slave, reason, updates, shutdown)
+        self._record_removal(slave, reason, updates, shutdown)
