@@ -5,11 +5,23 @@ Twisted's plugin scan sees twisted/plugins:
     pip install -e . --config-settings editable_mode=compat
 """
 
+import re
+
 from setuptools import find_packages, setup
+
+
+def _version():
+    """
+    The version, read from C{mesos_tw/__init__.py} (its one home), without
+    importing the package before its dependencies are installed.
+    """
+    with open("mesos_tw/__init__.py", encoding="utf-8") as init:
+        return re.search(r'^__version__ = "([^"]+)"', init.read(), re.M).group(1)
+
 
 setup(
     name="mesos_tw",
-    version="0.1.0",
+    version=_version(),
     description="Apache Mesos, the cluster manager, rebuilt in Python on Twisted",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

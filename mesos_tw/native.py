@@ -11,7 +11,7 @@ Twisted use (no threads): pass C{reactor=reactor} and wait on
 C{driver.stopped}.
 """
 
-from mesos_tw._executor_driver import MesosExecutorDriver
-from mesos_tw._scheduler_driver import MesosSchedulerDriver
+from mesos_tw.driver.executor import MesosExecutorDriver
+from mesos_tw.driver.scheduler import MesosSchedulerDriver
 
 __all__ = ["MesosExecutorDriver", "MesosSchedulerDriver"]

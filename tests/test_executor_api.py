@@ -25,7 +25,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.executor_api import HttpExecutor
-from mesos_tw.slave.executors import executor_environment
+from mesos_tw.slave.launching import executor_environment
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork

@@ -6,7 +6,7 @@ and an in-memory network, with a recording slave.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw._executor_driver import ACKNOWLEDGEMENT_WAIT
+from mesos_tw.driver.executor import ACKNOWLEDGEMENT_WAIT
 from mesos_tw.interface import Executor, ExecutorDriver
 from mesos_tw.native import MesosExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal

@@ -17,7 +17,7 @@ from zope.interface.verify import verifyClass, verifyObject
 from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, UnknownContainer
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.isolation.process import ProcessIsolator
-from mesos_tw.isolation.registry import isolator_factories, isolator_factory
+from mesos_tw.isolation.factories import isolator_factories, isolator_factory
 from mesos_tw.plugins.mesos_tw_isolators import ProcessIsolatorFactory
 from mesos_tw.testing.isolation import (
     SUITE_PROGRAMS,

@@ -14,7 +14,7 @@ from twisted.trial.unittest import TestCase
 
 from mesos_tw import plugins
 from mesos_tw.interface import mesos_pb2
-from mesos_tw.isolation.registry import isolator_factories
+from mesos_tw.isolation.factories import isolator_factories
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.testing.local_cluster import start_mesos_local
 from tests.test_cluster import TaskScheduler, command_task

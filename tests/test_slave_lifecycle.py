@@ -7,7 +7,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
-from mesos_tw.slave.executors import describe_wait_status
+from mesos_tw.slave.launching import describe_wait_status
 from mesos_tw.testing.peers import RecordingPeer
 from tests.test_slave import MASTER, SCHEDULER, SLAVE, SlaveTestCase
 

@@ -224,7 +224,17 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
         self.assertEqual(events[:2], [SUSPENDED, EXPIRED])
         server.resume()
         yield next_event(client, CONNECTED)
-        # The abandoned session took its ephemeral znode with it.
+        # The abandoned session takes its ephemeral znode with it, but only
+        # once the resumed server's own session tracker expires it, which may
+        # come after our new session is up: wait for the deletion itself.
+        deleted = Deferred()
+
+        def watch(event):
+            if event.type == "DELETED" and not deleted.called:
+                deleted.callback(None)
+
+        if (yield client.exists("/mine", watch=watch)):
+            yield deleted
         self.assertFalse((yield client.exists("/mine")))
 
     @inlineCallbacks

@@ -1,3 +1,4 @@
 """
-Executors that ship with mesos_tw: the built-in command executor.
+The executor programs that ship with mesos_tw: the command executor and the
+default executor (task groups).
 """

@@ -2,7 +2,7 @@
 The master's handling of slaves: registration, re-registration after a
 master or network failure, health, and removal.  Mixed into
 L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
-reported once it is recorded in the registry (L{mesos_tw.master._registry}).
+reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
 from mesos_tw.master.observer import SlaveObserver

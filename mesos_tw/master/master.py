@@ -16,11 +16,11 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw import constants
+from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
-from mesos_tw.master._registry import RegistryManagement
+from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.registry import MemoryRemovedSlaves
@@ -482,7 +482,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         The state JSON's fields other than its slaves and frameworks.
         """
         return {
-            "version": "0.1.0",
+            "version": __version__,
             "start_time": self.start_time,
             "elected_time": self.start_time,
             "id": self.id,

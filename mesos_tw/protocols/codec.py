@@ -6,7 +6,7 @@ protocol (L{mesos_tw.protocols.framing}) and the blocking command executor.
 from google.protobuf.message import DecodeError, EncodeError
 
 from mesos_tw.protocols.envelope_pb2 import Envelope
-from mesos_tw.protocols.registry import message_type
+from mesos_tw.protocols.message_types import message_type
 from mesos_tw.protocols.upid import UPID
 
 __all__ = [

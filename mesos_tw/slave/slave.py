@@ -14,14 +14,14 @@ from twisted.internet.defer import gatherResults, maybeDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw import constants
+from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.retry import RetryWithBackoff
-from mesos_tw.slave._executors import ExecutorManagement
+from mesos_tw.slave._executor_management import ExecutorManagement
 from mesos_tw.slave._subscriptions import ExecutorSubscriptions
 from mesos_tw.slave.fetcher import Fetcher
 from mesos_tw.slave.state import TERMINAL_STATES
@@ -421,7 +421,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         The slave as the C{/slave(1)/state} JSON object (Mesos's names).
         """
         return {
-            "version": "0.1.0",
+            "version": __version__,
             "start_time": self.start_time,
             "id": self.id or "",
             "pid": str(self.pid),

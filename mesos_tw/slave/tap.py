@@ -21,7 +21,7 @@ from mesos_tw.flags import (
     parse_resources,
 )
 from mesos_tw.isolation.interface import IsolatorUnavailable
-from mesos_tw.isolation.registry import isolator_factory
+from mesos_tw.isolation.factories import isolator_factory
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID

@@ -9,7 +9,7 @@ import uuid
 
 from twisted.internet.defer import Deferred
 
-from mesos_tw import _reactor_thread
+from mesos_tw.driver import reactor_thread
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import MessageNode
 
@@ -30,7 +30,7 @@ class DriverBase:
 
     def __init__(self, reactor, node_factory):
         self._threaded = reactor is None
-        self._reactor = _reactor_thread.shared_reactor() if reactor is None else reactor
+        self._reactor = reactor_thread.shared_reactor() if reactor is None else reactor
         self._node_factory = node_factory or (
             lambda upid: MessageNode(self._reactor, upid, None))
         self.status = mesos_pb2.DRIVER_NOT_STARTED
@@ -43,7 +43,7 @@ class DriverBase:
         """
         if not self._threaded:
             return function(*args, **kwargs)
-        return _reactor_thread.call_in_reactor(self._reactor, function, *args, **kwargs)
+        return reactor_thread.call_in_reactor(self._reactor, function, *args, **kwargs)
 
     def _finish(self, status):
         """

@@ -11,7 +11,7 @@ import uuid
 from mesos_tw.isolation.interface import Container, wants_tty
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.slave.executors import (
+from mesos_tw.slave.launching import (
     command_executor_info,
     default_executor_info,
     describe_wait_status,

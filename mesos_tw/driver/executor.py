@@ -11,7 +11,7 @@ import uuid
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from mesos_tw._driver_base import DriverBase
+from mesos_tw.driver.base import DriverBase
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw import constants
-from mesos_tw._driver_base import DriverBase
+from mesos_tw.driver.base import DriverBase
 from mesos_tw.detector import DetectorError, detector_for
 from mesos_tw.interface import SchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
