@@ -8,7 +8,6 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
-from twisted.web.server import Site
 
 from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
@@ -21,6 +20,7 @@ from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.site import BoundedSite
 from mesos_tw.zookeeper import ZooKeeperURL
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
@@ -216,9 +216,9 @@ class MasterService(Service):
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
-        d = self.node.listen(endpoint, Site(MasterHTTP(
+        d = self.node.listen(endpoint, BoundedSite(MasterHTTP(
             self.election, flags_json(options, [p[0] for p in Options.optParameters]),
-            scheduler_api=self.scheduler_api).resource()))
+            scheduler_api=self.scheduler_api).resource(), self.reactor))
 
         def listening(port):
             if self._zookeeper is not None:

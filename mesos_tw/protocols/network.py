@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
+from mesos_tw.protocols.guard import ConnectionGuard
 
 __all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
 
@@ -83,17 +84,29 @@ class _SniffingProtocol(Protocol):
         self._site = site
         self._address = address
         self._inner = None
+        self._identified = None
+
+    def connectionMade(self):
+        self._identified = self._node.guard.admit(self.transport)
 
     def dataReceived(self, data):
+        if self._identified is None:
+            return
         if self._inner is None:
             if data[0] < _FIRST_HTTP_BYTE or self._site is None:
                 self._inner = self._node.new_protocol()
             else:
                 self._inner = self._site.buildProtocol(self._address)
+            if hasattr(self._inner, "on_identified"):
+                self._inner.on_identified = self._identified
+            else:
+                self._identified()
             self._inner.makeConnection(self.transport)
         self._inner.dataReceived(data)
 
     def connectionLost(self, reason):
+        if self._identified is not None:
+            self._identified()
         if self._inner is not None:
             self._inner.connectionLost(reason)
 
@@ -119,15 +132,19 @@ class MessageNode:
     One process's end of the message network.
 
     @ivar upid: our own address, the C{from} of every envelope we send.
+    @ivar guard: the L{ConnectionGuard} of the connections we accept (a
+        default one unless given).
     """
 
     log = Logger()
 
-    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
+                 guard=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
+        self.guard = guard if guard is not None else ConnectionGuard(reactor)
         self._connections = {}
         self._connecting = {}
         self._pending = {}
@@ -155,7 +172,7 @@ class MessageNode:
         """
         A fresh envelope protocol bound to this node.
         """
-        return EnvelopeProtocol(self, peer, self.max_frame_bytes)
+        return EnvelopeProtocol(self, peer, self.max_frame_bytes, clock=self.reactor)
 
     def connected_to(self, upid):
         """

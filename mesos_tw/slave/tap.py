@@ -6,7 +6,6 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
-from twisted.web.server import Site
 
 from mesos_tw import constants
 from mesos_tw.constants import LISTEN_BACKLOG
@@ -29,6 +28,7 @@ from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.site import BoundedSite
 
 __all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
 
@@ -173,8 +173,9 @@ class SlaveService(Service):
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         endpoint = TCP4ServerEndpoint(
             self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
-        d = self.node.listen(endpoint, Site(SlaveHTTP(
-            self.slave, flags_json(self.options, [p[0] for p in Options.optParameters])).resource()))
+        flags = flags_json(self.options, [p[0] for p in Options.optParameters])
+        d = self.node.listen(endpoint, BoundedSite(
+            SlaveHTTP(self.slave, flags).resource(), self.reactor))
 
         def started(port):
             self.slave.start()

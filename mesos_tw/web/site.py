@@ -57,10 +57,15 @@ class _BoundedChannel(HTTPChannel):
 
     @ivar refused: whether the connection was answered with an error and is
         closing; nothing more it sends is read.
+    @ivar on_identified: called once, when the first request has arrived
+        whole (the listening port's
+        L{mesos_tw.protocols.guard.ConnectionGuard} stops counting the
+        connection then), or L{None}.
     """
 
     log = Logger()
     refused = False
+    on_identified = None
     _deadline = None
     _busy = False
 
@@ -85,6 +90,9 @@ class _BoundedChannel(HTTPChannel):
             return
         self._cancel_deadline()
         self._busy = True
+        if self.on_identified is not None:
+            identified, self.on_identified = self.on_identified, None
+            identified()
         super().allContentReceived()
 
     def requestDone(self, request):
