@@ -9,6 +9,7 @@ from twisted.application.service import MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
+from mesos_tw.authentication.flags import check_credential, check_master_authentication
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
@@ -43,6 +44,8 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
         self["zk_url"] = None
         check_allocation(self)
+        check_master_authentication(self)
+        check_credential(self)
         check_isolation(self)
 
 

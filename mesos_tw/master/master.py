@@ -18,6 +18,7 @@ from zope.interface import implementer
 
 from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
+from mesos_tw.master._authentication import AuthenticationManagement
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
@@ -85,7 +86,8 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 
 @implementer(IMessageReceiver)
-class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement):
+class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement,
+             AuthenticationManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -103,6 +105,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         of removed slaves, shared by every term and (in ZooKeeper) every
         master; in memory when not given.  Nothing is handled until it has
         been read, and a removal takes effect once it is written there.
+    @param authenticator: the L{IAuthenticator} frameworks and slaves
+        authenticate with, or L{None} (they then cannot).
+    @param authenticate_frameworks: refuse frameworks that have not
+        authenticated (C{--authenticate_frameworks}).
+    @param authenticate_slaves: ignore registrations of slaves that have
+        not authenticated (C{--authenticate_agents}).
+    @ivar authenticated: C{{upid: principal}} of the clients authenticated
+        on their current connection.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
@@ -130,6 +140,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         offer_timeout=None,
         whitelist=None,
         registry=None,
+        authenticator=None,
+        authenticate_frameworks=False,
+        authenticate_slaves=False,
     ):
         self.reactor = reactor
         self.node = node
@@ -199,6 +212,12 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,
         }
+        self.authenticator = authenticator
+        self.authenticate_frameworks = authenticate_frameworks
+        self.authenticate_slaves = authenticate_slaves
+        self.authenticated = {}
+        self._authenticating = {}
+        self._handlers.update(self._authentication_handlers())
 
     @property
     def pid(self):
@@ -225,6 +244,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         registry retries.  Removals not yet recorded are abandoned, loudly.
         """
         self._stopped = True
+        for _, timeout, _ in self._authenticating.values():
+            if timeout.active():
+                timeout.cancel()
         for call in self._retries:
             if call.active():
                 call.cancel()
@@ -287,6 +309,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         handler(sender, message)
 
     def _peer_lost(self, upid):
+        # An authentication holds for one connection: a client that
+        # reconnects authenticates again.
+        self.authenticated.pop(upid, None)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.remove_slave(self.slaves[slave_id], "its connection closed")

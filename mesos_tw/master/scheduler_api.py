@@ -255,6 +255,9 @@ class SchedulerAPI:
             old.close("the framework subscribed again")
         pid = self.leadership.pid
         node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
+        # The subscription speaks for the framework inside the master: it
+        # needs no CRAM-MD5 exchange (HTTP authentication vouches for it).
+        self.leadership.master.trust(node.upid, info.principal)
         subscription = HttpFramework(self.reactor, request, node, pid, info,
                                      self.heartbeat_interval, self.max_backlog, media=media)
         self.subscriptions[subscription.stream_id] = subscription

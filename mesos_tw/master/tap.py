@@ -7,9 +7,13 @@ import os
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.logger import Logger
 from twisted.python import usage
 
 from mesos_tw import constants
+from mesos_tw.authentication.flags import (
+    MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS,
+    check_master_authentication)
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
@@ -114,7 +118,7 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
-    ]
+    ] + MASTER_AUTHENTICATION_PARAMETERS
     coercions = {
         "port": parse_port,
         "allocation_interval": parse_duration,
@@ -125,6 +129,7 @@ class Options(MesosOptions):
         "weights": parse_weights,
         "roles": parse_roles,
         "offer_timeout": parse_duration,
+        **MASTER_AUTHENTICATION_COERCIONS,
     }
 
     def postOptions(self):
@@ -146,6 +151,7 @@ class Options(MesosOptions):
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_allocation(self)
+        check_master_authentication(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -162,6 +168,8 @@ class MasterService(Service):
     @ivar registry: the record of removed slaves every term shares, once
         started: in ZooKeeper under the C{--zk} path, else in memory.
     """
+
+    log = Logger()
 
     def __init__(self, options, reactor):
         self.options = options
@@ -193,7 +201,25 @@ class MasterService(Service):
                 self.reactor, options["weights"] or {}),
             roles=options["roles"], offer_timeout=options["offer_timeout"],
             whitelist=options["whitelist_path"], registry=self.registry,
+            authenticator=self._authenticator(),
+            authenticate_frameworks=options["authenticate_frameworks"],
+            authenticate_slaves=options["authenticate_agents"],
         )
+
+    def _authenticator(self):
+        """
+        A fresh authenticator of the C{--authenticators} plugin, with the
+        C{--credentials}; L{None} (no client can authenticate) when it
+        cannot take them and authentication is not required, as in Mesos.
+        """
+        authenticator = self.options["authenticator_factory"].make_authenticator(self.reactor)
+        try:
+            authenticator.initialize(self.options["credentials_message"])
+        except ValueError as error:
+            self.log.warn("Only non-authenticating frameworks and slaves can register: "
+                          "{error}", error=str(error))
+            return None
+        return authenticator
 
     def startService(self):
         """

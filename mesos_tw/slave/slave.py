@@ -20,6 +20,7 @@ from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.authentication.client import ClientAuthentication
 from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave._executor_management import ExecutorManagement
 from mesos_tw.slave._subscriptions import ExecutorSubscriptions
@@ -60,6 +61,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param new_uuid: makes 16 random bytes (status update and run ids).
     @param fetcher: fetches executors' URIs into their sandboxes (a
         L{Fetcher} on C{reactor} by default).
+    @param credential: the C{mesos_pb2.Credential} to authenticate with
+        before registering (C{--credential}), or L{None}.  A master that
+        refuses it stops the slave, as Mesos's exits.
     """
 
     log = Logger()
@@ -83,6 +87,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         environ=None,
         new_uuid=_new_uuid,
         fetcher=None,
+        credential=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -111,6 +116,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
         self._registration = RetryWithBackoff(reactor, self._register)
+        self._authentication = ClientAuthentication(
+            reactor, node, credential, self._registration.start, self._refused)
         self.monitor = ResourceMonitor(
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
@@ -194,6 +201,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.registration = TERMINATING_SLAVE
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
+        self._authentication.stop()
         self.status_updates.stop()
         self.monitor.stop()
         for framework in list(self.frameworks.values()):
@@ -210,11 +218,16 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.log.info("New master detected at {master}", master=str(upid))
         self.master = upid
         self._registration.stop()
+        self._authentication.stop()
         if upid is None:
             self.registration = DISCONNECTED
             return
         self.registration = REGISTERING
-        self._registration.start()
+        self._authentication.start(upid)
+
+    def _refused(self, message):
+        self.log.critical("{why}; this slave stops", why=message)
+        self.stop()
 
     def _register(self):
         if self.registration != REGISTERING or self.master is None:
@@ -263,6 +276,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         """
         Dispatch a message to its handler; unknown ones are logged.
         """
+        if sender == self.master and self._authentication.received(sender, message):
+            return
         handler = self._handlers.get(type(message))
         if handler is None:
             self.log.warn("Ignoring unexpected {name} from {sender}",
@@ -280,7 +295,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         if upid == self.master and self.registration in (REGISTERED, REGISTERING):
             self.log.warn("Lost the master {master}; re-registering", master=str(upid))
             self.registration = REGISTERING
-            self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
+            # The master forgets an authentication with its connection.
+            self._registration.stop()
+            self._authentication.start(upid, delay=constants.REGISTRATION_RETRY_INTERVAL)
             return
         executor = self._executors_by_pid.get(upid)
         if executor is not None:

@@ -8,6 +8,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 
 from mesos_tw import constants
+from mesos_tw.authentication.flags import check_credential
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
@@ -56,6 +57,9 @@ SLAVE_PARAMETERS = [
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
+    ["credential", None, None, "Path (or file://) of this slave's credential for "
+     "authenticating with the master: JSON {\"principal\": ..., \"secret\": ...} or one line "
+     "'principal secret'."],
 ]
 
 SLAVE_COERCIONS = {
@@ -119,6 +123,7 @@ class Options(MesosOptions):
             raise usage.UsageError(f"invalid value for --master: {error}") from None
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        check_credential(self)
         check_isolation(self)
 
 
@@ -138,6 +143,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         executor_reregistration_timeout=options["executor_reregistration_timeout"],
         resource_monitoring_interval=options["resource_monitoring_interval"],
         switch_user=options["switch_user"],
+        credential=options.get("credential_message"),
     )
 
 
