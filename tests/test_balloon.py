@@ -14,8 +14,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
+from mesos_tw.testing.cgroups import cgroups_root
 from mesos_tw.testing.local_cluster import start_mesos_local
-from tests.test_isolation_cgroups import cgroups_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BALLOON = os.path.join(ROOT, "frameworks", "balloon_framework.py")

@@ -15,18 +15,17 @@ import uuid
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
-from twisted.internet.protocol import Protocol
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.executor_api import HttpExecutor
 from mesos_tw.slave.launching import executor_environment
-from mesos_tw.testing.isolation import FakeIsolator
+from mesos_tw.testing.executor_api import RecordingIsolatorFactory, RecordIOStream
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
@@ -209,88 +208,6 @@ class HttpExecutorTests(SynchronousTestCase):
         self.assertEqual(self.request.reader.events[-1]["type"], "ERROR")
 
 
-class LaunchRecordingIsolator(FakeIsolator):
-    """
-    A fake isolator that also hands each launch's environment to whoever
-    waits for it (L{next_launch}).
-    """
-
-    def __init__(self, clock=None):
-        super().__init__(clock)
-        self._waiting = []
-        self._environments = []
-
-    def launch(self, framework_id, executor_id, environment):
-        """
-        Launch as the fake does, then pass on the environment.
-        """
-        d = super().launch(framework_id, executor_id, environment)
-        if self._waiting:
-            self._waiting.pop(0).callback(environment)
-        else:
-            self._environments.append(environment)
-        return d
-
-    def next_launch(self):
-        """
-        A Deferred firing with the environment of the next executor
-        launched (or of one launched and not yet asked for).
-        """
-        if self._environments:
-            return succeed(self._environments.pop(0))
-        d = Deferred()
-        self._waiting.append(d)
-        return d
-
-
-class RecordingIsolatorFactory:
-    """
-    Stands in for C{--isolation}'s factory: makes one
-    L{LaunchRecordingIsolator}.
-    """
-
-    def __init__(self):
-        self.isolator = LaunchRecordingIsolator()
-
-    def make_isolator(self, reactor, options):
-        """
-        Our isolator, on C{reactor}.
-        """
-        self.isolator.clock = reactor
-        return self.isolator
-
-
-class _Stream(Protocol):
-    """
-    Reads a subscription's stream into a L{RecordIOReader} (which parses
-    records with C{parse}); C{done} fires when it ends, and L{close} drops
-    the connection.
-    """
-
-    def __init__(self, parse=json.loads):
-        self.reader = RecordIOReader(parse)
-        self.done = Deferred()
-
-    def dataReceived(self, data):
-        """
-        Feed the reader.
-        """
-        self.reader.feed(data)
-
-    def connectionLost(self, reason):
-        """
-        The stream ended (or was cut).
-        """
-        self.done.callback(None)
-
-    def close(self):
-        """
-        Drop the connection (if it is still open) and wait for the end.
-        """
-        if not self.done.called:
-            self.transport.stopProducing()
-        return self.done
-
 
 class ExecutorAPITests(TestCase):
     """
@@ -327,7 +244,7 @@ class ExecutorAPITests(TestCase):
         response = yield self.post(url, call)
         self.assertEqual(response.code, 200, (yield response.content())
                          if response.code != 200 else None)
-        stream = _Stream()
+        stream = RecordIOStream()
         response.deliverBody(stream)
         self.addCleanup(stream.close)
         return response, stream.reader, stream.done

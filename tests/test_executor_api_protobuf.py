@@ -16,9 +16,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
+from mesos_tw.testing.executor_api import RecordingIsolatorFactory, RecordIOStream
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.web.v1 import PROTOBUF
-from tests.test_executor_api import RecordingIsolatorFactory, _Stream
 
 EXECUTOR_ID = mesos_pb2.ExecutorID(value="pb-executor")
 
@@ -63,7 +63,7 @@ class ProtobufExecutorTests(TestCase):
         response = yield self.post(url, call)
         self.assertEqual((response.code, response.headers.getRawHeaders(b"content-type")),
                          (200, [PROTOBUF.encode()]))
-        stream = _Stream(event_class.FromString)
+        stream = RecordIOStream(event_class.FromString)
         response.deliverBody(stream)
         self.addCleanup(stream.close)
         return response, stream.reader

@@ -11,21 +11,27 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-
 from zope.interface.verify import verifyClass, verifyObject
 
-from mesos_tw.isolation.interface import IIsolator, IIsolatorFactory, LaunchError, UnknownContainer
+from mesos_tw.isolation.factories import isolator_factories, isolator_factory
+from mesos_tw.isolation.interface import (
+    IIsolator,
+    IIsolatorFactory,
+    LaunchError,
+    UnknownContainer,
+)
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.isolation.process import ProcessIsolator
-from mesos_tw.isolation.factories import isolator_factories, isolator_factory
 from mesos_tw.plugins.mesos_tw_isolators import ProcessIsolatorFactory
 from mesos_tw.testing.isolation import (
     SUITE_PROGRAMS,
     FakeIsolator,
     make_container,
     make_iisolator_tests,
+    nobody,
 )
 from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import is_alive
 
 
 class FakeIsolatorTests(make_iisolator_tests(lambda test: FakeIsolator(reactor, SUITE_PROGRAMS))):
@@ -139,7 +145,7 @@ class ProcessIsolatorTests(TestCase):
         """
         directory, d = self.launch("sleep 100 & echo $! > child; wait")
         d = self.destroy_when_written(directory, d, "child")
-        return d.addCallback(lambda child: self.assertFalse(_alive(child)))
+        return d.addCallback(lambda child: self.assertFalse(is_alive(child)))
 
     def test_destroy_kills_escaped_processes(self):
         """
@@ -163,7 +169,7 @@ class ProcessIsolatorTests(TestCase):
         d.addCallback(lambda _: until(reactor, lambda: os.path.exists(path), f"{path} to exist"))
         d.addCallback(check_escaped)
         d.addCallback(lambda _: self.isolator.destroy("f1", "e1"))
-        return d.addCallback(lambda _: self.assertFalse(_alive(escaped[0])))
+        return d.addCallback(lambda _: self.assertFalse(is_alive(escaped[0])))
 
     def test_usage_counts_the_session(self):
         """
@@ -204,7 +210,7 @@ class ProcessIsolatorTests(TestCase):
         def ended(termination):
             self.assertIn("could not be recovered", termination.message)
             with open(path) as escaped:
-                self.assertFalse(_alive(int(escaped.read())))
+                self.assertFalse(is_alive(int(escaped.read())))
             return self.exit_of("e1")
 
         return d.addCallback(ended)
@@ -219,7 +225,7 @@ class ProcessIsolatorTests(TestCase):
 
         def exited(_):
             with open(os.path.join(directory, "child")) as child:
-                self.assertFalse(_alive(int(child.read())))
+                self.assertFalse(is_alive(int(child.read())))
 
         return d.addCallback(exited)
 
@@ -258,7 +264,7 @@ class ProcessIsolatorTests(TestCase):
         """
         directory, d = self.launch_on_tty("sleep 100 & echo $! > child; wait")
         d = self.destroy_when_written(directory, d, "child")
-        return d.addCallback(lambda child: self.assertFalse(_alive(child)))
+        return d.addCallback(lambda child: self.assertFalse(is_alive(child)))
 
     def test_runs_as_the_containers_user(self):
         """
@@ -296,22 +302,6 @@ def _fired(value):
     return d
 
 
-def nobody():
-    """
-    The password entry of C{nobody}, to switch to; skips the test, saying
-    why, where the test cannot switch users.
-    """
-    import pwd
-
-    from twisted.trial.unittest import SkipTest
-
-    if os.geteuid() != 0:
-        raise SkipTest("switching users needs root")
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        raise SkipTest("there is no user 'nobody' here") from None
-
 
 def _complete_line(path):
     """
@@ -324,15 +314,9 @@ def _complete_line(path):
         return False
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
-class RegistryTests(SynchronousTestCase):
+class FactoryTests(SynchronousTestCase):
     """
     Isolator plugins by name.
     """

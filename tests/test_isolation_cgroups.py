@@ -5,7 +5,6 @@ task run through mesos-local with C{--isolation=cgroups}.  Skipped, with the
 reason, where cgroups cannot be used (not root, hierarchies not mounted).
 """
 
-import itertools
 import os
 import sys
 from dataclasses import replace
@@ -13,64 +12,27 @@ from dataclasses import replace
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.python import usage
-from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation import cgroups as cgroups_module
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies, own_cgroups
-from mesos_tw.isolation._hierarchy import CgroupHierarchyV1, detect_hierarchy
+from mesos_tw.isolation._hierarchy import CgroupHierarchyV1
 from mesos_tw.isolation.cgroups import SUBSYSTEMS, CgroupsIsolator, check_cgroups
 from mesos_tw.isolation.interface import IsolatorUnavailable
-from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.slave.tap import Options
-from mesos_tw.testing.isolation import make_container, make_iisolator_tests
-from mesos_tw.testing.local_cluster import start_mesos_local, until
-from tests.test_cluster import TaskScheduler, command_task
-from tests.test_isolation import nobody
+from mesos_tw.testing.cgroups import (
+    ALLOCATE_200_MB,
+    cgroups_root,
+    run_on_local,
+)
+from mesos_tw.testing.isolation import make_container, make_iisolator_tests, nobody
+from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import is_alive
+from mesos_tw.testing.scheduler import command_task
 
 Reason = mesos_pb2.TaskStatus
-
-_roots = itertools.count()
-
-#: Allocates and touches 200 MB, a megabyte at a time.
-ALLOCATE_200_MB = (f"{sys.executable} -c \"chunks = [b'x' * (1 << 20) for _ in range(200)]\"")
-
-
-def cgroups_root(test):
-    """
-    A cgroups root of its own for C{test}, removed after it (every
-    container cgroup under it must be gone by then); skips the test, with
-    the reason, where cgroups cannot be used.
-    """
-    try:
-        check_cgroups()
-    except IsolatorUnavailable as error:
-        raise SkipTest(str(error))
-    if detect_hierarchy().version != 1:
-        raise SkipTest("the cgroups isolator uses the v2 unified hierarchy here, not v1")
-    root = f"mesos_tw_test_{os.getpid()}_{next(_roots)}"
-    hierarchies, own = mounted_hierarchies(), own_cgroups()
-    directories = {os.path.join(hierarchies[s], own.get(s, "/").lstrip("/"), root)
-                   for s in SUBSYSTEMS}
-
-    for directory in directories:
-        test.addCleanup(remove_cgroup_root, test, directory)
-    return root
-
-
-def remove_cgroup_root(test, directory):
-    """
-    Remove a test's cgroup root C{directory}, failing C{test} if a cgroup
-    was left in it.
-    """
-    if os.path.isdir(directory):
-        left = [entry for entry in os.listdir(directory)
-                if os.path.isdir(os.path.join(directory, entry))]
-        for entry in left:
-            os.rmdir(os.path.join(directory, entry))
-        os.rmdir(directory)
-        test.assertEqual(left, [], f"cgroups left behind in {directory}")
 
 
 def make_isolator(test, **keywords):
@@ -182,7 +144,7 @@ class CgroupsIsolatorTests(TestCase):
             pids = [int(pid) for pid in procs.read().split()]
         self.assertGreaterEqual(len(pids), 7)
         yield self.isolator.destroy("f1", "e1")
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        self.assertEqual([pid for pid in pids if is_alive(pid)], [])
         for subsystem in SUBSYSTEMS:
             self.assertFalse(os.path.exists(self.cgroup(container, subsystem)))
 
@@ -196,7 +158,7 @@ class CgroupsIsolatorTests(TestCase):
         termination = yield self.isolator.wait("f1", "e1")
         self.assertEqual(os.WEXITSTATUS(termination.status), 0)
         with open(os.path.join(container.directory, "child")) as child:
-            self.assertFalse(_alive(int(child.read())))
+            self.assertFalse(is_alive(int(child.read())))
         self.assertFalse(os.path.exists(self.cgroup(container, "freezer")))
 
     @inlineCallbacks
@@ -245,7 +207,7 @@ class CgroupsIsolatorTests(TestCase):
         yield successor.recover([container])
         termination = yield successor.wait("f1", "e1")
         self.assertIn("could not be recovered", termination.message)
-        self.assertFalse(_alive(pid))
+        self.assertFalse(is_alive(pid))
         self.assertFalse(os.path.exists(self.cgroup(container, "freezer")))
         yield successor.cleanup("f1", "e1")
         yield self.isolator.wait("f1", "e1")
@@ -284,24 +246,6 @@ class CgroupsTaskTests(TestCase):
         self.assertIn("MB used", hog.message)
         self.assertEqual(scheduler.finals["ok"].state, mesos_pb2.TASK_FINISHED)
 
-
-@inlineCallbacks
-def run_on_local(test, flags, make_tasks, count):
-    """
-    Run a framework launching C{make_tasks(slave_id)} on a one-slave
-    mesos-local started with C{flags}; fires with its L{TaskScheduler} once
-    every task has ended.
-    """
-    _, port = yield start_mesos_local(
-        test, reactor, *flags, resources="cpus:2;mem:1024;disk:100;ports:[31000-31010]")
-    scheduler = TaskScheduler(make_tasks, count)
-    driver = MesosSchedulerDriver(
-        scheduler, mesos_pb2.FrameworkInfo(user="", name="isolation"),
-        f"127.0.0.1:{port}", reactor=reactor)
-    driver.start()
-    test.addCleanup(driver.stop)
-    yield scheduler.done
-    return scheduler
 
 
 class CgroupFilesTests(SynchronousTestCase):
@@ -392,9 +336,3 @@ class CheckTests(SynchronousTestCase):
         self.assertNotIn("\n", message)
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -24,7 +24,12 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from mesos_tw.interface import mesos_pb2
-from mesos_tw.isolation._cgroup2 import SLAVE_LEAF, CgroupFiles, CgroupHierarchyV2, cpu_weight
+from mesos_tw.isolation._cgroup2 import (
+    SLAVE_LEAF,
+    CgroupFiles,
+    CgroupHierarchyV2,
+    cpu_weight,
+)
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies
 from mesos_tw.isolation._hierarchy import (
     CgroupHierarchyV1,
@@ -36,9 +41,10 @@ from mesos_tw.isolation.cgroups import CgroupsIsolator
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.resources import Resources
 from mesos_tw.testing.cgroupfs import FakeCgroup2Kernel
+from mesos_tw.testing.cgroups import remove_cgroup_root
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
 from mesos_tw.testing.local_cluster import until
-from tests.test_isolation_cgroups import _alive, remove_cgroup_root
+from mesos_tw.testing.processes import is_alive
 
 Reason = mesos_pb2.TaskStatus
 
@@ -183,7 +189,7 @@ class FakeV2IsolatorTests(TestCase):
         pids = self.kernel.members(directory)
         self.assertGreaterEqual(len(pids), 3)
         yield self.isolator.destroy("f1", "e1")
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        self.assertEqual([pid for pid in pids if is_alive(pid)], [])
         self.assertFalse(os.path.exists(directory))
         return directory
 
@@ -204,7 +210,7 @@ class FakeV2IsolatorTests(TestCase):
         self.assertEqual(self.read(directory, "memory.oom.group"), "1")
         self.assertEqual(self.written(directory, "cpu.max"), [])
         [pid] = self.kernel.members(directory)
-        self.assertTrue(_alive(pid))
+        self.assertTrue(is_alive(pid))
         for cgroup in (self.kernel.directory("/"), os.path.dirname(directory)):
             self.assertEqual(self.read(cgroup, "cgroup.subtree_control").split(),
                              ["cpu", "memory", "pids"])
@@ -251,7 +257,7 @@ class FakeV2IsolatorTests(TestCase):
         self.assertEqual(termination.message,
                          "Memory limit of 64 MB reached: 64.0 MB used (rss 63.0 MB, cache 1.0 MB)")
         self.assertEqual(os.WTERMSIG(termination.status), signal.SIGKILL)
-        self.assertFalse(_alive(pid))
+        self.assertFalse(is_alive(pid))
         self.assertFalse(os.path.exists(directory))
 
     @inlineCallbacks
@@ -269,7 +275,7 @@ class FakeV2IsolatorTests(TestCase):
         self.assertEqual(termination.reason, Reason.REASON_CONTAINER_LIMITATION_MEMORY)
         self.assertIn("Memory limit of 64 MB reached: 64.0 MB used", termination.message)
         self.assertEqual(self.written(directory, "cgroup.kill"), ["1"])
-        self.assertFalse(_alive(pid))
+        self.assertFalse(is_alive(pid))
         self.assertFalse(os.path.exists(directory))
 
     @inlineCallbacks
@@ -440,7 +446,7 @@ class RealUnifiedProcessTests(TestCase):
         pids = cgroup.processes()
         yield cgroup.kill_all(reactor, Logger())
         self.assertEqual(cgroup.processes(), set())
-        self.assertEqual([pid for pid in pids if _alive(pid)], [])
+        self.assertEqual([pid for pid in pids if is_alive(pid)], [])
         cgroup.remove()
         self.assertFalse(cgroup.exists())
 

@@ -20,11 +20,10 @@ from mesos_tw.isolation._cgroupfs import hierarchy_bases, remove_tree
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.lxc import LXCIsolator, check_lxc, lxc_configuration
 from mesos_tw.resources import Resources
-from mesos_tw.testing.isolation import make_container, make_iisolator_tests
+from mesos_tw.testing.cgroups import ALLOCATE_200_MB, run_on_local
+from mesos_tw.testing.isolation import make_container, make_iisolator_tests, nobody
 from mesos_tw.testing.local_cluster import until
-from tests.test_isolation import nobody
-from tests.test_cluster import command_task
-from tests.test_isolation_cgroups import ALLOCATE_200_MB, run_on_local
+from mesos_tw.testing.scheduler import command_task
 
 _roots = itertools.count()
 

@@ -17,7 +17,7 @@ from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation.factories import isolator_factories
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.testing.local_cluster import start_mesos_local
-from tests.test_cluster import TaskScheduler, command_task
+from mesos_tw.testing.scheduler import TaskScheduler, command_task
 
 #: The plugin module a third-party package would install under its own
 #: C{mesos_tw/plugins/} directory (which has no C{__init__.py}).

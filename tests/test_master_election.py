@@ -24,15 +24,15 @@ from mesos_tw.master.election import ILeadership, MasterElection, PausableNode
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.master import slave_info, task_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.registry import ScriptedRemovedSlaves
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
-from tests.test_master import slave_info, task_info
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 OTHER = UPID("master", "127.0.0.2", 5050)

@@ -5,12 +5,18 @@ Driven message by message over an in-memory network on a fake clock.
 """
 
 from mesos_tw.master.master import Master
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.testing.master import (
+    MASTER,
+    MasterTestCase,
+    executor_info,
+    slave_info,
+    task_info,
+)
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_master import MASTER, MasterTestCase, executor_info, slave_info, task_info
 
 
 class OfferTests(MasterTestCase):

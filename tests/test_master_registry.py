@@ -12,13 +12,13 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.master.master import Master
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.master import MASTER, slave_info, task_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.registry import ScriptedRemovedSlaves
-from tests.test_master import MASTER, slave_info, task_info
 
 
 class RegistryTestCase(SynchronousTestCase):

@@ -5,10 +5,10 @@ one of its executors (the v1 SHUTDOWN call).  Driven message by message over
 an in-memory network on a fake clock.
 """
 
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.resources import Resources
-from tests.test_master import MASTER, MasterTestCase, executor_info, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase, executor_info, task_info
 
 DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
 CUSTOM = mesos_pb2.ExecutorInfo.CUSTOM

@@ -17,10 +17,9 @@ from mesos_tw.master.registry import (
     removed_path,
 )
 from mesos_tw.testing.registry import ScriptedRemovedSlaves
-from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
+from mesos_tw.testing.zookeeper import MemoryZooKeeperServer, next_event
 from mesos_tw.testing.zookeeper_server import start_ensemble
 from mesos_tw.zookeeper import CONNECTED, ZooKeeperClient
-from tests.test_zookeeper import next_event
 
 
 def make_iremovedslaves_tests(fixture):

@@ -14,15 +14,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.scheduler_api import SchedulerAPI
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from mesos_tw.testing.v1 import CallRequest
+from mesos_tw.testing.v1 import CallRequest, accept_call
 from mesos_tw.web.v1 import JSON, MAX_CALL_BYTES, PROTOBUF, encode, to_v1
-from tests.test_v1_codec import accept_call
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 FRAMEWORK_ID = mesos_pb2.FrameworkID(value="F1")

@@ -20,7 +20,7 @@ from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
-from tests.test_slave import SlaveTestCase
+from mesos_tw.testing.slave import SlaveTestCase
 
 
 class SlaveHTTPTests(SynchronousTestCase):

@@ -3,13 +3,14 @@ More tests for L{mesos_tw.slave.slave.Slave}: how executors end, why their
 tasks end, stopping, framework updates and completion.
 """
 
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.launching import describe_wait_status
+from mesos_tw.testing.master import MASTER
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_slave import MASTER, SCHEDULER, SLAVE, SlaveTestCase
+from mesos_tw.testing.slave import SCHEDULER, SLAVE, SlaveTestCase
 
 Status = mesos_pb2.TaskStatus
 

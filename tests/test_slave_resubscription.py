@@ -10,19 +10,15 @@ C{ShutdownExecutorMessage}.  On the in-memory network and a fake clock.
 from twisted.internet.defer import Deferred
 from twisted.logger import capturedLogs
 
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.state import RUNNING, TERMINATING
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_slave import SLAVE, SlaveTestCase
+from mesos_tw.testing.slave import SLAVE, ResubscriptionTestCase, resubscribed_task
 
 Status = mesos_pb2.TaskStatus
 
-
-def _task_info(task_id):
-    return mesos_pb2.TaskInfo(name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
-                              slave_id=mesos_pb2.SlaveID(value="S1"))
 
 
 def _update(task_id, state, uuid, framework_id="F1"):
@@ -32,70 +28,6 @@ def _update(task_id, state, uuid, framework_id="F1"):
         status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id), state=state,
                                     uuid=uuid))
 
-
-class ResubscriptionTestCase(SlaveTestCase):
-    """
-    A registered slave whose custom executor C{e1} has registered and been
-    sent task C{t1}.
-    """
-
-    def setUp(self):
-        super().setUp()
-        self.register()
-        self.run_task("t1", executor_id="e1")
-        self.old = self.executor_registers("e1", "executor-old")
-
-    @property
-    def record(self):
-        """
-        The slave's record of C{e1}.
-        """
-        return self.slave.frameworks["F1"].executors["e1"]
-
-    def disconnect(self, executor=None):
-        """
-        The executor's connection breaks.
-        """
-        (executor or self.old).node.disconnect(SLAVE)
-        self.turn()
-
-    def resubscribe(self, name="executor-new", tasks=(), updates=(), executor_id="e1"):
-        """
-        The executor subscribes again from a new UPID with what it has not
-        seen acknowledged; return the new peer.
-        """
-        executor = RecordingPeer(self.network, UPID(name, "127.0.0.1", 0))
-        executor.send(SLAVE, internal.ReregisterExecutorMessage(
-            framework_id=mesos_pb2.FrameworkID(value="F1"),
-            executor_id=mesos_pb2.ExecutorID(value=executor_id),
-            tasks=[_task_info(t) for t in tasks], updates=list(updates)))
-        self.turn()
-        return executor
-
-    def kill(self, task_id):
-        """
-        The master asks for a kill.
-        """
-        self.master.send(SLAVE, internal.KillTaskMessage(
-            framework_id=mesos_pb2.FrameworkID(value="F1"),
-            task_id=mesos_pb2.TaskID(value=task_id)))
-        self.turn()
-
-    def kinds(self, executor):
-        """
-        What an executor received, by message name (and task, for tasks,
-        kills and acknowledgements).
-        """
-        described = []
-        for _, message in executor.received:
-            name = type(message).__name__
-            if isinstance(message, internal.RunTaskMessage):
-                name += " " + message.task.task_id.value
-            elif isinstance(message, (internal.KillTaskMessage,
-                                      internal.StatusUpdateAcknowledgementMessage)):
-                name += " " + message.task_id.value
-            described.append(name)
-        return described
 
 
 class DisconnectionTests(ResubscriptionTestCase):
@@ -482,7 +414,7 @@ class RefusalTests(ResubscriptionTestCase):
             executor.send(SLAVE, internal.ReregisterExecutorMessage(
                 framework_id=mesos_pb2.FrameworkID(value=framework_id),
                 executor_id=mesos_pb2.ExecutorID(value=executor_id),
-                tasks=[_task_info("t1")]))
+                tasks=[resubscribed_task("t1")]))
             self.turn()
         self.assertEqual(self.kinds(executor), ["ShutdownExecutorMessage"])
         shutdown = executor.last(internal.ShutdownExecutorMessage)

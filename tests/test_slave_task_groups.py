@@ -4,11 +4,15 @@ and for the master passing on a framework's request to shut down one
 executor, on an in-memory network, a fake clock and a fake isolator.
 """
 
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.resources import Resources
-from tests.test_slave import SCHEDULER, SLAVE, SlaveTestCase
-from tests.test_slave_resubscription import ResubscriptionTestCase
+from mesos_tw.testing.slave import (
+    SCHEDULER,
+    SLAVE,
+    ResubscriptionTestCase,
+    SlaveTestCase,
+)
 
 DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
 

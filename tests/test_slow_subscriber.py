@@ -18,7 +18,7 @@ from twisted.internet.protocol import Factory
 from twisted.trial.unittest import TestCase
 
 from mesos_tw.testing.local_cluster import start_mesos_local, until
-from tests.test_stream_cuts import RawSubscriber
+from mesos_tw.testing.v1 import RawSubscriber
 
 #: The master's backlog limit in this test (the default is 8 MB).
 BACKLOG = 64 * 1024

@@ -13,125 +13,23 @@ in for the scheduler and the executor.
 """
 
 import json
-import re
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
 from twisted.trial.unittest import TestCase
 
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.state import RUNNING
+from mesos_tw.testing.executor_api import RecordingIsolatorFactory
 from mesos_tw.testing.local_cluster import start_mesos_local, until
-from tests.test_executor_api import RecordingIsolatorFactory
-
-_TYPE = re.compile(rb'"type"\s*:\s*"([A-Z_]+)"')
+from mesos_tw.testing.v1 import RawSubscriber
 
 
 def _scalar(name, value):
     return {"name": name, "type": "SCALAR", "scalar": {"value": value}}
 
-
-class RawSubscriber(Protocol):
-    """
-    A v1 subscriber written from scratch: it POSTs C{call} to C{path} as
-    HTTP/1.1, reads the status line and headers, undoes the chunked
-    encoding and splits the RecordIO records into JSON events.
-
-    With C{cut_inside}, it reads the records before the first of that type
-    whole, then only the first half of that one, and closes its
-    connection: L{cut} fires with C{(record length, bytes read of it)}.
-
-    @ivar status: the response's status code, once read.
-    @ivar headers: the response's headers (lower-case names).
-    @ivar events: the events read whole, in order.
-    @ivar closed: fires when the connection has closed.
-    """
-
-    def __init__(self, host, port, path, call, cut_inside=None):
-        body = json.dumps(call).encode("utf-8")
-        self._request = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            "Content-Type: application/json\r\nAccept: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("ascii") + body
-        self.cut_inside = cut_inside
-        self.cut = Deferred()
-        self.closed = Deferred()
-        self.status = None
-        self.headers = {}
-        self.events = []
-        self._head = b""
-        self._chunks = b""
-        self._body = b""
-        self._waiters = []
-
-    def connectionMade(self):
-        """
-        Send the request.
-        """
-        self.transport.write(self._request)
-
-    def connectionLost(self, reason):
-        """
-        The connection closed (we closed it, or the server did).
-        """
-        self.closed.callback(None)
-
-    def dataReceived(self, data):
-        """
-        Parse what came: headers, then chunks, then records.
-        """
-        if self.status is None:
-            self._head += data
-            if b"\r\n\r\n" not in self._head:
-                return
-            head, data = self._head.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            self.status = int(lines[0].split()[1])
-            self.headers = {name.strip().lower(): value.strip()
-                            for name, value in (line.split(":", 1) for line in lines[1:])}
-        self._chunks += data
-        while b"\r\n" in self._chunks:
-            size, rest = self._chunks.split(b"\r\n", 1)
-            length = int(size, 16)
-            if len(rest) < length + 2:
-                break
-            self._body += rest[:length]
-            self._chunks = rest[length + 2:]
-        self._records()
-
-    def _records(self):
-        while b"\n" in self._body and not self.cut.called:
-            size, rest = self._body.split(b"\n", 1)
-            length = int(size)
-            half = rest[:length // 2]
-            if self.cut_inside is not None and len(rest) >= length // 2:
-                kind = _TYPE.search(half)
-                if kind is not None and kind.group(1).decode() == self.cut_inside:
-                    self.transport.loseConnection()
-                    self.cut.callback((length, half))
-                    break
-            if len(rest) < length:
-                break
-            self.events.append(json.loads(rest[:length]))
-            self._body = rest[length:]
-        for entry in list(self._waiters):
-            predicate, d = entry
-            found = [event for event in self.events if predicate(event)]
-            if found:
-                self._waiters.remove(entry)
-                d.callback(found[0])
-
-    def next(self, kind):
-        """
-        A Deferred firing with the first event of type C{kind}.
-        """
-        d = Deferred()
-        self._waiters.append((lambda event: event["type"] == kind, d))
-        self._records()
-        return d
 
 
 class StreamCutTests(TestCase):

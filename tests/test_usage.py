@@ -22,18 +22,18 @@ from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.native import MesosSchedulerDriver
-from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.local_cluster import start_mesos_local, until
+from mesos_tw.testing.master import MASTER, MasterTestCase, executor_info, task_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_cluster import TaskScheduler, command_task
-from tests.test_master import MASTER, MasterTestCase, executor_info, task_info
-from tests.test_slave import SLAVE, SlaveTestCase
+from mesos_tw.testing.scheduler import TaskScheduler, command_task
+from mesos_tw.testing.slave import SLAVE, SlaveTestCase
 
 
 def statistics(timestamp, rss_mb, user=1.0):

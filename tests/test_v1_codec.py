@@ -10,8 +10,8 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
-from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
-from mesos_tw.testing.v1 import CallRequest, records
+from mesos_tw.protocols.scheduler_pb2 import Call, Event
+from mesos_tw.testing.v1 import CallRequest, accept_call, records
 from mesos_tw.web._v1_codec import (
     JSON,
     MAX_CALL_BYTES,
@@ -27,37 +27,6 @@ from mesos_tw.web._v1_codec import (
     stream_media,
     to_v1,
 )
-
-
-def _resources():
-    return [mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR,
-                               scalar=mesos_pb2.Value.Scalar(value=0.5))]
-
-
-def accept_call():
-    """
-    An ACCEPT with a LAUNCH and a LAUNCH_GROUP, using most kinds of field:
-    v1 fields named agent_id, embedded ones named slave_id, bytes, enums,
-    repeated messages.
-    """
-    slave_id = mesos_pb2.SlaveID(value="S1")
-    task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"), slave_id=slave_id,
-                              resources=_resources(), command=mesos_pb2.CommandInfo(value="true"),
-                              data=b"\x00\xffbinary\n")
-    executor = mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
-                                      type=mesos_pb2.ExecutorInfo.DEFAULT, resources=_resources())
-    group = mesos_pb2.TaskGroupInfo(tasks=[mesos_pb2.TaskInfo(
-        name="g", task_id=mesos_pb2.TaskID(value="g1"), slave_id=slave_id,
-        resources=_resources())])
-    return Call(
-        type=Call.ACCEPT, framework_id=mesos_pb2.FrameworkID(value="F1"),
-        accept=Call.Accept(
-            offer_ids=[mesos_pb2.OfferID(value="O1")],
-            operations=[
-                Operation(type=Operation.LAUNCH, launch=Operation.Launch(task_infos=[task])),
-                Operation(type=Operation.LAUNCH_GROUP, launch_group=Operation.LaunchGroup(
-                    executor=executor, task_group=group))],
-            filters=mesos_pb2.Filters(refuse_seconds=30.0)))
 
 
 class JSONNamesTests(SynchronousTestCase):

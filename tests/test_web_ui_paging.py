@@ -15,9 +15,9 @@ from mesos_tw.master.master import Master
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.testing.master import MASTER
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_web_ui import MASTER
 
 
 class LongTablesTests(SynchronousTestCase):

@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
+from mesos_tw.testing.zookeeper import MemoryZooKeeperServer, next_event
 from mesos_tw.testing.zookeeper_server import LISTEN_PORTS, free_ports, start_ensemble
 from mesos_tw.zookeeper import (
     CONNECTED,
@@ -65,18 +65,6 @@ class ZooKeeperURLTests(SynchronousTestCase):
                 ZooKeeperURL.parse(text)
             self.assertIn(expected, str(raised.exception), text)
 
-
-def next_event(client, wanted):
-    """
-    A Deferred that fires at C{client}'s next session event C{wanted} (at
-    once if it is the current state).
-    """
-    d = Deferred()
-    if client.state == wanted:
-        d.callback(wanted)
-        return d
-    client.add_session_listener(lambda event: event == wanted and not d.called and d.callback(event))
-    return d
 
 
 class ZooKeeperTestsMixin:

@@ -7,7 +7,9 @@ import os
 import signal
 
 from twisted.internet.defer import fail, succeed
+from twisted.trial.unittest import TestCase
 from zope.interface import implementer
+from zope.interface.verify import verifyObject
 
 from mesos_tw.isolation._containers import ContainerTable
 from mesos_tw.isolation.interface import (
@@ -20,14 +22,7 @@ from mesos_tw.isolation.interface import (
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = [
-    "ECHO_AND_EXIT_COMMAND",
-    "FakeIsolator",
-    "SLEEP_COMMAND",
-    "SUITE_PROGRAMS",
-    "make_container",
-    "make_iisolator_tests",
-]
+__all__ = ["ECHO_AND_EXIT_COMMAND", "FakeIsolator", "SLEEP_COMMAND", "SUITE_PROGRAMS", "make_container", "make_iisolator_tests", "nobody"]
 
 #: Wait status of a process killed by SIGKILL.
 KILLED_STATUS = signal.SIGKILL
@@ -224,8 +219,6 @@ def make_iisolator_tests(fixture):
         commands they run are L{SLEEP_COMMAND} (runs until killed) and
         L{ECHO_AND_EXIT_COMMAND} (prints C{hi}, exits with 3).
     """
-    from twisted.trial.unittest import TestCase
-    from zope.interface.verify import verifyObject
 
     class IsolatorTests(TestCase):
         """
@@ -399,3 +392,20 @@ def make_iisolator_tests(fixture):
             return d.addCallback(lambda _: other.cleanup("f1", "e2"))
 
     return IsolatorTests
+
+
+def nobody():
+    """
+    The password entry of C{nobody}, to switch to; skips the test, saying
+    why, where the test cannot switch users.
+    """
+    import pwd
+
+    from twisted.trial.unittest import SkipTest
+
+    if os.geteuid() != 0:
+        raise SkipTest("switching users needs root")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise SkipTest("there is no user 'nobody' here") from None

@@ -22,7 +22,7 @@ from twisted.internet.task import deferLater
 
 from mesos_tw.testing.zookeeper_server import free_port
 
-__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "twistd_path"]
+__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "twistd_path"]
 
 #: How often the state of the masters is polled while waiting for something.
 POLL_SECONDS = 0.05
@@ -255,3 +255,14 @@ class ProcessCluster:
         SIGKILL the master on C{port}; fires once it is gone.
         """
         return self.masters[port].kill()
+
+
+def is_alive(pid):
+    """
+    Whether process C{pid} exists and is not a zombie.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

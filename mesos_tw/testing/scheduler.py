@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["RecordingScheduler", "echo_executor_info"]
+__all__ = ["RecordingScheduler", "TaskScheduler", "command_task", "echo_executor_info"]
 
 TASK_RESOURCES = "cpus:0.1;mem:16"
 
@@ -149,3 +149,53 @@ class RecordingScheduler(Scheduler):
 
     def error(self, driver, message):
         self._record("error", message)
+
+
+class TaskScheduler(Scheduler):
+    """
+    Launches the given tasks on the first offers and records every update;
+    C{done} fires when every task has reached a terminal state.
+    """
+
+    def __init__(self, make_tasks, count):
+        self.make_tasks = make_tasks
+        self.count = count
+        self.launched = False
+        self.updates = []
+        self.messages = []
+        self.finals = {}
+        self.done = Deferred()
+        self.on_running = {}
+
+    def resourceOffers(self, driver, offers):
+        for offer in offers:
+            if self.launched:
+                driver.declineOffer(offer.id)
+                continue
+            self.launched = True
+            driver.launchTasks(offer.id, self.make_tasks(offer.slave_id.value))
+
+    def statusUpdate(self, driver, status):
+        self.updates.append((status.task_id.value, status.state, status.message))
+        if status.state == mesos_pb2.TASK_RUNNING and status.task_id.value in self.on_running:
+            self.on_running.pop(status.task_id.value)(driver)
+        if status.state not in (mesos_pb2.TASK_STAGING, mesos_pb2.TASK_STARTING,
+                                mesos_pb2.TASK_RUNNING):
+            self.finals[status.task_id.value] = status
+            if len(self.finals) == self.count and not self.done.called:
+                self.done.callback(None)
+
+    def frameworkMessage(self, driver, executorId, slaveId, message):
+        self.messages.append(message)
+
+
+def command_task(task_id, slave_id, command, resources="cpus:0.1;mem:32"):
+    """
+    A command task.
+    """
+    task = mesos_pb2.TaskInfo(
+        name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+        slave_id=mesos_pb2.SlaveID(value=slave_id),
+        resources=Resources.parse(resources).to_protobuf())
+    task.command.value = command
+    return task

@@ -6,13 +6,18 @@ and a client's reader of a stream arriving in pieces (L{RecordIOReader}).
 """
 
 import json
+import re
 from io import BytesIO
 
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol
+
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.scheduler_pb2 import Call, Operation
 from mesos_tw.testing.web import ProducerRequest
 from mesos_tw.web.v1 import JSON
 
-__all__ = ["CallRequest", "RecordIOReader", "records"]
+__all__ = ["CallRequest", "RawSubscriber", "RecordIOReader", "accept_call", "records"]
 
 
 class CallRequest(ProducerRequest):
@@ -98,3 +103,137 @@ class RecordIOReader:
         self._waiters.append((predicate, d))
         self.feed(b"")
         return d
+
+
+def _resources():
+    return [mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR,
+                               scalar=mesos_pb2.Value.Scalar(value=0.5))]
+
+
+def accept_call():
+    """
+    An ACCEPT with a LAUNCH and a LAUNCH_GROUP, using most kinds of field:
+    v1 fields named agent_id, embedded ones named slave_id, bytes, enums,
+    repeated messages.
+    """
+    slave_id = mesos_pb2.SlaveID(value="S1")
+    task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"), slave_id=slave_id,
+                              resources=_resources(), command=mesos_pb2.CommandInfo(value="true"),
+                              data=b"\x00\xffbinary\n")
+    executor = mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
+                                      type=mesos_pb2.ExecutorInfo.DEFAULT, resources=_resources())
+    group = mesos_pb2.TaskGroupInfo(tasks=[mesos_pb2.TaskInfo(
+        name="g", task_id=mesos_pb2.TaskID(value="g1"), slave_id=slave_id,
+        resources=_resources())])
+    return Call(
+        type=Call.ACCEPT, framework_id=mesos_pb2.FrameworkID(value="F1"),
+        accept=Call.Accept(
+            offer_ids=[mesos_pb2.OfferID(value="O1")],
+            operations=[
+                Operation(type=Operation.LAUNCH, launch=Operation.Launch(task_infos=[task])),
+                Operation(type=Operation.LAUNCH_GROUP, launch_group=Operation.LaunchGroup(
+                    executor=executor, task_group=group))],
+            filters=mesos_pb2.Filters(refuse_seconds=30.0)))
+
+
+class RawSubscriber(Protocol):
+    """
+    A v1 subscriber written from scratch: it POSTs C{call} to C{path} as
+    HTTP/1.1, reads the status line and headers, undoes the chunked
+    encoding and splits the RecordIO records into JSON events.
+
+    With C{cut_inside}, it reads the records before the first of that type
+    whole, then only the first half of that one, and closes its
+    connection: L{cut} fires with C{(record length, bytes read of it)}.
+
+    @ivar status: the response's status code, once read.
+    @ivar headers: the response's headers (lower-case names).
+    @ivar events: the events read whole, in order.
+    @ivar closed: fires when the connection has closed.
+    """
+
+    def __init__(self, host, port, path, call, cut_inside=None):
+        body = json.dumps(call).encode("utf-8")
+        self._request = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("ascii") + body
+        self.cut_inside = cut_inside
+        self.cut = Deferred()
+        self.closed = Deferred()
+        self.status = None
+        self.headers = {}
+        self.events = []
+        self._head = b""
+        self._chunks = b""
+        self._body = b""
+        self._waiters = []
+
+    def connectionMade(self):
+        """
+        Send the request.
+        """
+        self.transport.write(self._request)
+
+    def connectionLost(self, reason):
+        """
+        The connection closed (we closed it, or the server did).
+        """
+        self.closed.callback(None)
+
+    def dataReceived(self, data):
+        """
+        Parse what came: headers, then chunks, then records.
+        """
+        if self.status is None:
+            self._head += data
+            if b"\r\n\r\n" not in self._head:
+                return
+            head, data = self._head.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            self.status = int(lines[0].split()[1])
+            self.headers = {name.strip().lower(): value.strip()
+                            for name, value in (line.split(":", 1) for line in lines[1:])}
+        self._chunks += data
+        while b"\r\n" in self._chunks:
+            size, rest = self._chunks.split(b"\r\n", 1)
+            length = int(size, 16)
+            if len(rest) < length + 2:
+                break
+            self._body += rest[:length]
+            self._chunks = rest[length + 2:]
+        self._records()
+
+    def _records(self):
+        while b"\n" in self._body and not self.cut.called:
+            size, rest = self._body.split(b"\n", 1)
+            length = int(size)
+            half = rest[:length // 2]
+            if self.cut_inside is not None and len(rest) >= length // 2:
+                kind = _TYPE.search(half)
+                if kind is not None and kind.group(1).decode() == self.cut_inside:
+                    self.transport.loseConnection()
+                    self.cut.callback((length, half))
+                    break
+            if len(rest) < length:
+                break
+            self.events.append(json.loads(rest[:length]))
+            self._body = rest[length:]
+        for entry in list(self._waiters):
+            predicate, d = entry
+            found = [event for event in self.events if predicate(event)]
+            if found:
+                self._waiters.remove(entry)
+                d.callback(found[0])
+
+    def next(self, kind):
+        """
+        A Deferred firing with the first event of type C{kind}.
+        """
+        d = Deferred()
+        self._waiters.append((lambda event: event["type"] == kind, d))
+        self._records()
+        return d
+
+
+_TYPE = re.compile(rb'"type"\s*:\s*"([A-Z_]+)"')

@@ -13,7 +13,7 @@ from zope.interface import implementer
 
 from mesos_tw.zookeeper.client import CONNECTED, EXPIRED, SUSPENDED, IZooKeeper
 
-__all__ = ["MemoryZooKeeper", "MemoryZooKeeperServer"]
+__all__ = ["MemoryZooKeeper", "MemoryZooKeeperServer", "next_event"]
 
 
 class _Event:
@@ -265,3 +265,16 @@ class MemoryZooKeeper:
         Delete a znode.
         """
         return self._request(lambda: self.server.delete(path))
+
+
+def next_event(client, wanted):
+    """
+    A Deferred that fires at C{client}'s next session event C{wanted} (at
+    once if it is the current state).
+    """
+    d = Deferred()
+    if client.state == wanted:
+        d.callback(wanted)
+        return d
+    client.add_session_listener(lambda event: event == wanted and not d.called and d.callback(event))
+    return d
