@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.executor_pb2 import Call, ContainerID, Event
+from mesos_tw.protocols.executor_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.testing.network import MemoryNetwork
@@ -119,7 +119,7 @@ class ExecutorCallTests(SynchronousTestCase):
             Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
                 executor_info=EXECUTOR_INFO, framework_info=framework_info,
                 agent_info=mesos_pb2.SlaveInfo(hostname="h"),
-                container_id=ContainerID(value="run-1"))),
+                container_id=mesos_pb2.ContainerID(value="run-1"))),
             Event(type=Event.LAUNCH, launch=Event.Launch(task=task("t1"))),
             Event(type=Event.LAUNCH_GROUP, launch_group=Event.LaunchGroup(task_group=group)),
             Event(type=Event.KILL, kill=Event.Kill(task_id=mesos_pb2.TaskID(value="t1"))),

@@ -92,9 +92,9 @@ class ProtobufExecutorTests(TestCase):
                 resources=_resources()))
         response = yield self.post(self.scheduler_url, Call(
             type=Call.ACCEPT, framework_id=framework_id, accept=Call.Accept(
-                offer_ids=[offer.id], operations=[scheduler_pb2.Operation(
-                    type=scheduler_pb2.Operation.LAUNCH,
-                    launch=scheduler_pb2.Operation.Launch(task_infos=[task]))])),
+                offer_ids=[offer.id], operations=[mesos_pb2.Offer.Operation(
+                    type=mesos_pb2.Offer.Operation.LAUNCH,
+                    launch=mesos_pb2.Offer.Operation.Launch(task_infos=[task]))])),
             stream_id)
         self.assertEqual(response.code, 202)
         environment = yield self.isolators.isolator.next_launch()

@@ -25,6 +25,7 @@ from mesos_tw.slave.tap import Options
 from mesos_tw.testing.cgroups import (
     ALLOCATE_200_MB,
     cgroups_root,
+    restarted_isolator,
     run_on_local,
 )
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests, nobody
@@ -42,7 +43,7 @@ def make_isolator(test, **keywords):
     return CgroupsIsolator(reactor, root=cgroups_root(test), **keywords)
 
 
-class CgroupsIsolatorSuiteTests(make_iisolator_tests(make_isolator)):
+class CgroupsIsolatorSuiteTests(make_iisolator_tests(make_isolator, restarted_isolator)):
     """
     The cgroups isolator passes the shared suite on real cgroups.
     """

@@ -41,7 +41,7 @@ from mesos_tw.isolation.cgroups import CgroupsIsolator
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.resources import Resources
 from mesos_tw.testing.cgroupfs import FakeCgroup2Kernel
-from mesos_tw.testing.cgroups import remove_cgroup_root
+from mesos_tw.testing.cgroups import remove_cgroup_root, restarted_isolator
 from mesos_tw.testing.isolation import make_container, make_iisolator_tests
 from mesos_tw.testing.local_cluster import until
 from mesos_tw.testing.processes import is_alive
@@ -103,13 +103,13 @@ def real_v2_isolator(test):
     return CgroupsIsolator(reactor, root=root, hierarchy=hierarchy)
 
 
-class FakeV2SuiteTests(make_iisolator_tests(fake_isolator)):
+class FakeV2SuiteTests(make_iisolator_tests(fake_isolator, restarted_isolator)):
     """
     The cgroups isolator passes the shared suite on a fake v2 hierarchy.
     """
 
 
-class RealV2SuiteTests(make_iisolator_tests(real_v2_isolator)):
+class RealV2SuiteTests(make_iisolator_tests(real_v2_isolator, restarted_isolator)):
     """
     The cgroups isolator passes the shared suite on a real v2 hierarchy
     (skipped where none with memory and cpu is mounted and delegated).

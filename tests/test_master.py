@@ -158,24 +158,35 @@ class FailureTests(MasterTestCase):
     Slaves and schedulers that go away.
     """
 
-    def test_slave_lost_on_disconnect(self):
+    def test_slave_disconnected_keeps_tasks(self):
         """
-        A slave whose connection closes is removed: its tasks are LOST,
-        every framework hears slaveLost, and what the tasks held no longer
-        counts towards their framework's share.
+        A slave whose connection closes is kept, disconnected: its task is
+        not lost, nobody hears slaveLost, its offer is rescinded and it is
+        offered no more, and C{/master/state} says it is not active.
         """
         slave, slave_id = self.add_slave()
         scheduler, framework_id = self.add_framework()
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
-        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)], -1)
-        self.add_slave("slave(2)", 5052)
+        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)], 0)
+        self.clock.advance(1)
+        self.turn()
+        offered = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.assertEqual(offered.slave_id.value, slave_id)
         self.network.crash(slave.upid)
         self.turn()
-        self.assertEqual(self.updates(scheduler), [("t1", mesos_pb2.TASK_LOST)])
-        self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
-        self.assertNotIn(slave_id, self.master.slaves)
-        # Only the second slave's offer counts now.
-        self.assertEqual(self.master.allocator.dominant_share(framework_id), 1.0)
+        self.assertEqual(self.updates(scheduler), [])
+        self.assertEqual(scheduler.of(internal.LostSlaveMessage), [])
+        self.assertEqual(scheduler.last(internal.RescindResourceOfferMessage).offer_id,
+                         offered.id)
+        self.assertEqual(self.master.task_state_name(framework_id, "t1"), "TASK_STAGING")
+        state = self.master.state()
+        self.assertEqual([(s["id"], s["active"], s["connected"]) for s in state["slaves"]],
+                         [(slave_id, False, False)])
+        self.assertEqual((state["activated_slaves"], state["deactivated_slaves"]), (0, 1))
+        offers = len(scheduler.of(internal.ResourceOffersMessage))
+        self.clock.advance(10)
+        self.turn()
+        self.assertEqual(len(scheduler.of(internal.ResourceOffersMessage)), offers)
 
     def test_slave_lost_after_missed_pings(self):
         """
@@ -209,6 +220,7 @@ class FailureTests(MasterTestCase):
         """
         slave, slave_id = self.add_slave()
         self.network.crash(slave.upid)
+        self.master.remove_slave(self.master.slaves[slave_id], "test")
         self.turn()
         again = RecordingPeer(self.network, slave.upid)
         again.send(MASTER, internal.ReregisterSlaveMessage(

@@ -507,7 +507,8 @@ class RegistryTermTests(ElectionTestCase):
         self.slave.send(OTHER, internal.RegisterSlaveMessage(slave=slave_info()))
         self.turn()
         slave_id = self.slave.last(internal.SlaveRegisteredMessage).slave_id.value
-        self.network.sever(self.slave.upid, OTHER)
+        master = election.master
+        master.remove_slave(master.slaves[slave_id], "test")
         self.turn()
         contender.become(NOT_LEADING)
         contender.become(LEADING)

@@ -223,6 +223,65 @@ class OfferTests(MasterTestCase):
         updates, errors, _ = self.invalid_task(lambda s: [task_info("t1", "elsewhere")])
         self.assertIn("offer is for slave", errors[0])
 
+    def test_container_images_refused(self):
+        """
+        A task asking for a Docker image, a Mesos image or an image volume
+        gets TASK_ERROR saying images are not supported; its neighbour of
+        type MESOS without an image is launched as if it had no container.
+        """
+        ContainerInfo = mesos_pb2.ContainerInfo
+
+        def tasks(slave_id):
+            plain = task_info("plain", slave_id, "cpus:0.1;mem:16")
+            plain.container.type = ContainerInfo.MESOS
+            docker = task_info("docker", slave_id, "cpus:0.1;mem:16")
+            docker.container.type = ContainerInfo.DOCKER
+            docker.container.docker.image = "busybox"
+            appc = task_info("mesos-image", slave_id, "cpus:0.1;mem:16")
+            appc.container.type = ContainerInfo.MESOS
+            appc.container.mesos.image.type = mesos_pb2.Image.DOCKER
+            appc.container.mesos.image.docker.name = "busybox"
+            volume = task_info("volume", slave_id, "cpus:0.1;mem:16")
+            volume.container.type = ContainerInfo.MESOS
+            volume.container.volumes.add(container_path="/data", mode=mesos_pb2.Volume.RO,
+                                         image=appc.container.mesos.image)
+            return [plain, docker, appc, volume]
+
+        updates, errors, slave = self.invalid_task(tasks)
+        self.assertEqual(sorted(updates), [("docker", mesos_pb2.TASK_ERROR),
+                                           ("mesos-image", mesos_pb2.TASK_ERROR),
+                                           ("volume", mesos_pb2.TASK_ERROR)])
+        self.assertEqual(len(errors), 3)
+        self.assertTrue(all("container images are not supported" in e for e in errors), errors)
+        self.assertIn("'busybox'", errors[0])
+        launched = slave.of(internal.RunTaskMessage)
+        self.assertEqual([m.task.task_id.value for m in launched], ["plain"])
+
+    def test_environment_variable_without_value(self):
+        """
+        An environment variable of type VALUE without a value, or a secret,
+        is a TASK_ERROR in Mesos's words (CommandInfo's variables have an
+        optional value in Mesos's protos, checked at launch); so is a
+        command without a shell, which we do not run.
+        """
+        def tasks(slave_id):
+            novalue = task_info("novalue", slave_id, "cpus:0.1;mem:16")
+            novalue.command.environment.variables.add(name="HOME")
+            secret = task_info("secret", slave_id, "cpus:0.1;mem:16")
+            secret.command.environment.variables.add(
+                name="TOKEN", type=mesos_pb2.Environment.Variable.SECRET)
+            noshell = task_info("noshell", slave_id, "cpus:0.1;mem:16")
+            noshell.command.shell = False
+            noshell.command.arguments.extend(["sleep", "1"])
+            return [novalue, secret, noshell]
+
+        updates, errors, _ = self.invalid_task(tasks)
+        self.assertEqual(len(errors), 3)
+        self.assertIn("Environment variable 'HOME' of type 'VALUE' must have a value set",
+                      errors[0])
+        self.assertIn("'TOKEN' of type 'SECRET' is not supported", errors[1])
+        self.assertIn("shell=false", errors[2])
+
     def test_executor_resources_counted(self):
         """
         A new executor's resources count against the offer.

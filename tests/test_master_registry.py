@@ -145,15 +145,16 @@ class RecoveryTests(RegistryTestCase):
         """
         A slave's connection closing after its re-registration, both before
         the registry is read, is handled after the re-registration: the
-        slave is admitted, then removed.
+        slave is admitted, then disconnected (kept, not removed).
         """
         self.reregister(self.slave, "S-other")
         self.network.crash(self.slave.upid)
         self.turn()
         self.registry.finish_load()
         self.turn()
-        self.assertEqual(self.master.slaves, {})
-        self.assertEqual([slave_id for slave_id, _ in self.registry.adds], ["S-other"])
+        self.assertEqual(list(self.master.slaves), ["S-other"])
+        self.assertFalse(self.master.slaves["S-other"].connected)
+        self.assertEqual(self.registry.adds, [])
 
     def test_failed_read_is_retried(self):
         """

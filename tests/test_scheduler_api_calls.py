@@ -16,13 +16,14 @@ from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols import messages_pb2 as internal
-from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
+from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.v1 import CallRequest, accept_call
 from mesos_tw.web.v1 import JSON, MAX_CALL_BYTES, PROTOBUF, encode, to_v1
 
+Operation = mesos_pb2.Offer.Operation
 MASTER = UPID("master", "127.0.0.1", 5050)
 FRAMEWORK_ID = mesos_pb2.FrameworkID(value="F1")
 

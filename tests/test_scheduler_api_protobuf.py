@@ -12,11 +12,13 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
+from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.v1 import RecordIOReader
 from mesos_tw.web.v1 import PROTOBUF
 
+
+Operation = mesos_pb2.Offer.Operation
 
 class ProtobufSchedulerTests(TestCase):
     """

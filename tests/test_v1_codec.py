@@ -131,10 +131,10 @@ class StrictParsingTests(SynchronousTestCase):
         A JSON field we do not know is refused by its path, not dropped.
         """
         value = to_v1(accept_call())
-        value["accept"]["operations"][0]["reserve"] = {"resources": []}
+        value["accept"]["operations"][0]["teleport"] = {"resources": []}
         self.assert_refused(lambda: from_v1(Call, value, "the call"),
-                            "the call is malformed: accept.operations[0].reserve: "
-                            "mesos.v1.scheduler.Operation has no field 'reserve'")
+                            "the call is malformed: accept.operations[0].teleport: "
+                            "mesos.Offer.Operation has no field 'teleport'")
 
     def test_unknown_protobuf_field(self):
         """
@@ -142,13 +142,13 @@ class StrictParsingTests(SynchronousTestCase):
         by its number and the path to its message.
         """
         data = accept_call().SerializeToString()
-        # Call.accept (4) holding Operation (2) holding reserve (3), empty.
-        reserve = b"\x1a\x00"
-        operation = b"\x12" + bytes([len(reserve)]) + reserve
+        # Call.accept (4) holding Operation (2) holding a field 99, empty.
+        unknown = b"\x9a\x06\x00"
+        operation = b"\x12" + bytes([len(unknown)]) + unknown
         data += b"\x22" + bytes([len(operation)]) + operation
         self.assert_refused(lambda: from_protobuf(Call, data, "the call"),
-                            "accept.operations[2]: mesos.v1.scheduler.Operation has no field "
-                            "number 3 that we support")
+                            "accept.operations[2]: mesos.Offer.Operation has no field "
+                            "number 99 that we support")
 
     def test_unknown_type(self):
         """

@@ -253,8 +253,19 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         response, body = self.get("/slaves")
         self.assertEqual(response.code, 200)
-        for text in ("node-a", "rack=r7", "1 / 4", f'href="/slaves/{self.slave_id}"'):
+        for text in ("node-a", "rack=r7", "1 / 4", f'href="/slaves/{self.slave_id}"',
+                     "<td>connected</td>"):
             self.assertIn(text, body)
+
+    def test_slaves_page_disconnected(self):
+        """
+        /slaves says a slave whose connection closed is disconnected (it
+        is kept, with its task).
+        """
+        self.master.disconnect_slave(self.master.slaves[self.slave_id], "test")
+        response, body = self.get("/slaves")
+        self.assertEqual(response.code, 200)
+        self.assertIn("<td>disconnected</td>", body)
 
     def test_offers_page(self):
         """

@@ -22,6 +22,8 @@ __all__ = [
     "ExecutorProcess",
     "follow",
     "kill_and_wait",
+    "process_start_time",
+    "recovered_process",
     "run_as",
     "spawn_executor",
     "switch_user",
@@ -270,6 +272,40 @@ def wait_for_exits(reactor, pids):
         except OSError:
             continue
     return gatherResults(exits).addCallback(lambda _: None)
+
+
+def process_start_time(pid, proc="/proc"):
+    """
+    When process C{pid} started, in clock ticks since boot (field 22 of
+    C{/proc/<pid>/stat}), or L{None} if there is no such process: with the
+    pid it names one process for as long as the machine runs.
+    """
+    try:
+        with open(os.path.join(proc, str(pid), "stat"), "rb") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold anything.
+    fields = text[text.rindex(b")") + 2:].split()
+    return int(fields[19])
+
+
+def recovered_process(pid, start_time, proc="/proc"):
+    """
+    A pidfd for C{pid} if that process still runs and started at
+    C{start_time} (not checked when L{None}), else L{None}.
+    """
+    if pid is None:
+        return None
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    started = process_start_time(pid, proc)
+    if started is None or (start_time is not None and started != start_time):
+        os.close(fd)
+        return None
+    return fd
 
 
 def kill_and_wait(reactor, find_pids, rounds=10):

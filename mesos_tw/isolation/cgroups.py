@@ -17,6 +17,7 @@ every process in the cgroup and removes it once they have all exited.
 """
 
 import os
+import re
 
 from twisted.internet.defer import fail, gatherResults, succeed
 from twisted.logger import Logger
@@ -26,8 +27,10 @@ from mesos_tw.isolation._containers import (
     ContainerTable,
     ExecutorProcess,
     follow,
+    recovered_process,
     run_as,
     spawn_executor,
+    watch_exit,
 )
 from mesos_tw.isolation._hierarchy import V1_SUBSYSTEMS, detect_hierarchy
 from mesos_tw.isolation.interface import (
@@ -49,6 +52,9 @@ MIN_CPU_SHARES = 10
 MIN_MEMORY_BYTES = 32 * 1024 * 1024
 
 _MB = 1024 * 1024
+
+#: A run id (a uuid): the name of a container's cgroup under the root.
+_RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: Runs in the new process before the executor: it waits on descriptor 3
 #: until the isolator has moved it into its cgroup, so that nothing the
@@ -120,18 +126,69 @@ class CgroupsIsolator:
 
     def recover(self, containers):
         """
-        Nothing can be resumed (the executors are not our children):
-        destroy each named container's cgroup and end it.
+        Resume each container whose cgroup still holds its executor (its
+        pid, with the checkpointed start time): its limits and OOM watch
+        come back, and its end is watched through a pidfd, as it is not
+        our child.  Destroy the cgroups of the others, and end them; and
+        destroy orphans: cgroups under our root named like a run that is
+        not listed.
         """
         ends = []
         for container in containers:
             run = self._containers.add(container)
-            run.state = _CgroupState(self.cgroups_of(container))
-            d = self._destroy_cgroup(run) if run.state.cgroups.exists() else succeed(None)
+            cgroups = self.cgroups_of(container)
+            run.state = _CgroupState(cgroups)
+            fd = None
+            if cgroups.exists() and container.pid in cgroups.processes():
+                fd = recovered_process(container.pid, container.start_time)
+            if fd is not None:
+                self._resume(run, fd)
+                continue
+            d = self._destroy_cgroup(run) if cgroups.exists() else succeed(None)
             d.addCallback(lambda _, run=run: run.terminated(Termination(
-                None, None, "The executor could not be recovered after the slave restarted")))
+                None, None, "The executor could not be recovered after the slave restarted: "
+                "its process or its cgroup is gone")))
             ends.append(d)
+        known = {container.run_id for container in containers}
+        for name in self._run_cgroups():
+            if name not in known:
+                self.log.warn("Destroying the orphan cgroup {cgroup}: the slave did not "
+                              "checkpoint its run", cgroup=name)
+                orphan = self.hierarchy.cgroup(os.path.join(self.root, name))
+                ends.append(orphan.kill_all(self.reactor, self.log).addCallback(
+                    lambda _, orphan=orphan: orphan.remove()))
         return gatherResults(ends).addCallback(lambda _: None)
+
+    def _resume(self, run, fd):
+        state, container = run.state, run.container
+        run.pid = container.pid
+        state.cpus = _scalar(container.resources, "cpus")
+        state.memory_limit = memory_limit(container.resources)
+        try:
+            state.oom = state.cgroups.watch_oom(self.reactor, lambda: self._oom(run))
+        except (OSError, IsolatorUnavailable) as error:
+            self.log.warn("Cannot listen for OOM in recovered cgroup {cgroup}: {error}",
+                          cgroup=container.run_id, error=_why(error))
+        self.log.info("Recovered executor {executor_id} of framework {framework_id} (pid {pid}) "
+                      "in cgroup {cgroup}", executor_id=container.executor_id,
+                      framework_id=container.framework_id, pid=run.pid, cgroup=container.run_id)
+        watch_exit(self.reactor, fd).addCallback(lambda _: self._ended(run, None))
+
+    def _run_cgroups(self):
+        """
+        The names of the cgroups under our root that name a run (a uuid).
+        """
+        root = self.hierarchy.cgroup(self.root)
+        directories = set(getattr(root, "directories", {}).values()) or {root.directory}
+        names = set()
+        for directory in directories:
+            try:
+                names.update(name for name in os.listdir(directory)
+                             if _RUN_ID.fullmatch(name)
+                             and os.path.isdir(os.path.join(directory, name)))
+            except OSError:
+                continue
+        return names
 
     def prepare(self, container):
         """

@@ -83,6 +83,10 @@ class Container:
         C{--switch_user} allows), or C{None} for the slave's own.
     @ivar tty: whether the executor runs on a pseudo-terminal (a task
         asked for one); an isolator that cannot give it one fails the launch.
+    @ivar pid: for L{IIsolator.recover}: the executor's process id, as
+        checkpointed when it was launched (L{None} if it never was).
+    @ivar start_time: for L{IIsolator.recover}: when that process started
+        (clock ticks since boot), to tell it from a later one with its pid.
     """
 
     framework_id: str
@@ -93,6 +97,8 @@ class Container:
     resources: object
     user: str = None
     tty: bool = False
+    pid: int = None
+    start_time: int = None
 
     @property
     def key(self):
@@ -129,9 +135,16 @@ class IIsolator(Interface):
     def recover(containers):
         """
         Called once at start-up with the L{Container}s a restarting slave
-        believes are running (none without slave recovery).  A container
-        that cannot be resumed is destroyed: nothing of it is left running,
-        and its C{wait} fires with a L{Termination} saying so.
+        checkpointed as running (each with its executor's C{pid} and
+        C{start_time}).  A container whose executor still runs is resumed:
+        it is then as if launched by this isolator (C{wait}, C{usage},
+        C{update}, C{destroy} work), though its wait status cannot be known
+        (its executor is not our child), so its L{Termination} has
+        C{status} L{None}.  A container that cannot be resumed is
+        destroyed: nothing of it is left running, and its C{wait} fires
+        with a L{Termination} saying so.  Containers of this slave's that
+        are not listed (orphans) are destroyed, where the isolator can
+        find them.
 
         @return: a Deferred that fires when recovery is over.
         """

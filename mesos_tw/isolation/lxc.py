@@ -36,16 +36,20 @@ from mesos_tw.isolation._cgroupfs import (
     remove_tree,
 )
 from mesos_tw.isolation._containers import (
+    ContainerRun,
     ContainerTable,
     ExecutorProcess,
     follow,
     kill_and_wait,
+    recovered_process,
     spawn_executor,
     switch_user,
+    watch_exit,
 )
 from mesos_tw.isolation._hierarchy import CgroupV1
 from mesos_tw.isolation.cgroups import cpu_shares, memory_limit
 from mesos_tw.isolation.interface import (
+    Container,
     IIsolator,
     IsolatorUnavailable,
     LaunchError,
@@ -175,18 +179,50 @@ class LXCIsolator:
 
     def recover(self, containers):
         """
-        Nothing can be resumed: stop each named container and remove its
-        cgroups.
+        Resume each container that still runs (its C{lxc-execute} pid,
+        with the checkpointed start time): its OOM watch comes back, and
+        its end is watched through a pidfd, as it is not our child.  Stop
+        the others and remove their cgroups, and end them; and stop
+        orphans: containers under our LXC path named like a run that is
+        not listed.
         """
         ends = []
         for container in containers:
             run = self._containers.add(container)
             run.state = self._state(container)
+            fd = recovered_process(container.pid, container.start_time)
+            if fd is not None:
+                self._resume(run, fd)
+                continue
             d = self._stop(run).addCallback(lambda _, run=run: self._kill_leftovers(run))
             d.addCallback(lambda _, run=run: run.terminated(Termination(
-                None, None, "The executor could not be recovered after the slave restarted")))
+                None, None, "The executor could not be recovered after the slave restarted: "
+                "its container is gone")))
             ends.append(d)
+        known = {f"mesos-{container.run_id}" for container in containers}
+        for name in _entries(self.lxcpath):
+            if name.startswith("mesos-") and name not in known:
+                self.log.warn("Stopping the orphan container {name}: the slave did not "
+                              "checkpoint its run", name=name)
+                orphan = ContainerRun(Container(
+                    framework_id="", executor_id=name, run_id=name[len("mesos-"):],
+                    executor_info=None, directory="", resources=None))
+                orphan.state = self._state(orphan.container)
+                d = self._stop(orphan).addCallback(lambda _, run=orphan: self._kill_leftovers(run))
+                d.addCallback(lambda _, name=name: shutil.rmtree(
+                    os.path.join(self.lxcpath, name), ignore_errors=True))
+                ends.append(d)
         return gatherResults(ends).addCallback(lambda _: None)
+
+    def _resume(self, run, fd):
+        state = run.state
+        run.pid = run.container.pid
+        if os.path.isdir(state.payload.directories["memory"]):
+            self._payload_ready(run)
+        self.log.info("Recovered executor {executor_id} of framework {framework_id} in container "
+                      "{name} (lxc-execute pid {pid})", executor_id=run.container.executor_id,
+                      framework_id=run.container.framework_id, name=state.name, pid=run.pid)
+        watch_exit(self.reactor, fd).addCallback(lambda _: self._ended(run, None))
 
     def prepare(self, container):
         """
@@ -465,3 +501,10 @@ def _remove_lock(state):
         os.unlink(os.path.join(LOCK_DIRECTORY, state.lxcpath.lstrip("/"), f".{state.name}"))
     except OSError:
         pass
+
+
+def _entries(directory):
+    try:
+        return sorted(os.listdir(directory))
+    except OSError:
+        return []

@@ -18,12 +18,14 @@ from mesos_tw.isolation._containers import (
     ContainerTable,
     ExecutorProcess,
     kill_and_wait,
+    recovered_process,
     run_as,
     spawn_executor,
+    watch_exit,
 )
 from mesos_tw.isolation._pty import spawn_on_pty
 from mesos_tw.isolation.interface import IIsolator, LaunchError, Termination, UnknownContainer
-from mesos_tw.isolation.usage import container_processes, process_statistics
+from mesos_tw.isolation.usage import container_processes, marked_processes, process_statistics
 
 __all__ = ["ProcessIsolator"]
 
@@ -42,24 +44,62 @@ class ProcessIsolator:
 
     log = Logger()
 
-    def __init__(self, reactor, proc="/proc"):
+    def __init__(self, reactor, proc="/proc", work_dir=None):
         self.reactor = reactor
         self.proc = proc
+        self.work_dir = work_dir
         self._containers = ContainerTable()
 
     def recover(self, containers):
         """
-        Nothing can be resumed (the executors are not our children): kill
-        what is left of each container, found by its run's mark, and end it.
+        Resume each container whose executor still runs (its pid, with the
+        checkpointed start time): its end is watched through a pidfd, as it
+        is not our child.  Kill what is left of the others, found by their
+        run's mark, and end them; and kill orphans: marked processes whose
+        sandbox is under our work directory but whose run is not listed.
         """
         ends = []
         for container in containers:
             run = self._containers.add(container)
+            fd = recovered_process(container.pid, container.start_time, self.proc)
+            if fd is not None:
+                self._resume(run, fd)
+                continue
             d = self._kill(None, container.run_id)
             d.addCallback(lambda _, run=run: run.terminated(Termination(
-                None, None, "The executor could not be recovered after the slave restarted")))
+                None, None, "The executor could not be recovered after the slave restarted: "
+                "its process is gone")))
             ends.append(d)
+        ends.extend(self._kill_orphans({container.run_id for container in containers}))
         return gatherResults(ends).addCallback(lambda _: None)
+
+    def _resume(self, run, fd):
+        run.pid = run.container.pid
+        self.log.info("Recovered executor {executor_id} of framework {framework_id} (pid {pid})",
+                      executor_id=run.container.executor_id,
+                      framework_id=run.container.framework_id, pid=run.pid)
+        watch_exit(self.reactor, fd).addCallback(lambda _: self._ended(run, run.pid, None))
+
+    def _kill_orphans(self, known):
+        """
+        Kill the processes of runs under our work directory not in
+        C{known} (run ids); L{None} work directory: none are looked for.
+        """
+        if self.work_dir is None:
+            return []
+        sandboxes = os.path.join(os.path.realpath(self.work_dir), "slaves") + os.sep
+        orphans = {}
+        for pid, environment in marked_processes(CONTAINER_VARIABLE, self.proc).items():
+            run_id = environment.get(CONTAINER_VARIABLE)
+            directory = environment.get("MESOS_DIRECTORY", "")
+            if run_id not in known and os.path.realpath(directory).startswith(sandboxes):
+                orphans.setdefault(run_id, directory)
+        kills = []
+        for run_id, directory in orphans.items():
+            self.log.warn("Killing the orphan executor run {run_id} in {directory}: the slave "
+                          "did not checkpoint it", run_id=run_id, directory=directory)
+            kills.append(self._kill(None, run_id))
+        return kills
 
     def prepare(self, container):
         """

@@ -6,7 +6,7 @@ import os
 
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["container_processes", "process_statistics"]
+__all__ = ["container_processes", "marked_processes", "process_statistics"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -68,6 +68,29 @@ def container_processes(leader, variable=None, proc="/proc"):
                 members.add(child)
                 pending.append(child)
     return members
+
+
+def marked_processes(name, proc="/proc"):
+    """
+    The live processes whose environment sets C{name}, with what else of
+    their environment the caller may want to check.
+
+    @return: C{{pid: {variable: value}}} (bytes decoded as UTF-8, lenient).
+    """
+    marker = name.encode() + b"="
+    found = {}
+    for pid, fields in _all_stats(proc):
+        if fields[0] == b"Z":
+            continue
+        try:
+            with open(os.path.join(proc, str(pid), "environ"), "rb") as environ:
+                entries = environ.read().split(b"\0")
+        except OSError:
+            continue
+        if any(entry.startswith(marker) for entry in entries):
+            found[pid] = dict(entry.decode("utf-8", "replace").split("=", 1)
+                              for entry in entries if b"=" in entry)
+    return found
 
 
 def process_statistics(pids, timestamp, proc="/proc"):

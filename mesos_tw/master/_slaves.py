@@ -53,12 +53,7 @@ class SlaveManagement:
             return
         slave = self.slaves.get(slave_id)
         if slave is not None:
-            if slave.pid != sender:
-                self._slaves_by_pid.pop(slave.pid, None)
-                slave.pid = sender
-                slave.observer.pid = sender
-                self._slaves_by_pid[sender] = slave_id
-            slave.reregistered_time = self.reactor.seconds()
+            self._reconnect_slave(slave, sender, message)
         else:
             total = self._slave_total(sender, message.slave)
             if total is None:
@@ -67,6 +62,105 @@ class SlaveManagement:
                             message.tasks)
         self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
         self.allocate_soon()
+
+    def _reconnect_slave(self, slave, sender, message):
+        """
+        A slave we know re-registers (after its connection broke, or after
+        it restarted): it is connected again at C{sender}, offered again,
+        and what it reports is reconciled with what we know.
+        """
+        if slave.pid != sender:
+            self._slaves_by_pid.pop(slave.pid, None)
+            slave.pid = sender
+            slave.observer.pid = sender
+            self._slaves_by_pid[sender] = slave.id
+        slave.reregistered_time = self.reactor.seconds()
+        if not slave.connected:
+            self.log.info("Disconnected slave {slave_id} re-registered from {pid}",
+                          slave_id=slave.id, pid=str(sender))
+            slave.connected = True
+            self.allocator.slave_activated(slave.id)
+        self._reconcile_slave(slave, message.executor_infos, message.tasks)
+
+    def _reconcile_slave(self, slave, executor_infos, tasks):
+        """
+        As Mesos's C{reconcileKnownSlave}: tasks and executors the slave
+        reports that we do not know are added; tasks we know that it no
+        longer has are reported C{TASK_LOST} (they leave our state, so they
+        are reported once).
+        """
+        reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
+        for key, record in list(slave.tasks.items()):
+            if key in reported or record.state in TERMINAL_STATES:
+                continue
+            framework_id = key[0]
+            update = self._apply_master_update(
+                framework_id, record, mesos_pb2.TASK_LOST,
+                "Reconciliation: Task is unknown to the slave",
+                mesos_pb2.TaskStatus.REASON_RECONCILIATION)
+            framework = self.frameworks.get(framework_id)
+            if framework is not None and framework.active:
+                self._send_update(framework.pid, update)
+        known_executors = {(framework_id, executor_id)
+                           for framework_id, executors in slave.executors.items()
+                           for executor_id in executors}
+        unknown_executors = [
+            info for info in executor_infos
+            if (info.framework_id.value, info.executor_id.value) not in known_executors]
+        unknown_tasks = [task for task in tasks
+                         if (task.framework_id.value, task.task_id.value) not in slave.tasks]
+        if unknown_executors or unknown_tasks:
+            # The allocator learns what the slave holds only when it is
+            # added: add it again, with everything it now holds.
+            before = self._held_on(slave)
+            for framework_id, resources in before.items():
+                self.allocator.resources_recovered(framework_id, slave.id, resources, 0)
+            self.allocator.slave_removed(slave.id)
+            self._add_slave_work(slave, unknown_executors, unknown_tasks)
+            self.allocator.slave_added(slave.id, slave.total, self._held_on(slave),
+                                       hostname=slave.info.hostname)
+
+    @staticmethod
+    def _held_on(slave):
+        """
+        C{{framework_id: Resources}} that C{slave}'s tasks and executors hold.
+        """
+        held = {}
+        for record in slave.tasks.values():
+            framework_id = record.task.framework_id.value
+            held[framework_id] = held.get(framework_id, Resources()) + record.resources
+        for framework_id, executors in slave.executors.items():
+            for info in executors.values():
+                held[framework_id] = held.get(framework_id, Resources()) + \
+                    Resources.from_protobuf(info.resources)
+        return held
+
+    def _add_slave_work(self, slave, executor_infos, tasks):
+        """
+        Record C{tasks} and C{executor_infos} a slave reports on
+        (re-)registering, in the slave's and their frameworks' records.
+
+        @return: C{{framework_id: Resources}} they hold.
+        """
+        now = self.reactor.seconds()
+        used = {}
+        for task in tasks:
+            framework_id = task.framework_id.value
+            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
+            slave.tasks[record.key] = record
+            used[framework_id] = used.get(framework_id, Resources()) + record.resources
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.tasks[task.task_id.value] = record
+        for executor in executor_infos:
+            framework_id = executor.framework_id.value
+            slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
+            used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
+                executor.resources)
+            framework = self.frameworks.get(framework_id)
+            if framework is not None:
+                framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
+        return used
 
     def _slave_total(self, sender, info):
         """
@@ -86,23 +180,7 @@ class SlaveManagement:
         stored.CopyFrom(info)
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
-        used = {}
-        for task in tasks:
-            framework_id = task.framework_id.value
-            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
-            slave.tasks[record.key] = record
-            used[framework_id] = used.get(framework_id, Resources()) + record.resources
-            framework = self.frameworks.get(framework_id)
-            if framework is not None:
-                framework.tasks[task.task_id.value] = record
-        for executor in executor_infos:
-            framework_id = executor.framework_id.value
-            slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
-            used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
-                executor.resources)
-            framework = self.frameworks.get(framework_id)
-            if framework is not None:
-                framework.executors.setdefault(slave_id, {})[executor.executor_id.value] = executor
+        used = self._add_slave_work(slave, executor_infos, tasks)
         slave.observer = SlaveObserver(
             self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
             lambda reason: self.shutdown_slave(slave, reason),
@@ -156,6 +234,24 @@ class SlaveManagement:
                 framework.executor_usage[slave.id] = known
             else:
                 framework.executor_usage.pop(slave.id, None)
+
+    def disconnect_slave(self, slave, reason):
+        """
+        C{slave}'s connection closed: it is kept, with its tasks and
+        executors, but offered no more (its outstanding offers are
+        rescinded) until it re-registers.  Its health checks go on: if it
+        does not come back, they remove it.
+        """
+        if self.slaves.get(slave.id) is not slave or not slave.connected:
+            return
+        self.log.warn("Slave {slave_id} at {pid} disconnected ({reason}); keeping its {count} "
+                      "tasks until it re-registers or its health checks fail",
+                      slave_id=slave.id, pid=str(slave.pid), reason=reason,
+                      count=len(slave.tasks))
+        slave.connected = False
+        for offer in list(slave.offers.values()):
+            self._remove_offer(offer, rescind=True)
+        self.allocator.slave_deactivated(slave.id)
 
     def shutdown_slave(self, slave, reason):
         """

@@ -59,6 +59,17 @@ class IAllocator(Interface):
         A slave is gone, and everything on it.
         """
 
+    def slave_deactivated(slave_id):
+        """
+        The slave disconnected: offer none of it until it is activated
+        again (what runs there stays allocated).
+        """
+
+    def slave_activated(slave_id):
+        """
+        A deactivated slave re-registered: offer it again.
+        """
+
     def resources_recovered(framework_id, slave_id, resources, refuse_seconds):
         """
         C{framework_id} gives back C{resources} on C{slave_id}.  A positive

@@ -75,6 +75,8 @@ class HierarchicalDRFAllocator:
         self._free = {}
         self._slave_totals = {}
         self._hostnames = {}
+        # slaves that are disconnected: not offered until activated again
+        self._deactivated = set()
         self._totals = {}
         self._whitelist = None
         # slave id -> {framework id: (resources, expiry or None)}
@@ -169,12 +171,20 @@ class HierarchicalDRFAllocator:
 
     def slave_removed(self, slave_id):
         self._free.pop(slave_id, None)
+        self._deactivated.discard(slave_id)
         self._hostnames.pop(slave_id, None)
         total = self._slave_totals.pop(slave_id, None)
         if total is not None:
             self._change_totals(total.scalars(), -1)
         for framework_id in self._filters.pop(slave_id, {}):
             self._filtering.get(framework_id, set()).discard(slave_id)
+
+    def slave_deactivated(self, slave_id):
+        if slave_id in self._free:
+            self._deactivated.add(slave_id)
+
+    def slave_activated(self, slave_id):
+        self._deactivated.discard(slave_id)
 
     def update_whitelist(self, hostnames):
         self._whitelist = None if hostnames is None else set(hostnames)
@@ -249,7 +259,7 @@ class HierarchicalDRFAllocator:
         now = self._clock.seconds()
         whitelist, hostnames = self._whitelist, self._hostnames
         for slave_id, free in self._free.items():
-            if not offerable(free):
+            if not offerable(free) or slave_id in self._deactivated:
                 continue
             if whitelist is not None and hostnames.get(slave_id) not in whitelist:
                 continue

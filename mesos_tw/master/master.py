@@ -283,7 +283,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
 
     def peer_lost(self, upid):
         """
-        A slave's connection closing removes it; a scheduler's deactivates
+        A slave's connection closing disconnects it (it is kept until it
+        re-registers or its health checks fail); a scheduler's deactivates
         its framework until it fails over or times out.
         """
         self._handle("lost", upid, None)
@@ -314,7 +315,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.authenticated.pop(upid, None)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
-            self.remove_slave(self.slaves[slave_id], "its connection closed")
+            self.disconnect_slave(self.slaves[slave_id], "its connection closed")
         framework_id = self._frameworks_by_pid.get(upid)
         if framework_id is not None:
             self._deactivate(self.frameworks[framework_id], "its scheduler disconnected")
@@ -515,8 +516,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             "hostname": self.info.hostname,
             "leader": str(self.pid),
             "cluster": self.cluster or "",
-            "activated_slaves": len(self.slaves),
-            "deactivated_slaves": 0,
+            "activated_slaves": sum(slave.connected for slave in self.slaves.values()),
+            "deactivated_slaves": sum(not slave.connected for slave in self.slaves.values()),
             **self.stats,
             "orphan_tasks": [],
             "unregistered_frameworks": [],

@@ -29,7 +29,7 @@ from zope.interface import implementer
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
-from mesos_tw.protocols.scheduler_pb2 import Call, Event, Operation
+from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
@@ -308,9 +308,9 @@ class SchedulerAPI:
             framework_id=framework_id, offer_ids=self._offer_ids("accept", body),
             filters=self._filters(body))
         for index, operation in enumerate(body.operations):
-            if operation.type == Operation.LAUNCH:
+            if operation.type == mesos_pb2.Offer.Operation.LAUNCH:
                 message.tasks.extend(operation.launch.task_infos)
-            elif operation.type == Operation.LAUNCH_GROUP:
+            elif operation.type == mesos_pb2.Offer.Operation.LAUNCH_GROUP:
                 if not operation.HasField("launch_group"):
                     raise CallError(f"accept.operations[{index}] is a LAUNCH_GROUP without "
                                     "launch_group")
@@ -318,9 +318,9 @@ class SchedulerAPI:
                 message.groups.add(executor=operation.launch_group.executor,
                                    task_group=operation.launch_group.task_group)
             else:
-                raise CallError(f"accept.operations[{index}]: operation "
-                                f"{Operation.Type.Name(operation.type)} is not supported "
-                                "(only LAUNCH and LAUNCH_GROUP)")
+                name = mesos_pb2.Offer.Operation.Type.Name(operation.type)
+                raise CallError(f"accept.operations[{index}]: operation {name} is not "
+                                "supported (only LAUNCH and LAUNCH_GROUP)")
         subscription.send(message)
 
     def _call_decline(self, subscription, framework_id, body):

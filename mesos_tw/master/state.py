@@ -243,6 +243,9 @@ class SlaveRecord:
     offers: dict = field(default_factory=dict)
     usage: dict = field(default_factory=dict)
     observer: object = None
+    #: Whether its connection is up; a disconnected slave keeps its tasks
+    #: but is offered nothing until it re-registers.
+    connected: bool = True
 
     def used(self):
         """
@@ -268,7 +271,8 @@ class SlaveRecord:
             "offered_resources": Resources.sum(
                 o.resources for o in self.offers.values()).to_json(),
             "attributes": attributes,
-            "active": True,
+            "active": self.connected,
+            "connected": self.connected,
         }
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time

@@ -6,10 +6,20 @@ task validation visitors).  Each check returns an error message or L{None}.
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
 
-__all__ = ["launched_tasks", "same_executor", "validate_executor", "validate_group", "validate_task"]
+__all__ = [
+    "command_error",
+    "container_error",
+    "launched_tasks",
+    "same_executor",
+    "validate_executor",
+    "validate_group",
+    "validate_task",
+]
 
 DEFAULT = mesos_pb2.ExecutorInfo.DEFAULT
 CUSTOM = mesos_pb2.ExecutorInfo.CUSTOM
+_IMAGES_UNSUPPORTED = "container images are not supported (the Mesos containerizer runs " \
+    "the command in the slave's own root filesystem)"
 
 
 def launched_tasks(message):
@@ -92,7 +102,50 @@ def _task_itself(task, slave_id, known_task_ids):
         return f"Task uses invalid resources: {error}", None
     if not needed:
         return "Task uses no resources", None
+    error = command_error(task.command) or _container_error_of(task)
+    if error is not None:
+        return f"Task {task.task_id.value} is invalid: {error}", None
     return None, needed
+
+
+def container_error(container):
+    """
+    Why a C{ContainerInfo} cannot be run here, or L{None}: one of type
+    MESOS without an image runs as if it were absent; an image (Docker's or
+    the Mesos containerizer's, for the container or a volume) cannot.
+    """
+    if container.type == mesos_pb2.ContainerInfo.DOCKER or container.HasField("docker"):
+        return f"it asks for the Docker image {container.docker.image!r}: {_IMAGES_UNSUPPORTED}"
+    if container.mesos.HasField("image"):
+        return f"it asks for a Mesos image: {_IMAGES_UNSUPPORTED}"
+    if any(volume.HasField("image") for volume in container.volumes):
+        return f"a volume asks for an image: {_IMAGES_UNSUPPORTED}"
+    return None
+
+
+def _container_error_of(info):
+    # An unset ContainerInfo reads as type DOCKER (its enum's first value).
+    return container_error(info.container) if info.HasField("container") else None
+
+
+def command_error(command):
+    """
+    What is wrong with a C{CommandInfo}'s environment, as Mesos's
+    C{validateEnvironment} words it, or L{None}.  Secrets are not
+    supported, nor is C{shell=false} (the value and its arguments run
+    without a shell): every command runs as C{sh -c value}.
+    """
+    if not command.shell:
+        return ("CommandInfo.shell=false (a program run with arguments, without a shell) is "
+                "not supported")
+    for variable in command.environment.variables:
+        if variable.type == mesos_pb2.Environment.Variable.SECRET:
+            return (f"Environment variable '{variable.name}' of type 'SECRET' is not supported "
+                    "(there is no secret resolver)")
+        if not variable.HasField("value"):
+            return (f"Environment variable '{variable.name}' of type 'VALUE' must have a "
+                    "value set")
+    return None
 
 
 def validate_executor(executor, executors):
@@ -111,6 +164,9 @@ def validate_executor(executor, executors):
         return "a DEFAULT executor must not have a command", None
     if executor.type != DEFAULT and not executor.command.value:
         return f"executor {executor_id} has no command", None
+    error = command_error(executor.command) or _container_error_of(executor)
+    if error is not None:
+        return f"executor {executor_id} is invalid: {error}", None
     existing = executors.get(executor_id)
     if existing is not None:
         if not same_executor(existing, executor):

@@ -30,7 +30,7 @@ class ProcessIsolatorFactory:
         """
         from mesos_tw.isolation.process import ProcessIsolator
 
-        return ProcessIsolator(reactor)
+        return ProcessIsolator(reactor, work_dir=options.get("work_dir"))
 
 
 process = ProcessIsolatorFactory()

@@ -25,41 +25,39 @@ _sym_db = _symbol_database.Default()
 from mesos_tw.protocols import mesos_pb2 as mesos__tw_dot_protocols_dot_mesos__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mesos_tw/protocols/executor.proto\x12\x11mesos.v1.executor\x1a\x1emesos_tw/protocols/mesos.proto\"L\n\x0b\x43ontainerID\x12\r\n\x05value\x18\x01 \x02(\t\x12.\n\x06parent\x18\x02 \x01(\x0b\x32\x1e.mesos.v1.executor.ContainerID\"\xfb\x07\n\x05\x45vent\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x1d.mesos.v1.executor.Event.Type\x12\x37\n\nsubscribed\x18\x02 \x01(\x0b\x32#.mesos.v1.executor.Event.Subscribed\x12;\n\x0c\x61\x63knowledged\x18\x03 \x01(\x0b\x32%.mesos.v1.executor.Event.Acknowledged\x12/\n\x06launch\x18\x04 \x01(\x0b\x32\x1f.mesos.v1.executor.Event.Launch\x12:\n\x0claunch_group\x18\x08 \x01(\x0b\x32$.mesos.v1.executor.Event.LaunchGroup\x12+\n\x04kill\x18\x05 \x01(\x0b\x32\x1d.mesos.v1.executor.Event.Kill\x12\x31\n\x07message\x18\x06 \x01(\x0b\x32 .mesos.v1.executor.Event.Message\x12-\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1e.mesos.v1.executor.Event.Error\x1a\xc2\x01\n\nSubscribed\x12*\n\rexecutor_info\x18\x01 \x02(\x0b\x32\x13.mesos.ExecutorInfo\x12,\n\x0e\x66ramework_info\x18\x02 \x02(\x0b\x32\x14.mesos.FrameworkInfo\x12$\n\nagent_info\x18\x03 \x02(\x0b\x32\x10.mesos.SlaveInfo\x12\x34\n\x0c\x63ontainer_id\x18\x04 \x01(\x0b\x32\x1e.mesos.v1.executor.ContainerID\x1a\'\n\x06Launch\x12\x1d\n\x04task\x18\x01 \x02(\x0b\x32\x0f.mesos.TaskInfo\x1a\x37\n\x0bLaunchGroup\x12(\n\ntask_group\x18\x01 \x02(\x0b\x32\x14.mesos.TaskGroupInfo\x1a&\n\x04Kill\x12\x1e\n\x07task_id\x18\x01 \x02(\x0b\x32\r.mesos.TaskID\x1a<\n\x0c\x41\x63knowledged\x12\x1e\n\x07task_id\x18\x01 \x02(\x0b\x32\r.mesos.TaskID\x12\x0c\n\x04uuid\x18\x02 \x02(\x0c\x1a\x17\n\x07Message\x12\x0c\n\x04\x64\x61ta\x18\x01 \x02(\x0c\x1a\x18\n\x05\x45rror\x12\x0f\n\x07message\x18\x01 \x02(\t\"\x92\x01\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0e\n\nSUBSCRIBED\x10\x01\x12\n\n\x06LAUNCH\x10\x02\x12\x10\n\x0cLAUNCH_GROUP\x10\x08\x12\x08\n\x04KILL\x10\x03\x12\x10\n\x0c\x41\x43KNOWLEDGED\x10\x04\x12\x0b\n\x07MESSAGE\x10\x05\x12\t\n\x05\x45RROR\x10\x06\x12\x0c\n\x08SHUTDOWN\x10\x07\x12\r\n\tHEARTBEAT\x10\t\"\xaa\x04\n\x04\x43\x61ll\x12&\n\x0b\x65xecutor_id\x18\x01 \x02(\x0b\x32\x11.mesos.ExecutorID\x12(\n\x0c\x66ramework_id\x18\x02 \x02(\x0b\x32\x12.mesos.FrameworkID\x12*\n\x04type\x18\x03 \x01(\x0e\x32\x1c.mesos.v1.executor.Call.Type\x12\x34\n\tsubscribe\x18\x04 \x01(\x0b\x32!.mesos.v1.executor.Call.Subscribe\x12.\n\x06update\x18\x05 \x01(\x0b\x32\x1e.mesos.v1.executor.Call.Update\x12\x30\n\x07message\x18\x06 \x01(\x0b\x32\x1f.mesos.v1.executor.Call.Message\x1az\n\tSubscribe\x12-\n\x14unacknowledged_tasks\x18\x01 \x03(\x0b\x32\x0f.mesos.TaskInfo\x12>\n\x16unacknowledged_updates\x18\x02 \x03(\x0b\x32\x1e.mesos.v1.executor.Call.Update\x1a+\n\x06Update\x12!\n\x06status\x18\x01 \x02(\x0b\x32\x11.mesos.TaskStatus\x1a\x17\n\x07Message\x12\x0c\n\x04\x64\x61ta\x18\x02 \x02(\x0c\"J\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\r\n\tSUBSCRIBE\x10\x01\x12\n\n\x06UPDATE\x10\x02\x12\x0b\n\x07MESSAGE\x10\x03\x12\r\n\tHEARTBEAT\x10\x04')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!mesos_tw/protocols/executor.proto\x12\x11mesos.v1.executor\x1a\x1emesos_tw/protocols/mesos.proto\"\x97\x08\n\x05\x45vent\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x1d.mesos.v1.executor.Event.Type\x12\x37\n\nsubscribed\x18\x02 \x01(\x0b\x32#.mesos.v1.executor.Event.Subscribed\x12;\n\x0c\x61\x63knowledged\x18\x03 \x01(\x0b\x32%.mesos.v1.executor.Event.Acknowledged\x12/\n\x06launch\x18\x04 \x01(\x0b\x32\x1f.mesos.v1.executor.Event.Launch\x12:\n\x0claunch_group\x18\x08 \x01(\x0b\x32$.mesos.v1.executor.Event.LaunchGroup\x12+\n\x04kill\x18\x05 \x01(\x0b\x32\x1d.mesos.v1.executor.Event.Kill\x12\x31\n\x07message\x18\x06 \x01(\x0b\x32 .mesos.v1.executor.Event.Message\x12-\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1e.mesos.v1.executor.Event.Error\x1a\xb6\x01\n\nSubscribed\x12*\n\rexecutor_info\x18\x01 \x02(\x0b\x32\x13.mesos.ExecutorInfo\x12,\n\x0e\x66ramework_info\x18\x02 \x02(\x0b\x32\x14.mesos.FrameworkInfo\x12$\n\nagent_info\x18\x03 \x02(\x0b\x32\x10.mesos.SlaveInfo\x12(\n\x0c\x63ontainer_id\x18\x04 \x01(\x0b\x32\x12.mesos.ContainerID\x1a\'\n\x06Launch\x12\x1d\n\x04task\x18\x01 \x02(\x0b\x32\x0f.mesos.TaskInfo\x1a\x37\n\x0bLaunchGroup\x12(\n\ntask_group\x18\x01 \x02(\x0b\x32\x14.mesos.TaskGroupInfo\x1aN\n\x04Kill\x12\x1e\n\x07task_id\x18\x01 \x02(\x0b\x32\r.mesos.TaskID\x12&\n\x0bkill_policy\x18\x02 \x01(\x0b\x32\x11.mesos.KillPolicy\x1a<\n\x0c\x41\x63knowledged\x12\x1e\n\x07task_id\x18\x01 \x02(\x0b\x32\r.mesos.TaskID\x12\x0c\n\x04uuid\x18\x02 \x02(\x0c\x1a\x17\n\x07Message\x12\x0c\n\x04\x64\x61ta\x18\x01 \x02(\x0c\x1a\x18\n\x05\x45rror\x12\x0f\n\x07message\x18\x01 \x02(\t\"\x92\x01\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0e\n\nSUBSCRIBED\x10\x01\x12\n\n\x06LAUNCH\x10\x02\x12\x10\n\x0cLAUNCH_GROUP\x10\x08\x12\x08\n\x04KILL\x10\x03\x12\x10\n\x0c\x41\x43KNOWLEDGED\x10\x04\x12\x0b\n\x07MESSAGE\x10\x05\x12\t\n\x05\x45RROR\x10\x06\x12\x0c\n\x08SHUTDOWN\x10\x07\x12\r\n\tHEARTBEAT\x10\t\"\xaa\x04\n\x04\x43\x61ll\x12&\n\x0b\x65xecutor_id\x18\x01 \x02(\x0b\x32\x11.mesos.ExecutorID\x12(\n\x0c\x66ramework_id\x18\x02 \x02(\x0b\x32\x12.mesos.FrameworkID\x12*\n\x04type\x18\x03 \x01(\x0e\x32\x1c.mesos.v1.executor.Call.Type\x12\x34\n\tsubscribe\x18\x04 \x01(\x0b\x32!.mesos.v1.executor.Call.Subscribe\x12.\n\x06update\x18\x05 \x01(\x0b\x32\x1e.mesos.v1.executor.Call.Update\x12\x30\n\x07message\x18\x06 \x01(\x0b\x32\x1f.mesos.v1.executor.Call.Message\x1az\n\tSubscribe\x12-\n\x14unacknowledged_tasks\x18\x01 \x03(\x0b\x32\x0f.mesos.TaskInfo\x12>\n\x16unacknowledged_updates\x18\x02 \x03(\x0b\x32\x1e.mesos.v1.executor.Call.Update\x1a+\n\x06Update\x12!\n\x06status\x18\x01 \x02(\x0b\x32\x11.mesos.TaskStatus\x1a\x17\n\x07Message\x12\x0c\n\x04\x64\x61ta\x18\x02 \x02(\x0c\"J\n\x04Type\x12\x0b\n\x07UNKNOWN\x10\x00\x12\r\n\tSUBSCRIBE\x10\x01\x12\n\n\x06UPDATE\x10\x02\x12\x0b\n\x07MESSAGE\x10\x03\x12\r\n\tHEARTBEAT\x10\x04')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mesos_tw.protocols.executor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTAINERID']._serialized_start=88
-  _globals['_CONTAINERID']._serialized_end=164
-  _globals['_EVENT']._serialized_start=167
-  _globals['_EVENT']._serialized_end=1186
-  _globals['_EVENT_SUBSCRIBED']._serialized_start=592
-  _globals['_EVENT_SUBSCRIBED']._serialized_end=786
-  _globals['_EVENT_LAUNCH']._serialized_start=788
-  _globals['_EVENT_LAUNCH']._serialized_end=827
-  _globals['_EVENT_LAUNCHGROUP']._serialized_start=829
-  _globals['_EVENT_LAUNCHGROUP']._serialized_end=884
-  _globals['_EVENT_KILL']._serialized_start=886
-  _globals['_EVENT_KILL']._serialized_end=924
-  _globals['_EVENT_ACKNOWLEDGED']._serialized_start=926
-  _globals['_EVENT_ACKNOWLEDGED']._serialized_end=986
-  _globals['_EVENT_MESSAGE']._serialized_start=988
-  _globals['_EVENT_MESSAGE']._serialized_end=1011
-  _globals['_EVENT_ERROR']._serialized_start=1013
-  _globals['_EVENT_ERROR']._serialized_end=1037
-  _globals['_EVENT_TYPE']._serialized_start=1040
-  _globals['_EVENT_TYPE']._serialized_end=1186
-  _globals['_CALL']._serialized_start=1189
-  _globals['_CALL']._serialized_end=1743
-  _globals['_CALL_SUBSCRIBE']._serialized_start=1475
-  _globals['_CALL_SUBSCRIBE']._serialized_end=1597
-  _globals['_CALL_UPDATE']._serialized_start=1599
-  _globals['_CALL_UPDATE']._serialized_end=1642
-  _globals['_CALL_MESSAGE']._serialized_start=1644
-  _globals['_CALL_MESSAGE']._serialized_end=1667
-  _globals['_CALL_TYPE']._serialized_start=1669
-  _globals['_CALL_TYPE']._serialized_end=1743
+  _globals['_EVENT']._serialized_start=89
+  _globals['_EVENT']._serialized_end=1136
+  _globals['_EVENT_SUBSCRIBED']._serialized_start=514
+  _globals['_EVENT_SUBSCRIBED']._serialized_end=696
+  _globals['_EVENT_LAUNCH']._serialized_start=698
+  _globals['_EVENT_LAUNCH']._serialized_end=737
+  _globals['_EVENT_LAUNCHGROUP']._serialized_start=739
+  _globals['_EVENT_LAUNCHGROUP']._serialized_end=794
+  _globals['_EVENT_KILL']._serialized_start=796
+  _globals['_EVENT_KILL']._serialized_end=874
+  _globals['_EVENT_ACKNOWLEDGED']._serialized_start=876
+  _globals['_EVENT_ACKNOWLEDGED']._serialized_end=936
+  _globals['_EVENT_MESSAGE']._serialized_start=938
+  _globals['_EVENT_MESSAGE']._serialized_end=961
+  _globals['_EVENT_ERROR']._serialized_start=963
+  _globals['_EVENT_ERROR']._serialized_end=987
+  _globals['_EVENT_TYPE']._serialized_start=990
+  _globals['_EVENT_TYPE']._serialized_end=1136
+  _globals['_CALL']._serialized_start=1139
+  _globals['_CALL']._serialized_end=1693
+  _globals['_CALL_SUBSCRIBE']._serialized_start=1425
+  _globals['_CALL_SUBSCRIBE']._serialized_end=1547
+  _globals['_CALL_UPDATE']._serialized_start=1549
+  _globals['_CALL_UPDATE']._serialized_end=1592
+  _globals['_CALL_MESSAGE']._serialized_start=1594
+  _globals['_CALL_MESSAGE']._serialized_end=1617
+  _globals['_CALL_TYPE']._serialized_start=1619
+  _globals['_CALL_TYPE']._serialized_end=1693
 # @@protoc_insertion_point(module_scope)

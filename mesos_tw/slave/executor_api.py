@@ -33,7 +33,7 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.executor_pb2 import Call, ContainerID, Event
+from mesos_tw.protocols.executor_pb2 import Call, Event
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.web.v1 import (
@@ -197,7 +197,8 @@ class HttpExecutor(Subscription):
         framework_info.id.CopyFrom(message.framework_id)
         self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
             executor_info=message.executor_info, framework_info=framework_info,
-            agent_info=message.slave_info, container_id=ContainerID(value=self.container_id))))
+            agent_info=message.slave_info,
+            container_id=mesos_pb2.ContainerID(value=self.container_id))))
         self.start_heartbeat()
 
     def _launch(self, message):

@@ -3,6 +3,11 @@ Reliable status updates: the slave keeps every update of a task in a stream,
 sends the head to the master, and re-sends it until the framework
 acknowledges it, then sends the next, so each task's updates arrive in order
 and none is lost while the slave lives.
+
+The stream of a task of a checkpointing framework is also written to its
+C{task.updates} file (Mesos's C{StatusUpdateRecord}s: each update taken and
+each acknowledgement), before the update is acknowledged to the executor or
+the next one sent, so that a restarted slave finds it again (L{recover}).
 """
 
 from collections import deque
@@ -10,6 +15,10 @@ from collections import deque
 from twisted.logger import Logger
 
 from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL, TERMINAL_STATES
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.slave.checkpoint import checkpoint_messages
+
+Record = internal.StatusUpdateRecord
 
 __all__ = ["StatusUpdateManager", "StatusUpdateStream"]
 
@@ -19,11 +28,33 @@ class StatusUpdateStream:
     The updates of one task not yet acknowledged, oldest first.
     """
 
-    def __init__(self):
+    def __init__(self, path=None):
         self.pending = deque()
         self._seen = set()
         self.retry_call = None
         self.terminated = False
+        self.path = path
+        self.records = []
+
+    def _checkpoint(self, record):
+        if self.path is not None:
+            self.records.append(record)
+            checkpoint_messages(self.path, self.records)
+
+    def replay(self, updates, acks):
+        """
+        Rebuild the stream from its checkpointed C{updates} and C{acks}
+        (uuids), in the order they were taken.
+        """
+        acknowledged = set(acks)
+        for update in updates:
+            self._seen.add(update.uuid)
+            self.records.append(Record(type=Record.UPDATE, update=update))
+            if update.status.state in TERMINAL_STATES:
+                self.terminated = True
+            if update.uuid not in acknowledged:
+                self.pending.append(update)
+        self.records.extend(Record(type=Record.ACK, uuid=uuid) for uuid in acks)
 
     @property
     def head(self):
@@ -41,6 +72,7 @@ class StatusUpdateStream:
         if update.uuid in self._seen:
             return False
         self._seen.add(update.uuid)
+        self._checkpoint(Record(type=Record.UPDATE, update=update))
         self.pending.append(update)
         if update.status.state in TERMINAL_STATES:
             self.terminated = True
@@ -53,6 +85,7 @@ class StatusUpdateStream:
         @return: whether it was.
         """
         if self.pending and self.pending[0].uuid == uuid:
+            self._checkpoint(Record(type=Record.ACK, uuid=uuid))
             self.pending.popleft()
             return True
         return False
@@ -76,14 +109,18 @@ class StatusUpdateManager:
         self._streams = {}
         self._stopped = False
 
-    def update(self, update):
+    def update(self, update, path=None):
         """
         Take a new update for its task's stream; send it if it is the head.
 
+        @param path: the task's C{task.updates} file, for a checkpointing
+            framework's task: the stream is written there.
         @return: whether it was new (not a duplicate).
         """
         key = (update.framework_id.value, update.status.task_id.value)
-        stream = self._streams.setdefault(key, StatusUpdateStream())
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = StatusUpdateStream(path)
         if not stream.add(update):
             self.log.info("Dropping duplicate status update for task {task_id}",
                           task_id=key[1])
@@ -112,6 +149,18 @@ class StatusUpdateManager:
             # acknowledged, so a late duplicate is still recognised.
             del self._streams[key]
         return True
+
+    def recover(self, framework_id, task_id, path, updates, acks):
+        """
+        Rebuild a task's stream from what was checkpointed in C{path}; its
+        unacknowledged updates are sent at the next L{flush} (once the
+        slave has re-registered), not before.  A stream whose updates were
+        all acknowledged and that ended is not kept.
+        """
+        stream = StatusUpdateStream(path)
+        stream.replay(updates, acks)
+        if stream.head is not None or not stream.terminated:
+            self._streams[(framework_id, task_id)] = stream
 
     def flush(self, framework_id=None):
         """

@@ -15,13 +15,14 @@ from twisted.trial.unittest import SkipTest
 from mesos_tw.interface import mesos_pb2
 from mesos_tw.isolation._cgroupfs import mounted_hierarchies, own_cgroups
 from mesos_tw.isolation._hierarchy import detect_hierarchy
-from mesos_tw.isolation.cgroups import SUBSYSTEMS, check_cgroups
+from mesos_tw.isolation.cgroups import SUBSYSTEMS, CgroupsIsolator, check_cgroups
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.testing.local_cluster import start_mesos_local
 from mesos_tw.testing.scheduler import TaskScheduler
 
-__all__ = ["ALLOCATE_200_MB", "cgroups_root", "remove_cgroup_root", "run_on_local"]
+__all__ = ["ALLOCATE_200_MB", "cgroups_root", "remove_cgroup_root", "restarted_isolator",
+           "run_on_local"]
 
 #: Allocates and touches 200 MB, a megabyte at a time.
 ALLOCATE_200_MB = (f"{sys.executable} -c \"chunks = [b'x' * (1 << 20) for _ in range(200)]\"")
@@ -85,3 +86,12 @@ def run_on_local(test, flags, make_tasks, count):
 
 
 _roots = itertools.count()
+
+
+def restarted_isolator(test, isolator):
+    """
+    A new cgroups isolator over the same root and hierarchy as
+    C{isolator}, as a restarted slave makes (for the shared suite's
+    recovery test).
+    """
+    return CgroupsIsolator(reactor, root=isolator.root, hierarchy=isolator.hierarchy)

@@ -65,6 +65,10 @@ class FakeIsolator:
     @ivar cleaned: C{(framework_id, executor_id)} pairs cleaned up.
     @ivar containers: the latest L{Container} prepared for each executor.
     @ivar fail_launches: when set, launches fail with this message.
+    @ivar dead_pids: pids of executors that are gone: their containers
+        cannot be recovered.
+    @ivar recovered: C{(framework_id, executor_id)} pairs resumed by
+        L{recover}.
     """
 
     def __init__(self, clock=None, programs=None):
@@ -76,16 +80,27 @@ class FakeIsolator:
         self.containers = {}
         self.resources = {}
         self.fail_launches = None
+        self.dead_pids = set()
+        self.recovered = []
         self._containers = ContainerTable()
         self._next_pid = 1000
 
     def recover(self, containers):
         """
-        End every container named: a fake has nothing to resume.
+        Resume every container named with a pid not in C{dead_pids}: it
+        "runs" again (in C{launched}, with an empty environment, and in
+        C{recovered}); end the others.
         """
         for container in containers:
-            self._containers.add(container).terminated(
-                Termination(None, None, "The executor could not be recovered"))
+            run = self._containers.add(container)
+            if container.pid is None or container.pid in self.dead_pids:
+                run.terminated(Termination(None, None, "The executor could not be recovered"))
+                continue
+            run.pid = container.pid
+            self.recovered.append(container.key)
+            self.containers[container.key] = container
+            self.resources[container.key] = container.resources
+            self.launched[container.key] = (container.executor_info, container.directory, {})
         return succeed(None)
 
     def prepare(self, container):
@@ -209,7 +224,7 @@ def make_container(test, executor_id, command, resources="cpus:0.5;mem:64", run_
         executor_info=info, directory=directory, resources=Resources.parse(resources))
 
 
-def make_iisolator_tests(fixture):
+def make_iisolator_tests(fixture, restart=None):
     """
     A TestCase class checking what every isolator must do.
 
@@ -218,7 +233,14 @@ def make_iisolator_tests(fixture):
         isolators run real processes, so the tests return Deferreds; the
         commands they run are L{SLEEP_COMMAND} (runs until killed) and
         L{ECHO_AND_EXIT_COMMAND} (prints C{hi}, exits with 3).
+    @param restart: C{restart(test, isolator)} returns a fresh isolator
+        working where C{isolator} does (its cgroup root, say), as a
+        restarted slave's would; by default C{fixture(test)}.
     """
+
+    if restart is None:
+        def restart(test, isolator):
+            return fixture(test)
 
     class IsolatorTests(TestCase):
         """
@@ -378,6 +400,30 @@ def make_iisolator_tests(fixture):
             d.addCallback(lambda _: self.start("e1", ECHO_AND_EXIT_COMMAND)[1])
             d.addCallback(lambda _: self.isolator.wait("f1", "e1"))
             return d.addCallback(lambda t: self.assertEqual(os.WEXITSTATUS(t.status), 3))
+
+        def test_recover_resumes_running(self):
+            """
+            A container named at recovery whose executor still runs (its
+            pid and start time) is resumed: it can be destroyed, and its
+            wait then fires.
+            """
+            from dataclasses import replace
+
+            from mesos_tw.isolation._containers import process_start_time
+
+            other = restart(self, self.isolator)
+            container, d = self.start("e2", SLEEP_COMMAND)
+
+            def recover(pid):
+                recovered = replace(container, pid=pid, start_time=process_start_time(pid))
+                return other.recover([recovered])
+
+            d.addCallback(recover)
+            d.addCallback(lambda _: other.usage("f1", "e2"))
+            d.addCallback(lambda _: other.destroy("f1", "e2"))
+            d.addCallback(lambda _: other.wait("f1", "e2"))
+            d.addCallback(lambda termination: self.assertIsNone(termination.reason))
+            return d.addCallback(lambda _: other.cleanup("f1", "e2"))
 
         def test_recover_ends_unknown_runs(self):
             """

@@ -13,11 +13,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.scheduler_pb2 import Call, Operation
+from mesos_tw.protocols.scheduler_pb2 import Call
 from mesos_tw.testing.web import ProducerRequest
 from mesos_tw.web.v1 import JSON
 
 __all__ = ["CallRequest", "RawSubscriber", "RecordIOReader", "accept_call", "records"]
+
+Operation = mesos_pb2.Offer.Operation
 
 
 class CallRequest(ProducerRequest):

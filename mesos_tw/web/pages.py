@@ -86,6 +86,7 @@ class SlavesElement(PagedElement):
             total, used = slave["resources"], slave["used_resources"]
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
+                connection="connected" if slave["connected"] else "disconnected",
                 tasks=str(len(record.tasks)),
                 cpus=used_of_total(used, total, "cpus"), mem=used_of_total(used, total, "mem"),
                 disk=used_of_total(used, total, "disk"),
