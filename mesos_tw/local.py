@@ -9,7 +9,9 @@ from twisted.application.service import MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
-from mesos_tw.authentication.flags import check_credential, check_master_authentication
+from mesos_tw.authentication.flags import (
+    check_credential, check_master_authentication, check_master_http_authentication,
+    check_slave_http_authentication)
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
@@ -45,7 +47,9 @@ class Options(MesosOptions):
         self["zk_url"] = None
         check_allocation(self)
         check_master_authentication(self)
+        check_master_http_authentication(self)
         check_credential(self)
+        check_slave_http_authentication(self)
         check_isolation(self)
 
 

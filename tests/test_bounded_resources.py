@@ -48,8 +48,8 @@ class SlaveSiteTestCase(SynchronousTestCase):
         self.big = os.path.join(self.sandbox, "big")
         with open(self.big, "wb") as file:
             file.write(b"x" * (DOWNLOAD_CHUNK * 40))
-        slave = Slave(self.clock, MemoryNetwork(self.clock).node(UPID("slave(1)", "127.0.0.1", 5051)),
-                      StandaloneDetector(UPID("master", "127.0.0.1", 5050)),
+        node = MemoryNetwork(self.clock).node(UPID("slave(1)", "127.0.0.1", 5051))
+        slave = Slave(self.clock, node, StandaloneDetector(UPID("master", "127.0.0.1", 5050)),
                       FakeIsolator(self.clock), work_dir, Resources.parse("cpus:1;mem:64"))
         self.site = BoundedSite(SlaveHTTP(slave).resource(), self.clock)
 

@@ -107,8 +107,9 @@ class MasterHTTP:
         self._history.record(master.reactor.seconds(), metrics)
         return metrics
 
-    def _slaves(self, master):
-        return SlaveClient(master.reactor, self.slave_http)
+    def _slaves(self, master, request):
+        return SlaveClient(master.reactor, self.slave_http,
+                           authorization=request.getHeader(b"authorization"))
 
     @app.route("/", methods=["GET"])
     @_leader_only
@@ -190,7 +191,7 @@ class MasterHTTP:
             failure.trap(SlaveUnavailable)
             return page(None, f"{failure.value}; its executors are not shown.")
 
-        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
+        d = self._slaves(master, request).get_json(str(slave.pid), "/slave(1)/state")
         d.addCallbacks(page, unavailable)
         return d
 
@@ -207,7 +208,7 @@ class MasterHTTP:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        slaves, pid = self._slaves(master), str(slave.pid)
+        slaves, pid = self._slaves(master, request), str(slave.pid)
 
         def page(statistics, slave_state):
             executor, running = find_executor(slave_state, framework_id, executor_id)
@@ -261,7 +262,8 @@ class MasterHTTP:
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
         path = self._path(request)
-        d = self._slaves(master).get_json(str(slave.pid), "/files/browse", path=path)
+        d = self._slaves(master, request).get_json(
+            str(slave.pid), "/files/browse", path=path)
         d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
             slave_id, str(slave.pid), path, entries)), self._slave_failed,
             errbackArgs=(request,))
@@ -278,7 +280,8 @@ class MasterHTTP:
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
         path = self._path(request)
-        d = self._slaves(master).get_json(str(slave.pid), "/files/read", path=path, offset=-1)
+        d = self._slaves(master, request).get_json(
+            str(slave.pid), "/files/read", path=path, offset=-1)
         d.addCallbacks(lambda _: Page(
             master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
             scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
@@ -299,7 +302,7 @@ class MasterHTTP:
         length = int_argument(request, "length", None)
         if length is not None:
             params["length"] = length
-        d = self._slaves(master).get_json(str(slave.pid), "/files/read", **params)
+        d = self._slaves(master, request).get_json(str(slave.pid), "/files/read", **params)
         d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
                        errbackArgs=(request,))
         return d
@@ -378,6 +381,26 @@ class MasterHTTP:
         if order not in ("asc", "des"):
             return text_error(request, 400, "order must be asc or des")
         return json_response(request, task_list(master, limit, offset, order))
+
+    @app.route("/master/teardown", methods=["POST"])
+    @app.route("/teardown", methods=["POST"])
+    @_leader_only
+    def teardown(self, request, master):
+        """
+        Mesos's C{/master/teardown}: remove the framework C{frameworkId}
+        (in the form body), killing its tasks; 400 without one or for an
+        unknown one, 403 when the ACLs do not let the principal tear it
+        down.
+        """
+        framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
+        if not framework_id:
+            return text_error(request, 400,
+                              "Missing 'frameworkId' query parameter in the request body")
+        framework = master.frameworks.get(framework_id)
+        if framework is None:
+            return text_error(request, 400, "No framework found with specified ID")
+        master.remove_framework(framework, "it was torn down through /master/teardown")
+        return b""
 
     @app.route("/master/flags", methods=["GET"])
     def flags_endpoint(self, request):

@@ -12,8 +12,9 @@ from twisted.python import usage
 
 from mesos_tw import constants
 from mesos_tw.authentication.flags import (
-    MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS,
-    check_master_authentication)
+    HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS,
+    MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
+    check_master_authentication, check_master_http_authentication)
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
@@ -24,6 +25,7 @@ from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.authentication import guarded, master_realm
 from mesos_tw.web.site import BoundedSite
 from mesos_tw.zookeeper import ZooKeeperURL
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
@@ -118,7 +120,7 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
-    ] + MASTER_AUTHENTICATION_PARAMETERS
+    ] + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + MASTER_HTTP_PARAMETERS
     coercions = {
         "port": parse_port,
         "allocation_interval": parse_duration,
@@ -130,6 +132,7 @@ class Options(MesosOptions):
         "roles": parse_roles,
         "offer_timeout": parse_duration,
         **MASTER_AUTHENTICATION_COERCIONS,
+        **HTTP_AUTHENTICATION_COERCIONS,
     }
 
     def postOptions(self):
@@ -152,6 +155,7 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_allocation(self)
         check_master_authentication(self)
+        check_master_http_authentication(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -242,9 +246,11 @@ class MasterService(Service):
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
-        d = self.node.listen(endpoint, BoundedSite(MasterHTTP(
+        resource = guarded(MasterHTTP(
             self.election, flags_json(options, [p[0] for p in Options.optParameters]),
-            scheduler_api=self.scheduler_api).resource(), self.reactor))
+            scheduler_api=self.scheduler_api).resource(), options["credentials_message"],
+            options["http_authentication_required"], "mesos-master", master_realm)
+        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
 
         def listening(port):
             if self._zookeeper is not None:

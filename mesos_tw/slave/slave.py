@@ -61,6 +61,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param new_uuid: makes 16 random bytes (status update and run ids).
     @param fetcher: fetches executors' URIs into their sandboxes (a
         L{Fetcher} on C{reactor} by default).
+    @param executor_secrets: an L{ExecutorSecrets} whose tokens executors
+        are given and the v1 executor API asks for
+        (C{--authenticate_http_executors}), or L{None}.
     @param credential: the C{mesos_pb2.Credential} to authenticate with
         before registering (C{--credential}), or L{None}.  A master that
         refuses it stops the slave, as Mesos's exits.
@@ -88,6 +91,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         new_uuid=_new_uuid,
         fetcher=None,
         credential=None,
+        executor_secrets=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -106,6 +110,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.environ = dict(os.environ if environ is None else environ)
         self.new_uuid = new_uuid
         self.fetcher = Fetcher(reactor) if fetcher is None else fetcher
+        self.executor_secrets = executor_secrets
         self.id = None
         self.master = None
         self.registration = DISCONNECTED

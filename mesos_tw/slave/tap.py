@@ -8,7 +8,9 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 
 from mesos_tw import constants
-from mesos_tw.authentication.flags import check_credential
+from mesos_tw.authentication.flags import (
+    HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS, SLAVE_HTTP_PARAMETERS,
+    check_credential, check_slave_http_authentication)
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
@@ -29,6 +31,7 @@ from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.authentication import guarded, slave_realm
 from mesos_tw.web.site import BoundedSite
 
 __all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
@@ -60,7 +63,7 @@ SLAVE_PARAMETERS = [
     ["credential", None, None, "Path (or file://) of this slave's credential for "
      "authenticating with the master: JSON {\"principal\": ..., \"secret\": ...} or one line "
      "'principal secret'."],
-]
+] + SLAVE_HTTP_PARAMETERS
 
 SLAVE_COERCIONS = {
     "cgroups_enable_cfs": parse_bool,
@@ -72,6 +75,7 @@ SLAVE_COERCIONS = {
     "executor_registration_timeout": parse_duration,
     "executor_reregistration_timeout": parse_duration,
     "zk_session_timeout": parse_duration,
+    **HTTP_AUTHENTICATION_COERCIONS,
 }
 
 
@@ -106,7 +110,7 @@ class Options(MesosOptions):
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
         ["hostname", None, None, "Hostname to advertise (default: the IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
-    ] + SLAVE_PARAMETERS
+    ] + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
 
     def postOptions(self):
@@ -124,6 +128,8 @@ class Options(MesosOptions):
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         check_credential(self)
+        self["credentials_message"] = None
+        check_slave_http_authentication(self)
         check_isolation(self)
 
 
@@ -144,6 +150,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         resource_monitoring_interval=options["resource_monitoring_interval"],
         switch_user=options["switch_user"],
         credential=options.get("credential_message"),
+        executor_secrets=options.get("executor_secrets"),
     )
 
 
@@ -180,8 +187,11 @@ class SlaveService(Service):
         endpoint = TCP4ServerEndpoint(
             self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
         flags = flags_json(self.options, [p[0] for p in Options.optParameters])
-        d = self.node.listen(endpoint, BoundedSite(
-            SlaveHTTP(self.slave, flags).resource(), self.reactor))
+        resource = guarded(SlaveHTTP(self.slave, flags).resource(),
+                           options["http_credentials_message"],
+                           options["slave_http_authentication_required"], "mesos-agent",
+                           slave_realm)
+        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
 
         def started(port):
             self.slave.start()

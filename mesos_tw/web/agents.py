@@ -62,7 +62,8 @@ class SlaveClient:
         firing with the decoded JSON, or failing with L{SlaveUnavailable}.
         """
         url = slave_url(pid, endpoint, **params)
-        d = self.http.get(url, timeout=self.timeout, reactor=self.reactor)
+        d = self.http.get(url, headers=self.headers, timeout=self.timeout,
+                          reactor=self.reactor)
 
         def unreachable(failure):
             reason = failure.getErrorMessage() or failure.type.__name__
