@@ -12,6 +12,7 @@ from twisted.python import usage
 from mesos_tw.authentication.flags import (
     check_credential, check_master_authentication, check_master_http_authentication,
     check_slave_http_authentication)
+from mesos_tw.authorization.flags import check_authorization
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
@@ -50,6 +51,7 @@ class Options(MesosOptions):
         check_master_http_authentication(self)
         check_credential(self)
         check_slave_http_authentication(self)
+        check_authorization(self)
         check_isolation(self)
 
 

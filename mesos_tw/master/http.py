@@ -18,11 +18,13 @@ from twisted.web.static import File
 from twisted.web.template import Element
 
 from mesos_tw import __version__
+from mesos_tw.authorization.checks import approved_or_forbidden, read_view, sandbox_of
 
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
+from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
@@ -84,12 +86,16 @@ class MasterHTTP:
         the leading master's reactor.
     @param scheduler_api: the L{mesos_tw.master.scheduler_api.SchedulerAPI}
         serving C{/api/v1/scheduler}, if enabled.
+    @param authorizer: the L{IAuthorizer} deciding what each principal may
+        read and do here (C{--acls}), or L{None} for everything.
     """
 
     app = Klein()
 
-    def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None):
+    def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
+                 authorizer=None):
         self.leadership = leadership
+        self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api
@@ -106,6 +112,25 @@ class MasterHTTP:
             self._history, self._history_term = UtilizationHistory(), master
         self._history.record(master.reactor.seconds(), metrics)
         return metrics
+
+    def _approved(self, request, action, obj, then):
+        """
+        C{then()} if the request's principal may do C{action} to C{obj},
+        else a 403 (L{approved_or_forbidden}).
+        """
+        return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _sandbox_user(self, master, path):
+        """
+        The user whose sandbox C{path} is in (its framework's), or L{None}
+        for a path in no executor's sandbox or of a framework unknown here.
+        """
+        found = sandbox_of(path)
+        if found is None:
+            return None
+        record = master.frameworks.get(found[0]) or next(
+            (f for f in master.completed_frameworks if f.id == found[0]), None)
+        return record.info.user if record is not None else None
 
     def _slaves(self, master, request):
         return SlaveClient(master.reactor, self.slave_http,
@@ -144,11 +169,15 @@ class MasterHTTP:
             (f for f in master.completed_frameworks if f.id == framework_id), None)
         if record is None:
             return text_error(request, 404, f"no framework {framework_id}")
-        pager = Pager(request, len(record.tasks))
-        tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
-        completed = [task.to_json() for task in record.completed_tasks]
-        return Page(master, f"Framework {record.info.name}",
-                    FrameworkElement(record.summary_json(), tasks, completed, pager))
+
+        def page():
+            pager = Pager(request, len(record.tasks))
+            tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
+            completed = [task.to_json() for task in record.completed_tasks]
+            return Page(master, f"Framework {record.info.name}",
+                        FrameworkElement(record.summary_json(), tasks, completed, pager))
+
+        return self._approved(request, "view_frameworks", record.info.user, page)
 
     @app.route("/slaves", methods=["GET"])
     @_leader_only
@@ -262,12 +291,17 @@ class MasterHTTP:
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
         path = self._path(request)
-        d = self._slaves(master, request).get_json(
-            str(slave.pid), "/files/browse", path=path)
-        d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
-            slave_id, str(slave.pid), path, entries)), self._slave_failed,
-            errbackArgs=(request,))
-        return d
+
+        def browse():
+            d = self._slaves(master, request).get_json(
+                str(slave.pid), "/files/browse", path=path)
+            d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
+                slave_id, str(slave.pid), path, entries)), self._slave_failed,
+                errbackArgs=(request,))
+            return d
+
+        return self._approved(request, "access_sandboxes",
+                              self._sandbox_user(master, path), browse)
 
     @app.route("/slaves/<slave_id>/tail", methods=["GET"])
     @_leader_only
@@ -280,12 +314,17 @@ class MasterHTTP:
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
         path = self._path(request)
-        d = self._slaves(master, request).get_json(
-            str(slave.pid), "/files/read", path=path, offset=-1)
-        d.addCallbacks(lambda _: Page(
-            master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
-            scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
-        return d
+
+        def tail():
+            d = self._slaves(master, request).get_json(
+                str(slave.pid), "/files/read", path=path, offset=-1)
+            d.addCallbacks(lambda _: Page(
+                master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
+                scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
+            return d
+
+        return self._approved(request, "access_sandboxes",
+                              self._sandbox_user(master, path), tail)
 
     @app.route("/slaves/<slave_id>/files/read", methods=["GET"])
     @_leader_only
@@ -302,10 +341,15 @@ class MasterHTTP:
         length = int_argument(request, "length", None)
         if length is not None:
             params["length"] = length
-        d = self._slaves(master, request).get_json(str(slave.pid), "/files/read", **params)
-        d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
-                       errbackArgs=(request,))
-        return d
+
+        def read():
+            d = self._slaves(master, request).get_json(str(slave.pid), "/files/read", **params)
+            d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
+                           errbackArgs=(request,))
+            return d
+
+        return self._approved(request, "access_sandboxes",
+                              self._sandbox_user(master, path), read)
 
     @app.route("/static/", branch=True)
     def static(self, request):
@@ -340,8 +384,9 @@ class MasterHTTP:
         written a few hundred records per turn of the reactor so that a
         large cluster's state does not stop the master.
         """
-        return stream_json(request, state_document(master, self.flags["flags"]),
-                           master.reactor)
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, state_document(master, self.flags["flags"], view),
+                                     master.reactor))
 
     @app.route("/master/state-summary", methods=["GET"])
     @_leader_only
@@ -349,7 +394,8 @@ class MasterHTTP:
         """
         Slaves and frameworks with task counts, without task lists.
         """
-        return stream_json(request, state_summary(master), master.reactor)
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, state_summary(master, view), master.reactor))
 
     @app.route("/master/frameworks", methods=["GET"])
     @_leader_only
@@ -357,7 +403,8 @@ class MasterHTTP:
         """
         Frameworks, active and completed (streamed as the state is).
         """
-        return stream_json(request, frameworks_document(master), master.reactor)
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, frameworks_document(master, view), master.reactor))
 
     @app.route("/master/slaves", methods=["GET"])
     @_leader_only
@@ -380,7 +427,8 @@ class MasterHTTP:
         order = request.args.get(b"order", [b"des"])[0].decode("utf-8", "replace")
         if order not in ("asc", "des"):
             return text_error(request, 400, "order must be asc or des")
-        return json_response(request, task_list(master, limit, offset, order))
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: json_response(request, task_list(master, limit, offset, order, view)))
 
     @app.route("/master/teardown", methods=["POST"])
     @app.route("/teardown", methods=["POST"])
@@ -399,15 +447,22 @@ class MasterHTTP:
         framework = master.frameworks.get(framework_id)
         if framework is None:
             return text_error(request, 400, "No framework found with specified ID")
-        master.remove_framework(framework, "it was torn down through /master/teardown")
-        return b""
+
+        def teardown():
+            master.remove_framework(framework, "it was torn down through /master/teardown")
+            return b""
+
+        return self._approved(request, "teardown_frameworks",
+                              framework.info.principal or None, teardown)
 
     @app.route("/master/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
-        The flags the master runs with.
+        The flags the master runs with (403 unless C{view_flags} allows
+        the caller).
         """
-        return json_response(request, self.flags)
+        return self._approved(request, "view_flags", None,
+                              lambda: json_response(request, self.flags))
 
     @app.route("/master/redirect", methods=["GET"])
     @app.route("/redirect", methods=["GET"])
@@ -429,9 +484,13 @@ class MasterHTTP:
         0 and nothing of the cluster.
         """
         leadership = self.leadership
-        if not leadership.elected or leadership.master is None:
-            return json_response(request, {"master/elected": 0})
-        return json_response(request, self._metrics(leadership.master))
+
+        def snapshot():
+            if not leadership.elected or leadership.master is None:
+                return json_response(request, {"master/elected": 0})
+            return json_response(request, self._metrics(leadership.master))
+
+        return self._approved(request, "get_endpoints", "/metrics/snapshot", snapshot)
 
     @app.route("/api/v1/scheduler", methods=["POST"])
     def scheduler_v1(self, request):

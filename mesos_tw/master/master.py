@@ -19,6 +19,7 @@ from zope.interface import implementer
 from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
 from mesos_tw.master._authentication import AuthenticationManagement
+from mesos_tw.master._authorization import AuthorizationManagement
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
@@ -87,7 +88,7 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 @implementer(IMessageReceiver)
 class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement,
-             AuthenticationManagement):
+             AuthenticationManagement, AuthorizationManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -111,6 +112,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         authenticated (C{--authenticate_frameworks}).
     @param authenticate_slaves: ignore registrations of slaves that have
         not authenticated (C{--authenticate_agents}).
+    @param authorizer: the L{IAuthorizer} that decides registrations,
+        launches and reads (C{--acls}), or L{None} to allow everything.
     @ivar authenticated: C{{upid: principal}} of the clients authenticated
         on their current connection.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
@@ -143,6 +146,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         authenticator=None,
         authenticate_frameworks=False,
         authenticate_slaves=False,
+        authorizer=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -217,6 +221,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.authenticate_slaves = authenticate_slaves
         self.authenticated = {}
         self._authenticating = {}
+        self.authorizer = authorizer
+        self._handlers.update(self._authorization_handlers())
         self._handlers.update(self._authentication_handlers())
 
     @property

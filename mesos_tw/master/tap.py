@@ -15,6 +15,7 @@ from mesos_tw.authentication.flags import (
     HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS,
     MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
     check_master_authentication, check_master_http_authentication)
+from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
@@ -120,7 +121,8 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
-    ] + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + MASTER_HTTP_PARAMETERS
+    ] + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
+        MASTER_HTTP_PARAMETERS + AUTHORIZATION_PARAMETERS
     coercions = {
         "port": parse_port,
         "allocation_interval": parse_duration,
@@ -156,6 +158,7 @@ class Options(MesosOptions):
         check_allocation(self)
         check_master_authentication(self)
         check_master_http_authentication(self)
+        check_authorization(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -208,6 +211,7 @@ class MasterService(Service):
             authenticator=self._authenticator(),
             authenticate_frameworks=options["authenticate_frameworks"],
             authenticate_slaves=options["authenticate_agents"],
+            authorizer=options["authorizer"],
         )
 
     def _authenticator(self):
@@ -248,7 +252,8 @@ class MasterService(Service):
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
         resource = guarded(MasterHTTP(
             self.election, flags_json(options, [p[0] for p in Options.optParameters]),
-            scheduler_api=self.scheduler_api).resource(), options["credentials_message"],
+            scheduler_api=self.scheduler_api, authorizer=options["authorizer"]).resource(),
+            options["credentials_message"],
             options["http_authentication_required"], "mesos-master", master_realm)
         d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
 

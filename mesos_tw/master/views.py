@@ -7,6 +7,7 @@ import heapq
 from collections import Counter
 from operator import itemgetter
 
+from mesos_tw.authorization.checks import ReadView
 from mesos_tw.master.sorter import dominant_share
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
@@ -14,6 +15,9 @@ from mesos_tw.web.json import TURN, LazyList, LazyValue
 
 __all__ = ["MESSAGE_METRICS", "frameworks_document", "held_by_framework", "metrics_snapshot",
            "slaves_document", "state_document", "state_summary", "task_list"]
+
+#: Everything shown (no authorizer, or one that allows it all).
+_EVERYTHING = ReadView()
 
 #: The resources whose totals, use and share the metrics report.
 _METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
@@ -68,14 +72,14 @@ def _executor_resources(framework):
 _SUM_STEP = 10
 
 
-def _framework_document(framework):
+def _framework_document(framework, view=_EVERYTHING):
     """
     A framework's state JSON as a L{LazyValue}: what it holds is summed a
     step at a time, then its tasks follow as lazy lists (of the task
-    records it holds now).
+    records it holds now, those C{view} shows).
     """
-    tasks = list(framework.tasks.values())
-    completed = list(framework.completed_tasks)
+    tasks = view.tasks(framework.tasks.values(), framework)
+    completed = view.tasks(framework.completed_tasks, framework)
     offers = list(framework.offers.values())
     executors = _executor_resources(framework)
 
@@ -86,6 +90,8 @@ def _framework_document(framework):
             used = Resources.sum([used] + bags[start:start + _SUM_STEP])
             yield TURN
         json = framework.summary_json(used=used)
+        if not view.executors(framework):
+            json["executors"] = []
         json["tasks"] = LazyList(tasks, TaskRecord.to_json)
         json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
         json["offers"] = [offer.to_json() for offer in offers]
@@ -94,14 +100,14 @@ def _framework_document(framework):
     return LazyValue(produce)
 
 
-def state_document(master, flags=None):
+def state_document(master, flags=None, view=_EVERYTHING):
     """
     C{/master/state} as a document for L{stream_json}: the JSON of
     C{master.state()} plus Mesos's C{leader_info} and C{flags} (the
     master's C{{name: text}}), its slaves, frameworks and tasks rendered a
-    few at a time.  The records listed are those of the moment it is made;
-    a record that changes while the body is written is shown as it is when
-    its turn comes.
+    few at a time.  The records listed are those of the moment it is made
+    (and that C{view}, a L{ReadView}, shows); a record that changes while
+    the body is written is shown as it is when its turn comes.
     """
     document = master.state_fields()
     info = master.info
@@ -109,7 +115,7 @@ def state_document(master, flags=None):
                                "hostname": info.hostname}
     document["flags"] = dict(flags or {})
     document["slaves"] = slaves_document(master)["slaves"]
-    frameworks = frameworks_document(master)
+    frameworks = frameworks_document(master, view)
     document["frameworks"] = frameworks["frameworks"]
     document["completed_frameworks"] = frameworks["completed_frameworks"]
     return document
@@ -147,28 +153,28 @@ def _framework_summary(framework):
     return LazyValue(produce)
 
 
-def state_summary(master):
+def state_summary(master, view=_EVERYTHING):
     """
     C{/master/state-summary} as a document for L{stream_json}: slaves and
-    frameworks with task counts, no task lists.
+    frameworks (those C{view} shows) with task counts, no task lists.
     """
     return {"hostname": master.info.hostname, "cluster": master.cluster or "",
             "slaves": LazyList(list(master.slaves.values()), _slave_summary),
-            "frameworks": LazyList([_framework_summary(f) for f in master.frameworks.values()],
-                                   lambda value: value)}
+            "frameworks": LazyList([_framework_summary(f) for f in master.frameworks.values()
+                                    if view.framework(f)], lambda value: value)}
 
 
-def frameworks_document(master):
+def frameworks_document(master, view=_EVERYTHING):
     """
     C{/master/frameworks} as a document for L{stream_json}: frameworks,
-    active and completed, as in the state.
+    active and completed, as in the state (those C{view} shows).
     """
     return {
-        "frameworks": LazyList([_framework_document(f) for f in master.frameworks.values()],
-                               lambda value: value),
+        "frameworks": LazyList([_framework_document(f, view) for f in master.frameworks.values()
+                                if view.framework(f)], lambda value: value),
         "completed_frameworks": LazyList(
-            [_framework_document(f) for f in master.completed_frameworks],
-            lambda value: value),
+            [_framework_document(f, view) for f in master.completed_frameworks
+             if view.framework(f)], lambda value: value),
         "unregistered_frameworks": [],
     }
 
@@ -181,21 +187,22 @@ def slaves_document(master):
             "recovered_slaves": []}
 
 
-def task_list(master, limit=100, offset=0, order="des"):
+def task_list(master, limit=100, offset=0, order="des", view=_EVERYTHING):
     """
-    C{/master/tasks}: every task (running and completed) ordered by when it
-    was launched, newest first unless C{order} is C{"asc"}.  Only the
-    first C{offset + limit} are ordered (a heap, not a sort of them all).
+    C{/master/tasks}: every task (running and completed; those C{view}
+    shows) ordered by when it was launched, newest first unless C{order}
+    is C{"asc"}.  Only the first C{offset + limit} are ordered (a heap,
+    not a sort of them all).
     """
     def launched(record):
         return record.statuses[0][1] if record.statuses else 0.0
 
     entries = []
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
-        entries.extend((launched(r), framework.id, task_id, r)
-                       for task_id, r in framework.tasks.items())
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
-                       for r in framework.completed_tasks)
+                       for r in view.tasks(framework.tasks.values(), framework))
+        entries.extend((launched(r), framework.id, r.task.task_id.value, r)
+                       for r in view.tasks(framework.completed_tasks, framework))
     pick = heapq.nsmallest if order == "asc" else heapq.nlargest
     chosen = pick(offset + limit, entries, key=itemgetter(0, 1, 2))
     return {"tasks": [entry[3].to_json() for entry in chosen[offset:]]}

@@ -7,6 +7,8 @@ snapshot, the sandbox files API, and Mesos's v1 HTTP executor API
 """
 
 from klein import Klein
+
+from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_of
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
@@ -22,12 +24,15 @@ class SlaveHTTP:
     @param flags: C{{"flags": {...}}} for C{/slave(1)/flags}.
     @param executor_api: the L{ExecutorAPI} behind C{/api/v1/executor};
         by default one whose subscriptions connect to the slave over TCP.
+    @param authorizer: the L{IAuthorizer} deciding who may read the
+        sandboxes, flags and statistics (C{--acls}), or L{None}.
     """
 
     app = Klein()
 
-    def __init__(self, slave, flags=None, executor_api=None):
+    def __init__(self, slave, flags=None, executor_api=None, authorizer=None):
         self.slave = slave
+        self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
         self.files = SandboxFiles(slave.work_dir)
         if executor_api is None:
@@ -55,9 +60,10 @@ class SlaveHTTP:
     @app.route("/slave(1)/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
-        The flags the slave runs with.
+        The flags the slave runs with (C{view_flags}).
         """
-        return json_response(request, self.flags)
+        return self._approved(request, "view_flags", None,
+                              lambda: json_response(request, self.flags))
 
     @app.route("/monitor/statistics", methods=["GET"])
     @app.route("/monitor/statistics.json", methods=["GET"])
@@ -67,7 +73,9 @@ class SlaveHTTP:
         resource monitor last sampled it (Mesos's list of
         C{{framework_id, executor_id, executor_name, source, statistics}}).
         """
-        return json_response(request, statistics_json(self.slave.monitor.samples()))
+        return self._approved(
+            request, "get_endpoints", "/monitor/statistics",
+            lambda: json_response(request, statistics_json(self.slave.monitor.samples())))
 
     @app.route("/metrics/snapshot", methods=["GET"])
     def metrics(self, request):
@@ -101,16 +109,39 @@ class SlaveHTTP:
     def _path(self, request):
         return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
 
+    def _approved(self, request, action, obj, then):
+        """
+        C{then()} if the request's principal may do C{action} to C{obj},
+        else a 403 (L{approved_or_forbidden}).
+        """
+        return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _sandbox(self, request, then):
+        """
+        C{then()} if the caller may read the sandbox the C{path} argument
+        is in (C{access_sandboxes}, asked about its framework's user).
+        """
+        found = sandbox_of(self._path(request))
+        framework = self.slave.frameworks.get(found[0]) if found else None
+        if framework is None and found:
+            framework = next((f for f in self.slave.completed_frameworks
+                              if f.id == found[0]), None)
+        user = framework.info.user if framework is not None else None
+        return self._approved(request, "access_sandboxes", user, then)
+
     @app.route("/files/browse", methods=["GET"])
     @app.route("/files/browse.json", methods=["GET"])
     def browse(self, request):
         """
         A sandbox directory's entries.
         """
-        try:
-            return json_response(request, self.files.browse(self._path(request)))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
+        def browse():
+            try:
+                return json_response(request, self.files.browse(self._path(request)))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+
+        return self._sandbox(request, browse)
 
     @app.route("/files/read", methods=["GET"])
     @app.route("/files/read.json", methods=["GET"])
@@ -118,14 +149,18 @@ class SlaveHTTP:
         """
         Part of a sandbox file: C{offset} (-1 for just the size), C{length}.
         """
-        try:
-            offset = int_argument(request, "offset", 0, minimum=-1)
-            length = int_argument(request, "length", None, minimum=0)
-            return json_response(request, self.files.read(self._path(request), offset, length))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
+        def read():
+            try:
+                offset = int_argument(request, "offset", 0, minimum=-1)
+                length = int_argument(request, "length", None, minimum=0)
+                return json_response(request,
+                                     self.files.read(self._path(request), offset, length))
+            except BadRequest as error:
+                return text_error(request, 400, str(error))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+
+        return self._sandbox(request, read)
 
     @app.route("/files/download", methods=["GET"])
     @app.route("/files/download.json", methods=["GET"])
@@ -134,15 +169,18 @@ class SlaveHTTP:
         A whole sandbox file, as an attachment, sent a chunk per turn of
         the reactor.
         """
-        try:
-            name, size, file = self.files.download(self._path(request))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
-        request.setHeader(b"Content-Type", b"application/octet-stream")
-        request.setHeader(b"Content-Length", str(size).encode("ascii"))
-        request.setHeader(b"Content-Disposition",
-                          f'attachment; filename="{name}"'.encode("utf-8", "replace"))
-        return send_file(request, file, self.slave.reactor)
+        def download():
+            try:
+                name, size, file = self.files.download(self._path(request))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+            request.setHeader(b"Content-Type", b"application/octet-stream")
+            request.setHeader(b"Content-Length", str(size).encode("ascii"))
+            request.setHeader(b"Content-Disposition",
+                              f'attachment; filename="{name}"'.encode("utf-8", "replace"))
+            return send_file(request, file, self.slave.reactor)
+
+        return self._sandbox(request, download)
 
     @app.route("/api/v1/executor", methods=["POST"])
     def executor_v1(self, request):

@@ -11,6 +11,7 @@ from mesos_tw import constants
 from mesos_tw.authentication.flags import (
     HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS, SLAVE_HTTP_PARAMETERS,
     check_credential, check_slave_http_authentication)
+from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
@@ -110,7 +111,7 @@ class Options(MesosOptions):
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
         ["hostname", None, None, "Hostname to advertise (default: the IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
-    ] + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS
+    ] + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + AUTHORIZATION_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
 
     def postOptions(self):
@@ -130,6 +131,7 @@ class Options(MesosOptions):
         check_credential(self)
         self["credentials_message"] = None
         check_slave_http_authentication(self)
+        check_authorization(self)
         check_isolation(self)
 
 
@@ -187,7 +189,8 @@ class SlaveService(Service):
         endpoint = TCP4ServerEndpoint(
             self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
         flags = flags_json(self.options, [p[0] for p in Options.optParameters])
-        resource = guarded(SlaveHTTP(self.slave, flags).resource(),
+        app = SlaveHTTP(self.slave, flags, authorizer=options["authorizer"])
+        resource = guarded(app.resource(),
                            options["http_credentials_message"],
                            options["slave_http_authentication_required"], "mesos-agent",
                            slave_realm)

@@ -48,10 +48,14 @@ class SlaveClient:
     @param http: a treq-like client (C{get(url, ...)} giving responses with
         C{code} and C{content()}); by default one on an L{Agent} of
         C{reactor}.  Tests give a L{treq.testing.StubTreq}.
+    @param authorization: the C{Authorization} header of the browser's
+        request, passed on, so that a slave asking for credentials
+        (C{--authenticate_http_readonly}) gets the user's.
     """
 
-    def __init__(self, reactor, http=None, timeout=SLAVE_TIMEOUT):
+    def __init__(self, reactor, http=None, timeout=SLAVE_TIMEOUT, authorization=None):
         self.reactor = reactor
+        self.headers = {b"Authorization": [authorization]} if authorization else {}
         self.http = http if http is not None else HTTPClient(
             Agent(reactor, connectTimeout=timeout))
         self.timeout = timeout
