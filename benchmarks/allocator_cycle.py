@@ -4,21 +4,30 @@ Allocation cycles at scale, in process: the shape of Mesos's own
 
 N slaves (cpus:24;mem:4096 each) and F frameworks spread over four roles;
 every framework declines every offer it gets with a long filter.  Each
-cycle therefore offers every slave to the first framework, in hierarchical
-DRF order, that has not declined it yet: the work Mesos's benchmark times.
-It prints the time to add the slaves, then each cycle's time (their median
-and maximum) and how many offers it made, at several sizes, so you can see
-how the figures grow with N and F.
+full cycle therefore offers every slave to the first framework, in
+hierarchical DRF order, that has not declined it yet: the work Mesos's
+benchmark times.  It prints the time to add the slaves, then each full
+cycle's time (median and maximum, in wall-clock and in CPU seconds, since
+a shared machine inflates the first) and how many offers it made, at
+several sizes, so you can see how the figures grow with N and F.
+
+Then the event-driven case: what the master runs after events, a cycle
+for what changed since the last one (``allocate(changed_only=True)``).
+In a busy cluster (every slave used whole by a task), the tasks on K
+slaves end and a changed-only cycle offers those K slaves; its median over
+20 runs is printed for K = 1 and K = 100.
 
     python benchmarks/allocator_cycle.py                         # 1,000 to 10,000 slaves
-    python benchmarks/allocator_cycle.py --slaves 10000 --frameworks 1000 --cycles 10
+    python benchmarks/allocator_cycle.py --slaves 50000 --frameworks 1000 --cycles 20
 
-The goal (issue 3): a cycle under 0.5 s at 10,000 slaves x 1,000 frameworks
-(Mesos's C++ allocator: about 1.06 s).
+Goals: a full cycle under 0.5 s at 10,000 slaves x 1,000 frameworks
+(issue 3; Mesos's C++ allocator: about 1.06 s), and under 0.25 s at
+50,000 x 1,000 over 20 cycles (issue 20).
 """
 
 import argparse
 import gc
+import os
 import statistics
 import time
 
@@ -30,12 +39,13 @@ from mesos_tw.resources import Resources
 SLAVE = Resources.parse("cpus:24;mem:4096;disk:4096;ports:[31000-32000]")
 ROLES = ["a", "b", "c", "d"]
 REFUSE_SECONDS = 10 ** 6
+TASK = Resources.parse("cpus:1")
 
 
 def run(slaves, frameworks, cycles):
     """
-    One size: returns C{(seconds to add the slaves, [cycle seconds],
-    [offers per cycle])}.
+    One size: returns C{(seconds to add the slaves, [cycle seconds], [cycle
+    CPU seconds], [offers per cycle])}.
     """
     allocator = HierarchicalDRFAllocator(Clock(), {"a": 2.0})
     for number in range(frameworks):
@@ -45,15 +55,47 @@ def run(slaves, frameworks, cycles):
     for number in range(slaves):
         allocator.slave_added(f"slave-{number:06d}", SLAVE, {}, hostname=f"host-{number}")
     added = time.perf_counter() - started
-    times, counts = [], []
+    times, cpu_times, counts = [], [], []
     for _ in range(cycles):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         offers = allocator.allocate()
         times.append(time.perf_counter() - started)
+        cpu_times.append(time.process_time() - cpu_started)
         counts.append(len(offers))
         for framework_id, slave_id, resources in offers:
             allocator.resources_recovered(framework_id, slave_id, resources, REFUSE_SECONDS)
-    return added, times, counts
+    return added, times, cpu_times, counts
+
+
+def event_cycles(slaves, frameworks, changed, runs=20):
+    """
+    Median seconds of a changed-only cycle in a busy cluster: every slave
+    runs one task of its framework that uses it whole; then, each run, the
+    tasks on C{changed} slaves end and a changed-only cycle offers those
+    slaves (checked), whose new tasks take them whole again.
+    """
+    allocator = HierarchicalDRFAllocator(Clock(), {"a": 2.0})
+    for number in range(frameworks):
+        allocator.framework_added(f"framework-{number:05d}", Resources(),
+                                  role=ROLES[number % len(ROLES)])
+    for number in range(slaves):
+        allocator.slave_added(f"slave-{number:06d}", SLAVE, {}, hostname=f"host-{number}")
+    tasks = {slave_id: (framework_id, resources)
+             for framework_id, slave_id, resources in allocator.allocate()}
+    slave_ids = sorted(tasks)
+    times = []
+    for run_number in range(runs):
+        ended = [slave_ids[(run_number * changed + n) % len(slave_ids)] for n in range(changed)]
+        for slave_id in ended:
+            framework_id, resources = tasks[slave_id]
+            allocator.resources_recovered(framework_id, slave_id, resources, 0)
+        started = time.perf_counter()
+        offers = allocator.allocate(changed_only=True)
+        times.append(time.perf_counter() - started)
+        assert sorted(slave_id for _, slave_id, _ in offers) == sorted(ended), "wrong slaves"
+        for framework_id, slave_id, resources in offers:
+            tasks[slave_id] = (framework_id, resources)
+    return statistics.median(times)
 
 
 def main():
@@ -62,14 +104,20 @@ def main():
     parser.add_argument("--frameworks", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--cycles", type=int, default=5)
     options = parser.parse_args()
-    print("slaves | frameworks | add slaves | cycle median | cycle max | offers per cycle")
+    print(f"load average: {os.getloadavg()[0]:.2f} (2 cores)")
+    print("slaves | frameworks | add slaves | cycle median | cycle max | cycle CPU median"
+          " | cycle CPU max | offers per cycle | event cycle, 1 slave | event cycle, 100 slaves")
     for frameworks in options.frameworks:
         for slaves in options.slaves:
             gc.collect()
-            added, times, counts = run(slaves, frameworks, options.cycles)
+            added, times, cpu_times, counts = run(slaves, frameworks, options.cycles)
+            one = event_cycles(slaves, frameworks, 1)
+            hundred = event_cycles(slaves, frameworks, 100)
             print(f"{slaves:>6} | {frameworks:>10} | {added:>8.3f} s | "
                   f"{statistics.median(times):>10.3f} s | {max(times):>7.3f} s | "
-                  f"{', '.join(str(c) for c in counts)}", flush=True)
+                  f"{statistics.median(cpu_times):>14.3f} s | {max(cpu_times):>11.3f} s | "
+                  f"{', '.join(str(c) for c in counts)} | "
+                  f"{one * 1000:>17.3f} ms | {hundred * 1000:>19.3f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -107,13 +107,16 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_cluster(slaves, work_dir):
+def start_cluster(slaves, work_dir, profile=None):
     """
-    Start mesos-local and wait until its slaves have registered.
+    Start mesos-local and wait until its slaves have registered (under
+    cProfile, writing to C{profile}, if given).
     """
     port = free_port()
+    profiling = ["-m", "cProfile", "-o", profile] if profile else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "twisted", "--log-format=text", "mesos-local", f"--num_slaves={slaves}",
+        [sys.executable, *profiling, "-m", "twisted", "--log-format=text", "mesos-local",
+         f"--num_slaves={slaves}",
          f"--port={port}", f"--work_dir={work_dir}",
          "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,

@@ -26,6 +26,11 @@ EXECUTOR_REGISTRATION_TIMEOUT = 60.0
 #: before it is shut down (Mesos's --executor_reregistration_timeout).
 EXECUTOR_REREGISTRATION_TIMEOUT = 2.0
 
+#: How long the slave keeps reading the connection of an executor whose
+#: process has ended before it acts on the exit: what the executor sent
+#: before it exited (its final status update, say) is read first.
+EXECUTOR_EXIT_READ_TIMEOUT = 5.0
+
 #: ``Filters.refuse_seconds`` when a framework passes no filter.
 DEFAULT_REFUSE_SECONDS = 5.0
 

@@ -130,12 +130,14 @@ class Resources:
     describe the same resources compare equal.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "_scalars")
 
     def __init__(self, values=None):
         self._values = {
             name: value for name, value in (values or {}).items() if not _is_empty(value)
         }
+        # The allocator asks a bag for its scalars several times per offer.
+        self._scalars = None
 
     @classmethod
     def parse(cls, text):
@@ -235,9 +237,12 @@ class Resources:
 
     def scalars(self):
         """
-        A dict of every scalar resource's amount.
+        A dict of every scalar resource's amount, computed once per bag and
+        shared: read it, never change it.
         """
-        return {n: v for n, v in self._values.items() if isinstance(v, float)}
+        if self._scalars is None:
+            self._scalars = {n: v for n, v in self._values.items() if isinstance(v, float)}
+        return self._scalars
 
     def names(self):
         """
@@ -273,6 +278,13 @@ class Resources:
         return hash(frozenset(self._values))
 
     def __add__(self, other):
+        # Bags are immutable, so adding to nothing can hand back the other
+        # bag itself; the allocator's filters then recognise a slave's
+        # returned resources by identity, without comparing them.
+        if not self._values:
+            return other
+        if not other._values:
+            return self
         values = dict(self._values)
         _accumulate(values, other._values)
         return Resources(values)
@@ -289,6 +301,8 @@ class Resources:
         return cls(values)
 
     def __sub__(self, other):
+        if not other._values:
+            return self
         values = dict(self._values)
         for name, value in other._values.items():
             mine = values.get(name)

@@ -143,6 +143,104 @@ def make_allocator_tests(fixture):
             self.allocator.update_whitelist(None)
             self.assertEqual([o[1] for o in self.allocator.allocate()], ["s1"])
 
+        def test_changed_only_visits_changed_slaves(self):
+            """
+            A changed-only cycle offers a slave whose resources came back,
+            and does not offer again a slave whose filter still holds.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            self.allocator.slave_added("s2", R("cpus:2;mem:1024"), {})
+            offers = {slave_id: offered for _, slave_id, offered in self.allocator.allocate()}
+            self.allocator.resources_recovered("f1", "s1", offers["s1"], 0)
+            self.allocator.resources_recovered("f1", "s2", offers["s2"], 60)
+            self.assertEqual(self.allocator.allocate(changed_only=True),
+                             [("f1", "s1", R("cpus:2;mem:1024"))])
+
+        def test_changed_only_after_filter_expiry(self):
+            """
+            A filter running out counts as a change: the next changed-only
+            cycle offers the slave it held back, as a full cycle would.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            (_, _, offered), = self.allocator.allocate()
+            self.allocator.resources_recovered("f1", "s1", offered, 5)
+            self.assertEqual(self.allocator.allocate(changed_only=True), [])
+            self.clock.advance(5)
+            self.assertEqual(self.allocator.allocate(changed_only=True), [("f1", "s1", offered)])
+
+        def test_changed_only_after_new_framework(self):
+            """
+            A framework that starts wanting offers makes the next
+            changed-only cycle consider every slave, unchanged ones too.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            (_, _, offered), = self.allocator.allocate()
+            self.allocator.resources_recovered("f1", "s1", offered, -1)
+            self.assertEqual(self.allocator.allocate(changed_only=True), [])
+            self.allocator.framework_added("f2", Resources())
+            self.assertEqual(self.allocator.allocate(changed_only=True), [("f2", "s1", offered)])
+
+        def _declined_for_good(self):
+            """
+            f1 has declined s1's offer with a filter that never runs out,
+            and a changed-only cycle has seen it: nothing is left to offer.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            (_, _, offered), = self.allocator.allocate()
+            self.allocator.resources_recovered("f1", "s1", offered, -1)
+            self.assertEqual(self.allocator.allocate(changed_only=True), [])
+            return offered
+
+        def test_changed_only_after_revive(self):
+            """
+            Reviving drops a framework's filters, so the next changed-only
+            cycle considers every slave again.
+            """
+            offered = self._declined_for_good()
+            self.allocator.offers_revived("f1")
+            self.assertEqual(self.allocator.allocate(changed_only=True), [("f1", "s1", offered)])
+
+        def test_changed_only_after_activation(self):
+            """
+            A framework that comes back (or stops suppressing) makes the
+            next changed-only cycle consider every slave again.
+            """
+            self.allocator.framework_added("f2", Resources())
+            self.allocator.framework_deactivated("f2")
+            offered = self._declined_for_good()
+            self.allocator.framework_activated("f2")
+            self.assertEqual(self.allocator.allocate(changed_only=True), [("f2", "s1", offered)])
+
+        def test_changed_only_after_reactivation(self):
+            """
+            A slave activated again is offered by the next changed-only
+            cycle.
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {})
+            self.allocator.slave_deactivated("s1")
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.slave_activated("s1")
+            self.assertEqual(self.allocator.allocate(changed_only=True),
+                             [("f1", "s1", R("cpus:2;mem:1024"))])
+
+        def test_changed_only_after_whitelist(self):
+            """
+            A new whitelist makes the next changed-only cycle consider
+            every slave again.
+            """
+            self.allocator.update_whitelist({"nowhere"})
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:2;mem:1024"), {}, hostname="h1")
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.update_whitelist({"h1"})
+            self.assertEqual(self.allocator.allocate(changed_only=True),
+                             [("f1", "s1", R("cpus:2;mem:1024"))])
+
         def test_recovered_from_removed_slave_ignored(self):
             """
             Resources recovered for a slave that is gone are not offered.

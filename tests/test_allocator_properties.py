@@ -5,8 +5,9 @@ against a model of the cluster kept by the test.
 
 The invariants: no resource is offered twice at once; what is offered or
 used on a slave never exceeds its total; everything returns to the pool
-when tasks end or frameworks leave; and the first offer of a cycle goes to
-the framework hierarchical DRF puts first.
+when tasks end or frameworks leave; the first offer of a cycle goes to
+the framework hierarchical DRF puts first; and a cycle for what changed
+misses nothing a full cycle would offer.
 """
 
 from hypothesis import settings
@@ -106,13 +107,18 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.suppressed.discard(framework_id)
         self.allocator.framework_removed(framework_id)
 
-    @rule()
-    def allocate(self):
+    @rule(changed_only=st.booleans())
+    def allocate(self, changed_only):
         """
-        An allocation cycle: check its offers against the model.
+        An allocation cycle, full or for what changed: check its offers
+        against the model.  After a changed-only cycle, a full one at the
+        same moment finds nothing more to offer: nothing was missed.
         """
         free_before = {slave_id: self._free(slave_id) for slave_id in self.slaves}
-        offers = self.allocator.allocate()
+        offers = self.allocator.allocate(changed_only)
+        if changed_only:
+            missed = self.allocator.allocate()
+            assert missed == [], ("a changed-only cycle missed", missed)
         if offers:
             framework_id, slave_id, _ = offers[0]
             expected = self._drf_first(slave_id, free_before[slave_id])

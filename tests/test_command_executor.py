@@ -48,12 +48,18 @@ class FakeSlave:
         """
         message = self.receive()
         assert isinstance(message, internal.StatusUpdateMessage), message
+        self.last_update = message.update
         if acknowledge:
-            update = message.update
-            self.send(internal.StatusUpdateAcknowledgementMessage(
-                slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=update.framework_id,
-                task_id=update.status.task_id, uuid=update.uuid))
+            self.acknowledge(message.update)
         return message.update.status
+
+    def acknowledge(self, update):
+        """
+        Acknowledge C{update} as the slave does.
+        """
+        self.send(internal.StatusUpdateAcknowledgementMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=update.framework_id,
+            task_id=update.status.task_id, uuid=update.uuid))
 
 
 class CommandExecutorTests(SynchronousTestCase):
@@ -163,8 +169,31 @@ class CommandExecutorTests(SynchronousTestCase):
         self.run_task(slave, "true")
         slave.update()
         finished = slave.update(acknowledge=False)
-        self.assertTrue(self.thread.is_alive())
         self.assertEqual(finished.state, mesos_pb2.TASK_FINISHED)
+        slave.send(internal.FrameworkToExecutorMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=mesos_pb2.FrameworkID(value="F1"),
+            executor_id=mesos_pb2.ExecutorID(value="e1"), data=b"still here?"))
+        slave.acknowledge(slave.last_update)
+        self.assertEqual(self.exit_status(), 0)
+
+    def test_never_gives_up_on_acknowledgement(self):
+        """
+        With its final update unacknowledged, the executor may not exit,
+        however much later it is; the acknowledgement lets it.
+        """
+        now = [0.0]
+        executor = CommandExecutor(None, SLAVE, "F1", "e1", {}, clock=lambda: now[0])
+        sent = []
+        executor.send = sent.append
+        executor.task_id = mesos_pb2.TaskID(value="t1")
+        executor._finish(mesos_pb2.TASK_FINISHED, "Command exited with status 0")
+        now[0] += 3600
+        self.assertFalse(executor.may_exit())
+        update = sent[-1].update
+        executor._acknowledged(internal.StatusUpdateAcknowledgementMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=update.framework_id,
+            task_id=update.status.task_id, uuid=update.uuid))
+        self.assertTrue(executor.may_exit())
 
     def test_slave_gone(self):
         """

@@ -6,7 +6,6 @@ and an in-memory network, with a recording slave.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.driver.executor import ACKNOWLEDGEMENT_WAIT
 from mesos_tw.interface import Executor, ExecutorDriver
 from mesos_tw.native import MesosExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
@@ -190,15 +189,20 @@ class ExecutorDriverTests(DriverTestCase):
         self.turn()
         self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
 
-    def test_stop_gives_up_waiting(self):
+    def test_stop_waits_while_the_slave_is_connected(self):
         """
-        Unacknowledged, stop() closes after the wait anyway.
+        Unacknowledged, stop() does not give up while the slave's
+        connection is open, however long (a busy slave may take a while to
+        read the update); the connection's end closes it.
         """
         self.start_and_register()
         self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(
             task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_FINISHED))
         self.driver.stop()
-        self.clock.advance(ACKNOWLEDGEMENT_WAIT)
+        self.turn()
+        self.clock.advance(3600)
+        self.assertNoResult(self.driver.stopped)
+        self.network.crash(SLAVE)
         self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
 
     def test_slave_lost_shuts_down(self):

@@ -230,8 +230,8 @@ class TaskTests(SlaveTestCase):
         and the master hears of the exit.
         """
         self.run_task("t1", executor_id="e1")
-        self.executor_registers("e1")
-        self.isolator.exit("F1", "e1", 256)
+        executor = self.executor_registers("e1")
+        self.executor_exits(executor, "e1", 256)
         self.turn()
         self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_LOST)])
         update = self.master.last(internal.StatusUpdateMessage).update.status

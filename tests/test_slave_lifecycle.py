@@ -36,8 +36,8 @@ class ExecutorEndTests(SlaveTestCase):
         REASON_EXECUTOR_TERMINATED and says how it ended, from the slave.
         """
         self.run_task("t1")
-        self.executor_registers("t1")
-        self.isolator.exit("F1", "t1", 1 << 8)
+        executor = self.executor_registers("t1")
+        self.executor_exits(executor, "t1", 1 << 8)
         self.turn()
         status = self.last_update()
         self.assertEqual((status.state, status.reason, status.source),
@@ -53,7 +53,8 @@ class ExecutorEndTests(SlaveTestCase):
         cleaned up.
         """
         self.run_task("t1")
-        self.executor_registers("t1")
+        executor = self.executor_registers("t1")
+        self.network.crash(executor.upid)
         self.isolator.limit("F1", "t1", Status.REASON_CONTAINER_LIMITATION_MEMORY,
                             "Memory limit of 64 MB reached: 64 MB used")
         self.turn()
@@ -170,8 +171,8 @@ class ExecutorEndTests(SlaveTestCase):
         completed frameworks.
         """
         self.run_task("t1", executor_id="e1")
-        self.executor_registers("e1")
-        self.isolator.exit("F1", "e1", 0)
+        executor = self.executor_registers("e1")
+        self.executor_exits(executor, "e1", 0)
         self.turn()
         self.assertIn("F1", self.slave.frameworks)
         uuid = self.master.last(internal.StatusUpdateMessage).update.uuid
@@ -187,6 +188,86 @@ class ExecutorEndTests(SlaveTestCase):
         """
         self.assertEqual(describe_wait_status(3 << 8), "exited with status 3")
         self.assertEqual(describe_wait_status(9), "killed by SIGKILL")
+
+
+class ExitBeforeUpdateReadTests(SlaveTestCase):
+    """
+    The race of a busy machine: an executor sends its final update and
+    exits, and the slave learns of the exit before it has read the update.
+    The executor's connection, not its process, closes the book: the
+    update is read and the task is not misreported.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.register()
+        self.run_task("t1")
+        self.executor = self.executor_registers("t1")
+        self.executor_update(self.executor, "t1", mesos_pb2.TASK_RUNNING, b"u-running")
+
+    def finish_and_exit_first(self):
+        """
+        The executor sends TASK_FINISHED; before the slave reads it, the
+        isolator reports the executor's exit (status 0).
+        """
+        self.executor.send(SLAVE, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            executor_id=mesos_pb2.ExecutorID(value="t1"), timestamp=2.0, uuid=b"u-finished",
+            status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t1"),
+                                        state=mesos_pb2.TASK_FINISHED))))
+        self.isolator.exit("F1", "t1", 0)
+
+    def test_final_update_read_after_the_exit_is_reported(self):
+        """
+        The update that was on the connection when the exit was reported
+        is the task's last state; no TASK_FAILED "Executor exited with
+        status 0" follows it, and the exit is reported to the master once
+        the connection has closed.
+        """
+        self.finish_and_exit_first()
+        self.turn()
+        self.assertEqual(self.master.of(internal.ExitedExecutorMessage), [])
+        self.network.crash(self.executor.upid)
+        self.turn()
+        self.assertEqual(self.forwarded(),
+                         [("t1", mesos_pb2.TASK_RUNNING)])
+        self.acknowledge("t1", b"u-running")
+        self.assertEqual(self.forwarded(),
+                         [("t1", mesos_pb2.TASK_RUNNING), ("t1", mesos_pb2.TASK_FINISHED)])
+        self.acknowledge("t1", b"u-finished")
+        self.assertEqual(len(self.forwarded()), 2)
+        self.assertEqual(self.master.last(internal.ExitedExecutorMessage).status, 0)
+        self.assertNotIn("F1", self.slave.frameworks)
+
+    def test_exit_without_a_final_update_waits_for_the_connection(self):
+        """
+        An executor that exited with its task unfinished fails the task
+        once its connection has closed, not before.
+        """
+        self.isolator.exit("F1", "t1", 1 << 8)
+        self.turn()
+        self.acknowledge("t1", b"u-running")
+        self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_RUNNING)])
+        self.network.crash(self.executor.upid)
+        self.turn()
+        self.assertEqual(self.forwarded()[-1], ("t1", mesos_pb2.TASK_FAILED))
+        self.assertIn("exited with status 1",
+                      self.master.last(internal.StatusUpdateMessage).update.status.message)
+
+    def test_connection_outliving_its_process_is_closed(self):
+        """
+        A connection still open C{executor_exit_read_timeout} seconds after
+        its executor exited (something else holds it) is closed, and the
+        exit is acted on then.
+        """
+        self.isolator.exit("F1", "t1", 1 << 8)
+        self.acknowledge("t1", b"u-running")
+        self.clock.advance(self.slave.executor_exit_read_timeout - 0.01)
+        self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_RUNNING)])
+        self.clock.advance(0.01)
+        self.turn()
+        self.assertEqual(self.forwarded()[-1], ("t1", mesos_pb2.TASK_FAILED))
+        self.assertEqual(self.executor.lost, [SLAVE])
 
 
 class ResourcesTests(SlaveTestCase):

@@ -136,8 +136,8 @@ class TaskGroupTests(SlaveTestCase):
         A group's tasks end with their executor, like single tasks.
         """
         self.run_group("a", "b")
-        self.executor_registers("pod")
-        self.isolator.exit("F1", "pod", 256)
+        executor = self.executor_registers("pod")
+        self.executor_exits(executor, "pod", 256)
         self.turn()
         self.assertEqual(sorted(self.forwarded()), [("a", mesos_pb2.TASK_LOST),
                                                     ("b", mesos_pb2.TASK_LOST)])
@@ -186,6 +186,7 @@ class ShutdownExecutorTests(SlaveTestCase):
         self.assertEqual(len(self.executor.of(internal.ShutdownExecutorMessage)), 1)
         self.clock.advance(5)
         self.assertEqual(self.isolator.killed, [("F1", "e1")])
+        self.network.crash(self.executor.upid)
         self.turn()
         self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_KILLED)])
         self.assertIn("framework's request",

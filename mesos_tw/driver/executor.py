@@ -18,12 +18,9 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["MesosExecutorDriver", "ACKNOWLEDGEMENT_WAIT"]
+__all__ = ["MesosExecutorDriver"]
 
 RUNNING = mesos_pb2.DRIVER_RUNNING
-
-#: How long stop() waits for the slave to acknowledge updates already sent.
-ACKNOWLEDGEMENT_WAIT = 5.0
 
 _REQUIRED_ENVIRONMENT = ("MESOS_SLAVE_PID", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID")
 
@@ -54,7 +51,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.directory = None
         self.node = None
         self.unacknowledged = {}
-        self._stop_call = None
+        self._awaiting_acknowledgements = False
         self._handlers = {
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
@@ -98,8 +95,10 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def stop(self):
         """
-        Stop once the slave has acknowledged every status update sent (or
-        after L{ACKNOWLEDGEMENT_WAIT} seconds).
+        Stop once the slave has acknowledged every status update sent, or
+        once its connection closes: however long that takes, since an
+        executor that left before its slave read its last update could
+        lose it.
         """
         return self._call(self._stop)
 
@@ -108,7 +107,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             return self.status
         self.status = mesos_pb2.DRIVER_STOPPED
         if self.unacknowledged:
-            self._stop_call = self._reactor.callLater(ACKNOWLEDGEMENT_WAIT, self._close)
+            self._awaiting_acknowledgements = True
         else:
             self._close()
         return self.status
@@ -127,9 +126,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         return self.status
 
     def _close(self):
-        if self._stop_call is not None and self._stop_call.active():
-            self._stop_call.cancel()
-        self._stop_call = None
+        self._awaiting_acknowledgements = False
         if self.unacknowledged:
             self.log.warn("Stopping with {count} status update(s) the slave never acknowledged",
                           count=len(self.unacknowledged))
@@ -165,7 +162,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self.executor.shutdown(self)
             self.status = mesos_pb2.DRIVER_STOPPED
             self._finish(self.status)
-        elif self._stop_call is not None:
+        elif self._awaiting_acknowledgements:
             self._close()
 
     def _registered(self, message):
@@ -191,7 +188,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def _acknowledged(self, message):
         self.unacknowledged.pop(message.uuid, None)
-        if self._stop_call is not None and not self.unacknowledged:
+        if self._awaiting_acknowledgements and not self.unacknowledged:
             self._close()
 
     # Calls from the executor.

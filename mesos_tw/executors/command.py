@@ -2,7 +2,9 @@
 The built-in command executor: the slave runs it for tasks that give a
 C{CommandInfo} instead of an executor.  It runs the command with C{sh -c} in
 its own session, reports TASK_RUNNING and then how the command ended, and
-exits once the slave has acknowledged the final update.
+exits once the slave has acknowledged the final update.  It waits for that
+acknowledgement as long as its slave's connection is open, however busy the
+machine: exiting before the slave has read the update could lose it.
 
 It starts once per command task, so start-up time is task-launch latency:
 it speaks the wire protocol with a small blocking client and the standard
@@ -12,6 +14,7 @@ Custom executors use L{mesos_tw.native.MesosExecutorDriver} instead.
 Run by the slave as ``python -m mesos_tw.executors.command``.
 """
 
+import ctypes
 import os
 import selectors
 import signal
@@ -24,15 +27,16 @@ import uuid
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
+from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["CommandExecutor", "main"]
+__all__ = ["CommandExecutor", "become_subreaper", "kill_leftovers", "main"]
 
 #: Time between SIGTERM and SIGKILL when a task is killed.
 KILL_GRACE_PERIOD = 3.0
 
-#: How long to wait for the slave to acknowledge the final update.
-ACKNOWLEDGEMENT_WAIT = 5.0
+#: prctl(2)'s option making a process the reaper of its orphaned descendants.
+_PR_SET_CHILD_SUBREAPER = 36
 
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
 
@@ -88,8 +92,7 @@ class CommandExecutor:
             framework_id=self.framework_id, executor_id=self.executor_id))
         self._selector.register(self.connection, selectors.EVENT_READ, self._readable)
         while True:
-            if self.finished_at is not None and (
-                    not self.unacknowledged or self.clock() - self.finished_at > ACKNOWLEDGEMENT_WAIT):
+            if self.may_exit():
                 return 0
             now = self.clock()
             if self.kill_deadline is not None and now >= self.kill_deadline:
@@ -99,11 +102,18 @@ class CommandExecutor:
                 if key.data() is False:
                     return 1
 
+    def may_exit(self):
+        """
+        Whether the task has ended and the slave has acknowledged every
+        update: however long that takes, while the slave's connection is
+        open (its end is how an executor learns its slave is gone).
+        """
+        return self.finished_at is not None and not self.unacknowledged
+
     def _timeout(self, now):
-        deadlines = [d for d in (self.kill_deadline,) if d is not None]
-        if self.finished_at is not None:
-            deadlines.append(self.finished_at + ACKNOWLEDGEMENT_WAIT)
-        return max(0.0, min(deadlines) - now) if deadlines else None
+        if self.kill_deadline is None:
+            return None
+        return max(0.0, self.kill_deadline - now)
 
     def _readable(self):
         data = self.connection.recv(65536)
@@ -158,6 +168,7 @@ class CommandExecutor:
                 self._selector.unregister(key.fileobj)
                 os.close(key.fd)
         self.kill_deadline = None
+        kill_leftovers(self.process.pid)
         if self.killed:
             self._finish(mesos_pb2.TASK_KILLED, "Command killed")
         elif code == 0:
@@ -210,10 +221,52 @@ class CommandExecutor:
         self.send(internal.StatusUpdateMessage(update=update))
 
 
+def become_subreaper():
+    """
+    Make this process the reaper of its orphaned descendants (Linux's
+    C{PR_SET_CHILD_SUBREAPER}): what a task leaves behind, even in a
+    session of its own, stays our descendant, so it can be found without
+    scanning every process.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def kill_leftovers(group, rounds=50):
+    """
+    Once a task's command has ended: SIGKILL its process group C{group}
+    and every descendant of ours still running, and reap them, so that an
+    executor that exits leaves nothing behind.  The common case (nothing
+    left) costs two system calls; only leftovers make it read C{/proc}.
+    """
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for _ in range(rounds):
+        try:
+            if os.waitpid(-1, os.WNOHANG) != (0, 0):
+                continue
+        except ChildProcessError:
+            return
+        for pid in container_processes(os.getpid()) - {os.getpid()}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def main(environ=os.environ):
     """
     Connect to the slave named in the environment and run the task.
     """
+    become_subreaper()
     try:
         slave = UPID.parse(environ["MESOS_SLAVE_PID"])
         framework_id, executor_id = environ["MESOS_FRAMEWORK_ID"], environ["MESOS_EXECUTOR_ID"]

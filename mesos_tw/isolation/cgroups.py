@@ -17,6 +17,7 @@ every process in the cgroup and removes it once they have all exited.
 """
 
 import os
+import signal
 import re
 
 from twisted.internet.defer import fail, gatherResults, succeed
@@ -24,12 +25,14 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.isolation._containers import (
+    CONTAINER_VARIABLE,
     ContainerTable,
     ExecutorProcess,
     follow,
     recovered_process,
     run_as,
     spawn_executor,
+    switch_user,
     watch_exit,
 )
 from mesos_tw.isolation._hierarchy import V1_SUBSYSTEMS, detect_hierarchy
@@ -111,11 +114,12 @@ class CgroupsIsolator:
 
     log = Logger()
 
-    def __init__(self, reactor, root="mesos", enable_cfs=False, hierarchy=None):
+    def __init__(self, reactor, root="mesos", enable_cfs=False, hierarchy=None, launcher=None):
         self.reactor = reactor
         self.root = root.strip("/")
         self.enable_cfs = enable_cfs
         self.hierarchy = detect_hierarchy() if hierarchy is None else hierarchy
+        self.launcher = launcher
         self._containers = ContainerTable()
 
     def cgroups_of(self, container):
@@ -244,6 +248,8 @@ class CgroupsIsolator:
             if run.container.tty:
                 raise LaunchError("the cgroups isolator cannot run an executor on a TTY "
                                   "(the process isolator can)")
+            if self.launcher is not None and run.container.builtin == "command":
+                return self._launch_forked(run, environment)
             command = run.container.executor_info.command.value
             process = ExecutorProcess(lambda pid, status: self._ended(run, status))
             transport = spawn_executor(
@@ -264,6 +270,38 @@ class CgroupsIsolator:
                       "in cgroup {cgroup}", executor_id=executor_id, framework_id=framework_id,
                       pid=process.pid, cgroup=run.container.run_id)
         return succeed(process.pid)
+
+    def _launch_forked(self, run, environment):
+        """
+        The command executor, forked by the launcher: it waits until it is
+        in its cgroup before it runs anything.
+        """
+        ids = switch_user(run.container)
+        environment = dict(environment, **{CONTAINER_VARIABLE: run.container.run_id})
+        d = self.launcher.launch(run.container.run_id, run.container.directory, environment,
+                                 lambda pid, status: self._ended(run, status), ids=ids,
+                                 gated=True)
+
+        def launched(pid):
+            run.pid = pid
+            if run.state.destroying is not None or run.termination is not None:
+                os.kill(pid, signal.SIGKILL)
+                raise LaunchError(f"executor {run.container.executor_id} was destroyed while "
+                                  "it was being launched")
+            try:
+                run.state.cgroups.add_process(pid)
+            except OSError as error:
+                os.kill(pid, signal.SIGKILL)
+                raise LaunchError(f"cannot move the executor into its cgroup: {_why(error)}")
+            self.launcher.go(pid)
+            self.log.info("Launched executor {executor_id} of framework {framework_id} as pid "
+                          "{pid} in cgroup {cgroup} (forked by the launcher)",
+                          executor_id=run.container.executor_id,
+                          framework_id=run.container.framework_id, pid=pid,
+                          cgroup=run.container.run_id)
+            return pid
+
+        return d.addCallback(launched)
 
     def _ended(self, run, status):
         # The executor is gone: so is everything it started.  The kernel
@@ -369,6 +407,14 @@ class CgroupsIsolator:
         elif run.termination is None:
             self._destroy_cgroup(run)
         return run.wait().addCallback(lambda _: None)
+
+    def stop(self):
+        """
+        Stop the launcher, if there is one (the slave is stopping).
+        """
+        if self.launcher is None:
+            return succeed(None)
+        return self.launcher.stop()
 
     def cleanup(self, framework_id, executor_id):
         """

@@ -83,6 +83,10 @@ class Container:
         C{--switch_user} allows), or C{None} for the slave's own.
     @ivar tty: whether the executor runs on a pseudo-terminal (a task
         asked for one); an isolator that cannot give it one fails the launch.
+    @ivar builtin: C{"command"} when the executor is the slave's built-in
+        command executor, which an isolator with a launcher
+        (L{mesos_tw.isolation.launcher}) may fork from it rather than run
+        C{executor_info.command}; L{None} for any other executor.
     @ivar pid: for L{IIsolator.recover}: the executor's process id, as
         checkpointed when it was launched (L{None} if it never was).
     @ivar start_time: for L{IIsolator.recover}: when that process started
@@ -97,6 +101,7 @@ class Container:
     resources: object
     user: str = None
     tty: bool = False
+    builtin: str = None
     pid: int = None
     start_time: int = None
 

@@ -21,11 +21,12 @@ from mesos_tw.isolation._containers import (
     recovered_process,
     run_as,
     spawn_executor,
+    switch_user,
     watch_exit,
 )
 from mesos_tw.isolation._pty import spawn_on_pty
 from mesos_tw.isolation.interface import IIsolator, LaunchError, Termination, UnknownContainer
-from mesos_tw.isolation.usage import container_processes, marked_processes, process_statistics
+from mesos_tw.isolation.usage import ProcessTable, container_processes, marked_processes
 
 __all__ = ["ProcessIsolator"]
 
@@ -39,16 +40,23 @@ class ProcessIsolator:
     one whose container asks for a TTY runs on a pseudo-terminal instead
     (and leads its session all the same).
 
+    The built-in command executor is forked by C{launcher} (a
+    L{mesos_tw.isolation.launcher.Launcher}), when there is one, instead of
+    starting an interpreter: it still leads its own session, in its
+    sandbox, as its user, with its environment and its run's mark.
+
     @param proc: where C{/proc} is.
     """
 
     log = Logger()
 
-    def __init__(self, reactor, proc="/proc", work_dir=None):
+    def __init__(self, reactor, proc="/proc", work_dir=None, launcher=None):
         self.reactor = reactor
         self.proc = proc
         self.work_dir = work_dir
+        self.launcher = launcher
         self._containers = ContainerTable()
+        self._table = None
 
     def recover(self, containers):
         """
@@ -120,6 +128,8 @@ class ProcessIsolator:
             if run.pid is not None or run.termination is not None:
                 raise LaunchError(f"executor {executor_id} was already launched or destroyed")
             command = run.container.executor_info.command.value
+            if self._forks(run.container):
+                return self._launch_forked(run, environment)
             if run.container.tty:
                 run.pid = spawn_on_pty(self.reactor, run.container, environment,
                                        ["sh", "-c", command],
@@ -134,6 +144,46 @@ class ProcessIsolator:
         self.log.info("Launched executor {executor_id} of framework {framework_id} as pid {pid}",
                       executor_id=executor_id, framework_id=framework_id, pid=run.pid)
         return succeed(run.pid)
+
+    def _forks(self, container):
+        """
+        Whether C{container}'s executor is forked by the launcher.
+        """
+        return self.launcher is not None and container.builtin == "command" and not container.tty
+
+    def _launch_forked(self, run, environment):
+        ids = switch_user(run.container)
+        environment = dict(environment, **{CONTAINER_VARIABLE: run.container.run_id})
+        d = self.launcher.launch(run.container.run_id, run.container.directory, environment,
+                                 lambda pid, status: self._forked_ended(run, pid, status),
+                                 ids=ids)
+
+        def launched(pid):
+            if run.termination is not None:
+                # Destroyed while the launcher forked it: it goes now.
+                self._kill(pid, run.container.run_id)
+                raise LaunchError(f"executor {run.container.executor_id} was destroyed while "
+                                  "it was being launched")
+            run.pid = pid
+            self.log.info("Launched executor {executor_id} of framework {framework_id} as pid "
+                          "{pid} (forked by the launcher)",
+                          executor_id=run.container.executor_id,
+                          framework_id=run.container.framework_id, pid=pid)
+            return pid
+
+        return d.addCallback(launched)
+
+    def _forked_ended(self, run, pid, status):
+        run.pid = pid
+        if status is not None and os.WIFEXITED(status):
+            # The command executor exits only once nothing it started is
+            # left (it is their subreaper): no need to look for leftovers.
+            run.terminated(Termination(status))
+            return
+        d = self._kill(pid, run.container.run_id)
+        d.addCallback(lambda _: run.terminated(Termination(
+            status, None, "" if status is not None else
+            "The executor ended after its launcher did (its wait status is unknown)")))
 
     def _ended(self, run, pid, status):
         run.pid = pid
@@ -173,8 +223,21 @@ class ProcessIsolator:
         run = self._containers.find(framework_id, executor_id)
         if run is None or not run.running:
             return fail(_not_running(framework_id, executor_id))
-        pids = container_processes(run.pid, proc=self.proc)
-        return succeed(process_statistics(pids, self.reactor.seconds(), self.proc))
+        table = self._process_table()
+        return succeed(table.statistics(table.members(run.pid), self.reactor.seconds()))
+
+    def _process_table(self):
+        """
+        The processes as read in this turn of the reactor: a round of
+        samples (every executor's, in one turn) reads C{/proc} once.
+        """
+        if self._table is None:
+            self._table = ProcessTable(self.proc)
+            self.reactor.callLater(0, self._forget_table)
+        return self._table
+
+    def _forget_table(self):
+        self._table = None
 
     def destroy(self, framework_id, executor_id):
         """
@@ -204,6 +267,14 @@ class ProcessIsolator:
                 -1 if leader is None else leader, (CONTAINER_VARIABLE, run_id), self.proc)
 
         return kill_and_wait(self.reactor, find)
+
+    def stop(self):
+        """
+        Stop the launcher, if there is one (the slave is stopping).
+        """
+        if self.launcher is None:
+            return succeed(None)
+        return self.launcher.stop()
 
     def cleanup(self, framework_id, executor_id):
         """

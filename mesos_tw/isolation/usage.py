@@ -6,7 +6,7 @@ import os
 
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["container_processes", "marked_processes", "process_statistics"]
+__all__ = ["ProcessTable", "container_processes", "marked_processes", "process_statistics"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -39,6 +39,63 @@ def _has_variable(pid, marker, proc):
         return False
 
 
+class ProcessTable:
+    """
+    One reading of every process's C{stat}: what a round of usage samples
+    shares, so that sampling N executors reads C{/proc} once, not N times.
+    """
+
+    def __init__(self, proc="/proc"):
+        self.proc = proc
+        self.stats = {}
+        self.children = {}
+        self.by_group = {}
+        for pid, fields in _all_stats(proc):
+            if fields[0] == b"Z":
+                continue
+            self.stats[pid] = fields
+            self.children.setdefault(int(fields[1]), []).append(pid)
+            self.by_group.setdefault(int(fields[2]), []).append(pid)
+            session = int(fields[3])
+            if session != int(fields[2]):
+                self.by_group.setdefault(session, []).append(pid)
+
+    def members(self, leader, variable=None):
+        """
+        The live processes of the executor C{leader} (see
+        L{container_processes}).
+        """
+        members = set(self.by_group.get(leader, ()))
+        if leader in self.stats:
+            members.add(leader)
+        if variable is not None:
+            marker = f"{variable[0]}={variable[1]}".encode()
+            for pid in self.stats:
+                if pid not in members and _has_variable(pid, marker, self.proc):
+                    members.add(pid)
+        pending = list(members)
+        while pending:
+            for child in self.children.get(pending.pop(), ()):
+                if child not in members:
+                    members.add(child)
+                    pending.append(child)
+        return members
+
+    def statistics(self, pids, timestamp):
+        """
+        CPU seconds (user, system) and resident memory summed over C{pids},
+        as read.
+        """
+        user = system = rss = 0
+        for pid in pids:
+            fields = self.stats.get(pid)
+            if fields is not None:
+                user += int(fields[11])
+                system += int(fields[12])
+                rss += int(fields[21])
+        return _statistics(timestamp, user, system, rss)
+
+
 def container_processes(leader, variable=None, proc="/proc"):
     """
     The live (not zombie) processes of an executor: the session and
@@ -49,25 +106,7 @@ def container_processes(leader, variable=None, proc="/proc"):
 
     @return: a set of pids.
     """
-    stats = dict(_all_stats(proc))
-    marker = f"{variable[0]}={variable[1]}".encode() if variable else None
-    members = set()
-    children = {}
-    for pid, fields in stats.items():
-        if fields[0] == b"Z":
-            continue
-        children.setdefault(int(fields[1]), []).append(pid)
-        if pid == leader or int(fields[2]) == leader or int(fields[3]) == leader:
-            members.add(pid)
-        elif marker is not None and _has_variable(pid, marker, proc):
-            members.add(pid)
-    pending = list(members)
-    while pending:
-        for child in children.get(pending.pop(), ()):
-            if child not in members:
-                members.add(child)
-                pending.append(child)
-    return members
+    return ProcessTable(proc).members(leader, variable)
 
 
 def marked_processes(name, proc="/proc"):
@@ -107,6 +146,10 @@ def process_statistics(pids, timestamp, proc="/proc"):
         user += int(fields[11])
         system += int(fields[12])
         rss += int(fields[21])
+    return _statistics(timestamp, user, system, rss)
+
+
+def _statistics(timestamp, user, system, rss):
     return mesos_pb2.ResourceStatistics(
         timestamp=timestamp,
         cpus_user_time_secs=user / _TICKS,

@@ -26,15 +26,17 @@ class OfferManagement:
         events ask for it).
         """
         if self._allocation_call is None or not self._allocation_call.active():
-            self._allocation_call = self.reactor.callLater(0, self.allocate)
+            self._allocation_call = self.reactor.callLater(0, self.allocate, changed_only=True)
 
-    def allocate(self):
+    def allocate(self, changed_only=False):
         """
-        Ask the allocator for offers and send them, one message per framework.
+        Ask the allocator for offers and send them, one message per framework:
+        for every slave (the allocation interval's cycle) or, after events,
+        for what they changed (L{IAllocator.allocate}).
         """
         self.allocation_runs += 1
         by_framework = {}
-        for framework_id, slave_id, resources in self.allocator.allocate():
+        for framework_id, slave_id, resources in self.allocator.allocate(changed_only):
             framework = self.frameworks[framework_id]
             slave = self.slaves[slave_id]
             offer = mesos_pb2.Offer(

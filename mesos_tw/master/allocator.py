@@ -98,9 +98,14 @@ class IAllocator(Interface):
         every slave for L{None}.
         """
 
-    def allocate():
+    def allocate(changed_only=False):
         """
-        Decide offers now.
+        Decide offers now: for every slave, or with C{changed_only} for what
+        changed since the last cycle (the slaves whose free resources grew,
+        or every slave when something that affects them all changed, such
+        as a framework asking for offers again).  After a changed-only
+        cycle, a full one at the same moment would offer nothing more, so
+        the master asks for one after events and a full one on its interval.
 
         @return: a list of C{(framework_id, slave_id, Resources)}.
         """

@@ -9,7 +9,15 @@ free resources are kept per slave as they change (nothing is recomputed per
 cycle), the sorters move only the framework that was just offered something
 (L{mesos_tw.master.sorter.DRFSorter}), filters are found by slave, and a
 cycle stops at once when no framework wants offers.
+
+And, as Mesos's allocator does, a cycle asked for by an event visits only
+what the events since the last cycle changed: the slaves whose free
+resources grew.  Anything that can change who takes a slave nobody took
+(a framework coming, waking or reviving, a new whitelist, a filter running
+out) makes the next cycle a full one.
 """
+
+from heapq import heappop, heappush
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -29,7 +37,8 @@ def offerable(free):
     Whether a slave's free resources are worth offering (Mesos's minimum:
     some cpus and 32 MB of memory).
     """
-    return free.scalar("cpus") >= MIN_CPUS and free.scalar("mem") >= MIN_MEM
+    scalars = free.scalars()
+    return scalars.get("cpus", 0.0) >= MIN_CPUS and scalars.get("mem", 0.0) >= MIN_MEM
 
 
 def _add_to(held, scalars):
@@ -83,6 +92,12 @@ class HierarchicalDRFAllocator:
         self._filters = {}
         # framework id -> slave ids it has filters on
         self._filtering = {}
+        # What the next changed-only cycle visits (a dict: insertion order).
+        self._changed = {}
+        self._everything_changed = True
+        # Filters' expiries, earliest first (a heap; a dropped filter's
+        # entry stays and costs at most one needless full cycle).
+        self._expiries = []
 
     # Frameworks.
 
@@ -99,6 +114,7 @@ class HierarchicalDRFAllocator:
         _add_to(held, used.scalars())
         self._charge(framework_id, held, 1)
         self._wanting.add(framework_id)
+        self._everything_changed = True
 
     def framework_removed(self, framework_id):
         framework = self._frameworks.pop(framework_id, None)
@@ -129,7 +145,8 @@ class HierarchicalDRFAllocator:
             self._update_wanting(framework_id, framework)
 
     def offers_revived(self, framework_id):
-        self._drop_filters(framework_id)
+        if self._drop_filters(framework_id):
+            self._everything_changed = True
         framework = self._frameworks.get(framework_id)
         if framework is not None:
             framework.suppressed = False
@@ -150,6 +167,8 @@ class HierarchicalDRFAllocator:
 
     def _update_wanting(self, framework_id, framework):
         if framework.active and not framework.suppressed:
+            if framework_id not in self._wanting:
+                self._everything_changed = True
             self._wanting.add(framework_id)
         else:
             self._wanting.discard(framework_id)
@@ -165,12 +184,14 @@ class HierarchicalDRFAllocator:
             else:
                 _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
         self._free[slave_id] = total - in_use
+        self._changed[slave_id] = None
         self._slave_totals[slave_id] = total
         self._hostnames[slave_id] = hostname
         self._change_totals(total.scalars(), 1)
 
     def slave_removed(self, slave_id):
         self._free.pop(slave_id, None)
+        self._changed.pop(slave_id, None)
         self._deactivated.discard(slave_id)
         self._hostnames.pop(slave_id, None)
         total = self._slave_totals.pop(slave_id, None)
@@ -184,10 +205,13 @@ class HierarchicalDRFAllocator:
             self._deactivated.add(slave_id)
 
     def slave_activated(self, slave_id):
-        self._deactivated.discard(slave_id)
+        if slave_id in self._deactivated:
+            self._deactivated.discard(slave_id)
+            self._changed[slave_id] = None
 
     def update_whitelist(self, hostnames):
         self._whitelist = None if hostnames is None else set(hostnames)
+        self._everything_changed = True
 
     def _change_totals(self, scalars, sign):
         for name, amount in scalars.items():
@@ -212,6 +236,7 @@ class HierarchicalDRFAllocator:
     def resources_recovered(self, framework_id, slave_id, resources, refuse_seconds):
         if slave_id in self._free:
             self._free[slave_id] = self._free[slave_id] + resources
+            self._changed[slave_id] = None
         if framework_id in self._frameworks:
             self._charge(framework_id, resources.scalars(), -1)
         elif framework_id in self._unclaimed:
@@ -221,16 +246,23 @@ class HierarchicalDRFAllocator:
         if refuse_seconds and resources and framework_id in self._frameworks \
                 and slave_id in self._free:
             expiry = None if refuse_seconds < 0 else self._clock.seconds() + refuse_seconds
+            if expiry is not None:
+                heappush(self._expiries, expiry)
             self._filters.setdefault(slave_id, {})[framework_id] = (resources, expiry)
             self._filtering.setdefault(framework_id, set()).add(slave_id)
 
     def _drop_filters(self, framework_id):
-        for slave_id in self._filtering.pop(framework_id, ()):
+        """
+        Forget the framework's filters; whether it had any.
+        """
+        slave_ids = self._filtering.pop(framework_id, ())
+        for slave_id in slave_ids:
             filters = self._filters.get(slave_id)
             if filters is not None:
                 filters.pop(framework_id, None)
                 if not filters:
                     del self._filters[slave_id]
+        return bool(slave_ids)
 
     # Shares, for the master's state and the tests.
 
@@ -252,13 +284,24 @@ class HierarchicalDRFAllocator:
 
     # Offers.
 
-    def allocate(self):
+    def allocate(self, changed_only=False):
         offers = []
+        now = self._clock.seconds()
+        expiries = self._expiries
+        while expiries and expiries[0] <= now:
+            heappop(expiries)
+            self._everything_changed = True
+        if changed_only and not self._everything_changed:
+            free_slaves = self._free
+            visited = [(slave_id, free_slaves[slave_id]) for slave_id in self._changed]
+        else:
+            visited = self._free.items()
+            self._everything_changed = False
+        self._changed = {}
         if not self._wanting:
             return offers
-        now = self._clock.seconds()
         whitelist, hostnames = self._whitelist, self._hostnames
-        for slave_id, free in self._free.items():
+        for slave_id, free in visited:
             if not offerable(free) or slave_id in self._deactivated:
                 continue
             if whitelist is not None and hostnames.get(slave_id) not in whitelist:

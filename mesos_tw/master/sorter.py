@@ -23,8 +23,8 @@ def dominant_share(allocated, totals):
     share = 0.0
     for resource, amount in allocated.items():
         total = totals.get(resource, 0.0)
-        if total > 0.0:
-            share = max(share, amount / total)
+        if total > 0.0 and amount / total > share:
+            share = amount / total
     return share
 
 
@@ -33,12 +33,13 @@ class _Client:
     One client's allocation (scalar amounts) and weight.
     """
 
-    __slots__ = ("name", "weight", "allocated", "key")
+    __slots__ = ("name", "weight", "allocated", "share", "key")
 
     def __init__(self, name, weight):
         self.name = name
         self.weight = weight
         self.allocated = {}
+        self.share = 0.0
         self.key = None
 
 
@@ -92,16 +93,36 @@ class DRFSorter:
         Add (C{sign} 1) or take back (C{sign} -1) C{scalars} (C{{name:
         amount}}) to a client's allocation, and move it in line.
         """
+        # The allocator calls this twice per offer, so it is the hot path of
+        # a cycle: _unplace and _place are written out here, and an addition
+        # (which can only raise a share) updates the share from the changed
+        # resources alone.
         client = self._clients[name]
-        self._unplace(client)
+        keys, dirty, totals = self._keys, self._dirty, self.totals
+        if not dirty and client.key is not None:
+            index = bisect_left(keys, client.key)
+            if index < len(keys) and keys[index] == client.key:
+                del keys[index]
         held = client.allocated
-        for resource, amount in scalars.items():
-            left = held.get(resource, 0.0) + sign * amount
-            if left > 1e-9:
-                held[resource] = left
-            else:
-                held.pop(resource, None)
-        self._place(client)
+        if sign > 0 and not dirty:
+            share = client.share
+            for resource, amount in scalars.items():
+                left = held[resource] = held.get(resource, 0.0) + amount
+                total = totals.get(resource, 0.0)
+                if total > 0.0 and left / total > share:
+                    share = left / total
+        else:
+            for resource, amount in scalars.items():
+                left = held.get(resource, 0.0) + sign * amount
+                if left > 1e-9:
+                    held[resource] = left
+                else:
+                    held.pop(resource, None)
+            share = dominant_share(held, totals)
+        client.share = share
+        client.key = (share / client.weight, name)
+        if not dirty:
+            insort(keys, client.key)
 
     def allocation(self, name):
         """
@@ -148,7 +169,8 @@ class DRFSorter:
         return dominant_share(client.allocated, self.totals)
 
     def _place(self, client):
-        client.key = (self._share(client) / client.weight, client.name)
+        client.share = self._share(client)
+        client.key = (client.share / client.weight, client.name)
         if not self._dirty:
             insort(self._keys, client.key)
 
@@ -161,6 +183,7 @@ class DRFSorter:
 
     def _resort(self):
         for client in self._clients.values():
-            client.key = (self._share(client) / client.weight, client.name)
+            client.share = self._share(client)
+            client.key = (client.share / client.weight, client.name)
         self._keys = sorted(client.key for client in self._clients.values())
         self._dirty = False

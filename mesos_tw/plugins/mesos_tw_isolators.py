@@ -28,9 +28,11 @@ class ProcessIsolatorFactory:
         """
         A L{mesos_tw.isolation.process.ProcessIsolator}.
         """
+        from mesos_tw.isolation.launcher import Launcher
         from mesos_tw.isolation.process import ProcessIsolator
 
-        return ProcessIsolator(reactor, work_dir=options.get("work_dir"))
+        return ProcessIsolator(reactor, work_dir=options.get("work_dir"),
+                               launcher=Launcher(reactor))
 
 
 process = ProcessIsolatorFactory()
@@ -63,9 +65,11 @@ class CgroupsIsolatorFactory:
         A L{mesos_tw.isolation.cgroups.CgroupsIsolator}.
         """
         from mesos_tw.isolation.cgroups import CgroupsIsolator
+        from mesos_tw.isolation.launcher import Launcher
 
         return CgroupsIsolator(reactor, root=options.get("cgroups_root") or "mesos",
-                               enable_cfs=bool(options.get("cgroups_enable_cfs")))
+                               enable_cfs=bool(options.get("cgroups_enable_cfs")),
+                               launcher=Launcher(reactor))
 
 
 cgroups = CgroupsIsolatorFactory()

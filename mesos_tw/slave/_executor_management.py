@@ -154,7 +154,8 @@ class ExecutorManagement:
             framework_id=framework.id, executor_id=executor.id, run_id=executor.run_id,
             executor_info=info, directory=directory, resources=executor.resources(),
             user=(framework.info.user or None) if self.switch_user else None,
-            tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())))
+            tty=wants_tty(info.command, *(task.command for task in executor.queued_tasks.values())),
+            builtin="command" if executor.command_executor else None)
         d = self.isolator.prepare(container)
         # Mesos's fetcher: the executor's URIs reach its sandbox before it
         # starts (a failure fails its launch, saying which URI).
@@ -422,12 +423,46 @@ class ExecutorManagement:
 
     def _executor_terminated(self, termination, framework, executor):
         """
-        The isolator reports that an executor's container has ended: its
-        tasks end too, with the isolator's reason (a memory limit, say)
-        when it gave one, else with what the slave decided when it killed
-        the executor, else as lost (failed, for the command executor).
+        The isolator reports that an executor's container has ended.  What
+        the executor sent before it exited may still be unread on its
+        connection (its final status update, on a busy machine): while the
+        connection is open the slave goes on reading it, and acts on the
+        exit when it closes (L{_executor_disconnected}), or after
+        C{executor_exit_read_timeout} seconds at most.
         """
         self._cleanup_container(framework, executor)
+        if executor.pid is None:
+            self._executor_ended(termination, framework, executor)
+            return
+        executor.exit = termination
+        executor.exit_timer = self.reactor.callLater(
+            self.executor_exit_read_timeout, self._exit_read_timeout, framework, executor)
+
+    def _exit_read_timeout(self, framework, executor):
+        """
+        An executor's process ended long ago but its connection is still
+        open (a process it passed the socket to, say): close it, and act on
+        the exit.
+        """
+        executor.exit_timer = None
+        self.log.warn("Executor {executor_id} of framework {framework_id} exited, but its "
+                      "connection stayed open {timeout:g} s; closing it",
+                      executor_id=executor.id, framework_id=framework.id,
+                      timeout=self.executor_exit_read_timeout)
+        pid, executor.pid = executor.pid, None
+        # Forgotten first: the connection's end is then not this executor's.
+        self._executors_by_pid.pop(pid, None)
+        self.node.disconnect(pid)
+        self._executor_ended(executor.exit, framework, executor)
+
+    def _executor_ended(self, termination, framework, executor):
+        """
+        An executor's process and its connection have ended: its
+        unfinished tasks end too, with the isolator's reason (a memory
+        limit, say) when it gave one, else with what the slave decided when
+        it killed the executor, else as lost (failed, for the command
+        executor).
+        """
         status = termination.status
         how = describe_wait_status(status) if status is not None else "ended"
         self.log.info("Executor {executor_id} of framework {framework_id} {how}",

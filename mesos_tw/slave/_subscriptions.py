@@ -162,11 +162,16 @@ class ExecutorSubscriptions:
         The connection of a registered executor broke.  A running one is
         disconnected: its process lives on, tasks for it wait, and it has
         C{executor_reregistration_timeout} seconds to subscribe again.  One
-        shutting down has only its exit left to come.
+        shutting down has only its exit left to come; one whose process
+        has exited ends now.
         """
         framework = self.frameworks[executor.framework_id]
         del self._executors_by_pid[executor.pid]
         executor.pid = None
+        if executor.exit is not None:
+            # Its process had ended: everything it sent has now been read.
+            self._executor_ended(executor.exit, framework, executor)
+            return
         if executor.state != RUNNING:
             return
         self.log.warn("Lost the connection of executor {executor_id} of framework "

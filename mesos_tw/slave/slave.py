@@ -53,6 +53,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param resources: a L{mesos_tw.resources.Resources}; C{attributes} a C{{name: text}} dict.
     @param executor_reregistration_timeout: seconds an executor whose
         connection broke has to subscribe again before it is shut down.
+    @param executor_exit_read_timeout: seconds the slave goes on reading
+        the connection of an executor whose process has ended, before it
+        acts on the exit.
     @param resource_monitoring_interval: seconds between samples of the
         executors' usage (L{monitor}).
     @param switch_user: run executors as their framework's user.
@@ -84,6 +87,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         executor_shutdown_grace_period=constants.EXECUTOR_SHUTDOWN_GRACE_PERIOD,
         executor_registration_timeout=constants.EXECUTOR_REGISTRATION_TIMEOUT,
         executor_reregistration_timeout=constants.EXECUTOR_REREGISTRATION_TIMEOUT,
+        executor_exit_read_timeout=constants.EXECUTOR_EXIT_READ_TIMEOUT,
         resource_monitoring_interval=1.0,
         switch_user=False,
         python=sys.executable,
@@ -105,6 +109,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.executor_shutdown_grace_period = executor_shutdown_grace_period
         self.executor_registration_timeout = executor_registration_timeout
         self.executor_reregistration_timeout = executor_reregistration_timeout
+        self.executor_exit_read_timeout = executor_exit_read_timeout
         self.switch_user = switch_user
         self.python = python
         self.environ = dict(os.environ if environ is None else environ)
@@ -213,7 +218,12 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()
                 kills.append(self._destroy_container(framework, executor))
-        return gatherResults(kills, consumeErrors=True)
+        d = gatherResults(kills, consumeErrors=True)
+        # An isolator may have a process of its own to stop (a launcher).
+        stop_isolator = getattr(self.isolator, "stop", None)
+        if stop_isolator is not None:
+            d.addBoth(lambda _: stop_isolator())
+        return d
 
     # Registration.
 

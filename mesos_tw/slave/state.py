@@ -79,6 +79,11 @@ class ExecutorRecord:
     registration_timer: object = None
     reregistration_timer: object = None
     shutdown_timer: object = None
+    #: The L{Termination} of its process while the slave still reads its
+    #: connection (the connection's end, not the process's, closes the
+    #: book), and the timer bounding that wait.
+    exit: object = None
+    exit_timer: object = None
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
     termination: tuple = None
@@ -158,12 +163,14 @@ class ExecutorRecord:
 
     def cancel_timers(self):
         """
-        Stop the registration, re-registration and shutdown timers.
+        Stop the registration, re-registration, shutdown and exit timers.
         """
         self.cancel_registration_timer()
         self.cancel_reregistration_timer()
         _cancel(self.shutdown_timer)
         self.shutdown_timer = None
+        _cancel(self.exit_timer)
+        self.exit_timer = None
 
     def to_json(self):
         """

@@ -43,6 +43,7 @@ class EmulatedSlave:
     One emulated slave of the master at C{master} (a L{UPID}).
 
     @param number: makes the slave's UPID (C{slave(<number>)}) unique.
+    @param attributes: C{{name: text}} it advertises (a C{rack}, say).
     @param node: its message node (by default a TCP L{MessageNode} that
         does not listen).
     @ivar slave_id: its id once registered.
@@ -52,12 +53,13 @@ class EmulatedSlave:
     log = Logger()
 
     def __init__(self, reactor, master, number, resources, hostname=None,
-                 default_duration=30.0, node=None):
+                 default_duration=30.0, node=None, attributes=None):
         self.reactor = reactor
         self.master = master
         self.resources = resources
         self.hostname = hostname or f"emulated-{number}"
         self.default_duration = default_duration
+        self.attributes = dict(attributes or {})
         self.node = node or MessageNode(reactor, UPID(f"slave({number})", "127.0.0.1", 0), None)
         self.node.receiver = self
         self.slave_id = None
@@ -102,6 +104,8 @@ class EmulatedSlave:
 
     def _register(self):
         info = mesos_pb2.SlaveInfo(hostname=self.hostname, resources=self.resources.to_protobuf())
+        for name, value in self.attributes.items():
+            info.attributes.add(name=name, type=mesos_pb2.Value.TEXT).text.value = value
         if self.slave_id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
         else:

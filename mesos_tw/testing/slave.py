@@ -116,6 +116,14 @@ class SlaveTestCase(SynchronousTestCase):
         self.turn()
         return executor
 
+    def executor_exits(self, executor, executor_id, status=0):
+        """
+        A registered executor's process exits: its connection closes, and
+        the isolator reports the exit.
+        """
+        self.network.crash(executor.upid)
+        self.isolator.exit("F1", executor_id, status)
+
     def executor_update(self, executor, task_id, state, uuid):
         """
         The executor sends a status update.
