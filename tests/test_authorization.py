@@ -63,8 +63,17 @@ def basic(principal):
         f"{principal}:{principal}-secret".encode()).decode()}
 
 
-LocalAuthorizerTests = make_iauthorizer_tests(local_authorizer)
-LateAuthorizerTests = make_iauthorizer_tests(late_authorizer, settle=LateAuthorizer.release)
+class LocalAuthorizerTests(make_iauthorizer_tests(local_authorizer)):
+    """
+    Mesos's local authorizer passes the shared suite.
+    """
+
+
+class LateAuthorizerTests(make_iauthorizer_tests(late_authorizer, settle=LateAuthorizer.release)):
+    """
+    The late authorizer (the fake that answers only when released) passes
+    it too.
+    """
 
 
 class ACLParsingTests(SynchronousTestCase):

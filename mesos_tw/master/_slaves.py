@@ -51,6 +51,12 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
             return
+        error = _reported_work_error(message)
+        if error is not None:
+            self.log.warn("Dropping re-registration of slave {slave_id} at {pid} because it sent "
+                          "an invalid re-registration: {error}", slave_id=slave_id,
+                          pid=str(sender), error=error)
+            return
         slave = self.slaves.get(slave_id)
         if slave is not None:
             self._reconnect_slave(slave, sender, message)
@@ -300,3 +306,18 @@ class SlaveManagement:
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
         self._record_removal(slave, reason, updates, shutdown)
+
+
+def _reported_work_error(message):
+    """
+    What is wrong with the executors and tasks a re-registering slave
+    reports (resources that do not parse), or L{None}: found by fuzzing,
+    they failed the handler half-way through.
+    """
+    for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
+        for item in items:
+            try:
+                Resources.from_protobuf(item.resources)
+            except ResourcesError as error:
+                return f"{kind} with invalid resources: {error}"
+    return None
