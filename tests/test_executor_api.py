@@ -202,6 +202,7 @@ class HttpExecutorTests(SynchronousTestCase):
         """
         self.registered()
         self.network.crash(self.slave_pid)
+        self.clock.advance(0)
         self.assertEqual(self.request.reader.events[-1]["type"], "ERROR")
         self.assertTrue(self.subscription.closed.called)
         self.clock.advance(30.0)

@@ -203,6 +203,7 @@ class ExecutorDriverTests(DriverTestCase):
         self.clock.advance(3600)
         self.assertNoResult(self.driver.stopped)
         self.network.crash(SLAVE)
+        self.turn()
         self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
 
     def test_slave_lost_shuts_down(self):

@@ -108,13 +108,16 @@ class MasterHTTPTests(SynchronousTestCase):
 
     def test_redirect(self):
         """
-        /master/redirect sends the browser to the leader (this master).
+        /master/redirect (and /redirect) send the client to the leader (this
+        master) as Mesos does: a protocol-relative C{//hostname:port} that
+        scripts append paths to.
         """
-        response = self.successResultOf(
-            self.client.get("http://master/master/redirect", allow_redirects=False))
-        self.assertEqual(response.code, 307)
-        self.assertEqual(response.headers.getRawHeaders("location"),
-                         ["http://127.0.0.1:5050/master/state"])
+        for path in ("/master/redirect", "/redirect", "/master/redirect/"):
+            response = self.successResultOf(
+                self.client.get("http://master" + path, allow_redirects=False))
+            self.assertEqual(response.code, 307)
+            self.assertEqual(response.headers.getRawHeaders("location"),
+                             [f"//{self.master.info.hostname}:5050"])
 
     def test_metrics(self):
         """

@@ -384,5 +384,6 @@ class BacklogTests(SynchronousTestCase):
         network.reactor.advance(0)
         self.assertTrue(network.linked(node.upid, master.upid))
         subscription.close("test")
+        network.reactor.advance(0)
         self.assertEqual(self.successResultOf(subscription.closed), "test")
         self.assertEqual(master.lost, [node.upid])

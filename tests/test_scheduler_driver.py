@@ -120,6 +120,7 @@ class RegistrationTests(SchedulerDriverTestCase):
         """
         self.start_and_register()
         self.network.crash(MASTER)
+        self.turn()
         self.master = RecordingPeer(self.network, MASTER)
         self.clock.advance(1)
         self.turn()

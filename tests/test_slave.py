@@ -66,6 +66,7 @@ class RegistrationTests(SlaveTestCase):
         self.run_task("t1", executor_id="e1")
         self.executor_registers("e1")
         self.slave.node.disconnect(MASTER)
+        self.turn()
         self.clock.advance(1)
         self.turn()
         message = self.master.last(internal.ReregisterSlaveMessage)

@@ -1,12 +1,14 @@
 """
 Tests for the v1 APIs' encodings (L{mesos_tw.web._v1_codec}): v1 JSON
-names guided by the descriptors, strict parsing of JSON and protobuf calls,
+names guided by the descriptors, parsing of JSON and protobuf calls (lenient
+as Mesos's for what it does not define, strict for what is malformed),
 the same call either way, C{Accept} negotiation, and RecordIO framing.
 """
 
 import base64
 import json
 
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import executor_pb2, mesos_pb2, scheduler_pb2
@@ -48,19 +50,6 @@ class JSONNamesTests(SynchronousTestCase):
         launch = to_v1(accept_call())["accept"]["operations"][0]["launch"]["task_infos"][0]
         self.assertEqual((launch["agent_id"], "slave_id" in launch), ({"value": "S1"}, False))
         self.assertEqual(from_v1(Call, value, "the call"), call)
-
-    def test_slave_id_refused(self):
-        """
-        JSON that says C{slave_id} is refused, pointing at the v1 name.
-        """
-        value = to_v1(accept_call())
-        task = value["accept"]["operations"][0]["launch"]["task_infos"][0]
-        task["slave_id"] = task.pop("agent_id")
-        with self.assertRaises(CallError) as raised:
-            from_v1(Call, value, "the call")
-        self.assertIn("accept.operations[0].launch.task_infos[0].slave_id: mesos.TaskInfo has "
-                      "no field 'slave_id' that we support (v1 says agent_id)",
-                      str(raised.exception))
 
     def test_enum_values_say_agent(self):
         """
@@ -114,8 +103,9 @@ class JSONNamesTests(SynchronousTestCase):
 
 class StrictParsingTests(SynchronousTestCase):
     """
-    What is not a call we can carry out is refused, saying why, in either
-    encoding.
+    Parsing as lenient as Mesos's where that is harmless (what Mesos's
+    protos do not define is ignored) and strict where it protects: what is
+    malformed or missing is refused, saying why, in either encoding.
     """
 
     def assert_refused(self, parse, text):
@@ -126,29 +116,74 @@ class StrictParsingTests(SynchronousTestCase):
             parse()
         self.assertIn(text, str(raised.exception))
 
-    def test_unknown_json_field(self):
+    def test_unknown_json_keys_ignored(self):
         """
-        A JSON field we do not know is refused by its path, not dropped.
+        JSON keys that name no field, at any depth (a later release's
+        field, a misspelling, C{slave_id} beside C{agent_id}), are ignored
+        as Mesos ignores them, and their paths reported to the caller.
         """
         value = to_v1(accept_call())
         value["accept"]["operations"][0]["teleport"] = {"resources": []}
-        self.assert_refused(lambda: from_v1(Call, value, "the call"),
-                            "the call is malformed: accept.operations[0].teleport: "
-                            "mesos.Offer.Operation has no field 'teleport'")
+        value["accept"]["operations"][0]["launch"]["task_infos"][0]["slave_id"] = {"value": "S1"}
+        value["future_field"] = 1
+        ignored = []
+        self.assertEqual(from_v1(Call, value, "the call", ignored), accept_call())
+        self.assertEqual(sorted(ignored), [
+            "accept.operations[0].launch.task_infos[0].slave_id",
+            "accept.operations[0].teleport",
+            "future_field",
+        ])
 
-    def test_unknown_protobuf_field(self):
+    def test_unknown_protobuf_fields_ignored(self):
         """
-        A protobuf field we do not know (kept aside by protobuf) is refused
-        by its number and the path to its message.
+        A protobuf field number Mesos's protos do not define (kept aside by
+        protobuf) is ignored, and reported by the path to its message.
         """
         data = accept_call().SerializeToString()
         # Call.accept (4) holding Operation (2) holding a field 99, empty.
         unknown = b"\x9a\x06\x00"
         operation = b"\x12" + bytes([len(unknown)]) + unknown
         data += b"\x22" + bytes([len(operation)]) + operation
-        self.assert_refused(lambda: from_protobuf(Call, data, "the call"),
-                            "accept.operations[2]: mesos.Offer.Operation has no field "
-                            "number 99 that we support")
+        ignored = []
+        call = from_protobuf(Call, data, "the call", ignored)
+        self.assertEqual(ignored, ["accept.operations[2].#99"])
+        self.assertEqual(len(call.accept.operations), 3)
+
+    def test_ignored_fields_logged_at_debug(self):
+        """
+        L{parse_call} logs what it ignored, at debug level, by path.
+        """
+        value = to_v1(accept_call())
+        value["extra"] = True
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        parse_call(CallRequest(json.dumps(value).encode(), JSON), Call)
+        [event] = [e for e in events if e.get("fields") == ["extra"]]
+        self.assertEqual((event["log_level"], event["call_type"], event["media"]),
+                         (LogLevel.debug, "mesos.v1.scheduler.Call", JSON))
+
+    def test_slave_id_alone_is_missing_agent_id(self):
+        """
+        A task that says C{slave_id} and not C{agent_id} lacks a required
+        field (as in Mesos); the error says the v1 name.
+        """
+        value = to_v1(accept_call())
+        task = value["accept"]["operations"][0]["launch"]["task_infos"][0]
+        task["slave_id"] = task.pop("agent_id")
+        self.assert_refused(
+            lambda: from_v1(Call, value, "the call"),
+            "the call is missing required fields: "
+            "accept.operations[0].launch.task_infos[0].agent_id "
+            "(accept.operations[0].launch.task_infos[0].slave_id was ignored: v1 says agent_id)")
+
+    def test_wrong_wire_type_refused(self):
+        """
+        A known protobuf field holding the wrong wire type is refused.
+        """
+        # Call.type (2) sent as a length-delimited field.
+        self.assert_refused(lambda: from_protobuf(Call, b"\x12\x00", "the call"),
+                            "type has the wrong wire type")
 
     def test_unknown_type(self):
         """

@@ -111,8 +111,8 @@ class FrameworkPageTests(SynchronousTestCase):
         The dashboard links the framework; its page lists its staged task.
         """
         _, dashboard = self.get("/")
-        self.assertIn(f'href="/frameworks/{self.framework_id}"', dashboard)
-        response, page = self.get(f"/frameworks/{self.framework_id}")
+        self.assertIn(f'href="/ui/frameworks/{self.framework_id}"', dashboard)
+        response, page = self.get(f"/ui/frameworks/{self.framework_id}")
         self.assertEqual(response.code, 200)
         for text in ("page-test", "visible-task", "t-1", "TASK_STAGING"):
             self.assertIn(text, page)
@@ -121,7 +121,7 @@ class FrameworkPageTests(SynchronousTestCase):
         """
         An unknown framework id is a 404 saying so.
         """
-        response, body = self.get("/frameworks/nope")
+        response, body = self.get("/ui/frameworks/nope")
         self.assertEqual(response.code, 404)
         self.assertIn("no framework nope", body)
 
@@ -240,9 +240,9 @@ class ClusterPagesTests(SynchronousTestCase):
         /frameworks lists the framework with its role, its task and its
         dominant share (1 of 4 CPUs), linked to its own page.
         """
-        response, body = self.get("/frameworks")
+        response, body = self.get("/ui/frameworks")
         self.assertEqual(response.code, 200)
-        for text in ("pages-fw", "alice", "batch", f'href="/frameworks/{self.framework_id}"',
+        for text in ("pages-fw", "alice", "batch", f'href="/ui/frameworks/{self.framework_id}"',
                      "25.0%"):
             self.assertIn(text, body)
 
@@ -251,9 +251,9 @@ class ClusterPagesTests(SynchronousTestCase):
         /slaves lists the slave with its host, attributes, task count and
         CPUs used of total, linked to its page.
         """
-        response, body = self.get("/slaves")
+        response, body = self.get("/ui/slaves")
         self.assertEqual(response.code, 200)
-        for text in ("node-a", "rack=r7", "1 / 4", f'href="/slaves/{self.slave_id}"',
+        for text in ("node-a", "rack=r7", "1 / 4", f'href="/ui/slaves/{self.slave_id}"',
                      "<td>connected</td>"):
             self.assertIn(text, body)
 
@@ -263,7 +263,7 @@ class ClusterPagesTests(SynchronousTestCase):
         is kept, with its task).
         """
         self.master.disconnect_slave(self.master.slaves[self.slave_id], "test")
-        response, body = self.get("/slaves")
+        response, body = self.get("/ui/slaves")
         self.assertEqual(response.code, 200)
         self.assertIn("<td>disconnected</td>", body)
 
@@ -272,7 +272,7 @@ class ClusterPagesTests(SynchronousTestCase):
         /offers lists each outstanding offer with its framework's name and
         its slave; with none it says so.
         """
-        _, body = self.get("/offers")
+        _, body = self.get("/ui/offers")
         self.assertIn("No outstanding offers.", body)
         offered = len(self.scheduler.of(internal.ResourceOffersMessage))
         # The launch's filter refuses the rest of the slave for 5 seconds.
@@ -281,7 +281,7 @@ class ClusterPagesTests(SynchronousTestCase):
             self.turn()
         self.assertEqual(len(self.scheduler.of(internal.ResourceOffersMessage)), offered + 1)
         offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
-        _, body = self.get("/offers")
+        _, body = self.get("/ui/offers")
         for text in (offer.id.value, "pages-fw", "node-a", "cpus: 3"):
             self.assertIn(text, body)
         self.assertNotIn("No outstanding offers.", body)
@@ -291,9 +291,9 @@ class ClusterPagesTests(SynchronousTestCase):
         A slave's page lists the executor the slave reports, linked to the
         executor's page and its sandbox, and the task the master knows.
         """
-        response, body = self.get(f"/slaves/{self.slave_id}")
+        response, body = self.get(f"/ui/slaves/{self.slave_id}")
         self.assertEqual(response.code, 200)
-        executor_page = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        executor_page = f"/ui/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
         for text in ("Command Executor (Task: writer-1)", f'href="{executor_page}"',
                      browse_link(self.slave_id, self.directory).replace("&", "&amp;"),
                      "writer", "TASK_STAGING", "rack=r7"):
@@ -306,14 +306,14 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         self.slave.isolator.exit(self.framework_id, "writer-1", 0)
         self.turn()
-        _, body = self.get(f"/slaves/{self.slave_id}")
+        _, body = self.get(f"/ui/slaves/{self.slave_id}")
         completed = body.split('id="completed-executors"', 1)[1].split("</table>", 1)[0]
         self.assertIn("Command Executor (Task: writer-1)", completed)
         self.assertIn(browse_link(self.slave_id, self.directory).replace("&", "&amp;"),
                       completed)
         running = body.split('id="executors"', 1)[1].split("</table>", 1)[0]
         self.assertNotIn("writer-1", running)
-        executor_page = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        executor_page = f"/ui/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
         response, page = self.get(executor_page)
         self.assertEqual(response.code, 200)
         self.assertIn("completed", page)
@@ -322,7 +322,7 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         Every page's scripts and styles come from the master itself.
         """
-        for path in ("/", "/frameworks", "/slaves", "/offers", f"/slaves/{self.slave_id}",
+        for path in ("/", "/ui/frameworks", "/ui/slaves", "/ui/offers", f"/ui/slaves/{self.slave_id}",
                      tail_link(self.slave_id, os.path.join(self.directory, "stdout"))):
             _, body = self.get(path)
             sources = re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="([^"]*)"', body)
@@ -337,7 +337,7 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         client = StubTreq(MasterHTTP(
             SoleMaster(self.master), slave_http=UnreachableSlaves()).resource())
-        response = self.successResultOf(client.get(f"http://master/slaves/{self.slave_id}"))
+        response = self.successResultOf(client.get(f"http://master/ui/slaves/{self.slave_id}"))
         body = self.successResultOf(response.content()).decode()
         self.assertEqual(response.code, 200)
         self.assertIn("did not answer", body)
@@ -348,9 +348,9 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         Every page of an unknown slave is a 404 naming it.
         """
-        for path in ("/slaves/nope", "/slaves/nope/browse?path=/",
-                     "/slaves/nope/tail?path=/x", "/slaves/nope/files/read?path=/x",
-                     "/slaves/nope/frameworks/f/executors/e"):
+        for path in ("/ui/slaves/nope", "/ui/slaves/nope/browse?path=/",
+                     "/ui/slaves/nope/tail?path=/x", "/ui/slaves/nope/files/read?path=/x",
+                     "/ui/slaves/nope/frameworks/f/executors/e"):
             response, body = self.get(path)
             self.assertEqual(response.code, 404, path)
             self.assertIn("no slave nope", body)
@@ -360,7 +360,7 @@ class ClusterPagesTests(SynchronousTestCase):
         An executor's page lists its tasks and links its sandbox and its
         stdout and stderr tails; an unknown executor is a 404.
         """
-        base = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors"
+        base = f"/ui/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors"
         response, body = self.get(f"{base}/writer-1")
         self.assertEqual(response.code, 200)
         for text in ("writer-1", "QUEUED", "running", self.directory,
@@ -377,7 +377,7 @@ class ClusterPagesTests(SynchronousTestCase):
         for that executor, and says when it reports none (the fake
         isolator measures nothing).
         """
-        base = f"/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
+        base = f"/ui/slaves/{self.slave_id}/frameworks/{self.framework_id}/executors/writer-1"
         _, body = self.get(base)
         self.assertIn("Usage: none reported", body)
         statistics = {"cpus_user_time_secs": 1.0, "cpus_system_time_secs": 0.5,
@@ -400,7 +400,7 @@ class ClusterPagesTests(SynchronousTestCase):
         client = StubTreq(MasterHTTP(
             SoleMaster(self.master), slave_http=UnreachableSlaves()).resource())
         response = self.successResultOf(client.get(
-            f"http://master/slaves/{self.slave_id}/frameworks/{self.framework_id}"
+            f"http://master/ui/slaves/{self.slave_id}/frameworks/{self.framework_id}"
             "/executors/writer-1"))
         self.assertEqual(response.code, 502)
         self.assertIn(b"did not answer", self.successResultOf(response.content()))
@@ -438,7 +438,7 @@ class ClusterPagesTests(SynchronousTestCase):
         stdout = os.path.join(self.directory, "stdout")
         response, body = self.get(tail_link(self.slave_id, stdout))
         self.assertEqual(response.code, 200)
-        for text in ('src="/static/pailer.js"', f'data-read="/slaves/{self.slave_id}/files/read"',
+        for text in ('src="/static/pailer.js"', f'data-read="/ui/slaves/{self.slave_id}/files/read"',
                      f'data-path="{stdout}"', "/files/download?path="):
             self.assertIn(text, body)
         response, body = self.get(tail_link(self.slave_id, stdout + ".missing"))
@@ -451,7 +451,7 @@ class ClusterPagesTests(SynchronousTestCase):
         """
         stdout = os.path.join(self.directory, "stdout")
         text = "hello from the sandbox\n"
-        base = f"/slaves/{self.slave_id}/files/read?path={stdout}"
+        base = f"/ui/slaves/{self.slave_id}/files/read?path={stdout}"
         _, body = self.get(base + "&offset=-1")
         self.assertEqual(json.loads(body), {"data": "", "offset": len(text)})
         _, body = self.get(base + "&offset=6&length=4")
@@ -466,7 +466,7 @@ class ClusterPagesTests(SynchronousTestCase):
         Bad offsets and lengths are 400s naming the argument, before the
         slave is asked.
         """
-        base = f"/slaves/{self.slave_id}/files/read?path=/x"
+        base = f"/ui/slaves/{self.slave_id}/files/read?path=/x"
         for query, text in (("&offset=abc", "offset must be an integer"),
                             ("&offset=-2", "offset must be at least -1"),
                             ("&length=-1", "length must be at least 0")):
@@ -479,10 +479,10 @@ class ClusterPagesTests(SynchronousTestCase):
         Every page shows the cluster's name and the leading master, and
         links the other pages.
         """
-        for path in ("/", "/frameworks", "/slaves", "/offers", f"/slaves/{self.slave_id}",
-                     f"/frameworks/{self.framework_id}"):
+        for path in ("/", "/ui/frameworks", "/ui/slaves", "/ui/offers", f"/ui/slaves/{self.slave_id}",
+                     f"/ui/frameworks/{self.framework_id}"):
             _, body = self.get(path)
-            for text in ('href="/frameworks"', 'href="/slaves"', 'href="/offers"', "pages",
+            for text in ('href="/ui/frameworks"', 'href="/ui/slaves"', 'href="/ui/offers"', "pages",
                          str(self.master.pid)):
                 self.assertIn(text, body, path)
 
@@ -518,8 +518,8 @@ class StandbyPagesTests(SynchronousTestCase):
         """
         client = StubTreq(MasterHTTP(
             Standby(MASTER, UPID("master", "10.0.0.9", 5050))).resource())
-        for path in ("/", "/frameworks", "/slaves", "/offers", "/slaves/s1",
-                     "/slaves/s1/browse?path=/tmp"):
+        for path in ("/", "/ui/frameworks", "/ui/slaves", "/ui/offers", "/ui/slaves/s1",
+                     "/ui/slaves/s1/browse?path=/tmp"):
             response = self.successResultOf(
                 client.get("http://master" + path, allow_redirects=False))
             self.assertEqual(response.code, 307, path)

@@ -182,7 +182,7 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
         self.assertIn("sleeper", executors)
         stdout = self.writer_stdout()
         query = f"?path={stdout}&offset=0"
-        _, through_master = yield self.get_json(f"/slaves/{self.slave.id}/files/read{query}")
+        _, through_master = yield self.get_json(f"/ui/slaves/{self.slave.id}/files/read{query}")
         _, from_slave = yield self.get_json(f"/files/read{query}", port=self.slave.pid.port)
         self.assertEqual(through_master, from_slave)
         self.assertIn(MARKER, through_master["data"])
@@ -268,9 +268,9 @@ class BrowserTests(LocalClusterMixin, TestCase):
         self.assertIn('data-resource="cpus"', dom)
         yield self.screenshot("/", "dashboard.png")
         yield self.screenshot("/", "dashboard-phone.png", width=390, height=1400)
-        dom = yield self.dom("/frameworks")
+        dom = yield self.dom("/ui/frameworks")
         self.assertIn("browser-test-framework", dom)
-        yield self.screenshot("/frameworks", "frameworks.png")
+        yield self.screenshot("/ui/frameworks", "frameworks.png")
 
     @inlineCallbacks
     def test_slave_page_lists_executors(self):
@@ -279,10 +279,10 @@ class BrowserTests(LocalClusterMixin, TestCase):
         and the executor's page lists its task as running and the memory
         the process isolator measured.
         """
-        dom = yield self.dom(f"/slaves/{self.slave.id}")
+        dom = yield self.dom(f"/ui/slaves/{self.slave.id}")
         self.assertIn("Command Executor (Task: sleeper)", dom)
-        yield self.screenshot(f"/slaves/{self.slave.id}", "slave.png")
-        executor = f"/slaves/{self.slave.id}/frameworks/{self.framework_id}/executors/sleeper"
+        yield self.screenshot(f"/ui/slaves/{self.slave.id}", "slave.png")
+        executor = f"/ui/slaves/{self.slave.id}/frameworks/{self.framework_id}/executors/sleeper"
         dom = yield self.dom(executor)
         table = dom.split('id="executor-tasks"', 1)[1]
         row = table.split("<code>sleeper</code>", 1)[1].split("</tr>", 1)[0]

@@ -71,7 +71,7 @@ class LongTablesTests(SynchronousTestCase):
         How many slaves the page's slaves table lists.
         """
         table = body.split('id="slaves"', 1)[1].split("</table>", 1)[0]
-        return table.count('<a href="/slaves/')
+        return table.count('<a href="/ui/slaves/')
 
     def test_dashboard_lists_first_slaves(self):
         """
@@ -79,26 +79,26 @@ class LongTablesTests(SynchronousTestCase):
         """
         _, body = self.get("/")
         self.assertEqual(self.slave_rows(body), 20)
-        self.assertIn('and 5 more: <a href="/slaves">all slaves</a>', body)
+        self.assertIn('and 5 more: <a href="/ui/slaves">all slaves</a>', body)
 
     def test_slaves_pages(self):
         """
         /slaves shows C{limit} slaves from C{offset}, says which, and links
         the previous and next pages.
         """
-        _, body = self.get("/slaves?limit=10")
+        _, body = self.get("/ui/slaves?limit=10")
         self.assertEqual(self.slave_rows(body), 10)
         self.assertIn("Showing 1\u201310 of 25", body)
-        self.assertIn('href="/slaves?offset=10&amp;limit=10"', body)
-        _, body = self.get("/slaves?offset=20&limit=10")
+        self.assertIn('href="/ui/slaves?offset=10&amp;limit=10"', body)
+        _, body = self.get("/ui/slaves?offset=20&limit=10")
         self.assertEqual(self.slave_rows(body), 5)
         self.assertIn("Showing 21\u201325 of 25", body)
-        self.assertIn('href="/slaves?offset=10&amp;limit=10"', body)
+        self.assertIn('href="/ui/slaves?offset=10&amp;limit=10"', body)
         self.assertNotIn("next", body)
-        _, body = self.get("/slaves")
+        _, body = self.get("/ui/slaves")
         self.assertEqual(self.slave_rows(body), 25)
         self.assertNotIn("Showing", body)
-        _, body = self.get("/slaves?offset=30&limit=10")
+        _, body = self.get("/ui/slaves?offset=30&limit=10")
         self.assertEqual(self.slave_rows(body), 0)
         self.assertIn("Nothing from 31: there are 25", body)
 
@@ -106,7 +106,7 @@ class LongTablesTests(SynchronousTestCase):
         """
         A framework's unfinished tasks come a page at a time.
         """
-        _, body = self.get(f"/frameworks/{self.framework_id}?limit=2")
+        _, body = self.get(f"/ui/frameworks/{self.framework_id}?limit=2")
         self.assertIn("Showing 1\u20132 of 3", body)
         table = body.split('id="tasks"', 1)[1].split("</table>", 1)[0]
         self.assertEqual(table.count("<tr>") - 1, 2)
@@ -115,10 +115,10 @@ class LongTablesTests(SynchronousTestCase):
         """
         A malformed offset or limit is a 400 naming it.
         """
-        for path, text in (("/slaves?offset=x", "offset must be an integer"),
-                           ("/slaves?limit=0", "limit must be at least 1"),
-                           ("/offers?offset=-1", "offset must be at least 0"),
-                           (f"/frameworks/{self.framework_id}?limit=no",
+        for path, text in (("/ui/slaves?offset=x", "offset must be an integer"),
+                           ("/ui/slaves?limit=0", "limit must be at least 1"),
+                           ("/ui/offers?offset=-1", "offset must be at least 0"),
+                           (f"/ui/frameworks/{self.framework_id}?limit=no",
                             "limit must be an integer")):
             response, body = self.get(path)
             self.assertEqual(response.code, 400, path)

@@ -5,9 +5,11 @@ way the caller waits for the end.
 """
 
 import threading
+import traceback
 import uuid
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 
 from mesos_tw.driver import reactor_thread
 from mesos_tw.protocols import mesos_pb2
@@ -27,6 +29,8 @@ class DriverBase:
 
     @ivar stopped: a Deferred firing with the final status.
     """
+
+    log = Logger()
 
     def __init__(self, reactor, node_factory):
         self._threaded = reactor is None
@@ -53,6 +57,40 @@ class DriverBase:
         if not self.stopped.called:
             self.stopped.callback(status)
         self._done.set()
+
+    def _invoke(self, target, name, *args):
+        """
+        Call the framework's callback C{target.name(self, *args)}.
+
+        A callback that raises aborts the driver, as Mesos's Python bindings
+        do (C{PyErr_Print()}, then C{driver->abort()}): the traceback goes to
+        standard error, the framework's C{error} callback is told why (unless
+        C{error} itself raised), and L{run} returns C{DRIVER_ABORTED}.  The
+        driver neither acknowledges what the callback was handed nor
+        registers again.
+
+        @return: whether the callback returned normally.
+        """
+        try:
+            getattr(target, name)(self, *args)
+        except Exception as error:
+            why = f"{type(target).__name__}.{name} raised {type(error).__name__}: {error}"
+            traceback.print_exc()
+            self.log.error("Aborting the driver: {why}", why=why)
+            if name != "error":
+                try:
+                    target.error(self, f"Aborting the driver: {why}")
+                except Exception:
+                    traceback.print_exc()
+            self._abort()
+            return False
+        return True
+
+    def _abort(self):
+        """
+        Stop at once (each driver says how).
+        """
+        raise NotImplementedError
 
     def join(self):
         """

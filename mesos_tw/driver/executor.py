@@ -15,6 +15,7 @@ from mesos_tw.driver.base import DriverBase
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
@@ -52,7 +53,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.node = None
         self.unacknowledged = {}
         self._awaiting_acknowledgements = False
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
             internal.RunTaskGroupMessage: self._run_task_group,
@@ -60,7 +61,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             internal.FrameworkToExecutorMessage: self._framework_message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
-        }
+        }, self.log, with_sender=False)
 
     def start(self):
         """
@@ -80,7 +81,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
                                  "(is this executor running under a slave?)")
             self.slave = UPID.parse(self.environ["MESOS_SLAVE_PID"])
         except ValueError as error:
-            self.executor.error(self, f"Cannot find the slave: {error}")
+            self._invoke(self.executor, "error", f"Cannot find the slave: {error}")
             self._finish(mesos_pb2.DRIVER_ABORTED)
             return self.status
         self.framework_id = mesos_pb2.FrameworkID(value=self.environ["MESOS_FRAMEWORK_ID"])
@@ -144,12 +145,8 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self.log.warn("Ignoring {name} from {sender}, which is not our slave",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
         if self.status == RUNNING or isinstance(message, internal.StatusUpdateAcknowledgementMessage):
-            handler(message)
+            self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
@@ -159,31 +156,30 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             return
         if self.status == RUNNING:
             self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
-            self.executor.shutdown(self)
-            self.status = mesos_pb2.DRIVER_STOPPED
-            self._finish(self.status)
+            if self._invoke(self.executor, "shutdown"):
+                self._finish(mesos_pb2.DRIVER_STOPPED)
         elif self._awaiting_acknowledgements:
             self._close()
 
     def _registered(self, message):
         self.slave_id = message.slave_id
-        self.executor.registered(self, message.executor_info, message.framework_info,
-                                 message.slave_info)
+        self._invoke(self.executor, "registered", message.executor_info,
+                     message.framework_info, message.slave_info)
 
     def _run_task(self, message):
-        self.executor.launchTask(self, message.task)
+        self._invoke(self.executor, "launchTask", message.task)
 
     def _run_task_group(self, message):
-        self.executor.launchTaskGroup(self, list(message.task_group.tasks))
+        self._invoke(self.executor, "launchTaskGroup", list(message.task_group.tasks))
 
     def _kill_task(self, message):
-        self.executor.killTask(self, message.task_id)
+        self._invoke(self.executor, "killTask", message.task_id)
 
     def _framework_message(self, message):
-        self.executor.frameworkMessage(self, message.data)
+        self._invoke(self.executor, "frameworkMessage", message.data)
 
     def _shutdown(self, message):
-        self.executor.shutdown(self)
+        self._invoke(self.executor, "shutdown")
         self._stop()
 
     def _acknowledged(self, message):
@@ -204,8 +200,8 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         if self.status != RUNNING:
             return self.status
         if status.state == mesos_pb2.TASK_STAGING:
-            self.executor.error(self, "Attempted to send TASK_STAGING status update; "
-                                      "executors must not send it")
+            self._invoke(self.executor, "error", "Attempted to send TASK_STAGING status update; "
+                                                 "executors must not send it")
             return self._abort()
         now = self._reactor.seconds()
         update = internal.StatusUpdate(

@@ -13,11 +13,12 @@ from zope.interface import implementer
 
 from mesos_tw import constants
 from mesos_tw.authentication.client import ClientAuthentication
-from mesos_tw.driver.base import DriverBase
 from mesos_tw.detector import DetectorError, detector_for
+from mesos_tw.driver.base import DriverBase
 from mesos_tw.interface import SchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.retry import RetryWithBackoff
@@ -68,7 +69,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._registration = RetryWithBackoff(self._reactor, self._register)
         self._authentication = ClientAuthentication(
             self._reactor, None, credential, self._registration.start, self._refused)
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.FrameworkRegisteredMessage: self._registered,
             internal.FrameworkReregisteredMessage: self._reregistered,
             internal.ResourceOffersMessage: self._offers,
@@ -78,7 +79,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             internal.ExecutorToFrameworkMessage: self._framework_message,
             internal.ExitedExecutorMessage: self._exited_executor,
             internal.FrameworkErrorMessage: self._error,
-        }
+        }, self.log)
 
     # Life cycle.
 
@@ -96,7 +97,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         try:
             self._detector = detector_for(self.master_spec, self._reactor)
         except DetectorError as error:
-            self.scheduler.error(self, str(error))
+            self._invoke(self.scheduler, "error", str(error))
             self._finish(mesos_pb2.DRIVER_ABORTED)
             return self.status
         host = socket.gethostname()
@@ -156,7 +157,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return
         if self.connected:
             self.connected = False
-            self.scheduler.disconnected(self)
+            if not self._invoke(self.scheduler, "disconnected"):
+                return
         self.master = upid
         self._registration.stop()
         self._authentication.stop()
@@ -167,7 +169,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         """
         The master refused our credential: tell the scheduler, and abort.
         """
-        self.scheduler.error(self, message)
+        self._invoke(self.scheduler, "error", message)
         self._abort()
 
     def _register(self):
@@ -183,11 +185,11 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
 
     def _registered(self, sender, message):
         if self._connect(message):
-            self.scheduler.registered(self, message.framework_id, message.master_info)
+            self._invoke(self.scheduler, "registered", message.framework_id, message.master_info)
 
     def _reregistered(self, sender, message):
         if self._connect(message):
-            self.scheduler.reregistered(self, message.master_info)
+            self._invoke(self.scheduler, "reregistered", message.master_info)
 
     def _connect(self, message):
         """
@@ -217,11 +219,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return
         if self._authentication.received(sender, message):
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
@@ -231,7 +229,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             return
         if self.connected:
             self.connected = False
-            self.scheduler.disconnected(self)
+            if not self._invoke(self.scheduler, "disconnected"):
+                return
         # The master forgets an authentication with its connection.
         self._registration.stop()
         self._authentication.start(upid, delay=constants.REGISTRATION_RETRY_INTERVAL)
@@ -244,10 +243,10 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                 self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
             except ValueError:
                 pass
-        self.scheduler.resourceOffers(self, list(message.offers))
+        self._invoke(self.scheduler, "resourceOffers", list(message.offers))
 
     def _rescinded(self, sender, message):
-        self.scheduler.offerRescinded(self, message.offer_id)
+        self._invoke(self.scheduler, "offerRescinded", message.offer_id)
 
     def _status_update(self, sender, message):
         update = message.update
@@ -268,7 +267,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             # again, but the scheduler has seen it already.
             self._acknowledge(slave_pid, update)
             return
-        self.scheduler.statusUpdate(self, status)
+        self._invoke(self.scheduler, "statusUpdate", status)
         # Returning from the callback is the acknowledgement, unless the
         # scheduler aborted in it; master-made updates carry no pid.
         if self.status == RUNNING and reliable:
@@ -284,16 +283,18 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
 
     def _lost_slave(self, sender, message):
         self._slave_pids.pop(message.slave_id.value, None)
-        self.scheduler.slaveLost(self, message.slave_id)
+        self._invoke(self.scheduler, "slaveLost", message.slave_id)
 
     def _framework_message(self, sender, message):
-        self.scheduler.frameworkMessage(self, message.executor_id, message.slave_id, message.data)
+        self._invoke(self.scheduler, "frameworkMessage", message.executor_id, message.slave_id,
+                     message.data)
 
     def _exited_executor(self, sender, message):
-        self.scheduler.executorLost(self, message.executor_id, message.slave_id, message.status)
+        self._invoke(self.scheduler, "executorLost", message.executor_id, message.slave_id,
+                     message.status)
 
     def _error(self, sender, message):
-        self.scheduler.error(self, message.message)
+        self._invoke(self.scheduler, "error", message.message)
         self._abort()
 
     # Calls from the scheduler.
@@ -319,7 +320,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                     message="Master disconnected", source=mesos_pb2.TaskStatus.SOURCE_MASTER,
                     reason=mesos_pb2.TaskStatus.REASON_MASTER_DISCONNECTED,
                     timestamp=self._reactor.seconds())
-                self.scheduler.statusUpdate(self, status)
+                if not self._invoke(self.scheduler, "statusUpdate", status):
+                    break
             return self.status
         message = internal.LaunchTasksMessage(
             framework_id=self._framework_id(), tasks=tasks,

@@ -22,12 +22,14 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
 from mesos_tw.isolation.usage import container_processes
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["CommandExecutor", "become_subreaper", "kill_leftovers", "main"]
@@ -69,14 +71,14 @@ class CommandExecutor:
         self.finished_at = None
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
             internal.KillTaskMessage: self._kill_task,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
             internal.FrameworkToExecutorMessage: lambda message: None,
-        }
+        }, _StandardErrorLog(), with_sender=False)
 
     def send(self, message):
         """
@@ -125,9 +127,7 @@ class CommandExecutor:
             envelopes, self._buffer = split_frames(self._buffer + data)
             for envelope in envelopes:
                 sender, message = decode_envelope(envelope)
-                handler = self._handlers.get(type(message))
-                if handler is not None:
-                    handler(message)
+                self.dispatcher.dispatch(sender, message)
         except FrameError as error:
             sys.stderr.write(f"command executor: unreadable frame from the slave: {error}\n")
             self._signal(signal.SIGKILL)
@@ -219,6 +219,26 @@ class CommandExecutor:
             update.status.slave_id.CopyFrom(self.slave_id)
         self.unacknowledged.add(update.uuid)
         self.send(internal.StatusUpdateMessage(update=update))
+
+
+class _StandardErrorLog:
+    """
+    The dispatcher's log, for a program without Twisted: lines on standard
+    error (which the slave keeps in the sandbox), tracebacks included.
+    """
+
+    def warn(self, format, **fields):
+        """
+        One line.
+        """
+        sys.stderr.write(f"command executor: {format.format(**fields)}\n")
+
+    def failure(self, format, **fields):
+        """
+        One line, then the traceback of the exception being handled.
+        """
+        self.warn(format, **fields)
+        traceback.print_exc()
 
 
 def become_subreaper():

@@ -37,7 +37,7 @@ class AuthenticationManagement:
                                (internal.ReregisterSlaveMessage, self._slave_admitted),
                                (internal.RegisterFrameworkMessage, self._framework_admitted),
                                (internal.ReregisterFrameworkMessage, self._framework_admitted)):
-            handlers[kind] = self._checked(admitted, self._handlers[kind])
+            handlers[kind] = self._checked(admitted, self.dispatcher.handlers[kind])
         return handlers
 
     def _checked(self, admitted, handler):

@@ -39,11 +39,11 @@ class AuthorizationManagement:
         """
         return {
             internal.RegisterFrameworkMessage: self._role_authorized(
-                self._handlers[internal.RegisterFrameworkMessage]),
+                self.dispatcher.handlers[internal.RegisterFrameworkMessage]),
             internal.ReregisterFrameworkMessage: self._role_authorized(
-                self._handlers[internal.ReregisterFrameworkMessage]),
+                self.dispatcher.handlers[internal.ReregisterFrameworkMessage]),
             internal.LaunchTasksMessage: self._launch_authorized(
-                self._handlers[internal.LaunchTasksMessage]),
+                self.dispatcher.handlers[internal.LaunchTasksMessage]),
         }
 
     def _role_authorized(self, handler):

@@ -78,6 +78,11 @@ class FrameworkManagement:
             self._send_error(sender, "ReregisterFrameworkMessage needs a framework id")
             return
         framework = self.frameworks.get(framework_id)
+        if framework is None and self._was_removed(framework_id):
+            # Its tasks were killed and reported so; as in Mesos, it does
+            # not come back under the same id.
+            self._send_error(sender, "Framework has been removed")
+            return
         if framework is None and not self._role_allowed(sender, info):
             return
         if framework is None:
@@ -116,6 +121,13 @@ class FrameworkManagement:
             else internal.FrameworkReregisteredMessage,
         )
         self.allocate_soon()
+
+    def _was_removed(self, framework_id):
+        """
+        Whether C{framework_id} is one of the completed frameworks this
+        master removed (the last C{MAX_COMPLETED_FRAMEWORKS}, as in Mesos).
+        """
+        return any(framework.id == framework_id for framework in self.completed_frameworks)
 
     def _framework_from(self, sender, framework_id):
         """

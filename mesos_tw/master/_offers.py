@@ -4,7 +4,7 @@ offers, rescinding them, and launching tasks on them (with validation).
 Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 """
 
-from mesos_tw.master.state import OfferRecord, TaskRecord
+from mesos_tw.master.state import OfferRecord, TaskRecord, shown_fields
 from mesos_tw.master.validation import launched_tasks, validate_group, validate_task
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -215,7 +215,7 @@ class OfferManagement:
                 slave.executors.setdefault(framework.id, {})[executor_id] = task.executor
                 framework.executors.setdefault(slave.id, {})[executor_id] = task.executor
         record = TaskRecord(record_task, Resources.from_protobuf(task.resources),
-                            [(mesos_pb2.TASK_STAGING, now)])
+                            [(mesos_pb2.TASK_STAGING, now)], shown=shown_fields(task))
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1

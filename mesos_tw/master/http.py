@@ -1,9 +1,11 @@
 """
 The master's HTTP endpoints, served on its message port, with Mesos's paths
-and field names: health, the full state (C{/master/state}, also
-C{/master/state.json} and C{/state}), the summary, frameworks, slaves,
+and field names: health, the full state, the summary, frameworks, slaves,
 tasks, flags, the redirect to the leader, and the metrics snapshot; and
-the web UI's pages (see C{docs/web-ui.md}).
+the web UI's dashboard at C{/} and its pages under C{/ui/} (see
+C{docs/web-ui.md}).  As in Mesos, whose master is the root's delegate,
+each C{/master/<name>} endpoint is also served at C{/<name>}, and a
+trailing slash does not matter.
 
 Only the leading master serves the cluster's state.  A standby answers
 those paths with a 307 to the same path on the leader, or a 503 while no
@@ -66,6 +68,14 @@ def _leader_only(route):
     return serve
 
 
+def _text_argument(request, name):
+    """
+    The query argument C{name} as text, or L{None} when absent.
+    """
+    raw = request.args.get(name.encode("ascii"), [None])[0]
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
 def _html(result, request):
     """
     A page (an L{Element}) as HTML bytes; anything else as it is.
@@ -91,6 +101,8 @@ class MasterHTTP:
     """
 
     app = Klein()
+    # libprocess routes /master/frameworks/ to /master/frameworks.
+    app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
                  authorizer=None):
@@ -147,7 +159,7 @@ class MasterHTTP:
         return Page(master, "Dashboard",
                     DashboardElement(master, metrics, self._history, held))
 
-    @app.route("/frameworks", methods=["GET"])
+    @app.route("/ui/frameworks", methods=["GET"])
     @_leader_only
     def frameworks_page(self, request, master):
         """
@@ -157,7 +169,7 @@ class MasterHTTP:
         return Page(master, "Frameworks",
                     FrameworksElement(master, metrics_snapshot(master, held), held))
 
-    @app.route("/frameworks/<framework_id>", methods=["GET"])
+    @app.route("/ui/frameworks/<framework_id>", methods=["GET"])
     @_leader_only
     def framework_page(self, request, master, framework_id):
         """
@@ -179,7 +191,7 @@ class MasterHTTP:
 
         return self._approved(request, "view_frameworks", record.info.user, page)
 
-    @app.route("/slaves", methods=["GET"])
+    @app.route("/ui/slaves", methods=["GET"])
     @_leader_only
     def slaves_page(self, request, master):
         """
@@ -189,7 +201,7 @@ class MasterHTTP:
         pager = Pager(request, len(master.slaves))
         return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager))
 
-    @app.route("/offers", methods=["GET"])
+    @app.route("/ui/offers", methods=["GET"])
     @_leader_only
     def offers_page(self, request, master):
         """
@@ -199,7 +211,7 @@ class MasterHTTP:
         return Page(master, "Offers",
                     OffersElement(master, pager.slice(master.offers.values()), pager))
 
-    @app.route("/slaves/<slave_id>", methods=["GET"])
+    @app.route("/ui/slaves/<slave_id>", methods=["GET"])
     @_leader_only
     def slave_page(self, request, master, slave_id):
         """
@@ -224,7 +236,7 @@ class MasterHTTP:
         d.addCallbacks(page, unavailable)
         return d
 
-    @app.route("/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
+    @app.route("/ui/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
                methods=["GET"])
     @_leader_only
     def executor_page(self, request, master, slave_id, framework_id, executor_id):
@@ -279,7 +291,7 @@ class MasterHTTP:
             raise BadRequest("path is required (a sandbox directory or file)")
         return path
 
-    @app.route("/slaves/<slave_id>/browse", methods=["GET"])
+    @app.route("/ui/slaves/<slave_id>/browse", methods=["GET"])
     @_leader_only
     def browse_page(self, request, master, slave_id):
         """
@@ -303,7 +315,7 @@ class MasterHTTP:
         return self._approved(request, "access_sandboxes",
                               self._sandbox_user(master, path), browse)
 
-    @app.route("/slaves/<slave_id>/tail", methods=["GET"])
+    @app.route("/ui/slaves/<slave_id>/tail", methods=["GET"])
     @_leader_only
     def tail_page(self, request, master, slave_id):
         """
@@ -326,7 +338,7 @@ class MasterHTTP:
         return self._approved(request, "access_sandboxes",
                               self._sandbox_user(master, path), tail)
 
-    @app.route("/slaves/<slave_id>/files/read", methods=["GET"])
+    @app.route("/ui/slaves/<slave_id>/files/read", methods=["GET"])
     @_leader_only
     def read_file(self, request, master, slave_id):
         """
@@ -389,6 +401,7 @@ class MasterHTTP:
                                      master.reactor))
 
     @app.route("/master/state-summary", methods=["GET"])
+    @app.route("/state-summary", methods=["GET"])
     @_leader_only
     def summary(self, request, master):
         """
@@ -398,37 +411,51 @@ class MasterHTTP:
             lambda view: stream_json(request, state_summary(master, view), master.reactor))
 
     @app.route("/master/frameworks", methods=["GET"])
+    @app.route("/frameworks", methods=["GET"])
     @_leader_only
     def frameworks(self, request, master):
         """
-        Frameworks, active and completed (streamed as the state is).
+        Frameworks, active and completed (streamed as the state is); only
+        the one C{?framework_id=} names, if given, as in Mesos.
         """
+        framework_id = _text_argument(request, "framework_id")
         return read_view(self.authorizer, principal_of(request)).addCallback(
-            lambda view: stream_json(request, frameworks_document(master, view), master.reactor))
+            lambda view: stream_json(request, frameworks_document(
+                master, framework_id, view=view), master.reactor))
 
     @app.route("/master/slaves", methods=["GET"])
+    @app.route("/slaves", methods=["GET"])
     @_leader_only
     def slaves(self, request, master):
         """
-        Registered slaves (streamed as the state is).
+        Registered slaves (streamed as the state is); only the one
+        C{?slave_id=} names, if given, as in Mesos.
         """
-        return stream_json(request, slaves_document(master), master.reactor)
+        return stream_json(request, slaves_document(
+            master, _text_argument(request, "slave_id")), master.reactor)
 
     @app.route("/master/tasks", methods=["GET"])
     @app.route("/master/tasks.json", methods=["GET"])
+    @app.route("/tasks", methods=["GET"])
     @_leader_only
     def tasks(self, request, master):
         """
-        Tasks, newest first; C{limit} (100), C{offset} (0), C{order}
-        (C{des} or C{asc}).
+        Tasks, newest first, as Mesos's C{/tasks}: C{limit} (100; a
+        negative one, C{-1} as Mesos's clients send, means all), C{offset}
+        (0), C{order} (C{des} or C{asc}), and the C{framework_id} and
+        C{task_id} filters.
         """
-        limit = int_argument(request, "limit", 100, minimum=1)
+        limit = int_argument(request, "limit", 100, minimum=None)
         offset = int_argument(request, "offset", 0)
         order = request.args.get(b"order", [b"des"])[0].decode("utf-8", "replace")
         if order not in ("asc", "des"):
             return text_error(request, 400, "order must be asc or des")
+        framework_id = _text_argument(request, "framework_id")
+        task_id = _text_argument(request, "task_id")
         return read_view(self.authorizer, principal_of(request)).addCallback(
-            lambda view: json_response(request, task_list(master, limit, offset, order, view)))
+            lambda view: json_response(request, task_list(
+                master, None if limit < 0 else limit, offset, order,
+                framework_id=framework_id, task_id=task_id, view=view)))
 
     @app.route("/master/teardown", methods=["POST"])
     @app.route("/teardown", methods=["POST"])
@@ -456,6 +483,7 @@ class MasterHTTP:
                               framework.info.principal or None, teardown)
 
     @app.route("/master/flags", methods=["GET"])
+    @app.route("/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
         The flags the master runs with (403 unless C{view_flags} allows
@@ -468,13 +496,19 @@ class MasterHTTP:
     @app.route("/redirect", methods=["GET"])
     def redirect(self, request):
         """
-        307 to the leading master's state; 503 while none is known.
+        307 to the leading master, as Mesos answers it: a protocol-relative
+        C{//host:port} (its hostname when we lead, else its address), to
+        which scripts append the path they want; 503 while none is known.
         """
-        pid = self.leadership.leader
+        leadership = self.leadership
+        pid = leadership.leader
         if pid is None:
             return text_error(request, 503, "no leading master is elected")
+        host = pid.host
+        if leadership.elected and leadership.master is not None:
+            host = leadership.master.info.hostname or host
         request.setResponseCode(307)
-        request.setHeader(b"Location", f"http://{pid.host}:{pid.port}/master/state".encode())
+        request.setHeader(b"Location", f"//{host}:{pid.port}".encode())
         return b""
 
     @app.route("/metrics/snapshot", methods=["GET"])

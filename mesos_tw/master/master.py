@@ -10,7 +10,7 @@ The message flows it follows are described in ``docs/flows.md``.
 import os
 import socket
 import time
-from collections import Counter, deque
+from collections import deque
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -30,6 +30,7 @@ from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.resources import Resources
 
@@ -181,12 +182,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._retries = set()
         self._stopped = False
         self.stats = new_counters()
-        #: Messages received, by type name; those no handler takes; the
-        #: allocation runs (the C{master/messages_*},
-        #: C{master/dropped_messages} and C{allocator/mesos/allocation_runs}
-        #: metrics).
-        self.messages_received = Counter()
-        self.dropped_messages = 0
+        #: The allocation runs (the C{allocator/mesos/allocation_runs} metric).
         self.allocation_runs = 0
         self._frameworks_by_pid = {}
         self._slaves_by_pid = {}
@@ -194,7 +190,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._allocation_call = None
         self._allocation_loop = LoopingCall(self.allocate)
         self._allocation_loop.clock = reactor
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.RegisterSlaveMessage: self._register_slave,
             internal.ReregisterSlaveMessage: self._reregister_slave,
             internal.UnregisterSlaveMessage: self._unregister_slave,
@@ -215,15 +211,15 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,
-        }
+        }, self.log)
         self.authenticator = authenticator
         self.authenticate_frameworks = authenticate_frameworks
         self.authenticate_slaves = authenticate_slaves
         self.authenticated = {}
         self._authenticating = {}
         self.authorizer = authorizer
-        self._handlers.update(self._authorization_handlers())
-        self._handlers.update(self._authentication_handlers())
+        self.dispatcher.handlers.update(self._authorization_handlers())
+        self.dispatcher.handlers.update(self._authentication_handlers())
 
     @property
     def pid(self):
@@ -282,8 +278,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler (once the registry is read);
-        unknown ones are logged.
+        Dispatch a message to its handler (once the registry is read): see
+        L{Dispatcher} for unknown messages and handlers that raise.
         """
         self._handle("message", sender, message)
 
@@ -304,16 +300,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             self._peer_lost(sender)
 
     def _message(self, sender, message):
-        self.messages_received[type(message).__name__] += 1
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.dropped_messages += 1
-            self.log.warn(
-                "Ignoring unexpected {name} from {sender}",
-                name=message.DESCRIPTOR.full_name, sender=str(sender),
-            )
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def _peer_lost(self, upid):
         # An authentication holds for one connection: a client that

@@ -28,6 +28,7 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
@@ -73,7 +74,7 @@ class HttpFramework(Subscription):
         self.stream_id = str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
         self._slave_pids = {}
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.FrameworkRegisteredMessage: self._subscribed,
             internal.FrameworkReregisteredMessage: self._subscribed,
             internal.ResourceOffersMessage: self._offers,
@@ -83,7 +84,7 @@ class HttpFramework(Subscription):
             internal.LostSlaveMessage: self._slave_lost,
             internal.ExitedExecutorMessage: self._executor_exited,
             internal.FrameworkErrorMessage: self._error,
-        }
+        }, self.log, with_sender=False)
 
     def describe(self):
         """
@@ -130,9 +131,7 @@ class HttpFramework(Subscription):
         """
         if sender != self.master:
             return
-        handler = self._handlers.get(type(message))
-        if handler is not None:
-            handler(message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """

@@ -6,12 +6,19 @@ JSON form for the state endpoint (Mesos's field names).
 from collections import deque
 from dataclasses import dataclass, field
 
+from google.protobuf import json_format
+
 from mesos_tw.constants import MAX_COMPLETED_TASKS_PER_FRAMEWORK, TERMINAL_STATES
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
+from mesos_tw.web.v1 import to_v1
 
 __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES",
-           "executor_key", "statistics_json"]
+           "executor_key", "shown_fields", "statistics_json"]
+
+#: The fields of a C{TaskInfo} the state shows as Mesos shows them (its
+#: C{Task}'s), though we do not act on them.
+_SHOWN_TASK_FIELDS = ("labels", "discovery", "container", "health_check")
 
 
 def held_by(tasks, executors):
@@ -41,6 +48,20 @@ def statistics_json(statistics):
     return {field.name: value for field, value in statistics.ListFields()}
 
 
+def shown_fields(task_info):
+    """
+    A C{TaskInfo} holding only those of C{task_info}'s fields that the
+    state shows and the master's C{Task} does not keep (labels, discovery,
+    container, health check), or L{None} when it has none of them.
+    """
+    shown = None
+    for name in _SHOWN_TASK_FIELDS:
+        if task_info.HasField(name):
+            shown = shown or mesos_pb2.TaskInfo()
+            getattr(shown, name).CopyFrom(getattr(task_info, name))
+    return shown
+
+
 def executor_key(task):
     """
     C{(framework_id, executor_id)} of the executor that runs a C{Task}: the
@@ -58,12 +79,14 @@ class TaskRecord:
     @ivar statistics: the latest C{ResourceStatistics} its slave reported
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
+    @ivar shown: L{shown_fields} of its C{TaskInfo}, or L{None}.
     """
 
     task: object
     resources: Resources
     statuses: list = field(default_factory=list)
     statistics: object = None
+    shown: object = None
 
     @property
     def key(self):
@@ -94,6 +117,11 @@ class TaskRecord:
         }
         if self.statistics is not None and task.state not in TERMINAL_STATES:
             json["statistics"] = statistics_json(self.statistics)
+        if self.shown is not None:
+            shown = to_v1(self.shown, defaults=True)
+            if "labels" in shown:
+                shown["labels"] = shown["labels"].get("labels", [])
+            json.update(shown)
         return json
 
 
@@ -183,8 +211,13 @@ class FrameworkRecord:
             "role": info.role,
             "pid": str(self.pid),
             "hostname": info.hostname,
+            "webui_url": info.webui_url,
+            "capabilities": [
+                {"type": mesos_pb2.FrameworkInfo.Capability.Type.Name(capability.type)}
+                for capability in info.capabilities],
             "active": self.active,
             "connected": self.active,
+            "recovered": False,
             "failover_timeout": info.failover_timeout,
             "checkpoint": info.checkpoint,
             "registered_time": self.registered_time,
@@ -200,6 +233,11 @@ class FrameworkRecord:
         json["resources"] = json["used_resources"]
         if self.reregistered_time is not None:
             json["reregistered_time"] = self.reregistered_time
+        # Accepted, not acted on; shown as Mesos shows them.
+        if info.HasField("principal"):
+            json["principal"] = info.principal
+        if info.HasField("labels"):
+            json["labels"] = json_format.MessageToDict(info.labels)["labels"]
         return json
 
     def _executor_json(self, slave_id, executor_id, info):

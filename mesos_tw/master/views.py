@@ -115,7 +115,7 @@ def state_document(master, flags=None, view=_EVERYTHING):
                                "hostname": info.hostname}
     document["flags"] = dict(flags or {})
     document["slaves"] = slaves_document(master)["slaves"]
-    frameworks = frameworks_document(master, view)
+    frameworks = frameworks_document(master, view=view)
     document["frameworks"] = frameworks["frameworks"]
     document["completed_frameworks"] = frameworks["completed_frameworks"]
     return document
@@ -164,47 +164,63 @@ def state_summary(master, view=_EVERYTHING):
                                     if view.framework(f)], lambda value: value)}
 
 
-def frameworks_document(master, view=_EVERYTHING):
+def frameworks_document(master, framework_id=None, view=_EVERYTHING):
     """
     C{/master/frameworks} as a document for L{stream_json}: frameworks,
-    active and completed, as in the state (those C{view} shows).
+    active and completed, as in the state (those C{view} shows); only the
+    one C{framework_id} names, if given.
     """
+    def chosen(frameworks):
+        return [_framework_document(f, view) for f in frameworks
+                if (framework_id is None or f.id == framework_id) and view.framework(f)]
+
     return {
-        "frameworks": LazyList([_framework_document(f, view) for f in master.frameworks.values()
-                                if view.framework(f)], lambda value: value),
-        "completed_frameworks": LazyList(
-            [_framework_document(f, view) for f in master.completed_frameworks
-             if view.framework(f)], lambda value: value),
+        "frameworks": LazyList(chosen(master.frameworks.values()), lambda value: value),
+        "completed_frameworks": LazyList(chosen(master.completed_frameworks),
+                                         lambda value: value),
         "unregistered_frameworks": [],
     }
 
 
-def slaves_document(master):
+def slaves_document(master, slave_id=None):
     """
-    C{/master/slaves} as a document for L{stream_json}.
+    C{/master/slaves} as a document for L{stream_json}; only the slave
+    C{slave_id} names, if given.
     """
-    return {"slaves": LazyList(list(master.slaves.values()), lambda slave: slave.to_json()),
+    slaves = [slave for slave in master.slaves.values()
+              if slave_id is None or slave.id == slave_id]
+    return {"slaves": LazyList(slaves, lambda slave: slave.to_json()),
             "recovered_slaves": []}
 
 
-def task_list(master, limit=100, offset=0, order="des", view=_EVERYTHING):
+def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_id=None,
+              view=_EVERYTHING):
     """
     C{/master/tasks}: every task (running and completed; those C{view}
     shows) ordered by when it was launched, newest first unless C{order}
-    is C{"asc"}.  Only the first C{offset + limit} are ordered (a heap,
-    not a sort of them all).
+    is C{"asc"}; C{limit}
+    L{None} means all of them, C{framework_id} and C{task_id} keep only
+    the tasks they name.  Only the first C{offset + limit} are ordered (a
+    heap, not a sort of them all).
     """
     def launched(record):
         return record.statuses[0][1] if record.statuses else 0.0
 
     entries = []
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
+        if framework_id is not None and framework.id != framework_id:
+            continue
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
                        for r in view.tasks(framework.tasks.values(), framework))
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
                        for r in view.tasks(framework.completed_tasks, framework))
-    pick = heapq.nsmallest if order == "asc" else heapq.nlargest
-    chosen = pick(offset + limit, entries, key=itemgetter(0, 1, 2))
+    if task_id is not None:
+        entries = [entry for entry in entries if entry[2] == task_id]
+    if limit is None:
+        chosen = sorted(entries, key=itemgetter(0, 1, 2), reverse=order != "asc")
+    else:
+        pick = heapq.nsmallest if order == "asc" else heapq.nlargest
+        chosen = pick(offset + limit, entries, key=itemgetter(0, 1, 2))
     return {"tasks": [entry[3].to_json() for entry in chosen[offset:]]}
 
 
@@ -291,10 +307,11 @@ def metrics_snapshot(master, held=None):
         "master/valid_status_updates": stats["valid_status_updates"],
         "master/invalid_status_updates": stats["invalid_status_updates"],
         "master/outstanding_offers": len(master.offers),
-        "master/dropped_messages": master.dropped_messages,
+        "master/dropped_messages": master.dispatcher.dropped,
     }
     for message_type, name in MESSAGE_METRICS.items():
-        metrics[f"master/messages_{name}"] = master.messages_received[message_type]
+        metrics[f"master/messages_{name}"] = master.dispatcher.received[message_type]
+    metrics.update(master.dispatcher.failure_metrics("master"))
     for name in _METRIC_RESOURCES:
         amount = total.scalar(name)
         metrics[f"master/{name}_total"] = amount

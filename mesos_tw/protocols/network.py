@@ -224,7 +224,7 @@ class MessageNode:
                 "Could not connect to {to} ({error}); {count} message(s) not sent",
                 to=str(to), error=failure.getErrorMessage(), count=len(dropped),
             )
-            self.receiver.peer_lost(to)
+            self._tell_lost(to)
 
         d.addCallbacks(connected, failed)
 
@@ -241,7 +241,14 @@ class MessageNode:
         if self._connections.get(protocol.peer) is not protocol:
             # The newest connection from a peer is the one to answer on.
             self._connections[protocol.peer] = protocol
-        self.receiver.message_received(sender, message)
+        try:
+            self.receiver.message_received(sender, message)
+        except Exception:
+            # Receivers dispatch through a Dispatcher, which contains their
+            # handlers' failures; this is the last line, so that no bug
+            # closes a connection (principle 8).
+            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
+                             name=message.DESCRIPTOR.full_name, sender=str(sender))
 
     def connection_lost(self, protocol):
         """
@@ -250,7 +257,16 @@ class MessageNode:
         peer = protocol.peer
         if peer is not None and self._connections.get(peer) is protocol:
             del self._connections[peer]
+            self._tell_lost(peer)
+
+    def _tell_lost(self, peer):
+        """
+        Tell the receiver that C{peer} is lost; a failure there is logged.
+        """
+        try:
             self.receiver.peer_lost(peer)
+        except Exception:
+            self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
     def peers(self):
         """

@@ -33,6 +33,7 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.executor_pb2 import Call, Event
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
@@ -87,7 +88,7 @@ class HttpExecutor(Subscription):
         self.unacknowledged = unacknowledged or Call.Subscribe()
         self.slave_id = slave_id
         self.subscribed = False
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._subscribed,
             internal.RunTaskMessage: self._launch,
             internal.RunTaskGroupMessage: self._launch_group,
@@ -95,7 +96,7 @@ class HttpExecutor(Subscription):
             internal.FrameworkToExecutorMessage: self._message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
-        }
+        }, self.log, with_sender=False)
 
     def describe(self):
         """
@@ -174,11 +175,7 @@ class HttpExecutor(Subscription):
             self.log.warn("Ignoring {name} from {sender}, which is not our slave",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name}", name=message.DESCRIPTOR.full_name)
-            return
-        handler(message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """

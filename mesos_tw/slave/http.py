@@ -3,7 +3,9 @@ The slave's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, state (C{/slave(1)/state}, also C{.json} and
 C{/state}), flags, resource usage (C{/monitor/statistics}), the metrics
 snapshot, the sandbox files API, and Mesos's v1 HTTP executor API
-(C{/api/v1/executor}, L{mesos_tw.slave.executor_api}).
+(C{/api/v1/executor}, L{mesos_tw.slave.executor_api}).  As in Mesos, whose
+slave process is the root's delegate, each C{/slave(1)/<name>} endpoint is
+also served at C{/<name>}, and a trailing slash does not matter.
 """
 
 from klein import Klein
@@ -29,6 +31,8 @@ class SlaveHTTP:
     """
 
     app = Klein()
+    # libprocess routes /slave(1)/state/ to /slave(1)/state.
+    app.url_map.strict_slashes = False
 
     def __init__(self, slave, flags=None, executor_api=None, authorizer=None):
         self.slave = slave
@@ -58,6 +62,7 @@ class SlaveHTTP:
         return json_response(request, self.slave.state())
 
     @app.route("/slave(1)/flags", methods=["GET"])
+    @app.route("/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
         The flags the slave runs with (C{view_flags}).
@@ -98,7 +103,9 @@ class SlaveHTTP:
             "slave/tasks_lost": slave.stats["lost_tasks"],
             "slave/valid_status_updates": slave.stats["valid_status_updates"],
             "slave/invalid_status_updates": slave.stats["invalid_status_updates"],
+            "slave/dropped_messages": slave.dispatcher.dropped,
         }
+        metrics.update(slave.dispatcher.failure_metrics("slave"))
         for name in ("cpus", "mem", "disk", "gpus"):
             total = slave.resources.scalar(name)
             metrics[f"slave/{name}_total"] = total
@@ -183,6 +190,7 @@ class SlaveHTTP:
         return self._sandbox(request, download)
 
     @app.route("/api/v1/executor", methods=["POST"])
+    @app.route("/slave(1)/api/v1/executor", methods=["POST"])
     def executor_v1(self, request):
         """
         Mesos's v1 HTTP executor API (L{mesos_tw.slave.executor_api}).

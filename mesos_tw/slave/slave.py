@@ -19,6 +19,7 @@ from mesos_tw.counters import count_state, new_counters
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.authentication.client import ClientAuthentication
 from mesos_tw.retry import RetryWithBackoff
@@ -132,7 +133,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
         self._usage_reported = False
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
             internal.PingSlaveMessage: self._ping,
@@ -149,7 +150,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
             internal.ShutdownFrameworkMessage: self._shutdown_framework,
             internal.UpdateFrameworkMessage: self._update_framework,
             internal.ShutdownMessage: self._shutdown,
-        }
+        }, self.log)
 
     @property
     def pid(self):
@@ -289,16 +290,12 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
 
     def message_received(self, sender, message):
         """
-        Dispatch a message to its handler; unknown ones are logged.
+        Dispatch a message to its handler: see L{Dispatcher} for unknown
+        messages and handlers that raise.
         """
         if sender == self.master and self._authentication.received(sender, message):
             return
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            self.log.warn("Ignoring unexpected {name} from {sender}",
-                          name=message.DESCRIPTOR.full_name, sender=str(sender))
-            return
-        handler(sender, message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """

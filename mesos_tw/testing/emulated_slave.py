@@ -19,6 +19,7 @@ from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.retry import RetryWithBackoff
@@ -65,14 +66,14 @@ class EmulatedSlave:
         self.slave_id = None
         self.running = {}
         self._registration = RetryWithBackoff(reactor, self._register)
-        self._handlers = {
+        self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
             internal.PingSlaveMessage: self._ping,
             internal.RunTaskMessage: self._run_task,
             internal.KillTaskMessage: self._kill_task,
             internal.ShutdownFrameworkMessage: self._shutdown_framework,
-        }
+        }, self.log, with_sender=False)
         self._waiting = []
 
     def start(self):
@@ -116,11 +117,9 @@ class EmulatedSlave:
 
     def message_received(self, sender, message):
         """
-        Handle what the master sends; ignore the rest.
+        Handle what the master sends (an unexpected message is logged).
         """
-        handler = self._handlers.get(type(message))
-        if handler is not None:
-            handler(message)
+        self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """

@@ -6,8 +6,12 @@ as the subscriber's C{Accept} asks, in RecordIO records.
 JSON follows the v1 protos: their field names (C{agent_id} where our
 mesos.proto says C{slave_id}, guided by each message's descriptor, so only
 real fields are renamed), their enum names (C{SOURCE_AGENT} for our
-C{SOURCE_SLAVE}), bytes in base64.  Both encodings are strict in the same
-way: a field we do not know is refused by name rather than dropped.
+C{SOURCE_SLAVE}), bytes in base64.  Both encodings are as lenient as
+Mesos's parsers: a field Mesos's protos do not have (a JSON key, a
+protobuf field number) is ignored, and logged at debug level, so that
+clients built for later or earlier Mesos releases are not refused.  What
+protects stays strict: types, enum names and values, required fields,
+sizes, each refused with the path of the field at fault.
 """
 
 import base64
@@ -20,6 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
+from twisted.logger import Logger
 
 __all__ = [
     "JSON",
@@ -47,6 +52,8 @@ MAX_CALL_BYTES = 4 * 1024 * 1024
 
 _FIELD_RENAMES = {"slave_id": "agent_id", "slave_ids": "agent_ids"}
 _INTERNAL_NAMES = re.compile(r"\bslave_id(s?)\b")
+
+_log = Logger(namespace="mesos_tw.web.v1")
 
 
 class CallError(ValueError):
@@ -90,26 +97,65 @@ def _join(path, name):
     return f"{path}.{name}" if path else name
 
 
+def _map_value_field(field):
+    """
+    The value field of a protobuf map field (JSON writes a map as an
+    object), or L{None} for any other field.
+    """
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return field.message_type.fields_by_name["value"]
+    return None
+
+
 _64_BIT_TYPES = frozenset({FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64})
 
 
-def to_v1(message):
+def to_v1(message, defaults=False):
     """
     A protobuf message as v1 JSON (a dict): the v1 field and enum names,
     bytes in base64, 64-bit integers as numbers (as Mesos writes them;
     protobuf's JSON mapping would write strings, which clients that do
     arithmetic on port ranges would trip over).
+
+    @param defaults: also write the unset fields that have an explicit
+        default and are not deprecated, as Mesos's C{JSON::Protobuf} does
+        (the state endpoints show a health check's C{interval_seconds}
+        that way).
     """
-    return _renamed_to_v1(
+    value = _renamed_to_v1(
         json_format.MessageToDict(message, preserving_proto_field_name=True),
         message.DESCRIPTOR)
+    if defaults:
+        _add_defaults(message, value)
+    return value
+
+
+def _add_defaults(message, value):
+    for field in message.DESCRIPTOR.fields:
+        name = _v1_field_name(field)
+        if field.is_repeated:
+            continue
+        if field.message_type is not None:
+            if message.HasField(field.name):
+                _add_defaults(getattr(message, field.name), value[name])
+        elif (name not in value and field.has_default_value
+              and not field.GetOptions().deprecated):
+            default = field.default_value
+            if field.enum_type is not None:
+                default = _v1_enum_name(field.enum_type.values_by_number[default].name)
+            value[name] = default
 
 
 def _renamed_to_v1(value, descriptor):
     renamed = {}
     for name, item in value.items():
         field = descriptor.fields_by_name[name]
-        if field.message_type is not None:
+        map_value = _map_value_field(field)
+        if map_value is not None:
+            if map_value.message_type is not None:
+                item = {key: _renamed_to_v1(each, map_value.message_type)
+                        for key, each in item.items()}
+        elif field.message_type is not None:
             if field.is_repeated:
                 item = [_renamed_to_v1(each, field.message_type) for each in item]
             else:
@@ -125,17 +171,21 @@ def _renamed_to_v1(value, descriptor):
     return renamed
 
 
-def from_v1(cls, value, what):
+def from_v1(cls, value, what, ignored=None):
     """
     The protobuf C{cls} that v1 JSON C{value} describes.
 
-    @raise CallError: naming C{what} and every field that is unknown,
-        malformed or missing.
+    @param ignored: a list to which the paths of the keys that name no
+        field (and are ignored, as Mesos ignores them) are appended.
+    @raise CallError: naming C{what} and every field that is malformed or
+        missing.
     """
+    if ignored is None:
+        ignored = []
     if not isinstance(value, dict):
         raise CallError(f"{what} must be a JSON object")
     problems = []
-    renamed = _proto_names(value, cls.DESCRIPTOR, "", problems)
+    renamed = _proto_names(value, cls.DESCRIPTOR, "", problems, ignored)
     if problems:
         raise CallError(f"{what} is malformed: {'; '.join(problems)}")
     message = cls()
@@ -143,14 +193,15 @@ def from_v1(cls, value, what):
         json_format.ParseDict(renamed, message)
     except json_format.ParseError as error:
         raise CallError(f"{what} is malformed: {_v1_names_in(str(error))}") from None
-    _check_initialized(message, what)
+    _check_initialized(message, what, ignored)
     return message
 
 
-def _proto_names(value, descriptor, path, problems):
+def _proto_names(value, descriptor, path, problems, ignored):
     """
     The v1 JSON object C{value} with our field and enum names, for
-    C{json_format}; what is wrong with it goes to C{problems}.
+    C{json_format}; what is wrong with it goes to C{problems}, the paths of
+    keys that name no field to C{ignored}.
     """
     if not isinstance(value, dict):
         problems.append(f"{path} must be a JSON object")
@@ -164,27 +215,30 @@ def _proto_names(value, descriptor, path, problems):
         where = _join(path, key)
         field = fields.get(key)
         if field is None:
-            hint = ""
-            if key in _FIELD_RENAMES and _FIELD_RENAMES[key] in fields:
-                hint = f" (v1 says {_FIELD_RENAMES[key]})"
-            problems.append(f"{where}: {descriptor.full_name} has no field {key!r} that we "
-                            f"support{hint}")
+            ignored.append(where)
             continue
-        if field.is_repeated:
+        map_value = _map_value_field(field)
+        if map_value is not None:
+            if not isinstance(item, dict):
+                problems.append(f"{where} must be a JSON object")
+                continue
+            item = {key: _proto_value(each, map_value, f"{where}[{key!r}]", problems, ignored)
+                    for key, each in item.items()}
+        elif field.is_repeated:
             if not isinstance(item, list):
                 problems.append(f"{where} must be a JSON array")
                 continue
-            item = [_proto_value(each, field, f"{where}[{index}]", problems)
+            item = [_proto_value(each, field, f"{where}[{index}]", problems, ignored)
                     for index, each in enumerate(item)]
         else:
-            item = _proto_value(item, field, where, problems)
+            item = _proto_value(item, field, where, problems, ignored)
         renamed[field.name] = item
     return renamed
 
 
-def _proto_value(item, field, where, problems):
+def _proto_value(item, field, where, problems, ignored):
     if field.message_type is not None:
-        return _proto_names(item, field.message_type, where, problems)
+        return _proto_names(item, field.message_type, where, problems, ignored)
     if field.enum_type is not None:
         return _proto_enum(item, field.enum_type, where, problems)
     if field.type == field.TYPE_BYTES:
@@ -208,13 +262,19 @@ def _proto_enum(item, enum, where, problems):
     return item
 
 
-def from_protobuf(cls, data, what):
+def from_protobuf(cls, data, what, ignored=None):
     """
     The protobuf C{cls} that the binary C{data} holds.
 
+    @param ignored: a list to which the fields whose numbers Mesos's protos
+        do not define (and that are ignored, as Mesos ignores them) are
+        appended, as C{path.#number}.
     @raise CallError: naming C{what}, if C{data} does not decode, or holds
-        fields or enum values we do not know, or lacks required fields.
+        enum values we do not know or a known field with the wrong wire
+        type, or lacks required fields.
     """
+    if ignored is None:
+        ignored = []
     message = cls()
     try:
         message.ParseFromString(data)
@@ -222,25 +282,24 @@ def from_protobuf(cls, data, what):
         raise CallError(f"{what} is not a {cls.DESCRIPTOR.full_name} protobuf: {error}") \
             from None
     problems = []
-    _unknown_fields(message, "", problems)
+    _unknown_fields(message, "", problems, ignored)
     if problems:
         raise CallError(f"{what} is malformed: {'; '.join(problems)}")
-    _check_initialized(message, what)
+    _check_initialized(message, what, ignored)
     return message
 
 
-def _unknown_fields(message, path, problems):
+def _unknown_fields(message, path, problems, ignored):
     """
-    Name the fields of C{message} (and of the messages in it) that we do
-    not know: protobuf keeps them aside rather than failing.
+    Sort the fields of C{message} (and of the messages in it) that protobuf
+    kept aside rather than failing: numbers we do not know go to
+    C{ignored}, known fields holding what they cannot hold to C{problems}.
     """
     descriptor = message.DESCRIPTOR
     for unknown in UnknownFieldSet(message):
         field = descriptor.fields_by_number.get(unknown.field_number)
         if field is None:
-            where = f"{path}: " if path else ""
-            problems.append(f"{where}{descriptor.full_name} has no field number "
-                            f"{unknown.field_number} that we support")
+            ignored.append(_join(path, f"#{unknown.field_number}"))
         elif field.enum_type is not None and isinstance(unknown.data, int):
             problems.append(f"{_join(path, _v1_field_name(field))}: {field.enum_type.full_name} "
                             f"has no value {unknown.data}")
@@ -252,19 +311,23 @@ def _unknown_fields(message, path, problems):
         where = _join(path, _v1_field_name(field))
         if field.is_repeated:
             for index, each in enumerate(value):
-                _unknown_fields(each, f"{where}[{index}]", problems)
+                _unknown_fields(each, f"{where}[{index}]", problems, ignored)
         else:
-            _unknown_fields(value, where, problems)
+            _unknown_fields(value, where, problems, ignored)
 
 
 def _v1_names_in(text):
     return _INTERNAL_NAMES.sub(r"agent_id\1", text)
 
 
-def _check_initialized(message, what):
+def _check_initialized(message, what, ignored):
     if not message.IsInitialized():
-        missing = ", ".join(message.FindInitializationErrors())
-        raise CallError(f"{what} is missing required fields: {_v1_names_in(missing)}")
+        missing = [_v1_names_in(name) for name in message.FindInitializationErrors()]
+        hints = [f" ({name[:-len('agent_id')]}slave_id was ignored: v1 says agent_id)"
+                 for name in missing
+                 if name.endswith("agent_id") and name[:-len("agent_id")] + "slave_id" in ignored]
+        raise CallError(f"{what} is missing required fields: {', '.join(missing)}"
+                        f"{''.join(hints)}")
 
 
 def parse_call(request, call_class):
@@ -285,13 +348,19 @@ def parse_call(request, call_class):
     body = request.content.read(MAX_CALL_BYTES + 1)
     if len(body) > MAX_CALL_BYTES:
         raise CallError(f"the call is larger than {MAX_CALL_BYTES} bytes")
+    ignored = []
     if media == PROTOBUF:
-        return from_protobuf(call_class, body, "the call")
-    try:
-        value = json.loads(body)
-    except ValueError as error:
-        raise CallError(f"the body is not JSON: {error}") from None
-    return from_v1(call_class, value, "the call")
+        call = from_protobuf(call_class, body, "the call", ignored)
+    else:
+        try:
+            value = json.loads(body)
+        except ValueError as error:
+            raise CallError(f"the body is not JSON: {error}") from None
+        call = from_v1(call_class, value, "the call", ignored)
+    if ignored:
+        _log.debug("Ignored what {call_type} does not define in a {media} call: {fields}",
+                   call_type=call_class.DESCRIPTOR.full_name, media=media, fields=ignored)
+    return call
 
 
 def accepts(header, media):

@@ -145,7 +145,7 @@ class DashboardElement(Element):
         hidden = len(self.master.slaves) - DASHBOARD_SLAVES
         if hidden <= 0:
             return ""
-        return tag(f"and {hidden} more: ", tags.a(href="/slaves")("all slaves"))
+        return tag(f"and {hidden} more: ", tags.a(href="/ui/slaves")("all slaves"))
 
 
 class FrameworkElement(PagedElement):
@@ -174,6 +174,15 @@ class FrameworkElement(PagedElement):
         return tag.fillSlots(
             id=framework["id"], user=framework["user"],
             role=framework["role"], active="active" if framework["active"] else "inactive")
+
+    @renderer
+    def webui(self, request, tag):
+        """
+        A link to the framework's own web UI (its C{webui_url}), if it
+        gave one.
+        """
+        url = self.framework["webui_url"]
+        return tag.fillSlots(webui_url=url) if url else ""
 
     def _rows(self, tag, tasks):
         for task in tasks:

@@ -173,7 +173,7 @@ def int_argument(request, name, default, minimum=0):
     The integer query argument C{name}, or C{default} when absent.
 
     @raise BadRequest: naming the argument, if it is not an integer of at
-        least C{minimum}.
+        least C{minimum} (L{None}: any integer).
     """
     raw = request.args.get(name.encode("ascii"), [None])[0]
     if raw is None:
@@ -182,7 +182,7 @@ def int_argument(request, name, default, minimum=0):
         value = int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be an integer, not {raw.decode(errors='replace')!r}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise BadRequest(f"{name} must be at least {minimum}")
     return value
 

@@ -53,14 +53,14 @@ def browse_link(slave_id, path):
     """
     The sandbox browser's URL for directory C{path} on slave C{slave_id}.
     """
-    return f"/slaves/{quote(slave_id)}/browse?" + urlencode({"path": path})
+    return f"/ui/slaves/{quote(slave_id)}/browse?" + urlencode({"path": path})
 
 
 def tail_link(slave_id, path):
     """
     The log tail's URL for file C{path} on slave C{slave_id}.
     """
-    return f"/slaves/{quote(slave_id)}/tail?" + urlencode({"path": path})
+    return f"/ui/slaves/{quote(slave_id)}/tail?" + urlencode({"path": path})
 
 
 class Pager:

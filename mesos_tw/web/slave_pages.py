@@ -24,7 +24,7 @@ def executor_link(slave_id, framework_id, executor_id):
     """
     The URL of an executor's page.
     """
-    return (f"/slaves/{quote(slave_id)}/frameworks/{quote(framework_id)}"
+    return (f"/ui/slaves/{quote(slave_id)}/frameworks/{quote(framework_id)}"
             f"/executors/{quote(executor_id)}")
 
 
@@ -267,7 +267,7 @@ class BrowseElement(Element):
 class TailElement(Element):
     """
     A sandbox file that follows as it grows: the page's script reads it
-    through the master (C{/slaves/<id>/files/read}) from where it left off.
+    through the master (C{/ui/slaves/<id>/files/read}) from where it left off.
     """
 
     loader = XMLFile(TEMPLATES.child("tail.xml"))
@@ -287,4 +287,4 @@ class TailElement(Element):
             slave=self.slave_id, path=self.path,
             directory=browse_link(self.slave_id, posixpath.dirname(self.path)),
             download=slave_url(self.slave_pid, "/files/download", path=self.path),
-            read=f"/slaves/{quote(self.slave_id)}/files/read")
+            read=f"/ui/slaves/{quote(self.slave_id)}/files/read")

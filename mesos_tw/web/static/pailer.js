@@ -1,6 +1,6 @@
 // The live tail of a sandbox file, as Mesos's "pailer": starts near the end
 // of the file and keeps reading from where it stopped, through the master's
-// /slaves/<id>/files/read (Mesos's {data, offset}; offset=-1 gives the size).
+// /ui/slaves/<id>/files/read (Mesos's {data, offset}; offset=-1 gives the size).
 (function () {
   "use strict";
   var log = document.getElementById("log"), status = document.getElementById("pailer-status");
