@@ -107,7 +107,7 @@ class AuthenticationTestCase(SynchronousTestCase):
         A started scheduler driver for the master, with C{credential}.
         """
         scheduler = RecordingScheduler()
-        info = mesos_pb2.FrameworkInfo(user="alice", name="auth")
+        info = mesos_pb2.FrameworkInfo(user="alice", name="auth", failover_timeout=60)
         if principal is not None:
             info.principal = principal
         driver = MesosSchedulerDriver(scheduler, info, str(MASTER), reactor=self.clock,

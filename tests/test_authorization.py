@@ -288,7 +288,7 @@ class MasterEndpointAuthorizationTests(MasterTestCase):
             self.assertEqual(json.loads(self.get(path, "fw")[1])["frameworks"], [])
         self.assertEqual(json.loads(self.get("/master/tasks", "viewer")[1])["tasks"], [])
         self.assertEqual(len(json.loads(self.get("/master/tasks", "ops")[1])["tasks"]), 1)
-        self.assertEqual(self.get(f"/frameworks/{self.framework_id}", "fw")[0], 403)
+        self.assertEqual(self.get(f"/ui/frameworks/{self.framework_id}", "fw")[0], 403)
 
     def test_flags_metrics_and_sandboxes(self):
         """
@@ -303,7 +303,7 @@ class MasterEndpointAuthorizationTests(MasterTestCase):
         (slave_id,) = self.master.slaves
         path = (f"/tmp/mesos/slaves/{slave_id}/frameworks/{self.framework_id}/executors/t1/"
                 "runs/latest/stdout")
-        code, body = self.get(f"/slaves/{slave_id}/files/read?path={path}", "viewer")
+        code, body = self.get(f"/ui/slaves/{slave_id}/files/read?path={path}", "viewer")
         self.assertEqual((code, body), (403, b"Not authorized to access sandboxes of 'alice'\n"))
 
     def test_teardown_good_and_bad_acls(self):

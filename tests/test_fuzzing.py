@@ -281,9 +281,10 @@ class V1ParserFuzzTests(SynchronousTestCase):
 
 
 _MASTER_PATHS = ["/master/state", "/master/tasks", "/master/state-summary", "/master/flags",
-                 "/metrics/snapshot", "/frameworks", "/frameworks/x", "/slaves", "/slaves/S1",
-                 "/offers", "/slaves/S1/browse", "/slaves/S1/tail", "/slaves/S1/files/read",
-                 "/", "/version", "/master/redirect"]
+                 "/metrics/snapshot", "/master/frameworks", "/master/slaves", "/ui/frameworks",
+                 "/ui/frameworks/x", "/ui/slaves", "/ui/slaves/S1", "/ui/offers",
+                 "/ui/slaves/S1/browse", "/ui/slaves/S1/tail", "/ui/slaves/S1/files/read", "/",
+                 "/version", "/master/redirect"]
 _SLAVE_PATHS = ["/files/browse", "/files/read", "/files/download", "/slave(1)/state",
                 "/monitor/statistics", "/metrics/snapshot", "/slave(1)/flags"]
 _ARGUMENTS = ["path", "offset", "length", "limit", "order", "jsonp", "frameworkId"]
