@@ -68,7 +68,7 @@ class AuthenticationManagement:
             self._send_error(sender, f"Framework principal '{info.principal}' does not match "
                                      f"authenticated principal '{principal}'")
             return False
-        if principal is not None and not info.principal:
+        if principal and not info.principal:
             self.log.info("Setting 'principal' in FrameworkInfo to '{principal}' because the "
                           "framework authenticated with that principal but did not set it",
                           principal=principal)
