@@ -26,18 +26,30 @@ znode lives until its session expires.  The figures are sampled every
     python benchmarks/failover_mttr.py                       # session timeouts 1, 2 and 4 s
     python benchmarks/failover_mttr.py --session_timeouts 1 --slaves 3 6 12
 
+At scale (``--emulated 10000``) the slaves are emulated instead
+(``python -m mesos_tw.testing.emulator`` processes of 5,000 slaves, each
+process with one ZooKeeper session that tells its slaves who leads, as each
+real slave's detector would), each running one long task of the framework.
+The MTTR is then the time from the kill to the new leader having every
+slave and the framework re-registered (read from its ``/metrics/snapshot``),
+and at the end every task must still be known and running (reconciled with
+the new leader): a slave or task missing is counted lost.
+
 Needs Debian's ``zookeeper`` package (``bash scripts/test`` installs it).
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
 
-from twisted.internet import defer, task
+import treq
+from twisted.internet import defer, protocol, task
 
+from mesos_tw.interface import Scheduler
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.testing.processes import ProcessCluster
@@ -45,6 +57,165 @@ from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
+EMULATED_PER_PROCESS = 5000
+
+
+class EmulatorProcess(protocol.ProcessProtocol):
+    """
+    One emulating process; C{latest} is the last JSON line it printed.
+    """
+
+    def __init__(self):
+        self.latest = {}
+        self.ended = defer.Deferred()
+        self._buffer = b""
+
+    def outReceived(self, data):
+        lines = (self._buffer + data).split(b"\n")
+        self._buffer = lines.pop()
+        for line in lines:
+            if line.strip():
+                self.latest = json.loads(line)
+
+    def processEnded(self, reason):
+        self.ended.callback(None)
+
+
+class LongTaskScheduler(Scheduler):
+    """
+    Launches one long task on each offer until C{wanted} run; records
+    every task's latest state and the re-registrations.
+    """
+
+    def __init__(self, wanted):
+        self.wanted = wanted
+        self.launched = 0
+        self.states = {}
+        self.reregistrations = 0
+        self.framework_id = None
+
+    def registered(self, driver, framework_id, master_info):
+        self.framework_id = framework_id.value
+
+    def reregistered(self, driver, master_info):
+        self.reregistrations += 1
+
+    def resourceOffers(self, driver, offers):
+        for offer in offers:
+            if self.launched >= self.wanted:
+                driver.declineOffer(offer.id, mesos_pb2.Filters(refuse_seconds=3600))
+                continue
+            self.launched += 1
+            task_id = f"task-{self.launched}"
+            info = mesos_pb2.TaskInfo(
+                name=task_id, task_id=mesos_pb2.TaskID(value=task_id), slave_id=offer.slave_id,
+                resources=offer.resources, data=b"100000")
+            info.command.value = "true"
+            driver.launchTasks([offer.id], [info])
+
+    def statusUpdate(self, driver, status):
+        self.states[status.task_id.value] = mesos_pb2.TaskState.Name(status.state)
+
+
+@defer.inlineCallbacks
+def metrics(port):
+    """
+    A master's C{/metrics/snapshot}, or L{None} if it cannot be read.
+    """
+    try:
+        response = yield treq.get(f"http://127.0.0.1:{port}/metrics/snapshot",
+                                  persistent=False, timeout=5)
+        return json.loads((yield response.content()))
+    except Exception:
+        return None
+
+
+@defer.inlineCallbacks
+def wait_leader(reactor, cluster, predicate, what):
+    """
+    Poll the masters' metrics until the elected one's satisfy
+    C{predicate(port, metrics)}; returns its port.
+    """
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    while time.monotonic() < deadline:
+        for port, daemon in list(cluster.masters.items()):
+            if not daemon.running:
+                continue
+            figures = yield metrics(port)
+            if figures and figures.get("master/elected") == 1 and predicate(port, figures):
+                return port
+        yield task.deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@defer.inlineCallbacks
+def measure_emulated(reactor, directory, session_timeout, slaves, rounds):
+    """
+    One configuration with C{slaves} emulated slaves: returns C{(elected,
+    mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
+    """
+    ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
+    ensemble.start()
+    url = ensemble.url("/mesos")
+    cluster = ProcessCluster(reactor, os.path.join(directory, "cluster"), url,
+                             f"{session_timeout}secs",
+                             master_flags=["--max_slave_ping_timeouts=20"])
+    emulators, driver = [], None
+    try:
+        yield ensemble.wait_serving(reactor)
+        for _ in range(3):
+            cluster.start_master()
+        for index, first in enumerate(range(0, slaves, EMULATED_PER_PROCESS)):
+            emulator = EmulatorProcess()
+            command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
+                       f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
+                       f"--first={first}", f"--source=127.0.0.{index + 2}",
+                       f"--zk_session_timeout={session_timeout}"]
+            reactor.spawnProcess(emulator, command[0], command, env=os.environ)
+            emulators.append(emulator)
+        yield wait_leader(reactor, cluster, lambda p, m: m["master/slaves_active"] == slaves,
+                          "every slave registered")
+        scheduler = LongTaskScheduler(slaves)
+        driver = MesosSchedulerDriver(
+            scheduler, mesos_pb2.FrameworkInfo(user="", name="mttr", failover_timeout=600),
+            url, reactor=reactor)
+        driver.start()
+        yield wait_leader(reactor, cluster, lambda p, m: m["master/tasks_running"] == slaves,
+                          "a task on every slave")
+        elected, mttr = [], []
+        for round_number in range(rounds):
+            old_port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
+            reregistrations = scheduler.reregistrations
+            killed = time.monotonic()
+            yield cluster.kill_master(old_port)
+            yield wait_leader(reactor, cluster, lambda p, m: p != old_port, "a new leader")
+            elected.append(time.monotonic() - killed)
+            yield wait_leader(
+                reactor, cluster,
+                lambda p, m: p != old_port and m["master/slaves_active"] == slaves
+                and m["master/frameworks_active"] == 1
+                and scheduler.reregistrations > reregistrations,
+                "every slave and the framework re-registered")
+            mttr.append(time.monotonic() - killed)
+            print(f"  round {round_number + 1}: elected after {elected[-1]:.2f} s, "
+                  f"recovered after {mttr[-1]:.2f} s", flush=True)
+            cluster.start_master()
+        port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
+        figures = yield metrics(port)
+        driver.reconcileTasks([])
+        yield task.deferLater(reactor, 5.0, lambda: None)
+        lost_tasks = slaves - sum(1 for state in scheduler.states.values()
+                                  if state == "TASK_RUNNING")
+        lost_slaves = slaves - figures["master/slaves_active"]
+        return elected, mttr, lost_tasks, lost_slaves
+    finally:
+        if driver is not None:
+            driver.abort()
+        for emulator in emulators:
+            emulator.transport.closeStdin()
+        yield defer.DeferredList([emulator.ended for emulator in emulators])
+        yield cluster.stop()
+        ensemble.stop()
 
 
 def active_framework(state, framework_id):
@@ -138,7 +309,12 @@ def main(reactor, argv):
     parser.add_argument("--slaves", type=int, nargs="+", default=[3],
                         help="numbers of slaves to measure")
     parser.add_argument("--tasks_per_slave", type=int, default=2)
+    parser.add_argument("--emulated", type=int, nargs="+", default=[],
+                        help="numbers of emulated slaves to measure instead")
     options = parser.parse_args(argv)
+    if options.emulated:
+        yield main_emulated(reactor, options)
+        return
     print(f"3 masters, 3 ZooKeeper servers, {options.tasks_per_slave} running tasks per slave; "
           f"{options.rounds} leader kills per configuration", flush=True)
     rows = []
@@ -156,6 +332,31 @@ def main(reactor, argv):
         print(f"{timeout:>13g} s | {slaves:>6} | {statistics.median(elected):>12.2f} s | "
               f"{statistics.median(mttr):>9.2f} s | {max(mttr):>6.2f} s | {lost_tasks:>10} | "
               f"{lost_updates:>12} | {duplicates:>10}")
+
+
+@defer.inlineCallbacks
+def main_emulated(reactor, options):
+    """
+    The emulated-slave rows: one task per slave.
+    """
+    print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each; "
+          f"{options.rounds} leader kills per configuration; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    rows = []
+    for timeout in options.session_timeouts:
+        for slaves in options.emulated:
+            print(f"session timeout {timeout:g} s, {slaves} emulated slaves:", flush=True)
+            with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
+                result = yield measure_emulated(reactor, directory, timeout, slaves,
+                                                options.rounds)
+            rows.append((timeout, slaves, *result))
+    print()
+    print("session timeout | slaves | elected median | MTTR median | MTTR max | lost tasks | "
+          "lost slaves")
+    for timeout, slaves, elected, mttr, lost_tasks, lost_slaves in rows:
+        print(f"{timeout:>13g} s | {slaves:>6} | {statistics.median(elected):>12.2f} s | "
+              f"{statistics.median(mttr):>9.2f} s | {max(mttr):>6.2f} s | {lost_tasks:>10} | "
+              f"{lost_slaves:>11}")
 
 
 if __name__ == "__main__":

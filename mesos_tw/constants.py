@@ -26,6 +26,17 @@ EXECUTOR_REGISTRATION_TIMEOUT = 60.0
 #: before it is shut down (Mesos's --executor_reregistration_timeout).
 EXECUTOR_REREGISTRATION_TIMEOUT = 2.0
 
+#: How long an executor of a checkpointing framework waits for its slave to
+#: come back (Mesos's --recovery_timeout, 15 mins).
+RECOVERY_TIMEOUT = 15 * 60.0
+
+#: Sandbox garbage collection (Mesos's --gc_delay, --disk_watch_interval,
+#: --gc_disk_headroom): an ended run's sandbox goes after a week, sooner
+#: as the disk fills; the disk is checked every minute.
+GC_DELAY = 7 * 24 * 3600.0
+DISK_WATCH_INTERVAL = 60.0
+GC_DISK_HEADROOM = 0.1
+
 #: How long the slave keeps reading the connection of an executor whose
 #: process has ended before it acts on the exit: what the executor sent
 #: before it exited (its final status update, say) is read first.

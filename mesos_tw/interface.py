@@ -179,6 +179,9 @@ class SchedulerDriver:
     def reconcileTasks(self, statuses):
         """Ask for the latest state of tasks (all, if C{statuses} is empty)."""
 
+    def acknowledgeStatusUpdate(self, status):
+        """Acknowledge a status update (drivers without implicit acknowledgements)."""
+
 
 class ExecutorDriver:
     """

@@ -16,8 +16,8 @@ from mesos_tw.authorization.flags import check_authorization
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
+from mesos_tw.protocols.endpoints import check_endpoint_options
 from mesos_tw.master.tap import Options as MasterOptions
-from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave.tap import SLAVE_COERCIONS, SLAVE_PARAMETERS, SlaveService, check_isolation
 
 __all__ = ["LocalCluster", "Options", "makeService"]
@@ -46,6 +46,10 @@ class Options(MesosOptions):
         if self["zk"]:
             raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
         self["zk_url"] = None
+        try:
+            check_endpoint_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         check_allocation(self)
         check_master_authentication(self)
         check_master_http_authentication(self)
@@ -83,7 +87,7 @@ class LocalCluster(MultiService):
 
     def _start_slaves(self, port):
         options = self.options
-        master = UPID("master", options["ip"], port.getHost().port)
+        master = self.master_service.node.upid
         for index in range(options["num_slaves"]):
             service = SlaveService(
                 options, self.reactor, detector=StandaloneDetector(master),

@@ -67,12 +67,12 @@ class CommandExecutorTests(SynchronousTestCase):
     The executor from registration to its acknowledged final update.
     """
 
-    def start(self, environ=None):
+    def start(self, environ=None, connect=None):
         ours, theirs = socket.socketpair()
         self.addCleanup(ours.close)
         self.addCleanup(theirs.close)
         executor = CommandExecutor(theirs, SLAVE, "F1", "e1",
-                                   environ or {"PATH": os.environ["PATH"]})
+                                   environ or {"PATH": os.environ["PATH"]}, connect=connect)
         self.result = []
         thread = threading.Thread(target=lambda: self.result.append(executor.run()), daemon=True)
         thread.start()
@@ -201,6 +201,72 @@ class CommandExecutorTests(SynchronousTestCase):
         and exits with status 1.
         """
         slave = self.start()
+        self.run_task(slave, "sleep 100")
+        slave.update()
+        slave.sock.close()
+        self.assertEqual(self.exit_status(), 1)
+
+    def test_waits_for_restarting_slave(self):
+        """
+        With MESOS_CHECKPOINT=1 the executor outlives its slave's
+        connection: the command goes on, and once the slave can be reached
+        again the executor subscribes again with its task and the updates
+        not acknowledged; the final update then arrives once.
+        """
+        reachable = threading.Event()
+        connections = []
+
+        def connect(slave):
+            if not reachable.is_set():
+                raise ConnectionRefusedError(111, "Connection refused")
+            ours, theirs = socket.socketpair()
+            self.addCleanup(ours.close)
+            self.addCleanup(theirs.close)
+            connections.append(FakeSlave(ours))
+            return theirs
+
+        slave = self.start({"PATH": os.environ["PATH"], "MESOS_CHECKPOINT": "1",
+                            "MESOS_RECOVERY_TIMEOUT": "30secs"}, connect)
+        self.run_task(slave, "true")
+        self.assertEqual(slave.update(acknowledge=False).state, mesos_pb2.TASK_RUNNING)
+        slave.sock.close()
+        reachable.set()
+        while not connections:
+            self.thread.join(0.05)
+        again = connections[0]
+        resubscription = again.receive()
+        self.assertIsInstance(resubscription, internal.ReregisterExecutorMessage)
+        self.assertEqual([task.task_id.value for task in resubscription.tasks], ["t1"])
+        # A recovering slave held that try, and asks again.
+        again.send(internal.ReconnectExecutorMessage(slave_id=mesos_pb2.SlaveID(value="S1")))
+        sent_meanwhile = []
+        while True:
+            message = again.receive()
+            if isinstance(message, internal.ReregisterExecutorMessage):
+                break
+            sent_meanwhile.append(message.update)
+        updates = list(resubscription.updates) + sent_meanwhile
+        self.assertEqual(updates[0].status.state, mesos_pb2.TASK_RUNNING)
+        states = [update.status.state for update in updates]
+        if mesos_pb2.TASK_FINISHED not in states:
+            updates.append(again.receive().update)
+        for update in updates:
+            again.send(internal.StatusUpdateAcknowledgementMessage(
+                slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=update.framework_id,
+                task_id=update.status.task_id, uuid=update.uuid))
+        self.assertEqual([u.status.state for u in updates].count(mesos_pb2.TASK_FINISHED), 1)
+        self.assertEqual(self.exit_status(), 0)
+
+    def test_gives_up_after_recovery_timeout(self):
+        """
+        A slave that does not come back within MESOS_RECOVERY_TIMEOUT: the
+        command is killed and the executor exits 1.
+        """
+        def connect(slave):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+        slave = self.start({"PATH": os.environ["PATH"], "MESOS_CHECKPOINT": "1",
+                            "MESOS_RECOVERY_TIMEOUT": "300ms"}, connect)
         self.run_task(slave, "sleep 100")
         slave.update()
         slave.sock.close()

@@ -103,6 +103,21 @@ class EmulatedSlaveTests(SynchronousTestCase):
         self.turn()
         self.assertEqual(self.states(), [("t1", "TASK_RUNNING"), ("t1", "TASK_KILLED")])
 
+    def test_follows_new_master_with_its_tasks(self):
+        """
+        Told of a new leader, it re-registers there at once, reporting the
+        tasks it runs, so the new master knows them.
+        """
+        self.launch("t1", b"100")
+        other = UPID("master", "127.0.0.2", 5050)
+        new_master = Master(self.clock, self.network.node(other))
+        new_master.start()
+        self.addCleanup(new_master.stop)
+        self.slave.follow(other)
+        self.turn()
+        slave = new_master.slaves[self.slave.slave_id]
+        self.assertEqual(list(slave.tasks), [(self.framework_id, "t1")])
+
     def test_answers_pings(self):
         """
         It answers the master's pings, so it stays registered.

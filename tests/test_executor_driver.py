@@ -6,6 +6,7 @@ and an in-memory network, with a recording slave.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from mesos_tw.driver.executor import RECONNECT_INTERVAL
 from mesos_tw.interface import Executor, ExecutorDriver
 from mesos_tw.native import MesosExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
@@ -43,6 +44,12 @@ class RecordingExecutor(Executor):
 
     def shutdown(self, driver):
         self.calls.append(("shutdown", ()))
+
+    def disconnected(self, driver):
+        self.calls.append(("disconnected", ()))
+
+    def reregistered(self, driver, slaveInfo):
+        self.calls.append(("reregistered", (slaveInfo,)))
 
     def error(self, driver, message):
         self.calls.append(("error", (message,)))
@@ -269,3 +276,97 @@ class TaskGroupTests(DriverTestCase):
         self.assertEqual([(s.task_id.value, s.state) for s in updates],
                          [("a", mesos_pb2.TASK_FAILED), ("b", mesos_pb2.TASK_FAILED)])
         self.assertIn("does not run task groups", updates[0].message)
+
+
+class CheckpointingDriverTests(DriverTestCase):
+    """
+    A driver of a checkpointing framework's executor outlives its slave.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.driver.environ.update(MESOS_CHECKPOINT="1", MESOS_RECOVERY_TIMEOUT="10secs")
+        self.start_and_register()
+        upid = self.driver.node.upid
+        self.task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
+                                       slave_id=mesos_pb2.SlaveID(value="S1"))
+        self.slave.send(upid, internal.RunTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework=mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1", task=self.task))
+        self.turn()
+
+    def lose_slave(self):
+        """
+        The slave dies; a new one will listen at the same UPID.
+        """
+        self.network.crash(SLAVE)
+        self.turn()
+
+    def test_waits_and_resubscribes(self):
+        """
+        The slave's loss calls disconnected, not shutdown; updates sent
+        meanwhile are kept; every RECONNECT_INTERVAL the driver subscribes
+        again with its task and unacknowledged updates, and the answer
+        calls reregistered.
+        """
+        self.lose_slave()
+        self.assertEqual(self.executor.names(), ["registered", "launchTask", "disconnected"])
+        self.driver.sendStatusUpdate(mesos_pb2.TaskStatus(task_id=self.task.task_id,
+                                                          state=mesos_pb2.TASK_FINISHED))
+        restarted = RecordingPeer(self.network, SLAVE)
+        self.clock.advance(RECONNECT_INTERVAL)
+        self.turn()
+        message = restarted.last(internal.ReregisterExecutorMessage)
+        self.assertEqual([t.task_id.value for t in message.tasks], ["t1"])
+        self.assertEqual([u.status.state for u in message.updates], [mesos_pb2.TASK_FINISHED])
+        restarted.send(self.driver.node.upid, internal.ExecutorRegisteredMessage(
+            executor_info=mesos_pb2.ExecutorInfo(executor_id=mesos_pb2.ExecutorID(value="e1"),
+                                                 command=mesos_pb2.CommandInfo(value="x")),
+            framework_id=mesos_pb2.FrameworkID(value="F1"),
+            framework_info=mesos_pb2.FrameworkInfo(user="u", name="n"),
+            slave_id=mesos_pb2.SlaveID(value="S1"), slave_info=mesos_pb2.SlaveInfo(hostname="h")))
+        self.turn()
+        self.assertEqual(self.executor.names()[-1], "reregistered")
+        self.assertFalse(self.driver.waiting_for_slave)
+        count = len(restarted.of(internal.ReregisterExecutorMessage))
+        self.clock.advance(10 * RECONNECT_INTERVAL)
+        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), count)
+        self.assertEqual(self.driver.status, mesos_pb2.DRIVER_RUNNING)
+
+    def test_reconnect_message_resubscribes_at_once(self):
+        """
+        ReconnectExecutorMessage from the restarted slave (which held the
+        driver's first try while it recovered) makes the driver subscribe
+        again at once.
+        """
+        self.lose_slave()
+        restarted = RecordingPeer(self.network, SLAVE)
+        self.clock.advance(RECONNECT_INTERVAL)
+        self.turn()
+        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), 1)
+        restarted.send(self.driver.node.upid, internal.ReconnectExecutorMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1")))
+        self.turn()
+        self.assertEqual(len(restarted.of(internal.ReregisterExecutorMessage)), 2)
+
+    def test_gives_up_after_recovery_timeout(self):
+        """
+        A slave that does not come back within MESOS_RECOVERY_TIMEOUT: the
+        executor is shut down and the driver stops.
+        """
+        self.lose_slave()
+        self.clock.advance(9.9)
+        self.assertEqual(self.driver.status, mesos_pb2.DRIVER_RUNNING)
+        self.clock.advance(0.1)
+        self.assertEqual(self.executor.names()[-1], "shutdown")
+        self.assertEqual(self.driver.status, mesos_pb2.DRIVER_STOPPED)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_without_checkpoint_shuts_down(self):
+        """
+        Without MESOS_CHECKPOINT=1 the slave's loss shuts the executor down.
+        """
+        self.driver.checkpoint = False
+        self.lose_slave()
+        self.assertEqual(self.executor.names()[-1], "shutdown")
+        self.assertEqual(self.driver.status, mesos_pb2.DRIVER_STOPPED)

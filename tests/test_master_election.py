@@ -20,7 +20,12 @@ from mesos_tw.detector import (
     IMasterContender,
     StandaloneDetector,
 )
-from mesos_tw.master.election import ILeadership, MasterElection, PausableNode
+from mesos_tw.master.election import (
+    EARLY_REGISTRATION_HOLD,
+    ILeadership,
+    MasterElection,
+    PausableNode,
+)
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
@@ -200,6 +205,44 @@ class TermTests(ElectionTestCase):
         self.assertEqual([m.update.status.state
                           for m in self.scheduler.of(internal.StatusUpdateMessage)],
                          [mesos_pb2.TASK_LOST])
+
+    def test_registration_before_our_detector_waits(self):
+        """
+        A slave whose detector named us before our own detector did (ours
+        still names the old leader) registers with us: the registration
+        waits for our term instead of being dropped.
+        """
+        self.detector.appoint(OTHER)
+        self.register_slave()
+        self.assertEqual(self.slave.received, [])
+        self.clock.advance(EARLY_REGISTRATION_HOLD / 2)
+        self.lead()
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+
+    def test_early_registration_dropped_after_hold(self):
+        """
+        A registration that waited for a term that did not come in time is
+        dropped, as a standby drops it: the slave retries where its
+        detector points.
+        """
+        self.detector.appoint(OTHER)
+        self.register_slave()
+        self.clock.advance(EARLY_REGISTRATION_HOLD)
+        self.lead()
+        self.turn()
+        self.assertEqual(self.slave.received, [])
+
+    def test_early_registration_dropped_when_another_leads(self):
+        """
+        When our detector names another new leader, registrations that
+        waited for us are dropped at once (their senders will find it).
+        """
+        self.register_slave()
+        self.detector.appoint(OTHER)
+        self.lead()
+        self.turn()
+        self.assertEqual(self.slave.received, [])
 
     def test_elected_master_serves(self):
         """

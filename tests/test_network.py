@@ -7,6 +7,7 @@ from klein import Klein
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -114,6 +115,30 @@ class MessageNodeTests(TestCase):
         self.server.send(self.client.upid, reply)
         yield self.client_inbox.until(lambda: self.client_inbox.messages)
         self.assertEqual(self.client_inbox.messages, [(self.server.upid, reply)])
+
+    @inlineCallbacks
+    def test_source_host(self):
+        """
+        A node given a C{source_host} makes its connections from that
+        local address.
+        """
+        peers = []
+        connected = Deferred()
+
+        class Recorder(Protocol):
+            def connectionMade(self):
+                peers.append(self.transport.getPeer().host)
+                connected.callback(None)
+
+        port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+            Factory.forProtocol(Recorder))
+        self.addCleanup(port.stopListening)
+        node = MessageNode(reactor, UPID("slave(1)", "127.0.0.1", 0), Inbox(),
+                           source_host="127.0.0.2")
+        self.addCleanup(node.stop)
+        node.send(UPID("master", "127.0.0.1", port.getHost().port), messages_pb2.PongSlaveMessage())
+        yield connected
+        self.assertEqual(peers, ["127.0.0.2"])
 
     @inlineCallbacks
     def test_peer_lost_on_disconnect(self):

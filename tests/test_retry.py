@@ -17,7 +17,8 @@ class RetryWithBackoffTests(SynchronousTestCase):
         self.clock = Clock()
         self.attempts = []
         self.retry = RetryWithBackoff(
-            self.clock, lambda: self.attempts.append(self.clock.seconds()), 1.0, 4.0)
+            self.clock, lambda: self.attempts.append(self.clock.seconds()), 1.0, 4.0,
+            jitter=lambda: 1.0)
 
     def test_backoff(self):
         """
@@ -48,6 +49,40 @@ class RetryWithBackoffTests(SynchronousTestCase):
         self.clock.advance(2)
         self.clock.advance(1)
         self.assertEqual(self.attempts, [0, 1, 3, 7, 9, 10])
+
+    def test_full_jitter(self):
+        """
+        Each wait is a fresh draw times the current cap: draws of 0.5, 0.25,
+        1.0 and 0.0 wait 0.5 s (of 1), 0.5 s (of 2), 4 s (of 4) and nothing
+        (of 4, the maximum); a delayed start draws too (0.5 of 2 s).
+        """
+        draws = iter([0.5, 0.25, 1.0, 0.0, 0.5, 0.5, 1.0])
+        retry = RetryWithBackoff(self.clock, lambda: self.attempts.append(self.clock.seconds()),
+                                 1.0, 4.0, jitter=lambda: next(draws))
+        retry.start()
+        self.clock.advance(0.5)
+        self.clock.advance(0.5)
+        self.clock.advance(4)
+        self.assertEqual(self.attempts, [0, 0.5, 1.0, 5.0, 5.0])
+        retry.start(delay=2)
+        self.clock.advance(1)
+        self.assertEqual(self.attempts[-1], 6.0)
+
+    def test_default_draws_differ(self):
+        """
+        By default the draws are random: two retries started together
+        soon disagree on when to try again.
+        """
+        first, second = [], []
+        a = RetryWithBackoff(self.clock, lambda: first.append(self.clock.seconds()))
+        b = RetryWithBackoff(self.clock, lambda: second.append(self.clock.seconds()))
+        a.start(delay=1.0)
+        b.start(delay=1.0)
+        for _ in range(200):
+            self.clock.advance(0.1)
+        a.stop()
+        b.stop()
+        self.assertNotEqual(first, second)
 
     def test_stop_from_the_action(self):
         """

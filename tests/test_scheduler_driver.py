@@ -234,6 +234,73 @@ class CallbackTests(SchedulerDriverTestCase):
         self.assertEqual(self.scheduler.calls[-1][0], "statusUpdate")
         self.assertEqual(self.slave.of(internal.StatusUpdateAcknowledgementMessage), [])
 
+    def test_master_update_has_no_uuid(self):
+        """
+        An update the master made (no slave pid) reaches the scheduler
+        without a uuid, as in Mesos: there is nothing to acknowledge.
+        """
+        self.update("", uuid=b"m1")
+        name, (status,) = self.scheduler.calls[-1]
+        self.assertEqual((name, status.uuid), ("statusUpdate", b""))
+
+    def test_mesos_1_signature(self):
+        """
+        Mesos 1.x's C{MesosSchedulerDriver(scheduler, framework, master,
+        implicitAcknowledgements, credential)}: the fourth positional
+        argument is the acknowledgement mode, the credential is kept (a
+        copy), and the reactor is a keyword.
+        """
+        credential = mesos_pb2.Credential(principal="p", secret=b"s")
+        driver = MesosSchedulerDriver(
+            self.scheduler, mesos_pb2.FrameworkInfo(user="", name="x"), "127.0.0.1:5050",
+            False, credential, reactor=self.clock, node_factory=self.network.node)
+        credential.principal = "changed"
+        self.assertEqual((driver.implicit_acknowledgements, driver.credential.principal),
+                         (False, "p"))
+        self.assertTrue(self.driver.implicit_acknowledgements)
+        self.assertIsNone(self.driver.credential)
+        with self.assertRaises(TypeError):
+            MesosSchedulerDriver(self.scheduler, mesos_pb2.FrameworkInfo(user="", name="x"),
+                                 "127.0.0.1:5050", True, None, self.clock)
+
+    def test_explicit_acknowledgements(self):
+        """
+        With C{implicitAcknowledgements=False}, returning from
+        statusUpdate() acknowledges nothing; acknowledgeStatusUpdate(status)
+        sends the acknowledgement to the update's slave.
+        """
+        self.driver.implicit_acknowledgements = False
+        self.update(str(SLAVE))
+        _, (status,) = self.scheduler.calls[-1]
+        self.assertEqual(self.slave.of(internal.StatusUpdateAcknowledgementMessage), [])
+        self.assertEqual(self.driver.acknowledgeStatusUpdate(status), mesos_pb2.DRIVER_RUNNING)
+        self.turn()
+        [ack] = self.slave.of(internal.StatusUpdateAcknowledgementMessage)
+        self.assertEqual((ack.task_id.value, ack.uuid, ack.framework_id.value, ack.slave_id.value),
+                         ("t1", b"u1", "F1", "S1"))
+
+    def test_explicit_acknowledgement_of_master_update(self):
+        """
+        Acknowledging an update without a uuid (the master's) sends nothing.
+        """
+        self.driver.implicit_acknowledgements = False
+        self.update("", uuid=b"m1")
+        _, (status,) = self.scheduler.calls[-1]
+        self.assertEqual(self.driver.acknowledgeStatusUpdate(status), mesos_pb2.DRIVER_RUNNING)
+        self.turn()
+        self.assertEqual(self.slave.of(internal.StatusUpdateAcknowledgementMessage), [])
+
+    def test_explicit_acknowledgement_refused_when_implicit(self):
+        """
+        acknowledgeStatusUpdate on a driver that acknowledges implicitly is
+        an error saying so (Mesos aborts the process).
+        """
+        self.update(str(SLAVE))
+        _, (status,) = self.scheduler.calls[-1]
+        with self.assertRaises(ValueError) as raised:
+            self.driver.acknowledgeStatusUpdate(status)
+        self.assertIn("implicit acknowledgements are enabled", str(raised.exception))
+
     def test_no_acknowledgement_after_abort_in_callback(self):
         """
         A scheduler that aborts inside statusUpdate() does not acknowledge.

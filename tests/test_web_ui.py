@@ -429,6 +429,24 @@ class ClusterPagesTests(SynchronousTestCase):
             self.assertEqual(response.code, code, path)
             self.assertIn(text, body)
 
+    def test_collected_sandbox(self):
+        """
+        A sandbox the garbage collector removed is a 404 saying so, in
+        the sandbox browser and the tail page alike.
+        """
+        old_run = os.path.join(os.path.dirname(self.directory), "an-ended-run")
+        os.makedirs(old_run)
+        with open(os.path.join(old_run, "stdout"), "w") as stdout:
+            stdout.write("gone soon\n")
+        self.slave.gc.schedule(0, old_run)
+        self.clock.advance(0)
+        self.assertFalse(os.path.exists(old_run))
+        for link in (browse_link(self.slave_id, old_run),
+                     tail_link(self.slave_id, os.path.join(old_run, "stdout"))):
+            response, body = self.get(link)
+            self.assertEqual(response.code, 404, link)
+            self.assertIn("garbage collected", body)
+
     def test_tail_page(self):
         """
         The tail page of a sandbox file carries the pailer script, where to

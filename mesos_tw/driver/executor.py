@@ -2,16 +2,29 @@
 The executor driver: registers an executor with the slave that launched it,
 turns messages into L{Executor <mesos_tw.interface.Executor>} callbacks, and
 sends status updates, keeping each until the slave acknowledges it.
+
+An executor of a framework that checkpoints (C{MESOS_CHECKPOINT=1}) outlives
+its slave: when the slave's connection closes, the driver calls
+C{disconnected} and waits up to C{MESOS_RECOVERY_TIMEOUT} for a restarted
+slave, trying every L{RECONNECT_INTERVAL} (and at once when the slave asks,
+with C{ReconnectExecutorMessage}) to subscribe again with
+C{ReregisterExecutorMessage}: the tasks it was given that have not ended
+acknowledged, and the updates the slave has not acknowledged (updates sent
+meanwhile wait among those).  The slave's answer calls C{reregistered}.
+Without checkpointing it shuts down, as Mesos's does.
 """
 
 import os
 import socket
 import uuid
 
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mesos_tw.constants import RECOVERY_TIMEOUT
 from mesos_tw.driver.base import DriverBase
+from mesos_tw.flags import parse_duration
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -22,6 +35,12 @@ from mesos_tw.protocols.upid import UPID
 __all__ = ["MesosExecutorDriver"]
 
 RUNNING = mesos_pb2.DRIVER_RUNNING
+
+#: Seconds between attempts to subscribe again to a restarting slave.
+RECONNECT_INTERVAL = 0.25
+
+TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED,
+                      mesos_pb2.TASK_LOST, mesos_pb2.TASK_ERROR})
 
 _REQUIRED_ENVIRONMENT = ("MESOS_SLAVE_PID", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID")
 
@@ -53,6 +72,15 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.node = None
         self.unacknowledged = {}
         self._awaiting_acknowledgements = False
+        #: C{{task_id: TaskInfo}} given to us and not yet ended (with the
+        #: end acknowledged): listed when subscribing again.
+        self.tasks = {}
+        self.checkpoint = False
+        self.recovery_timeout = RECOVERY_TIMEOUT
+        #: Whether the slave's connection closed and we wait for it.
+        self.waiting_for_slave = False
+        self._reconnect_loop = None
+        self._recovery_call = None
         self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
@@ -61,6 +89,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             internal.FrameworkToExecutorMessage: self._framework_message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+            internal.ReconnectExecutorMessage: self._reconnect,
         }, self.log, with_sender=False)
 
     def start(self):
@@ -87,6 +116,12 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self.framework_id = mesos_pb2.FrameworkID(value=self.environ["MESOS_FRAMEWORK_ID"])
         self.executor_id = mesos_pb2.ExecutorID(value=self.environ["MESOS_EXECUTOR_ID"])
         self.directory = self.environ.get("MESOS_DIRECTORY", "")
+        self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
+        if self.checkpoint and self.environ.get("MESOS_RECOVERY_TIMEOUT"):
+            try:
+                self.recovery_timeout = parse_duration(self.environ["MESOS_RECOVERY_TIMEOUT"])
+            except ValueError as error:
+                self.log.warn("Ignoring MESOS_RECOVERY_TIMEOUT: {error}", error=str(error))
         self.node = self._node_factory(
             UPID(self.new_process_id("executor"), socket.gethostname(), 0))
         self.node.receiver = self
@@ -128,6 +163,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def _close(self):
         self._awaiting_acknowledgements = False
+        self._stop_waiting()
         if self.unacknowledged:
             self.log.warn("Stopping with {count} status update(s) the slave never acknowledged",
                           count=len(self.unacknowledged))
@@ -145,31 +181,91 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self.log.warn("Ignoring {name} from {sender}, which is not our slave",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
-        if self.status == RUNNING or isinstance(message, internal.StatusUpdateAcknowledgementMessage):
+        if self.status == RUNNING or isinstance(message, (
+                internal.StatusUpdateAcknowledgementMessage, internal.ExecutorRegisteredMessage,
+                internal.ReconnectExecutorMessage)):
             self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
         """
-        The slave is gone: an executor must not outlive it, so shut down.
+        The slave is gone: with checkpointing, wait for it to come back;
+        without, shut down (an executor must not outlive its slave).
         """
-        if upid != self.slave:
+        if upid != self.slave or self.waiting_for_slave:
             return
-        if self.status == RUNNING:
+        if self.checkpoint and (self.status == RUNNING or self._awaiting_acknowledgements):
+            self._wait_for_slave()
+        elif self.status == RUNNING:
             self.log.warn("Lost the slave {slave}; shutting down", slave=str(upid))
             if self._invoke(self.executor, "shutdown"):
                 self._finish(mesos_pb2.DRIVER_STOPPED)
         elif self._awaiting_acknowledgements:
             self._close()
 
+    def _wait_for_slave(self):
+        self.log.warn("Lost the slave {slave}; waiting up to {timeout:g} s for it to come back",
+                      slave=str(self.slave), timeout=self.recovery_timeout)
+        self.waiting_for_slave = True
+        if self.status == RUNNING:
+            self._invoke(self.executor, "disconnected")
+        self._recovery_call = self._reactor.callLater(self.recovery_timeout,
+                                                      self._recovery_timed_out)
+        self._reconnect_loop = LoopingCall(self._resubscribe)
+        self._reconnect_loop.clock = self._reactor
+        self._reconnect_loop.start(RECONNECT_INTERVAL, now=False)
+
+    def _stop_waiting(self):
+        self.waiting_for_slave = False
+        if self._reconnect_loop is not None and self._reconnect_loop.running:
+            self._reconnect_loop.stop()
+        self._reconnect_loop = None
+        if self._recovery_call is not None and self._recovery_call.active():
+            self._recovery_call.cancel()
+        self._recovery_call = None
+
+    def _resubscribe(self):
+        """
+        Subscribe again, naming what the slave has not acknowledged.
+        """
+        self.node.send(self.slave, internal.ReregisterExecutorMessage(
+            executor_id=self.executor_id, framework_id=self.framework_id,
+            tasks=list(self.tasks.values()), updates=list(self.unacknowledged.values())))
+
+    def _reconnect(self, message):
+        if self.waiting_for_slave:
+            self._resubscribe()
+
+    def _recovery_timed_out(self):
+        self._recovery_call = None
+        self.log.warn("The slave did not come back within {timeout:g} s; shutting down",
+                      timeout=self.recovery_timeout)
+        self._stop_waiting()
+        if self.status == RUNNING:
+            self._invoke(self.executor, "shutdown")
+            self.status = mesos_pb2.DRIVER_STOPPED
+        self._close()
+
     def _registered(self, message):
+        reregistered = self.slave_id is not None
         self.slave_id = message.slave_id
-        self._invoke(self.executor, "registered", message.executor_info,
-                     message.framework_info, message.slave_info)
+        if self.waiting_for_slave:
+            self.log.info("Subscribed again to the slave {slave}", slave=str(self.slave))
+            self._stop_waiting()
+        if self.status != RUNNING:
+            return
+        if reregistered:
+            self._invoke(self.executor, "reregistered", message.slave_info)
+        else:
+            self._invoke(self.executor, "registered", message.executor_info,
+                         message.framework_info, message.slave_info)
 
     def _run_task(self, message):
+        self.tasks[message.task.task_id.value] = message.task
         self._invoke(self.executor, "launchTask", message.task)
 
     def _run_task_group(self, message):
+        for task in message.task_group.tasks:
+            self.tasks[task.task_id.value] = task
         self._invoke(self.executor, "launchTaskGroup", list(message.task_group.tasks))
 
     def _kill_task(self, message):
@@ -183,7 +279,9 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self._stop()
 
     def _acknowledged(self, message):
-        self.unacknowledged.pop(message.uuid, None)
+        update = self.unacknowledged.pop(message.uuid, None)
+        if update is not None and update.status.state in TERMINAL:
+            self.tasks.pop(update.status.task_id.value, None)
         if self._awaiting_acknowledgements and not self.unacknowledged:
             self._close()
 

@@ -36,10 +36,19 @@ MAX_REMEMBERED_ACKNOWLEDGEMENTS = 100_000
 class MesosSchedulerDriver(DriverBase, SchedulerDriver):
     """
     Connects C{scheduler} to the master C{master} (C{host:port},
-    C{master@host:port}, C{file:///path}) as the framework C{framework}.
+    C{master@host:port}, C{file:///path}) as the framework C{framework};
+    the arguments are those of Mesos 1.x's Python bindings.
 
+    @param implicitAcknowledgements: when true (the default), returning
+        from C{statusUpdate} acknowledges the update; when false the
+        scheduler acknowledges each one itself with
+        L{acknowledgeStatusUpdate} (Mesos 0.22+).
+    @param credential: a C{mesos_pb2.Credential} to authenticate with; kept
+        as C{credential}.
     @param reactor: run on this reactor (a Twisted application); L{None} for
-        the classic blocking use from plain threads.
+        the classic blocking use from plain threads.  A keyword, so that a
+        framework written for Mesos 1.x, passing C{implicitAcknowledgements}
+        fourth, is understood.
     @param node_factory: makes the message node for our UPID (tests pass an
         in-memory network's).
     @param credential: a C{mesos_pb2.Credential} to authenticate with
@@ -50,10 +59,15 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
 
     log = Logger()
 
-    def __init__(self, scheduler, framework, master, reactor=None, node_factory=None,
-                 credential=None):
+    def __init__(self, scheduler, framework, master, implicitAcknowledgements=True,
+                 credential=None, *, reactor=None, node_factory=None):
         DriverBase.__init__(self, reactor, node_factory)
         self.scheduler = scheduler
+        self.implicit_acknowledgements = bool(implicitAcknowledgements)
+        self.credential = None
+        if credential is not None:
+            self.credential = mesos_pb2.Credential()
+            self.credential.CopyFrom(credential)
         self.framework = mesos_pb2.FrameworkInfo()
         self.framework.CopyFrom(framework)
         if not self.framework.user:
@@ -254,6 +268,9 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         status.CopyFrom(update.status)
         if update.uuid and not status.uuid:
             status.uuid = update.uuid
+        if update.HasField("slave_id") and not status.HasField("slave_id"):
+            # acknowledgeStatusUpdate(status) needs to know the slave.
+            status.slave_id.CopyFrom(update.slave_id)
         slave_pid = None
         if message.pid:
             try:
@@ -262,24 +279,58 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             except ValueError:
                 self.log.warn("Status update names a malformed slave pid {pid}", pid=message.pid)
         reliable = slave_pid is not None and bool(update.uuid)
+        if not reliable:
+            # As in Mesos, only an update to acknowledge carries a uuid
+            # (master-made ones carry no slave pid).
+            status.ClearField("uuid")
         if reliable and update.uuid in self._acknowledged:
             # A re-send whose acknowledgement the slave missed: acknowledge
             # again, but the scheduler has seen it already.
-            self._acknowledge(slave_pid, update)
+            self._acknowledge(slave_pid, update.slave_id, update.status.task_id, update.uuid)
             return
         self._invoke(self.scheduler, "statusUpdate", status)
         # Returning from the callback is the acknowledgement, unless the
-        # scheduler aborted in it; master-made updates carry no pid.
-        if self.status == RUNNING and reliable:
-            self._acknowledged[update.uuid] = None
-            if len(self._acknowledged) > MAX_REMEMBERED_ACKNOWLEDGEMENTS:
-                self._acknowledged.popitem(last=False)
-            self._acknowledge(slave_pid, update)
+        # scheduler aborted in it or acknowledges explicitly.
+        if self.status == RUNNING and reliable and self.implicit_acknowledgements:
+            self._acknowledge(slave_pid, update.slave_id, update.status.task_id, update.uuid)
 
-    def _acknowledge(self, slave_pid, update):
+    def _acknowledge(self, slave_pid, slave_id, task_id, uuid):
+        self._acknowledged[uuid] = None
+        if len(self._acknowledged) > MAX_REMEMBERED_ACKNOWLEDGEMENTS:
+            self._acknowledged.popitem(last=False)
         self.node.send(slave_pid, internal.StatusUpdateAcknowledgementMessage(
-            slave_id=update.slave_id, framework_id=update.framework_id,
-            task_id=update.status.task_id, uuid=update.uuid))
+            slave_id=slave_id, framework_id=self._framework_id(),
+            task_id=task_id, uuid=uuid))
+
+    def acknowledgeStatusUpdate(self, status):
+        """
+        Acknowledge the update C{status} (as C{statusUpdate} gave it), for a
+        driver made with C{implicitAcknowledgements=False}: until then the
+        slave keeps it and sends it again.  An update without a uuid (the
+        master's own) needs none and is passed over, as in Mesos.
+
+        @raise ValueError: if the driver acknowledges implicitly (Mesos
+            aborts the process there).
+        """
+        if self.implicit_acknowledgements:
+            raise ValueError("Cannot call acknowledgeStatusUpdate: implicit acknowledgements "
+                             "are enabled")
+        return self._call(self._acknowledge_status, status)
+
+    def _acknowledge_status(self, status):
+        if self.status != RUNNING:
+            return self.status
+        if not (status.uuid and status.slave_id.value):
+            self.log.debug("No acknowledgement for an update without uuid or slave id")
+            return self.status
+        slave_pid = self._slave_pids.get(status.slave_id.value)
+        if slave_pid is None or not self.connected:
+            # The slave sends the update again, and it is acknowledged then.
+            self.log.info("Not acknowledging {task}'s update: slave {slave} not known",
+                          task=status.task_id.value, slave=status.slave_id.value)
+            return self.status
+        self._acknowledge(slave_pid, status.slave_id, status.task_id, status.uuid)
+        return self.status
 
     def _lost_slave(self, sender, message):
         self._slave_pids.pop(message.slave_id.value, None)

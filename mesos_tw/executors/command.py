@@ -11,6 +11,13 @@ it speaks the wire protocol with a small blocking client and the standard
 library, without importing Twisted (about a fifth of the start-up cost).
 Custom executors use L{mesos_tw.native.MesosExecutorDriver} instead.
 
+With C{MESOS_CHECKPOINT=1} it outlives a restarting slave, as the driver
+does: when the slave's connection closes, the command keeps running and
+its updates are kept; every L{RECONNECT_INTERVAL} it tries to connect again
+and subscribe with C{ReregisterExecutorMessage} (its task, unless that has
+ended acknowledged, and its unacknowledged updates), for up to
+C{MESOS_RECOVERY_TIMEOUT}; then it kills the command and exits.
+
 Run by the slave as ``python -m mesos_tw.executors.command``.
 """
 
@@ -40,6 +47,12 @@ KILL_GRACE_PERIOD = 3.0
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
 
+#: Seconds between attempts to reach a restarting slave again.
+RECONNECT_INTERVAL = 0.25
+
+#: How long to wait for a restarting slave without MESOS_RECOVERY_TIMEOUT.
+RECOVERY_TIMEOUT = 15 * 60.0
+
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
 
 
@@ -50,10 +63,12 @@ class CommandExecutor:
     @param connection: a connected socket to the slave.
     @param clock: returns the time in seconds, for timeouts (monotonic).
     @param wall_clock: returns the time of day, for status update stamps.
+    @param connect: C{connect(slave)} returns a new connected socket to the
+        slave, or raises C{OSError} (to reach a restarted slave).
     """
 
     def __init__(self, connection, slave, framework_id, executor_id, environ,
-                 clock=time.monotonic, wall_clock=time.time):
+                 clock=time.monotonic, wall_clock=time.time, connect=None):
         self.connection = connection
         self.slave = slave
         self.upid = UPID(f"executor-{uuid.uuid4()}", socket.gethostname(), 0)
@@ -67,8 +82,16 @@ class CommandExecutor:
         self.process = None
         self.killed = False
         self.kill_deadline = None
-        self.unacknowledged = set()
+        self.unacknowledged = {}
+        self.task = None
         self.finished_at = None
+        self.connect = connect or _connect
+        self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
+        self.recovery_timeout = _duration(self.environ.get("MESOS_RECOVERY_TIMEOUT"),
+                                          RECOVERY_TIMEOUT)
+        #: When the slave's connection closed (we then wait for it), or None.
+        self.lost_at = None
+        self.next_attempt = None
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self.dispatcher = Dispatcher({
@@ -77,14 +100,21 @@ class CommandExecutor:
             internal.KillTaskMessage: self._kill_task,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+            internal.ReconnectExecutorMessage: lambda message: self._resubscribe(),
             internal.FrameworkToExecutorMessage: lambda message: None,
         }, _StandardErrorLog(), with_sender=False)
 
     def send(self, message):
         """
-        Send a message to the slave.
+        Send a message to the slave (nothing while it is away: what must
+        arrive is sent again when we subscribe again).
         """
-        self.connection.sendall(encode_frame(self.upid, message))
+        if self.connection is None:
+            return
+        try:
+            self.connection.sendall(encode_frame(self.upid, message))
+        except OSError as error:
+            sys.stderr.write(f"command executor: cannot write to the slave: {error}\n")
 
     def run(self):
         """
@@ -97,6 +127,14 @@ class CommandExecutor:
             if self.may_exit():
                 return 0
             now = self.clock()
+            if self.lost_at is not None:
+                if now - self.lost_at > self.recovery_timeout:
+                    sys.stderr.write("command executor: the slave did not come back within "
+                                     f"{self.recovery_timeout:g} s\n")
+                    self._signal(signal.SIGKILL)
+                    return 1
+                if now >= self.next_attempt:
+                    self._reconnect()
             if self.kill_deadline is not None and now >= self.kill_deadline:
                 self._signal(signal.SIGKILL)
                 self.kill_deadline = None
@@ -113,16 +151,65 @@ class CommandExecutor:
         return self.finished_at is not None and not self.unacknowledged
 
     def _timeout(self, now):
-        if self.kill_deadline is None:
-            return None
-        return max(0.0, self.kill_deadline - now)
+        deadlines = [d for d in (self.kill_deadline,) if d is not None]
+        if self.lost_at is not None:
+            deadlines += [self.next_attempt, self.lost_at + self.recovery_timeout]
+        return max(0.0, min(deadlines) - now) if deadlines else None
 
-    def _readable(self):
-        data = self.connection.recv(65536)
-        if not data:
+    def _lost_slave(self):
+        """
+        The slave's connection closed: wait for it (checkpointing), or
+        kill the command and stop.
+
+        @return: L{False} to stop.
+        """
+        self._selector.unregister(self.connection)
+        self.connection.close()
+        self.connection = None
+        self._buffer = b""
+        if not self.checkpoint:
             sys.stderr.write("command executor: the slave closed the connection\n")
             self._signal(signal.SIGKILL)
             return False
+        sys.stderr.write("command executor: the slave closed the connection; waiting up to "
+                         f"{self.recovery_timeout:g} s for it to come back\n")
+        self.lost_at = self.clock()
+        self.next_attempt = self.lost_at + RECONNECT_INTERVAL
+        return True
+
+    def _reconnect(self):
+        """
+        Try to reach the slave again; once connected, subscribe again with
+        what it has not acknowledged.
+        """
+        try:
+            connection = self.connect(self.slave)
+        except OSError:
+            self.next_attempt = self.clock() + RECONNECT_INTERVAL
+            return
+        self.connection = connection
+        self.lost_at = self.next_attempt = None
+        self._selector.register(connection, selectors.EVENT_READ, self._readable)
+        self._resubscribe()
+
+    def _resubscribe(self):
+        """
+        Subscribe again with what the slave has not acknowledged (also
+        when a recovering slave asks, with C{ReconnectExecutorMessage}:
+        it held our first try).
+        """
+        self.send(internal.ReregisterExecutorMessage(
+            framework_id=self.framework_id, executor_id=self.executor_id,
+            tasks=[self.task] if self.task is not None else [],
+            updates=list(self.unacknowledged.values())))
+
+    def _readable(self):
+        try:
+            data = self.connection.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            return self._lost_slave()
         try:
             envelopes, self._buffer = split_frames(self._buffer + data)
             for envelope in envelopes:
@@ -139,11 +226,14 @@ class CommandExecutor:
 
     def _run_task(self, message):
         task = message.task
+        if self.task_id is not None and task.task_id == self.task_id:
+            return
         if self.task_id is not None:
             self._update(task.task_id, mesos_pb2.TASK_FAILED,
                          "The command executor runs one task only")
             return
         self.task_id = task.task_id
+        self.task = task
         if not task.HasField("command") or not task.command.value:
             self._finish(mesos_pb2.TASK_FAILED, "Task has no command")
             return
@@ -199,7 +289,9 @@ class CommandExecutor:
                 pass
 
     def _acknowledged(self, message):
-        self.unacknowledged.discard(message.uuid)
+        update = self.unacknowledged.pop(message.uuid, None)
+        if update is not None and update.status.state in TERMINAL:
+            self.task = None
 
     def _finish(self, state, text):
         self._update(self.task_id, state, text)
@@ -217,7 +309,7 @@ class CommandExecutor:
         if self.slave_id is not None:
             update.slave_id.CopyFrom(self.slave_id)
             update.status.slave_id.CopyFrom(self.slave_id)
-        self.unacknowledged.add(update.uuid)
+        self.unacknowledged[update.uuid] = update
         self.send(internal.StatusUpdateMessage(update=update))
 
 
@@ -294,13 +386,37 @@ def main(environ=os.environ):
         sys.stderr.write(f"command executor: cannot find the slave in the environment: {error}\n")
         return 2
     try:
-        connection = socket.create_connection((slave.host, slave.port), timeout=10)
+        connection = _connect(slave)
     except OSError as error:
         sys.stderr.write(f"command executor: cannot connect to the slave {slave}: {error}\n")
         return 1
+    return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
+
+
+def _connect(slave):
+    connection = socket.create_connection((slave.host, slave.port), timeout=10)
     connection.settimeout(None)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
+    return connection
+
+
+def _duration(text, default):
+    """
+    Seconds in a Mesos duration such as C{15mins} (the executor must not
+    import the flags module's dependencies), or C{default}.
+    """
+    if not text:
+        return default
+    units = (("secs", 1), ("mins", 60), ("hrs", 3600), ("days", 86400), ("weeks", 604800),
+             ("ms", 0.001), ("s", 1))
+    for unit, factor in units:
+        if text.endswith(unit):
+            try:
+                return float(text[:-len(unit)]) * factor
+            except ValueError:
+                break
+    sys.stderr.write(f"command executor: ignoring MESOS_RECOVERY_TIMEOUT={text!r}\n")
+    return default
 
 
 if __name__ == "__main__":

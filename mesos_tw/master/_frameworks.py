@@ -182,6 +182,13 @@ class FrameworkManagement:
             framework.failover_call.cancel()
         for offer in list(framework.offers.values()):
             self._remove_offer(offer, rescind=False)
+        # As in Mesos, its unfinished tasks end TASK_KILLED: every view
+        # then lists them among its completed tasks, and the counters
+        # count them.  (Those already ended kept their own terminal state.)
+        for record in list(framework.tasks.values()):
+            self._apply_master_update(
+                framework.id, record, mesos_pb2.TASK_KILLED, f"Framework {framework.id} removed",
+                mesos_pb2.TaskStatus.REASON_FRAMEWORK_REMOVED)
         shutdown = internal.ShutdownFrameworkMessage(
             framework_id=mesos_pb2.FrameworkID(value=framework.id))
         for slave in self.slaves.values():

@@ -5,7 +5,6 @@ L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
 reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
-from mesos_tw.master.observer import SlaveObserver
 from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -93,7 +92,8 @@ class SlaveManagement:
         As Mesos's C{reconcileKnownSlave}: tasks and executors the slave
         reports that we do not know are added; tasks we know that it no
         longer has are reported C{TASK_LOST} (they leave our state, so they
-        are reported once).
+        are reported once); executors it no longer has are forgotten (they
+        ended while it was away) and what they held recovered.
         """
         reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
         for key, record in list(slave.tasks.items()):
@@ -107,6 +107,12 @@ class SlaveManagement:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.active:
                 self._send_update(framework.pid, update)
+        reported_executors = {(info.framework_id.value, info.executor_id.value)
+                              for info in executor_infos}
+        for framework_id, executors in list(slave.executors.items()):
+            for executor_id in [e for e in executors
+                                if (framework_id, e) not in reported_executors]:
+                self._forget_executor(slave, framework_id, executor_id)
         known_executors = {(framework_id, executor_id)
                            for framework_id, executors in slave.executors.items()
                            for executor_id in executors}
@@ -187,10 +193,8 @@ class SlaveManagement:
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
         used = self._add_slave_work(slave, executor_infos, tasks)
-        slave.observer = SlaveObserver(
-            self.reactor, self.node, pid, self.slave_ping_timeout, self.max_slave_ping_timeouts,
-            lambda reason: self.shutdown_slave(slave, reason),
-        )
+        slave.observer = self.health_checks.observe(
+            pid, lambda reason: self.shutdown_slave(slave, reason))
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)

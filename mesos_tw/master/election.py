@@ -20,7 +20,12 @@ register afresh wherever the leader now is (even here, in a new term).
 
 A master that does not lead (a I{standby}) handles nothing: slaves and
 schedulers retry against the leader their own detectors find, and a task
-launched at a standby is answered with C{TASK_LOST}.
+launched at a standby is answered with C{TASK_LOST}.  One exception: a
+registration reaching a standby comes from a slave or scheduler whose
+detector already names us, because ZooKeeper told it before it told us.
+Such registrations wait, for a little while, for our term (dropped, they
+would be retried only a second or more later: the failover benchmark's
+maxima showed it).
 """
 
 from twisted.logger import Logger
@@ -35,6 +40,15 @@ from mesos_tw.protocols.network import IMessageNode, IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["ILeadership", "MasterElection", "PausableNode", "SoleMaster"]
+
+# How long, and how many, registrations wait at a standby for its term.
+EARLY_REGISTRATION_HOLD = 2.0
+MAX_EARLY_REGISTRATIONS = 100_000
+
+_REGISTRATIONS = (
+    internal.RegisterSlaveMessage, internal.ReregisterSlaveMessage,
+    internal.RegisterFrameworkMessage, internal.ReregisterFrameworkMessage,
+)
 
 
 class ILeadership(Interface):
@@ -148,6 +162,10 @@ class MasterElection:
         self.terms = 0
         self._gate = None
         self._waiting = []
+        # Registrations that came before our election: (deadline, sender,
+        # message), oldest first, and the call that drops the overdue ones.
+        self._early = []
+        self._early_call = None
         self._ids = new_id_counters()
 
     @property
@@ -175,6 +193,7 @@ class MasterElection:
         @return: a Deferred (or L{None}) from the contender's withdrawal.
         """
         self._end_term("the master is stopping")
+        self._drop_early(len(self._early))
         self.leadership = NOT_LEADING
         if self.detector is not None:
             self.detector.stop()
@@ -187,6 +206,9 @@ class MasterElection:
         self.log.info("Leading master: {leader}", leader=str(upid) if upid else "none")
         if upid != self.pid and self.master is None:
             self._release_waiting()
+            if upid is not None:
+                # Another master leads: what waited for us goes to it instead.
+                self._drop_early(len(self._early))
 
     def _awaiting_election(self):
         """
@@ -228,6 +250,10 @@ class MasterElection:
         self.log.info("Elected leading master {pid} (term {term})", pid=str(self.pid),
                       term=self.terms)
         self._release_waiting()
+        early, self._early = self._early, []
+        self._cancel_early_call()
+        for _, sender, message in early:
+            self._deliver("message", sender, message)
 
     def _pause_term(self):
         if self.master is None:
@@ -303,7 +329,43 @@ class MasterElection:
             else:
                 self.master.peer_lost(sender)
         elif kind == "message":
+            if (isinstance(message, _REGISTRATIONS) and self.detector is not None
+                    and len(self._early) < MAX_EARLY_REGISTRATIONS):
+                self._hold_early(sender, message)
+            else:
+                self._refuse(sender, message)
+
+    def _hold_early(self, sender, message):
+        self._early.append((self.reactor.seconds() + EARLY_REGISTRATION_HOLD, sender, message))
+        if self._early_call is None:
+            self._early_call = self.reactor.callLater(
+                EARLY_REGISTRATION_HOLD, self._drop_overdue)
+
+    def _drop_overdue(self):
+        self._early_call = None
+        now = self.reactor.seconds()
+        overdue = 0
+        while overdue < len(self._early) and self._early[overdue][0] <= now:
+            overdue += 1
+        self._drop_early(overdue)
+        if self._early:
+            self._early_call = self.reactor.callLater(
+                self._early[0][0] - now, self._drop_overdue)
+
+    def _drop_early(self, count):
+        """
+        Refuse the C{count} oldest registrations that waited for a term.
+        """
+        dropped, self._early = self._early[:count], self._early[count:]
+        if not self._early:
+            self._cancel_early_call()
+        for _, sender, message in dropped:
             self._refuse(sender, message)
+
+    def _cancel_early_call(self):
+        if self._early_call is not None and self._early_call.active():
+            self._early_call.cancel()
+        self._early_call = None
 
     def _refuse(self, sender, message):
         leader = str(self.leader) if self.leader is not None else "none known"

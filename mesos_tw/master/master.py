@@ -25,6 +25,7 @@ from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
+from mesos_tw.master.observer import HealthChecks
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.master.state import TERMINAL_STATES, state_name
 from mesos_tw.master.whitelist import Whitelist
@@ -164,6 +165,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
+        self.health_checks = HealthChecks(
+            reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
         self.cluster = cluster
         self.os_pid = os_pid or os.getpid()
@@ -239,6 +242,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if self._whitelist_loop is not None:
             self._whitelist_loop.start(constants.WHITELIST_WATCH_INTERVAL, now=True)
         self._allocation_loop.start(self.allocation_interval, now=False)
+        self.health_checks.start()
 
     def stop(self):
         """
@@ -263,8 +267,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 offer.timeout_call.cancel()
         if self._allocation_call is not None and self._allocation_call.active():
             self._allocation_call.cancel()
-        for slave in self.slaves.values():
-            slave.observer.stop()
+        self.health_checks.stop()
         for framework in self.frameworks.values():
             if framework.failover_call is not None and framework.failover_call.active():
                 framework.failover_call.cancel()
@@ -423,6 +426,15 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if slave is None or slave.pid != sender:
             return
         framework_id, executor_id = message.framework_id.value, message.executor_id.value
+        self._forget_executor(slave, framework_id, executor_id)
+        framework = self.frameworks.get(framework_id)
+        if framework is not None and framework.active:
+            self.node.send(framework.pid, message)
+
+    def _forget_executor(self, slave, framework_id, executor_id):
+        """
+        An executor on C{slave} has ended: what it held is recovered.
+        """
         info = slave.executors.get(framework_id, {}).pop(executor_id, None)
         framework = self.frameworks.get(framework_id)
         if framework is not None:
@@ -431,8 +443,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             self.allocator.resources_recovered(
                 framework_id, slave.id, Resources.from_protobuf(info.resources), 0)
             self.allocate_soon()
-        if framework is not None and framework.active:
-            self.node.send(framework.pid, message)
 
     def _framework_to_executor(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)

@@ -1,46 +1,116 @@
 """
-Slave health: the master pings each slave and removes one that misses too
-many pongs in a row (Mesos's SlaveObserver).
+Slave health: the master pings each slave every C{--slave_ping_timeout}
+and removes one that misses C{--max_slave_ping_timeouts} pongs in a row
+(Mesos's SlaveObserver).
+
+One timer serves every slave: L{HealthChecks} is a wheel of L{SLOTS}
+slots turning once per timeout, each slave in the slot of the moment it
+registered, so that 50,000 slaves cost one reactor timer, not 50,000, and
+their pings stay spread over the period as their registrations were.
 """
 
 from twisted.internet.task import LoopingCall
 
 from mesos_tw.protocols.messages_pb2 import PingSlaveMessage
 
-__all__ = ["SlaveObserver"]
+__all__ = ["HealthChecks", "SLOTS", "SlaveObserver"]
+
+#: Slots per turn of the wheel: a slave's pings come every timeout, give or
+#: take a slot's length (the first one after its registration).
+SLOTS = 16
 
 
-class SlaveObserver:
+class HealthChecks:
     """
-    Pings one slave every C{timeout} seconds.
+    Pings every observed slave once per C{timeout} seconds, on C{clock}.
 
-    @param on_timeout: called with a reason once C{max_timeouts} pings in a
-        row have gone unanswered; the observer then stops.
+    @param node: the message node pings are sent through.
     """
 
-    def __init__(self, clock, node, pid, timeout, max_timeouts, on_timeout):
+    def __init__(self, clock, node, timeout, max_timeouts):
         self._node = node
-        self.pid = pid
-        self._max_timeouts = max_timeouts
-        self._on_timeout = on_timeout
-        self._timeout = timeout
-        self._answered = True
-        self.missed = 0
-        self._loop = LoopingCall(self._ping)
+        self.timeout = timeout
+        self.max_timeouts = max_timeouts
+        self._slots = [{} for _ in range(SLOTS)]
+        self._index = 0
+        self._loop = LoopingCall.withCount(self._turn)
         self._loop.clock = clock
 
     def start(self):
         """
-        Send the first ping now.
+        Start turning the wheel.
         """
-        self._loop.start(self._timeout, now=True)
+        self._loop.start(self.timeout / SLOTS, now=False)
+
+    def stop(self):
+        """
+        Stop every slave's pings.
+        """
+        if self._loop.running:
+            self._loop.stop()
+
+    def observe(self, pid, on_timeout):
+        """
+        A new L{SlaveObserver} of the slave at C{pid} (pinging starts with
+        its L{SlaveObserver.start}).
+        """
+        return SlaveObserver(self, pid, on_timeout)
+
+    def _add(self, observer):
+        observer.ping()
+        # The slot just served comes round again one timeout from now.
+        self._slots[self._index][observer] = None
+
+    def _remove(self, observer):
+        for slot in self._slots:
+            if slot.pop(observer, False) is None:
+                return
+
+    def _turn(self, steps):
+        # A busy reactor (or a test's clock) may skip steps: serve every
+        # slot passed, each slave once however long the wait.
+        for _ in range(min(steps, SLOTS)):
+            self._index = (self._index + 1) % SLOTS
+            for observer in list(self._slots[self._index]):
+                observer.ping()
+
+    def _send_ping(self, pid):
+        self._node.send(pid, PingSlaveMessage())
+
+
+class SlaveObserver:
+    """
+    One slave's health checks, on its master's L{HealthChecks}.
+
+    @ivar pid: where pings go (a re-registering slave may have moved).
+    @ivar missed: pings in a row gone unanswered.
+    @param on_timeout: called with a reason once the checks' C{max_timeouts}
+        pings in a row have gone unanswered; the observer then stops.
+    """
+
+    def __init__(self, checks, pid, on_timeout):
+        self._checks = checks
+        self.pid = pid
+        self._on_timeout = on_timeout
+        self._answered = True
+        self._running = False
+        self.missed = 0
+
+    def start(self):
+        """
+        Send the first ping now, then one per timeout.
+        """
+        if not self._running:
+            self._running = True
+            self._checks._add(self)
 
     def stop(self):
         """
         Stop pinging.
         """
-        if self._loop.running:
-            self._loop.stop()
+        if self._running:
+            self._running = False
+            self._checks._remove(self)
 
     def pong(self):
         """
@@ -49,12 +119,16 @@ class SlaveObserver:
         self._answered = True
         self.missed = 0
 
-    def _ping(self):
+    def ping(self):
+        """
+        Count the last ping if it went unanswered, then ping again (or give
+        up on the slave).
+        """
         if not self._answered:
             self.missed += 1
-            if self.missed >= self._max_timeouts:
+            if self.missed >= self._checks.max_timeouts:
                 self.stop()
                 self._on_timeout(f"missed {self.missed} pings in a row")
                 return
         self._answered = False
-        self._node.send(self.pid, PingSlaveMessage())
+        self._checks._send_ping(self.pid)

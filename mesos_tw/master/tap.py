@@ -6,7 +6,6 @@ import os
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -16,7 +15,6 @@ from mesos_tw.authentication.flags import (
     MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
     check_master_authentication, check_master_http_authentication)
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
-from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
 from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
@@ -29,6 +27,15 @@ from mesos_tw.web.json import flags_json
 from mesos_tw.web.authentication import guarded, master_realm
 from mesos_tw.web.site import BoundedSite
 from mesos_tw.zookeeper import ZooKeeperURL
+from mesos_tw.protocols.endpoints import (
+    DEFAULT_CONNECT,
+    ENDPOINT_PARAMETERS,
+    ClientEndpoints,
+    advertised,
+    check_endpoint_options,
+    listen_description,
+    server_endpoint,
+)
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
@@ -104,7 +111,8 @@ class Options(MesosOptions):
     optParameters = [
         ["ip", None, "127.0.0.1", "IP address to listen on and advertise."],
         ["port", None, str(constants.MASTER_PORT), "Port to listen on."],
-        ["hostname", None, None, "Hostname to advertise (default: the IP)."],
+        ["hostname", None, None, "Hostname to advertise (default: the advertised IP)."],
+    ] + ENDPOINT_PARAMETERS + [
         ["allocation_interval", None, "1secs", "Time between batch allocations."],
         ["slave_ping_timeout", None, "15secs", "Time between pings of each slave."],
         ["max_slave_ping_timeouts", None, "5", "Missed pings that remove a slave."],
@@ -135,6 +143,7 @@ class Options(MesosOptions):
         "offer_timeout": parse_duration,
         **MASTER_AUTHENTICATION_COERCIONS,
         **HTTP_AUTHENTICATION_COERCIONS,
+        "advertise_port": parse_port,
     }
 
     def postOptions(self):
@@ -155,6 +164,10 @@ class Options(MesosOptions):
             self["zk_url"] = location
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        try:
+            check_endpoint_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         check_allocation(self)
         check_master_authentication(self)
         check_master_http_authentication(self)
@@ -229,15 +242,19 @@ class MasterService(Service):
             return None
         return authenticator
 
+    def _client_endpoints(self):
+        return ClientEndpoints(self.reactor, self.options.get("connect") or DEFAULT_CONNECT)
+
     def startService(self):
         """
         Bind the port, then join the election.
         """
         super().startService()
         options = self.options
+        host, port = advertised(options)
         self.node = MessageNode(
-            self.reactor, UPID("master", options["ip"], options["port"]), None,
-            options["max_frame_bytes"],
+            self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
+            client_endpoints=self._client_endpoints(),
         )
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
@@ -245,11 +262,12 @@ class MasterService(Service):
             ZooKeeperRemovedSlaves(self._zookeeper, options["zk_url"].path)
         self.election = MasterElection(
             self.reactor, self.node, contender, detector, self._make_master)
-        endpoint = TCP4ServerEndpoint(
-            self.reactor, options["port"], backlog=LISTEN_BACKLOG, interface=options["ip"])
+        endpoint = server_endpoint(
+            self.reactor, listen_description(options["ip"], options["port"], options["listen"]))
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
-            lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"]))
+            lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
+                                     client_endpoints=self._client_endpoints()))
         resource = guarded(MasterHTTP(
             self.election, flags_json(options, [p[0] for p in Options.optParameters]),
             scheduler_api=self.scheduler_api, authorizer=options["authorizer"]).resource(),

@@ -9,12 +9,12 @@ equivalent of libprocess's ``exited`` event.
 """
 
 from twisted.internet.defer import succeed
-from twisted.internet.abstract import isIPAddress
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
+from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
 from mesos_tw.protocols.guard import ConnectionGuard
 
@@ -134,17 +134,25 @@ class MessageNode:
     @ivar upid: our own address, the C{from} of every envelope we send.
     @ivar guard: the L{ConnectionGuard} of the connections we accept (a
         default one unless given).
+    @ivar client_endpoints: turns a peer's UPID into the endpoint we connect
+        to it with (L{ClientEndpoints}: TCP by default).
+    @param source_host: the local address our connections are made from,
+        or L{None} for the system's choice (several emulating processes use
+        several loopback addresses, since one address has only about
+        28,000 ephemeral ports); for the default C{client_endpoints}.
     """
 
     log = Logger()
 
     def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
-                 guard=None):
+                 client_endpoints=None, source_host=None, guard=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
         self.guard = guard if guard is not None else ConnectionGuard(reactor)
+        self.client_endpoints = client_endpoints or ClientEndpoints(
+            reactor, source_host=source_host)
         self._connections = {}
         self._connecting = {}
         self._pending = {}
@@ -155,15 +163,17 @@ class MessageNode:
         """
         Accept connections on C{endpoint}; HTTP requests go to C{site}.
 
-        Our UPID's port becomes the port actually bound (for port 0).
+        A UPID port of 0 becomes the port actually bound (when the endpoint
+        has one): a node advertises a fixed port only when told to.
 
         @return: a Deferred firing with the listening port.
         """
 
         def listening(port):
             self._port = port
-            if self.upid.port == 0:
-                self.upid = type(self.upid)(self.upid.id, self.upid.host, port.getHost().port)
+            bound = getattr(port.getHost(), "port", 0)
+            if self.upid.port == 0 and bound:
+                self.upid = type(self.upid)(self.upid.id, self.upid.host, bound)
             return port
 
         return endpoint.listen(_ListeningFactory(self, site)).addCallback(listening)
@@ -202,12 +212,9 @@ class MessageNode:
             self._connect(to)
 
     def _connect(self, to):
-        if isIPAddress(to.host):
-            # UPIDs name addresses; resolving them would cost a thread-pool
-            # round trip per connection (thousands, at scale).
-            endpoint = TCP4ClientEndpoint(self.reactor, to.host, to.port, timeout=10)
-        else:
-            endpoint = HostnameEndpoint(self.reactor, to.host, to.port, timeout=10)
+        # TCP to an IP literal connects without a resolver's thread-pool
+        # round trip (thousands of connections, at scale).
+        endpoint = self.client_endpoints(to)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 

@@ -81,6 +81,8 @@ class ExecutorManagement:
         executor, new = self._executor_for_launch(framework, info, command_executor, tasks)
         if executor is None:
             return
+        for task in tasks:
+            self._checkpoint_task(framework, executor, _task_record(framework, executor, task))
         if executor.connected:
             self._send_tasks(framework, executor, tasks, grouped)
         else:
@@ -102,12 +104,15 @@ class ExecutorManagement:
         if framework is None:
             framework = self.frameworks[framework_id] = FrameworkRecord(
                 framework_id, framework_info, pid)
+            self._checkpoint_framework(framework)
         elif framework.shutting_down:
             # The master removed the framework: nobody is left to tell.
             self.log.warn("Ignoring task(s) {task_ids} of framework {framework_id}: shutting "
                           "down", task_ids=described, framework_id=framework_id)
             return None
-        framework.pid = pid
+        if framework.pid != pid:
+            framework.pid = pid
+            self._checkpoint_framework_pid(framework)
         return framework
 
     def _executor_for_launch(self, framework, info, command_executor, tasks):
@@ -136,6 +141,8 @@ class ExecutorManagement:
             self.work_dir, self.id, framework.id, info.executor_id.value, run_id)
         executor = ExecutorRecord(info, framework.id, run_id, directory, command_executor)
         framework.executors[executor.id] = executor
+        self._unschedule_for_launch(executor)
+        self._checkpoint_executor(framework, executor, info)
         return executor
 
     def _launch_executor(self, framework, executor):
@@ -143,7 +150,8 @@ class ExecutorManagement:
         if info.type == mesos_pb2.ExecutorInfo.DEFAULT:
             info = default_executor_info(info, self.python)
         environment = executor_environment(self.environ, self.pid, framework.id, info, directory,
-                                           self.executor_shutdown_grace_period)
+                                           self.executor_shutdown_grace_period,
+                                           self._checkpoints(framework), self.recovery_timeout)
         if self.executor_secrets is not None:
             environment[SECRET_VARIABLE] = self.executor_secrets.token(framework.id, executor.id)
         self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
@@ -163,6 +171,7 @@ class ExecutorManagement:
         d.addCallback(lambda _: self.isolator.launch(framework.id, executor.id, environment))
 
         def launched(pid):
+            self._checkpoint_forked_pid(framework, executor, pid)
             waiting = self.isolator.wait(framework.id, executor.id)
             waiting.addCallback(self._executor_terminated, framework, executor)
             waiting.addErrback(lambda failure: self.log.failure(
@@ -240,12 +249,7 @@ class ExecutorManagement:
         again should the executor lose its connection without having seen
         it.
         """
-        record = internal.Task(
-            name=task.name, task_id=task.task_id,
-            framework_id=mesos_pb2.FrameworkID(value=framework.id),
-            executor_id=executor.info.executor_id, slave_id=task.slave_id,
-            state=mesos_pb2.TASK_STAGING, resources=task.resources,
-        )
+        record = _task_record(framework, executor, task)
         executor.tasks[task.task_id.value] = record
         executor.staging[task.task_id.value] = (task, group)
         return record
@@ -392,6 +396,7 @@ class ExecutorManagement:
         self.log.info("Framework {framework_id} has a new scheduler at {pid}",
                       framework_id=framework.id, pid=message.pid)
         framework.pid = message.pid
+        self._checkpoint_framework_pid(framework)
         # As Mesos: the new scheduler gets the updates waiting for it now,
         # not at their next retry.
         self.status_updates.flush(framework.id)
@@ -496,16 +501,34 @@ class ExecutorManagement:
         executor.queued_groups.clear()
         executor.staging.clear()
         executor.pending_kills.clear()
+        if status is None and executor.recovered:
+            # Not our child: its wait status cannot be known (Mesos: -1).
+            status = -1
         if self.registered and status is not None:
             self.node.send(self.master, internal.ExitedExecutorMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id),
                 framework_id=mesos_pb2.FrameworkID(value=framework.id),
                 executor_id=executor.info.executor_id, status=status))
+        self._checkpoint_run_ended(framework, executor)
+        self._schedule_sandbox_gc(framework, executor)
         framework.executors.pop(executor.id, None)
         framework.completed_executors.append(executor)
         self._maybe_complete(framework)
 
     def _maybe_complete(self, framework):
         if not framework.executors and not self.status_updates.pending(framework.id):
-            self.frameworks.pop(framework.id, None)
-            self.completed_frameworks.append(framework)
+            if self.frameworks.pop(framework.id, None) is not None:
+                self.completed_frameworks.append(framework)
+                self._schedule_framework_gc(framework)
+
+
+def _task_record(framework, executor, task):
+    """
+    The C{Task} the slave keeps (and checkpoints) of a C{TaskInfo}, staging.
+    """
+    return internal.Task(
+        name=task.name, task_id=task.task_id,
+        framework_id=mesos_pb2.FrameworkID(value=framework.id),
+        executor_id=executor.info.executor_id, slave_id=task.slave_id,
+        state=mesos_pb2.TASK_STAGING, resources=task.resources,
+    )

@@ -64,6 +64,9 @@ class ExecutorSubscriptions:
         the acknowledgements, the tasks sent again, the queued tasks, and
         the kills that came while it was away.
         """
+        if self.recovering:
+            self._while_recovering(sender, message)
+            return
         framework = self.frameworks.get(message.framework_id.value)
         executor = framework.executors.get(message.executor_id.value) if framework else None
         refusal = self._subscription_refused(framework, executor)
@@ -83,6 +86,7 @@ class ExecutorSubscriptions:
             executor.state = RUNNING
         executor.pid = sender
         self._executors_by_pid[sender] = executor
+        self._checkpoint_libprocess_pid(framework, executor)
         self.node.send(sender, internal.ExecutorRegisteredMessage(
             executor_info=executor.info, framework_id=message.framework_id,
             framework_info=framework.info, slave_id=mesos_pb2.SlaveID(value=self.id),
@@ -90,7 +94,10 @@ class ExecutorSubscriptions:
         for update in updates:
             self._executor_update(sender, executor, update)
         if resubscribed:
-            self._resend_undelivered(framework, executor, {task.task_id.value for task in tasks})
+            listed = {task.task_id.value for task in tasks}
+            self._resend_undelivered(framework, executor, listed)
+            if executor.recovered:
+                self._lose_unlisted(framework, executor, listed)
         self._send_queued(framework, executor)
         self._send_pending_kills(framework, executor)
 

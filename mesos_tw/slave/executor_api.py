@@ -96,6 +96,7 @@ class HttpExecutor(Subscription):
             internal.FrameworkToExecutorMessage: self._message,
             internal.ShutdownExecutorMessage: self._shutdown,
             internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
+            internal.ReconnectExecutorMessage: self._reconnect,
         }, self.log, with_sender=False)
 
     def describe(self):
@@ -198,6 +199,13 @@ class HttpExecutor(Subscription):
             agent_info=message.slave_info,
             container_id=mesos_pb2.ContainerID(value=self.container_id))))
         self.start_heartbeat()
+
+    def _reconnect(self, message):
+        """
+        The slave subscribed us while it was recovering: subscribe again.
+        """
+        if not self.subscribed:
+            self.subscribe()
 
     def _launch(self, message):
         self._send_event(Event(type=Event.LAUNCH, launch=Event.Launch(task=message.task)))

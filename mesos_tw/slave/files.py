@@ -34,10 +34,14 @@ class SandboxFiles:
     """
     Files under C{root} (the slave's work directory), and nothing else:
     C{..} and symbolic links that lead outside are refused.
+
+    @param collected: C{collected(path)} says whether C{path} was removed
+        by the sandbox garbage collector, to say so when it is asked for.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, collected=lambda path: False):
         self.root = os.path.realpath(root)
+        self.collected = collected
 
     def resolve(self, path):
         """
@@ -57,6 +61,10 @@ class SandboxFiles:
         if real != self.root and not real.startswith(self.root + os.sep):
             raise FileAccessError(403, "path is outside the slave's sandboxes")
         if not os.path.exists(real):
+            if self.collected(real) or self.collected(os.path.abspath(path)):
+                raise FileAccessError(404, "the sandbox was garbage collected (its executor "
+                                           "ended longer than --gc_delay ago, or the disk "
+                                           "filled)")
             raise FileAccessError(404, "no such file or directory")
         return real
 

@@ -38,7 +38,7 @@ class SlaveHTTP:
         self.slave = slave
         self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
-        self.files = SandboxFiles(slave.work_dir)
+        self.files = SandboxFiles(slave.work_dir, slave.gc.was_collected)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
                 slave.reactor, upid, None, slave.node.max_frame_bytes))

@@ -7,15 +7,21 @@ import os
 import shlex
 import signal
 
-from mesos_tw.constants import EXECUTOR_SHUTDOWN_GRACE_PERIOD
+from mesos_tw.constants import EXECUTOR_SHUTDOWN_GRACE_PERIOD, RECOVERY_TIMEOUT
 from mesos_tw.protocols import mesos_pb2
 
 __all__ = [
+    "COMMAND_EXECUTOR_NAME",
     "command_executor_info",
     "default_executor_info",
     "describe_wait_status",
     "executor_environment",
 ]
+
+
+#: How the name of every command executor's C{ExecutorInfo} starts (how a
+#: restarted slave tells them from custom executors).
+COMMAND_EXECUTOR_NAME = "Command Executor"
 
 
 def command_executor_info(framework_id, task, python):
@@ -33,7 +39,7 @@ def command_executor_info(framework_id, task, python):
         command=mesos_pb2.CommandInfo(
             value=f"{shlex.quote(python)} -m mesos_tw.executors.command",
             uris=task.command.uris),
-        name=f"Command Executor (Task: {task_id})",
+        name=f"{COMMAND_EXECUTOR_NAME} (Task: {task_id})",
         source=task_id,
     )
 
@@ -54,12 +60,14 @@ def default_executor_info(info, python):
 
 
 def executor_environment(base, slave_pid, framework_id, executor_info, directory,
-                         shutdown_grace_period=EXECUTOR_SHUTDOWN_GRACE_PERIOD):
+                         shutdown_grace_period=EXECUTOR_SHUTDOWN_GRACE_PERIOD,
+                         checkpoint=False, recovery_timeout=RECOVERY_TIMEOUT):
     """
     An executor's environment: C{base} (the slave's own, for C{PATH} and
     the like), the C{MESOS_*} variables the classic executor driver reads
     and those Mesos gives executors of the v1 HTTP API (where to reach the
-    slave's C{/api/v1/executor}, no checkpointing, the grace period before
+    slave's C{/api/v1/executor}, whether its framework checkpoints and, if
+    so, how long to wait for a restarting slave, the grace period before
     a shutdown turns into a kill), then the variables its C{CommandInfo}
     asks for.
     """
@@ -71,9 +79,11 @@ def executor_environment(base, slave_pid, framework_id, executor_info, directory
         "MESOS_EXECUTOR_ID": executor_info.executor_id.value,
         "MESOS_DIRECTORY": directory,
         "MESOS_SANDBOX": directory,
-        "MESOS_CHECKPOINT": "0",
+        "MESOS_CHECKPOINT": "1" if checkpoint else "0",
         "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{shutdown_grace_period:g}secs",
     })
+    if checkpoint:
+        environment["MESOS_RECOVERY_TIMEOUT"] = f"{recovery_timeout:g}secs"
     for variable in executor_info.command.environment.variables:
         environment[variable.name] = variable.value
     return environment

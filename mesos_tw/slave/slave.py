@@ -6,6 +6,7 @@ The message flows it follows are described in ``docs/flows.md``.
 """
 
 import os
+import random
 import sys
 import uuid
 from collections import deque
@@ -23,9 +24,13 @@ from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.authentication.client import ClientAuthentication
 from mesos_tw.retry import RetryWithBackoff
+from mesos_tw.slave._checkpointing import SlaveCheckpointing
 from mesos_tw.slave._executor_management import ExecutorManagement
+from mesos_tw.slave._recovery import SlaveRecovery, current_boot_id
+from mesos_tw.slave._sandboxes import SandboxCollection
 from mesos_tw.slave._subscriptions import ExecutorSubscriptions
 from mesos_tw.slave.fetcher import Fetcher
+from mesos_tw.slave.gc import GarbageCollector, disk_usage
 from mesos_tw.slave.state import TERMINAL_STATES
 from mesos_tw.slave.status_updates import StatusUpdateManager
 
@@ -43,7 +48,8 @@ def _new_uuid():
 
 
 @implementer(IMessageReceiver)
-class Slave(ExecutorManagement, ExecutorSubscriptions):
+class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, SlaveRecovery,
+            SandboxCollection):
     """
     A slave offering C{resources} to the master its C{detector} finds.
 
@@ -65,6 +71,22 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
     @param new_uuid: makes 16 random bytes (status update and run ids).
     @param fetcher: fetches executors' URIs into their sandboxes (a
         L{Fetcher} on C{reactor} by default).
+    @param recover: C{"reconnect"} to resume the checkpointed executors
+        that still run, C{"cleanup"} to kill them (C{--recover}).
+    @param strict: refuse to start when checkpointed state cannot be read
+        (else skip what cannot, saying so).
+    @param recovery_timeout: how long executors of checkpointing
+        frameworks wait for a restarting slave (given to them).
+    @param boot_id: this boot of the machine (read from the kernel by
+        default); a different one at recovery means it rebooted.
+    @param gc_delay: seconds after which an ended run's sandbox is
+        removed (C{--gc_delay}), shortened as the disk fills.
+    @param disk_watch_interval: seconds between checks of the disk usage.
+    @param gc_disk_headroom: the fraction of the disk kept free.
+    @param disk_usage: C{disk_usage(path)} is the fraction in use of the
+        filesystem holding C{path}.
+    @param jitter: the random source of the registration back-off (see
+        L{RetryWithBackoff}).
     @param executor_secrets: an L{ExecutorSecrets} whose tokens executors
         are given and the v1 executor API asks for
         (C{--authenticate_http_executors}), or L{None}.
@@ -95,6 +117,15 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         environ=None,
         new_uuid=_new_uuid,
         fetcher=None,
+        recover="reconnect",
+        strict=True,
+        recovery_timeout=constants.RECOVERY_TIMEOUT,
+        boot_id=None,
+        gc_delay=constants.GC_DELAY,
+        disk_watch_interval=constants.DISK_WATCH_INTERVAL,
+        gc_disk_headroom=constants.GC_DISK_HEADROOM,
+        disk_usage=disk_usage,
+        jitter=random.random,
         credential=None,
         executor_secrets=None,
     ):
@@ -116,6 +147,22 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.environ = dict(os.environ if environ is None else environ)
         self.new_uuid = new_uuid
         self.fetcher = Fetcher(reactor) if fetcher is None else fetcher
+        self.recover = recover
+        self.strict = strict
+        self.recovery_timeout = recovery_timeout
+        self.boot_id = boot_id if boot_id is not None else current_boot_id()
+        #: Whether it is still recovering its checkpointed state.
+        self.recovering = False
+        #: How many checkpointed entries recovery skipped (non-strict).
+        self.recovery_errors = 0
+        self._waiting_executors = set()
+        self._retiring_id = False
+        self.gc_delay = gc_delay
+        self.disk_watch_interval = disk_watch_interval
+        self.gc_disk_headroom = gc_disk_headroom
+        self.disk_usage = disk_usage
+        self.gc = GarbageCollector(reactor, self._in_use)
+        self._disk_watch = None
         self.executor_secrets = executor_secrets
         self.id = None
         self.master = None
@@ -126,7 +173,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         self.stats = new_counters()
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
-        self._registration = RetryWithBackoff(reactor, self._register)
+        self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
         self._authentication = ClientAuthentication(
             reactor, node, credential, self._registration.start, self._refused)
         self.monitor = ResourceMonitor(
@@ -193,28 +240,35 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
 
     def start(self):
         """
-        Get ready to run executors and start looking for the master.
+        Recover what was checkpointed, then start looking for the master.
         """
-        d = self.isolator.recover([])
+        self.recovering = True
+        d = maybeDeferred(self._recover)
+        d.addCallback(lambda _: self._schedule_leftover_sandboxes())
+        d.addCallback(lambda _: self._start_disk_watch())
         d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
         return d
 
     def stop(self):
         """
-        Leave the cluster cleanly: unregister and kill every executor.
+        Leave the cluster cleanly: unregister and kill every executor (so
+        a later start recovers nothing, and registers as a new slave).
 
         @return: a Deferred that fires when the executors are gone.
         """
         if self.registration == REGISTERED:
             self.node.send(self.master, internal.UnregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
+            # The master forgets this id: the next start registers afresh.
+            self._forget_slave_id()
         self.registration = TERMINATING_SLAVE
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
         self._authentication.stop()
         self.status_updates.stop()
         self.monitor.stop()
+        self._stop_gc()
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()
@@ -253,15 +307,18 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         if self.id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=self.info()))
         else:
-            message = internal.ReregisterSlaveMessage(
-                slave_id=mesos_pb2.SlaveID(value=self.id), slave=self.info())
-            for framework in self.frameworks.values():
-                for executor in framework.executors.values():
-                    info = message.executor_infos.add()
-                    info.CopyFrom(executor.info)
-                    info.framework_id.value = framework.id
-                    message.tasks.extend(executor.tasks.values())
-            self.node.send(self.master, message)
+            self.node.send(self.master, self._reregister_message())
+
+    def _register_again(self):
+        """
+        Register (again) with the current master, if any.
+        """
+        self._registration.stop()
+        if self.master is None:
+            self.registration = DISCONNECTED
+            return
+        self.registration = REGISTERING
+        self._authentication.start(self.master)
 
     def _registered(self, sender, message):
         if sender != self.master or self.registration == TERMINATING_SLAVE:
@@ -272,9 +329,12 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         if self.registration != REGISTERED:
             self.log.info("Registered with master {master} as slave {slave_id}",
                           master=str(sender), slave_id=message.slave_id.value)
-        self.id = message.slave_id.value
+        if self.id != message.slave_id.value:
+            self.id = message.slave_id.value
+            self._checkpoint_slave()
         self.registration = REGISTERED
         self.status_updates.flush()
+        self._maybe_register_afresh()
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())
@@ -384,13 +444,14 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         framework = self.frameworks.get(update.framework_id.value)
         if framework is not None and framework.shutting_down:
             return
-        if not self.status_updates.update(update):
+        executor = framework.executors.get(update.executor_id.value) if framework else None
+        path = self._updates_path(framework, executor, update.status.task_id.value)
+        if not self.status_updates.update(update, path):
             return
         self.stats["valid_status_updates"] += 1
         state = update.status.state
         count_state(self.stats, state)
         task_id = update.status.task_id.value
-        executor = framework.executors.get(update.executor_id.value) if framework else None
         if executor is None:
             return
         task = executor.tasks.get(task_id)
@@ -442,6 +503,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions):
         framework = self.frameworks.get(framework_id)
         if framework is not None:
             self._maybe_complete(framework)
+        self._maybe_register_afresh()
 
     # State for the HTTP endpoints.
 

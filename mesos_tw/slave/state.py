@@ -87,6 +87,10 @@ class ExecutorRecord:
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
     termination: tuple = None
+    #: Whether a restarted slave recovered it from its checkpoint.
+    recovered: bool = False
+    #: The UPID text it registered from, as checkpointed (recovered ones).
+    checkpointed_pid: str = None
 
     @property
     def id(self):

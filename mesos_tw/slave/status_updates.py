@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL, TERMINAL_STATES
 from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.checkpoint import checkpoint_messages
 
 Record = internal.StatusUpdateRecord
@@ -35,6 +36,8 @@ class StatusUpdateStream:
         self.terminated = False
         self.path = path
         self.records = []
+        #: The state of the latest update the framework acknowledged.
+        self.acknowledged_state = None
 
     def _checkpoint(self, record):
         if self.path is not None:
@@ -49,6 +52,8 @@ class StatusUpdateStream:
         acknowledged = set(acks)
         for update in updates:
             self._seen.add(update.uuid)
+            if update.uuid in acknowledged:
+                self.acknowledged_state = update.status.state
             self.records.append(Record(type=Record.UPDATE, update=update))
             if update.status.state in TERMINAL_STATES:
                 self.terminated = True
@@ -86,7 +91,7 @@ class StatusUpdateStream:
         """
         if self.pending and self.pending[0].uuid == uuid:
             self._checkpoint(Record(type=Record.ACK, uuid=uuid))
-            self.pending.popleft()
+            self.acknowledged_state = self.pending.popleft().status.state
             return True
         return False
 
@@ -186,6 +191,20 @@ class StatusUpdateManager:
         a copy of one of its updates is recognised as a duplicate.
         """
         return (framework_id, task_id) in self._streams
+
+    def unacknowledged_ending(self, framework_id, task_id):
+        """
+        For a task that has ended but whose updates are not all
+        acknowledged: the state of the latest update its framework
+        acknowledged (C{TASK_STAGING} if none), which is what the master
+        last knew of it; else L{None}.
+        """
+        stream = self._streams.get((framework_id, task_id))
+        if stream is None or not stream.terminated or stream.head is None:
+            return None
+        if stream.acknowledged_state is None:
+            return mesos_pb2.TASK_STAGING
+        return stream.acknowledged_state
 
     def pending(self, framework_id=None):
         """

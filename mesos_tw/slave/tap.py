@@ -4,7 +4,6 @@
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.python import usage
 
 from mesos_tw import constants
@@ -12,7 +11,6 @@ from mesos_tw.authentication.flags import (
     HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS, SLAVE_HTTP_PARAMETERS,
     check_credential, check_slave_http_authentication)
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
-from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -28,6 +26,17 @@ from mesos_tw.isolation.factories import isolator_factory
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.protocols.endpoints import (
+    DEFAULT_CONNECT,
+    ENDPOINT_PARAMETERS,
+    ClientEndpoints,
+    advertised,
+    check_endpoint_options,
+    listen_description,
+    server_endpoint,
+)
+from mesos_tw.slave._recovery import RECOVER_MODES
+from mesos_tw.slave.checkpoint import CheckpointError
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
@@ -59,6 +68,19 @@ SLAVE_PARAMETERS = [
      "executors reach it) or empty (loopback only; lxc isolation)."],
     ["executor_shutdown_grace_period", None, "5secs", "Time an executor has to shut down."],
     ["executor_registration_timeout", None, "1mins", "Time an executor has to register."],
+    ["recover", None, "reconnect", "What to do with the executors a restarted slave finds "
+     "checkpointed: reconnect (resume those still running) or cleanup (kill them, report "
+     "their tasks, then register as a new slave)."],
+    ["strict", None, "true", "Refuse to start when checkpointed state cannot be read "
+     "(false: skip what cannot, logging why)."],
+    ["recovery_timeout", None, "15mins", "How long executors of checkpointing frameworks "
+     "wait for a restarting slave before they shut down."],
+    ["gc_delay", None, "1weeks", "How long after an executor run ends its sandbox is "
+     "removed (sooner as the disk fills)."],
+    ["disk_watch_interval", None, "1mins", "How often the disk usage is checked to prune "
+     "sandboxes."],
+    ["gc_disk_headroom", None, "0.1", "The fraction of the disk to keep free: sandboxes older "
+     "than gc_delay * max(0, 1 - gc_disk_headroom - disk usage) are removed."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
     ["credential", None, None, "Path (or file://) of this slave's credential for "
@@ -76,6 +98,11 @@ SLAVE_COERCIONS = {
     "executor_registration_timeout": parse_duration,
     "executor_reregistration_timeout": parse_duration,
     "zk_session_timeout": parse_duration,
+    "strict": parse_bool,
+    "recovery_timeout": parse_duration,
+    "gc_delay": parse_duration,
+    "disk_watch_interval": parse_duration,
+    "gc_disk_headroom": float,
     **HTTP_AUTHENTICATION_COERCIONS,
 }
 
@@ -84,10 +111,17 @@ def check_isolation(options):
     """
     Resolve C{--isolation} to its plugin, or fail naming the known ones;
     then fail, saying what is missing, if that isolator cannot work here.
-    Also checks C{--resource_monitoring_interval}.
+    Also checks C{--resource_monitoring_interval} and the recovery and
+    garbage collection flags.
     """
-    if options["resource_monitoring_interval"] <= 0:
-        raise usage.UsageError("invalid value for --resource_monitoring_interval: must be positive")
+    for name in ("resource_monitoring_interval", "disk_watch_interval"):
+        if options[name] <= 0:
+            raise usage.UsageError(f"invalid value for --{name}: must be positive")
+    if options["recover"] not in RECOVER_MODES:
+        raise usage.UsageError(f"invalid value for --recover: {options['recover']!r} (expected "
+                               f"{' or '.join(RECOVER_MODES)})")
+    if not 0.0 <= options["gc_disk_headroom"] <= 1.0:
+        raise usage.UsageError("invalid value for --gc_disk_headroom: must be between 0 and 1")
     try:
         factory = options["isolator_factory"] = isolator_factory(options["isolation"])
     except ValueError as error:
@@ -109,10 +143,12 @@ class Options(MesosOptions):
     optParameters = [
         ["ip", None, "127.0.0.1", "IP address to listen on and advertise."],
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
-        ["hostname", None, None, "Hostname to advertise (default: the IP)."],
+        ["hostname", None, None, "Hostname to advertise (default: the advertised IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
-    ] + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + AUTHORIZATION_PARAMETERS
-    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int)
+    ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
+        AUTHORIZATION_PARAMETERS
+    coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
+                     advertise_port=parse_port)
 
     def postOptions(self):
         """
@@ -128,6 +164,10 @@ class Options(MesosOptions):
             raise usage.UsageError(f"invalid value for --master: {error}") from None
         if self["zk_session_timeout"] <= 0:
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+        try:
+            check_endpoint_options(self)
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
         check_credential(self)
         self["credentials_message"] = None
         check_slave_http_authentication(self)
@@ -141,7 +181,7 @@ def make_slave(reactor, options, node, detector, work_dir):
     """
     return Slave(
         reactor, node, detector,
-        options["isolator_factory"].make_isolator(reactor, options),
+        options["isolator_factory"].make_isolator(reactor, dict(options, work_dir=work_dir)),
         work_dir,
         detect_resources(work_dir, options["resources"]),
         attributes=options["attributes"],
@@ -151,6 +191,12 @@ def make_slave(reactor, options, node, detector, work_dir):
         executor_reregistration_timeout=options["executor_reregistration_timeout"],
         resource_monitoring_interval=options["resource_monitoring_interval"],
         switch_user=options["switch_user"],
+        recover=options["recover"],
+        strict=options["strict"],
+        recovery_timeout=options["recovery_timeout"],
+        gc_delay=options["gc_delay"],
+        disk_watch_interval=options["disk_watch_interval"],
+        gc_disk_headroom=options["gc_disk_headroom"],
         credential=options.get("credential_message"),
         executor_secrets=options.get("executor_secrets"),
     )
@@ -161,6 +207,9 @@ class SlaveService(Service):
     A slave listening on its port.  Nothing happens until C{startService}.
 
     @param detector: finds the master; by default one for C{--master}.
+    @param port: listen on this TCP port at C{--ip} (mesos-local's slaves
+        pass 0), not on C{--listen} or C{--port}, and advertise the port
+        bound.
     @ivar listening: fires with the listening port once bound.
     """
 
@@ -170,7 +219,7 @@ class SlaveService(Service):
         self.detector = detector or detector_for(
             options["master_location"], reactor, session_timeout=options["zk_session_timeout"])
         self.work_dir = work_dir or options["work_dir"]
-        self.port = options["port"] if port is None else port
+        self.port = port
         self.slave = None
         self.node = None
         self.listening = Deferred()
@@ -181,13 +230,23 @@ class SlaveService(Service):
         """
         super().startService()
         options = self.options
+        host, advertised_port = advertised(options)
+        if self.port is None:
+            description = listen_description(options["ip"], options["port"], options.get("listen"))
+        else:
+            description, advertised_port = listen_description(options["ip"], self.port), 0
         self.node = MessageNode(
-            self.reactor, UPID("slave(1)", options["ip"], self.port), None,
+            self.reactor, UPID("slave(1)", host, advertised_port), None,
             options["max_frame_bytes"],
+            client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
-        endpoint = TCP4ServerEndpoint(
-            self.reactor, self.port, backlog=LISTEN_BACKLOG, interface=options["ip"])
+        try:
+            self.slave.recover_state()
+        except CheckpointError as error:
+            raise SystemExit(f"mesos-slave: cannot recover the checkpointed state (--strict): "
+                             f"{error.path}: {error.why}") from None
+        endpoint = server_endpoint(self.reactor, description)
         flags = flags_json(self.options, [p[0] for p in Options.optParameters])
         app = SlaveHTTP(self.slave, flags, authorizer=options["authorizer"])
         resource = guarded(app.resource(),

@@ -65,6 +65,8 @@ class EmulatedSlave:
         self.node.receiver = self
         self.slave_id = None
         self.running = {}
+        # What a re-registration reports: (framework id, task id) -> Task.
+        self.tasks = {}
         self._registration = RetryWithBackoff(reactor, self._register)
         self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
@@ -93,6 +95,19 @@ class EmulatedSlave:
         self.running.clear()
         self.node.disconnect(self.master)
 
+    def follow(self, master):
+        """
+        A detector named C{master} (a L{UPID}, or L{None} for none) as the
+        leader: register with it now (re-register, if we have an id).
+        """
+        if master == self.master:
+            return
+        self.master = master
+        if master is None:
+            self._registration.stop()
+        else:
+            self._registration.start()
+
     def when_registered(self):
         """
         A Deferred that fires once the slave is registered.
@@ -111,7 +126,8 @@ class EmulatedSlave:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
         else:
             self.node.send(self.master, internal.ReregisterSlaveMessage(
-                slave_id=mesos_pb2.SlaveID(value=self.slave_id), slave=info))
+                slave_id=mesos_pb2.SlaveID(value=self.slave_id), slave=info,
+                tasks=list(self.tasks.values())))
 
     # The message network.
 
@@ -142,6 +158,10 @@ class EmulatedSlave:
 
     def _run_task(self, message):
         key = (message.framework_id.value, message.task.task_id.value)
+        self.tasks[key] = internal.Task(
+            name=message.task.name, task_id=message.task.task_id,
+            framework_id=message.framework_id, slave_id=message.task.slave_id,
+            state=mesos_pb2.TASK_RUNNING, resources=message.task.resources)
         self._update(message.framework_id, message.task.task_id, mesos_pb2.TASK_RUNNING)
         self.running[key] = self.reactor.callLater(
             planned_duration(message.task, self.default_duration), self._finish, key,
@@ -149,11 +169,13 @@ class EmulatedSlave:
 
     def _finish(self, key, framework_id, task_id):
         self.running.pop(key, None)
+        self.tasks.pop(key, None)
         self._update(framework_id, task_id, mesos_pb2.TASK_FINISHED)
 
     def _kill_task(self, message):
         key = (message.framework_id.value, message.task_id.value)
         call = self.running.pop(key, None)
+        self.tasks.pop(key, None)
         if call is not None and call.active():
             call.cancel()
         self._update(message.framework_id, message.task_id, mesos_pb2.TASK_KILLED)
@@ -161,6 +183,7 @@ class EmulatedSlave:
     def _shutdown_framework(self, message):
         framework_id = message.framework_id.value
         for key in [k for k in self.running if k[0] == framework_id]:
+            self.tasks.pop(key, None)
             call = self.running.pop(key)
             if call.active():
                 call.cancel()

@@ -37,12 +37,16 @@ class MemoryNode:
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
         self.sent = []
+        #: Set when the network crashed this node: it sends nothing more.
+        self.crashed = False
 
     def send(self, to, message):
         """
         Send C{message} to C{to}: it arrives on a later turn of the clock
-        (a copy, as if it went over the wire).
+        (a copy, as if it went over the wire); nothing, from a crashed node.
         """
+        if self.crashed:
+            return
         self.sent.append((to, message))
         self.network.deliver(self.upid, to, message)
 
@@ -235,10 +239,12 @@ class MemoryNetwork:
 
     def crash(self, upid):
         """
-        Remove the node C{upid}: its connections close, and its peers hear
-        that it is lost.
+        Remove the node C{upid}: its connections close, its peers hear
+        that it is lost, and it sends nothing more.
         """
-        self.nodes.pop(upid, None)
+        node = self.nodes.pop(upid, None)
+        if node is not None:
+            node.crashed = True
         for connection in [c for c in self._connections.values() if upid in c.ends]:
             connection.knows.discard(upid)
             self._close(connection, upid)

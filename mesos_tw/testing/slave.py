@@ -66,7 +66,7 @@ class SlaveTestCase(SynchronousTestCase):
             self.clock, self.network.node(SLAVE), StandaloneDetector(MASTER), self.isolator,
             self.work_dir, Resources.parse("cpus:2;mem:1024"), attributes={"rack": "r1"},
             python="python3", environ={"PATH": "/bin"},
-            new_uuid=lambda: next(counter).to_bytes(16, "big"),
+            new_uuid=lambda: next(counter).to_bytes(16, "big"), jitter=lambda: 1.0,
         )
         self.slave.start()
         self.addCleanup(self.slave.stop)

@@ -1,0 +1,113 @@
+"""
+A process of emulated slaves, for benchmarks that need more of them than
+one process (or one source address) can carry:
+
+    python -m mesos_tw.testing.emulator --master=127.0.0.1:5050 \\
+        --slaves 10000 --first 0 --source 127.0.0.2
+
+It connects C{--slaves} L{EmulatedSlave}s numbered from C{--first} (so
+that several processes' slaves have distinct UPIDs and hostnames), from
+the local address C{--source}, at most C{--rate} new connections a
+second (a faster storm overflows the master's listen backlog, and the
+kernel retries a dropped SYN only after whole seconds).  With a
+C{zk://} master, one detector for the whole process makes every slave
+follow the leader, as each real slave's own detector would.
+
+Every half second it prints one JSON line to standard output:
+C{{"registered": n, "running": tasks, "cpu": seconds}}.  It stops when
+its standard input closes, or on SIGTERM.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from twisted.internet import stdio, task
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol
+
+from mesos_tw.detector import detector_for, resolve_master
+from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.testing.emulated_slave import EmulatedSlave
+
+__all__ = ["main"]
+
+
+class _UntilClosed(Protocol):
+    """
+    Fires C{closed} when standard input closes (the benchmark is done).
+    """
+
+    def __init__(self):
+        self.closed = Deferred()
+
+    def connectionLost(self, reason):
+        self.closed.callback(None)
+
+
+def _report(slaves):
+    cpu = sum(os.times()[:2])
+    registered = sum(1 for slave in slaves if slave.slave_id is not None)
+    running = sum(len(slave.running) for slave in slaves)
+    print(json.dumps({"registered": registered, "running": running, "cpu": cpu}), flush=True)
+
+
+async def _emulate(reactor, options):
+    location = resolve_master(options.master)
+    detector = detector_for(location, reactor, session_timeout=options.zk_session_timeout)
+    resources = Resources.parse(options.resources)
+    slaves = []
+    for number in range(options.first, options.first + options.slaves):
+        node = MessageNode(reactor, UPID(f"slave({number})", "127.0.0.1", 0), None,
+                           source_host=options.source)
+        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node))
+    reporting = task.LoopingCall(_report, slaves)
+    reporting.clock = reactor
+    reporting.start(0.5)
+    leader = []
+
+    def leader_changed(upid):
+        leader[:] = [upid]
+        for slave in slaves[:started]:
+            slave.follow(upid)
+
+    started = 0
+    detector.start(leader_changed)
+    while not leader or leader[0] is None:
+        await task.deferLater(reactor, 0.05, lambda: None)
+    batch = max(1, options.rate // 20)
+    for slave in slaves:
+        slave.follow(leader[0])
+        started += 1
+        if started % batch == 0:
+            await task.deferLater(reactor, 0.05, lambda: None)
+    stdin = _UntilClosed()
+    stdio.StandardIO(stdin, reactor=reactor)
+    await stdin.closed
+    reporting.stop()
+    for slave in slaves:
+        slave.stop()
+    detector.stop()
+
+
+def main(argv=None):
+    """
+    The command line: emulate slaves until standard input closes.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--master", required=True, help="host:port, or zk://.../path")
+    parser.add_argument("--slaves", type=int, required=True)
+    parser.add_argument("--first", type=int, default=0, help="the first slave's number")
+    parser.add_argument("--source", default=None, help="local address to connect from")
+    parser.add_argument("--resources", default="cpus:2;mem:4096")
+    parser.add_argument("--rate", type=int, default=2000, help="new connections per second")
+    parser.add_argument("--zk_session_timeout", type=float, default=10.0)
+    options = parser.parse_args(argv)
+    task.react(lambda reactor: Deferred.fromCoroutine(_emulate(reactor, options)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,438 @@
+"""
+Slave recovery with real processes: ``twistd -n mesos-slave`` runs tasks of
+a checkpointing framework on every kind of executor (a classic driver
+executor, command tasks, a task group on the default executor, a pymesos
+v1 executor) under the process isolator, and is killed with SIGKILL while
+one task of each of the first two kinds finishes; it starts again (also
+from a second code tree with another version string: an upgrade), and
+every task is still running or has finished, with no TASK_LOST and the
+finishing tasks' updates reaching the scheduler once.  The same with the
+leading master killed while the slave is down, and with the slave's
+connection to the master cut for a few seconds by a proxy.
+
+The masters elect through a real ZooKeeper ensemble; the scheduler is a
+real driver in this process.  Each test waits for what it expects with a
+deadline, never for a fixed time.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import treq
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import SkipTest, TestCase
+
+import mesos_tw
+from mesos_tw.native import MesosSchedulerDriver
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE, kill_and_wait
+from mesos_tw.isolation.interface import IsolatorUnavailable
+from mesos_tw.isolation.lxc import check_lxc
+from mesos_tw.isolation.usage import marked_processes
+from mesos_tw.testing.cgroups import cgroups_root
+from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
+from mesos_tw.testing.scheduler import RecordingScheduler, echo_executor_info
+from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(mesos_tw.__file__)))
+PYMESOS_EXECUTOR = os.path.join(ROOT, "frameworks", "pymesos_executor.py")
+
+#: Every task's resources: small, so that all fit on one slave.
+TASK_RESOURCES = "cpus:0.1;mem:32"
+
+#: Tasks that run until the end of the test, and those that finish (once
+#: their file exists) while the slave is down.
+RUNNING = ("echo-runs", "command-runs", "group-runs", "pymesos-runs")
+FINISHING = ("echo-finishes", "command-finishes")
+
+
+def _task(task_id, **fields):
+    return mesos_pb2.TaskInfo(
+        name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+        resources=Resources.parse(TASK_RESOURCES).to_protobuf(), **fields)
+
+
+class MixedScheduler(RecordingScheduler):
+    """
+    Launches one task of each executor kind on the first offer, from a
+    checkpointing framework.
+
+    @param files: where the finishing tasks' files go.
+    """
+
+    def __init__(self, clock, files):
+        RecordingScheduler.__init__(self, clock)
+        self.files = files
+        self.launched = False
+
+    def resourceOffers(self, driver, offers):
+        """
+        Launch everything on the first offer; decline the others.
+        """
+        for offer in offers:
+            if self.launched:
+                driver.declineOffer(offer.id, mesos_pb2.Filters(refuse_seconds=1))
+                continue
+            self.launched = True
+            driver.node.send(driver.master, self.launch_message(driver, offer))
+        self._record("resourceOffers", len(offers))
+
+    def launch_message(self, driver, offer):
+        """
+        The LaunchTasksMessage of every task (the group as the v1 API's
+        LAUNCH_GROUP, which the classic driver cannot say).
+        """
+        wait = "while [ ! -e {0} ]; do sleep 0.05; done"
+        echo = echo_executor_info()
+        pymesos = mesos_pb2.ExecutorInfo(
+            executor_id=mesos_pb2.ExecutorID(value="pymesos"),
+            command=mesos_pb2.CommandInfo(value=f"{sys.executable} {PYMESOS_EXECUTOR}"))
+        tasks = [
+            _task("echo-runs", slave_id=offer.slave_id, executor=echo),
+            _task("echo-finishes", slave_id=offer.slave_id, executor=echo,
+                  data=self.file("echo-finishes").encode()),
+            _task("command-runs", slave_id=offer.slave_id,
+                  command=mesos_pb2.CommandInfo(value="sleep 600")),
+            _task("command-finishes", slave_id=offer.slave_id,
+                  command=mesos_pb2.CommandInfo(value=wait.format(self.file("command-finishes")))),
+            _task("pymesos-runs", slave_id=offer.slave_id, executor=pymesos),
+        ]
+        group = internal.LaunchGroup(
+            executor=mesos_pb2.ExecutorInfo(
+                executor_id=mesos_pb2.ExecutorID(value="default"),
+                type=mesos_pb2.ExecutorInfo.DEFAULT,
+                resources=Resources.parse(TASK_RESOURCES).to_protobuf()),
+            task_group=mesos_pb2.TaskGroupInfo(tasks=[_task(
+                "group-runs", slave_id=offer.slave_id,
+                command=mesos_pb2.CommandInfo(value="sleep 600"))]))
+        for task in tasks + list(group.task_group.tasks):
+            self.slaves[task.task_id.value] = offer.slave_id.value
+        return internal.LaunchTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id), tasks=tasks,
+            groups=[group], filters=mesos_pb2.Filters(refuse_seconds=1),
+            offer_ids=[offer.id], offer_id=offer.id)
+
+    def file(self, task_id):
+        """
+        The file whose appearance finishes C{task_id}.
+        """
+        return os.path.join(self.files, task_id)
+
+    def frameworkMessage(self, driver, executorId, slaveId, message):
+        """
+        Record the pymesos executor's messages, and never answer them (its
+        task then runs on).
+        """
+        RecordingScheduler.frameworkMessage(self, driver, executorId, slaveId, message)
+
+
+def cut_connections(port):
+    """
+    Abort every TCP connection on loopback to or from C{port} (with
+    C{ss -K}, the kernel's socket destroy).
+
+    @return: whether C{ss} could do it.
+    """
+    result = subprocess.run(["ss", "-K", f"( sport = :{port} or dport = :{port} )"],
+                            capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def kill_executors(work_dir, cgroups_root=None):
+    """
+    SIGKILL every process an executor of a slave on C{work_dir} started
+    (the executors outlive a killed slave: that is the point), and every
+    process in a cgroup under C{cgroups_root} (the launcher that forked
+    command executors may be there).
+
+    @return: a Deferred firing once they have all exited.
+    """
+    sandboxes = os.path.join(work_dir, "slaves") + os.sep
+
+    def in_root(pid):
+        try:
+            with open(f"/proc/{pid}/cgroup") as cgroups:
+                return f"/{cgroups_root}/" in cgroups.read()
+        except OSError:
+            return False
+
+    def find():
+        marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
+                  if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
+        if cgroups_root is None:
+            return marked
+        return marked + [int(entry) for entry in os.listdir("/proc")
+                         if entry.isdigit() and in_root(entry)]
+
+    return kill_and_wait(reactor, find)
+
+
+class RecoveryTestCase(TestCase):
+    """
+    A real slave killed and restarted under running tasks, with the
+    isolator L{isolation_flags} picks.
+    """
+
+    timeout = 240
+
+    #: The cgroups root the isolator uses, if any.
+    cgroups_root = None
+
+    def isolation_flags(self):
+        """
+        The slave's isolation flags (skipping the test, saying why, where
+        that isolator cannot work).
+        """
+        return ["--isolation=process"]
+
+    @inlineCallbacks
+    def setUp(self):
+        if shutil.which("zkServer.sh") is None and not os.path.isdir("/usr/share/zookeeper"):
+            raise SkipTest("ZooKeeper is not installed (Debian: apt-get install zookeeper)")
+        try:
+            __import__("pymesos")
+        except ImportError:
+            raise SkipTest("pymesos is not installed (bash scripts/install-pymesos)") from None
+        self.ensemble = yield start_ensemble(self, reactor, size=1)
+        self.url = self.ensemble.url("/mesos")
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        try:
+            self.cluster = ProcessCluster(reactor, self.directory, self.url, "2secs")
+        except ClusterUnavailable as error:
+            raise SkipTest(str(error)) from None
+        self.addCleanup(self.cluster.stop)
+        self.slave_port = free_port()
+        self.work_dir = os.path.join(self.directory, "slave")
+        self.flags = self.isolation_flags()
+        self.addCleanup(self.end_everything)
+
+    @inlineCallbacks
+    def end_everything(self):
+        """
+        Stop the slave cleanly (it destroys its containers), then kill
+        whatever is left (of a slave the test killed), and wait for them.
+        """
+        slave = getattr(self, "slave", None)
+        if slave is not None and slave.running:
+            slave.signal(signal.SIGTERM)
+            yield slave.ended
+        yield kill_executors(self.work_dir, self.cgroups_root)
+
+    def start_slave(self, master=None, pythonpath=None, *flags):
+        """
+        Start the slave (again) on its port and work directory, finding the
+        master through ZooKeeper unless C{master} is given; with
+        C{pythonpath}, from the code tree there.
+        """
+        argv = ["mesos-slave", f"--master={master or self.url}", "--ip=127.0.0.1",
+                f"--port={self.slave_port}", f"--work_dir={self.work_dir}",
+                "--resources=cpus:4;mem:2048;disk:100", "--zk_session_timeout=2secs",
+                "--executor_reregistration_timeout=20secs", "--recovery_timeout=2mins",
+                *self.flags, *flags]
+        if pythonpath is None:
+            self.slave = self.cluster.spawn("slave", *argv)
+        else:
+            previous = os.environ.get("PYTHONPATH")
+            os.environ["PYTHONPATH"] = pythonpath
+            try:
+                self.slave = self.cluster.spawn("upgraded slave", *argv)
+            finally:
+                if previous is None:
+                    del os.environ["PYTHONPATH"]
+                else:
+                    os.environ["PYTHONPATH"] = previous
+        self.cluster.slaves.append(self.slave)
+        return self.slave
+
+    def start_framework(self):
+        """
+        A checkpointing framework launching every kind of task.
+        """
+        self.scheduler = MixedScheduler(reactor, self.directory)
+        info = mesos_pb2.FrameworkInfo(user="", name="recovery test", checkpoint=True,
+                                       failover_timeout=300)
+        driver = MesosSchedulerDriver(self.scheduler, info, self.url, reactor=reactor)
+        driver.start()
+        self.addCleanup(driver.abort)
+        return driver
+
+    @inlineCallbacks
+    def slave_state(self):
+        """
+        The slave's own state JSON.
+        """
+        response = yield treq.get(f"http://127.0.0.1:{self.slave_port}/slave(1)/state",
+                                  persistent=False, timeout=5)
+        return json.loads((yield response.content()))
+
+    @inlineCallbacks
+    def run_everything(self, master=None):
+        """
+        A master (or C{master}, an address), the slave and the framework;
+        fire once every task runs, noting the executors' pids.
+        """
+        if master is None:
+            self.cluster.start_master()
+        self.start_slave(master)
+        self.start_framework()
+        everything = RUNNING + FINISHING
+        yield self.scheduler.wait(
+            lambda s: all(s.latest(t) == "TASK_RUNNING" for t in everything),
+            "every task to run", timeout=120)
+
+    @inlineCallbacks
+    def kill_slave_while_tasks_finish(self):
+        """
+        SIGKILL the slave; while it is down, let the finishing tasks end.
+        """
+        yield self.slave.kill()
+        for task_id in FINISHING:
+            with open(self.scheduler.file(task_id), "w"):
+                pass
+
+    @inlineCallbacks
+    def check_nothing_lost(self, expected_version=None):
+        """
+        The finishing tasks' TASK_FINISHED arrive once each; nothing is
+        lost; the running tasks still run on the restarted slave, which
+        re-registered under its old id.
+        """
+        yield self.scheduler.wait(
+            lambda s: all(s.latest(t) == "TASK_FINISHED" for t in FINISHING),
+            "the finishing tasks' TASK_FINISHED", timeout=120)
+        state = yield self.slave_state()
+        running = {task["id"] for framework in state["frameworks"]
+                   for executor in framework["executors"] for task in executor["tasks"]
+                   if task["state"] == "TASK_RUNNING"}
+        self.assertEqual(running, set(RUNNING))
+        if expected_version is not None:
+            self.assertEqual(state["version"], expected_version)
+        for task_id in FINISHING:
+            self.assertEqual(self.scheduler.states[task_id].count("TASK_FINISHED"), 1,
+                             self.scheduler.states[task_id])
+        lost = {task_id: states for task_id, states in self.scheduler.states.items()
+                if "TASK_LOST" in states or "TASK_FAILED" in states}
+        self.assertEqual(lost, {}, [event for event in self.scheduler.events
+                                    if event[0] == "statusUpdate"])
+        self.assertEqual(self.scheduler.count("slaveLost"), 0)
+        found = yield self.cluster.wait_for(
+            lambda port, s: any(t["state"] == "TASK_RUNNING" for f in s["frameworks"]
+                                for t in f["tasks"]) and all(
+                slave["connected"] for slave in s["slaves"]),
+            "the slave to be connected with its tasks")
+        tasks = {t["id"]: t["state"] for f in found[1]["frameworks"] for t in f["tasks"]}
+        self.assertEqual({t: tasks.get(t) for t in RUNNING},
+                         {t: "TASK_RUNNING" for t in RUNNING})
+
+    @inlineCallbacks
+    def test_kill_and_restart(self):
+        """
+        A slave killed with SIGKILL and started again: every task keeps
+        running or finishes, once, and none is lost.
+        """
+        yield self.run_everything()
+        yield self.kill_slave_while_tasks_finish()
+        self.start_slave()
+        yield self.check_nothing_lost()
+
+
+class ProcessIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the process isolator: restarts, an upgrade, a failover, a cut.
+    """
+
+    @inlineCallbacks
+    def test_upgrade(self):
+        """
+        The slave restarted from a second code tree (a copy of this one
+        whose version string says it is newer) recovers every task.
+        """
+        tree = os.path.join(self.directory, "upgrade")
+        shutil.copytree(os.path.join(ROOT, "mesos_tw"), os.path.join(tree, "mesos_tw"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        version_file = os.path.join(tree, "mesos_tw", "__init__.py")
+        with open(version_file) as file:
+            text = file.read()
+        upgraded = mesos_tw.__version__ + "+upgrade"
+        with open(version_file, "w") as file:
+            file.write(text.replace(f'"{mesos_tw.__version__}"', f'"{upgraded}"'))
+        yield self.run_everything()
+        yield self.kill_slave_while_tasks_finish()
+        self.start_slave(None, tree)
+        yield self.check_nothing_lost(expected_version=upgraded)
+
+    @inlineCallbacks
+    def test_master_failover_while_slave_down(self):
+        """
+        The leading master is killed while the slave is down; the new
+        leader learns every task from the slave's re-registration.
+        """
+        self.cluster.start_master()
+        self.cluster.start_master()
+        yield self.run_everything(master=None)
+        port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        yield self.kill_slave_while_tasks_finish()
+        yield self.cluster.kill_master(port)
+        self.start_slave()
+        yield self.check_nothing_lost()
+
+    @inlineCallbacks
+    def test_connection_cut(self):
+        """
+        Every connection of the master is aborted, again and again for two
+        seconds: the master keeps the slave disconnected meanwhile, and
+        every task goes on.
+        """
+        if shutil.which("ss") is None:
+            raise SkipTest("ss (Debian: iproute2) is needed to cut connections")
+        yield self.run_everything()
+        port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
+        deadline = reactor.seconds() + 2.0
+        while reactor.seconds() < deadline:
+            if not cut_connections(port):
+                raise SkipTest("ss -K cannot destroy sockets here")
+            yield deferLater(reactor, 0.1, lambda: None)
+        for task_id in FINISHING:
+            with open(self.scheduler.file(task_id), "w"):
+                pass
+        yield self.check_nothing_lost()
+
+
+class CgroupsIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the cgroups isolator (root, cgroup v1 or a delegated v2).
+    """
+
+    def isolation_flags(self):
+        """
+        A cgroups root of the test's own (skips where cgroups cannot work).
+        """
+        self.cgroups_root = cgroups_root(self)
+        return ["--isolation=cgroups", f"--cgroups_root={self.cgroups_root}"]
+
+
+class LXCIsolatorRecoveryTests(RecoveryTestCase):
+    """
+    Under the lxc isolator (root, LXC's tools, cgroup v1).
+    """
+
+    def isolation_flags(self):
+        """
+        The host's network (executors reach the slave over TCP), and a
+        cgroups root of the test's own.
+        """
+        try:
+            check_lxc()
+        except IsolatorUnavailable as error:
+            raise SkipTest(str(error)) from None
+        self.cgroups_root = f"mesos_tw_lxc_recovery_{os.getpid()}_{id(self):x}"
+        return ["--isolation=lxc", "--lxc_network=host", f"--cgroups_root={self.cgroups_root}"]
