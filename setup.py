@@ -39,13 +39,16 @@ setup(
         "ptyprocess",
         "kazoo",
         "treq",
+        "click",
+        "tabulate",
     ],
-    extras_require={"test": ["hypothesis", "grpcio-tools"]},
+    extras_require={"test": ["hypothesis", "grpcio-tools", "prometheus-client"]},
     entry_points={
         "console_scripts": [
             "mesos-master = mesos_tw.scripts:master_main",
             "mesos-slave = mesos_tw.scripts:slave_main",
             "mesos-local = mesos_tw.scripts:local_main",
+            "mesos = mesos_tw.cli.main:main",
             "mesos-batch = mesos_tw.batch.script:main",
             "mesos-mpirun = mesos_tw.mpi.script:main",
         ]

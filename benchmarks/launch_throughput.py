@@ -1,25 +1,33 @@
 """
-End-to-end launch throughput: command tasks per second through mesos-local.
+End-to-end launch throughput: tasks per second through mesos-local.
 
 Starts ``mesos-local`` (a master and N slaves in one process) as its own
-process, then a framework in this process launches TASKS command tasks of
-``true`` on every offer as fast as the offers allow.  It prints tasks per
-second (submission of the first launch to the last TASK_FINISHED) and the
-median and 90th percentile launch-to-RUNNING latency, at several task counts
-so you can see how the figures grow with the work.
+process, then a framework in this process launches TASKS tasks on every
+offer as fast as the offers allow.  It prints tasks per second (the first
+launch to the last terminal update), the median and 90th percentile
+launch-to-RUNNING latency, and how many tasks did not finish (must be 0),
+at several task counts so you can see how the figures grow with the work.
 
-    python benchmarks/launch_throughput.py                 # 250, 500, 1000, 2000 tasks
-    python benchmarks/launch_throughput.py --tasks 2000    # one size
-    python benchmarks/launch_throughput.py --in_flight 2   # latency without queueing
+    python benchmarks/launch_throughput.py                    # 1000, 2000, 5000, 10000 command tasks
+    python benchmarks/launch_throughput.py --tasks 2000       # one size
+    python benchmarks/launch_throughput.py --in_flight 2      # latency without queueing
+    python benchmarks/launch_throughput.py --isolation cgroups
+    python benchmarks/launch_throughput.py --executor custom  # one long-lived executor per slave
+    python benchmarks/launch_throughput.py --api http         # through the v1 HTTP scheduler API
+    python benchmarks/launch_throughput.py --profile out.prof # mesos-local under cProfile
 
-Each task starts a command executor (a Python process), so on a 2-core
-machine the figure is bounded by process start-up, not by the master.  With
-no limit every task is launched as soon as offers allow, so launch-to-RUNNING
-latency is mostly time spent queued behind other executors starting;
-``--in_flight`` measures it without that queue.
+Command tasks run ``true`` under the built-in command executor, which each
+slave's launcher forks (no interpreter per task).  ``--executor custom``
+runs every task on one ``benchmarks/instant_executor.py`` per slave, which
+answers each task with TASK_RUNNING then TASK_FINISHED: no process per
+task, so that measures the message path of driver, master, slave and
+executor driver.  Each run first measures the floor on this machine:
+``sh -c true`` started and reaped one after another.  The load average is
+printed with every row: the machine may be shared.
 """
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -36,17 +44,32 @@ from mesos_tw.interface import mesos_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+#: Resources of a command task, and of a task on the custom executor.
+COMMAND_TASK = (("cpus", 0.1), ("mem", 16))
+CUSTOM_TASK = (("cpus", 0.01), ("mem", 1))
 
-class ThroughputScheduler(interface.Scheduler):
+TERMINAL = (mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_LOST,
+            mesos_pb2.TASK_KILLED, mesos_pb2.TASK_ERROR)
+
+
+def load():
     """
-    Launches command tasks of ``true`` on every offer until TASKS are done.
+    The 1-minute load average (as ``uptime`` prints it).
+    """
+    return os.getloadavg()[0]
+
+
+class ThroughputLedger:
+    """
+    What a framework launched and what came back, whichever API it uses.
     """
 
-    def __init__(self, total, clock, finished, in_flight=None):
+    def __init__(self, total, clock, finished, in_flight=None, custom=False):
         self.total = total
         self.in_flight = in_flight
         self.clock = clock
         self.finished = finished
+        self.custom = custom
         self.launched = 0
         self.done = 0
         self.failed = 0
@@ -55,47 +78,132 @@ class ThroughputScheduler(interface.Scheduler):
         self.first_launch = None
         self.last_finish = None
 
-    def resourceOffers(self, driver, offers):
-        for offer in offers:
-            cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
-            mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
-            tasks = []
-            while (self.launched < self.total and cpus >= 0.1 and mem >= 16
-                   and (self.in_flight is None or self.launched - self.done < self.in_flight)):
-                task_id = str(self.launched)
-                self.launched += 1
-                cpus -= 0.1
-                mem -= 16
-                info = mesos_pb2.TaskInfo(name=f"true {task_id}")
-                info.task_id.value = task_id
-                info.slave_id.CopyFrom(offer.slave_id)
-                info.command.value = "true"
-                for name, amount in (("cpus", 0.1), ("mem", 16)):
-                    resource = info.resources.add(name=name, type=mesos_pb2.Value.SCALAR)
-                    resource.scalar.value = amount
-                tasks.append(info)
-                self.submitted[task_id] = self.clock.seconds()
-            if self.first_launch is None and tasks:
-                self.first_launch = self.clock.seconds()
-            driver.launchTasks(offer.id, tasks, mesos_pb2.Filters(refuse_seconds=0))
+    def tasks_for(self, cpus, mem):
+        """
+        The (task id, resources) of the tasks to launch on an offer of
+        C{cpus} and C{mem}.
+        """
+        each = dict(CUSTOM_TASK if self.custom else COMMAND_TASK)
+        tasks = []
+        while (self.launched < self.total and cpus >= each["cpus"] and mem >= each["mem"]
+               and (self.in_flight is None or self.launched - self.done < self.in_flight)):
+            task_id = str(self.launched)
+            self.launched += 1
+            cpus -= each["cpus"]
+            mem -= each["mem"]
+            tasks.append(task_id)
+            self.submitted[task_id] = self.clock.seconds()
+        if self.first_launch is None and tasks:
+            self.first_launch = self.clock.seconds()
+        return tasks, each
 
-    def statusUpdate(self, driver, status):
+    def at_limit(self):
+        """
+        Whether no more tasks may be launched now (all launched, or as many
+        in flight as allowed).
+        """
+        return self.launched >= self.total or (
+            self.in_flight is not None and self.launched - self.done >= self.in_flight)
+
+    def update(self, task_id, state, message):
+        """
+        A status update arrived.
+        """
         now = self.clock.seconds()
-        task_id = status.task_id.value
-        if status.state == mesos_pb2.TASK_RUNNING:
+        if state == mesos_pb2.TASK_RUNNING:
             self.running_latency.append(now - self.submitted[task_id])
-        elif status.state in (mesos_pb2.TASK_FINISHED,):
+        elif state in TERMINAL:
             self.done += 1
-        elif status.state in (mesos_pb2.TASK_FAILED, mesos_pb2.TASK_LOST,
-                              mesos_pb2.TASK_KILLED, mesos_pb2.TASK_ERROR):
-            self.done += 1
-            self.failed += 1
-            if self.failed <= 3:
-                print(f"task {task_id} ended {mesos_pb2.TaskState.Name(status.state)}: "
-                      f"{status.message}", flush=True)
+            if state != mesos_pb2.TASK_FINISHED:
+                self.failed += 1
+                if self.failed <= 3:
+                    print(f"task {task_id} ended {mesos_pb2.TaskState.Name(state)}: {message}",
+                          flush=True)
         if self.done == self.total and not self.finished.called:
             self.last_finish = now
             self.finished.callback(None)
+
+
+class ThroughputScheduler(interface.Scheduler):
+    """
+    Launches the ledger's tasks on every offer, through the driver.
+    """
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.suppressed = False
+
+    def resourceOffers(self, driver, offers):
+        """
+        Launch what the offer holds room for; with as many tasks in flight
+        as allowed, ask for no more offers until one ends (declined offers
+        would otherwise come straight back, round and round).
+        """
+        if self.ledger.at_limit():
+            self.suppressed = True
+            driver.suppressOffers()
+        for offer in offers:
+            cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
+            mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
+            task_ids, each = self.ledger.tasks_for(cpus, mem)
+            tasks = []
+            for task_id in task_ids:
+                info = mesos_pb2.TaskInfo(name=f"task {task_id}")
+                info.task_id.value = task_id
+                info.slave_id.CopyFrom(offer.slave_id)
+                if self.ledger.custom:
+                    info.executor.executor_id.value = "instant"
+                    info.executor.command.value = (
+                        f"{sys.executable} {os.path.join(ROOT, 'benchmarks', 'instant_executor.py')}")
+                else:
+                    info.command.value = "true"
+                for name, amount in each.items():
+                    resource = info.resources.add(name=name, type=mesos_pb2.Value.SCALAR)
+                    resource.scalar.value = amount
+                tasks.append(info)
+            driver.launchTasks(offer.id, tasks, mesos_pb2.Filters(refuse_seconds=0))
+
+    def statusUpdate(self, driver, status):
+        """
+        Record it; offers again once a task has ended, if they were
+        suppressed.
+        """
+        self.ledger.update(status.task_id.value, status.state, status.message)
+        if self.suppressed and not self.ledger.at_limit():
+            self.suppressed = False
+            driver.reviveOffers()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """
+    The CPU seconds (user + system) process C{pid} has used, with its
+    reaped children's if C{children}.
+    """
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])
+    if children:
+        used += int(fields[13]) + int(fields[14])
+    return used / _TICKS
+
+
+def children_of(pid):
+    """
+    The pids of C{pid}'s children (its slaves' launchers, for mesos-local).
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 def free_port():
@@ -107,17 +215,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_cluster(slaves, work_dir, profile=None):
+def start_cluster(slaves, work_dir, isolation, profile=None):
     """
     Start mesos-local and wait until its slaves have registered (under
     cProfile, writing to C{profile}, if given).
     """
     port = free_port()
-    profiling = ["-m", "cProfile", "-o", profile] if profile else []
+    if profile:
+        command = [sys.executable, os.path.join(ROOT, "benchmarks", "profiled_local.py"), profile]
+    else:
+        command = [sys.executable, "-m", "twisted", "--log-format=text", "mesos-local"]
     process = subprocess.Popen(
-        [sys.executable, *profiling, "-m", "twisted", "--log-format=text", "mesos-local",
-         f"--num_slaves={slaves}",
-         f"--port={port}", f"--work_dir={work_dir}",
+        [*command, f"--num_slaves={slaves}", f"--port={port}", f"--work_dir={work_dir}",
+         f"--isolation={isolation}", f"--cgroups_root=mesos_tw_bench_{os.getpid()}",
          "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
     )
@@ -125,60 +235,104 @@ def start_cluster(slaves, work_dir, profile=None):
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/master/state", timeout=1) as r:
-                import json
                 if len(json.load(r)["slaves"]) >= slaves:
                     return process, port
         except OSError:
             pass
+        if process.poll() is not None:
+            raise SystemExit(f"mesos-local exited with {process.returncode}")
         time.sleep(0.2)
     process.kill()
     raise SystemExit("mesos-local did not come up")
 
 
 @defer.inlineCallbacks
-def measure(total, master, in_flight=None):
+def measure(total, master, in_flight, custom, api, cluster):
     """
     Run one framework of C{total} tasks (at most C{in_flight} unfinished at
-    once, if given); return its figures.
+    once, if given) on the mesos-local process C{cluster}; return its
+    figures, with the CPU each part used per task: mesos-local (master and
+    slaves), the executors and their commands (reaped by the slaves'
+    launchers, or the custom executors), and this process (the scheduler).
     """
+    cluster_before = cpu_seconds(cluster.pid)
+    scheduler_before = time.process_time()
     finished = defer.Deferred()
-    scheduler = ThroughputScheduler(total, reactor, finished, in_flight)
-    info = mesos_pb2.FrameworkInfo(user="", name=f"throughput-{total}")
-    driver = native.MesosSchedulerDriver(scheduler, info, master, reactor=reactor)
-    driver.start()
-    yield finished
-    driver.stop()
+    ledger = ThroughputLedger(total, reactor, finished, in_flight, custom)
+    if api == "http":
+        from v1_scheduler import HttpScheduler
+
+        scheduler = HttpScheduler(reactor, master, ledger, custom)
+        yield scheduler.start()
+        yield finished
+    else:
+        info = mesos_pb2.FrameworkInfo(user="", name=f"throughput-{total}")
+        scheduler = native.MesosSchedulerDriver(ThroughputScheduler(ledger), info, master,
+                                                reactor=reactor)
+        scheduler.start()
+        yield finished
+    # Measured while the executors still run (a custom executor's CPU is
+    # its own; the command executors' is their launcher's reaped children's).
+    cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
+    scheduler_cpu = time.process_time() - scheduler_before
+    executors_cpu = sum(cpu_seconds(pid, children=True) for pid in children_of(cluster.pid))
+    scheduler.stop()
     yield task.deferLater(reactor, 0.5, lambda: None)
-    elapsed = scheduler.last_finish - scheduler.first_launch
-    latencies = sorted(scheduler.running_latency)
+    elapsed = ledger.last_finish - ledger.first_launch
+    latencies = sorted(ledger.running_latency)
     return {
         "tasks": total,
         "seconds": elapsed,
         "tasks_per_second": total / elapsed,
         "median_running_ms": 1000 * statistics.median(latencies),
         "p90_running_ms": 1000 * latencies[int(0.9 * (len(latencies) - 1))],
-        "failed": scheduler.failed,
+        "failed": ledger.failed,
+        "cluster_ms": 1000 * cluster_cpu / total,
+        "executors_ms": 1000 * executors_cpu / total,
+        "scheduler_ms": 1000 * scheduler_cpu / total,
     }
 
 
+def floor(count=300):
+    """
+    Processes of ``sh -c true`` started and reaped per second, one after
+    another (the floor a command task cannot go under on this machine).
+    """
+    start = time.monotonic()
+    for _ in range(count):
+        subprocess.run(["sh", "-c", "true"], check=True)
+    return count / (time.monotonic() - start)
+
+
 @defer.inlineCallbacks
-def run(sizes, slaves, in_flight=None):
+def run(sizes, options):
     """
     Measure each size on a fresh cluster and print a table.
     """
-    print(f"{'tasks':>6} {'seconds':>8} {'tasks/s':>8} {'median launch->RUNNING':>24} {'p90':>9} {'failed':>6}")
+    custom = options.executor == "custom"
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"floor: sh -c true started and reaped one after another: {floor():.0f} per second "
+          f"(load {load():.2f})", flush=True)
+    print("| isolation | api | executor | tasks | in flight | seconds | tasks/s "
+          "| median launch->RUNNING | p90 | failed | CPU/task: mesos-local | executors "
+          "| scheduler | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for total in sizes:
         work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
-        process, port = start_cluster(slaves, work_dir)
+        process, port = start_cluster(options.slaves, work_dir, options.isolation, options.profile)
         try:
-            figures = yield measure(total, f"127.0.0.1:{port}", in_flight)
+            figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
+                                    options.api, process)
         finally:
             process.terminate()
             process.wait()
         print(
-            f"{figures['tasks']:>6} {figures['seconds']:>8.1f} {figures['tasks_per_second']:>8.1f} "
-            f"{figures['median_running_ms']:>21.0f} ms {figures['p90_running_ms']:>6.0f} ms "
-            f"{figures['failed']:>6}",
+            f"| {options.isolation} | {options.api} | {options.executor} | {figures['tasks']} "
+            f"| {options.in_flight or 'any'} | {figures['seconds']:.1f} "
+            f"| {figures['tasks_per_second']:.1f} | {figures['median_running_ms']:.0f} ms "
+            f"| {figures['p90_running_ms']:.0f} ms | {figures['failed']} "
+            f"| {figures['cluster_ms']:.2f} ms | {figures['executors_ms']:.2f} ms "
+            f"| {figures['scheduler_ms']:.2f} ms | {load():.2f} |",
             flush=True,
         )
 
@@ -187,16 +341,21 @@ def main():
     """
     Parse arguments and run the benchmark on the global reactor.
     """
-    parser = argparse.ArgumentParser(description="Command tasks per second through mesos-local.")
+    parser = argparse.ArgumentParser(description="Tasks per second through mesos-local.")
     parser.add_argument("--tasks", type=int, action="append", help="task count (repeatable)")
     parser.add_argument("--slaves", type=int, default=2)
     parser.add_argument("--in_flight", type=int, default=None,
                         help="at most this many unfinished tasks at once (default: no limit)")
+    parser.add_argument("--isolation", default="process")
+    parser.add_argument("--executor", choices=("command", "custom"), default="command")
+    parser.add_argument("--api", choices=("driver", "http"), default="driver")
+    parser.add_argument("--profile", help="write mesos-local's cProfile statistics here")
     options = parser.parse_args()
-    sizes = options.tasks or [250, 500, 1000, 2000]
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    sizes = options.tasks or [1000, 2000, 5000, 10000]
     outcome = []
-    d = run(sizes, options.slaves, options.in_flight)
-    d.addErrback(lambda f: outcome.append(f))
+    d = run(sizes, options)
+    d.addErrback(outcome.append)
     d.addBoth(lambda _: reactor.stop())
     reactor.run()
     if outcome:

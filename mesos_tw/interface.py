@@ -44,6 +44,22 @@ class Scheduler:
         An offer is no longer valid.
         """
 
+    def inverseOffers(self, driver, inverseOffers):
+        """
+        Maintenance is scheduled for the machines of these slaves (each
+        C{InverseOffer} says which slave and its C{unavailability}): move
+        the work off them, then C{driver.acceptInverseOffers(ids)}, or
+        C{driver.declineInverseOffers(ids)}.  Mesos's Python bindings have
+        no such callback (its drivers drop inverse offers); ours is called
+        with them.
+        """
+
+    def inverseOfferRescinded(self, driver, inverseOfferId):
+        """
+        An inverse offer is no longer valid (its machine left the schedule
+        or went down).
+        """
+
     def statusUpdate(self, driver, status):
         """
         A task changed state.  Returning acknowledges the update.

@@ -9,8 +9,12 @@ import json
 import os
 import sys
 
+import treq
+
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
@@ -20,6 +24,7 @@ from mesos_tw.interface import mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.testing.local_cluster import until
 from mesos_tw.testing.racks import RackedCluster, rack_layout
+from mesos_tw.testing.zookeeper_server import free_port
 
 MESOS_BATCH = os.path.join(os.path.dirname(sys.executable), "mesos-batch")
 
@@ -72,6 +77,100 @@ class BatchCommandTests(TestCase):
         self.assertEqual(code, 2)
         self.assertEqual(err.decode(),
                          f"mesos-batch: {path}: tasks[0].cpus must be more than 0, got -1\n")
+
+
+class InstanceProtocol(ProcessProtocol):
+    """
+    Follows a C{mesos-batch --listen} process: L{listening} fires when it
+    says where its API is, L{ended} when it exits.
+    """
+
+    def __init__(self):
+        self.listening = Deferred()
+        self.ended = Deferred()
+        self.errors = b""
+
+    def errReceived(self, data):
+        """
+        Watch standard error for the API's address.
+        """
+        self.errors += data
+        if b"API at http://" in self.errors and not self.listening.called:
+            self.listening.callback(None)
+
+    def processEnded(self, reason):
+        """
+        The instance exited.
+        """
+        if not self.listening.called:
+            self.listening.errback(AssertionError(f"mesos-batch exited: {self.errors!r}"))
+        self.ended.callback(reason.value.exitCode)
+
+
+class InstanceTests(TestCase):
+    """
+    A running C{mesos-batch --listen} instance, driven over its HTTP API.
+    """
+
+    timeout = 120
+
+    async def test_submit_status_cancel_stop(self):
+        """
+        A job posted to the instance runs to the end (its status says so);
+        a second one is cancelled while its task runs; SIGTERM stops the
+        instance, unregistering its framework.
+        """
+        cluster = await RackedCluster(self, reactor).start()
+        await cluster.add_slaves(rack_layout(1, 2))
+        port = free_port()
+        instance = InstanceProtocol()
+        process = reactor.spawnProcess(
+            instance, MESOS_BATCH,
+            [MESOS_BATCH, f"--master=127.0.0.1:{cluster.port}", f"--listen={port}",
+             "--role=services"], env=dict(os.environ))
+
+        async def kill():
+            if not instance.ended.called:
+                process.signalProcess("KILL")
+            await instance.ended
+
+        self.addCleanup(kill)
+        await instance.listening
+        api = f"http://127.0.0.1:{port}/jobs"
+
+        async def request(method, url, body=None):
+            response = await treq.request(method, url, data=body, persistent=False)
+            return response.code, await response.json()
+
+        for job_id, command in (("job-1", "true"), ("job-2", "sleep 60")):
+            job = json.dumps({"tasks": [{"command": command}]}).encode()
+            self.assertEqual(await request("POST", api, job), (201, {"id": job_id}))
+        states = {}
+
+        async def poll():
+            for job_id in ("job-1", "job-2"):
+                states[job_id] = (await request("GET", f"{api}/{job_id}"))[1]
+            return states
+
+        async def wait_for(predicate, what):
+            end = reactor.seconds() + 60
+            while not predicate(await poll()):
+                if reactor.seconds() > end:
+                    raise AssertionError(f"waited for {what}: {states}")
+                await deferLater(reactor, 0.05, lambda: None)
+
+        await wait_for(lambda s: s["job-1"]["state"] == "finished"
+                       and s["job-2"]["running"] == 1, "job-1 to finish and job-2 to run")
+        self.assertEqual(await request("DELETE", f"{api}/job-9"),
+                         (404, {"error": "no job 'job-9'"}))
+        await request("DELETE", f"{api}/job-2")
+        await wait_for(lambda s: s["job-2"]["state"] == "cancelled", "job-2 to be cancelled")
+        self.assertEqual(states["job-2"]["tasks"][0]["message"], "cancelled (TASK_KILLED)")
+        [framework_id] = cluster.master.frameworks
+        process.signalProcess("TERM")
+        await instance.ended
+        await until(reactor, lambda: framework_id not in cluster.master.frameworks,
+                    "the instance's framework to unregister")
 
 
 class WeightedRolesTests(TestCase):

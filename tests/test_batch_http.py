@@ -18,7 +18,7 @@ from mesos_tw.batch.report import Progress, text_report
 from mesos_tw.batch.scheduler import BatchScheduler
 from mesos_tw.batch.script import Options, load_job
 from mesos_tw.interface import mesos_pb2
-from mesos_tw.testing.drivers import RecordingSchedulerDriver, offer
+from mesos_tw.testing.drivers import RecordingSchedulerDriver, offer, task_status
 
 JOB = {"name": "api", "tasks": [{"id": "a", "command": "true"}, {"id": "b", "command": "true"}]}
 
@@ -159,19 +159,27 @@ class ReportTests(SynchronousTestCase):
 
     def test_lines_elsewhere_at_most_each_second(self):
         """
-        Elsewhere a line per change, at most one a second, and always the
-        last one.
+        Elsewhere a line per change, at most one a second: a change within
+        the second is shown when it has passed; the end at once.
         """
         stream = io.StringIO()
         progress = Progress(stream, self.clock, terminal=False)
         progress(self.job)
-        self.scheduler.resourceOffers(RecordingSchedulerDriver(), [offer("o1", "h1")])
+        driver = RecordingSchedulerDriver()
+        self.scheduler.resourceOffers(driver, [offer("o1", "h1")])
         progress(self.job)
         self.assertEqual(len(stream.getvalue().splitlines()), 1)
         self.clock.advance(1)
-        progress(self.job)
         self.assertEqual(stream.getvalue().splitlines()[-1],
                          "api: 0/2 finished, 0 running, 2 staged, 0 waiting, 0 failed")
+        self.scheduler.statusUpdate(driver, task_status("job-1.a.0", "TASK_FINISHED"))
+        progress(self.job)
+        self.scheduler.statusUpdate(driver, task_status("job-1.b.0", "TASK_FINISHED"))
+        progress(self.job)
+        self.assertEqual(stream.getvalue().splitlines()[1:], [
+            "api: 0/2 finished, 0 running, 2 staged, 0 waiting, 0 failed",
+            "api: 2/2 finished, 0 running, 0 staged, 0 waiting, 0 failed"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_text_report(self):
         """

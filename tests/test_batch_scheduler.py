@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.locality import ANY, NODE, RACK, DelayScheduling
+from mesos_tw.batch import scheduler as scheduler_module
 from mesos_tw.batch.scheduler import DEFAULT_REFUSE_SECONDS, IDLE_REFUSE_SECONDS, BatchScheduler
 from mesos_tw.interface import SchedulerDriver, mesos_pb2
 from mesos_tw.testing.drivers import RecordingSchedulerDriver, SchedulerCalls, offer
@@ -73,19 +74,24 @@ class JobFileTests(SynchronousTestCase):
 
 class DelaySchedulingTests(SynchronousTestCase):
     """
-    The level a task accepts grows with its wait: node, rack, any.
+    The level a job's tasks accept grows with how long it has been
+    skipped: node, rack, any.
     """
 
     def test_levels_in_turn(self):
         """
-        With a 5 s wait a task takes only its hosts for 5 s, its racks until
-        10 s, then anything; C{next_change} counts down to each step.
+        With a 5 s wait a job not skipped stays at its step; skipped for
+        5 s it takes its tasks' racks, for 10 s anything; C{next_change}
+        counts down to each step.
         """
         delay = DelayScheduling(5.0)
         hosts, racks = ("h1",), {"r1"}
-        self.assertEqual([delay.allowed(hosts, racks, w) for w in (0, 4.9, 5, 9.9, 10, 100)],
-                         [NODE, NODE, RACK, RACK, ANY, ANY])
-        self.assertEqual([delay.next_change(hosts, racks, w) for w in (0, 2, 5, 10)],
+        steps = [delay.step(0, skipped) for skipped in (None, 0, 4.9, 5, 9.9, 10, 100)]
+        self.assertEqual(steps, [0, 0, 0, 1, 1, 2, 2])
+        self.assertEqual([delay.allowed(hosts, racks, step) for step in (0, 1, 2)],
+                         [NODE, RACK, ANY])
+        self.assertEqual(delay.step(1, 5), 2)
+        self.assertEqual([delay.next_change(delay.step(0, s), s) for s in (None, 2, 5, 10)],
                          [5.0, 3.0, 5.0, None])
         self.assertTrue(delay.accepts(hosts, racks, 0, NODE))
         self.assertFalse(delay.accepts(hosts, racks, 0, RACK))
@@ -93,18 +99,23 @@ class DelaySchedulingTests(SynchronousTestCase):
     def test_levels_a_task_cannot_have_are_skipped(self):
         """
         No hosts: rack level first; no racks known: any after the node
-        wait; nothing named: any at once.
+        step; nothing named: any at once.  Launching at a task's best level
+        puts its job back at step 0.
         """
         delay = DelayScheduling(5.0)
         self.assertEqual(delay.allowed((), {"r1"}, 0), RACK)
-        self.assertEqual(delay.allowed(("h1",), set(), 5), ANY)
+        self.assertEqual(delay.allowed(("h1",), set(), 1), ANY)
         self.assertEqual(delay.allowed((), set(), 0), ANY)
+        self.assertEqual(delay.step_of((), set(), ANY), 0)
+        self.assertEqual(delay.step_of(("h1",), {"r1"}, RACK), 1)
 
     def test_no_wait(self):
         """
         A wait of 0 takes anything at once; a negative one is refused.
         """
-        self.assertEqual(DelayScheduling(0).allowed(("h1",), {"r1"}, 0), ANY)
+        delay = DelayScheduling(0)
+        self.assertEqual(delay.allowed(("h1",), {"r1"}, delay.step(0, None)), ANY)
+        self.assertIsNone(delay.next_change(delay.step(0, None), None))
         self.assertRaises(ValueError, DelayScheduling, -1)
 
 
@@ -199,15 +210,44 @@ class DelaySchedulingOfferTests(SchedulerTestCase):
     def test_rack_learned_from_offers(self):
         """
         A task naming only hosts takes their rack (known from their offers'
-        C{rack} attribute) after the node wait.
+        C{rack} attribute) once its job has been skipped for the wait.  A
+        job is not skipped by an offer with no room left for it: the wait
+        counts from the first offer it declines.
         """
         self.scheduler.submit(job({"id": "t2", "hosts": ["h1"]}))
         self.offers(offer("o1", "h1", "r1", cpus=0.1))
         self.assertEqual(self.driver.launched_tasks(), [("o1", "job-1.t1.0")])
+        self.assertIsNone(self.scheduler.jobs["job-2"].skipped_since)
         self.clock.advance(self.wait)
         self.offers(offer("o2", "h2", "r1"))
-        self.assertEqual(self.driver.launched_tasks()[1:], [("o2", "job-2.t2.0")])
+        self.assertEqual(self.driver.declined[-1], ("o2", mesos_pb2.Filters(refuse_seconds=5)))
+        self.clock.advance(self.wait)
+        self.offers(offer("o3", "h2", "r1"))
+        self.assertEqual(self.driver.launched_tasks()[1:], [("o3", "job-2.t2.0")])
         self.assertEqual(self.scheduler.jobs["job-2"].tasks[0].attempts[0].level, RACK)
+
+    def test_local_launch_resets_the_wait(self):
+        """
+        Jobs skipped for the wait take their rack; once a job launches a
+        node-local task, it waits (is skipped for the wait) for node
+        locality again before taking its rack.
+        """
+        self.scheduler.submit(job({"id": "a", "hosts": ["h1"], "racks": ["r1"]},
+                                  {"id": "b", "hosts": ["h1"], "racks": ["r1"]},
+                                  {"id": "c", "hosts": ["h1"], "racks": ["r1"]},
+                                  {"id": "d", "hosts": ["h1"], "racks": ["r1"]}))
+        self.offers(offer("o1", "h2", "r1"))
+        self.clock.advance(self.wait)
+        self.offers(offer("o2", "h2", "r1", cpus=0.1))
+        self.offers(offer("o3", "h2", "r1", cpus=0.1))
+        self.assertEqual(self.driver.launched_tasks(), [("o2", "job-1.t1.0"), ("o3", "job-2.a.0")])
+        self.offers(offer("o4", "h1", "r1", cpus=0.1))
+        self.assertEqual(self.driver.launched_tasks()[2:], [("o4", "job-2.b.0")])
+        self.offers(offer("o5", "h2", "r1", cpus=0.1))
+        self.assertEqual(self.driver.launched_tasks()[3:], [])
+        self.clock.advance(self.wait)
+        self.offers(offer("o6", "h2", "r1", cpus=0.1))
+        self.assertEqual(self.driver.launched_tasks()[3:], [("o6", "job-2.c.0")])
 
 
 class PlacementTests(SchedulerTestCase):
@@ -356,6 +396,21 @@ class CancelTests(SchedulerTestCase):
         self.assertEqual(self.successResultOf(running.ended).state, "cancelled")
         self.assertEqual(self.driver.revived, 1)
         self.assertRaises(KeyError, self.scheduler.cancel, "job-9")
+
+    def test_ended_jobs_bounded(self):
+        """
+        A long-running instance keeps only the latest ended jobs (and
+        their tasks' attempts); running ones stay.
+        """
+        self.patch(scheduler_module, "MAX_ENDED_JOBS", 2)
+        running = self.scheduler.submit(job({"id": "slow", "cpus": 5}))
+        for number in range(3):
+            ended = self.scheduler.submit(job({"id": "t"}))
+            self.offers(offer(f"o{number}", "h1"))
+            self.status(f"{ended.id}.t.0", "TASK_FINISHED")
+        self.assertEqual(list(self.scheduler.jobs), [running.id, "job-3", "job-4"])
+        self.status("job-2.t.0", "TASK_FAILED")
+        self.assertEqual(running.state, "running")
 
     def test_error_fails_everything(self):
         """

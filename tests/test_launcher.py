@@ -18,6 +18,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
 from mesos_tw.isolation.cgroups import CgroupsIsolator
+from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.isolation.launcher import Launcher
 from mesos_tw.isolation.process import ProcessIsolator
 from mesos_tw.protocols import messages_pb2 as internal
@@ -68,6 +69,13 @@ class SlaveEnd:
 def _proc_field(pid, name):
     with open(f"/proc/{pid}/{name}", "rb") as f:
         return f.read()
+
+
+def _cwd(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
 
 
 class LauncherTests(TestCase):
@@ -175,8 +183,8 @@ class LauncherTests(TestCase):
     def test_task_leftovers_are_killed(self):
         """
         A process the task leaves behind in a session of its own is killed
-        before the executor reports the task finished: the executor exits
-        with nothing of its container left.
+        before the executor exits: it exits with nothing of its container
+        left.
         """
         container, launching = self.start("e1")
         yield launching
@@ -190,6 +198,23 @@ class LauncherTests(TestCase):
             leftover = int(f.read())
         self.assertFalse(os.path.exists(f"/proc/{leftover}")
                          and b"Z" not in _proc_field(leftover, "stat").split(b") ")[1][:1])
+
+    @inlineCallbacks
+    def test_destroyed_while_launching(self):
+        """
+        An executor destroyed before the launcher has answered (a kill
+        mid-launch) ends at once, and the child forked for it meanwhile is
+        killed: its launch fails.
+        """
+        container, launching = self.start("e1")
+        yield self.isolator.destroy("f1", "e1")
+        termination = yield self.isolator.wait("f1", "e1")
+        self.assertIn("Destroyed before it was launched", termination.message)
+        yield self.assertFailure(launching, LaunchError)
+        yield until(reactor, lambda: not [
+            entry for entry in os.listdir("/proc") if entry.isdigit()
+            and _cwd(entry) == os.path.realpath(container.directory)],
+            "the forked child to be gone")
 
     @inlineCallbacks
     def test_crashed_launcher_is_started_again(self):

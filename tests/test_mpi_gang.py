@@ -38,7 +38,8 @@ class GangTests(SynchronousTestCase):
         self.assertTrue(gang.hold(offer("o3", "h1", cpus=1)))
         self.assertTrue(gang.hold(offer("o4", "h3", cpus=1)))
         placement = gang.placement()
-        self.assertEqual([([o.id.value for o in offers], count) for offers, count in placement.hosts],
+        self.assertEqual([([o.id.value for o in offers], count)
+                          for offers, count in placement.hosts],
                          [(["o1", "o3"], 2), (["o2"], 2)])
         self.assertEqual([o.id.value for o in placement.unused], ["o4"])
 
@@ -173,6 +174,30 @@ class GangSchedulingTests(SchedulerCalls, SynchronousTestCase):
         FakeHydra.instances[0].launches.errback(HydraError("no mpiexec"))
         self.assertEqual([offer_id for offer_id, _ in self.driver.declined], ["o1"])
         self.assertEqual(self.successResultOf(self.scheduler.result), (GANG_FAILED, "no mpiexec"))
+
+    def test_mpiexec_silent_gives_back(self):
+        """
+        When mpiexec prints no proxy commands within the gang timeout, it
+        is killed, the held offers are declined and the job fails; a
+        timely launch leaves no timer behind.
+        """
+        self.offers(offer("o1", "h1", cpus=4))
+        hydra = FakeHydra.instances[0]
+        self.clock.advance(30)
+        self.assertTrue(hydra.killed)
+        self.assertEqual([offer_id for offer_id, _ in self.driver.declined], ["o1"])
+        self.assertEqual(self.successResultOf(self.scheduler.result),
+                         (GANG_FAILED, "mpiexec printed no proxy commands within 30 s"))
+        hydra.print_launches()
+        self.assertEqual(self.driver.launched, [])
+
+    def test_launch_cancels_the_timeout(self):
+        """
+        Once the proxies are launched no timeout is pending.
+        """
+        self.offers(offer("o1", "h1", cpus=4))
+        FakeHydra.instances[0].print_launches()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_rescinded_offer_not_counted(self):
         """

@@ -29,10 +29,10 @@ def progress_line(job, bar):
 
 class Progress:
     """
-    Shows a job's progress on C{stream}.
+    Shows jobs' progress on C{stream}.
 
-    @param clock: when lines were last written (a line per change would
-        flood a log for a big job).
+    @param clock: gives the time and delays the lines held back (a line per
+        change would flood a log for a big job).
     @param terminal: redraw one line with a bar (C{stream.isatty()}).
     """
 
@@ -42,26 +42,43 @@ class Progress:
         self.terminal = terminal
         self.interval = interval
         self._last = None
-        self._shown = None
+        self._shown = {}
+        self._held = {}
 
     def __call__(self, job):
         """
-        The job changed: show it (on a terminal at once, elsewhere at most
-        once per C{interval}, and always when it ends).
+        The job changed: show it (on a terminal at once; elsewhere at most
+        one line per C{interval}, the latest counts once it has passed, and
+        the last line as soon as the job ends).
         """
         line = progress_line(job, self.terminal)
-        if line == self._shown:
+        if line == self._shown.get(job.id):
             return
-        now = self.clock.seconds()
         if self.terminal:
             # Back to the line's start, and clear what a longer line left.
-            self.stream.write("\r" + line + "\x1b[K" + ("\n" if job.done else ""))
-        elif job.done or self._last is None or now - self._last >= self.interval:
-            self.stream.write(line + "\n")
-        else:
+            self._write(job, "\r" + line + "\x1b[K" + ("\n" if job.done else ""), line)
             return
+        wait = 0.0
+        if not job.done and self._last is not None:
+            wait = self._last + self.interval - self.clock.seconds()
+        if wait <= 0:
+            self._write(job, line + "\n", line)
+        elif job.id not in self._held:
+            self._held[job.id] = self.clock.callLater(wait, self._release, job)
+
+    def _release(self, job):
+        del self._held[job.id]
+        line = progress_line(job, self.terminal)
+        if line != self._shown.get(job.id):
+            self._write(job, line + "\n", line)
+
+    def _write(self, job, text, line):
+        held = self._held.pop(job.id, None)
+        if held is not None and held.active():
+            held.cancel()
+        self.stream.write(text)
         self.stream.flush()
-        self._last, self._shown = now, line
+        self._last, self._shown[job.id] = self.clock.seconds(), line
 
 
 def _seconds(value):

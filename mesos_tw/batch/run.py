@@ -44,8 +44,8 @@ class TaskRun:
     """
     A task of a running job.
 
-    @ivar waiting_since: when it last became pending (its delay-scheduling
-        wait counts from here).
+    @ivar waiting_since: when it last became pending (its wait, in the
+        report, counts from here).
     @ivar excluded_hosts: hosts where an attempt failed; retries go
         elsewhere.
     """
@@ -94,6 +94,10 @@ class JobRun:
 
     @ivar ended: a Deferred firing with this job once every task is in a
         terminal state.
+    @ivar locality_step: its delay-scheduling step after its last launch
+        (L{mesos_tw.batch.locality.DelayScheduling}).
+    @ivar skipped_since: since when it has been skipped (offered room it
+        could use but launching nothing there), or L{None}.
     """
 
     def __init__(self, job_id, spec, now):
@@ -102,6 +106,8 @@ class JobRun:
         self.submitted_at = now
         self.ended_at = None
         self.cancelled = False
+        self.locality_step = 0
+        self.skipped_since = None
         self.tasks = [TaskRun(spec=task, job=self, waiting_since=now) for task in spec.tasks]
         self.ended = Deferred()
 

@@ -16,7 +16,7 @@ from mesos_tw.batch.run import Attempt, JobRun
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["BatchScheduler", "DEFAULT_REFUSE_SECONDS", "IDLE_REFUSE_SECONDS"]
+__all__ = ["BatchScheduler", "DEFAULT_REFUSE_SECONDS", "IDLE_REFUSE_SECONDS", "MAX_ENDED_JOBS"]
 
 #: The filter on an offer no waiting task could take however long it waits
 #: (too small, or a host its tasks failed on): Mesos's default.
@@ -24,6 +24,9 @@ DEFAULT_REFUSE_SECONDS = 5.0
 
 #: The filter on offers declined with nothing left to run; new tasks revive.
 IDLE_REFUSE_SECONDS = 300.0
+
+#: How many ended jobs a long-running instance keeps for their reports.
+MAX_ENDED_JOBS = 1000
 
 _SUCCESS = frozenset({"TASK_FINISHED"})
 _NOT_RETRIED = frozenset({"TASK_ERROR"})
@@ -33,6 +36,10 @@ _FAILURES = frozenset({"TASK_FAILED", "TASK_LOST", "TASK_KILLED", "TASK_ERROR",
 
 def _scalar(offer, name):
     return sum(r.scalar.value for r in offer.resources if r.name == name)
+
+
+def _fits(task, cpus, mem):
+    return task.spec.cpus <= cpus + 1e-9 and task.spec.mem <= mem + 1e-9
 
 
 def rack_of(offer):
@@ -53,7 +60,8 @@ class BatchScheduler(Scheduler):
     @param locality_wait: seconds a task waits at each locality level.
     @param on_change: called with a L{JobRun} each time one of its tasks
         changes state.
-    @ivar jobs: C{{job id: JobRun}} in submission order.
+    @ivar jobs: C{{job id: JobRun}} in submission order (the
+        L{MAX_ENDED_JOBS} latest ended ones, and every running one).
     @ivar driver: the driver, once a callback has given it.
     """
 
@@ -71,6 +79,7 @@ class BatchScheduler(Scheduler):
         self._racks = {}
         self._hosts = set()
         self._job_numbers = itertools.count(1)
+        self._ended_jobs = []
 
     # Jobs.
 
@@ -85,6 +94,7 @@ class BatchScheduler(Scheduler):
             raise ValueError(f"job id {job_id!r} is already used")
         job = JobRun(job_id, spec, self.clock.seconds())
         self.jobs[job_id] = job
+        job.ended.addCallback(self._forget_old)
         self._pending.extend(job.tasks)
         self._revive()
         self.on_change(job)
@@ -111,6 +121,15 @@ class BatchScheduler(Scheduler):
                 self.driver.killTask(mesos_pb2.TaskID(value=task.attempts[-1].task_id))
         job.end_if_done(now)
         self.on_change(job)
+        return job
+
+    def _forget_old(self, job):
+        self._ended_jobs.append(job.id)
+        while len(self._ended_jobs) > MAX_ENDED_JOBS:
+            old = self.jobs.pop(self._ended_jobs.pop(0))
+            for task in old.tasks:
+                for attempt in task.attempts:
+                    self._attempts.pop(attempt.task_id, None)
         return job
 
     def _revive(self):
@@ -144,38 +163,52 @@ class BatchScheduler(Scheduler):
         racks.update(self._racks[host] for host in task.spec.hosts if host in self._racks)
         return racks
 
+    def _skipped_for(self, job, now):
+        return None if job.skipped_since is None else now - job.skipped_since
+
+    def _step(self, job, now):
+        return self.delay.step(job.locality_step, self._skipped_for(job, now))
+
     def _choose(self, hostname, rack, cpus, mem, now):
         """
         The waiting tasks to launch on a slave with C{cpus} and C{mem}
-        free: the best placed first, each only if its wait allows it.
+        free: the best placed first, each only if its job's step allows
+        it.  Jobs that could have used the room left but launch nothing
+        here start being skipped.
         """
-        candidates = []
+        candidates, usable = [], []
         for order, task in enumerate(self._pending):
             if hostname in task.excluded_hosts and not task.excluded_hosts >= self._hosts:
                 continue
+            usable.append(task)
             racks = self._racks_of(task)
             level = placement_level(task.spec.hosts, racks, hostname, rack)
-            if self.delay.accepts(task.spec.hosts, racks, now - task.waiting_since, level):
+            if self.delay.accepts(task.spec.hosts, racks, self._step(task.job, now), level):
                 candidates.append((rank(level), order, task, level))
         chosen = []
         for _, _, task, level in sorted(candidates, key=lambda c: c[:2]):
-            if task.spec.cpus <= cpus + 1e-9 and task.spec.mem <= mem + 1e-9:
+            if _fits(task, cpus, mem):
                 cpus -= task.spec.cpus
                 mem -= task.spec.mem
                 chosen.append((task, level))
+        launching = {task.job.id for task, _ in chosen}
+        for task in usable:
+            job = task.job
+            if job.id not in launching and job.skipped_since is None and _fits(task, cpus, mem):
+                job.skipped_since = now
         return chosen
 
     def _refuse_seconds(self, now):
         """
         How long to filter what is left of an offer: until the first
-        waiting task would accept a worse placement, at most
+        waiting job reaches its next step, at most
         L{DEFAULT_REFUSE_SECONDS}; L{IDLE_REFUSE_SECONDS} with nothing
         waiting.
         """
         if not self._pending:
             return IDLE_REFUSE_SECONDS
-        changes = [self.delay.next_change(task.spec.hosts, self._racks_of(task),
-                                          now - task.waiting_since) for task in self._pending]
+        changes = [self.delay.next_change(self._step(job, now), self._skipped_for(job, now))
+                   for job in {task.job.id: task.job for task in self._pending}.values()]
         changes = [change for change in changes if change is not None]
         return min([DEFAULT_REFUSE_SECONDS, *changes])
 
@@ -226,6 +259,8 @@ class BatchScheduler(Scheduler):
             host=offer.hostname, rack=rack_of(offer), level=level, launched_at=now)
         task.attempts.append(attempt)
         task.state = states.STAGING
+        task.job.locality_step = self.delay.step_of(task.spec.hosts, self._racks_of(task), level)
+        task.job.skipped_since = None
         self._attempts[attempt.task_id] = (task, attempt)
         self.on_change(task.job)
         return self.task_info(task, offer, attempt)

@@ -16,11 +16,8 @@ import json
 import sys
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
-from twisted.web.server import Site
 
-from mesos_tw.batch.http import BatchHTTP
 from mesos_tw.batch.job import JobError, parse_job
 from mesos_tw.batch.report import Progress, text_report
 from mesos_tw.batch.scheduler import BatchScheduler
@@ -46,16 +43,18 @@ class Options(MesosOptions):
     C{mesos-batch}'s flags (C{MESOS_MASTER} and the like work too).
     """
 
-    synopsis = "--master=HOST:PORT [--role=R] [--locality_wait=5secs] [--json] [JOB.json]"
+    synopsis = ("mesos-batch --master=HOST:PORT [--role=R] [--locality_wait=5secs] [--json] "
+                "[JOB.json]")
     longdesc = ("Run a job's tasks on a Mesos cluster near their input (delay scheduling). "
                 "JOB.json is a file, - for standard input, or the JSON itself.")
     optParameters = [
         ["master", None, None, "The master: host:port, zk://host:port/path or file:///path."],
         ["role", None, "*", "The framework's role (weighted by the master's --weights)."],
-        ["locality_wait", None, "5secs", "How long a task waits for a host, then a rack, "
-                                         "holding its input."],
+        ["locality_wait", None, "5secs", "How long a job passes up offers waiting for hosts, "
+                                         "then racks, holding its tasks' input."],
         ["name", None, None, "The framework's name (default: mesos-batch and the job's)."],
-        ["user", None, "", "The user tasks run as (default: ours)."],
+        ["user", None, "", "The framework's user (default: ours); slaves with "
+                           "--switch_user run tasks as it."],
         ["listen", None, None, "Serve the HTTP API here (tcp:8080, or a port) and keep running."],
     ]
     optFlags = [["json", None, "Print the final report as one JSON object."]]
@@ -118,6 +117,13 @@ def run(reactor, options, stdout, stderr):
     reactor.addSystemEventTrigger("before", "shutdown", stop_driver, driver)
     driver.start()
     if options["listen"]:
+        # Imported here: Klein and twisted.web are a third of the start-up
+        # of a one-job run, which does not need them.
+        from twisted.internet.endpoints import serverFromString
+        from twisted.web.server import Site
+
+        from mesos_tw.batch.http import BatchHTTP
+
         site = Site(BatchHTTP(scheduler, reactor).resource())
         d = serverFromString(reactor, _endpoint(options["listen"])).listen(site)
         d.addCallback(lambda port: stderr.write(

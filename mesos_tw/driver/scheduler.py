@@ -88,6 +88,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             internal.FrameworkReregisteredMessage: self._reregistered,
             internal.ResourceOffersMessage: self._offers,
             internal.RescindResourceOfferMessage: self._rescinded,
+            internal.RescindInverseOfferMessage: self._inverse_rescinded,
             internal.StatusUpdateMessage: self._status_update,
             internal.LostSlaveMessage: self._lost_slave,
             internal.ExecutorToFrameworkMessage: self._framework_message,
@@ -257,7 +258,13 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                 self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
             except ValueError:
                 pass
-        self._invoke(self.scheduler, "resourceOffers", list(message.offers))
+        if message.offers:
+            self._invoke(self.scheduler, "resourceOffers", list(message.offers))
+        if message.inverse_offers:
+            self._invoke(self.scheduler, "inverseOffers", list(message.inverse_offers))
+
+    def _inverse_rescinded(self, sender, message):
+        self._invoke(self.scheduler, "inverseOfferRescinded", message.inverse_offer_id)
 
     def _rescinded(self, sender, message):
         self._invoke(self.scheduler, "offerRescinded", message.offer_id)
@@ -382,6 +389,27 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             message.offer_id.CopyFrom(offer_ids[0])
         self.node.send(self.master, message)
         return self.status
+
+    def acceptInverseOffers(self, inverseOfferIds, filters=None):
+        """
+        Accept inverse offers: the framework is ready for their machines'
+        maintenance.
+        """
+        return self._call(self._answer_inverse, list(inverseOfferIds), True, filters)
+
+    def declineInverseOffers(self, inverseOfferIds, filters=None):
+        """
+        Decline inverse offers; C{filters.refuse_seconds} (default 5) keeps
+        new ones for the same slaves away that long.
+        """
+        return self._call(self._answer_inverse, list(inverseOfferIds), False, filters)
+
+    def _answer_inverse(self, offer_ids, accept, filters):
+        message = internal.InverseOffersAnswerMessage(
+            framework_id=self._framework_id(), inverse_offer_ids=offer_ids, accept=accept)
+        if filters is not None:
+            message.filters.CopyFrom(filters)
+        return self._send_to_master(message)
 
     def declineOffer(self, offerId, filters=None):
         """

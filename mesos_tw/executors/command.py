@@ -32,10 +32,10 @@ import time
 import traceback
 import uuid
 
+from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
-from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.upid import UPID
 
@@ -118,8 +118,18 @@ class CommandExecutor:
 
     def run(self):
         """
-        Register, run the task, and return the exit status for this process.
+        Register, run the task, and return the exit status for this process;
+        whatever the task left running is killed before it returns (once
+        the final update is acknowledged, as the isolator did before), so
+        the executor leaves nothing behind.
         """
+        try:
+            return self._serve()
+        finally:
+            if self.process is not None:
+                kill_leftovers(self.process.pid)
+
+    def _serve(self):
         self.send(internal.RegisterExecutorMessage(
             framework_id=self.framework_id, executor_id=self.executor_id))
         self._selector.register(self.connection, selectors.EVENT_READ, self._readable)
@@ -258,7 +268,6 @@ class CommandExecutor:
                 self._selector.unregister(key.fileobj)
                 os.close(key.fd)
         self.kill_deadline = None
-        kill_leftovers(self.process.pid)
         if self.killed:
             self._finish(mesos_pb2.TASK_KILLED, "Command killed")
         elif code == 0:

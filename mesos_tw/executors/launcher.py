@@ -36,6 +36,7 @@ on, as they would without it.
 Run by the isolator as ``python -m mesos_tw.executors.launcher``.
 """
 
+import gc
 import json
 import os
 import pwd
@@ -59,6 +60,9 @@ def _enter_container(request, gate):
     returns.
     """
     code = 127
+    # A short-lived child: a collection would touch (and so copy) every
+    # page of objects it shares with the launcher.
+    gc.disable()
     try:
         # First, so that a launcher that dies before it has answered finds
         # this child by its working directory (a forked child's
@@ -223,6 +227,9 @@ def main():
     Serve the slave on standard input and output.
     """
     command.become_subreaper()
+    # What is imported now is shared with every child: keep the collector
+    # off those objects, so that the children's pages stay shared.
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests, answers = sys.stdin.fileno(), sys.stdout.fileno()
     return LauncherProcess(requests, answers).run()

@@ -13,8 +13,13 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _stat_fields(pid, proc):
-    with open(os.path.join(proc, str(pid), "stat"), "rb") as stat:
-        data = stat.read()
+    # os.open and os.read: about a third of open()'s cost, which counts
+    # when every process is read once a second.
+    fd = os.open(f"{proc}/{pid}/stat", os.O_RDONLY)
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
     # The command name may hold spaces and parentheses: split after it.
     # Fields after the name: state(0) ppid(1) pgrp(2) session(3) ...
     # utime(11) stime(12) ... rss(21).

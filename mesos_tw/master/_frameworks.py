@@ -47,6 +47,7 @@ class FrameworkManagement:
             for executor_id, info in slave.executors.get(framework.id, {}).items():
                 framework.executors.setdefault(slave.id, {})[executor_id] = info
         self.allocator.framework_added(framework.id, Resources(), role=framework.info.role or "*")
+        self.events.framework_added(framework)
         self.log.info("Registered framework {framework_id} ({name}) at {pid}",
                       framework_id=framework.id, name=framework.info.name, pid=str(framework.pid))
         self.allocate_soon()
@@ -115,6 +116,7 @@ class FrameworkManagement:
         if not framework.active:
             framework.active = True
             self.allocator.framework_activated(framework_id)
+        self.events.framework_updated(framework)
         self._send_registered(
             framework,
             internal.FrameworkRegisteredMessage if message.failover
@@ -165,6 +167,7 @@ class FrameworkManagement:
         token = framework.reregistered_time
         framework.failover_call = self.reactor.callLater(
             max(timeout, 0.0), self._failover_timeout, framework, token)
+        self.events.framework_updated(framework)
 
     def _failover_timeout(self, framework, token):
         framework.failover_call = None
@@ -211,4 +214,6 @@ class FrameworkManagement:
         framework.active = False
         framework.unregistered_time = self.reactor.seconds()
         self.completed_frameworks.append(framework)
+        self.events.framework_removed(framework)
+        self.counters.forget_framework(framework.id)
         self.allocate_soon()

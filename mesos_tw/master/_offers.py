@@ -26,6 +26,7 @@ class OfferManagement:
         events ask for it).
         """
         if self._allocation_call is None or not self._allocation_call.active():
+            self._allocation_asked = self.reactor.seconds()
             self._allocation_call = self.reactor.callLater(0, self.allocate, changed_only=True)
 
     def allocate(self, changed_only=False):
@@ -35,6 +36,10 @@ class OfferManagement:
         for what they changed (L{IAllocator.allocate}).
         """
         self.allocation_runs += 1
+        started = self.reactor.seconds()
+        if self._allocation_asked is not None:
+            self.counters.allocation_latency.record((started - self._allocation_asked) * 1000)
+            self._allocation_asked = None
         by_framework = {}
         for framework_id, slave_id, resources in self.allocator.allocate(changed_only):
             framework = self.frameworks[framework_id]
@@ -50,6 +55,9 @@ class OfferManagement:
                     mesos_pb2.ExecutorID(value=e) for e in slave.executors.get(framework_id, {})
                 ],
             )
+            _, unavailability = self.maintenance.mode_of(slave)
+            if unavailability is not None:
+                offer.unavailability.CopyFrom(unavailability)
             record = OfferRecord(offer, slave.pid, resources)
             if self.offer_timeout is not None:
                 record.timeout_call = self.reactor.callLater(
@@ -58,7 +66,10 @@ class OfferManagement:
             framework.offers[record.id] = record
             slave.offers[record.id] = record
             by_framework.setdefault(framework_id, []).append(record)
+        self.maintenance.send_inverse_offers()
+        self.counters.allocation_run.record((self.reactor.seconds() - started) * 1000)
         for framework_id, records in by_framework.items():
+            self.counters.count_framework(framework_id, "offers/sent", len(records))
             self.node.send(self.frameworks[framework_id].pid, internal.ResourceOffersMessage(
                 offers=[r.offer for r in records], pids=[str(r.pid) for r in records]))
 
@@ -89,6 +100,7 @@ class OfferManagement:
             self.allocator.resources_recovered(
                 offer.framework_id, offer.slave_id, offer.resources, refuse_seconds)
         if rescind and framework is not None and framework.active:
+            self.counters.count_framework(framework.id, "offers/rescinded")
             self.node.send(framework.pid, internal.RescindResourceOfferMessage(
                 offer_id=offer.offer.id))
 
@@ -152,7 +164,10 @@ class OfferManagement:
             available = available - needed
             self._run_task_group(framework, slave, group, executors)
         self.allocator.resources_recovered(framework_id, slave.id, available, refuse_seconds)
+        self.counters.count_framework(
+            framework_id, "offers/accepted" if launched else "offers/declined", len(offers))
         if not launched:
+            self.counters.count("messages_decline_offers")
             self.log.debug("Framework {framework_id} declined {count} offer(s)",
                            framework_id=framework_id, count=len(offers))
         self.allocate_soon()
@@ -219,6 +234,7 @@ class OfferManagement:
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
         self.stats["staged_tasks"] += 1
+        self.events.task_added(record)
         return record_task
 
     def _revive_offers(self, sender, message):

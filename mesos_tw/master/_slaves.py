@@ -24,11 +24,14 @@ class SlaveManagement:
             self.node.send(sender, internal.SlaveRegisteredMessage(
                 slave_id=mesos_pb2.SlaveID(value=existing)))
             return
+        if self._refused_for_maintenance(sender, message.slave):
+            return
         total = self._slave_total(sender, message.slave)
         if total is None:
             return
         slave_id = self._new_id("slave", "S")
         self._add_slave(slave_id, message.slave, sender, total)
+        self.counters.count("slave_registrations")
         self.node.send(sender, internal.SlaveRegisteredMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id)))
         self.allocate_soon()
@@ -56,6 +59,8 @@ class SlaveManagement:
                           "an invalid re-registration: {error}", slave_id=slave_id,
                           pid=str(sender), error=error)
             return
+        if self._refused_for_maintenance(sender, message.slave):
+            return
         slave = self.slaves.get(slave_id)
         if slave is not None:
             self._reconnect_slave(slave, sender, message)
@@ -65,6 +70,7 @@ class SlaveManagement:
                 return
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
+        self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
         self.allocate_soon()
 
@@ -84,8 +90,10 @@ class SlaveManagement:
             self.log.info("Disconnected slave {slave_id} re-registered from {pid}",
                           slave_id=slave.id, pid=str(sender))
             slave.connected = True
-            self.allocator.slave_activated(slave.id)
+            if not slave.deactivated:
+                self.allocator.slave_activated(slave.id)
         self._reconcile_slave(slave, message.executor_infos, message.tasks)
+        self.draining.reconnected(slave)
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
         """
@@ -174,6 +182,17 @@ class SlaveManagement:
                 framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
         return used
 
+    def _refused_for_maintenance(self, sender, info):
+        """
+        Whether a slave may not register because its machine is DOWN (it
+        is told so, and to shut down).
+        """
+        refusal = self.maintenance.refusal(info, sender)
+        if refusal is not None:
+            self.log.warn("Refusing slave {pid}: {why}", pid=str(sender), why=refusal)
+            self.node.send(sender, internal.ShutdownMessage(message=refusal))
+        return refusal is not None
+
     def _slave_total(self, sender, info):
         """
         The resources a registering slave offers, or L{None} (and the slave
@@ -199,6 +218,7 @@ class SlaveManagement:
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
+        self.events.agent_added(slave)
         self.log.info(
             "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
             slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
@@ -207,6 +227,7 @@ class SlaveManagement:
     def _unregister_slave(self, sender, message):
         slave = self.slaves.get(message.slave_id.value)
         if slave is not None and slave.pid == sender:
+            self.counters.count("slave_removals/reason_unregistered")
             self.remove_slave(slave, "it unregistered")
 
     def _pong(self, sender, message):
@@ -270,12 +291,15 @@ class SlaveManagement:
         will hear so when the partition heals, and kill the tasks already
         reported lost.
         """
+        self.counters.count("slave_removals/reason_unhealthy")
         self.remove_slave(slave, reason, shutdown=True)
 
-    def remove_slave(self, slave, reason, shutdown=False):
+    def remove_slave(self, slave, reason, shutdown=False, task_state=mesos_pb2.TASK_LOST,
+                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
-        offers are rescinded and its tasks are lost; once the removal is
+        offers are rescinded and its tasks end in C{task_state} for
+        C{task_reason} (lost, unless an operator marked it gone); once the removal is
         recorded in the registry its tasks' frameworks hear C{TASK_LOST},
         every framework hears C{slaveLost}, and, if C{shutdown}, the slave
         is told to shut down.
@@ -284,6 +308,7 @@ class SlaveManagement:
             return
         self.log.warn("Removing slave {slave_id} at {pid}: {reason}",
                       slave_id=slave.id, pid=str(slave.pid), reason=reason)
+        self.counters.count("slave_removals")
         slave.observer.stop()
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
@@ -294,8 +319,8 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, mesos_pb2.TASK_LOST, f"Slave {slave.id} removed: {reason}",
-                    mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)))
+                    framework_id, record, task_state, f"Slave {slave.id} removed: {reason}",
+                    task_reason)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -309,6 +334,7 @@ class SlaveManagement:
             framework.executors.pop(slave.id, None)
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
+        self.events.agent_removed(slave.id)
         self._record_removal(slave, reason, updates, shutdown)
 
 

@@ -98,6 +98,12 @@ class IAllocator(Interface):
         every slave for L{None}.
         """
 
+    def update_weights(weights):
+        """
+        Roles' weights change (C{{role: weight}}); roles not named keep
+        theirs.
+        """
+
     def allocate(changed_only=False):
         """
         Decide offers now: for every slave, or with C{changed_only} for what

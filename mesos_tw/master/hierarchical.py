@@ -200,6 +200,12 @@ class HierarchicalDRFAllocator:
         for framework_id in self._filters.pop(slave_id, {}):
             self._filtering.get(framework_id, set()).discard(slave_id)
 
+    def update_weights(self, weights):
+        for role, weight in weights.items():
+            self._weights[role] = weight
+            if role in self._roles:
+                self._roles.set_weight(role, weight)
+
     def slave_deactivated(self, slave_id):
         if slave_id in self._free:
             self._deactivated.add(slave_id)

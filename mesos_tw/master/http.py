@@ -1,9 +1,10 @@
 """
 The master's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, the full state, the summary, frameworks, slaves,
-tasks, flags, the redirect to the leader, and the metrics snapshot; and
-the web UI's dashboard at C{/} and its pages under C{/ui/} (see
-C{docs/web-ui.md}).  As in Mesos, whose master is the root's delegate,
+tasks, flags, the redirect to the leader, and the metrics snapshot; the
+operator's endpoints (C{/api/v1}, C{/master/teardown}, C{/master/roles},
+C{/master/weights}, maintenance; C{docs/operations.md}); and the web
+UI's dashboard at C{/} and its pages under C{/ui/} (see C{docs/web-ui.md}).  As in Mesos, whose master is the root's delegate,
 each C{/master/<name>} endpoint is also served at C{/<name>}, and a
 trailing slash does not matter.
 
@@ -12,6 +13,7 @@ those paths with a 307 to the same path on the leader, or a 503 while no
 leader is known; it serves its own health, flags and metrics itself.
 """
 
+import json
 from functools import wraps
 
 from klein import Klein
@@ -22,9 +24,15 @@ from twisted.web.template import Element
 from mesos_tw import __version__
 from mesos_tw.authorization.checks import approved_or_forbidden, read_view, sandbox_of
 
+from mesos_tw.master.operator_api import teardown as operator_teardown
+from mesos_tw.master.operator_api import update_weights
+from mesos_tw.master.operator_views import get_roles, get_weights
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
+from mesos_tw.protocols.maintenance_pb2 import Schedule
+from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
+from mesos_tw.resources import Resources
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
@@ -32,6 +40,8 @@ from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page, Pager, render_page
 from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
+from mesos_tw.web.v1 import CallError, from_v1, to_v1
 from mesos_tw.web.slave_pages import (
     BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
 
@@ -68,6 +78,39 @@ def _leader_only(route):
     return serve
 
 
+def _json_body(request, parse):
+    """
+    C{parse} of the request's JSON body.
+
+    @raise BadRequest: saying what is wrong with it.
+    """
+    try:
+        return parse(json.loads(request.content.read()))
+    except (ValueError, CallError) as error:
+        raise BadRequest(str(error)) from None
+
+
+def _machine_ids(request):
+    """
+    The body's JSON array of C{MachineID}s.
+    """
+    def parse(value):
+        if not isinstance(value, list):
+            raise CallError("the body must be a JSON array of machine ids")
+        return [from_v1(MachineID, item, f"machine {index}") for index, item in enumerate(value)]
+    return _json_body(request, parse)
+
+
+def _operator_call(call, *args):
+    """
+    C{call(*args)}, its L{CallError} a L{BadRequest}.
+    """
+    try:
+        return call(*args)
+    except CallError as error:
+        raise BadRequest(str(error)) from None
+
+
 def _text_argument(request, name):
     """
     The query argument C{name} as text, or L{None} when absent.
@@ -98,6 +141,8 @@ class MasterHTTP:
         serving C{/api/v1/scheduler}, if enabled.
     @param authorizer: the L{IAuthorizer} deciding what each principal may
         read and do here (C{--acls}), or L{None} for everything.
+    @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
+        serving C{/api/v1}, if enabled.
     """
 
     app = Klein()
@@ -105,12 +150,13 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 authorizer=None):
+                 authorizer=None, operator_api=None):
         self.leadership = leadership
         self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api
+        self.operator_api = operator_api
         self._history = UtilizationHistory()
         self._history_term = None
 
@@ -199,7 +245,8 @@ class MasterHTTP:
         by default).
         """
         pager = Pager(request, len(master.slaves))
-        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager))
+        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager,
+                                                    master.maintenance.mode_of))
 
     @app.route("/ui/offers", methods=["GET"])
     @_leader_only
@@ -463,9 +510,9 @@ class MasterHTTP:
     def teardown(self, request, master):
         """
         Mesos's C{/master/teardown}: remove the framework C{frameworkId}
-        (in the form body), killing its tasks; 400 without one or for an
-        unknown one, 403 when the ACLs do not let the principal tear it
-        down.
+        (a form field or query argument; its scheduler hears that it was
+        removed), killing its tasks; 400 without one or for an unknown
+        one, 403 when the ACLs do not let the principal tear it down.
         """
         framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
         if not framework_id:
@@ -476,7 +523,7 @@ class MasterHTTP:
             return text_error(request, 400, "No framework found with specified ID")
 
         def teardown():
-            master.remove_framework(framework, "it was torn down through /master/teardown")
+            operator_teardown(master, framework_id)
             return b""
 
         return self._approved(request, "teardown_frameworks",
@@ -526,6 +573,19 @@ class MasterHTTP:
 
         return self._approved(request, "get_endpoints", "/metrics/snapshot", snapshot)
 
+    @app.route("/metrics/prometheus", methods=["GET"])
+    def prometheus(self, request):
+        """
+        The metrics snapshot in Prometheus's text format
+        (L{mesos_tw.web.prometheus}); a standby's says C{master/elected} 0.
+        """
+        leadership = self.leadership
+        metrics = {"master/elected": 0}
+        if leadership.elected and leadership.master is not None:
+            metrics = self._metrics(leadership.master)
+        request.setHeader(b"Content-Type", PROMETHEUS)
+        return prometheus_text(metrics)
+
     @app.route("/api/v1/scheduler", methods=["POST"])
     def scheduler_v1(self, request):
         """
@@ -534,6 +594,108 @@ class MasterHTTP:
         if self.scheduler_api is None:
             return text_error(request, 404, "the v1 scheduler API is not enabled here")
         return self.scheduler_api.handle(request)
+
+    @app.route("/api/v1", methods=["POST"])
+    @app.route("/master/api/v1", methods=["POST"])
+    def operator_v1(self, request):
+        """
+        Mesos's v1 operator API (L{mesos_tw.master.operator_api}).
+        """
+        if self.operator_api is None:
+            return text_error(request, 404, "the v1 operator API is not enabled here")
+        return self.operator_api.handle(request)
+
+    @app.route("/master/roles", methods=["GET"])
+    @app.route("/master/roles.json", methods=["GET"])
+    @app.route("/roles", methods=["GET"])
+    @_leader_only
+    def roles(self, request, master):
+        """
+        Mesos's C{/master/roles}: each role's weight, frameworks and what
+        they hold.
+        """
+        return json_response(request, {"roles": [
+            {"name": role.name, "weight": role.weight,
+             "frameworks": [f.value for f in role.frameworks],
+             "resources": Resources.from_protobuf(role.resources).to_json()}
+            for role in get_roles(master).roles]})
+
+    @app.route("/master/weights", methods=["GET"])
+    @app.route("/weights", methods=["GET"])
+    @_leader_only
+    def weights(self, request, master):
+        """
+        Mesos's C{/master/weights}: C{[{"role", "weight"}]}.
+        """
+        return json_response(request, [to_v1(info) for info in get_weights(master).weight_infos])
+
+    @app.route("/master/weights", methods=["PUT"])
+    @app.route("/weights", methods=["PUT"])
+    @_leader_only
+    def update_weights(self, request, master):
+        """
+        Mesos's C{PUT /master/weights}: a JSON array of C{{"role", "weight"}}.
+        """
+        try:
+            infos = json.loads(request.content.read())
+            if not isinstance(infos, list):
+                raise ValueError("expected a JSON array")
+            parsed = [from_v1(WeightInfo, info, f"weights[{index}]")
+                      for index, info in enumerate(infos)]
+            update_weights(master, {info.role: info.weight for info in parsed})
+        except (ValueError, CallError) as error:
+            raise BadRequest(f"bad weights: {error}") from None
+        return b""
+
+    @app.route("/master/maintenance/schedule", methods=["GET"])
+    @app.route("/maintenance/schedule", methods=["GET"])
+    @_leader_only
+    def maintenance_schedule(self, request, master):
+        """
+        Mesos's C{/master/maintenance/schedule}: the schedule's JSON.
+        """
+        return json_response(request, to_v1(master.maintenance.schedule))
+
+    @app.route("/master/maintenance/schedule", methods=["POST"])
+    @app.route("/maintenance/schedule", methods=["POST"])
+    @_leader_only
+    def update_maintenance_schedule(self, request, master):
+        """
+        Replace the schedule with the body's (Mesos's C{Schedule} JSON).
+        """
+        schedule = _json_body(request, lambda value: from_v1(Schedule, value, "the schedule"))
+        _operator_call(master.maintenance.update_schedule, schedule)
+        return b""
+
+    @app.route("/master/maintenance/status", methods=["GET"])
+    @app.route("/maintenance/status", methods=["GET"])
+    @_leader_only
+    def maintenance_status(self, request, master):
+        """
+        Mesos's C{/master/maintenance/status}: DRAINING machines with the
+        frameworks' answers, DOWN machines.
+        """
+        return json_response(request, to_v1(master.maintenance.status()))
+
+    @app.route("/master/machine/down", methods=["POST"])
+    @app.route("/machine/down", methods=["POST"])
+    @_leader_only
+    def machines_down(self, request, master):
+        """
+        Mesos's C{/master/machine/down}: a JSON array of machine ids.
+        """
+        _operator_call(master.maintenance.start_maintenance, _machine_ids(request))
+        return b""
+
+    @app.route("/master/machine/up", methods=["POST"])
+    @app.route("/machine/up", methods=["POST"])
+    @_leader_only
+    def machines_up(self, request, master):
+        """
+        Mesos's C{/master/machine/up}: a JSON array of machine ids.
+        """
+        _operator_call(master.maintenance.stop_maintenance, _machine_ids(request))
+        return b""
 
     def resource(self):
         """

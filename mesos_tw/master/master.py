@@ -24,6 +24,10 @@ from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
+from mesos_tw.master.draining import Draining
+from mesos_tw.master.events import MasterEvents
+from mesos_tw.master.maintenance import Maintenance
+from mesos_tw.master.metrics import MasterCounters
 from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.master.observer import HealthChecks
 from mesos_tw.master.registry import MemoryRemovedSlaves
@@ -124,6 +128,11 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     @ivar removed_slaves: the ids of the slaves removed (by us or, read from
         the registry, by earlier leaders); they are told to shut down.
     @ivar recovered: whether the registry has been read.
+    @ivar events: the L{MasterEvents} operators' subscriptions listen to.
+    @ivar maintenance: the L{Maintenance} schedule and inverse offers.
+    @ivar draining: the L{Draining} of slaves operators take out.
+    @ivar weights: the role weights (C{{role: weight}}), as C{--weights}
+        gave them and the operator API updates them.
     """
 
     log = Logger()
@@ -149,6 +158,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         authenticate_frameworks=False,
         authenticate_slaves=False,
         authorizer=None,
+        weights=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -180,6 +190,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
         self.recovered = False
+        self.events = MasterEvents()
+        #: The counts behind the metrics (L{mesos_tw.master.metrics}).
+        self.counters = MasterCounters()
+        #: Maintenance windows and inverse offers; deactivated and draining
+        #: slaves (operators' calls).
+        self.maintenance = Maintenance(self)
+        self.draining = Draining(self)
+        self.weights = dict(weights or {})
         self._held = []
         self._removing = {}
         self._retries = set()
@@ -191,6 +209,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._slaves_by_pid = {}
         self._next_ids = ids if ids is not None else new_id_counters()
         self._allocation_call = None
+        self._allocation_asked = None
         self._allocation_loop = LoopingCall(self.allocate)
         self._allocation_loop.clock = reactor
         self.dispatcher = Dispatcher({
@@ -214,6 +233,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.FrameworkToExecutorMessage: self._framework_to_executor,
             internal.ExecutorToFrameworkMessage: self._executor_to_framework,
             internal.ReconcileTasksMessage: self._reconcile_tasks,
+            internal.InverseOffersAnswerMessage: self.maintenance.answered,
         }, self.log)
         self.authenticator = authenticator
         self.authenticate_frameworks = authenticate_frameworks
@@ -253,6 +273,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         for _, timeout, _ in self._authenticating.values():
             if timeout.active():
                 timeout.cancel()
+        self.events.term_ended("the master stopped leading")
         for call in self._retries:
             if call.active():
                 call.cancel()
@@ -349,6 +370,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         record.task.state = status.state
         record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
         count_state(self.stats, status.state)
+        self.events.task_updated(record, status)
+        self.counters.task_ended(record.task.framework_id.value, status)
         if status.state in TERMINAL_STATES:
             framework_id, task_id = record.key
             slave = self.slaves.get(record.task.slave_id.value)
@@ -447,20 +470,25 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     def _framework_to_executor(self, sender, message):
         framework = self._framework_from(sender, message.framework_id.value)
         slave = self.slaves.get(message.slave_id.value)
+        if framework is None or slave is None:
+            self.counters.count("invalid_framework_to_executor_messages")
         if framework is None:
             return
         if slave is None:
             self.log.warn("Dropping framework message for unknown slave {slave_id}",
                           slave_id=message.slave_id.value)
             return
+        self.counters.count("valid_framework_to_executor_messages")
         self.node.send(slave.pid, message)
 
     def _executor_to_framework(self, sender, message):
         framework = self.frameworks.get(message.framework_id.value)
         if framework is None or not framework.active:
+            self.counters.count("invalid_executor_to_framework_messages")
             self.log.info("Dropping executor message for framework {framework_id}: not connected",
                           framework_id=message.framework_id.value)
             return
+        self.counters.count("valid_executor_to_framework_messages")
         self.node.send(framework.pid, message)
 
     def _reconcile_tasks(self, sender, message):

@@ -79,6 +79,7 @@ class HttpFramework(Subscription):
             internal.FrameworkReregisteredMessage: self._subscribed,
             internal.ResourceOffersMessage: self._offers,
             internal.RescindResourceOfferMessage: self._rescind,
+            internal.RescindInverseOfferMessage: self._rescind_inverse,
             internal.StatusUpdateMessage: self._update,
             internal.ExecutorToFrameworkMessage: self._message,
             internal.LostSlaveMessage: self._slave_lost,
@@ -156,7 +157,17 @@ class HttpFramework(Subscription):
                 self._slave_pids[offer.slave_id.value] = UPID.parse(pid)
             except ValueError:
                 pass
-        self._send_event(Event(type=Event.OFFERS, offers=Event.Offers(offers=message.offers)))
+        if message.offers:
+            self._send_event(Event(type=Event.OFFERS,
+                                   offers=Event.Offers(offers=message.offers)))
+        if message.inverse_offers:
+            self._send_event(Event(type=Event.INVERSE_OFFERS, inverse_offers=Event.InverseOffers(
+                inverse_offers=message.inverse_offers)))
+
+    def _rescind_inverse(self, message):
+        self._send_event(Event(type=Event.RESCIND_INVERSE_OFFER,
+                               rescind_inverse_offer=Event.RescindInverseOffer(
+                                   inverse_offer_id=message.inverse_offer_id)))
 
     def _rescind(self, message):
         self._send_event(Event(type=Event.RESCIND,
@@ -335,6 +346,21 @@ class SchedulerAPI:
                 raise CallError(f"accept.operations[{index}]: operation {name} is not "
                                 "supported (only LAUNCH and LAUNCH_GROUP)")
         subscription.send(message)
+
+    def _answer_inverse(self, subscription, framework_id, body, accept):
+        if not body.inverse_offer_ids:
+            raise CallError("inverse_offer_ids must name at least one inverse offer")
+        message = internal.InverseOffersAnswerMessage(
+            framework_id=framework_id, inverse_offer_ids=body.inverse_offer_ids, accept=accept)
+        if body.HasField("filters"):
+            message.filters.CopyFrom(body.filters)
+        subscription.send(message)
+
+    def _call_accept_inverse_offers(self, subscription, framework_id, body):
+        self._answer_inverse(subscription, framework_id, body, True)
+
+    def _call_decline_inverse_offers(self, subscription, framework_id, body):
+        self._answer_inverse(subscription, framework_id, body, False)
 
     def _call_decline(self, subscription, framework_id, body):
         subscription.send(internal.LaunchTasksMessage(

@@ -165,6 +165,7 @@ class FrameworkRecord:
     @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
     @ivar executor_usage: C{{slave_id: {executor_id: ResourceStatistics}}},
         the latest usage its slaves reported of its executors.
+    @ivar inverse_offers: C{{offer_id: InverseOffer}} outstanding.
     """
 
     id: str
@@ -179,6 +180,7 @@ class FrameworkRecord:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS_PER_FRAMEWORK)
     )
     offers: dict = field(default_factory=dict)
+    inverse_offers: dict = field(default_factory=dict)
     executors: dict = field(default_factory=dict)
     executor_usage: dict = field(default_factory=dict)
     failover_call: object = None
@@ -268,6 +270,9 @@ class SlaveRecord:
     @ivar executors: C{{framework_id: {executor_id: ExecutorInfo}}}.
     @ivar usage: C{{(framework_id, executor_id): ResourceStatistics}}, the
         latest usage the slave reported of its running executors.
+    @ivar deactivated: whether an operator deactivated it (or is draining
+        it): nothing on it is offered.
+    @ivar drain_info: its C{DrainInfo} while it is draining or drained.
     """
 
     id: str
@@ -284,6 +289,8 @@ class SlaveRecord:
     #: Whether its connection is up; a disconnected slave keeps its tasks
     #: but is offered nothing until it re-registers.
     connected: bool = True
+    deactivated: bool = False
+    drain_info: object = None
 
     def used(self):
         """
@@ -309,7 +316,7 @@ class SlaveRecord:
             "offered_resources": Resources.sum(
                 o.resources for o in self.offers.values()).to_json(),
             "attributes": attributes,
-            "active": self.connected,
+            "active": self.connected and not self.deactivated,
             "connected": self.connected,
         }
         if self.reregistered_time is not None:

@@ -21,6 +21,7 @@ from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
+from mesos_tw.master.operator_api import MasterOperatorAPI
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
@@ -185,6 +186,7 @@ class MasterService(Service):
     @ivar listening: fires with the listening port once bound.
     @ivar election: the L{MasterElection}, once started.
     @ivar scheduler_api: the v1 HTTP scheduler API, once started.
+    @ivar operator_api: the v1 operator API, once started.
     @ivar registry: the record of removed slaves every term shares, once
         started: in ZooKeeper under the C{--zk} path, else in memory.
     """
@@ -197,6 +199,7 @@ class MasterService(Service):
         self.election = None
         self.node = None
         self.scheduler_api = None
+        self.operator_api = None
         self.registry = None
         self._zookeeper = None
         self.listening = Deferred()
@@ -225,6 +228,7 @@ class MasterService(Service):
             authenticate_frameworks=options["authenticate_frameworks"],
             authenticate_slaves=options["authenticate_agents"],
             authorizer=options["authorizer"],
+            weights=options["weights"],
         )
 
     def _authenticator(self):
@@ -268,9 +272,11 @@ class MasterService(Service):
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
                                      client_endpoints=self._client_endpoints()))
+        flags = flags_json(options, [p[0] for p in Options.optParameters])
+        self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
         resource = guarded(MasterHTTP(
-            self.election, flags_json(options, [p[0] for p in Options.optParameters]),
-            scheduler_api=self.scheduler_api, authorizer=options["authorizer"]).resource(),
+            self.election, flags, scheduler_api=self.scheduler_api,
+            operator_api=self.operator_api, authorizer=options["authorizer"]).resource(),
             options["credentials_message"],
             options["http_authentication_required"], "mesos-master", master_realm)
         d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))

@@ -1,6 +1,7 @@
 """
-The master's read-only JSON views beyond the full state: the summary, the
-task list, and the metrics snapshot (Mesos's names).
+The master's read-only JSON views beyond the full state: the summary and
+the task list; the metrics snapshot (Mesos's names) is
+L{mesos_tw.master.metrics}'s, importable from here too.
 """
 
 import heapq
@@ -8,7 +9,7 @@ from collections import Counter
 from operator import itemgetter
 
 from mesos_tw.authorization.checks import ReadView
-from mesos_tw.master.sorter import dominant_share
+from mesos_tw.master.metrics import MESSAGE_METRICS, held_by_framework, metrics_snapshot
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
 from mesos_tw.web.json import TURN, LazyList, LazyValue
@@ -18,32 +19,6 @@ __all__ = ["MESSAGE_METRICS", "frameworks_document", "held_by_framework", "metri
 
 #: Everything shown (no authorizer, or one that allows it all).
 _EVERYTHING = ReadView()
-
-#: The resources whose totals, use and share the metrics report.
-_METRIC_RESOURCES = ("cpus", "mem", "disk", "gpus")
-
-#: The master's message types and the C{master/messages_*} metric each
-#: counts in (Mesos's names).  A classic scheduler declines an offer with
-#: a C{LaunchTasksMessage} without tasks, so declines count as launches.
-MESSAGE_METRICS = {
-    "RegisterFrameworkMessage": "register_framework",
-    "ReregisterFrameworkMessage": "reregister_framework",
-    "UnregisterFrameworkMessage": "unregister_framework",
-    "DeactivateFrameworkMessage": "deactivate_framework",
-    "KillTaskMessage": "kill_task",
-    "ResourceRequestMessage": "resource_request",
-    "LaunchTasksMessage": "launch_tasks",
-    "ReviveOffersMessage": "revive_offers",
-    "SuppressOffersMessage": "suppress_offers",
-    "ReconcileTasksMessage": "reconcile_tasks",
-    "FrameworkToExecutorMessage": "framework_to_executor",
-    "ExecutorToFrameworkMessage": "executor_to_framework",
-    "RegisterSlaveMessage": "register_slave",
-    "ReregisterSlaveMessage": "reregister_slave",
-    "UnregisterSlaveMessage": "unregister_slave",
-    "StatusUpdateMessage": "status_update",
-    "ExitedExecutorMessage": "exited_executor",
-}
 
 
 #: The task states the summary counts.
@@ -222,101 +197,3 @@ def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_
         pick = heapq.nsmallest if order == "asc" else heapq.nlargest
         chosen = pick(offset + limit, entries, key=itemgetter(0, 1, 2))
     return {"tasks": [entry[3].to_json() for entry in chosen[offset:]]}
-
-
-def held_by_framework(slaves):
-    """
-    What the tasks and executors on C{slaves} hold, by framework id, in one
-    pass over all the tasks.
-    """
-    bags = {}
-    for slave in slaves:
-        for (framework_id, _), task in slave.tasks.items():
-            bags.setdefault(framework_id, []).append(task.resources)
-        for framework_id, infos in slave.executors.items():
-            bags.setdefault(framework_id, []).extend(
-                Resources.from_protobuf(info.resources) for info in infos.values())
-    return {framework_id: Resources.sum(held) for framework_id, held in bags.items()}
-
-
-def _allocator_metrics(master, total, held, offered):
-    """
-    Mesos's C{allocator/mesos/...} metrics that the master's records
-    answer: allocation runs, each resource's total and what is offered or
-    allocated of it, and each role's dominant share of what its
-    registered frameworks hold and are offered.
-
-    @param held: what each framework's tasks and executors hold, by id.
-    """
-    metrics = {"allocator/mesos/allocation_runs": master.allocation_runs}
-    allocated = Resources.sum(held.values()) + offered
-    for name in _METRIC_RESOURCES:
-        metrics[f"allocator/mesos/resources/{name}/total"] = total.scalar(name)
-        metrics[f"allocator/mesos/resources/{name}/offered_or_allocated"] = allocated.scalar(
-            name)
-    roles = {}
-    for framework in master.frameworks.values():
-        bags = roles.setdefault(framework.info.role or "*", [])
-        bags.append(held.get(framework.id, Resources()))
-        bags.extend(offer.resources for offer in framework.offers.values())
-    for role, bags in roles.items():
-        metrics[f"allocator/mesos/roles/{role}/shares/dominant"] = dominant_share(
-            Resources.sum(bags).scalars(), total.scalars())
-    return metrics
-
-
-def metrics_snapshot(master, held=None):
-    """
-    C{/metrics/snapshot}: a flat dict of Mesos's master and allocator
-    metric names.  The resources held are summed in one pass over the
-    tasks, so that the dashboard's polling stays cheap for a large cluster.
-
-    @param held: L{held_by_framework} of the master's slaves, when the
-        caller has it already.
-    """
-    now = master.reactor.seconds()
-    slaves = master.slaves.values()
-    total = Resources.sum(slave.total for slave in slaves)
-    held = held_by_framework(slaves) if held is None else held
-    used = Resources.sum(held.values())
-    offered = Resources.sum(offer.resources for offer in master.offers.values())
-    counts = Counter(r.task.state for f in master.frameworks.values() for r in f.tasks.values())
-    states = Counter({state_name(state): count for state, count in counts.items()})
-    stats = master.stats
-    active = sum(1 for f in master.frameworks.values() if f.active)
-    inactive = len(master.frameworks) - active
-    metrics = {
-        "master/uptime_secs": now - (master.start_time or now),
-        "master/elected": 1,
-        "master/slaves_active": len(master.slaves),
-        "master/slaves_connected": len(master.slaves),
-        "master/frameworks_active": active,
-        "master/frameworks_inactive": inactive,
-        "master/frameworks_connected": active,
-        "master/frameworks_disconnected": inactive,
-        "master/slaves_inactive": 0,
-        "master/slaves_disconnected": 0,
-        "master/tasks_staging": states["TASK_STAGING"],
-        "master/tasks_starting": states["TASK_STARTING"],
-        "master/tasks_running": states["TASK_RUNNING"],
-        "master/tasks_finished": stats["finished_tasks"],
-        "master/tasks_failed": stats["failed_tasks"],
-        "master/tasks_killed": stats["killed_tasks"],
-        "master/tasks_lost": stats["lost_tasks"],
-        "master/tasks_error": stats["error_tasks"],
-        "master/valid_status_updates": stats["valid_status_updates"],
-        "master/invalid_status_updates": stats["invalid_status_updates"],
-        "master/outstanding_offers": len(master.offers),
-        "master/dropped_messages": master.dispatcher.dropped,
-    }
-    for message_type, name in MESSAGE_METRICS.items():
-        metrics[f"master/messages_{name}"] = master.dispatcher.received[message_type]
-    metrics.update(master.dispatcher.failure_metrics("master"))
-    for name in _METRIC_RESOURCES:
-        amount = total.scalar(name)
-        metrics[f"master/{name}_total"] = amount
-        metrics[f"master/{name}_used"] = used.scalar(name)
-        metrics[f"master/{name}_offered"] = offered.scalar(name)
-        metrics[f"master/{name}_percent"] = used.scalar(name) / amount if amount else 0.0
-    metrics.update(_allocator_metrics(master, total, held, offered))
-    return metrics

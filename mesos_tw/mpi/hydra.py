@@ -87,9 +87,9 @@ class Hydra(ProcessProtocol):
         The mpiexec command line.
         """
         ranks = sum(count for _, count in self.hosts)
+        hosts = ",".join(f"{label}:{count}" for label, count in self.hosts)
         return [self.mpiexec, "-launcher", "manual", "-disable-hostname-propagation",
-                "-n", str(ranks), "-hosts", ",".join(f"{label}:{count}" for label, count in self.hosts),
-                *self.extra_args, *self.argv]
+                "-n", str(ranks), "-hosts", hosts, *self.extra_args, *self.argv]
 
     def start(self):
         """

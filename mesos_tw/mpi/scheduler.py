@@ -126,8 +126,9 @@ class MPIScheduler(Scheduler):
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        idle = mesos_pb2.Filters(refuse_seconds=IDLE_REFUSE_SECONDS)
         for offer in placement.unused:
-            self.driver.declineOffer(offer.id, mesos_pb2.Filters(refuse_seconds=IDLE_REFUSE_SECONDS))
+            self.driver.declineOffer(offer.id, idle)
         labels = host_labels([offers[0].hostname for offers, _ in placement.hosts])
         self.hydra = self.hydra_factory(
             self.reactor, list(zip(labels, [count for _, count in placement.hosts])), self.argv,
@@ -137,9 +138,17 @@ class MPIScheduler(Scheduler):
         except HydraError as error:
             self._not_started(error)
             return
+        self._timer = self.reactor.callLater(self.gang_timeout, self._launch_timed_out)
         self.hydra.launches.addCallbacks(self._launch, lambda f: self._not_started(f.value))
         self.hydra.launches.addErrback(self._crashed)
         self.hydra.exited.addCallback(self._mpiexec_exited).addErrback(self._crashed)
+
+    def _launch_timed_out(self):
+        self._timer = None
+        if self.state == STARTING:
+            self.hydra.kill()
+            self._not_started(HydraError(
+                f"mpiexec printed no proxy commands within {self.gang_timeout:g} s"))
 
     def _crashed(self, failure):
         self.log.failure("MPI scheduler failed", failure)
@@ -160,6 +169,9 @@ class MPIScheduler(Scheduler):
         if self.state != STARTING:
             return
         self.state = RUNNING
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
         self.gang.release()
         first_rank = 0
         for proxy_id, (offers, count) in enumerate(self.placement.hosts):

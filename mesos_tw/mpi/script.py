@@ -35,7 +35,7 @@ class Options(MesosOptions):
     C{mesos-mpirun}'s flags, then the program and its arguments.
     """
 
-    synopsis = "--master=HOST:PORT -n N [options] PROGRAM [ARGS...]"
+    synopsis = "mesos-mpirun --master=HOST:PORT -n N [options] PROGRAM [ARGS...]"
     longdesc = "Gang-schedule N MPI ranks on a Mesos cluster and run PROGRAM with MPICH's hydra."
     optParameters = [
         ["master", None, None, "The master: host:port, zk://host:port/path or file:///path."],
@@ -45,7 +45,8 @@ class Options(MesosOptions):
         ["gang_timeout", None, "30secs", "How long to gather every rank's resources."],
         ["role", None, "*", "The framework's role."],
         ["name", None, None, "The framework's name (default: mesos-mpirun and the program)."],
-        ["user", None, "", "The user the ranks run as (default: ours)."],
+        ["user", None, "", "The framework's user (default: ours); slaves with "
+                           "--switch_user run tasks as it."],
         ["mpiexec", None, "mpiexec", "MPICH's mpiexec (hydra)."],
     ]
     coercions = {"n": parse_positive_int, "cpus": _positive_float, "mem": _positive_float,

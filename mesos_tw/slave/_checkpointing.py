@@ -98,11 +98,16 @@ class SlaveCheckpointing:
 
     def _checkpoint_libprocess_pid(self, framework, executor):
         """
-        The UPID the executor (re)registered from.
+        The UPID the executor (re)registered from, unless that is the one
+        already checkpointed (an executor subscribing again after the
+        slave restarted: no write, no fsync, on the recovery path).
         """
-        if self._checkpoints(framework) and executor.pid is not None:
-            checkpoint(os.path.join(self._run_meta(executor), "pids", "libprocess.pid"),
-                       str(executor.pid))
+        if not self._checkpoints(framework) or executor.pid is None:
+            return
+        upid = str(executor.pid)
+        if upid != executor.checkpointed_pid and checkpoint(
+                os.path.join(self._run_meta(executor), "pids", "libprocess.pid"), upid):
+            executor.checkpointed_pid = upid
 
     def _task_meta(self, executor, task_id):
         return os.path.join(self._run_meta(executor), "tasks", task_id)

@@ -208,8 +208,15 @@ class ExecutorManagement:
 
     def _update_container(self, framework, executor):
         """
-        Tell the isolator the resources of a live executor's tasks.
+        Tell the isolator the resources of a live executor's tasks, once
+        per turn of the reactor however many of its tasks came or went.
         """
+        if executor.state == TERMINATED or executor.limits_call is not None:
+            return
+        executor.limits_call = self.reactor.callLater(0, self._apply_limits, framework, executor)
+
+    def _apply_limits(self, framework, executor):
+        executor.limits_call = None
         if executor.state == TERMINATED:
             return
         d = self.isolator.update(framework.id, executor.id, executor.resources())

@@ -2,8 +2,9 @@
 The slave's HTTP endpoints, served on its message port, with Mesos's paths
 and field names: health, state (C{/slave(1)/state}, also C{.json} and
 C{/state}), flags, resource usage (C{/monitor/statistics}), the metrics
-snapshot, the sandbox files API, and Mesos's v1 HTTP executor API
-(C{/api/v1/executor}, L{mesos_tw.slave.executor_api}).  As in Mesos, whose
+snapshot, the sandbox files API, Mesos's v1 HTTP executor API
+(C{/api/v1/executor}, L{mesos_tw.slave.executor_api}) and its v1 operator
+API (C{/api/v1}, L{mesos_tw.slave.operator_api}).  As in Mesos, whose
 slave process is the root's delegate, each C{/slave(1)/<name>} endpoint is
 also served at C{/<name>}, and a trailing slash does not matter.
 """
@@ -13,7 +14,10 @@ from klein import Klein
 from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_of
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
+from mesos_tw.slave.metrics import metrics_snapshot
+from mesos_tw.slave.operator_api import SlaveOperatorAPI
 from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
+from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP", "resource_statistics_json", "statistics_json"]
@@ -43,6 +47,7 @@ class SlaveHTTP:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
                 slave.reactor, upid, None, slave.node.max_frame_bytes))
         self.executor_api = executor_api
+        self.operator_api = SlaveOperatorAPI(slave, self.flags, self.files)
 
     @app.route("/health", methods=["GET", "HEAD"])
     @app.route("/slave(1)/health", methods=["GET", "HEAD"])
@@ -87,31 +92,16 @@ class SlaveHTTP:
         """
         Mesos's slave metrics, flat.
         """
-        slave = self.slave
-        executors = [e for f in slave.frameworks.values() for e in f.executors.values()]
-        used = sum((e.resources() for e in executors), type(slave.resources)())
-        metrics = {
-            "slave/uptime_secs": slave.reactor.seconds() - slave.start_time,
-            "slave/registered": int(slave.registered),
-            "slave/frameworks_active": len(slave.frameworks),
-            "slave/executors_running": len(executors),
-            "slave/tasks_running": sum(len(e.tasks) for e in executors),
-            "slave/tasks_staging": sum(len(e.queued_tasks) for e in executors),
-            "slave/tasks_finished": slave.stats["finished_tasks"],
-            "slave/tasks_failed": slave.stats["failed_tasks"],
-            "slave/tasks_killed": slave.stats["killed_tasks"],
-            "slave/tasks_lost": slave.stats["lost_tasks"],
-            "slave/valid_status_updates": slave.stats["valid_status_updates"],
-            "slave/invalid_status_updates": slave.stats["invalid_status_updates"],
-            "slave/dropped_messages": slave.dispatcher.dropped,
-        }
-        metrics.update(slave.dispatcher.failure_metrics("slave"))
-        for name in ("cpus", "mem", "disk", "gpus"):
-            total = slave.resources.scalar(name)
-            metrics[f"slave/{name}_total"] = total
-            metrics[f"slave/{name}_used"] = used.scalar(name)
-            metrics[f"slave/{name}_percent"] = used.scalar(name) / total if total else 0.0
-        return json_response(request, metrics)
+        return json_response(request, metrics_snapshot(self.slave))
+
+    @app.route("/metrics/prometheus", methods=["GET"])
+    def prometheus(self, request):
+        """
+        The metrics snapshot in Prometheus's text format
+        (L{mesos_tw.web.prometheus}).
+        """
+        request.setHeader(b"Content-Type", PROMETHEUS)
+        return prometheus_text(metrics_snapshot(self.slave))
 
     def _path(self, request):
         return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
@@ -188,6 +178,14 @@ class SlaveHTTP:
             return send_file(request, file, self.slave.reactor)
 
         return self._sandbox(request, download)
+
+    @app.route("/api/v1", methods=["POST"])
+    @app.route("/slave(1)/api/v1", methods=["POST"])
+    def operator_v1(self, request):
+        """
+        Mesos's v1 operator API on the slave (L{mesos_tw.slave.operator_api}).
+        """
+        return self.operator_api.answer(request)
 
     @app.route("/api/v1/executor", methods=["POST"])
     @app.route("/slave(1)/api/v1/executor", methods=["POST"])

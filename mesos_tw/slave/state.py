@@ -84,12 +84,15 @@ class ExecutorRecord:
     #: book), and the timer bounding that wait.
     exit: object = None
     exit_timer: object = None
+    #: A pending update of the isolator's limits (one per turn at most).
+    limits_call: object = None
+    _parsed: dict = field(default_factory=dict, repr=False)
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
     termination: tuple = None
     #: Whether a restarted slave recovered it from its checkpoint.
     recovered: bool = False
-    #: The UPID text it registered from, as checkpointed (recovered ones).
+    #: The UPID text it registered from, as checkpointed.
     checkpointed_pid: str = None
 
     @property
@@ -109,14 +112,20 @@ class ExecutorRecord:
 
     def resources(self):
         """
-        The executor's own resources plus its tasks'.
+        The executor's own resources plus its tasks'.  Each task's are
+        parsed once and the total is added up in one pass: an executor
+        may hold thousands of tasks.
         """
-        total = Resources.from_protobuf(self.info.resources)
-        for task in self.tasks.values():
-            total = total + Resources.from_protobuf(task.resources)
-        for task in self.queued_tasks.values():
-            total = total + Resources.from_protobuf(task.resources)
-        return total
+        parsed, self._parsed = self._parsed, {}
+        bags = [Resources.from_protobuf(self.info.resources)]
+        for tasks in (self.tasks, self.queued_tasks):
+            for task_id, task in tasks.items():
+                entry = parsed.get(task_id)
+                if entry is None or entry[0] is not task:
+                    entry = (task, Resources.from_protobuf(task.resources))
+                self._parsed[task_id] = entry
+                bags.append(entry[1])
+        return Resources.sum(bags)
 
     def queue(self, tasks, grouped):
         """
@@ -175,6 +184,8 @@ class ExecutorRecord:
         self.shutdown_timer = None
         _cancel(self.exit_timer)
         self.exit_timer = None
+        _cancel(self.limits_call)
+        self.limits_call = None
 
     def to_json(self):
         """

@@ -5,12 +5,13 @@ The UI's list pages, rendered from the master's own state: frameworks
 
 from twisted.web.template import Element, XMLFile, renderer
 
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from mesos_tw.web.dashboard import dominant_share
 from mesos_tw.web.layout import (
     TEMPLATES, PagedElement, amount, attributes_text, used_of_total, when)
 
-__all__ = ["FrameworksElement", "OffersElement", "SlavesElement"]
+__all__ = ["FrameworksElement", "OffersElement", "SlavesElement", "maintenance_text"]
 
 
 def _resources_text(resources):
@@ -68,11 +69,18 @@ class FrameworksElement(Element):
 
 class SlavesElement(PagedElement):
     """
-    A page of the slaves: host, attributes, tasks, resources used of total.
+    A page of the slaves: host, connection, maintenance and draining,
+    attributes, tasks, resources used of total.
 
     @param slaves: the L{SlaveRecord}s of this page.
     @param pager: the L{Pager} saying which page.
+    @param maintenance: gives a slave's machine's C{MachineInfo.Mode} and
+        unavailability (or L{None}); by default every machine is up.
     """
+
+    def __init__(self, slaves, pager, maintenance=None):
+        PagedElement.__init__(self, slaves, pager)
+        self.maintenance = maintenance or (lambda slave: (mesos_pb2.MachineInfo.UP, None))
 
     loader = XMLFile(TEMPLATES.child("slaves.xml"))
 
@@ -87,11 +95,33 @@ class SlavesElement(PagedElement):
             yield tag.clone().fillSlots(
                 id=slave["id"], hostname=slave["hostname"],
                 connection="connected" if slave["connected"] else "disconnected",
+                maintenance=maintenance_text(record, *self.maintenance(record)),
                 tasks=str(len(record.tasks)),
                 cpus=used_of_total(used, total, "cpus"), mem=used_of_total(used, total, "mem"),
                 disk=used_of_total(used, total, "disk"),
                 attributes=attributes_text(slave["attributes"]),
                 registered=when(slave["registered_time"]))
+
+
+def maintenance_text(slave, mode, unavailability):
+    """
+    What an operator did to a slave and its machine, in a few words:
+    C{deactivated}, C{draining}, C{drained}; C{machine DRAINING: down from
+    <when> for <duration>}, C{machine DOWN}; or an empty string.
+    """
+    parts = []
+    if slave.drain_info is not None:
+        parts.append(mesos_pb2.DrainState.Name(slave.drain_info.state).lower())
+    elif slave.deactivated:
+        parts.append("deactivated")
+    if mode == mesos_pb2.MachineInfo.DOWN:
+        parts.append("machine DOWN")
+    elif mode == mesos_pb2.MachineInfo.DRAINING and unavailability is not None:
+        text = f"machine DRAINING: down from {when(unavailability.start.nanoseconds / 1e9)}"
+        if unavailability.HasField("duration"):
+            text += f" for {unavailability.duration.nanoseconds / 1e9:g} s"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 class OffersElement(PagedElement):

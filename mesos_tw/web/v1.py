@@ -120,7 +120,8 @@ class Subscription:
     """
     A v1 subscription living in this process.  It speaks the classic
     protocol to C{peer} (the master, or the slave) through a message node of
-    its own, and sends v1 events (C{event_class} messages) as RecordIO
+    its own (or, with C{node} L{None}, listens to the master in this
+    process directly, as an operator's subscription does), and sends v1 events (C{event_class} messages) as RecordIO
     records on the response to its SUBSCRIBE request, each encoded as
     C{media} (L{JSON} or L{PROTOBUF}), with a HEARTBEAT every
     C{heartbeat_interval} seconds once started.
@@ -146,7 +147,8 @@ class Subscription:
         self.reactor = reactor
         self.request = request
         self.node = node
-        node.receiver = self
+        if node is not None:
+            node.receiver = self
         self.peer = peer
         self.heartbeat_interval = heartbeat_interval
         self.max_backlog = max_backlog
@@ -224,7 +226,8 @@ class Subscription:
         self.closed.callback(why)
         # After the callback: dropping the connection may report the peer
         # lost at once, and that must find us closed.
-        self.node.disconnect(self.peer)
+        if self.node is not None:
+            self.node.disconnect(self.peer)
 
     def _send_heartbeat(self):
         self._send_event(self.event_class(type=self.event_class.HEARTBEAT))
