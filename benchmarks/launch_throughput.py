@@ -190,19 +190,25 @@ def cpu_seconds(pid, children=False):
     return used / _TICKS
 
 
-def children_of(pid):
+def descendants_of(pid):
     """
-    The pids of C{pid}'s children (its slaves' launchers, for mesos-local).
+    The pids of C{pid}'s descendants (for mesos-local: its slaves'
+    launchers and the executors they did not fork).
     """
-    found = []
+    children = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as stat:
-                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
+                    parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
             except OSError:
                 continue
+            children.setdefault(parent, []).append(int(entry))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), ()):
+            found.append(child)
+            pending.append(child)
     return found
 
 
@@ -275,7 +281,9 @@ def measure(total, master, in_flight, custom, api, cluster):
     # its own; the command executors' is their launcher's reaped children's).
     cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
     scheduler_cpu = time.process_time() - scheduler_before
-    executors_cpu = sum(cpu_seconds(pid, children=True) for pid in children_of(cluster.pid))
+    # Each descendant's own CPU and its reaped children's: a launcher's are
+    # the command executors it reaped; a live custom executor's, its own.
+    executors_cpu = sum(cpu_seconds(pid, children=True) for pid in descendants_of(cluster.pid))
     scheduler.stop()
     yield task.deferLater(reactor, 0.5, lambda: None)
     elapsed = ledger.last_finish - ledger.first_launch

@@ -30,6 +30,7 @@ import time
 import uuid
 
 from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 from twisted.protocols.basic import Int32StringReceiver
@@ -78,10 +79,16 @@ class EmulatedScheduler:
         self.node = MessageNode(reactor, UPID(f"scheduler-{uuid.uuid4()}", "127.0.0.1", 0), self)
 
     def start(self):
+        """
+        Register the framework.
+        """
         self.node.send(self.master, internal.RegisterFrameworkMessage(
             framework=mesos_pb2.FrameworkInfo(user="bench", name="message-rate")))
 
     def message_received(self, sender, message):
+        """
+        Acknowledge an update to its slave; report the framework's id.
+        """
         if isinstance(message, internal.StatusUpdateMessage):
             update = message.update
             self.node.send(UPID.parse(message.pid), internal.StatusUpdateAcknowledgementMessage(
@@ -91,7 +98,9 @@ class EmulatedScheduler:
             report(framework_id=message.framework_id.value)
 
     def peer_lost(self, upid):
-        pass
+        """
+        Nothing to do: the run ends with the master.
+        """
 
 
 # The emulated slaves.
@@ -115,22 +124,38 @@ class EmulatedSlave:
         self.node = MessageNode(reactor, UPID("slave(1)", "127.0.0.1", 0), self)
 
     def listen(self):
+        """
+        Listen on a free loopback port (acknowledgements come straight).
+        """
         return self.node.listen(TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
 
     def register(self):
+        """
+        Register with the master.
+        """
         info = mesos_pb2.SlaveInfo(hostname="emulated", port=self.node.upid.port)
         self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
 
     def go(self):
+        """
+        Send the first window of updates.
+        """
         for _ in range(min(self.window, self.share)):
             self.send_next()
 
     def send_next(self):
+        """
+        Send one more update.
+        """
         self.sent += 1
         self.node.send(self.master, sample_update(self.id, self.framework_id, self.sent,
                                                   self.node.upid))
 
     def message_received(self, sender, message):
+        """
+        An acknowledgement lets the next update go; registration and pings
+        are answered.
+        """
         if isinstance(message, internal.StatusUpdateAcknowledgementMessage):
             self.acknowledged += 1
             if self.sent < self.share:
@@ -144,7 +169,9 @@ class EmulatedSlave:
             self.node.send(sender, internal.PongSlaveMessage())
 
     def peer_lost(self, upid):
-        pass
+        """
+        Nothing to do: the run ends with the master.
+        """
 
 
 def run_slaves(master, framework_id, count, total, window):
@@ -177,7 +204,6 @@ def run_slaves(master, framework_id, count, total, window):
         for each in slaves:
             each.register()
 
-    from twisted.internet.defer import gatherResults
     gatherResults([each.listen() for each in slaves]).addCallback(listening)
     reactor.run()
 
@@ -197,6 +223,9 @@ class FrameCounter(Int32StringReceiver):
         self.first = None
 
     def stringReceived(self, frame):
+        """
+        Parse one frame; report the rate after the last.
+        """
         decode_envelope(frame)
         self.count += 1
         if self.first is None:
@@ -218,10 +247,16 @@ class FrameWriter(Protocol):
         self.left = total // 1000
 
     def connectionMade(self):
+        """
+        Start writing.
+        """
         self.transport.registerProducer(self, True)
         self.resumeProducing()
 
     def resumeProducing(self):
+        """
+        Write chunks until the transport asks for a pause, or all are out.
+        """
         self.paused = False
         while self.left and not self.paused:
             self.left -= 1
@@ -231,12 +266,21 @@ class FrameWriter(Protocol):
             self.transport.loseConnection()
 
     def connectionLost(self, reason):
+        """
+        All written: this process is done.
+        """
         reactor.stop()
 
     def pauseProducing(self):
+        """
+        The transport's buffer is full.
+        """
         self.paused = True
 
     def stopProducing(self):
+        """
+        Write no more.
+        """
         self.left = 0
 
 

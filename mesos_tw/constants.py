@@ -37,6 +37,11 @@ GC_DELAY = 7 * 24 * 3600.0
 DISK_WATCH_INTERVAL = 60.0
 GC_DISK_HEADROOM = 0.1
 
+#: How often the sandbox logs of live executors are checked against
+#: --sandbox_log_max_size, and how many rotated copies of each are kept.
+LOG_ROTATION_INTERVAL = 1.0
+LOG_FILES_KEPT = 5
+
 #: How long the slave keeps reading the connection of an executor whose
 #: process has ended before it acts on the exit: what the executor sent
 #: before it exited (its final status update, say) is read first.

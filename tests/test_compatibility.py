@@ -19,14 +19,15 @@ from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master
 from mesos_tw.master.scheduler_api import SchedulerAPI
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.scheduler_pb2 import Event
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.v1 import JSON
 
@@ -77,7 +78,7 @@ class MesosClientTestCase(SynchronousTestCase):
 
     def setUp(self):
         self.clock = Clock()
-        network = MemoryNetwork(self.clock)
+        self.network = network = MemoryNetwork(self.clock)
         self.master = Master(self.clock, network.node(MASTER), cluster="compat")
         self.master.start()
         self.addCleanup(self.master.stop)
@@ -419,3 +420,50 @@ class EndpointAliasTests(LaunchedTestCase):
             self.assertEqual(response.code, 200, path)
             self.assertEqual(response.headers.getRawHeaders(b"content-type")[0].split(b";")[0],
                              b"text/html", path)
+
+
+class ContainerStatusTests(LaunchedTestCase):
+    """
+    The container status the slave adds to updates, where Mesos shows it.
+    """
+
+    def setUp(self):
+        super().setUp()
+        executor = RecordingPeer(self.network, UPID("executor-a", "127.0.0.1", 0))
+        executor.send(SLAVE, internal.RegisterExecutorMessage(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id),
+            executor_id=mesos_pb2.ExecutorID(value="task-a-executor")))
+        self.turn()
+        executor.send(SLAVE, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id),
+            executor_id=mesos_pb2.ExecutorID(value="task-a-executor"), timestamp=2.0,
+            uuid=b"running-a", status=mesos_pb2.TaskStatus(
+                task_id=mesos_pb2.TaskID(value="task-a"), state=mesos_pb2.TASK_RUNNING))))
+        self.turn()
+        run_id = self.slave.frameworks[self.framework_id].executors["task-a-executor"].run_id
+        self.expected = {"container_id": {"value": run_id},
+                         "network_infos": [{"ip_addresses": [{"ip_address": "127.0.0.1"}]}]}
+
+    def test_in_the_update_event(self):
+        """
+        The v1 UPDATE event's status has it (with C{agent_id}, v1's name).
+        """
+        [update] = [event["update"]["status"] for event in self.stream.events(json.loads)
+                    if event["type"] == "UPDATE"]
+        self.assertEqual((update["state"], update["container_status"], update["agent_id"]),
+                         ("TASK_RUNNING", self.expected, {"value": self.slave_id}))
+
+    def test_in_the_state(self):
+        """
+        The task's statuses in C{/master/state} and C{/tasks} show it, as
+        Mesos's do.
+        """
+        _, tasks = self.get_json("/tasks?task_id=task-a")
+        _, state = self.get_json("/state")
+        [framework] = state["frameworks"]
+        [in_state] = [task for task in framework["tasks"] if task["id"] == "task-a"]
+        for task in (tasks["tasks"][0], in_state):
+            self.assertEqual([status["state"] for status in task["statuses"]],
+                             ["TASK_STAGING", "TASK_RUNNING"])
+            self.assertEqual(task["statuses"][-1]["container_status"], self.expected)
+            self.assertNotIn("container_status", task["statuses"][0])

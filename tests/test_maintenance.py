@@ -25,7 +25,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.maintenance_pb2 import InverseOfferStatus, Schedule
 from mesos_tw.protocols.master_pb2 import Call, Response
 from mesos_tw.protocols.upid import UPID
-from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.v1 import CallRequest
@@ -81,30 +81,6 @@ class OperatorCase(MasterTestCase):
         code, answer = self.post(kind, **parts)
         self.assertEqual(code, 200, answer)
         return answer or None
-
-    def running_task(self, task_id="t1"):
-        """
-        A slave and a framework with a task running there: C{(slave,
-        slave_id, scheduler, framework_id)}.
-        """
-        slave, slave_id = self.add_slave()
-        scheduler, framework_id = self.add_framework()
-        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
-        self.launch(scheduler, framework_id, offer, [task_info(task_id, slave_id)])
-        self.report(slave, slave_id, framework_id, task_id, mesos_pb2.TASK_RUNNING)
-        return slave, slave_id, scheduler, framework_id
-
-    def report(self, slave, slave_id, framework_id, task_id, state):
-        """
-        The slave reports a task's state.
-        """
-        slave.send(MASTER, internal.StatusUpdateMessage(update=internal.StatusUpdate(
-            framework_id=mesos_pb2.FrameworkID(value=framework_id),
-            slave_id=mesos_pb2.SlaveID(value=slave_id),
-            status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id), state=state,
-                                        slave_id=mesos_pb2.SlaveID(value=slave_id)),
-            timestamp=self.clock.seconds(), uuid=b"u" * 16)))
-        self.turn()
 
     def inverse_offers(self, scheduler):
         """

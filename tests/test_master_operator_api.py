@@ -21,7 +21,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.web.v1 import JSON, PROTOBUF, encode
-from mesos_tw.testing.master import MASTER, MasterTestCase, task_info
+from mesos_tw.testing.master import MasterTestCase, executor_info, task_info
 
 
 class Standby:
@@ -83,30 +83,6 @@ class OperatorTestCase(MasterTestCase):
         request = self.post(call(kind, **parts), media=JSON)
         self.assertEqual(request.responseCode or 200, 200, request.body)
         return json.loads(request.body)
-
-    def running_task(self, task_id="t1"):
-        """
-        A slave, a framework, and a task of it running on the slave; returns
-        C{(slave, slave_id, scheduler, framework_id)}.
-        """
-        slave, slave_id = self.add_slave()
-        scheduler, framework_id = self.add_framework()
-        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
-        self.launch(scheduler, framework_id, offer, [task_info(task_id, slave_id)])
-        self.update(slave, slave_id, framework_id, task_id, mesos_pb2.TASK_RUNNING)
-        return slave, slave_id, scheduler, framework_id
-
-    def update(self, slave, slave_id, framework_id, task_id, state):
-        """
-        The slave reports a task's C{state}.
-        """
-        slave.send(MASTER, internal.StatusUpdateMessage(update=internal.StatusUpdate(
-            framework_id=mesos_pb2.FrameworkID(value=framework_id),
-            slave_id=mesos_pb2.SlaveID(value=slave_id),
-            status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id), state=state,
-                                        slave_id=mesos_pb2.SlaveID(value=slave_id)),
-            timestamp=self.clock.seconds(), uuid=b"u" * 16)))
-        self.turn()
 
 
 class MasterAPITests(OperatorTestCase):
@@ -174,10 +150,10 @@ class MasterAPITests(OperatorTestCase):
         self.assertEqual((framework.framework_info.id.value, framework.active,
                           framework.connected), (framework_id, True, True))
 
-    def test_get_tasks_and_executors(self):
+    def test_get_tasks(self):
         """
-        GetTasks lists a running task with its states; GetExecutors its
-        executor; after it finishes it is among the completed tasks.
+        GetTasks lists a running task with its states; after it finishes
+        it is among the completed tasks.
         """
         slave, slave_id, scheduler, framework_id = self.running_task()
         tasks = self.ask("GET_TASKS").get_tasks
@@ -185,10 +161,24 @@ class MasterAPITests(OperatorTestCase):
         self.assertEqual((task.task_id.value, task.state, [s.state for s in task.statuses]),
                          ("t1", mesos_pb2.TASK_RUNNING,
                           [mesos_pb2.TASK_STAGING, mesos_pb2.TASK_RUNNING]))
-        self.update(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_FINISHED)
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_FINISHED)
         tasks = self.ask("GET_TASKS").get_tasks
         self.assertEqual(([t.task_id.value for t in tasks.tasks],
                           [t.task_id.value for t in tasks.completed_tasks]), ([], ["t1"]))
+
+    def test_get_executors(self):
+        """
+        GetExecutors lists the executor a task was launched on, with its
+        slave.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [
+            task_info("t1", slave_id, executor=executor_info("e1"))])
+        (executor,) = self.ask("GET_EXECUTORS").get_executors.executors
+        self.assertEqual((executor.executor_info.executor_id.value, executor.agent_id.value),
+                         ("e1", slave_id))
 
     def test_get_state(self):
         """
@@ -332,7 +322,7 @@ class SubscribeTests(OperatorTestCase):
                           subscribed.heartbeat_interval_seconds), ([slave_id], 15.0))
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
         self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
-        self.update(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_RUNNING)
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_RUNNING)
         events = request.events(Event.FromString)
         self.assertEqual(self.kinds(request),
                          ["SUBSCRIBED", "HEARTBEAT", "TASK_ADDED", "TASK_UPDATED"])

@@ -16,7 +16,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.metrics import metrics_snapshot as slave_metrics
-from mesos_tw.testing.master import MASTER, MasterTestCase, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase
 from mesos_tw.testing.slave import SlaveTestCase
 from mesos_tw.web.prometheus import prometheus_name, prometheus_text
 
@@ -86,23 +86,12 @@ class MasterMetricsTests(MasterTestCase):
     The master's snapshot.
     """
 
-    def running_task(self):
-        """
-        A slave and a framework running one task; C{(slave, slave_id,
-        scheduler, framework_id)}.
-        """
-        slave, slave_id = self.add_slave()
-        scheduler, framework_id = self.add_framework()
-        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
-        self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)])
-        return slave, slave_id, scheduler, framework_id
-
     def test_documented_names(self):
         """
         Every documented master, allocator and system name that applies is
         in the snapshot, a number.
         """
-        self.running_task()
+        self.running_task(state=None)
         metrics = metrics_snapshot(self.master)
         wanted = [f"master/{name}" for name in MASTER_NAMES] + ALLOCATOR_NAMES + SYSTEM_NAMES
         self.assertEqual([name for name in wanted if name not in metrics], [])
@@ -126,7 +115,7 @@ class MasterMetricsTests(MasterTestCase):
         Registrations, removals by reason, offers per framework, tasks lost
         by source and reason, and framework messages are counted.
         """
-        slave, slave_id, scheduler, framework_id = self.running_task()
+        slave, slave_id, scheduler, framework_id = self.running_task(state=None)
         scheduler.send(MASTER, internal.FrameworkToExecutorMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id),
             framework_id=mesos_pb2.FrameworkID(value=framework_id),
@@ -151,7 +140,7 @@ class MasterMetricsTests(MasterTestCase):
         C{/metrics/prometheus} parses with prometheus_client: the names
         mapped as the Mesos exporter maps them, the values the snapshot's.
         """
-        self.running_task()
+        self.running_task(state=None)
         http = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
         response = self.successResultOf(http.get("http://master/metrics/prometheus"))
         self.assertEqual(response.headers.getRawHeaders("content-type"),

@@ -26,6 +26,7 @@ import treq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
+from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
 import mesos_tw
@@ -38,7 +39,9 @@ from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.lxc import check_lxc
 from mesos_tw.isolation.usage import marked_processes
 from mesos_tw.testing.cgroups import cgroups_root
-from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
+from mesos_tw.slave import paths
+from mesos_tw.slave.checkpoint import write_atomically
+from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster, twistd_path
 from mesos_tw.testing.scheduler import RecordingScheduler, echo_executor_info
 from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
 
@@ -436,3 +439,39 @@ class LXCIsolatorRecoveryTests(RecoveryTestCase):
             raise SkipTest(str(error)) from None
         self.cgroups_root = f"mesos_tw_lxc_recovery_{os.getpid()}_{id(self):x}"
         return ["--isolation=lxc", "--lxc_network=host", f"--cgroups_root={self.cgroups_root}"]
+
+
+class StrictRecoveryTests(TestCase):
+    """
+    A real slave refusing to start on a corrupt checkpoint.
+    """
+
+    @inlineCallbacks
+    def test_corrupt_state_refused_in_one_line(self):
+        """
+        ``twistd -n mesos-slave`` on a work directory whose checkpointed
+        SlaveInfo is garbage exits with status 1 and one line (in its log)
+        naming the file and what is wrong; with --strict=false it starts
+        (as a new slave) and says why in its log.
+        """
+        work_dir = os.path.abspath(self.mktemp())
+        info = paths.slave_info_path(work_dir, "S1")
+        write_atomically(info, b"\x03\x00\x00\x00\xff\xff\xff")
+        paths.point_latest(paths.slaves_meta_directory(work_dir), "S1")
+        try:
+            twistd = twistd_path()
+        except ClusterUnavailable as error:
+            raise SkipTest(str(error)) from None
+        argv = ["--nodaemon", "--pidfile=", "mesos-slave", "--master=127.0.0.1:1",
+                f"--port={free_port()}", f"--work_dir={work_dir}", "--resources=cpus:1;mem:64"]
+        out, err, code = yield getProcessOutputAndValue(twistd, argv, env=os.environ.copy())
+        self.assertEqual(code, 1, out + err)
+        # twistd logs what goes to standard error once it runs: one line.
+        lines = [line for line in (out + err).decode().splitlines()
+                 if "cannot recover" in line]
+        self.assertEqual(len(lines), 1, out + err)
+        self.assertIn(f"(--strict): {info}: not a mesos.SlaveInfo", lines[0])
+        lenient = ProcessCluster(reactor, work_dir, "unused").spawn(
+            "lenient slave", *argv[2:], "--strict=false")
+        self.addCleanup(lambda: lenient.kill() if lenient.running else None)
+        yield lenient.wait_for_output(reactor, b"starting as a new slave (--strict=false)")

@@ -149,6 +149,12 @@ class LauncherProcess:
                     return 0
 
     def read_requests(self):
+        """
+        Read what the slave wrote and answer each whole request (the
+        answers in one write).
+
+        @return: L{False} once standard input has closed.
+        """
         data = os.read(self.requests, 65536)
         if not data:
             return False
@@ -199,6 +205,11 @@ class LauncherProcess:
         return {"launched": request["launch"], "pid": pid}
 
     def reap(self):
+        """
+        Reap every child that has exited and report the executors among
+        them (a subreaper also reaps orphans it adopted, which it does not
+        report).
+        """
         try:
             while os.read(self.wakeup[0], 4096):
                 pass

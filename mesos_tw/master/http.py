@@ -33,9 +33,11 @@ from mesos_tw.master.views import (
 from mesos_tw.protocols.maintenance_pb2 import Schedule
 from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
 from mesos_tw.resources import Resources
+from mesos_tw.slave.files import SandboxFiles
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
+from mesos_tw.web.files import FilesAPI
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
 from mesos_tw.web.layout import Page, Pager, render_page
@@ -143,6 +145,9 @@ class MasterHTTP:
         read and do here (C{--acls}), or L{None} for everything.
     @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
         serving C{/api/v1}, if enabled.
+    @param log_file: the master's log file (C{--log_dir}), served as
+        C{/master/log} through the files API.
+    @param reactor: sends downloads of the log file.
     """
 
     app = Klein()
@@ -150,9 +155,12 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 authorizer=None, operator_api=None):
+                 authorizer=None, operator_api=None, log_file=None, reactor=None):
         self.leadership = leadership
         self.authorizer = authorizer
+        self._files_api = FilesAPI(SandboxFiles(
+            None, attached={"/master/log": log_file} if log_file is not None else None), reactor,
+            access=self._logs_access)
         self.flags = flags or {"flags": {}}
         self.slave_http = slave_http
         self.scheduler_api = scheduler_api
@@ -177,6 +185,13 @@ class MasterHTTP:
         else a 403 (L{approved_or_forbidden}).
         """
         return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _logs_access(self, request, then):
+        """
+        C{then()} if the caller may read the master's log
+        (C{access_mesos_logs}), else a 403.
+        """
+        return approved_or_forbidden(self.authorizer, request, "access_mesos_logs", None, then)
 
     def _sandbox_user(self, master, path):
         """
@@ -409,6 +424,14 @@ class MasterHTTP:
 
         return self._approved(request, "access_sandboxes",
                               self._sandbox_user(master, path), read)
+
+    @app.route("/files/", branch=True)
+    def files_api(self, request):
+        """
+        Mesos's files API: the master's log as C{/master/log} with
+        C{--log_dir} (L{mesos_tw.web.files}), on any master.
+        """
+        return self._files_api.resource()
 
     @app.route("/static/", branch=True)
     def static(self, request):

@@ -368,7 +368,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if record.state in TERMINAL_STATES:
             return
         record.task.state = status.state
-        record.statuses.append((status.state, status.timestamp or self.reactor.seconds()))
+        record.add_status(status, status.timestamp or self.reactor.seconds())
         count_state(self.stats, status.state)
         self.events.task_updated(record, status)
         self.counters.task_ended(record.task.framework_id.value, status)

@@ -19,6 +19,8 @@ __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMI
 #: The fields of a C{TaskInfo} the state shows as Mesos shows them (its
 #: C{Task}'s), though we do not act on them.
 _SHOWN_TASK_FIELDS = ("labels", "discovery", "container", "health_check")
+#: The fields of a C{TaskStatus} the state shows beside its state and time.
+_SHOWN_STATUS_FIELDS = ("labels", "container_status", "healthy")
 
 
 def held_by(tasks, executors):
@@ -80,6 +82,10 @@ class TaskRecord:
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
     @ivar shown: L{shown_fields} of its C{TaskInfo}, or L{None}.
+    @ivar statuses: C{(state, timestamp)} of each update, oldest first.
+    @ivar status_details: what Mesos shows of an update beside its state
+        and time (its C{container_status}, C{labels}, C{healthy}), as JSON,
+        by the update's index in C{statuses}.
     """
 
     task: object
@@ -87,6 +93,22 @@ class TaskRecord:
     statuses: list = field(default_factory=list)
     statistics: object = None
     shown: object = None
+    status_details: dict = field(default_factory=dict)
+
+    def add_status(self, status, timestamp):
+        """
+        Record the update C{status} (a C{TaskStatus}) at C{timestamp}.
+        """
+        self.statuses.append((status.state, timestamp))
+        details = {}
+        for name in _SHOWN_STATUS_FIELDS:
+            if status.HasField(name):
+                details[name] = getattr(status, name)
+        if details:
+            shown = to_v1(mesos_pb2.TaskStatus(**details))
+            if "labels" in shown:
+                shown["labels"] = shown["labels"].get("labels", [])
+            self.status_details[len(self.statuses) - 1] = shown
 
     @property
     def key(self):
@@ -111,8 +133,9 @@ class TaskRecord:
             "state": state_name(task.state),
             "resources": self.resources.to_json(),
             "statuses": [
-                {"state": state_name(state), "timestamp": timestamp}
-                for state, timestamp in self.statuses
+                dict(self.status_details.get(index, ()), state=state_name(state),
+                     timestamp=timestamp)
+                for index, (state, timestamp) in enumerate(self.statuses)
             ],
         }
         if self.statistics is not None and task.state not in TERMINAL_STATES:

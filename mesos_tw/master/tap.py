@@ -17,6 +17,7 @@ from mesos_tw.authentication.flags import (
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
@@ -130,6 +131,8 @@ class Options(MesosOptions):
         ["offer_timeout", None, None, "Rescind offers unanswered for this long (default: never)."],
         ["whitelist", None, "*", "file:///path naming the slaves' hostnames that may be offered, "
          "one per line, re-read every 5 s; * for all."],
+        ["log_dir", None, None, "Directory to write the log to (mesos-master.log), also served "
+         "as /master/log through /files/read (default: no log file)."],
     ] + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
         MASTER_HTTP_PARAMETERS + AUTHORIZATION_PARAMETERS
     coercions = {
@@ -173,6 +176,7 @@ class Options(MesosOptions):
         check_master_authentication(self)
         check_master_http_authentication(self)
         check_authorization(self)
+        check_log_dir(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
 
@@ -191,7 +195,7 @@ class MasterService(Service):
         started: in ZooKeeper under the C{--zk} path, else in memory.
     """
 
-    log = Logger()
+    logger = Logger()
 
     def __init__(self, options, reactor):
         self.options = options
@@ -202,6 +206,9 @@ class MasterService(Service):
         self.operator_api = None
         self.registry = None
         self._zookeeper = None
+        self.log = None
+        if options["log_dir"]:
+            self.log = LogDirectory(options["log_dir"], "mesos-master.log")
         self.listening = Deferred()
 
     @property
@@ -241,7 +248,7 @@ class MasterService(Service):
         try:
             authenticator.initialize(self.options["credentials_message"])
         except ValueError as error:
-            self.log.warn("Only non-authenticating frameworks and slaves can register: "
+            self.logger.warn("Only non-authenticating frameworks and slaves can register: "
                           "{error}", error=str(error))
             return None
         return authenticator
@@ -255,6 +262,8 @@ class MasterService(Service):
         """
         super().startService()
         options = self.options
+        if self.log is not None:
+            self.log.start()
         host, port = advertised(options)
         self.node = MessageNode(
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
@@ -276,7 +285,9 @@ class MasterService(Service):
         self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
         resource = guarded(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
-            operator_api=self.operator_api, authorizer=options["authorizer"]).resource(),
+            operator_api=self.operator_api, authorizer=options["authorizer"],
+            log_file=self.log.path if self.log is not None else None,
+            reactor=self.reactor).resource(),
             options["credentials_message"],
             options["http_authentication_required"], "mesos-master", master_realm)
         d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
@@ -304,6 +315,8 @@ class MasterService(Service):
             yield self._zookeeper.stop()
         if self.node is not None:
             yield self.node.stop()
+        if self.log is not None:
+            self.log.stop()
 
 
 def makeService(options, reactor=None):

@@ -17,7 +17,9 @@ import os
 from twisted.internet.task import LoopingCall
 
 from mesos_tw.slave import paths
+from mesos_tw.constants import LOG_FILES_KEPT, LOG_ROTATION_INTERVAL
 from mesos_tw.slave.gc import max_age
+from mesos_tw.slave.logrotate import rotate
 
 __all__ = ["SandboxCollection"]
 
@@ -112,8 +114,40 @@ class SandboxCollection:
                           usage=usage, age=age)
         self.gc.prune(self.gc_delay - age)
 
+    def _start_log_rotation(self):
+        """
+        With C{sandbox_log_max_size}, check the live executors' C{stdout}
+        and C{stderr} every L{LOG_ROTATION_INTERVAL} seconds.
+        """
+        if self.sandbox_log_max_size is None:
+            return
+        self._log_rotation = LoopingCall(self._rotate_logs)
+        self._log_rotation.clock = self.reactor
+        self._log_rotation.start(LOG_ROTATION_INTERVAL, now=False)
+
+    def _rotate_logs(self):
+        """
+        Rotate each live executor's log that has passed the cap
+        (L{mesos_tw.slave.logrotate}).
+        """
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                for name in ("stdout", "stderr"):
+                    path = os.path.join(executor.directory, name)
+                    try:
+                        if os.stat(path).st_size <= self.sandbox_log_max_size:
+                            continue
+                        rotate(path, LOG_FILES_KEPT)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as error:
+                        self.log.warn("Could not rotate {path}: {error}", path=path,
+                                      error=error.strerror)
+
     def _stop_gc(self):
         if self._disk_watch is not None and self._disk_watch.running:
             self._disk_watch.stop()
+        if self._log_rotation is not None and self._log_rotation.running:
+            self._log_rotation.stop()
         self.gc.stop()
 

@@ -1,7 +1,8 @@
 """
-The sandbox files API (Mesos's C{/files/browse}, C{/files/read},
+The files API (Mesos's C{/files/browse}, C{/files/read},
 C{/files/download}): reading what executors wrote, confined to the slave's
-work directory.
+work directory, and the files attached under names of their own (the
+node's log as C{/master/log} or C{/slave/log}, as Mesos attaches it).
 """
 
 import os
@@ -32,20 +33,25 @@ class FileAccessError(Exception):
 
 class SandboxFiles:
     """
-    Files under C{root} (the slave's work directory), and nothing else:
-    C{..} and symbolic links that lead outside are refused.
+    Files under C{root} (the slave's work directory; L{None} for none), and
+    the C{attached} files, and nothing else: C{..} and symbolic links that
+    lead outside are refused.
 
     @param collected: C{collected(path)} says whether C{path} was removed
         by the sandbox garbage collector, to say so when it is asked for.
+    @param attached: C{{name: real path}}, files served under a name of
+        their own (C{/slave/log}).
     """
 
-    def __init__(self, root, collected=lambda path: False):
-        self.root = os.path.realpath(root)
+    def __init__(self, root, collected=lambda path: False, attached=None):
+        self.root = None if root is None else os.path.realpath(root)
         self.collected = collected
+        self.attached = dict(attached or {})
 
     def resolve(self, path):
         """
-        The real path of C{path}, checked to be inside the root and to exist.
+        The real path of C{path}, checked to be an attached name or inside
+        the root, and to exist.
 
         @raise FileAccessError: 400 for an empty or relative path or one
             holding a NUL, 403 for one outside the sandboxes, 404 for one
@@ -55,6 +61,14 @@ class SandboxFiles:
             raise FileAccessError(400, "path is required")
         if "\0" in path:
             raise FileAccessError(400, "path must not contain a NUL character")
+        if path.rstrip("/") in self.attached:
+            real = self.attached[path.rstrip("/")]
+            if not os.path.exists(real):
+                raise FileAccessError(404, f"{path} has no file (yet)")
+            return real
+        if self.root is None:
+            raise FileAccessError(404, f"no such file: only {', '.join(sorted(self.attached))}"
+                                       " can be read here")
         if not os.path.isabs(path):
             raise FileAccessError(400, "path must be absolute (a sandbox directory or file)")
         real = os.path.realpath(path)

@@ -14,11 +14,12 @@ from klein import Klein
 from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_of
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
+from mesos_tw.slave.files import SandboxFiles
 from mesos_tw.slave.metrics import metrics_snapshot
 from mesos_tw.slave.operator_api import SlaveOperatorAPI
-from mesos_tw.slave.files import FileAccessError, SandboxFiles, send_file
+from mesos_tw.web.files import FilesAPI
+from mesos_tw.web.json import json_response
 from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
-from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 
 __all__ = ["SlaveHTTP", "resource_statistics_json", "statistics_json"]
 
@@ -30,19 +31,25 @@ class SlaveHTTP:
     @param flags: C{{"flags": {...}}} for C{/slave(1)/flags}.
     @param executor_api: the L{ExecutorAPI} behind C{/api/v1/executor};
         by default one whose subscriptions connect to the slave over TCP.
+    @param log_file: the slave's log file (C{--log_dir}), served as
+        C{/slave/log} through the files API.
     @param authorizer: the L{IAuthorizer} deciding who may read the
-        sandboxes, flags and statistics (C{--acls}), or L{None}.
+        sandboxes, the log, the flags and the statistics (C{--acls}), or
+        L{None}.
     """
 
     app = Klein()
     # libprocess routes /slave(1)/state/ to /slave(1)/state.
     app.url_map.strict_slashes = False
 
-    def __init__(self, slave, flags=None, executor_api=None, authorizer=None):
+    def __init__(self, slave, flags=None, executor_api=None, log_file=None, authorizer=None):
         self.slave = slave
         self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
-        self.files = SandboxFiles(slave.work_dir, slave.gc.was_collected)
+        self.files = SandboxFiles(
+            slave.work_dir, slave.gc.was_collected,
+            {"/slave/log": log_file} if log_file is not None else None)
+        self._files_api = FilesAPI(self.files, slave.reactor, access=self._sandbox)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
                 slave.reactor, upid, None, slave.node.max_frame_bytes))
@@ -103,81 +110,13 @@ class SlaveHTTP:
         request.setHeader(b"Content-Type", PROMETHEUS)
         return prometheus_text(metrics_snapshot(self.slave))
 
-    def _path(self, request):
-        return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
-
-    def _approved(self, request, action, obj, then):
+    @app.route("/files/", branch=True)
+    def files_api(self, request):
         """
-        C{then()} if the request's principal may do C{action} to C{obj},
-        else a 403 (L{approved_or_forbidden}).
+        Mesos's files API: the sandboxes, and C{/slave/log} with
+        C{--log_dir} (L{mesos_tw.web.files}).
         """
-        return approved_or_forbidden(self.authorizer, request, action, obj, then)
-
-    def _sandbox(self, request, then):
-        """
-        C{then()} if the caller may read the sandbox the C{path} argument
-        is in (C{access_sandboxes}, asked about its framework's user).
-        """
-        found = sandbox_of(self._path(request))
-        framework = self.slave.frameworks.get(found[0]) if found else None
-        if framework is None and found:
-            framework = next((f for f in self.slave.completed_frameworks
-                              if f.id == found[0]), None)
-        user = framework.info.user if framework is not None else None
-        return self._approved(request, "access_sandboxes", user, then)
-
-    @app.route("/files/browse", methods=["GET"])
-    @app.route("/files/browse.json", methods=["GET"])
-    def browse(self, request):
-        """
-        A sandbox directory's entries.
-        """
-        def browse():
-            try:
-                return json_response(request, self.files.browse(self._path(request)))
-            except FileAccessError as error:
-                return text_error(request, error.code, str(error))
-
-        return self._sandbox(request, browse)
-
-    @app.route("/files/read", methods=["GET"])
-    @app.route("/files/read.json", methods=["GET"])
-    def read(self, request):
-        """
-        Part of a sandbox file: C{offset} (-1 for just the size), C{length}.
-        """
-        def read():
-            try:
-                offset = int_argument(request, "offset", 0, minimum=-1)
-                length = int_argument(request, "length", None, minimum=0)
-                return json_response(request,
-                                     self.files.read(self._path(request), offset, length))
-            except BadRequest as error:
-                return text_error(request, 400, str(error))
-            except FileAccessError as error:
-                return text_error(request, error.code, str(error))
-
-        return self._sandbox(request, read)
-
-    @app.route("/files/download", methods=["GET"])
-    @app.route("/files/download.json", methods=["GET"])
-    def download(self, request):
-        """
-        A whole sandbox file, as an attachment, sent a chunk per turn of
-        the reactor.
-        """
-        def download():
-            try:
-                name, size, file = self.files.download(self._path(request))
-            except FileAccessError as error:
-                return text_error(request, error.code, str(error))
-            request.setHeader(b"Content-Type", b"application/octet-stream")
-            request.setHeader(b"Content-Length", str(size).encode("ascii"))
-            request.setHeader(b"Content-Disposition",
-                              f'attachment; filename="{name}"'.encode("utf-8", "replace"))
-            return send_file(request, file, self.slave.reactor)
-
-        return self._sandbox(request, download)
+        return self._files_api.resource()
 
     @app.route("/api/v1", methods=["POST"])
     @app.route("/slave(1)/api/v1", methods=["POST"])
@@ -194,6 +133,30 @@ class SlaveHTTP:
         Mesos's v1 HTTP executor API (L{mesos_tw.slave.executor_api}).
         """
         return self.executor_api.handle(request)
+
+    def _approved(self, request, action, obj, then):
+        """
+        C{then()} if the request's principal may do C{action} to C{obj},
+        else a 403 (L{approved_or_forbidden}).
+        """
+        return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _sandbox(self, request, then):
+        """
+        C{then()} if the caller may read what the C{path} argument names:
+        a sandbox (C{access_sandboxes}, asked about its framework's user)
+        or the slave's log (C{access_mesos_logs}).
+        """
+        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+        if path.rstrip("/") == "/slave/log":
+            return self._approved(request, "access_mesos_logs", None, then)
+        found = sandbox_of(path)
+        framework = self.slave.frameworks.get(found[0]) if found else None
+        if framework is None and found:
+            framework = next((f for f in self.slave.completed_frameworks
+                              if f.id == found[0]), None)
+        user = framework.info.user if framework is not None else None
+        return self._approved(request, "access_sandboxes", user, then)
 
     def resource(self):
         """

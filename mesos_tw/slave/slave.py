@@ -85,6 +85,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
     @param gc_disk_headroom: the fraction of the disk kept free.
     @param disk_usage: C{disk_usage(path)} is the fraction in use of the
         filesystem holding C{path}.
+    @param sandbox_log_max_size: bytes an executor's C{stdout} or
+        C{stderr} may reach before it is rotated (L{None}: never).
     @param jitter: the random source of the registration back-off (see
         L{RetryWithBackoff}).
     @param executor_secrets: an L{ExecutorSecrets} whose tokens executors
@@ -125,6 +127,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         disk_watch_interval=constants.DISK_WATCH_INTERVAL,
         gc_disk_headroom=constants.GC_DISK_HEADROOM,
         disk_usage=disk_usage,
+        sandbox_log_max_size=None,
         jitter=random.random,
         credential=None,
         executor_secrets=None,
@@ -164,6 +167,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.gc = GarbageCollector(reactor, self._in_use)
         self._disk_watch = None
         self.executor_secrets = executor_secrets
+        self.sandbox_log_max_size = sandbox_log_max_size
+        self._log_rotation = None
         self.id = None
         self.master = None
         self.registration = DISCONNECTED
@@ -246,6 +251,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         d = maybeDeferred(self._recover)
         d.addCallback(lambda _: self._schedule_leftover_sandboxes())
         d.addCallback(lambda _: self._start_disk_watch())
+        d.addCallback(lambda _: self._start_log_rotation())
         d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
         return d
@@ -444,6 +450,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         framework = self.frameworks.get(update.framework_id.value)
         if framework is not None and framework.shutting_down:
             return
+        self._fill_container_status(framework, update)
         executor = framework.executors.get(update.executor_id.value) if framework else None
         path = self._updates_path(framework, executor, update.status.task_id.value)
         if not self.status_updates.update(update, path):
@@ -462,6 +469,24 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             if state in TERMINAL_STATES:
                 executor.completed_tasks.append(executor.tasks.pop(task_id))
                 self._update_container(framework, executor)
+
+    def _fill_container_status(self, framework, update):
+        """
+        Give C{update} Mesos's C{container_status}: the id of its executor's
+        run (Mesos's container id) and, unless the executor gave its own,
+        the slave's address as the container's network, as Mesos's slave
+        fills it in for every update it forwards.  An update of an executor
+        the slave does not know (any more) gets none.
+        """
+        executor = None
+        if framework is not None and update.HasField("executor_id"):
+            executor = framework.executors.get(update.executor_id.value)
+        if executor is None:
+            return
+        container = update.status.container_status
+        container.container_id.value = executor.run_id
+        if not container.network_infos:
+            container.network_infos.add().ip_addresses.add(ip_address=self.pid.host)
 
     def _forward_update(self, update):
         if self.registration == REGISTERED:

@@ -23,6 +23,7 @@ from mesos_tw.flags import (
 )
 from mesos_tw.isolation.interface import IsolatorUnavailable
 from mesos_tw.isolation.factories import isolator_factory
+from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
@@ -37,6 +38,7 @@ from mesos_tw.protocols.endpoints import (
 )
 from mesos_tw.slave._recovery import RECOVER_MODES
 from mesos_tw.slave.checkpoint import CheckpointError
+from mesos_tw.slave.logrotate import parse_bytes
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
@@ -81,6 +83,8 @@ SLAVE_PARAMETERS = [
      "sandboxes."],
     ["gc_disk_headroom", None, "0.1", "The fraction of the disk to keep free: sandboxes older "
      "than gc_delay * max(0, 1 - gc_disk_headroom - disk usage) are removed."],
+    ["sandbox_log_max_size", None, None, "Cap on an executor's stdout and stderr (e.g. 10MB): "
+     "a log past it is copied to stdout.1 (the older copies shifting, 5 kept) and emptied."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
     ["credential", None, None, "Path (or file://) of this slave's credential for "
@@ -104,6 +108,7 @@ SLAVE_COERCIONS = {
     "disk_watch_interval": parse_duration,
     "gc_disk_headroom": float,
     **HTTP_AUTHENTICATION_COERCIONS,
+    "sandbox_log_max_size": parse_bytes,
 }
 
 
@@ -145,6 +150,8 @@ class Options(MesosOptions):
         ["port", None, str(constants.SLAVE_PORT), "Port to listen on."],
         ["hostname", None, None, "Hostname to advertise (default: the advertised IP)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
+        ["log_dir", None, None, "Directory to write the log to (mesos-slave.log), also served "
+         "as /slave/log through /files/read (default: no log file)."],
     ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
         AUTHORIZATION_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
@@ -173,6 +180,7 @@ class Options(MesosOptions):
         check_slave_http_authentication(self)
         check_authorization(self)
         check_isolation(self)
+        check_log_dir(self)
 
 
 def make_slave(reactor, options, node, detector, work_dir):
@@ -199,6 +207,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         gc_disk_headroom=options["gc_disk_headroom"],
         credential=options.get("credential_message"),
         executor_secrets=options.get("executor_secrets"),
+        sandbox_log_max_size=options["sandbox_log_max_size"],
     )
 
 
@@ -210,10 +219,14 @@ class SlaveService(Service):
     @param port: listen on this TCP port at C{--ip} (mesos-local's slaves
         pass 0), not on C{--listen} or C{--port}, and advertise the port
         bound.
+    @param log_dir: where to write the log (C{--log_dir}), served as
+        C{/slave/log}; L{None} for no log file (mesos-local's slaves share
+        its master's).
     @ivar listening: fires with the listening port once bound.
     """
 
-    def __init__(self, options, reactor, detector=None, work_dir=None, port=None):
+    def __init__(self, options, reactor, detector=None, work_dir=None, port=None,
+                 log_dir=None):
         self.options = options
         self.reactor = reactor
         self.detector = detector or detector_for(
@@ -222,6 +235,7 @@ class SlaveService(Service):
         self.port = port
         self.slave = None
         self.node = None
+        self.log = LogDirectory(log_dir, "mesos-slave.log") if log_dir else None
         self.listening = Deferred()
 
     def startService(self):
@@ -230,15 +244,17 @@ class SlaveService(Service):
         """
         super().startService()
         options = self.options
+        if self.log is not None:
+            self.log.start()
         host, advertised_port = advertised(options)
         if self.port is None:
             description = listen_description(options["ip"], options["port"], options.get("listen"))
         else:
             description, advertised_port = listen_description(options["ip"], self.port), 0
+        connect = options.get("connect") or DEFAULT_CONNECT
         self.node = MessageNode(
             self.reactor, UPID("slave(1)", host, advertised_port), None,
-            options["max_frame_bytes"],
-            client_endpoints=ClientEndpoints(self.reactor, options.get("connect") or DEFAULT_CONNECT),
+            options["max_frame_bytes"], client_endpoints=ClientEndpoints(self.reactor, connect),
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         try:
@@ -248,7 +264,8 @@ class SlaveService(Service):
                              f"{error.path}: {error.why}") from None
         endpoint = server_endpoint(self.reactor, description)
         flags = flags_json(self.options, [p[0] for p in Options.optParameters])
-        app = SlaveHTTP(self.slave, flags, authorizer=options["authorizer"])
+        app = SlaveHTTP(self.slave, flags, authorizer=options["authorizer"],
+                        log_file=self.log.path if self.log is not None else None)
         resource = guarded(app.resource(),
                            options["http_credentials_message"],
                            options["slave_http_authentication_required"], "mesos-agent",
@@ -270,6 +287,11 @@ class SlaveService(Service):
         d = self.slave.stop() if self.slave is not None else None
         if d is not None:
             d.addBoth(lambda _: self.node.stop())
+        if self.log is not None:
+            if d is None:
+                self.log.stop()
+            else:
+                d.addBoth(lambda result: (self.log.stop(), result)[1])
         return d
 
 
@@ -279,4 +301,4 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
-    return SlaveService(options, reactor)
+    return SlaveService(options, reactor, log_dir=options["log_dir"])

@@ -100,6 +100,32 @@ class MasterTestCase(SynchronousTestCase):
             tasks=tasks, filters=mesos_pb2.Filters(refuse_seconds=refuse_seconds)))
         self.turn()
 
+    def report(self, slave, slave_id, framework_id, task_id, state):
+        """
+        C{slave} reports task C{task_id} of C{framework_id} in C{state}.
+        """
+        slave.send(MASTER, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            slave_id=mesos_pb2.SlaveID(value=slave_id),
+            status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id), state=state,
+                                        slave_id=mesos_pb2.SlaveID(value=slave_id)),
+            timestamp=self.clock.seconds(), uuid=b"u" * 16)))
+        self.turn()
+
+    def running_task(self, task_id="t1", state=mesos_pb2.TASK_RUNNING):
+        """
+        A slave, a framework, and a task of it launched on the slave and
+        reported in C{state} (unless L{None}); returns C{(slave, slave_id,
+        scheduler, framework_id)}.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(scheduler, framework_id, offer, [task_info(task_id, slave_id)])
+        if state is not None:
+            self.report(slave, slave_id, framework_id, task_id, state)
+        return slave, slave_id, scheduler, framework_id
+
     def updates(self, peer):
         """
         The statuses of the updates a peer received, as (task, state) pairs.
