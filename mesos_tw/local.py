@@ -17,6 +17,7 @@ from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
 from mesos_tw.protocols.endpoints import check_endpoint_options
+from mesos_tw.protocols.tls import check_tls
 from mesos_tw.master.tap import Options as MasterOptions
 from mesos_tw.slave.tap import SLAVE_COERCIONS, SLAVE_PARAMETERS, SlaveService, check_isolation
 
@@ -48,6 +49,7 @@ class Options(MesosOptions):
         self["zk_url"] = None
         try:
             check_endpoint_options(self)
+            check_tls(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_allocation(self)

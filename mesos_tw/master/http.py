@@ -73,7 +73,8 @@ def _leader_only(route):
             request.setHeader(b"Retry-After", b"1")
             return text_error(request, 503, "no leading master is elected; try again shortly")
         request.setResponseCode(307)
-        request.setHeader(b"Location", b"http://%s:%d%s" % (
+        request.setHeader(b"Location", b"%s://%s:%d%s" % (
+            b"https" if request.isSecure() else b"http",
             leader.host.encode("ascii"), leader.port, request.uri))
         return b""
 
@@ -143,6 +144,7 @@ class MasterHTTP:
         serving C{/api/v1/scheduler}, if enabled.
     @param authorizer: the L{IAuthorizer} deciding what each principal may
         read and do here (C{--acls}), or L{None} for everything.
+    @param tls: the L{TLSConfig} the master reads slaves' endpoints with.
     @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
         serving C{/api/v1}, if enabled.
     @param log_file: the master's log file (C{--log_dir}), served as
@@ -155,9 +157,11 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 authorizer=None, operator_api=None, log_file=None, reactor=None):
+                 authorizer=None, operator_api=None, log_file=None, reactor=None,
+                 tls=None):
         self.leadership = leadership
         self.authorizer = authorizer
+        self.tls = tls
         self._files_api = FilesAPI(SandboxFiles(
             None, attached={"/master/log": log_file} if log_file is not None else None), reactor,
             access=self._logs_access)
@@ -207,7 +211,7 @@ class MasterHTTP:
 
     def _slaves(self, master, request):
         return SlaveClient(master.reactor, self.slave_http,
-                           authorization=request.getHeader(b"authorization"))
+                           authorization=request.getHeader(b"authorization"), tls=self.tls)
 
     @app.route("/", methods=["GET"])
     @_leader_only

@@ -40,6 +40,7 @@ from mesos_tw.protocols.endpoints import (
 )
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.tls import TLS_PARAMETERS, check_tls
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["MasterService", "Options", "makeService"]
@@ -133,7 +134,7 @@ class Options(MesosOptions):
          "one per line, re-read every 5 s; * for all."],
         ["log_dir", None, None, "Directory to write the log to (mesos-master.log), also served "
          "as /master/log through /files/read (default: no log file)."],
-    ] + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
+    ] + TLS_PARAMETERS + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
         MASTER_HTTP_PARAMETERS + AUTHORIZATION_PARAMETERS
     coercions = {
         "port": parse_port,
@@ -170,6 +171,7 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         try:
             check_endpoint_options(self)
+            check_tls(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_allocation(self)
@@ -267,7 +269,7 @@ class MasterService(Service):
         host, port = advertised(options)
         self.node = MessageNode(
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
-            client_endpoints=self._client_endpoints(),
+            client_endpoints=self._client_endpoints(), tls=options["tls"],
         )
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
@@ -280,12 +282,13 @@ class MasterService(Service):
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
-                                     client_endpoints=self._client_endpoints()))
+                                     client_endpoints=self._client_endpoints(),
+                                     tls=options["tls"]))
         flags = flags_json(options, [p[0] for p in Options.optParameters])
         self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
         resource = guarded(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
-            operator_api=self.operator_api, authorizer=options["authorizer"],
+            operator_api=self.operator_api, authorizer=options["authorizer"], tls=options["tls"],
             log_file=self.log.path if self.log is not None else None,
             reactor=self.reactor).resource(),
             options["credentials_message"],

@@ -52,7 +52,8 @@ class SlaveHTTP:
         self._files_api = FilesAPI(self.files, slave.reactor, access=self._sandbox)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
-                slave.reactor, upid, None, slave.node.max_frame_bytes))
+                slave.reactor, upid, None, slave.node.max_frame_bytes,
+                tls=getattr(slave.node, "tls", None)))
         self.executor_api = executor_api
         self.operator_api = SlaveOperatorAPI(slave, self.flags, self.files)
 

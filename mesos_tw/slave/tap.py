@@ -2,6 +2,8 @@
 ``twistd mesos-slave``: the slave's flags and service.
 """
 
+import os
+
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.python import usage
@@ -26,6 +28,7 @@ from mesos_tw.isolation.factories import isolator_factory
 from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.tls import TLS_PARAMETERS, check_tls
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.protocols.endpoints import (
     DEFAULT_CONNECT,
@@ -152,7 +155,8 @@ class Options(MesosOptions):
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
         ["log_dir", None, None, "Directory to write the log to (mesos-slave.log), also served "
          "as /slave/log through /files/read (default: no log file)."],
-    ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
+    ] + ENDPOINT_PARAMETERS + TLS_PARAMETERS + SLAVE_PARAMETERS + \
+        HTTP_AUTHENTICATION_PARAMETERS + \
         AUTHORIZATION_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
                      advertise_port=parse_port)
@@ -173,6 +177,7 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         try:
             check_endpoint_options(self)
+            check_tls(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_credential(self)
@@ -206,6 +211,7 @@ def make_slave(reactor, options, node, detector, work_dir):
         disk_watch_interval=options["disk_watch_interval"],
         gc_disk_headroom=options["gc_disk_headroom"],
         credential=options.get("credential_message"),
+        environ=dict(os.environ, **options["tls"].environment()),
         executor_secrets=options.get("executor_secrets"),
         sandbox_log_max_size=options["sandbox_log_max_size"],
     )
@@ -255,6 +261,7 @@ class SlaveService(Service):
         self.node = MessageNode(
             self.reactor, UPID("slave(1)", host, advertised_port), None,
             options["max_frame_bytes"], client_endpoints=ClientEndpoints(self.reactor, connect),
+            tls=options["tls"],
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         try:
