@@ -21,15 +21,17 @@ from mesos_tw.master.master import Master
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.scheduler_pb2 import Call
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
+from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.v1 import CallRequest
-from mesos_tw.web.v1 import JSON
+from mesos_tw.web.v1 import JSON, PROTOBUF
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
@@ -467,3 +469,92 @@ class ContainerStatusTests(LaunchedTestCase):
                              ["TASK_STAGING", "TASK_RUNNING"])
             self.assertEqual(task["statuses"][-1]["container_status"], self.expected)
             self.assertNotIn("container_status", task["statuses"][0])
+
+
+class ExecutorAPITests(LaunchedTestCase):
+    """
+    An HTTP executor speaking to the slave as Mesos 1.11's
+    docs/executor-http-api.md shows, with fields we do not act on.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.executor_api = ExecutorAPI(self.clock, self.slave, self.network.node)
+        self.ids = {"executor_id": {"value": "task-a-executor"},
+                    "framework_id": {"value": self.framework_id}}
+
+    def executor_post(self, body):
+        """
+        POST C{body} to the slave's C{/api/v1/executor} as JSON; the request.
+        """
+        request = CallRequest(json.dumps(body).encode(), JSON, {"Accept": JSON},
+                              b"/api/v1/executor")
+        answer = self.executor_api.handle(request)
+        if isinstance(answer, bytes):
+            request.write(answer)
+        self.turn()
+        return request
+
+    def test_documented_subscribe_and_update(self):
+        """
+        The documented SUBSCRIBE (with a key no release defines) gets
+        SUBSCRIBED, naming the run as its container, and the task; the
+        documented UPDATE (base64 uuid, C{SOURCE_EXECUTOR}) is accepted
+        (202) and reaches the framework as an UPDATE with the container
+        status.
+        """
+        stream = self.executor_post(dict(self.ids, type="SUBSCRIBE", subscribe={
+            "unacknowledged_tasks": [], "unacknowledged_updates": [],
+            "a_later_field": True}))
+        events = stream.events(json.loads)
+        run_id = self.slave.frameworks[self.framework_id].executors["task-a-executor"].run_id
+        self.assertEqual([event["type"] for event in events], ["SUBSCRIBED", "LAUNCH"])
+        self.assertEqual(events[0]["subscribed"]["container_id"], {"value": run_id})
+        self.assertEqual(events[1]["launch"]["task"]["task_id"], {"value": "task-a"})
+        update = self.executor_post(dict(self.ids, type="UPDATE", update={"status": {
+            "executor_id": {"value": "task-a-executor"}, "source": "SOURCE_EXECUTOR",
+            "state": "TASK_RUNNING", "task_id": {"value": "task-a"},
+            "uuid": "ZDhlMTgzNGEtMDFlNS00YjlhLTk2MmQtOTFkNTdlOWIyZjg2",
+            "check_status": {"type": "COMMAND", "command": {"exit_code": 0}}}}))
+        self.assertEqual(update.responseCode, 202, b"".join(update.written))
+        [status] = [event["update"]["status"] for event in self.stream.events(json.loads)
+                    if event["type"] == "UPDATE"]
+        self.assertEqual((status["task_id"], status["state"], status["source"]),
+                         ({"value": "task-a"}, "TASK_RUNNING", "SOURCE_EXECUTOR"))
+        self.assertEqual(status["container_status"]["container_id"], {"value": run_id})
+
+    def test_bad_enum_still_refused(self):
+        """
+        Leniency stops at what Mesos refuses too: a state no release
+        defines is a 400 naming its path.
+        """
+        self.executor_post(dict(self.ids, type="SUBSCRIBE", subscribe={}))
+        update = self.executor_post(dict(self.ids, type="UPDATE", update={"status": {
+            "state": "TASK_SLEEPING", "task_id": {"value": "task-a"}, "uuid": "dTE="}}))
+        self.assertEqual(update.responseCode, 400)
+        self.assertIn(b"update.status.state: mesos.TaskState has no value 'TASK_SLEEPING'",
+                      b"".join(update.written))
+
+
+class ProtobufLeniencyTests(MesosClientTestCase):
+    """
+    The same leniency for binary protobuf bodies, as Mesos's protobuf
+    parsing keeps unknown fields aside.
+    """
+
+    def test_unknown_field_number_ignored(self):
+        """
+        A SUBSCRIBE whose FrameworkInfo carries a field number no release
+        defines subscribes.
+        """
+        call = Call(type=Call.SUBSCRIBE, subscribe=Call.Subscribe(
+            framework_info=mesos_pb2.FrameworkInfo(user="foo", name="binary")))
+        # Call.subscribe (3) > Subscribe.framework_info (1) > field 999 (varint 1).
+        extra = b"\xb8\x3e\x01"
+        info = call.subscribe.framework_info.SerializeToString() + extra
+        subscribe = b"\x0a" + bytes([len(info)]) + info
+        data = b"\x10\x01" + b"\x1a" + bytes([len(subscribe)]) + subscribe
+        request = CallRequest(data, PROTOBUF, {"Accept": JSON})
+        self.api.handle(request)
+        self.turn()
+        self.assertEqual(request.events(json.loads)[0]["type"], "SUBSCRIBED")

@@ -29,6 +29,7 @@ from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
+from mesos_tw.protocols.executor_side import executor_message, executor_update
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
@@ -301,17 +302,8 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self._invoke(self.executor, "error", "Attempted to send TASK_STAGING status update; "
                                                  "executors must not send it")
             return self._abort()
-        now = self._reactor.seconds()
-        update = internal.StatusUpdate(
-            framework_id=self.framework_id, executor_id=self.executor_id,
-            status=status, timestamp=now, uuid=self.new_uuid())
-        update.status.timestamp = now
-        update.status.executor_id.CopyFrom(self.executor_id)
-        update.status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
-        update.status.uuid = update.uuid
-        if self.slave_id is not None:
-            update.slave_id.CopyFrom(self.slave_id)
-            update.status.slave_id.CopyFrom(self.slave_id)
+        update = executor_update(status, self.framework_id, self.executor_id, self.slave_id,
+                                 self._reactor.seconds(), self.new_uuid())
         self.unacknowledged[update.uuid] = update
         self.node.send(self.slave, internal.StatusUpdateMessage(update=update))
         return self.status
@@ -324,7 +316,6 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
 
     def _send_framework_message(self, data):
         if self.status == RUNNING:
-            self.node.send(self.slave, internal.ExecutorToFrameworkMessage(
-                slave_id=self.slave_id or mesos_pb2.SlaveID(value=""),
-                framework_id=self.framework_id, executor_id=self.executor_id, data=data))
+            self.node.send(self.slave, executor_message(
+                self.framework_id, self.executor_id, self.slave_id, data))
         return self.status

@@ -37,6 +37,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
 from mesos_tw.protocols.dispatch import Dispatcher
+from mesos_tw.protocols.executor_side import executor_update
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["CommandExecutor", "become_subreaper", "kill_leftovers", "main"]
@@ -310,17 +311,10 @@ class CommandExecutor:
         self.finished_at = self.clock()
 
     def _update(self, task_id, state, text):
-        now = self.wall_clock()
-        update = internal.StatusUpdate(
-            framework_id=self.framework_id, executor_id=self.executor_id, timestamp=now,
-            uuid=uuid.uuid4().bytes,
-            status=mesos_pb2.TaskStatus(
-                task_id=task_id, state=state, message=text, timestamp=now,
-                executor_id=self.executor_id, source=mesos_pb2.TaskStatus.SOURCE_EXECUTOR))
-        update.status.uuid = update.uuid
-        if self.slave_id is not None:
-            update.slave_id.CopyFrom(self.slave_id)
-            update.status.slave_id.CopyFrom(self.slave_id)
+        update = executor_update(
+            mesos_pb2.TaskStatus(task_id=task_id, state=state, message=text),
+            self.framework_id, self.executor_id, self.slave_id, self.wall_clock(),
+            uuid.uuid4().bytes)
         self.unacknowledged[update.uuid] = update
         self.send(internal.StatusUpdateMessage(update=update))
 

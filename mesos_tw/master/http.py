@@ -4,9 +4,10 @@ and field names: health, the full state, the summary, frameworks, slaves,
 tasks, flags, the redirect to the leader, and the metrics snapshot; the
 operator's endpoints (C{/api/v1}, C{/master/teardown}, C{/master/roles},
 C{/master/weights}, maintenance; C{docs/operations.md}); and the web
-UI's dashboard at C{/} and its pages under C{/ui/} (see C{docs/web-ui.md}).  As in Mesos, whose master is the root's delegate,
-each C{/master/<name>} endpoint is also served at C{/<name>}, and a
-trailing slash does not matter.
+UI's dashboard at C{/} and its other pages under C{/ui/}
+(L{mesos_tw.master.ui}, C{docs/web-ui.md}).  As in Mesos, whose master is
+the root's delegate, each C{/master/<name>} endpoint is also served at
+C{/<name>}, and a trailing slash does not matter.
 
 Only the leading master serves the cluster's state.  A standby answers
 those paths with a 307 to the same path on the leader, or a 503 while no
@@ -14,19 +15,17 @@ leader is known; it serves its own health, flags and metrics itself.
 """
 
 import json
-from functools import wraps
 
 from klein import Klein
-from twisted.internet.defer import Deferred
 from twisted.web.static import File
-from twisted.web.template import Element
 
 from mesos_tw import __version__
-from mesos_tw.authorization.checks import approved_or_forbidden, read_view, sandbox_of
+from mesos_tw.authorization.checks import approved_or_forbidden, read_view
 
-from mesos_tw.master.operator_api import teardown as operator_teardown
-from mesos_tw.master.operator_api import update_weights
+from mesos_tw.master._leading import leader_only
+from mesos_tw.master.operator_api import teardown, update_weights
 from mesos_tw.master.operator_views import get_roles, get_weights
+from mesos_tw.master.ui import MasterUI
 from mesos_tw.master.views import (
     frameworks_document, held_by_framework, metrics_snapshot, slaves_document, state_document,
     state_summary, task_list)
@@ -34,51 +33,16 @@ from mesos_tw.protocols.maintenance_pb2 import Schedule
 from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
 from mesos_tw.resources import Resources
 from mesos_tw.slave.files import SandboxFiles
-from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
 from mesos_tw.web.authentication import principal_of
-from mesos_tw.web.dashboard import STATIC, DashboardElement, FrameworkElement
+from mesos_tw.web.dashboard import STATIC, DashboardElement
 from mesos_tw.web.files import FilesAPI
 from mesos_tw.web.history import UtilizationHistory
 from mesos_tw.web.json import BadRequest, int_argument, json_response, stream_json, text_error
-from mesos_tw.web.layout import Page, Pager, render_page
-from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.layout import Page
 from mesos_tw.web.prometheus import CONTENT_TYPE as PROMETHEUS, prometheus_text
 from mesos_tw.web.v1 import CallError, from_v1, to_v1
-from mesos_tw.web.slave_pages import (
-    BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
 
 __all__ = ["MasterHTTP"]
-
-
-def _leader_only(route):
-    """
-    Serve C{route}, given the leading L{Master} after the request, when we
-    lead (a L{BadRequest} it raises is a 400); elsewhere redirect to the
-    leader.
-    """
-
-    @wraps(route)
-    def serve(self, request, *args, **kwargs):
-        leadership = self.leadership
-        if leadership.elected and leadership.master is not None:
-            try:
-                result = route(self, request, leadership.master, *args, **kwargs)
-            except BadRequest as error:
-                return text_error(request, 400, str(error))
-            if isinstance(result, Deferred):
-                return result.addCallback(_html, request)
-            return _html(result, request)
-        leader = leadership.leader
-        if leader is None or leader == leadership.pid:
-            request.setHeader(b"Retry-After", b"1")
-            return text_error(request, 503, "no leading master is elected; try again shortly")
-        request.setResponseCode(307)
-        request.setHeader(b"Location", b"%s://%s:%d%s" % (
-            b"https" if request.isSecure() else b"http",
-            leader.host.encode("ascii"), leader.port, request.uri))
-        return b""
-
-    return serve
 
 
 def _json_body(request, parse):
@@ -122,13 +86,6 @@ def _text_argument(request, name):
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
-def _html(result, request):
-    """
-    A page (an L{Element}) as HTML bytes; anything else as it is.
-    """
-    return render_page(request, result) if isinstance(result, Element) else result
-
-
 class MasterHTTP:
     """
     The master's Klein app.
@@ -142,14 +99,15 @@ class MasterHTTP:
         the leading master's reactor.
     @param scheduler_api: the L{mesos_tw.master.scheduler_api.SchedulerAPI}
         serving C{/api/v1/scheduler}, if enabled.
-    @param authorizer: the L{IAuthorizer} deciding what each principal may
-        read and do here (C{--acls}), or L{None} for everything.
-    @param tls: the L{TLSConfig} the master reads slaves' endpoints with.
     @param operator_api: the L{mesos_tw.master.operator_api.MasterOperatorAPI}
         serving C{/api/v1}, if enabled.
     @param log_file: the master's log file (C{--log_dir}), served as
         C{/master/log} through the files API.
     @param reactor: sends downloads of the log file.
+    @param authorizer: the L{IAuthorizer} deciding what each principal may
+        read and do here (C{--acls}), or L{None} for everything.
+    @param tls: the master's L{mesos_tw.protocols.tls.TLSConfig} (kept for
+        what reads other nodes' endpoints).
     """
 
     app = Klein()
@@ -157,8 +115,7 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 authorizer=None, operator_api=None, log_file=None, reactor=None,
-                 tls=None):
+                 operator_api=None, log_file=None, reactor=None, authorizer=None, tls=None):
         self.leadership = leadership
         self.authorizer = authorizer
         self.tls = tls
@@ -166,22 +123,11 @@ class MasterHTTP:
             None, attached={"/master/log": log_file} if log_file is not None else None), reactor,
             access=self._logs_access)
         self.flags = flags or {"flags": {}}
-        self.slave_http = slave_http
+        self._ui = MasterUI(leadership, slave_http)
         self.scheduler_api = scheduler_api
         self.operator_api = operator_api
         self._history = UtilizationHistory()
         self._history_term = None
-
-    def _metrics(self, master, held=None):
-        """
-        The metrics snapshot, also sampled into the utilization history
-        (which starts afresh with each term of leadership).
-        """
-        metrics = metrics_snapshot(master, held)
-        if self._history_term is not master:
-            self._history, self._history_term = UtilizationHistory(), master
-        self._history.record(master.reactor.seconds(), metrics)
-        return metrics
 
     def _approved(self, request, action, obj, then):
         """
@@ -195,26 +141,21 @@ class MasterHTTP:
         C{then()} if the caller may read the master's log
         (C{access_mesos_logs}), else a 403.
         """
-        return approved_or_forbidden(self.authorizer, request, "access_mesos_logs", None, then)
+        return self._approved(request, "access_mesos_logs", None, then)
 
-    def _sandbox_user(self, master, path):
+    def _metrics(self, master, held=None):
         """
-        The user whose sandbox C{path} is in (its framework's), or L{None}
-        for a path in no executor's sandbox or of a framework unknown here.
+        The metrics snapshot, also sampled into the utilization history
+        (which starts afresh with each term of leadership).
         """
-        found = sandbox_of(path)
-        if found is None:
-            return None
-        record = master.frameworks.get(found[0]) or next(
-            (f for f in master.completed_frameworks if f.id == found[0]), None)
-        return record.info.user if record is not None else None
-
-    def _slaves(self, master, request):
-        return SlaveClient(master.reactor, self.slave_http,
-                           authorization=request.getHeader(b"authorization"), tls=self.tls)
+        metrics = metrics_snapshot(master, held)
+        if self._history_term is not master:
+            self._history, self._history_term = UtilizationHistory(), master
+        self._history.record(master.reactor.seconds(), metrics)
+        return metrics
 
     @app.route("/", methods=["GET"])
-    @_leader_only
+    @leader_only
     def dashboard(self, request, master):
         """
         The web UI's dashboard.
@@ -224,210 +165,12 @@ class MasterHTTP:
         return Page(master, "Dashboard",
                     DashboardElement(master, metrics, self._history, held))
 
-    @app.route("/ui/frameworks", methods=["GET"])
-    @_leader_only
-    def frameworks_page(self, request, master):
+    @app.route("/ui/", branch=True)
+    def ui(self, request):
         """
-        The frameworks, active and completed.
+        The UI's pages other than the dashboard (L{mesos_tw.master.ui}).
         """
-        held = held_by_framework(master.slaves.values())
-        return Page(master, "Frameworks",
-                    FrameworksElement(master, metrics_snapshot(master, held), held))
-
-    @app.route("/ui/frameworks/<framework_id>", methods=["GET"])
-    @_leader_only
-    def framework_page(self, request, master, framework_id):
-        """
-        One framework's page (active or completed), its unfinished tasks a
-        page at a time (C{?offset=&limit=}, 100 by default); 404 for an
-        unknown id.
-        """
-        record = master.frameworks.get(framework_id) or next(
-            (f for f in master.completed_frameworks if f.id == framework_id), None)
-        if record is None:
-            return text_error(request, 404, f"no framework {framework_id}")
-
-        def page():
-            pager = Pager(request, len(record.tasks))
-            tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
-            completed = [task.to_json() for task in record.completed_tasks]
-            return Page(master, f"Framework {record.info.name}",
-                        FrameworkElement(record.summary_json(), tasks, completed, pager))
-
-        return self._approved(request, "view_frameworks", record.info.user, page)
-
-    @app.route("/ui/slaves", methods=["GET"])
-    @_leader_only
-    def slaves_page(self, request, master):
-        """
-        The registered slaves, a page at a time (C{?offset=&limit=}, 100
-        by default).
-        """
-        pager = Pager(request, len(master.slaves))
-        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager,
-                                                    master.maintenance.mode_of))
-
-    @app.route("/ui/offers", methods=["GET"])
-    @_leader_only
-    def offers_page(self, request, master):
-        """
-        The outstanding offers, a page at a time (C{?offset=&limit=}).
-        """
-        pager = Pager(request, len(master.offers))
-        return Page(master, "Offers",
-                    OffersElement(master, pager.slice(master.offers.values()), pager))
-
-    @app.route("/ui/slaves/<slave_id>", methods=["GET"])
-    @_leader_only
-    def slave_page(self, request, master, slave_id):
-        """
-        One slave: its resources, the executors it reports and the tasks
-        the master knows on it; 404 for an unknown slave.  A slave that
-        does not answer still gets its page, saying so.
-        """
-        slave = master.slaves.get(slave_id)
-        if slave is None:
-            return text_error(request, 404, f"no slave {slave_id}")
-        tasks = [record.to_json() for record in slave.tasks.values()]
-
-        def page(slave_state, problem=None):
-            return Page(master, f"Slave {slave.info.hostname}",
-                        SlaveElement(slave.to_json(), tasks, slave_state, problem))
-
-        def unavailable(failure):
-            failure.trap(SlaveUnavailable)
-            return page(None, f"{failure.value}; its executors are not shown.")
-
-        d = self._slaves(master, request).get_json(str(slave.pid), "/slave(1)/state")
-        d.addCallbacks(page, unavailable)
-        return d
-
-    @app.route("/ui/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
-               methods=["GET"])
-    @_leader_only
-    def executor_page(self, request, master, slave_id, framework_id, executor_id):
-        """
-        One executor on a slave, with its tasks, sandbox and resource usage
-        (from the slave's C{/monitor/statistics}, when it reports any); 404
-        when the slave or the executor is unknown, 502 when the slave did
-        not answer.
-        """
-        slave = master.slaves.get(slave_id)
-        if slave is None:
-            return text_error(request, 404, f"no slave {slave_id}")
-        slaves, pid = self._slaves(master, request), str(slave.pid)
-
-        def page(statistics, slave_state):
-            executor, running = find_executor(slave_state, framework_id, executor_id)
-            if executor is None:
-                return text_error(request, 404, f"no executor {executor_id} of framework "
-                                  f"{framework_id} on slave {slave_id}")
-            usage = next((entry["statistics"] for entry in statistics or ()
-                          if (entry["framework_id"], entry["executor_id"])
-                          == (framework_id, executor_id)), None)
-            return Page(master, f"Executor {executor_id}",
-                        ExecutorElement(slave_id, framework_id, executor, running, usage))
-
-        def without_statistics(failure):
-            failure.trap(SlaveUnavailable)
-            return None
-
-        def with_statistics(slave_state):
-            d = slaves.get_json(pid, "/monitor/statistics")
-            d.addErrback(without_statistics)
-            d.addCallback(page, slave_state)
-            return d
-
-        d = slaves.get_json(pid, "/slave(1)/state")
-        d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
-        return d
-
-    def _slave_failed(self, failure, request):
-        failure.trap(SlaveUnavailable)
-        return text_error(request, failure.value.code, str(failure.value))
-
-    def _path(self, request):
-        """
-        The C{path} query argument, which the sandbox pages need.
-
-        @raise BadRequest: when it is missing.
-        """
-        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
-        if not path:
-            raise BadRequest("path is required (a sandbox directory or file)")
-        return path
-
-    @app.route("/ui/slaves/<slave_id>/browse", methods=["GET"])
-    @_leader_only
-    def browse_page(self, request, master, slave_id):
-        """
-        The sandbox browser: a directory on a slave (C{?path=}), as the
-        slave lists it; its 4xx (outside the sandboxes, no such directory)
-        are passed on with their message.
-        """
-        slave = master.slaves.get(slave_id)
-        if slave is None:
-            return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-
-        def browse():
-            d = self._slaves(master, request).get_json(
-                str(slave.pid), "/files/browse", path=path)
-            d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
-                slave_id, str(slave.pid), path, entries)), self._slave_failed,
-                errbackArgs=(request,))
-            return d
-
-        return self._approved(request, "access_sandboxes",
-                              self._sandbox_user(master, path), browse)
-
-    @app.route("/ui/slaves/<slave_id>/tail", methods=["GET"])
-    @_leader_only
-    def tail_page(self, request, master, slave_id):
-        """
-        A sandbox file (C{?path=}) that follows as it grows, with a
-        download link; the file is checked with the slave first.
-        """
-        slave = master.slaves.get(slave_id)
-        if slave is None:
-            return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-
-        def tail():
-            d = self._slaves(master, request).get_json(
-                str(slave.pid), "/files/read", path=path, offset=-1)
-            d.addCallbacks(lambda _: Page(
-                master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
-                scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
-            return d
-
-        return self._approved(request, "access_sandboxes",
-                              self._sandbox_user(master, path), tail)
-
-    @app.route("/ui/slaves/<slave_id>/files/read", methods=["GET"])
-    @_leader_only
-    def read_file(self, request, master, slave_id):
-        """
-        The slave's C{/files/read} (C{path}, C{offset}, C{length}) through
-        the master, for the log tail: Mesos's C{{data, offset}}.
-        """
-        slave = master.slaves.get(slave_id)
-        if slave is None:
-            return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-        params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
-        length = int_argument(request, "length", None)
-        if length is not None:
-            params["length"] = length
-
-        def read():
-            d = self._slaves(master, request).get_json(str(slave.pid), "/files/read", **params)
-            d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
-                           errbackArgs=(request,))
-            return d
-
-        return self._approved(request, "access_sandboxes",
-                              self._sandbox_user(master, path), read)
+        return self._ui.resource()
 
     @app.route("/files/", branch=True)
     def files_api(self, request):
@@ -463,7 +206,7 @@ class MasterHTTP:
     @app.route("/master/state", methods=["GET"])
     @app.route("/master/state.json", methods=["GET"])
     @app.route("/state", methods=["GET"])
-    @_leader_only
+    @leader_only
     def state(self, request, master):
         """
         The cluster state (frameworks, slaves, tasks, offers) as JSON,
@@ -476,7 +219,7 @@ class MasterHTTP:
 
     @app.route("/master/state-summary", methods=["GET"])
     @app.route("/state-summary", methods=["GET"])
-    @_leader_only
+    @leader_only
     def summary(self, request, master):
         """
         Slaves and frameworks with task counts, without task lists.
@@ -486,7 +229,7 @@ class MasterHTTP:
 
     @app.route("/master/frameworks", methods=["GET"])
     @app.route("/frameworks", methods=["GET"])
-    @_leader_only
+    @leader_only
     def frameworks(self, request, master):
         """
         Frameworks, active and completed (streamed as the state is); only
@@ -499,7 +242,7 @@ class MasterHTTP:
 
     @app.route("/master/slaves", methods=["GET"])
     @app.route("/slaves", methods=["GET"])
-    @_leader_only
+    @leader_only
     def slaves(self, request, master):
         """
         Registered slaves (streamed as the state is); only the one
@@ -511,7 +254,7 @@ class MasterHTTP:
     @app.route("/master/tasks", methods=["GET"])
     @app.route("/master/tasks.json", methods=["GET"])
     @app.route("/tasks", methods=["GET"])
-    @_leader_only
+    @leader_only
     def tasks(self, request, master):
         """
         Tasks, newest first, as Mesos's C{/tasks}: C{limit} (100; a
@@ -530,31 +273,6 @@ class MasterHTTP:
             lambda view: json_response(request, task_list(
                 master, None if limit < 0 else limit, offset, order,
                 framework_id=framework_id, task_id=task_id, view=view)))
-
-    @app.route("/master/teardown", methods=["POST"])
-    @app.route("/teardown", methods=["POST"])
-    @_leader_only
-    def teardown(self, request, master):
-        """
-        Mesos's C{/master/teardown}: remove the framework C{frameworkId}
-        (a form field or query argument; its scheduler hears that it was
-        removed), killing its tasks; 400 without one or for an unknown
-        one, 403 when the ACLs do not let the principal tear it down.
-        """
-        framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
-        if not framework_id:
-            return text_error(request, 400,
-                              "Missing 'frameworkId' query parameter in the request body")
-        framework = master.frameworks.get(framework_id)
-        if framework is None:
-            return text_error(request, 400, "No framework found with specified ID")
-
-        def teardown():
-            operator_teardown(master, framework_id)
-            return b""
-
-        return self._approved(request, "teardown_frameworks",
-                              framework.info.principal or None, teardown)
 
     @app.route("/master/flags", methods=["GET"])
     @app.route("/flags", methods=["GET"])
@@ -632,10 +350,34 @@ class MasterHTTP:
             return text_error(request, 404, "the v1 operator API is not enabled here")
         return self.operator_api.handle(request)
 
+    @app.route("/master/teardown", methods=["POST"])
+    @app.route("/teardown", methods=["POST"])
+    @leader_only
+    def teardown(self, request, master):
+        """
+        Mesos's C{/master/teardown}: remove the framework C{frameworkId}
+        (a form field or query argument; its scheduler hears that it was
+        removed), killing its tasks; 400 without one or for an unknown
+        one, 403 when the ACLs do not let the principal tear it down.
+        """
+        framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
+        if not framework_id:
+            raise BadRequest("Missing 'frameworkId' query parameter in the request body")
+        framework = master.frameworks.get(framework_id)
+        if framework is None:
+            raise BadRequest("No framework found with specified ID")
+
+        def remove():
+            teardown(master, framework_id)
+            return b""
+
+        return self._approved(request, "teardown_frameworks",
+                              framework.info.principal or None, remove)
+
     @app.route("/master/roles", methods=["GET"])
     @app.route("/master/roles.json", methods=["GET"])
     @app.route("/roles", methods=["GET"])
-    @_leader_only
+    @leader_only
     def roles(self, request, master):
         """
         Mesos's C{/master/roles}: each role's weight, frameworks and what
@@ -649,7 +391,7 @@ class MasterHTTP:
 
     @app.route("/master/weights", methods=["GET"])
     @app.route("/weights", methods=["GET"])
-    @_leader_only
+    @leader_only
     def weights(self, request, master):
         """
         Mesos's C{/master/weights}: C{[{"role", "weight"}]}.
@@ -658,7 +400,7 @@ class MasterHTTP:
 
     @app.route("/master/weights", methods=["PUT"])
     @app.route("/weights", methods=["PUT"])
-    @_leader_only
+    @leader_only
     def update_weights(self, request, master):
         """
         Mesos's C{PUT /master/weights}: a JSON array of C{{"role", "weight"}}.
@@ -676,7 +418,7 @@ class MasterHTTP:
 
     @app.route("/master/maintenance/schedule", methods=["GET"])
     @app.route("/maintenance/schedule", methods=["GET"])
-    @_leader_only
+    @leader_only
     def maintenance_schedule(self, request, master):
         """
         Mesos's C{/master/maintenance/schedule}: the schedule's JSON.
@@ -685,7 +427,7 @@ class MasterHTTP:
 
     @app.route("/master/maintenance/schedule", methods=["POST"])
     @app.route("/maintenance/schedule", methods=["POST"])
-    @_leader_only
+    @leader_only
     def update_maintenance_schedule(self, request, master):
         """
         Replace the schedule with the body's (Mesos's C{Schedule} JSON).
@@ -696,7 +438,7 @@ class MasterHTTP:
 
     @app.route("/master/maintenance/status", methods=["GET"])
     @app.route("/maintenance/status", methods=["GET"])
-    @_leader_only
+    @leader_only
     def maintenance_status(self, request, master):
         """
         Mesos's C{/master/maintenance/status}: DRAINING machines with the
@@ -706,7 +448,7 @@ class MasterHTTP:
 
     @app.route("/master/machine/down", methods=["POST"])
     @app.route("/machine/down", methods=["POST"])
-    @_leader_only
+    @leader_only
     def machines_down(self, request, master):
         """
         Mesos's C{/master/machine/down}: a JSON array of machine ids.
@@ -716,7 +458,7 @@ class MasterHTTP:
 
     @app.route("/master/machine/up", methods=["POST"])
     @app.route("/machine/up", methods=["POST"])
-    @_leader_only
+    @leader_only
     def machines_up(self, request, master):
         """
         Mesos's C{/master/machine/up}: a JSON array of machine ids.

@@ -34,6 +34,7 @@ from zope.interface import implementer
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
+from mesos_tw.protocols.executor_side import executor_message, executor_update
 from mesos_tw.protocols.executor_pb2 import Call, Event
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
@@ -145,26 +146,15 @@ class HttpExecutor(Subscription):
         changes): stamped with our ids and the slave's, the executor as its
         source, the status's uuid as the update's.
         """
-        now = self.reactor.seconds()
-        status.executor_id.CopyFrom(self.executor_id)
-        status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
-        if not status.HasField("timestamp"):
-            status.timestamp = now
-        update = internal.StatusUpdate(
-            framework_id=self.framework_id, executor_id=self.executor_id, status=status,
-            timestamp=now, uuid=status.uuid)
-        if self.slave_id is not None:
-            update.slave_id.CopyFrom(self.slave_id)
-            update.status.slave_id.CopyFrom(self.slave_id)
-        return update
+        return executor_update(status, self.framework_id, self.executor_id, self.slave_id,
+                               self.reactor.seconds(), status.uuid, keep_timestamp=True)
 
     def message(self, data):
         """
         Send C{data} to the framework's scheduler (best effort).
         """
-        self.node.send(self.slave, internal.ExecutorToFrameworkMessage(
-            slave_id=self.slave_id or mesos_pb2.SlaveID(value=""),
-            framework_id=self.framework_id, executor_id=self.executor_id, data=data))
+        self.node.send(self.slave, executor_message(
+            self.framework_id, self.executor_id, self.slave_id, data))
 
     # Events.
 

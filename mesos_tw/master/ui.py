@@ -1,0 +1,232 @@
+"""
+The web UI's pages other than the dashboard, served under C{/ui/} (so that
+Mesos's JSON endpoints keep their root paths): frameworks, one framework,
+slaves, one slave, one executor, outstanding offers, and the sandbox
+browser and log tail through the slaves' files API (C{docs/web-ui.md}).
+Only the leading master serves them; a standby redirects to the leader.
+"""
+
+from klein import Klein
+
+from mesos_tw.master._leading import leader_only
+from mesos_tw.master.views import held_by_framework, metrics_snapshot
+from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
+from mesos_tw.web.dashboard import FrameworkElement
+from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
+from mesos_tw.web.layout import Page, Pager
+from mesos_tw.web.pages import FrameworksElement, OffersElement, SlavesElement
+from mesos_tw.web.slave_pages import (
+    BrowseElement, ExecutorElement, SlaveElement, TailElement, find_executor)
+
+__all__ = ["MasterUI"]
+
+
+class MasterUI:
+    """
+    The UI pages' Klein app, mounted at C{/ui/} by
+    L{mesos_tw.master.http.MasterHTTP}.
+
+    @param leadership: an L{ILeadership <mesos_tw.master.election.ILeadership>}.
+    @param slave_http: the treq-like client the pages read slaves' own
+        endpoints with; by default one on the leading master's reactor.
+    """
+
+    app = Klein()
+    app.url_map.strict_slashes = False
+
+    def __init__(self, leadership, slave_http=None):
+        self.leadership = leadership
+        self.slave_http = slave_http
+
+    def _slaves(self, master):
+        return SlaveClient(master.reactor, self.slave_http)
+
+    @app.route("/frameworks", methods=["GET"])
+    @leader_only
+    def frameworks_page(self, request, master):
+        """
+        The frameworks, active and completed.
+        """
+        held = held_by_framework(master.slaves.values())
+        return Page(master, "Frameworks",
+                    FrameworksElement(master, metrics_snapshot(master, held), held))
+
+    @app.route("/frameworks/<framework_id>", methods=["GET"])
+    @leader_only
+    def framework_page(self, request, master, framework_id):
+        """
+        One framework's page (active or completed), its unfinished tasks a
+        page at a time (C{?offset=&limit=}, 100 by default); 404 for an
+        unknown id.
+        """
+        record = master.frameworks.get(framework_id) or next(
+            (f for f in master.completed_frameworks if f.id == framework_id), None)
+        if record is None:
+            return text_error(request, 404, f"no framework {framework_id}")
+        pager = Pager(request, len(record.tasks))
+        tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
+        completed = [task.to_json() for task in record.completed_tasks]
+        return Page(master, f"Framework {record.info.name}",
+                    FrameworkElement(record.summary_json(), tasks, completed, pager))
+
+    @app.route("/slaves", methods=["GET"])
+    @leader_only
+    def slaves_page(self, request, master):
+        """
+        The registered slaves, a page at a time (C{?offset=&limit=}, 100
+        by default).
+        """
+        pager = Pager(request, len(master.slaves))
+        return Page(master, "Slaves", SlavesElement(pager.slice(master.slaves.values()), pager,
+                                                    master.maintenance.mode_of))
+
+    @app.route("/offers", methods=["GET"])
+    @leader_only
+    def offers_page(self, request, master):
+        """
+        The outstanding offers, a page at a time (C{?offset=&limit=}).
+        """
+        pager = Pager(request, len(master.offers))
+        return Page(master, "Offers",
+                    OffersElement(master, pager.slice(master.offers.values()), pager))
+
+    @app.route("/slaves/<slave_id>", methods=["GET"])
+    @leader_only
+    def slave_page(self, request, master, slave_id):
+        """
+        One slave: its resources, the executors it reports and the tasks
+        the master knows on it; 404 for an unknown slave.  A slave that
+        does not answer still gets its page, saying so.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        tasks = [record.to_json() for record in slave.tasks.values()]
+
+        def page(slave_state, problem=None):
+            return Page(master, f"Slave {slave.info.hostname}",
+                        SlaveElement(slave.to_json(), tasks, slave_state, problem))
+
+        def unavailable(failure):
+            failure.trap(SlaveUnavailable)
+            return page(None, f"{failure.value}; its executors are not shown.")
+
+        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
+        d.addCallbacks(page, unavailable)
+        return d
+
+    @app.route("/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
+               methods=["GET"])
+    @leader_only
+    def executor_page(self, request, master, slave_id, framework_id, executor_id):
+        """
+        One executor on a slave, with its tasks, sandbox and resource usage
+        (from the slave's C{/monitor/statistics}, when it reports any); 404
+        when the slave or the executor is unknown, 502 when the slave did
+        not answer.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        slaves, pid = self._slaves(master), str(slave.pid)
+
+        def page(statistics, slave_state):
+            executor, running = find_executor(slave_state, framework_id, executor_id)
+            if executor is None:
+                return text_error(request, 404, f"no executor {executor_id} of framework "
+                                  f"{framework_id} on slave {slave_id}")
+            usage = next((entry["statistics"] for entry in statistics or ()
+                          if (entry["framework_id"], entry["executor_id"])
+                          == (framework_id, executor_id)), None)
+            return Page(master, f"Executor {executor_id}",
+                        ExecutorElement(slave_id, framework_id, executor, running, usage))
+
+        def without_statistics(failure):
+            failure.trap(SlaveUnavailable)
+            return None
+
+        def with_statistics(slave_state):
+            d = slaves.get_json(pid, "/monitor/statistics")
+            d.addErrback(without_statistics)
+            d.addCallback(page, slave_state)
+            return d
+
+        d = slaves.get_json(pid, "/slave(1)/state")
+        d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
+        return d
+
+    def _slave_failed(self, failure, request):
+        failure.trap(SlaveUnavailable)
+        return text_error(request, failure.value.code, str(failure.value))
+
+    def _path(self, request):
+        """
+        The C{path} query argument, which the sandbox pages need.
+
+        @raise BadRequest: when it is missing.
+        """
+        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+        if not path:
+            raise BadRequest("path is required (a sandbox directory or file)")
+        return path
+
+    @app.route("/slaves/<slave_id>/browse", methods=["GET"])
+    @leader_only
+    def browse_page(self, request, master, slave_id):
+        """
+        The sandbox browser: a directory on a slave (C{?path=}), as the
+        slave lists it; its 4xx (outside the sandboxes, no such directory)
+        are passed on with their message.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        path = self._path(request)
+        d = self._slaves(master).get_json(str(slave.pid), "/files/browse", path=path)
+        d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
+            slave_id, str(slave.pid), path, entries)), self._slave_failed,
+            errbackArgs=(request,))
+        return d
+
+    @app.route("/slaves/<slave_id>/tail", methods=["GET"])
+    @leader_only
+    def tail_page(self, request, master, slave_id):
+        """
+        A sandbox file (C{?path=}) that follows as it grows, with a
+        download link; the file is checked with the slave first.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        path = self._path(request)
+        d = self._slaves(master).get_json(str(slave.pid), "/files/read", path=path, offset=-1)
+        d.addCallbacks(lambda _: Page(
+            master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
+            scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
+        return d
+
+    @app.route("/slaves/<slave_id>/files/read", methods=["GET"])
+    @leader_only
+    def read_file(self, request, master, slave_id):
+        """
+        The slave's C{/files/read} (C{path}, C{offset}, C{length}) through
+        the master, for the log tail: Mesos's C{{data, offset}}.
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+        path = self._path(request)
+        params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
+        length = int_argument(request, "length", None)
+        if length is not None:
+            params["length"] = length
+        d = self._slaves(master).get_json(str(slave.pid), "/files/read", **params)
+        d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
+                       errbackArgs=(request,))
+        return d
+
+    def resource(self):
+        """
+        The app as a Twisted web resource.
+        """
+        return self.app.resource()
