@@ -300,9 +300,11 @@ class FrameworkFailoverTests(FailoverTestCase):
     @inlineCallbacks
     def test_slave_partition(self):
         """
-        A slave that stops answering is removed: its task is reported LOST
-        and the framework hears slaveLost.  When it comes back it is told
-        to shut down, and is not registered again.
+        A slave that stops answering is unreachable: its task is reported
+        LOST (the framework is not partition-aware) and the framework hears
+        slaveLost.  When it comes back, missing the master's pings, it
+        registers again, is admitted with its task, and the framework hears
+        the task RUNNING again (Mesos 1.x).
         """
         # 2 s without an answer removes a slave: long enough that the
         # healthy one, on a loaded machine, always answers in time.
@@ -320,22 +322,29 @@ class FrameworkFailoverTests(FailoverTestCase):
                              and ("slaveLost", lost_slave) in s.events,
                              "the partitioned slave's task to be lost")
         partitioned.resume()
-        yield partitioned.wait_for_output(reactor, b"told this slave to shut down")
-        _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
-        self.assertEqual([s["id"] for s in state["slaves"]], [scheduler.slaves["two"]])
+        yield scheduler.wait(lambda s: s.latest("one") == "TASK_RUNNING",
+                             "the task reported running again", timeout=30)
+        self.assertEqual(scheduler.states["one"][-3:],
+                         ["TASK_RUNNING", "TASK_LOST", "TASK_RUNNING"])
+        _, state = yield self.cluster.wait_for(lambda p, s: len(s["slaves"]) == 2,
+                                               "both slaves registered")
+        self.assertEqual(state["unreachable_slaves"], 0)
         self.assertEqual(scheduler.latest("two"), "TASK_RUNNING")
 
     @inlineCallbacks
-    def test_slave_removed_before_failover(self):
+    def test_unreachable_slave_back_after_failover(self):
         """
-        A slave partitioned away and removed by the leader (its task
-        reported LOST), which comes back only after that leader was killed,
-        is told to shut down by the new leader, which read the removal from
-        ZooKeeper: the lost task does not come back to life.
+        A slave partitioned away and found unreachable by the leader (its
+        task reported LOST to a framework that is not partition-aware, and
+        not told to shut down), which comes back only after that leader was
+        killed, is admitted by the new leader (Mesos 1.x; a slave that
+        unregistered would be refused, as the registry tests show; a slave
+        adopted with its tasks is tests.test_master's
+        test_reregister_unknown_slave_with_tasks: the emulated slave reports
+        none).
 
         The slave is emulated in this process, behind a L{Partition} that
-        drops what the old leader sends, its C{ShutdownMessage} included (a
-        paused slave process would read that from its socket on resuming).
+        drops what the old leader sends.
         """
         yield self.start_cluster(masters=2, slaves=0, master_flags=[
             "--slave_ping_timeout=0.5secs", "--max_slave_ping_timeouts=4"])
@@ -353,9 +362,8 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield scheduler.wait(lambda s: s.latest("lost") == "TASK_LOST"
                              and ("slaveLost", slave_id) in s.events,
                              "the partitioned slave's task to be lost")
-        yield until(reactor, lambda: partition.of(old_leader, internal.ShutdownMessage),
-                    "the old leader's ShutdownMessage (which the partition drops)")
         yield self.cluster.kill_master(old_port)
+        self.assertEqual(partition.of(old_leader, internal.ShutdownMessage), [])
         _, state = yield self.cluster.wait_for(
             lambda p, s: p != old_port and scheduler.framework_id in active_frameworks(s),
             "a new leader with the framework")
@@ -367,11 +375,9 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield until(reactor, lambda: partition.of(new_leader, answers),
                     "the new leader's answer to the re-registration", deadline=30)
         answer = partition.of(new_leader, answers)[0]
-        self.assertIsInstance(answer, internal.ShutdownMessage)
-        self.assertIn("was removed", answer.message)
+        self.assertIsInstance(answer, internal.SlaveReregisteredMessage)
         _, state = yield self.cluster.wait_for(lambda p, s: p != old_port, "the new leader")
-        self.assertEqual((state["slaves"], task_states(state)), ([], {}))
-        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST"])
+        self.assertEqual([s["id"] for s in state["slaves"]], [slave_id])
 
 
 @implementer(IMessageReceiver)

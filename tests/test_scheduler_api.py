@@ -139,7 +139,7 @@ class SchedulerAPITests(TestCase):
                        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}},
             stream_id)
         self.assertEqual(response.code, 202)
-        for state in ("TASK_RUNNING", "TASK_FINISHED"):
+        for state in ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"):
             update = yield reader.next(lambda e, s=state: e["type"] == "UPDATE"
                                        and e["update"]["status"]["state"] == s)
             status = update["update"]["status"]

@@ -102,10 +102,13 @@ def detector_for(spec, reactor=None, read_file=None,
                  session_timeout=constants.ZK_SESSION_TIMEOUT):
     """
     A detector for a master specification (text, or what
-    L{resolve_master} made of it).
+    L{resolve_master} made of it); a detector already made (the
+    simulator's, on its in-memory ZooKeeper) is used as it is.
 
     @raise DetectorError: for a specification that cannot be used.
     """
+    if IMasterDetector.providedBy(spec):
+        return spec
     location = resolve_master(spec, read_file) if isinstance(spec, str) else spec
     if isinstance(location, ZooKeeperURL):
         return ZooKeeperDetector(_zookeeper(reactor, location, session_timeout),

@@ -428,12 +428,17 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.node.send(self.master, message)
         return self.status
 
-    def killTask(self, taskId):
+    def killTask(self, taskId, killPolicy=None):
         """
         Kill a task; its TASK_KILLED (or TASK_LOST) update follows.
+
+        @param killPolicy: a C{KillPolicy} whose C{grace_period} overrides
+            the one the task was launched with (Mesos's v1 C{KILL} call's).
         """
-        return self._call(self._send_to_master, internal.KillTaskMessage(
-            framework_id=self._framework_id(), task_id=taskId))
+        kill = internal.KillTaskMessage(framework_id=self._framework_id(), task_id=taskId)
+        if killPolicy is not None:
+            kill.kill_policy.CopyFrom(killPolicy)
+        return self._call(self._send_to_master, kill)
 
     def reviveOffers(self):
         """

@@ -26,6 +26,8 @@ import uuid
 
 from zope.interface import implementer
 
+from mesos_tw.checks.validation import validate_kill_policy
+
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
@@ -374,8 +376,13 @@ class SchedulerAPI:
         subscription.send(internal.SuppressOffersMessage(framework_id=framework_id))
 
     def _call_kill(self, subscription, framework_id, body):
-        subscription.send(internal.KillTaskMessage(framework_id=framework_id,
-                                                   task_id=body.task_id))
+        kill = internal.KillTaskMessage(framework_id=framework_id, task_id=body.task_id)
+        if body.HasField("kill_policy"):
+            error = validate_kill_policy(body.kill_policy)
+            if error is not None:
+                raise CallError(f"kill.kill_policy is invalid: {error}")
+            kill.kill_policy.CopyFrom(body.kill_policy)
+        subscription.send(kill)
 
     def _call_shutdown(self, subscription, framework_id, body):
         subscription.send(internal.ShutdownExecutorMessage(

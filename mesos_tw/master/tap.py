@@ -23,6 +23,7 @@ from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.operator_api import MasterOperatorAPI
+from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
@@ -285,7 +286,10 @@ class MasterService(Service):
                                      client_endpoints=self._client_endpoints(),
                                      tls=options["tls"]))
         flags = flags_json(options, [p[0] for p in Options.optParameters])
-        self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags)
+        files = AttachedFiles()
+        if self.log is not None:
+            files.attach(self.log.path, "/master/log")
+        self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags, files)
         resource = guarded(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
             operator_api=self.operator_api, authorizer=options["authorizer"], tls=options["tls"],

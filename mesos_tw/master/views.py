@@ -22,8 +22,9 @@ _EVERYTHING = ReadView()
 
 
 #: The task states the summary counts.
-_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
-                "TASK_FAILED", "TASK_LOST", "TASK_ERROR")
+_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+                "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED",
+                "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN")
 
 
 def _task_counts(states):
@@ -55,6 +56,7 @@ def _framework_document(framework, view=_EVERYTHING):
     """
     tasks = view.tasks(framework.tasks.values(), framework)
     completed = view.tasks(framework.completed_tasks, framework)
+    unreachable = view.tasks(framework.unreachable_tasks.values(), framework)
     offers = list(framework.offers.values())
     executors = _executor_resources(framework)
 
@@ -69,6 +71,7 @@ def _framework_document(framework, view=_EVERYTHING):
             json["executors"] = []
         json["tasks"] = LazyList(tasks, TaskRecord.to_json)
         json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
+        json["unreachable_tasks"] = LazyList(unreachable, TaskRecord.to_json)
         json["offers"] = [offer.to_json() for offer in offers]
         yield json
 
@@ -109,10 +112,11 @@ def _framework_summary(framework):
     counts and its slaves are gathered ten tasks per step.
     """
     tasks = list(framework.tasks.values())
+    unreachable = [record.task.state for record in framework.unreachable_tasks.values()]
     executors = _executor_resources(framework)
 
     def produce():
-        used, states, slave_ids = Resources.sum(executors), Counter(), set()
+        used, states, slave_ids = Resources.sum(executors), Counter(unreachable), set()
         for start in range(0, len(tasks), _SUM_STEP):
             step = tasks[start:start + _SUM_STEP]
             used = Resources.sum([used] + [record.resources for record in step])
@@ -185,6 +189,8 @@ def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
         if framework_id is not None and framework.id != framework_id:
             continue
+        entries.extend((launched(r), framework.id, r.task.task_id.value, r)
+                       for r in view.tasks(framework.unreachable_tasks.values(), framework))
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
                        for r in view.tasks(framework.tasks.values(), framework))
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)

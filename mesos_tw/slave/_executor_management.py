@@ -28,7 +28,7 @@ from mesos_tw.slave.state import (
     FrameworkRecord,
 )
 
-__all__ = ["ExecutorManagement"]
+__all__ = ["ExecutorManagement", "task_record"]
 
 Status = mesos_pb2.TaskStatus
 
@@ -82,7 +82,7 @@ class ExecutorManagement:
         if executor is None:
             return
         for task in tasks:
-            self._checkpoint_task(framework, executor, _task_record(framework, executor, task))
+            self._checkpoint_task(framework, executor, task_record(framework, executor, task))
         if executor.connected:
             self._send_tasks(framework, executor, tasks, grouped)
         else:
@@ -256,7 +256,7 @@ class ExecutorManagement:
         again should the executor lose its connection without having seen
         it.
         """
-        record = _task_record(framework, executor, task)
+        record = task_record(framework, executor, task)
         executor.tasks[task.task_id.value] = record
         executor.staging[task.task_id.value] = (task, group)
         return record
@@ -529,7 +529,7 @@ class ExecutorManagement:
                 self._schedule_framework_gc(framework)
 
 
-def _task_record(framework, executor, task):
+def task_record(framework, executor, task):
     """
     The C{Task} the slave keeps (and checkpoints) of a C{TaskInfo}, staging.
     """

@@ -35,6 +35,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.slave import paths
 from mesos_tw.slave.checkpoint import CheckpointError, checkpoint
+from mesos_tw.slave._executor_management import task_record
 from mesos_tw.slave.checkpointed import read_boot_id, recover_slave_state
 from mesos_tw.slave.launching import COMMAND_EXECUTOR_NAME
 from mesos_tw.slave.state import RUNNING, TERMINAL_STATES, ExecutorRecord, FrameworkRecord
@@ -269,7 +270,7 @@ class SlaveRecovery:
     def _reregister_message(self):
         """
         The C{ReregisterSlaveMessage} naming every executor and task we
-        run, and (as Mesos) the tasks that have ended but whose updates are
+        run or hold for an executor still registering, and (as Mesos) the tasks that have ended but whose updates are
         not all acknowledged, in the state the master last acknowledged:
         their updates are on their way, and the master must not think them
         unknown to us meanwhile.
@@ -282,6 +283,11 @@ class SlaveRecovery:
                 info.CopyFrom(executor.info)
                 info.framework_id.value = framework.id
                 message.tasks.extend(executor.tasks.values())
+                # Tasks waiting for their executor to register are ours too
+                # (Mesos reports them TASK_STAGING): left out, the master
+                # would report them lost while they may still run.
+                message.tasks.extend(task_record(framework, executor, task)
+                                     for task in executor.queued_tasks.values())
             for executor in list(framework.executors.values()) + list(
                     framework.completed_executors):
                 for task in executor.completed_tasks:

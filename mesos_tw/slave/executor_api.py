@@ -205,7 +205,10 @@ class HttpExecutor(Subscription):
             task_group=message.task_group)))
 
     def _kill(self, message):
-        self._send_event(Event(type=Event.KILL, kill=Event.Kill(task_id=message.task_id)))
+        kill = Event.Kill(task_id=message.task_id)
+        if message.HasField("kill_policy"):
+            kill.kill_policy.CopyFrom(message.kill_policy)
+        self._send_event(Event(type=Event.KILL, kill=kill))
 
     def _message(self, message):
         self._send_event(Event(type=Event.MESSAGE, message=Event.Message(data=message.data)))

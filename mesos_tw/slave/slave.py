@@ -181,6 +181,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
         self._authentication = ClientAuthentication(
             reactor, node, credential, self._registration.start, self._refused)
+        self._ping_timeout = None
+        self._ping_timer = None
         self.monitor = ResourceMonitor(
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
@@ -272,6 +274,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
         self._authentication.stop()
+        self._cancel_ping_timer()
         self.status_updates.stop()
         self.monitor.stop()
         self._stop_gc()
@@ -339,11 +342,40 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             self.id = message.slave_id.value
             self._checkpoint_slave()
         self.registration = REGISTERED
+        if message.HasField("connection"):
+            self._ping_timeout = message.connection.total_ping_timeout_seconds or None
+        self._expect_ping()
         self.status_updates.flush()
         self._maybe_register_afresh()
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())
+        if sender == self.master:
+            self._expect_ping()
+
+    def _expect_ping(self):
+        """
+        Expect the master's next ping within the total ping timeout it gave
+        (Mesos's agent does the same): a master that found this slave
+        unreachable stops pinging it, and the slave must then register
+        again to be admitted back with its tasks.
+        """
+        self._cancel_ping_timer()
+        if self._ping_timeout is not None:
+            self._ping_timer = self.reactor.callLater(self._ping_timeout, self._no_ping)
+
+    def _cancel_ping_timer(self):
+        if self._ping_timer is not None and self._ping_timer.active():
+            self._ping_timer.cancel()
+        self._ping_timer = None
+
+    def _no_ping(self):
+        self._ping_timer = None
+        if self.registration != REGISTERED:
+            return
+        self.log.warn("No ping from master {master} in {timeout}s; registering again",
+                      master=str(self.master), timeout=self._ping_timeout)
+        self._new_master(self.master)
 
     def _shutdown(self, sender, message):
         if sender != self.master:

@@ -7,7 +7,7 @@ L{MemoryZooKeeper.suspend}, L{MemoryZooKeeper.reconnect} and
 L{MemoryZooKeeper.expire}.
 """
 
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError, SessionExpiredError
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
@@ -95,6 +95,15 @@ class MemoryZooKeeperServer:
         self._fire("children", parent, "CHILD")
         return path
 
+    def set(self, path, data):
+        """
+        Replace a znode's data; its data watchers fire.
+        """
+        if path not in self.data:
+            raise NoNodeError(path)
+        self.data[path] = data
+        self._fire("data", path, "CHANGED")
+
     def delete(self, path):
         """
         Delete a znode without children.
@@ -171,12 +180,18 @@ class MemoryZooKeeper:
         """
         The server expires the session (its ephemeral znodes go); a new
         session follows at once.
+
+        Requests made while the session's znodes go (by watches that their
+        deletion fires) fail, as a real server fails an expired session's
+        requests: they must not create znodes the dead session would own.
         """
-        self.server.end_session(self.session)
+        session, self.session = self.session, None
+        self.state = EXPIRED
+        self.server.end_session(session)
         waiting, self._waiting = self._waiting, []
         self._notify(EXPIRED)
         for d, _ in waiting:
-            d.errback(NoNodeError("session expired"))
+            d.errback(SessionExpiredError())
         if not self.stopped:
             self.start()
 
@@ -184,9 +199,11 @@ class MemoryZooKeeper:
 
     def restart(self):
         """
-        Abandon the session for a new one.
+        Abandon the session for a new one (nothing more if the session is
+        already expiring: a new one follows).
         """
-        self.expire()
+        if self.state != EXPIRED:
+            self.expire()
 
     def stop(self):
         """
@@ -194,8 +211,11 @@ class MemoryZooKeeper:
         """
         self.stopped = True
         self._listeners = []
-        if self.session is not None:
-            self.server.end_session(self.session)
+        session, self.session = self.session, None
+        # Requests made while its znodes go fail, as on a closed session.
+        self.state = EXPIRED
+        if session is not None:
+            self.server.end_session(session)
         return succeed(None)
 
     def _answer(self, d, action):
@@ -212,6 +232,8 @@ class MemoryZooKeeper:
                 return succeed(action())
             except Exception as error:
                 return fail(error)
+        if self.state == EXPIRED:
+            return fail(SessionExpiredError())
         d = Deferred()
         self._waiting.append((d, action))
         return d
@@ -265,6 +287,13 @@ class MemoryZooKeeper:
         Delete a znode.
         """
         return self._request(lambda: self.server.delete(path))
+
+    def set(self, path, data):
+        """
+        Replace a znode's data (its data watchers fire).
+        """
+
+        return self._request(lambda: self.server.set(path, data))
 
 
 def next_event(client, wanted):

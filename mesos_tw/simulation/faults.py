@@ -1,0 +1,119 @@
+"""
+Faults a simulated world suffers, chosen by its seed: a network that
+drops, delays, duplicates and reorders messages and cuts links
+(L{FaultyNetwork}), and the profiles that say which kinds a run gets.
+"""
+
+from mesos_tw.testing.network import MemoryNetwork
+
+__all__ = ["PROFILES", "FaultyNetwork", "parse_profile"]
+
+#: Every kind of fault, by the name a profile uses.
+KINDS = ("network", "partition", "crash", "zk")
+
+#: Named mixes; C{--faults} takes one of these or a comma-separated list
+#: of kinds.
+PROFILES = {"none": (), "all": KINDS}
+
+
+def parse_profile(text):
+    """
+    The fault kinds C{text} names (a profile's name, or kinds separated by
+    commas).
+
+    @raise ValueError: naming an unknown kind.
+    """
+    if text in PROFILES:
+        return frozenset(PROFILES[text])
+    kinds = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ValueError(f"unknown fault kinds {', '.join(unknown)}; known: "
+                         f"{', '.join(KINDS)} (or a profile: {', '.join(PROFILES)})")
+    return kinds
+
+
+class FaultyNetwork(MemoryNetwork):
+    """
+    The in-memory network, with the faults TCP lets through, as the
+    world's random generator decides when C{network} faults are on: a
+    message may be lost, and its connection with it (both ends hear that
+    the other is gone, as when a TCP connection breaks), or held up, and
+    with it every later message between the same two processes (a slow
+    link: TCP keeps their order).  Messages on one connection are never
+    duplicated or reordered; across connections (after a break) they may
+    be, as the protocol's own retries make them.
+
+    @param rng: the world's C{random.Random}.
+    @param record: C{record(text)} adds a line to the world's trace.
+    @ivar faults: how many faults of each kind were injected.
+    """
+
+    #: Per message, when network faults are on.
+    DROP, DELAY = 0.002, 0.01
+
+    def __init__(self, reactor, rng, record):
+        MemoryNetwork.__init__(self, reactor)
+        self.rng = rng
+        self.record = record
+        self.enabled = False
+        self.faults = {}
+        self.partitioned = set()
+        # (sender, to) -> when the last message between them is handed on.
+        self._handed_on = {}
+
+    def partition(self, a, b):
+        """
+        Cut C{a} off from C{b}: their connection closes and no new one
+        opens until L{heal}.
+        """
+        self.partitioned.add(frozenset((a, b)))
+        self.sever(a, b)
+        self.sever(b, a)
+
+    def heal(self, a, b):
+        """
+        End the partition between C{a} and C{b}.
+        """
+        self.partitioned.discard(frozenset((a, b)))
+
+    def _connect(self, sender, to):
+        if frozenset((sender, to)) in self.partitioned:
+            self._connecting.pop((sender, to), None)
+            self._tell_lost(sender, to)
+            return
+        MemoryNetwork._connect(self, sender, to)
+
+    def new_uuid(self):
+        """
+        Sixteen random bytes from the world's generator (status update
+        uuids must replay too).
+        """
+        return self.rng.getrandbits(128).to_bytes(16, "big")
+
+    def _count(self, kind):
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+
+    def deliver(self, sender, to, message):
+        now = self.reactor.seconds()
+        at = self._handed_on.get((sender, to), now)
+        if self.enabled:
+            roll = self.rng.random()
+            name = type(message).__name__
+            if roll < self.DROP:
+                self._count("drop")
+                self.record(f"network drops {name} {sender} -> {to} and their connection")
+                self.sever(sender, to)
+                self.sever(to, sender)
+                return
+            if roll < self.DROP + self.DELAY:
+                self._count("delay")
+                delay = self.rng.uniform(0.05, 2.0)
+                self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
+                at = max(at, now + delay)
+        if at <= now:
+            self._handed_on.pop((sender, to), None)
+            MemoryNetwork.deliver(self, sender, to, message)
+        else:
+            self._handed_on[sender, to] = at
+            self.reactor.callLater(at - now, MemoryNetwork.deliver, self, sender, to, message)
