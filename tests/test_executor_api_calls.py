@@ -58,7 +58,7 @@ class ExecutorCallTests(SynchronousTestCase):
         self.clock.advance(1000.0)
         self.network = MemoryNetwork(self.clock)
         self.slave = RecordingPeer(self.network, SLAVE)
-        launched = SimpleNamespace(pid=SLAVE, id="S1", frameworks={
+        launched = SimpleNamespace(pid=SLAVE, id="S1", executor_secrets=None, frameworks={
             "F1": SimpleNamespace(executors={"e1": SimpleNamespace(run_id="run-1")})})
         self.api = ExecutorAPI(self.clock, launched, self.network.node)
 

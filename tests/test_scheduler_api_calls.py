@@ -45,8 +45,9 @@ class SchedulerCallTests(SynchronousTestCase):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
         self.master = RecordingPeer(self.network, MASTER)
-        self.api = SchedulerAPI(self.clock, SoleMaster(SimpleNamespace(pid=MASTER)),
-                                self.network.node)
+        self.trusted = {}
+        leading = SimpleNamespace(pid=MASTER, trust=self.trusted.__setitem__)
+        self.api = SchedulerAPI(self.clock, SoleMaster(leading), self.network.node)
 
     def subscribe(self, media=PROTOBUF, accept=PROTOBUF):
         """

@@ -228,6 +228,9 @@ class CommandExecutor:
     def _readable(self):
         try:
             data = self.connection.recv(65536)
+            # A TLS socket may hold decrypted bytes the selector cannot see.
+            while data and getattr(self.connection, "pending", lambda: 0)():
+                data += self.connection.recv(65536)
         except OSError:
             data = b""
         if not data:
@@ -470,9 +473,37 @@ def main(environ=os.environ):
 
 def _connect(slave):
     connection = socket.create_connection((slave.host, slave.port), timeout=10)
-    connection.settimeout(None)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    context = _tls_context(os.environ)
+    if context is not None:
+        connection = context.wrap_socket(connection, server_hostname=slave.host)
+    connection.settimeout(None)
     return connection
+
+
+def _tls_context(environ):
+    """
+    The TLS context the slave's C{LIBPROCESS_SSL_*} variables ask for, or
+    L{None} without TLS (the standard library's C{ssl}: this executor
+    avoids Twisted).
+    """
+    def flag(name):
+        return environ.get(f"LIBPROCESS_SSL_{name}", "").strip().lower() in ("true", "1", "yes")
+
+    if not flag("ENABLED"):
+        return None
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if environ.get("LIBPROCESS_SSL_CERT_FILE") and environ.get("LIBPROCESS_SSL_KEY_FILE"):
+        context.load_cert_chain(environ["LIBPROCESS_SSL_CERT_FILE"],
+                                environ["LIBPROCESS_SSL_KEY_FILE"])
+    if flag("VERIFY_CERT") or flag("REQUIRE_CERT"):
+        context.load_verify_locations(environ["LIBPROCESS_SSL_CA_FILE"])
+    else:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _duration(text, default):

@@ -53,6 +53,12 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
             return
+        error = _reported_work_error(message)
+        if error is not None:
+            self.log.warn("Dropping re-registration of slave {slave_id} at {pid} because it sent "
+                          "an invalid re-registration: {error}", slave_id=slave_id,
+                          pid=str(sender), error=error)
+            return
         if self._refused_for_maintenance(sender, message.slave):
             return
         slave = self.slaves.get(slave_id)
@@ -347,3 +353,18 @@ class SlaveManagement:
         if unreachable:
             self._set_aside_unreachable(slave)
         self._record_removal(slave, reason, updates, shutdown)
+
+
+def _reported_work_error(message):
+    """
+    What is wrong with the executors and tasks a re-registering slave
+    reports (resources that do not parse), or L{None}: found by fuzzing,
+    they failed the handler half-way through.
+    """
+    for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
+        for item in items:
+            try:
+                Resources.from_protobuf(item.resources)
+            except ResourcesError as error:
+                return f"{kind} with invalid resources: {error}"
+    return None

@@ -18,6 +18,8 @@ from zope.interface import implementer
 
 from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
+from mesos_tw.master._authentication import AuthenticationManagement
+from mesos_tw.master._authorization import AuthorizationManagement
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._partitions import PartitionManagement
@@ -93,7 +95,7 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 @implementer(IMessageReceiver)
 class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement,
-             PartitionManagement):
+             PartitionManagement, AuthenticationManagement, AuthorizationManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -111,6 +113,16 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         of removed slaves, shared by every term and (in ZooKeeper) every
         master; in memory when not given.  Nothing is handled until it has
         been read, and a removal takes effect once it is written there.
+    @param authenticator: the L{IAuthenticator} frameworks and slaves
+        authenticate with, or L{None} (they then cannot).
+    @param authenticate_frameworks: refuse frameworks that have not
+        authenticated (C{--authenticate_frameworks}).
+    @param authenticate_slaves: ignore registrations of slaves that have
+        not authenticated (C{--authenticate_agents}).
+    @param authorizer: the L{IAuthorizer} that decides registrations,
+        launches and reads (C{--acls}), or L{None} to allow everything.
+    @ivar authenticated: C{{upid: principal}} of the clients authenticated
+        on their current connection.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
@@ -145,6 +157,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         offer_timeout=None,
         whitelist=None,
         registry=None,
+        authenticator=None,
+        authenticate_frameworks=False,
+        authenticate_slaves=False,
+        authorizer=None,
         weights=None,
     ):
         self.reactor = reactor
@@ -223,6 +239,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.ReconcileTasksMessage: self._reconcile_tasks,
             internal.InverseOffersAnswerMessage: self.maintenance.answered,
         }, self.log)
+        self.authenticator = authenticator
+        self.authenticate_frameworks = authenticate_frameworks
+        self.authenticate_slaves = authenticate_slaves
+        self.authenticated = {}
+        self._authenticating = {}
+        self.authorizer = authorizer
+        self.dispatcher.handlers.update(self._authorization_handlers())
+        self.dispatcher.handlers.update(self._authentication_handlers())
 
     @property
     def pid(self):
@@ -250,6 +274,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         registry retries.  Removals not yet recorded are abandoned, loudly.
         """
         self._stopped = True
+        for _, timeout, _ in self._authenticating.values():
+            if timeout.active():
+                timeout.cancel()
         self.events.term_ended("the master stopped leading")
         for call in self._retries:
             if call.active():
@@ -304,6 +331,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.dispatcher.dispatch(sender, message)
 
     def _peer_lost(self, upid):
+        # An authentication holds for one connection: a client that
+        # reconnects authenticates again.
+        self.authenticated.pop(upid, None)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.disconnect_slave(self.slaves[slave_id], "its connection closed")

@@ -48,6 +48,7 @@ from mesos_tw.web.v1 import (
     answer_errors,
     call_body,
     call_kind,
+    error_response,
     parse_call,
     stream_media,
 )
@@ -252,6 +253,13 @@ class ExecutorAPI:
         for name, value in (("framework_id", framework_id), ("executor_id", executor_id)):
             if not value:
                 raise CallError(f"the call's {name} is empty")
+        secrets = self.slave.executor_secrets
+        if secrets is not None and not secrets.check(
+                request.getHeader(b"authorization"), framework_id, executor_id):
+            request.setHeader(b"WWW-Authenticate", b'Bearer realm="mesos-agent-executor"')
+            return error_response(request, 401, f"the call needs executor {executor_id}'s "
+                                  "token (Authorization: Bearer <MESOS_EXECUTOR_AUTHENTICATION"
+                                  "_TOKEN>)")
         if call_kind(call) == "SUBSCRIBE":
             return self._subscribe(request, call, framework_id, executor_id)
         self._dispatch(call, framework_id, executor_id)
