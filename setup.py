@@ -48,6 +48,7 @@ setup(
             "mesos-master = mesos_tw.scripts:master_main",
             "mesos-slave = mesos_tw.scripts:slave_main",
             "mesos-local = mesos_tw.scripts:local_main",
+            "mesos-services = mesos_tw.scripts:services_main",
             "mesos = mesos_tw.cli.main:main",
             "mesos-batch = mesos_tw.batch.script:main",
             "mesos-mpirun = mesos_tw.mpi.script:main",

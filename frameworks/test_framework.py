@@ -7,6 +7,9 @@ message containing a NUL byte to prove messages are binary safe.
 
     python frameworks/test_framework.py 127.0.0.1:5050 [--tasks 5]
 
+With MESOS_AUTHENTICATE=1, DEFAULT_PRINCIPAL and DEFAULT_SECRET, it
+authenticates with that credential, as Mesos's example does.
+
 Apart from its imports (mesos_tw.interface, mesos_tw.native) this is
 written exactly as for Mesos's own Python bindings.
 """
@@ -112,7 +115,15 @@ def main():
     framework.name = "Test Framework (Python)"
 
     scheduler = TestScheduler(executor, options.tasks)
-    driver = mesos_tw.native.MesosSchedulerDriver(scheduler, framework, options.master)
+    credential = None
+    # As Mesos's example: MESOS_AUTHENTICATE=1 with DEFAULT_PRINCIPAL and
+    # DEFAULT_SECRET authenticates the framework (docs/security.md).
+    if os.getenv("MESOS_AUTHENTICATE"):
+        credential = mesos_pb2.Credential(principal=os.environ["DEFAULT_PRINCIPAL"],
+                                          secret=os.environ["DEFAULT_SECRET"])
+        framework.principal = credential.principal
+    driver = mesos_tw.native.MesosSchedulerDriver(
+        scheduler, framework, options.master, True, credential)
     status = driver.run()
     for problem in scheduler.problems:
         print(f"PROBLEM: {problem}")

@@ -73,12 +73,14 @@ MAX_COMPLETED_TASKS_PER_EXECUTOR = 200
 MASTER_PORT = 5050
 SLAVE_PORT = 5051
 
-#: Task states a task never leaves.
+#: Task states a task never leaves (Mesos's isTerminalState: TASK_UNREACHABLE
+#: and TASK_UNKNOWN are not terminal, a task in them may be found again).
 from mesos_tw.protocols import mesos_pb2 as _mesos_pb2  # noqa: E402
 
 TERMINAL_STATES = frozenset({
     _mesos_pb2.TASK_FINISHED, _mesos_pb2.TASK_FAILED, _mesos_pb2.TASK_KILLED,
-    _mesos_pb2.TASK_LOST, _mesos_pb2.TASK_ERROR,
+    _mesos_pb2.TASK_LOST, _mesos_pb2.TASK_ERROR, _mesos_pb2.TASK_DROPPED,
+    _mesos_pb2.TASK_GONE, _mesos_pb2.TASK_GONE_BY_OPERATOR,
 })
 
 #: Pending connections a master or slave port queues: hundreds of executors

@@ -133,6 +133,14 @@ class Executor:
         Kill a task, then send its TASK_KILLED update.
         """
 
+    def killTaskWithPolicy(self, driver, taskId, killPolicy):
+        """
+        Kill a task whose kill came with a C{KillPolicy} (L{None} when it
+        came without one): its C{grace_period} overrides the one the task
+        was launched with.  By default, L{killTask}.
+        """
+        self.killTask(driver, taskId)
+
     def frameworkMessage(self, driver, message):
         """
         The scheduler sent a message (best effort, binary safe).
@@ -177,8 +185,8 @@ class SchedulerDriver:
     def launchTasks(self, offerIds, tasks, filters=None):
         """Launch tasks on one offer or a list of offers of one slave."""
 
-    def killTask(self, taskId):
-        """Kill a task."""
+    def killTask(self, taskId, killPolicy=None):
+        """Kill a task (with a C{KillPolicy} overriding the task's, if given)."""
 
     def declineOffer(self, offerId, filters=None):
         """Decline an offer."""

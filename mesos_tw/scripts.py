@@ -1,7 +1,8 @@
 """
-Console scripts ``mesos-master``, ``mesos-slave`` and ``mesos-local``: the
-twistd plugins in the foreground, with the same flags.  A bad flag is one
-line on standard error naming it, and exit status 2.
+Console scripts ``mesos-master``, ``mesos-slave``, ``mesos-local`` and
+``mesos-services``: the twistd plugins in the foreground, with the same
+flags.  A bad flag is one line on standard error naming it, and exit status
+2.
 """
 
 import sys
@@ -9,12 +10,13 @@ import sys
 from twisted.python import usage
 from twisted.python.reflect import namedAny
 
-__all__ = ["local_main", "master_main", "slave_main", "twistd_argv"]
+__all__ = ["local_main", "master_main", "services_main", "slave_main", "twistd_argv"]
 
 _TAPS = {
     "mesos-master": "mesos_tw.master.tap",
     "mesos-slave": "mesos_tw.slave.tap",
     "mesos-local": "mesos_tw.local",
+    "mesos-services": "mesos_tw.services.tap",
 }
 
 
@@ -59,3 +61,10 @@ def local_main():
     ``mesos-local [--num_slaves=N] [flags]``.
     """
     _run("mesos-local")
+
+
+def services_main():
+    """
+    ``mesos-services --master=HOST:PORT [--zk=zk://...] [flags]``.
+    """
+    _run("mesos-services")

@@ -5,6 +5,7 @@ it runs real commands; the test plays the slave over a real socket pair.
 
 import os
 import socket
+import sys
 import threading
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -69,7 +70,6 @@ class CommandExecutorTests(SynchronousTestCase):
 
     def start(self, environ=None, connect=None):
         ours, theirs = socket.socketpair()
-        self.addCleanup(ours.close)
         self.addCleanup(theirs.close)
         executor = CommandExecutor(theirs, SLAVE, "F1", "e1",
                                    environ or {"PATH": os.environ["PATH"]}, connect=connect)
@@ -77,6 +77,10 @@ class CommandExecutorTests(SynchronousTestCase):
         thread = threading.Thread(target=lambda: self.result.append(executor.run()), daemon=True)
         thread.start()
         self.thread = thread
+        # The slave's end closing first makes the executor kill its task
+        # and end, as when a slave goes away.
+        self.addCleanup(thread.join, 20)
+        self.addCleanup(ours.close)
         slave = FakeSlave(ours)
         register = slave.receive()
         self.assertIsInstance(register, internal.RegisterExecutorMessage)
@@ -90,16 +94,30 @@ class CommandExecutorTests(SynchronousTestCase):
             slave_id=mesos_pb2.SlaveID(value="S1"), slave_info=mesos_pb2.SlaveInfo(hostname="h")))
         return slave
 
-    def run_task(self, slave, command, variables=()):
+    def run_task(self, slave, command, variables=(), framework=None, **fields):
+        """
+        Send the executor task t1 running C{command} (with C{fields} of its
+        C{TaskInfo}), for C{framework} (a C{FrameworkInfo}).
+        """
         task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
-                                  slave_id=mesos_pb2.SlaveID(value="S1"))
+                                  slave_id=mesos_pb2.SlaveID(value="S1"), **fields)
         if command is not None:
             task.command.value = command
             for name, value in variables:
                 task.command.environment.variables.add(name=name, value=value)
         slave.send(internal.RunTaskMessage(
             framework_id=mesos_pb2.FrameworkID(value="F1"),
-            framework=mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1", task=task))
+            framework=framework or mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1",
+            task=task))
+
+    def started(self, slave):
+        """
+        Read the task's TASK_STARTING and TASK_RUNNING updates.
+        """
+        starting, running = slave.update(), slave.update()
+        self.assertEqual((starting.state, running.state),
+                         (mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING))
+        return running
 
     def exit_status(self):
         self.thread.join(20)
@@ -108,11 +126,12 @@ class CommandExecutorTests(SynchronousTestCase):
 
     def test_finished(self):
         """
-        A command exiting 0: RUNNING, then FINISHED, then the executor exits.
+        A command exiting 0: STARTING, RUNNING, then FINISHED, then the
+        executor exits.
         """
         slave = self.start()
         self.run_task(slave, "true")
-        running = slave.update()
+        running = self.started(slave)
         self.assertEqual((running.state, running.slave_id.value), (mesos_pb2.TASK_RUNNING, "S1"))
         finished = slave.update()
         self.assertEqual((finished.state, finished.message),
@@ -125,7 +144,7 @@ class CommandExecutorTests(SynchronousTestCase):
         """
         slave = self.start()
         self.run_task(slave, "exit 3")
-        slave.update()
+        self.started(slave)
         failed = slave.update()
         self.assertEqual((failed.state, failed.message),
                          (mesos_pb2.TASK_FAILED, "Command exited with status 3"))
@@ -136,7 +155,7 @@ class CommandExecutorTests(SynchronousTestCase):
         """
         slave = self.start()
         self.run_task(slave, 'test "$GREETING" = hello', [("GREETING", "hello")])
-        slave.update()
+        self.started(slave)
         self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
 
     def test_killed(self):
@@ -145,7 +164,7 @@ class CommandExecutorTests(SynchronousTestCase):
         """
         slave = self.start()
         self.run_task(slave, "sleep 100 & wait")
-        self.assertEqual(slave.update().state, mesos_pb2.TASK_RUNNING)
+        self.started(slave)
         slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
@@ -167,7 +186,7 @@ class CommandExecutorTests(SynchronousTestCase):
         """
         slave = self.start()
         self.run_task(slave, "true")
-        slave.update()
+        self.started(slave)
         finished = slave.update(acknowledge=False)
         self.assertEqual(finished.state, mesos_pb2.TASK_FINISHED)
         slave.send(internal.FrameworkToExecutorMessage(
@@ -202,7 +221,7 @@ class CommandExecutorTests(SynchronousTestCase):
         """
         slave = self.start()
         self.run_task(slave, "sleep 100")
-        slave.update()
+        self.started(slave)
         slave.sock.close()
         self.assertEqual(self.exit_status(), 1)
 
@@ -228,7 +247,8 @@ class CommandExecutorTests(SynchronousTestCase):
         slave = self.start({"PATH": os.environ["PATH"], "MESOS_CHECKPOINT": "1",
                             "MESOS_RECOVERY_TIMEOUT": "30secs"}, connect)
         self.run_task(slave, "true")
-        self.assertEqual(slave.update(acknowledge=False).state, mesos_pb2.TASK_RUNNING)
+        self.assertEqual([slave.update(acknowledge=False).state for _ in range(2)],
+                         [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING])
         slave.sock.close()
         reachable.set()
         while not connections:
@@ -246,7 +266,8 @@ class CommandExecutorTests(SynchronousTestCase):
                 break
             sent_meanwhile.append(message.update)
         updates = list(resubscription.updates) + sent_meanwhile
-        self.assertEqual(updates[0].status.state, mesos_pb2.TASK_RUNNING)
+        self.assertEqual([update.status.state for update in updates[:2]],
+                         [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING])
         states = [update.status.state for update in updates]
         if mesos_pb2.TASK_FINISHED not in states:
             updates.append(again.receive().update)
@@ -277,3 +298,232 @@ class CommandExecutorTests(SynchronousTestCase):
         Run outside a slave, main() says what is missing and exits 2.
         """
         self.assertEqual(main({}), 2)
+
+
+def health_check(**fields):
+    """
+    A C{HealthCheck} that starts at once and checks often (Mesos's
+    defaults would make a test wait 15 s), with C{fields} set.
+    """
+    fields.setdefault("grace_period_seconds", 0)
+    return mesos_pb2.HealthCheck(delay_seconds=0, interval_seconds=0.05, **fields)
+
+
+def kill_policy(seconds):
+    """
+    A C{KillPolicy} with a grace period of C{seconds}.
+    """
+    return mesos_pb2.KillPolicy(
+        grace_period=mesos_pb2.DurationInfo(nanoseconds=int(seconds * 1e9)))
+
+
+class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
+    """
+    Health checks run by the command executor (Mesos's HealthCheckTest,
+    through the executor with real commands and sockets).
+    """
+
+    start = CommandExecutorTests.start
+    run_task = CommandExecutorTests.run_task
+    started = CommandExecutorTests.started
+    exit_status = CommandExecutorTests.exit_status
+
+    def health_update(self, slave):
+        """
+        The next update, which must be a health change of the running task.
+        """
+        status = slave.update()
+        self.assertEqual((status.state, status.reason), (
+            mesos_pb2.TASK_RUNNING, mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED))
+        self.assertTrue(status.HasField("healthy"))
+        return status
+
+    def test_healthy_task(self):
+        """
+        HealthyTask: a passing COMMAND check makes the task healthy, once.
+        """
+        slave = self.start()
+        self.run_task(slave, "sleep 100", health_check=health_check(
+            type=mesos_pb2.HealthCheck.COMMAND, command=mesos_pb2.CommandInfo(value="exit 0")))
+        self.assertFalse(self.started(slave).HasField("healthy"))
+        self.assertTrue(self.health_update(slave).healthy)
+        slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
+                                            task_id=mesos_pb2.TaskID(value="t1")))
+        killed = slave.update()
+        self.assertEqual(killed.state, mesos_pb2.TASK_KILLED)
+        self.assertFalse(killed.HasField("healthy"))
+
+    def test_health_status_change(self):
+        """
+        HealthStatusChange: healthy, unhealthy, healthy again, as the check
+        (a file's presence) changes; each change is one update.
+        """
+        directory = self.mktemp()
+        os.makedirs(directory)
+        marker = os.path.join(directory, "healthy")
+        open(marker, "w").close()
+        slave = self.start()
+        self.run_task(slave, "sleep 100", health_check=health_check(
+            type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=1000000,
+            command=mesos_pb2.CommandInfo(value=f"test -e {marker}")))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+        os.remove(marker)
+        self.assertFalse(self.health_update(slave).healthy)
+        open(marker, "w").close()
+        self.assertTrue(self.health_update(slave).healthy)
+        slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
+                                            task_id=mesos_pb2.TaskID(value="t1")))
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
+
+    def test_consecutive_failures(self):
+        """
+        ConsecutiveFailures: a failing check makes the task unhealthy, and
+        after C{consecutive_failures} failures it is killed; its final
+        update says it was unhealthy.
+        """
+        slave = self.start()
+        self.run_task(slave, "sleep 100", health_check=health_check(
+            type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=4,
+            command=mesos_pb2.CommandInfo(value="exit 1")))
+        self.started(slave)
+        first = self.health_update(slave)
+        self.assertFalse(first.healthy)
+        self.assertEqual(first.message, "Command exited with status 1")
+        self.assertFalse(self.health_update(slave).healthy)
+        killed = slave.update()
+        self.assertEqual((killed.state, killed.healthy), (mesos_pb2.TASK_KILLED, False))
+        self.assertEqual(self.exit_status(), 0)
+
+    def test_check_command_timeout(self):
+        """
+        CheckCommandTimeout: a check command that outlives its timeout is a
+        failure (and is killed).
+        """
+        slave = self.start()
+        self.run_task(slave, "sleep 100", health_check=health_check(
+            type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=1, timeout_seconds=0.2,
+            command=mesos_pb2.CommandInfo(value="sleep 100")))
+        self.started(slave)
+        unhealthy = self.health_update(slave)
+        self.assertEqual((unhealthy.healthy, unhealthy.message),
+                         (False, "COMMAND health check timed out after 0.2 seconds"))
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
+
+    def listening_port(self):
+        """
+        A port on 127.0.0.1 that nothing listens on now.
+        """
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        return port
+
+    def test_healthy_task_via_http(self):
+        """
+        HealthyTaskViaHTTP: the task serves HTTP on its port; an HTTP check
+        of a path it serves makes it healthy (the grace period covers its
+        start, when connections are refused).
+        """
+        port = self.listening_port()
+        directory = self.mktemp()
+        os.makedirs(directory)
+        open(os.path.join(directory, "ok"), "w").close()
+        slave = self.start()
+        self.run_task(
+            slave, f"exec {sys.executable} -m http.server --bind 127.0.0.1 "
+                   f"--directory {directory} {port}",
+            health_check=health_check(
+                type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
+                http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok")))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+
+    def test_healthy_task_via_tcp(self):
+        """
+        HealthyTaskViaTCP: a TCP check passes once the task listens (the
+        grace period covers its start).
+        """
+        port = self.listening_port()
+        slave = self.start()
+        self.run_task(
+            slave, f"exec {sys.executable} -c 'import socket,time; s=socket.socket(); "
+                   f"s.bind((\"127.0.0.1\", {port})); s.listen(); time.sleep(100)'",
+            health_check=health_check(
+                type=mesos_pb2.HealthCheck.TCP, grace_period_seconds=1000,
+                tcp=mesos_pb2.HealthCheck.TCPCheckInfo(port=port)))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+
+
+class CommandExecutorKillTests(CommandExecutorTests.__base__):
+    """
+    Kills: TASK_KILLING for frameworks that can handle it (Mesos's
+    CommandExecutorTest) and kill policies.
+    """
+
+    start = CommandExecutorTests.start
+    run_task = CommandExecutorTests.run_task
+    started = CommandExecutorTests.started
+
+    def kill(self, slave, policy=None):
+        """
+        Send the kill of task t1, with C{policy} if given.
+        """
+        message = internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
+                                           task_id=mesos_pb2.TaskID(value="t1"))
+        if policy is not None:
+            message.kill_policy.CopyFrom(policy)
+        slave.send(message)
+
+    def test_task_killing_capability(self):
+        """
+        TaskKillingCapability: a framework with TASK_KILLING_STATE hears
+        TASK_KILLING, then TASK_KILLED.
+        """
+        framework = mesos_pb2.FrameworkInfo(user="u", name="n", capabilities=[
+            mesos_pb2.FrameworkInfo.Capability(
+                type=mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE)])
+        slave = self.start()
+        self.run_task(slave, "sleep 100", framework=framework)
+        self.started(slave)
+        self.kill(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLING)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
+
+    def test_no_task_killing_capability(self):
+        """
+        NoTaskKillingCapability: without it, TASK_KILLED only.
+        """
+        slave = self.start()
+        self.run_task(slave, "sleep 100")
+        self.started(slave)
+        self.kill(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
+
+    def test_kill_policy_of_the_kill_wins(self):
+        """
+        A task that ignores SIGTERM is SIGKILLed after the kill's grace
+        period, which overrides the task's (100 s here: were it used, the
+        test would time out waiting).
+        """
+        slave = self.start()
+        self.run_task(slave, "trap '' TERM; sleep 100", kill_policy=kill_policy(100))
+        self.started(slave)
+        self.kill(slave, kill_policy(0))
+        killed = slave.update()
+        self.assertEqual(killed.state, mesos_pb2.TASK_KILLED)
+
+    def test_task_kill_policy(self):
+        """
+        Without one on the kill, the task's kill policy sets the grace
+        period (0 here; the default 3 s would also end the task, so the
+        kill's retry with 100 s must not lengthen it: Mesos only shortens).
+        """
+        slave = self.start()
+        self.run_task(slave, "trap '' TERM; sleep 100", kill_policy=kill_policy(0))
+        self.started(slave)
+        self.kill(slave)
+        self.kill(slave, kill_policy(100))
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)

@@ -26,6 +26,7 @@ class RecordingDriver(ExecutorDriver):
 
     def __init__(self):
         self.updates = []
+        self.statuses = []
         self.stopped = False
         self._waiting = []
 
@@ -36,6 +37,7 @@ class RecordingDriver(ExecutorDriver):
         whatever made it send the update, as with a real driver).
         """
         self.updates.append((status.task_id.value, status.state, status.message))
+        self.statuses.append(status)
         for wanted, d in list(self._waiting):
             if wanted <= self.ended():
                 self._waiting.remove((wanted, d))
@@ -54,7 +56,8 @@ class RecordingDriver(ExecutorDriver):
         The ids of the tasks that reached a terminal state.
         """
         return {task_id for task_id, state, _ in self.updates
-                if state not in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_STARTING)}
+                if state not in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_STARTING,
+                                 mesos_pb2.TASK_KILLING)}
 
     def when_ended(self, *task_ids):
         """
@@ -141,7 +144,7 @@ class DefaultExecutorTests(TestCase):
     async def test_group_runs_in_task_sandboxes(self):
         """
         Each task runs in its own sandbox (named by MESOS_SANDBOX, holding
-        its output), reports RUNNING then FINISHED, and the executor stops
+        its output), reports STARTING, RUNNING then FINISHED, and the executor stops
         once none is left.
         """
         self.executor.launchTaskGroup(self.driver, [
@@ -150,7 +153,8 @@ class DefaultExecutorTests(TestCase):
         self.assertEqual(self.driver.states(), {"a": mesos_pb2.TASK_FINISHED,
                                                 "b": mesos_pb2.TASK_FINISHED})
         self.assertEqual([state for task_id, state, _ in self.driver.updates if task_id == "a"],
-                         [mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED])
+                         [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING,
+                          mesos_pb2.TASK_FINISHED])
         a_sandbox = os.path.join(self.sandbox, "tasks", "a")
         with open(os.path.join(a_sandbox, "stdout")) as output:
             self.assertEqual(output.read(), f"a in {a_sandbox}\n")
@@ -271,3 +275,97 @@ class DefaultExecutorTests(TestCase):
         """
         self.executor.killTask(self.driver, mesos_pb2.TaskID(value="nope"))
         self.assertEqual(self.driver.updates, [])
+
+
+def kill_policy(seconds):
+    """
+    A C{KillPolicy} with a grace period of C{seconds}.
+    """
+    return mesos_pb2.KillPolicy(
+        grace_period=mesos_pb2.DurationInfo(nanoseconds=int(seconds * 1e9)))
+
+
+class DefaultExecutorHealthAndKillTests(TestCase):
+    """
+    Health checks per task, kill policies and TASK_KILLING in the default
+    executor (real processes on the real reactor).
+    """
+
+    timeout = 30
+
+    def setUp(self):
+        self.sandbox = os.path.abspath(self.mktemp())
+        os.makedirs(self.sandbox)
+        self.driver = RecordingDriver()
+        self.executor = DefaultExecutor(reactor, self.sandbox, {"PATH": os.environ["PATH"]})
+
+    def statuses_of(self, task_id):
+        """
+        The statuses sent for C{task_id}, in order.
+        """
+        return [status for status in self.driver.statuses if status.task_id.value == task_id]
+
+    async def test_unhealthy_task_is_killed(self):
+        """
+        Each task has its own checker: a task whose check keeps failing is
+        reported unhealthy at its first failure and at the one that kills
+        it (its final update unhealthy too), and
+        its group with it; a healthy one is reported healthy.
+        """
+        def checked(task_id, command):
+            info = task(task_id, "sleep 60")
+            info.health_check.CopyFrom(mesos_pb2.HealthCheck(
+                type=mesos_pb2.HealthCheck.COMMAND, delay_seconds=0, interval_seconds=0.05,
+                grace_period_seconds=0, consecutive_failures=2,
+                command=mesos_pb2.CommandInfo(value=command)))
+            return info
+
+        self.executor.launchTaskGroup(self.driver, [checked("sick", "exit 1"),
+                                                    task("partner", "sleep 60")])
+        self.executor.launchTaskGroup(self.driver, [checked("well", "exit 0")])
+        await self.driver.when_ended("sick", "partner")
+        sick = self.statuses_of("sick")
+        self.assertEqual([(s.state, s.healthy if s.HasField("healthy") else None)
+                          for s in sick],
+                         [(mesos_pb2.TASK_STARTING, None), (mesos_pb2.TASK_RUNNING, None),
+                          (mesos_pb2.TASK_RUNNING, False), (mesos_pb2.TASK_RUNNING, False),
+                          (mesos_pb2.TASK_KILLED, False)])
+        self.assertEqual(sick[2].reason,
+                         mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+        self.assertEqual(self.driver.states()["partner"], mesos_pb2.TASK_KILLED)
+        self.assertIn(True, [s.healthy for s in self.statuses_of("well") if s.HasField("healthy")])
+        self.executor.shutdown(self.driver)
+        await self.driver.when_ended("well")
+
+    async def test_task_killing_capability(self):
+        """
+        TaskKillingCapability: a framework with TASK_KILLING_STATE hears
+        TASK_KILLING before TASK_KILLED; without it (the other tests), not.
+        """
+        self.executor.registered(self.driver, None, mesos_pb2.FrameworkInfo(
+            user="u", name="n", capabilities=[mesos_pb2.FrameworkInfo.Capability(
+                type=mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE)]), None)
+        self.executor.launchTaskGroup(self.driver, [task("a", "sleep 60")])
+        self.executor.killTask(self.driver, mesos_pb2.TaskID(value="a"))
+        await self.driver.when_ended("a")
+        self.assertEqual([s.state for s in self.statuses_of("a")][-2:],
+                         [mesos_pb2.TASK_KILLING, mesos_pb2.TASK_KILLED])
+
+    async def test_kill_policy(self):
+        """
+        A task deaf to SIGTERM, launched with a 100 s grace period, is
+        SIGKILLed at once by a kill whose policy says 0 s (were the task's
+        used, the test would time out).
+        """
+        stubborn = task("stubborn", "sleep 60")
+        stubborn.kill_policy.CopyFrom(kill_policy(100))
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.executor.launchTaskGroup(self.driver, [stubborn])
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        process = self.executor.running["stubborn"].process
+        self.executor.killTaskWithPolicy(self.driver, mesos_pb2.TaskID(value="stubborn"),
+                                         kill_policy(0))
+        await self.driver.when_ended("stubborn")
+        self.assertEqual(process.returncode, -signal.SIGKILL)

@@ -437,7 +437,7 @@ class ExecutorAPITests(TestCase):
             (self.post(url, None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
              400, b"executor_id has the wrong wire type"),
             (self.post(url, {"type": "HEARTBEAT"}), 400, b"framework_id"),
-            (self.post(url, None, body=b" " * (MAX_CALL_BYTES + 1)), 400, b"larger than"),
+            (self.post(url, None, body=b" " * (MAX_CALL_BYTES + 1)), 413, b"over the limit"),
         ]
         for request, code, text in before:
             response = yield request

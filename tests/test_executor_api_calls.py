@@ -58,7 +58,7 @@ class ExecutorCallTests(SynchronousTestCase):
         self.clock.advance(1000.0)
         self.network = MemoryNetwork(self.clock)
         self.slave = RecordingPeer(self.network, SLAVE)
-        launched = SimpleNamespace(pid=SLAVE, id="S1", frameworks={
+        launched = SimpleNamespace(pid=SLAVE, id="S1", executor_secrets=None, frameworks={
             "F1": SimpleNamespace(executors={"e1": SimpleNamespace(run_id="run-1")})})
         self.api = ExecutorAPI(self.clock, launched, self.network.node)
 
@@ -96,17 +96,19 @@ class ExecutorCallTests(SynchronousTestCase):
         """
         What the slave sends arrives as the same events in protobuf and in
         JSON: SUBSCRIBED (with the run id as container id), LAUNCH,
-        LAUNCH_GROUP (a RunTaskGroupMessage's task group), KILL,
+        LAUNCH_GROUP (a RunTaskGroupMessage's task group), KILL (with its
+        kill policy),
         ACKNOWLEDGED, MESSAGE, SHUTDOWN.
         """
         group = mesos_pb2.TaskGroupInfo(tasks=[task("g1"), task("g2")])
+        POLICY = mesos_pb2.KillPolicy(grace_period=mesos_pb2.DurationInfo(nanoseconds=5))
         sent = [
             internal.RunTaskMessage(framework_id=FRAMEWORK_ID, pid="s@h:1", task=task("t1"),
                                     framework=mesos_pb2.FrameworkInfo(user="u", name="f")),
             internal.RunTaskGroupMessage(framework=mesos_pb2.FrameworkInfo(user="u", name="f"),
                                          executor=EXECUTOR_INFO, task_group=group),
             internal.KillTaskMessage(framework_id=FRAMEWORK_ID,
-                                     task_id=mesos_pb2.TaskID(value="t1")),
+                                     task_id=mesos_pb2.TaskID(value="t1"), kill_policy=POLICY),
             internal.StatusUpdateAcknowledgementMessage(
                 slave_id=SLAVE_ID, framework_id=FRAMEWORK_ID,
                 task_id=mesos_pb2.TaskID(value="t1"), uuid=b"u" * 16),
@@ -122,7 +124,8 @@ class ExecutorCallTests(SynchronousTestCase):
                 container_id=mesos_pb2.ContainerID(value="run-1"))),
             Event(type=Event.LAUNCH, launch=Event.Launch(task=task("t1"))),
             Event(type=Event.LAUNCH_GROUP, launch_group=Event.LaunchGroup(task_group=group)),
-            Event(type=Event.KILL, kill=Event.Kill(task_id=mesos_pb2.TaskID(value="t1"))),
+            Event(type=Event.KILL, kill=Event.Kill(task_id=mesos_pb2.TaskID(value="t1"),
+                                                   kill_policy=POLICY)),
             Event(type=Event.ACKNOWLEDGED, acknowledged=Event.Acknowledged(
                 task_id=mesos_pb2.TaskID(value="t1"), uuid=b"u" * 16)),
             Event(type=Event.MESSAGE, message=Event.Message(data=b"\x00hi")),

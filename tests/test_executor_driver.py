@@ -39,6 +39,12 @@ class RecordingExecutor(Executor):
     def killTask(self, driver, taskId):
         self.calls.append(("killTask", (taskId,)))
 
+    def killTaskWithPolicy(self, driver, taskId, killPolicy):
+        if killPolicy is None:
+            Executor.killTaskWithPolicy(self, driver, taskId, killPolicy)
+        else:
+            self.calls.append(("killTaskWithPolicy", (taskId, killPolicy)))
+
     def frameworkMessage(self, driver, message):
         self.calls.append(("frameworkMessage", (message,)))
 
@@ -128,9 +134,11 @@ class ExecutorDriverTests(DriverTestCase):
 
     def test_callbacks(self):
         """
-        Tasks, kills, messages and shutdown reach their callbacks; shutdown
-        stops the driver.
+        Tasks, kills, messages and shutdown reach their callbacks (a kill
+        with a kill policy reaches C{killTaskWithPolicy}, whose default is
+        C{killTask}); shutdown stops the driver.
         """
+        POLICY = mesos_pb2.KillPolicy(grace_period=mesos_pb2.DurationInfo(nanoseconds=7))
         self.start_and_register()
         upid = self.driver.node.upid
         task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
@@ -140,14 +148,19 @@ class ExecutorDriverTests(DriverTestCase):
             framework=mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1", task=task))
         self.slave.send(upid, internal.KillTaskMessage(
             framework_id=mesos_pb2.FrameworkID(value="F1"), task_id=task.task_id))
+        self.slave.send(upid, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value="F1"), task_id=task.task_id,
+            kill_policy=POLICY))
         self.slave.send(upid, internal.FrameworkToExecutorMessage(
             slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=mesos_pb2.FrameworkID(value="F1"),
             executor_id=mesos_pb2.ExecutorID(value="e1"), data=b"\0z"))
         self.slave.send(upid, internal.ShutdownExecutorMessage())
         self.turn()
         self.assertEqual(self.executor.names(),
-                         ["registered", "launchTask", "killTask", "frameworkMessage", "shutdown"])
-        self.assertEqual(self.executor.calls[3][1][0], b"\0z")
+                         ["registered", "launchTask", "killTask", "killTaskWithPolicy",
+                          "frameworkMessage", "shutdown"])
+        self.assertEqual(self.executor.calls[3][1], (task.task_id, POLICY))
+        self.assertEqual(self.executor.calls[4][1][0], b"\0z")
         self.assertEqual(self.successResultOf(self.driver.stopped), mesos_pb2.DRIVER_STOPPED)
 
     def test_status_update_stamped(self):

@@ -301,8 +301,9 @@ class FrameworkFailoverTests(FailoverTestCase):
     def test_slave_partition(self):
         """
         A slave that stops answering is removed: its task is reported LOST
-        and the framework hears slaveLost.  When it comes back it is told
-        to shut down, and is not registered again.
+        and the framework hears slaveLost.  When it comes back (it registers
+        again, missing the master's pings) it is told to shut down, and is
+        not registered again.
         """
         # 2 s without an answer removes a slave: long enough that the
         # healthy one, on a loaded machine, always answers in time.

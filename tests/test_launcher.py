@@ -173,7 +173,8 @@ class LauncherTests(TestCase):
         self.run_task(self.registered_from("e1"), "echo $TASK_VARIABLE $MESOS_CONTAINER_ID; pwd")
         termination = yield self.isolator.wait("f1", "e1")
         self.assertEqual(termination.status, 0)
-        self.assertEqual(self.states(), [mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED])
+        self.assertEqual(self.states(), [mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING,
+                                         mesos_pb2.TASK_FINISHED])
         with open(os.path.join(container.directory, "stdout")) as stdout:
             self.assertEqual(stdout.read().split(),
                              ["forty-two", container.run_id,

@@ -508,7 +508,8 @@ class InverseOfferDeliveryTests(SynchronousTestCase):
         events; its ACCEPT_INVERSE_OFFERS and DECLINE_INVERSE_OFFERS reach
         the master as answers.
         """
-        api = SchedulerAPI(self.clock, SoleMaster(SimpleNamespace(pid=MASTER)),
+        leading = SimpleNamespace(pid=MASTER, trust=lambda upid, principal: None)
+        api = SchedulerAPI(self.clock, SoleMaster(leading),
                            self.network.node)
         subscribe = scheduler_pb2.Call(type=scheduler_pb2.Call.SUBSCRIBE,
                                        subscribe=scheduler_pb2.Call.Subscribe(

@@ -190,9 +190,9 @@ class FailureTests(MasterTestCase):
 
     def test_slave_lost_after_missed_pings(self):
         """
-        A slave that never answers pings is removed when the fifth ping in a
-        row goes unanswered (75 s), not before, and told to shut down (it
-        hears it if it was only partitioned away); one that answers stays.
+        A slave that never answers pings is dropped as unreachable when the
+        fifth ping in a row goes unanswered (75 s), not before, and told to
+        shut down once its removal is recorded; one that answers stays.
         """
         slave, slave_id = self.add_slave()
         healthy, healthy_id = self.add_slave("slave(2)", 5052)
@@ -213,6 +213,9 @@ class FailureTests(MasterTestCase):
         self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
         self.assertIn("removed this slave", slave.last(internal.ShutdownMessage).message)
         self.assertEqual(healthy.of(internal.ShutdownMessage), [])
+        self.assertIn(slave_id, self.master.unreachable_slaves)
+        self.assertEqual(
+            slave.last(internal.SlaveRegisteredMessage).connection.total_ping_timeout_seconds, 75)
 
     def test_removed_slave_reregistering_is_shut_down(self):
         """

@@ -190,6 +190,72 @@ class OfferTests(MasterTestCase):
         self.assertIn("duplicate", errors[0])
         self.assertEqual(len(slave.of(internal.RunTaskMessage)), 1)
 
+    def test_kill_policy_validation(self):
+        """
+        A negative kill-policy grace period is a TASK_ERROR (Mesos's
+        message); a valid one is kept with the task.
+        """
+        def tasks(slave_id):
+            bad, good = task_info("bad", slave_id, "cpus:0.5;mem:64"), task_info("good", slave_id)
+            bad.kill_policy.grace_period.nanoseconds = -1
+            good.kill_policy.grace_period.nanoseconds = 10
+            return [bad, good]
+
+        updates, errors, slave = self.invalid_task(tasks)
+        self.assertEqual(updates, [("bad", mesos_pb2.TASK_ERROR)])
+        self.assertEqual(errors, ["Task's 'kill_policy.grace_period' must be non-negative"])
+        self.assertEqual(slave.last(internal.RunTaskMessage).task.kill_policy.grace_period
+                         .nanoseconds, 10)
+
+    def test_health_check_validation(self):
+        """
+        An invalid health check is a TASK_ERROR naming the mistake.
+        """
+        def tasks(slave_id):
+            task = task_info("t1", slave_id)
+            task.health_check.type = mesos_pb2.HealthCheck.HTTP
+            task.health_check.http.port = 80
+            task.health_check.http.path = "healthz"
+            return [task]
+
+        updates, errors, slave = self.invalid_task(tasks)
+        self.assertEqual(errors, ["Task uses invalid health check: The path 'healthz' of HTTP "
+                                  "health check must start with '/'"])
+        self.assertEqual(slave.of(internal.RunTaskMessage), [])
+
+    def test_health_and_killing_in_state(self):
+        """
+        A task's health, from its executor's updates, shows in its statuses
+        in the state (one entry per state reached, however many health
+        updates); TASK_KILLING is not terminal; the health check is shown.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        task = task_info("t1", slave_id)
+        task.health_check.type = mesos_pb2.HealthCheck.TCP
+        task.health_check.tcp.port = 8080
+        self.launch(scheduler, framework_id, offer, [task], 0)
+        for number, (state, healthy) in enumerate([
+                (mesos_pb2.TASK_RUNNING, None), (mesos_pb2.TASK_RUNNING, True),
+                (mesos_pb2.TASK_RUNNING, False), (mesos_pb2.TASK_KILLING, None)]):
+            update = internal.StatusUpdate(
+                framework_id=mesos_pb2.FrameworkID(value=framework_id),
+                slave_id=mesos_pb2.SlaveID(value=slave_id), timestamp=float(number),
+                uuid=bytes([number]), status=mesos_pb2.TaskStatus(
+                    task_id=mesos_pb2.TaskID(value="t1"), state=state, healthy=healthy,
+                    timestamp=float(number)))
+            slave.send(MASTER, internal.StatusUpdateMessage(update=update, pid=str(slave.upid)))
+            self.turn()
+        [json] = self.master.state()["frameworks"][0]["tasks"]
+        self.assertEqual(json["state"], "TASK_KILLING")
+        self.assertEqual(json["statuses"][1:], [
+            {"state": "TASK_RUNNING", "timestamp": 0.0, "healthy": False},
+            {"state": "TASK_KILLING", "timestamp": 3.0}])
+        self.assertEqual((json["health_check"]["type"], json["health_check"]["tcp"]["port"]),
+                         ("TCP", 8080))
+        self.assertEqual(self.master.stats["started_tasks"], 1)
+
     def test_executor_and_command(self):
         """
         A task with both an executor and a command, or neither, is an error.

@@ -400,7 +400,7 @@ class LegacyEndpointTests(OperatorTestCase):
         self.assertEqual((code, self.master.frameworks), (200, {}))
         code, body = self.fetch("POST", "/master/teardown", data={"frameworkId": framework_id})
         self.assertEqual(code, 400)
-        self.assertIn(b"no framework", body)
+        self.assertIn(b"No framework found with specified ID", body)
         self.assertEqual(self.fetch("POST", "/master/teardown")[0], 400)
 
     def test_roles_and_weights(self):

@@ -8,7 +8,7 @@ import json
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.test.requesthelper import DummyRequest
+from mesos_tw.testing.web import ProducerRequest
 
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
@@ -283,7 +283,7 @@ class StreamedStateTests(SynchronousTestCase):
         framework = next(iter(self.master.frameworks.values()))
         record = next(iter(framework.tasks.values()))
         framework.tasks[("late", "late")] = record
-        request = DummyRequest([b"master", b"state"])
+        request = ProducerRequest([b"master", b"state"])
         d = stream_json(request, document, self.clock)
         for _ in range(100):
             self.clock.advance(0)
@@ -309,7 +309,7 @@ class StreamJSONTests(SynchronousTestCase):
             rendered.append(item)
             return {"n": item}
 
-        request = DummyRequest([b""])
+        request = ProducerRequest([b""])
         d = stream_json(request, {"items": LazyList(list(range(10)), render), "x": 1},
                         clock, items_per_turn=3)
         self.assertEqual(rendered, [0, 1, 2])
@@ -331,7 +331,7 @@ class StreamJSONTests(SynchronousTestCase):
                     "a": [1, {"z": 1, "y": 2}]}
         plain = {"b": [{"inner": ["1"], "k": 1}, {"inner": ["2", "2"], "k": 2}],
                  "a": [1, {"z": 1, "y": 2}]}
-        request = DummyRequest([b""])
+        request = ProducerRequest([b""])
         request.args[b"jsonp"] = [b"cb"]
         d = stream_json(request, document, clock, items_per_turn=1)
         for _ in range(10):
@@ -355,7 +355,7 @@ class StreamJSONTests(SynchronousTestCase):
                 yield TURN
             yield {"sum": sum(steps), "items": LazyList([1], str)}
 
-        request = DummyRequest([b""])
+        request = ProducerRequest([b""])
         d = stream_json(request, {"a": LazyValue(produce)}, clock, items_per_turn=2)
         self.assertEqual(steps, [0, 1])
         self.assertNoResult(d)
@@ -369,7 +369,7 @@ class StreamJSONTests(SynchronousTestCase):
         instead of leaving the request hanging.
         """
         clock = Clock()
-        request = DummyRequest([b""])
+        request = ProducerRequest([b""])
         d = stream_json(request, {"items": LazyList([0, 1], lambda n: 1 / n)}, clock)
         self.failureResultOf(d, ZeroDivisionError)
 

@@ -139,7 +139,7 @@ class SchedulerAPITests(TestCase):
                        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}},
             stream_id)
         self.assertEqual(response.code, 202)
-        for state in ("TASK_RUNNING", "TASK_FINISHED"):
+        for state in ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"):
             update = yield reader.next(lambda e, s=state: e["type"] == "UPDATE"
                                        and e["update"]["status"]["state"] == s)
             status = update["update"]["status"]
@@ -179,7 +179,8 @@ class SchedulerAPITests(TestCase):
             (self.post(None, content_type=b"application/x-protobuf", body=b"\x08\x01"),
              400, b"framework_id has the wrong wire type"),
             (self.post({"type": "SUBSCRIBE", "subscribe": {}}), 400, b"framework_info"),
-            (self.post(None, stream_id, body=b" " * (4 * 1024 * 1024 + 1)), 400, b"larger"),
+            (self.post(None, stream_id, body=b" " * (4 * 1024 * 1024 + 1)), 413,
+             b"over the limit"),
         ]
         for request, code, text in cases:
             response = yield request

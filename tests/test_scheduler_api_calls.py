@@ -45,8 +45,9 @@ class SchedulerCallTests(SynchronousTestCase):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
         self.master = RecordingPeer(self.network, MASTER)
-        self.api = SchedulerAPI(self.clock, SoleMaster(SimpleNamespace(pid=MASTER)),
-                                self.network.node)
+        self.trusted = {}
+        leading = SimpleNamespace(pid=MASTER, trust=self.trusted.__setitem__)
+        self.api = SchedulerAPI(self.clock, SoleMaster(leading), self.network.node)
 
     def subscribe(self, media=PROTOBUF, accept=PROTOBUF):
         """
@@ -270,6 +271,11 @@ class SchedulerCallTests(SynchronousTestCase):
             (raw(encode(subscribe_call(), PROTOBUF), headers=with_stream), 400,
              b"SUBSCRIBE must not carry a Mesos-Stream-Id"),
             (self.post(Call(type=Call.KILL)), 400, b"the KILL call needs 'kill'"),
+            (self.post(Call(type=Call.KILL, kill=Call.Kill(
+                task_id=mesos_pb2.TaskID(value="t"), kill_policy=mesos_pb2.KillPolicy(
+                    grace_period=mesos_pb2.DurationInfo(nanoseconds=-1))))), 400,
+             b"kill.kill_policy is invalid: Task's 'kill_policy.grace_period' must be "
+             b"non-negative"),
             (self.post(Call(type=Call.DECLINE)), 400,
              b"decline.offer_ids must name at least one offer"),
             (self.post(revive, stream_id="other"), 403, b"no subscription has that"),

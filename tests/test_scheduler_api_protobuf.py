@@ -97,7 +97,7 @@ class ProtobufSchedulerTests(TestCase):
             stream_id)
         self.assertEqual(response.code, 202, (yield response.content()))
         seen = []
-        for state in (mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED):
+        for state in (mesos_pb2.TASK_STARTING, mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_FINISHED):
             update = yield reader.next(lambda e, s=state: e.type == Event.UPDATE
                                        and e.update.status.state == s)
             status = update.update.status

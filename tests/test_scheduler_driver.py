@@ -424,6 +424,15 @@ class CallTests(SchedulerDriverTestCase):
                                  "SuppressOffersMessage", "ResourceRequestMessage",
                                  "ReconcileTasksMessage"])
 
+    def test_kill_with_policy(self):
+        """
+        A kill policy given to killTask travels with the kill.
+        """
+        policy = mesos_pb2.KillPolicy(grace_period=mesos_pb2.DurationInfo(nanoseconds=10**9))
+        self.driver.killTask(mesos_pb2.TaskID(value="t1"), policy)
+        self.turn()
+        self.assertEqual(self.master.last(internal.KillTaskMessage).kill_policy, policy)
+
     def test_stop_unregisters(self):
         """
         stop() unregisters the framework and ends the driver STOPPED.

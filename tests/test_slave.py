@@ -123,6 +123,27 @@ class RegistrationTests(SlaveTestCase):
         self.turn()
         self.assertEqual(len(self.master.of(internal.PongSlaveMessage)), 1)
 
+    def test_registers_again_without_pings(self):
+        """
+        A slave told the total ping timeout registers again when no ping
+        comes for that long (its master found it unreachable); each ping
+        restarts the wait.
+        """
+        self.turn()
+        self.master.send(SLAVE, internal.SlaveRegisteredMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            connection=internal.MasterSlaveConnection(total_ping_timeout_seconds=75)))
+        self.turn()
+        self.clock.advance(70)
+        self.master.send(SLAVE, internal.PingSlaveMessage())
+        self.turn()
+        self.clock.advance(74)
+        self.turn()
+        self.assertEqual(self.master.of(internal.ReregisterSlaveMessage), [])
+        self.clock.advance(1)
+        self.turn()
+        self.assertEqual(self.master.last(internal.ReregisterSlaveMessage).slave_id.value, "S1")
+
     def test_shutdown_message(self):
         """
         ShutdownMessage from the master kills every executor and stops the

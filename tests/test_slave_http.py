@@ -9,7 +9,7 @@ import os
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.test.requesthelper import DummyRequest
+from mesos_tw.testing.web import ProducerRequest
 
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.protocols import mesos_pb2
@@ -214,7 +214,7 @@ class SlaveOperatorEndpointTests(SynchronousTestCase):
         path = os.path.join(self.sandbox, "big")
         with open(path, "wb") as file:
             file.write(b"x" * (DOWNLOAD_CHUNK * 2))
-        request = DummyRequest([b""])
+        request = ProducerRequest([b""])
         file = open(path, "rb")
         d = send_file(request, file, self.clock)
         self.assertEqual(len(request.written), 1)

@@ -68,6 +68,27 @@ class DashboardTests(SynchronousTestCase):
                      'src="/static/refresh.js"', "master@127.0.0.1:5050"):
             self.assertIn(text, body)
 
+    def test_framework_ui_linked(self):
+        """
+        A framework that names its own UI (C{webui_url}, as mesos-services
+        does for its services page) is linked to it from the dashboard.
+        """
+        clock = Clock()
+        network = MemoryNetwork(clock)
+        master = Master(clock, network.node(MASTER))
+        master.start()
+        self.addCleanup(master.stop)
+        scheduler = RecordingPeer(network, UPID("scheduler-1", "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(
+            framework=mesos_pb2.FrameworkInfo(user="alice", name="mesos-services",
+                                              webui_url="http://svc:8080/")))
+        for _ in range(5):
+            clock.advance(0)
+        client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
+        response = self.successResultOf(client.get("http://master/"))
+        body = self.successResultOf(response.content()).decode()
+        self.assertIn('<a href="http://svc:8080/">mesos-services</a>', body)
+
 
 class FrameworkPageTests(SynchronousTestCase):
     """
@@ -100,6 +121,7 @@ class FrameworkPageTests(SynchronousTestCase):
             filters=mesos_pb2.Filters()))
         for _ in range(5):
             clock.advance(0)
+        self.clock, self.slave = clock, slave
         self.client = StubTreq(MasterHTTP(SoleMaster(self.master)).resource())
 
     def get(self, path):
@@ -116,6 +138,24 @@ class FrameworkPageTests(SynchronousTestCase):
         self.assertEqual(response.code, 200)
         for text in ("page-test", "visible-task", "t-1", "TASK_STAGING"):
             self.assertIn(text, page)
+
+    def test_task_health(self):
+        """
+        A task's health, as its health check last reported it, is shown
+        beside its state.
+        """
+        update = internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id),
+            slave_id=mesos_pb2.SlaveID(value=self.master.state()["slaves"][0]["id"]),
+            timestamp=1.0, uuid=b"u1", status=mesos_pb2.TaskStatus(
+                task_id=mesos_pb2.TaskID(value="t-1"), state=mesos_pb2.TASK_RUNNING,
+                healthy=False))
+        self.slave.send(MASTER, internal.StatusUpdateMessage(update=update,
+                                                             pid=str(self.slave.upid)))
+        for _ in range(5):
+            self.clock.advance(0)
+        _, page = self.get(f"/ui/frameworks/{self.framework_id}")
+        self.assertIn("<td>TASK_RUNNING</td><td>unhealthy</td>", page)
 
     def test_unknown_framework(self):
         """

@@ -270,7 +270,11 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
         self._invoke(self.executor, "launchTaskGroup", list(message.task_group.tasks))
 
     def _kill_task(self, message):
-        self._invoke(self.executor, "killTask", message.task_id)
+        policy = message.kill_policy if message.HasField("kill_policy") else None
+        if hasattr(self.executor, "killTaskWithPolicy"):
+            self._invoke(self.executor, "killTaskWithPolicy", message.task_id, policy)
+        else:
+            self._invoke(self.executor, "killTask", message.task_id)
 
     def _framework_message(self, message):
         self._invoke(self.executor, "frameworkMessage", message.data)

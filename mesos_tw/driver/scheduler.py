@@ -12,6 +12,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw import constants
+from mesos_tw.authentication.client import ClientAuthentication
 from mesos_tw.detector import DetectorError, detector_for
 from mesos_tw.driver.base import DriverBase
 from mesos_tw.interface import SchedulerDriver
@@ -50,6 +51,10 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         fourth, is understood.
     @param node_factory: makes the message node for our UPID (tests pass an
         in-memory network's).
+    @param credential: a C{mesos_pb2.Credential} to authenticate with
+        before registering (as Mesos 1.x's bindings take it), or L{None};
+        C{framework.principal} must then be its principal or unset.  A
+        refusal is reported to C{error} and aborts the driver.
     """
 
     log = Logger()
@@ -76,6 +81,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._slave_pids = {}
         self._acknowledged = OrderedDict()
         self._registration = RetryWithBackoff(self._reactor, self._register)
+        self._authentication = ClientAuthentication(
+            self._reactor, None, credential, self._registration.start, self._refused)
         self.dispatcher = Dispatcher({
             internal.FrameworkRegisteredMessage: self._registered,
             internal.FrameworkReregisteredMessage: self._reregistered,
@@ -111,6 +118,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         host = socket.gethostname()
         self.node = self._node_factory(UPID(self.new_process_id("scheduler"), host, 0))
         self.node.receiver = self
+        self._authentication.node = self.node
         self._detector.start(self._new_master)
         return self.status
 
@@ -149,6 +157,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
     def _shut_down(self, status):
         self.status = status
         self._registration.stop()
+        self._authentication.stop()
         if self._detector is not None:
             self._detector.stop()
         if self.master is not None and self.node is not None:
@@ -167,8 +176,16 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
                 return
         self.master = upid
         self._registration.stop()
+        self._authentication.stop()
         if upid is not None:
-            self._registration.start()
+            self._authentication.start(upid)
+
+    def _refused(self, message):
+        """
+        The master refused our credential: tell the scheduler, and abort.
+        """
+        self._invoke(self.scheduler, "error", message)
+        self._abort()
 
     def _register(self):
         if self.status != RUNNING or self.connected or self.master is None:
@@ -215,6 +232,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.log.warn("Ignoring {name} from {sender}, which is not our master",
                           name=message.DESCRIPTOR.full_name, sender=str(sender))
             return
+        if self._authentication.received(sender, message):
+            return
         self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
@@ -227,7 +246,9 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.connected = False
             if not self._invoke(self.scheduler, "disconnected"):
                 return
-        self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
+        # The master forgets an authentication with its connection.
+        self._registration.stop()
+        self._authentication.start(upid, delay=constants.REGISTRATION_RETRY_INTERVAL)
 
     # Callbacks.
 
@@ -407,12 +428,17 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
             self.node.send(self.master, message)
         return self.status
 
-    def killTask(self, taskId):
+    def killTask(self, taskId, killPolicy=None):
         """
         Kill a task; its TASK_KILLED (or TASK_LOST) update follows.
+
+        @param killPolicy: a C{KillPolicy} whose C{grace_period} overrides
+            the one the task was launched with (Mesos's v1 C{KILL} call's).
         """
-        return self._call(self._send_to_master, internal.KillTaskMessage(
-            framework_id=self._framework_id(), task_id=taskId))
+        kill = internal.KillTaskMessage(framework_id=self._framework_id(), task_id=taskId)
+        if killPolicy is not None:
+            kill.kill_policy.CopyFrom(killPolicy)
+        return self._call(self._send_to_master, kill)
 
     def reviveOffers(self):
         """

@@ -1,10 +1,15 @@
 """
 The built-in command executor: the slave runs it for tasks that give a
 C{CommandInfo} instead of an executor.  It runs the command with C{sh -c} in
-its own session, reports TASK_RUNNING and then how the command ended, and
-exits once the slave has acknowledged the final update.  It waits for that
-acknowledgement as long as its slave's connection is open, however busy the
-machine: exiting before the slave has read the update could lose it.
+its own session, reports TASK_STARTING, TASK_RUNNING and then how the command
+ended, and exits once the slave has acknowledged the final update.  It
+waits for that acknowledgement as long as its slave's connection is open,
+however busy the machine: exiting before the slave has read the update could
+lose it.  As Mesos's, it runs the task's C{HealthCheck} (L{mesos_tw.checks}),
+reporting changes of health and killing the task after too many failures,
+and kills with the task's (or the kill's) C{KillPolicy}: SIGTERM, then
+SIGKILL after the grace period, with TASK_KILLING first for frameworks that
+can handle it.
 
 It starts once per command task, so start-up time is task-launch latency:
 it speaks the wire protocol with a small blocking client and the standard
@@ -32,6 +37,9 @@ import time
 import traceback
 import uuid
 
+from mesos_tw.checks.checker import HealthChecker
+from mesos_tw.checks.loops import SelectorLoop
+from mesos_tw.checks.validation import kill_grace_period
 from mesos_tw.isolation.usage import container_processes
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -41,9 +49,6 @@ from mesos_tw.protocols.executor_side import executor_update
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["CommandExecutor", "become_subreaper", "kill_leftovers", "main"]
-
-#: Time between SIGTERM and SIGKILL when a task is killed.
-KILL_GRACE_PERIOD = 3.0
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -55,6 +60,8 @@ RECONNECT_INTERVAL = 0.25
 RECOVERY_TIMEOUT = 15 * 60.0
 
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
+
+Capability = mesos_pb2.FrameworkInfo.Capability
 
 
 class CommandExecutor:
@@ -79,10 +86,14 @@ class CommandExecutor:
         self.clock = clock
         self.wall_clock = wall_clock
         self.slave_id = None
+        self.framework_info = None
         self.task_id = None
         self.process = None
+        self.health_checker = None
         self.killed = False
-        self.kill_deadline = None
+        self.killed_by_health_check = False
+        self.kill_started = None
+        self.kill_call = None
         self.unacknowledged = {}
         self.task = None
         self.finished_at = None
@@ -94,7 +105,7 @@ class CommandExecutor:
         self.lost_at = None
         self.next_attempt = None
         self._buffer = b""
-        self._selector = selectors.DefaultSelector()
+        self.loop = SelectorLoop(clock=clock)
         self.dispatcher = Dispatcher({
             internal.ExecutorRegisteredMessage: self._registered,
             internal.RunTaskMessage: self._run_task,
@@ -133,7 +144,7 @@ class CommandExecutor:
     def _serve(self):
         self.send(internal.RegisterExecutorMessage(
             framework_id=self.framework_id, executor_id=self.executor_id))
-        self._selector.register(self.connection, selectors.EVENT_READ, self._readable)
+        self.loop.watch(self.connection, selectors.EVENT_READ, self._readable)
         while True:
             if self.may_exit():
                 return 0
@@ -146,12 +157,8 @@ class CommandExecutor:
                     return 1
                 if now >= self.next_attempt:
                     self._reconnect()
-            if self.kill_deadline is not None and now >= self.kill_deadline:
-                self._signal(signal.SIGKILL)
-                self.kill_deadline = None
-            for key, _ in self._selector.select(self._timeout(now)):
-                if key.data() is False:
-                    return 1
+            if not self.loop.poll(self._timeout(now)):
+                return 1
 
     def may_exit(self):
         """
@@ -162,10 +169,14 @@ class CommandExecutor:
         return self.finished_at is not None and not self.unacknowledged
 
     def _timeout(self, now):
-        deadlines = [d for d in (self.kill_deadline,) if d is not None]
-        if self.lost_at is not None:
-            deadlines += [self.next_attempt, self.lost_at + self.recovery_timeout]
-        return max(0.0, min(deadlines) - now) if deadlines else None
+        """
+        How long the loop may wait for the slave's return (its timers, the
+        kill's and the health checks', are its own).
+        """
+        if self.lost_at is None:
+            return None
+        deadlines = [self.next_attempt, self.lost_at + self.recovery_timeout]
+        return max(0.0, min(deadlines) - now)
 
     def _lost_slave(self):
         """
@@ -174,7 +185,7 @@ class CommandExecutor:
 
         @return: L{False} to stop.
         """
-        self._selector.unregister(self.connection)
+        self.loop.unwatch(self.connection)
         self.connection.close()
         self.connection = None
         self._buffer = b""
@@ -200,7 +211,7 @@ class CommandExecutor:
             return
         self.connection = connection
         self.lost_at = self.next_attempt = None
-        self._selector.register(connection, selectors.EVENT_READ, self._readable)
+        self.loop.watch(connection, selectors.EVENT_READ, self._readable)
         self._resubscribe()
 
     def _resubscribe(self):
@@ -217,6 +228,9 @@ class CommandExecutor:
     def _readable(self):
         try:
             data = self.connection.recv(65536)
+            # A TLS socket may hold decrypted bytes the selector cannot see.
+            while data and getattr(self.connection, "pending", lambda: 0)():
+                data += self.connection.recv(65536)
         except OSError:
             data = b""
         if not data:
@@ -234,6 +248,7 @@ class CommandExecutor:
 
     def _registered(self, message):
         self.slave_id = message.slave_id
+        self.framework_info = message.framework_info
 
     def _run_task(self, message):
         task = message.task
@@ -245,9 +260,12 @@ class CommandExecutor:
             return
         self.task_id = task.task_id
         self.task = task
+        if message.HasField("framework"):
+            self.framework_info = message.framework
         if not task.HasField("command") or not task.command.value:
             self._finish(mesos_pb2.TASK_FAILED, "Task has no command")
             return
+        self._update(self.task_id, mesos_pb2.TASK_STARTING, "")
         environment = dict(self.environ)
         for variable in task.command.environment.variables:
             environment[variable.name] = variable.value
@@ -258,17 +276,39 @@ class CommandExecutor:
         except OSError as error:
             self._finish(mesos_pb2.TASK_FAILED, f"Cannot start the command: {error.strerror}")
             return
-        self._selector.register(os.pidfd_open(self.process.pid), selectors.EVENT_READ,
-                                self._command_ended)
+        self._pidfd = os.pidfd_open(self.process.pid)
+        self.loop.watch(self._pidfd, selectors.EVENT_READ, self._command_ended)
         self._update(self.task_id, mesos_pb2.TASK_RUNNING, "")
+        if task.HasField("health_check"):
+            self.health_checker = HealthChecker(
+                self.loop, task.health_check, self._health_changed, environ=environment,
+                cwd=os.getcwd(), warn=lambda text: sys.stderr.write(f"command executor: {text}\n"))
+            self.health_checker.start()
+
+    def _health_changed(self, change, message):
+        """
+        Report the task's new health (Mesos: TASK_RUNNING with C{healthy}
+        and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED); kill it if the
+        checks say so.
+        """
+        if self.killed or self.finished_at is not None:
+            return
+        self._update(self.task_id, mesos_pb2.TASK_RUNNING, message, healthy=change.healthy,
+                     reason=mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+        if change.kill_task:
+            sys.stderr.write(f"command executor: killing the task after "
+                             f"{change.consecutive_failures} failed health checks\n")
+            self.killed_by_health_check = True
+            self._kill(kill_grace_period(task_policy=self._task_kill_policy()))
 
     def _command_ended(self):
         code = self.process.wait()
-        for key in list(self._selector.get_map().values()):
-            if key.data == self._command_ended:
-                self._selector.unregister(key.fileobj)
-                os.close(key.fd)
-        self.kill_deadline = None
+        self.loop.unwatch(self._pidfd)
+        os.close(self._pidfd)
+        if self.kill_call is not None:
+            self.kill_call.cancel()
+        if self.health_checker is not None:
+            self.health_checker.stop()
         if self.killed:
             self._finish(mesos_pb2.TASK_KILLED, "Command killed")
         elif code == 0:
@@ -280,15 +320,47 @@ class CommandExecutor:
         return True
 
     def _kill_task(self, message):
-        if self.process is None or self.killed or self.finished_at is not None:
+        override = message.kill_policy if message.HasField("kill_policy") else None
+        self._kill(kill_grace_period(override, self._task_kill_policy()))
+
+    def _task_kill_policy(self):
+        task = self.task
+        return task.kill_policy if task is not None and task.HasField("kill_policy") else None
+
+    def _kill(self, grace_period):
+        """
+        SIGTERM the command's session and SIGKILL it after C{grace_period}
+        seconds.  A second kill can only shorten that (Mesos: a retried kill
+        is a no-op, a shorter grace period escalates sooner).
+        """
+        if self.process is None or self.finished_at is not None:
+            return
+        now = self.clock()
+        if self.killed:
+            if self.kill_call is not None and self.kill_call.active() and \
+                    self.kill_started + grace_period < self.kill_call.when:
+                self.kill_call.cancel()
+                self.kill_call = self.loop.call_later(
+                    self.kill_started + grace_period - now, self._signal, signal.SIGKILL)
             return
         self.killed = True
+        self.kill_started = now
+        if self.health_checker is not None:
+            self.health_checker.stop()
+        if self._has_capability(Capability.TASK_KILLING_STATE):
+            self._update(self.task_id, mesos_pb2.TASK_KILLING, "")
         self._signal(signal.SIGTERM)
-        self.kill_deadline = self.clock() + KILL_GRACE_PERIOD
+        self.kill_call = self.loop.call_later(grace_period, self._signal, signal.SIGKILL)
+
+    def _has_capability(self, capability):
+        info = self.framework_info
+        return info is not None and any(c.type == capability for c in info.capabilities)
 
     def _shutdown(self, message):
         if self.process is not None and self.finished_at is None:
             self.killed = True
+            if self.health_checker is not None:
+                self.health_checker.stop()
             self._signal(signal.SIGKILL)
 
     def _signal(self, number):
@@ -304,12 +376,15 @@ class CommandExecutor:
             self.task = None
 
     def _finish(self, state, text):
-        self._update(self.task_id, state, text)
+        # A task the health checks killed ends unhealthy (as in Mesos).
+        self._update(self.task_id, state, text,
+                     healthy=False if self.killed_by_health_check else None)
         self.finished_at = self.clock()
 
-    def _update(self, task_id, state, text):
+    def _update(self, task_id, state, text, healthy=None, reason=None):
         update = executor_update(
-            mesos_pb2.TaskStatus(task_id=task_id, state=state, message=text),
+            mesos_pb2.TaskStatus(task_id=task_id, state=state, message=text, healthy=healthy,
+                                 reason=reason),
             self.framework_id, self.executor_id, self.slave_id, self.wall_clock(),
             uuid.uuid4().bytes)
         self.unacknowledged[update.uuid] = update
@@ -398,9 +473,37 @@ def main(environ=os.environ):
 
 def _connect(slave):
     connection = socket.create_connection((slave.host, slave.port), timeout=10)
-    connection.settimeout(None)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    context = _tls_context(os.environ)
+    if context is not None:
+        connection = context.wrap_socket(connection, server_hostname=slave.host)
+    connection.settimeout(None)
     return connection
+
+
+def _tls_context(environ):
+    """
+    The TLS context the slave's C{LIBPROCESS_SSL_*} variables ask for, or
+    L{None} without TLS (the standard library's C{ssl}: this executor
+    avoids Twisted).
+    """
+    def flag(name):
+        return environ.get(f"LIBPROCESS_SSL_{name}", "").strip().lower() in ("true", "1", "yes")
+
+    if not flag("ENABLED"):
+        return None
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if environ.get("LIBPROCESS_SSL_CERT_FILE") and environ.get("LIBPROCESS_SSL_KEY_FILE"):
+        context.load_cert_chain(environ["LIBPROCESS_SSL_CERT_FILE"],
+                                environ["LIBPROCESS_SSL_KEY_FILE"])
+    if flag("VERIFY_CERT") or flag("REQUIRE_CERT"):
+        context.load_verify_locations(environ["LIBPROCESS_SSL_CA_FILE"])
+    else:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _duration(text, default):

@@ -5,11 +5,14 @@ executor is of type DEFAULT (Mesos's C{mesos-default-executor}).
 One executor runs any number of task groups.  Each task's command runs with
 C{sh -c} in a session of its own, in a sandbox of its own
 (C{<executor sandbox>/tasks/<task id>}, holding its fetched URIs and its
-C{stdout} and C{stderr} files; C{MESOS_SANDBOX} names it).  A task reports TASK_RUNNING once
-started and then how its command ended.  As in Mesos, a group stands or
-falls together: when one of its tasks fails or is killed, the others are
-killed.  Once no task is left the executor stops (after the slave has
-acknowledged its updates) and exits.
+C{stdout} and C{stderr} files; C{MESOS_SANDBOX} names it).  A task reports
+TASK_STARTING, TASK_RUNNING once started and then how its command ended; its
+C{HealthCheck} runs on the executor's reactor (L{mesos_tw.checks}), and it
+is killed with its C{KillPolicy} (or the kill's): SIGTERM, then SIGKILL
+after the grace period, with TASK_KILLING first for frameworks that can
+handle it.  As in Mesos, a group stands or falls together: when one of its
+tasks fails or is killed, the others are killed.  Once no task is left the
+executor stops (after the slave has acknowledged its updates) and exits.
 
 Run by the slave as ``python -m mesos_tw.executors.default``.
 """
@@ -23,6 +26,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import react
 from twisted.logger import Logger
 
+from mesos_tw.checks.checker import HealthChecker
+from mesos_tw.checks.twisted_loop import ReactorLoop
+from mesos_tw.checks.validation import DEFAULT_KILL_GRACE_PERIOD, kill_grace_period
 from mesos_tw.interface import Executor
 from mesos_tw.isolation._containers import watch_exit
 from mesos_tw.isolation.interface import LaunchError
@@ -32,9 +38,12 @@ from mesos_tw.slave.fetcher import Fetcher
 
 __all__ = ["DefaultExecutor", "main"]
 
-#: Time between SIGTERM and SIGKILL when a task is killed (shorter than the
-#: slave's default grace period before it kills the whole executor).
-KILL_GRACE_PERIOD = 3.0
+#: Time between SIGTERM and SIGKILL when neither the task's nor the kill's
+#: policy says (shorter than the slave's default grace period before it kills
+#: the whole executor).
+KILL_GRACE_PERIOD = DEFAULT_KILL_GRACE_PERIOD
+
+Capability = mesos_pb2.FrameworkInfo.Capability
 
 
 class _RunningTask:
@@ -42,12 +51,22 @@ class _RunningTask:
     One task's process, and what has been done to it.
     """
 
-    def __init__(self, task_id, group, process):
-        self.task_id = task_id
+    def __init__(self, task, group, process):
+        self.task = task
+        self.task_id = task.task_id.value
         self.group = group
         self.process = process
+        self.health_checker = None
         self.killed = False
+        self.killed_by_health_check = False
+        self.kill_started = None
         self.kill_call = None
+
+    def kill_policy(self):
+        """
+        The task's own C{KillPolicy}, or L{None}.
+        """
+        return self.task.kill_policy if self.task.HasField("kill_policy") else None
 
     def signal(self, number):
         """
@@ -93,8 +112,16 @@ class DefaultExecutor(Executor):
         self.environ = dict(environ)
         self.kill_grace_period = kill_grace_period
         self.fetcher = Fetcher(reactor) if fetcher is None else fetcher
+        self.loop = ReactorLoop(reactor)
+        self.framework_info = None
         self.running = {}
         self.launching = []
+
+    def registered(self, driver, executorInfo, frameworkInfo, slaveInfo):
+        """
+        Keep the framework's info: its capabilities decide TASK_KILLING.
+        """
+        self.framework_info = frameworkInfo
 
     def launchTaskGroup(self, driver, tasks):
         """
@@ -164,7 +191,7 @@ class DefaultExecutor(Executor):
                 for task_id in group[index + 1:]:
                     self._update(driver, task_id, mesos_pb2.TASK_FAILED,
                                  f"Task {group[index]} of the group could not start")
-                self._kill_group(group, group[index], mesos_pb2.TASK_FAILED)
+                self._kill_group(driver, group, group[index], mesos_pb2.TASK_FAILED)
                 break
         self._stop_if_idle(driver)
 
@@ -180,6 +207,7 @@ class DefaultExecutor(Executor):
         for variable in task.command.environment.variables:
             environment[variable.name] = variable.value
         environment["MESOS_SANDBOX"] = directory
+        self._update(driver, task_id, mesos_pb2.TASK_STARTING, "")
         try:
             with open(os.path.join(directory, "stdout"), "ab") as stdout, \
                     open(os.path.join(directory, "stderr"), "ab") as stderr:
@@ -189,16 +217,44 @@ class DefaultExecutor(Executor):
                     start_new_session=True)
         except OSError as error:
             return f"Cannot start the command: {error.strerror}"
-        running = self.running[task_id] = _RunningTask(task_id, group, process)
+        running = self.running[task_id] = _RunningTask(task, group, process)
         watch_exit(self.reactor, os.pidfd_open(process.pid)).addCallback(
             lambda _: self._exited(driver, running))
         self._update(driver, task_id, mesos_pb2.TASK_RUNNING, "")
+        if task.HasField("health_check"):
+            running.health_checker = HealthChecker(
+                self.loop, task.health_check,
+                lambda change, message: self._health_changed(driver, running, change, message),
+                environ=environment, cwd=directory,
+                warn=lambda text: self.log.warn("Task {task_id}: {text}", task_id=task_id,
+                                                text=text))
+            running.health_checker.start()
         return None
+
+    def _health_changed(self, driver, running, change, message):
+        """
+        Report a task's new health (TASK_RUNNING with C{healthy} and
+        REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, as Mesos); kill it if the
+        checks say so.
+        """
+        if running.killed or self.running.get(running.task_id) is not running:
+            return
+        self._update(driver, running.task_id, mesos_pb2.TASK_RUNNING, message,
+                     healthy=change.healthy,
+                     reason=mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+        if change.kill_task:
+            self.log.warn("Killing task {task_id} after {count} failed health checks",
+                          task_id=running.task_id, count=change.consecutive_failures)
+            running.killed_by_health_check = True
+            self._kill(driver, running, kill_grace_period(None, running.kill_policy(),
+                                                          self.kill_grace_period))
 
     def _exited(self, driver, running):
         code = running.process.wait()
         if running.kill_call is not None and running.kill_call.active():
             running.kill_call.cancel()
+        if running.health_checker is not None:
+            running.health_checker.stop()
         del self.running[running.task_id]
         if running.killed:
             state, text = mesos_pb2.TASK_KILLED, "Command killed"
@@ -208,12 +264,13 @@ class DefaultExecutor(Executor):
             state, text = mesos_pb2.TASK_FAILED, f"Command terminated by signal {-code}"
         else:
             state, text = mesos_pb2.TASK_FAILED, f"Command exited with status {code}"
-        self._update(driver, running.task_id, state, text)
+        self._update(driver, running.task_id, state, text,
+                     healthy=False if running.killed_by_health_check else None)
         if state != mesos_pb2.TASK_FINISHED:
-            self._kill_group(running.group, running.task_id, state)
+            self._kill_group(driver, running.group, running.task_id, state)
         self._stop_if_idle(driver)
 
-    def _kill_group(self, group, task_id, state):
+    def _kill_group(self, driver, group, task_id, state):
         """
         Task C{task_id} of C{group} ended with C{state}, not finished: kill
         the others still running.
@@ -223,7 +280,9 @@ class DefaultExecutor(Executor):
                 self.log.info("Killing task {other}: task {task_id} of its group ended "
                               "{state}", other=other, task_id=task_id,
                               state=mesos_pb2.TaskState.Name(state))
-                self._kill(self.running[other])
+                other_task = self.running[other]
+                self._kill(driver, other_task, kill_grace_period(
+                    None, other_task.kill_policy(), self.kill_grace_period))
 
     def _stop_if_idle(self, driver):
         if not self.running and not self.launching:
@@ -231,8 +290,15 @@ class DefaultExecutor(Executor):
 
     def killTask(self, driver, taskId):
         """
-        SIGTERM the task, SIGKILL it after the grace period; the rest of its
-        group follows it.
+        SIGTERM the task, SIGKILL it after its kill policy's grace period;
+        the rest of its group follows it.
+        """
+        self.killTaskWithPolicy(driver, taskId, None)
+
+    def killTaskWithPolicy(self, driver, taskId, killPolicy):
+        """
+        As L{killTask}, with the kill's C{KillPolicy} (or L{None}) overriding
+        the task's.
         """
         for launch in self.launching:
             if taskId.value in launch.group:
@@ -244,15 +310,31 @@ class DefaultExecutor(Executor):
             self.log.warn("Not killing task {task_id}: it is not running here",
                           task_id=taskId.value)
             return
-        self._kill(running)
+        self._kill(driver, running, kill_grace_period(killPolicy, running.kill_policy(),
+                                                      self.kill_grace_period))
 
-    def _kill(self, running):
+    def _kill(self, driver, running, grace_period):
+        """
+        SIGTERM the task's session, SIGKILL it after C{grace_period}
+        seconds; a later kill can only shorten that (as in Mesos).
+        """
+        now = self.reactor.seconds()
         if running.killed:
+            call = running.kill_call
+            if call is not None and call.active() and \
+                    running.kill_started + grace_period < call.getTime():
+                call.reset(max(0.0, running.kill_started + grace_period - now))
             return
         running.killed = True
+        running.kill_started = now
+        if running.health_checker is not None:
+            running.health_checker.stop()
+        info = self.framework_info
+        if info is not None and any(c.type == Capability.TASK_KILLING_STATE
+                                    for c in info.capabilities):
+            self._update(driver, running.task_id, mesos_pb2.TASK_KILLING, "")
         running.signal(signal.SIGTERM)
-        running.kill_call = self.reactor.callLater(
-            self.kill_grace_period, running.signal, signal.SIGKILL)
+        running.kill_call = self.reactor.callLater(grace_period, running.signal, signal.SIGKILL)
 
     def shutdown(self, driver):
         """
@@ -262,11 +344,14 @@ class DefaultExecutor(Executor):
             launch.killed = True
         for running in list(self.running.values()):
             running.killed = True
+            if running.health_checker is not None:
+                running.health_checker.stop()
             running.signal(signal.SIGKILL)
 
-    def _update(self, driver, task_id, state, text):
+    def _update(self, driver, task_id, state, text, healthy=None, reason=None):
         driver.sendStatusUpdate(mesos_pb2.TaskStatus(
-            task_id=mesos_pb2.TaskID(value=task_id), state=state, message=text))
+            task_id=mesos_pb2.TaskID(value=task_id), state=state, message=text,
+            healthy=healthy, reason=reason))
 
 
 def main(reactor, environ=os.environ):

@@ -135,7 +135,8 @@ class OfferManagement:
                 self._remove_offer(offer, rescind=False)
             for task in launched:
                 self._send_update(framework.pid, self._status_update_for(
-                    framework_id, task, mesos_pb2.TASK_LOST, error, Reason.REASON_INVALID_OFFERS))
+                    framework_id, task, self.dropped_task_state(framework_id), error,
+                    Reason.REASON_INVALID_OFFERS))
             self.allocate_soon()
             return
         slave = self.slaves[offers[0].slave_id]
@@ -222,6 +223,9 @@ class OfferManagement:
                 value=framework.id), slave_id=task.slave_id, state=mesos_pb2.TASK_STAGING,
             resources=task.resources,
         )
+        for name in ("health_check", "kill_policy"):
+            if task.HasField(name):
+                getattr(record_task, name).CopyFrom(getattr(task, name))
         if task.HasField("executor"):
             executor_id = task.executor.executor_id.value
             record_task.executor_id.value = executor_id

@@ -132,7 +132,16 @@ class RegistryManagement:
         if removal.shutdown:
             self.node.send(slave.pid, internal.ShutdownMessage(
                 message=f"the master removed this slave: {removal.reason}"))
-        for framework_id, update in removal.updates:
+        self._report_removal(slave, removal.updates)
+        for sender, message in removal.waiting:
+            self._reregister_slave(sender, message)
+
+    def _report_removal(self, slave, updates):
+        """
+        Tell the frameworks of C{slave}'s tasks their C{updates}, and every
+        framework that the slave is lost.
+        """
+        for framework_id, update in updates:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.active:
                 self._send_update(framework.pid, update)
@@ -140,8 +149,6 @@ class RegistryManagement:
         for framework in self.frameworks.values():
             if framework.active:
                 self.node.send(framework.pid, lost)
-        for sender, message in removal.waiting:
-            self._reregister_slave(sender, message)
 
     def _removal_not_recorded(self, failure, removal, attempt):
         if self._stopped:

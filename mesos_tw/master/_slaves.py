@@ -22,7 +22,7 @@ class SlaveManagement:
         existing = self._slaves_by_pid.get(sender)
         if existing is not None:
             self.node.send(sender, internal.SlaveRegisteredMessage(
-                slave_id=mesos_pb2.SlaveID(value=existing)))
+                slave_id=mesos_pb2.SlaveID(value=existing), connection=self._connection()))
             return
         if self._refused_for_maintenance(sender, message.slave):
             return
@@ -33,7 +33,7 @@ class SlaveManagement:
         self._add_slave(slave_id, message.slave, sender, total)
         self.counters.count("slave_registrations")
         self.node.send(sender, internal.SlaveRegisteredMessage(
-            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+            slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
         self.allocate_soon()
 
     def _reregister_slave(self, sender, message):
@@ -53,6 +53,12 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
             return
+        error = _reported_work_error(message)
+        if error is not None:
+            self.log.warn("Dropping re-registration of slave {slave_id} at {pid} because it sent "
+                          "an invalid re-registration: {error}", slave_id=slave_id,
+                          pid=str(sender), error=error)
+            return
         if self._refused_for_maintenance(sender, message.slave):
             return
         slave = self.slaves.get(slave_id)
@@ -65,8 +71,17 @@ class SlaveManagement:
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, internal.SlaveReregisteredMessage(slave_id=message.slave_id))
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection()))
         self.allocate_soon()
+
+    def _connection(self):
+        """
+        What a slave is told of its pings: after how long without one it
+        should register again (it was found unreachable).
+        """
+        return internal.MasterSlaveConnection(
+            total_ping_timeout_seconds=self.slave_ping_timeout * self.max_slave_ping_timeouts)
 
     def _reconnect_slave(self, slave, sender, message):
         """
@@ -98,12 +113,13 @@ class SlaveManagement:
         ended while it was away) and what they held recovered.
         """
         reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
+        # Mesos: TASK_GONE for partition-aware frameworks, TASK_LOST for others.
         for key, record in list(slave.tasks.items()):
             if key in reported or record.state in TERMINAL_STATES:
                 continue
             framework_id = key[0]
             update = self._apply_master_update(
-                framework_id, record, mesos_pb2.TASK_LOST,
+                framework_id, record, self.removed_task_state(framework_id, unreachable=False),
                 "Reconciliation: Task is unknown to the slave",
                 mesos_pb2.TaskStatus.REASON_RECONCILIATION)
             framework = self.frameworks.get(framework_id)
@@ -160,7 +176,8 @@ class SlaveManagement:
         used = {}
         for task in tasks:
             framework_id = task.framework_id.value
-            record = TaskRecord(task, Resources.from_protobuf(task.resources), [(task.state, now)])
+            record = TaskRecord(task, Resources.from_protobuf(task.resources),
+                                [(task.state, now)])
             slave.tasks[record.key] = record
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)
@@ -280,23 +297,26 @@ class SlaveManagement:
 
     def shutdown_slave(self, slave, reason):
         """
-        Remove C{slave}, which stopped answering pings, and (once that is
-        recorded) tell it to shut down: if it is only partitioned away it
-        will hear so when the partition heals, and kill the tasks already
-        reported lost.
+        C{slave} stopped answering pings: it is unreachable
+        (L{mesos_tw.master._partitions}).  It may re-register, and is then
+        admitted again with the tasks it still runs.
         """
         self.counters.count("slave_removals/reason_unhealthy")
-        self.remove_slave(slave, reason, shutdown=True)
+        self.remove_slave(slave, reason, shutdown=True, unreachable=True)
 
-    def remove_slave(self, slave, reason, shutdown=False, task_state=mesos_pb2.TASK_LOST,
-                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED):
+    def remove_slave(self, slave, reason, shutdown=False, task_state=None,
+                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED, unreachable=False):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
         offers are rescinded and its tasks end in C{task_state} for
-        C{task_reason} (lost, unless an operator marked it gone); once the removal is
-        recorded in the registry its tasks' frameworks hear C{TASK_LOST},
-        every framework hears C{slaveLost}, and, if C{shutdown}, the slave
-        is told to shut down.
+        C{task_reason} (when not given: C{TASK_LOST}, or for partition-aware
+        frameworks C{TASK_GONE}).  Once the removal is recorded in the
+        registry the tasks' frameworks hear of it, every framework hears
+        C{slaveLost}, and, if C{shutdown}, the slave is told to shut down.
+
+        @param unreachable: the slave stopped answering and may come back:
+            nothing is recorded, partition-aware frameworks hear
+            C{TASK_UNREACHABLE} and the others C{TASK_LOST} at once.
         """
         if self.slaves.get(slave.id) is not slave:
             return
@@ -313,8 +333,9 @@ class SlaveManagement:
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
                 updates.append((framework_id, self._apply_master_update(
-                    framework_id, record, task_state, f"Slave {slave.id} removed: {reason}",
-                    task_reason)))
+                    framework_id, record,
+                    task_state or self.removed_task_state(framework_id, unreachable),
+                    f"Slave {slave.id} removed: {reason}", task_reason)))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -329,4 +350,21 @@ class SlaveManagement:
             framework.executor_usage.pop(slave.id, None)
         self.allocator.slave_removed(slave.id)
         self.events.agent_removed(slave.id)
+        if unreachable:
+            self._set_aside_unreachable(slave)
         self._record_removal(slave, reason, updates, shutdown)
+
+
+def _reported_work_error(message):
+    """
+    What is wrong with the executors and tasks a re-registering slave
+    reports (resources that do not parse), or L{None}: found by fuzzing,
+    they failed the handler half-way through.
+    """
+    for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
+        for item in items:
+            try:
+                Resources.from_protobuf(item.resources)
+            except ResourcesError as error:
+                return f"{kind} with invalid resources: {error}"
+    return None

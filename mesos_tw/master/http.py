@@ -20,6 +20,7 @@ from klein import Klein
 from twisted.web.static import File
 
 from mesos_tw import __version__
+from mesos_tw.authorization.checks import approved_or_forbidden, read_view
 
 from mesos_tw.master._leading import leader_only
 from mesos_tw.master.operator_api import teardown, update_weights
@@ -32,6 +33,7 @@ from mesos_tw.protocols.maintenance_pb2 import Schedule
 from mesos_tw.protocols.mesos_pb2 import MachineID, WeightInfo
 from mesos_tw.resources import Resources
 from mesos_tw.slave.files import SandboxFiles
+from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.dashboard import STATIC, DashboardElement
 from mesos_tw.web.files import FilesAPI
 from mesos_tw.web.history import UtilizationHistory
@@ -102,6 +104,10 @@ class MasterHTTP:
     @param log_file: the master's log file (C{--log_dir}), served as
         C{/master/log} through the files API.
     @param reactor: sends downloads of the log file.
+    @param authorizer: the L{IAuthorizer} deciding what each principal may
+        read and do here (C{--acls}), or L{None} for everything.
+    @param tls: the master's L{mesos_tw.protocols.tls.TLSConfig} (kept for
+        what reads other nodes' endpoints).
     """
 
     app = Klein()
@@ -109,16 +115,33 @@ class MasterHTTP:
     app.url_map.strict_slashes = False
 
     def __init__(self, leadership, flags=None, slave_http=None, scheduler_api=None,
-                 operator_api=None, log_file=None, reactor=None):
+                 operator_api=None, log_file=None, reactor=None, authorizer=None, tls=None):
         self.leadership = leadership
+        self.authorizer = authorizer
+        self.tls = tls
         self._files_api = FilesAPI(SandboxFiles(
-            None, attached={"/master/log": log_file} if log_file is not None else None), reactor)
+            None, attached={"/master/log": log_file} if log_file is not None else None), reactor,
+            access=self._logs_access)
         self.flags = flags or {"flags": {}}
         self._ui = MasterUI(leadership, slave_http)
         self.scheduler_api = scheduler_api
         self.operator_api = operator_api
         self._history = UtilizationHistory()
         self._history_term = None
+
+    def _approved(self, request, action, obj, then):
+        """
+        C{then()} if the request's principal may do C{action} to C{obj},
+        else a 403 (L{approved_or_forbidden}).
+        """
+        return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _logs_access(self, request, then):
+        """
+        C{then()} if the caller may read the master's log
+        (C{access_mesos_logs}), else a 403.
+        """
+        return self._approved(request, "access_mesos_logs", None, then)
 
     def _metrics(self, master, held=None):
         """
@@ -190,8 +213,9 @@ class MasterHTTP:
         written a few hundred records per turn of the reactor so that a
         large cluster's state does not stop the master.
         """
-        return stream_json(request, state_document(master, self.flags["flags"]),
-                           master.reactor)
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, state_document(master, self.flags["flags"], view),
+                                     master.reactor))
 
     @app.route("/master/state-summary", methods=["GET"])
     @app.route("/state-summary", methods=["GET"])
@@ -200,7 +224,8 @@ class MasterHTTP:
         """
         Slaves and frameworks with task counts, without task lists.
         """
-        return stream_json(request, state_summary(master), master.reactor)
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, state_summary(master, view), master.reactor))
 
     @app.route("/master/frameworks", methods=["GET"])
     @app.route("/frameworks", methods=["GET"])
@@ -210,8 +235,10 @@ class MasterHTTP:
         Frameworks, active and completed (streamed as the state is); only
         the one C{?framework_id=} names, if given, as in Mesos.
         """
-        return stream_json(request, frameworks_document(
-            master, _text_argument(request, "framework_id")), master.reactor)
+        framework_id = _text_argument(request, "framework_id")
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: stream_json(request, frameworks_document(
+                master, framework_id, view=view), master.reactor))
 
     @app.route("/master/slaves", methods=["GET"])
     @app.route("/slaves", methods=["GET"])
@@ -240,18 +267,22 @@ class MasterHTTP:
         order = request.args.get(b"order", [b"des"])[0].decode("utf-8", "replace")
         if order not in ("asc", "des"):
             return text_error(request, 400, "order must be asc or des")
-        return json_response(request, task_list(
-            master, None if limit < 0 else limit, offset, order,
-            framework_id=_text_argument(request, "framework_id"),
-            task_id=_text_argument(request, "task_id")))
+        framework_id = _text_argument(request, "framework_id")
+        task_id = _text_argument(request, "task_id")
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: json_response(request, task_list(
+                master, None if limit < 0 else limit, offset, order,
+                framework_id=framework_id, task_id=task_id, view=view)))
 
     @app.route("/master/flags", methods=["GET"])
     @app.route("/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
-        The flags the master runs with.
+        The flags the master runs with (403 unless C{view_flags} allows
+        the caller).
         """
-        return json_response(request, self.flags)
+        return self._approved(request, "view_flags", None,
+                              lambda: json_response(request, self.flags))
 
     @app.route("/master/redirect", methods=["GET"])
     @app.route("/redirect", methods=["GET"])
@@ -279,9 +310,13 @@ class MasterHTTP:
         0 and nothing of the cluster.
         """
         leadership = self.leadership
-        if not leadership.elected or leadership.master is None:
-            return json_response(request, {"master/elected": 0})
-        return json_response(request, self._metrics(leadership.master))
+
+        def snapshot():
+            if not leadership.elected or leadership.master is None:
+                return json_response(request, {"master/elected": 0})
+            return json_response(request, self._metrics(leadership.master))
+
+        return self._approved(request, "get_endpoints", "/metrics/snapshot", snapshot)
 
     @app.route("/metrics/prometheus", methods=["GET"])
     def prometheus(self, request):
@@ -321,16 +356,23 @@ class MasterHTTP:
     def teardown(self, request, master):
         """
         Mesos's C{/master/teardown}: remove the framework C{frameworkId}
-        (a form field or query argument) and kill its tasks.
+        (a form field or query argument; its scheduler hears that it was
+        removed), killing its tasks; 400 without one or for an unknown
+        one, 403 when the ACLs do not let the principal tear it down.
         """
         framework_id = request.args.get(b"frameworkId", [b""])[0].decode("utf-8", "replace")
         if not framework_id:
-            raise BadRequest("Missing 'frameworkId' parameter")
-        try:
+            raise BadRequest("Missing 'frameworkId' query parameter in the request body")
+        framework = master.frameworks.get(framework_id)
+        if framework is None:
+            raise BadRequest("No framework found with specified ID")
+
+        def remove():
             teardown(master, framework_id)
-        except CallError as error:
-            raise BadRequest(str(error)) from None
-        return b""
+            return b""
+
+        return self._approved(request, "teardown_frameworks",
+                              framework.info.principal or None, remove)
 
     @app.route("/master/roles", methods=["GET"])
     @app.route("/master/roles.json", methods=["GET"])

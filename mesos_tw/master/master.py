@@ -18,8 +18,11 @@ from zope.interface import implementer
 
 from mesos_tw import __version__, constants
 from mesos_tw.counters import count_state, new_counters
+from mesos_tw.master._authentication import AuthenticationManagement
+from mesos_tw.master._authorization import AuthorizationManagement
 from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
+from mesos_tw.master._partitions import PartitionManagement
 from mesos_tw.master._registrar import RegistryManagement
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.draining import Draining
@@ -91,7 +94,8 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 
 @implementer(IMessageReceiver)
-class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement):
+class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement,
+             PartitionManagement, AuthenticationManagement, AuthorizationManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -109,12 +113,24 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         of removed slaves, shared by every term and (in ZooKeeper) every
         master; in memory when not given.  Nothing is handled until it has
         been read, and a removal takes effect once it is written there.
+    @param authenticator: the L{IAuthenticator} frameworks and slaves
+        authenticate with, or L{None} (they then cannot).
+    @param authenticate_frameworks: refuse frameworks that have not
+        authenticated (C{--authenticate_frameworks}).
+    @param authenticate_slaves: ignore registrations of slaves that have
+        not authenticated (C{--authenticate_agents}).
+    @param authorizer: the L{IAuthorizer} that decides registrations,
+        launches and reads (C{--acls}), or L{None} to allow everything.
+    @ivar authenticated: C{{upid: principal}} of the clients authenticated
+        on their current connection.
     @ivar frameworks: C{{framework_id: FrameworkRecord}} of registered ones.
     @ivar slaves: C{{slave_id: SlaveRecord}}.
     @ivar offers: C{{offer_id: OfferRecord}} outstanding.
     @ivar removed_slaves: the ids of the slaves removed (by us or, read from
         the registry, by earlier leaders); they are told to shut down.
     @ivar recovered: whether the registry has been read.
+    @ivar unreachable_slaves: C{{slave_id: when}} of the slaves that stopped
+        answering pings and may come back (L{mesos_tw.master._partitions}).
     @ivar events: the L{MasterEvents} operators' subscriptions listen to.
     @ivar maintenance: the L{Maintenance} schedule and inverse offers.
     @ivar draining: the L{Draining} of slaves operators take out.
@@ -141,6 +157,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         offer_timeout=None,
         whitelist=None,
         registry=None,
+        authenticator=None,
+        authenticate_frameworks=False,
+        authenticate_slaves=False,
+        authorizer=None,
         weights=None,
     ):
         self.reactor = reactor
@@ -172,6 +192,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.offers = {}
         self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
+        self.unreachable_slaves = {}
         self.recovered = False
         self.events = MasterEvents()
         #: The counts behind the metrics (L{mesos_tw.master.metrics}).
@@ -218,6 +239,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             internal.ReconcileTasksMessage: self._reconcile_tasks,
             internal.InverseOffersAnswerMessage: self.maintenance.answered,
         }, self.log)
+        self.authenticator = authenticator
+        self.authenticate_frameworks = authenticate_frameworks
+        self.authenticate_slaves = authenticate_slaves
+        self.authenticated = {}
+        self._authenticating = {}
+        self.authorizer = authorizer
+        self.dispatcher.handlers.update(self._authorization_handlers())
+        self.dispatcher.handlers.update(self._authentication_handlers())
 
     @property
     def pid(self):
@@ -245,6 +274,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         registry retries.  Removals not yet recorded are abandoned, loudly.
         """
         self._stopped = True
+        for _, timeout, _ in self._authenticating.values():
+            if timeout.active():
+                timeout.cancel()
         self.events.term_ended("the master stopped leading")
         for call in self._retries:
             if call.active():
@@ -299,6 +331,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.dispatcher.dispatch(sender, message)
 
     def _peer_lost(self, upid):
+        # An authentication holds for one connection: a client that
+        # reconnects authenticates again.
+        self.authenticated.pop(upid, None)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.disconnect_slave(self.slaves[slave_id], "its connection closed")
@@ -336,6 +371,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         """
         if record.state in TERMINAL_STATES:
             return
+        if record.statuses and record.statuses[-1][0] == status.state:
+            # The same state again (a health check's update, a
+            # reconciliation): the task's health may change, its history
+            # does not grow.
+            if status.HasField("healthy"):
+                record.health_changed(status.healthy)
+            return
         record.task.state = status.state
         record.add_status(status, status.timestamp or self.reactor.seconds())
         count_state(self.stats, status.state)
@@ -358,11 +400,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         record = framework.tasks.get(message.task_id.value)
         slave = self.slaves.get(record.task.slave_id.value) if record is not None else None
         if slave is None:
+            record = framework.unreachable_tasks.get(message.task_id.value)
+            slave_id = record.task.slave_id.value if record is not None else ""
             task = mesos_pb2.TaskInfo(name="", task_id=message.task_id,
-                                      slave_id=mesos_pb2.SlaveID(value=""))
+                                      slave_id=mesos_pb2.SlaveID(value=slave_id))
+            state, why = self.unknown_task_state(framework.id, slave_id)
             self._send_update(framework.pid, self._status_update_for(
-                framework.id, task, mesos_pb2.TASK_LOST,
-                f"Cannot kill task {message.task_id.value}: it is unknown to the master",
+                framework.id, task, state,
+                f"Cannot kill task {message.task_id.value}: {why[0].lower()}{why[1:]}",
                 Reason.REASON_TASK_UNKNOWN))
             return
         self.node.send(slave.pid, message)
@@ -465,7 +510,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         if framework is None:
             return
         if message.statuses:
-            wanted = [(s.task_id.value, framework.tasks.get(s.task_id.value), s)
+            wanted = [(s.task_id.value, framework.tasks.get(s.task_id.value)
+                       or framework.unreachable_tasks.get(s.task_id.value), s)
                       for s in message.statuses]
         else:
             wanted = [(task_id, record, None) for task_id, record in framework.tasks.items()]
@@ -481,8 +527,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 task = mesos_pb2.TaskInfo(name="", task_id=mesos_pb2.TaskID(value=task_id),
                                           slave_id=asked.slave_id if asked.HasField("slave_id")
                                           else mesos_pb2.SlaveID(value=""))
-                update = self._status_update_for(framework.id, task, mesos_pb2.TASK_LOST,
-                                                 "Task is unknown to the master",
+                state, text = self.unknown_task_state(framework.id, task.slave_id.value)
+                update = self._status_update_for(framework.id, task, state, text,
                                                  Reason.REASON_RECONCILIATION)
             else:
                 update = self._status_update_for(
@@ -518,6 +564,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             "cluster": self.cluster or "",
             "activated_slaves": sum(slave.connected for slave in self.slaves.values()),
             "deactivated_slaves": sum(not slave.connected for slave in self.slaves.values()),
+            "unreachable_slaves": len(self.unreachable_slaves),
             **self.stats,
             "orphan_tasks": [],
             "unregistered_frameworks": [],

@@ -26,12 +26,15 @@ import uuid
 
 from zope.interface import implementer
 
+from mesos_tw.checks.validation import validate_kill_policy
+
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
     JSON,
@@ -205,6 +208,17 @@ class HttpFramework(Subscription):
         self.close(f"error: {message.message}")
 
 
+def _check_principal(request, framework_info):
+    """
+    Refuse (403) a call authenticated as another principal than the
+    framework's (with C{--authenticate_http_frameworks}).
+    """
+    principal = principal_of(request)
+    if principal is not None and principal != framework_info.principal:
+        raise Forbidden(f"Authenticated principal '{principal}' does not match principal "
+                        f"'{framework_info.principal}' set in `FrameworkInfo`")
+
+
 class SchedulerAPI:
     """
     The C{/api/v1/scheduler} endpoint of one master process.
@@ -263,8 +277,12 @@ class SchedulerAPI:
                     if info.id.value and s.framework_id == info.id.value]:
             # One subscription per framework: a new SUBSCRIBE replaces it.
             old.close("the framework subscribed again")
+        _check_principal(request, info)
         pid = self.leadership.pid
         node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
+        # The subscription speaks for the framework inside the master: it
+        # needs no CRAM-MD5 exchange (HTTP authentication vouches for it).
+        self.leadership.master.trust(node.upid, info.principal)
         subscription = HttpFramework(self.reactor, request, node, pid, info,
                                      self.heartbeat_interval, self.max_backlog, media=media)
         self.subscriptions[subscription.stream_id] = subscription
@@ -285,6 +303,7 @@ class SchedulerAPI:
             raise Forbidden("no subscription has that Mesos-Stream-Id")
         if call.framework_id.value != subscription.framework_id:
             raise Forbidden("the call's framework_id is not the subscription's")
+        _check_principal(request, subscription.framework_info)
         return subscription
 
     def _dispatch(self, subscription, call):
@@ -357,8 +376,13 @@ class SchedulerAPI:
         subscription.send(internal.SuppressOffersMessage(framework_id=framework_id))
 
     def _call_kill(self, subscription, framework_id, body):
-        subscription.send(internal.KillTaskMessage(framework_id=framework_id,
-                                                   task_id=body.task_id))
+        kill = internal.KillTaskMessage(framework_id=framework_id, task_id=body.task_id)
+        if body.HasField("kill_policy"):
+            error = validate_kill_policy(body.kill_policy)
+            if error is not None:
+                raise CallError(f"kill.kill_policy is invalid: {error}")
+            kill.kill_policy.CopyFrom(body.kill_policy)
+        subscription.send(kill)
 
     def _call_shutdown(self, subscription, framework_id, body):
         subscription.send(internal.ShutdownExecutorMessage(

@@ -50,6 +50,7 @@ def statistics_json(statistics):
     return {field.name: value for field, value in statistics.ListFields()}
 
 
+
 def shown_fields(task_info):
     """
     A C{TaskInfo} holding only those of C{task_info}'s fields that the
@@ -82,7 +83,9 @@ class TaskRecord:
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
     @ivar shown: L{shown_fields} of its C{TaskInfo}, or L{None}.
-    @ivar statuses: C{(state, timestamp)} of each update, oldest first.
+    @ivar statuses: C{(state, timestamp)} of each state it reached, oldest
+        first (an update in the same state, a health check's, changes only
+        its details).
     @ivar status_details: what Mesos shows of an update beside its state
         and time (its C{container_status}, C{labels}, C{healthy}), as JSON,
         by the update's index in C{statuses}.
@@ -117,6 +120,22 @@ class TaskRecord:
     @property
     def state(self):
         return self.task.state
+
+    @property
+    def healthy(self):
+        """
+        The task's latest reported health, or L{None}.
+        """
+        return self.status_details.get(len(self.statuses) - 1, {}).get("healthy")
+
+    def health_changed(self, healthy):
+        """
+        Its latest status is reported again with C{healthy} (a health
+        check's update): that status shows the new health, and the history
+        does not grow.
+        """
+        index = len(self.statuses) - 1
+        self.status_details[index] = dict(self.status_details.get(index, {}), healthy=healthy)
 
     def to_json(self):
         """
@@ -188,6 +207,8 @@ class FrameworkRecord:
     @ivar executors: C{{slave_id: {executor_id: ExecutorInfo}}}.
     @ivar executor_usage: C{{slave_id: {executor_id: ResourceStatistics}}},
         the latest usage its slaves reported of its executors.
+    @ivar unreachable_tasks: C{{task_id: TaskRecord}} of its tasks on
+        unreachable slaves (it is partition-aware).
     @ivar inverse_offers: C{{offer_id: InverseOffer}} outstanding.
     """
 
@@ -207,6 +228,7 @@ class FrameworkRecord:
     executors: dict = field(default_factory=dict)
     executor_usage: dict = field(default_factory=dict)
     failover_call: object = None
+    unreachable_tasks: dict = field(default_factory=dict)
 
     def used(self):
         """
@@ -280,6 +302,7 @@ class FrameworkRecord:
         json = self.summary_json()
         json["tasks"] = [task.to_json() for task in self.tasks.values()]
         json["completed_tasks"] = [task.to_json() for task in self.completed_tasks]
+        json["unreachable_tasks"] = [task.to_json() for task in self.unreachable_tasks.values()]
         json["offers"] = [offer.to_json() for offer in self.offers.values()]
         return json
 

@@ -6,10 +6,15 @@ import os
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.server import Site
 
 from mesos_tw import constants
+from mesos_tw.authentication.flags import (
+    HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS,
+    MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
+    check_master_authentication, check_master_http_authentication)
+from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
 from mesos_tw.logdir import LogDirectory, check_log_dir
@@ -22,6 +27,8 @@ from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 from mesos_tw.master.scheduler_api import SchedulerAPI
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.authentication import guarded, master_realm
+from mesos_tw.web.site import BoundedSite
 from mesos_tw.zookeeper import ZooKeeperURL
 from mesos_tw.protocols.endpoints import (
     DEFAULT_CONNECT,
@@ -34,6 +41,7 @@ from mesos_tw.protocols.endpoints import (
 )
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.tls import TLS_PARAMETERS, check_tls
 from mesos_tw.protocols.upid import UPID
 
 __all__ = ["MasterService", "Options", "makeService"]
@@ -127,7 +135,8 @@ class Options(MesosOptions):
          "one per line, re-read every 5 s; * for all."],
         ["log_dir", None, None, "Directory to write the log to (mesos-master.log), also served "
          "as /master/log through /files/read (default: no log file)."],
-    ]
+    ] + TLS_PARAMETERS + MASTER_AUTHENTICATION_PARAMETERS + HTTP_AUTHENTICATION_PARAMETERS + \
+        MASTER_HTTP_PARAMETERS + AUTHORIZATION_PARAMETERS
     coercions = {
         "port": parse_port,
         "allocation_interval": parse_duration,
@@ -138,6 +147,8 @@ class Options(MesosOptions):
         "weights": parse_weights,
         "roles": parse_roles,
         "offer_timeout": parse_duration,
+        **MASTER_AUTHENTICATION_COERCIONS,
+        **HTTP_AUTHENTICATION_COERCIONS,
         "advertise_port": parse_port,
     }
 
@@ -161,9 +172,13 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         try:
             check_endpoint_options(self)
+            check_tls(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_allocation(self)
+        check_master_authentication(self)
+        check_master_http_authentication(self)
+        check_authorization(self)
         check_log_dir(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
@@ -182,6 +197,8 @@ class MasterService(Service):
     @ivar registry: the record of removed slaves every term shares, once
         started: in ZooKeeper under the C{--zk} path, else in memory.
     """
+
+    logger = Logger()
 
     def __init__(self, options, reactor):
         self.options = options
@@ -217,8 +234,27 @@ class MasterService(Service):
                 self.reactor, options["weights"] or {}),
             roles=options["roles"], offer_timeout=options["offer_timeout"],
             whitelist=options["whitelist_path"], registry=self.registry,
+            authenticator=self._authenticator(),
+            authenticate_frameworks=options["authenticate_frameworks"],
+            authenticate_slaves=options["authenticate_agents"],
+            authorizer=options["authorizer"],
             weights=options["weights"],
         )
+
+    def _authenticator(self):
+        """
+        A fresh authenticator of the C{--authenticators} plugin, with the
+        C{--credentials}; L{None} (no client can authenticate) when it
+        cannot take them and authentication is not required, as in Mesos.
+        """
+        authenticator = self.options["authenticator_factory"].make_authenticator(self.reactor)
+        try:
+            authenticator.initialize(self.options["credentials_message"])
+        except ValueError as error:
+            self.logger.warn("Only non-authenticating frameworks and slaves can register: "
+                          "{error}", error=str(error))
+            return None
+        return authenticator
 
     def _client_endpoints(self):
         return ClientEndpoints(self.reactor, self.options.get("connect") or DEFAULT_CONNECT)
@@ -234,7 +270,7 @@ class MasterService(Service):
         host, port = advertised(options)
         self.node = MessageNode(
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
-            client_endpoints=self._client_endpoints(),
+            client_endpoints=self._client_endpoints(), tls=options["tls"],
         )
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
@@ -247,17 +283,21 @@ class MasterService(Service):
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
-                                     client_endpoints=self._client_endpoints()))
+                                     client_endpoints=self._client_endpoints(),
+                                     tls=options["tls"]))
         flags = flags_json(options, [p[0] for p in Options.optParameters])
         files = AttachedFiles()
         if self.log is not None:
             files.attach(self.log.path, "/master/log")
         self.operator_api = MasterOperatorAPI(self.reactor, self.election, flags, files)
-        d = self.node.listen(endpoint, Site(MasterHTTP(
+        resource = guarded(MasterHTTP(
             self.election, flags, scheduler_api=self.scheduler_api,
-            operator_api=self.operator_api,
+            operator_api=self.operator_api, authorizer=options["authorizer"], tls=options["tls"],
             log_file=self.log.path if self.log is not None else None,
-            reactor=self.reactor).resource()))
+            reactor=self.reactor).resource(),
+            options["credentials_message"],
+            options["http_authentication_required"], "mesos-master", master_realm)
+        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
 
         def listening(port):
             if self._zookeeper is not None:

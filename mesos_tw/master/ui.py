@@ -63,8 +63,9 @@ class MasterUI:
             (f for f in master.completed_frameworks if f.id == framework_id), None)
         if record is None:
             return text_error(request, 404, f"no framework {framework_id}")
-        pager = Pager(request, len(record.tasks))
-        tasks = [task.to_json() for task in pager.slice(record.tasks.values())]
+        unfinished = list(record.tasks.values()) + list(record.unreachable_tasks.values())
+        pager = Pager(request, len(unfinished))
+        tasks = [task.to_json() for task in pager.slice(unfinished)]
         completed = [task.to_json() for task in record.completed_tasks]
         return Page(master, f"Framework {record.info.name}",
                     FrameworkElement(record.summary_json(), tasks, completed, pager))

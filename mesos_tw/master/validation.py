@@ -3,6 +3,7 @@ Checks on the tasks of a launch, before anything reaches a slave (Mesos's
 task validation visitors).  Each check returns an error message or L{None}.
 """
 
+from mesos_tw.checks.validation import validate_health_check, validate_kill_policy
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources, ResourcesError
 
@@ -105,6 +106,14 @@ def _task_itself(task, slave_id, known_task_ids):
     error = command_error(task.command) or _container_error_of(task)
     if error is not None:
         return f"Task {task.task_id.value} is invalid: {error}", None
+    if task.HasField("kill_policy"):
+        error = validate_kill_policy(task.kill_policy)
+        if error is not None:
+            return error, None
+    if task.HasField("health_check"):
+        error = validate_health_check(task.health_check)
+        if error is not None:
+            return f"Task uses invalid health check: {error}", None
     return None, needed
 
 

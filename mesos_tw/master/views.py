@@ -8,6 +8,7 @@ import heapq
 from collections import Counter
 from operator import itemgetter
 
+from mesos_tw.authorization.checks import ReadView
 from mesos_tw.master.metrics import MESSAGE_METRICS, held_by_framework, metrics_snapshot
 from mesos_tw.master.state import TaskRecord, state_name
 from mesos_tw.resources import Resources
@@ -16,9 +17,14 @@ from mesos_tw.web.json import TURN, LazyList, LazyValue
 __all__ = ["MESSAGE_METRICS", "frameworks_document", "held_by_framework", "metrics_snapshot",
            "slaves_document", "state_document", "state_summary", "task_list"]
 
+#: Everything shown (no authorizer, or one that allows it all).
+_EVERYTHING = ReadView()
+
+
 #: The task states the summary counts.
-_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLED",
-                "TASK_FAILED", "TASK_LOST", "TASK_ERROR")
+_TASK_STATES = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED",
+                "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED",
+                "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN")
 
 
 def _task_counts(states):
@@ -42,14 +48,15 @@ def _executor_resources(framework):
 _SUM_STEP = 10
 
 
-def _framework_document(framework):
+def _framework_document(framework, view=_EVERYTHING):
     """
     A framework's state JSON as a L{LazyValue}: what it holds is summed a
     step at a time, then its tasks follow as lazy lists (of the task
-    records it holds now).
+    records it holds now, those C{view} shows).
     """
-    tasks = list(framework.tasks.values())
-    completed = list(framework.completed_tasks)
+    tasks = view.tasks(framework.tasks.values(), framework)
+    completed = view.tasks(framework.completed_tasks, framework)
+    unreachable = view.tasks(framework.unreachable_tasks.values(), framework)
     offers = list(framework.offers.values())
     executors = _executor_resources(framework)
 
@@ -60,22 +67,25 @@ def _framework_document(framework):
             used = Resources.sum([used] + bags[start:start + _SUM_STEP])
             yield TURN
         json = framework.summary_json(used=used)
+        if not view.executors(framework):
+            json["executors"] = []
         json["tasks"] = LazyList(tasks, TaskRecord.to_json)
         json["completed_tasks"] = LazyList(completed, TaskRecord.to_json)
+        json["unreachable_tasks"] = LazyList(unreachable, TaskRecord.to_json)
         json["offers"] = [offer.to_json() for offer in offers]
         yield json
 
     return LazyValue(produce)
 
 
-def state_document(master, flags=None):
+def state_document(master, flags=None, view=_EVERYTHING):
     """
     C{/master/state} as a document for L{stream_json}: the JSON of
     C{master.state()} plus Mesos's C{leader_info} and C{flags} (the
     master's C{{name: text}}), its slaves, frameworks and tasks rendered a
-    few at a time.  The records listed are those of the moment it is made;
-    a record that changes while the body is written is shown as it is when
-    its turn comes.
+    few at a time.  The records listed are those of the moment it is made
+    (and that C{view}, a L{ReadView}, shows); a record that changes while
+    the body is written is shown as it is when its turn comes.
     """
     document = master.state_fields()
     info = master.info
@@ -83,7 +93,7 @@ def state_document(master, flags=None):
                                "hostname": info.hostname}
     document["flags"] = dict(flags or {})
     document["slaves"] = slaves_document(master)["slaves"]
-    frameworks = frameworks_document(master)
+    frameworks = frameworks_document(master, view=view)
     document["frameworks"] = frameworks["frameworks"]
     document["completed_frameworks"] = frameworks["completed_frameworks"]
     return document
@@ -102,10 +112,11 @@ def _framework_summary(framework):
     counts and its slaves are gathered ten tasks per step.
     """
     tasks = list(framework.tasks.values())
+    unreachable = [record.task.state for record in framework.unreachable_tasks.values()]
     executors = _executor_resources(framework)
 
     def produce():
-        used, states, slave_ids = Resources.sum(executors), Counter(), set()
+        used, states, slave_ids = Resources.sum(executors), Counter(unreachable), set()
         for start in range(0, len(tasks), _SUM_STEP):
             step = tasks[start:start + _SUM_STEP]
             used = Resources.sum([used] + [record.resources for record in step])
@@ -121,26 +132,26 @@ def _framework_summary(framework):
     return LazyValue(produce)
 
 
-def state_summary(master):
+def state_summary(master, view=_EVERYTHING):
     """
     C{/master/state-summary} as a document for L{stream_json}: slaves and
-    frameworks with task counts, no task lists.
+    frameworks (those C{view} shows) with task counts, no task lists.
     """
     return {"hostname": master.info.hostname, "cluster": master.cluster or "",
             "slaves": LazyList(list(master.slaves.values()), _slave_summary),
-            "frameworks": LazyList([_framework_summary(f) for f in master.frameworks.values()],
-                                   lambda value: value)}
+            "frameworks": LazyList([_framework_summary(f) for f in master.frameworks.values()
+                                    if view.framework(f)], lambda value: value)}
 
 
-def frameworks_document(master, framework_id=None):
+def frameworks_document(master, framework_id=None, view=_EVERYTHING):
     """
     C{/master/frameworks} as a document for L{stream_json}: frameworks,
-    active and completed, as in the state; only the one C{framework_id}
-    names, if given.
+    active and completed, as in the state (those C{view} shows); only the
+    one C{framework_id} names, if given.
     """
     def chosen(frameworks):
-        return [_framework_document(f) for f in frameworks
-                if framework_id is None or f.id == framework_id]
+        return [_framework_document(f, view) for f in frameworks
+                if (framework_id is None or f.id == framework_id) and view.framework(f)]
 
     return {
         "frameworks": LazyList(chosen(master.frameworks.values()), lambda value: value),
@@ -161,10 +172,12 @@ def slaves_document(master, slave_id=None):
             "recovered_slaves": []}
 
 
-def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_id=None):
+def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_id=None,
+              view=_EVERYTHING):
     """
-    C{/master/tasks}: every task (running and completed) ordered by when it
-    was launched, newest first unless C{order} is C{"asc"}; C{limit}
+    C{/master/tasks}: every task (running and completed; those C{view}
+    shows) ordered by when it was launched, newest first unless C{order}
+    is C{"asc"}; C{limit}
     L{None} means all of them, C{framework_id} and C{task_id} keep only
     the tasks they name.  Only the first C{offset + limit} are ordered (a
     heap, not a sort of them all).
@@ -176,10 +189,12 @@ def task_list(master, limit=100, offset=0, order="des", framework_id=None, task_
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
         if framework_id is not None and framework.id != framework_id:
             continue
-        entries.extend((launched(r), framework.id, key, r)
-                       for key, r in framework.tasks.items())
         entries.extend((launched(r), framework.id, r.task.task_id.value, r)
-                       for r in framework.completed_tasks)
+                       for r in view.tasks(framework.unreachable_tasks.values(), framework))
+        entries.extend((launched(r), framework.id, r.task.task_id.value, r)
+                       for r in view.tasks(framework.tasks.values(), framework))
+        entries.extend((launched(r), framework.id, r.task.task_id.value, r)
+                       for r in view.tasks(framework.completed_tasks, framework))
     if task_id is not None:
         entries = [entry for entry in entries if entry[2] == task_id]
     if limit is None:

@@ -19,7 +19,10 @@ from mesos_tw.protocols.codec import (
     encode_frame,
 )
 
-__all__ = ["DEFAULT_MAX_FRAME_BYTES", "EnvelopeProtocol", "encode_frame"]
+__all__ = ["DEFAULT_MAX_FRAME_BYTES", "FRAME_TIMEOUT", "EnvelopeProtocol", "encode_frame"]
+
+#: Seconds a peer has to finish a frame it has started sending.
+FRAME_TIMEOUT = 30.0
 
 
 class EnvelopeProtocol(Int32StringReceiver):
@@ -29,15 +32,26 @@ class EnvelopeProtocol(Int32StringReceiver):
     @ivar peer: the L{UPID} of the process at the other end: known at once
         for a connection we opened, learnt from the first envelope for one
         we accepted.
+    @ivar on_identified: called once, at the first frame that decodes (the
+        listening port's L{mesos_tw.protocols.guard.ConnectionGuard} stops
+        counting the connection then), or L{None}.
+    @param clock: when given, a frame started and not finished within
+        C{frame_timeout} seconds closes the connection.
     """
 
     log = Logger()
+    on_identified = None
 
-    def __init__(self, node, peer=None, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
+    def __init__(self, node, peer=None, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES, clock=None,
+                 frame_timeout=FRAME_TIMEOUT):
         self.node = node
         self.peer = peer
         self.MAX_LENGTH = max_frame_bytes
         self._rejected = False
+        self._clock = clock
+        self._frame_timeout = frame_timeout
+        self._unframed = 0
+        self._deadline = None
 
     def connectionMade(self):
         """
@@ -67,16 +81,42 @@ class EnvelopeProtocol(Int32StringReceiver):
             return False
         return True
 
+    def dataReceived(self, data):
+        """
+        Frame the bytes; a frame left unfinished must be finished within
+        the frame timeout.
+        """
+        self._unframed += len(data)
+        super().dataReceived(data)
+        if self._clock is None or self._rejected:
+            return
+        if not self._unframed:
+            self._cancel_deadline()
+        elif self._deadline is None:
+            self._deadline = self._clock.callLater(self._frame_timeout, self._reject,
+                                                   "a frame was not finished within "
+                                                   f"{self._frame_timeout:g} s")
+
+    def _cancel_deadline(self):
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
     def stringReceived(self, frame):
         """
         Decode one frame and hand the message to the node.
         """
+        self._unframed -= 4 + len(frame)
+        self._cancel_deadline()
         if self._rejected:
             return
         try:
             sender, message = decode_envelope(frame)
         except FrameError as error:
             return self._reject(str(error))
+        if self.on_identified is not None:
+            identified, self.on_identified = self.on_identified, None
+            identified()
         self.node.frame_received(self, sender, message)
 
     def lengthLimitExceeded(self, length):
@@ -90,6 +130,7 @@ class EnvelopeProtocol(Int32StringReceiver):
         Log why this connection's input is unreadable, and close it.
         """
         self._rejected = True
+        self._cancel_deadline()
         self.log.warn(
             "Closing connection from {address}: {reason}",
             address=self.transport.getPeer(), reason=reason,
@@ -100,4 +141,5 @@ class EnvelopeProtocol(Int32StringReceiver):
         """
         Tell the node the peer is gone.
         """
+        self._cancel_deadline()
         self.node.connection_lost(self)

@@ -9,13 +9,16 @@ equivalent of libprocess's ``exited`` event.
 """
 
 from twisted.internet.defer import succeed
-from twisted.internet.endpoints import connectProtocol
+from twisted.internet.endpoints import connectProtocol, wrapClientTLS
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import Attribute, Interface, implementer
 
 from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
+from mesos_tw.protocols.guard import ConnectionGuard
+from mesos_tw.protocols.tls import TLS_HANDSHAKE_BYTE, TLSConfig
 
 __all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
 
@@ -75,27 +78,101 @@ class IMessageNode(Interface):
 class _SniffingProtocol(Protocol):
     """
     An accepted connection that becomes either envelopes or HTTP, as its
-    first byte says.
+    first byte says; with TLS, first a TLS connection (a handshake's first
+    byte) carrying one of those, or (with downgrade support) a plain one.
+
+    @param identified: for the plain text inside a TLS connection, the
+        outer connection's place in the guard.
     """
 
-    def __init__(self, node, site, address):
+    def __init__(self, node, site, address, identified=None):
         self._node = node
         self._site = site
         self._address = address
         self._inner = None
+        self._identified = identified
+        self._within_tls = identified is not None
+
+    def connectionMade(self):
+        if self._identified is None:
+            self._identified = self._node.guard.admit(self.transport)
+
+    def _tls_layer(self, data):
+        """
+        The protocol for a new connection under TLS: TLS around another
+        sniffing protocol, or L{None} for a plain one (with downgrade
+        support; without, it is refused and closed).
+        """
+        if data[0] == TLS_HANDSHAKE_BYTE:
+            inner = _SniffingProtocol(self._node, self._site, self._address, self._identified)
+            return self._node.tls_factory().wrap(inner, self._address)
+        if self._node.tls.support_downgrade:
+            return None
+        self._node.log.warn("Refusing a plain-text connection from {address}: this port "
+                            "speaks TLS only", address=self._address)
+        self.transport.abortConnection()
+        self._identified()
+        self._identified = None
+        return None
 
     def dataReceived(self, data):
+        if self._identified is None:
+            return
+        if self._inner is None and self._node.tls.enabled and not self._within_tls:
+            self._inner = self._tls_layer(data)
+            if self._identified is None:
+                return
+            if self._inner is not None:
+                self._inner.makeConnection(self.transport)
+                self._inner.dataReceived(data)
+                return
         if self._inner is None:
             if data[0] < _FIRST_HTTP_BYTE or self._site is None:
                 self._inner = self._node.new_protocol()
             else:
                 self._inner = self._site.buildProtocol(self._address)
+            if hasattr(self._inner, "on_identified"):
+                self._inner.on_identified = self._identified
+            else:
+                self._identified()
             self._inner.makeConnection(self.transport)
         self._inner.dataReceived(data)
 
     def connectionLost(self, reason):
+        if self._identified is not None:
+            self._identified()
         if self._inner is not None:
             self._inner.connectionLost(reason)
+
+
+class _Given(Factory):
+    """
+    Gives the protocol it was last given.
+    """
+
+    noisy = False
+    given = None
+
+    def buildProtocol(self, address):
+        return self.given
+
+
+class _TLSServerFactory(TLSMemoryBIOFactory):
+    """
+    Puts TLS (the server's side) around one given protocol at a time.
+    """
+
+    noisy = False
+
+    def __init__(self, options):
+        super().__init__(options, False, _Given())
+
+    def wrap(self, protocol, address):
+        """
+        A TLS protocol carrying C{protocol}.
+        """
+        self.wrappedFactory.given = protocol
+        return self.buildProtocol(address)
 
 
 class _ListeningFactory(Factory):
@@ -119,22 +196,29 @@ class MessageNode:
     One process's end of the message network.
 
     @ivar upid: our own address, the C{from} of every envelope we send.
+    @ivar guard: the L{ConnectionGuard} of the connections we accept (a
+        default one unless given).
     @ivar client_endpoints: turns a peer's UPID into the endpoint we connect
         to it with (L{ClientEndpoints}: TCP by default).
     @param source_host: the local address our connections are made from,
         or L{None} for the system's choice (several emulating processes use
         several loopback addresses, since one address has only about
         28,000 ephemeral ports); for the default C{client_endpoints}.
+    @ivar tls: the L{TLSConfig} of our connections, both ways: by default
+        the process's C{LIBPROCESS_SSL_*} variables, as in libprocess.
     """
 
     log = Logger()
 
     def __init__(self, reactor, upid, receiver, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES,
-                 client_endpoints=None, source_host=None):
+                 client_endpoints=None, source_host=None, guard=None, tls=None):
         self.reactor = reactor
         self.upid = upid
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
+        self.guard = guard if guard is not None else ConnectionGuard(reactor)
+        self.tls = tls if tls is not None else TLSConfig.from_environ()
+        self._tls_factory = None
         self.client_endpoints = client_endpoints or ClientEndpoints(
             reactor, source_host=source_host)
         self._connections = {}
@@ -162,11 +246,19 @@ class MessageNode:
 
         return endpoint.listen(_ListeningFactory(self, site)).addCallback(listening)
 
+    def tls_factory(self):
+        """
+        The factory putting TLS around accepted connections (made once).
+        """
+        if self._tls_factory is None:
+            self._tls_factory = _TLSServerFactory(self.tls.server_options())
+        return self._tls_factory
+
     def new_protocol(self, peer=None):
         """
         A fresh envelope protocol bound to this node.
         """
-        return EnvelopeProtocol(self, peer, self.max_frame_bytes)
+        return EnvelopeProtocol(self, peer, self.max_frame_bytes, clock=self.reactor)
 
     def connected_to(self, upid):
         """
@@ -199,6 +291,8 @@ class MessageNode:
         # TCP to an IP literal connects without a resolver's thread-pool
         # round trip (thousands of connections, at scale).
         endpoint = self.client_endpoints(to)
+        if self.tls.enabled:
+            endpoint = wrapClientTLS(self.tls.client_creator(to.host), endpoint)
         d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
         d.addBoth(self._connected_or_failed, to)
 

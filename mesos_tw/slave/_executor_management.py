@@ -11,6 +11,7 @@ import uuid
 from mesos_tw.isolation.interface import Container, wants_tty
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.slave.executor_secrets import ENVIRONMENT_VARIABLE as SECRET_VARIABLE
 from mesos_tw.slave.launching import (
     command_executor_info,
     default_executor_info,
@@ -151,6 +152,8 @@ class ExecutorManagement:
         environment = executor_environment(self.environ, self.pid, framework.id, info, directory,
                                            self.executor_shutdown_grace_period,
                                            self._checkpoints(framework), self.recovery_timeout)
+        if self.executor_secrets is not None:
+            environment[SECRET_VARIABLE] = self.executor_secrets.token(framework.id, executor.id)
         self.log.info("Launching executor {executor_id} of framework {framework_id} in {directory}",
                       executor_id=executor.id, framework_id=framework.id, directory=directory)
         executor.registration_timer = self.reactor.callLater(

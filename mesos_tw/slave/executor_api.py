@@ -48,6 +48,7 @@ from mesos_tw.web.v1 import (
     answer_errors,
     call_body,
     call_kind,
+    error_response,
     parse_call,
     stream_media,
 )
@@ -204,7 +205,10 @@ class HttpExecutor(Subscription):
             task_group=message.task_group)))
 
     def _kill(self, message):
-        self._send_event(Event(type=Event.KILL, kill=Event.Kill(task_id=message.task_id)))
+        kill = Event.Kill(task_id=message.task_id)
+        if message.HasField("kill_policy"):
+            kill.kill_policy.CopyFrom(message.kill_policy)
+        self._send_event(Event(type=Event.KILL, kill=kill))
 
     def _message(self, message):
         self._send_event(Event(type=Event.MESSAGE, message=Event.Message(data=message.data)))
@@ -249,6 +253,13 @@ class ExecutorAPI:
         for name, value in (("framework_id", framework_id), ("executor_id", executor_id)):
             if not value:
                 raise CallError(f"the call's {name} is empty")
+        secrets = self.slave.executor_secrets
+        if secrets is not None and not secrets.check(
+                request.getHeader(b"authorization"), framework_id, executor_id):
+            request.setHeader(b"WWW-Authenticate", b'Bearer realm="mesos-agent-executor"')
+            return error_response(request, 401, f"the call needs executor {executor_id}'s "
+                                  "token (Authorization: Bearer <MESOS_EXECUTOR_AUTHENTICATION"
+                                  "_TOKEN>)")
         if call_kind(call) == "SUBSCRIBE":
             return self._subscribe(request, call, framework_id, executor_id)
         self._dispatch(call, framework_id, executor_id)

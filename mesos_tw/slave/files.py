@@ -8,8 +8,7 @@ node's log as C{/master/log} or C{/slave/log}, as Mesos attaches it).
 import os
 import stat
 
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
+from mesos_tw.web.producing import produce
 
 __all__ = ["FileAccessError", "SandboxFiles", "send_file"]
 
@@ -54,11 +53,14 @@ class SandboxFiles:
         The real path of C{path}, checked to be an attached name or inside
         the root, and to exist.
 
-        @raise FileAccessError: 400 for an empty or relative path, 403 for
-            one outside the sandboxes, 404 for one that does not exist.
+        @raise FileAccessError: 400 for an empty or relative path or one
+            holding a NUL, 403 for one outside the sandboxes, 404 for one
+            that does not exist.
         """
         if not path:
             raise FileAccessError(400, "path is required")
+        if "\0" in path:
+            raise FileAccessError(400, "path must not contain a NUL character")
         if path.rstrip("/") in self.attached:
             real = self.attached[path.rstrip("/")]
             if not os.path.exists(real):
@@ -135,41 +137,16 @@ class SandboxFiles:
 
 def send_file(request, file, reactor, chunk=DOWNLOAD_CHUNK):
     """
-    Write C{file} to C{request} C{chunk} bytes per turn of C{reactor}, so
-    that a large download neither stops the slave nor sits in its memory;
-    the file is closed at the end.
+    Write C{file} to C{request} C{chunk} bytes per turn of C{reactor}, and
+    only while the client reads (L{mesos_tw.web.producing}), so that a
+    large download neither stops the slave nor sits in its memory; the
+    file is closed at the end.
 
     @return: a Deferred firing with C{b""} once everything is written (Klein
         then finishes the request); cancelling it (the client went away)
         stops the sending and closes the file.
     """
-    pending = []
-
-    def stop(done):
-        for call in pending:
-            if call.active():
-                call.cancel()
-        file.close()
-
-    done = Deferred(stop)
-
-    def turn():
-        pending.clear()
-        try:
-            data = file.read(chunk)
-        except OSError:
-            file.close()
-            done.errback(Failure())
-            return
-        if not data:
-            file.close()
-            done.callback(b"")
-            return
-        request.write(data)
-        pending.append(reactor.callLater(0, turn))
-
-    turn()
-    return done
+    return produce(request, reactor, iter(lambda: file.read(chunk), b""), file.close)
 
 
 def _whole_characters(data):

@@ -10,6 +10,8 @@ also served at C{/<name>}, and a trailing slash does not matter.
 """
 
 from klein import Klein
+
+from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_of
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.files import SandboxFiles
@@ -31,22 +33,27 @@ class SlaveHTTP:
         by default one whose subscriptions connect to the slave over TCP.
     @param log_file: the slave's log file (C{--log_dir}), served as
         C{/slave/log} through the files API.
+    @param authorizer: the L{IAuthorizer} deciding who may read the
+        sandboxes, the log, the flags and the statistics (C{--acls}), or
+        L{None}.
     """
 
     app = Klein()
     # libprocess routes /slave(1)/state/ to /slave(1)/state.
     app.url_map.strict_slashes = False
 
-    def __init__(self, slave, flags=None, executor_api=None, log_file=None):
+    def __init__(self, slave, flags=None, executor_api=None, log_file=None, authorizer=None):
         self.slave = slave
+        self.authorizer = authorizer
         self.flags = flags or {"flags": {}}
         self.files = SandboxFiles(
             slave.work_dir, slave.gc.was_collected,
             {"/slave/log": log_file} if log_file is not None else None)
-        self._files_api = FilesAPI(self.files, slave.reactor)
+        self._files_api = FilesAPI(self.files, slave.reactor, access=self._sandbox)
         if executor_api is None:
             executor_api = ExecutorAPI(slave.reactor, slave, lambda upid: MessageNode(
-                slave.reactor, upid, None, slave.node.max_frame_bytes))
+                slave.reactor, upid, None, slave.node.max_frame_bytes,
+                tls=getattr(slave.node, "tls", None)))
         self.executor_api = executor_api
         self.operator_api = SlaveOperatorAPI(slave, self.flags, self.files)
 
@@ -71,9 +78,10 @@ class SlaveHTTP:
     @app.route("/flags", methods=["GET"])
     def flags_endpoint(self, request):
         """
-        The flags the slave runs with.
+        The flags the slave runs with (C{view_flags}).
         """
-        return json_response(request, self.flags)
+        return self._approved(request, "view_flags", None,
+                              lambda: json_response(request, self.flags))
 
     @app.route("/monitor/statistics", methods=["GET"])
     @app.route("/monitor/statistics.json", methods=["GET"])
@@ -83,7 +91,9 @@ class SlaveHTTP:
         resource monitor last sampled it (Mesos's list of
         C{{framework_id, executor_id, executor_name, source, statistics}}).
         """
-        return json_response(request, statistics_json(self.slave.monitor.samples()))
+        return self._approved(
+            request, "get_endpoints", "/monitor/statistics",
+            lambda: json_response(request, statistics_json(self.slave.monitor.samples())))
 
     @app.route("/metrics/snapshot", methods=["GET"])
     def metrics(self, request):
@@ -124,6 +134,30 @@ class SlaveHTTP:
         Mesos's v1 HTTP executor API (L{mesos_tw.slave.executor_api}).
         """
         return self.executor_api.handle(request)
+
+    def _approved(self, request, action, obj, then):
+        """
+        C{then()} if the request's principal may do C{action} to C{obj},
+        else a 403 (L{approved_or_forbidden}).
+        """
+        return approved_or_forbidden(self.authorizer, request, action, obj, then)
+
+    def _sandbox(self, request, then):
+        """
+        C{then()} if the caller may read what the C{path} argument names:
+        a sandbox (C{access_sandboxes}, asked about its framework's user)
+        or the slave's log (C{access_mesos_logs}).
+        """
+        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+        if path.rstrip("/") == "/slave/log":
+            return self._approved(request, "access_mesos_logs", None, then)
+        found = sandbox_of(path)
+        framework = self.slave.frameworks.get(found[0]) if found else None
+        if framework is None and found:
+            framework = next((f for f in self.slave.completed_frameworks
+                              if f.id == found[0]), None)
+        user = framework.info.user if framework is not None else None
+        return self._approved(request, "access_sandboxes", user, then)
 
     def resource(self):
         """

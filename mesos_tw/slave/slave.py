@@ -22,6 +22,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
+from mesos_tw.authentication.client import ClientAuthentication
 from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.slave._checkpointing import SlaveCheckpointing
 from mesos_tw.slave._executor_management import ExecutorManagement
@@ -88,6 +89,12 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         C{stderr} may reach before it is rotated (L{None}: never).
     @param jitter: the random source of the registration back-off (see
         L{RetryWithBackoff}).
+    @param executor_secrets: an L{ExecutorSecrets} whose tokens executors
+        are given and the v1 executor API asks for
+        (C{--authenticate_http_executors}), or L{None}.
+    @param credential: the C{mesos_pb2.Credential} to authenticate with
+        before registering (C{--credential}), or L{None}.  A master that
+        refuses it stops the slave, as Mesos's exits.
     """
 
     log = Logger()
@@ -122,6 +129,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         disk_usage=disk_usage,
         sandbox_log_max_size=None,
         jitter=random.random,
+        credential=None,
+        executor_secrets=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -157,6 +166,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.disk_usage = disk_usage
         self.gc = GarbageCollector(reactor, self._in_use)
         self._disk_watch = None
+        self.executor_secrets = executor_secrets
         self.sandbox_log_max_size = sandbox_log_max_size
         self._log_rotation = None
         self.id = None
@@ -169,6 +179,10 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.status_updates = StatusUpdateManager(reactor, self._forward_update)
         self._executors_by_pid = {}
         self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
+        self._authentication = ClientAuthentication(
+            reactor, node, credential, self._registration.start, self._refused)
+        self._ping_timeout = None
+        self._ping_timer = None
         self.monitor = ResourceMonitor(
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
@@ -259,6 +273,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.registration = TERMINATING_SLAVE
         kills = [maybeDeferred(self.detector.stop)]
         self._registration.stop()
+        self._authentication.stop()
+        self._cancel_ping_timer()
         self.status_updates.stop()
         self.monitor.stop()
         self._stop_gc()
@@ -281,11 +297,16 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.log.info("New master detected at {master}", master=str(upid))
         self.master = upid
         self._registration.stop()
+        self._authentication.stop()
         if upid is None:
             self.registration = DISCONNECTED
             return
         self.registration = REGISTERING
-        self._registration.start()
+        self._authentication.start(upid)
+
+    def _refused(self, message):
+        self.log.critical("{why}; this slave stops", why=message)
+        self.stop()
 
     def _register(self):
         if self.registration != REGISTERING or self.master is None:
@@ -306,7 +327,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             self.registration = DISCONNECTED
             return
         self.registration = REGISTERING
-        self._registration.start()
+        self._authentication.start(self.master)
 
     def _registered(self, sender, message):
         if sender != self.master or self.registration == TERMINATING_SLAVE:
@@ -321,11 +342,40 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             self.id = message.slave_id.value
             self._checkpoint_slave()
         self.registration = REGISTERED
+        if message.HasField("connection"):
+            self._ping_timeout = message.connection.total_ping_timeout_seconds or None
+        self._expect_ping()
         self.status_updates.flush()
         self._maybe_register_afresh()
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())
+        if sender == self.master:
+            self._expect_ping()
+
+    def _expect_ping(self):
+        """
+        Expect the master's next ping within the total ping timeout it gave
+        (Mesos's agent does the same): a master that found this slave
+        unreachable stops pinging it, and the slave must then register
+        again to be admitted back with its tasks.
+        """
+        self._cancel_ping_timer()
+        if self._ping_timeout is not None:
+            self._ping_timer = self.reactor.callLater(self._ping_timeout, self._no_ping)
+
+    def _cancel_ping_timer(self):
+        if self._ping_timer is not None and self._ping_timer.active():
+            self._ping_timer.cancel()
+        self._ping_timer = None
+
+    def _no_ping(self):
+        self._ping_timer = None
+        if self.registration != REGISTERED:
+            return
+        self.log.warn("No ping from master {master} in {timeout}s; registering again",
+                      master=str(self.master), timeout=self._ping_timeout)
+        self._new_master(self.master)
 
     def _shutdown(self, sender, message):
         if sender != self.master:
@@ -341,6 +391,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         Dispatch a message to its handler: see L{Dispatcher} for unknown
         messages and handlers that raise.
         """
+        if sender == self.master and self._authentication.received(sender, message):
+            return
         self.dispatcher.dispatch(sender, message)
 
     def peer_lost(self, upid):
@@ -353,7 +405,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         if upid == self.master and self.registration in (REGISTERED, REGISTERING):
             self.log.warn("Lost the master {master}; re-registering", master=str(upid))
             self.registration = REGISTERING
-            self._registration.start(delay=constants.REGISTRATION_RETRY_INTERVAL)
+            # The master forgets an authentication with its connection.
+            self._registration.stop()
+            self._authentication.start(upid, delay=constants.REGISTRATION_RETRY_INTERVAL)
             return
         executor = self._executors_by_pid.get(upid)
         if executor is not None:

@@ -2,12 +2,17 @@
 ``twistd mesos-slave``: the slave's flags and service.
 """
 
+import os
+
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.python import usage
-from twisted.web.server import Site
 
 from mesos_tw import constants
+from mesos_tw.authentication.flags import (
+    HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS, SLAVE_HTTP_PARAMETERS,
+    check_credential, check_slave_http_authentication)
+from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -23,6 +28,7 @@ from mesos_tw.isolation.factories import isolator_factory
 from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
 from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.tls import TLS_PARAMETERS, check_tls
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.protocols.endpoints import (
     DEFAULT_CONNECT,
@@ -40,6 +46,8 @@ from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.resources import detect_resources
 from mesos_tw.slave.slave import Slave
 from mesos_tw.web.json import flags_json
+from mesos_tw.web.authentication import guarded, slave_realm
+from mesos_tw.web.site import BoundedSite
 
 __all__ = ["Options", "SlaveService", "makeService", "SLAVE_PARAMETERS"]
 
@@ -82,7 +90,10 @@ SLAVE_PARAMETERS = [
      "a log past it is copied to stdout.1 (the older copies shifting, 5 kept) and emptied."],
     ["executor_reregistration_timeout", None, "2secs", "Time an executor whose connection "
      "broke has to subscribe again before it is shut down."],
-]
+    ["credential", None, None, "Path (or file://) of this slave's credential for "
+     "authenticating with the master: JSON {\"principal\": ..., \"secret\": ...} or one line "
+     "'principal secret'."],
+] + SLAVE_HTTP_PARAMETERS
 
 SLAVE_COERCIONS = {
     "cgroups_enable_cfs": parse_bool,
@@ -99,6 +110,7 @@ SLAVE_COERCIONS = {
     "gc_delay": parse_duration,
     "disk_watch_interval": parse_duration,
     "gc_disk_headroom": float,
+    **HTTP_AUTHENTICATION_COERCIONS,
     "sandbox_log_max_size": parse_bytes,
 }
 
@@ -143,7 +155,9 @@ class Options(MesosOptions):
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
         ["log_dir", None, None, "Directory to write the log to (mesos-slave.log), also served "
          "as /slave/log through /files/read (default: no log file)."],
-    ] + ENDPOINT_PARAMETERS + SLAVE_PARAMETERS
+    ] + ENDPOINT_PARAMETERS + TLS_PARAMETERS + SLAVE_PARAMETERS + \
+        HTTP_AUTHENTICATION_PARAMETERS + \
+        AUTHORIZATION_PARAMETERS
     coercions = dict(SLAVE_COERCIONS, port=parse_port, max_frame_bytes=parse_positive_int,
                      advertise_port=parse_port)
 
@@ -163,8 +177,13 @@ class Options(MesosOptions):
             raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
         try:
             check_endpoint_options(self)
+            check_tls(self)
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
+        check_credential(self)
+        self["credentials_message"] = None
+        check_slave_http_authentication(self)
+        check_authorization(self)
         check_isolation(self)
         check_log_dir(self)
 
@@ -191,6 +210,9 @@ def make_slave(reactor, options, node, detector, work_dir):
         gc_delay=options["gc_delay"],
         disk_watch_interval=options["disk_watch_interval"],
         gc_disk_headroom=options["gc_disk_headroom"],
+        credential=options.get("credential_message"),
+        environ=dict(os.environ, **options["tls"].environment()),
+        executor_secrets=options.get("executor_secrets"),
         sandbox_log_max_size=options["sandbox_log_max_size"],
     )
 
@@ -239,6 +261,7 @@ class SlaveService(Service):
         self.node = MessageNode(
             self.reactor, UPID("slave(1)", host, advertised_port), None,
             options["max_frame_bytes"], client_endpoints=ClientEndpoints(self.reactor, connect),
+            tls=options["tls"],
         )
         self.slave = make_slave(self.reactor, options, self.node, self.detector, self.work_dir)
         try:
@@ -247,9 +270,14 @@ class SlaveService(Service):
             raise SystemExit(f"mesos-slave: cannot recover the checkpointed state (--strict): "
                              f"{error.path}: {error.why}") from None
         endpoint = server_endpoint(self.reactor, description)
-        d = self.node.listen(endpoint, Site(SlaveHTTP(
-            self.slave, flags_json(self.options, [p[0] for p in Options.optParameters]),
-            log_file=self.log.path if self.log is not None else None).resource()))
+        flags = flags_json(self.options, [p[0] for p in Options.optParameters])
+        app = SlaveHTTP(self.slave, flags, authorizer=options["authorizer"],
+                        log_file=self.log.path if self.log is not None else None)
+        resource = guarded(app.resource(),
+                           options["http_credentials_message"],
+                           options["slave_http_authentication_required"], "mesos-agent",
+                           slave_realm)
+        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
 
         def started(port):
             self.slave.start()

@@ -63,7 +63,7 @@ class RecordingSchedulerDriver(SchedulerDriver):
         self.declined.append((offerId.value, filters))
         return self.status
 
-    def killTask(self, taskId):
+    def killTask(self, taskId, killPolicy=None):
         """
         Record a kill.
         """

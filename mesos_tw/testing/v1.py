@@ -11,11 +11,10 @@ from io import BytesIO
 
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
-from twisted.internet.testing import StringTransport
-from twisted.web.test.requesthelper import DummyRequest
 
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.scheduler_pb2 import Call
+from mesos_tw.testing.web import ProducerRequest
 from mesos_tw.web.v1 import JSON
 
 __all__ = ["CallRequest", "RawSubscriber", "RecordIOReader", "accept_call", "records"]
@@ -23,7 +22,7 @@ __all__ = ["CallRequest", "RawSubscriber", "RecordIOReader", "accept_call", "rec
 Operation = mesos_pb2.Offer.Operation
 
 
-class CallRequest(DummyRequest):
+class CallRequest(ProducerRequest):
     """
     A POST of a v1 call, in memory.  Its stream's producer is only
     registered (not run, as C{DummyRequest} would run a pull producer),
@@ -44,21 +43,6 @@ class CallRequest(DummyRequest):
             self.requestHeaders.setRawHeaders(b"content-type", [content_type.encode("ascii")])
         for name, value in (headers or {}).items():
             self.requestHeaders.setRawHeaders(name.encode("ascii"), [value.encode("ascii")])
-        self.transport = StringTransport()
-        self.channel = self.transport
-        self.producer = None
-
-    def registerProducer(self, producer, streaming):
-        """
-        Keep the stream's producer.
-        """
-        self.producer = producer
-
-    def unregisterProducer(self):
-        """
-        Forget it.
-        """
-        self.producer = None
 
     def events(self, parse):
         """

@@ -95,6 +95,15 @@ class MemoryZooKeeperServer:
         self._fire("children", parent, "CHILD")
         return path
 
+    def set(self, path, data):
+        """
+        Replace a znode's data; its data watchers fire.
+        """
+        if path not in self.data:
+            raise NoNodeError(path)
+        self.data[path] = data
+        self._fire("data", path, "CHANGED")
+
     def delete(self, path):
         """
         Delete a znode without children.
@@ -278,6 +287,13 @@ class MemoryZooKeeper:
         Delete a znode.
         """
         return self._request(lambda: self.server.delete(path))
+
+    def set(self, path, data):
+        """
+        Replace a znode's data (its data watchers fire).
+        """
+
+        return self._request(lambda: self.server.set(path, data))
 
 
 def next_event(client, wanted):

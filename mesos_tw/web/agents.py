@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 from treq.client import HTTPClient
 from twisted.web.client import Agent
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
 
 __all__ = ["SlaveUnavailable", "SlaveClient", "slave_url"]
 
@@ -30,14 +32,28 @@ class SlaveUnavailable(Exception):
         self.code = code
 
 
-def slave_url(pid, endpoint, **params):
+def slave_url(pid, endpoint, scheme="http", **params):
     """
     The URL of C{endpoint} on the slave whose C{UPID} text is C{pid}
     (C{slave(1)@host:port}), with query C{params}.
     """
     address = pid.split("@", 1)[-1]
     query = ("?" + urlencode(params)) if params else ""
-    return f"http://{address}{endpoint}{query}"
+    return f"{scheme}://{address}{endpoint}{query}"
+
+
+@implementer(IPolicyForHTTPS)
+class _TLSPolicy:
+    """
+    Twisted's HTTPS client policy from a L{mesos_tw.protocols.tls.TLSConfig}
+    (our certificate for mutual TLS, the CA, verification).
+    """
+
+    def __init__(self, tls):
+        self.tls = tls
+
+    def creatorForNetloc(self, hostname, port):
+        return self.tls.client_creator(hostname.decode("ascii"))
 
 
 class SlaveClient:
@@ -48,12 +64,23 @@ class SlaveClient:
     @param http: a treq-like client (C{get(url, ...)} giving responses with
         C{code} and C{content()}); by default one on an L{Agent} of
         C{reactor}.  Tests give a L{treq.testing.StubTreq}.
+    @param tls: the master's L{TLSConfig}: slaves are asked over HTTPS
+        when it is enabled.
+    @param authorization: the C{Authorization} header of the browser's
+        request, passed on, so that a slave asking for credentials
+        (C{--authenticate_http_readonly}) gets the user's.
     """
 
-    def __init__(self, reactor, http=None, timeout=SLAVE_TIMEOUT):
+    def __init__(self, reactor, http=None, timeout=SLAVE_TIMEOUT, authorization=None,
+                 tls=None):
         self.reactor = reactor
-        self.http = http if http is not None else HTTPClient(
-            Agent(reactor, connectTimeout=timeout))
+        self.scheme = "https" if tls is not None and tls.enabled else "http"
+        self.headers = {b"Authorization": [authorization]} if authorization else {}
+        if http is None:
+            agent = Agent(reactor, connectTimeout=timeout) if self.scheme == "http" else \
+                Agent(reactor, connectTimeout=timeout, contextFactory=_TLSPolicy(tls))
+            http = HTTPClient(agent)
+        self.http = http
         self.timeout = timeout
 
     def get_json(self, pid, endpoint, **params):
@@ -61,8 +88,9 @@ class SlaveClient:
         GET C{endpoint} (with query C{params}) on slave C{pid}: a Deferred
         firing with the decoded JSON, or failing with L{SlaveUnavailable}.
         """
-        url = slave_url(pid, endpoint, **params)
-        d = self.http.get(url, timeout=self.timeout, reactor=self.reactor)
+        url = slave_url(pid, endpoint, self.scheme, **params)
+        d = self.http.get(url, headers=self.headers, timeout=self.timeout,
+                          reactor=self.reactor)
 
         def unreachable(failure):
             reason = failure.getErrorMessage() or failure.type.__name__

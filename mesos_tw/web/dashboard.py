@@ -118,8 +118,12 @@ class DashboardElement(Element):
         for record in self.master.frameworks.values():
             framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used = framework["used_resources"]
+            # A framework with a UI of its own (mesos-services' services
+            # page, say) is linked to it, as in Mesos's UI.
+            name = tags.a(framework["name"], href=framework["webui_url"]) \
+                if framework["webui_url"] else framework["name"]
             yield tag.clone().fillSlots(
-                id=framework["id"], name=framework["name"], user=framework["user"],
+                id=framework["id"], name=name, user=framework["user"],
                 role=framework["role"], tasks=str(len(record.tasks)),
                 cpus=amount(used.get("cpus", 0)), mem=amount(used.get("mem", 0)),
                 share=f"{dominant_share(used, self.metrics):.1%}")
@@ -146,6 +150,16 @@ class DashboardElement(Element):
         if hidden <= 0:
             return ""
         return tag(f"and {hidden} more: ", tags.a(href="/ui/slaves")("all slaves"))
+
+
+def health_text(task):
+    """
+    A task's latest health as its JSON's last status gives it: C{healthy},
+    C{unhealthy}, or empty when no health check has reported.
+    """
+    statuses = task.get("statuses") or [{}]
+    healthy = statuses[-1].get("healthy")
+    return "" if healthy is None else ("healthy" if healthy else "unhealthy")
 
 
 class FrameworkElement(PagedElement):
@@ -189,7 +203,8 @@ class FrameworkElement(PagedElement):
             resources = task["resources"]
             yield tag.clone().fillSlots(
                 id=task["id"], name=task["name"], state=task["state"], slave=task["slave_id"],
-                cpus=amount(resources.get("cpus", 0)), mem=amount(resources.get("mem", 0)))
+                health=health_text(task), cpus=amount(resources.get("cpus", 0)),
+                mem=amount(resources.get("mem", 0)))
 
     @renderer
     def tasks(self, request, tag):

@@ -16,14 +16,19 @@ class FilesAPI:
     """
     The files API over C{files} (a L{mesos_tw.slave.files.SandboxFiles});
     downloads are sent a chunk per turn of C{reactor}.
+
+    @param access: C{access(request, answer)} gives C{answer()} if the
+        caller may read the C{path} asked for, else a refusal (the
+        authorizer's check); by default everything may be read.
     """
 
     app = Klein()
     app.url_map.strict_slashes = False
 
-    def __init__(self, files, reactor):
+    def __init__(self, files, reactor, access=None):
         self.files = files
         self.reactor = reactor
+        self.access = access if access is not None else (lambda request, answer: answer())
 
     def _path(self, request):
         return request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
@@ -34,10 +39,13 @@ class FilesAPI:
         """
         A directory's entries.
         """
-        try:
-            return json_response(request, self.files.browse(self._path(request)))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
+        def answer():
+            try:
+                return json_response(request, self.files.browse(self._path(request)))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+
+        return self.access(request, answer)
 
     @app.route("/read", methods=["GET"])
     @app.route("/read.json", methods=["GET"])
@@ -45,14 +53,18 @@ class FilesAPI:
         """
         Part of a file: C{offset} (-1 for just the size), C{length}.
         """
-        try:
-            offset = int_argument(request, "offset", 0, minimum=-1)
-            length = int_argument(request, "length", None, minimum=0)
-            return json_response(request, self.files.read(self._path(request), offset, length))
-        except BadRequest as error:
-            return text_error(request, 400, str(error))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
+        def answer():
+            try:
+                offset = int_argument(request, "offset", 0, minimum=-1)
+                length = int_argument(request, "length", None, minimum=0)
+                return json_response(request,
+                                     self.files.read(self._path(request), offset, length))
+            except BadRequest as error:
+                return text_error(request, 400, str(error))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+
+        return self.access(request, answer)
 
     @app.route("/download", methods=["GET"])
     @app.route("/download.json", methods=["GET"])
@@ -61,15 +73,18 @@ class FilesAPI:
         A whole file, as an attachment, sent a chunk per turn of the
         reactor.
         """
-        try:
-            name, size, file = self.files.download(self._path(request))
-        except FileAccessError as error:
-            return text_error(request, error.code, str(error))
-        request.setHeader(b"Content-Type", b"application/octet-stream")
-        request.setHeader(b"Content-Length", str(size).encode("ascii"))
-        request.setHeader(b"Content-Disposition",
-                          f'attachment; filename="{name}"'.encode("utf-8", "replace"))
-        return send_file(request, file, self.reactor)
+        def answer():
+            try:
+                name, size, file = self.files.download(self._path(request))
+            except FileAccessError as error:
+                return text_error(request, error.code, str(error))
+            request.setHeader(b"Content-Type", b"application/octet-stream")
+            request.setHeader(b"Content-Length", str(size).encode("ascii"))
+            request.setHeader(b"Content-Disposition",
+                              f'attachment; filename="{name}"'.encode("utf-8", "replace"))
+            return send_file(request, file, self.reactor)
+
+        return self.access(request, answer)
 
     def resource(self):
         """

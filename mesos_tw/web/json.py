@@ -7,8 +7,7 @@ parsing with clear 400s, and flag rendering for the C{/flags} endpoints.
 import json
 import re
 
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
+from mesos_tw.web.producing import produce
 
 __all__ = ["BadRequest", "LazyList", "LazyValue", "TURN", "flags_json", "int_argument",
            "json_response", "stream_json", "text_error"]
@@ -134,9 +133,10 @@ def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):
     """
     Write C{document} (which may hold L{LazyList}s and L{LazyValue}s) as
     JSON to C{request}, C{items_per_turn} lazy items or steps per turn of
-    C{reactor}, so that a large document does not stop the process's other
-    work while it is rendered; wrapped in the C{jsonp} callback if one is
-    asked for (a malformed name is a 400).
+    C{reactor} and only while the client reads (L{mesos_tw.web.producing}),
+    so that a large document neither stops the process's other work nor
+    waits in its memory for a slow client; wrapped in the C{jsonp}
+    callback if one is asked for (a malformed name is a 400).
 
     @return: a Deferred firing with the body's last bytes once the rest is
         written (Klein writes them and finishes the request); cancelling
@@ -146,37 +146,26 @@ def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):
         before, after = _wrapping(request)
     except BadRequest as error:
         return text_error(request, 400, str(error))
-    pieces = _pieces(document)
-    pending = []
+    return produce(request, reactor, _chunks(before, _pieces(document), after, items_per_turn))
 
-    def stop(done):
-        for call in pending:
-            if call.active():
-                call.cancel()
 
-    done = Deferred(stop)
-
-    def turn(buffer):
-        pending.clear()
-        items = 0
-        try:
-            for piece in pieces:
-                if piece is not TURN:
-                    buffer.append(piece)
-                    continue
-                items += 1
-                if items == items_per_turn:
-                    request.write("".join(buffer).encode("utf-8"))
-                    pending.append(reactor.callLater(0, turn, []))
-                    return
-        except Exception:
-            done.errback(Failure())
-            return
-        buffer.append(after)
-        done.callback("".join(buffer).encode("utf-8"))
-
-    turn([before])
-    return done
+def _chunks(before, pieces, after, items_per_turn):
+    """
+    The document's text in bytes, one chunk per C{items_per_turn} lazy
+    items or steps; the last chunk is returned, not yielded, so that a
+    small document is answered in one turn.
+    """
+    buffer, items = [before], 0
+    for piece in pieces:
+        if piece is not TURN:
+            buffer.append(piece)
+            continue
+        items += 1
+        if items == items_per_turn:
+            yield "".join(buffer).encode("utf-8")
+            buffer, items = [], 0
+    buffer.append(after)
+    return "".join(buffer).encode("utf-8")
 
 
 def int_argument(request, name, default, minimum=0):

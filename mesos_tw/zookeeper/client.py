@@ -99,6 +99,12 @@ class IZooKeeper(Interface):
         Delete a znode; fires with L{None}.
         """
 
+    def set(path, data):
+        """
+        Replace a znode's data; fires with L{None} (C{NoNodeError} if it
+        does not exist).
+        """
+
     def restart():
         """
         Abandon this session (its ephemeral znodes go with it) and start a
@@ -342,6 +348,13 @@ class ZooKeeperClient:
         """
         return self._request(f"create {path}", lambda k: k.create_async(
             path, data, ephemeral=ephemeral, sequence=sequence, makepath=makepath))
+
+    def set(self, path, data):
+        """
+        Replace a znode's data.
+        """
+        d = self._request(f"set {path}", lambda k: k.set_async(path, data))
+        return d.addCallback(lambda stat: None)
 
     def get(self, path, watch=None):
         """

@@ -1,0 +1,117 @@
+"""
+Long responses written a piece per turn of the reactor, and only while the
+client reads: L{TurnProducer} is its request's push producer, so a client
+that stops reading pauses it (the connection's buffer, not the process's
+memory, holds what it has not read).
+"""
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+__all__ = ["TurnProducer", "produce"]
+
+
+@implementer(IPushProducer)
+class TurnProducer:
+    """
+    Writes the pieces of C{pieces} (an iterator of bytes) to C{request},
+    one per turn of C{reactor}, pausing while the client's connection is
+    full.
+
+    @ivar done: fires once every piece is written with the iterator's
+        return value (a generator's C{return}: the body's last bytes,
+        which Klein writes before it finishes the request) or C{b""}; or
+        fails with what the iterator raised; cancelling it (the client
+        went away) stops the writing.
+    @ivar paused: whether the connection asked us to wait.
+    """
+
+    def __init__(self, request, reactor, pieces, on_end=None):
+        self.request = request
+        self.reactor = reactor
+        self.paused = False
+        self.done = Deferred(lambda _: self._end())
+        self._pieces = pieces
+        self._on_end = on_end
+        self._call = None
+        self._ended = False
+
+    def start(self):
+        """
+        Register with the request and write the first piece now.
+
+        @return: L{done}.
+        """
+        self.request.registerProducer(self, True)
+        self._turn()
+        return self.done
+
+    def _turn(self):
+        self._call = None
+        try:
+            piece = next(self._pieces)
+        except StopIteration as end:
+            self._end()
+            self.done.callback(end.value or b"")
+            return
+        except Exception:
+            failure = Failure()
+            self._end()
+            self.done.errback(failure)
+            return
+        if piece:
+            self.request.write(piece)
+        if not self.paused and not self._ended:
+            self._call = self.reactor.callLater(0, self._turn)
+
+    def _end(self):
+        """
+        Stop for good: nothing scheduled, the producer unregistered, the
+        source released.
+        """
+        if self._ended:
+            return
+        self._ended = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        if self.request.channel is not None:
+            self.request.unregisterProducer()
+        if self._on_end is not None:
+            self._on_end()
+
+    def pauseProducing(self):
+        """
+        The client's connection is full: write nothing until it drains.
+        """
+        self.paused = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def resumeProducing(self):
+        """
+        The connection drained: go on from the next turn.
+        """
+        self.paused = False
+        if self._call is None and not self._ended:
+            self._call = self.reactor.callLater(0, self._turn)
+
+    def stopProducing(self):
+        """
+        The connection is going away: write no more.
+        """
+        self._end()
+
+
+def produce(request, reactor, pieces, on_end=None):
+    """
+    Write C{pieces} to C{request} through a L{TurnProducer}.
+
+    @param on_end: called once when the writing ends, however it ends (to
+        close a file, say).
+    @return: the producer's C{done} Deferred.
+    """
+    return TurnProducer(request, reactor, pieces, on_end).start()

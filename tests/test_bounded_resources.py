@@ -1,0 +1,367 @@
+"""
+Tests for the bounds that keep a master or slave whole against clients that
+hold on: downloads and JSON streams that pause while the client does not
+read, requests and frames that must arrive whole within a deadline, request
+bodies with a limit, a cap on an address's unidentified connections, and a
+sandbox API confined against encoded and absolute paths.
+"""
+
+import json
+import os
+
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from mesos_tw.detector import StandaloneDetector
+from mesos_tw.protocols import messages_pb2
+from mesos_tw.protocols.framing import FRAME_TIMEOUT, EnvelopeProtocol, encode_frame
+from mesos_tw.protocols.guard import PENDING_TIMEOUT, ConnectionGuard
+from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.resources import Resources
+from mesos_tw.slave.files import DOWNLOAD_CHUNK
+from mesos_tw.slave.http import SlaveHTTP
+from mesos_tw.slave.slave import Slave
+from mesos_tw.testing.isolation import FakeIsolator
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.web import ProducerRequest
+from mesos_tw.web.json import LazyList, stream_json
+from mesos_tw.web.producing import produce
+from mesos_tw.web.site import MAX_REQUEST_BYTES, REQUEST_TIMEOUT, BoundedSite
+
+SCHEDULER = UPID("scheduler-1", "10.0.0.9", 0)
+
+
+class SlaveSiteTestCase(SynchronousTestCase):
+    """
+    A slave's HTTP server on a fake clock, with connections made of
+    L{StringTransport}s, and a sandbox holding a large file.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        work_dir = os.path.abspath(self.mktemp())
+        self.sandbox = os.path.join(work_dir, "slaves", "S1", "runs", "r1")
+        os.makedirs(self.sandbox)
+        self.big = os.path.join(self.sandbox, "big")
+        with open(self.big, "wb") as file:
+            file.write(b"x" * (DOWNLOAD_CHUNK * 40))
+        node = MemoryNetwork(self.clock).node(UPID("slave(1)", "127.0.0.1", 5051))
+        slave = Slave(self.clock, node, StandaloneDetector(UPID("master", "127.0.0.1", 5050)),
+                      FakeIsolator(self.clock), work_dir, Resources.parse("cpus:1;mem:64"))
+        self.site = BoundedSite(SlaveHTTP(slave).resource(), self.clock)
+
+    def connect(self):
+        """
+        A new connection to the site: its channel and transport.
+        """
+        channel = self.site.buildProtocol(None)
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        return channel, transport
+
+    def turn(self, times=1):
+        """
+        Let the clock's reactor turn C{times} times.
+        """
+        for _ in range(times):
+            self.clock.advance(0)
+
+
+class DownloadBackpressureTests(SlaveSiteTestCase):
+    """
+    A download is written only while the client's connection takes it.
+    """
+
+    def test_paused_download_writes_nothing(self):
+        """
+        When the connection is full (the transport pauses the channel), no
+        further chunk is read or written however long the client waits;
+        when it drains, the rest follows and the download is whole.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /files/download?path=%s HTTP/1.1\r\nHost: s\r\n\r\n"
+                             % self.big.encode())
+        self.turn(3)
+        channel.pauseProducing()
+        written = len(transport.value())
+        self.turn(100)
+        self.assertEqual(len(transport.value()), written)
+        self.assertEqual([call for call in self.clock.getDelayedCalls()
+                          if call.getTime() == self.clock.seconds()], [])
+        channel.resumeProducing()
+        self.turn(100)
+        head, body = transport.value().split(b"\r\n\r\n", 1)
+        self.assertIn(b"200 OK", head)
+        self.assertEqual(body, b"x" * (DOWNLOAD_CHUNK * 40))
+
+    def test_client_gone_stops_download(self):
+        """
+        A client that goes away mid-download stops it: nothing more is
+        scheduled.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /files/download?path=%s HTTP/1.1\r\nHost: s\r\n\r\n"
+                             % self.big.encode())
+        self.turn(2)
+        channel.connectionLost(None)
+        self.turn(5)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class TurnProducerTests(SynchronousTestCase):
+    """
+    L{produce} and L{stream_json} as push producers.
+    """
+
+    def test_pause_and_resume(self):
+        """
+        A paused producer writes nothing and schedules nothing; resumed, it
+        goes on where it was.
+        """
+        clock = Clock()
+        request = ProducerRequest([b""])
+        d = produce(request, clock, iter([b"a", b"b", b"c"]))
+        self.assertEqual(request.written, [b"a"])
+        request.producer.pauseProducing()
+        clock.advance(0)
+        self.assertEqual((request.written, clock.getDelayedCalls()), ([b"a"], []))
+        request.producer.resumeProducing()
+        clock.advance(0)
+        clock.advance(0)
+        clock.advance(0)
+        self.assertEqual(request.written, [b"a", b"b", b"c"])
+        self.assertEqual(self.successResultOf(d), b"")
+        self.assertIsNone(request.producer)
+
+    def test_stream_json_pauses(self):
+        """
+        A streamed JSON document renders nothing while paused.
+        """
+        clock = Clock()
+        rendered = []
+
+        def render(item):
+            rendered.append(item)
+            return item
+
+        request = ProducerRequest([b""])
+        d = stream_json(request, {"items": LazyList(list(range(10)), render)}, clock,
+                        items_per_turn=2)
+        request.producer.pauseProducing()
+        clock.advance(0)
+        self.assertEqual(rendered, [0, 1])
+        request.producer.resumeProducing()
+        for _ in range(6):
+            clock.advance(0)
+        body = b"".join(request.written) + self.successResultOf(d)
+        self.assertEqual(json.loads(body), {"items": list(range(10))})
+
+    def test_stop_producing_ends(self):
+        """
+        The connection going away (C{stopProducing}) runs the end callback
+        once and leaves nothing scheduled.
+        """
+        clock = Clock()
+        ended = []
+        request = ProducerRequest([b""])
+        produce(request, clock, iter([b"a", b"b"]), lambda: ended.append(True))
+        request.producer.stopProducing()
+        clock.advance(0)
+        self.assertEqual((ended, clock.getDelayedCalls(), request.written),
+                         ([True], [], [b"a"]))
+
+
+class RequestBoundsTests(SlaveSiteTestCase):
+    """
+    Requests must arrive whole, in time, and not too large.
+    """
+
+    def test_slow_request_times_out(self):
+        """
+        A request head left unfinished is answered 408, saying why, and the
+        connection closed, once the request timeout passes.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /health HTTP/1.1\r\nHost: s\r\n")
+        self.clock.advance(REQUEST_TIMEOUT - 1)
+        channel.dataReceived(b"X-Slow: 1\r\n")
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(1)
+        self.assertIn(b"408 Request Timeout", transport.value())
+        self.assertIn(b"did not arrive whole within 10 s", transport.value())
+        self.assertTrue(transport.disconnecting)
+
+    def test_keep_alive_requests_each_timed(self):
+        """
+        Each request on a kept-alive connection has its own deadline, from
+        its first byte: idling between requests is not timed here.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET /health HTTP/1.1\r\nHost: s\r\n\r\n")
+        self.assertIn(b"200 OK", transport.value())
+        # Only twisted.web's idle timeout (a minute) is left.
+        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [60.0])
+        self.clock.advance(REQUEST_TIMEOUT * 3)
+        channel.dataReceived(b"GET /health HTTP/1.1\r\nHost: s\r\n\r\n")
+        self.assertEqual(transport.value().count(b"200 OK"), 2)
+        self.assertFalse(transport.disconnecting)
+
+    def test_announced_body_too_large(self):
+        """
+        A body announced over the limit is answered 413 at once, and the
+        request is not handled.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"POST /api/v1/executor HTTP/1.1\r\nHost: s\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n{" % (MAX_REQUEST_BYTES + 1))
+        self.assertIn(b"413 Content Too Large", transport.value())
+        self.assertIn(b"over the limit of 4194304 bytes", transport.value())
+        self.assertTrue(transport.disconnecting)
+
+    def test_chunked_body_too_large(self):
+        """
+        A chunked body is cut off with a 413 once it passes the limit.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"POST /api/v1/executor HTTP/1.1\r\nHost: s\r\n"
+                             b"Content-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1024 * 1024, b" " * (1024 * 1024))
+        for _ in range(5):
+            channel.dataReceived(chunk)
+        self.assertIn(b"413 Content Too Large", transport.value())
+        self.assertNotIn(b"400", transport.value())
+
+
+class SandboxConfinementTests(SlaveSiteTestCase):
+    """
+    The files API against encoded, absolute and NUL-bearing paths.
+    """
+
+    def status(self, query):
+        """
+        The status line of a GET of C{query} on the slave.
+        """
+        channel, transport = self.connect()
+        channel.dataReceived(b"GET %s HTTP/1.1\r\nHost: s\r\n\r\n" % query.encode())
+        return transport.value().split(b"\r\n", 1)[0]
+
+    def test_paths(self):
+        """
+        Percent-encoded C{..} leading out is 403, as is an absolute path
+        outside the work directory; a doubly encoded one is a literal name
+        (404); a NUL is a 400 saying so.
+        """
+        sandbox = self.sandbox
+        cases = {
+            f"/files/read?path={sandbox}/%2e%2e/%2E%2E/%2e%2e/%2e%2e/%2e%2e/etc/passwd": b"403",
+            f"/files/download?path={sandbox}%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd":
+                b"403",
+            "/files/read?path=/etc/passwd": b"403",
+            "/files/browse?path=%2f": b"403",
+            f"/files/read?path={sandbox}/%252e%252e/big": b"404",
+            f"/files/read?path={sandbox}/big%00.txt": b"400",
+        }
+        for query, code in cases.items():
+            self.assertIn(code, self.status(query), query)
+
+
+class FrameDeadlineTests(SynchronousTestCase):
+    """
+    A frame started must be finished within the frame timeout.
+    """
+
+    def test_unfinished_frame_closes(self):
+        """
+        Half a frame held past the timeout closes the connection; whole
+        frames leave nothing scheduled.
+        """
+        clock = Clock()
+        lost = []
+
+        class Node:
+            def frame_received(self, protocol, sender, message):
+                pass
+
+            def connection_lost(self, protocol):
+                lost.append(protocol)
+
+        protocol = EnvelopeProtocol(Node(), clock=clock)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        frame = encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage())
+        protocol.dataReceived(frame)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        protocol.dataReceived(frame + frame[:3])
+        clock.advance(FRAME_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        protocol.dataReceived(frame[3:])
+        self.assertEqual(clock.getDelayedCalls(), [])
+        protocol.dataReceived(frame[:5])
+        clock.advance(FRAME_TIMEOUT)
+        self.assertTrue(transport.disconnecting)
+
+
+class ConnectionGuardTests(SynchronousTestCase):
+    """
+    Accepted connections that do not identify themselves.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.received = []
+        self.node = MessageNode(self.reactor, UPID("master", "127.0.0.1", 5050), self,
+                                guard=ConnectionGuard(self.reactor, max_per_address=2))
+        self.node.listen(TCP4ServerEndpoint(self.reactor, 5050))
+        self.factory = self.reactor.tcpServers[0][1]
+
+    def message_received(self, sender, message):
+        """
+        The node's receiver: keep what arrives.
+        """
+        self.received.append(message)
+
+    def peer_lost(self, upid):
+        """
+        The node's receiver: nothing to do.
+        """
+
+    def accept(self, host="10.0.0.1"):
+        """
+        A connection accepted from C{host}: its protocol and transport.
+        """
+        protocol = self.factory.buildProtocol(None)
+        transport = StringTransport(peerAddress=type(StringTransport().getPeer())(
+            "TCP", host, 40000))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    def test_cap_per_address(self):
+        """
+        An address holding the maximum of unidentified connections has its
+        next one closed; other addresses are not affected, and one that
+        identifies itself (a first frame) frees its place.
+        """
+        first, _ = self.accept()
+        self.accept()
+        _, third = self.accept()
+        self.assertTrue(third.disconnected)
+        _, elsewhere = self.accept("10.0.0.2")
+        self.assertFalse(elsewhere.disconnected)
+        first.dataReceived(encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage()))
+        self.assertEqual(len(self.received), 1)
+        _, fourth = self.accept()
+        self.assertFalse(fourth.disconnected)
+
+    def test_silent_connection_closed(self):
+        """
+        A connection that sends nothing, or only part of an HTTP request
+        line, is closed when the pending timeout passes.
+        """
+        _, silent = self.accept()
+        self.reactor.advance(PENDING_TIMEOUT)
+        self.assertTrue(silent.disconnected)

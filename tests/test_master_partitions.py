@@ -1,0 +1,212 @@
+"""
+Tests for partition awareness in the master (L{mesos_tw.master._partitions}),
+after Mesos's PartitionTest: what frameworks with and without the
+C{PARTITION_AWARE} capability hear when a slave stops answering, comes back,
+or is removed, and what reconciliation answers.  Driven over an in-memory
+network on a fake clock.
+"""
+
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.peers import RecordingPeer
+from tests.test_master import MASTER, MasterTestCase, slave_info, task_info
+
+Capability = mesos_pb2.FrameworkInfo.Capability
+Reason = mesos_pb2.TaskStatus
+
+
+class PartitionTests(MasterTestCase):
+    """
+    Unreachable slaves, their tasks, and their return.
+    """
+
+    def add_framework(self, name="scheduler-1", aware=True):
+        """
+        Register a recording scheduler, partition-aware unless told; its
+        peer and framework id.
+        """
+        info = mesos_pb2.FrameworkInfo(user="alice", name=name)
+        if aware:
+            info.capabilities.add(type=Capability.PARTITION_AWARE)
+        scheduler = RecordingPeer(self.network, UPID(name, "127.0.0.1", 0))
+        scheduler.send(MASTER, internal.RegisterFrameworkMessage(framework=info))
+        self.turn()
+        return scheduler, scheduler.last(internal.FrameworkRegisteredMessage).framework_id.value
+
+    def run_task(self, scheduler, framework_id, slave, slave_id, task_id):
+        """
+        Launch C{task_id} on the slave and have the slave report it running.
+        """
+        offer = [o for o in scheduler.last(internal.ResourceOffersMessage).offers
+                 if o.slave_id.value == slave_id][0]
+        self.launch(scheduler, framework_id, offer, [task_info(task_id, slave_id)], 0)
+        update = internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            slave_id=mesos_pb2.SlaveID(value=slave_id), timestamp=1.0, uuid=b"u" + task_id.encode(),
+            status=mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
+                                        state=mesos_pb2.TASK_RUNNING))
+        slave.send(MASTER, internal.StatusUpdateMessage(update=update, pid=str(slave.upid)))
+        self.turn()
+
+    def partition(self):
+        """
+        The slave stops answering pings: five go unanswered.
+        """
+        for _ in range(5):
+            self.clock.advance(15)
+            self.turn()
+
+    def last_status(self, scheduler):
+        return scheduler.last(internal.StatusUpdateMessage).update.status
+
+    def test_partitioned_slave(self):
+        """
+        PartitionedSlave: a partition-aware framework hears TASK_UNREACHABLE
+        (REASON_SLAVE_REMOVED) and slaveLost; the state lists the task as
+        unreachable, not running nor completed, and the slave as
+        unreachable.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        status = self.last_status(scheduler)
+        self.assertEqual((status.state, status.reason, status.slave_id.value),
+                         (mesos_pb2.TASK_UNREACHABLE, Reason.REASON_SLAVE_REMOVED, slave_id))
+        self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
+        state = self.master.state()
+        self.assertEqual((state["activated_slaves"], state["unreachable_slaves"]), (0, 1))
+        [framework] = state["frameworks"]
+        self.assertEqual((framework["tasks"], framework["completed_tasks"]), ([], []))
+        self.assertEqual([(t["id"], t["state"]) for t in framework["unreachable_tasks"]],
+                         [("t1", "TASK_UNREACHABLE")])
+        self.assertEqual(framework["used_resources"], {})
+        self.assertEqual(framework["capabilities"], [{"type": "PARTITION_AWARE"}])
+        self.assertEqual(self.master.stats["lost_tasks"], 0)
+
+    def test_not_partition_aware_gets_lost(self):
+        """
+        A framework without the capability hears TASK_LOST, as before.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework(aware=False)
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        self.assertEqual(self.last_status(scheduler).state, mesos_pb2.TASK_LOST)
+        [framework] = self.master.state()["frameworks"]
+        self.assertEqual(framework["unreachable_tasks"], [])
+        self.assertEqual([t["state"] for t in framework["completed_tasks"]], ["TASK_LOST"])
+
+    def reregister(self, slave, slave_id, task_ids_by_framework):
+        """
+        The slave re-registers, reporting its tasks running.
+        """
+        tasks = [internal.Task(
+            name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            slave_id=mesos_pb2.SlaveID(value=slave_id), state=mesos_pb2.TASK_RUNNING,
+            resources=task_info(task_id, slave_id).resources)
+            for framework_id, task_ids in task_ids_by_framework.items() for task_id in task_ids]
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info(), tasks=tasks))
+        self.turn()
+
+    def test_unreachable_slave_told_to_shut_down(self):
+        """
+        A slave found unreachable is recorded as removed: both frameworks
+        heard of its tasks (TASK_UNREACHABLE, TASK_LOST), and when it comes
+        back it is told to shut down, so a task reported lost never runs
+        again (our choice: Mesos 1.x admits it back, docs/flows.md).
+        """
+        slave, slave_id = self.add_slave()
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", aware=False)
+        self.run_task(aware, aware_id, slave, slave_id, "a1")
+        self.run_task(other, other_id, slave, slave_id, "o1")
+        self.partition()
+        self.assertEqual(self.last_status(aware).state, mesos_pb2.TASK_UNREACHABLE)
+        self.assertEqual(self.last_status(other).state, mesos_pb2.TASK_LOST)
+        self.reregister(slave, slave_id, {aware_id: ["a1"], other_id: ["o1"]})
+        self.assertIn("was removed", slave.last(internal.ShutdownMessage).message)
+        self.assertNotIn(slave_id, self.master.slaves)
+
+    def test_reconcile_unreachable_and_unknown(self):
+        """
+        Reconciliation for a partition-aware framework: its unreachable task
+        is TASK_UNREACHABLE; an unknown task on a registered slave is
+        TASK_GONE, on an unreachable one TASK_UNREACHABLE, elsewhere
+        TASK_UNKNOWN.  Without the capability each is TASK_LOST.
+        """
+        slave, slave_id = self.add_slave()
+        other_slave, other_slave_id = self.add_slave("slave(2)", 5052)
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", aware=False)
+        self.run_task(aware, aware_id, slave, slave_id, "t1")
+        for _ in range(5):
+            self.clock.advance(15)
+            self.turn()
+            other_slave.send(MASTER, internal.PongSlaveMessage())
+            self.turn()
+        asked = [("t1", ""), ("ghost", slave_id), ("gone", other_slave_id), ("nowhere", "S?")]
+        for scheduler, framework_id in ((aware, aware_id), (other, other_id)):
+            scheduler.received.clear()
+            scheduler.send(MASTER, internal.ReconcileTasksMessage(
+                framework_id=mesos_pb2.FrameworkID(value=framework_id),
+                statuses=[mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value=task_id),
+                                               slave_id=mesos_pb2.SlaveID(value=slave),
+                                               state=mesos_pb2.TASK_RUNNING)
+                          for task_id, slave in asked]))
+            self.turn()
+        self.assertEqual(self.updates(aware), [
+            ("t1", mesos_pb2.TASK_UNREACHABLE), ("ghost", mesos_pb2.TASK_UNREACHABLE),
+            ("gone", mesos_pb2.TASK_GONE), ("nowhere", mesos_pb2.TASK_UNKNOWN)])
+        self.assertEqual(self.updates(other), [
+            ("t1", mesos_pb2.TASK_LOST), ("ghost", mesos_pb2.TASK_LOST),
+            ("gone", mesos_pb2.TASK_LOST), ("nowhere", mesos_pb2.TASK_LOST)])
+
+    def test_removed_slave_tasks_gone(self):
+        """
+        A slave removed for good (it unregistered) has its tasks TASK_GONE
+        for a partition-aware framework, TASK_LOST for others.
+        """
+        slave, slave_id = self.add_slave()
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", aware=False)
+        self.run_task(aware, aware_id, slave, slave_id, "a1")
+        self.run_task(other, other_id, slave, slave_id, "o1")
+        slave.send(MASTER, internal.UnregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+        self.turn()
+        self.assertEqual(self.last_status(aware).state, mesos_pb2.TASK_GONE)
+        self.assertEqual(self.last_status(other).state, mesos_pb2.TASK_LOST)
+
+    def test_launch_with_invalid_offer_dropped(self):
+        """
+        A launch on an offer that is no longer valid: TASK_DROPPED for a
+        partition-aware framework, TASK_LOST for others.
+        """
+        _, slave_id = self.add_slave()
+        for name, aware, expected in (("aware", True, mesos_pb2.TASK_DROPPED),
+                                      ("other", False, mesos_pb2.TASK_LOST)):
+            scheduler, framework_id = self.add_framework(name, aware)
+            offer = mesos_pb2.Offer(id=mesos_pb2.OfferID(value="no-such-offer"),
+                                    framework_id=mesos_pb2.FrameworkID(value=framework_id),
+                                    slave_id=mesos_pb2.SlaveID(value=slave_id), hostname="h")
+            self.launch(scheduler, framework_id, offer, [task_info("t", slave_id)])
+            self.assertEqual(self.updates(scheduler), [("t", expected)])
+
+    def test_kill_unknown_task(self):
+        """
+        Killing a task the master does not know: TASK_UNKNOWN for a
+        partition-aware framework (TASK_LOST otherwise, tests.test_master).
+        """
+        scheduler, framework_id = self.add_framework()
+        scheduler.send(MASTER, internal.KillTaskMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            task_id=mesos_pb2.TaskID(value="ghost")))
+        self.turn()
+        status = self.last_status(scheduler)
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_UNKNOWN, Reason.REASON_TASK_UNKNOWN))
+        self.assertEqual(status.message, "Cannot kill task ghost: task is unknown to the master")

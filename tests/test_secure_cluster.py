@@ -1,0 +1,185 @@
+"""
+A secured cluster as an operator runs it (docs/security.md): a master and
+two slaves as real processes speaking TLS only, with mutual TLS
+(certificates required and verified), CRAM-MD5 authentication of
+frameworks and slaves, HTTP authentication and ACLs.  The classic test
+framework runs its tasks on it; a framework with a wrong secret, a slave
+without a credential, a plain-text connection and a framework in a role
+the ACLs refuse are each refused.
+"""
+
+import json
+import os
+import socket
+import sys
+
+import treq
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent
+
+from mesos_tw.protocols.tls import TLSConfig
+from mesos_tw.testing.certificates import CertificateAuthority
+from mesos_tw.testing.zookeeper_server import free_port
+from tests import test_end_to_end
+from tests.test_end_to_end import FRAMEWORKS, ROOT
+from tests.test_tls import ClientPolicy
+
+ACLS = {
+    "permissive": False,
+    "register_frameworks": [{"principals": {"values": ["scheduler"]},
+                             "roles": {"values": ["*"]}}],
+    "run_tasks": [{"principals": {"values": ["scheduler"]}, "users": {"type": "ANY"}}],
+    "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+}
+
+
+class SecureClusterTests(TestCase):
+    """
+    The secured cluster and its refusals.
+    """
+
+    timeout = 180
+    twistd = test_end_to_end.EndToEndTests.twistd
+
+    def setUp(self):
+        directory = os.path.abspath(self.mktemp())
+        ca = CertificateAuthority(directory)
+        cert_file, key_file = ca.issue("node")
+        self.tls = {"LIBPROCESS_SSL_ENABLED": "true", "LIBPROCESS_SSL_CERT_FILE": cert_file,
+                    "LIBPROCESS_SSL_KEY_FILE": key_file, "LIBPROCESS_SSL_CA_FILE": ca.ca_file,
+                    "LIBPROCESS_SSL_VERIFY_CERT": "true", "LIBPROCESS_SSL_REQUIRE_CERT": "true"}
+        self.credentials = os.path.join(directory, "credentials")
+        with open(self.credentials, "w") as file:
+            json.dump({"credentials": [
+                {"principal": "scheduler", "secret": "s3cret"},
+                {"principal": "agent", "secret": "an0ther"},
+                {"principal": "ops", "secret": "0ps"}]}, file)
+        self.credential = os.path.join(directory, "agent-credential")
+        with open(self.credential, "w") as file:
+            file.write("agent an0ther\n")
+        self.directory = directory
+        self.port = free_port()
+        self.saved = {name: os.environ.get(name) for name in self.tls}
+        os.environ.update(self.tls)
+        self.addCleanup(self.restore)
+
+    def restore(self):
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def client(self):
+        """
+        An HTTPS client with a certificate the cluster's CA signed.
+        """
+        return treq.client.HTTPClient(Agent(reactor, contextFactory=ClientPolicy(
+            TLSConfig.from_environ(self.tls))))
+
+    @inlineCallbacks
+    def state(self, principal="ops", secret="0ps"):
+        """
+        The master's state, over HTTPS with Basic credentials.
+        """
+        response = yield self.client().get(
+            f"https://127.0.0.1:{self.port}/master/state", auth=(principal, secret))
+        body = yield response.content()
+        return response.code, body
+
+    @inlineCallbacks
+    def wait_for_slaves(self, port, count, daemon):
+        for _ in range(600):
+            if daemon.ended.called:
+                self.fail("daemon exited: " + b"".join(daemon.output).decode(errors="replace"))
+            try:
+                code, body = yield self.state()
+                if code == 200 and len(json.loads(body)["slaves"]) >= count:
+                    return json.loads(body)
+            except Exception:
+                pass
+            yield deferLater(reactor, 0.1, lambda: None)
+        self.fail("slaves never registered: " + b"".join(daemon.output).decode(errors="replace"))
+
+    def start_cluster(self):
+        """
+        The master and two authenticated slaves, TLS only.
+        """
+        master = self.twistd(
+            "mesos-master", f"--port={self.port}", f"--credentials={self.credentials}",
+            "--authenticate_frameworks=true", "--authenticate_agents=true",
+            "--authenticate_http_readonly=true", "--acls=" + json.dumps(ACLS))
+        for number in (1, 2):
+            self.twistd("mesos-slave", f"--master=127.0.0.1:{self.port}", "--port=0",
+                        f"--credential={self.credential}",
+                        f"--work_dir={os.path.join(self.directory, f'slave{number}')}",
+                        "--resources=cpus:2;mem:512;disk:100")
+        return master
+
+    @inlineCallbacks
+    def framework(self, principal="scheduler", secret="s3cret"):
+        """
+        Run the classic test framework with a credential; its exit code and
+        output.
+        """
+        env = dict(os.environ, MESOS_AUTHENTICATE="1", DEFAULT_PRINCIPAL=principal,
+                   DEFAULT_SECRET=secret)
+        args = [os.path.join(FRAMEWORKS, "test_framework.py"), f"127.0.0.1:{self.port}",
+                "--tasks", "3"]
+        out, err, code = yield getProcessOutputAndValue(sys.executable, args, env=env,
+                                                        path=ROOT)
+        return code, (out + err).decode(errors="replace")
+
+    @inlineCallbacks
+    def test_secure_cluster(self):
+        """
+        The classic test framework runs its tasks on the secured cluster;
+        a wrong secret is refused with Mesos's message; a slave without a
+        credential never registers; plain text and a wrong password are
+        refused; so is a principal the ACLs do not let register.
+        """
+        master = self.start_cluster()
+        yield self.wait_for_slaves(self.port, 2, master)
+        code, output = yield self.framework()
+        self.assertEqual(code, 0, output)
+        self.assertIn("All 3 tasks finished", output)
+
+        code, output = yield self.framework(secret="wrong")
+        self.assertNotEqual(code, 0)
+        self.assertIn("Master refused authentication", output)
+
+        code, output = yield self.framework(principal="ops", secret="0ps")
+        self.assertNotEqual(code, 0)
+        self.assertIn("Not authorized to register framework with roles { * }", output)
+
+        stranger = self.twistd("mesos-slave", f"--master=127.0.0.1:{self.port}", "--port=0",
+                               f"--work_dir={os.path.join(self.directory, 'stranger')}",
+                               "--resources=cpus:1;mem:128;disk:10")
+        yield master_says(master, b"because it is not authenticated")
+        self.assertFalse(stranger.ended.called)
+        self.assertEqual(len(json.loads((yield self.state())[1])["slaves"]), 2)
+
+        with socket.create_connection(("127.0.0.1", self.port)) as plain:
+            plain.sendall(b"GET /master/state HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = plain.recv(100)
+            except ConnectionResetError:
+                answer = b""
+            self.assertEqual(answer, b"")
+        self.assertEqual((yield self.state(secret="wrong"))[0], 401)
+
+
+@inlineCallbacks
+def master_says(daemon, text, attempts=600):
+    """
+    Wait until the daemon's output holds C{text}.
+    """
+    for _ in range(attempts):
+        if text in b"".join(daemon.output):
+            return
+        yield deferLater(reactor, 0.1, lambda: None)
+    raise AssertionError(f"{text!r} never logged")
