@@ -49,7 +49,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(mesos_tw.__file__)))
 PYMESOS_EXECUTOR = os.path.join(ROOT, "frameworks", "pymesos_executor.py")
 
 #: Every task's resources: small, so that all fit on one slave.
-TASK_RESOURCES = "cpus:0.1;mem:32"
+# A Python executor (the classic driver with Mesos's full protos) passes
+# 32 MB of resident memory: under cgroups and lxc a 32 MB limit killed it.
+TASK_RESOURCES = "cpus:0.1;mem:128"
 
 #: Tasks that run until the end of the test, and those that finish (once
 #: their file exists) while the slave is down.
