@@ -21,7 +21,7 @@ def _name(state):
 def _leaders(world):
     return [m for m in world.masters
             if m.election is not None and m.election.master is not None
-            and m.election.elected and not m.election._gate.paused]
+            and m.election.elected]
 
 
 def one_leader(world):

@@ -78,6 +78,8 @@ class MasterProcess:
         the server once it times out (here: at once, as the faults ask).
         """
         election, self.election = self.election, None
+        # A dead process withdraws nothing: its candidate znode goes only
+        # with its session, below, not by a polite delete.
         election.contender.withdraw = lambda: None
         election.stop()
         self.world.network.crash(self.upid)
