@@ -444,7 +444,12 @@ class LXCIsolator:
             run.terminated(Termination(None, None, "Destroyed before it was launched"))
         elif run.termination is None:
             self._stop(run)
-        return run.wait().addCallback(lambda _: None)
+        ended = run.wait()
+        if run.state is not None and run.state.stopping is not None:
+            # lxc-stop can outlive the container it stops (the executor may
+            # have ended on its own meanwhile): destroyed means both are gone.
+            ended = gatherResults([ended, follow(run.state.stopping)])
+        return ended.addCallback(lambda _: None)
 
     def cleanup(self, framework_id, executor_id):
         """
