@@ -37,6 +37,7 @@ from mesos_tw.protocols.endpoints import (
     advertised,
     check_endpoint_options,
     listen_description,
+    listened,
     server_endpoint,
 )
 from mesos_tw.slave._recovery import RECOVER_MODES
@@ -277,7 +278,8 @@ class SlaveService(Service):
                            options["http_credentials_message"],
                            options["slave_http_authentication_required"], "mesos-agent",
                            slave_realm)
-        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
+        d = listened(self.node.listen(endpoint, BoundedSite(resource, self.reactor)),
+                     "mesos-slave", description)
 
         def started(port):
             self.slave.start()
