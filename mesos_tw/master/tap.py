@@ -272,6 +272,10 @@ class MasterService(Service):
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
             client_endpoints=self._client_endpoints(), tls=options["tls"],
         )
+        # Mesos caps unauthenticated connections: when authentication is
+        # required, a connection counts until it authenticates or registers.
+        self.node.guard.until_authenticated = (
+            options["authenticate_frameworks"] or options["authenticate_agents"])
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
         self.registry = MemoryRemovedSlaves() if self._zookeeper is None else \
