@@ -10,6 +10,7 @@ equivalent of libprocess's ``exited`` event.
 
 from twisted.internet.defer import succeed
 from twisted.internet.endpoints import connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -164,9 +165,14 @@ class _SniffingProtocol(Protocol):
             self._inner.connectionLost(reason)
 
 
+@implementer(IProtocolNegotiationFactory)
 class _Given(Factory):
     """
     Gives the protocol it was last given.
+
+    It answers ALPN with HTTP/1.1: clients such as curl and browsers offer
+    C{h2} and C{http/1.1}, and Twisted's TLS fails a handshake whose
+    offered protocols it finds none of (frames' clients offer none).
     """
 
     noisy = False
@@ -174,6 +180,12 @@ class _Given(Factory):
 
     def buildProtocol(self, address):
         return self.given
+
+    def acceptableProtocols(self):
+        """
+        The one protocol we agree to over ALPN.
+        """
+        return [b"http/1.1"]
 
 
 class _TLSServerFactory(TLSMemoryBIOFactory):
