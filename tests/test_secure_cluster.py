@@ -14,6 +14,7 @@ state over HTTPS with a client certificate.
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 
@@ -27,6 +28,7 @@ from twisted.web.client import Agent
 
 from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
+from mesos_tw.testing.processes import Daemon
 from mesos_tw.testing.zookeeper_server import free_port
 from tests import test_end_to_end
 from tests.test_end_to_end import FRAMEWORKS, ROOT
@@ -197,16 +199,9 @@ class SecureClusterTests(TestCase):
                 f"key = {self.tls['LIBPROCESS_SSL_KEY_FILE']}",
                 f"CAfile = {self.tls['LIBPROCESS_SSL_CA_FILE']}",
                 "verifyChain = yes", "checkIP = 127.0.0.1", ""]))
-        daemon = test_end_to_end.Daemon()
-        transport = reactor.spawnProcess(daemon, stunnel, [stunnel, config], env=os.environ.copy())
-
-        def stop():
-            if daemon.ended.called:
-                return None
-            transport.signalProcess("TERM")
-            return daemon.ended
-
-        self.addCleanup(stop)
+        daemon = Daemon("stunnel")
+        reactor.spawnProcess(daemon, stunnel, [stunnel, config], env=os.environ.copy())
+        self.addCleanup(ended, daemon)
         return daemon, port
 
     @inlineCallbacks
@@ -226,7 +221,7 @@ class SecureClusterTests(TestCase):
         master = self.start_cluster("--authenticate_http_frameworks=true")
         yield self.wait_for_slaves(self.port, 2, master)
         tunnel, port = self.tunnel(stunnel)
-        yield master_says(tunnel, b"Configuration successful")
+        yield tunnel.wait_for_output(reactor, b"Configuration successful")
         out, err, code = yield getProcessOutputAndValue(
             sys.executable, [PYMESOS_FRAMEWORK, f"127.0.0.1:{port}", "--tasks", "3",
                              "--principal", "scheduler", "--secret", "s3cret"],
@@ -258,3 +253,11 @@ def master_says(daemon, text, attempts=600):
             return
         yield deferLater(reactor, 0.1, lambda: None)
     raise AssertionError(f"{text!r} never logged")
+
+
+def ended(daemon):
+    """
+    Terminate C{daemon} if it runs; fires once it has ended.
+    """
+    daemon.signal(signal.SIGTERM)
+    return daemon.ended
