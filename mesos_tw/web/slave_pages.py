@@ -216,16 +216,18 @@ class BrowseElement(Element):
     A sandbox directory: subdirectories to open, files to tail or download.
 
     @param entries: the slave's C{/files/browse} answer.
+    @param scheme: of the download links to the slave (C{https} with TLS).
     """
 
     loader = XMLFile(TEMPLATES.child("browse.xml"))
 
-    def __init__(self, slave_id, slave_pid, path, entries):
+    def __init__(self, slave_id, slave_pid, path, entries, scheme="http"):
         super().__init__()
         self.slave_id = slave_id
         self.slave_pid = slave_pid
         self.path = path
         self.entries_json = entries
+        self.scheme = scheme
 
     @renderer
     def page(self, request, tag):
@@ -255,7 +257,7 @@ class BrowseElement(Element):
             directory = entry["mode"].startswith("d")
             path = entry["path"]
             download = "" if directory else tags.a(
-                href=slave_url(self.slave_pid, "/files/download", path=path),
+                href=slave_url(self.slave_pid, "/files/download", self.scheme, path=path),
                 download=os.path.basename(path))("download")
             yield tag.clone().fillSlots(
                 name=posixpath.basename(path) + ("/" if directory else ""),
@@ -272,11 +274,12 @@ class TailElement(Element):
 
     loader = XMLFile(TEMPLATES.child("tail.xml"))
 
-    def __init__(self, slave_id, slave_pid, path):
+    def __init__(self, slave_id, slave_pid, path, scheme="http"):
         super().__init__()
         self.slave_id = slave_id
         self.slave_pid = slave_pid
         self.path = path
+        self.scheme = scheme
 
     @renderer
     def page(self, request, tag):
@@ -286,5 +289,5 @@ class TailElement(Element):
         return tag.fillSlots(
             slave=self.slave_id, path=self.path,
             directory=browse_link(self.slave_id, posixpath.dirname(self.path)),
-            download=slave_url(self.slave_pid, "/files/download", path=self.path),
+            download=slave_url(self.slave_pid, "/files/download", self.scheme, path=self.path),
             read=f"/ui/slaves/{quote(self.slave_id)}/files/read")
