@@ -4,16 +4,21 @@ hold on: downloads and JSON streams that pause while the client does not
 read, requests and frames that must arrive whole within a deadline, request
 bodies with a limit, a cap on an address's unidentified (or unauthenticated)
 connections, frames tied to the connection of their sender, and a
-sandbox API confined against encoded and absolute paths.
+sandbox API confined against encoded and absolute paths; the master's relay of
+a slave's download paced by the browser.
 """
 
 import json
 import os
 
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import ResponseDone
 
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.protocols import messages_pb2
@@ -28,6 +33,7 @@ from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.web import ProducerRequest
+from mesos_tw.web.agents import BodyRelay
 from mesos_tw.web.json import LazyList, stream_json
 from mesos_tw.web.producing import produce
 from mesos_tw.web.site import MAX_REQUEST_BYTES, REQUEST_TIMEOUT, BoundedSite
@@ -465,3 +471,58 @@ class ImpersonationTests(AcceptingTestCase):
         honest.connectionLost(None)
         impostor.dataReceived(encode_frame(SCHEDULER, ping))
         self.assertEqual(len(self.received), 2)
+
+
+class DownloadRelayTests(SynchronousTestCase):
+    """
+    The master relaying a slave's download to a browser goes at the
+    browser's pace.
+    """
+
+    def relay(self):
+        """
+        A relay from a slave's response (on a L{StringTransport}) to an
+        in-memory request: the three, and the Deferred of its end.
+        """
+        request, done, slave_side = ProducerRequest([b""]), Deferred(), StringTransport()
+        relay = BodyRelay(request, done, "slave")
+        relay.makeConnection(slave_side)
+        return relay, request, slave_side, done
+
+    def test_paused_with_the_browser(self):
+        """
+        While the browser's connection is paused, the slave's response is
+        not read; the body is written as it comes, and its end fires.
+        """
+        relay, request, slave_side, done = self.relay()
+        self.assertIs(request.producer, relay)
+        relay.dataReceived(b"first ")
+        request.producer.pauseProducing()
+        self.assertEqual(slave_side.producerState, "paused")
+        request.producer.resumeProducing()
+        self.assertEqual(slave_side.producerState, "producing")
+        relay.dataReceived(b"second")
+        relay.connectionLost(Failure(ResponseDone()))
+        self.assertIsNone(request.producer)
+        self.assertEqual(b"".join(request.written), b"first second")
+        self.assertEqual(self.successResultOf(done), b"")
+        self.assertFalse(request.transport.disconnecting)
+
+    def test_browser_gone_stops_the_slave(self):
+        """
+        A browser that goes away stops the slave's response.
+        """
+        _, request, slave_side, _ = self.relay()
+        request.producer.stopProducing()
+        self.assertEqual(slave_side.producerState, "stopped")
+
+    def test_cut_short(self):
+        """
+        A response cut short closes the browser's connection, so that the
+        part relayed does not look like the whole file.
+        """
+        relay, request, _, done = self.relay()
+        relay.dataReceived(b"part")
+        relay.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(request.transport.disconnecting)
+        self.assertEqual(self.successResultOf(done), b"")

@@ -33,7 +33,7 @@ from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.web.authentication import guarded, master_realm, slave_realm
-from mesos_tw.web.layout import browse_link, tail_link
+from mesos_tw.web.layout import browse_link, download_link, tail_link
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
@@ -161,6 +161,8 @@ class SecuredPagesTests(SynchronousTestCase):
         self.assertEqual(self.get(tail_link(self.slave_id, stdout), "ops")[0], 200)
         code, body = self.get(f"/ui/slaves/{self.slave_id}/files/read?path={stdout}", "ops")
         self.assertEqual(json.loads(body)["data"], "alice's output\n")
+        self.assertEqual(self.get(download_link(self.slave_id, stdout), "ops"),
+                         (200, "alice's output\n"))
 
     def test_view_frameworks(self):
         """
@@ -189,24 +191,29 @@ class SecuredPagesTests(SynchronousTestCase):
 
     def test_access_sandboxes(self):
         """
-        Only ops may read alice's sandbox: viewer's browse, tail and read
-        are 403s saying so, before the slave is asked.
+        Only ops may read alice's sandbox: viewer's browse, tail, read and
+        download are 403s saying so, before the slave is asked.
         """
         stdout = os.path.join(self.sandbox, "stdout")
         asked = len(self.slave_http.urls)
         for path in (browse_link(self.slave_id, self.sandbox), tail_link(self.slave_id, stdout),
-                     f"/ui/slaves/{self.slave_id}/files/read?path={stdout}"):
+                     f"/ui/slaves/{self.slave_id}/files/read?path={stdout}",
+                     download_link(self.slave_id, stdout)):
             self.assertEqual(self.get(path, "viewer"),
                              (403, "Not authorized to access sandboxes of 'alice'\n"), path)
         self.assertEqual(len(self.slave_http.urls), asked)
 
     def test_tls(self):
         """
-        With TLS, the master reads its slaves over HTTPS and the sandbox's
-        download links point at the slave's C{https://} address.
+        With TLS, the master reads its slaves over HTTPS, for the pages and
+        the downloads it relays.
         """
         client = self.master_client(TLSConfig.from_settings({"enabled": "true"}))
-        code, body = self.get(browse_link(self.slave_id, self.sandbox), "ops", client, "https")
-        self.assertEqual(code, 200)
-        self.assertTrue(self.slave_http.urls[-1].startswith("https://127.0.0.1:5051/files/"))
-        self.assertIn("https://127.0.0.1:5051/files/download?path=", body)
+        stdout = os.path.join(self.sandbox, "stdout")
+        self.assertEqual(self.get(browse_link(self.slave_id, self.sandbox), "ops", client,
+                                  "https")[0], 200)
+        self.assertEqual(self.get(download_link(self.slave_id, stdout), "ops", client,
+                                  "https")[0], 200)
+        self.assertEqual([url.split("?")[0] for url in self.slave_http.urls],
+                         ["https://127.0.0.1:5051/files/browse",
+                          "https://127.0.0.1:5051/files/download"])

@@ -35,8 +35,7 @@ class MasterUI:
         (C{view_frameworks}, C{view_tasks}, C{view_executors}) and reads
         (C{access_sandboxes}), or L{None} for everything.
     @param tls: the master's L{mesos_tw.protocols.tls.TLSConfig}: slaves
-        are read over HTTPS, and download links point at C{https://},
-        when it is enabled.
+        are read over HTTPS when it is enabled.
     """
 
     app = Klein()
@@ -47,7 +46,6 @@ class MasterUI:
         self.slave_http = slave_http
         self.authorizer = authorizer
         self.tls = tls
-        self.scheme = tls.url_scheme() if tls is not None else "http"
 
     def _slaves(self, master, request):
         """
@@ -243,7 +241,7 @@ class MasterUI:
             d = self._slaves(master, request).get_json(str(slave.pid), "/files/browse",
                                                        path=path)
             d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
-                slave_id, str(slave.pid), path, entries, self.scheme)), self._slave_failed,
+                slave_id, path, entries)), self._slave_failed,
                 errbackArgs=(request,))
             return d
 
@@ -266,7 +264,7 @@ class MasterUI:
                                                        path=path, offset=-1)
             d.addCallbacks(lambda _: Page(
                 master, path.rsplit("/", 1)[-1],
-                TailElement(slave_id, str(slave.pid), path, self.scheme),
+                TailElement(slave_id, path),
                 scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
             return d
 
@@ -295,6 +293,26 @@ class MasterUI:
             return d
 
         return sandbox_access(self.authorizer, request, master, read)
+
+    @app.route("/slaves/<slave_id>/files/download", methods=["GET"])
+    @leader_only
+    def download(self, request, master, slave_id):
+        """
+        The slave's C{/files/download} of C{path} relayed to the browser,
+        at the pace the browser reads (so the browser needs no way to the
+        slave, its certificate or its credentials of its own).
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+
+        def relay():
+            d = self._slaves(master, request).relay(
+                str(slave.pid), "/files/download", request, path=self._path(request))
+            d.addErrback(self._slave_failed, request)
+            return d
+
+        return sandbox_access(self.authorizer, request, master, relay)
 
     def resource(self):
         """
