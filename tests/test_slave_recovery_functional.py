@@ -151,14 +151,11 @@ def cut_connections(port):
     return result.returncode == 0
 
 
-def kill_executors(work_dir, cgroups_root=None):
+def executor_processes(work_dir, cgroups_root=None):
     """
-    SIGKILL every process an executor of a slave on C{work_dir} started
-    (the executors outlive a killed slave: that is the point), and every
-    process in a cgroup under C{cgroups_root} (the launcher that forked
-    command executors may be there).
-
-    @return: a Deferred firing once they have all exited.
+    The pids of every process an executor of a slave on C{work_dir}
+    started, and of every process in a cgroup under C{cgroups_root} (the
+    launcher that forked command executors may be there).
     """
     sandboxes = os.path.join(work_dir, "slaves") + os.sep
 
@@ -169,15 +166,22 @@ def kill_executors(work_dir, cgroups_root=None):
         except OSError:
             return False
 
-    def find():
-        marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
-                  if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
-        if cgroups_root is None:
-            return marked
-        return marked + [int(entry) for entry in os.listdir("/proc")
-                         if entry.isdigit() and in_root(entry)]
+    marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
+              if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
+    if cgroups_root is None:
+        return marked
+    return marked + [int(entry) for entry in os.listdir("/proc")
+                     if entry.isdigit() and in_root(entry)]
 
-    return kill_and_wait(reactor, find)
+
+def kill_executors(work_dir, cgroups_root=None):
+    """
+    SIGKILL every L{executor_processes} (the executors outlive a killed
+    slave: that is the point).
+
+    @return: a Deferred firing once they have all exited.
+    """
+    return kill_and_wait(reactor, lambda: executor_processes(work_dir, cgroups_root))
 
 
 class RecoveryTestCase(TestCase):
@@ -223,12 +227,13 @@ class RecoveryTestCase(TestCase):
     @inlineCallbacks
     def end_everything(self):
         """
-        Stop the slave cleanly (it destroys its containers), then kill
-        whatever is left (of a slave the test killed), and wait for them.
+        Shut the slave down (SIGUSR1: it destroys its containers), then
+        kill whatever is left (of a slave the test killed), and wait for
+        them.
         """
         slave = getattr(self, "slave", None)
         if slave is not None and slave.running:
-            slave.signal(signal.SIGTERM)
+            slave.signal(signal.SIGUSR1)
             yield slave.ended
         yield kill_executors(self.work_dir, self.cgroups_root)
 
@@ -295,11 +300,16 @@ class RecoveryTestCase(TestCase):
             "every task to run", timeout=120)
 
     @inlineCallbacks
-    def kill_slave_while_tasks_finish(self):
+    def kill_slave_while_tasks_finish(self, number=signal.SIGKILL):
         """
-        SIGKILL the slave; while it is down, let the finishing tasks end.
+        SIGKILL the slave (or send it signal C{number}, and wait for it to
+        end); while it is down, let the finishing tasks end.
         """
-        yield self.slave.kill()
+        if number == signal.SIGKILL:
+            yield self.slave.kill()
+        else:
+            self.slave.signal(number)
+            yield self.slave.ended
         for task_id in FINISHING:
             with open(self.scheduler.file(task_id), "w"):
                 pass
@@ -358,8 +368,10 @@ class ProcessIsolatorRecoveryTests(RecoveryTestCase):
     @inlineCallbacks
     def test_upgrade(self):
         """
-        The slave restarted from a second code tree (a copy of this one
-        whose version string says it is newer) recovers every task.
+        The slave stopped with SIGTERM (leaving its executors running, as
+        Mesos's agent does) and started from a second code tree (a copy of
+        this one whose version string says it is newer): stop, replace,
+        start recovers every task.
         """
         tree = os.path.join(self.directory, "upgrade")
         shutil.copytree(os.path.join(ROOT, "mesos_tw"), os.path.join(tree, "mesos_tw"),
@@ -371,9 +383,14 @@ class ProcessIsolatorRecoveryTests(RecoveryTestCase):
         with open(version_file, "w") as file:
             file.write(text.replace(f'"{mesos_tw.__version__}"', f'"{upgraded}"'))
         yield self.run_everything()
-        yield self.kill_slave_while_tasks_finish()
+        yield self.kill_slave_while_tasks_finish(signal.SIGTERM)
         self.start_slave(None, tree)
         yield self.check_nothing_lost(expected_version=upgraded)
+        # An explicit shutdown (SIGUSR1) leaves nothing running.
+        self.assertNotEqual(executor_processes(self.work_dir), [])
+        self.slave.signal(signal.SIGUSR1)
+        yield self.slave.ended
+        self.assertEqual(executor_processes(self.work_dir), [])
 
     @inlineCallbacks
     def test_master_failover_while_slave_down(self):
