@@ -299,7 +299,7 @@ def slaves_per_connection(slaves, limit):
     return max(1, -(-slaves // max(1, limit - FILES_HELD_BACK)))
 
 
-def measure(slaves, probes, per_process):
+def measure(slaves, probes, per_process, at_once):
     """
     One size: returns a dict of figures.
     """
@@ -330,7 +330,7 @@ def measure(slaves, probes, per_process):
                 sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={master_address}",
                 f"--slaves={min(per_process, slaves - first)}", f"--first={first}",
                 f"--source=127.0.0.{index + 2}", f"--resources={SLAVE_RESOURCES}",
-                f"--per_connection={per_connection}"], limit)
+                f"--per_connection={per_connection}", f"--window={at_once}"], limit)
         deadline = time.perf_counter() + REGISTRATION_DEADLINE
 
         def joined():
@@ -392,6 +392,9 @@ def main(argv):
     parser.add_argument("--probes", type=int, default=10)
     parser.add_argument("--per_process", type=int, default=10000,
                         help="emulated slaves per emulating process")
+    parser.add_argument("--window", type=int, default=500,
+                        help="slaves each emulating process has registering at once "
+                             "(as many as it emulates: a storm of connections)")
     parser.add_argument("--frameworks", metavar="MASTER",
                         help="(internal) run the frameworks' process against MASTER")
     options = parser.parse_args(argv)
@@ -400,12 +403,13 @@ def main(argv):
         return
     print(f"{BUSY_FRAMEWORKS} busy frameworks (30 s tasks on every offer), "
           f"{WARM_UP_SECONDS:g} s warm-up, {options.probes} probe tasks per size, "
+          f"{options.window} slaves registering at once per emulating process, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("slaves | registered | in | probe median | probe p90 | probe max | tasks running | "
           "master CPU | master RSS | KB per slave | KB per task | emulators' CPU | "
           "frameworks' CPU | state-summary median | state-summary max | slaves per connection")
     for slaves in options.slaves:
-        row = measure(slaves, options.probes, options.per_process)
+        row = measure(slaves, options.probes, options.per_process, options.window)
         emulators = ", ".join(f"{row['cpu'].get(name, 0.0):.0%}" for name in row["emulators"])
         print(f"{row['slaves']:>6} | {row['joined']:>10} | {row['registered']:>5.1f} s | "
               f"{row['median']:>10.3f} s | {row['p90']:>7.3f} s | {row['max']:>7.3f} s | "
