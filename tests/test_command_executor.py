@@ -170,6 +170,42 @@ class CommandExecutorTests(SynchronousTestCase):
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
         self.assertEqual(self.exit_status(), 0)
 
+    def test_no_shell_on_path(self):
+        """
+        With no C{sh} on the executor's C{PATH} the task fails, saying the
+        command could not start.
+        """
+        slave = self.start(environ={"PATH": self.mktemp()})
+        self.run_task(slave, "true")
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_STARTING)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Cannot start the command: No such file or "
+                                                 "directory"))
+
+    def test_terminated_by_signal(self):
+        """
+        A command killed by a signal it did not get from a kill fails,
+        naming the signal.
+        """
+        slave = self.start()
+        self.run_task(slave, "kill -9 $$")
+        self.started(slave)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Command terminated by signal 9"))
+
+    def test_own_session_and_no_input(self):
+        """
+        The command leads a session of its own (so a kill of its group
+        reaches all it started) and reads nothing: its input is
+        C{/dev/null}.
+        """
+        slave = self.start()
+        self.run_task(slave, 'test "$(ps -o sid= -p $$)" -eq $$ && test -z "$(cat)"')
+        self.started(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
+
     def test_no_command(self):
         """
         A task without a command fails, saying so.
