@@ -28,6 +28,7 @@ Run by the slave as ``python -m mesos_tw.executors.command``.
 
 import ctypes
 import errno
+import functools
 import os
 import selectors
 import signal
@@ -459,9 +460,18 @@ def become_subreaper():
     scanning every process.
     """
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+@functools.lru_cache(maxsize=None)
+def _libc():
+    """
+    The C library, loaded once (in the launcher, for every executor it
+    forks: loading it costs an executor more than the call).
+    """
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def kill_leftovers(group, rounds=50):
@@ -497,10 +507,12 @@ def warm_up():
     Load now what every executor would otherwise load for itself: the
     launcher calls this once, and the executors it forks share the result.
     (Connecting by name imports and compiles the C{idna} codec, about
-    half of a forked executor's own CPU.)
+    a quarter of a forked executor's CPU; the C library is loaded to make
+    the executor a subreaper.)
     """
     socket.getaddrinfo("127.0.0.1", 0, type=socket.SOCK_STREAM)
     "localhost".encode("idna")
+    _libc()
 
 
 def main(environ=os.environ):
