@@ -375,7 +375,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())
-        if sender == self.master:
+        # A ping that comes while the slave is ending must not wait for
+        # the next: nothing would cancel that timer.
+        if sender == self.master and self.registration != TERMINATING_SLAVE:
             self._expect_ping()
 
     def _expect_ping(self):
