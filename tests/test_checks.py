@@ -42,13 +42,16 @@ class HealthPolicyTests(SynchronousTestCase):
 
     def test_status_change(self):
         """
-        HealthStatusChange: healthy, unhealthy, healthy: each change once.
+        HealthStatusChange: healthy, then each failure reported unhealthy
+        with its count (as Mesos's C{HealthChecker::failure}), then healthy
+        again on the first success after them, and not on the next.
         """
         policy = HealthPolicy(3, 0, started=0)
         self.assertEqual(policy.success(1), HealthChange(healthy=True))
         self.assertEqual(policy.failure(2), HealthChange(False, 1, False))
-        self.assertIsNone(policy.failure(3))
+        self.assertEqual(policy.failure(3), HealthChange(False, 2, False))
         self.assertEqual(policy.success(4), HealthChange(healthy=True))
+        self.assertIsNone(policy.success(5))
 
     def test_consecutive_failures(self):
         """
@@ -56,11 +59,11 @@ class HealthPolicyTests(SynchronousTestCase):
         in between starts the count again.
         """
         policy = HealthPolicy(3, 0, started=0)
-        policy.failure(1)
-        policy.failure(2)
-        policy.success(3)
+        self.assertEqual(policy.failure(1), HealthChange(False, 1, False))
+        self.assertEqual(policy.failure(2), HealthChange(False, 2, False))
+        self.assertEqual(policy.success(3), HealthChange(healthy=True))
         self.assertEqual(policy.failure(4), HealthChange(False, 1, False))
-        self.assertIsNone(policy.failure(5))
+        self.assertEqual(policy.failure(5), HealthChange(False, 2, False))
         self.assertEqual(policy.failure(6), HealthChange(False, 3, True))
 
     def test_grace_period(self):

@@ -356,7 +356,8 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
     def test_health_status_change(self):
         """
         HealthStatusChange: healthy, unhealthy, healthy again, as the check
-        (a file's presence) changes; each change is one update.
+        (a file's presence) changes: the first success is one update, each
+        failure one (counting), the first success after them one.
         """
         directory = self.mktemp()
         os.makedirs(directory)
@@ -371,26 +372,26 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
         os.remove(marker)
         self.assertFalse(self.health_update(slave).healthy)
         open(marker, "w").close()
-        self.assertTrue(self.health_update(slave).healthy)
+        while not self.health_update(slave).healthy:
+            pass
         slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
 
     def test_consecutive_failures(self):
         """
-        ConsecutiveFailures: a failing check makes the task unhealthy, and
-        after C{consecutive_failures} failures it is killed; its final
-        update says it was unhealthy.
+        ConsecutiveFailures: each failed check is an unhealthy update, and
+        the C{consecutive_failures}th kills the task; its final update says
+        it was unhealthy.
         """
         slave = self.start()
         self.run_task(slave, "sleep 100", health_check=health_check(
             type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=4,
             command=mesos_pb2.CommandInfo(value="exit 1")))
         self.started(slave)
-        first = self.health_update(slave)
-        self.assertFalse(first.healthy)
-        self.assertEqual(first.message, "Command exited with status 1")
-        self.assertFalse(self.health_update(slave).healthy)
+        unhealthy = [self.health_update(slave) for _ in range(4)]
+        self.assertEqual([(s.healthy, s.message) for s in unhealthy],
+                         [(False, "Command exited with status 1")] * 4)
         killed = slave.update()
         self.assertEqual((killed.state, killed.healthy), (mesos_pb2.TASK_KILLED, False))
         self.assertEqual(self.exit_status(), 0)

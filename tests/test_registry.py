@@ -87,6 +87,27 @@ def make_iremovedslaves_tests(fixture):
                 yield record.add(slave_id)
             self.assertEqual((yield record.load()), awkward)
 
+        @inlineCallbacks
+        def test_unreachable(self):
+            """
+            Slaves marked unreachable are read back with their times, by
+            another master too; marking again replaces the time; a slave
+            marked reachable is gone from the read, and marking one never
+            marked is fine.  The removed slaves are a separate record.
+            """
+            record = self.new_record()
+            self.assertEqual((yield record.unreachable()), {})
+            self.assertIsNone((yield record.mark_unreachable("S1", 100.5)))
+            yield record.mark_unreachable("S2", 7)
+            yield record.mark_unreachable("a/b", 8)
+            yield record.mark_unreachable("S2", 9)
+            self.assertEqual((yield self.new_record().unreachable()),
+                             {"S1": 100.5, "S2": 9.0, "a/b": 8.0})
+            self.assertIsNone((yield record.mark_reachable("S1")))
+            yield record.mark_reachable("never-marked")
+            self.assertEqual((yield self.new_record().unreachable()), {"S2": 9.0, "a/b": 8.0})
+            self.assertEqual((yield record.load()), set())
+
     return IRemovedSlavesTests
 
 
