@@ -15,6 +15,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.certificates import CertificateAuthority
 
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 
@@ -438,6 +439,36 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
             health_check=health_check(
                 type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
                 http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok")))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+
+    def test_healthy_task_via_https(self):
+        """
+        HealthyTaskViaHTTPS: the task serves HTTPS on its port with a
+        certificate nobody on the slave trusts; an HTTP check with
+        C{scheme: https} makes it healthy (the certificate is not checked,
+        as Mesos's C{curl -k}).
+        """
+        port = self.listening_port()
+        directory = self.mktemp()
+        os.makedirs(directory)
+        open(os.path.join(directory, "ok"), "w").close()
+        cert_file, key_file = CertificateAuthority(os.path.join(directory, "tls")).issue("task")
+        server = (
+            "import functools, http.server, ssl; "
+            "handler = functools.partial(http.server.SimpleHTTPRequestHandler, "
+            f"directory={directory!r}); "
+            f"server = http.server.HTTPServer(('127.0.0.1', {port}), handler); "
+            "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); "
+            f"context.load_cert_chain({cert_file!r}, {key_file!r}); "
+            "server.socket = context.wrap_socket(server.socket, server_side=True); "
+            "server.serve_forever()")
+        slave = self.start()
+        self.run_task(
+            slave, f"exec {sys.executable} -c \"{server}\"",
+            health_check=health_check(
+                type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
+                http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok", scheme="https")))
         self.started(slave)
         self.assertTrue(self.health_update(slave).healthy)
 
