@@ -10,6 +10,7 @@ from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.master.registry import (
     IRemovedSlaves,
     MemoryRemovedSlaves,
@@ -107,6 +108,43 @@ def make_iremovedslaves_tests(fixture):
             yield record.mark_reachable("never-marked")
             self.assertEqual((yield self.new_record().unreachable()), {"S2": 9.0, "a/b": 8.0})
             self.assertEqual((yield record.load()), set())
+
+        @inlineCallbacks
+        def test_unreachable_not_admitted(self):
+            """
+            A slave marked unreachable is no longer admitted (Mesos's
+            MarkSlaveUnreachable); marked reachable again, it is not
+            admitted until it is admitted again.
+            """
+            record = self.new_record()
+            info = mesos_pb2.SlaveInfo(hostname="a")
+            info.id.value = "S1"
+            yield record.admit(info)
+            yield record.mark_unreachable("S1", 5)
+            self.assertEqual((yield self.new_record().load_admitted()), {})
+            yield record.mark_reachable("S1")
+            self.assertEqual((yield self.new_record().load_admitted()), {})
+            yield record.admit(info)
+            self.assertEqual(list((yield self.new_record().load_admitted())), ["S1"])
+
+        @inlineCallbacks
+        def test_admitted(self):
+            """
+            Admitted slaves are read back, by another master, with their
+            info; admitting one again replaces its info; a removed one is
+            no longer admitted.
+            """
+            record = self.new_record()
+            self.assertEqual((yield record.load_admitted()), {})
+            for slave_id, hostname in (("S1", "a"), ("S2", "b"), ("S1", "c"), ("a/b.", "d")):
+                info = mesos_pb2.SlaveInfo(hostname=hostname)
+                info.id.value = slave_id
+                self.assertIsNone((yield record.admit(info)))
+            yield record.add("S2")
+            admitted = yield self.new_record().load_admitted()
+            self.assertEqual({slave_id: info.hostname for slave_id, info in admitted.items()},
+                             {"S1": "c", "a/b.": "d"})
+            self.assertEqual((yield record.load()), {"S2"})
 
     return IRemovedSlavesTests
 

@@ -1,7 +1,7 @@
 """
-The durable record of the slaves the master removed, and of those it found
-unreachable: the parts of Mesos's registry (its C{gone}/removed slaves and
-its C{unreachable} list, 1.1 and later) that we keep.
+The durable record of the slaves the masters admitted, removed, and found
+unreachable: the parts of Mesos's registry (its admitted, gone/removed and
+C{unreachable} slaves) that we keep.
 
 A leader that removes a slave reports its tasks lost.  If it then dies, the
 next leader must still refuse that slave, or tasks already reported lost
@@ -10,27 +10,39 @@ slave's id here before it tells anyone of the removal, and every new leader
 reads the whole record before it handles anything (see
 L{mesos_tw.master.master.Master}).
 
+A leader also records each slave it admits (its C{SlaveInfo}) before it
+answers its registration: a new leader then knows which slaves to expect
+back, and removes those that do not re-register within
+C{--slave_reregister_timeout} (Mesos's C{recoveredSlavesTimeout}).  A
+removal takes the slave out of the admitted ones.
+
 Without ZooKeeper there is one master process, and an in-memory record
-(L{MemoryRemovedSlaves}) lives as long as it does.  With ZooKeeper each id
-is a persistent znode C{<path>/registry/removed/<slave id>} under the
-masters' election path (L{ZooKeeperRemovedSlaves}).
+(L{MemoryRemovedSlaves}) lives as long as it does.  With ZooKeeper each
+removed id is a persistent znode C{<path>/registry/removed/<slave id>}
+under the masters' election path, and each admitted slave one
+C{<path>/registry/admitted/<slave id>} holding its C{SlaveInfo}
+(L{ZooKeeperRemovedSlaves}).
 
 An unreachable slave may come back (Mesos 1.x re-admits it); the next
 leader reads which slaves were unreachable, and since when, so that one
 coming back after a failover is re-admitted as unreachable (its frameworks
 hear its tasks again) and reconciliation can answer C{TASK_UNREACHABLE}.
 Those entries are C{<path>/registry/unreachable/<slave id>} znodes holding
-the time, and leave when the slave comes back.
+the time; marking a slave unreachable takes it out of the admitted ones
+(Mesos's C{MarkSlaveUnreachable}), and the entry goes when it comes back.
 """
 
 from urllib.parse import quote, unquote
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 from twisted.internet.defer import fail, gatherResults, succeed
+from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-__all__ = ["IRemovedSlaves", "MemoryRemovedSlaves", "ZooKeeperRemovedSlaves", "removed_path",
-           "unreachable_path"]
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["IRemovedSlaves", "MemoryRemovedSlaves", "ZooKeeperRemovedSlaves", "admitted_path",
+           "removed_path", "unreachable_path"]
 
 
 class IRemovedSlaves(Interface):
@@ -48,11 +60,27 @@ class IRemovedSlaves(Interface):
 
     def add(slave_id):
         """
-        Record that slave C{slave_id} was removed.  Recording an id already
-        there succeeds.
+        Record that slave C{slave_id} was removed (it is no longer
+        admitted).  Recording an id already there succeeds.
 
         @return: a Deferred that fires with L{None} once the id is durable
             (a later L{load}, by any master, includes it), or fails.
+        """
+
+    def admit(info):
+        """
+        Record that the slave C{info} (a C{SlaveInfo} with its id) was
+        admitted.  Admitting it again replaces its info.
+
+        @return: a Deferred that fires with L{None} once durable (a later
+            L{load_admitted}, by any master, includes it), or fails.
+        """
+
+    def load_admitted():
+        """
+        Read the admitted slaves that were not removed since.
+
+        @return: a Deferred that fires with C{{slave_id: SlaveInfo}}.
         """
 
     def unreachable():
@@ -66,7 +94,8 @@ class IRemovedSlaves(Interface):
     def mark_unreachable(slave_id, when):
         """
         Record that slave C{slave_id} was found unreachable at C{when}
-        (seconds); marking it again replaces the time.
+        (seconds), and is no longer admitted; marking it again replaces the
+        time.
 
         @return: a Deferred that fires with L{None} once it is durable, or
             fails.
@@ -89,11 +118,13 @@ class MemoryRemovedSlaves:
     record of a master without ZooKeeper, and the unit tests' record.
 
     @ivar ids: the set of removed slave ids.
+    @ivar admitted: C{{slave_id: SlaveInfo}} of the admitted ones.
     @ivar unreachable_ids: C{{slave_id: seconds}} of the unreachable ones.
     """
 
     def __init__(self, ids=(), unreachable=None):
         self.ids = set(ids)
+        self.admitted = {}
         self.unreachable_ids = dict(unreachable or {})
 
     def load(self):
@@ -107,7 +138,23 @@ class MemoryRemovedSlaves:
         Adds the id; fires at once.
         """
         self.ids.add(slave_id)
+        self.admitted.pop(slave_id, None)
         return succeed(None)
+
+    def admit(self, info):
+        """
+        Keeps a copy of C{info}; fires at once.
+        """
+        stored = mesos_pb2.SlaveInfo()
+        stored.CopyFrom(info)
+        self.admitted[info.id.value] = stored
+        return succeed(None)
+
+    def load_admitted(self):
+        """
+        Fires at once with a copy of the admitted slaves.
+        """
+        return succeed(dict(self.admitted))
 
     def unreachable(self):
         """
@@ -117,9 +164,10 @@ class MemoryRemovedSlaves:
 
     def mark_unreachable(self, slave_id, when):
         """
-        Records the slave as unreachable; fires at once.
+        Records the slave as unreachable, no longer admitted; fires at once.
         """
         self.unreachable_ids[slave_id] = when
+        self.admitted.pop(slave_id, None)
         return succeed(None)
 
     def mark_reachable(self, slave_id):
@@ -130,11 +178,22 @@ class MemoryRemovedSlaves:
         return succeed(None)
 
 
+_log = Logger()
+
+
 def removed_path(path):
     """
     The znode under which masters electing at C{path} record removed slaves.
     """
     return f"{path.rstrip('/')}/registry/removed"
+
+
+def admitted_path(path):
+    """
+    The znode under which masters electing at C{path} record admitted
+    slaves.
+    """
+    return f"{path.rstrip('/')}/registry/admitted"
 
 
 def unreachable_path(path):
@@ -171,14 +230,17 @@ class ZooKeeperRemovedSlaves:
     L{mesos_tw.zookeeper.IZooKeeper} session (the election's own).
 
     A write is acknowledged by a quorum of the ensemble before it fires, so
-    every later leader reads it.  The record of removed slaves is never
-    pruned; an unreachable slave's znode (under L{unreachable_path}, holding
-    the time as text) goes when it comes back.
+    every later leader reads it.  The removed ids are never pruned; an
+    admitted slave's znode (under L{admitted_path}C{(path)}, holding its
+    C{SlaveInfo}) is deleted once its removal, or its unreachability, is
+    recorded; an unreachable slave's znode (under L{unreachable_path},
+    holding the time as text) goes when it comes back.
     """
 
     def __init__(self, client, path):
         self.client = client
         self.path = removed_path(path)
+        self.admitted_path = admitted_path(path)
         self.unreachable_path = unreachable_path(path)
 
     def load(self):
@@ -207,19 +269,55 @@ class ZooKeeperRemovedSlaves:
             failure.trap(NodeExistsError)
 
         d.addErrback(present)
+        # Only then is it no longer admitted (a removed id wins on load,
+        # so a crash between the two writes leaves it removed).
+        d.addCallback(lambda _: self.client.delete(
+            f"{self.admitted_path}/{_znode_name(slave_id)}"))
+        d.addErrback(lambda failure: failure.trap(NoNodeError))
         return d.addCallback(lambda _: None)
+
+    def admit(self, info):
+        """
+        Create (or overwrite) the slave's admitted znode with its info.
+        """
+        slave_id = info.id.value
+        if not slave_id:
+            return fail(ValueError("cannot admit a slave with an empty id"))
+        path = f"{self.admitted_path}/{_znode_name(slave_id)}"
+        data = info.SerializeToString()
+        d = self.client.create(path, data, makepath=True)
+
+        def present(failure):
+            failure.trap(NodeExistsError)
+            return self.client.set(path, data)
+
+        d.addErrback(present)
+        return d.addCallback(lambda _: None)
+
+    def load_admitted(self):
+        """
+        Fires with the info in every admitted znode whose id is not also
+        removed; a znode that does not parse is left out.
+        """
+        d = gatherResults([self._children(self.admitted_path), self.load()],
+                          consumeErrors=True)
+
+        def read(results):
+            names, removed = results
+            wanted = [name for name in names if unquote(name) not in removed]
+            reads = [self.client.get(f"{self.admitted_path}/{name}").addErrback(
+                lambda failure: failure.trap(NoNodeError) and None) for name in wanted]
+            return gatherResults(reads, consumeErrors=True).addCallback(
+                lambda values: _parsed(wanted, values))
+
+        d.addCallback(read)
+        return d
 
     def unreachable(self):
         """
         Fires with the slaves named under our unreachable path and the
         times their znodes hold (a znode deleted meanwhile is left out).
         """
-        d = self.client.get_children(self.unreachable_path)
-
-        def missing(failure):
-            failure.trap(NoNodeError)
-            return []
-
         def read(names):
             found = {}
             reads = []
@@ -231,11 +329,12 @@ class ZooKeeperRemovedSlaves:
                 reads.append(r)
             return gatherResults(reads, consumeErrors=True).addCallback(lambda _: found)
 
-        return d.addErrback(missing).addCallback(read)
+        return self._children(self.unreachable_path).addCallback(read)
 
     def mark_unreachable(self, slave_id, when):
         """
-        Create (or overwrite) the slave's znode under the unreachable path.
+        Create (or overwrite) the slave's znode under the unreachable path,
+        then delete its admitted znode.
         """
         if not slave_id:
             return fail(ValueError("cannot record a slave with an empty id"))
@@ -248,6 +347,10 @@ class ZooKeeperRemovedSlaves:
             return self.client.set(path, data)
 
         d.addErrback(present)
+        # Only then is it no longer admitted (as a removal).
+        d.addCallback(lambda _: self.client.delete(
+            f"{self.admitted_path}/{_znode_name(slave_id)}"))
+        d.addErrback(lambda failure: failure.trap(NoNodeError))
         return d.addCallback(lambda _: None)
 
     def mark_reachable(self, slave_id):
@@ -257,3 +360,28 @@ class ZooKeeperRemovedSlaves:
         d = self.client.delete(f"{self.unreachable_path}/{_znode_name(slave_id)}")
         d.addErrback(lambda failure: failure.trap(NoNodeError))
         return d.addCallback(lambda _: None)
+
+    def _children(self, path):
+        d = self.client.get_children(path)
+        d.addErrback(lambda failure: failure.trap(NoNodeError) and [])
+        return d
+
+
+def _parsed(names, values):
+    """
+    C{{slave_id: SlaveInfo}} of the admitted znodes C{names} read as
+    C{values} (their data, or L{None} if gone meanwhile).
+    """
+    admitted = {}
+    for name, value in zip(names, values):
+        if value is None:
+            continue
+        info = mesos_pb2.SlaveInfo()
+        try:
+            info.ParseFromString(value)
+        except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, and worse
+            _log.error("Ignoring admitted slave {slave_id} in the registry: its SlaveInfo "
+                       "does not parse ({error})", slave_id=unquote(name), error=error)
+            continue
+        admitted[unquote(name)] = info
+    return admitted

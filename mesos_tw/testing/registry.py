@@ -17,11 +17,16 @@ class ScriptedRemovedSlaves:
     An L{IRemovedSlaves} whose every L{load} and L{add} waits until the test
     settles it.
 
+    Admissions are recorded at once (L{admitted}) unless L{held_admissions}
+    is a list (then they wait there, C{(info, Deferred)}, for the test to
+    fire); L{load_admitted} fires at once.
+
     @ivar ids: what a settled L{load} fires with; a settled L{add} adds to it.
     @ivar loads: the unsettled loads' Deferreds, oldest first.
     @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
     @ivar unreachable_ids: C{{slave_id: seconds}}; the unreachable marks
         are not scripted: they settle at once.
+    @ivar admitted: C{{slave_id: SlaveInfo}} admitted.
     """
 
     def __init__(self, ids=(), unreachable=None):
@@ -29,6 +34,26 @@ class ScriptedRemovedSlaves:
         self.unreachable_ids = dict(unreachable or {})
         self.loads = []
         self.adds = []
+        self.admitted = {}
+        self.held_admissions = None
+
+    def admit(self, info):
+        """
+        Recorded at once, or held in L{held_admissions}.
+        """
+        if self.held_admissions is not None:
+            d = Deferred()
+            self.held_admissions.append((info, d))
+            return d
+        self.admitted[info.id.value] = info
+        return succeed(None)
+
+    def load_admitted(self):
+        """
+        Fires at once with the admitted slaves not removed.
+        """
+        return succeed({slave_id: info for slave_id, info in self.admitted.items()
+                        if slave_id not in self.ids})
 
     def load(self):
         """
@@ -80,9 +105,11 @@ class ScriptedRemovedSlaves:
 
     def mark_unreachable(self, slave_id, when):
         """
-        Records the slave in L{unreachable_ids}; fires at once.
+        Records the slave in L{unreachable_ids}, no longer admitted; fires
+        at once.
         """
         self.unreachable_ids[slave_id] = when
+        self.admitted.pop(slave_id, None)
         return succeed(None)
 
     def mark_reachable(self, slave_id):
