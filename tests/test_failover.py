@@ -4,8 +4,8 @@ slaves are ``twistd`` processes, the framework is a real scheduler driver in
 this process, and its tasks run in the echo executor on the slaves.
 
 A test waits for what it expects (a state of the leader, a scheduler
-callback) with a deadline, never for a fixed time; the one exception says
-why it must watch for something not happening.
+callback, a line of a master's log) with a deadline, never for a fixed
+time.
 """
 
 import json
@@ -13,7 +13,6 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface import implementer
 
@@ -33,6 +32,11 @@ from mesos_tw.zookeeper import ZooKeeperClient
 #: Short enough to keep the tests quick, long enough for a loaded machine
 #: (ZooKeeper with a 200 ms tick allows 0.4 s to 4 s).
 SESSION_TIMEOUT = 2.0
+
+#: Mesos's default session timeout, for a test whose sessions must outlast
+#: the ensemble's own leader election (on a loaded machine that took longer
+#: than 2 s); ZooKeeper's tick must then be at least a twentieth of it.
+LONG_SESSION_TIMEOUT, LONG_SESSION_TICK_MS = 10.0, 500
 
 
 def task_states(state):
@@ -58,16 +62,18 @@ class FailoverTestCase(TestCase):
     timeout = 180
 
     @inlineCallbacks
-    def start_cluster(self, masters=3, slaves=2, master_flags=()):
+    def start_cluster(self, masters=3, slaves=2, master_flags=(),
+                      session_timeout=SESSION_TIMEOUT, tick_ms=200):
         """
-        Start a 3-node ensemble, the masters and the slaves; fire once a
+        Start a 3-node ensemble, the masters and the slaves (with
+        C{session_timeout} seconds of ZooKeeper session); fire once a
         leader has every slave registered.
         """
-        self.ensemble = yield start_ensemble(self, reactor, size=3)
+        self.ensemble = yield start_ensemble(self, reactor, size=3, tick_ms=tick_ms)
         self.url = self.ensemble.url("/mesos")
         try:
             self.cluster = ProcessCluster(
-                reactor, self.mktemp(), self.url, f"{SESSION_TIMEOUT}secs",
+                reactor, self.mktemp(), self.url, f"{session_timeout:g}secs",
                 master_flags=master_flags)
         except ClusterUnavailable as error:
             raise SkipTest(str(error)) from None
@@ -214,24 +220,34 @@ class ZooKeeperFailureTests(FailoverTestCase):
     def test_one_server_dies(self):
         """
         Killing the ensemble's own leader (a quorum remains) changes
-        nothing: the same master leads the same term, nobody re-registers,
-        and the cluster keeps launching tasks.
+        nothing: every master's session survives the ensemble's election,
+        the same master leads the same term, nobody re-registers, and the
+        cluster keeps launching tasks.
         """
-        yield self.start_cluster(masters=2, slaves=1)
+        yield self.start_cluster(masters=2, slaves=1, session_timeout=LONG_SESSION_TIMEOUT,
+                                 tick_ms=LONG_SESSION_TICK_MS)
         scheduler, driver = self.start_framework()
         yield self.run_tasks(scheduler, "before")
         port, before = yield self.cluster.wait_for(lambda p, s: True, "a leader")
-        watcher = ZooKeeperClient(reactor, self.ensemble.hosts, SESSION_TIMEOUT)
+        watcher = ZooKeeperClient(reactor, self.ensemble.hosts, LONG_SESSION_TIMEOUT)
         self.addCleanup(watcher.stop)
         watcher.start()
         candidates = yield watcher.get_children("/mesos")
 
+        masters = list(self.cluster.masters.values())
+        marks = [len(master.output) for master in masters]
         (zk_leader,) = [s for s in self.ensemble.servers if server_mode(s.port) == "Mode: leader"]
         zk_leader.kill()
+        # Every server drops its clients until a new leader is elected (the
+        # followers stop serving), so each master's session is suspended,
+        # then either confirmed again or lost: wait for that outcome.
+        yield until(reactor, lambda: all(b"ZooKeeper session connected" in master.output[mark:]
+                                         for master, mark in zip(masters, marks)),
+                    "every master's ZooKeeper session to be back", deadline=LONG_SESSION_TIMEOUT * 3)
+        for master, mark in zip(masters, marks):
+            self.assertIn(b"ZooKeeper connection suspended", master.output[mark:], master.text())
+            self.assertNotIn(b"ZooKeeper session lost", master.output[mark:], master.text())
         yield self.run_tasks(scheduler, "after")
-        # Watch for twice the session timeout: a session lost to the dead
-        # server would have expired by then and its master re-contended.
-        yield deferLater(reactor, 2 * SESSION_TIMEOUT, lambda: None)
         self.assertEqual(sorted((yield watcher.get_children("/mesos"))), sorted(candidates))
         now_port, after = yield self.cluster.wait_for(lambda p, s: True, "a leader")
         self.assertEqual((now_port, after["elected_time"]), (port, before["elected_time"]))
@@ -300,10 +316,11 @@ class FrameworkFailoverTests(FailoverTestCase):
     @inlineCallbacks
     def test_slave_partition(self):
         """
-        A slave that stops answering is removed: its task is reported LOST
-        and the framework hears slaveLost.  When it comes back (it registers
-        again, missing the master's pings) it is told to shut down, and is
-        not registered again.
+        A slave that stops answering is found unreachable: its task is
+        reported LOST and the framework hears slaveLost.  When it comes back
+        (it registers again, missing the master's pings) it is re-admitted,
+        as by Mesos 1.5 and later: the framework hears its task RUNNING
+        again, and both slaves are registered.
         """
         # 2 s without an answer removes a slave: long enough that the
         # healthy one, on a loaded machine, always answers in time.
@@ -321,22 +338,26 @@ class FrameworkFailoverTests(FailoverTestCase):
                              and ("slaveLost", lost_slave) in s.events,
                              "the partitioned slave's task to be lost")
         partitioned.resume()
-        yield partitioned.wait_for_output(reactor, b"told this slave to shut down")
-        _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
-        self.assertEqual([s["id"] for s in state["slaves"]], [scheduler.slaves["two"]])
+        yield scheduler.wait(lambda s: s.latest("one") == "TASK_RUNNING",
+                             "the re-admitted slave's task to run again")
+        self.assertEqual(scheduler.states["one"][-2:], ["TASK_LOST", "TASK_RUNNING"])
+        _, state = yield self.cluster.wait_for(lambda p, s: len(s["slaves"]) == 2,
+                                               "both slaves registered")
+        self.assertEqual(sorted(s["id"] for s in state["slaves"]),
+                         sorted([lost_slave, scheduler.slaves["two"]]))
         self.assertEqual(scheduler.latest("two"), "TASK_RUNNING")
 
     @inlineCallbacks
-    def test_slave_removed_before_failover(self):
+    def test_slave_unreachable_before_failover(self):
         """
-        A slave partitioned away and removed by the leader (its task
-        reported LOST), which comes back only after that leader was killed,
-        is told to shut down by the new leader, which read the removal from
-        ZooKeeper: the lost task does not come back to life.
+        PartitionedSlaveReregistrationMasterFailover: a slave partitioned
+        away and found unreachable by the leader (its task reported LOST),
+        which comes back only after that leader was killed, is re-admitted
+        by the new leader, which read from ZooKeeper that it was
+        unreachable: the framework hears its task RUNNING again.
 
         The slave is emulated in this process, behind a L{Partition} that
-        drops what the old leader sends, its C{ShutdownMessage} included (a
-        paused slave process would read that from its socket on resuming).
+        drops what the old leader sends.
         """
         yield self.start_cluster(masters=2, slaves=0, master_flags=[
             "--slave_ping_timeout=0.5secs", "--max_slave_ping_timeouts=4"])
@@ -354,8 +375,6 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield scheduler.wait(lambda s: s.latest("lost") == "TASK_LOST"
                              and ("slaveLost", slave_id) in s.events,
                              "the partitioned slave's task to be lost")
-        yield until(reactor, lambda: partition.of(old_leader, internal.ShutdownMessage),
-                    "the old leader's ShutdownMessage (which the partition drops)")
         yield self.cluster.kill_master(old_port)
         _, state = yield self.cluster.wait_for(
             lambda p, s: p != old_port and scheduler.framework_id in active_frameworks(s),
@@ -368,11 +387,14 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield until(reactor, lambda: partition.of(new_leader, answers),
                     "the new leader's answer to the re-registration", deadline=30)
         answer = partition.of(new_leader, answers)[0]
-        self.assertIsInstance(answer, internal.ShutdownMessage)
-        self.assertIn("was removed", answer.message)
-        _, state = yield self.cluster.wait_for(lambda p, s: p != old_port, "the new leader")
-        self.assertEqual((state["slaves"], task_states(state)), ([], {}))
-        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST"])
+        self.assertIsInstance(answer, internal.SlaveReregisteredMessage)
+        yield scheduler.wait(lambda s: s.latest("lost") == "TASK_RUNNING",
+                             "the re-admitted slave's task to run again")
+        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST", "TASK_RUNNING"])
+        _, state = yield self.cluster.wait_for(
+            lambda p, s: p != old_port and s["slaves"], "the new leader with the slave")
+        self.assertEqual(([s["id"] for s in state["slaves"]], task_states(state)),
+                         ([slave_id], {"lost": "TASK_RUNNING"}))
 
 
 @implementer(IMessageReceiver)

@@ -375,9 +375,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())
-        # A ping that comes while the slave is ending must not wait for
-        # the next: nothing would cancel that timer.
-        if sender == self.master and self.registration != TERMINATING_SLAVE:
+        if sender == self.master:
             self._expect_ping()
 
     def _expect_ping(self):
@@ -388,7 +386,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         again to be admitted back with its tasks.
         """
         self._cancel_ping_timer()
-        if self._ping_timeout is not None:
+        # A stopped slave waits for nothing (a ping may still reach it).
+        if self._ping_timeout is not None and self.registration != TERMINATING_SLAVE:
             self._ping_timer = self.reactor.callLater(self._ping_timeout, self._no_ping)
 
     def _cancel_ping_timer(self):
