@@ -46,6 +46,8 @@ import time
 import treq
 from twisted.internet import defer, task
 
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE, kill_and_wait
+from mesos_tw.isolation.usage import marked_processes
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
@@ -190,6 +192,11 @@ def measure(reactor, count, rounds, directory, profile=None):
             # would leave them running).
             slave.signal(signal.SIGUSR1)
             yield slave.ended
+        # Whatever a slave that died left behind.
+        sandboxes = os.path.join(work_dir, "slaves") + os.sep
+        yield kill_and_wait(reactor, lambda: [
+            pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
+            if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)])
         yield cluster.stop()
     return results
 
