@@ -289,9 +289,20 @@ class RecoveryTestCase(TestCase):
         self.start_slave(master)
         self.start_framework()
         everything = RUNNING + FINISHING
-        yield self.scheduler.wait(
+        yield self.with_daemons_output(self.scheduler.wait(
             lambda s: all(s.latest(t) == "TASK_RUNNING" for t in everything),
-            "every task to run", timeout=120)
+            "every task to run", timeout=120))
+
+    def with_daemons_output(self, d):
+        """
+        C{d}, whose failure, if it fails, also shows what the master and
+        slave processes said.
+        """
+        def add_output(failure):
+            failure.trap(AssertionError)
+            raise AssertionError(f"{failure.value}\n{self.cluster.logs()}")
+
+        return d.addErrback(add_output)
 
     @inlineCallbacks
     def kill_slave_while_tasks_finish(self, number=signal.SIGKILL):
@@ -315,9 +326,9 @@ class RecoveryTestCase(TestCase):
         lost; the running tasks still run on the restarted slave, which
         re-registered under its old id.
         """
-        yield self.scheduler.wait(
+        yield self.with_daemons_output(self.scheduler.wait(
             lambda s: all(s.latest(t) == "TASK_FINISHED" for t in FINISHING),
-            "the finishing tasks' TASK_FINISHED", timeout=120)
+            "the finishing tasks' TASK_FINISHED", timeout=120))
         state = yield self.slave_state()
         running = {task["id"] for framework in state["frameworks"]
                    for executor in framework["executors"] for task in executor["tasks"]

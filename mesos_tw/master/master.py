@@ -349,6 +349,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         # An authentication holds for one connection: a client that
         # reconnects authenticates again.
         self.authenticated.pop(upid, None)
+        self.node.unpin(upid)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.disconnect_slave(self.slaves[slave_id], "its connection closed")

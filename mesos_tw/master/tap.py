@@ -37,6 +37,7 @@ from mesos_tw.protocols.endpoints import (
     advertised,
     check_endpoint_options,
     listen_description,
+    listened,
     server_endpoint,
 )
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
@@ -280,14 +281,18 @@ class MasterService(Service):
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
             client_endpoints=self._client_endpoints(), tls=options["tls"],
         )
+        # Mesos caps unauthenticated connections: when authentication is
+        # required, a connection counts until it authenticates or registers.
+        self.node.guard.until_authenticated = (
+            options["authenticate_frameworks"] or options["authenticate_agents"])
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
         self.registry = MemoryRemovedSlaves() if self._zookeeper is None else \
             ZooKeeperRemovedSlaves(self._zookeeper, options["zk_url"].path)
         self.election = MasterElection(
             self.reactor, self.node, contender, detector, self._make_master)
-        endpoint = server_endpoint(
-            self.reactor, listen_description(options["ip"], options["port"], options["listen"]))
+        description = listen_description(options["ip"], options["port"], options["listen"])
+        endpoint = server_endpoint(self.reactor, description)
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
@@ -305,7 +310,8 @@ class MasterService(Service):
             reactor=self.reactor).resource(),
             options["credentials_message"],
             options["http_authentication_required"], "mesos-master", master_realm)
-        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
+        d = listened(self.node.listen(endpoint, BoundedSite(resource, self.reactor)),
+                     "mesos-master", description)
 
         def listening(port):
             if self._zookeeper is not None:

@@ -38,6 +38,7 @@ from mesos_tw.protocols.endpoints import (
     advertised,
     check_endpoint_options,
     listen_description,
+    listened,
     server_endpoint,
 )
 from mesos_tw.slave._recovery import RECOVER_MODES
@@ -287,7 +288,8 @@ class SlaveService(Service):
                            options["http_credentials_message"],
                            options["slave_http_authentication_required"], "mesos-agent",
                            slave_realm)
-        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
+        d = listened(self.node.listen(endpoint, BoundedSite(resource, self.reactor)),
+                     "mesos-slave", description)
         if self.standalone:
             self._previous_sigusr1 = (signal.signal(signal.SIGUSR1, self._sigusr1),)
 
