@@ -388,7 +388,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         again to be admitted back with its tasks.
         """
         self._cancel_ping_timer()
-        if self._ping_timeout is not None:
+        # A stopped slave waits for nothing (a ping may still reach it).
+        if self._ping_timeout is not None and self.registration != TERMINATING_SLAVE:
             self._ping_timer = self.reactor.callLater(self._ping_timeout, self._no_ping)
 
     def _cancel_ping_timer(self):
