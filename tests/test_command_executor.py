@@ -15,6 +15,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.certificates import CertificateAuthority
 
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 
@@ -356,7 +357,8 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
     def test_health_status_change(self):
         """
         HealthStatusChange: healthy, unhealthy, healthy again, as the check
-        (a file's presence) changes; each change is one update.
+        (a file's presence) changes: the first success is one update, each
+        failure one (counting), the first success after them one.
         """
         directory = self.mktemp()
         os.makedirs(directory)
@@ -371,26 +373,26 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
         os.remove(marker)
         self.assertFalse(self.health_update(slave).healthy)
         open(marker, "w").close()
-        self.assertTrue(self.health_update(slave).healthy)
+        while not self.health_update(slave).healthy:
+            pass
         slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
 
     def test_consecutive_failures(self):
         """
-        ConsecutiveFailures: a failing check makes the task unhealthy, and
-        after C{consecutive_failures} failures it is killed; its final
-        update says it was unhealthy.
+        ConsecutiveFailures: each failed check is an unhealthy update, and
+        the C{consecutive_failures}th kills the task; its final update says
+        it was unhealthy.
         """
         slave = self.start()
         self.run_task(slave, "sleep 100", health_check=health_check(
             type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=4,
             command=mesos_pb2.CommandInfo(value="exit 1")))
         self.started(slave)
-        first = self.health_update(slave)
-        self.assertFalse(first.healthy)
-        self.assertEqual(first.message, "Command exited with status 1")
-        self.assertFalse(self.health_update(slave).healthy)
+        unhealthy = [self.health_update(slave) for _ in range(4)]
+        self.assertEqual([(s.healthy, s.message) for s in unhealthy],
+                         [(False, "Command exited with status 1")] * 4)
         killed = slave.update()
         self.assertEqual((killed.state, killed.healthy), (mesos_pb2.TASK_KILLED, False))
         self.assertEqual(self.exit_status(), 0)
@@ -437,6 +439,36 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
             health_check=health_check(
                 type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
                 http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok")))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+
+    def test_healthy_task_via_https(self):
+        """
+        HealthyTaskViaHTTPS: the task serves HTTPS on its port with a
+        certificate nobody on the slave trusts; an HTTP check with
+        C{scheme: https} makes it healthy (the certificate is not checked,
+        as Mesos's C{curl -k}).
+        """
+        port = self.listening_port()
+        directory = self.mktemp()
+        os.makedirs(directory)
+        open(os.path.join(directory, "ok"), "w").close()
+        cert_file, key_file = CertificateAuthority(os.path.join(directory, "tls")).issue("task")
+        server = (
+            "import functools, http.server, ssl; "
+            "handler = functools.partial(http.server.SimpleHTTPRequestHandler, "
+            f"directory={directory!r}); "
+            f"server = http.server.HTTPServer(('127.0.0.1', {port}), handler); "
+            "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); "
+            f"context.load_cert_chain({cert_file!r}, {key_file!r}); "
+            "server.socket = context.wrap_socket(server.socket, server_side=True); "
+            "server.serve_forever()")
+        slave = self.start()
+        self.run_task(
+            slave, f"exec {sys.executable} -c \"{server}\"",
+            health_check=health_check(
+                type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
+                http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok", scheme="https")))
         self.started(slave)
         self.assertTrue(self.health_update(slave).healthy)
 
