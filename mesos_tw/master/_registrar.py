@@ -241,6 +241,7 @@ class RegistryManagement:
             self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} "
                           "tasks lost", slave_id=slave.id, count=len(removal.updates))
         else:
+            self.counters.count("slave_unreachable_completed")
             self.log.info("Recorded slave {slave_id} as unreachable; reporting its {count} "
                           "tasks unreachable or lost", slave_id=slave.id,
                           count=len(removal.updates))

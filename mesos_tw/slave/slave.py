@@ -255,8 +255,10 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         d.addCallback(lambda _: self._schedule_leftover_sandboxes())
         d.addCallback(lambda _: self._start_disk_watch())
         d.addCallback(lambda _: self._start_log_rotation())
-        d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
+        # The first sample (a read of every process's /proc files) one
+        # interval later: at a restart it would delay re-registering.
+        d.addCallback(lambda _: self.monitor.start(now=False))
         return d
 
     def stop(self):
