@@ -137,8 +137,10 @@ class SlaveManagement:
         unknown_executors = [
             info for info in executor_infos
             if (info.framework_id.value, info.executor_id.value) not in known_executors]
+        # An ended task (its terminal update on its way) adds nothing.
         unknown_tasks = [task for task in tasks
-                         if (task.framework_id.value, task.task_id.value) not in slave.tasks]
+                         if (task.framework_id.value, task.task_id.value) not in slave.tasks
+                         and task.state not in TERMINAL_STATES]
         if unknown_executors or unknown_tasks:
             # The allocator learns what the slave holds only when it is
             # added: add it again, with everything it now holds.
@@ -168,7 +170,9 @@ class SlaveManagement:
     def _add_slave_work(self, slave, executor_infos, tasks):
         """
         Record C{tasks} and C{executor_infos} a slave reports on
-        (re-)registering, in the slave's and their frameworks' records.
+        (re-)registering, in the slave's and their frameworks' records; a
+        task reported in a terminal state only among its framework's
+        completed tasks.
 
         @return: C{{framework_id: Resources}} they hold.
         """
@@ -178,6 +182,13 @@ class SlaveManagement:
             framework_id = task.framework_id.value
             record = TaskRecord(task, Resources.from_protobuf(task.resources),
                                 [(task.state, now)])
+            if task.state in TERMINAL_STATES:
+                # Ended, its terminal update on its way (as Mesos, it holds
+                # nothing: its resources may already run another task).
+                framework = self.frameworks.get(framework_id)
+                if framework is not None:
+                    framework.completed_tasks.append(record)
+                continue
             slave.tasks[record.key] = record
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)

@@ -20,6 +20,8 @@ import sys
 import time
 from collections import Counter
 
+from twisted.logger import globalLogBeginner
+
 from mesos_tw.simulation.faults import KINDS, parse_profile
 from mesos_tw.simulation.run import MUTATIONS, simulate
 
@@ -36,6 +38,8 @@ def _parser():
                         help=f"a profile (none, all) or kinds from {', '.join(KINDS)}")
     parser.add_argument("--mutation", choices=MUTATIONS, default=None,
                         help="put a known bug back, to see the simulator find it")
+    parser.add_argument("--buggify", action="store_true",
+                        help="make faults (and so rare paths) far more common")
     parser.add_argument("--replay", type=int, default=None, metavar="SEED",
                         help="run only SEED and print its trace")
     return parser
@@ -45,6 +49,8 @@ def _replay_command(seed, options):
     command = f"python -m mesos_tw.simulation --replay {seed} --faults={options.faults}"
     if options.mutation:
         command += f" --mutation={options.mutation}"
+    if options.buggify:
+        command += " --buggify"
     return command
 
 
@@ -53,6 +59,10 @@ def main(argv=None):
     Run the seeds the arguments ask for; returns the exit status.
     """
     options = _parser().parse_args(argv)
+    # Components log what they would on a real cluster (injected handler
+    # failures included, with tracebacks): the trace says what matters.
+    globalLogBeginner.beginLoggingTo([lambda event: None], redirectStandardIO=False,
+                                     discardBuffer=True)
     try:
         kinds = parse_profile(options.faults)
     except ValueError as error:
@@ -63,7 +73,7 @@ def main(argv=None):
     started = time.perf_counter()
     simulated, faults, violations, failing = 0.0, Counter(), Counter(), []
     for seed in seeds:
-        run = simulate(seed, kinds, options.mutation)
+        run = simulate(seed, kinds, options.mutation, options.buggify)
         simulated += run.simulated_seconds
         faults.update(run.faults)
         if options.replay is not None:

@@ -9,11 +9,16 @@ from mesos_tw.testing.network import MemoryNetwork
 __all__ = ["PROFILES", "FaultyNetwork", "parse_profile"]
 
 #: Every kind of fault, by the name a profile uses.
-KINDS = ("network", "partition", "crash", "zk")
+KINDS = ("network", "partition", "crash", "zk", "slave", "executor", "scheduler", "clock",
+         "handler")
 
 #: Named mixes; C{--faults} takes one of these or a comma-separated list
 #: of kinds.
-PROFILES = {"none": (), "all": KINDS}
+PROFILES = {
+    "none": (),
+    "all": KINDS,
+    "processes": ("crash", "slave", "executor", "scheduler"),
+}
 
 
 def parse_profile(text):
@@ -91,23 +96,27 @@ class FaultyNetwork(MemoryNetwork):
         """
         return self.rng.getrandbits(128).to_bytes(16, "big")
 
-    def _count(self, kind):
+    def count(self, kind):
+        """
+        Count one injected fault of C{kind}.
+        """
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
     def deliver(self, sender, to, message):
         now = self.reactor.seconds()
         at = self._handed_on.get((sender, to), now)
+        name = type(message).__name__
+        self.record(f"{sender} -> {to}: {name}")
         if self.enabled:
             roll = self.rng.random()
-            name = type(message).__name__
             if roll < self.DROP:
-                self._count("drop")
+                self.count("drop")
                 self.record(f"network drops {name} {sender} -> {to} and their connection")
                 self.sever(sender, to)
                 self.sever(to, sender)
                 return
             if roll < self.DROP + self.DELAY:
-                self._count("delay")
+                self.count("delay")
                 delay = self.rng.uniform(0.05, 2.0)
                 self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
                 at = max(at, now + delay)
