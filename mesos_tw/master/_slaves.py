@@ -62,8 +62,9 @@ class SlaveManagement:
         if self._refused_for_maintenance(sender, message.slave):
             return
         slave = self.slaves.get(slave_id)
+        reconciliations = []
         if slave is not None:
-            self._reconnect_slave(slave, sender, message)
+            reconciliations = self._reconnect_slave(slave, sender, message)
         else:
             total = self._slave_total(sender, message.slave)
             if total is None:
@@ -72,7 +73,8 @@ class SlaveManagement:
                             message.tasks)
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection()))
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=reconciliations))
         self.allocate_soon()
 
     def _connection(self):
@@ -101,30 +103,49 @@ class SlaveManagement:
             slave.connected = True
             if not slave.deactivated:
                 self.allocator.slave_activated(slave.id)
-        self._reconcile_slave(slave, message.executor_infos, message.tasks)
+        reconciliations = self._reconcile_slave(slave, message.executor_infos, message.tasks)
         self.draining.reconnected(slave)
+        return reconciliations
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
         """
         As Mesos's C{reconcileKnownSlave}: tasks and executors the slave
-        reports that we do not know are added; tasks we know that it no
-        longer has are reported C{TASK_LOST} (they leave our state, so they
-        are reported once); executors it no longer has are forgotten (they
-        ended while it was away) and what they held recovered.
+        reports that we do not know are added; executors it no longer has
+        are forgotten (they ended while it was away) and what they held
+        recovered.  Tasks we know that it did not report are reconciled
+        through the slave (the C{ReconcileTasksMessage}s returned, for the
+        C{SlaveReregisteredMessage}): a task launched while the slave's
+        re-registration was on its way reaches the slave after the report,
+        and only the slave can tell whether it has it; the slave answers
+        C{TASK_LOST} (C{TASK_DROPPED}) for those it does not have, and until
+        then they hold their resources.  (Reporting them lost at once, as
+        before, let the simulator's slaves run tasks their frameworks had
+        been told were lost, beside tasks given their resources.)
+
+        @return: the C{ReconcileTasksMessage}s, one per framework.
         """
         reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
-        # Mesos: TASK_GONE for partition-aware frameworks, TASK_LOST for others.
-        for key, record in list(slave.tasks.items()):
+        asked = {}
+        for key, record in slave.tasks.items():
             if key in reported or record.state in TERMINAL_STATES:
                 continue
             framework_id = key[0]
-            update = self._apply_master_update(
-                framework_id, record, self.removed_task_state(framework_id, unreachable=False),
-                "Reconciliation: Task is unknown to the slave",
-                mesos_pb2.TaskStatus.REASON_RECONCILIATION)
-            framework = self.frameworks.get(framework_id)
-            if framework is not None and framework.active:
-                self._send_update(framework.pid, update)
+            reconcile = asked.get(framework_id)
+            if reconcile is None:
+                reconcile = asked[framework_id] = internal.ReconcileTasksMessage(
+                    framework_id=mesos_pb2.FrameworkID(value=framework_id))
+                framework = self.frameworks.get(framework_id)
+                if framework is not None:
+                    reconcile.framework.CopyFrom(framework.info)
+            self.log.warn("Task {task_id} of framework {framework_id} unknown to slave "
+                          "{slave_id} as it re-registers: reconciling with the slave",
+                          task_id=key[1], framework_id=framework_id, slave_id=slave.id)
+            reconcile.statuses.add(
+                task_id=record.task.task_id, state=record.state,
+                slave_id=mesos_pb2.SlaveID(value=slave.id),
+                source=mesos_pb2.TaskStatus.SOURCE_MASTER, message="Reconciliation request",
+                reason=mesos_pb2.TaskStatus.REASON_RECONCILIATION,
+                timestamp=self.reactor.seconds())
         reported_executors = {(info.framework_id.value, info.executor_id.value)
                               for info in executor_infos}
         for framework_id, executors in list(slave.executors.items()):
@@ -151,6 +172,7 @@ class SlaveManagement:
             self._add_slave_work(slave, unknown_executors, unknown_tasks)
             self.allocator.slave_added(slave.id, slave.total, self._held_on(slave),
                                        hostname=slave.info.hostname)
+        return list(asked.values())
 
     @staticmethod
     def _held_on(slave):

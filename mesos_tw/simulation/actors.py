@@ -153,6 +153,8 @@ class SimulatedScheduler(Scheduler):
         self.incarnation = 0
         #: task id -> the incarnation that heard its terminal update.
         self.ended_in = {}
+        #: Tasks heard of after their terminal update.
+        self.late = set()
         #: Terminal updates heard again by a later incarnation (their
         #: acknowledgement died with the process that heard them first).
         self.redelivered = 0
@@ -207,7 +209,9 @@ class SimulatedScheduler(Scheduler):
             self.redelivered += 1
             return
         states.append(status.state)
-        if status.state in TERMINAL and ended is None:
+        if ended is not None:
+            self.late.add(task_id)
+        elif status.state in TERMINAL:
             self.ended_in[task_id] = self.incarnation
 
     def error(self, driver, message):

@@ -49,16 +49,19 @@ class FaultyNetwork(MemoryNetwork):
     duplicated or reordered; across connections (after a break) they may
     be, as the protocol's own retries make them.
 
-    @param rng: the world's C{random.Random}.
+    @param rng: the C{random.Random} its faults are drawn from.
     @param record: C{record(text)} adds a line to the world's trace.
+    @param new_uuid: makes the sixteen random bytes of a status update's
+        uuid, from the world's seed (they must replay too).
     @ivar faults: how many faults of each kind were injected.
     """
 
     #: Per message, when network faults are on.
     DROP, DELAY = 0.002, 0.01
 
-    def __init__(self, reactor, rng, record):
+    def __init__(self, reactor, rng, record, new_uuid):
         MemoryNetwork.__init__(self, reactor)
+        self.new_uuid = new_uuid
         self.rng = rng
         self.record = record
         self.enabled = False
@@ -88,13 +91,6 @@ class FaultyNetwork(MemoryNetwork):
             self._tell_lost(sender, to)
             return
         MemoryNetwork._connect(self, sender, to)
-
-    def new_uuid(self):
-        """
-        Sixteen random bytes from the world's generator (status update
-        uuids must replay too).
-        """
-        return self.rng.getrandbits(128).to_bytes(16, "big")
 
     def count(self, kind):
         """

@@ -4,12 +4,14 @@ the seed's faults strike, stop the faults, let it settle, and check every
 invariant on the way and at the end.
 """
 
+import random
 from dataclasses import dataclass, field
 
+from mesos_tw.simulation.faults import KINDS
 from mesos_tw.simulation.invariants import CONTINUOUS, FINAL
 from mesos_tw.simulation.world import World
 
-__all__ = ["FAULT_SECONDS", "MUTATIONS", "Run", "simulate"]
+__all__ = ["FAULT_SECONDS", "MUTATIONS", "Run", "schedule_faults", "shrink", "simulate"]
 
 #: Simulated seconds of faults, then of settling (tasks last at most 60 s;
 #: a slave cut off is removed after 75 s without pongs).
@@ -36,32 +38,43 @@ class Run:
     trace: list = field(default_factory=list)
 
 
-def _schedule_faults(world, kinds):
+def schedule_faults(seed, kinds, buggify=False):
     """
-    Decide, from the seed, when each fault of C{kinds} strikes during the
-    fault phase (buggify: more of each, and sooner).
+    The faults of C{kinds} that strike during the fault phase, from the
+    seed: C{[(simulated time, kind, number)]}, in the order of L{KINDS}.
+    Each kind draws from its own generator, and each fault's own choices
+    (whom, how long) from one of its own (L{_draw}), so that a run without
+    some of them (L{shrink}) keeps the others as they were.
     """
-    rng, clock = world.rng, world.clock
-    low, high = (2, 8) if world.buggify else (0, 3)
+    low, high = (2, 8) if buggify else (0, 3)
+    schedule = []
+    for kind in KINDS:
+        if kind in kinds and kind in _ACTIONS:
+            rng = random.Random(f"{seed}/faults/{kind}")
+            for number in range(rng.randint(low, high)):
+                schedule.append((rng.uniform(0, FAULT_SECONDS), kind, number))
+    return schedule
 
-    def at_times(kind, action, *arguments):
-        if kind in kinds:
-            for _ in range(rng.randint(low, high)):
-                clock.callLater(rng.uniform(0, FAULT_SECONDS), action, world, *arguments)
 
+def _draw(world, kind, number):
+    return random.Random(f"{world.seed}/{kind}/{number}")
+
+
+def _start_faults(world, kinds, only=None):
+    """
+    Schedule the seed's faults of C{kinds} (those numbered in C{only}, if
+    given: indexes into L{schedule_faults}), and turn on the others.
+    """
     world.network.enabled = "network" in kinds
-    at_times("partition", _partition)
-    at_times("crash", _crash_leader)
-    at_times("zk", _expire_session)
-    at_times("slave", _crash_slave)
-    at_times("executor", _kill_executor)
-    at_times("scheduler", _fail_over_scheduler)
-    at_times("clock", _jump_clock)
+    for index, (at, kind, number) in enumerate(schedule_faults(world.seed, kinds,
+                                                               world.buggify)):
+        if only is None or index in only:
+            world.clock.callLater(at, _ACTIONS[kind], world, _draw(world, kind, number))
 
 
-def _partition(world):
-    slave = world.rng.choice(world.machines)
-    length = world.rng.uniform(5, 120)
+def _partition(world, draw):
+    slave = draw.choice(world.machines)
+    length = draw.uniform(5, 120)
     world.network.count("partition")
     world.record(f"partition {slave.upid} from the masters for {length:.0f}s")
     for master in world.masters:
@@ -75,8 +88,8 @@ def _heal(world, slave):
         world.network.heal(slave.upid, master.upid)
 
 
-def _crash_leader(world):
-    downtime = world.rng.uniform(2, 40)
+def _crash_leader(world, draw):
+    downtime = draw.uniform(2, 40)
     leading = [m for m in world.masters if m.alive and m.election.elected]
     if not leading:
         return
@@ -93,8 +106,8 @@ def _restart_master(world, process):
         process.start()
 
 
-def _expire_session(world):
-    process = world.rng.choice(world.masters)
+def _expire_session(world, draw):
+    process = draw.choice(world.masters)
     if not process.alive:
         return
     world.network.count("zk")
@@ -102,9 +115,9 @@ def _expire_session(world):
     process.client.expire()
 
 
-def _crash_slave(world):
-    machine = world.rng.choice(world.machines)
-    downtime = world.rng.uniform(1, 100)
+def _crash_slave(world, draw):
+    machine = draw.choice(world.machines)
+    downtime = draw.uniform(1, 100)
     if machine.slave is None:
         return
     world.network.count("slave")
@@ -120,19 +133,19 @@ def _restart_slave(world, machine):
         machine.restart()
 
 
-def _kill_executor(world):
-    machine = world.rng.choice(world.machines)
+def _kill_executor(world, draw):
+    machine = draw.choice(world.machines)
     if not machine.executors:
         return
-    process = machine.executors[world.rng.choice(sorted(machine.executors))]
+    process = machine.executors[draw.choice(sorted(machine.executors))]
     world.network.count("executor")
     world.record(f"kill executor {process.key[1]} (pid {process.pid}) on {machine.name}")
     process.kill()
 
 
-def _fail_over_scheduler(world):
-    framework = world.rng.choice(world.frameworks)
-    downtime = world.rng.uniform(1, 30)
+def _fail_over_scheduler(world, draw):
+    framework = draw.choice(world.frameworks)
+    downtime = draw.uniform(1, 30)
     if not framework.alive:
         return
     world.network.count("scheduler")
@@ -149,15 +162,22 @@ def _restart_scheduler(world, framework):
         framework.start()
 
 
-def _jump_clock(world):
+def _jump_clock(world, draw):
     processes = [("master", m.upid, m.clock) for m in world.masters if m.alive] + \
         [("slave", m.upid, m.clock) for m in world.machines if m.slave is not None] + \
         [("scheduler", f.scheduler.name, f.clock) for f in world.frameworks if f.alive]
-    kind, name, clock = world.rng.choice(processes)
-    seconds = world.rng.uniform(-300, 300)
+    kind, name, clock = draw.choice(processes)
+    seconds = draw.uniform(-300, 300)
     world.network.count("clock")
     world.record(f"the clock of {kind} {name} jumps {seconds:+.0f}s")
     clock.jump(seconds)
+
+
+_ACTIONS = {
+    "partition": _partition, "crash": _crash_leader, "zk": _expire_session,
+    "slave": _crash_slave, "executor": _kill_executor, "scheduler": _fail_over_scheduler,
+    "clock": _jump_clock,
+}
 
 
 def _stop_faults(world):
@@ -193,18 +213,19 @@ def _check(world, run, invariants, seen):
                 world.record(f"VIOLATION {invariant.__name__}: {text}")
 
 
-def simulate(seed, kinds=frozenset(), mutation=None, buggify=False):
+def simulate(seed, kinds=frozenset(), mutation=None, buggify=False, only=None):
     """
     Run the world of C{seed} with the fault C{kinds} (and the known bug
-    C{mutation}, if any; with C{buggify}, faults are far more frequent);
-    returns its L{Run}.
+    C{mutation}, if any; with C{buggify}, faults are far more frequent;
+    with C{only}, just those of the seed's scheduled faults); returns its
+    L{Run}.
     """
     run = Run(seed)
     world = World(seed, kinds, mutation, buggify=buggify)
     seen = set()
     with world.running():
         world.faulting = True
-        _schedule_faults(world, kinds)
+        _start_faults(world, kinds, only)
         world.start()
         for _ in range(int(FAULT_SECONDS)):
             world.advance(1.0)
@@ -221,3 +242,34 @@ def simulate(seed, kinds=frozenset(), mutation=None, buggify=False):
         run.faults = dict(world.network.faults)
         run.trace = world.trace
     return run
+
+
+def shrink(seed, kinds, mutation=None, buggify=False):
+    """
+    The smallest schedule of C{seed} still failing as it does: drop each
+    fault kind, then each scheduled fault, whose absence keeps the first
+    violated invariant violated (one pass of each, greedy, as delta
+    debugging's first step).
+
+    @return: C{(kinds, only, invariant)}, C{only} the indexes of the
+        scheduled faults kept (see L{simulate}); L{None} if the seed does
+        not fail.
+    """
+    first = simulate(seed, kinds, mutation, buggify)
+    if not first.violations:
+        return None
+    invariant = first.violations[0][0]
+
+    def fails(kinds, only=None):
+        run = simulate(seed, kinds, mutation, buggify, only)
+        return any(name == invariant for name, _, _ in run.violations)
+
+    kinds = frozenset(kinds)
+    for kind in KINDS:
+        if kind in kinds and fails(kinds - {kind}):
+            kinds = kinds - {kind}
+    only = set(range(len(schedule_faults(seed, kinds, buggify))))
+    for index in sorted(only):
+        if fails(kinds, only - {index}):
+            only.discard(index)
+    return kinds, sorted(only), invariant

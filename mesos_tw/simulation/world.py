@@ -33,13 +33,18 @@ TASK_SECONDS = 60.0
 #: machine has it (checkpoints are written with fsync).
 _SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
-#: Messages whose senders retry them until answered: a handler may fail
-#: before its work on them and the protocol still goes on.
-RETRIED = frozenset({
-    "RegisterSlaveMessage", "ReregisterSlaveMessage", "RegisterFrameworkMessage",
-    "ReregisterFrameworkMessage", "StatusUpdateMessage", "PingSlaveMessage",
-    "RegisterExecutorMessage", "ReregisterExecutorMessage",
-})
+#: The messages each kind of process receives whose senders retry them
+#: until answered: a handler may fail before its work on them and the
+#: protocol still goes on.  (An executor's update to its slave is not one:
+#: the executor driver sends it again only when it reconnects.)
+RETRIED = {
+    "master": frozenset({"RegisterSlaveMessage", "ReregisterSlaveMessage",
+                         "RegisterFrameworkMessage", "ReregisterFrameworkMessage",
+                         "StatusUpdateMessage"}),
+    "scheduler": frozenset({"StatusUpdateMessage"}),
+    "slave": frozenset({"PingSlaveMessage"}),
+    "executor": frozenset(),
+}
 
 
 class InjectedFailure(Exception):
@@ -68,7 +73,9 @@ class World:
         self.faulting = False
         self.clock = SimulatedClock()
         self.trace = []
-        self.network = FaultyNetwork(self.clock, self.rng, self.record)
+        self.network = FaultyNetwork(self.clock, random.Random(f"{seed}/network"),
+                                     self.record, new_uuid=self._new_uuid)
+        self._handler_rng = random.Random(f"{seed}/handler")
         if buggify:
             self.network.DROP, self.network.DELAY = 0.02, 0.05
         #: Per handler call, when C{handler} faults are on.
@@ -99,6 +106,9 @@ class World:
         """
         return [framework.scheduler for framework in self.frameworks]
 
+    def _new_uuid(self):
+        return self.rng.getrandbits(128).to_bytes(16, "big")
+
     def record(self, text):
         """
         Add C{text} to the trace at the current simulated time.
@@ -118,10 +128,10 @@ class World:
 
     def _failing(self, handler, name, owner):
         def failing(*arguments):
-            if not self.faulting or self.rng.random() >= self.handler_failure_rate:
+            if not self.faulting or self._handler_rng.random() >= self.handler_failure_rate:
                 return handler(*arguments)
             self.network.count("handler")
-            if name in RETRIED and self.rng.random() < 0.5:
+            if name in RETRIED[owner.split()[0]] and self._handler_rng.random() < 0.5:
                 self.record(f"handler of {name} at {owner} raises before its work")
                 raise InjectedFailure(f"injected before handling {name}")
             handler(*arguments)
@@ -135,9 +145,9 @@ class World:
         """
         Put the chosen mutation's bug into a new term's master.
         """
-        allocate = master.allocator.allocate
+        unchecked = master.allocator.allocate
         master.allocator.allocate = lambda changed_only=False: check_allocation(
-            self, master, allocate, changed_only)
+            self, master, unchecked, changed_only)
         if self.mutation == "double_offer":
             allocator = master.allocator
             allocate = allocator.allocate
