@@ -132,7 +132,7 @@ class MutationTests(SynchronousTestCase):
         A registry that forgets removals lets a removed slave's tasks come
         back after their TASK_LOST.
         """
-        self.found("forget_removed_slave", 22, "terminal_once")
+        self.found("forget_removed_slave", 8, "terminal_once")
 
     def test_double_offer(self):
         """
@@ -194,7 +194,7 @@ class ReplayTests(SynchronousTestCase):
         C{--shrink} prints a one-line replay of a smaller schedule that
         still violates the same invariant.
         """
-        status, output = simulation("--replay=22", "--mutation=forget_removed_slave",
+        status, output = simulation("--replay=8", "--mutation=forget_removed_slave",
                                     "--shrink")
         self.assertEqual(status, 1, output)
         line = re.search(r"smallest schedule failing terminal_once: (python .*)", output)

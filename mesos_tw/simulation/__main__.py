@@ -98,7 +98,7 @@ def main(argv=None):
         return 2
     seeds = [options.replay] if options.replay is not None else \
         range(options.first, options.first + options.seeds)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     simulated, faults, violations, failing = 0.0, Counter(), Counter(), []
     for seed in seeds:
         run = simulate(seed, kinds, options.mutation, options.buggify, only)
@@ -121,9 +121,11 @@ def main(argv=None):
                     print(f"  smallest schedule failing {invariant}: "
                           f"{_replay_command(seed, options, ','.join(sorted(fewer)) or 'none', kept)}")
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     runs = len(seeds)
     print(f"{runs} runs, {simulated / 3600:.1f} simulated hours "
-          f"({simulated / max(elapsed, 1e-9):.0f} simulated s per real s), "
+          f"({simulated / max(elapsed, 1e-9):.0f} simulated s per real s, "
+          f"{cpu:.1f} CPU s), "
           f"{sum(faults.values())} faults injected "
           f"({', '.join(f'{k} {v}' for k, v in sorted(faults.items())) or 'none'}), "
           f"{sum(violations.values())} violations"

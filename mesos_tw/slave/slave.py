@@ -355,7 +355,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         As Mesos's agent: the master asks about tasks it has that our
         re-registration did not report; those we do not have end
         C{TASK_LOST} (C{TASK_DROPPED} for a partition-aware framework),
-        reliably, so the master can let them go.  Those we have (their
+        reliably and once, so the master can let them go.  Those we have (their
         launch crossed our re-registration) need nothing: their updates
         follow.
         """
@@ -371,7 +371,10 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         aware = any(capability.type == mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
                     for capability in reconcile.framework.capabilities)
         for status in reconcile.statuses:
-            if status.task_id.value not in known:
+            # Already answered (a retried re-registration is asked again
+            # before our first answer reached the master): not twice.
+            if status.task_id.value not in known and not self.status_updates.has_stream(
+                    framework_id, status.task_id.value):
                 self.log.warn("Task {task_id} of framework {framework_id} is unknown here: "
                               "reconciling it as lost", task_id=status.task_id.value,
                               framework_id=framework_id)
