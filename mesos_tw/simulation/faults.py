@@ -67,8 +67,10 @@ class FaultyNetwork(MemoryNetwork):
         self.enabled = False
         self.faults = {}
         self.partitioned = set()
-        # (sender, to) -> when the last message between them is handed on.
+        # (sender, to) -> when the last message between them is handed on,
+        # and how many are held up on the way.
         self._handed_on = {}
+        self._held = {}
 
     def partition(self, a, b):
         """
@@ -116,9 +118,19 @@ class FaultyNetwork(MemoryNetwork):
                 delay = self.rng.uniform(0.05, 2.0)
                 self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
                 at = max(at, now + delay)
-        if at <= now:
-            self._handed_on.pop((sender, to), None)
+        link = (sender, to)
+        if at <= now and not self._held.get(link):
+            self._handed_on.pop(link, None)
             MemoryNetwork.deliver(self, sender, to, message)
         else:
-            self._handed_on[sender, to] = at
-            self.reactor.callLater(at - now, MemoryNetwork.deliver, self, sender, to, message)
+            # Behind a held-up message, even one due now: TCP keeps order.
+            self._handed_on[link] = at
+            self._held[link] = self._held.get(link, 0) + 1
+            self.reactor.callLater(at - now, self._hand_on, link, message)
+
+    def _hand_on(self, link, message):
+        self._held[link] -= 1
+        if not self._held[link]:
+            del self._held[link]
+            del self._handed_on[link]
+        MemoryNetwork.deliver(self, *link, message)
