@@ -12,10 +12,12 @@ together as one task group (a LAUNCH_GROUP operation): on Mesos's DEFAULT
 executor (the slave's own), or with ``--executor`` on the pymesos executor.
 ``--executor-env NAME=VALUE`` adds to the pymesos executor's environment,
 over what the agent gives it (tests point its ``MESOS_AGENT_ENDPOINT`` at a
-proxy so).  Nothing in it is specific to mesos_tw.
+proxy so).  ``--principal`` and ``--secret`` authenticate it (HTTP Basic,
+pymesos's own) and set its ``FrameworkInfo.principal``.  Nothing in it is
+specific to mesos_tw.
 
     python frameworks/pymesos_framework.py 127.0.0.1:5050 [--tasks 3] [--executor] [--group]
-        [--executor-env NAME=VALUE ...]
+        [--executor-env NAME=VALUE ...] [--principal P --secret S]
     python frameworks/pymesos_framework.py zk://127.0.0.1:2181/mesos
 
 Needs pymesos (``bash scripts/install-pymesos``).
@@ -164,12 +166,16 @@ def main():
     parser.add_argument("--executor-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the executor (over the agent's; "
                              "repeat for more)")
+    parser.add_argument("--principal", help="authenticate as this principal (HTTP Basic)")
+    parser.add_argument("--secret", help="the principal's secret")
     options = parser.parse_args()
 
     framework = Dict()
     framework.user = getpass.getuser()
     framework.name = "pymesos command framework"
     framework.hostname = socket.gethostname()
+    if options.principal:
+        framework.principal = options.principal
 
     done = threading.Event()
     executor = None
@@ -191,7 +197,8 @@ def main():
         executor.executor_id.value = f"default-executor-{uuid.uuid4().hex[:6]}"
         executor.resources = resources(EXECUTOR_CPUS, EXECUTOR_MEM)
     scheduler = CommandScheduler(options.tasks, done, executor, options.group)
-    driver = MesosSchedulerDriver(scheduler, framework, options.master, use_addict=True)
+    driver = MesosSchedulerDriver(scheduler, framework, options.master, use_addict=True,
+                                  principal=options.principal, secret=options.secret)
     driver.start()
     finished = done.wait(options.timeout)
     driver.stop()

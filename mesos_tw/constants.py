@@ -7,6 +7,11 @@ seconds, megabytes and counts.  Flags override the ones operators tune.
 #: remove it (15 s x 5, as Mesos).
 SLAVE_PING_TIMEOUT = 15.0
 MAX_SLAVE_PING_TIMEOUTS = 5
+#: How long a newly elected master waits for the slaves its registry lists
+#: to re-register before it removes them (Mesos's default, 10 mins).
+SLAVE_REREGISTER_TIMEOUT = 600.0
+#: The least C{--slave_reregister_timeout} Mesos allows.
+MIN_SLAVE_REREGISTER_TIMEOUT = 10.0
 
 #: Registration retries: slaves and drivers start at one second and back off
 #: (doubling, with this cap) until the master answers.

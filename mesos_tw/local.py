@@ -99,8 +99,9 @@ class LocalCluster(MultiService):
             service.setServiceParent(self)
         self.log.info(
             "mesos-local: master at {master}; {count} slave(s); state at "
-            "http://{host}:{port}/master/state; sandboxes under {work_dir}",
-            master=str(master), count=options["num_slaves"], host=master.host,
+            "{scheme}://{host}:{port}/master/state; sandboxes under {work_dir}",
+            master=str(master), count=options["num_slaves"],
+            scheme=options["tls"].url_scheme(), host=master.host,
             port=master.port, work_dir=options["work_dir"],
         )
         return port

@@ -167,13 +167,15 @@ class AuthenticationTests(AuthenticationTestCase):
     def test_authenticated_framework(self):
         """
         A framework with a good credential registers; the master fills in
-        its principal.
+        its principal, and pins the framework's process to the connection it
+        authenticated on (no other connection may speak for it).
         """
         driver, scheduler = self.driver(CREDENTIAL)
         self.assertEqual(scheduler.names(), ["registered"])
         framework = next(iter(self.master.frameworks.values()))
         self.assertEqual(framework.info.principal, "test-principal")
         self.assertEqual(self.master.authenticated, {driver.node.upid: "test-principal"})
+        self.assertEqual(self.master.node.pinned, {driver.node.upid})
 
     def test_authenticated_slave(self):
         """
@@ -217,7 +219,8 @@ class AuthenticationTests(AuthenticationTestCase):
         driver, scheduler = self.driver(wrong)
         self.assertEqual(scheduler.calls, [("error", ("Master refused authentication",))])
         self.assertEqual(driver.status, mesos_pb2.DRIVER_ABORTED)
-        self.assertEqual((self.master.frameworks, self.master.authenticated), ({}, {}))
+        self.assertEqual((self.master.frameworks, self.master.authenticated,
+                          self.master.node.pinned), ({}, {}, set()))
 
     def test_failed_slave_authentication(self):
         """
@@ -253,11 +256,12 @@ class AuthenticationTests(AuthenticationTestCase):
         driver, scheduler = self.driver(CREDENTIAL)
         self.network.sever(driver.node.upid, MASTER)
         self.turn()
-        self.assertEqual(self.master.authenticated, {})
+        self.assertEqual((self.master.authenticated, self.master.node.pinned), ({}, set()))
         self.clock.advance(1)
         self.turn()
         self.assertEqual(scheduler.names(), ["registered", "disconnected", "reregistered"])
         self.assertEqual(driver._authentication.attempts, 2)
+        self.assertEqual(self.master.node.pinned, {driver.node.upid})
 
 
 class DisabledAuthenticationTests(AuthenticationTestCase):

@@ -2,17 +2,23 @@
 Tests for the bounds that keep a master or slave whole against clients that
 hold on: downloads and JSON streams that pause while the client does not
 read, requests and frames that must arrive whole within a deadline, request
-bodies with a limit, a cap on an address's unidentified connections, and a
-sandbox API confined against encoded and absolute paths.
+bodies with a limit, a cap on an address's unidentified (or unauthenticated)
+connections, frames tied to the connection of their sender, and a
+sandbox API confined against encoded and absolute paths; the master's relay of
+a slave's download paced by the browser.
 """
 
 import json
 import os
 
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import ResponseDone
 
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.protocols import messages_pb2
@@ -27,11 +33,13 @@ from mesos_tw.slave.slave import Slave
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.web import ProducerRequest
+from mesos_tw.web.agents import BodyRelay
 from mesos_tw.web.json import LazyList, stream_json
 from mesos_tw.web.producing import produce
 from mesos_tw.web.site import MAX_REQUEST_BYTES, REQUEST_TIMEOUT, BoundedSite
 
 SCHEDULER = UPID("scheduler-1", "10.0.0.9", 0)
+SLAVE = UPID("slave(1)", "10.0.0.9", 5051)
 
 
 class SlaveSiteTestCase(SynchronousTestCase):
@@ -306,24 +314,28 @@ class FrameDeadlineTests(SynchronousTestCase):
         self.assertTrue(transport.disconnecting)
 
 
-class ConnectionGuardTests(SynchronousTestCase):
+class AcceptingTestCase(SynchronousTestCase):
     """
-    Accepted connections that do not identify themselves.
+    A listening message node on a fake reactor whose accepted connections
+    are L{StringTransport}s.
     """
+
+    until_authenticated = False
 
     def setUp(self):
         self.reactor = MemoryReactorClock()
         self.received = []
         self.node = MessageNode(self.reactor, UPID("master", "127.0.0.1", 5050), self,
-                                guard=ConnectionGuard(self.reactor, max_per_address=2))
+                                guard=ConnectionGuard(self.reactor, max_per_address=2,
+                                                      until_authenticated=self.until_authenticated))
         self.node.listen(TCP4ServerEndpoint(self.reactor, 5050))
         self.factory = self.reactor.tcpServers[0][1]
 
     def message_received(self, sender, message):
         """
-        The node's receiver: keep what arrives.
+        The node's receiver: keep who sent what.
         """
-        self.received.append(message)
+        self.received.append((sender, message))
 
     def peer_lost(self, upid):
         """
@@ -339,6 +351,12 @@ class ConnectionGuardTests(SynchronousTestCase):
             "TCP", host, 40000))
         protocol.makeConnection(transport)
         return protocol, transport
+
+
+class ConnectionGuardTests(AcceptingTestCase):
+    """
+    Accepted connections that do not identify themselves.
+    """
 
     def test_cap_per_address(self):
         """
@@ -365,3 +383,146 @@ class ConnectionGuardTests(SynchronousTestCase):
         _, silent = self.accept()
         self.reactor.advance(PENDING_TIMEOUT)
         self.assertTrue(silent.disconnected)
+
+
+class UnauthenticatedCapTests(AcceptingTestCase):
+    """
+    On a port that requires authentication, the cap counts connections
+    until they authenticate (or are admitted), not just until they speak.
+    """
+
+    until_authenticated = True
+
+    def test_counts_until_authenticated(self):
+        """
+        Connections that sent frames but did not authenticate still fill
+        their address's places; one that authenticates (is pinned) or is
+        admitted frees its place, and closing one frees it too.
+        """
+        ping = messages_pb2.PingSlaveMessage()
+        first, _ = self.accept()
+        second, _ = self.accept()
+        first.dataReceived(encode_frame(SCHEDULER, ping))
+        second.dataReceived(encode_frame(SLAVE, ping))
+        self.assertEqual(len(self.received), 2)
+        _, refused = self.accept()
+        self.assertTrue(refused.disconnected)
+        self.node.pin(SCHEDULER)
+        third, _ = self.accept()
+        self.assertFalse(third.transport.disconnected)
+        _, refused = self.accept()
+        self.assertTrue(refused.disconnected)
+        self.node.admitted(SLAVE)
+        _, fourth = self.accept()
+        self.assertFalse(fourth.disconnected)
+        third.connectionLost(None)
+        _, fifth = self.accept()
+        self.assertFalse(fifth.disconnected)
+
+    def test_deadline_still_ends_at_first_frame(self):
+        """
+        A connection that spoke in time but did not authenticate is not
+        closed by the pending timeout (the authentication has its own).
+        """
+        protocol, transport = self.accept()
+        protocol.dataReceived(encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage()))
+        self.reactor.advance(PENDING_TIMEOUT)
+        self.assertFalse(transport.disconnected)
+
+
+class ImpersonationTests(AcceptingTestCase):
+    """
+    A frame's sender is tied to its connection: one connection speaks for
+    one process, and an authenticated (pinned) process only on the
+    connection it authenticated on.
+    """
+
+    def test_connection_speaks_for_its_first_sender(self):
+        """
+        A connection that has spoken as one process cannot claim to be
+        another; the claim is dropped and logged, and the connection kept.
+        """
+        protocol, transport = self.accept()
+        ping = messages_pb2.PingSlaveMessage()
+        protocol.dataReceived(encode_frame(SCHEDULER, ping))
+        protocol.dataReceived(encode_frame(SLAVE, ping))
+        protocol.dataReceived(encode_frame(SCHEDULER, ping))
+        self.assertEqual([sender for sender, _ in self.received], [SCHEDULER, SCHEDULER])
+        self.assertFalse(transport.disconnected)
+        self.assertFalse(self.node.connected_to(SLAVE))
+
+    def test_pinned_process_speaks_only_on_its_connection(self):
+        """
+        Once a process is pinned (it authenticated), another connection
+        claiming to be it is not heard, nor answered: what we send it still
+        goes on the authenticated connection.  When that closes, a new one
+        may speak for it (to authenticate again).
+        """
+        ping = messages_pb2.PingSlaveMessage()
+        honest, honest_transport = self.accept()
+        honest.dataReceived(encode_frame(SCHEDULER, ping))
+        self.node.pin(SCHEDULER)
+        impostor, impostor_transport = self.accept()
+        impostor.dataReceived(encode_frame(SCHEDULER, ping))
+        self.assertEqual(len(self.received), 1)
+        self.node.send(SCHEDULER, messages_pb2.PongSlaveMessage())
+        self.assertTrue(honest_transport.value())
+        self.assertEqual(impostor_transport.value(), b"")
+        honest.connectionLost(None)
+        impostor.dataReceived(encode_frame(SCHEDULER, ping))
+        self.assertEqual(len(self.received), 2)
+
+
+class DownloadRelayTests(SynchronousTestCase):
+    """
+    The master relaying a slave's download to a browser goes at the
+    browser's pace.
+    """
+
+    def relay(self):
+        """
+        A relay from a slave's response (on a L{StringTransport}) to an
+        in-memory request: the three, and the Deferred of its end.
+        """
+        request, done, slave_side = ProducerRequest([b""]), Deferred(), StringTransport()
+        relay = BodyRelay(request, done, "slave")
+        relay.makeConnection(slave_side)
+        return relay, request, slave_side, done
+
+    def test_paused_with_the_browser(self):
+        """
+        While the browser's connection is paused, the slave's response is
+        not read; the body is written as it comes, and its end fires.
+        """
+        relay, request, slave_side, done = self.relay()
+        self.assertIs(request.producer, relay)
+        relay.dataReceived(b"first ")
+        request.producer.pauseProducing()
+        self.assertEqual(slave_side.producerState, "paused")
+        request.producer.resumeProducing()
+        self.assertEqual(slave_side.producerState, "producing")
+        relay.dataReceived(b"second")
+        relay.connectionLost(Failure(ResponseDone()))
+        self.assertIsNone(request.producer)
+        self.assertEqual(b"".join(request.written), b"first second")
+        self.assertEqual(self.successResultOf(done), b"")
+        self.assertFalse(request.transport.disconnecting)
+
+    def test_browser_gone_stops_the_slave(self):
+        """
+        A browser that goes away stops the slave's response.
+        """
+        _, request, slave_side, _ = self.relay()
+        request.producer.stopProducing()
+        self.assertEqual(slave_side.producerState, "stopped")
+
+    def test_cut_short(self):
+        """
+        A response cut short closes the browser's connection, so that the
+        part relayed does not look like the whole file.
+        """
+        relay, request, _, done = self.relay()
+        relay.dataReceived(b"part")
+        relay.connectionLost(Failure(ConnectionLost()))
+        self.assertTrue(request.transport.disconnecting)
+        self.assertEqual(self.successResultOf(done), b"")

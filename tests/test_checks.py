@@ -248,12 +248,15 @@ class ProbeTests(SynchronousTestCase):
         self.addCleanup(server.shutdown)
         return server.server_address[1]
 
-    def free_port(self):
+    def refusing_port(self):
+        """
+        A port that refuses connections: bound (so nothing else can take
+        it during the test) but not listening.
+        """
         sock = socket.socket()
+        self.addCleanup(sock.close)
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
-        return port
+        return sock.getsockname()[1]
 
     def test_http_ok(self):
         """
@@ -312,7 +315,7 @@ class ProbeTests(SynchronousTestCase):
         """
         A port nothing listens on fails, saying why.
         """
-        port = self.free_port()
+        port = self.refusing_port()
         self.assertEqual(run_probe(TCPProbe("127.0.0.1", port)),
                          (False, f"Cannot connect to 127.0.0.1:{port}: Connection refused"))
 

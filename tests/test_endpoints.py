@@ -5,7 +5,11 @@ address a master or slave advertises (C{--ip}, C{--advertise_ip},
 C{--advertise_port}, C{--hostname}).
 """
 
+import errno
+
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, UNIXClientEndpoint
+from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,6 +20,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.endpoints import (
     ClientEndpoints,
     listen_description,
+    listened,
     quote,
     server_endpoint,
 )
@@ -94,6 +99,75 @@ class DescriptionTests(SynchronousTestCase):
         node.send(peer, mesos_pb2.TaskID(value="x"))
         self.assertEqual(asked, [peer])
         self.assertEqual(reactor.tcpClients[0][:2], ("127.0.0.2", 6000))
+
+
+class TakenPortsReactor(MemoryReactorClock):
+    """
+    A reactor on which every TCP port is already in use.
+    """
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        raise CannotListenError(interface, port,
+                                OSError(errno.EADDRINUSE, "Address already in use"))
+
+
+class ListenFailureTests(SynchronousTestCase):
+    """
+    A daemon that cannot listen exits, saying so, rather than stay up
+    doing nothing.
+    """
+
+    def assert_exits(self, service, start_of_message):
+        """
+        Starting C{service} exits (twistd with status 1) with one line
+        beginning C{start_of_message} and saying why.
+        """
+        with self.assertRaises(SystemExit) as raised:
+            service.startService()
+        message = str(raised.exception.code)
+        self.assertTrue(message.startswith(start_of_message), message)
+        self.assertIn("Address already in use", message)
+        self.assertNotIn("\n", message)
+
+    def test_master_port_in_use(self):
+        """
+        A master whose port is in use exits with one line naming the
+        description and the error.
+        """
+        options = master_tap.Options(environ={})
+        options.parseOptions(["--ip=127.0.0.1", "--port=5050"])
+        self.assert_exits(master_tap.makeService(options, TakenPortsReactor()),
+                          "mesos-master: cannot listen on tcp:port=5050:interface=127.0.0.1:")
+
+    def test_slave_port_in_use(self):
+        """
+        So does a slave.
+        """
+        options = slave_tap.Options(environ={})
+        options.parseOptions(["--master=198.18.0.10:5050", "--ip=127.0.0.1", "--port=5051",
+                              f"--work_dir={self.mktemp()}", "--resources=cpus:1;mem:64"])
+        self.assert_exits(slave_tap.makeService(options, TakenPortsReactor()),
+                          "mesos-slave: cannot listen on tcp:port=5051:interface=127.0.0.1:")
+
+    def test_later_failure_logged(self):
+        """
+        A listen that fails later is logged, and the Deferred fails with it.
+        """
+        d = Deferred()
+        checked = listened(d, "mesos-master", "unix:/nowhere")
+        self.assertNoResult(checked)
+        d.errback(CannotListenError("", "/nowhere", OSError(errno.EACCES, "Permission denied")))
+        self.failureResultOf(checked, CannotListenError)
+        self.assertEqual(len(self.flushLoggedErrors(CannotListenError)), 1)
+
+    def test_success_passes_through(self):
+        """
+        A listen that succeeds gives its port on.
+        """
+        d = Deferred()
+        checked = listened(d, "mesos-master", "tcp:port=0")
+        d.callback("port")
+        self.assertEqual(self.successResultOf(checked), "port")
 
 
 class MasterAddressTests(SynchronousTestCase):

@@ -136,14 +136,19 @@ class CgroupsIsolatorTests(TestCase):
         sessions of their own) kills every one of them and removes its
         cgroup from every hierarchy.
         """
+        # Each subshell says it has started only once it has forked both
+        # of its children (the shell itself, then each subshell, could be
+        # scheduled late): the tree is whole once all three have said so.
         container = yield self.start(
-            "for i in 1 2 3; do (sleep 100 & setsid sleep 100 & wait) & done; "
-            "echo ready > ready.tmp; mv ready.tmp ready; wait")
-        yield until(reactor, lambda: os.path.exists(os.path.join(container.directory, "ready")),
-                    "the task to be ready")
+            "for i in 1 2 3; do (sleep 100 & setsid sleep 100 & : > started-$i; wait) & done; "
+            "wait")
+        started = [os.path.join(container.directory, f"started-{i}") for i in (1, 2, 3)]
+        yield until(reactor, lambda: all(os.path.exists(path) for path in started),
+                    "the tree of children to be started")
         with open(self.cgroup(container, "freezer", "cgroup.procs")) as procs:
             pids = [int(pid) for pid in procs.read().split()]
-        self.assertGreaterEqual(len(pids), 7)
+        # The shell, three subshells and their six children.
+        self.assertGreaterEqual(len(pids), 10)
         yield self.isolator.destroy("f1", "e1")
         self.assertEqual([pid for pid in pids if is_alive(pid)], [])
         for subsystem in SUBSYSTEMS:

@@ -45,6 +45,19 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual((options["slave_ping_timeout"], options["port"],
                           options["max_slave_ping_timeouts"]), (2.0, 0, 3))
 
+    def test_slave_reregister_timeout(self):
+        """
+        C{--slave_reregister_timeout}: Mesos's 10 mins by default, at least
+        10 s (a one-line error naming the flag otherwise).
+        """
+        self.assertEqual(self.parse([])["slave_reregister_timeout"], 600.0)
+        self.assertEqual(self.parse(["--slave_reregister_timeout=10secs"])[
+            "slave_reregister_timeout"], 10.0)
+        with self.assertRaises(UsageError) as raised:
+            self.parse(["--slave_reregister_timeout=9secs"])
+        self.assertEqual(str(raised.exception),
+                         "invalid value for --slave_reregister_timeout: must be at least 10secs")
+
     def test_bad_values(self):
         """
         Bad values are one-line errors naming the flag.

@@ -41,16 +41,20 @@ int main(int argc, char **argv) {
 """
 
 #: Each rank writes its pid to argv[1]/rank-N.pid, then waits a minute.
+#: The file is written under another name and renamed, so that it never
+#: appears empty.
 WAIT = r"""
 #include <mpi.h>
 #include <stdio.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
-  int rank; char path[4096]; FILE *f;
+  int rank; char path[4096], temporary[4096]; FILE *f;
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   snprintf(path, sizeof path, "%s/rank-%d.pid", argv[1], rank);
-  f = fopen(path, "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
+  snprintf(temporary, sizeof temporary, "%s.tmp", path);
+  f = fopen(temporary, "w"); fprintf(f, "%d\n", (int)getpid()); fclose(f);
+  rename(temporary, path);
   sleep(60);
   MPI_Barrier(MPI_COMM_WORLD);
   MPI_Finalize();
@@ -132,8 +136,11 @@ class MPIJobTests(TestCase):
                                       f"127.0.0.1:{port}", reactor=reactor)
         driver.start()
         self.addCleanup(driver.stop)
-        await until(reactor, lambda: len(os.listdir(pids)) == 4, "4 ranks to start")
-        ranks = [int(open(os.path.join(pids, name)).read()) for name in sorted(os.listdir(pids))]
+        def pid_files():
+            return sorted(name for name in os.listdir(pids) if name.endswith(".pid"))
+
+        await until(reactor, lambda: len(pid_files()) == 4, "4 ranks to start")
+        ranks = [int(open(os.path.join(pids, name)).read()) for name in pid_files()]
         self.addCleanup(lambda: [os.kill(pid, signal.SIGKILL) for pid in ranks if _alive(pid)])
         driver.killTask(mesos_pb2.TaskID(value="proxy-1"))
         status, message = await scheduler.result

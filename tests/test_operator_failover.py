@@ -9,6 +9,7 @@ slave go.
 """
 
 import os
+import signal
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
@@ -115,6 +116,8 @@ class SubscribeAcrossFailoverTests(TestCase):
         yield until(reactor, lambda: any(
             e.type == Event.TASK_UPDATED and e.task_updated.state == mesos_pb2.TASK_FINISHED
             for e in events[after:]), "TASK_UPDATED to TASK_FINISHED", deadline=30)
-        added.signal(15)
+        # An explicit shutdown (SIGUSR1) unregisters; SIGTERM would leave it
+        # disconnected until its pings fail, as in Mesos.
+        added.signal(signal.SIGUSR1)
         yield until(reactor, lambda: "AGENT_REMOVED" in self.kinds(events, after),
                     "AGENT_REMOVED", deadline=30)

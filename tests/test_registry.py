@@ -10,6 +10,7 @@ from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from mesos_tw.protocols import mesos_pb2
 from mesos_tw.master.registry import (
     IRemovedSlaves,
     MemoryRemovedSlaves,
@@ -86,6 +87,25 @@ def make_iremovedslaves_tests(fixture):
             for slave_id in awkward:
                 yield record.add(slave_id)
             self.assertEqual((yield record.load()), awkward)
+
+        @inlineCallbacks
+        def test_admitted(self):
+            """
+            Admitted slaves are read back, by another master, with their
+            info; admitting one again replaces its info; a removed one is
+            no longer admitted.
+            """
+            record = self.new_record()
+            self.assertEqual((yield record.load_admitted()), {})
+            for slave_id, hostname in (("S1", "a"), ("S2", "b"), ("S1", "c"), ("a/b.", "d")):
+                info = mesos_pb2.SlaveInfo(hostname=hostname)
+                info.id.value = slave_id
+                self.assertIsNone((yield record.admit(info)))
+            yield record.add("S2")
+            admitted = yield self.new_record().load_admitted()
+            self.assertEqual({slave_id: info.hostname for slave_id, info in admitted.items()},
+                             {"S1": "c", "a/b.": "d"})
+            self.assertEqual((yield record.load()), {"S2"})
 
     return IRemovedSlavesTests
 

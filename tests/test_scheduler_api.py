@@ -293,14 +293,14 @@ class StandbyTests(SynchronousTestCase):
     A standby master's answer to v1 calls.
     """
 
-    def post(self, leadership):
+    def post(self, leadership, scheme="http"):
         """
-        POST a SUBSCRIBE to a standby's API in memory.
+        POST a SUBSCRIBE to a standby's API in memory, over C{scheme}.
         """
         client = StubTreq(MasterHTTP(leadership, scheduler_api=SchedulerAPI(
             Clock(), leadership, lambda upid: None)).resource())
         response = self.successResultOf(client.post(
-            "http://master/api/v1/scheduler", data=b"{}", allow_redirects=False,
+            f"{scheme}://master/api/v1/scheduler", data=b"{}", allow_redirects=False,
             headers={b"Content-Type": [b"application/json"]}))
         return response, self.successResultOf(response.content())
 
@@ -313,6 +313,14 @@ class StandbyTests(SynchronousTestCase):
         response, _ = self.post(leadership)
         self.assertEqual((response.code, response.headers.getRawHeaders(b"location")),
                          (307, [b"http://127.0.0.2:5051/api/v1/scheduler"]))
+
+    def test_redirect_keeps_https(self):
+        """
+        A call that came over TLS is sent to the leader's C{https} URL.
+        """
+        response, _ = self.post(Standby(UPID("master", "127.0.0.2", 5051)), scheme="https")
+        self.assertEqual(response.headers.getRawHeaders(b"location"),
+                         [b"https://127.0.0.2:5051/api/v1/scheduler"])
 
     def test_no_leader(self):
         """

@@ -5,11 +5,16 @@ two slaves as real processes speaking TLS only, with mutual TLS
 frameworks and slaves, HTTP authentication and ACLs.  The classic test
 framework runs its tasks on it; a framework with a wrong secret, a slave
 without a credential, a plain-text connection and a framework in a role
-the ACLs refuse are each refused.
+the ACLs refuse are each refused.  A pymesos framework (pymesos has no TLS
+of its own) runs its tasks through stunnel, a TLS tunnel with the
+framework's certificate, as an operator would give it one; curl reads the
+state over HTTPS with a client certificate.
 """
 
 import json
 import os
+import shutil
+import signal
 import socket
 import sys
 
@@ -18,14 +23,17 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.client import Agent
 
 from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
+from mesos_tw.testing.processes import Daemon
 from mesos_tw.testing.zookeeper_server import free_port
 from tests import test_end_to_end
 from tests.test_end_to_end import FRAMEWORKS, ROOT
+from tests.test_pymesos import FRAMEWORK as PYMESOS_FRAMEWORK
+from tests.test_pymesos import PYMESOS_MISSING
 from tests.test_tls import ClientPolicy
 
 ACLS = {
@@ -105,14 +113,15 @@ class SecureClusterTests(TestCase):
             yield deferLater(reactor, 0.1, lambda: None)
         self.fail("slaves never registered: " + b"".join(daemon.output).decode(errors="replace"))
 
-    def start_cluster(self):
+    def start_cluster(self, *flags):
         """
-        The master and two authenticated slaves, TLS only.
+        The master (with C{flags} too) and two authenticated slaves, TLS
+        only.
         """
         master = self.twistd(
             "mesos-master", f"--port={self.port}", f"--credentials={self.credentials}",
             "--authenticate_frameworks=true", "--authenticate_agents=true",
-            "--authenticate_http_readonly=true", "--acls=" + json.dumps(ACLS))
+            "--authenticate_http_readonly=true", "--acls=" + json.dumps(ACLS), *flags)
         for number in (1, 2):
             self.twistd("mesos-slave", f"--master=127.0.0.1:{self.port}", "--port=0",
                         f"--credential={self.credential}",
@@ -172,6 +181,67 @@ class SecureClusterTests(TestCase):
             self.assertEqual(answer, b"")
         self.assertEqual((yield self.state(secret="wrong"))[0], 401)
 
+    def tunnel(self, stunnel):
+        """
+        Start stunnel in client mode: plain connections to a local port
+        leave as TLS to the master, with the node's certificate, the
+        master's checked against the CA and its address.
+
+        @return: the tunnel's daemon and port.
+        """
+        port = free_port()
+        config = os.path.join(self.directory, "stunnel.conf")
+        with open(config, "w") as file:
+            file.write("\n".join([
+                "foreground = yes", "pid =", "[mesos-master]", "client = yes",
+                f"accept = 127.0.0.1:{port}", f"connect = 127.0.0.1:{self.port}",
+                f"cert = {self.tls['LIBPROCESS_SSL_CERT_FILE']}",
+                f"key = {self.tls['LIBPROCESS_SSL_KEY_FILE']}",
+                f"CAfile = {self.tls['LIBPROCESS_SSL_CA_FILE']}",
+                "verifyChain = yes", "checkIP = 127.0.0.1", ""]))
+        daemon = Daemon("stunnel")
+        reactor.spawnProcess(daemon, stunnel, [stunnel, config], env=os.environ.copy())
+        self.addCleanup(ended, daemon)
+        return daemon, port
+
+    @inlineCallbacks
+    def test_pymesos_and_curl(self):
+        """
+        With C{--authenticate_http_frameworks}, a pymesos framework
+        authenticated with HTTP Basic runs its tasks through stunnel; the
+        master's state then shows it; curl reads the state over HTTPS with
+        a client certificate and Basic credentials.
+        """
+        if PYMESOS_MISSING:
+            raise SkipTest(PYMESOS_MISSING)
+        stunnel = shutil.which("stunnel4") or shutil.which("stunnel")
+        curl = shutil.which("curl")
+        if stunnel is None or curl is None:
+            raise SkipTest("stunnel and curl are needed (Debian's stunnel4 and curl)")
+        master = self.start_cluster("--authenticate_http_frameworks=true")
+        yield self.wait_for_slaves(self.port, 2, master)
+        tunnel, port = self.tunnel(stunnel)
+        yield tunnel.wait_for_output(reactor, b"Configuration successful")
+        out, err, code = yield getProcessOutputAndValue(
+            sys.executable, [PYMESOS_FRAMEWORK, f"127.0.0.1:{port}", "--tasks", "3",
+                             "--principal", "scheduler", "--secret", "s3cret"],
+            env=os.environ.copy(), path=ROOT)
+        output = (out + err).decode(errors="replace")
+        self.assertEqual(code, 0, output)
+        self.assertIn("All 3 tasks finished", output)
+
+        out, err, code = yield getProcessOutputAndValue(curl, [
+            "--silent", "--show-error", "--cacert", self.tls["LIBPROCESS_SSL_CA_FILE"],
+            "--cert", self.tls["LIBPROCESS_SSL_CERT_FILE"],
+            "--key", self.tls["LIBPROCESS_SSL_KEY_FILE"], "--user", "ops:0ps",
+            f"https://127.0.0.1:{self.port}/master/state"])
+        self.assertEqual(code, 0, err)
+        state = json.loads(out)
+        self.assertEqual(len(state["slaves"]), 2)
+        framework, = state["completed_frameworks"] or state["frameworks"]
+        self.assertEqual((framework["name"], framework["principal"]),
+                         ("pymesos command framework", "scheduler"))
+
 
 @inlineCallbacks
 def master_says(daemon, text, attempts=600):
@@ -183,3 +253,11 @@ def master_says(daemon, text, attempts=600):
             return
         yield deferLater(reactor, 0.1, lambda: None)
     raise AssertionError(f"{text!r} never logged")
+
+
+def ended(daemon):
+    """
+    Terminate C{daemon} if it runs; fires once it has ended.
+    """
+    daemon.signal(signal.SIGTERM)
+    return daemon.ended

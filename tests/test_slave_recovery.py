@@ -276,6 +276,40 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
         self.assertIsNone(self.slave.id)
         self.assertEqual(len(self.master.of(internal.RegisterSlaveMessage)), 2)
 
+    def test_terminated_slave_leaves_executors(self):
+        """
+        A slave terminated (SIGTERM, a stop before an upgrade, Mesos's
+        C{finalize}) neither unregisters nor kills the checkpointing
+        framework's executor: the next start recovers it, under the same
+        id, and the executor subscribes again.
+        """
+        executor = self.running_task()
+        self.slave.terminate()
+        self.turn()
+        self.assertEqual(self.isolator.killed, [])
+        self.assertEqual(self.master.of(internal.UnregisterSlaveMessage), [])
+        self.restart()
+        self.assertEqual(self.isolator.recovered, [("F1", "e1")])
+        self.reregister_executor(executor)
+        self.register()
+        message = self.master.last(internal.ReregisterSlaveMessage)
+        self.assertEqual((message.slave_id.value, [t.task_id.value for t in message.tasks]),
+                         ("S1", ["t1"]))
+        self.assertNotIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
+
+    def test_stop_after_terminate_waits_for_the_same_end(self):
+        """
+        Stopping a slave that is already ending (the master's shutdown,
+        then its process stopping) does nothing more, and fires.
+        """
+        self.running_task()
+        ended = []
+        self.slave.terminate()
+        self.slave.stop().addCallback(ended.append)
+        self.turn()
+        self.assertEqual((ended, self.isolator.killed), ([None], []))
+        self.assertEqual(self.master.of(internal.UnregisterSlaveMessage), [])
+
     def test_scheduler_failover(self):
         """
         The framework's new scheduler UPID (UpdateFrameworkMessage) is
@@ -330,6 +364,17 @@ class NonCheckpointingFrameworkTests(SlaveRecoveryTestCase):
         self.register()
         message = self.master.last(internal.ReregisterSlaveMessage)
         self.assertEqual((message.slave_id.value, list(message.tasks)), ("S1", []))
+
+    def test_terminated_slave_kills_its_executors(self):
+        """
+        A terminated slave kills the executors it could not recover (as
+        Mesos's C{finalize} shuts such frameworks down), but keeps its id.
+        """
+        self.running_task()
+        self.slave.terminate()
+        self.turn()
+        self.assertIn(("F1", "e1"), self.isolator.killed)
+        self.assertEqual(self.master.of(internal.UnregisterSlaveMessage), [])
 
     def test_environment_says_no_checkpoint(self):
         """

@@ -7,8 +7,8 @@ one task of each of the first two kinds finishes; it starts again (also
 from a second code tree with another version string: an upgrade), and
 every task is still running or has finished, with no TASK_LOST and the
 finishing tasks' updates reaching the scheduler once.  The same with the
-leading master killed while the slave is down, and with the slave's
-connection to the master cut for a few seconds by a proxy.
+leading master killed while the slave is down, and with every connection
+between the slave and the master cut for a few seconds by TCP proxies.
 
 The masters elect through a real ZooKeeper ensemble; the scheduler is a
 real driver in this process.  Each test waits for what it expects with a
@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 
 import treq
@@ -42,6 +41,7 @@ from mesos_tw.testing.cgroups import cgroups_root
 from mesos_tw.slave import paths
 from mesos_tw.slave.checkpoint import write_atomically
 from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster, twistd_path
+from mesos_tw.testing.proxy import PortForwarder
 from mesos_tw.testing.scheduler import RecordingScheduler, echo_executor_info
 from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
 
@@ -57,6 +57,12 @@ TASK_RESOURCES = "cpus:0.1;mem:128"
 #: their file exists) while the slave is down.
 RUNNING = ("echo-runs", "command-runs", "group-runs", "pymesos-runs")
 FINISHING = ("echo-finishes", "command-finishes")
+
+#: The addresses the master and the slave connect from, behind the proxies.
+MASTER_SOURCE, SLAVE_SOURCE = "127.0.0.2", "127.0.0.3"
+
+#: How long the proxies cut the slave off its master.
+CUT_SECONDS = 3.0
 
 
 def _task(task_id, **fields):
@@ -139,26 +145,11 @@ class MixedScheduler(RecordingScheduler):
         RecordingScheduler.frameworkMessage(self, driver, executorId, slaveId, message)
 
 
-def cut_connections(port):
+def executor_processes(work_dir, cgroups_root=None):
     """
-    Abort every TCP connection on loopback to or from C{port} (with
-    C{ss -K}, the kernel's socket destroy).
-
-    @return: whether C{ss} could do it.
-    """
-    result = subprocess.run(["ss", "-K", f"( sport = :{port} or dport = :{port} )"],
-                            capture_output=True, text=True)
-    return result.returncode == 0
-
-
-def kill_executors(work_dir, cgroups_root=None):
-    """
-    SIGKILL every process an executor of a slave on C{work_dir} started
-    (the executors outlive a killed slave: that is the point), and every
-    process in a cgroup under C{cgroups_root} (the launcher that forked
-    command executors may be there).
-
-    @return: a Deferred firing once they have all exited.
+    The pids of every process an executor of a slave on C{work_dir}
+    started, and of every process in a cgroup under C{cgroups_root} (the
+    launcher that forked command executors may be there).
     """
     sandboxes = os.path.join(work_dir, "slaves") + os.sep
 
@@ -169,15 +160,22 @@ def kill_executors(work_dir, cgroups_root=None):
         except OSError:
             return False
 
-    def find():
-        marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
-                  if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
-        if cgroups_root is None:
-            return marked
-        return marked + [int(entry) for entry in os.listdir("/proc")
-                         if entry.isdigit() and in_root(entry)]
+    marked = [pid for pid, environment in marked_processes(CONTAINER_VARIABLE).items()
+              if environment.get("MESOS_DIRECTORY", "").startswith(sandboxes)]
+    if cgroups_root is None:
+        return marked
+    return marked + [int(entry) for entry in os.listdir("/proc")
+                     if entry.isdigit() and in_root(entry)]
 
-    return kill_and_wait(reactor, find)
+
+def kill_executors(work_dir, cgroups_root=None):
+    """
+    SIGKILL every L{executor_processes} (the executors outlive a killed
+    slave: that is the point).
+
+    @return: a Deferred firing once they have all exited.
+    """
+    return kill_and_wait(reactor, lambda: executor_processes(work_dir, cgroups_root))
 
 
 class RecoveryTestCase(TestCase):
@@ -223,12 +221,13 @@ class RecoveryTestCase(TestCase):
     @inlineCallbacks
     def end_everything(self):
         """
-        Stop the slave cleanly (it destroys its containers), then kill
-        whatever is left (of a slave the test killed), and wait for them.
+        Shut the slave down (SIGUSR1: it destroys its containers), then
+        kill whatever is left (of a slave the test killed), and wait for
+        them.
         """
         slave = getattr(self, "slave", None)
         if slave is not None and slave.running:
-            slave.signal(signal.SIGTERM)
+            slave.signal(signal.SIGUSR1)
             yield slave.ended
         yield kill_executors(self.work_dir, self.cgroups_root)
 
@@ -290,16 +289,32 @@ class RecoveryTestCase(TestCase):
         self.start_slave(master)
         self.start_framework()
         everything = RUNNING + FINISHING
-        yield self.scheduler.wait(
+        yield self.with_daemons_output(self.scheduler.wait(
             lambda s: all(s.latest(t) == "TASK_RUNNING" for t in everything),
-            "every task to run", timeout=120)
+            "every task to run", timeout=120))
+
+    def with_daemons_output(self, d):
+        """
+        C{d}, whose failure, if it fails, also shows what the master and
+        slave processes said.
+        """
+        def add_output(failure):
+            failure.trap(AssertionError)
+            raise AssertionError(f"{failure.value}\n{self.cluster.logs()}")
+
+        return d.addErrback(add_output)
 
     @inlineCallbacks
-    def kill_slave_while_tasks_finish(self):
+    def kill_slave_while_tasks_finish(self, number=signal.SIGKILL):
         """
-        SIGKILL the slave; while it is down, let the finishing tasks end.
+        SIGKILL the slave (or send it signal C{number}, and wait for it to
+        end); while it is down, let the finishing tasks end.
         """
-        yield self.slave.kill()
+        if number == signal.SIGKILL:
+            yield self.slave.kill()
+        else:
+            self.slave.signal(number)
+            yield self.slave.ended
         for task_id in FINISHING:
             with open(self.scheduler.file(task_id), "w"):
                 pass
@@ -311,9 +326,9 @@ class RecoveryTestCase(TestCase):
         lost; the running tasks still run on the restarted slave, which
         re-registered under its old id.
         """
-        yield self.scheduler.wait(
+        yield self.with_daemons_output(self.scheduler.wait(
             lambda s: all(s.latest(t) == "TASK_FINISHED" for t in FINISHING),
-            "the finishing tasks' TASK_FINISHED", timeout=120)
+            "the finishing tasks' TASK_FINISHED", timeout=120))
         state = yield self.slave_state()
         running = {task["id"] for framework in state["frameworks"]
                    for executor in framework["executors"] for task in executor["tasks"]
@@ -358,8 +373,10 @@ class ProcessIsolatorRecoveryTests(RecoveryTestCase):
     @inlineCallbacks
     def test_upgrade(self):
         """
-        The slave restarted from a second code tree (a copy of this one
-        whose version string says it is newer) recovers every task.
+        The slave stopped with SIGTERM (leaving its executors running, as
+        Mesos's agent does) and started from a second code tree (a copy of
+        this one whose version string says it is newer): stop, replace,
+        start recovers every task.
         """
         tree = os.path.join(self.directory, "upgrade")
         shutil.copytree(os.path.join(ROOT, "mesos_tw"), os.path.join(tree, "mesos_tw"),
@@ -371,9 +388,14 @@ class ProcessIsolatorRecoveryTests(RecoveryTestCase):
         with open(version_file, "w") as file:
             file.write(text.replace(f'"{mesos_tw.__version__}"', f'"{upgraded}"'))
         yield self.run_everything()
-        yield self.kill_slave_while_tasks_finish()
+        yield self.kill_slave_while_tasks_finish(signal.SIGTERM)
         self.start_slave(None, tree)
         yield self.check_nothing_lost(expected_version=upgraded)
+        # An explicit shutdown (SIGUSR1) leaves nothing running.
+        self.assertNotEqual(executor_processes(self.work_dir), [])
+        self.slave.signal(signal.SIGUSR1)
+        yield self.slave.ended
+        self.assertEqual(executor_processes(self.work_dir), [])
 
     @inlineCallbacks
     def test_master_failover_while_slave_down(self):
@@ -391,25 +413,51 @@ class ProcessIsolatorRecoveryTests(RecoveryTestCase):
         yield self.check_nothing_lost()
 
     @inlineCallbacks
-    def test_connection_cut(self):
+    def test_connection_cut_by_proxy(self):
         """
-        Every connection of the master is aborted, again and again for two
-        seconds: the master keeps the slave disconnected meanwhile, and
-        every task goes on.
+        The slave and the master reach each other only through two TCP
+        proxies (the master advertises one, the slave the other, and each
+        connects from an address of its own); both cut every connection
+        between them for a few seconds while the finishing tasks end.  The
+        master keeps the slave, disconnected, meanwhile; then it
+        re-registers, every task goes on, and each update arrives once.
         """
-        if shutil.which("ss") is None:
-            raise SkipTest("ss (Debian: iproute2) is needed to cut connections")
-        yield self.run_everything()
-        port, _ = yield self.cluster.wait_for(lambda p, s: True, "a leader")
-        deadline = reactor.seconds() + 2.0
-        while reactor.seconds() < deadline:
-            if not cut_connections(port):
-                raise SkipTest("ss -K cannot destroy sockets here")
-            yield deferLater(reactor, 0.1, lambda: None)
+        master_port = free_port()
+        to_master = PortForwarder(reactor, master_port)
+        self.addCleanup(to_master.stop)
+        to_slave = PortForwarder(reactor, self.slave_port)
+        self.addCleanup(to_slave.stop)
+        proxied_master_port = yield to_master.listen()
+        proxied_slave_port = yield to_slave.listen()
+        connect = "--connect=tcp:host={{host}}:port={{port}}:timeout=10:bindAddress={0}"
+        self.cluster.masters[master_port] = self.cluster.spawn(
+            f"master :{master_port}", "mesos-master", "--ip=127.0.0.1", f"--port={master_port}",
+            f"--zk={self.url}", "--zk_session_timeout=2secs",
+            f"--advertise_port={proxied_master_port}", connect.format(MASTER_SOURCE))
+        self.start_slave(None, None, f"--advertise_port={proxied_slave_port}",
+                         connect.format(SLAVE_SOURCE))
+        self.start_framework()
+        yield self.scheduler.wait(
+            lambda s: all(s.latest(t) == "TASK_RUNNING" for t in RUNNING + FINISHING),
+            "every task to run", timeout=120)
+        to_master.cut([SLAVE_SOURCE])
+        to_slave.cut([MASTER_SOURCE])
+        self.assertGreater(to_master.aborted, 0)
+        yield self.cluster.wait_for(
+            lambda port, s: s["slaves"] and not s["slaves"][0]["connected"],
+            "the master to see the slave disconnected")
         for task_id in FINISHING:
             with open(self.scheduler.file(task_id), "w"):
                 pass
+        # The cut itself lasts a few seconds (what is tested, not a wait
+        # for anything).
+        yield deferLater(reactor, CUT_SECONDS, lambda: None)
+        to_master.restore()
+        to_slave.restore()
         yield self.check_nothing_lost()
+        self.assertEqual(self.scheduler.count("disconnected"), 0)
+        # It came back through the proxy.
+        self.assertIn(SLAVE_SOURCE, {c.host for c in to_master.connections})
 
 
 class CgroupsIsolatorRecoveryTests(RecoveryTestCase):

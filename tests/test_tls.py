@@ -10,7 +10,7 @@ import os
 
 import treq
 from klein import Klein
-from twisted.internet import reactor
+from twisted.internet import reactor, ssl
 from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -45,10 +45,15 @@ class ClientPolicy:
     Twisted's HTTPS client policy from a L{TLSConfig}.
     """
 
-    def __init__(self, tls):
+    def __init__(self, tls, alpn=None):
         self.tls = tls
+        self.alpn = alpn
 
     def creatorForNetloc(self, hostname, port):
+        if self.alpn is not None:
+            return ssl.optionsForClientTLS(hostname.decode("ascii"),
+                                           trustRoot=self.tls.authority(),
+                                           acceptableProtocols=self.alpn)
         return self.tls.client_creator(hostname.decode("ascii"))
 
 
@@ -141,6 +146,19 @@ class SSLTests(SSLTestCase):
         inbox = yield self.serve(self.config(self.server_cert))
         self.assertTrue((yield self.exchange(inbox, self.config())))
         self.assertEqual((yield self.get(self.config())), b"secure")
+
+    @inlineCallbacks
+    def test_alpn(self):
+        """
+        A client offering protocols over ALPN, as curl and browsers offer
+        C{h2} and C{http/1.1}, is answered HTTP/1.1 (Twisted's TLS fails the
+        handshake when it agrees to none).
+        """
+        yield self.serve(self.config(self.server_cert))
+        client = treq.client.HTTPClient(Agent(reactor, contextFactory=ClientPolicy(
+            self.config(), alpn=[b"h2", b"http/1.1"])))
+        response = yield client.get(f"https://127.0.0.1:{self.server.upid.port}/health")
+        self.assertEqual((yield response.content()), b"secure")
 
     @inlineCallbacks
     def test_require_certificate(self):

@@ -31,7 +31,7 @@ from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.web.history import UtilizationHistory, utilization_chart
-from mesos_tw.web.layout import browse_link, tail_link
+from mesos_tw.web.layout import browse_link, download_link, tail_link
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
@@ -448,14 +448,16 @@ class ClusterPagesTests(SynchronousTestCase):
     def test_browse_sandbox(self):
         """
         The sandbox browser lists the sandbox's files, each linked to its
-        tail and to a download from the slave itself.
+        tail and to a download the master relays from the slave.
         """
         stdout = os.path.join(self.directory, "stdout")
         response, body = self.get(browse_link(self.slave_id, self.directory))
         self.assertEqual(response.code, 200)
         self.assertIn(tail_link(self.slave_id, stdout).replace("&", "&amp;"), body)
-        self.assertIn("http://127.0.0.1:5051/files/download?path=" + stdout.replace("/", "%2F"),
-                      body)
+        self.assertIn(download_link(self.slave_id, stdout).replace("&", "&amp;"), body)
+        response, body = self.get(download_link(self.slave_id, stdout))
+        self.assertEqual((response.code, body), (200, "hello from the sandbox\n"))
+        self.assertEqual(response.length, 23)
 
     def test_browse_refusals(self):
         """

@@ -18,7 +18,7 @@ from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.testing.local_cluster import start_mesos_local
-from mesos_tw.web.layout import browse_link, tail_link
+from mesos_tw.web.layout import browse_link, download_link, tail_link
 
 MARKER = "written-by-the-writer-task"
 
@@ -173,7 +173,7 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
         """
         The slave's own state lists the sleeper's executor; what the writer
         printed is read through the master and from the slave alike, and
-        downloads whole from the slave.
+        downloads whole from the slave and through the master's relay.
         """
         yield self.start_cluster()
         code, state = yield self.get_json("/slave(1)/state", port=self.slave.pid.port)
@@ -190,8 +190,13 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
             f"http://127.0.0.1:{self.slave.pid.port}/files/download?path={stdout}",
             persistent=False)
         downloaded = yield response.content()
+        response = yield treq.get(
+            f"http://127.0.0.1:{self.port}{download_link(self.slave.id, stdout)}",
+            persistent=False)
+        relayed = yield response.content()
         with open(stdout, "rb") as file:
-            self.assertEqual(downloaded, file.read())
+            written = file.read()
+        self.assertEqual((downloaded, relayed), (written, written))
 
 
 class BrowserTests(LocalClusterMixin, TestCase):

@@ -5,12 +5,16 @@ then what only the real client does (session expiry when the servers stop
 answering, request timeouts).
 """
 
+import fcntl
+import os
+
 from kazoo.exceptions import NodeExistsError, NoNodeError
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from mesos_tw.testing import zookeeper_server
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer, next_event
 from mesos_tw.testing.zookeeper_server import LISTEN_PORTS, free_ports, start_ensemble
 from mesos_tw.zookeeper import (
@@ -240,12 +244,21 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
     @inlineCallbacks
     def test_request_timeout(self):
         """
-        A request the servers never answer fails with L{ZooKeeperTimeout}.
+        A request the servers never answer fails with L{ZooKeeperTimeout}:
+        one made once kazoo has noticed the silence, which kazoo would
+        hold until it reconnects, for ever while the server is paused.
         """
         client = self.client(session_timeout=4.0, request_timeout=0.5)
         yield next_event(client, CONNECTED)
         self.ensemble.servers[0].pause()
         self.addCleanup(self.ensemble.servers[0].resume)
+        # A request in flight when the server stops may instead fail with
+        # kazoo's ConnectionLoss, when kazoo's heartbeat notices the
+        # silence first (it can, on a loaded machine): which of the two
+        # comes first is a race between kazoo's thread and the reactor.
+        # Once SUSPENDED, only the reactor's timers can end the request,
+        # and its timeout comes before the session's expiry.
+        yield next_event(client, SUSPENDED)
         failure = yield self.assertFailure(client.get_children("/"), ZooKeeperTimeout)
         self.assertIn("get_children /", str(failure))
 
@@ -263,3 +276,21 @@ class FreePortsTests(SynchronousTestCase):
         ports = free_ports(30)
         self.assertEqual(len(set(ports)), 30)
         self.assertTrue(all(port in LISTEN_PORTS and port < 32768 for port in ports))
+
+    def test_reserved_ports_are_not_handed_out(self):
+        """
+        A port handed out stays reserved, and a port another process has
+        reserved (a lock on its file) cannot be reserved again.
+        """
+        directory = os.path.abspath(self.mktemp())
+        self.patch(zookeeper_server, "RESERVATIONS", directory)
+        (mine,) = free_ports(1)
+        self.assertFalse(zookeeper_server._reserve(mine))
+        theirs, unused = [port for port in (mine + 1, mine + 2, mine - 1, mine - 2)
+                          if port in LISTEN_PORTS][:2]
+        # flock locks of two open files conflict even within one process.
+        other = os.open(os.path.join(directory, str(theirs)), os.O_RDONLY | os.O_CREAT)
+        self.addCleanup(os.close, other)
+        fcntl.flock(other, fcntl.LOCK_EX)
+        self.assertFalse(zookeeper_server._reserve(theirs))
+        self.assertTrue(zookeeper_server._reserve(unused))

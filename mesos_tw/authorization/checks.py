@@ -11,8 +11,8 @@ from twisted.internet.defer import gatherResults, succeed
 from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.json import BadRequest, text_error
 
-__all__ = ["ReadView", "allow_all", "approved_or_forbidden", "approvers", "read_view",
-           "sandbox_of"]
+__all__ = ["EVERYTHING", "ReadView", "allow_all", "approved_or_forbidden", "approvers", "read_view",
+           "sandbox_access", "sandbox_of"]
 
 _SANDBOX = re.compile(r"/frameworks/([^/]+)/executors/([^/]+)(?:/|$)")
 
@@ -84,12 +84,44 @@ class ReadView:
         """
         return self._executors(framework.info.user)
 
+    def shows(self, action, user):
+        """
+        Whether C{action} (one of L{ACTIONS}) is allowed about a framework
+        whose user is C{user}: for documents that are not the master's
+        records (a slave's own state).
+        """
+        return {"view_frameworks": self._frameworks, "view_tasks": self._tasks,
+                "view_executors": self._executors}[action](user)
+
+
+#: The view of a caller who may see everything (no authorizer).
+EVERYTHING = ReadView()
+
 
 def read_view(authorizer, principal):
     """
     A Deferred firing with the L{ReadView} of C{principal}.
     """
     return approvers(authorizer, principal, *ReadView.ACTIONS).addCallback(ReadView)
+
+
+def sandbox_access(authorizer, request, node, then):
+    """
+    C{then()} if C{request}'s principal may read what its C{path} argument
+    names: a sandbox (C{access_sandboxes}, asked about its framework's
+    user, which C{node}, a master or slave, knows from its active or
+    completed frameworks) or the slave's log (C{access_mesos_logs}); else
+    a 403.
+    """
+    path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
+    if path.rstrip("/") == "/slave/log":
+        return approved_or_forbidden(authorizer, request, "access_mesos_logs", None, then)
+    found = sandbox_of(path)
+    framework = node.frameworks.get(found[0]) if found else None
+    if framework is None and found:
+        framework = next((f for f in node.completed_frameworks if f.id == found[0]), None)
+    user = framework.info.user if framework is not None else None
+    return approved_or_forbidden(authorizer, request, "access_sandboxes", user, then)
 
 
 def approved_or_forbidden(authorizer, request, action, obj, then):

@@ -48,6 +48,7 @@ class AuthenticationManagement:
                               "in progress", name=message.DESCRIPTOR.name, pid=str(sender))
                 entry[2].append((sender, message))
             elif admitted(sender, message):
+                self.node.admitted(sender)
                 handler(sender, message)
         return check
 
@@ -89,6 +90,7 @@ class AuthenticationManagement:
         discards one in progress).
         """
         erased = self.authenticated.pop(sender, None) is not None
+        self.node.unpin(sender)
         if self.authenticator is None:
             self.log.error("Received authentication request from {pid} but authenticator is "
                            "not loaded", pid=str(sender))
@@ -136,6 +138,7 @@ class AuthenticationManagement:
             self.log.info("Successfully authenticated principal '{principal}' at {pid}",
                           principal=result, pid=str(sender))
             self.authenticated[sender] = result
+            self.node.pin(sender)
         elif result is None:
             self.log.info("Authentication of {pid} was unsuccessful: Invalid credentials",
                           pid=str(sender))

@@ -11,7 +11,7 @@ from twisted.web.template import Element
 from mesos_tw.web.json import BadRequest, text_error
 from mesos_tw.web.layout import render_page
 
-__all__ = ["leader_only"]
+__all__ = ["leader_only", "redirect_to_leader"]
 
 
 def leader_only(route):
@@ -36,13 +36,23 @@ def leader_only(route):
         if leader is None or leader == leadership.pid:
             request.setHeader(b"Retry-After", b"1")
             return text_error(request, 503, "no leading master is elected; try again shortly")
-        request.setResponseCode(307)
-        request.setHeader(b"Location", b"http://%s:%d%s" % (
-            leader.host.encode("ascii"), leader.port, request.uri))
-        return b""
+        return redirect_to_leader(request, leader, request.uri)
 
     return serve
 
+
+def redirect_to_leader(request, leader, path):
+    """
+    Answer C{request} with a 307 to C{path} on the L{UPID} C{leader}, in the
+    scheme the request came in (Mesos sends a protocol-relative C{//host:port}
+    for the client to complete the same way; an absolute URL also serves
+    clients that do not resolve relative locations).
+    """
+    scheme = b"https" if request.isSecure() else b"http"
+    request.setResponseCode(307)
+    request.setHeader(b"Location", b"%s://%s:%d%s" % (
+        scheme, leader.host.encode("ascii"), leader.port, path))
+    return b""
 
 
 def _html(result, request):

@@ -1,11 +1,24 @@
 """
-The master's use of its registry of removed slaves
+The master's use of its registry of admitted and removed slaves
 (L{mesos_tw.master.registry}).  Mixed into L{mesos_tw.master.master.Master},
 whose state it uses.
 
 A term reads the registry when it starts, and handles nothing until it has
 (the master holds every message and lost peer meanwhile), so that no slave
-an earlier leader removed is admitted again.
+an earlier leader removed is admitted again.  The slaves earlier leaders
+admitted, and did not remove, are expected back: those that have not
+re-registered after C{slave_reregister_timeout} are removed as unreachable
+(Mesos's C{recoveredSlavesTimeout}): the removal is recorded, every
+framework hears C{slaveLost}, the slave is told to shut down if it comes
+back, and a reconciliation of one of its tasks answers C{TASK_LOST}
+(C{TASK_UNREACHABLE} for partition-aware frameworks).  This master never
+knew those tasks, so it has no update to send for them by itself, as in
+Mesos.  Until then a reconciliation of a task it does not know on such a
+slave gets no answer (Mesos's case 2): the slave may yet bring the task.
+
+A slave is admitted (recorded with its C{SlaveInfo}) before its
+registration, or the re-registration of a slave the registry does not
+list, is answered; a write that fails leaves it unanswered (it retries).
 
 A removal is recorded before anyone hears of it, as in Mesos: the slave
 leaves the master's state and the allocator at once, but its tasks'
@@ -20,9 +33,13 @@ consistent.  A slave re-registering while its removal is being written is
 answered once it is written.
 """
 
+from twisted.internet.defer import FirstError, gatherResults
+
 from mesos_tw import constants
+from mesos_tw.master.state import SlaveRecord
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources
 
 __all__ = ["PendingRemoval", "RegistryManagement"]
 
@@ -73,19 +90,29 @@ class RegistryManagement:
         Read the registry; until it is read, every message and lost peer
         waits, so that no slave an earlier leader removed is admitted again.
         """
-        d = self.registry.load()
+        d = gatherResults([self.registry.load(), self.registry.load_admitted()],
+                          consumeErrors=True)
         d.addCallbacks(self._recovered, self._recovery_failed, errbackArgs=(attempt,))
         d.addErrback(lambda failure: self.log.failure(
             "Failed to handle what waited for the registry", failure))
 
-    def _recovered(self, removed):
+    def _recovered(self, results):
         if self._stopped:
             return
+        removed, admitted = results
         self.removed_slaves |= removed
         self.recovered = True
-        self.log.info("Read the registry: {count} slaves were removed by earlier leaders; "
-                      "handling the {waiting} messages that waited for it",
-                      count=len(removed), waiting=len(self._held))
+        self.recovered_slaves = {slave_id: info for slave_id, info in admitted.items()
+                                 if slave_id not in self.removed_slaves
+                                 and slave_id not in self.slaves}
+        if self.recovered_slaves:
+            self._recovered_slaves_call = self.reactor.callLater(
+                self.slave_reregister_timeout, self._recovered_slaves_timeout)
+        self.log.info("Read the registry: {count} slaves were removed by earlier leaders, "
+                      "{expected} are expected to re-register within {timeout}s; handling the "
+                      "{waiting} messages that waited for it", count=len(removed),
+                      expected=len(self.recovered_slaves),
+                      timeout=self.slave_reregister_timeout, waiting=len(self._held))
         held, self._held = self._held, []
         for kind, sender, message in held:
             self._handle(kind, sender, message)
@@ -93,10 +120,72 @@ class RegistryManagement:
     def _recovery_failed(self, failure, attempt):
         if self._stopped:
             return
+        if failure.check(FirstError):
+            failure = failure.value.subFailure
         delay = self._retry_later(attempt, self._recover, attempt + 1)
-        self.log.error("Cannot read the registry of removed slaves: {error}; nothing is "
+        self.log.error("Cannot read the registry: {error}; nothing is "
                        "handled until it is read (retrying in {delay}s)",
                        error=failure.getErrorMessage(), delay=delay)
+
+    def _recovered_slaves_timeout(self):
+        """
+        C{slave_reregister_timeout} after the registry was read: remove, as
+        unreachable, every slave it listed that has not re-registered.
+        """
+        self._recovered_slaves_call = None
+        now = self.reactor.seconds()
+        missing, self.recovered_slaves = self.recovered_slaves, {}
+        for slave_id, info in missing.items():
+            reason = (f"did not re-register within {self.slave_reregister_timeout:g}s after "
+                      f"the master failed over")
+            self.log.warn("Removing slave {slave_id} ({hostname}): it {reason}",
+                          slave_id=slave_id, hostname=info.hostname, reason=reason)
+            self.counters.count("recovery_slave_removals")
+            self.counters.count("slave_removals")
+            self.unreachable_slaves[slave_id] = now
+            # Not in our state: a record only to carry its id to the registry.
+            slave = SlaveRecord(slave_id, info, None, now, Resources())
+            self._record_removal(slave, reason, [], shutdown=False)
+
+    def recovered_slave_pending(self, slave_id):
+        """
+        Whether a task on slave C{slave_id} (or on any slave, if C{""})
+        may still be reported by a slave the registry listed that has not
+        re-registered yet: then a reconciliation waits for it.
+        """
+        if slave_id:
+            return slave_id in self.recovered_slaves
+        return bool(self.recovered_slaves)
+
+    def _admit(self, sender, info, admitted):
+        """
+        Record the slave C{info} as admitted, then call C{admitted()}.
+        While the write is in flight, registrations from C{sender} are
+        ignored (it retries); if it fails the slave is not answered.
+        """
+        if sender in self._admitting:
+            self.log.debug("Ignoring a registration of {pid}: its admission is being recorded",
+                           pid=str(sender))
+            return
+        self._admitting.add(sender)
+
+        def written(_):
+            self._admitting.discard(sender)
+            if not self._stopped:
+                admitted()
+
+        def failed(failure):
+            self._admitting.discard(sender)
+            if not self._stopped:
+                self.log.error("Cannot record the admission of slave {slave_id} at {pid} in the "
+                               "registry: {error}; it is not answered, and retries",
+                               slave_id=info.id.value, pid=str(sender),
+                               error=failure.getErrorMessage())
+
+        d = self.registry.admit(info)
+        d.addCallbacks(written, failed)
+        d.addErrback(lambda failure: self.log.failure(
+            "Failed to admit slave {slave_id}", failure, slave_id=info.id.value))
 
     def _record_removal(self, slave, reason, updates, shutdown):
         """

@@ -27,14 +27,23 @@ class SlaveManagement:
         if self._refused_for_maintenance(sender, message.slave):
             return
         total = self._slave_total(sender, message.slave)
-        if total is None:
+        if total is None or sender in self._admitting:
             return
         slave_id = self._new_id("slave", "S")
-        self._add_slave(slave_id, message.slave, sender, total)
-        self.counters.count("slave_registrations")
-        self.node.send(sender, internal.SlaveRegisteredMessage(
-            slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
-        self.allocate_soon()
+        info = mesos_pb2.SlaveInfo()
+        info.CopyFrom(message.slave)
+        info.id.value = slave_id
+
+        def admitted():
+            if sender in self._slaves_by_pid:
+                return
+            self._add_slave(slave_id, message.slave, sender, total)
+            self.counters.count("slave_registrations")
+            self.node.send(sender, internal.SlaveRegisteredMessage(
+                slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
+            self.allocate_soon()
+
+        self._admit(sender, info, admitted)
 
     def _reregister_slave(self, sender, message):
         slave_id = message.slave_id.value
@@ -62,15 +71,40 @@ class SlaveManagement:
         if self._refused_for_maintenance(sender, message.slave):
             return
         slave = self.slaves.get(slave_id)
-        reconciliations = []
         if slave is not None:
             reconciliations = self._reconnect_slave(slave, sender, message)
-        else:
-            total = self._slave_total(sender, message.slave)
-            if total is None:
+            self._reregistered(sender, message, reconciliations)
+            return
+        total = self._slave_total(sender, message.slave)
+        if total is None:
+            return
+
+        def admitted():
+            if slave_id in self.slaves:
+                # Re-registered meanwhile (from another address).
                 return
+            self.recovered_slaves.pop(slave_id, None)
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
+            self._reregistered(sender, message)
+
+        if slave_id in self.recovered_slaves:
+            # An earlier leader admitted it: the registry has it already.
+            admitted()
+            if not self.recovered_slaves and self._recovered_slaves_call is not None:
+                self._recovered_slaves_call.cancel()
+                self._recovered_slaves_call = None
+            return
+        info = mesos_pb2.SlaveInfo()
+        info.CopyFrom(message.slave)
+        info.id.value = slave_id
+        self._admit(sender, info, admitted)
+
+    def _reregistered(self, sender, message, reconciliations=()):
+        """
+        Answer a re-registration, asking about C{reconciliations} (see
+        L{_reconcile_slave}).
+        """
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection(),

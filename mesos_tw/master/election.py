@@ -121,6 +121,24 @@ class PausableNode:
         """
         return self._node.peers()
 
+    def pin(self, upid):
+        """
+        Pin C{upid} to its connection on the real node.
+        """
+        self._node.pin(upid)
+
+    def unpin(self, upid):
+        """
+        Unpin C{upid} on the real node.
+        """
+        self._node.unpin(upid)
+
+    def admitted(self, upid):
+        """
+        Tell the real node C{upid} was admitted.
+        """
+        self._node.admitted(upid)
+
     def resume(self):
         """
         Send everything held, in order, and stop holding.

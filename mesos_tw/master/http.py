@@ -123,7 +123,7 @@ class MasterHTTP:
             None, attached={"/master/log": log_file} if log_file is not None else None), reactor,
             access=self._logs_access)
         self.flags = flags or {"flags": {}}
-        self._ui = MasterUI(leadership, slave_http)
+        self._ui = MasterUI(leadership, slave_http, authorizer, tls)
         self.scheduler_api = scheduler_api
         self.operator_api = operator_api
         self._history = UtilizationHistory()
@@ -162,8 +162,9 @@ class MasterHTTP:
         """
         held = held_by_framework(master.slaves.values())
         metrics = self._metrics(master, held)
-        return Page(master, "Dashboard",
-                    DashboardElement(master, metrics, self._history, held))
+        return read_view(self.authorizer, principal_of(request)).addCallback(
+            lambda view: Page(master, "Dashboard",
+                              DashboardElement(master, metrics, self._history, held, view)))
 
     @app.route("/ui/", branch=True)
     def ui(self, request):

@@ -110,9 +110,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         an election shares one across its terms, so that a master leading
         a second time never hands out an id twice.
     @param registry: the L{mesos_tw.master.registry.IRemovedSlaves} record
-        of removed slaves, shared by every term and (in ZooKeeper) every
-        master; in memory when not given.  Nothing is handled until it has
-        been read, and a removal takes effect once it is written there.
+        of admitted and removed slaves, shared by every term and (in
+        ZooKeeper) every master; in memory when not given.  Nothing is
+        handled until it has been read; a slave is answered once its
+        admission is written there, and a removal takes effect once it is.
+    @param slave_reregister_timeout: seconds a new leader waits for the
+        slaves the registry lists to re-register (Mesos's
+        C{--agent_reregister_timeout}).
     @param authenticator: the L{IAuthenticator} frameworks and slaves
         authenticate with, or L{None} (they then cannot).
     @param authenticate_frameworks: refuse frameworks that have not
@@ -129,6 +133,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     @ivar removed_slaves: the ids of the slaves removed (by us or, read from
         the registry, by earlier leaders); they are told to shut down.
     @ivar recovered: whether the registry has been read.
+    @ivar recovered_slaves: C{{slave_id: SlaveInfo}} of the slaves the
+        registry lists as admitted (by an earlier leader) that have not
+        re-registered yet; those left after C{slave_reregister_timeout}
+        are removed.
     @ivar unreachable_slaves: C{{slave_id: when}} of the slaves that stopped
         answering pings and may come back (L{mesos_tw.master._partitions}).
     @ivar events: the L{MasterEvents} operators' subscriptions listen to.
@@ -148,6 +156,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         allocation_interval=constants.ALLOCATION_INTERVAL,
         slave_ping_timeout=constants.SLAVE_PING_TIMEOUT,
         max_slave_ping_timeouts=constants.MAX_SLAVE_PING_TIMEOUTS,
+        slave_reregister_timeout=constants.SLAVE_REREGISTER_TIMEOUT,
         hostname=None,
         os_pid=None,
         cluster=None,
@@ -178,6 +187,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.allocation_interval = allocation_interval
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
+        self.slave_reregister_timeout = slave_reregister_timeout
         self.health_checks = HealthChecks(
             reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
@@ -192,6 +202,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.offers = {}
         self.registry = registry if registry is not None else MemoryRemovedSlaves()
         self.removed_slaves = set()
+        self.recovered_slaves = {}
+        self._recovered_slaves_call = None
+        self._admitting = set()
         self.unreachable_slaves = {}
         self.recovered = False
         self.events = MasterEvents()
@@ -282,6 +295,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
             if call.active():
                 call.cancel()
         self._retries.clear()
+        if self._recovered_slaves_call is not None and self._recovered_slaves_call.active():
+            self._recovered_slaves_call.cancel()
         self._abandon_removals()
         if self._allocation_loop.running:
             self._allocation_loop.stop()
@@ -334,6 +349,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         # An authentication holds for one connection: a client that
         # reconnects authenticates again.
         self.authenticated.pop(upid, None)
+        self.node.unpin(upid)
         slave_id = self._slaves_by_pid.get(upid)
         if slave_id is not None:
             self.disconnect_slave(self.slaves[slave_id], "its connection closed")
@@ -522,6 +538,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 self.log.info("Not reconciling task {task_id} of framework {framework_id} yet: "
                               "its slave's removal is being recorded, and its TASK_LOST "
                               "follows once it is", task_id=task_id, framework_id=framework.id)
+                continue
+            if record is None and self.recovered_slave_pending(
+                    asked.slave_id.value if asked.HasField("slave_id") else ""):
+                # Mesos's case (2): the slave may still bring the task when
+                # it re-registers; no answer until it does or is removed.
+                self.log.info("Not reconciling task {task_id} of framework {framework_id} yet: "
+                              "its slave has not re-registered since the master failed over",
+                              task_id=task_id, framework_id=framework.id)
                 continue
             if record is None:
                 task = mesos_pb2.TaskInfo(name="", task_id=mesos_pb2.TaskID(value=task_id),

@@ -15,6 +15,7 @@ The maintenance and draining calls are L{mesos_tw.master.maintenance_api}'s.
 """
 
 from mesos_tw.master import operator_views as views
+from mesos_tw.master._leading import redirect_to_leader
 from mesos_tw.master.maintenance_api import MaintenanceCalls
 from mesos_tw.master.views import metrics_snapshot
 from mesos_tw.protocols import messages_pb2 as internal
@@ -159,10 +160,7 @@ class MasterOperatorAPI(MaintenanceCalls, OperatorCalls):
                 request.setHeader(b"Retry-After", b"1")
                 return error_response(request, 503,
                                       "no leading master is elected; try again shortly")
-            request.setResponseCode(307)
-            request.setHeader(b"Location", b"http://%s:%d/api/v1" % (
-                leader.host.encode("ascii"), leader.port))
-            return b""
+            return redirect_to_leader(request, leader, b"/api/v1")
         return self.answer(request)
 
     @property

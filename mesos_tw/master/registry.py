@@ -1,6 +1,6 @@
 """
-The durable record of the slaves the master removed: the part of Mesos's
-registry (0.19 and later) that we keep.
+The durable record of the slaves the masters admitted and removed: the part
+of Mesos's registry (0.19 and later) that we keep.
 
 A leader that removes a slave reports its tasks lost.  If it then dies, the
 next leader must still refuse that slave, or tasks already reported lost
@@ -9,19 +9,31 @@ slave's id here before it tells anyone of the removal, and every new leader
 reads the whole record before it handles anything (see
 L{mesos_tw.master.master.Master}).
 
+A leader also records each slave it admits (its C{SlaveInfo}) before it
+answers its registration: a new leader then knows which slaves to expect
+back, and removes those that do not re-register within
+C{--slave_reregister_timeout} (Mesos's C{recoveredSlavesTimeout}).  A
+removal takes the slave out of the admitted ones.
+
 Without ZooKeeper there is one master process, and an in-memory record
-(L{MemoryRemovedSlaves}) lives as long as it does.  With ZooKeeper each id
-is a persistent znode C{<path>/registry/removed/<slave id>} under the
-masters' election path (L{ZooKeeperRemovedSlaves}).
+(L{MemoryRemovedSlaves}) lives as long as it does.  With ZooKeeper each
+removed id is a persistent znode C{<path>/registry/removed/<slave id>}
+under the masters' election path, and each admitted slave one
+C{<path>/registry/admitted/<slave id>} holding its C{SlaveInfo}
+(L{ZooKeeperRemovedSlaves}).
 """
 
 from urllib.parse import quote, unquote
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
-from twisted.internet.defer import fail, succeed
+from twisted.internet.defer import fail, gatherResults, succeed
+from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-__all__ = ["IRemovedSlaves", "MemoryRemovedSlaves", "ZooKeeperRemovedSlaves", "removed_path"]
+from mesos_tw.protocols import mesos_pb2
+
+__all__ = ["IRemovedSlaves", "MemoryRemovedSlaves", "ZooKeeperRemovedSlaves", "admitted_path",
+           "removed_path"]
 
 
 class IRemovedSlaves(Interface):
@@ -39,11 +51,27 @@ class IRemovedSlaves(Interface):
 
     def add(slave_id):
         """
-        Record that slave C{slave_id} was removed.  Recording an id already
-        there succeeds.
+        Record that slave C{slave_id} was removed (it is no longer
+        admitted).  Recording an id already there succeeds.
 
         @return: a Deferred that fires with L{None} once the id is durable
             (a later L{load}, by any master, includes it), or fails.
+        """
+
+    def admit(info):
+        """
+        Record that the slave C{info} (a C{SlaveInfo} with its id) was
+        admitted.  Admitting it again replaces its info.
+
+        @return: a Deferred that fires with L{None} once durable (a later
+            L{load_admitted}, by any master, includes it), or fails.
+        """
+
+    def load_admitted():
+        """
+        Read the admitted slaves that were not removed since.
+
+        @return: a Deferred that fires with C{{slave_id: SlaveInfo}}.
         """
 
 
@@ -54,10 +82,12 @@ class MemoryRemovedSlaves:
     record of a master without ZooKeeper, and the unit tests' record.
 
     @ivar ids: the set of removed slave ids.
+    @ivar admitted: C{{slave_id: SlaveInfo}} of the admitted ones.
     """
 
     def __init__(self, ids=()):
         self.ids = set(ids)
+        self.admitted = {}
 
     def load(self):
         """
@@ -70,7 +100,26 @@ class MemoryRemovedSlaves:
         Adds the id; fires at once.
         """
         self.ids.add(slave_id)
+        self.admitted.pop(slave_id, None)
         return succeed(None)
+
+    def admit(self, info):
+        """
+        Keeps a copy of C{info}; fires at once.
+        """
+        stored = mesos_pb2.SlaveInfo()
+        stored.CopyFrom(info)
+        self.admitted[info.id.value] = stored
+        return succeed(None)
+
+    def load_admitted(self):
+        """
+        Fires at once with a copy of the admitted slaves.
+        """
+        return succeed(dict(self.admitted))
+
+
+_log = Logger()
 
 
 def removed_path(path):
@@ -78,6 +127,14 @@ def removed_path(path):
     The znode under which masters electing at C{path} record removed slaves.
     """
     return f"{path.rstrip('/')}/registry/removed"
+
+
+def admitted_path(path):
+    """
+    The znode under which masters electing at C{path} record admitted
+    slaves.
+    """
+    return f"{path.rstrip('/')}/registry/admitted"
 
 
 def _znode_name(slave_id):
@@ -94,12 +151,15 @@ class ZooKeeperRemovedSlaves:
     L{mesos_tw.zookeeper.IZooKeeper} session (the election's own).
 
     A write is acknowledged by a quorum of the ensemble before it fires, so
-    every later leader reads it.  The record is never pruned.
+    every later leader reads it.  The removed ids are never pruned; an
+    admitted slave's znode (under L{admitted_path}C{(path)}, holding its
+    C{SlaveInfo}) is deleted once its removal is recorded.
     """
 
     def __init__(self, client, path):
         self.client = client
         self.path = removed_path(path)
+        self.admitted_path = admitted_path(path)
 
     def load(self):
         """
@@ -127,4 +187,71 @@ class ZooKeeperRemovedSlaves:
             failure.trap(NodeExistsError)
 
         d.addErrback(present)
+        # Only then is it no longer admitted (a removed id wins on load,
+        # so a crash between the two writes leaves it removed).
+        d.addCallback(lambda _: self.client.delete(
+            f"{self.admitted_path}/{_znode_name(slave_id)}"))
+        d.addErrback(lambda failure: failure.trap(NoNodeError))
         return d.addCallback(lambda _: None)
+
+    def admit(self, info):
+        """
+        Create (or overwrite) the slave's admitted znode with its info.
+        """
+        slave_id = info.id.value
+        if not slave_id:
+            return fail(ValueError("cannot admit a slave with an empty id"))
+        path = f"{self.admitted_path}/{_znode_name(slave_id)}"
+        data = info.SerializeToString()
+        d = self.client.create(path, data, makepath=True)
+
+        def present(failure):
+            failure.trap(NodeExistsError)
+            return self.client.set(path, data)
+
+        d.addErrback(present)
+        return d.addCallback(lambda _: None)
+
+    def load_admitted(self):
+        """
+        Fires with the info in every admitted znode whose id is not also
+        removed; a znode that does not parse is left out.
+        """
+        d = gatherResults([self._children(self.admitted_path), self.load()],
+                          consumeErrors=True)
+
+        def read(results):
+            names, removed = results
+            wanted = [name for name in names if unquote(name) not in removed]
+            reads = [self.client.get(f"{self.admitted_path}/{name}").addErrback(
+                lambda failure: failure.trap(NoNodeError) and None) for name in wanted]
+            return gatherResults(reads, consumeErrors=True).addCallback(
+                lambda values: _parsed(wanted, values))
+
+        d.addCallback(read)
+        return d
+
+    def _children(self, path):
+        d = self.client.get_children(path)
+        d.addErrback(lambda failure: failure.trap(NoNodeError) and [])
+        return d
+
+
+def _parsed(names, values):
+    """
+    C{{slave_id: SlaveInfo}} of the admitted znodes C{names} read as
+    C{values} (their data, or L{None} if gone meanwhile).
+    """
+    admitted = {}
+    for name, value in zip(names, values):
+        if value is None:
+            continue
+        info = mesos_pb2.SlaveInfo()
+        try:
+            info.ParseFromString(value)
+        except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, and worse
+            _log.error("Ignoring admitted slave {slave_id} in the registry: its SlaveInfo "
+                       "does not parse ({error})", slave_id=unquote(name), error=error)
+            continue
+        admitted[unquote(name)] = info
+    return admitted

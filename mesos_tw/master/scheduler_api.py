@@ -27,6 +27,7 @@ import uuid
 from zope.interface import implementer
 
 from mesos_tw.checks.validation import validate_kill_policy
+from mesos_tw.master._leading import redirect_to_leader
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -248,10 +249,7 @@ class SchedulerAPI:
             leader = leadership.leader
             if leader is None or leader == leadership.pid:
                 return error_response(request, 503, "no leading master is elected; try again shortly")
-            request.setResponseCode(307)
-            request.setHeader(b"Location", b"http://%s:%d/api/v1/scheduler" % (
-                leader.host.encode("ascii"), leader.port))
-            return b""
+            return redirect_to_leader(request, leader, b"/api/v1/scheduler")
         return answer_errors(request, lambda: self._answer(request))
 
     def _answer(self, request):

@@ -37,6 +37,7 @@ from mesos_tw.protocols.endpoints import (
     advertised,
     check_endpoint_options,
     listen_description,
+    listened,
     server_endpoint,
 )
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES
@@ -120,6 +121,9 @@ class Options(MesosOptions):
         ["allocation_interval", None, "1secs", "Time between batch allocations."],
         ["slave_ping_timeout", None, "15secs", "Time between pings of each slave."],
         ["max_slave_ping_timeouts", None, "5", "Missed pings that remove a slave."],
+        ["slave_reregister_timeout", None, "10mins", "How long a newly elected master waits "
+         "for the slaves the registry lists to re-register before it removes them (at least "
+         "10secs)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
         ["zk", None, None, "ZooKeeper URL for leader election: zk://[user:pass@]host:port"
          "[,host:port...]/path, or file:///path holding one.  Without it this master "
@@ -142,6 +146,7 @@ class Options(MesosOptions):
         "allocation_interval": parse_duration,
         "slave_ping_timeout": parse_duration,
         "max_slave_ping_timeouts": parse_positive_int,
+        "slave_reregister_timeout": parse_duration,
         "max_frame_bytes": parse_positive_int,
         "zk_session_timeout": parse_duration,
         "weights": parse_weights,
@@ -182,6 +187,9 @@ class Options(MesosOptions):
         check_log_dir(self)
         if self["allocation_interval"] <= 0:
             raise usage.UsageError("invalid value for --allocation_interval: must be positive")
+        if self["slave_reregister_timeout"] < constants.MIN_SLAVE_REREGISTER_TIMEOUT:
+            raise usage.UsageError("invalid value for --slave_reregister_timeout: must be at "
+                                   "least 10secs")
 
 
 class MasterService(Service):
@@ -228,6 +236,7 @@ class MasterService(Service):
             allocation_interval=options["allocation_interval"],
             slave_ping_timeout=options["slave_ping_timeout"],
             max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
+            slave_reregister_timeout=options["slave_reregister_timeout"],
             hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
             info=info, ids=ids,
             allocator=options["allocator_factory"].make_allocator(
@@ -272,14 +281,18 @@ class MasterService(Service):
             self.reactor, UPID("master", host, port), None, options["max_frame_bytes"],
             client_endpoints=self._client_endpoints(), tls=options["tls"],
         )
+        # Mesos caps unauthenticated connections: when authentication is
+        # required, a connection counts until it authenticates or registers.
+        self.node.guard.until_authenticated = (
+            options["authenticate_frameworks"] or options["authenticate_agents"])
         contender, detector, self._zookeeper = contender_for(
             options["zk_url"], self.reactor, options["zk_session_timeout"])
         self.registry = MemoryRemovedSlaves() if self._zookeeper is None else \
             ZooKeeperRemovedSlaves(self._zookeeper, options["zk_url"].path)
         self.election = MasterElection(
             self.reactor, self.node, contender, detector, self._make_master)
-        endpoint = server_endpoint(
-            self.reactor, listen_description(options["ip"], options["port"], options["listen"]))
+        description = listen_description(options["ip"], options["port"], options["listen"])
+        endpoint = server_endpoint(self.reactor, description)
         self.scheduler_api = SchedulerAPI(
             self.reactor, self.election,
             lambda upid: MessageNode(self.reactor, upid, None, options["max_frame_bytes"],
@@ -297,7 +310,8 @@ class MasterService(Service):
             reactor=self.reactor).resource(),
             options["credentials_message"],
             options["http_authentication_required"], "mesos-master", master_realm)
-        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
+        d = listened(self.node.listen(endpoint, BoundedSite(resource, self.reactor)),
+                     "mesos-master", description)
 
         def listening(port):
             if self._zookeeper is not None:

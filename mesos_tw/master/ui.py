@@ -8,9 +8,11 @@ Only the leading master serves them; a standby redirects to the leader.
 
 from klein import Klein
 
+from mesos_tw.authorization.checks import read_view, sandbox_access
 from mesos_tw.master._leading import leader_only
 from mesos_tw.master.views import held_by_framework, metrics_snapshot
 from mesos_tw.web.agents import SlaveClient, SlaveUnavailable
+from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.dashboard import FrameworkElement
 from mesos_tw.web.json import BadRequest, int_argument, json_response, text_error
 from mesos_tw.web.layout import Page, Pager
@@ -29,17 +31,42 @@ class MasterUI:
     @param leadership: an L{ILeadership <mesos_tw.master.election.ILeadership>}.
     @param slave_http: the treq-like client the pages read slaves' own
         endpoints with; by default one on the leading master's reactor.
+    @param authorizer: the L{IAuthorizer} deciding what the user sees
+        (C{view_frameworks}, C{view_tasks}, C{view_executors}) and reads
+        (C{access_sandboxes}), or L{None} for everything.
+    @param tls: the master's L{mesos_tw.protocols.tls.TLSConfig}: slaves
+        are read over HTTPS when it is enabled.
     """
 
     app = Klein()
     app.url_map.strict_slashes = False
 
-    def __init__(self, leadership, slave_http=None):
+    def __init__(self, leadership, slave_http=None, authorizer=None, tls=None):
         self.leadership = leadership
         self.slave_http = slave_http
+        self.authorizer = authorizer
+        self.tls = tls
 
-    def _slaves(self, master):
-        return SlaveClient(master.reactor, self.slave_http)
+    def _slaves(self, master, request):
+        """
+        A client of the slaves' endpoints for C{request}: the browser's
+        credentials are passed on, so that a slave asking for them
+        (C{--authenticate_http_readonly}) checks the user's own.
+        """
+        return SlaveClient(master.reactor, self.slave_http,
+                           authorization=request.getHeader(b"authorization"), tls=self.tls)
+
+    def _viewed(self, request, render):
+        """
+        C{render(view)} with the L{ReadView} of C{request}'s principal; a
+        L{BadRequest} it raises is a 400.
+        """
+        def rendered(view):
+            try:
+                return render(view)
+            except BadRequest as error:
+                return text_error(request, 400, str(error))
+        return read_view(self.authorizer, principal_of(request)).addCallback(rendered)
 
     @app.route("/frameworks", methods=["GET"])
     @leader_only
@@ -48,8 +75,8 @@ class MasterUI:
         The frameworks, active and completed.
         """
         held = held_by_framework(master.slaves.values())
-        return Page(master, "Frameworks",
-                    FrameworksElement(master, metrics_snapshot(master, held), held))
+        return self._viewed(request, lambda view: Page(master, "Frameworks", FrameworksElement(
+            master, metrics_snapshot(master, held), held, view)))
 
     @app.route("/frameworks/<framework_id>", methods=["GET"])
     @leader_only
@@ -63,12 +90,20 @@ class MasterUI:
             (f for f in master.completed_frameworks if f.id == framework_id), None)
         if record is None:
             return text_error(request, 404, f"no framework {framework_id}")
-        unfinished = list(record.tasks.values()) + list(record.unreachable_tasks.values())
-        pager = Pager(request, len(unfinished))
-        tasks = [task.to_json() for task in pager.slice(unfinished)]
-        completed = [task.to_json() for task in record.completed_tasks]
-        return Page(master, f"Framework {record.info.name}",
-                    FrameworkElement(record.summary_json(), tasks, completed, pager))
+
+        def page(view):
+            if not view.framework(record):
+                return text_error(request, 403, "Not authorized to view frameworks of "
+                                  f"'{record.info.user}'")
+            unfinished = view.tasks(list(record.tasks.values())
+                                    + list(record.unreachable_tasks.values()), record)
+            pager = Pager(request, len(unfinished))
+            tasks = [task.to_json() for task in pager.slice(unfinished)]
+            completed = [task.to_json() for task in view.tasks(record.completed_tasks, record)]
+            return Page(master, f"Framework {record.info.name}",
+                        FrameworkElement(record.summary_json(), tasks, completed, pager))
+
+        return self._viewed(request, page)
 
     @app.route("/slaves", methods=["GET"])
     @leader_only
@@ -87,9 +122,13 @@ class MasterUI:
         """
         The outstanding offers, a page at a time (C{?offset=&limit=}).
         """
-        pager = Pager(request, len(master.offers))
-        return Page(master, "Offers",
-                    OffersElement(master, pager.slice(master.offers.values()), pager))
+        def page(view):
+            offers = [offer for offer in master.offers.values()
+                      if view.shows("view_frameworks", _user(master, offer.framework_id))]
+            pager = Pager(request, len(offers))
+            return Page(master, "Offers", OffersElement(master, pager.slice(offers), pager))
+
+        return self._viewed(request, page)
 
     @app.route("/slaves/<slave_id>", methods=["GET"])
     @leader_only
@@ -102,19 +141,25 @@ class MasterUI:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        tasks = [record.to_json() for record in slave.tasks.values()]
 
-        def page(slave_state, problem=None):
+        def page(view, slave_state, problem=None):
+            tasks = [record.to_json() for record in slave.tasks.values()
+                     if _task_shown(master, view, record)]
+            if slave_state is not None:
+                slave_state = visible_slave_state(slave_state, view)
             return Page(master, f"Slave {slave.info.hostname}",
                         SlaveElement(slave.to_json(), tasks, slave_state, problem))
 
-        def unavailable(failure):
+        def unavailable(failure, view):
             failure.trap(SlaveUnavailable)
-            return page(None, f"{failure.value}; its executors are not shown.")
+            return page(view, None, f"{failure.value}; its executors are not shown.")
 
-        d = self._slaves(master).get_json(str(slave.pid), "/slave(1)/state")
-        d.addCallbacks(page, unavailable)
-        return d
+        def read(view):
+            d = self._slaves(master, request).get_json(str(slave.pid), "/slave(1)/state")
+            d.addCallbacks(lambda state: page(view, state), unavailable, errbackArgs=(view,))
+            return d
+
+        return read_view(self.authorizer, principal_of(request)).addCallback(read)
 
     @app.route("/slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>",
                methods=["GET"])
@@ -129,7 +174,8 @@ class MasterUI:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        slaves, pid = self._slaves(master), str(slave.pid)
+        slaves, pid = self._slaves(master, request), str(slave.pid)
+        user = _user(master, framework_id)
 
         def page(statistics, slave_state):
             executor, running = find_executor(slave_state, framework_id, executor_id)
@@ -152,9 +198,16 @@ class MasterUI:
             d.addCallback(page, slave_state)
             return d
 
-        d = slaves.get_json(pid, "/slave(1)/state")
-        d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
-        return d
+        def read(view):
+            for action in ("view_frameworks", "view_executors"):
+                if not view.shows(action, user):
+                    what = action.replace("_", " ")
+                    return text_error(request, 403, f"Not authorized to {what} of '{user}'")
+            d = slaves.get_json(pid, "/slave(1)/state")
+            d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
+            return d
+
+        return read_view(self.authorizer, principal_of(request)).addCallback(read)
 
     def _slave_failed(self, failure, request):
         failure.trap(SlaveUnavailable)
@@ -182,12 +235,17 @@ class MasterUI:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-        d = self._slaves(master).get_json(str(slave.pid), "/files/browse", path=path)
-        d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
-            slave_id, str(slave.pid), path, entries)), self._slave_failed,
-            errbackArgs=(request,))
-        return d
+
+        def browse():
+            path = self._path(request)
+            d = self._slaves(master, request).get_json(str(slave.pid), "/files/browse",
+                                                       path=path)
+            d.addCallbacks(lambda entries: Page(master, "Sandbox", BrowseElement(
+                slave_id, path, entries)), self._slave_failed,
+                errbackArgs=(request,))
+            return d
+
+        return sandbox_access(self.authorizer, request, master, browse)
 
     @app.route("/slaves/<slave_id>/tail", methods=["GET"])
     @leader_only
@@ -199,12 +257,18 @@ class MasterUI:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-        d = self._slaves(master).get_json(str(slave.pid), "/files/read", path=path, offset=-1)
-        d.addCallbacks(lambda _: Page(
-            master, path.rsplit("/", 1)[-1], TailElement(slave_id, str(slave.pid), path),
-            scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
-        return d
+
+        def tail():
+            path = self._path(request)
+            d = self._slaves(master, request).get_json(str(slave.pid), "/files/read",
+                                                       path=path, offset=-1)
+            d.addCallbacks(lambda _: Page(
+                master, path.rsplit("/", 1)[-1],
+                TailElement(slave_id, path),
+                scripts=["/static/pailer.js"]), self._slave_failed, errbackArgs=(request,))
+            return d
+
+        return sandbox_access(self.authorizer, request, master, tail)
 
     @app.route("/slaves/<slave_id>/files/read", methods=["GET"])
     @leader_only
@@ -216,18 +280,80 @@ class MasterUI:
         slave = master.slaves.get(slave_id)
         if slave is None:
             return text_error(request, 404, f"no slave {slave_id}")
-        path = self._path(request)
-        params = {"path": path, "offset": int_argument(request, "offset", 0, minimum=-1)}
-        length = int_argument(request, "length", None)
-        if length is not None:
-            params["length"] = length
-        d = self._slaves(master).get_json(str(slave.pid), "/files/read", **params)
-        d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
-                       errbackArgs=(request,))
-        return d
+
+        def read():
+            params = {"path": self._path(request),
+                      "offset": int_argument(request, "offset", 0, minimum=-1)}
+            length = int_argument(request, "length", None)
+            if length is not None:
+                params["length"] = length
+            d = self._slaves(master, request).get_json(str(slave.pid), "/files/read", **params)
+            d.addCallbacks(lambda answer: json_response(request, answer), self._slave_failed,
+                           errbackArgs=(request,))
+            return d
+
+        return sandbox_access(self.authorizer, request, master, read)
+
+    @app.route("/slaves/<slave_id>/files/download", methods=["GET"])
+    @leader_only
+    def download(self, request, master, slave_id):
+        """
+        The slave's C{/files/download} of C{path} relayed to the browser,
+        at the pace the browser reads (so the browser needs no way to the
+        slave, its certificate or its credentials of its own).
+        """
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            return text_error(request, 404, f"no slave {slave_id}")
+
+        def relay():
+            d = self._slaves(master, request).relay(
+                str(slave.pid), "/files/download", request, path=self._path(request))
+            d.addErrback(self._slave_failed, request)
+            return d
+
+        return sandbox_access(self.authorizer, request, master, relay)
 
     def resource(self):
         """
         The app as a Twisted web resource.
         """
         return self.app.resource()
+
+
+def _user(master, framework_id):
+    """
+    The user of the framework C{framework_id} (active or completed), or
+    L{None} when the master does not know it.
+    """
+    record = master.frameworks.get(framework_id) or next(
+        (f for f in master.completed_frameworks if f.id == framework_id), None)
+    return record.info.user if record is not None else None
+
+
+def _task_shown(master, view, record):
+    """
+    Whether the task C{record} is shown: its framework's, and its tasks,
+    may be viewed.
+    """
+    user = _user(master, record.task.framework_id.value)
+    return view.shows("view_frameworks", user) and view.shows("view_tasks", user)
+
+
+def visible_slave_state(slave_state, view):
+    """
+    A slave's own state as C{view} may see it: frameworks it may not view
+    left out, and the executors of those whose executors it may not view.
+    """
+    shown = dict(slave_state)
+    for key in ("frameworks", "completed_frameworks"):
+        kept = []
+        for framework in slave_state.get(key, ()):
+            user = framework.get("user")
+            if not view.shows("view_frameworks", user):
+                continue
+            if not view.shows("view_executors", user):
+                framework = dict(framework, executors=[], completed_executors=[])
+            kept.append(framework)
+        shown[key] = kept
+    return shown

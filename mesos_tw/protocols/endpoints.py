@@ -15,6 +15,8 @@ C{--advertise_ip} and C{--advertise_port}, else C{--ip} and the port bound.
 """
 
 from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mesos_tw.constants import LISTEN_BACKLOG
 
@@ -25,8 +27,11 @@ __all__ = [
     "advertised",
     "check_endpoint_options",
     "listen_description",
+    "listened",
     "server_endpoint",
 ]
+
+_log = Logger()
 
 #: How a node reaches another by default: TCP to the UPID's host and port.
 DEFAULT_CONNECT = "tcp:host={host}:port={port}:timeout=10"
@@ -60,6 +65,30 @@ def server_endpoint(reactor, description):
         return serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"cannot listen on {description!r}: {error}") from None
+
+
+def listened(d, program, description):
+    """
+    The Deferred C{d} of a daemon's C{listen} on C{description}, checked in
+    its C{startService}: a daemon that cannot listen (its port in use, say)
+    must not stay up doing nothing.  A failure already there (TCP, TLS and
+    UNIX sockets fail at once) raises C{SystemExit} with one line naming
+    what could not be bound, so that twistd exits with status 1; a later
+    one is logged, and C{d} fails with it.
+    """
+    outcome = []
+    d.addBoth(lambda result: outcome.append(result) or result)
+    if outcome and isinstance(outcome[0], Failure):
+        d.addErrback(lambda _: None)
+        raise SystemExit(f"{program}: cannot listen on {description}: "
+                         f"{outcome[0].getErrorMessage()}")
+
+    def later(failure):
+        _log.failure("{program} cannot listen on {description}", failure,
+                     program=program, description=description)
+        return failure
+
+    return d.addErrback(later)
 
 
 class ClientEndpoints:

@@ -34,13 +34,20 @@ class EnvelopeProtocol(Int32StringReceiver):
         we accepted.
     @ivar on_identified: called once, at the first frame that decodes (the
         listening port's L{mesos_tw.protocols.guard.ConnectionGuard} stops
-        counting the connection then), or L{None}.
+        counting the connection then, unless it counts connections until
+        they authenticate), or L{None}.
+    @ivar speaker: the sender of the first envelope that arrived: the only
+        sender the connection may speak for.
+    @ivar admission: the L{mesos_tw.protocols.guard.Admission} of an
+        accepted connection, or L{None}.
     @param clock: when given, a frame started and not finished within
         C{frame_timeout} seconds closes the connection.
     """
 
     log = Logger()
     on_identified = None
+    admission = None
+    speaker = None
 
     def __init__(self, node, peer=None, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES, clock=None,
                  frame_timeout=FRAME_TIMEOUT):

@@ -10,6 +10,7 @@ equivalent of libprocess's ``exited`` event.
 
 from twisted.internet.defer import succeed
 from twisted.internet.endpoints import connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -74,6 +75,24 @@ class IMessageNode(Interface):
         The UPIDs we have an open connection with now.
         """
 
+    def pin(upid):
+        """
+        C{upid} authenticated on its current connection: until that closes,
+        frames claiming to come from C{upid} on another are dropped, and it
+        no longer counts as an unauthenticated connection.
+        """
+
+    def unpin(upid):
+        """
+        C{upid}'s authentication ended: any connection may speak for it.
+        """
+
+    def admitted(upid):
+        """
+        C{upid} was let in without authenticating: its connection no longer
+        counts as an unauthenticated one.
+        """
+
 
 class _SniffingProtocol(Protocol):
     """
@@ -81,21 +100,21 @@ class _SniffingProtocol(Protocol):
     first byte says; with TLS, first a TLS connection (a handshake's first
     byte) carrying one of those, or (with downgrade support) a plain one.
 
-    @param identified: for the plain text inside a TLS connection, the
-        outer connection's place in the guard.
+    @param admission: for the plain text inside a TLS connection, the
+        outer connection's L{mesos_tw.protocols.guard.Admission}.
     """
 
-    def __init__(self, node, site, address, identified=None):
+    def __init__(self, node, site, address, admission=None):
         self._node = node
         self._site = site
         self._address = address
         self._inner = None
-        self._identified = identified
-        self._within_tls = identified is not None
+        self._admission = admission
+        self._within_tls = admission is not None
 
     def connectionMade(self):
-        if self._identified is None:
-            self._identified = self._node.guard.admit(self.transport)
+        if self._admission is None:
+            self._admission = self._node.guard.admit(self.transport)
 
     def _tls_layer(self, data):
         """
@@ -104,23 +123,23 @@ class _SniffingProtocol(Protocol):
         support; without, it is refused and closed).
         """
         if data[0] == TLS_HANDSHAKE_BYTE:
-            inner = _SniffingProtocol(self._node, self._site, self._address, self._identified)
+            inner = _SniffingProtocol(self._node, self._site, self._address, self._admission)
             return self._node.tls_factory().wrap(inner, self._address)
         if self._node.tls.support_downgrade:
             return None
         self._node.log.warn("Refusing a plain-text connection from {address}: this port "
                             "speaks TLS only", address=self._address)
         self.transport.abortConnection()
-        self._identified()
-        self._identified = None
+        self._admission.release()
+        self._admission = None
         return None
 
     def dataReceived(self, data):
-        if self._identified is None:
+        if self._admission is None:
             return
         if self._inner is None and self._node.tls.enabled and not self._within_tls:
             self._inner = self._tls_layer(data)
-            if self._identified is None:
+            if self._admission is None:
                 return
             if self._inner is not None:
                 self._inner.makeConnection(self.transport)
@@ -129,25 +148,31 @@ class _SniffingProtocol(Protocol):
         if self._inner is None:
             if data[0] < _FIRST_HTTP_BYTE or self._site is None:
                 self._inner = self._node.new_protocol()
+                self._inner.admission = self._admission
             else:
                 self._inner = self._site.buildProtocol(self._address)
             if hasattr(self._inner, "on_identified"):
-                self._inner.on_identified = self._identified
+                self._inner.on_identified = self._admission.identified
             else:
-                self._identified()
+                self._admission.identified()
             self._inner.makeConnection(self.transport)
         self._inner.dataReceived(data)
 
     def connectionLost(self, reason):
-        if self._identified is not None:
-            self._identified()
+        if self._admission is not None:
+            self._admission.release()
         if self._inner is not None:
             self._inner.connectionLost(reason)
 
 
+@implementer(IProtocolNegotiationFactory)
 class _Given(Factory):
     """
     Gives the protocol it was last given.
+
+    It answers ALPN with HTTP/1.1: clients such as curl and browsers offer
+    C{h2} and C{http/1.1}, and Twisted's TLS fails a handshake whose
+    offered protocols it finds none of (frames' clients offer none).
     """
 
     noisy = False
@@ -155,6 +180,12 @@ class _Given(Factory):
 
     def buildProtocol(self, address):
         return self.given
+
+    def acceptableProtocols(self):
+        """
+        The one protocol we agree to over ALPN.
+        """
+        return [b"http/1.1"]
 
 
 class _TLSServerFactory(TLSMemoryBIOFactory):
@@ -222,6 +253,7 @@ class MessageNode:
         self.client_endpoints = client_endpoints or ClientEndpoints(
             reactor, source_host=source_host)
         self._connections = {}
+        self._pinned = {}
         self._connecting = {}
         self._pending = {}
         self._port = None
@@ -320,9 +352,27 @@ class MessageNode:
     def frame_received(self, protocol, sender, message):
         """
         Called by a protocol for each message it decodes.
+
+        A connection speaks for one process, the first sender it carried
+        (libprocess lets any frame name any sender): a frame claiming
+        another is dropped.  A frame claiming a L{pin}ned process on any
+        connection but the one it was pinned to is dropped too.
         """
         if protocol.peer is None:
             protocol.peer = sender
+        if protocol.speaker is None:
+            protocol.speaker = sender
+        elif sender != protocol.speaker:
+            self.log.warn("Dropping {name} claiming to be from {sender}: its connection "
+                          "speaks for {speaker}", name=message.DESCRIPTOR.full_name,
+                          sender=str(sender), speaker=str(protocol.speaker))
+            return
+        pinned = self._pinned.get(sender)
+        if pinned is not None and pinned is not protocol:
+            self.log.warn("Dropping {name} from {sender}: {sender} authenticated on another "
+                          "connection, which is still open", name=message.DESCRIPTOR.full_name,
+                          sender=str(sender))
+            return
         if self._connections.get(protocol.peer) is not protocol:
             # The newest connection from a peer is the one to answer on.
             self._connections[protocol.peer] = protocol
@@ -335,11 +385,42 @@ class MessageNode:
             self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
                              name=message.DESCRIPTOR.full_name, sender=str(sender))
 
+    def pin(self, upid):
+        """
+        C{upid} authenticated on its current connection: until that closes,
+        what claims to come from C{upid} on any other is dropped (so an
+        authenticated process cannot be impersonated), and the connection
+        no longer counts against its address's cap of unauthenticated ones.
+        """
+        connection = self._connections.get(upid)
+        if connection is None:
+            return
+        self._pinned[upid] = connection
+        self.admitted(upid)
+
+    def unpin(self, upid):
+        """
+        C{upid}'s authentication ended (it is authenticating again).
+        """
+        self._pinned.pop(upid, None)
+
+    def admitted(self, upid):
+        """
+        C{upid}, on its current connection, was let in without
+        authenticating (authentication is not required of its kind): the
+        connection no longer counts against its address's cap.
+        """
+        admission = getattr(self._connections.get(upid), "admission", None)
+        if admission is not None:
+            admission.release()
+
     def connection_lost(self, protocol):
         """
         Called by a protocol when its connection closes.
         """
         peer = protocol.peer
+        if peer is not None and self._pinned.get(peer) is protocol:
+            del self._pinned[peer]
         if peer is not None and self._connections.get(peer) is protocol:
             del self._connections[peer]
             self._tell_lost(peer)

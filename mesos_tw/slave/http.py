@@ -11,7 +11,7 @@ also served at C{/<name>}, and a trailing slash does not matter.
 
 from klein import Klein
 
-from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_of
+from mesos_tw.authorization.checks import approved_or_forbidden, sandbox_access
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.slave.executor_api import ExecutorAPI
 from mesos_tw.slave.files import SandboxFiles
@@ -144,20 +144,10 @@ class SlaveHTTP:
 
     def _sandbox(self, request, then):
         """
-        C{then()} if the caller may read what the C{path} argument names:
-        a sandbox (C{access_sandboxes}, asked about its framework's user)
-        or the slave's log (C{access_mesos_logs}).
+        C{then()} if the caller may read what the C{path} argument names
+        (L{sandbox_access}).
         """
-        path = request.args.get(b"path", [b""])[0].decode("utf-8", "replace")
-        if path.rstrip("/") == "/slave/log":
-            return self._approved(request, "access_mesos_logs", None, then)
-        found = sandbox_of(path)
-        framework = self.slave.frameworks.get(found[0]) if found else None
-        if framework is None and found:
-            framework = next((f for f in self.slave.completed_frameworks
-                              if f.id == found[0]), None)
-        user = framework.info.user if framework is not None else None
-        return self._approved(request, "access_sandboxes", user, then)
+        return sandbox_access(self.authorizer, request, self.slave, then)
 
     def resource(self):
         """

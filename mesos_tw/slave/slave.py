@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections import deque
 
-from twisted.internet.defer import gatherResults, maybeDeferred
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -172,6 +172,7 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         self.id = None
         self.master = None
         self.registration = DISCONNECTED
+        self._ended = None
         self.start_time = reactor.seconds()
         self.frameworks = {}
         self.completed_frameworks = deque(maxlen=constants.MAX_COMPLETED_FRAMEWORKS)
@@ -260,12 +261,34 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
 
     def stop(self):
         """
-        Leave the cluster cleanly: unregister and kill every executor (so
-        a later start recovers nothing, and registers as a new slave).
+        Shut down (Mesos's C{Slave::shutdown}: C{SIGUSR1}, the master's
+        C{ShutdownMessage}): unregister and kill every executor, so a
+        later start recovers nothing and registers as a new slave.
 
         @return: a Deferred that fires when the executors are gone.
         """
-        if self.registration == REGISTERED:
+        return self._end(everything=True)
+
+    def terminate(self):
+        """
+        Stop this process but leave the checkpointing frameworks' executors
+        running (Mesos's C{Slave::finalize}: a C{SIGTERM}, a stop before an
+        upgrade): nothing is unregistered or forgotten, so the next start
+        recovers them.  Executors of frameworks that do not checkpoint
+        could not be recovered: they are killed.
+
+        @return: a Deferred that fires when those executors are gone.
+        """
+        return self._end(everything=False)
+
+    def _end(self, everything):
+        if self._ended is not None:
+            # Already ending (the master's ShutdownMessage, then twistd
+            # stopping): wait for the same end.
+            waiter = Deferred()
+            self._ended.addBoth(lambda result: (waiter.callback(None), result)[1])
+            return waiter
+        if everything and self.registration == REGISTERED:
             self.node.send(self.master, internal.UnregisterSlaveMessage(
                 slave_id=mesos_pb2.SlaveID(value=self.id)))
             # The master forgets this id: the next start registers afresh.
@@ -281,12 +304,14 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         for framework in list(self.frameworks.values()):
             for executor in list(framework.executors.values()):
                 executor.cancel_timers()
-                kills.append(self._destroy_container(framework, executor))
+                if everything or not framework.info.checkpoint:
+                    kills.append(self._destroy_container(framework, executor))
         d = gatherResults(kills, consumeErrors=True)
         # An isolator may have a process of its own to stop (a launcher).
         stop_isolator = getattr(self.isolator, "stop", None)
         if stop_isolator is not None:
             d.addBoth(lambda _: stop_isolator())
+        self._ended = d
         return d
 
     # Registration.

@@ -3,6 +3,7 @@
 """
 
 import os
+import signal
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -37,6 +38,7 @@ from mesos_tw.protocols.endpoints import (
     advertised,
     check_endpoint_options,
     listen_description,
+    listened,
     server_endpoint,
 )
 from mesos_tw.slave._recovery import RECOVER_MODES
@@ -228,11 +230,18 @@ class SlaveService(Service):
     @param log_dir: where to write the log (C{--log_dir}), served as
         C{/slave/log}; L{None} for no log file (mesos-local's slaves share
         its master's).
+    @param standalone: the service is the process (C{twistd mesos-slave}),
+        as Mesos's agent is: stopping it (C{SIGTERM}) leaves the
+        checkpointing frameworks' executors running for the next start to
+        recover (L{Slave.terminate}), and C{SIGUSR1} shuts the slave down
+        (L{Slave.stop}: it unregisters and kills every executor), then
+        stops the process.  Otherwise (mesos-local's slaves, tests)
+        stopping the service shuts the slave down.
     @ivar listening: fires with the listening port once bound.
     """
 
     def __init__(self, options, reactor, detector=None, work_dir=None, port=None,
-                 log_dir=None):
+                 log_dir=None, standalone=False):
         self.options = options
         self.reactor = reactor
         self.detector = detector or detector_for(
@@ -243,6 +252,8 @@ class SlaveService(Service):
         self.node = None
         self.log = LogDirectory(log_dir, "mesos-slave.log") if log_dir else None
         self.listening = Deferred()
+        self.standalone = standalone
+        self._previous_sigusr1 = None
 
     def startService(self):
         """
@@ -277,7 +288,10 @@ class SlaveService(Service):
                            options["http_credentials_message"],
                            options["slave_http_authentication_required"], "mesos-agent",
                            slave_realm)
-        d = self.node.listen(endpoint, BoundedSite(resource, self.reactor))
+        d = listened(self.node.listen(endpoint, BoundedSite(resource, self.reactor)),
+                     "mesos-slave", description)
+        if self.standalone:
+            self._previous_sigusr1 = (signal.signal(signal.SIGUSR1, self._sigusr1),)
 
         def started(port):
             self.slave.start()
@@ -286,12 +300,33 @@ class SlaveService(Service):
         d.addCallback(started)
         d.chainDeferred(self.listening)
 
+    def _sigusr1(self, number, frame):
+        # A signal handler runs between two bytecodes of whatever the
+        # reactor was doing: do the work in the reactor's own turn.
+        self.reactor.callFromThread(self.shut_down, "Received SIGUSR1 signal")
+
+    def shut_down(self, why):
+        """
+        Mesos's explicit shutdown (C{SIGUSR1}): unregister, kill every
+        executor, forget the slave id, then stop the process.
+        """
+        self.slave.log.warn("{why}; unregistering and shutting down", why=why)
+        d = self.slave.stop()
+        d.addBoth(lambda _: self.reactor.stop())
+        return d
+
     def stopService(self):
         """
-        Unregister, kill executors, close the port.
+        Stop the slave (L{Slave.terminate} when C{standalone}, else
+        L{Slave.stop}), close the port.
         """
         super().stopService()
-        d = self.slave.stop() if self.slave is not None else None
+        if self._previous_sigusr1 is not None:
+            signal.signal(signal.SIGUSR1, self._previous_sigusr1[0] or signal.SIG_DFL)
+            self._previous_sigusr1 = None
+        d = None
+        if self.slave is not None:
+            d = self.slave.terminate() if self.standalone else self.slave.stop()
         if d is not None:
             d.addBoth(lambda _: self.node.stop())
         if self.log is not None:
@@ -308,4 +343,4 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
-    return SlaveService(options, reactor, log_dir=options["log_dir"])
+    return SlaveService(options, reactor, log_dir=options["log_dir"], standalone=True)

@@ -37,6 +37,8 @@ class MemoryNode:
         self.receiver = receiver
         self.max_frame_bytes = max_frame_bytes
         self.sent = []
+        #: The UPIDs pinned to their connection (authenticated).
+        self.pinned = set()
         #: Set when the network crashed this node: it sends nothing more.
         self.crashed = False
 
@@ -68,6 +70,24 @@ class MemoryNode:
         The UPIDs we have an open connection with.
         """
         return self.network.peers_of(self.upid)
+
+    def pin(self, upid):
+        """
+        Record that C{upid} authenticated (in memory every sender is who it
+        says it is, so there is nothing to enforce).
+        """
+        self.pinned.add(upid)
+
+    def unpin(self, upid):
+        """
+        Forget that C{upid} authenticated.
+        """
+        self.pinned.discard(upid)
+
+    def admitted(self, upid):
+        """
+        Nothing to do: in memory no connection counts against a cap.
+        """
 
     def sent_of(self, cls):
         """

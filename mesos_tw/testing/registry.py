@@ -3,7 +3,7 @@ A record of removed slaves whose reads and writes the test answers: for
 unit tests of what the master does while the record is slow or failing.
 """
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
 from mesos_tw.master.registry import IRemovedSlaves
@@ -17,15 +17,40 @@ class ScriptedRemovedSlaves:
     An L{IRemovedSlaves} whose every L{load} and L{add} waits until the test
     settles it.
 
+    Admissions are recorded at once (L{admitted}) unless L{held_admissions}
+    is a list (then they wait there, C{(info, Deferred)}, for the test to
+    fire); L{load_admitted} fires at once.
+
     @ivar ids: what a settled L{load} fires with; a settled L{add} adds to it.
     @ivar loads: the unsettled loads' Deferreds, oldest first.
     @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
+    @ivar admitted: C{{slave_id: SlaveInfo}} admitted.
     """
 
     def __init__(self, ids=()):
         self.ids = set(ids)
         self.loads = []
         self.adds = []
+        self.admitted = {}
+        self.held_admissions = None
+
+    def admit(self, info):
+        """
+        Recorded at once, or held in L{held_admissions}.
+        """
+        if self.held_admissions is not None:
+            d = Deferred()
+            self.held_admissions.append((info, d))
+            return d
+        self.admitted[info.id.value] = info
+        return succeed(None)
+
+    def load_admitted(self):
+        """
+        Fires at once with the admitted slaves not removed.
+        """
+        return succeed({slave_id: info for slave_id, info in self.admitted.items()
+                        if slave_id not in self.ids})
 
     def load(self):
         """

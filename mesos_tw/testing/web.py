@@ -24,6 +24,12 @@ class ProducerRequest(DummyRequest):
         super().__init__(*args, **kwargs)
         self.transport = self.channel = StringTransport()
 
+    def isSecure(self):
+        """
+        Whether it came over TLS: in memory, never.
+        """
+        return False
+
     def registerProducer(self, producer, streaming):
         """
         Keep the producer.

@@ -8,13 +8,16 @@ killed test run, and L{ZooKeeperServer.kill} / L{ZooKeeperEnsemble.stop}
 end every process started here.
 """
 
+import collections
 import ctypes
+import fcntl
 import os
 import random
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
@@ -73,17 +76,54 @@ def zookeeper_classpath(java_dir=JAVA_DIR):
 LISTEN_PORTS = range(10000, 32000)
 
 
+#: Where the processes choosing ports here reserve each port they hand
+#: out: a lock on a file named for it, held while the process runs (its
+#: L{RESERVED} latest ports).  A port is free when chosen but is bound only
+#: once its daemon has started, seconds later on a loaded machine; without
+#: the reservation, another test process (trial --jobs, or another
+#: checkout's suite) could choose it meanwhile, and one daemon would fail.
+RESERVATIONS = os.path.join(tempfile.gettempdir(), "mesos_tw-test-ports")
+
+#: How many of its latest ports a process keeps reserved.
+RESERVED = 200
+
+_reservations = collections.deque()
+
+
+def _reserve(port):
+    """
+    Reserve C{port} for this process: L{True} if it now is, L{False} if
+    another process (or this one, earlier) holds it.  Where reservations
+    cannot be made (an unwritable temporary directory), L{True}.
+    """
+    try:
+        os.makedirs(RESERVATIONS, exist_ok=True)
+        reservation = os.open(os.path.join(RESERVATIONS, str(port)), os.O_RDONLY | os.O_CREAT)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(reservation, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(reservation)
+        return False
+    _reservations.append(reservation)
+    while len(_reservations) > RESERVED:
+        os.close(_reservations.popleft())
+    return True
+
+
 def free_ports(count):
     """
-    C{count} different loopback ports, each free right now, chosen at
-    random from L{LISTEN_PORTS}.  All are held until all are chosen, so a
-    server's ports never collide with each other's.
+    C{count} different loopback ports, each free right now and reserved
+    for this process (see L{RESERVATIONS}), chosen at random from
+    L{LISTEN_PORTS}.  All are held until all are chosen, so a server's
+    ports never collide with each other's.
     """
     held, ports = [], []
     try:
         while len(ports) < count:
             port = random.choice(LISTEN_PORTS)
-            if port in ports:
+            if port in ports or not _reserve(port):
                 continue
             probe = socket.socket()
             try:

@@ -2,18 +2,25 @@
 How the master's UI reads a slave's own HTTP endpoints (its state and its
 sandbox files): the slave pages are rendered by the master, which asks the
 slave, so the browser only ever talks to the master it opened (no
-cross-origin requests, no slave addresses it cannot reach).
+cross-origin requests, no slave addresses it cannot reach, no slave
+certificates or credentials of its own); downloads are relayed at the pace
+the browser reads.
 """
 
 import json
 from urllib.parse import urlencode
 
 from treq.client import HTTPClient
-from twisted.web.client import Agent
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.web.client import Agent, ResponseDone
+from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-__all__ = ["SlaveUnavailable", "SlaveClient", "slave_url"]
+__all__ = ["BodyRelay", "SlaveUnavailable", "SlaveClient", "slave_url"]
 
 #: Seconds a slave has to answer the master's UI before the page says so.
 SLAVE_TIMEOUT = 10.0
@@ -115,3 +122,84 @@ class SlaveClient:
         d.addCallbacks(read, unreachable)
         d.addCallback(decode)
         return d
+
+    def relay(self, pid, endpoint, request, **params):
+        """
+        GET C{endpoint} (with query C{params}) on slave C{pid} and write its
+        body to C{request} as it arrives, pausing the slave's response while
+        C{request}'s client does not read.
+
+        @return: a Deferred firing (with C{b""}) once it is all written, or
+            failing with L{SlaveUnavailable} when the slave did not answer
+            200 (nothing was written then).
+        """
+        url = slave_url(pid, endpoint, self.scheme, **params)
+        d = self.http.get(url, headers=self.headers, timeout=self.timeout,
+                          reactor=self.reactor, unbuffered=True)
+
+        def unreachable(failure):
+            reason = failure.getErrorMessage() or failure.type.__name__
+            raise SlaveUnavailable(502, f"slave {pid} did not answer: {reason}")
+
+        def refused(body, code):
+            text = body.decode("utf-8", "replace").strip()
+            raise SlaveUnavailable(code if 400 <= code < 500 else 502,
+                                   text or f"slave {pid} answered {code}")
+
+        def answered(response):
+            if response.code != 200:
+                return response.content().addCallback(refused, response.code)
+            for name in (b"content-type", b"content-disposition"):
+                values = response.headers.getRawHeaders(name)
+                if values:
+                    request.setHeader(name, values[0])
+            if isinstance(response.length, int):
+                request.setHeader(b"content-length", b"%d" % response.length)
+            done = Deferred()
+            response.deliverBody(BodyRelay(request, done, f"{url}"))
+            return done
+
+        d.addCallbacks(answered, unreachable)
+        return d
+
+
+@implementer(IPushProducer)
+class BodyRelay(Protocol):
+    """
+    Writes a response's body to a request as it arrives; the request's
+    client pausing pauses the response (its connection stops being read).
+
+    @param done: fired with C{b""} when the body has ended.
+    """
+
+    log = Logger()
+
+    def __init__(self, request, done, source):
+        self.request = request
+        self.done = done
+        self.source = source
+
+    def connectionMade(self):
+        self.request.registerProducer(self, True)
+
+    def dataReceived(self, data):
+        self.request.write(data)
+
+    def connectionLost(self, reason):
+        self.request.unregisterProducer()
+        if not reason.check(ResponseDone, PotentialDataLoss):
+            # Cut short: close the browser's connection rather than let a
+            # partial file look whole.
+            self.log.warn("Relaying {source} failed: {error}", source=self.source,
+                          error=reason.getErrorMessage())
+            self.request.transport.loseConnection()
+        self.done.callback(b"")
+
+    def pauseProducing(self):
+        self.transport.pauseProducing()
+
+    def resumeProducing(self):
+        self.transport.resumeProducing()
+
+    def stopProducing(self):
+        self.transport.stopProducing()

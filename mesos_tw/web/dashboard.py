@@ -11,6 +11,7 @@ from itertools import islice
 from twisted.python.filepath import FilePath
 from twisted.web.template import Element, XMLFile, renderer, tags
 
+from mesos_tw.authorization.checks import EVERYTHING
 from mesos_tw.resources import Resources
 from mesos_tw.web.history import utilization_chart
 from mesos_tw.web.layout import (
@@ -55,12 +56,15 @@ class DashboardElement(Element):
     @param history: a L{UtilizationHistory}.
     @param held: what each framework holds, by id (as the metrics summed
         it).
+    @param view: the L{ReadView} of the user: frameworks it may not view
+        are left out.
     """
 
     loader = XMLFile(TEMPLATES.child("dashboard.xml"))
 
-    def __init__(self, master, metrics, history, held):
+    def __init__(self, master, metrics, history, held, view=EVERYTHING):
         super().__init__()
+        self.view = view
         self.master = master
         self.state = master.state_fields()
         self.metrics = metrics
@@ -115,7 +119,7 @@ class DashboardElement(Element):
         """
         One row per framework.
         """
-        for record in self.master.frameworks.values():
+        for record in filter(self.view.framework, self.master.frameworks.values()):
             framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used = framework["used_resources"]
             # A framework with a UI of its own (mesos-services' services

@@ -14,7 +14,7 @@ from twisted.web.template import Element, XMLFile, flattenString, renderer, tags
 from mesos_tw.web.json import int_argument
 
 __all__ = ["Page", "PagedElement", "Pager", "TEMPLATES", "amount", "attributes_text",
-           "browse_link", "tail_link", "used_of_total", "when"]
+           "browse_link", "download_link", "tail_link", "used_of_total", "when"]
 
 TEMPLATES = FilePath(os.path.dirname(os.path.abspath(__file__))).child("templates")
 
@@ -54,6 +54,15 @@ def browse_link(slave_id, path):
     The sandbox browser's URL for directory C{path} on slave C{slave_id}.
     """
     return f"/ui/slaves/{quote(slave_id)}/browse?" + urlencode({"path": path})
+
+
+def download_link(slave_id, path):
+    """
+    The URL, on the master, of a download of file C{path} on slave
+    C{slave_id} (the master relays it, so the browser needs no way to the
+    slave of its own).
+    """
+    return f"/ui/slaves/{quote(slave_id)}/files/download?" + urlencode({"path": path})
 
 
 def tail_link(slave_id, path):

@@ -5,6 +5,7 @@ The UI's list pages, rendered from the master's own state: frameworks
 
 from twisted.web.template import Element, XMLFile, renderer
 
+from mesos_tw.authorization.checks import EVERYTHING
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from mesos_tw.web.dashboard import dominant_share
@@ -27,22 +28,25 @@ class FrameworksElement(Element):
     @param metrics: its metrics snapshot (for the cluster's totals).
     @param held: what each framework holds, by id (as the metrics summed
         it).
+    @param view: the L{ReadView} of the user: frameworks it may not view
+        are left out.
     """
 
     loader = XMLFile(TEMPLATES.child("frameworks.xml"))
 
-    def __init__(self, master, metrics, held):
+    def __init__(self, master, metrics, held, view=EVERYTHING):
         super().__init__()
         self.master = master
         self.metrics = metrics
         self.held = held
+        self.view = view
 
     @renderer
     def frameworks(self, request, tag):
         """
         One row per registered framework.
         """
-        for record in self.master.frameworks.values():
+        for record in filter(self.view.framework, self.master.frameworks.values()):
             framework = record.summary_json(used=self.held.get(record.id, Resources()))
             used, offered = framework["used_resources"], framework["offered_resources"]
             yield tag.clone().fillSlots(
@@ -59,7 +63,7 @@ class FrameworksElement(Element):
         """
         One row per completed framework.
         """
-        for record in self.master.completed_frameworks:
+        for record in filter(self.view.framework, self.master.completed_frameworks):
             framework = record.summary_json()
             yield tag.clone().fillSlots(
                 id=framework["id"], name=framework["name"], user=framework["user"],

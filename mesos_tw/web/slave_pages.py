@@ -12,9 +12,8 @@ from urllib.parse import quote
 
 from twisted.web.template import Element, XMLFile, renderer, tags
 
-from mesos_tw.web.agents import slave_url
 from mesos_tw.web.layout import (
-    TEMPLATES, amount, attributes_text, browse_link, tail_link, when)
+    TEMPLATES, amount, attributes_text, browse_link, download_link, tail_link, when)
 
 __all__ = ["BrowseElement", "ExecutorElement", "SlaveElement", "TailElement",
            "executor_link", "find_executor"]
@@ -220,10 +219,9 @@ class BrowseElement(Element):
 
     loader = XMLFile(TEMPLATES.child("browse.xml"))
 
-    def __init__(self, slave_id, slave_pid, path, entries):
+    def __init__(self, slave_id, path, entries):
         super().__init__()
         self.slave_id = slave_id
-        self.slave_pid = slave_pid
         self.path = path
         self.entries_json = entries
 
@@ -255,7 +253,7 @@ class BrowseElement(Element):
             directory = entry["mode"].startswith("d")
             path = entry["path"]
             download = "" if directory else tags.a(
-                href=slave_url(self.slave_pid, "/files/download", path=path),
+                href=download_link(self.slave_id, path),
                 download=os.path.basename(path))("download")
             yield tag.clone().fillSlots(
                 name=posixpath.basename(path) + ("/" if directory else ""),
@@ -272,10 +270,9 @@ class TailElement(Element):
 
     loader = XMLFile(TEMPLATES.child("tail.xml"))
 
-    def __init__(self, slave_id, slave_pid, path):
+    def __init__(self, slave_id, path):
         super().__init__()
         self.slave_id = slave_id
-        self.slave_pid = slave_pid
         self.path = path
 
     @renderer
@@ -286,5 +283,5 @@ class TailElement(Element):
         return tag.fillSlots(
             slave=self.slave_id, path=self.path,
             directory=browse_link(self.slave_id, posixpath.dirname(self.path)),
-            download=slave_url(self.slave_pid, "/files/download", path=self.path),
+            download=download_link(self.slave_id, self.path),
             read=f"/ui/slaves/{quote(self.slave_id)}/files/read")

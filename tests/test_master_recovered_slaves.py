@@ -1,0 +1,347 @@
+"""
+Tests for the registry of admitted slaves and C{--slave_reregister_timeout}
+(after Mesos's C{MasterTest}s RecoveredSlaveReregisters,
+UnreachableTaskAfterFailover, RecoveredSlaveCanReregister and
+RecoveredSlaveReregisterThenUnreachableRace): a master records each slave
+it admits before answering it; a newly elected master expects the slaves
+the registry lists, and removes, as unreachable, those that do not
+re-register in time.  Two masters take turns on one in-memory registry,
+over an in-memory network, on a fake clock.
+"""
+
+from twisted.internet.task import Clock
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from mesos_tw.master.master import Master
+from mesos_tw.master.registry import MemoryRemovedSlaves
+from mesos_tw.protocols import mesos_pb2
+from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.master import MASTER, slave_info, task_info
+from mesos_tw.testing.network import MemoryNetwork
+from mesos_tw.testing.peers import RecordingPeer
+from mesos_tw.testing.registry import ScriptedRemovedSlaves
+
+TIMEOUT = 600.0
+Capability = mesos_pb2.FrameworkInfo.Capability
+
+
+class FailoverTestCase(SynchronousTestCase):
+    """
+    A master on a shared registry that can fail over to a new one; a
+    slave and a scheduler.
+    """
+
+    registry_class = MemoryRemovedSlaves
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.registry = self.registry_class()
+        self.master = self.start_master()
+        self.slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        self.scheduler = RecordingPeer(self.network, UPID("scheduler", "127.0.0.1", 6000))
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def start_master(self):
+        """
+        A master leading on the shared registry.
+        """
+        master = Master(self.clock, self.network.node(MASTER), os_pid=42,
+                        registry=self.registry, slave_reregister_timeout=TIMEOUT)
+        master.start()
+        self.addCleanup(master.stop)
+        return master
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def fail_over(self):
+        """
+        The leading master dies; a new one is elected on the same registry.
+        """
+        self.master.stop()
+        self.network.crash(MASTER)
+        self.turn()
+        self.master = self.start_master()
+        self.turn()
+
+    def running_task(self, capabilities=()):
+        """
+        Register the slave and a framework, and launch t1 on the slave;
+        its slave id and framework id.
+        """
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        slave_id = self.slave.last(internal.SlaveRegisteredMessage).slave_id.value
+        self.framework = mesos_pb2.FrameworkInfo(user="u", name="f", failover_timeout=3600)
+        for capability in capabilities:
+            self.framework.capabilities.add(type=capability)
+        self.scheduler.send(MASTER, internal.RegisterFrameworkMessage(framework=self.framework))
+        self.turn()
+        framework_id = self.scheduler.last(internal.FrameworkRegisteredMessage).framework_id
+        self.framework.id.CopyFrom(framework_id)
+        offer = self.scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.scheduler.send(MASTER, internal.LaunchTasksMessage(
+            framework_id=framework_id, offer_ids=[offer.id],
+            tasks=[task_info("t1", slave_id)]))
+        self.turn()
+        return slave_id, framework_id.value
+
+    def scheduler_fails_over(self):
+        """
+        The scheduler re-registers with the new master.
+        """
+        self.scheduler.send(MASTER, internal.ReregisterFrameworkMessage(
+            framework=self.framework, failover=False))
+        self.turn()
+
+    def slave_reregisters(self, slave_id, tasks=("t1",)):
+        """
+        The slave re-registers with C{tasks} running.
+        """
+        message = internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info())
+        for task_id in tasks:
+            message.tasks.add(
+                name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+                framework_id=self.framework.id, slave_id=mesos_pb2.SlaveID(value=slave_id),
+                state=mesos_pb2.TASK_RUNNING)
+        self.slave.send(MASTER, message)
+        self.turn()
+
+    def reconcile(self, slave_id):
+        """
+        The scheduler reconciles t1 (on C{slave_id}); the updates it got.
+        """
+        before = len(self.scheduler.of(internal.StatusUpdateMessage))
+        self.scheduler.send(MASTER, internal.ReconcileTasksMessage(
+            framework_id=self.framework.id, statuses=[mesos_pb2.TaskStatus(
+                task_id=mesos_pb2.TaskID(value="t1"), state=mesos_pb2.TASK_RUNNING,
+                slave_id=mesos_pb2.SlaveID(value=slave_id))]))
+        self.turn()
+        return [m.update.status for m in self.scheduler.of(internal.StatusUpdateMessage)[before:]]
+
+
+class AdmissionTests(FailoverTestCase):
+    """
+    Each slave is recorded as admitted before it is answered.
+    """
+
+    def test_registration_admitted(self):
+        """
+        A registered slave is in the registry, with its info and its id.
+        """
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        slave_id = self.slave.last(internal.SlaveRegisteredMessage).slave_id.value
+        admitted = self.successResultOf(self.registry.load_admitted())
+        self.assertEqual(list(admitted), [slave_id])
+        self.assertEqual((admitted[slave_id].hostname, admitted[slave_id].id.value),
+                         ("host1", slave_id))
+
+    def test_unknown_reregistration_admitted(self):
+        """
+        A slave the registry does not list that re-registers (an earlier
+        leader did not record it) is admitted too.
+        """
+        self.framework = mesos_pb2.FrameworkInfo(user="u", name="f")
+        self.slave_reregisters("S-unlisted", tasks=())
+        self.assertEqual(len(self.slave.of(internal.SlaveReregisteredMessage)), 1)
+        self.assertEqual(list(self.successResultOf(self.registry.load_admitted())),
+                         ["S-unlisted"])
+
+    def test_removal_unadmits(self):
+        """
+        A removed slave is no longer listed as admitted.
+        """
+        slave_id, _ = self.running_task()
+        self.slave.send(MASTER, internal.UnregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id)))
+        self.turn()
+        self.assertEqual(self.successResultOf(self.registry.load_admitted()), {})
+
+
+class RecoveredSlaveTests(FailoverTestCase):
+    """
+    A new leader and the slaves the registry lists.
+    """
+
+    def test_recovered_slave_reregisters(self):
+        """
+        A listed slave that re-registers in time is kept, with its task,
+        after the timeout (RecoveredSlaveReregisters).
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.assertEqual(list(self.master.recovered_slaves), [slave_id])
+        self.scheduler_fails_over()
+        self.slave_reregisters(slave_id)
+        self.assertEqual(self.master.recovered_slaves, {})
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.assertIn(slave_id, self.master.slaves)
+        self.assertEqual(self.master.task_state_name(self.framework.id.value, "t1"),
+                         "TASK_RUNNING")
+        self.assertEqual(self.scheduler.of(internal.LostSlaveMessage), [])
+        self.assertEqual(self.slave.of(internal.ShutdownMessage), [])
+        self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 0)
+
+    def test_unreachable_task_after_failover(self):
+        """
+        A listed slave that does not re-register: until the timeout a
+        reconciliation of its task gets no answer (it may bring it); then
+        it is removed as unreachable: frameworks hear slaveLost, no update
+        is sent unasked, and a reconciliation answers TASK_LOST
+        (UnreachableTaskAfterFailover).
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.scheduler_fails_over()
+        self.assertEqual(self.reconcile(slave_id), [])
+        self.clock.advance(TIMEOUT - 1)
+        self.turn()
+        self.assertEqual(self.scheduler.of(internal.LostSlaveMessage), [])
+        self.clock.advance(1)
+        self.turn()
+        self.assertEqual([m.slave_id.value for m in self.scheduler.of(internal.LostSlaveMessage)],
+                         [slave_id])
+        self.assertEqual(self.scheduler.of(internal.StatusUpdateMessage), [])
+        self.assertEqual([(s.state, s.reason) for s in self.reconcile(slave_id)],
+                         [(mesos_pb2.TASK_LOST, mesos_pb2.TaskStatus.REASON_RECONCILIATION)])
+        self.assertIn(slave_id, self.successResultOf(self.registry.load()))
+        self.assertEqual(self.successResultOf(self.registry.load_admitted()), {})
+        self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 1)
+
+    def test_partition_aware_framework_hears_unreachable(self):
+        """
+        For a partition-aware framework the task of such a slave is
+        TASK_UNREACHABLE.
+        """
+        slave_id, _ = self.running_task(capabilities=[Capability.PARTITION_AWARE])
+        self.fail_over()
+        self.scheduler_fails_over()
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.assertEqual([s.state for s in self.reconcile(slave_id)],
+                         [mesos_pb2.TASK_UNREACHABLE])
+
+    def test_removed_recovered_slave_is_shut_down(self):
+        """
+        The slave coming back after its removal is told to shut down, as
+        any slave this master removed (Mesos 1.x admits it back:
+        RecoveredSlaveCanReregister).
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.slave_reregisters(slave_id)
+        self.assertEqual(len(self.slave.of(internal.ShutdownMessage)), 1)
+        self.assertNotIn(slave_id, self.master.slaves)
+
+    def test_next_leader_does_not_expect_it_again(self):
+        """
+        A third leader neither expects the removed slave nor, when it
+        comes back, admits it.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.fail_over()
+        self.assertEqual(self.master.recovered_slaves, {})
+
+
+class ScriptedFailoverTestCase(FailoverTestCase):
+    """
+    The same, on a registry whose writes the test settles.
+    """
+
+    registry_class = ScriptedRemovedSlaves
+
+    def start_master(self):
+        """
+        A master that has read the registry.
+        """
+        master = FailoverTestCase.start_master(self)
+        self.registry.finish_load()
+        return master
+
+
+class AdmissionWriteTests(ScriptedFailoverTestCase):
+    """
+    A slave is answered only once its admission is durable.
+    """
+
+    def test_answered_once_written(self):
+        """
+        No answer while the admission is written; a registration sent again
+        meanwhile is ignored; one answer, with one id, once it is written.
+        """
+        self.registry.held_admissions = []
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.assertEqual(self.slave.of(internal.SlaveRegisteredMessage), [])
+        self.assertEqual(len(self.registry.held_admissions), 1)
+        self.registry.held_admissions.pop()[1].callback(None)
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+        self.assertEqual(len(self.master.slaves), 1)
+
+    def test_failed_write_not_answered(self):
+        """
+        An admission that cannot be written leaves the slave unanswered,
+        with the error logged; its next registration is admitted.
+        """
+        self.registry.held_admissions = []
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.registry.held_admissions.pop()[1].errback(RuntimeError("ZooKeeper is away"))
+        self.turn()
+        self.assertEqual(self.slave.of(internal.SlaveRegisteredMessage), [])
+        self.assertEqual(self.master.slaves, {})
+        logged = [e for e in self.events
+                  if "Cannot record the admission" in e.get("log_format", "")]
+        self.assertEqual(len(logged), 1)
+        self.assertIn("ZooKeeper is away", logged[0]["error"])
+        self.registry.held_admissions = None
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+
+
+class RemovalRaceTests(ScriptedFailoverTestCase):
+    """
+    RecoveredSlaveReregisterThenUnreachableRace.
+    """
+
+    def test_reregistration_while_removal_is_written(self):
+        """
+        A listed slave that re-registers while its removal (at the timeout)
+        is being written waits for it, then is told to shut down; the
+        frameworks hear slaveLost once the removal is written, not before.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.scheduler_fails_over()
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.assertEqual([slave for slave, _ in self.registry.adds], [slave_id])
+        self.slave_reregisters(slave_id)
+        self.assertEqual(self.slave.of(internal.SlaveReregisteredMessage), [])
+        self.assertEqual(self.scheduler.of(internal.LostSlaveMessage), [])
+        self.registry.finish_add()
+        self.turn()
+        self.assertEqual(len(self.scheduler.of(internal.LostSlaveMessage)), 1)
+        self.assertEqual(len(self.slave.of(internal.ShutdownMessage)), 1)
+        self.assertEqual(self.slave.of(internal.SlaveReregisteredMessage), [])
