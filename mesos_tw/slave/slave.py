@@ -159,6 +159,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         #: How many checkpointed entries recovery skipped (non-strict).
         self.recovery_errors = 0
         self._waiting_executors = set()
+        #: (framework id, task id) the slave answered TASK_LOST for when a
+        #: master asked about them (the latest few, oldest first).
+        self._reconciled = {}
         self._retiring_id = False
         self.gc_delay = gc_delay
         self.disk_watch_interval = disk_watch_interval
@@ -397,9 +400,13 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
                     for capability in reconcile.framework.capabilities)
         for status in reconcile.statuses:
             # Already answered (a retried re-registration is asked again
-            # before our first answer reached the master): not twice.
-            if status.task_id.value not in known and not self.status_updates.has_stream(
-                    framework_id, status.task_id.value):
+            # before our first answer reached the master, or even after it
+            # was acknowledged): not twice.
+            key = (framework_id, status.task_id.value)
+            if status.task_id.value not in known and key not in self._reconciled:
+                self._reconciled[key] = None
+                while len(self._reconciled) > constants.MAX_RECONCILED_TASKS:
+                    del self._reconciled[next(iter(self._reconciled))]
                 self.log.warn("Task {task_id} of framework {framework_id} is unknown here: "
                               "reconciling it as lost", task_id=status.task_id.value,
                               framework_id=framework_id)
