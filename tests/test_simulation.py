@@ -115,6 +115,23 @@ class RegressionTests(SynchronousTestCase):
         status, output = simulation("--replay=313")
         self.assertEqual(status, 0, output)
 
+    def test_task_launched_twice(self):
+        """
+        An executor given a task twice (two re-subscriptions in a row, each
+        answered with the task it did not list) launched it twice.
+        """
+        for seed in (10009, 10039):
+            status, output = simulation(f"--replay={seed}", "--buggify")
+            self.assertEqual(status, 0, output)
+
+    def test_reconciled_again_after_acknowledgement(self):
+        """
+        A slave asked again about a task it had answered TASK_LOST for,
+        after the answer was acknowledged, answered again.
+        """
+        status, output = simulation("--replay=10035", "--buggify")
+        self.assertEqual(status, 0, output)
+
     def test_task_lost_then_running(self):
         """
         A master reported lost a task whose launch crossed its slave's
