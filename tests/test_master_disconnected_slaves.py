@@ -110,6 +110,27 @@ class DisconnectedSlaveTests(MasterTestCase):
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
         self.assertEqual(Resources.from_protobuf(offer.resources).scalar("cpus"), 1.0)
 
+    def test_unknown_task_while_offered(self):
+        """
+        A connected slave re-registering with a task the master does not
+        know, while its resources are offered: the offer is rescinded, and
+        what is offered again is what the task leaves free, never more
+        than the slave has (the simulator found a slave offered 1.25 cpus
+        of its 1, seed 20048 of "all").
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.reregister(slave, slave_id, framework_id, ["t9"])
+        self.assertEqual(scheduler.last(internal.RescindResourceOfferMessage).offer_id,
+                         offer.id)
+        self.clock.advance(1)
+        self.turn()
+        record = self.master.slaves[slave_id]
+        offered = Resources.sum(o.resources for o in record.offers.values())
+        self.assertTrue(record.total.contains(offered + record.used()))
+        self.assertEqual(offered.scalar("cpus"), record.total.scalar("cpus") - 0.5)
+
     def test_disconnected_slave_removed_by_health_checks(self):
         """
         A disconnected slave that does not come back misses its pings and

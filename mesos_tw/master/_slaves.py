@@ -198,7 +198,13 @@ class SlaveManagement:
                          and task.state not in TERMINAL_STATES]
         if unknown_executors or unknown_tasks:
             # The allocator learns what the slave holds only when it is
-            # added: add it again, with everything it now holds.
+            # added: add it again, with everything it now holds.  Its
+            # outstanding offers are rescinded first: added again, the
+            # slave's free resources would include them while they are
+            # still offered (the simulator found a slave offered 1.25 cpus
+            # of its 1, seed 20048 of "all").
+            for offer in list(slave.offers.values()):
+                self._remove_offer(offer, rescind=True)
             before = self._held_on(slave)
             for framework_id, resources in before.items():
                 self.allocator.resources_recovered(framework_id, slave.id, resources, 0)

@@ -30,6 +30,9 @@ SESSION_TIMEOUT = 10.0
 #: A simulated slave's resources.
 SLAVE_RESOURCES = "cpus:1;mem:512"
 
+#: How long a new leader waits for the slaves the registry lists.
+SLAVE_REREGISTER_TIMEOUT = 120.0
+
 #: The boot id of every simulated machine (none reboots).
 BOOT_ID = "simulated-boot"
 
@@ -68,8 +71,11 @@ class MasterProcess:
         world.mutate_registry(registry)
 
         def make_master(node, info, ids):
+            # Slaves a new leader recovered from the registry are waited
+            # for 120 s (Mesos's default is 10 minutes, longer than a run
+            # settles): reconciliations wait for them meanwhile.
             master = Master(clock, node, info=info, ids=ids, os_pid=100 + self.number,
-                            registry=registry)
+                            registry=registry, slave_reregister_timeout=SLAVE_REREGISTER_TIMEOUT)
             world.mutate_master(master)
             world.inject_failures(master.dispatcher, f"master {self.upid}")
             return master

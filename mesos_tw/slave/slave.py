@@ -401,9 +401,11 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         for status in reconcile.statuses:
             # Already answered (a retried re-registration is asked again
             # before our first answer reached the master, or even after it
-            # was acknowledged): not twice.
+            # was acknowledged), or its end is on its way (it ended here,
+            # say its executor never registered): not twice.
             key = (framework_id, status.task_id.value)
-            if status.task_id.value not in known and key not in self._reconciled:
+            if status.task_id.value not in known and key not in self._reconciled \
+                    and not self.status_updates.has_stream(*key):
                 self._reconciled[key] = None
                 while len(self._reconciled) > constants.MAX_RECONCILED_TASKS:
                     del self._reconciled[next(iter(self._reconciled))]
