@@ -136,6 +136,9 @@ class SimulatedScheduler(Scheduler):
     every update.
 
     @ivar updates: C{{task id: [TaskState, ...]}} in the order received.
+    @ivar unreachable_losses: C{(task id, index in updates)} of the
+        C{TASK_LOST} updates that carry an C{unreachable_time} (the slave
+        was found unreachable and may come back).
     @ivar launched: the task ids launched, in order.
     """
 
@@ -146,6 +149,7 @@ class SimulatedScheduler(Scheduler):
         self.rng = rng
         self.clock = clock
         self.updates = {}
+        self.unreachable_losses = set()
         self.launched = []
         self.framework_id = None
         self.errors = []
@@ -208,10 +212,16 @@ class SimulatedScheduler(Scheduler):
             # its acknowledgement reached the slave.
             self.redelivered += 1
             return
+        # Mesos 1.5+: a TASK_LOST with an unreachable_time (its slave was
+        # found unreachable) may be followed by the task's state again.
+        unreachable = (status.state == mesos_pb2.TASK_LOST
+                       and status.HasField("unreachable_time"))
+        if unreachable:
+            self.unreachable_losses.add((task_id, len(states)))
         states.append(status.state)
         if ended is not None:
             self.late.add(task_id)
-        elif status.state in TERMINAL:
+        elif status.state in TERMINAL and not unreachable:
             self.ended_in[task_id] = self.incarnation
 
     def error(self, driver, message):

@@ -39,9 +39,12 @@ def one_leader(world):
 def terminal_once(world):
     """
     A framework hears of a task's end once: after a terminal update (which
-    its driver acknowledged) nothing more about the task reaches it (the
-    same terminal update again is allowed only to a scheduler process that
-    failed over before its acknowledgement could reach the slave: see
+    its driver acknowledged) nothing more about the task reaches it.  The
+    exceptions: the same terminal update again, to a scheduler process that
+    failed over before its acknowledgement could reach the slave; and
+    Mesos's (1.5 and later): a C{TASK_LOST} that carries an
+    C{unreachable_time} (its slave was found unreachable) is followed by
+    the task's state again if the slave comes back and is re-admitted (see
     L{SimulatedScheduler.statusUpdate}).
     """
     return [f"{task_id}: {' -> '.join(_name(s) for s in scheduler.updates[task_id])} "
