@@ -10,7 +10,7 @@ import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.executors.command import CommandExecutor, main
+from mesos_tw.executors.command import CommandExecutor, main, warm_up
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
@@ -170,6 +170,63 @@ class CommandExecutorTests(SynchronousTestCase):
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
         self.assertEqual(self.exit_status(), 0)
+
+    def test_no_shell_on_path(self):
+        """
+        With no C{sh} on the executor's C{PATH} the task fails, saying the
+        command could not start.
+        """
+        slave = self.start(environ={"PATH": self.mktemp()})
+        self.run_task(slave, "true")
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_STARTING)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Cannot start the command: No such file or "
+                                                 "directory"))
+
+    def test_terminated_by_signal(self):
+        """
+        A command killed by a signal it did not get from a kill fails,
+        naming the signal.
+        """
+        slave = self.start()
+        self.run_task(slave, "kill -9 $$")
+        self.started(slave)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Command terminated by signal 9"))
+
+    def test_own_session_and_no_input(self):
+        """
+        The command leads a session of its own (so a kill of its group
+        reaches all it started) and reads nothing: its input is
+        C{/dev/null}.
+        """
+        record = os.path.abspath(self.mktemp())
+        os.mkdir(record)
+        slave = self.start()
+        self.run_task(slave, f"cat /proc/$$/stat > {record}/stat; cat > {record}/input")
+        self.started(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
+        with open(os.path.join(record, "stat")) as stat:
+            pid, rest = stat.read().split(" ", 1)
+        session = int(rest.rsplit(")", 1)[1].split()[3])
+        self.assertEqual(session, int(pid))
+        with open(os.path.join(record, "input")) as received:
+            self.assertEqual(received.read(), "")
+
+    def test_warmed_up_connect_imports_nothing(self):
+        """
+        Once L{warm_up} has run (in the launcher, before it forks),
+        connecting to a slave by address or by name imports no module:
+        each forked executor would otherwise import and compile the
+        C{idna} codec for itself.
+        """
+        warm_up()
+        before = set(sys.modules)
+        socket.getaddrinfo("127.0.0.1", 5051, type=socket.SOCK_STREAM)
+        socket.getaddrinfo("localhost", 5051, type=socket.SOCK_STREAM)
+        self.assertEqual(set(sys.modules) - before, set())
 
     def test_no_command(self):
         """

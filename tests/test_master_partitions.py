@@ -9,6 +9,7 @@ network on a fake clock.
 from twisted.logger import globalLogPublisher
 
 from mesos_tw.master.master import Master
+from mesos_tw.master.metrics import metrics_snapshot
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
@@ -110,6 +111,10 @@ class PartitionTests(MasterTestCase):
         self.assertEqual(framework["used_resources"], {})
         self.assertEqual(framework["capabilities"], [{"type": "PARTITION_AWARE"}])
         self.assertEqual(self.master.stats["lost_tasks"], 0)
+        metrics = metrics_snapshot(self.master)
+        self.assertEqual([metrics[f"master/{name}"] for name in (
+            "slave_unreachable_scheduled", "slave_unreachable_completed", "slaves_unreachable",
+            "slave_removals", "slave_removals/reason_unhealthy")], [1, 1, 1, 1, 1])
 
     def test_not_partition_aware_gets_lost(self):
         """
@@ -170,6 +175,7 @@ class PartitionTests(MasterTestCase):
                          [("t1", "TASK_RUNNING")])
         self.assertEqual((framework["unreachable_tasks"], framework["completed_tasks"]), ([], []))
         self.assertEqual(self.master.registry.unreachable_ids, {})
+        self.assertEqual(metrics_snapshot(self.master)["master/slaves_unreachable"], 0)
 
     def test_reregister_slave_not_partition_aware(self):
         """

@@ -219,7 +219,10 @@ class RecoveredSlaveTests(FailoverTestCase):
                          [(mesos_pb2.TASK_LOST, mesos_pb2.TaskStatus.REASON_RECONCILIATION)])
         self.assertIn(slave_id, self.successResultOf(self.registry.unreachable()))
         self.assertEqual(self.successResultOf(self.registry.load_admitted()), {})
-        self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 1)
+        counts = self.master.counters.counts
+        self.assertEqual([counts[name] for name in (
+            "recovery_slave_removals", "slave_removals", "slave_removals/reason_unhealthy",
+            "slave_unreachable_scheduled", "slave_unreachable_completed")], [1, 1, 1, 1, 1])
 
     def test_partition_aware_framework_hears_unreachable(self):
         """

@@ -31,15 +31,22 @@ from twisted.web.client import Agent
 from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
 from mesos_tw.testing.processes import Daemon
+from mesos_tw.testing.web import chromium
 from mesos_tw.testing.zookeeper_server import free_port
-from tests import test_end_to_end
-from tests.test_end_to_end import FRAMEWORKS, ROOT
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 from mesos_tw.web.slave_pages import executor_link
-from tests.test_pymesos import FRAMEWORK as PYMESOS_FRAMEWORK
-from tests.test_pymesos import PYMESOS_MISSING
+from tests import test_end_to_end
+from tests.test_end_to_end import FRAMEWORKS, ROOT
 from tests.test_tls import ClientPolicy
-from tests.test_web_ui_cluster import chromium
+
+PYMESOS_FRAMEWORK = os.path.join(FRAMEWORKS, "pymesos_framework.py")
+
+try:
+    import pymesos  # noqa: F401
+except ImportError:
+    PYMESOS_MISSING = "pymesos is not installed (bash scripts/install-pymesos)"
+else:
+    PYMESOS_MISSING = None
 
 ACLS = {
     "permissive": False,

@@ -158,8 +158,10 @@ class RegistryManagement:
                       f"the master failed over")
             self.log.warn("Marking slave {slave_id} ({hostname}) unreachable: it {reason}",
                           slave_id=slave_id, hostname=info.hostname, reason=reason)
-            self.counters.count("recovery_slave_removals")
-            self.counters.count("slave_removals")
+            # Mesos's counts for this case.
+            for name in ("recovery_slave_removals", "slave_removals",
+                         "slave_removals/reason_unhealthy", "slave_unreachable_scheduled"):
+                self.counters.count(name)
             self.unreachable_slaves[slave_id] = now
             # Not in our state: a record only to carry its id to the
             # registry.  Marked unreachable, as Mesos does: if it comes
@@ -244,6 +246,7 @@ class RegistryManagement:
             self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} "
                           "tasks lost", slave_id=slave.id, count=len(removal.updates))
         else:
+            self.counters.count("slave_unreachable_completed")
             self.log.info("Recorded slave {slave_id} as unreachable; reporting its {count} "
                           "tasks unreachable or lost", slave_id=slave.id,
                           count=len(removal.updates))

@@ -336,6 +336,7 @@ class SlaveManagement:
         runs.
         """
         self.counters.count("slave_removals/reason_unhealthy")
+        self.counters.count("slave_unreachable_scheduled")
         self.remove_slave(slave, reason, unreachable=True)
 
     def remove_slave(self, slave, reason, shutdown=False, gone=False, unreachable=False):
