@@ -24,6 +24,14 @@ task, so that measures the message path of driver, master, slave and
 executor driver.  Each run first measures the floor on this machine:
 ``sh -c true`` started and reaped one after another.  The load average is
 printed with every row: the machine may be shared.
+
+Beside the wall-clock figures each row prints the CPU (user + system, from
+``/proc``) each process used per task, which a busy machine changes far
+less: ``mesos-local`` (master and slaves), the slaves' launchers, the
+executors (for command tasks, with their commands: the children the
+launchers reaped), this process (the scheduler), their total, and the
+rate that total would allow with both cores to ourselves ("CPU bound":
+a bound worked out from the CPU, not a measured rate).
 """
 
 import argparse
@@ -212,6 +220,17 @@ def descendants_of(pid):
     return found
 
 
+def is_launcher(pid):
+    """
+    Whether C{pid} is a slave's launcher (L{mesos_tw.executors.launcher}).
+    """
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"mesos_tw.executors.launcher" in cmdline.read()
+    except OSError:
+        return False
+
+
 def free_port():
     """
     A free loopback TCP port.
@@ -281,9 +300,17 @@ def measure(total, master, in_flight, custom, api, cluster):
     # its own; the command executors' is their launcher's reaped children's).
     cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
     scheduler_cpu = time.process_time() - scheduler_before
-    # Each descendant's own CPU and its reaped children's: a launcher's are
-    # the command executors it reaped; a live custom executor's, its own.
-    executors_cpu = sum(cpu_seconds(pid, children=True) for pid in descendants_of(cluster.pid))
+    # mesos-local's descendants: the slaves' launchers (whose reaped
+    # children are the command executors, with their commands) and the
+    # custom executors (alive: their own CPU).
+    launchers_cpu = executors_cpu = 0.0
+    for pid in descendants_of(cluster.pid):
+        own = cpu_seconds(pid)
+        if is_launcher(pid):
+            launchers_cpu += own
+            executors_cpu += cpu_seconds(pid, children=True) - own
+        else:
+            executors_cpu += cpu_seconds(pid, children=True)
     scheduler.stop()
     yield task.deferLater(reactor, 0.5, lambda: None)
     elapsed = ledger.last_finish - ledger.first_launch
@@ -296,8 +323,10 @@ def measure(total, master, in_flight, custom, api, cluster):
         "p90_running_ms": 1000 * latencies[int(0.9 * (len(latencies) - 1))],
         "failed": ledger.failed,
         "cluster_ms": 1000 * cluster_cpu / total,
+        "launchers_ms": 1000 * launchers_cpu / total,
         "executors_ms": 1000 * executors_cpu / total,
         "scheduler_ms": 1000 * scheduler_cpu / total,
+        "total_ms": 1000 * (cluster_cpu + launchers_cpu + executors_cpu + scheduler_cpu) / total,
     }
 
 
@@ -322,9 +351,9 @@ def run(sizes, options):
     print(f"floor: sh -c true started and reaped one after another: {floor():.0f} per second "
           f"(load {load():.2f})", flush=True)
     print("| isolation | api | executor | tasks | in flight | seconds | tasks/s "
-          "| median launch->RUNNING | p90 | failed | CPU/task: mesos-local | executors "
-          "| scheduler | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| median launch->RUNNING | p90 | failed | CPU/task: mesos-local | launchers "
+          "| executors | scheduler | total | CPU bound on 2 cores | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for total in sizes:
         work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
         process, port = start_cluster(options.slaves, work_dir, options.isolation, options.profile)
@@ -339,8 +368,10 @@ def run(sizes, options):
             f"| {options.in_flight or 'any'} | {figures['seconds']:.1f} "
             f"| {figures['tasks_per_second']:.1f} | {figures['median_running_ms']:.0f} ms "
             f"| {figures['p90_running_ms']:.0f} ms | {figures['failed']} "
-            f"| {figures['cluster_ms']:.2f} ms | {figures['executors_ms']:.2f} ms "
-            f"| {figures['scheduler_ms']:.2f} ms | {load():.2f} |",
+            f"| {figures['cluster_ms']:.2f} ms | {figures['launchers_ms']:.2f} ms "
+            f"| {figures['executors_ms']:.2f} ms | {figures['scheduler_ms']:.2f} ms "
+            f"| {figures['total_ms']:.2f} ms | {2000 / figures['total_ms']:.0f}/s "
+            f"| {load():.2f} |",
             flush=True,
         )
 

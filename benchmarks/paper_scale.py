@@ -1,6 +1,6 @@
 """
 The NSDI 2011 paper's scalability experiment, on one machine: a real
-``twistd mesos-master`` process, N emulated slaves connected to it over
+``mesos-master`` process, N emulated slaves connected to it over
 real TCP (``mesos_tw.testing.emulated_slave``: the slave's protocol, no
 processes), and 200 frameworks that launch a task of about 30 s (normal,
 standard deviation 10 s) on every offer they get.  Once the cluster is
@@ -291,11 +291,10 @@ def measure(slaves, probes, per_process):
     limit = raise_file_limit(2 * slaves + 4096)
     port = free_port()
     master_address = f"127.0.0.1:{port}"
-    twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
     children = Children()
     try:
         master = children.start("master", [
-            twistd, "--nodaemon", "--pidfile=", "--logfile=/dev/null", "mesos-master",
+            sys.executable, "-m", "twisted", "--log-file=/dev/null", "mesos-master",
             "--ip=127.0.0.1", f"--port={port}", "--max_slave_ping_timeouts=20"], limit)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -2,7 +2,7 @@
 Memory of a server whose client asks for a large response and never reads
 it.  Two servers, each its own process:
 
-- ``download``: a real ``twistd -n mesos-slave`` serving
+- ``download``: a real ``mesos-slave`` process serving
   ``/files/download`` of a 300 MB sandbox file;
 - ``state``: a process serving, through the master's ``stream_json``, a
   JSON document of 200,000 records (about 30 MB) on loopback.
@@ -92,9 +92,8 @@ def download(seconds):
         for _ in range(FILE_BYTES // len(chunk)):
             file.write(chunk)
     port = free_port()
-    twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
     process = subprocess.Popen(
-        [twistd, "--nodaemon", "--pidfile=", "--logfile=/dev/null", "mesos-slave",
+        [sys.executable, "-m", "twisted", "--log-file=/dev/null", "mesos-slave",
          f"--master=127.0.0.1:{free_port()}", f"--port={port}", f"--work_dir={work_dir}",
          "--resources=cpus:1;mem:128;disk:1024"])
     try:

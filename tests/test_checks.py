@@ -8,6 +8,7 @@ import http.server
 import os
 import selectors
 import socket
+import ssl
 import sys
 import threading
 
@@ -17,11 +18,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from mesos_tw.checks.checker import HealthChecker
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.checks.policy import HealthChange, HealthPolicy
-from mesos_tw.checks.probes import CommandProbe, HTTPProbe, TCPProbe, probe_for
+from mesos_tw.checks.probes import CommandProbe, HTTPProbe, HTTPSProbe, TCPProbe, probe_for
 from mesos_tw.checks.twisted_loop import ReactorLoop, _Watch
 from mesos_tw.checks.validation import (
     kill_grace_period, validate_health_check, validate_kill_policy)
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.testing.certificates import CertificateAuthority
 
 HealthCheck = mesos_pb2.HealthCheck
 
@@ -42,13 +44,16 @@ class HealthPolicyTests(SynchronousTestCase):
 
     def test_status_change(self):
         """
-        HealthStatusChange: healthy, unhealthy, healthy: each change once.
+        HealthStatusChange: healthy, then each failure reported unhealthy
+        with its count (as Mesos's C{HealthChecker::failure}), then healthy
+        again on the first success after them, and not on the next.
         """
         policy = HealthPolicy(3, 0, started=0)
         self.assertEqual(policy.success(1), HealthChange(healthy=True))
         self.assertEqual(policy.failure(2), HealthChange(False, 1, False))
-        self.assertIsNone(policy.failure(3))
+        self.assertEqual(policy.failure(3), HealthChange(False, 2, False))
         self.assertEqual(policy.success(4), HealthChange(healthy=True))
+        self.assertIsNone(policy.success(5))
 
     def test_consecutive_failures(self):
         """
@@ -56,11 +61,11 @@ class HealthPolicyTests(SynchronousTestCase):
         in between starts the count again.
         """
         policy = HealthPolicy(3, 0, started=0)
-        policy.failure(1)
-        policy.failure(2)
-        policy.success(3)
+        self.assertEqual(policy.failure(1), HealthChange(False, 1, False))
+        self.assertEqual(policy.failure(2), HealthChange(False, 2, False))
+        self.assertEqual(policy.success(3), HealthChange(healthy=True))
         self.assertEqual(policy.failure(4), HealthChange(False, 1, False))
-        self.assertIsNone(policy.failure(5))
+        self.assertEqual(policy.failure(5), HealthChange(False, 2, False))
         self.assertEqual(policy.failure(6), HealthChange(False, 3, True))
 
     def test_grace_period(self):
@@ -240,13 +245,51 @@ class ProbeTests(SynchronousTestCase):
     The probes, against real sockets and processes on this machine.
     """
 
-    def serve_http(self):
+    def serve_http(self, context=None):
+        """
+        A L{Handler} server on 127.0.0.1, over TLS if given an
+        C{SSLContext}, in a thread until the test ends; its port.
+        """
         server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        if context is not None:
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
         return server.server_address[1]
+
+    def serve_https(self):
+        """
+        An HTTPS server on 127.0.0.1 with a certificate from an authority
+        the probe has never heard of; its port.
+        """
+        cert_file, key_file = CertificateAuthority(self.mktemp()).issue("task")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        return self.serve_http(context)
+
+    def test_https_ok(self):
+        """
+        HTTPS (C{scheme: https}): a 200 over TLS passes, the server's
+        certificate unchecked (as Mesos's C{curl -k}); a 500 fails.
+        """
+        port = self.serve_https()
+        self.assertEqual(run_probe(HTTPSProbe("127.0.0.1", port, "/ok")),
+                         (True, "HTTP status 200"))
+        self.assertEqual(run_probe(HTTPSProbe("127.0.0.1", port, "/other")),
+                         (False, "Unexpected HTTP response code: 500"))
+
+    def test_https_to_plain_http(self):
+        """
+        An HTTPS check of a server that speaks plain HTTP fails, saying the
+        handshake failed.
+        """
+        port = self.serve_http()
+        ok, message = run_probe(HTTPSProbe("127.0.0.1", port, "/ok"))
+        self.assertFalse(ok)
+        self.assertTrue(message.startswith(f"TLS handshake with 127.0.0.1:{port} failed: "),
+                        message)
 
     def refusing_port(self):
         """
@@ -370,8 +413,7 @@ class ProbeTests(SynchronousTestCase):
         self.assertEqual((type(tcp), tcp.host), (TCPProbe, "::1"))
         https = probe_for(HealthCheck(type=HealthCheck.HTTP, http=HealthCheck.HTTPCheckInfo(
             port=443, scheme="https")), {})
-        self.assertEqual(run_probe(https),
-                         (False, "HTTPS health checks are not supported (only plain HTTP)"))
+        self.assertEqual((type(https), https.port, https.path), (HTTPSProbe, 443, "/"))
 
 
 class ReactorLoopTests(SynchronousTestCase):

@@ -10,11 +10,12 @@ import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.executors.command import CommandExecutor, main
+from mesos_tw.executors.command import CommandExecutor, main, warm_up
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.certificates import CertificateAuthority
 
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 
@@ -169,6 +170,63 @@ class CommandExecutorTests(SynchronousTestCase):
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
         self.assertEqual(self.exit_status(), 0)
+
+    def test_no_shell_on_path(self):
+        """
+        With no C{sh} on the executor's C{PATH} the task fails, saying the
+        command could not start.
+        """
+        slave = self.start(environ={"PATH": self.mktemp()})
+        self.run_task(slave, "true")
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_STARTING)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Cannot start the command: No such file or "
+                                                 "directory"))
+
+    def test_terminated_by_signal(self):
+        """
+        A command killed by a signal it did not get from a kill fails,
+        naming the signal.
+        """
+        slave = self.start()
+        self.run_task(slave, "kill -9 $$")
+        self.started(slave)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Command terminated by signal 9"))
+
+    def test_own_session_and_no_input(self):
+        """
+        The command leads a session of its own (so a kill of its group
+        reaches all it started) and reads nothing: its input is
+        C{/dev/null}.
+        """
+        record = os.path.abspath(self.mktemp())
+        os.mkdir(record)
+        slave = self.start()
+        self.run_task(slave, f"cat /proc/$$/stat > {record}/stat; cat > {record}/input")
+        self.started(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
+        with open(os.path.join(record, "stat")) as stat:
+            pid, rest = stat.read().split(" ", 1)
+        session = int(rest.rsplit(")", 1)[1].split()[3])
+        self.assertEqual(session, int(pid))
+        with open(os.path.join(record, "input")) as received:
+            self.assertEqual(received.read(), "")
+
+    def test_warmed_up_connect_imports_nothing(self):
+        """
+        Once L{warm_up} has run (in the launcher, before it forks),
+        connecting to a slave by address or by name imports no module:
+        each forked executor would otherwise import and compile the
+        C{idna} codec for itself.
+        """
+        warm_up()
+        before = set(sys.modules)
+        socket.getaddrinfo("127.0.0.1", 5051, type=socket.SOCK_STREAM)
+        socket.getaddrinfo("localhost", 5051, type=socket.SOCK_STREAM)
+        self.assertEqual(set(sys.modules) - before, set())
 
     def test_no_command(self):
         """
@@ -356,7 +414,8 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
     def test_health_status_change(self):
         """
         HealthStatusChange: healthy, unhealthy, healthy again, as the check
-        (a file's presence) changes; each change is one update.
+        (a file's presence) changes: the first success is one update, each
+        failure one (counting), the first success after them one.
         """
         directory = self.mktemp()
         os.makedirs(directory)
@@ -371,26 +430,26 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
         os.remove(marker)
         self.assertFalse(self.health_update(slave).healthy)
         open(marker, "w").close()
-        self.assertTrue(self.health_update(slave).healthy)
+        while not self.health_update(slave).healthy:
+            pass
         slave.send(internal.KillTaskMessage(framework_id=mesos_pb2.FrameworkID(value="F1"),
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
 
     def test_consecutive_failures(self):
         """
-        ConsecutiveFailures: a failing check makes the task unhealthy, and
-        after C{consecutive_failures} failures it is killed; its final
-        update says it was unhealthy.
+        ConsecutiveFailures: each failed check is an unhealthy update, and
+        the C{consecutive_failures}th kills the task; its final update says
+        it was unhealthy.
         """
         slave = self.start()
         self.run_task(slave, "sleep 100", health_check=health_check(
             type=mesos_pb2.HealthCheck.COMMAND, consecutive_failures=4,
             command=mesos_pb2.CommandInfo(value="exit 1")))
         self.started(slave)
-        first = self.health_update(slave)
-        self.assertFalse(first.healthy)
-        self.assertEqual(first.message, "Command exited with status 1")
-        self.assertFalse(self.health_update(slave).healthy)
+        unhealthy = [self.health_update(slave) for _ in range(4)]
+        self.assertEqual([(s.healthy, s.message) for s in unhealthy],
+                         [(False, "Command exited with status 1")] * 4)
         killed = slave.update()
         self.assertEqual((killed.state, killed.healthy), (mesos_pb2.TASK_KILLED, False))
         self.assertEqual(self.exit_status(), 0)
@@ -437,6 +496,36 @@ class CommandExecutorHealthCheckTests(CommandExecutorTests.__base__):
             health_check=health_check(
                 type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
                 http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok")))
+        self.started(slave)
+        self.assertTrue(self.health_update(slave).healthy)
+
+    def test_healthy_task_via_https(self):
+        """
+        HealthyTaskViaHTTPS: the task serves HTTPS on its port with a
+        certificate nobody on the slave trusts; an HTTP check with
+        C{scheme: https} makes it healthy (the certificate is not checked,
+        as Mesos's C{curl -k}).
+        """
+        port = self.listening_port()
+        directory = self.mktemp()
+        os.makedirs(directory)
+        open(os.path.join(directory, "ok"), "w").close()
+        cert_file, key_file = CertificateAuthority(os.path.join(directory, "tls")).issue("task")
+        server = (
+            "import functools, http.server, ssl; "
+            "handler = functools.partial(http.server.SimpleHTTPRequestHandler, "
+            f"directory={directory!r}); "
+            f"server = http.server.HTTPServer(('127.0.0.1', {port}), handler); "
+            "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); "
+            f"context.load_cert_chain({cert_file!r}, {key_file!r}); "
+            "server.socket = context.wrap_socket(server.socket, server_side=True); "
+            "server.serve_forever()")
+        slave = self.start()
+        self.run_task(
+            slave, f"exec {sys.executable} -c \"{server}\"",
+            health_check=health_check(
+                type=mesos_pb2.HealthCheck.HTTP, grace_period_seconds=1000,
+                http=mesos_pb2.HealthCheck.HTTPCheckInfo(port=port, path="/ok", scheme="https")))
         self.started(slave)
         self.assertTrue(self.health_update(slave).healthy)
 

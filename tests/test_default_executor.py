@@ -308,9 +308,9 @@ class DefaultExecutorHealthAndKillTests(TestCase):
     async def test_unhealthy_task_is_killed(self):
         """
         Each task has its own checker: a task whose check keeps failing is
-        reported unhealthy at its first failure and at the one that kills
-        it (its final update unhealthy too), and
-        its group with it; a healthy one is reported healthy.
+        reported unhealthy at each failure, the second of which kills it
+        (its final update unhealthy too), and its group with it; a healthy
+        one is reported healthy.
         """
         def checked(task_id, command):
             info = task(task_id, "sleep 60")

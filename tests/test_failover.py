@@ -316,10 +316,11 @@ class FrameworkFailoverTests(FailoverTestCase):
     @inlineCallbacks
     def test_slave_partition(self):
         """
-        A slave that stops answering is removed: its task is reported LOST
-        and the framework hears slaveLost.  When it comes back (it registers
-        again, missing the master's pings) it is told to shut down, and is
-        not registered again.
+        A slave that stops answering is found unreachable: its task is
+        reported LOST and the framework hears slaveLost.  When it comes back
+        (it registers again, missing the master's pings) it is re-admitted,
+        as by Mesos 1.5 and later: the framework hears its task RUNNING
+        again, and both slaves are registered.
         """
         # 2 s without an answer removes a slave: long enough that the
         # healthy one, on a loaded machine, always answers in time.
@@ -337,22 +338,26 @@ class FrameworkFailoverTests(FailoverTestCase):
                              and ("slaveLost", lost_slave) in s.events,
                              "the partitioned slave's task to be lost")
         partitioned.resume()
-        yield partitioned.wait_for_output(reactor, b"told this slave to shut down")
-        _, state = yield self.cluster.wait_for(lambda p, s: True, "a leader")
-        self.assertEqual([s["id"] for s in state["slaves"]], [scheduler.slaves["two"]])
+        yield scheduler.wait(lambda s: s.latest("one") == "TASK_RUNNING",
+                             "the re-admitted slave's task to run again")
+        self.assertEqual(scheduler.states["one"][-2:], ["TASK_LOST", "TASK_RUNNING"])
+        _, state = yield self.cluster.wait_for(lambda p, s: len(s["slaves"]) == 2,
+                                               "both slaves registered")
+        self.assertEqual(sorted(s["id"] for s in state["slaves"]),
+                         sorted([lost_slave, scheduler.slaves["two"]]))
         self.assertEqual(scheduler.latest("two"), "TASK_RUNNING")
 
     @inlineCallbacks
-    def test_slave_removed_before_failover(self):
+    def test_slave_unreachable_before_failover(self):
         """
-        A slave partitioned away and removed by the leader (its task
-        reported LOST), which comes back only after that leader was killed,
-        is told to shut down by the new leader, which read the removal from
-        ZooKeeper: the lost task does not come back to life.
+        PartitionedSlaveReregistrationMasterFailover: a slave partitioned
+        away and found unreachable by the leader (its task reported LOST),
+        which comes back only after that leader was killed, is re-admitted
+        by the new leader, which read from ZooKeeper that it was
+        unreachable: the framework hears its task RUNNING again.
 
         The slave is emulated in this process, behind a L{Partition} that
-        drops what the old leader sends, its C{ShutdownMessage} included (a
-        paused slave process would read that from its socket on resuming).
+        drops what the old leader sends.
         """
         yield self.start_cluster(masters=2, slaves=0, master_flags=[
             "--slave_ping_timeout=0.5secs", "--max_slave_ping_timeouts=4"])
@@ -370,8 +375,6 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield scheduler.wait(lambda s: s.latest("lost") == "TASK_LOST"
                              and ("slaveLost", slave_id) in s.events,
                              "the partitioned slave's task to be lost")
-        yield until(reactor, lambda: partition.of(old_leader, internal.ShutdownMessage),
-                    "the old leader's ShutdownMessage (which the partition drops)")
         yield self.cluster.kill_master(old_port)
         _, state = yield self.cluster.wait_for(
             lambda p, s: p != old_port and scheduler.framework_id in active_frameworks(s),
@@ -384,11 +387,14 @@ class FrameworkFailoverTests(FailoverTestCase):
         yield until(reactor, lambda: partition.of(new_leader, answers),
                     "the new leader's answer to the re-registration", deadline=30)
         answer = partition.of(new_leader, answers)[0]
-        self.assertIsInstance(answer, internal.ShutdownMessage)
-        self.assertIn("was removed", answer.message)
-        _, state = yield self.cluster.wait_for(lambda p, s: p != old_port, "the new leader")
-        self.assertEqual((state["slaves"], task_states(state)), ([], {}))
-        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST"])
+        self.assertIsInstance(answer, internal.SlaveReregisteredMessage)
+        yield scheduler.wait(lambda s: s.latest("lost") == "TASK_RUNNING",
+                             "the re-admitted slave's task to run again")
+        self.assertEqual(scheduler.states["lost"], ["TASK_RUNNING", "TASK_LOST", "TASK_RUNNING"])
+        _, state = yield self.cluster.wait_for(
+            lambda p, s: p != old_port and s["slaves"], "the new leader with the slave")
+        self.assertEqual(([s["id"] for s in state["slaves"]], task_states(state)),
+                         ([slave_id], {"lost": "TASK_RUNNING"}))
 
 
 @implementer(IMessageReceiver)

@@ -67,6 +67,41 @@ class GarbageCollectorTests(SynchronousTestCase):
         self.assertTrue(os.path.exists(path))
         self.assertFalse(self.gc.unschedule(path))
 
+    def test_unschedule_above(self):
+        """
+        A new run unschedules the scheduled directories that hold it and
+        nothing else (not a sibling whose name starts like one of them).
+        """
+        framework = self.directory("framework")
+        run = os.path.join(framework, "executors", "e", "runs", "r")
+        sibling = self.directory("framework-2")
+        unrelated = self.directory("other")
+        kept = [self.gc.schedule(10, framework + os.sep), self.gc.schedule(10, framework)]
+        removed = [self.gc.schedule(10, sibling), self.gc.schedule(10, unrelated)]
+        self.gc.unschedule_above(run)
+        self.assertEqual([self.successResultOf(d) for d in kept], [False, False])
+        self.assertEqual(set(self.gc.scheduled()), {sibling, unrelated})
+        self.clock.advance(10)
+        self.assertEqual([self.successResultOf(d) for d in removed], [True, True])
+        self.assertTrue(os.path.exists(framework))
+
+    def test_earlier_unscheduled(self):
+        """
+        Unscheduling the path due first does not delay the next one, and
+        a path scheduled sooner than those waiting is removed on its time.
+        """
+        first, second, third = (self.directory(name) for name in "abc")
+        self.gc.schedule(10, first)
+        self.gc.schedule(20, second)
+        self.gc.unschedule(first)
+        self.gc.schedule(5, third)
+        self.clock.advance(5)
+        self.assertFalse(os.path.exists(third))
+        self.clock.advance(15)
+        self.assertFalse(os.path.exists(second))
+        self.assertTrue(os.path.exists(first))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_prune(self):
         """
         Pruning removes at once what is due within the given time, and

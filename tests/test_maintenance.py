@@ -396,13 +396,17 @@ class MasterDrainingTests(OperatorCase):
     def test_mark_agent_gone(self):
         """
         MARK_AGENT_GONE: the slave is removed and shut down, its task ends
-        TASK_GONE_BY_OPERATOR, and it may not come back.
+        (TASK_LOST for this framework, which is not partition-aware: see
+        tests.test_master_partitions for one that is), and it may not come
+        back.
         """
         slave, slave_id, scheduler, framework_id = self.running_task()
         self.ok("MARK_AGENT_GONE", mark_agent_gone=Call.MarkAgentGone(
             agent_id=mesos_pb2.SlaveID(value=slave_id)))
         self.turn()
-        self.assertEqual(self.updates(scheduler)[-1], ("t1", mesos_pb2.TASK_GONE_BY_OPERATOR))
+        self.assertEqual(self.updates(scheduler)[-1], ("t1", mesos_pb2.TASK_LOST))
+        self.assertEqual(scheduler.last(internal.StatusUpdateMessage).update.status.reason,
+                         mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED)
         self.assertIn(slave_id, self.master.removed_slaves)
         slave.send(MASTER, internal.ReregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info()))

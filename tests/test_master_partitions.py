@@ -6,6 +6,10 @@ or is removed, and what reconciliation answers.  Driven over an in-memory
 network on a fake clock.
 """
 
+from twisted.logger import globalLogPublisher
+
+from mesos_tw.master.master import Master
+from mesos_tw.master.metrics import metrics_snapshot
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
@@ -21,12 +25,35 @@ class PartitionTests(MasterTestCase):
     Unreachable slaves, their tasks, and their return.
     """
 
-    def add_framework(self, name="scheduler-1", aware=True):
+    def setUp(self):
+        super().setUp()
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def logged(self, fragment):
+        """
+        The log events whose format contains C{fragment}.
+        """
+        return [event for event in self.events if fragment in event.get("log_format", "")]
+
+    def start_master(self, registry):
+        """
+        A new leader at the master's address, reading C{registry}.
+        """
+        self.master = Master(self.clock, self.network.node(MASTER), os_pid=43,
+                             registry=registry)
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        self.turn()
+
+    def add_framework(self, name="scheduler-1", aware=True, failover_timeout=0.0):
         """
         Register a recording scheduler, partition-aware unless told; its
         peer and framework id.
         """
-        info = mesos_pb2.FrameworkInfo(user="alice", name=name)
+        info = mesos_pb2.FrameworkInfo(user="alice", name=name,
+                                       failover_timeout=failover_timeout)
         if aware:
             info.capabilities.add(type=Capability.PARTITION_AWARE)
         scheduler = RecordingPeer(self.network, UPID(name, "127.0.0.1", 0))
@@ -84,6 +111,10 @@ class PartitionTests(MasterTestCase):
         self.assertEqual(framework["used_resources"], {})
         self.assertEqual(framework["capabilities"], [{"type": "PARTITION_AWARE"}])
         self.assertEqual(self.master.stats["lost_tasks"], 0)
+        metrics = metrics_snapshot(self.master)
+        self.assertEqual([metrics[f"master/{name}"] for name in (
+            "slave_unreachable_scheduled", "slave_unreachable_completed", "slaves_unreachable",
+            "slave_removals", "slave_removals/reason_unhealthy")], [1, 1, 1, 1, 1])
 
     def test_not_partition_aware_gets_lost(self):
         """
@@ -98,9 +129,10 @@ class PartitionTests(MasterTestCase):
         self.assertEqual(framework["unreachable_tasks"], [])
         self.assertEqual([t["state"] for t in framework["completed_tasks"]], ["TASK_LOST"])
 
-    def reregister(self, slave, slave_id, task_ids_by_framework):
+    def reregister(self, slave, slave_id, task_ids_by_framework, resources="cpus:2;mem:1024"):
         """
-        The slave re-registers, reporting its tasks running.
+        The slave re-registers (offering C{resources}), reporting its tasks
+        running.
         """
         tasks = [internal.Task(
             name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
@@ -109,15 +141,104 @@ class PartitionTests(MasterTestCase):
             resources=task_info(task_id, slave_id).resources)
             for framework_id, task_ids in task_ids_by_framework.items() for task_id in task_ids]
         slave.send(MASTER, internal.ReregisterSlaveMessage(
-            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info(), tasks=tasks))
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info(resources),
+            tasks=tasks))
         self.turn()
 
-    def test_unreachable_slave_told_to_shut_down(self):
+    def test_reregister_slave_partition_aware(self):
         """
-        A slave found unreachable is recorded as removed: both frameworks
-        heard of its tasks (TASK_UNREACHABLE, TASK_LOST), and when it comes
-        back it is told to shut down, so a task reported lost never runs
-        again (our choice: Mesos 1.x admits it back, docs/flows.md).
+        ReregisterSlavePartitionAware: the partitioned slave is not told to
+        shut down; when it re-registers it is admitted again, the
+        partition-aware framework hears its task TASK_RUNNING with
+        REASON_SLAVE_REREGISTERED, and the state lists the task as running,
+        neither unreachable nor completed.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        status = self.last_status(scheduler)
+        self.assertEqual(status.state, mesos_pb2.TASK_UNREACHABLE)
+        self.assertEqual(status.unreachable_time.nanoseconds, int(self.clock.seconds() * 1e9))
+        self.assertEqual(slave.of(internal.ShutdownMessage), [])
+        self.assertEqual(self.master.registry.unreachable_ids, {slave_id: self.clock.seconds()})
+        self.reregister(slave, slave_id, {framework_id: ["t1"]})
+        self.assertEqual(slave.last(internal.SlaveReregisteredMessage).slave_id.value, slave_id)
+        status = self.last_status(scheduler)
+        self.assertEqual((status.state, status.reason, status.message, status.slave_id.value),
+                         (mesos_pb2.TASK_RUNNING, Reason.REASON_SLAVE_REREGISTERED,
+                          "Unreachable agent re-reregistered", slave_id))
+        state = self.master.state()
+        self.assertEqual((state["activated_slaves"], state["unreachable_slaves"]), (1, 0))
+        [framework] = state["frameworks"]
+        self.assertEqual([(t["id"], t["state"]) for t in framework["tasks"]],
+                         [("t1", "TASK_RUNNING")])
+        self.assertEqual((framework["unreachable_tasks"], framework["completed_tasks"]), ([], []))
+        self.assertEqual(self.master.registry.unreachable_ids, {})
+        self.assertEqual(metrics_snapshot(self.master)["master/slaves_unreachable"], 0)
+
+    def test_reregister_slave_not_partition_aware(self):
+        """
+        ReregisterSlaveNotPartitionAware (Mesos 1.5 and later): a framework
+        without the capability heard TASK_LOST; when the slave comes back
+        its task is not killed, the framework hears TASK_RUNNING again, and
+        the task leaves the completed tasks for the running ones.
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework(aware=False)
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        status = self.last_status(scheduler)
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED))
+        self.assertEqual(status.unreachable_time.nanoseconds, int(self.clock.seconds() * 1e9))
+        self.assertEqual(scheduler.last(internal.LostSlaveMessage).slave_id.value, slave_id)
+        self.reregister(slave, slave_id, {framework_id: ["t1"]})
+        self.assertEqual(slave.of(internal.ShutdownMessage), [])
+        self.assertEqual(slave.of(internal.KillTaskMessage), [])
+        status = self.last_status(scheduler)
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_RUNNING, Reason.REASON_SLAVE_REREGISTERED))
+        [framework] = self.master.state()["frameworks"]
+        self.assertEqual([(t["id"], t["state"]) for t in framework["tasks"]],
+                         [("t1", "TASK_RUNNING")])
+        self.assertEqual((framework["unreachable_tasks"], framework["completed_tasks"]), ([], []))
+
+    def test_readmitted_slave_offered_with_its_tasks_held(self):
+        """
+        A re-admitted slave is offered again, less what its tasks hold; a
+        task of a framework that is not connected is re-added without an
+        update (it learns by reconciling), and one the slave no longer
+        reports leaves the unreachable tasks.
+        """
+        slave, slave_id = self.add_slave(resources="cpus:4;mem:1024")
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", failover_timeout=3600)
+        self.run_task(aware, aware_id, slave, slave_id, "a1")
+        self.run_task(other, other_id, slave, slave_id, "o1")
+        self.partition()
+        self.network.crash(other.upid)
+        self.turn()
+        other.received.clear()
+        offers = len(aware.of(internal.ResourceOffersMessage))
+        self.reregister(slave, slave_id, {aware_id: ["a1"], other_id: ["o1"]},
+                        "cpus:4;mem:1024")
+        self.assertEqual(other.received, [])
+        self.assertEqual(len(self.logged("Not telling framework")), 1)
+        self.assertIn("o1", self.master.frameworks[other_id].tasks)
+        self.assertEqual(self.master.frameworks[other_id].unreachable_tasks, {})
+        self.clock.advance(1)
+        self.turn()
+        self.assertEqual(len(aware.of(internal.ResourceOffersMessage)), offers + 1)
+        [offer] = aware.last(internal.ResourceOffersMessage).offers
+        self.assertEqual([r.scalar.value for r in offer.resources if r.name == "cpus"], [2.0])
+
+    def test_reregister_after_failover(self):
+        """
+        PartitionedSlaveReregistrationMasterFailover: a slave found
+        unreachable by one leader re-registers with the next, which read
+        it from the registry: it is re-admitted and both frameworks (aware
+        or not) hear their tasks TASK_RUNNING again.
         """
         slave, slave_id = self.add_slave()
         aware, aware_id = self.add_framework("aware")
@@ -125,11 +246,27 @@ class PartitionTests(MasterTestCase):
         self.run_task(aware, aware_id, slave, slave_id, "a1")
         self.run_task(other, other_id, slave, slave_id, "o1")
         self.partition()
-        self.assertEqual(self.last_status(aware).state, mesos_pb2.TASK_UNREACHABLE)
-        self.assertEqual(self.last_status(other).state, mesos_pb2.TASK_LOST)
+        registry = self.master.registry
+        self.master.stop()
+        self.network.crash(MASTER)
+        self.turn()
+        self.start_master(registry=registry)
+        self.assertEqual(list(self.master.unreachable_slaves), [slave_id])
+        for scheduler, framework_id, name in ((aware, aware_id, "aware"),
+                                              (other, other_id, "other")):
+            info = mesos_pb2.FrameworkInfo(
+                user="alice", name=name, id=mesos_pb2.FrameworkID(value=framework_id))
+            if name == "aware":
+                info.capabilities.add(type=Capability.PARTITION_AWARE)
+            scheduler.send(MASTER, internal.ReregisterFrameworkMessage(framework=info))
+        self.turn()
         self.reregister(slave, slave_id, {aware_id: ["a1"], other_id: ["o1"]})
-        self.assertIn("was removed", slave.last(internal.ShutdownMessage).message)
-        self.assertNotIn(slave_id, self.master.slaves)
+        for scheduler in (aware, other):
+            status = self.last_status(scheduler)
+            self.assertEqual((status.state, status.reason),
+                             (mesos_pb2.TASK_RUNNING, Reason.REASON_SLAVE_REREGISTERED))
+        self.assertEqual(self.master.unreachable_slaves, {})
+        self.assertEqual(registry.unreachable_ids, {})
 
     def test_reconcile_unreachable_and_unknown(self):
         """
@@ -165,10 +302,11 @@ class PartitionTests(MasterTestCase):
             ("t1", mesos_pb2.TASK_LOST), ("ghost", mesos_pb2.TASK_LOST),
             ("gone", mesos_pb2.TASK_LOST), ("nowhere", mesos_pb2.TASK_LOST)])
 
-    def test_removed_slave_tasks_gone(self):
+    def test_removed_slave_tasks_lost(self):
         """
-        A slave removed for good (it unregistered) has its tasks TASK_GONE
-        for a partition-aware framework, TASK_LOST for others.
+        A slave removed because it unregistered has its tasks TASK_LOST
+        (REASON_SLAVE_REMOVED) for every framework, as Mesos's
+        C{__removeSlave}.
         """
         slave, slave_id = self.add_slave()
         aware, aware_id = self.add_framework("aware")
@@ -178,8 +316,33 @@ class PartitionTests(MasterTestCase):
         slave.send(MASTER, internal.UnregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id)))
         self.turn()
-        self.assertEqual(self.last_status(aware).state, mesos_pb2.TASK_GONE)
-        self.assertEqual(self.last_status(other).state, mesos_pb2.TASK_LOST)
+        for scheduler in (aware, other):
+            status = self.last_status(scheduler)
+            self.assertEqual((status.state, status.reason),
+                             (mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED))
+
+    def test_marked_gone(self):
+        """
+        A slave an operator marks gone (MARK_AGENT_GONE): a partition-aware
+        framework hears TASK_GONE_BY_OPERATOR
+        (REASON_SLAVE_REMOVED_BY_OPERATOR), one without the capability
+        TASK_LOST (REASON_SLAVE_REMOVED), as in Mesos.
+        """
+        slave, slave_id = self.add_slave()
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", aware=False)
+        self.run_task(aware, aware_id, slave, slave_id, "a1")
+        self.run_task(other, other_id, slave, slave_id, "o1")
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        status = self.last_status(aware)
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_GONE_BY_OPERATOR,
+                          Reason.REASON_SLAVE_REMOVED_BY_OPERATOR))
+        status = self.last_status(other)
+        self.assertEqual((status.state, status.reason),
+                         (mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED))
+        self.assertIn("marked it gone", slave.last(internal.ShutdownMessage).message)
 
     def test_launch_with_invalid_offer_dropped(self):
         """

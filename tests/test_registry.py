@@ -89,6 +89,45 @@ def make_iremovedslaves_tests(fixture):
             self.assertEqual((yield record.load()), awkward)
 
         @inlineCallbacks
+        def test_unreachable(self):
+            """
+            Slaves marked unreachable are read back with their times, by
+            another master too; marking again replaces the time; a slave
+            marked reachable is gone from the read, and marking one never
+            marked is fine.  The removed slaves are a separate record.
+            """
+            record = self.new_record()
+            self.assertEqual((yield record.unreachable()), {})
+            self.assertIsNone((yield record.mark_unreachable("S1", 100.5)))
+            yield record.mark_unreachable("S2", 7)
+            yield record.mark_unreachable("a/b", 8)
+            yield record.mark_unreachable("S2", 9)
+            self.assertEqual((yield self.new_record().unreachable()),
+                             {"S1": 100.5, "S2": 9.0, "a/b": 8.0})
+            self.assertIsNone((yield record.mark_reachable("S1")))
+            yield record.mark_reachable("never-marked")
+            self.assertEqual((yield self.new_record().unreachable()), {"S2": 9.0, "a/b": 8.0})
+            self.assertEqual((yield record.load()), set())
+
+        @inlineCallbacks
+        def test_unreachable_not_admitted(self):
+            """
+            A slave marked unreachable is no longer admitted (Mesos's
+            MarkSlaveUnreachable); marked reachable again, it is not
+            admitted until it is admitted again.
+            """
+            record = self.new_record()
+            info = mesos_pb2.SlaveInfo(hostname="a")
+            info.id.value = "S1"
+            yield record.admit(info)
+            yield record.mark_unreachable("S1", 5)
+            self.assertEqual((yield self.new_record().load_admitted()), {})
+            yield record.mark_reachable("S1")
+            self.assertEqual((yield self.new_record().load_admitted()), {})
+            yield record.admit(info)
+            self.assertEqual(list((yield self.new_record().load_admitted())), ["S1"])
+
+        @inlineCallbacks
         def test_admitted(self):
             """
             Admitted slaves are read back, by another master, with their

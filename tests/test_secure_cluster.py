@@ -8,7 +8,9 @@ without a credential, a plain-text connection and a framework in a role
 the ACLs refuse are each refused.  A pymesos framework (pymesos has no TLS
 of its own) runs its tasks through stunnel, a TLS tunnel with the
 framework's certificate, as an operator would give it one; curl reads the
-state over HTTPS with a client certificate.
+state over HTTPS with a client certificate.  The web UI works in a real
+headless Chromium over HTTPS with Basic credentials, reading slaves that
+ask for credentials too.
 """
 
 import json
@@ -29,12 +31,22 @@ from twisted.web.client import Agent
 from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
 from mesos_tw.testing.processes import Daemon
+from mesos_tw.testing.web import chromium
 from mesos_tw.testing.zookeeper_server import free_port
+from mesos_tw.web.layout import browse_link, download_link, tail_link
+from mesos_tw.web.slave_pages import executor_link
 from tests import test_end_to_end
 from tests.test_end_to_end import FRAMEWORKS, ROOT
-from tests.test_pymesos import FRAMEWORK as PYMESOS_FRAMEWORK
-from tests.test_pymesos import PYMESOS_MISSING
 from tests.test_tls import ClientPolicy
+
+PYMESOS_FRAMEWORK = os.path.join(FRAMEWORKS, "pymesos_framework.py")
+
+try:
+    import pymesos  # noqa: F401
+except ImportError:
+    PYMESOS_MISSING = "pymesos is not installed (bash scripts/install-pymesos)"
+else:
+    PYMESOS_MISSING = None
 
 ACLS = {
     "permissive": False,
@@ -42,6 +54,9 @@ ACLS = {
                              "roles": {"values": ["*"]}}],
     "run_tasks": [{"principals": {"values": ["scheduler"]}, "users": {"type": "ANY"}}],
     "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "view_executors": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
 }
 
 
@@ -116,7 +131,7 @@ class SecureClusterTests(TestCase):
     def start_cluster(self, *flags):
         """
         The master (with C{flags} too) and two authenticated slaves, TLS
-        only.
+        only; the slaves' endpoints ask for credentials too.
         """
         master = self.twistd(
             "mesos-master", f"--port={self.port}", f"--credentials={self.credentials}",
@@ -125,6 +140,8 @@ class SecureClusterTests(TestCase):
         for number in (1, 2):
             self.twistd("mesos-slave", f"--master=127.0.0.1:{self.port}", "--port=0",
                         f"--credential={self.credential}",
+                        "--authenticate_http_readonly=true",
+                        f"--http_credentials={self.credentials}",
                         f"--work_dir={os.path.join(self.directory, f'slave{number}')}",
                         "--resources=cpus:2;mem:512;disk:100")
         return master
@@ -241,6 +258,60 @@ class SecureClusterTests(TestCase):
         framework, = state["completed_frameworks"] or state["frameworks"]
         self.assertEqual((framework["name"], framework["principal"]),
                          ("pymesos command framework", "scheduler"))
+
+    @inlineCallbacks
+    def test_web_ui_in_chromium(self):
+        """
+        The web UI in a real headless Chromium over HTTPS with Basic
+        credentials (this master also takes clients without a certificate,
+        as browsers are): the slave's page lists the executors the test
+        framework ran, read from a slave that asks for credentials, over
+        mutual TLS; the sandbox page lists the executor's stdout; curl
+        downloads it through the master's relay.
+        """
+        browser = chromium()
+        master = self.start_cluster("--ssl_require_cert=false")
+        yield self.wait_for_slaves(self.port, 2, master)
+        code, output = yield self.framework()
+        self.assertEqual(code, 0, output)
+        framework, = json.loads((yield self.state())[1])["completed_frameworks"]
+        task = framework["completed_tasks"][0]
+        slave = next(s for s in json.loads((yield self.state())[1])["slaves"]
+                     if s["id"] == task["slave_id"])
+        response = yield self.client().get(
+            f"https://{slave['pid'].split('@')[1]}/slave(1)/state", auth=("ops", "0ps"))
+        slave_state = json.loads((yield response.content()))
+        # The executor may still be ending: running or completed.
+        executor = next(e for f in slave_state["completed_frameworks"] + slave_state["frameworks"]
+                        for e in f["executors"] + f["completed_executors"]
+                        if e["id"] == (task["executor_id"] or task["id"]))
+
+        profile = os.path.abspath(self.mktemp())
+
+        @inlineCallbacks
+        def dom(path):
+            out, err, code = yield getProcessOutputAndValue(browser, [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                f"--user-data-dir={profile}", "--ignore-certificate-errors",
+                "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"],
+                env=os.environ.copy())
+            self.assertEqual(code, 0, err.decode(errors="replace"))
+            return out.decode(errors="replace")
+
+        page = yield dom(f"/ui/slaves/{slave['id']}")
+        self.assertIn(executor_link(slave["id"], framework["id"], executor["id"]), page)
+        self.assertNotIn("did not answer", page)
+        stdout = os.path.join(executor["directory"], "stdout")
+        page = yield dom(browse_link(slave["id"], executor["directory"]))
+        self.assertIn(tail_link(slave["id"], stdout).replace("&", "&amp;"), page)
+        out, err, code = yield getProcessOutputAndValue(shutil.which("curl"), [
+            "--silent", "--show-error", "--cacert", self.tls["LIBPROCESS_SSL_CA_FILE"],
+            "--user", "ops:0ps",
+            f"https://127.0.0.1:{self.port}{download_link(slave['id'], stdout)}"])
+        self.assertEqual(code, 0, err)
+        with open(stdout, "rb") as file:
+            self.assertEqual(out, file.read())
 
 
 @inlineCallbacks

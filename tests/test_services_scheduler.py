@@ -138,17 +138,33 @@ class LaunchTests(SchedulerTestCase):
 
     def test_health_check_becomes_mesos_check(self):
         """
-        A Marathon HTTP health check becomes the task's Mesos HTTP check on
-        its port.
+        A MESOS_HTTP health check becomes the task's Mesos HTTP check on
+        its port; a Marathon HTTP check beside it stays off the task (the
+        scheduler runs it, tests.test_services_health).
         """
         self.scheduler.create(web(instances=1, healthChecks=[
-            {"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 5,
+            {"protocol": "HTTP", "path": "/other"},
+            {"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 5,
              "intervalSeconds": 2, "maxConsecutiveFailures": 2}]))
         [task] = self.offer(make_offer(1, "a"))
         check = task.health_check
         self.assertEqual((check.type, check.http.port, check.http.path, check.interval_seconds,
                           check.consecutive_failures, check.grace_period_seconds),
                          (mesos_pb2.HealthCheck.HTTP, 31000, "/health", 2, 2, 5))
+
+    def test_https_health_check(self):
+        """
+        A MESOS_HTTPS health check becomes a Mesos HTTP check with
+        C{scheme: https}; Marathon's own HTTPS check is not put in the task.
+        """
+        for protocol in ("HTTPS", "MESOS_HTTPS"):
+            app_id = "/" + protocol.lower().replace("_", "-")
+            self.scheduler.create(web(id=app_id, instances=1, healthChecks=[
+                {"protocol": protocol, "path": "/health", "portIndex": 0}]))
+        tasks = self.offer(make_offer(1, "a"))
+        self.assertEqual(sorted((t.name, t.HasField("health_check"), t.health_check.http.scheme)
+                                for t in tasks),
+                         [("https", False, ""), ("mesos-https", True, "https")])
 
 
 class RestartTests(SchedulerTestCase):

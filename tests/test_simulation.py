@@ -106,13 +106,6 @@ class MutationTests(SynchronousTestCase):
         """
         self.found("drop_ack", 0, "updates_acknowledged")
 
-    def test_forget_removed_slave(self):
-        """
-        A registry that forgets removals lets a removed slave's tasks come
-        back after their TASK_LOST.
-        """
-        self.found("forget_removed_slave", 22, "terminal_once")
-
     def test_double_offer(self):
         """
         An allocator that offers a slave's resources twice.

@@ -144,6 +144,24 @@ class RegistrationTests(SlaveTestCase):
         self.turn()
         self.assertEqual(self.master.last(internal.ReregisterSlaveMessage).slave_id.value, "S1")
 
+    def test_ping_after_stop_sets_no_timer(self):
+        """
+        A ping that reaches a slave after it stopped leaves no timer behind
+        (a stopped slave waits for no ping; the suite saw its wait outlive
+        a test on a loaded machine).
+        """
+        self.turn()
+        self.master.send(SLAVE, internal.SlaveRegisteredMessage(
+            slave_id=mesos_pb2.SlaveID(value="S1"),
+            connection=internal.MasterSlaveConnection(total_ping_timeout_seconds=75)))
+        self.turn()
+        self.slave.stop()
+        self.turn()
+        self.master.send(SLAVE, internal.PingSlaveMessage())
+        self.turn()
+        self.assertEqual([call for call in self.clock.getDelayedCalls()
+                          if "_no_ping" in repr(call.func)], [])
+
     def test_shutdown_message(self):
         """
         ShutdownMessage from the master kills every executor and stops the

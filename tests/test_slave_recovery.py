@@ -137,16 +137,19 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
     def test_recover_unregistered_executor(self):
         """
         An executor that had not registered when the slave died is killed,
-        and its task reported lost (RecoverUnregisteredExecutor).
+        and the tasks queued for it are reported lost, once each, with
+        Mesos's reason (RecoverUnregisteredExecutor).
         """
         self.register()
         self.run_task()
+        self.run_task("t2")
         self.restart()
         self.assertIn(("F1", "e1"), self.isolator.killed)
         self.register()
-        update = self.master.last(internal.StatusUpdateMessage).update
-        self.assertEqual((update.status.state, update.status.reason),
-                         (mesos_pb2.TASK_LOST, Status.REASON_SLAVE_RESTARTED))
+        updates = [m.update.status for m in self.master.of(internal.StatusUpdateMessage)]
+        self.assertEqual(sorted((s.task_id.value, s.state, s.reason) for s in updates),
+                         [(t, mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REREGISTRATION_TIMEOUT)
+                          for t in ("t1", "t2")])
 
     def test_recover_terminated_executor(self):
         """
@@ -251,15 +254,32 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
         A task still staging that the re-registering executor does not
         list never reached it: it is lost.
         """
+        self.restart_before_executor_sees_t2()
+        self.assertIn(("t2", mesos_pb2.TASK_LOST), self.forwarded())
+        self.assertNotIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
+
+    def test_queued_task_of_disconnected_executor_is_lost(self):
+        """
+        A task queued for a registered executor whose connection had
+        broken, when the slave died, is lost once the executor subscribes
+        again without it: only its C{Task} was checkpointed, not the
+        C{TaskInfo} to send it (as Mesos).
+        """
         self.register()
         self.run_task()
         executor = self.executor_registers()
+        self.network.crash(executor.upid)
+        self.turn()
         self.run_task("t2")
+        self.assertIn("t2", self.slave.frameworks["F1"].executors["e1"].queued_tasks)
         self.restart()
+        executor = RecordingPeer(self.network, executor.upid)
         self.reregister_executor(executor, tasks=("t1",))
         self.register()
-        self.assertIn(("t2", mesos_pb2.TASK_LOST), self.forwarded())
-        self.assertNotIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
+        lost = [(m.update.status.task_id.value, m.update.status.reason)
+                for m in self.master.of(internal.StatusUpdateMessage)
+                if m.update.status.state == mesos_pb2.TASK_LOST]
+        self.assertEqual(lost, [("t2", Status.REASON_SLAVE_RESTARTED)])
 
     def test_shutdown_slave(self):
         """
@@ -401,6 +421,44 @@ class CheckpointingEnvironmentTests(SlaveRecoveryTestCase):
         environment = self.isolator.launched[("F1", "e1")][2]
         self.assertEqual(environment["MESOS_CHECKPOINT"], "1")
         self.assertEqual(environment["MESOS_RECOVERY_TIMEOUT"], "900secs")
+
+
+class PartitionAwareFrameworkTests(SlaveRecoveryTestCase):
+    """
+    A partition-aware framework hears Mesos's newer states for the tasks
+    a restart loses.
+    """
+
+    capabilities = (mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE,)
+
+    def test_unregistered_executor_tasks_gone(self):
+        """
+        The tasks of an executor that had not registered are TASK_GONE.
+        """
+        self.register()
+        self.run_task()
+        self.restart()
+        self.register()
+        self.assertEqual(self.forwarded(), [("t1", mesos_pb2.TASK_GONE)])
+
+    def test_unseen_task_dropped(self):
+        """
+        A task the re-registering executor never saw is TASK_DROPPED.
+        """
+        self.restart_before_executor_sees_t2()
+        self.assertEqual(self.forwarded(), [("t2", mesos_pb2.TASK_DROPPED)])
+
+    def test_executor_not_reconnecting_tasks_gone(self):
+        """
+        The tasks of an executor that does not subscribe again in time are
+        TASK_GONE.
+        """
+        self.running_task()
+        self.restart()
+        self.register()
+        self.clock.advance(self.slave.executor_reregistration_timeout)
+        self.turn()
+        self.assertEqual(self.forwarded()[-1], ("t1", mesos_pb2.TASK_GONE))
 
 
 class MultipleSlavesTests(SynchronousTestCase):

@@ -6,18 +6,18 @@ with a framework's tasks: over real HTTP, and in a real headless Chromium
 
 import json
 import os
-import shutil
 
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.testing.local_cluster import start_mesos_local
+from mesos_tw.testing.web import chromium
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 
 MARKER = "written-by-the-writer-task"
@@ -69,17 +69,6 @@ class TwoTaskScheduler(Scheduler):
                            mesos_pb2.TASK_RUNNING):
             waiting.errback(AssertionError(
                 f"{name} ended {mesos_pb2.TaskState.Name(state)}: {status.message}"))
-
-
-def chromium():
-    """
-    Debian's Chromium, or L{SkipTest} saying it is missing.
-    """
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise SkipTest("Chromium is not installed (scripts/test installs Debian's chromium as root)")
 
 
 class LocalClusterMixin:

@@ -40,18 +40,20 @@ SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 
 CREDENTIALS = mesos_pb2.Credentials(credentials=[
     mesos_pb2.Credential(principal=name, secret=f"{name}-secret")
-    for name in ("ops", "viewer", "fw")])
+    for name in ("ops", "viewer", "fw", "executors")])
 
 #: Any framework may register and run tasks; ops sees and reads everything
-#: of alice's; viewer sees frameworks only; fw nothing.
+#: of alice's; viewer sees frameworks only; executors frameworks and
+#: executors, not tasks; fw nothing.
 ACLS = {
     "permissive": False,
     "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
     "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
-    "view_frameworks": [{"principals": {"values": ["ops", "viewer"]},
+    "view_frameworks": [{"principals": {"values": ["ops", "viewer", "executors"]},
                          "users": {"type": "ANY"}}],
     "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
-    "view_executors": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "view_executors": [{"principals": {"values": ["ops", "executors"]},
+                        "users": {"type": "ANY"}}],
     "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"values": ["alice"]}}],
 }
 
@@ -167,7 +169,8 @@ class SecuredPagesTests(SynchronousTestCase):
     def test_view_frameworks(self):
         """
         viewer sees the framework but not its tasks nor executors; fw does
-        not see it at all (left out of the lists, a 403 on its page).
+        not see it at all (left out of the lists, a 403 on its page);
+        executors sees the executor's page without its tasks.
         """
         for path in ("/", "/ui/frameworks", f"/ui/frameworks/{self.framework_id}"):
             self.assertIn("alices-fw", self.get(path, "viewer")[1], path)
@@ -188,6 +191,11 @@ class SecuredPagesTests(SynchronousTestCase):
         self.assertNotIn("sleeper", body)
         self.assertEqual(self.get(self.executor_page(), "viewer"),
                          (403, "Not authorized to view executors of 'alice'\n"))
+        ops_page = self.get(self.executor_page(), "ops")[1]
+        self.assertIn("<code>sleeper</code>", executor_tasks(ops_page))
+        code, body = self.get(self.executor_page(), "executors")
+        self.assertEqual(code, 200)
+        self.assertNotIn("<code>sleeper</code>", executor_tasks(body))
 
     def test_access_sandboxes(self):
         """
@@ -217,3 +225,10 @@ class SecuredPagesTests(SynchronousTestCase):
         self.assertEqual([url.split("?")[0] for url in self.slave_http.urls],
                          ["https://127.0.0.1:5051/files/browse",
                           "https://127.0.0.1:5051/files/download"])
+
+
+def executor_tasks(page):
+    """
+    The tasks table of an executor's page.
+    """
+    return page.split('id="executor-tasks"', 1)[1].split("</table>", 1)[0]

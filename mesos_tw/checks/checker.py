@@ -2,8 +2,8 @@
 A task's health checker (Mesos's C{HealthChecker} and C{CheckerProcess}):
 the first attempt after C{delay_seconds}, each attempt limited to
 C{timeout_seconds} (0: no limit), the next C{interval_seconds} after the
-last ended; the results go through a L{HealthPolicy}, and the changes it
-finds are reported.
+last ended; the results go through a L{HealthPolicy}, and what it finds
+to report (Mesos's C{TaskHealthStatus}) is reported.
 """
 
 from mesos_tw.checks.policy import HealthPolicy
@@ -20,7 +20,8 @@ class HealthChecker:
     @param loop: the executor's loop (L{mesos_tw.checks.loops}).
     @param check: the task's (valid) C{HealthCheck}.
     @param report: called with a L{HealthChange} and the last attempt's
-        message when the task's health changes or it is to be killed.
+        message for the first success, the first success after failures,
+        and every failure outside the grace period (L{HealthPolicy}).
     @param environ: the task's environment (for COMMAND checks).
     @param cwd: the task's sandbox (for COMMAND checks).
     @param warn: called with a line of text for each failed attempt.

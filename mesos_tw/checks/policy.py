@@ -1,8 +1,9 @@
 """
 What a health check's results mean (Mesos's C{HealthChecker}): the task
 becomes healthy on its first success; failures during the grace period,
-before that first success, are ignored; after C{consecutive_failures}
-failures in a row the task is to be killed.
+before that first success, are ignored; every other failure is reported
+as unhealthy; after C{consecutive_failures} failures in a row the task is
+to be killed.
 """
 
 from dataclasses import dataclass
@@ -27,12 +28,13 @@ class HealthChange:
 
 class HealthPolicy:
     """
-    The results of one task's health check, in order.
+    The results of one task's health check, in order, as Mesos's
+    C{HealthChecker::success} and C{failure} read them.
 
-    Only changes are reported: the first success, the first failure after
-    a success (or after the grace period, before any success), the first
-    success after failures, and the failure that kills the task.  (Mesos
-    1.x reports every failure; Mesos 1.0 reported as here.)
+    Reported: the first success, and the first success after failures
+    (not the successes between); every failure outside the grace period,
+    each with the count of failures in a row, the one that reaches
+    C{consecutive_failures} asking for the task to be killed.
 
     @param consecutive_failures: failures in a row that kill the task.
     @param grace_period: seconds after C{started} during which failures
@@ -47,7 +49,6 @@ class HealthPolicy:
         self.started = started
         self.failures = 0
         self.initializing = True
-        self.healthy = None
 
     def success(self, now):
         """
@@ -55,25 +56,23 @@ class HealthPolicy:
 
         @return: the L{HealthChange} to report, or L{None}.
         """
-        self.initializing = False
+        change = None
+        if self.initializing or self.failures > 0:
+            change = HealthChange(healthy=True)
+            self.initializing = False
         self.failures = 0
-        if self.healthy is True:
-            return None
-        self.healthy = True
-        return HealthChange(healthy=True)
+        return change
 
     def failure(self, now):
         """
         A check failed (or timed out) at C{now}.
 
-        @return: the L{HealthChange} to report, or L{None}.
+        @return: the L{HealthChange} to report, or L{None} (ignored, in the
+            grace period).
         """
         if self.initializing and self.grace_period > 0 and \
                 now - self.started <= self.grace_period:
             return None
         self.failures += 1
         kill = self.failures >= self.consecutive_failures
-        if self.healthy is False and not kill:
-            return None
-        self.healthy = False
         return HealthChange(healthy=False, consecutive_failures=self.failures, kill_task=kill)

@@ -238,6 +238,7 @@ def main():
     Serve the slave on standard input and output.
     """
     command.become_subreaper()
+    command.warm_up()
     # What is imported now is shared with every child: keep the collector
     # off those objects, so that the children's pages stay shared.
     gc.freeze()

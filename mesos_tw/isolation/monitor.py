@@ -52,14 +52,15 @@ class ResourceMonitor:
         self._samples = {}
         self._loop = None
 
-    def start(self):
+    def start(self, now=True):
         """
-        Sample now and every C{interval} seconds.
+        Sample every C{interval} seconds, starting now (or, if not C{now},
+        in C{interval} seconds).
         """
         if self._loop is None:
             self._loop = LoopingCall(self.sample)
             self._loop.clock = self.clock
-            self._loop.start(self.interval, now=True).addErrback(
+            self._loop.start(self.interval, now=now).addErrback(
                 lambda failure: self.log.failure("Resource monitoring stopped", failure))
 
     def stop(self):

@@ -3,14 +3,22 @@ Partition awareness (Mesos 1.x): what frameworks hear about tasks on slaves
 that stop answering or go away, by their C{PARTITION_AWARE} capability.
 Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
 
-  - A slave that misses too many pings is I{unreachable}: it is removed
-    (recorded in the registry, then told to shut down, so a task reported
-    lost never runs again; Mesos 1.x would admit it back).  Its tasks
-    become C{TASK_UNREACHABLE} for partition-aware frameworks (kept as
-    their C{unreachable_tasks}) and C{TASK_LOST} for the others; every
-    framework hears C{slaveLost}.
-  - A slave that unregistered has its tasks C{TASK_GONE} for
-    partition-aware frameworks, C{TASK_LOST} for the others.
+  - A slave that misses too many pings is I{unreachable}: it leaves the
+    master's state and is recorded as unreachable in the registry (not as
+    removed, and it is not told to shut down).  Its tasks become
+    C{TASK_UNREACHABLE} for partition-aware frameworks and C{TASK_LOST}
+    for the others (kept as their C{unreachable_tasks}, or completed
+    tasks); every framework hears C{slaveLost}.
+  - An unreachable slave that re-registers (with this leader or, read
+    from the registry, a later one) is re-admitted with the tasks it
+    reports, as Mesos 1.5 and later do: each task's framework, partition-
+    aware or not, hears the task's state again (C{TASK_RUNNING}...) with
+    the reason C{REASON_SLAVE_REREGISTERED}.  So a framework without the
+    capability can see C{TASK_LOST} and then C{TASK_RUNNING}, as on Mesos
+    (its "non-strict" behaviour).
+  - A slave removed otherwise has its tasks C{TASK_LOST}, except that
+    partition-aware frameworks hear C{TASK_GONE_BY_OPERATOR} when an
+    operator marked it gone (Mesos's C{__removeSlave}).
   - Launches on invalid offers are C{TASK_DROPPED}, and reconciliation of
     a task the master does not know is C{TASK_GONE} (its slave is
     registered), C{TASK_UNREACHABLE} (its slave is unreachable) or
@@ -43,16 +51,33 @@ class PartitionManagement:
         framework = self.frameworks.get(framework_id)
         return framework is not None and partition_aware(framework.info)
 
-    def removed_task_state(self, framework_id, unreachable):
+    def removed_task_state(self, framework_id, unreachable=False, gone=False):
         """
-        The state a task of C{framework_id} on a slave the master drops
-        goes to: C{TASK_UNREACHABLE} (the slave stopped answering) or
-        C{TASK_GONE} (removed) for partition-aware frameworks, C{TASK_LOST}
-        for the others.
+        The state, and reason, a task of C{framework_id} on a slave the
+        master drops goes to, as Mesos's C{__removeSlave}: for a
+        partition-aware framework C{TASK_UNREACHABLE} if the slave stopped
+        answering, C{TASK_GONE_BY_OPERATOR} if an operator marked it
+        C{gone}; otherwise (and for frameworks without the capability)
+        C{TASK_LOST}.
+
+        @return: C{(TaskState, TaskStatus.Reason)}.
         """
-        if not self._is_partition_aware(framework_id):
-            return mesos_pb2.TASK_LOST
-        return mesos_pb2.TASK_UNREACHABLE if unreachable else mesos_pb2.TASK_GONE
+        if self._is_partition_aware(framework_id):
+            if unreachable:
+                return mesos_pb2.TASK_UNREACHABLE, Reason.REASON_SLAVE_REMOVED
+            if gone:
+                return mesos_pb2.TASK_GONE_BY_OPERATOR, Reason.REASON_SLAVE_REMOVED_BY_OPERATOR
+        return mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED
+
+    def gone_task_state(self, framework_id):
+        """
+        The state of a task the master knows on a slave that, re-registering,
+        no longer reports it: C{TASK_GONE} for a partition-aware framework,
+        C{TASK_LOST} for the others.
+        """
+        if self._is_partition_aware(framework_id):
+            return mesos_pb2.TASK_GONE
+        return mesos_pb2.TASK_LOST
 
     def dropped_task_state(self, framework_id):
         """
@@ -93,3 +118,56 @@ class PartitionManagement:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.tasks.pop(task_id, None) is not None:
                 framework.unreachable_tasks[task_id] = record
+
+    def readmitted(self, slave_id, tasks):
+        """
+        Unreachable slave C{slave_id} re-registered and was added again
+        with the C{tasks} it reports (as Mesos's C{__reregisterSlave}):
+        they are no longer unreachable (nor completed, for a framework told
+        C{TASK_LOST}), each connected framework hears each of its tasks'
+        state again, and the registry forgets the slave was unreachable.
+        Tasks the master set aside that the slave no longer reports are
+        forgotten: the slave reports their ends itself, as status updates.
+        """
+        del self.unreachable_slaves[slave_id]
+        for framework in self.frameworks.values():
+            for task_id, record in list(framework.unreachable_tasks.items()):
+                if record.task.slave_id.value == slave_id:
+                    del framework.unreachable_tasks[task_id]
+        for task in tasks:
+            framework_id, task_id = task.framework_id.value, task.task_id.value
+            framework = self.frameworks.get(framework_id)
+            if framework is None or not framework.active:
+                self.log.warn("Not telling framework {framework_id} that its task {task_id} "
+                              "is {state} again on re-registered slave {slave_id}: it is not "
+                              "connected (it learns by reconciling)",
+                              framework_id=framework_id, task_id=task_id, slave_id=slave_id,
+                              state=mesos_pb2.TaskState.Name(task.state))
+                if framework is None:
+                    continue
+            _forget_completed(framework, task_id, slave_id)
+            if not framework.active:
+                continue
+            update = self._status_update_for(
+                framework_id, task, task.state, "Unreachable agent re-reregistered",
+                Reason.REASON_SLAVE_REREGISTERED)
+            self._send_update(framework.pid, update)
+        self.log.info("Re-admitted unreachable slave {slave_id} with {count} tasks",
+                      slave_id=slave_id, count=len(tasks))
+        d = self.registry.mark_reachable(slave_id)
+        d.addErrback(lambda failure: self.log.error(
+            "Cannot record that slave {slave_id} is reachable again: {error}; a later leader "
+            "will take it for unreachable and tell its frameworks of its tasks again when it "
+            "re-registers", slave_id=slave_id, error=failure.getErrorMessage()))
+
+
+def _forget_completed(framework, task_id, slave_id):
+    """
+    Take task C{task_id} of C{slave_id} out of C{framework}'s completed
+    tasks (it was reported C{TASK_LOST} and runs again).
+    """
+    kept = [record for record in framework.completed_tasks
+            if (record.task.task_id.value, record.task.slave_id.value) != (task_id, slave_id)]
+    if len(kept) != len(framework.completed_tasks):
+        framework.completed_tasks.clear()
+        framework.completed_tasks.extend(kept)

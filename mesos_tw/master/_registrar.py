@@ -31,6 +31,13 @@ for as long as the term lasts; if the term ends first, nothing was reported
 lost and the next leader accepts the slave, so the frameworks' view stays
 consistent.  A slave re-registering while its removal is being written is
 answered once it is written.
+
+A slave that stops answering pings is not removed but recorded as
+I{unreachable} (L{mesos_tw.master._partitions}), in the same order: the
+write first, then its tasks' C{TASK_UNREACHABLE}/C{TASK_LOST} and
+C{slaveLost}.  It is not told to shut down, and is re-admitted when it
+re-registers, by this leader or a later one (which reads the unreachable
+slaves from the registry too).
 """
 
 from twisted.internet.defer import FirstError, gatherResults
@@ -51,14 +58,18 @@ class PendingRemoval:
     @ivar updates: the C{(framework_id, StatusUpdate)} C{TASK_LOST} updates
         of its tasks, sent once the removal is recorded.
     @ivar shutdown: whether to send the slave C{ShutdownMessage} then.
+    @ivar unreachable: the time the slave was found unreachable, when it
+        was (it is recorded as unreachable, not removed, and may come
+        back), or L{None}.
     @ivar waiting: C{(sender, ReregisterSlaveMessage)} that came meanwhile.
     """
 
-    def __init__(self, slave, reason, updates, shutdown):
+    def __init__(self, slave, reason, updates, shutdown, unreachable=None):
         self.slave = slave
         self.reason = reason
         self.updates = updates
         self.shutdown = shutdown
+        self.unreachable = unreachable
         self.waiting = []
 
 
@@ -90,8 +101,8 @@ class RegistryManagement:
         Read the registry; until it is read, every message and lost peer
         waits, so that no slave an earlier leader removed is admitted again.
         """
-        d = gatherResults([self.registry.load(), self.registry.load_admitted()],
-                          consumeErrors=True)
+        d = gatherResults([self.registry.load(), self.registry.load_admitted(),
+                           self.registry.unreachable()], consumeErrors=True)
         d.addCallbacks(self._recovered, self._recovery_failed, errbackArgs=(attempt,))
         d.addErrback(lambda failure: self.log.failure(
             "Failed to handle what waited for the registry", failure))
@@ -99,18 +110,24 @@ class RegistryManagement:
     def _recovered(self, results):
         if self._stopped:
             return
-        removed, admitted = results
+        removed, admitted, unreachable = results
         self.removed_slaves |= removed
+        for slave_id, when in unreachable.items():
+            self.unreachable_slaves.setdefault(slave_id, when)
         self.recovered = True
+        # A slave both admitted and unreachable (a leader died between the
+        # two writes) is unreachable.
         self.recovered_slaves = {slave_id: info for slave_id, info in admitted.items()
                                  if slave_id not in self.removed_slaves
+                                 and slave_id not in self.unreachable_slaves
                                  and slave_id not in self.slaves}
         if self.recovered_slaves:
             self._recovered_slaves_call = self.reactor.callLater(
                 self.slave_reregister_timeout, self._recovered_slaves_timeout)
-        self.log.info("Read the registry: {count} slaves were removed by earlier leaders, "
-                      "{expected} are expected to re-register within {timeout}s; handling the "
-                      "{waiting} messages that waited for it", count=len(removed),
+        self.log.info("Read the registry: {count} slaves were removed and {unreachable} found "
+                      "unreachable by earlier leaders, {expected} are expected to re-register "
+                      "within {timeout}s; handling the {waiting} messages that waited for it",
+                      count=len(removed), unreachable=len(unreachable),
                       expected=len(self.recovered_slaves),
                       timeout=self.slave_reregister_timeout, waiting=len(self._held))
         held, self._held = self._held, []
@@ -187,19 +204,23 @@ class RegistryManagement:
         d.addErrback(lambda failure: self.log.failure(
             "Failed to admit slave {slave_id}", failure, slave_id=info.id.value))
 
-    def _record_removal(self, slave, reason, updates, shutdown):
+    def _record_removal(self, slave, reason, updates, shutdown, unreachable=None):
         """
         Write the removal of C{slave} (already out of our state) to the
-        registry; once it is written, report it: C{updates} (its tasks'
-        C{TASK_LOST}) to their frameworks, C{slaveLost} to every framework,
-        and, if C{shutdown}, C{ShutdownMessage} to the slave.
+        registry, or, if it was found C{unreachable} (at that time), that it
+        is unreachable; once it is written, report it: C{updates} (its
+        tasks' C{TASK_LOST}...) to their frameworks, C{slaveLost} to every
+        framework, and, if C{shutdown}, C{ShutdownMessage} to the slave.
         """
-        removal = PendingRemoval(slave, reason, updates, shutdown)
+        removal = PendingRemoval(slave, reason, updates, shutdown, unreachable)
         self._removing[slave.id] = removal
         self._write_removal(removal, 0)
 
     def _write_removal(self, removal, attempt):
-        d = self.registry.add(removal.slave.id)
+        if removal.unreachable is not None:
+            d = self.registry.mark_unreachable(removal.slave.id, removal.unreachable)
+        else:
+            d = self.registry.add(removal.slave.id)
         d.addCallbacks(self._removal_recorded, self._removal_not_recorded,
                        callbackArgs=(removal,), errbackArgs=(removal, attempt))
         d.addErrback(lambda failure: self.log.failure(
@@ -210,14 +231,20 @@ class RegistryManagement:
         slave = removal.slave
         if self._stopped:
             self.log.warn(
-                "The removal of slave {slave_id} was recorded after the term ended: the next "
-                "leader shuts the slave down, and frameworks learn of its {count} lost tasks "
-                "only by reconciling", slave_id=slave.id, count=len(removal.updates))
+                "The removal of slave {slave_id} (or its unreachability) was recorded after "
+                "the term ended: the next leader reads it, and frameworks learn of its {count} "
+                "tasks only by reconciling", slave_id=slave.id, count=len(removal.updates))
             return
         del self._removing[slave.id]
-        self.removed_slaves.add(slave.id)
-        self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} tasks "
-                      "lost", slave_id=slave.id, count=len(removal.updates))
+        if removal.unreachable is None:
+            self.removed_slaves.add(slave.id)
+            self.log.info("Recorded the removal of slave {slave_id}; reporting its {count} "
+                          "tasks lost", slave_id=slave.id, count=len(removal.updates))
+        else:
+            self.counters.count("slave_unreachable_completed")
+            self.log.info("Recorded slave {slave_id} as unreachable; reporting its {count} "
+                          "tasks unreachable or lost", slave_id=slave.id,
+                          count=len(removal.updates))
         if removal.shutdown:
             self.node.send(slave.pid, internal.ShutdownMessage(
                 message=f"the master removed this slave: {removal.reason}"))

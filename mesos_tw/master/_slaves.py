@@ -86,6 +86,8 @@ class SlaveManagement:
             self.recovered_slaves.pop(slave_id, None)
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks)
+            if slave_id in self.unreachable_slaves:
+                self.readmitted(slave_id, message.tasks)
             self._reregistered(sender, message)
 
         if slave_id in self.recovered_slaves:
@@ -150,7 +152,7 @@ class SlaveManagement:
                 continue
             framework_id = key[0]
             update = self._apply_master_update(
-                framework_id, record, self.removed_task_state(framework_id, unreachable=False),
+                framework_id, record, self.gone_task_state(framework_id),
                 "Reconciliation: Task is unknown to the slave",
                 mesos_pb2.TaskStatus.REASON_RECONCILIATION)
             framework = self.frameworks.get(framework_id)
@@ -329,25 +331,27 @@ class SlaveManagement:
     def shutdown_slave(self, slave, reason):
         """
         C{slave} stopped answering pings: it is unreachable
-        (L{mesos_tw.master._partitions}).  It may re-register, and is then
-        admitted again with the tasks it still runs.
+        (L{mesos_tw.master._partitions}).  It is not told to shut down: it
+        may re-register, and is then admitted again with the tasks it still
+        runs.
         """
         self.counters.count("slave_removals/reason_unhealthy")
-        self.remove_slave(slave, reason, shutdown=True, unreachable=True)
+        self.counters.count("slave_unreachable_scheduled")
+        self.remove_slave(slave, reason, unreachable=True)
 
-    def remove_slave(self, slave, reason, shutdown=False, task_state=None,
-                     task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED, unreachable=False):
+    def remove_slave(self, slave, reason, shutdown=False, gone=False, unreachable=False):
         """
         Remove C{slave}: it leaves our state and the allocator now, its
-        offers are rescinded and its tasks end in C{task_state} for
-        C{task_reason} (when not given: C{TASK_LOST}, or for partition-aware
-        frameworks C{TASK_GONE}).  Once the removal is recorded in the
-        registry the tasks' frameworks hear of it, every framework hears
-        C{slaveLost}, and, if C{shutdown}, the slave is told to shut down.
+        offers are rescinded and its tasks end C{TASK_LOST} (partition-aware
+        frameworks: C{TASK_GONE_BY_OPERATOR} if an operator marked it
+        C{gone}).  Once the removal is recorded in the registry the tasks'
+        frameworks hear of it, every framework hears C{slaveLost}, and, if
+        C{shutdown}, the slave is told to shut down.
 
         @param unreachable: the slave stopped answering and may come back:
-            nothing is recorded, partition-aware frameworks hear
-            C{TASK_UNREACHABLE} and the others C{TASK_LOST} at once.
+            it is recorded as unreachable rather than removed, and
+            partition-aware frameworks hear C{TASK_UNREACHABLE}, the others
+            C{TASK_LOST} (with the C{unreachable_time}).
         """
         if self.slaves.get(slave.id) is not slave:
             return
@@ -360,13 +364,16 @@ class SlaveManagement:
         for offer in list(slave.offers.values()):
             self._remove_offer(offer, rescind=True)
         updates = []
+        now = self.reactor.seconds()
         for record in list(slave.tasks.values()):
             if record.state not in TERMINAL_STATES:
                 framework_id = record.task.framework_id.value
-                updates.append((framework_id, self._apply_master_update(
-                    framework_id, record,
-                    task_state or self.removed_task_state(framework_id, unreachable),
-                    f"Slave {slave.id} removed: {reason}", task_reason)))
+                state, why = self.removed_task_state(framework_id, unreachable, gone)
+                update = self._apply_master_update(
+                    framework_id, record, state, f"Slave {slave.id} removed: {reason}", why)
+                if unreachable:
+                    update.status.unreachable_time.nanoseconds = int(now * 1e9)
+                updates.append((framework_id, update))
         # What the slave's tasks and executors held no longer counts towards
         # their frameworks' shares.
         for record in slave.tasks.values():
@@ -383,7 +390,8 @@ class SlaveManagement:
         self.events.agent_removed(slave.id)
         if unreachable:
             self._set_aside_unreachable(slave)
-        self._record_removal(slave, reason, updates, shutdown)
+        self._record_removal(slave, reason, updates, shutdown,
+                             unreachable=now if unreachable else None)
 
 
 def _reported_work_error(message):

@@ -6,7 +6,8 @@ optional C{max_grace_period} the executors still running are shut down;
 once no task on it is left the slave is DRAINED, and, with
 C{mark_gone}, gone), REACTIVATE_AGENT (offered again, draining or not),
 and MARK_AGENT_GONE (removed for good: its tasks end
-C{TASK_GONE_BY_OPERATOR}, it is told to shut down and may not come back).
+C{TASK_GONE_BY_OPERATOR}, C{TASK_LOST} for frameworks that are not
+partition-aware; it is told to shut down and may not come back).
 """
 
 from twisted.logger import Logger
@@ -94,16 +95,14 @@ class Draining:
     def mark_gone(self, slave_id):
         """
         Remove the slave for good: its tasks end C{TASK_GONE_BY_OPERATOR}
-        and it is told to shut down.
+        (C{TASK_LOST} for frameworks that are not partition-aware, as in
+        Mesos) and it is told to shut down.
 
         @raise CallError: for a slave the master does not have.
         """
         slave = self._slave(slave_id)
         self._cancel_grace(slave.id)
-        self.master.remove_slave(
-            slave, "an operator marked it gone", shutdown=True,
-            task_state=mesos_pb2.TASK_GONE_BY_OPERATOR,
-            task_reason=mesos_pb2.TaskStatus.REASON_SLAVE_REMOVED_BY_OPERATOR)
+        self.master.remove_slave(slave, "an operator marked it gone", shutdown=True, gone=True)
 
     def reconnected(self, slave):
         """

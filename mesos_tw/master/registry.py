@@ -1,6 +1,7 @@
 """
-The durable record of the slaves the masters admitted and removed: the part
-of Mesos's registry (0.19 and later) that we keep.
+The durable record of the slaves the masters admitted, removed, and found
+unreachable: the parts of Mesos's registry (its admitted, gone/removed and
+C{unreachable} slaves) that we keep.
 
 A leader that removes a slave reports its tasks lost.  If it then dies, the
 next leader must still refuse that slave, or tasks already reported lost
@@ -21,6 +22,14 @@ removed id is a persistent znode C{<path>/registry/removed/<slave id>}
 under the masters' election path, and each admitted slave one
 C{<path>/registry/admitted/<slave id>} holding its C{SlaveInfo}
 (L{ZooKeeperRemovedSlaves}).
+
+An unreachable slave may come back (Mesos 1.x re-admits it); the next
+leader reads which slaves were unreachable, and since when, so that one
+coming back after a failover is re-admitted as unreachable (its frameworks
+hear its tasks again) and reconciliation can answer C{TASK_UNREACHABLE}.
+Those entries are C{<path>/registry/unreachable/<slave id>} znodes holding
+the time; marking a slave unreachable takes it out of the admitted ones
+(Mesos's C{MarkSlaveUnreachable}), and the entry goes when it comes back.
 """
 
 from urllib.parse import quote, unquote
@@ -33,7 +42,7 @@ from zope.interface import Interface, implementer
 from mesos_tw.protocols import mesos_pb2
 
 __all__ = ["IRemovedSlaves", "MemoryRemovedSlaves", "ZooKeeperRemovedSlaves", "admitted_path",
-           "removed_path"]
+           "removed_path", "unreachable_path"]
 
 
 class IRemovedSlaves(Interface):
@@ -74,6 +83,33 @@ class IRemovedSlaves(Interface):
         @return: a Deferred that fires with C{{slave_id: SlaveInfo}}.
         """
 
+    def unreachable():
+        """
+        Read which slaves are unreachable.
+
+        @return: a Deferred that fires with C{{slave_id: seconds}}, when each
+            was found unreachable.
+        """
+
+    def mark_unreachable(slave_id, when):
+        """
+        Record that slave C{slave_id} was found unreachable at C{when}
+        (seconds), and is no longer admitted; marking it again replaces the
+        time.
+
+        @return: a Deferred that fires with L{None} once it is durable, or
+            fails.
+        """
+
+    def mark_reachable(slave_id):
+        """
+        Forget that slave C{slave_id} was unreachable (it came back); a
+        slave not marked is fine.
+
+        @return: a Deferred that fires with L{None} once it is durable, or
+            fails.
+        """
+
 
 @implementer(IRemovedSlaves)
 class MemoryRemovedSlaves:
@@ -83,11 +119,13 @@ class MemoryRemovedSlaves:
 
     @ivar ids: the set of removed slave ids.
     @ivar admitted: C{{slave_id: SlaveInfo}} of the admitted ones.
+    @ivar unreachable_ids: C{{slave_id: seconds}} of the unreachable ones.
     """
 
-    def __init__(self, ids=()):
+    def __init__(self, ids=(), unreachable=None):
         self.ids = set(ids)
         self.admitted = {}
+        self.unreachable_ids = dict(unreachable or {})
 
     def load(self):
         """
@@ -118,6 +156,27 @@ class MemoryRemovedSlaves:
         """
         return succeed(dict(self.admitted))
 
+    def unreachable(self):
+        """
+        Fires at once with a copy of the unreachable slaves.
+        """
+        return succeed(dict(self.unreachable_ids))
+
+    def mark_unreachable(self, slave_id, when):
+        """
+        Records the slave as unreachable, no longer admitted; fires at once.
+        """
+        self.unreachable_ids[slave_id] = when
+        self.admitted.pop(slave_id, None)
+        return succeed(None)
+
+    def mark_reachable(self, slave_id):
+        """
+        Forgets the slave's unreachability; fires at once.
+        """
+        self.unreachable_ids.pop(slave_id, None)
+        return succeed(None)
+
 
 _log = Logger()
 
@@ -137,6 +196,26 @@ def admitted_path(path):
     return f"{path.rstrip('/')}/registry/admitted"
 
 
+def unreachable_path(path):
+    """
+    The znode under which masters electing at C{path} record unreachable
+    slaves.
+    """
+    return f"{path.rstrip('/')}/registry/unreachable"
+
+
+def _seconds(data):
+    """
+    The time an unreachable slave's znode holds; 0 when it holds no number
+    (a slave still unreachable, since some unknown time, rather than a
+    registry no leader can read).
+    """
+    try:
+        return float(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return 0.0
+
+
 def _znode_name(slave_id):
     # Slave ids come from slaves too (re-registration): any character that
     # is not safe in a znode name, "." included, is percent-encoded.
@@ -153,13 +232,16 @@ class ZooKeeperRemovedSlaves:
     A write is acknowledged by a quorum of the ensemble before it fires, so
     every later leader reads it.  The removed ids are never pruned; an
     admitted slave's znode (under L{admitted_path}C{(path)}, holding its
-    C{SlaveInfo}) is deleted once its removal is recorded.
+    C{SlaveInfo}) is deleted once its removal, or its unreachability, is
+    recorded; an unreachable slave's znode (under L{unreachable_path},
+    holding the time as text) goes when it comes back.
     """
 
     def __init__(self, client, path):
         self.client = client
         self.path = removed_path(path)
         self.admitted_path = admitted_path(path)
+        self.unreachable_path = unreachable_path(path)
 
     def load(self):
         """
@@ -230,6 +312,54 @@ class ZooKeeperRemovedSlaves:
 
         d.addCallback(read)
         return d
+
+    def unreachable(self):
+        """
+        Fires with the slaves named under our unreachable path and the
+        times their znodes hold (a znode deleted meanwhile is left out).
+        """
+        def read(names):
+            found = {}
+            reads = []
+            for name in names:
+                r = self.client.get(f"{self.unreachable_path}/{name}")
+                r.addCallback(lambda data, slave_id=unquote(name):
+                              found.__setitem__(slave_id, _seconds(data)))
+                r.addErrback(lambda failure: failure.trap(NoNodeError))
+                reads.append(r)
+            return gatherResults(reads, consumeErrors=True).addCallback(lambda _: found)
+
+        return self._children(self.unreachable_path).addCallback(read)
+
+    def mark_unreachable(self, slave_id, when):
+        """
+        Create (or overwrite) the slave's znode under the unreachable path,
+        then delete its admitted znode.
+        """
+        if not slave_id:
+            return fail(ValueError("cannot record a slave with an empty id"))
+        path = f"{self.unreachable_path}/{_znode_name(slave_id)}"
+        data = repr(float(when)).encode("ascii")
+        d = self.client.create(path, data, makepath=True)
+
+        def present(failure):
+            failure.trap(NodeExistsError)
+            return self.client.set(path, data)
+
+        d.addErrback(present)
+        # Only then is it no longer admitted (as a removal).
+        d.addCallback(lambda _: self.client.delete(
+            f"{self.admitted_path}/{_znode_name(slave_id)}"))
+        d.addErrback(lambda failure: failure.trap(NoNodeError))
+        return d.addCallback(lambda _: None)
+
+    def mark_reachable(self, slave_id):
+        """
+        Delete the slave's znode under the unreachable path, if there.
+        """
+        d = self.client.delete(f"{self.unreachable_path}/{_znode_name(slave_id)}")
+        d.addErrback(lambda failure: failure.trap(NoNodeError))
+        return d.addCallback(lambda _: None)
 
     def _children(self, path):
         d = self.client.get_children(path)

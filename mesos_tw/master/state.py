@@ -87,8 +87,10 @@ class TaskRecord:
         first (an update in the same state, a health check's, changes only
         its details).
     @ivar status_details: what Mesos shows of an update beside its state
-        and time (its C{container_status}, C{labels}, C{healthy}), as JSON,
-        by the update's index in C{statuses}.
+        and time (its C{container_status}, C{labels}, C{healthy}), as a
+        C{TaskStatus} holding only those, by the update's index in
+        C{statuses}; made JSON only when the state is shown (most updates
+        are never shown, and a conversion costs more than the update).
     """
 
     task: object
@@ -108,10 +110,7 @@ class TaskRecord:
             if status.HasField(name):
                 details[name] = getattr(status, name)
         if details:
-            shown = to_v1(mesos_pb2.TaskStatus(**details))
-            if "labels" in shown:
-                shown["labels"] = shown["labels"].get("labels", [])
-            self.status_details[len(self.statuses) - 1] = shown
+            self.status_details[len(self.statuses) - 1] = mesos_pb2.TaskStatus(**details)
 
     @property
     def key(self):
@@ -126,7 +125,10 @@ class TaskRecord:
         """
         The task's latest reported health, or L{None}.
         """
-        return self.status_details.get(len(self.statuses) - 1, {}).get("healthy")
+        details = self.status_details.get(len(self.statuses) - 1)
+        if details is None or not details.HasField("healthy"):
+            return None
+        return details.healthy
 
     def health_changed(self, healthy):
         """
@@ -135,7 +137,11 @@ class TaskRecord:
         does not grow.
         """
         index = len(self.statuses) - 1
-        self.status_details[index] = dict(self.status_details.get(index, {}), healthy=healthy)
+        details = mesos_pb2.TaskStatus()
+        if index in self.status_details:
+            details.CopyFrom(self.status_details[index])
+        details.healthy = healthy
+        self.status_details[index] = details
 
     def to_json(self):
         """
@@ -152,7 +158,7 @@ class TaskRecord:
             "state": state_name(task.state),
             "resources": self.resources.to_json(),
             "statuses": [
-                dict(self.status_details.get(index, ()), state=state_name(state),
+                dict(_details_json(self.status_details.get(index)), state=state_name(state),
                      timestamp=timestamp)
                 for index, (state, timestamp) in enumerate(self.statuses)
             ],
@@ -165,6 +171,19 @@ class TaskRecord:
                 shown["labels"] = shown["labels"].get("labels", [])
             json.update(shown)
         return json
+
+
+def _details_json(details):
+    """
+    The JSON Mesos shows of an update's C{details} (a C{TaskStatus} of
+    L{_SHOWN_STATUS_FIELDS}, or L{None}).
+    """
+    if details is None:
+        return {}
+    shown = to_v1(details)
+    if "labels" in shown:
+        shown["labels"] = shown["labels"].get("labels", [])
+    return shown
 
 
 @dataclass

@@ -169,7 +169,8 @@ class MasterUI:
         One executor on a slave, with its tasks, sandbox and resource usage
         (from the slave's C{/monitor/statistics}, when it reports any); 404
         when the slave or the executor is unknown, 502 when the slave did
-        not answer.
+        not answer, 403 when the user may not view its framework or its
+        executors (its tasks are left out when the user may not view them).
         """
         slave = master.slaves.get(slave_id)
         if slave is None:
@@ -177,11 +178,13 @@ class MasterUI:
         slaves, pid = self._slaves(master, request), str(slave.pid)
         user = _user(master, framework_id)
 
-        def page(statistics, slave_state):
+        def page(statistics, slave_state, view):
             executor, running = find_executor(slave_state, framework_id, executor_id)
             if executor is None:
                 return text_error(request, 404, f"no executor {executor_id} of framework "
                                   f"{framework_id} on slave {slave_id}")
+            if not view.shows("view_tasks", user):
+                executor = dict(executor, queued_tasks=[], tasks=[], completed_tasks=[])
             usage = next((entry["statistics"] for entry in statistics or ()
                           if (entry["framework_id"], entry["executor_id"])
                           == (framework_id, executor_id)), None)
@@ -192,10 +195,10 @@ class MasterUI:
             failure.trap(SlaveUnavailable)
             return None
 
-        def with_statistics(slave_state):
+        def with_statistics(slave_state, view):
             d = slaves.get_json(pid, "/monitor/statistics")
             d.addErrback(without_statistics)
-            d.addCallback(page, slave_state)
+            d.addCallback(page, slave_state, view)
             return d
 
         def read(view):
@@ -204,7 +207,8 @@ class MasterUI:
                     what = action.replace("_", " ")
                     return text_error(request, 403, f"Not authorized to {what} of '{user}'")
             d = slaves.get_json(pid, "/slave(1)/state")
-            d.addCallbacks(with_statistics, self._slave_failed, errbackArgs=(request,))
+            d.addCallbacks(with_statistics, self._slave_failed, callbackArgs=(view,),
+                           errbackArgs=(request,))
             return d
 
         return read_view(self.authorizer, principal_of(request)).addCallback(read)

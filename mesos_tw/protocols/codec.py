@@ -3,6 +3,8 @@ Encoding and decoding envelopes, with no Twisted: shared by the Twisted
 protocol (L{mesos_tw.protocols.framing}) and the blocking command executor.
 """
 
+from functools import lru_cache
+
 from google.protobuf.message import DecodeError, EncodeError
 
 from mesos_tw.protocols.envelope_pb2 import Envelope
@@ -73,10 +75,19 @@ def decode_envelope(data):
         missing = ", ".join(message.FindInitializationErrors())
         raise FrameError(f"body of {envelope.name} does not parse: missing {missing}")
     try:
-        sender = UPID.parse(getattr(envelope, "from"))
+        sender = _parse_sender(getattr(envelope, "from"))
     except ValueError as error:
         raise FrameError(str(error)) from None
     return sender, message
+
+
+@lru_cache(maxsize=4096)
+def _parse_sender(text):
+    """
+    L{UPID.parse}, remembered: a connection's frames all come from one or
+    two senders, and a UPID is immutable.
+    """
+    return UPID.parse(text)
 
 
 def split_frames(buffer, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):

@@ -9,7 +9,8 @@ import re
 
 from mesos_tw.services.constraints import validate_constraint
 
-__all__ = ["AppDefinition", "InvalidApp", "parse_app", "normalize_id", "DEFAULTS"]
+__all__ = ["AppDefinition", "InvalidApp", "MESOS_HEALTH_PROTOCOLS", "parse_app", "normalize_id",
+           "DEFAULTS"]
 
 #: Marathon's defaults for the fields we serve.
 DEFAULTS = {
@@ -26,7 +27,11 @@ HEALTH_DEFAULTS = {
     "maxConsecutiveFailures": 3, "delaySeconds": 15, "portIndex": 0, "path": "/",
 }
 
-HEALTH_PROTOCOLS = ("HTTP", "MESOS_HTTP", "TCP", "MESOS_TCP", "COMMAND")
+HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS", "TCP", "MESOS_TCP", "COMMAND")
+
+#: The protocols of Mesos health checks, run by the task's executor (an
+#: app has at most one); Marathon runs the others itself.
+MESOS_HEALTH_PROTOCOLS = ("MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP", "COMMAND")
 
 _SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*"
                       r"([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$")
@@ -104,7 +109,8 @@ def _health_check(errors, index, check, port_count):
             errors.add(f"{path}/command", "a COMMAND health check needs command.value")
     elif not (isinstance(check["portIndex"], int) and 0 <= check["portIndex"] < port_count):
         errors.add(f"{path}/portIndex", f"must name one of the app's {port_count} ports")
-    if check["protocol"] in ("HTTP", "MESOS_HTTP") and not str(check["path"]).startswith("/"):
+    if check["protocol"] in ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS") and \
+            not str(check["path"]).startswith("/"):
         errors.add(f"{path}/path", "must start with '/'")
     for name in ("gracePeriodSeconds", "intervalSeconds", "timeoutSeconds",
                  "maxConsecutiveFailures", "delaySeconds"):
@@ -184,6 +190,9 @@ def parse_app(body, app_id=None):
     else:
         app["healthChecks"] = [_health_check(errors, index, check, len(ports))
                                for index, check in enumerate(app["healthChecks"])]
+        if sum(check.get("protocol") in MESOS_HEALTH_PROTOCOLS
+               for check in app["healthChecks"] if isinstance(check, dict)) > 1:
+            errors.add("/", "AppDefinition can contain at most one Mesos health check")
     if errors.details:
         raise InvalidApp(errors.details)
     app["id"] = normalized

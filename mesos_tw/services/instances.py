@@ -24,6 +24,13 @@ class Instance:
     """
     One instance of an app: a task, where it runs, and what we know of it.
 
+    @ivar healthy: what its health checks say, all together: C{True} if
+        every one passed last time, C{False} if one failed, L{None} if one
+        has not said yet (or it has none).
+    @ivar mesos_healthy: the health its executor last reported (its app's
+        Mesos health check), or L{None}.
+    @ivar check_results: the latest result of each of its Marathon health
+        checks that has one (Marathon's C{healthCheckResults} entries).
     @ivar killing: whether we asked for it to be killed.
     """
 
@@ -39,6 +46,8 @@ class Instance:
     healthy: object = None
     started_at: object = None
     killing: bool = False
+    mesos_healthy: object = None
+    check_results: list = field(default_factory=list)
 
     def to_json(self, has_health_checks=False):
         """
@@ -49,8 +58,9 @@ class Instance:
                 "stagedAt": iso_time(self.staged_at), "state": self.state,
                 "startedAt": iso_time(self.started_at) if self.started_at else None}
         if has_health_checks:
-            json["healthCheckResults"] = [] if self.healthy is None else [
-                {"alive": self.healthy, "taskId": self.task_id}]
+            json["healthCheckResults"] = ([] if self.mesos_healthy is None else [
+                {"alive": self.mesos_healthy, "taskId": self.task_id}]) + \
+                [dict(result) for result in self.check_results]
         return json
 
     def to_record(self):

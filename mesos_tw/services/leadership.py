@@ -146,7 +146,10 @@ class Leadership(Service):
 
     def _abdicate(self):
         self._term += 1
-        driver, self.driver, self.scheduler = self.driver, None, None
+        driver, self.driver = self.driver, None
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.stop()
         if driver is not None:
             driver.stop(True)
 

@@ -11,6 +11,7 @@ import uuid
 
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
+from mesos_tw.services.apps import MESOS_HEALTH_PROTOCOLS
 from mesos_tw.services.constraints import satisfies
 
 __all__ = ["OfferSpace", "task_id_for", "app_id_of"]
@@ -130,13 +131,17 @@ def _command(app, version, task_id, hostname, ports):
 
 def _health_check(app, ports):
     """
-    The app's first health check as a Mesos C{HealthCheck}: every protocol
-    is run by the executor on the slave (Marathon runs HTTP and TCP checks
-    itself; C{docs/services.md} says why we do not).
+    The app's Mesos health check (C{MESOS_HTTP}, C{MESOS_HTTPS},
+    C{MESOS_TCP} or C{COMMAND}; at most one) as the task's C{HealthCheck},
+    run by its executor on the slave; L{None} if it has none.  (Its
+    C{HTTP}, C{HTTPS} and C{TCP} checks are run by the scheduler,
+    L{mesos_tw.services.health}.)
     """
-    if not app["healthChecks"]:
+    mesos_checks = [check for check in app["healthChecks"]
+                    if check["protocol"] in MESOS_HEALTH_PROTOCOLS]
+    if not mesos_checks:
         return None
-    check = app["healthChecks"][0]
+    check = mesos_checks[0]
     HealthCheck = mesos_pb2.HealthCheck
     health = HealthCheck(
         delay_seconds=check["delaySeconds"], interval_seconds=check["intervalSeconds"],
@@ -147,10 +152,12 @@ def _health_check(app, ports):
     if protocol == "COMMAND":
         health.type = HealthCheck.COMMAND
         health.command.value = check["command"]["value"]
-    elif protocol in ("HTTP", "MESOS_HTTP"):
+    elif protocol in ("MESOS_HTTP", "MESOS_HTTPS"):
         health.type = HealthCheck.HTTP
         health.http.port = ports[check["portIndex"]]
         health.http.path = check["path"]
+        if protocol == "MESOS_HTTPS":
+            health.http.scheme = "https"
     else:
         health.type = HealthCheck.TCP
         health.tcp.port = ports[check["portIndex"]]

@@ -12,8 +12,9 @@ from twisted.logger import Logger
 
 from mesos_tw.interface import Scheduler
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.services.apps import AppDefinition
+from mesos_tw.services.apps import MESOS_HEALTH_PROTOCOLS, AppDefinition
 from mesos_tw.services.deployments import Deployment, plan, ready
+from mesos_tw.services.health import MARATHON_PROTOCOLS, MarathonHealthChecks, probe
 from mesos_tw.services.instances import AppRecord, Instance, iso_time
 from mesos_tw.services.placement import OfferSpace, task_id_for
 
@@ -53,6 +54,8 @@ class ServiceScheduler(Scheduler):
     @param store: where the state is saved (an L{mesos_tw.services.store}
         store); C{save(state)} is called after each change.
     @param state: the state read from the store at start, or L{None}.
+    @param health_probe: how one attempt at a Marathon health check is made
+        (L{mesos_tw.services.health.probe}; tests give their own).
     @ivar apps: C{{app_id: AppRecord}}.
     @ivar deployments: C{{deployment_id: Deployment}}.
     @ivar driver: the scheduler driver, once registered.
@@ -60,10 +63,13 @@ class ServiceScheduler(Scheduler):
 
     log = Logger()
 
-    def __init__(self, reactor, store, state=None, new_task_id=task_id_for):
+    def __init__(self, reactor, store, state=None, new_task_id=task_id_for,
+                 health_probe=probe):
         self.reactor = reactor
         self.store = store
         self.new_task_id = new_task_id
+        self.health = MarathonHealthChecks(reactor, self._health_changed, self._health_failed,
+                                           health_probe)
         self.apps = {}
         self.deployments = {}
         self.framework_id = None
@@ -273,10 +279,22 @@ class ServiceScheduler(Scheduler):
         if app is not None:
             self.converge(app)
 
+    def stop(self):
+        """
+        This scheduler no longer leads: its timers (back-off wake-ups,
+        Marathon health checks) stop.
+        """
+        self.health.stop()
+        for call in self._wake_calls.values():
+            if call.active():
+                call.cancel()
+        self._wake_calls.clear()
+
     def _kill(self, instance):
         if instance.killing:
             return
         instance.killing = True
+        self.health.forget(instance.task_id)
         self.log.info("Killing instance {task_id} of {app_id}", task_id=instance.task_id,
                       app_id=instance.app_id)
         if self.driver is not None:
@@ -361,19 +379,49 @@ class ServiceScheduler(Scheduler):
                 driver.killTask(status.task_id)
             return
         if status.HasField("healthy"):
-            instance.healthy = status.healthy
+            instance.mesos_healthy = status.healthy
         if state in TERMINAL:
             del app.instances[task_id]
+            self.health.forget(task_id)
             if not instance.killing:
                 self._failed(app, instance, state, status.message)
         else:
             instance.state = state
             if state == "TASK_RUNNING" and instance.started_at is None:
                 instance.started_at = self.reactor.seconds()
+            if state == "TASK_RUNNING" and not instance.killing:
+                self.health.track(instance, [
+                    (index, check) for index, check in enumerate(app.definition["healthChecks"])
+                    if check["protocol"] in MARATHON_PROTOCOLS])
+            instance.healthy = _health(app.definition, instance, self.health)
             if ready(instance, bool(app.definition["healthChecks"])):
                 app.delay = app.definition["backoffSeconds"]
         self._changed()
         self.converge(app)
+
+    def _health_changed(self, instance):
+        """
+        A Marathon health check of C{instance} has a new result.
+        """
+        app = self.apps.get(instance.app_id)
+        if app is None or app.instances.get(instance.task_id) is not instance:
+            return
+        instance.check_results = self.health.results(instance.task_id)
+        instance.healthy = _health(app.definition, instance, self.health)
+        self._changed()
+        self.converge(app)
+
+    def _health_failed(self, instance, why):
+        """
+        A Marathon health check of C{instance} failed too often: it is
+        killed, and replaced.
+        """
+        self.log.warn("Killing instance {task_id} of {app_id}: {why}",
+                      task_id=instance.task_id, app_id=instance.app_id, why=why)
+        app = self.apps.get(instance.app_id)
+        self._kill(instance)
+        if app is not None:
+            self.converge(app)
 
     def _find(self, task_id):
         for app in self.apps.values():
@@ -407,3 +455,23 @@ class ServiceScheduler(Scheduler):
         The driver was aborted (another instance took over, say).
         """
         self.log.error("Framework error: {message}", message=message)
+
+
+def _health(definition, instance, checks):
+    """
+    What all of C{instance}'s health checks say (L{Instance.healthy}): its
+    Mesos check's last report and its Marathon checks' last results.
+    """
+    protocols = {check["protocol"] for check in definition["healthChecks"]}
+    parts = []
+    if protocols & set(MESOS_HEALTH_PROTOCOLS):
+        parts.append(instance.mesos_healthy)
+    if protocols & set(MARATHON_PROTOCOLS):
+        parts.append(checks.alive(instance.task_id))
+    if not parts:
+        return None
+    if any(part is False for part in parts):
+        return False
+    if any(part is None for part in parts):
+        return None
+    return True

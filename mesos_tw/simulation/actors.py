@@ -111,6 +111,9 @@ class SimulatedScheduler(Scheduler):
     durations on the offers it gets, and records every update.
 
     @ivar updates: C{{task id: [TaskState, ...]}} in the order received.
+    @ivar unreachable_losses: C{(task id, index in updates)} of the
+        C{TASK_LOST} updates that carry an C{unreachable_time} (the slave
+        was found unreachable and may come back).
     @ivar launched: the task ids launched, in order.
     """
 
@@ -120,6 +123,7 @@ class SimulatedScheduler(Scheduler):
         self.rng = rng
         self.clock = clock
         self.updates = {}
+        self.unreachable_losses = set()
         self.launched = []
         self.framework_id = None
         self.errors = []
@@ -165,7 +169,10 @@ class SimulatedScheduler(Scheduler):
         driver.reconcileTasks([])
 
     def statusUpdate(self, driver, status):
-        self.updates.setdefault(status.task_id.value, []).append(status.state)
+        states = self.updates.setdefault(status.task_id.value, [])
+        if status.state == mesos_pb2.TASK_LOST and status.HasField("unreachable_time"):
+            self.unreachable_losses.add((status.task_id.value, len(states)))
+        states.append(status.state)
 
     def error(self, driver, message):
         self.errors.append(message)

@@ -39,12 +39,17 @@ def one_leader(world):
 def terminal_once(world):
     """
     A framework hears of a task's end once: after a terminal update (which
-    its driver acknowledged) nothing more about the task reaches it.
+    its driver acknowledged) nothing more about the task reaches it.  The
+    one exception is Mesos's (1.5 and later): a C{TASK_LOST} that carries
+    an C{unreachable_time} (its slave was found unreachable) is followed by
+    the task's state again if the slave comes back and is re-admitted.
+    (C{TASK_UNREACHABLE} is not terminal.)
     """
     violations = []
     for scheduler in world.schedulers:
         for task_id, states in scheduler.updates.items():
-            ends = [i for i, state in enumerate(states) if state in TERMINAL]
+            ends = [i for i, state in enumerate(states) if state in TERMINAL
+                    and (task_id, i) not in scheduler.unreachable_losses]
             if ends and ends[0] != len(states) - 1:
                 violations.append(
                     f"{task_id}: {' -> '.join(_name(s) for s in states)} "

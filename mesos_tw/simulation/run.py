@@ -17,7 +17,7 @@ FAULT_SECONDS = 600.0
 SETTLE_SECONDS = 400.0
 
 #: Known bugs the simulator can put back, to show it finds them.
-MUTATIONS = ("drop_ack", "forget_removed_slave", "double_offer")
+MUTATIONS = ("drop_ack", "double_offer")
 
 
 @dataclass

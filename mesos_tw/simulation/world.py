@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 
-from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
 from mesos_tw.detector.zookeeper import ZooKeeperContender, ZooKeeperDetector
@@ -168,10 +167,10 @@ class World:
 
     def mutate_registry(self, registry):
         """
-        Put the chosen mutation's bug into a master process's registry.
+        Put the chosen mutation's bug into a master process's registry
+        (none now: C{forget_removed_slave} was retired when unreachable
+        slaves became re-admitted rather than removed, docs/simulation.md).
         """
-        if self.mutation == "forget_removed_slave":
-            registry.add = lambda slave_id: succeed(None)
 
     # Running.
 

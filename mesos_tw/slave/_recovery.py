@@ -12,14 +12,23 @@ What happens to each checkpointed executor run that had not ended:
     C{TASK_LOST} (C{REASON_SLAVE_RESTARTED});
   - C{--recover=cleanup}: it is destroyed; its tasks end the same way;
   - it never registered (no C{libprocess.pid}): it is destroyed, as
-    Mesos's C{RecoverUnregisteredExecutor}; its tasks end C{TASK_LOST};
+    Mesos's C{RecoverUnregisteredExecutor}; its tasks (those it was sent
+    and those queued for it, all checkpointed) end C{TASK_LOST}, or
+    C{TASK_GONE} for a partition-aware framework, with Mesos's reason
+    C{REASON_EXECUTOR_REREGISTRATION_TIMEOUT} (Mesos waits for that
+    timeout first: nothing could register meanwhile, so we do not);
   - its container cannot be resumed (its process is gone): its tasks end
     as for any executor that exits (C{TASK_LOST}, or C{TASK_FAILED} for
     the command executor);
   - otherwise it has C{--executor_reregistration_timeout} to subscribe
     again (C{ReregisterExecutorMessage}, with the tasks it has and the
     updates it sent that it has not seen acknowledged), or it is
-    destroyed and its tasks end C{TASK_LOST}.
+    destroyed and its tasks end C{TASK_LOST} (C{TASK_GONE} if
+    partition-aware).  A task still staging that it does not list (sent,
+    or queued for it, just before the slave died) never reached it: only
+    its C{Task} is checkpointed, not the C{TaskInfo} to send it again, so
+    it ends C{TASK_LOST} (C{TASK_DROPPED} if partition-aware), as in
+    Mesos.
 
 After a reboot or a cleanup the slave re-registers under its old id so
 that those updates reach the frameworks, and once every one is
@@ -38,7 +47,8 @@ from mesos_tw.slave.checkpoint import CheckpointError, checkpoint
 from mesos_tw.slave._executor_management import task_record
 from mesos_tw.slave.checkpointed import read_boot_id, recover_slave_state
 from mesos_tw.slave.launching import COMMAND_EXECUTOR_NAME
-from mesos_tw.slave.state import RUNNING, TERMINAL_STATES, ExecutorRecord, FrameworkRecord
+from mesos_tw.slave.state import (
+    RUNNING, TERMINAL_STATES, ExecutorRecord, FrameworkRecord, lost_state)
 
 __all__ = ["RECOVER_MODES", "SlaveRecovery", "current_boot_id"]
 
@@ -178,16 +188,20 @@ class SlaveRecovery:
                 "Lost track of recovered executor {executor_id}", failure,
                 executor_id=executor.id))
             if self.recover == "cleanup":
-                why = "The slave restarted with --recover=cleanup: executor killed"
+                executor.termination = (
+                    mesos_pb2.TASK_LOST, Status.REASON_SLAVE_RESTARTED,
+                    "The slave restarted with --recover=cleanup: executor killed")
             elif run.libprocess_pid is None:
-                why = "The executor had not registered when the slave restarted"
+                executor.termination = (
+                    lost_state(framework, mesos_pb2.TASK_GONE),
+                    Status.REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+                    "The executor had not registered when the slave restarted")
             else:
                 executor.reregistration_timer = self.reactor.callLater(
                     self.executor_reregistration_timeout, self._reregistration_timeout,
                     framework, executor)
                 continue
             executor.state = "terminating"
-            executor.termination = (mesos_pb2.TASK_LOST, Status.REASON_SLAVE_RESTARTED, why)
             self._destroy_container(framework, executor)
 
     def _recovered(self, ignored):
@@ -230,8 +244,9 @@ class SlaveRecovery:
         for task_id, task in list(executor.tasks.items()):
             if task.state == mesos_pb2.TASK_STAGING and task_id not in listed:
                 self._send_slave_update(
-                    framework.id, executor.id, task.task_id, mesos_pb2.TASK_LOST,
-                    "Task was not received by the executor before the slave restarted",
+                    framework.id, executor.id, task.task_id,
+                    lost_state(framework, mesos_pb2.TASK_DROPPED),
+                    "Task launched during slave restart: the executor never received it",
                     Status.REASON_SLAVE_RESTARTED)
 
     def _maybe_register_afresh(self):

@@ -14,7 +14,7 @@ of a connected executor replaces its connection.
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.slave.state import LAUNCHING, RUNNING, TERMINATING
+from mesos_tw.slave.state import LAUNCHING, RUNNING, TERMINATING, lost_state
 
 __all__ = ["ExecutorSubscriptions"]
 
@@ -198,7 +198,8 @@ class ExecutorSubscriptions:
                       framework_id=framework.id)
         executor.state = TERMINATING
         executor.termination = (
-            mesos_pb2.TASK_LOST, Status.REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
+            lost_state(framework, mesos_pb2.TASK_GONE),
+            Status.REASON_EXECUTOR_REREGISTRATION_TIMEOUT,
             f"Executor did not subscribe again within {self.executor_reregistration_timeout:g} s "
             "of losing its connection")
         self._destroy_container(framework, executor)

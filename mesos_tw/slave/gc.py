@@ -79,7 +79,10 @@ class GarbageCollector:
             old.done.callback(False)
         entry = self._scheduled[path] = _Scheduled(
             path, self._clock.seconds() + max(0.0, delay), Deferred())
-        self._arm()
+        # Re-arming looks at every entry: only when this one is due first
+        # (a slave schedules a sandbox per finished executor, thousands).
+        if self._timer is None or entry.removal_time < self._timer.getTime():
+            self._arm()
         return entry.done
 
     def unschedule(self, path):
@@ -92,7 +95,8 @@ class GarbageCollector:
         if entry is None:
             return False
         entry.done.callback(False)
-        self._arm()
+        if not self._scheduled:
+            self._cancel()
         return True
 
     def unschedule_above(self, path):
@@ -100,9 +104,16 @@ class GarbageCollector:
         Unschedule C{path} and every scheduled directory that holds it
         (a new run inside a collected framework's directory needs them).
         """
-        for scheduled in list(self._scheduled):
-            if path == scheduled or path.startswith(scheduled.rstrip(os.sep) + os.sep):
-                self.unschedule(scheduled)
+        # By the path's ancestors, not by every scheduled path: this runs
+        # for every launch.
+        holder = path.rstrip(os.sep) or os.sep
+        while True:
+            self.unschedule(holder)
+            self.unschedule(holder + os.sep)
+            parent = os.path.dirname(holder)
+            if parent == holder:
+                break
+            holder = parent
 
     def prune(self, delay):
         """

@@ -255,8 +255,10 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         d.addCallback(lambda _: self._schedule_leftover_sandboxes())
         d.addCallback(lambda _: self._start_disk_watch())
         d.addCallback(lambda _: self._start_log_rotation())
-        d.addCallback(lambda _: self.monitor.start())
         d.addCallback(lambda _: self.detector.start(self._new_master))
+        # The first sample (a read of every process's /proc files) one
+        # interval later: at a restart it would delay re-registering.
+        d.addCallback(lambda _: self.monitor.start(now=False))
         return d
 
     def stop(self):
@@ -386,7 +388,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         again to be admitted back with its tasks.
         """
         self._cancel_ping_timer()
-        if self._ping_timeout is not None:
+        # A stopped slave waits for nothing (a ping may still reach it).
+        if self._ping_timeout is not None and self.registration != TERMINATING_SLAVE:
             self._ping_timer = self.reactor.callLater(self._ping_timeout, self._no_ping)
 
     def _cancel_ping_timer(self):

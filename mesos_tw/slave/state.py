@@ -14,7 +14,7 @@ from mesos_tw.constants import (
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES"]
+__all__ = ["ExecutorRecord", "FrameworkRecord", "TERMINAL_STATES", "lost_state"]
 
 #: Executor life cycle: launching (process starting, not registered),
 #: running (registered), terminating (asked to shut down), terminated.
@@ -235,3 +235,15 @@ class FrameworkRecord:
             "executors": [e.to_json() for e in self.executors.values()],
             "completed_executors": [e.to_json() for e in self.completed_executors],
         }
+
+
+def lost_state(framework, partition_aware_state):
+    """
+    The state a task of C{framework} the slave could not keep ends in:
+    C{partition_aware_state} (C{TASK_GONE}, C{TASK_DROPPED}) for a
+    framework with the C{PARTITION_AWARE} capability, C{TASK_LOST} for
+    the others (Mesos's choice).
+    """
+    aware = any(capability.type == mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
+                for capability in framework.info.capabilities)
+    return partition_aware_state if aware else mesos_pb2.TASK_LOST

@@ -49,6 +49,8 @@ class SlaveRecoveryTestCase(SynchronousTestCase):
     """
 
     checkpoint = True
+    #: The framework's capabilities (C{FrameworkInfo.Capability} types).
+    capabilities = ()
 
     def setUp(self):
         self.clock = Clock()
@@ -103,8 +105,10 @@ class SlaveRecoveryTestCase(SynchronousTestCase):
         task.executor.command.value = "./my-executor"
         self.master.send(SLAVE, internal.RunTaskMessage(
             framework_id=FRAMEWORK, pid=SCHEDULER, task=task,
-            framework=mesos_pb2.FrameworkInfo(user="alice", name="fw",
-                                              checkpoint=self.checkpoint)))
+            framework=mesos_pb2.FrameworkInfo(
+                user="alice", name="fw", checkpoint=self.checkpoint,
+                capabilities=[mesos_pb2.FrameworkInfo.Capability(type=capability)
+                              for capability in self.capabilities])))
         self.turn()
 
     def executor_registers(self, executor_id="e1", name="executor-1"):
@@ -178,6 +182,20 @@ class SlaveRecoveryTestCase(SynchronousTestCase):
         """
         return [(m.update.status.task_id.value, m.update.status.state)
                 for m in self.master.of(internal.StatusUpdateMessage)]
+
+    def restart_before_executor_sees_t2(self):
+        """
+        e1 runs t1; t2 is sent to it, and the slave restarts before e1
+        sees it; e1 subscribes again listing only t1; the slave
+        re-registers.
+        """
+        self.register()
+        self.run_task()
+        executor = self.executor_registers()
+        self.run_task("t2")
+        self.restart()
+        self.reregister_executor(executor, tasks=("t1",))
+        self.register()
 
     def running_task(self):
         """

@@ -24,11 +24,14 @@ class ScriptedRemovedSlaves:
     @ivar ids: what a settled L{load} fires with; a settled L{add} adds to it.
     @ivar loads: the unsettled loads' Deferreds, oldest first.
     @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
+    @ivar unreachable_ids: C{{slave_id: seconds}}; the unreachable marks
+        are not scripted: they settle at once.
     @ivar admitted: C{{slave_id: SlaveInfo}} admitted.
     """
 
-    def __init__(self, ids=()):
+    def __init__(self, ids=(), unreachable=None):
         self.ids = set(ids)
+        self.unreachable_ids = dict(unreachable or {})
         self.loads = []
         self.adds = []
         self.admitted = {}
@@ -93,3 +96,25 @@ class ScriptedRemovedSlaves:
         The oldest add fails with C{error}; nothing is recorded.
         """
         self.adds.pop(0)[1].errback(error)
+
+    def unreachable(self):
+        """
+        Fires at once with a copy of L{unreachable_ids}.
+        """
+        return succeed(dict(self.unreachable_ids))
+
+    def mark_unreachable(self, slave_id, when):
+        """
+        Records the slave in L{unreachable_ids}, no longer admitted; fires
+        at once.
+        """
+        self.unreachable_ids[slave_id] = when
+        self.admitted.pop(slave_id, None)
+        return succeed(None)
+
+    def mark_reachable(self, slave_id):
+        """
+        Drops the slave from L{unreachable_ids}; fires at once.
+        """
+        self.unreachable_ids.pop(slave_id, None)
+        return succeed(None)

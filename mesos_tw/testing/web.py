@@ -1,13 +1,28 @@
 """
 A request in memory whose response is written by a push producer
 (L{mesos_tw.web.producing}): C{DummyRequest} would call a registered
-producer's C{resumeProducing} in a loop, so this one only keeps it.
+producer's C{resumeProducing} in a loop, so this one only keeps it.  And
+the real browser the UI's functional tests drive (L{chromium}).
 """
 
+import shutil
+
 from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SkipTest
 from twisted.web.test.requesthelper import DummyRequest
 
-__all__ = ["ProducerRequest"]
+__all__ = ["ProducerRequest", "chromium"]
+
+
+def chromium():
+    """
+    Debian's Chromium, or L{SkipTest} saying it is missing.
+    """
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise SkipTest("Chromium is not installed (scripts/test installs Debian's chromium as root)")
 
 
 class ProducerRequest(DummyRequest):
