@@ -17,7 +17,11 @@ own: the slaves are split over emulating processes of at most
 connecting from its own loopback address (127.0.0.2, 127.0.0.3, ...: one
 address has only about 28,000 ephemeral ports), and the 200 frameworks and
 the probe run in one more process (this script with ``--frameworks``).
-Each row gives every process's CPU over the second half of the warm-up, so
+Each slave has a connection of its own while the master's open-file limit
+allows; past it (a process that may not raise its hard limit, say 20,000
+files), several slaves share each connection, each with its own UPID, as
+the processes of one libprocess program share its sockets; the last column
+says how many.  Each row gives every process's CPU over the second half of the warm-up, so
 a reader sees which one is the limit.  While the probes run, this process
 fetches ``/master/state-summary`` every 2 s and reports its latency (a
 fetch that fails or takes over 60 s counts as the time it took); the
@@ -53,6 +57,8 @@ BUSY_FRAMEWORKS = 200
 WARM_UP_SECONDS = 20.0
 REGISTRATION_DEADLINE = 120.0
 SUMMARY_TIMEOUT = 60.0
+# Open files the master keeps for itself and the frameworks' connections.
+FILES_HELD_BACK = 2000
 
 
 # The frameworks' process (``--frameworks``).
@@ -284,11 +290,21 @@ class Children:
                 process.wait()
 
 
-def measure(slaves, probes, per_process):
+def slaves_per_connection(slaves, limit):
+    """
+    How many emulated slaves share a connection so that the master's
+    connections stay under its open-file C{limit} (with room for the
+    frameworks' and its own): 1 while they fit.
+    """
+    return max(1, -(-slaves // max(1, limit - FILES_HELD_BACK)))
+
+
+def measure(slaves, probes, per_process, at_once):
     """
     One size: returns a dict of figures.
     """
     limit = raise_file_limit(2 * slaves + 4096)
+    per_connection = slaves_per_connection(slaves, limit)
     port = free_port()
     master_address = f"127.0.0.1:{port}"
     children = Children()
@@ -312,7 +328,8 @@ def measure(slaves, probes, per_process):
             children.start(name, [
                 sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={master_address}",
                 f"--slaves={min(per_process, slaves - first)}", f"--first={first}",
-                f"--source=127.0.0.{index + 2}", f"--resources={SLAVE_RESOURCES}"], limit)
+                f"--source=127.0.0.{index + 2}", f"--resources={SLAVE_RESOURCES}",
+                f"--per_connection={per_connection}", f"--window={at_once}"], limit)
         deadline = time.perf_counter() + REGISTRATION_DEADLINE
 
         def joined():
@@ -362,6 +379,7 @@ def measure(slaves, probes, per_process):
             "kb_per_task": 1024 * (busy_rss - registered_rss) / max(1, tasks),
             "summary_median": statistics.median(summary_latencies) if summary_latencies else 0.0,
             "summary_max": max(summary_latencies) if summary_latencies else 0.0,
+            "per_connection": per_connection, "file_limit": limit,
         }
     finally:
         children.stop()
@@ -373,6 +391,9 @@ def main(argv):
     parser.add_argument("--probes", type=int, default=10)
     parser.add_argument("--per_process", type=int, default=10000,
                         help="emulated slaves per emulating process")
+    parser.add_argument("--window", type=int, default=500,
+                        help="slaves each emulating process has registering at once "
+                             "(as many as it emulates: a storm of connections)")
     parser.add_argument("--frameworks", metavar="MASTER",
                         help="(internal) run the frameworks' process against MASTER")
     options = parser.parse_args(argv)
@@ -381,12 +402,13 @@ def main(argv):
         return
     print(f"{BUSY_FRAMEWORKS} busy frameworks (30 s tasks on every offer), "
           f"{WARM_UP_SECONDS:g} s warm-up, {options.probes} probe tasks per size, "
+          f"{options.window} slaves registering at once per emulating process, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("slaves | registered | in | probe median | probe p90 | probe max | tasks running | "
           "master CPU | master RSS | KB per slave | KB per task | emulators' CPU | "
-          "frameworks' CPU | state-summary median | state-summary max")
+          "frameworks' CPU | state-summary median | state-summary max | slaves per connection")
     for slaves in options.slaves:
-        row = measure(slaves, options.probes, options.per_process)
+        row = measure(slaves, options.probes, options.per_process, options.window)
         emulators = ", ".join(f"{row['cpu'].get(name, 0.0):.0%}" for name in row["emulators"])
         print(f"{row['slaves']:>6} | {row['joined']:>10} | {row['registered']:>5.1f} s | "
               f"{row['median']:>10.3f} s | {row['p90']:>7.3f} s | {row['max']:>7.3f} s | "
@@ -394,7 +416,8 @@ def main(argv):
               f"{row['master_rss']:>7.0f} MB | {row['kb_per_slave']:>10.1f} | "
               f"{row['kb_per_task']:>9.1f} | {emulators} | "
               f"{row['cpu'].get('frameworks', 0.0):>6.0%} | "
-              f"{row['summary_median']:>8.3f} s | {row['summary_max']:>8.3f} s", flush=True)
+              f"{row['summary_median']:>8.3f} s | {row['summary_max']:>8.3f} s | "
+              f"{row['per_connection']} (open-file limit {row['file_limit']})", flush=True)
 
 
 if __name__ == "__main__":

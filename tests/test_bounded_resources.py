@@ -292,7 +292,7 @@ class FrameDeadlineTests(SynchronousTestCase):
         lost = []
 
         class Node:
-            def frame_received(self, protocol, sender, message):
+            def frame_received(self, protocol, sender, message, recipient=None):
                 pass
 
             def connection_lost(self, protocol):

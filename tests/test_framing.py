@@ -22,10 +22,12 @@ class RecordingNode:
 
     def __init__(self):
         self.received = []
+        self.recipients = []
         self.lost = []
 
-    def frame_received(self, protocol, sender, message):
+    def frame_received(self, protocol, sender, message, recipient=None):
         self.received.append((sender, message))
+        self.recipients.append(recipient)
 
     def connection_lost(self, protocol):
         self.lost.append(protocol)
@@ -99,6 +101,24 @@ class EnvelopeProtocolTests(SynchronousTestCase):
         message = messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value="S1"))
         self.assertTrue(self.protocol.send_message(SLAVE, message))
         self.assertEqual(self.transport.value(), encode_frame(SLAVE, message))
+
+    def test_recipient_round_trips(self):
+        """
+        The recipient a message is sent to reaches the other end with it;
+        an envelope without one (an older sender's) has none.
+        """
+        message = messages_pb2.PingSlaveMessage()
+        self.protocol.dataReceived(encode_frame(SLAVE, message, SLAVE) + encode_frame(SLAVE, message))
+        self.assertEqual(self.node.recipients, [SLAVE, None])
+
+    def test_bad_recipient(self):
+        """
+        An envelope whose C{to} is not a UPID closes the connection.
+        """
+        envelope = Envelope(name="mesos.internal.PingSlaveMessage", body=b"", to="nobody",
+                            **{"from": str(SLAVE)})
+        self.feed_bytewise(frame_of(envelope.SerializeToString()))
+        self.assert_rejected("malformed UPID")
 
     def test_send_incomplete_message_is_refused(self):
         """

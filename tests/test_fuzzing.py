@@ -96,7 +96,7 @@ class FrameDecoderFuzzTests(SynchronousTestCase):
         delivered = []
 
         class Node:
-            def frame_received(self, protocol, sender, message):
+            def frame_received(self, protocol, sender, message, recipient=None):
                 delivered.append(message)
 
             def connection_lost(self, protocol):

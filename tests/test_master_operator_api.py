@@ -21,7 +21,14 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.v1 import CallRequest
 from mesos_tw.web.operator import AttachedFiles
 from mesos_tw.web.v1 import JSON, PROTOBUF, encode
-from mesos_tw.testing.master import MasterTestCase, executor_info, task_info
+from mesos_tw.testing.master import (
+    MASTER,
+    MasterTestCase,
+    executor_info,
+    slave_info,
+    task_info,
+)
+from mesos_tw.testing.peers import RecordingPeer
 
 
 class Standby:
@@ -350,6 +357,28 @@ class SubscribeTests(OperatorTestCase):
             "FRAMEWORK_REMOVED", "AGENT_REMOVED"])
         self.assertEqual(events[4]["framework_updated"]["framework"]["active"], False)
         self.assertEqual(events[6]["agent_removed"]["agent_id"], {"value": slave_id})
+
+    def test_tasks_of_a_reregistering_slave(self):
+        """
+        A slave the master does not know (it leads since a failover)
+        re-registers with a running task: subscribers get TASK_ADDED for
+        it, then AGENT_ADDED, in the order of Mesos's C{addSlave}.
+        """
+        request = self.subscribe()
+        slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        task = internal.Task(
+            name="t", task_id=mesos_pb2.TaskID(value="t1"),
+            framework_id=mesos_pb2.FrameworkID(value="F-before"),
+            slave_id=mesos_pb2.SlaveID(value="S-before"), state=mesos_pb2.TASK_RUNNING,
+            resources=slave_info("cpus:1;mem:128").resources)
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value="S-before"), slave=slave_info(), tasks=[task]))
+        self.turn()
+        events = request.events(Event.FromString)
+        self.assertEqual(self.kinds(request), ["SUBSCRIBED", "HEARTBEAT", "TASK_ADDED",
+                                               "AGENT_ADDED"])
+        self.assertEqual((events[2].task_added.task.task_id.value,
+                          events[2].task_added.task.state), ("t1", mesos_pb2.TASK_RUNNING))
 
     def test_heartbeat(self):
         """

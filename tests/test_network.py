@@ -141,6 +141,52 @@ class MessageNodeTests(TestCase):
         self.assertEqual(peers, ["127.0.0.2"])
 
     @inlineCallbacks
+    def test_hosted_processes_share_a_connection(self):
+        """
+        Processes hosted by one node (L{MessageNode.host}) speak on its one
+        connection, each under its own UPID; the other end answers each on
+        that connection, and each reply reaches the process it names.
+        """
+        inboxes = [Inbox(), Inbox()]
+        hosted = [self.client.host(UPID(f"slave({n})", "127.0.0.1", 0), inboxes[n])
+                  for n in range(2)]
+        self.assertTrue(verifyObject(IMessageNode, hosted[0]))
+        for process in hosted:
+            process.send(self.server.upid, messages_pb2.PongSlaveMessage())
+        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        self.assertEqual([sender for sender, _ in self.server_inbox.messages],
+                         [process.upid for process in hosted])
+        replies = [messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value=f"S{n}"))
+                   for n in range(2)]
+        for process, reply in zip(reversed(hosted), reversed(replies)):
+            self.server.send(process.upid, reply)
+        yield inboxes[0].until(lambda: inboxes[0].messages)
+        yield inboxes[1].until(lambda: inboxes[1].messages)
+        self.assertEqual([inbox.messages for inbox in inboxes],
+                         [[(self.server.upid, reply)] for reply in replies])
+        self.assertEqual(self.client_inbox.messages, [])
+        self.assertEqual(len(self.client.peers()), 1)
+
+    @inlineCallbacks
+    def test_shared_connection_lost(self):
+        """
+        When a connection several processes spoke on closes, the other end
+        loses every one of them, and each hosted process loses its peer.
+        """
+        inboxes = [Inbox(), Inbox()]
+        hosted = [self.client.host(UPID(f"slave({n})", "127.0.0.1", 0), inboxes[n])
+                  for n in range(2)]
+        for process in hosted:
+            process.send(self.server.upid, messages_pb2.PongSlaveMessage())
+        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        hosted[1].disconnect(self.server.upid)
+        yield self.server_inbox.until(lambda: len(self.server_inbox.lost) == 2)
+        yield inboxes[1].until(lambda: inboxes[1].lost)
+        self.assertEqual(sorted(self.server_inbox.lost), sorted(p.upid for p in hosted))
+        self.assertEqual([inbox.lost for inbox in inboxes], [[self.server.upid]] * 2)
+        self.assertEqual(self.server.peers(), [])
+
+    @inlineCallbacks
     def test_peer_lost_on_disconnect(self):
         """
         Closing a connection tells both ends that the other is lost.

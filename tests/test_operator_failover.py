@@ -74,13 +74,32 @@ class SubscribeAcrossFailoverTests(TestCase):
         """
         return [Event.Type.Name(event.type) for event in events[since:]]
 
+    def view_since(self, events, since):
+        """
+        The task ids and the number of slaves a client knows from the
+        first C{SUBSCRIBED} in C{events[since:]} and the events after it.
+        """
+        tasks, agents, subscribed = set(), set(), False
+        for event in events[since:]:
+            if event.type == Event.SUBSCRIBED and not subscribed:
+                subscribed = True
+                state = event.subscribed.get_state
+                tasks.update(t.task_id.value for t in state.get_tasks.tasks)
+                agents.update(a.agent_info.id.value for a in state.get_agents.agents)
+            elif subscribed and event.type == Event.TASK_ADDED:
+                tasks.add(event.task_added.task.task_id.value)
+            elif subscribed and event.type == Event.AGENT_ADDED:
+                agents.add(event.agent_added.agent.agent_info.id.value)
+        return tasks, len(agents)
+
     @inlineCallbacks
     def test_stream_follows_leader(self):
         """
         TASK_ADDED, TASK_UPDATED (running) and AGENT_ADDED on the first
         leader's stream; after the leader is killed the client subscribes
-        with the new leader, whose SUBSCRIBED lists the running task and
-        both slaves; then TASK_UPDATED (finished) and AGENT_REMOVED.
+        with the new leader, whose SUBSCRIBED and the events after it show
+        the running task and both slaves (however many had re-registered by
+        then); then TASK_UPDATED (finished) and AGENT_REMOVED.
         """
         yield self.start_cluster(masters=2, slaves=1)
         client = MasterClient(reactor, self.url)
@@ -105,11 +124,11 @@ class SubscribeAcrossFailoverTests(TestCase):
         yield until(reactor, lambda: stream.subscriptions == 2 and
                     self.kinds(events, len(first)).count("SUBSCRIBED") == 1,
                     "the stream to subscribe with the new leader", deadline=60)
-        (subscribed,) = [e.subscribed for e in events[len(first):]
-                         if e.type == Event.SUBSCRIBED]
-        state = subscribed.get_state
-        self.assertEqual(([t.task_id.value for t in state.get_tasks.tasks],
-                          len(state.get_agents.agents)), (["t1"], 2))
+        # The new leader's snapshot holds what had re-registered when the
+        # stream subscribed; the slaves that re-register after it come as
+        # events.  A client's view is the snapshot plus the events since.
+        yield until(reactor, lambda: self.view_since(events, len(first)) == ({"t1"}, 2),
+                    "the new leader's view to hold t1 and both slaves", deadline=60)
 
         after = len(events)
         open(finish, "w").close()

@@ -126,7 +126,7 @@ class CommandExecutor:
         if self.connection is None:
             return
         try:
-            self.connection.sendall(encode_frame(self.upid, message))
+            self.connection.sendall(encode_frame(self.upid, message, self.slave))
         except OSError as error:
             sys.stderr.write(f"command executor: cannot write to the slave: {error}\n")
 

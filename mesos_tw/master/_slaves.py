@@ -258,6 +258,9 @@ class SlaveManagement:
             framework = self.frameworks.get(framework_id)
             if framework is not None:
                 framework.tasks[task.task_id.value] = record
+            # As Mesos's Framework::addTask: subscribers learn of tasks
+            # found on a re-registering slave as of tasks launched.
+            self.events.task_added(record)
         for executor in executor_infos:
             framework_id = executor.framework_id.value
             slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor

@@ -325,25 +325,24 @@ class HierarchicalDRFAllocator:
         The first framework, in hierarchical DRF order, that wants offers
         and has no filter covering C{free} on the slave.
         """
+        # The inner loop of every cycle, so written out: no closure, no
+        # copy of the line.
         wanting = self._wanting
         filters = self._filters.get(slave_id)
-
-        def takes(framework_id):
-            if framework_id not in wanting:
-                return False
-            if filters is None or framework_id not in filters:
-                return True
-            refused, expiry = filters[framework_id]
-            if expiry is not None and expiry <= now:
-                del filters[framework_id]
-                self._filtering.get(framework_id, set()).discard(slave_id)
-                return True
-            # A filter holds back only offers it covers: more resources on
-            # the slave (a task ended) make the offer worth sending again.
-            return not (refused is free or refused.contains(free))
-
-        for role in self._roles.order():
-            framework_id = self._sorters[role].first_matching(takes)
-            if framework_id is not None:
-                return framework_id
+        for role in self._roles.names():
+            for framework_id in self._sorters[role].names():
+                if framework_id not in wanting:
+                    continue
+                if filters is None or framework_id not in filters:
+                    return framework_id
+                refused, expiry = filters[framework_id]
+                if expiry is not None and expiry <= now:
+                    del filters[framework_id]
+                    self._filtering.get(framework_id, set()).discard(slave_id)
+                    return framework_id
+                # A filter holds back only offers it covers: more resources
+                # on the slave (a task ended) make the offer worth sending
+                # again.
+                if not (refused is free or refused.contains(free)):
+                    return framework_id
         return None

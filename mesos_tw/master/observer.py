@@ -88,6 +88,9 @@ class SlaveObserver:
         pings in a row have gone unanswered; the observer then stops.
     """
 
+    # A master may hold 50,000 of these.
+    __slots__ = ("_checks", "pid", "_on_timeout", "_answered", "_running", "missed")
+
     def __init__(self, checks, pid, on_timeout):
         self._checks = checks
         self.pid = pid

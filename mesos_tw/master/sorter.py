@@ -99,6 +99,7 @@ class DRFSorter:
         # resources alone.
         client = self._clients[name]
         keys, dirty, totals = self._keys, self._dirty, self.totals
+        index = 0
         if not dirty and client.key is not None:
             index = bisect_left(keys, client.key)
             if index < len(keys) and keys[index] == client.key:
@@ -122,7 +123,8 @@ class DRFSorter:
         client.share = share
         client.key = (share / client.weight, name)
         if not dirty:
-            insort(keys, client.key)
+            # An addition only moves a client back in line.
+            insort(keys, client.key, lo=index if sign > 0 else 0)
 
     def allocation(self, name):
         """
@@ -150,6 +152,16 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         return [key[1] for key in self._keys]
+
+    def names(self):
+        """
+        The client names, first in line first, without copying the line:
+        the sorter must not change while they are read.
+        """
+        if self._dirty:
+            self._resort()
+        for key in self._keys:
+            yield key[1]
 
     def first_matching(self, accept):
         """

@@ -326,10 +326,10 @@ class FrameworkRecord:
         return json
 
 
-@dataclass
+@dataclass(slots=True)
 class SlaveRecord:
     """
-    A registered slave.
+    A registered slave (slotted: a master may hold 50,000 of them).
 
     @ivar tasks: C{{(framework_id, task_id): TaskRecord}}.
     @ivar executors: C{{framework_id: {executor_id: ExecutorInfo}}}.

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "EncodeError",
     "FrameError",
+    "decode_addressed",
     "decode_envelope",
     "encode_envelope",
     "encode_frame",
@@ -30,24 +31,29 @@ class FrameError(ValueError):
     """
 
 
-def encode_envelope(sender, message):
+def encode_envelope(sender, message, recipient=None):
     """
-    The serialized envelope carrying C{message} from C{sender}.
+    The serialized envelope carrying C{message} from C{sender} (to
+    C{recipient}, when given: a L{UPID}).
 
     @raise EncodeError: if C{message} lacks a required field.
     """
-    return Envelope(
+    envelope = Envelope(
         name=message.DESCRIPTOR.full_name,
         body=message.SerializeToString(),
         **{"from": str(sender)},
-    ).SerializeToString()
+    )
+    if recipient is not None:
+        envelope.to = str(recipient)
+    return envelope.SerializeToString()
 
 
-def encode_frame(sender, message):
+def encode_frame(sender, message, recipient=None):
     """
-    The whole frame (length prefix included) for C{message} from C{sender}.
+    The whole frame (length prefix included) for C{message} from C{sender}
+    (to C{recipient}, when given).
     """
-    envelope = encode_envelope(sender, message)
+    envelope = encode_envelope(sender, message, recipient)
     return len(envelope).to_bytes(4, "big") + envelope
 
 
@@ -56,6 +62,17 @@ def decode_envelope(data):
     Read one envelope.
 
     @return: C{(sender UPID, message)}.
+    @raise FrameError: saying what is wrong with it.
+    """
+    sender, _, message = decode_addressed(data)
+    return sender, message
+
+
+def decode_addressed(data):
+    """
+    Read one envelope, with the recipient it names.
+
+    @return: C{(sender UPID, recipient UPID or None, message)}.
     @raise FrameError: saying what is wrong with it.
     """
     envelope = Envelope()
@@ -75,17 +92,18 @@ def decode_envelope(data):
         missing = ", ".join(message.FindInitializationErrors())
         raise FrameError(f"body of {envelope.name} does not parse: missing {missing}")
     try:
-        sender = _parse_sender(getattr(envelope, "from"))
+        sender = _parse_upid(getattr(envelope, "from"))
+        recipient = _parse_upid(envelope.to) if envelope.to else None
     except ValueError as error:
         raise FrameError(str(error)) from None
-    return sender, message
+    return sender, recipient, message
 
 
 @lru_cache(maxsize=4096)
-def _parse_sender(text):
+def _parse_upid(text):
     """
-    L{UPID.parse}, remembered: a connection's frames all come from one or
-    two senders, and a UPID is immutable.
+    L{UPID.parse}, remembered: a connection's frames all come from and go
+    to one or two processes, and a UPID is immutable.
     """
     return UPID.parse(text)
 

@@ -33,6 +33,9 @@ __all__ = [
 
 _log = Logger()
 
+#: How many peers' parsed endpoints a L{ClientEndpoints} keeps.
+_PARSED_KEPT = 65536
+
 #: How a node reaches another by default: TCP to the UPID's host and port.
 DEFAULT_CONNECT = "tcp:host={host}:port={port}:timeout=10"
 
@@ -109,13 +112,22 @@ class ClientEndpoints:
         if source_host is not None:
             description += f":bindAddress={quote(source_host)}"
         self.description = description
+        self._parsed = {}
         try:
             self._for("127.0.0.1", 1)
         except (ValueError, TypeError, KeyError, IndexError) as error:
             raise ValueError(f"cannot connect with {description!r}: {error}") from None
 
     def _for(self, host, port):
-        return clientFromString(self.reactor, self.description.format(host=quote(host), port=port))
+        # Endpoints can connect any number of times: parse each address's
+        # description once (a master reconnects to thousands of slaves).
+        endpoint = self._parsed.get((host, port))
+        if endpoint is None:
+            if len(self._parsed) >= _PARSED_KEPT:
+                self._parsed.clear()
+            endpoint = self._parsed[host, port] = clientFromString(
+                self.reactor, self.description.format(host=quote(host), port=port))
+        return endpoint
 
     def __call__(self, upid):
         """

@@ -14,7 +14,7 @@ from mesos_tw.protocols.codec import (
     DEFAULT_MAX_FRAME_BYTES,
     EncodeError,
     FrameError,
-    decode_envelope,
+    decode_addressed,
     encode_envelope,
     encode_frame,
 )
@@ -36,8 +36,10 @@ class EnvelopeProtocol(Int32StringReceiver):
         listening port's L{mesos_tw.protocols.guard.ConnectionGuard} stops
         counting the connection then, unless it counts connections until
         they authenticate), or L{None}.
-    @ivar speaker: the sender of the first envelope that arrived: the only
-        sender the connection may speak for.
+    @ivar speaker: the sender of the first envelope that arrived: the
+        connection speaks only for processes at its host and port.
+    @ivar senders: every process that has spoken on it (the node answers
+        each of them on it).
     @ivar admission: the L{mesos_tw.protocols.guard.Admission} of an
         accepted connection, or L{None}.
     @param clock: when given, a frame started and not finished within
@@ -53,6 +55,7 @@ class EnvelopeProtocol(Int32StringReceiver):
                  frame_timeout=FRAME_TIMEOUT):
         self.node = node
         self.peer = peer
+        self.senders = set()
         self.MAX_LENGTH = max_frame_bytes
         self._rejected = False
         self._clock = clock
@@ -71,15 +74,16 @@ class EnvelopeProtocol(Int32StringReceiver):
             except OSError:
                 pass
 
-    def send_message(self, sender, message):
+    def send_message(self, sender, message, recipient=None):
         """
-        Send C{message}, signed with our own UPID C{sender}.
+        Send C{message}, signed with our own UPID C{sender} (and addressed
+        to C{recipient}, when given).
 
         @return: whether it was sent (a message missing a required field is
             logged and not sent).
         """
         try:
-            self.sendString(encode_envelope(sender, message))
+            self.sendString(encode_envelope(sender, message, recipient))
         except EncodeError as error:
             self.log.error(
                 "Not sending malformed {name} to {peer}: {error}",
@@ -118,13 +122,13 @@ class EnvelopeProtocol(Int32StringReceiver):
         if self._rejected:
             return
         try:
-            sender, message = decode_envelope(frame)
+            sender, recipient, message = decode_addressed(frame)
         except FrameError as error:
             return self._reject(str(error))
         if self.on_identified is not None:
             identified, self.on_identified = self.on_identified, None
             identified()
-        self.node.frame_received(self, sender, message)
+        self.node.frame_received(self, sender, message, recipient)
 
     def lengthLimitExceeded(self, length):
         """

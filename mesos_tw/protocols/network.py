@@ -9,7 +9,7 @@ equivalent of libprocess's ``exited`` event.
 """
 
 from twisted.internet.defer import succeed
-from twisted.internet.endpoints import connectProtocol, wrapClientTLS
+from twisted.internet.endpoints import wrapClientTLS
 from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -21,7 +21,7 @@ from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
 from mesos_tw.protocols.guard import ConnectionGuard
 from mesos_tw.protocols.tls import TLS_HANDSHAKE_BYTE, TLSConfig
 
-__all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
+__all__ = ["HostedProcess", "IMessageNode", "IMessageReceiver", "MessageNode"]
 
 # A frame's first byte is the top byte of its length, and frames are far
 # below 2**29 bytes; an HTTP request starts with a method's capital letter.
@@ -178,6 +178,16 @@ class _Given(Factory):
     noisy = False
     given = None
 
+    @classmethod
+    def giving(cls, protocol):
+        """
+        A factory giving C{protocol} (Twisted's C{connectProtocol} defines
+        a class per call, which thousands of connections feel).
+        """
+        factory = cls()
+        factory.given = protocol
+        return factory
+
     def buildProtocol(self, address):
         return self.given
 
@@ -256,6 +266,7 @@ class MessageNode:
         self._pinned = {}
         self._connecting = {}
         self._pending = {}
+        self._hosted = {}
         self._port = None
         self._stopped = False
 
@@ -305,19 +316,41 @@ class MessageNode:
         Delivery is best effort, as in Mesos: callers that need a message to
         arrive retry until it is acknowledged.
         """
+        self.send_from(self.upid, to, message)
+
+    def send_from(self, sender, to, message):
+        """
+        Send C{message} to C{to} signed by C{sender}: our own UPID, or that
+        of a process we host (L{host}).
+        """
         connection = self._connections.get(to)
         if connection is not None:
-            connection.send_message(self.upid, message)
+            connection.send_message(sender, message, to)
         elif to in self._pending:
-            self._pending[to].append(message)
+            self._pending[to].append((sender, message))
         elif not to.reachable:
             self.log.warn(
                 "Dropping {name} to {to}: not connected, and it does not listen",
                 name=message.DESCRIPTOR.full_name, to=str(to),
             )
         else:
-            self._pending[to] = [message]
+            self._pending[to] = [(sender, message)]
             self._connect(to)
+
+    def host(self, upid, receiver=None):
+        """
+        Host another process of this program, with its own UPID (at our
+        host and port) and receiver, on our connections: what libprocess
+        does for the many processes of one program.  Messages addressed to
+        it (the envelope's C{to}) go to its receiver, and it hears of every
+        lost peer.  Emulated slaves use it, so that tens of thousands of
+        them need not hold a connection each.
+
+        @return: its L{HostedProcess}, an L{IMessageNode}.
+        """
+        process = HostedProcess(self, upid, receiver)
+        self._hosted[upid.id] = process
+        return process
 
     def _connect(self, to):
         # TCP to an IP literal connects without a resolver's thread-pool
@@ -325,13 +358,13 @@ class MessageNode:
         endpoint = self.client_endpoints(to)
         if self.tls.enabled:
             endpoint = wrapClientTLS(self.tls.client_creator(to.host), endpoint)
-        d = self._connecting[to] = connectProtocol(endpoint, self.new_protocol(to))
+        d = self._connecting[to] = endpoint.connect(_Given.giving(self.new_protocol(to)))
         d.addBoth(self._connected_or_failed, to)
 
         def connected(protocol):
             self._connections[to] = protocol
-            for message in self._pending.pop(to, ()):
-                protocol.send_message(self.upid, message)
+            for sender, message in self._pending.pop(to, ()):
+                protocol.send_message(sender, message, to)
 
         def failed(failure):
             if self._stopped:
@@ -349,23 +382,27 @@ class MessageNode:
         self._connecting.pop(to, None)
         return result
 
-    def frame_received(self, protocol, sender, message):
+    def frame_received(self, protocol, sender, message, recipient=None):
         """
-        Called by a protocol for each message it decodes.
+        Called by a protocol for each message it decodes (C{recipient}: the
+        UPID the envelope names, if any).
 
-        A connection speaks for one process, the first sender it carried
-        (libprocess lets any frame name any sender): a frame claiming
-        another is dropped.  A frame claiming a L{pin}ned process on any
-        connection but the one it was pinned to is dropped too.
+        A connection speaks for one program, the address (host and port)
+        of the first sender it carried: the processes of one program may
+        share it, as in libprocess (emulated slaves, many to a connection),
+        but a frame claiming a process elsewhere is dropped (libprocess lets
+        any frame name any sender).  A frame claiming a L{pin}ned process on
+        any connection but the one it was pinned to is dropped too.
         """
         if protocol.peer is None:
             protocol.peer = sender
-        if protocol.speaker is None:
+        speaker = protocol.speaker
+        if speaker is None:
             protocol.speaker = sender
-        elif sender != protocol.speaker:
+        elif sender.port != speaker.port or sender.host != speaker.host:
             self.log.warn("Dropping {name} claiming to be from {sender}: its connection "
                           "speaks for {speaker}", name=message.DESCRIPTOR.full_name,
-                          sender=str(sender), speaker=str(protocol.speaker))
+                          sender=str(sender), speaker=str(speaker))
             return
         pinned = self._pinned.get(sender)
         if pinned is not None and pinned is not protocol:
@@ -373,11 +410,16 @@ class MessageNode:
                           "connection, which is still open", name=message.DESCRIPTOR.full_name,
                           sender=str(sender))
             return
-        if self._connections.get(protocol.peer) is not protocol:
-            # The newest connection from a peer is the one to answer on.
-            self._connections[protocol.peer] = protocol
+        if self._connections.get(sender) is not protocol:
+            # The newest connection a process spoke on is the one to answer
+            # it on.
+            self._connections[sender] = protocol
+            protocol.senders.add(sender)
+        target = self
+        if recipient is not None and self._hosted:
+            target = self._hosted.get(recipient.id, self)
         try:
-            self.receiver.message_received(sender, message)
+            target.receiver.message_received(sender, message)
         except Exception:
             # Receivers dispatch through a Dispatcher, which contains their
             # handlers' failures; this is the last line, so that no bug
@@ -416,23 +458,32 @@ class MessageNode:
 
     def connection_lost(self, protocol):
         """
-        Called by a protocol when its connection closes.
+        Called by a protocol when its connection closes: every process we
+        knew on it (and on no other connection since) is lost.
         """
-        peer = protocol.peer
-        if peer is not None and self._pinned.get(peer) is protocol:
-            del self._pinned[peer]
-        if peer is not None and self._connections.get(peer) is protocol:
-            del self._connections[peer]
-            self._tell_lost(peer)
+        peers = set(protocol.senders)
+        if protocol.peer is not None:
+            peers.add(protocol.peer)
+        for peer in sorted(peers):
+            if self._pinned.get(peer) is protocol:
+                del self._pinned[peer]
+            if self._connections.get(peer) is protocol:
+                del self._connections[peer]
+                self._tell_lost(peer)
 
     def _tell_lost(self, peer):
         """
-        Tell the receiver that C{peer} is lost; a failure there is logged.
+        Tell the receivers (ours and our hosted processes') that C{peer} is
+        lost; a failure there is logged.
         """
-        try:
-            self.receiver.peer_lost(peer)
-        except Exception:
-            self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
+        receivers = [self.receiver] + [process.receiver for process in self._hosted.values()]
+        for receiver in receivers:
+            if receiver is None:
+                continue
+            try:
+                receiver.peer_lost(peer)
+            except Exception:
+                self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
     def peers(self):
         """
@@ -464,3 +515,59 @@ class MessageNode:
         if port is None:
             return succeed(None)
         return port.stopListening()
+
+
+@implementer(IMessageNode)
+class HostedProcess:
+    """
+    A process hosted by another's L{MessageNode} (L{MessageNode.host}): its
+    own UPID and receiver, the node's connections.
+    """
+
+    def __init__(self, node, upid, receiver=None):
+        self._node = node
+        self.upid = upid
+        self.receiver = receiver
+
+    def send(self, to, message):
+        """
+        Send C{message} to C{to}, signed with our UPID.
+        """
+        self._node.send_from(self.upid, to, message)
+
+    def connected_to(self, upid):
+        """
+        Whether the node has an open connection with C{upid}.
+        """
+        return self._node.connected_to(upid)
+
+    def disconnect(self, upid):
+        """
+        Close the node's connection with C{upid}: every process on it sees
+        it lost.
+        """
+        self._node.disconnect(upid)
+
+    def peers(self):
+        """
+        The UPIDs the node has an open connection with.
+        """
+        return self._node.peers()
+
+    def pin(self, upid):
+        """
+        As the node's L{MessageNode.pin}.
+        """
+        self._node.pin(upid)
+
+    def unpin(self, upid):
+        """
+        As the node's L{MessageNode.unpin}.
+        """
+        self._node.unpin(upid)
+
+    def admitted(self, upid):
+        """
+        As the node's L{MessageNode.admitted}.
+        """
+        self._node.admitted(upid)

@@ -77,6 +77,7 @@ class EmulatedSlave:
             internal.ShutdownFrameworkMessage: self._shutdown_framework,
         }, self.log, with_sender=False)
         self._waiting = []
+        self._slave_info = None
 
     def start(self):
         """
@@ -118,10 +119,19 @@ class EmulatedSlave:
         self._waiting.append(d)
         return d
 
+    def _info(self):
+        """
+        The C{SlaveInfo} it registers with (made once: it never changes).
+        """
+        if self._slave_info is None:
+            info = self._slave_info = mesos_pb2.SlaveInfo(
+                hostname=self.hostname, resources=self.resources.to_protobuf())
+            for name, value in self.attributes.items():
+                info.attributes.add(name=name, type=mesos_pb2.Value.TEXT).text.value = value
+        return self._slave_info
+
     def _register(self):
-        info = mesos_pb2.SlaveInfo(hostname=self.hostname, resources=self.resources.to_protobuf())
-        for name, value in self.attributes.items():
-            info.attributes.add(name=name, type=mesos_pb2.Value.TEXT).text.value = value
+        info = self._info()
         if self.slave_id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
         else:

@@ -7,9 +7,13 @@ one process (or one source address) can carry:
 
 It connects C{--slaves} L{EmulatedSlave}s numbered from C{--first} (so
 that several processes' slaves have distinct UPIDs and hostnames), from
-the local address C{--source}, at most C{--rate} new connections a
-second (a faster storm overflows the master's listen backlog, and the
-kernel retries a dropped SYN only after whole seconds).  With a
+the local address C{--source}, at most C{--window} of them registering
+at once (a larger storm overflows the master's listen backlog, and the
+kernel retries a dropped SYN only after whole seconds).  C{--per_connection}
+slaves share each connection to the master, as the processes of one
+libprocess program share its sockets (each slave its own UPID, named in
+every message): a process may hold only so many open files, and at tens
+of thousands of slaves the master's limit is the one that binds.  With a
 C{zk://} master, one detector for the whole process makes every slave
 follow the leader, as each real slave's own detector would.
 
@@ -28,7 +32,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 
 from mesos_tw.detector import detector_for, resolve_master
+from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.network import MessageNode
+from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.emulated_slave import EmulatedSlave
@@ -60,30 +66,49 @@ async def _emulate(reactor, options):
     detector = detector_for(location, reactor, session_timeout=options.zk_session_timeout)
     resources = Resources.parse(options.resources)
     slaves = []
-    for number in range(options.first, options.first + options.slaves):
-        node = MessageNode(reactor, UPID(f"slave({number})", "127.0.0.1", 0), None,
-                           source_host=options.source)
-        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node))
+    node = None
+    # Shared by every node: parsed and read from the environment once.
+    endpoints = ClientEndpoints(reactor, source_host=options.source)
+    tls = TLSConfig.from_environ()
+    for index, number in enumerate(range(options.first, options.first + options.slaves)):
+        upid = UPID(f"slave({number})", "127.0.0.1", 0)
+        if index % options.per_connection == 0:
+            node = MessageNode(reactor, upid, None, client_endpoints=endpoints, tls=tls)
+        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid)))
     reporting = task.LoopingCall(_report, slaves)
     reporting.clock = reactor
     reporting.start(0.5)
     leader = []
+    started = []
 
     def leader_changed(upid):
         leader[:] = [upid]
-        for slave in slaves[:started]:
+        for slave in started:
             slave.follow(upid)
 
-    started = 0
     detector.start(leader_changed)
     while not leader or leader[0] is None:
         await task.deferLater(reactor, 0.05, lambda: None)
-    batch = max(1, options.rate // 20)
-    for slave in slaves:
-        slave.follow(leader[0])
-        started += 1
-        if started % batch == 0:
-            await task.deferLater(reactor, 0.05, lambda: None)
+    waiting = iter(slaves)
+    registering = [0]
+
+    def start_more(_=None):
+        # At most --window slaves register at once: a storm larger than
+        # the master's listen backlog loses SYNs, which the kernel retries
+        # only after 1, 3, 7, 15 ... seconds.
+        for slave in waiting:
+            started.append(slave)
+            slave.follow(leader[0])
+            registering[0] += 1
+            slave.when_registered().addCallback(registered)
+            if registering[0] >= options.window:
+                return
+
+    def registered(_):
+        registering[0] -= 1
+        start_more()
+
+    start_more()
     stdin = _UntilClosed()
     stdio.StandardIO(stdin, reactor=reactor)
     await stdin.closed
@@ -103,7 +128,10 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=0, help="the first slave's number")
     parser.add_argument("--source", default=None, help="local address to connect from")
     parser.add_argument("--resources", default="cpus:2;mem:4096")
-    parser.add_argument("--rate", type=int, default=2000, help="new connections per second")
+    parser.add_argument("--window", type=int, default=500,
+                        help="slaves registering at once (the next starts when one is registered)")
+    parser.add_argument("--per_connection", type=int, default=1,
+                        help="slaves sharing each connection to the master")
     parser.add_argument("--zk_session_timeout", type=float, default=10.0)
     options = parser.parse_args(argv)
     task.react(lambda reactor: Deferred.fromCoroutine(_emulate(reactor, options)))
