@@ -94,3 +94,8 @@ LISTEN_BACKLOG = 1024
 
 #: ZooKeeper session timeout (Mesos's --zk_session_timeout default).
 ZK_SESSION_TIMEOUT = 10.0
+
+#: How many tasks a slave remembers having answered TASK_LOST for when a
+#: master asked about them at re-registration (so a question asked again
+#: is not answered twice).
+MAX_RECONCILED_TASKS = 1000

@@ -16,6 +16,7 @@ from mesos_tw.executors.default import DefaultExecutor
 from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.fetcher import Fetcher
+from mesos_tw.testing.local_cluster import until
 
 
 class RecordingDriver(ExecutorDriver):
@@ -298,6 +299,10 @@ class DefaultExecutorHealthAndKillTests(TestCase):
         os.makedirs(self.sandbox)
         self.driver = RecordingDriver()
         self.executor = DefaultExecutor(reactor, self.sandbox, {"PATH": os.environ["PATH"]})
+        # A check stopped with its task kills its command, which is reaped
+        # in a later turn: the test is over only once it has been.
+        self.addCleanup(lambda: until(reactor, lambda: not self.executor.loop.watching(),
+                                      "every cancelled check's command to be reaped"))
 
     def statuses_of(self, task_id):
         """

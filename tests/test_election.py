@@ -293,13 +293,17 @@ class RealZooKeeperElectionTests(ZooKeeperElectionTestsMixin, TestCase):
 
     @inlineCallbacks
     def setUp(self):
-        self.ensemble = yield start_ensemble(self, reactor, size=1)
+        # Sessions of Mesos's default 10 s (a tick of 500 ms allows them):
+        # a request made before the first connection waits for it up to
+        # the session timeout, and on a loaded machine connecting took
+        # more than 2 s.  No test here waits for a session to expire.
+        self.ensemble = yield start_ensemble(self, reactor, size=1, tick_ms=500)
 
     def client(self):
         """
         A started session, stopped at cleanup.
         """
-        client = ZooKeeperClient(reactor, self.ensemble.hosts, session_timeout=2.0)
+        client = ZooKeeperClient(reactor, self.ensemble.hosts, session_timeout=10.0)
         self.addCleanup(client.stop)
         client.start()
         return client

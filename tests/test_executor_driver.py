@@ -247,6 +247,29 @@ class ExecutorDriverTests(DriverTestCase):
         self.assertEqual((message.data, message.executor_id.value), (b"data with a \0 byte", "e1"))
 
 
+class DuplicateTaskTests(DriverTestCase):
+    """
+    A task the slave sends again is launched once.
+    """
+
+    def test_task_sent_twice_is_launched_once(self):
+        """
+        The slave sends a task again to an executor that subscribes again
+        without listing it; two subscriptions in a row get it twice, and
+        the executor must run it once (the simulator found a task launched
+        three times, seed 10009 of "all --buggify").
+        """
+        self.start_and_register()
+        task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
+                                  slave_id=mesos_pb2.SlaveID(value="S1"))
+        for _ in range(2):
+            self.slave.send(self.driver.node.upid, internal.RunTaskMessage(
+                framework_id=mesos_pb2.FrameworkID(value="F1"),
+                framework=mesos_pb2.FrameworkInfo(user="u", name="n"), pid="s@h:1", task=task))
+        self.turn()
+        self.assertEqual(self.executor.names(), ["registered", "launchTask"])
+
+
 class TaskGroupTests(DriverTestCase):
     """
     Task groups (a v1 LAUNCH_GROUP) reaching a classic executor.

@@ -250,6 +250,32 @@ class FailureTests(MasterTestCase):
         state = self.master.state()["slaves"][0]
         self.assertEqual(state["used_resources"], {"cpus": 1.0, "mem": 128.0})
 
+    def test_reregister_unknown_slave_with_ended_task(self):
+        """
+        A task a re-registering slave reports ended (its terminal update
+        not yet acknowledged) holds nothing at a master that never knew it,
+        as in Mesos: its resources may already run another task (the
+        simulator found a slave given five tasks of 0.25 cpus when such a
+        task was counted).  Its update, when it comes, reaches its
+        framework.
+        """
+        slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
+        tasks = [internal.Task(
+            name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
+            framework_id=mesos_pb2.FrameworkID(value="old-framework"),
+            slave_id=mesos_pb2.SlaveID(value="old-slave"), state=state,
+            resources=Resources.parse("cpus:1;mem:128").to_protobuf())
+            for task_id, state in (("t1", mesos_pb2.TASK_RUNNING),
+                                   ("t2", mesos_pb2.TASK_FINISHED))]
+        tasks[1].status_update_state = mesos_pb2.TASK_FINISHED
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value="old-slave"), slave=slave_info(), tasks=tasks))
+        self.turn()
+        state = self.master.state()["slaves"][0]
+        self.assertEqual(state["used_resources"], {"cpus": 1.0, "mem": 128.0})
+        self.assertEqual(list(self.master.slaves["old-slave"].tasks),
+                         [("old-framework", "t1")])
+
     def test_launch_on_reregistered_executor(self):
         """
         After a failover, a task for an executor a re-registered slave

@@ -66,23 +66,35 @@ class DisconnectedSlaveTests(MasterTestCase):
         # Two tasks of 0.5 cpus each still run: one cpu of two is free.
         self.assertEqual(Resources.from_protobuf(offer.resources).scalar("cpus"), 1.0)
 
-    def test_task_unknown_to_the_slave_is_lost_once(self):
+    def test_task_unknown_to_the_slave_is_reconciled_through_it(self):
         """
-        A task the master knows but the re-registering slave does not
-        have is reported TASK_LOST (reconciliation), once: a second
-        re-registration reports nothing more.
+        As Mesos's C{reconcileKnownSlave}: a task the master knows but the
+        re-registering slave did not report is asked about in the
+        C{SlaveReregisteredMessage} (its launch may have crossed the
+        re-registration), still holding its resources and with nothing
+        said to its framework; the slave's C{TASK_LOST} then ends it.
         """
         slave, slave_id, scheduler, framework_id = self.running("t1", "t2")
-        self.reregister(slave, slave_id, framework_id, ["t1"])
-        self.assertEqual(self.updates(scheduler), [("t2", mesos_pb2.TASK_LOST)])
-        status = scheduler.last(internal.StatusUpdateMessage).update.status
+        again = self.reregister(slave, slave_id, framework_id, ["t1"])
+        reregistered = again.last(internal.SlaveReregisteredMessage)
+        self.assertEqual([(r.framework_id.value, [s.task_id.value for s in r.statuses])
+                          for r in reregistered.reconciliations], [(framework_id, ["t2"])])
+        status = reregistered.reconciliations[0].statuses[0]
         self.assertEqual(status.reason, mesos_pb2.TaskStatus.REASON_RECONCILIATION)
-        self.assertEqual(status.source, mesos_pb2.TaskStatus.SOURCE_MASTER)
-        self.network.crash(slave.upid)
+        self.assertEqual(reregistered.reconciliations[0].framework.name,
+                         self.master.frameworks[framework_id].info.name)
+        self.assertEqual(self.updates(scheduler), [])
+        self.assertEqual(self.master.task_state_name(framework_id, "t2"), "TASK_STAGING")
+        lost = mesos_pb2.TaskStatus(task_id=mesos_pb2.TaskID(value="t2"),
+                                    state=mesos_pb2.TASK_LOST,
+                                    reason=mesos_pb2.TaskStatus.REASON_RECONCILIATION)
+        again.send(MASTER, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id), status=lost,
+            slave_id=mesos_pb2.SlaveID(value=slave_id), timestamp=1.0, uuid=b"l" * 16),
+            pid=str(slave.upid)))
         self.turn()
-        self.reregister(slave, slave_id, framework_id, ["t1"])
         self.assertEqual(self.updates(scheduler), [("t2", mesos_pb2.TASK_LOST)])
-        self.assertEqual(self.master.task_state_name(framework_id, "t1"), "TASK_STAGING")
+        self.assertEqual(self.master.task_state_name(framework_id, "t2"), None)
 
     def test_task_unknown_to_the_master_is_added(self):
         """
@@ -97,6 +109,27 @@ class DisconnectedSlaveTests(MasterTestCase):
         self.turn()
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
         self.assertEqual(Resources.from_protobuf(offer.resources).scalar("cpus"), 1.0)
+
+    def test_unknown_task_while_offered(self):
+        """
+        A connected slave re-registering with a task the master does not
+        know, while its resources are offered: the offer is rescinded, and
+        what is offered again is what the task leaves free, never more
+        than the slave has (the simulator found a slave offered 1.25 cpus
+        of its 1, seed 20048 of "all").
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
+        self.reregister(slave, slave_id, framework_id, ["t9"])
+        self.assertEqual(scheduler.last(internal.RescindResourceOfferMessage).offer_id,
+                         offer.id)
+        self.clock.advance(1)
+        self.turn()
+        record = self.master.slaves[slave_id]
+        offered = Resources.sum(o.resources for o in record.offers.values())
+        self.assertTrue(record.total.contains(offered + record.used()))
+        self.assertEqual(offered.scalar("cpus"), record.total.scalar("cpus") - 0.5)
 
     def test_disconnected_slave_removed_by_health_checks(self):
         """

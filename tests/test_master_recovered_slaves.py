@@ -4,11 +4,12 @@ Tests for the registry of admitted slaves and C{--slave_reregister_timeout}
 UnreachableTaskAfterFailover, RecoveredSlaveCanReregister and
 RecoveredSlaveReregisterThenUnreachableRace): a master records each slave
 it admits before answering it; a newly elected master expects the slaves
-the registry lists, and removes, as unreachable, those that do not
-re-register in time.  Two masters take turns on one in-memory registry,
+the registry lists, and marks unreachable those that do not re-register
+in time (they are admitted again if they come back).  Two masters take turns on one in-memory registry,
 over an in-memory network, on a fake clock.
 """
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
@@ -216,9 +217,12 @@ class RecoveredSlaveTests(FailoverTestCase):
         self.assertEqual(self.scheduler.of(internal.StatusUpdateMessage), [])
         self.assertEqual([(s.state, s.reason) for s in self.reconcile(slave_id)],
                          [(mesos_pb2.TASK_LOST, mesos_pb2.TaskStatus.REASON_RECONCILIATION)])
-        self.assertIn(slave_id, self.successResultOf(self.registry.load()))
+        self.assertIn(slave_id, self.successResultOf(self.registry.unreachable()))
         self.assertEqual(self.successResultOf(self.registry.load_admitted()), {})
-        self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 1)
+        counts = self.master.counters.counts
+        self.assertEqual([counts[name] for name in (
+            "recovery_slave_removals", "slave_removals", "slave_removals/reason_unhealthy",
+            "slave_unreachable_scheduled", "slave_unreachable_completed")], [1, 1, 1, 1, 1])
 
     def test_partition_aware_framework_hears_unreachable(self):
         """
@@ -233,19 +237,26 @@ class RecoveredSlaveTests(FailoverTestCase):
         self.assertEqual([s.state for s in self.reconcile(slave_id)],
                          [mesos_pb2.TASK_UNREACHABLE])
 
-    def test_removed_recovered_slave_is_shut_down(self):
+    def test_recovered_slave_can_reregister(self):
         """
-        The slave coming back after its removal is told to shut down, as
-        any slave this master removed (Mesos 1.x admits it back:
-        RecoveredSlaveCanReregister).
+        The slave coming back after it was marked unreachable is admitted
+        again with its task, and the framework hears the task's state
+        again (RecoveredSlaveCanReregister).
         """
         slave_id, _ = self.running_task()
         self.fail_over()
+        self.scheduler_fails_over()
         self.clock.advance(TIMEOUT)
         self.turn()
         self.slave_reregisters(slave_id)
-        self.assertEqual(len(self.slave.of(internal.ShutdownMessage)), 1)
-        self.assertNotIn(slave_id, self.master.slaves)
+        self.assertEqual(self.slave.of(internal.ShutdownMessage), [])
+        self.assertEqual(len(self.slave.of(internal.SlaveReregisteredMessage)), 1)
+        self.assertIn(slave_id, self.master.slaves)
+        (status,) = [m.update.status for m in self.scheduler.of(internal.StatusUpdateMessage)]
+        self.assertEqual((status.task_id.value, status.state, status.reason),
+                         ("t1", mesos_pb2.TASK_RUNNING,
+                          mesos_pb2.TaskStatus.REASON_SLAVE_REREGISTERED))
+        self.assertEqual(self.successResultOf(self.registry.unreachable()), {})
 
     def test_next_leader_does_not_expect_it_again(self):
         """
@@ -320,28 +331,62 @@ class AdmissionWriteTests(ScriptedFailoverTestCase):
         self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
 
 
-class RemovalRaceTests(ScriptedFailoverTestCase):
+class HeldMarks(MemoryRemovedSlaves):
+    """
+    A registry in memory whose unreachable marks wait for the test.
+
+    @ivar held: C{(slave_id, when, Deferred)} of the marks not written yet.
+    """
+
+    def __init__(self):
+        MemoryRemovedSlaves.__init__(self)
+        self.held = []
+
+    def mark_unreachable(self, slave_id, when):
+        """
+        Held until L{write} is called.
+        """
+        d = Deferred()
+        self.held.append((slave_id, when, d))
+        return d
+
+    def write(self):
+        """
+        Write the oldest held mark.
+        """
+        slave_id, when, d = self.held.pop(0)
+        MemoryRemovedSlaves.mark_unreachable(self, slave_id, when)
+        d.callback(None)
+
+
+class MarkRaceTests(FailoverTestCase):
     """
     RecoveredSlaveReregisterThenUnreachableRace.
     """
 
-    def test_reregistration_while_removal_is_written(self):
+    registry_class = HeldMarks
+
+    def test_reregistration_while_mark_is_written(self):
         """
-        A listed slave that re-registers while its removal (at the timeout)
-        is being written waits for it, then is told to shut down; the
-        frameworks hear slaveLost once the removal is written, not before.
+        A listed slave that re-registers while its unreachable mark (at the
+        timeout) is being written waits for it: the frameworks hear
+        slaveLost once it is written, then the slave is admitted again and
+        its task's state is sent again.
         """
         slave_id, _ = self.running_task()
         self.fail_over()
         self.scheduler_fails_over()
         self.clock.advance(TIMEOUT)
         self.turn()
-        self.assertEqual([slave for slave, _ in self.registry.adds], [slave_id])
+        self.assertEqual([held[0] for held in self.registry.held], [slave_id])
         self.slave_reregisters(slave_id)
         self.assertEqual(self.slave.of(internal.SlaveReregisteredMessage), [])
         self.assertEqual(self.scheduler.of(internal.LostSlaveMessage), [])
-        self.registry.finish_add()
+        self.registry.write()
         self.turn()
         self.assertEqual(len(self.scheduler.of(internal.LostSlaveMessage)), 1)
-        self.assertEqual(len(self.slave.of(internal.ShutdownMessage)), 1)
-        self.assertEqual(self.slave.of(internal.SlaveReregisteredMessage), [])
+        self.assertEqual(len(self.slave.of(internal.SlaveReregisteredMessage)), 1)
+        self.assertEqual(self.slave.of(internal.ShutdownMessage), [])
+        self.assertEqual([m.update.status.state
+                          for m in self.scheduler.of(internal.StatusUpdateMessage)],
+                         [mesos_pb2.TASK_RUNNING])

@@ -94,7 +94,15 @@ class NamespacedClusterTests(TestCase):
         order it prints them).
         """
         text = json.dumps({"event": event, **fields})[1:-1]
-        return self.framework.wait_for_output(reactor, text.encode("utf-8"), timeout=90.0)
+        d = self.framework.wait_for_output(reactor, text.encode("utf-8"), timeout=90.0)
+
+        def add_output(failure):
+            failure.trap(AssertionError)
+            said = "\n".join(f"--- {daemon.name} ---\n{daemon.text()}"
+                             for daemon in self.lab.daemons if daemon is not self.framework)
+            raise AssertionError(f"{failure.value}\n{said}")
+
+        return d.addErrback(add_output)
 
     def launch(self, task_id, host, command):
         """

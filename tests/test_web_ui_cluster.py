@@ -153,7 +153,9 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
         self.assertEqual(metrics["master/tasks_running"], 1)
         self.assertEqual(metrics["master/tasks_finished"], 1)
         self.assertEqual(metrics["master/messages_register_framework"], 1)
-        self.assertEqual(metrics["master/messages_register_slave"], 1)
+        # At least one: the slave retries its registration after a jittered
+        # wait (between 0 and 1 s), which a loaded machine can outlast.
+        self.assertGreaterEqual(metrics["master/messages_register_slave"], 1)
         self.assertGreaterEqual(metrics["master/messages_launch_tasks"], 1)
         self.assertGreaterEqual(metrics["master/messages_status_update"], 3)
 

@@ -71,6 +71,13 @@ class ReactorLoop:
         if events & selectors.EVENT_WRITE:
             self.reactor.addWriter(watch)
 
+    def watching(self):
+        """
+        How many descriptors are watched (a cancelled check's command is,
+        until it has been reaped).
+        """
+        return len(self._watches)
+
     def unwatch(self, fileobj):
         """
         Stop watching C{fileobj}.

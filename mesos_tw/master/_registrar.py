@@ -7,11 +7,12 @@ A term reads the registry when it starts, and handles nothing until it has
 (the master holds every message and lost peer meanwhile), so that no slave
 an earlier leader removed is admitted again.  The slaves earlier leaders
 admitted, and did not remove, are expected back: those that have not
-re-registered after C{slave_reregister_timeout} are removed as unreachable
-(Mesos's C{recoveredSlavesTimeout}): the removal is recorded, every
-framework hears C{slaveLost}, the slave is told to shut down if it comes
-back, and a reconciliation of one of its tasks answers C{TASK_LOST}
-(C{TASK_UNREACHABLE} for partition-aware frameworks).  This master never
+re-registered after C{slave_reregister_timeout} are marked unreachable
+(Mesos's C{recoveredSlavesTimeout}): that is recorded, every framework
+hears C{slaveLost}, a reconciliation of one of its tasks answers
+C{TASK_LOST} (C{TASK_UNREACHABLE} for partition-aware frameworks), and if
+it comes back it is admitted again with its tasks, as any unreachable
+slave.  This master never
 knew those tasks, so it has no update to send for them by itself, as in
 Mesos.  Until then a reconciliation of a task it does not know on such a
 slave gets no answer (Mesos's case 2): the slave may yet bring the task.
@@ -146,8 +147,8 @@ class RegistryManagement:
 
     def _recovered_slaves_timeout(self):
         """
-        C{slave_reregister_timeout} after the registry was read: remove, as
-        unreachable, every slave it listed that has not re-registered.
+        C{slave_reregister_timeout} after the registry was read: mark
+        unreachable every slave it listed that has not re-registered.
         """
         self._recovered_slaves_call = None
         now = self.reactor.seconds()
@@ -155,14 +156,18 @@ class RegistryManagement:
         for slave_id, info in missing.items():
             reason = (f"did not re-register within {self.slave_reregister_timeout:g}s after "
                       f"the master failed over")
-            self.log.warn("Removing slave {slave_id} ({hostname}): it {reason}",
+            self.log.warn("Marking slave {slave_id} ({hostname}) unreachable: it {reason}",
                           slave_id=slave_id, hostname=info.hostname, reason=reason)
-            self.counters.count("recovery_slave_removals")
-            self.counters.count("slave_removals")
+            # Mesos's counts for this case.
+            for name in ("recovery_slave_removals", "slave_removals",
+                         "slave_removals/reason_unhealthy", "slave_unreachable_scheduled"):
+                self.counters.count(name)
             self.unreachable_slaves[slave_id] = now
-            # Not in our state: a record only to carry its id to the registry.
+            # Not in our state: a record only to carry its id to the
+            # registry.  Marked unreachable, as Mesos does: if it comes
+            # back it is admitted again, with its tasks.
             slave = SlaveRecord(slave_id, info, None, now, Resources())
-            self._record_removal(slave, reason, [], shutdown=False)
+            self._record_removal(slave, reason, [], shutdown=False, unreachable=now)
 
     def recovered_slave_pending(self, slave_id):
         """

@@ -72,8 +72,8 @@ class SlaveManagement:
             return
         slave = self.slaves.get(slave_id)
         if slave is not None:
-            self._reconnect_slave(slave, sender, message)
-            self._reregistered(sender, message)
+            reconciliations = self._reconnect_slave(slave, sender, message)
+            self._reregistered(sender, message, reconciliations)
             return
         total = self._slave_total(sender, message.slave)
         if total is None:
@@ -102,10 +102,15 @@ class SlaveManagement:
         info.id.value = slave_id
         self._admit(sender, info, admitted)
 
-    def _reregistered(self, sender, message):
+    def _reregistered(self, sender, message, reconciliations=()):
+        """
+        Answer a re-registration, asking about C{reconciliations} (see
+        L{_reconcile_slave}).
+        """
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection()))
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=reconciliations))
         self.allocate_soon()
 
     def _connection(self):
@@ -134,30 +139,49 @@ class SlaveManagement:
             slave.connected = True
             if not slave.deactivated:
                 self.allocator.slave_activated(slave.id)
-        self._reconcile_slave(slave, message.executor_infos, message.tasks)
+        reconciliations = self._reconcile_slave(slave, message.executor_infos, message.tasks)
         self.draining.reconnected(slave)
+        return reconciliations
 
     def _reconcile_slave(self, slave, executor_infos, tasks):
         """
         As Mesos's C{reconcileKnownSlave}: tasks and executors the slave
-        reports that we do not know are added; tasks we know that it no
-        longer has are reported C{TASK_LOST} (they leave our state, so they
-        are reported once); executors it no longer has are forgotten (they
-        ended while it was away) and what they held recovered.
+        reports that we do not know are added; executors it no longer has
+        are forgotten (they ended while it was away) and what they held
+        recovered.  Tasks we know that it did not report are reconciled
+        through the slave (the C{ReconcileTasksMessage}s returned, for the
+        C{SlaveReregisteredMessage}): a task launched while the slave's
+        re-registration was on its way reaches the slave after the report,
+        and only the slave can tell whether it has it; the slave answers
+        C{TASK_LOST} (C{TASK_DROPPED}) for those it does not have, and until
+        then they hold their resources.  (Reporting them lost at once, as
+        before, let the simulator's slaves run tasks their frameworks had
+        been told were lost, beside tasks given their resources.)
+
+        @return: the C{ReconcileTasksMessage}s, one per framework.
         """
         reported = {(task.framework_id.value, task.task_id.value) for task in tasks}
-        # Mesos: TASK_GONE for partition-aware frameworks, TASK_LOST for others.
-        for key, record in list(slave.tasks.items()):
+        asked = {}
+        for key, record in slave.tasks.items():
             if key in reported or record.state in TERMINAL_STATES:
                 continue
             framework_id = key[0]
-            update = self._apply_master_update(
-                framework_id, record, self.gone_task_state(framework_id),
-                "Reconciliation: Task is unknown to the slave",
-                mesos_pb2.TaskStatus.REASON_RECONCILIATION)
-            framework = self.frameworks.get(framework_id)
-            if framework is not None and framework.active:
-                self._send_update(framework.pid, update)
+            reconcile = asked.get(framework_id)
+            if reconcile is None:
+                reconcile = asked[framework_id] = internal.ReconcileTasksMessage(
+                    framework_id=mesos_pb2.FrameworkID(value=framework_id))
+                framework = self.frameworks.get(framework_id)
+                if framework is not None:
+                    reconcile.framework.CopyFrom(framework.info)
+            self.log.warn("Task {task_id} of framework {framework_id} unknown to slave "
+                          "{slave_id} as it re-registers: reconciling with the slave",
+                          task_id=key[1], framework_id=framework_id, slave_id=slave.id)
+            reconcile.statuses.add(
+                task_id=record.task.task_id, state=record.state,
+                slave_id=mesos_pb2.SlaveID(value=slave.id),
+                source=mesos_pb2.TaskStatus.SOURCE_MASTER, message="Reconciliation request",
+                reason=mesos_pb2.TaskStatus.REASON_RECONCILIATION,
+                timestamp=self.reactor.seconds())
         reported_executors = {(info.framework_id.value, info.executor_id.value)
                               for info in executor_infos}
         for framework_id, executors in list(slave.executors.items()):
@@ -170,11 +194,19 @@ class SlaveManagement:
         unknown_executors = [
             info for info in executor_infos
             if (info.framework_id.value, info.executor_id.value) not in known_executors]
+        # An ended task (its terminal update on its way) adds nothing.
         unknown_tasks = [task for task in tasks
-                         if (task.framework_id.value, task.task_id.value) not in slave.tasks]
+                         if (task.framework_id.value, task.task_id.value) not in slave.tasks
+                         and task.state not in TERMINAL_STATES]
         if unknown_executors or unknown_tasks:
             # The allocator learns what the slave holds only when it is
-            # added: add it again, with everything it now holds.
+            # added: add it again, with everything it now holds.  Its
+            # outstanding offers are rescinded first: added again, the
+            # slave's free resources would include them while they are
+            # still offered (the simulator found a slave offered 1.25 cpus
+            # of its 1, seed 20048 of "all").
+            for offer in list(slave.offers.values()):
+                self._remove_offer(offer, rescind=True)
             before = self._held_on(slave)
             for framework_id, resources in before.items():
                 self.allocator.resources_recovered(framework_id, slave.id, resources, 0)
@@ -182,6 +214,7 @@ class SlaveManagement:
             self._add_slave_work(slave, unknown_executors, unknown_tasks)
             self.allocator.slave_added(slave.id, slave.total, self._held_on(slave),
                                        hostname=slave.info.hostname)
+        return list(asked.values())
 
     @staticmethod
     def _held_on(slave):
@@ -201,7 +234,9 @@ class SlaveManagement:
     def _add_slave_work(self, slave, executor_infos, tasks):
         """
         Record C{tasks} and C{executor_infos} a slave reports on
-        (re-)registering, in the slave's and their frameworks' records.
+        (re-)registering, in the slave's and their frameworks' records; a
+        task reported in a terminal state only among its framework's
+        completed tasks.
 
         @return: C{{framework_id: Resources}} they hold.
         """
@@ -211,6 +246,13 @@ class SlaveManagement:
             framework_id = task.framework_id.value
             record = TaskRecord(task, Resources.from_protobuf(task.resources),
                                 [(task.state, now)])
+            if task.state in TERMINAL_STATES:
+                # Ended, its terminal update on its way (as Mesos, it holds
+                # nothing: its resources may already run another task).
+                framework = self.frameworks.get(framework_id)
+                if framework is not None:
+                    framework.completed_tasks.append(record)
+                continue
             slave.tasks[record.key] = record
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)

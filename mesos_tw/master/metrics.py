@@ -53,6 +53,7 @@ _ACTIVE_STATES = [name for name in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNI
 #: The counts every snapshot shows, at 0 until they happen.
 _COUNTS = ("slave_registrations", "slave_reregistrations", "slave_removals",
            "slave_removals/reason_unhealthy", "slave_removals/reason_unregistered",
+           "recovery_slave_removals",
            "slave_unreachable_scheduled", "slave_unreachable_completed",
            "valid_framework_to_executor_messages", "invalid_framework_to_executor_messages",
            "valid_executor_to_framework_messages", "invalid_executor_to_framework_messages",

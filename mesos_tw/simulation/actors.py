@@ -6,11 +6,14 @@ launches tasks and records what it is told (L{SimulatedScheduler}).
 Masters, slaves and the drivers themselves are the real classes.
 """
 
-from mesos_tw.driver.executor import MesosExecutorDriver
 from mesos_tw.interface import Executor, Scheduler, mesos_pb2
 from mesos_tw.testing.isolation import FakeIsolator
 
 __all__ = ["SimulatedExecutor", "SimulatedIsolator", "SimulatedScheduler", "TERMINAL"]
+
+#: What each simulated task uses: a slave (cpus 1) runs four at once, so
+#: frameworks compete for the cluster.
+CPUS, MEM = 0.25, 64
 
 TERMINAL = frozenset({
     mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED,
@@ -64,51 +67,73 @@ class SimulatedExecutor(Executor):
 
 class SimulatedIsolator(FakeIsolator):
     """
-    A L{FakeIsolator} whose launched executors are L{SimulatedExecutor}s
-    on in-memory executor drivers: they register with the slave over the
-    simulated network and exit when their driver stops; destroying one
-    kills its "process" (its connections drop at once).
+    A L{FakeIsolator} for one slave process of a
+    L{mesos_tw.simulation.processes.SlaveMachine}: the executors it
+    launches are the machine's L{ExecutorProcess}es (in-memory executor
+    drivers that register with the slave over the simulated network),
+    which outlive the slave process; a restarted slave's isolator recovers
+    those still running.  Destroying one kills its process.
 
-    @param started: called with each task's id as an executor starts it.
+    @ivar machine: the machine, or L{None} once this slave process died.
     """
 
-    def __init__(self, clock, network, started):
+    def __init__(self, clock, machine):
         FakeIsolator.__init__(self, clock)
-        self.network = network
-        self.started = started
-        self.drivers = {}
+        self.machine = machine
+        self._processes = {}
+
+    def recover(self, containers):
+        """
+        Resume the containers whose executor process still runs; kill the
+        machine's other executor processes (orphans).
+        """
+        running = self.machine.executors
+        listed = {container.pid for container in containers}
+        self.dead_pids = listed - set(running)
+        for pid, process in list(running.items()):
+            if pid not in listed:
+                process.kill()
+        for container in containers:
+            if container.pid in running:
+                self._processes[container.key] = running[container.pid]
+        return FakeIsolator.recover(self, containers)
 
     def launch(self, framework_id, executor_id, environment):
+        """
+        Start the executor's process on the machine.
+        """
         d = FakeIsolator.launch(self, framework_id, executor_id, environment)
+        if not self.launched.get((framework_id, executor_id)):
+            return d
         key = (framework_id, executor_id)
-        driver = MesosExecutorDriver(
-            SimulatedExecutor(self.clock, self.started), reactor=self.clock,
-            environ=dict(environment),
-            node_factory=self.network.node, new_uuid=self.network.new_uuid)
-        self.drivers[key] = driver
-        driver.stopped.addCallback(self._driver_stopped, key, driver)
-        self.clock.callLater(0, driver.start)
-        return d
+        pid = self.machine.launch(key, environment)
+        self._processes[key] = self.machine.executors[pid]
+        return d.addCallback(lambda _: pid)
 
-    def _driver_stopped(self, _, key, driver):
-        if self.drivers.get(key) is driver:
-            del self.drivers[key]
-            if key in self.launched:
-                self.exit(*key, status=0)
+    def process_exited(self, process, status):
+        """
+        An executor process of the machine ended: its container ends.
+        """
+        if self._processes.get(process.key) is process:
+            del self._processes[process.key]
+            if process.key in self.launched:
+                self.exit(*process.key, status=status)
 
     def destroy(self, framework_id, executor_id):
-        driver = self.drivers.pop((framework_id, executor_id), None)
-        if driver is not None:
-            if driver.node is not None:
-                self.network.crash(driver.node.upid)
-            driver.abort()
+        """
+        Kill the executor's process, if it runs.
+        """
+        process = self._processes.pop((framework_id, executor_id), None)
+        if process is not None:
+            process.kill()
         return FakeIsolator.destroy(self, framework_id, executor_id)
 
 
 class SimulatedScheduler(Scheduler):
     """
-    Launches C{wanted} command tasks (cpus 0.1, mem 32) of seeded random
-    durations on the offers it gets, and records every update.
+    Launches C{wanted} command tasks (L{CPUS}, L{MEM} each) of seeded random
+    durations (up to C{longest} seconds) on the offers it gets, and records
+    every update.
 
     @ivar updates: C{{task id: [TaskState, ...]}} in the order received.
     @ivar unreachable_losses: C{(task id, index in updates)} of the
@@ -117,8 +142,9 @@ class SimulatedScheduler(Scheduler):
     @ivar launched: the task ids launched, in order.
     """
 
-    def __init__(self, name, wanted, rng, clock):
+    def __init__(self, name, wanted, rng, clock, longest=60.0):
         self.name = name
+        self.longest = longest
         self.wanted = wanted
         self.rng = rng
         self.clock = clock
@@ -127,6 +153,15 @@ class SimulatedScheduler(Scheduler):
         self.launched = []
         self.framework_id = None
         self.errors = []
+        #: How many scheduler processes have run this framework.
+        self.incarnation = 0
+        #: task id -> the incarnation that heard its terminal update.
+        self.ended_in = {}
+        #: Tasks heard of after their terminal update.
+        self.late = set()
+        #: Terminal updates heard again by a later incarnation (their
+        #: acknowledgement died with the process that heard them first).
+        self.redelivered = 0
 
     def registered(self, driver, frameworkId, masterInfo):
         self.framework_id = frameworkId.value
@@ -136,19 +171,19 @@ class SimulatedScheduler(Scheduler):
             cpus = sum(r.scalar.value for r in offer.resources if r.name == "cpus")
             mem = sum(r.scalar.value for r in offer.resources if r.name == "mem")
             tasks = []
-            while len(self.launched) < self.wanted and cpus >= 0.1 and mem >= 32:
+            while len(self.launched) < self.wanted and cpus >= CPUS and mem >= MEM:
                 task_id = f"{self.name}-task-{len(self.launched)}"
                 self.launched.append(task_id)
                 self.updates[task_id] = []
                 info = mesos_pb2.TaskInfo(
                     name=task_id, task_id=mesos_pb2.TaskID(value=task_id),
                     slave_id=offer.slave_id,
-                    data=f"{self.rng.uniform(1.0, 120.0):.1f}".encode("ascii"))
-                info.resources.add(name="cpus", type=mesos_pb2.Value.SCALAR).scalar.value = 0.1
-                info.resources.add(name="mem", type=mesos_pb2.Value.SCALAR).scalar.value = 32
+                    data=f"{self.rng.uniform(0.1, self.longest):.1f}".encode("ascii"))
+                info.resources.add(name="cpus", type=mesos_pb2.Value.SCALAR).scalar.value = CPUS
+                info.resources.add(name="mem", type=mesos_pb2.Value.SCALAR).scalar.value = MEM
                 info.command.value = "simulated"
                 tasks.append(info)
-                cpus, mem = cpus - 0.1, mem - 32
+                cpus, mem = cpus - CPUS, mem - MEM
             if tasks:
                 driver.launchTasks([offer.id], tasks)
             else:
@@ -169,10 +204,25 @@ class SimulatedScheduler(Scheduler):
         driver.reconcileTasks([])
 
     def statusUpdate(self, driver, status):
-        states = self.updates.setdefault(status.task_id.value, [])
-        if status.state == mesos_pb2.TASK_LOST and status.HasField("unreachable_time"):
-            self.unreachable_losses.add((status.task_id.value, len(states)))
+        task_id = status.task_id.value
+        states = self.updates.setdefault(task_id, [])
+        ended = self.ended_in.get(task_id)
+        if ended is not None and ended < self.incarnation and status.state == states[-1]:
+            # At-least-once: the process that heard it may have died before
+            # its acknowledgement reached the slave.
+            self.redelivered += 1
+            return
+        # Mesos 1.5+: a TASK_LOST with an unreachable_time (its slave was
+        # found unreachable) may be followed by the task's state again.
+        unreachable = (status.state == mesos_pb2.TASK_LOST
+                       and status.HasField("unreachable_time"))
+        if unreachable:
+            self.unreachable_losses.add((task_id, len(states)))
         states.append(status.state)
+        if ended is not None:
+            self.late.add(task_id)
+        elif status.state in TERMINAL and not unreachable:
+            self.ended_in[task_id] = self.incarnation
 
     def error(self, driver, message):
         self.errors.append(message)

@@ -9,11 +9,16 @@ from mesos_tw.testing.network import MemoryNetwork
 __all__ = ["PROFILES", "FaultyNetwork", "parse_profile"]
 
 #: Every kind of fault, by the name a profile uses.
-KINDS = ("network", "partition", "crash", "zk")
+KINDS = ("network", "partition", "crash", "zk", "slave", "executor", "scheduler", "clock",
+         "handler")
 
 #: Named mixes; C{--faults} takes one of these or a comma-separated list
 #: of kinds.
-PROFILES = {"none": (), "all": KINDS}
+PROFILES = {
+    "none": (),
+    "all": KINDS,
+    "processes": ("crash", "slave", "executor", "scheduler"),
+}
 
 
 def parse_profile(text):
@@ -44,23 +49,28 @@ class FaultyNetwork(MemoryNetwork):
     duplicated or reordered; across connections (after a break) they may
     be, as the protocol's own retries make them.
 
-    @param rng: the world's C{random.Random}.
+    @param rng: the C{random.Random} its faults are drawn from.
     @param record: C{record(text)} adds a line to the world's trace.
+    @param new_uuid: makes the sixteen random bytes of a status update's
+        uuid, from the world's seed (they must replay too).
     @ivar faults: how many faults of each kind were injected.
     """
 
     #: Per message, when network faults are on.
     DROP, DELAY = 0.002, 0.01
 
-    def __init__(self, reactor, rng, record):
+    def __init__(self, reactor, rng, record, new_uuid):
         MemoryNetwork.__init__(self, reactor)
+        self.new_uuid = new_uuid
         self.rng = rng
         self.record = record
         self.enabled = False
         self.faults = {}
         self.partitioned = set()
-        # (sender, to) -> when the last message between them is handed on.
+        # (sender, to) -> when the last message between them is handed on,
+        # and how many are held up on the way.
         self._handed_on = {}
+        self._held = {}
 
     def partition(self, a, b):
         """
@@ -84,36 +94,43 @@ class FaultyNetwork(MemoryNetwork):
             return
         MemoryNetwork._connect(self, sender, to)
 
-    def new_uuid(self):
+    def count(self, kind):
         """
-        Sixteen random bytes from the world's generator (status update
-        uuids must replay too).
+        Count one injected fault of C{kind}.
         """
-        return self.rng.getrandbits(128).to_bytes(16, "big")
-
-    def _count(self, kind):
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
     def deliver(self, sender, to, message):
         now = self.reactor.seconds()
         at = self._handed_on.get((sender, to), now)
+        name = type(message).__name__
+        self.record(f"{sender} -> {to}: {name}")
         if self.enabled:
             roll = self.rng.random()
-            name = type(message).__name__
             if roll < self.DROP:
-                self._count("drop")
+                self.count("drop")
                 self.record(f"network drops {name} {sender} -> {to} and their connection")
                 self.sever(sender, to)
                 self.sever(to, sender)
                 return
             if roll < self.DROP + self.DELAY:
-                self._count("delay")
+                self.count("delay")
                 delay = self.rng.uniform(0.05, 2.0)
                 self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
                 at = max(at, now + delay)
-        if at <= now:
-            self._handed_on.pop((sender, to), None)
+        link = (sender, to)
+        if at <= now and not self._held.get(link):
+            self._handed_on.pop(link, None)
             MemoryNetwork.deliver(self, sender, to, message)
         else:
-            self._handed_on[sender, to] = at
-            self.reactor.callLater(at - now, MemoryNetwork.deliver, self, sender, to, message)
+            # Behind a held-up message, even one due now: TCP keeps order.
+            self._handed_on[link] = at
+            self._held[link] = self._held.get(link, 0) + 1
+            self.reactor.callLater(at - now, self._hand_on, link, message)
+
+    def _hand_on(self, link, message):
+        self._held[link] -= 1
+        if not self._held[link]:
+            del self._held[link]
+            del self._handed_on[link]
+        MemoryNetwork.deliver(self, *link, message)

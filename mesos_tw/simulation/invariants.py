@@ -9,7 +9,7 @@ from mesos_tw.resources import Resources
 from mesos_tw.simulation.actors import TERMINAL
 from mesos_tw.slave.slave import TERMINATING_SLAVE
 
-__all__ = ["CONTINUOUS", "FINAL"]
+__all__ = ["CONTINUOUS", "FINAL", "check_allocation"]
 
 
 def _name(state):
@@ -40,21 +40,16 @@ def terminal_once(world):
     """
     A framework hears of a task's end once: after a terminal update (which
     its driver acknowledged) nothing more about the task reaches it.  The
-    one exception is Mesos's (1.5 and later): a C{TASK_LOST} that carries
-    an C{unreachable_time} (its slave was found unreachable) is followed by
-    the task's state again if the slave comes back and is re-admitted.
-    (C{TASK_UNREACHABLE} is not terminal.)
+    exceptions: the same terminal update again, to a scheduler process that
+    failed over before its acknowledgement could reach the slave; and
+    Mesos's (1.5 and later): a C{TASK_LOST} that carries an
+    C{unreachable_time} (its slave was found unreachable) is followed by
+    the task's state again if the slave comes back and is re-admitted (see
+    L{SimulatedScheduler.statusUpdate}).
     """
-    violations = []
-    for scheduler in world.schedulers:
-        for task_id, states in scheduler.updates.items():
-            ends = [i for i, state in enumerate(states) if state in TERMINAL
-                    and (task_id, i) not in scheduler.unreachable_losses]
-            if ends and ends[0] != len(states) - 1:
-                violations.append(
-                    f"{task_id}: {' -> '.join(_name(s) for s in states)} "
-                    "(an update after its terminal one)")
-    return violations
+    return [f"{task_id}: {' -> '.join(_name(s) for s in scheduler.updates[task_id])} "
+            "(an update after its terminal one)"
+            for scheduler in world.schedulers for task_id in sorted(scheduler.late)]
 
 
 def offers_within_totals(world):
@@ -141,5 +136,143 @@ def views_agree(world):
     return violations
 
 
-CONTINUOUS = (one_leader, terminal_once, offers_within_totals, no_task_runs_twice)
-FINAL = CONTINUOUS + (every_task_ends, updates_acknowledged, views_agree)
+def drf_fair(world):
+    """
+    Every offer goes to the framework with the smallest dominant share
+    among those that keep asking (the allocator wants offers for them and
+    no filter of theirs covers the slave): the leader's allocations are
+    checked as they are made (L{check_allocation}), with shares computed
+    from the master's own records of what each framework holds and is
+    offered, not from the allocator's.
+    """
+    violations, world.drf_violations = world.drf_violations, []
+    return violations
+
+
+def check_allocation(world, master, allocate, changed_only):
+    """
+    Run C{allocate(changed_only)} for C{master}, noting in
+    C{world.drf_violations} each offer made to a framework while another
+    that kept asking for the slave held a smaller dominant share.
+    """
+    allocator = master.allocator
+    totals = Resources.sum(slave.total for slave in master.slaves.values()).scalars()
+    held = {framework_id: (framework.used() + framework.offered()).scalars()
+            for framework_id, framework in master.frameworks.items() if framework.active}
+
+    def share(framework_id):
+        return max((amount / totals[name] for name, amount in held[framework_id].items()
+                    if totals.get(name)), default=0.0)
+
+    free = dict(allocator._free)
+    now = allocator._clock.seconds()
+    takers = {slave_id: [framework_id for framework_id in held
+                         if _asks(allocator, framework_id, slave_id, resources, now)]
+              for slave_id, resources in free.items()}
+    offers = allocate(changed_only)
+    for framework_id, slave_id, resources in offers:
+        if framework_id not in held:
+            continue
+        mine = share(framework_id)
+        poorer = [other for other in takers.get(slave_id, ())
+                  if other != framework_id and share(other) < mine - 1e-9]
+        if poorer:
+            world.drf_violations.append(
+                f"slave {slave_id} offered to {framework_id} (dominant share {mine:.3f}) "
+                f"while {poorer[0]} kept asking with {share(poorer[0]):.3f}")
+        for name, amount in resources.scalars().items():
+            held[framework_id][name] = held[framework_id].get(name, 0.0) + amount
+    return offers
+
+
+def _asks(allocator, framework_id, slave_id, free, now):
+    """
+    Whether the allocator should consider C{framework_id} for C{free} on
+    the slave: it wants offers, and no unexpired filter of its covers them.
+    """
+    if framework_id not in allocator._wanting:
+        return False
+    refused, expiry = allocator._filters.get(slave_id, {}).get(framework_id, (None, None))
+    if refused is None or (expiry is not None and expiry <= now):
+        return True
+    return not refused.contains(free)
+
+
+def records_bounded(world):
+    """
+    What the leader, the slaves and the drivers keep is bounded by what is
+    alive: the leader knows at most one framework per scheduler process
+    started and every slave, has at most one offer per framework and
+    slave, and keeps task records only
+    for tasks their frameworks launched; a slave keeps executors only of
+    frameworks that exist and status update streams only for its tasks;
+    completed records are capped.
+    """
+    violations = []
+    frameworks, machines = len(world.frameworks), len(world.machines)
+    launched = {task_id for scheduler in world.schedulers for task_id in scheduler.launched}
+    for process in _leaders(world):
+        master = process.election.master
+        # A scheduler process that died before it heard its framework id
+        # leaves a framework the master keeps for its failover timeout.
+        started = sum(scheduler.incarnation for scheduler in world.schedulers)
+        if len(master.frameworks) > started:
+            violations.append(f"the leader keeps {len(master.frameworks)} frameworks for "
+                              f"{started} scheduler processes")
+        if len(master.slaves) > machines:
+            violations.append(f"the leader keeps {len(master.slaves)} slaves")
+        if len(master.offers) > len(master.frameworks) * machines:
+            violations.append(f"the leader keeps {len(master.offers)} offers")
+        for framework in master.frameworks.values():
+            unknown = set(framework.tasks) - launched
+            if unknown:
+                violations.append(f"the leader keeps tasks never launched: {sorted(unknown)}")
+            if len(framework.completed_tasks) > framework.completed_tasks.maxlen:
+                violations.append(f"{framework.id}: completed tasks over their cap")
+    for slave in world.slaves:
+        if len(slave.frameworks) > frameworks:
+            violations.append(f"{slave.node.upid} keeps {len(slave.frameworks)} frameworks")
+        for framework in slave.frameworks.values():
+            for executor in framework.executors.values():
+                if len(executor.tasks) + len(executor.queued_tasks) > len(launched):
+                    violations.append(f"{slave.node.upid}: an executor with more tasks than "
+                                      "were launched")
+        streams = len(slave.status_updates._streams)
+        if streams > len(launched):
+            violations.append(f"{slave.node.upid} keeps {streams} status update streams for "
+                              f"{len(launched)} tasks")
+    return violations
+
+
+def records_released(world):
+    """
+    Once the world settles and every task has ended, nothing is kept for
+    them: no task record at the leader, no executor or status update
+    stream at any slave, no executor process alive.
+    """
+    violations = []
+    for process in _leaders(world):
+        for framework in process.election.master.frameworks.values():
+            if framework.tasks:
+                violations.append(f"the leader still keeps {len(framework.tasks)} tasks of "
+                                  f"{framework.id}")
+    for slave in world.slaves:
+        if slave.registration == TERMINATING_SLAVE:
+            continue
+        executors = sum(len(f.executors) for f in slave.frameworks.values())
+        if executors:
+            violations.append(f"{slave.node.upid} still keeps {executors} executors")
+        if slave.status_updates._streams:
+            violations.append(f"{slave.node.upid} still keeps "
+                              f"{len(slave.status_updates._streams)} status update streams")
+    for machine in world.machines:
+        if machine.executors and machine.slave is not None \
+                and machine.slave.registration != TERMINATING_SLAVE:
+            violations.append(f"{machine.name}: {len(machine.executors)} executor processes "
+                              "still run")
+    return violations
+
+
+CONTINUOUS = (one_leader, terminal_once, offers_within_totals, no_task_runs_twice, drf_fair,
+              records_bounded)
+FINAL = CONTINUOUS + (every_task_ends, updates_acknowledged, views_agree, records_released)

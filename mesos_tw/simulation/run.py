@@ -4,17 +4,19 @@ the seed's faults strike, stop the faults, let it settle, and check every
 invariant on the way and at the end.
 """
 
+import random
 from dataclasses import dataclass, field
 
+from mesos_tw.simulation.faults import KINDS
 from mesos_tw.simulation.invariants import CONTINUOUS, FINAL
 from mesos_tw.simulation.world import World
 
-__all__ = ["FAULT_SECONDS", "MUTATIONS", "Run", "simulate"]
+__all__ = ["FAULT_SECONDS", "MUTATIONS", "Run", "schedule_faults", "shrink", "simulate"]
 
-#: Simulated seconds of faults, then of settling (tasks last at most 120 s;
-#: a partitioned slave is removed after 75 s without pongs).
-FAULT_SECONDS = 600.0
-SETTLE_SECONDS = 400.0
+#: Simulated seconds of faults, then of settling (tasks last at most 60 s;
+#: a slave cut off is removed after 75 s without pongs).
+FAULT_SECONDS = 240.0
+SETTLE_SECONDS = 240.0
 
 #: Known bugs the simulator can put back, to show it finds them.
 MUTATIONS = ("drop_ack", "double_offer")
@@ -36,70 +38,170 @@ class Run:
     trace: list = field(default_factory=list)
 
 
-def _schedule_faults(world, kinds):
+def schedule_faults(seed, kinds, buggify=False):
     """
-    Decide, from the seed, when each fault of C{kinds} strikes during the
-    fault phase.
+    The faults of C{kinds} that strike during the fault phase, from the
+    seed: C{[(simulated time, kind, number)]}, in the order of L{KINDS}.
+    Each kind draws from its own generator, and each fault's own choices
+    (whom, how long) from one of its own (L{_draw}), so that a run without
+    some of them (L{shrink}) keeps the others as they were.
     """
-    rng, clock = world.rng, world.clock
-    if "network" in kinds:
-        world.network.enabled = True
-    if "partition" in kinds:
-        for _ in range(rng.randint(0, 3)):
-            slave = rng.choice(world.slaves)
-            start, length = rng.uniform(0, FAULT_SECONDS), rng.uniform(5, 150)
-            clock.callLater(start, _partition, world, slave, length)
-    if "crash" in kinds:
-        for _ in range(rng.randint(0, 3)):
-            clock.callLater(rng.uniform(0, FAULT_SECONDS), _crash_leader, world,
-                            rng.uniform(2, 40))
-    if "zk" in kinds:
-        for _ in range(rng.randint(0, 3)):
-            clock.callLater(rng.uniform(0, FAULT_SECONDS), _expire_session, world,
-                            rng.choice(world.masters))
+    low, high = (2, 8) if buggify else (0, 3)
+    schedule = []
+    for kind in KINDS:
+        if kind in kinds and kind in _ACTIONS:
+            rng = random.Random(f"{seed}/faults/{kind}")
+            for number in range(rng.randint(low, high)):
+                schedule.append((rng.uniform(0, FAULT_SECONDS), kind, number))
+    return schedule
 
 
-def _count(world, kind):
-    world.network.faults[kind] = world.network.faults.get(kind, 0) + 1
+def _draw(world, kind, number):
+    return random.Random(f"{world.seed}/{kind}/{number}")
 
 
-def _partition(world, slave, length):
-    _count(world, "partition")
-    world.record(f"partition {slave.node.upid} from the masters for {length:.0f}s")
+def _start_faults(world, kinds, only=None):
+    """
+    Schedule the seed's faults of C{kinds} (those numbered in C{only}, if
+    given: indexes into L{schedule_faults}), and turn on the others.
+    """
+    world.network.enabled = "network" in kinds
+    for index, (at, kind, number) in enumerate(schedule_faults(world.seed, kinds,
+                                                               world.buggify)):
+        if only is None or index in only:
+            world.clock.callLater(at, _ACTIONS[kind], world, _draw(world, kind, number))
+
+
+def _partition(world, draw):
+    slave = draw.choice(world.machines)
+    length = draw.uniform(5, 120)
+    world.network.count("partition")
+    world.record(f"partition {slave.upid} from the masters for {length:.0f}s")
     for master in world.masters:
-        world.network.partition(slave.node.upid, master.upid)
+        world.network.partition(slave.upid, master.upid)
     world.clock.callLater(length, _heal, world, slave)
 
 
 def _heal(world, slave):
-    world.record(f"heal {slave.node.upid}")
+    world.record(f"heal {slave.upid}")
     for master in world.masters:
-        world.network.heal(slave.node.upid, master.upid)
+        world.network.heal(slave.upid, master.upid)
 
 
-def _crash_leader(world, downtime):
-    leading = [m for m in world.masters if m.election is not None and m.election.elected]
+def _crash_leader(world, draw):
+    downtime = draw.uniform(2, 40)
+    leading = [m for m in world.masters if m.alive and m.election.elected]
     if not leading:
         return
     process = leading[0]
-    _count(world, "crash")
+    world.network.count("crash")
     world.record(f"crash the leading master {process.upid} for {downtime:.0f}s")
     process.crash()
-    world.clock.callLater(downtime, _restart, world, process)
+    world.clock.callLater(downtime, _restart_master, world, process)
 
 
-def _restart(world, process):
-    if process.election is None:
+def _restart_master(world, process):
+    if not process.alive and world.faulting:
         world.record(f"restart master {process.upid}")
         process.start()
 
 
-def _expire_session(world, process):
-    if process.election is None:
+def _expire_session(world, draw):
+    process = draw.choice(world.masters)
+    if not process.alive:
         return
-    _count(world, "zk")
+    world.network.count("zk")
     world.record(f"expire the ZooKeeper session of {process.upid}")
     process.client.expire()
+
+
+def _crash_slave(world, draw):
+    machine = draw.choice(world.machines)
+    downtime = draw.uniform(1, 100)
+    if machine.slave is None:
+        return
+    world.network.count("slave")
+    world.record(f"crash the slave process of {machine.name} for {downtime:.0f}s "
+                 f"({len(machine.executors)} executors live on)")
+    machine.crash()
+    world.clock.callLater(downtime, _restart_slave, world, machine)
+
+
+def _restart_slave(world, machine):
+    if machine.slave is None and world.faulting:
+        world.record(f"restart the slave process of {machine.name}")
+        machine.restart()
+
+
+def _kill_executor(world, draw):
+    machine = draw.choice(world.machines)
+    if not machine.executors:
+        return
+    process = machine.executors[draw.choice(sorted(machine.executors))]
+    world.network.count("executor")
+    world.record(f"kill executor {process.key[1]} (pid {process.pid}) on {machine.name}")
+    process.kill()
+
+
+def _fail_over_scheduler(world, draw):
+    framework = draw.choice(world.frameworks)
+    downtime = draw.uniform(1, 30)
+    if not framework.alive:
+        return
+    world.network.count("scheduler")
+    world.record(f"crash the scheduler of {framework.scheduler.name}; it fails over "
+                 f"{downtime:.0f}s later")
+    framework.crash()
+    world.clock.callLater(downtime, _restart_scheduler, world, framework)
+
+
+def _restart_scheduler(world, framework):
+    if not framework.alive and world.faulting:
+        world.record(f"start the scheduler of {framework.scheduler.name} again "
+                     f"(framework {framework.scheduler.framework_id})")
+        framework.start()
+
+
+def _jump_clock(world, draw):
+    processes = [("master", m.upid, m.clock) for m in world.masters if m.alive] + \
+        [("slave", m.upid, m.clock) for m in world.machines if m.slave is not None] + \
+        [("scheduler", f.scheduler.name, f.clock) for f in world.frameworks if f.alive]
+    kind, name, clock = draw.choice(processes)
+    seconds = draw.uniform(-300, 300)
+    world.network.count("clock")
+    world.record(f"the clock of {kind} {name} jumps {seconds:+.0f}s")
+    clock.jump(seconds)
+
+
+_ACTIONS = {
+    "partition": _partition, "crash": _crash_leader, "zk": _expire_session,
+    "slave": _crash_slave, "executor": _kill_executor, "scheduler": _fail_over_scheduler,
+    "clock": _jump_clock,
+}
+
+
+def _stop_faults(world):
+    """
+    The faults stop: heal every partition, start every process that is
+    down.
+    """
+    world.faulting = False
+    world.network.enabled = False
+    for machine in world.machines:
+        _heal(world, machine)
+    for process in world.masters:
+        if not process.alive:
+            world.record(f"restart master {process.upid}")
+            process.start()
+    for machine in world.machines:
+        if machine.slave is None:
+            world.record(f"restart the slave process of {machine.name}")
+            machine.restart()
+    for framework in world.frameworks:
+        if not framework.alive:
+            world.record(f"start the scheduler of {framework.scheduler.name} again")
+            framework.start()
+    world.record("faults stop")
 
 
 def _check(world, run, invariants, seen):
@@ -111,34 +213,63 @@ def _check(world, run, invariants, seen):
                 world.record(f"VIOLATION {invariant.__name__}: {text}")
 
 
-def simulate(seed, kinds=frozenset(), mutation=None):
+def simulate(seed, kinds=frozenset(), mutation=None, buggify=False, only=None):
     """
     Run the world of C{seed} with the fault C{kinds} (and the known bug
-    C{mutation}, if any); returns its L{Run}.
+    C{mutation}, if any; with C{buggify}, faults are far more frequent;
+    with C{only}, just those of the seed's scheduled faults); returns its
+    L{Run}.
     """
     run = Run(seed)
-    world = World(seed, kinds, mutation)
+    world = World(seed, kinds, mutation, buggify=buggify)
     seen = set()
     with world.running():
-        _schedule_faults(world, kinds)
+        world.faulting = True
+        _start_faults(world, kinds, only)
         world.start()
         for _ in range(int(FAULT_SECONDS)):
             world.advance(1.0)
             _check(world, run, CONTINUOUS, seen)
-        world.network.enabled = False
-        for slave in world.slaves:
-            _heal(world, slave)
-        for process in world.masters:
-            _restart(world, process)
-        world.record("faults stop")
+        _stop_faults(world)
         for _ in range(int(SETTLE_SECONDS)):
             world.advance(1.0)
             _check(world, run, CONTINUOUS, seen)
-        for scheduler, driver in zip(world.schedulers, world.drivers):
-            scheduler.reconcile(driver)
+        for framework in world.frameworks:
+            framework.scheduler.reconcile(framework.driver)
         world.advance(60.0)
         _check(world, run, FINAL, seen)
         run.simulated_seconds = world.clock.seconds()
         run.faults = dict(world.network.faults)
         run.trace = world.trace
     return run
+
+
+def shrink(seed, kinds, mutation=None, buggify=False):
+    """
+    The smallest schedule of C{seed} still failing as it does: drop each
+    fault kind, then each scheduled fault, whose absence keeps the first
+    violated invariant violated (one pass of each, greedy, as delta
+    debugging's first step).
+
+    @return: C{(kinds, only, invariant)}, C{only} the indexes of the
+        scheduled faults kept (see L{simulate}); L{None} if the seed does
+        not fail.
+    """
+    first = simulate(seed, kinds, mutation, buggify)
+    if not first.violations:
+        return None
+    invariant = first.violations[0][0]
+
+    def fails(kinds, only=None):
+        run = simulate(seed, kinds, mutation, buggify, only)
+        return any(name == invariant for name, _, _ in run.violations)
+
+    kinds = frozenset(kinds)
+    for kind in KINDS:
+        if kind in kinds and fails(kinds - {kind}):
+            kinds = kinds - {kind}
+    only = set(range(len(schedule_faults(seed, kinds, buggify))))
+    for index in sorted(only):
+        if fails(kinds, only - {index}):
+            only.discard(index)
+    return kinds, sorted(only), invariant

@@ -7,83 +7,49 @@ run replays exactly (`mesos_tw.simulation` runs it with a fixed hash seed
 too).
 """
 
+import os
 import random
 import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
 
-from twisted.internet.task import Clock
 
-from mesos_tw.detector.zookeeper import ZooKeeperContender, ZooKeeperDetector
-from mesos_tw.driver.scheduler import MesosSchedulerDriver
-from mesos_tw.master.election import MasterElection
-from mesos_tw.master.master import Master, new_master_info
-from mesos_tw.master.registry import ZooKeeperRemovedSlaves
-from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.messages_pb2 import StatusUpdateAcknowledgementMessage
-from mesos_tw.protocols.upid import UPID
-from mesos_tw.resources import Resources
-from mesos_tw.simulation.actors import SimulatedIsolator, SimulatedScheduler
+from mesos_tw.simulation.actors import SimulatedScheduler
+from mesos_tw.simulation.clock import SimulatedClock
 from mesos_tw.simulation.faults import FaultyNetwork
-from mesos_tw.slave.slave import Slave
+from mesos_tw.simulation.invariants import check_allocation
+from mesos_tw.simulation.processes import FrameworkProcess, MasterProcess, SlaveMachine
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
 
-__all__ = ["World"]
+__all__ = ["InjectedFailure", "TASK_SECONDS", "World"]
 
-ZK_PATH = "/mesos"
-SESSION_TIMEOUT = 10.0
+#: The longest a simulated task runs.
+TASK_SECONDS = 60.0
+
+#: Where worlds keep their slaves' work directories: memory, if the
+#: machine has it (checkpoints are written with fsync).
+_SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+#: The messages each kind of process receives whose senders retry them
+#: until answered: a handler may fail before its work on them and the
+#: protocol still goes on.  (An executor's update to its slave is not one:
+#: the executor driver sends it again only when it reconnects.)
+RETRIED = {
+    "master": frozenset({"RegisterSlaveMessage", "ReregisterSlaveMessage",
+                         "RegisterFrameworkMessage", "ReregisterFrameworkMessage",
+                         "StatusUpdateMessage"}),
+    "scheduler": frozenset({"StatusUpdateMessage"}),
+    "slave": frozenset({"PingSlaveMessage"}),
+    "executor": frozenset(),
+}
 
 
-class MasterProcess:
+class InjectedFailure(Exception):
     """
-    One master process: its ZooKeeper session, election and node; it can
-    crash and be started again (a new process, the same address).
+    A handler failure the simulator injected.
     """
-
-    def __init__(self, world, number):
-        self.world = world
-        self.upid = UPID("master", f"198.18.0.{number + 1}", 5050)
-        self.number = number
-        self.election = None
-        self.client = None
-        self.start()
-
-    def start(self):
-        """
-        Start the process: a new session, standing for election.
-        """
-        world = self.world
-        self.client = world.zookeeper.client(SESSION_TIMEOUT)
-        self.client.start()
-        registry = ZooKeeperRemovedSlaves(self.client, ZK_PATH)
-        world.mutate_registry(registry)
-
-        def make_master(node, info, ids):
-            master = Master(world.clock, node, info=info, ids=ids, os_pid=100 + self.number,
-                            registry=registry)
-            world.mutate_master(master)
-            return master
-
-        self.election = MasterElection(
-            world.clock, world.network.node(self.upid), ZooKeeperContender(self.client, ZK_PATH),
-            ZooKeeperDetector(self.client, ZK_PATH), make_master)
-        self.election.start(new_master_info(self.upid, None, 100 + self.number,
-                                            world.clock.seconds()))
-
-    def crash(self):
-        """
-        The process dies: its connections drop, its session is closed by
-        the server once it times out (here: at once, as the faults ask).
-        """
-        election, self.election = self.election, None
-        # A dead process withdraws nothing: its candidate znode goes only
-        # with its session, below, not by a polite delete.
-        election.contender.withdraw = lambda: None
-        election.stop()
-        self.world.network.crash(self.upid)
-        self.client.stop()
-
 
 class World:
     """
@@ -94,29 +60,53 @@ class World:
     """
 
     def __init__(self, seed, faults=frozenset(), mutation=None, masters=3, slaves=3,
-                 frameworks=2, tasks=12):
+                 frameworks=2, tasks=30, buggify=False):
         self.seed = seed
         self.rng = random.Random(seed)
         self.fault_kinds = faults
         self.mutation = mutation
-        self.clock = Clock()
+        self.buggify = buggify
+        #: What L{drf_fair} has yet to report.
+        self.drf_violations = []
+        #: Whether faults may strike now.
+        self.faulting = False
+        self.clock = SimulatedClock()
         self.trace = []
-        self.network = FaultyNetwork(self.clock, self.rng, self.record)
+        self.network = FaultyNetwork(self.clock, random.Random(f"{seed}/network"),
+                                     self.record, new_uuid=self._new_uuid)
+        self._handler_rng = random.Random(f"{seed}/handler")
+        if buggify:
+            self.network.DROP, self.network.DELAY = 0.02, 0.05
+        #: Per handler call, when C{handler} faults are on.
+        self.handler_failure_rate = 0.01 if buggify else 0.001
         self.zookeeper = MemoryZooKeeperServer()
         #: task id -> the slaves (names) it started on, in order.
         self.runs = {}
-        self.directory = tempfile.mkdtemp(prefix="mesos-sim-")
+        self.directory = tempfile.mkdtemp(prefix="mesos-sim-", dir=_SCRATCH)
         self.masters = [MasterProcess(self, n) for n in range(masters)]
-        self.slaves = [self._slave(n) for n in range(slaves)]
-        self.schedulers, self.drivers = [], []
-        for number in range(frameworks):
-            scheduler = SimulatedScheduler(f"fw{number}", tasks, self.rng, self.clock)
-            driver = MesosSchedulerDriver(
-                scheduler, mesos_pb2.FrameworkInfo(user="sim", name=f"fw{number}",
-                                                   failover_timeout=3600),
-                self._detector(), reactor=self.clock, node_factory=self.network.node)
-            self.schedulers.append(scheduler)
-            self.drivers.append(driver)
+        self.machines = [SlaveMachine(self, n) for n in range(slaves)]
+        self.frameworks = [
+            FrameworkProcess(self, SimulatedScheduler(
+                f"fw{number}", tasks, self.rng, self.clock,
+                longest=10.0 if buggify else TASK_SECONDS), checkpoint=number % 2 == 0)
+            for number in range(frameworks)]
+
+    @property
+    def slaves(self):
+        """
+        The slave processes running now.
+        """
+        return [machine.slave for machine in self.machines if machine.slave is not None]
+
+    @property
+    def schedulers(self):
+        """
+        The frameworks' L{SimulatedScheduler}s.
+        """
+        return [framework.scheduler for framework in self.frameworks]
+
+    def _new_uuid(self):
+        return self.rng.getrandbits(128).to_bytes(16, "big")
 
     def record(self, text):
         """
@@ -124,28 +114,29 @@ class World:
         """
         self.trace.append((self.clock.seconds(), text))
 
-    def _detector(self):
-        client = self.zookeeper.client(SESSION_TIMEOUT)
-        client.start()
-        return ZooKeeperDetector(client, ZK_PATH)
+    def inject_failures(self, dispatcher, owner):
+        """
+        With C{handler} faults on, make C{dispatcher}'s handlers raise now
+        and then: after doing their work (a bug in a handler's tail), or,
+        for messages their sender retries, before.
+        """
+        if "handler" not in self.fault_kinds:
+            return
+        for cls, handler in list(dispatcher.handlers.items()):
+            dispatcher.handlers[cls] = self._failing(handler, cls.__name__, owner)
 
-    def _slave(self, number):
-        node = self.network.node(UPID(f"slave({number + 1})", f"198.18.1.{number + 1}", 5051))
-        name = f"slave-{number}"
-        isolator = SimulatedIsolator(
-            self.clock, self.network,
-            lambda task_id: self.runs.setdefault(task_id, []).append(name))
-        slave = Slave(
-            self.clock, node, self._detector(), isolator,
-            f"{self.directory}/slave-{number}", Resources.parse("cpus:1;mem:512"),
-            hostname=name, python="python3", environ={"PATH": "/bin"},
-            new_uuid=self.network.new_uuid)
-        if self.mutation == "drop_ack":
-            # The slave loses every acknowledgement: its updates are never
-            # taken as delivered.
-            slave.dispatcher.handlers[StatusUpdateAcknowledgementMessage] = \
-                lambda *arguments: None
-        return slave
+    def _failing(self, handler, name, owner):
+        def failing(*arguments):
+            if not self.faulting or self._handler_rng.random() >= self.handler_failure_rate:
+                return handler(*arguments)
+            self.network.count("handler")
+            if name in RETRIED[owner.split()[0]] and self._handler_rng.random() < 0.5:
+                self.record(f"handler of {name} at {owner} raises before its work")
+                raise InjectedFailure(f"injected before handling {name}")
+            handler(*arguments)
+            self.record(f"handler of {name} at {owner} raises after its work")
+            raise InjectedFailure(f"injected after handling {name}")
+        return failing
 
     # Mutations: known bugs, put back only in the simulated world.
 
@@ -153,6 +144,9 @@ class World:
         """
         Put the chosen mutation's bug into a new term's master.
         """
+        unchecked = master.allocator.allocate
+        master.allocator.allocate = lambda changed_only=False: check_allocation(
+            self, master, unchecked, changed_only)
         if self.mutation == "double_offer":
             allocator = master.allocator
             allocate = allocator.allocate
@@ -164,6 +158,16 @@ class World:
                 return offers
 
             allocator.allocate = allocate_twice
+
+    def mutate_slave(self, slave):
+        """
+        Put the chosen mutation's bug into a new slave process.
+        """
+        if self.mutation == "drop_ack":
+            # The slave loses every acknowledgement: its updates are never
+            # taken as delivered.
+            slave.dispatcher.handlers[StatusUpdateAcknowledgementMessage] = \
+                lambda *arguments: None
 
     def mutate_registry(self, registry):
         """
@@ -189,13 +193,17 @@ class World:
         finally:
             uuid.uuid4 = real_uuid4
             random.setstate(random_state)
-            for driver in self.drivers:
-                driver.abort()
-            for slave in self.slaves:
-                slave.stop()
+            for framework in self.frameworks:
+                if framework.alive:
+                    framework.crash()
+            for machine in self.machines:
+                for process in list(machine.executors.values()):
+                    process.kill()
+                if machine.slave is not None:
+                    machine.crash()
             for master in self.masters:
-                if master.election is not None:
-                    master.election.stop()
+                if master.alive:
+                    master.crash()
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def start(self):
@@ -204,19 +212,12 @@ class World:
         """
         for slave in self.slaves:
             slave.start()
-        for driver in self.drivers:
-            driver.start()
+        for framework in self.frameworks:
+            framework.start()
 
     def advance(self, seconds):
         """
-        Run simulated time forward by C{seconds}, from one due call to the
-        next (a call due now runs in the same step, as L{Clock} does).
+        Run simulated time forward by C{seconds}, running each call when
+        it is due.
         """
-        end = self.clock.seconds() + seconds
-        while True:
-            calls = self.clock.getDelayedCalls()
-            due = min((call.getTime() for call in calls), default=end)
-            if due > end:
-                break
-            self.clock.advance(max(0.0, due - self.clock.seconds()))
-        self.clock.advance(end - self.clock.seconds())
+        self.clock.advance(seconds)

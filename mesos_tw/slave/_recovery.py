@@ -285,10 +285,14 @@ class SlaveRecovery:
     def _reregister_message(self):
         """
         The C{ReregisterSlaveMessage} naming every executor and task we
-        run or hold for an executor still registering, and (as Mesos) the tasks that have ended but whose updates are
-        not all acknowledged, in the state the master last acknowledged:
+        run or hold for an executor still registering, and (as Mesos) the
+        tasks that have ended but whose updates are not all acknowledged:
         their updates are on their way, and the master must not think them
-        unknown to us meanwhile.
+        unknown to us meanwhile.  As Mesos, an ended task is reported in its
+        latest (terminal) state, with the state and uuid of the update in
+        flight: reported in an earlier state, the master would count its
+        resources as still in use although they went to another task (the
+        simulator found a slave given five tasks of 0.25 cpus).
         """
         message = internal.ReregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=self.id), slave=self.info())
@@ -306,11 +310,12 @@ class SlaveRecovery:
             for executor in list(framework.executors.values()) + list(
                     framework.completed_executors):
                 for task in executor.completed_tasks:
-                    state = self.status_updates.unacknowledged_ending(
+                    update = self.status_updates.unacknowledged_ending(
                         framework.id, task.task_id.value)
-                    if state is not None:
+                    if update is not None:
                         reported = message.tasks.add()
                         reported.CopyFrom(task)
-                        reported.state = state
+                        reported.status_update_state = update.status.state
+                        reported.status_update_uuid = update.uuid
         return message
 

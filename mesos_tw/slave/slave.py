@@ -159,6 +159,9 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         #: How many checkpointed entries recovery skipped (non-strict).
         self.recovery_errors = 0
         self._waiting_executors = set()
+        #: (framework id, task id) the slave answered TASK_LOST for when a
+        #: master asked about them (the latest few, oldest first).
+        self._reconciled = {}
         self._retiring_id = False
         self.gc_delay = gc_delay
         self.disk_watch_interval = disk_watch_interval
@@ -373,7 +376,48 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             self._ping_timeout = message.connection.total_ping_timeout_seconds or None
         self._expect_ping()
         self.status_updates.flush()
+        for reconcile in getattr(message, "reconciliations", ()):
+            self._reconcile_with_master(reconcile)
         self._maybe_register_afresh()
+
+    def _reconcile_with_master(self, reconcile):
+        """
+        As Mesos's agent: the master asks about tasks it has that our
+        re-registration did not report; those we do not have end
+        C{TASK_LOST} (C{TASK_DROPPED} for a partition-aware framework),
+        reliably and once, so the master can let them go.  Those we have (their
+        launch crossed our re-registration) need nothing: their updates
+        follow.
+        """
+        framework_id = reconcile.framework_id.value
+        framework = self.frameworks.get(framework_id)
+        known = set()
+        if framework is not None:
+            for executor in list(framework.executors.values()) + list(
+                    framework.completed_executors):
+                known.update(executor.tasks)
+                known.update(executor.queued_tasks)
+                known.update(task.task_id.value for task in executor.completed_tasks)
+        aware = any(capability.type == mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
+                    for capability in reconcile.framework.capabilities)
+        for status in reconcile.statuses:
+            # Already answered (a retried re-registration is asked again
+            # before our first answer reached the master, or even after it
+            # was acknowledged), or its end is on its way (it ended here,
+            # say its executor never registered): not twice.
+            key = (framework_id, status.task_id.value)
+            if status.task_id.value not in known and key not in self._reconciled \
+                    and not self.status_updates.has_stream(*key):
+                self._reconciled[key] = None
+                while len(self._reconciled) > constants.MAX_RECONCILED_TASKS:
+                    del self._reconciled[next(iter(self._reconciled))]
+                self.log.warn("Task {task_id} of framework {framework_id} is unknown here: "
+                              "reconciling it as lost", task_id=status.task_id.value,
+                              framework_id=framework_id)
+                self._send_slave_update(
+                    framework_id, None, status.task_id,
+                    mesos_pb2.TASK_DROPPED if aware else mesos_pb2.TASK_LOST,
+                    "Reconciliation: task unknown to the agent", Status.REASON_RECONCILIATION)
 
     def _ping(self, sender, message):
         self.node.send(sender, internal.PongSlaveMessage())

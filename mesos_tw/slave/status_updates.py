@@ -195,16 +195,13 @@ class StatusUpdateManager:
     def unacknowledged_ending(self, framework_id, task_id):
         """
         For a task that has ended but whose updates are not all
-        acknowledged: the state of the latest update its framework
-        acknowledged (C{TASK_STAGING} if none), which is what the master
-        last knew of it; else L{None}.
+        acknowledged: the oldest update not yet acknowledged (the one in
+        flight); else L{None}.
         """
         stream = self._streams.get((framework_id, task_id))
-        if stream is None or not stream.terminated or stream.head is None:
+        if stream is None or not stream.terminated:
             return None
-        if stream.acknowledged_state is None:
-            return mesos_pb2.TASK_STAGING
-        return stream.acknowledged_state
+        return stream.head
 
     def pending(self, framework_id=None):
         """
