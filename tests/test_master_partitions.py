@@ -177,6 +177,32 @@ class PartitionTests(MasterTestCase):
         self.assertEqual(self.master.registry.unreachable_ids, {})
         self.assertEqual(metrics_snapshot(self.master)["master/slaves_unreachable"], 0)
 
+    def test_readmitted_with_an_update_in_flight(self):
+        """
+        A task that ended while its slave was unreachable comes back with
+        its ending update still unacknowledged (the slave reports it with
+        C{status_update_state}, and will send that update again): the
+        master does not tell the framework of it as well, so the framework
+        hears TASK_FINISHED once, from the slave (simulator seeds 1000,
+        1001 and 10035).
+        """
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        heard = len(scheduler.of(internal.StatusUpdateMessage))
+        task = internal.Task(
+            name="t1", task_id=mesos_pb2.TaskID(value="t1"),
+            framework_id=mesos_pb2.FrameworkID(value=framework_id),
+            slave_id=mesos_pb2.SlaveID(value=slave_id), state=mesos_pb2.TASK_FINISHED,
+            resources=task_info("t1", slave_id).resources,
+            status_update_state=mesos_pb2.TASK_FINISHED, status_update_uuid=b"finished")
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value=slave_id), slave=slave_info(), tasks=[task]))
+        self.turn()
+        self.assertEqual(slave.last(internal.SlaveReregisteredMessage).slave_id.value, slave_id)
+        self.assertEqual(len(scheduler.of(internal.StatusUpdateMessage)), heard)
+
     def test_reregister_slave_not_partition_aware(self):
         """
         ReregisterSlaveNotPartitionAware (Mesos 1.5 and later): a framework

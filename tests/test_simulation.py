@@ -20,14 +20,6 @@ from mesos_tw.simulation.faults import FaultyNetwork, parse_profile
 from mesos_tw.simulation.run import schedule_faults, simulate
 from mesos_tw.simulation.world import InjectedFailure
 
-#: Found after unreachable slaves became re-admitted (main's partition
-#: awareness, merged last): a task's framework hears TASK_RUNNING,
-#: TASK_LOST (unreachable), then TASK_FINISHED twice; not yet explained
-#: (docs/simulation.md, "Not yet").
-READMITTED = ("open finding: after a slave is re-admitted its task's TASK_FINISHED reaches "
-              "the framework twice (seeds 1000 partition, 1001 all --buggify, 10035 all "
-              "--buggify); not yet explained")
-
 #: Seeds per fault profile in the suite (each run is 540 simulated
 #: seconds; scripts/simulate runs thousands).
 SEEDS = 3
@@ -66,8 +58,6 @@ class ProfileTests(SynchronousTestCase):
         """
         self.check("partition")
 
-    test_partitions.skip = READMITTED
-
     def test_masters_and_sessions(self):
         """
         Leading masters crashed and restarted; ZooKeeper sessions expired.
@@ -99,7 +89,6 @@ class ProfileTests(SynchronousTestCase):
         """
         self.check("all", "--buggify")
 
-    test_buggify.skip = READMITTED
 
 
 class RegressionTests(SynchronousTestCase):
@@ -143,8 +132,6 @@ class RegressionTests(SynchronousTestCase):
         """
         status, output = simulation("--replay=10035", "--buggify")
         self.assertEqual(status, 0, output)
-
-    test_reconciled_again_after_acknowledgement.skip = READMITTED
 
     def test_offered_while_readded(self):
         """

@@ -148,6 +148,11 @@ class PartitionManagement:
             _forget_completed(framework, task_id, slave_id)
             if not framework.active:
                 continue
+            if task.HasField("status_update_state"):
+                # Its latest update is still on its way from the slave, which
+                # sends it again now that it is back: the framework hears it
+                # from there, once (Mesos tells it here as well, a duplicate).
+                continue
             update = self._status_update_for(
                 framework_id, task, task.state, "Unreachable agent re-reregistered",
                 Reason.REASON_SLAVE_REREGISTERED)
