@@ -9,6 +9,7 @@ a slave's download paced by the browser.
 """
 
 import json
+import math
 import os
 
 from twisted.internet.defer import Deferred
@@ -35,7 +36,7 @@ from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.web import ProducerRequest
 from mesos_tw.web.agents import BodyRelay
 from mesos_tw.web.json import LazyList, stream_json
-from mesos_tw.web.producing import produce
+from mesos_tw.web.producing import MAX_TURN_SECONDS, produce
 from mesos_tw.web.site import MAX_REQUEST_BYTES, REQUEST_TIMEOUT, BoundedSite
 
 SCHEDULER = UPID("scheduler-1", "10.0.0.9", 0)
@@ -119,6 +120,34 @@ class DownloadBackpressureTests(SlaveSiteTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
 
+class TurnByTurn:
+    """
+    A reactor whose time the test sets and whose calls run one at a time
+    when the test says (a L{Clock} runs every call that falls due, so turns
+    could not be told apart).
+    """
+
+    def __init__(self):
+        self.now = 0.0
+        self.calls = []
+
+    def seconds(self):
+        return self.now
+
+    def callLater(self, delay, function, *args):
+        call = Clock().callLater(0, function, *args)
+        self.calls.append(call)
+        return call
+
+    def turn(self):
+        """
+        Run the oldest call still scheduled.
+        """
+        call = self.calls.pop(0)
+        if call.active():
+            call.func(*call.args)
+
+
 class TurnProducerTests(SynchronousTestCase):
     """
     L{produce} and L{stream_json} as push producers.
@@ -166,6 +195,29 @@ class TurnProducerTests(SynchronousTestCase):
             clock.advance(0)
         body = b"".join(request.written) + self.successResultOf(d)
         self.assertEqual(json.loads(body), {"items": list(range(10))})
+
+    def test_busy_reactor_longer_turns(self):
+        """
+        A turn writes pieces for as long as the reactor was away since the
+        last one (here three pieces' time), and no longer than
+        L{MAX_TURN_SECONDS} however long it was away.
+        """
+        reactor, step = TurnByTurn(), 1 / 64
+
+        def pieces():
+            for number in range(20):
+                reactor.now += step
+                yield b"%d," % number
+
+        request = ProducerRequest([b""])
+        produce(request, reactor, pieces())
+        self.assertEqual(request.written, [b"0,"])
+        reactor.now += 3 * step
+        reactor.turn()
+        self.assertEqual(request.written, [b"0,", b"1,", b"2,", b"3,"])
+        reactor.now += 10
+        reactor.turn()
+        self.assertEqual(len(request.written), 4 + math.ceil(MAX_TURN_SECONDS / step))
 
     def test_stop_producing_ends(self):
         """
