@@ -88,6 +88,7 @@ def run_frameworks(master, probes):
 
     from mesos_tw.interface import Scheduler, mesos_pb2
     from mesos_tw.native import MesosSchedulerDriver
+    from mesos_tw.testing.emulator import until_stdin_closes
 
     class BusyScheduler(Scheduler):
         """
@@ -173,23 +174,6 @@ def run_frameworks(master, probes):
             driver.abort()
 
     task.react(main)
-
-
-def until_stdin_closes(reactor):
-    """
-    A Deferred firing once this process's standard input closes.
-    """
-    from twisted.internet import defer, stdio
-    from twisted.internet.protocol import Protocol
-
-    closed = defer.Deferred()
-
-    class Watch(Protocol):
-        def connectionLost(self, reason):
-            closed.callback(None)
-
-    stdio.StandardIO(Watch(), reactor=reactor)
-    return closed
 
 
 # The measuring process.

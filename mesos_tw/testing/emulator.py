@@ -39,7 +39,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.emulated_slave import EmulatedSlave
 
-__all__ = ["main"]
+__all__ = ["main", "until_stdin_closes"]
 
 
 class _UntilClosed(Protocol):
@@ -52,6 +52,16 @@ class _UntilClosed(Protocol):
 
     def connectionLost(self, reason):
         self.closed.callback(None)
+
+
+def until_stdin_closes(reactor):
+    """
+    A Deferred firing once this process's standard input closes: how the
+    benchmarks tell the processes they start to stop.
+    """
+    watch = _UntilClosed()
+    stdio.StandardIO(watch, reactor=reactor)
+    return watch.closed
 
 
 def _report(slaves):
@@ -109,9 +119,7 @@ async def _emulate(reactor, options):
         start_more()
 
     start_more()
-    stdin = _UntilClosed()
-    stdio.StandardIO(stdin, reactor=reactor)
-    await stdin.closed
+    await until_stdin_closes(reactor)
     reporting.stop()
     for slave in slaves:
         slave.stop()
