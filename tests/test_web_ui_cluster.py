@@ -152,9 +152,10 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
         _, metrics = yield self.get_json("/metrics/snapshot")
         self.assertEqual(metrics["master/tasks_running"], 1)
         self.assertEqual(metrics["master/tasks_finished"], 1)
-        self.assertEqual(metrics["master/messages_register_framework"], 1)
-        # At least one: the slave retries its registration after a jittered
-        # wait (between 0 and 1 s), which a loaded machine can outlast.
+        # At least one of each registration: the driver and the slave retry
+        # theirs after a backoff, which a loaded machine can outlast (the
+        # state above shows the framework once all the same).
+        self.assertGreaterEqual(metrics["master/messages_register_framework"], 1)
         self.assertGreaterEqual(metrics["master/messages_register_slave"], 1)
         self.assertGreaterEqual(metrics["master/messages_launch_tasks"], 1)
         self.assertGreaterEqual(metrics["master/messages_status_update"], 3)
