@@ -120,7 +120,9 @@ class ExecutorProcess:
         self.clock = ProcessClock(world.clock)
         self.driver = MesosExecutorDriver(
             SimulatedExecutor(self.clock, machine.task_started), reactor=self.clock,
-            environ=dict(environment), node_factory=world.network.node,
+            environ=dict(environment),
+            node_factory=world.process_node("executor", machine.upid.host,
+                                            f"{machine.name}-{pid}"),
             new_uuid=world.network.new_uuid)
         self.driver.stopped.addCallback(lambda _: self.exited(0))
         world.inject_failures(self.driver.dispatcher, f"executor {key[1]} on {machine.name}")
@@ -200,7 +202,8 @@ class SlaveMachine:
             ZooKeeperDetector(self.client, ZK_PATH), self.isolator, self.work_dir,
             Resources.parse(SLAVE_RESOURCES), hostname=self.name, python="python3",
             environ={"PATH": "/bin"}, new_uuid=world.network.new_uuid, boot_id=BOOT_ID,
-            resource_monitoring_interval=30.0)
+            resource_monitoring_interval=30.0,
+            jitter=world.random_source(f"jitter/{self.name}").random)
         world.mutate_slave(self.slave)
         world.inject_failures(self.slave.dispatcher, f"slave {self.upid}")
 
@@ -240,6 +243,9 @@ class FrameworkProcess:
     over to the same framework.
     """
 
+    #: Where the frameworks' scheduler processes run.
+    HOST = "198.18.3.1"
+
     def __init__(self, world, scheduler, checkpoint):
         self.world = world
         self.scheduler = scheduler
@@ -269,9 +275,13 @@ class FrameworkProcess:
         if self.scheduler.framework_id is not None:
             info.id.value = self.scheduler.framework_id
         self.scheduler.incarnation += 1
+        name = self.scheduler.name
         self.driver = MesosSchedulerDriver(
             self.scheduler, info, ZooKeeperDetector(self.client, ZK_PATH),
-            reactor=self.clock, node_factory=world.network.node)
+            reactor=self.clock,
+            node_factory=world.process_node(
+                "scheduler", self.HOST, f"{name}-{self.scheduler.incarnation}"),
+            jitter=world.random_source(f"jitter/{name}").random)
         self.driver.start()
         world.inject_failures(self.driver.dispatcher, f"scheduler {self.scheduler.name}")
 
