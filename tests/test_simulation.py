@@ -152,6 +152,17 @@ class RegressionTests(SynchronousTestCase):
         status, output = simulation("--replay=20029", "--buggify")
         self.assertEqual(status, 0, output)
 
+    def test_slave_named_as_another(self):
+        """
+        A master process restarted within the minute (same address, same
+        pid) had its predecessor's id, so it named a registering slave as
+        its predecessor had named another one, which had just re-registered
+        with it: the master offered that slave's resources twice (2 cpus of
+        its 1).  Master ids are UUIDs now, as Mesos's.
+        """
+        status, output = simulation("--replay=20113", "--buggify")
+        self.assertEqual(status, 0, output)
+
     def test_task_lost_then_running(self):
         """
         A master reported lost a task whose launch crossed its slave's

@@ -9,6 +9,8 @@ Each process runs on a L{ProcessClock}: when it dies, every timer it set
 dies with it, and its clock can jump on its own.
 """
 
+import uuid
+
 from mesos_tw.detector.zookeeper import ZooKeeperContender, ZooKeeperDetector
 from mesos_tw.driver.executor import MesosExecutorDriver
 from mesos_tw.driver.scheduler import MesosSchedulerDriver
@@ -83,8 +85,11 @@ class MasterProcess:
         self.election = MasterElection(
             clock, world.network.node(self.upid), ZooKeeperContender(self.client, ZK_PATH),
             ZooKeeperDetector(self.client, ZK_PATH), make_master)
-        self.election.start(new_master_info(self.upid, None, 100 + self.number,
-                                            clock.seconds()))
+        # Every process of a master has the same pid and address: only its
+        # id (a UUID from the seed) tells them apart, as on a real cluster.
+        self.election.start(new_master_info(
+            self.upid, None, 100 + self.number, clock.seconds(),
+            new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid())))
 
     def crash(self):
         """
