@@ -19,7 +19,9 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.simulation.clock import ProcessClock, SimulatedClock
 from mesos_tw.simulation.faults import FaultyNetwork, parse_profile
 from mesos_tw.simulation.run import schedule_faults, simulate
-from mesos_tw.simulation.world import InjectedFailure
+from mesos_tw.simulation.actors import TERMINAL
+from mesos_tw.simulation.v1 import V1FrameworkProcess
+from mesos_tw.simulation.world import InjectedFailure, World
 
 #: Seeds per fault profile in the suite (each run is 540 simulated
 #: seconds; scripts/simulate runs thousands).
@@ -363,3 +365,63 @@ class FaultyNetworkTests(SynchronousTestCase):
         clock.advance(1.0)
         clock.advance(0)
         self.assertEqual(receiver.received, ["PingSlaveMessage", "PongSlaveMessage"])
+
+
+class V1FrameworkTests(SynchronousTestCase):
+    """
+    A framework on the v1 HTTP scheduler API (the master's real
+    C{SchedulerAPI}, in memory) among the classic ones.
+    """
+
+    def test_streams_cut(self):
+        """
+        With its stream cut now and then, the v1 framework subscribes again
+        (with its framework id) and every task it launched ends, reported to
+        it, with every invariant kept.
+        """
+        run, world = _run_keeping_world(self, 3, parse_profile("stream"))
+        framework = world.frameworks[2]
+        self.assertIsInstance(framework, V1FrameworkProcess)
+        self.assertGreater(run.faults.get("stream", 0), 0)
+        self.assertEqual(run.violations, [])
+        scheduler = framework.scheduler
+        self.assertEqual(len(scheduler.launched), 20)
+        self.assertTrue(all(scheduler.updates[task][-1] in TERMINAL
+                            for task in scheduler.launched))
+        resubscribed = [text for _, text in run.trace if text.startswith("fw2 subscribes")]
+        self.assertGreater(len(resubscribed), 1)
+
+    def test_duplicates_are_seen(self):
+        """
+        The invariants see what the v1 framework is told: one that passes on
+        a status update it had acknowledged already (a slave sends it again
+        when the acknowledgement is lost) breaks C{terminal_once}.
+        """
+        def update_without_memory(self, status):
+            self.scheduler.statusUpdate(self.driver, status)
+            if status.uuid:
+                self._acknowledge(status)
+
+        self.patch(V1FrameworkProcess, "_update", update_without_memory)
+        run = simulate(0, parse_profile("all"), buggify=True)
+        self.flushLoggedErrors(InjectedFailure)
+        self.assertIn("terminal_once", {name for name, _, _ in run.violations})
+        self.assertTrue(any(text.startswith("fw2-") for name, _, text in run.violations
+                            if name == "terminal_once"))
+
+
+def _run_keeping_world(case, seed, kinds):
+    """
+    C{(run, world)} of C{seed} with fault C{kinds}, run in this process.
+    """
+    worlds = []
+    real = World.__init__
+
+    def keep(self, *arguments, **keywords):
+        real(self, *arguments, **keywords)
+        worlds.append(self)
+
+    case.patch(World, "__init__", keep)
+    run = simulate(seed, kinds)
+    case.flushLoggedErrors(InjectedFailure)
+    return run, worlds[-1]

@@ -5,6 +5,7 @@ L{CONTINUOUS} are checked every simulated second; L{FINAL} once the faults
 have stopped and the world has settled.
 """
 
+from mesos_tw.constants import MIN_CPUS, MIN_MEM
 from mesos_tw.resources import Resources
 from mesos_tw.simulation.actors import TERMINAL
 from mesos_tw.slave.slave import TERMINATING_SLAVE
@@ -198,12 +199,23 @@ def _asks(allocator, framework_id, slave_id, free, now):
     return not refused.contains(free)
 
 
+def _most_offers(total):
+    """
+    How many offers fit in C{total} resources, each holding at least the
+    allocator's minimum (L{MIN_CPUS} and L{MIN_MEM}).
+    """
+    scalars = total.scalars()
+    return int(min(scalars.get("cpus", 0.0) / MIN_CPUS, scalars.get("mem", 0.0) / MIN_MEM))
+
+
 def records_bounded(world):
     """
     What the leader, the slaves and the drivers keep is bounded by what is
     alive: the leader knows at most one framework per scheduler process
-    started and every slave, has at most one offer per framework and
-    slave, and keeps task records only
+    started (or v1 subscription made without a framework id) and every
+    slave, has no more offers on a slave than pieces of the allocator's
+    minimum size fit in it (a framework holding an offer gets another for
+    resources freed meanwhile, as on Mesos), and keeps task records only
     for tasks their frameworks launched; a slave keeps executors only of
     frameworks that exist and status update streams only for its tasks;
     completed records are capped.
@@ -214,14 +226,21 @@ def records_bounded(world):
     for process in _leaders(world):
         master = process.election.master
         # A scheduler process that died before it heard its framework id
-        # leaves a framework the master keeps for its failover timeout.
-        started = sum(scheduler.incarnation for scheduler in world.schedulers)
+        # leaves a framework the master keeps for its failover timeout; so
+        # may each v1 subscription made without one.
+        started = sum(scheduler.incarnation + scheduler.anonymous_subscriptions
+                      for scheduler in world.schedulers)
         if len(master.frameworks) > started:
             violations.append(f"the leader keeps {len(master.frameworks)} frameworks for "
                               f"{started} scheduler processes")
         if len(master.slaves) > machines:
             violations.append(f"the leader keeps {len(master.slaves)} slaves")
-        if len(master.offers) > len(master.frameworks) * machines:
+        for slave in master.slaves.values():
+            if len(slave.offers) > _most_offers(slave.total):
+                violations.append(f"the leader keeps {len(slave.offers)} offers on slave "
+                                  f"{slave.id}, more than {_most_offers(slave.total)} of the "
+                                  f"smallest size fit in {slave.total}")
+        if len(master.offers) > sum(_most_offers(s.total) for s in master.slaves.values()):
             violations.append(f"the leader keeps {len(master.offers)} offers")
         for framework in master.frameworks.values():
             unknown = set(framework.tasks) - launched

@@ -22,6 +22,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.simulation.actors import SimulatedExecutor, SimulatedIsolator
 from mesos_tw.simulation.clock import ProcessClock
+from mesos_tw.simulation.v1 import cut_streams, scheduler_api
 from mesos_tw.slave.slave import Slave
 
 __all__ = ["ExecutorProcess", "FrameworkProcess", "MasterProcess", "SlaveMachine"]
@@ -41,8 +42,9 @@ BOOT_ID = "simulated-boot"
 
 class MasterProcess:
     """
-    One master process: its ZooKeeper session, election and node; it can
-    crash and be started again (a new process, the same address).
+    One master process: its ZooKeeper session, election and node, and its
+    v1 scheduler API (C{api}); it can crash and be started again (a new
+    process, the same address).
     """
 
     def __init__(self, world, number):
@@ -52,6 +54,7 @@ class MasterProcess:
         self.election = None
         self.client = None
         self.clock = None
+        self.api = None
         self.start()
 
     @property
@@ -85,6 +88,7 @@ class MasterProcess:
         self.election = MasterElection(
             clock, world.network.node(self.upid), ZooKeeperContender(self.client, ZK_PATH),
             ZooKeeperDetector(self.client, ZK_PATH), make_master)
+        self.api = scheduler_api(world, clock, self.election)
         # Every process of a master has the same pid and address: only its
         # id (a UUID from the seed) tells them apart, as on a real cluster.
         self.election.start(new_master_info(
@@ -102,6 +106,7 @@ class MasterProcess:
         election.contender.withdraw = lambda: None
         election.stop()
         self.clock.kill()
+        cut_streams(self.api)
         self.world.network.crash(self.upid)
         self.client.stop()
 

@@ -21,6 +21,7 @@ from mesos_tw.simulation.clock import SimulatedClock
 from mesos_tw.simulation.faults import FaultyNetwork
 from mesos_tw.simulation.invariants import check_allocation
 from mesos_tw.simulation.processes import FrameworkProcess, MasterProcess, SlaveMachine
+from mesos_tw.simulation.v1 import V1FrameworkProcess
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
 
 __all__ = ["InjectedFailure", "TASK_SECONDS", "World"]
@@ -60,7 +61,7 @@ class World:
     """
 
     def __init__(self, seed, faults=frozenset(), mutation=None, masters=3, slaves=3,
-                 frameworks=2, tasks=30, buggify=False):
+                 frameworks=3, tasks=20, buggify=False):
         self.seed = seed
         self.rng = random.Random(seed)
         self.fault_kinds = faults
@@ -86,10 +87,13 @@ class World:
         self.directory = tempfile.mkdtemp(prefix="mesos-sim-", dir=_SCRATCH)
         self.masters = [MasterProcess(self, n) for n in range(masters)]
         self.machines = [SlaveMachine(self, n) for n in range(slaves)]
+        # The first two on the classic driver, the third (and every third)
+        # on the v1 HTTP API; every other one checkpoints.
         self.frameworks = [
-            FrameworkProcess(self, SimulatedScheduler(
-                f"fw{number}", tasks, self.rng, self.clock,
-                longest=10.0 if buggify else TASK_SECONDS), checkpoint=number % 2 == 0)
+            (V1FrameworkProcess if number % 3 == 2 else FrameworkProcess)(
+                self, SimulatedScheduler(f"fw{number}", tasks, self.rng, self.clock,
+                                         longest=10.0 if buggify else TASK_SECONDS),
+                checkpoint=number % 2 == 0)
             for number in range(frameworks)]
 
     @property
