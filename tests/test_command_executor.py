@@ -5,6 +5,7 @@ it runs real commands; the test plays the slave over a real socket pair.
 
 import os
 import socket
+import subprocess
 import sys
 import threading
 
@@ -227,6 +228,22 @@ class CommandExecutorTests(SynchronousTestCase):
         socket.getaddrinfo("127.0.0.1", 5051, type=socket.SOCK_STREAM)
         socket.getaddrinfo("localhost", 5051, type=socket.SOCK_STREAM)
         self.assertEqual(set(sys.modules) - before, set())
+
+    def test_module_leaves_health_checks_unloaded(self):
+        """
+        Importing the command executor (as the launcher does, once, before
+        it forks every executor) does not load the health checks' HTTP and
+        TLS clients: they would grow the launcher, and every fork and exit
+        of an executor costs in proportion to its size.  A task with a
+        health check loads them in its own executor
+        (L{CommandExecutorHealthCheckTests}).
+        """
+        code = ("import sys, mesos_tw.executors.command as c; c.warm_up(); "
+                "print(' '.join(sorted(m for m in ('ssl', 'http.client', 'mesos_tw.checks.checker') "
+                "if m in sys.modules)))")
+        loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                text=True).stdout.split()
+        self.assertEqual(loaded, [])
 
     def test_no_command(self):
         """

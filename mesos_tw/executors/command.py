@@ -38,7 +38,6 @@ import time
 import traceback
 import uuid
 
-from mesos_tw.checks.checker import HealthChecker
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.checks.validation import kill_grace_period
 from mesos_tw.isolation.usage import container_processes
@@ -99,7 +98,7 @@ class CommandExecutor:
         self.unacknowledged = {}
         self.task = None
         self.finished_at = None
-        self.connect = connect or _connect
+        self.connect = connect or functools.partial(_connect, environ=self.environ)
         self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
         self.recovery_timeout = _duration(self.environ.get("MESOS_RECOVERY_TIMEOUT"),
                                           RECOVERY_TIMEOUT)
@@ -280,6 +279,12 @@ class CommandExecutor:
         self.loop.watch(self._pidfd, selectors.EVENT_READ, self._command_ended)
         self._update(self.task_id, mesos_pb2.TASK_RUNNING, "")
         if task.HasField("health_check"):
+            # Imported here, not with the module: the checks' HTTP and TLS
+            # clients would add a quarter to the launcher's memory, which
+            # every forked executor pays for at its fork and its exit, for
+            # the few tasks that have a health check.
+            from mesos_tw.checks.checker import HealthChecker
+
             self.health_checker = HealthChecker(
                 self.loop, task.health_check, self._health_changed, environ=environment,
                 cwd=os.getcwd(), warn=lambda text: sys.stderr.write(f"command executor: {text}\n"))
@@ -527,17 +532,17 @@ def main(environ=os.environ):
         sys.stderr.write(f"command executor: cannot find the slave in the environment: {error}\n")
         return 2
     try:
-        connection = _connect(slave)
+        connection = _connect(slave, environ)
     except OSError as error:
         sys.stderr.write(f"command executor: cannot connect to the slave {slave}: {error}\n")
         return 1
     return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
 
 
-def _connect(slave):
+def _connect(slave, environ=os.environ):
     connection = socket.create_connection((slave.host, slave.port), timeout=10)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    context = _tls_context(os.environ)
+    context = _tls_context(environ)
     if context is not None:
         connection = context.wrap_socket(connection, server_hostname=slave.host)
     connection.settimeout(None)
