@@ -16,6 +16,10 @@ it speaks the wire protocol with a small blocking client and the standard
 library, without importing Twisted (about a fifth of the start-up cost).
 Custom executors use L{mesos_tw.native.MesosExecutorDriver} instead.
 
+Starting, it keeps trying to connect to its slave for up to
+L{CONNECT_TIMEOUT} (on an overloaded machine a first attempt can be
+refused or time out while the slave would still take its registration).
+
 With C{MESOS_CHECKPOINT=1} it outlives a restarting slave, as the driver
 does: when the slave's connection closes, the command keeps running and
 its updates are kept; every L{RECONNECT_INTERVAL} it tries to connect again
@@ -48,8 +52,8 @@ from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.executor_side import executor_update
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["CommandExecutor", "ShellCommand", "become_subreaper", "kill_leftovers", "main",
-           "warm_up"]
+__all__ = ["CommandExecutor", "ShellCommand", "become_subreaper", "connect_patiently",
+           "kill_leftovers", "main", "warm_up"]
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -59,6 +63,11 @@ RECONNECT_INTERVAL = 0.25
 
 #: How long to wait for a restarting slave without MESOS_RECOVERY_TIMEOUT.
 RECOVERY_TIMEOUT = 15 * 60.0
+
+#: How long a starting executor keeps trying to reach its slave: Mesos's
+#: default --executor_registration_timeout, after which the slave gives up
+#: on an executor that has not registered (and destroys its container).
+CONNECT_TIMEOUT = 60.0
 
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
 
@@ -532,11 +541,37 @@ def main(environ=os.environ):
         sys.stderr.write(f"command executor: cannot find the slave in the environment: {error}\n")
         return 2
     try:
-        connection = _connect(slave, environ)
+        connection = connect_patiently(slave, environ)
     except OSError as error:
         sys.stderr.write(f"command executor: cannot connect to the slave {slave}: {error}\n")
         return 1
     return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
+
+
+def connect_patiently(slave, environ, connect=None, clock=time.monotonic, sleep=time.sleep):
+    """
+    Connect to the slave, trying again every L{RECONNECT_INTERVAL} for up
+    to L{CONNECT_TIMEOUT}: on an overloaded machine a storm of starting
+    executors can find the slave's accept queue full, or its connect time
+    out, and a refused or slow first try must not fail the task while the
+    slave would still accept the executor's registration.
+
+    @param connect: C{connect(slave, environ)} returns a connected socket
+        or raises C{OSError} (by default, a TCP connection, TLS if the
+        environment asks for it).
+    @raise OSError: the last attempt's error, once the time is up.
+    """
+    connect = connect or _connect
+    deadline = clock() + CONNECT_TIMEOUT
+    while True:
+        try:
+            return connect(slave, environ)
+        except OSError as error:
+            if clock() + RECONNECT_INTERVAL > deadline:
+                raise
+            sys.stderr.write(f"command executor: cannot connect to the slave {slave} yet "
+                             f"({error}); trying again\n")
+            sleep(RECONNECT_INTERVAL)
 
 
 def _connect(slave, environ=os.environ):
