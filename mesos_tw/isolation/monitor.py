@@ -109,9 +109,10 @@ class ResourceMonitor:
         # no container running: that is expected, and not logged (a debug
         # event per executor per round was 5% of mesos-local's time in a
         # profile of 500 command tasks launched at once).  Other errors
-        # are logged, at debug level as before.
+        # are logged, at debug level as before.  (Failure.check walks the
+        # exception's classes: about 0.1 ms a call under cProfile, load 23.)
         self._samples.pop((framework_id, executor_id), None)
-        if not failure.check(UnknownContainer):
+        if not isinstance(failure.value, UnknownContainer):
             self.log.debug("No usage for executor {executor_id}: {error}",
                            executor_id=executor_id, error=failure.getErrorMessage())
 
