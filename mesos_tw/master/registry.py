@@ -33,7 +33,7 @@ C{MarkSlaveUnreachable}), and the entry goes when it comes back.
 from twisted.internet.defer import succeed
 from zope.interface import Interface, implementer
 
-from mesos_tw.master.registry_shards import SHARDS, ShardedRegistrar
+from mesos_tw.master.registry_shards import ShardedRegistrar
 from mesos_tw.master.registry_zookeeper import (
     ZooKeeperShards,
     admitted_path,
@@ -185,7 +185,7 @@ class ZooKeeperRemovedSlaves(ShardedRegistrar):
     """
     The record in ZooKeeper, batched as Mesos's registrar batches (one
     write in flight; what arrives meanwhile goes in the next), in
-    L{SHARDS} shard znodes under L{shards_path}C{(path)}, reached through
+    C{SHARDS} shard znodes under L{shards_path}C{(path)}, reached through
     an L{mesos_tw.zookeeper.IZooKeeper} session (the election's own).  See
     L{mesos_tw.master.registry_shards} and
     L{mesos_tw.master.registry_zookeeper}.  The removed ids are never
