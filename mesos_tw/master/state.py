@@ -13,6 +13,8 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from mesos_tw.web.v1 import to_v1
 
+_NOTHING = Resources()
+
 __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES",
            "executor_key", "shown_fields", "statistics_json"]
 
@@ -28,12 +30,10 @@ def held_by(tasks, executors):
     The resources held by C{tasks} (C{{key: TaskRecord}}) and C{executors}
     (C{{key: {executor_id: ExecutorInfo}}}).
     """
-    executor_resources = (
-        Resources.from_protobuf(info.resources)
-        for infos in executors.values() for info in infos.values()
-    )
-    return Resources.sum(
-        [task.resources for task in tasks.values()] + list(executor_resources))
+    bags = [task.resources for task in tasks.values()]
+    for infos in executors.values():
+        bags.extend(Resources.from_protobuf(info.resources) for info in infos.values())
+    return Resources.sum(bags) if bags else _NOTHING
 
 
 def state_name(state):
@@ -379,7 +379,7 @@ class SlaveRecord:
             "resources": self.total.to_json(),
             "used_resources": self.used().to_json(),
             "offered_resources": Resources.sum(
-                o.resources for o in self.offers.values()).to_json(),
+                o.resources for o in self.offers.values()).to_json() if self.offers else {},
             "attributes": attributes,
             "active": self.connected and not self.deactivated,
             "connected": self.connected,
