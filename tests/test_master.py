@@ -318,6 +318,32 @@ class FailureTests(MasterTestCase):
         offered = Resources.from_protobuf(other.last(internal.ResourceOffersMessage).offers[0].resources)
         self.assertEqual(offered, Resources.parse("cpus:2;mem:1024"))
 
+    def test_removal_visits_the_frameworks_slaves(self):
+        """
+        The master notes the slaves where a framework has tasks: removing
+        it visits those (every slave is still told, as in Mesos), and a
+        removed slave leaves the note.
+        """
+        used, used_id = self.add_slave()
+        idle, _ = self.add_slave("slave(2)", 5052)
+        scheduler, framework_id = self.add_framework()
+        offers = {o.slave_id.value: o for o in scheduler.last(internal.ResourceOffersMessage).offers}
+        self.launch(scheduler, framework_id, offers[used_id], [task_info("t1", used_id)])
+        self.assertEqual([slave.id for slave in self.master._slaves_of(framework_id)], [used_id])
+        scheduler.send(MASTER, internal.UnregisterFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.turn()
+        self.assertEqual(self.master.slaves[used_id].tasks, {})
+        self.assertEqual(self.master._slaves_of(framework_id), [])
+        self.assertEqual([len(s.of(internal.ShutdownFrameworkMessage)) for s in (used, idle)],
+                         [1, 1])
+        other, other_id = self.add_framework("scheduler-2")
+        offer = other.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(other, other_id, offer, [task_info("t2", offer.slave_id.value)])
+        self.master.remove_slave(self.master.slaves[offer.slave_id.value], "test")
+        self.assertEqual(self.master._slaves_of(other_id), [])
+        self.assertEqual(self.master._framework_slaves[other_id], set())
+
     def test_scheduler_disconnect_then_failover_timeout(self):
         """
         A disconnected scheduler's framework keeps its tasks for its failover

@@ -223,6 +223,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         #: The allocation runs (the C{allocator/mesos/allocation_runs} metric).
         self.allocation_runs = 0
         self._frameworks_by_pid = {}
+        # framework id -> ids of the slaves where it has (or had) tasks,
+        # executors or usage: what adding or removing it visits, instead
+        # of every slave.
+        self._framework_slaves = {}
         self._slaves_by_pid = {}
         self._next_ids = ids if ids is not None else new_id_counters()
         self._allocation_call = None
