@@ -92,6 +92,26 @@ class TaskTests(MasterTestCase):
         self.turn()
         self.assertEqual(slave.last(internal.KillTaskMessage).task_id.value, "t1")
 
+    def test_completed_task_kept_packed(self):
+        """
+        A task that ended is kept serialized among its framework's completed
+        tasks (a message costs over 1 KB; its bytes about 150), and reads,
+        and shows, as it did.
+        """
+        slave, slave_id, scheduler, framework_id = self.running_task()
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_RUNNING)
+        record = self.master.frameworks[framework_id].tasks["t1"]
+        shown = record.to_json()
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_FINISHED)
+        self.assertEqual(list(self.master.frameworks[framework_id].completed_tasks), [record])
+        self.assertIsNone(record._task)
+        self.assertEqual((record.task.task_id.value, record.state, record.key),
+                         ("t1", mesos_pb2.TASK_FINISHED, (framework_id, "t1")))
+        shown["state"] = "TASK_FINISHED"
+        self.assertEqual(record.to_json()["statuses"][:2], shown["statuses"])
+        del shown["statuses"]
+        self.assertEqual({k: v for k, v in record.to_json().items() if k != "statuses"}, shown)
+
     def test_kill_unknown_task(self):
         """
         A kill for an unknown task answers TASK_LOST saying so.

@@ -251,6 +251,7 @@ class SlaveManagement:
                 # nothing: its resources may already run another task).
                 framework = self.frameworks.get(framework_id)
                 if framework is not None:
+                    record.pack()
                     framework.completed_tasks.append(record)
                 continue
             slave.tasks[record.key] = record

@@ -411,6 +411,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 self.allocate_soon()
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.tasks.pop(task_id, None) is not None:
+                record.pack()
                 framework.completed_tasks.append(record)
 
     def _kill_task(self, sender, message):

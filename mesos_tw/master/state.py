@@ -74,11 +74,15 @@ def executor_key(task):
     return (task.framework_id.value, executor_id or task.task_id.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRecord:
     """
-    The master's copy of one task.
+    The master's copy of one task (slotted: a busy master holds 100,000s,
+    most of them completed).
 
+    @ivar task: its C{Task} message.  A completed task's is kept serialized
+        (L{pack}: a message costs over 1 KB, its bytes about 150) and read
+        back, a new message each time, when asked for.
     @ivar statistics: the latest C{ResourceStatistics} its slave reported
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
@@ -93,12 +97,37 @@ class TaskRecord:
         are never shown, and a conversion costs more than the update).
     """
 
-    task: object
+    _task: object
     resources: Resources
     statuses: list = field(default_factory=list)
     statistics: object = None
     shown: object = None
     status_details: dict = field(default_factory=dict)
+    # (message class, bytes) of a packed task, or None.
+    _packed: tuple = None
+
+    @property
+    def task(self):
+        task = self._task
+        if task is None:
+            kind, data = self._packed
+            task = kind()
+            task.ParseFromString(data)
+        return task
+
+    @task.setter
+    def task(self, task):
+        self._task, self._packed = task, None
+
+    def pack(self):
+        """
+        Keep the task serialized from now on: it has ended and moved to its
+        framework's completed tasks, where it is read, never changed.
+        """
+        task = self._task
+        if task is not None:
+            self._packed = (type(task), task.SerializePartialToString())
+            self._task = None
 
     def add_status(self, status, timestamp):
         """
