@@ -134,9 +134,9 @@ class SubscribeAcrossFailoverTests(TestCase):
         open(finish, "w").close()
         yield until(reactor, lambda: any(
             e.type == Event.TASK_UPDATED and e.task_updated.state == mesos_pb2.TASK_FINISHED
-            for e in events[after:]), "TASK_UPDATED to TASK_FINISHED", deadline=30)
+            for e in events[after:]), "TASK_UPDATED to TASK_FINISHED", deadline=60)
         # An explicit shutdown (SIGUSR1) unregisters; SIGTERM would leave it
         # disconnected until its pings fail, as in Mesos.
         added.signal(signal.SIGUSR1)
         yield until(reactor, lambda: "AGENT_REMOVED" in self.kinds(events, after),
-                    "AGENT_REMOVED", deadline=30)
+                    "AGENT_REMOVED", deadline=60)

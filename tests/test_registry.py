@@ -36,7 +36,7 @@ def make_iremovedslaves_tests(fixture):
         What every record of removed slaves does.
         """
 
-        timeout = 60
+        timeout = 180
 
         @inlineCallbacks
         def setUp(self):

@@ -121,7 +121,7 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
     and a finished task.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def get_json(self, path, port=None):

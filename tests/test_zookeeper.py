@@ -175,7 +175,7 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
     The suite, and the session handling, against a real ZooKeeper server.
     """
 
-    timeout = 60
+    timeout = 180
 
     @inlineCallbacks
     def setUp(self):

@@ -14,7 +14,7 @@ from mesos_tw import local
 __all__ = ["DEADLINE", "start_mesos_local", "until"]
 
 #: How long a test waits for a condition before failing, in seconds.
-DEADLINE = 20.0
+DEADLINE = 60.0
 
 
 @inlineCallbacks

@@ -104,14 +104,17 @@ class Daemon(ProcessProtocol):
         self.paused = False
 
     @inlineCallbacks
-    def wait_for_output(self, reactor, text, timeout=30.0):
+    def wait_for_output(self, reactor, text, timeout=60.0, since=0):
         """
-        Fire once C{text} (bytes) appears in the output.
+        Fire once C{text} (bytes) appears in the output after its first
+        C{since} bytes (a mark taken with C{len(daemon.output)} before
+        causing what should be said, so that an earlier saying of the
+        same line does not count).
 
         @raise AssertionError: after C{timeout} seconds, with the output.
         """
         deadline = time.monotonic() + timeout
-        while text not in self.output:
+        while self.output.find(text, since) == -1:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} never said {text!r}:\n{self.text()}")
             yield deferLater(reactor, POLL_SECONDS, lambda: None)
