@@ -22,7 +22,8 @@ from twisted.internet.task import deferLater
 
 from mesos_tw.testing.zookeeper_server import free_port
 
-__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "twistd_path"]
+__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "registered_slaves",
+           "twistd_path"]
 
 #: How often the state of the masters is polled while waiting for something.
 POLL_SECONDS = 0.05
@@ -258,6 +259,26 @@ class ProcessCluster:
         SIGKILL the master on C{port}; fires once it is gone.
         """
         return self.masters[port].kill()
+
+
+@inlineCallbacks
+def registered_slaves(daemon, count, fetch_state):
+    """
+    A probe for L{mesos_tw.testing.local_cluster.until}: the master's state
+    (C{fetch_state()} fires with C{(code, body)}) once it lists C{count}
+    slaves; L{None} before, or while the master does not answer yet.
+
+    @raise AssertionError: if the master's L{Daemon} C{daemon} has exited,
+        with its output.
+    """
+    if not daemon.running:
+        raise AssertionError(f"{daemon.name} exited:\n{daemon.text()}")
+    try:
+        code, body = yield fetch_state()
+        state = json.loads(body) if code == 200 else None
+    except Exception:
+        return None
+    return state if state is not None and len(state["slaves"]) >= count else None
 
 
 def is_alive(pid):
