@@ -179,7 +179,9 @@ def real_zookeeper_fixture(test):
     """
 
     def new_record():
-        client = ZooKeeperClient(reactor, ensemble.hosts, 4.0)
+        # Requests may wait 30 s, not the session's 4 s: on a loaded
+        # machine a first connection can take seconds.
+        client = ZooKeeperClient(reactor, ensemble.hosts, 4.0, request_timeout=30.0)
         test.addCleanup(client.stop)
         client.start()
         return ZooKeeperRemovedSlaves(client, "/mesos")

@@ -211,11 +211,13 @@ class ProcessCluster:
     def get(self, port, path):
         """
         C{(code, body)} of a GET on a master, not following redirects;
-        C{(None, error)} if it cannot be reached.
+        C{(None, error)} if it cannot be reached or does not answer within
+        15 s (a loaded machine can take seconds; a paused daemon is never
+        asked).
         """
         try:
             response = yield treq.get(f"http://127.0.0.1:{port}{path}", persistent=False,
-                                      allow_redirects=False, timeout=2)
+                                      allow_redirects=False, timeout=15)
             body = yield response.content()
         except Exception as error:
             return None, str(error)
