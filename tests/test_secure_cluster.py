@@ -294,6 +294,9 @@ class SecureClusterTests(TestCase):
                 "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"],
                 env=os.environ.copy())
             self.assertEqual(code, 0, err.decode(errors="replace"))
+            # Chromium prints nothing, and exits 0, when the page fails to load
+            # (its standard error says why: "Page load failed: net::...").
+            self.assertTrue(out.strip(), err.decode(errors="replace"))
             return out.decode(errors="replace")
 
         page = yield dom(f"/ui/slaves/{slave['id']}")

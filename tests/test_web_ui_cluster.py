@@ -234,6 +234,9 @@ class BrowserTests(LocalClusterMixin, TestCase):
             self.browser, self.flags() + ["--dump-dom", f"http://127.0.0.1:{self.port}{path}"],
             env=os.environ.copy())
         self.assertEqual(code, 0, err.decode(errors="replace"))
+        # Chromium prints nothing, and exits 0, when the page fails to load
+        # (its standard error says why: "Page load failed: net::...").
+        self.assertTrue(out.strip(), err.decode(errors="replace"))
         return out.decode(errors="replace")
 
     @inlineCallbacks
