@@ -33,7 +33,14 @@ real slave's detector would), each running one long task of the framework.
 The MTTR is then the time from the kill to the new leader having every
 slave and the framework re-registered (read from its ``/metrics/snapshot``),
 and at the end every task must still be known and running (reconciled with
-the new leader): a slave or task missing is counted lost.
+the new leader): a slave or task missing is counted lost.  Each round also
+prints the cores the masters and the emulating processes used while it
+recovered (one emulating process near 1.0 was the limit), and ``--trace``
+prints the new leader's progress.  One row per command, unattended:
+
+    python benchmarks/failover_mttr.py --emulated 1000 --session_timeouts 1
+    python benchmarks/failover_mttr.py --emulated 3000 --session_timeouts 1
+    python benchmarks/failover_mttr.py --emulated 10000 --session_timeouts 1
 
 Needs Debian's ``zookeeper`` package (``bash scripts/test`` installs it).
 """
@@ -130,18 +137,47 @@ def metrics(port):
         return None
 
 
+def cpu_seconds(pid):
+    """
+    The CPU time (user and system) process C{pid} has used, from Linux's
+    /proc; 0 if it cannot be read.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def masters_cpu(cluster):
+    """
+    The CPU seconds the running masters have used, together.
+    """
+    return sum(cpu_seconds(daemon.transport.pid) for daemon in cluster.masters.values()
+               if daemon.running)
+
+
 @defer.inlineCallbacks
-def wait_leader(reactor, cluster, predicate, what):
+def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, trace=False):
     """
     Poll the masters' metrics until the elected one's satisfy
-    C{predicate(port, metrics)}; returns its port.
+    C{predicate(port, metrics)}; returns its port.  With C{trace}, print
+    the elected one's slave and framework counts at each poll.
     """
-    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
         for port, daemon in list(cluster.masters.items()):
             if not daemon.running:
                 continue
             figures = yield metrics(port)
+            if trace and figures and figures.get("master/elected") == 1:
+                print(f"    {time.monotonic() - started:6.2f} s: master :{port} has "
+                      f"{figures['master/slaves_active']} slaves and "
+                      f"{figures['master/frameworks_active']} framework active, "
+                      f"{figures['master/messages_reregister_slave']} re-registrations "
+                      f"received", flush=True)
             if figures and figures.get("master/elected") == 1 and predicate(port, figures):
                 return port
         yield task.deferLater(reactor, 0.05, lambda: None)
@@ -149,7 +185,7 @@ def wait_leader(reactor, cluster, predicate, what):
 
 
 @defer.inlineCallbacks
-def measure_emulated(reactor, directory, session_timeout, slaves, rounds):
+def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False):
     """
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
@@ -173,8 +209,10 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds):
                        f"--zk_session_timeout={session_timeout}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
+        # Registering (a write of the registry each batch) takes longer
+        # than a failover: a minute per 10,000 slaves on a loaded machine.
         yield wait_leader(reactor, cluster, lambda p, m: m["master/slaves_active"] == slaves,
-                          "every slave registered")
+                          "every slave registered", timeout=max(RECOVERY_TIMEOUT, slaves / 100))
         scheduler = LongTaskScheduler(slaves)
         driver = MesosSchedulerDriver(
             scheduler, mesos_pb2.FrameworkInfo(user="", name="mttr", failover_timeout=600),
@@ -188,6 +226,8 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds):
             reregistrations = scheduler.reregistrations
             killed = time.monotonic()
             yield cluster.kill_master(old_port)
+            emulators_before = sum(e.latest.get("cpu", 0.0) for e in emulators)
+            masters_before = masters_cpu(cluster)
             yield wait_leader(reactor, cluster, lambda p, m: p != old_port, "a new leader")
             elected.append(time.monotonic() - killed)
             yield wait_leader(
@@ -195,10 +235,18 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds):
                 lambda p, m: p != old_port and m["master/slaves_active"] == slaves
                 and m["master/frameworks_active"] == 1
                 and scheduler.reregistrations > reregistrations,
-                "every slave and the framework re-registered")
+                "every slave and the framework re-registered", trace=trace)
             mttr.append(time.monotonic() - killed)
+            # Cores each side used meanwhile (the emulators report their
+            # CPU every half second): near 1 per process means that
+            # process was the limit.
+            emulators_cpu = sum(e.latest.get("cpu", 0.0) for e in emulators) - emulators_before
             print(f"  round {round_number + 1}: elected after {elected[-1]:.2f} s, "
-                  f"recovered after {mttr[-1]:.2f} s", flush=True)
+                  f"recovered after {mttr[-1]:.2f} s; meanwhile the masters used "
+                  f"{(masters_cpu(cluster) - masters_before) / mttr[-1]:.2f} cores, the "
+                  f"{len(emulators)} emulating processes "
+                  f"{emulators_cpu / mttr[-1]:.2f}; load average {os.getloadavg()[0]:.1f}",
+                  flush=True)
             cluster.start_master()
         port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
         figures = yield metrics(port)
@@ -311,6 +359,9 @@ def main(reactor, argv):
     parser.add_argument("--tasks_per_slave", type=int, default=2)
     parser.add_argument("--emulated", type=int, nargs="+", default=[],
                         help="numbers of emulated slaves to measure instead")
+    parser.add_argument("--trace", action="store_true",
+                        help="with --emulated: print the new leader's counts at each poll "
+                             "while it recovers")
     options = parser.parse_args(argv)
     if options.emulated:
         yield main_emulated(reactor, options)
@@ -348,9 +399,10 @@ def main_emulated(reactor, options):
             print(f"session timeout {timeout:g} s, {slaves} emulated slaves:", flush=True)
             with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
                 result = yield measure_emulated(reactor, directory, timeout, slaves,
-                                                options.rounds)
+                                                options.rounds, options.trace)
             rows.append((timeout, slaves, *result))
     print()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("session timeout | slaves | elected median | MTTR median | MTTR max | lost tasks | "
           "lost slaves")
     for timeout, slaves, elected, mttr, lost_tasks, lost_slaves in rows:

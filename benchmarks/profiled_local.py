@@ -14,6 +14,7 @@ import sys
 from twisted.internet import reactor
 
 from mesos_tw import local
+from mesos_tw.collector import tune_collector
 
 
 def main(argv):
@@ -24,6 +25,7 @@ def main(argv):
     options = local.Options()
     options.parseOptions(flags)
     service = local.makeService(options, reactor)
+    reactor.callWhenRunning(tune_collector)
     profile = cProfile.Profile()
     profile.enable()
     service.startService()

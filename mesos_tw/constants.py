@@ -89,8 +89,11 @@ TERMINAL_STATES = frozenset({
 })
 
 #: Pending connections a master or slave port queues: hundreds of executors
-#: may connect to a slave at once.
-LISTEN_BACKLOG = 1024
+#: may connect to a slave at once, and thousands of slaves to a new leader
+#: (a connection refused by a full queue is retried by the kernel only
+#: after 1, 3, 7... seconds).  Linux caps it at net.core.somaxconn (4096
+#: by default since Linux 5.4).
+LISTEN_BACKLOG = 4096
 
 #: ZooKeeper session timeout (Mesos's --zk_session_timeout default).
 ZK_SESSION_TIMEOUT = 10.0

@@ -13,6 +13,7 @@ from mesos_tw.authentication.flags import (
     check_credential, check_master_authentication, check_master_http_authentication,
     check_slave_http_authentication)
 from mesos_tw.authorization.flags import check_authorization
+from mesos_tw.collector import tune_collector
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
 from mesos_tw.master.tap import MasterService, check_allocation
@@ -112,5 +113,8 @@ def makeService(options, reactor=None):
     The local cluster for parsed C{options}; no I/O happens here.
     """
     if reactor is None:
+        # The command-line entry: the process is the daemon's own.
         from twisted.internet import reactor
+
+        reactor.callWhenRunning(tune_collector)
     return LocalCluster(options, reactor)

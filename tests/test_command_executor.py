@@ -3,14 +3,17 @@ Tests for the built-in command executor (L{mesos_tw.executors.command}):
 it runs real commands; the test plays the slave over a real socket pair.
 """
 
+import io
 import os
 import socket
+import subprocess
 import sys
 import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.executors.command import CommandExecutor, main, warm_up
+from mesos_tw.executors.command import (
+    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, connect_patiently, main, warm_up)
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
@@ -228,6 +231,22 @@ class CommandExecutorTests(SynchronousTestCase):
         socket.getaddrinfo("localhost", 5051, type=socket.SOCK_STREAM)
         self.assertEqual(set(sys.modules) - before, set())
 
+    def test_module_leaves_health_checks_unloaded(self):
+        """
+        Importing the command executor (as the launcher does, once, before
+        it forks every executor) does not load the health checks' HTTP and
+        TLS clients: they would grow the launcher, and every fork and exit
+        of an executor costs in proportion to its size.  A task with a
+        health check loads them in its own executor
+        (L{CommandExecutorHealthCheckTests}).
+        """
+        code = ("import sys, mesos_tw.executors.command as c; c.warm_up(); "
+                "print(' '.join(sorted(m for m in ('ssl', 'http.client', 'mesos_tw.checks.checker') "
+                "if m in sys.modules)))")
+        loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                text=True).stdout.split()
+        self.assertEqual(loaded, [])
+
     def test_no_command(self):
         """
         A task without a command fails, saying so.
@@ -356,6 +375,71 @@ class CommandExecutorTests(SynchronousTestCase):
         Run outside a slave, main() says what is missing and exits 2.
         """
         self.assertEqual(main({}), 2)
+
+
+class FlakyConnect:
+    """
+    A connect function failing its first C{failures} attempts, counting
+    them, on a fake clock that the fake sleep advances.
+    """
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.attempts = []
+        self.now = 0.0
+
+    def __call__(self, slave, environ):
+        self.attempts.append(self.now)
+        if len(self.attempts) <= self.failures:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return "connection"
+
+    def clock(self):
+        """
+        The fake time.
+        """
+        return self.now
+
+    def sleep(self, seconds):
+        """
+        Let C{seconds} pass.
+        """
+        self.now += seconds
+
+
+class ConnectPatientlyTests(SynchronousTestCase):
+    """
+    L{connect_patiently}: a starting executor keeps trying to reach its
+    slave (an overloaded slave's accept queue may be full) for as long as
+    the slave would still take its registration.
+    """
+
+    def setUp(self):
+        self.stderr = io.StringIO()
+        self.patch(sys, "stderr", self.stderr)
+
+    def connect(self, flaky):
+        return connect_patiently(SLAVE, {}, connect=flaky, clock=flaky.clock, sleep=flaky.sleep)
+
+    def test_tries_again(self):
+        """
+        Failed attempts are made again every L{RECONNECT_INTERVAL}, each
+        said on standard error, until one connects.
+        """
+        flaky = FlakyConnect(failures=3)
+        self.assertEqual(self.connect(flaky), "connection")
+        self.assertEqual(flaky.attempts, [i * RECONNECT_INTERVAL for i in range(4)])
+        self.assertEqual(self.stderr.getvalue().count("trying again"), 3)
+
+    def test_gives_up_after_connect_timeout(self):
+        """
+        After L{CONNECT_TIMEOUT} the last attempt's error is raised (and
+        C{main} exits 1 saying so).
+        """
+        flaky = FlakyConnect(failures=10 ** 6)
+        self.assertRaises(ConnectionRefusedError, self.connect, flaky)
+        self.assertLessEqual(flaky.attempts[-1], CONNECT_TIMEOUT)
+        self.assertGreater(flaky.attempts[-1] + RECONNECT_INTERVAL, CONNECT_TIMEOUT)
 
 
 def health_check(**fields):

@@ -118,6 +118,44 @@ class EmulatedSlaveTests(SynchronousTestCase):
         slave = new_master.slaves[self.slave.slave_id]
         self.assertEqual(list(slave.tasks), [(self.framework_id, "t1")])
 
+    def test_reregistration_delay(self):
+        """
+        With a C{reregistration_delay}, told of a new leader it re-registers
+        there only after a random wait of up to that long (as a Mesos slave
+        waits up to C{--registration_backoff_factor}).
+        """
+        self.slave.reregistration_delay = 1.0
+        other = UPID("master", "127.0.0.2", 5050)
+        new_master = Master(self.clock, self.network.node(other))
+        new_master.start()
+        self.addCleanup(new_master.stop)
+        self.patch(self.slave._registration, "_jitter", lambda: 0.5)
+        self.slave.follow(other)
+        self.turn()
+        self.assertEqual(new_master.slaves, {})
+        self.clock.advance(0.5)
+        self.turn()
+        self.assertEqual(list(new_master.slaves), [self.slave.slave_id])
+
+    def test_lost_master_delay(self):
+        """
+        When the master's connection closes it registers again after a
+        random wait of up to C{lost_master_delay}; a new leader named
+        meanwhile is followed instead.
+        """
+        self.slave.lost_master_delay = 4.0
+        self.patch(self.slave._registration, "_jitter", lambda: 1.0)
+        reregistrations = self.master.counters.counts["slave_reregistrations"]
+        self.network.sever(MASTER, self.slave.node.upid)
+        self.turn()
+        self.clock.advance(3.9)
+        self.turn()
+        self.assertEqual(self.master.counters.counts["slave_reregistrations"], reregistrations)
+        self.clock.advance(0.1)
+        self.turn()
+        self.assertEqual(self.master.counters.counts["slave_reregistrations"],
+                         reregistrations + 1)
+
     def test_answers_pings(self):
         """
         It answers the master's pings, so it stays registered.

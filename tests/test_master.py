@@ -4,7 +4,9 @@ an in-memory network on a fake clock.  Test names follow Mesos's own master
 tests where one matches.
 """
 
+import uuid
 
+from mesos_tw.master.master import new_master_info
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
@@ -62,11 +64,28 @@ class RegistrationTests(MasterTestCase):
 
     def test_master_info(self):
         """
-        The master id follows Mesos's form: time, IP as a number, port, pid.
+        The master id is a UUID, as Mesos's; the info carries the master's
+        address (the IP as a number) and pid.
         """
-        stamp, ip, port, pid = self.master.id.split("-")
-        self.assertEqual((ip, port, pid), ("2130706433", "5050", "42"))
-        self.assertEqual(len(stamp), 12)
+        self.assertEqual(str(uuid.UUID(self.master.id)), self.master.id)
+        self.assertEqual((self.master.info.ip, self.master.info.port, self.master.info.pid),
+                         (2130706433, 5050, str(MASTER)))
+
+    def test_restarted_master_names_slaves_anew(self):
+        """
+        Another process of the master, at the same address, with the same
+        pid and in the same minute (a container's first process restarted),
+        has another id, so the slaves it names do not share ids with those
+        its predecessor named.  (Simulator seed 20113: a restarted master
+        named a registering slave as its predecessor had named another
+        that had just re-registered with it, and offered the slave's
+        resources twice.)
+        """
+        first = new_master_info(MASTER, None, 42, 0)
+        second = new_master_info(MASTER, None, 42, 0)
+        self.assertNotEqual(first.id, second.id)
+        _, slave_id = self.add_slave()
+        self.assertTrue(slave_id.startswith(f"{self.master.id}-S"), slave_id)
 
 
 class TaskTests(MasterTestCase):

@@ -526,7 +526,7 @@ class RegistryTermTests(ElectionTestCase):
         healthy_id = healthy.last(internal.SlaveRegisteredMessage).slave_id.value
         first.master.message_received(self.slave.upid, internal.UnregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=removed_id)))
-        self.assertEqual(server.children("/mesos/registry/removed"), [removed_id])
+        self.assertEqual(self.successResultOf(record().load()), {removed_id})
         self.network.crash(OTHER)
         second, second_contender, second_detector = self.start_process(
             UPID("master", "127.0.0.3", 5050), record())

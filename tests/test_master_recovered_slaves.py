@@ -195,6 +195,34 @@ class RecoveredSlaveTests(FailoverTestCase):
         self.assertEqual(self.slave.of(internal.ShutdownMessage), [])
         self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 0)
 
+    def test_repeated_reregistration_answered_again(self):
+        """
+        A re-registration repeated (the slave retried before our answer
+        reached it) is answered again with the same answer, and not handled
+        again: the task it omits, which the master knows, is asked about
+        once (the first answer's reconciliation), not once per repeat.  A
+        re-registration that differs is handled again.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.scheduler_fails_over()
+        self.slave_reregisters(slave_id)
+        self.slave_reregisters(slave_id, tasks=())
+        self.slave_reregisters(slave_id, tasks=())
+        answers = self.slave.of(internal.SlaveReregisteredMessage)
+        self.assertEqual(len(answers), 3)
+        self.assertEqual([len(answer.reconciliations) for answer in answers], [0, 1, 1])
+        self.assertEqual(answers[1], answers[2])
+        self.assertEqual(len([e for e in self.events if "unknown to slave" in
+                              e.get("log_format", "")]), 1)
+        self.assertEqual(len([e for e in self.events if "repeated its re-registration" in
+                              e.get("log_format", "")]), 1)
+        self.slave_reregisters(slave_id)
+        self.assertEqual(len(self.slave.of(internal.SlaveReregisteredMessage)[3].reconciliations),
+                         0)
+        self.assertEqual(self.master.task_state_name(self.framework.id.value, "t1"),
+                         "TASK_RUNNING")
+
     def test_unreachable_task_after_failover(self):
         """
         A listed slave that does not re-register: until the timeout a

@@ -12,13 +12,14 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.master.master import Master
+from mesos_tw.master.registry_shards import ShardedRegistrar
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.master import MASTER, slave_info, task_info
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
-from mesos_tw.testing.registry import ScriptedRemovedSlaves
+from mesos_tw.testing.registry import ScriptedRemovedSlaves, ScriptedShardStore
 
 
 class RegistryTestCase(SynchronousTestCase):
@@ -296,3 +297,78 @@ class RemovalTests(RegistryTestCase):
         self.assertEqual(self.told(), ([], 0, 0))
         self.assertEqual(self.logged("Cannot record the removal"), [])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class BatchedRegistryTests(SynchronousTestCase):
+    """
+    A master on the batching registrar (L{ShardedRegistrar}) over a store
+    the test settles: it recovers from one read, holds what arrives
+    meanwhile, and answers slaves only once their batch is durable.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.network = MemoryNetwork(self.clock)
+        self.store = ScriptedShardStore()
+        self.registry = ShardedRegistrar(self.store)
+        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42,
+                             registry=self.registry)
+        self.master.start()
+        self.addCleanup(self.master.stop)
+        self.slaves = [RecordingPeer(self.network, UPID(f"slave({n})", "127.0.0.1", 5051 + n))
+                       for n in range(5)]
+
+    def turn(self):
+        """
+        Deliver everything in flight.
+        """
+        for _ in range(5):
+            self.clock.advance(0)
+
+    def test_reregistration_while_recovering_is_held(self):
+        """
+        A slave re-registering while the new leader reads the registry (one
+        read) is neither answered nor dropped: once the read fires its
+        admission is written, and once that is durable it is answered.
+        """
+        slave = self.slaves[0]
+        slave.send(MASTER, internal.ReregisterSlaveMessage(
+            slave_id=mesos_pb2.SlaveID(value="S-old"), slave=slave_info()))
+        self.turn()
+        self.assertEqual(len(self.store.reads), 1)
+        self.assertEqual((slave.received, self.store.writes), ([], []))
+        self.store.finish_read()
+        self.turn()
+        self.assertEqual(len(self.store.writes), 1)
+        self.assertEqual(slave.received, [])
+        self.store.finish_writes()
+        self.turn()
+        self.assertEqual(
+            [m.slave_id.value for m in slave.of(internal.SlaveReregisteredMessage)], ["S-old"])
+        self.assertEqual(list(self.master.slaves), ["S-old"])
+
+    def test_registrations_batched(self):
+        """
+        Registrations arriving while an admission is written are written
+        together in the next batch; no slave is answered before its own
+        admission is durable.
+        """
+        self.store.finish_read()
+        first, *others = self.slaves
+        first.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        for slave in others:
+            slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        self.assertEqual((self.registry.batches, len(self.store.writes)), (1, 1))
+        self.store.finish_writes()
+        self.turn()
+        self.assertEqual(len(first.of(internal.SlaveRegisteredMessage)), 1)
+        self.assertEqual(self.registry.batches, 2)
+        self.assertTrue(all(slave.received == [] for slave in others))
+        self.store.finish_writes()
+        self.turn()
+        self.assertTrue(all(len(slave.of(internal.SlaveRegisteredMessage)) == 1
+                            for slave in others))
+        self.assertEqual((self.registry.batches, self.store.writes), (2, []))
+        self.assertEqual(len(self.master.slaves), 5)

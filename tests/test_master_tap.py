@@ -134,7 +134,7 @@ class OptionsTests(SynchronousTestCase):
             self.parse(["--port=0", "--zk=zk://127.0.0.1:2181/mesos"]), MemoryReactorClock())
         replicated.startService()
         self.assertIsInstance(replicated.registry, ZooKeeperRemovedSlaves)
-        self.assertEqual(replicated.registry.path, "/mesos/registry/removed")
+        self.assertEqual(replicated.registry.path, "/mesos/registry/shards")
 
 
 class MasterServiceTests(TestCase):

@@ -35,7 +35,7 @@ class GeneratedCodeTests(SynchronousTestCase):
         except ImportError:
             raise SkipTest("grpcio-tools is not installed (pip install -e '.[test]')")
         protos = sorted(glob.glob(os.path.join(ROOT, "mesos_tw", "protocols", "*.proto")))
-        self.assertEqual(len(protos), 8)
+        self.assertEqual(len(protos), 9)
         with tempfile.TemporaryDirectory() as out:
             subprocess.run(
                 [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT}", f"--python_out={out}",

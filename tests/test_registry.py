@@ -5,8 +5,10 @@ ZooKeeper, and the ZooKeeper record on a real server (where it must outlive
 the session that wrote it).
 """
 
+import collections
+
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks, succeed
+from twisted.internet.defer import gatherResults, inlineCallbacks, succeed
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
@@ -15,8 +17,13 @@ from mesos_tw.master.registry import (
     IRemovedSlaves,
     MemoryRemovedSlaves,
     ZooKeeperRemovedSlaves,
+    admitted_path,
     removed_path,
+    shards_path,
+    unreachable_path,
 )
+from mesos_tw.master.registry_shards import SHARDS, Shard, shard_of
+from mesos_tw.master.registry_zookeeper import znode_name
 from mesos_tw.testing.registry import ScriptedRemovedSlaves
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer, next_event
 from mesos_tw.testing.zookeeper_server import start_ensemble
@@ -149,6 +156,62 @@ def make_iremovedslaves_tests(fixture):
     return IRemovedSlavesTests
 
 
+def slave(slave_id, hostname):
+    """
+    A C{SlaveInfo} of slave C{slave_id} on C{hostname}.
+    """
+    info = mesos_pb2.SlaveInfo(hostname=hostname)
+    info.id.value = slave_id
+    return info
+
+
+@inlineCallbacks
+def write_older_layout(test, client):
+    """
+    Write, as an earlier version did (a znode per slave), two removed, two
+    admitted (one also removed) and one unreachable slave, under C{/mesos}.
+    """
+    for slave_id in ("S-removed", "a/b."):
+        yield client.create(f"{removed_path('/mesos')}/{znode_name(slave_id)}", makepath=True)
+    for slave_id in ("S-admitted", "S-removed"):
+        yield client.create(f"{admitted_path('/mesos')}/{znode_name(slave_id)}",
+                            slave(slave_id, "old").SerializeToString(), makepath=True)
+    yield client.create(f"{unreachable_path('/mesos')}/{znode_name('S-away')}", b"7.5",
+                        makepath=True)
+
+
+@inlineCallbacks
+def check_older_layout_read(test, record):
+    """
+    C{record} reads what L{write_older_layout} wrote.
+    """
+    removed, admitted, unreachable = yield gatherResults(
+        [record.load(), record.load_admitted(), record.unreachable()])
+    test.assertEqual(removed, {"S-removed", "a/b."})
+    test.assertEqual({k: v.hostname for k, v in admitted.items()}, {"S-admitted": "old"})
+    test.assertEqual(unreachable, {"S-away": 7.5})
+
+
+class CountingClient:
+    """
+    An L{IZooKeeper} wrapper counting the requests made through it.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.requests = collections.Counter()
+
+    def __getattr__(self, name):
+        attribute = getattr(self.client, name)
+        if name in ("get", "get_versioned", "get_children", "create", "set", "delete"):
+            def counted(*args, **kwargs):
+                self.requests[name] += 1
+                return attribute(*args, **kwargs)
+
+            return counted
+        return attribute
+
+
 def memory_fixture(test):
     """
     Records sharing one L{MemoryRemovedSlaves}.
@@ -217,8 +280,9 @@ class MemoryZooKeeperRemovedSlavesTests(make_iremovedslaves_tests(memory_zookeep
 
     def test_layout(self):
         """
-        Each id is a persistent znode under C{<path>/registry/removed}, its
-        name percent-encoded where a znode name needs it.
+        The record is shard znodes under C{<path>/registry/shards}, named by
+        number, each a zlib-compressed C{RegistryShard} of the slaves whose
+        ids hash to it; persistent.
         """
         server = MemoryZooKeeperServer()
         client = server.client()
@@ -226,9 +290,53 @@ class MemoryZooKeeperRemovedSlavesTests(make_iremovedslaves_tests(memory_zookeep
         record = ZooKeeperRemovedSlaves(client, "/mesos/")
         self.successResultOf(record.add("S1"))
         self.successResultOf(record.add("a/b."))
-        self.assertEqual(removed_path("/mesos/"), "/mesos/registry/removed")
-        self.assertEqual(server.children("/mesos/registry/removed"), ["S1", "a%2Fb%2E"])
+        self.successResultOf(record.admit(slave("S2", "b")))
+        self.assertEqual(shards_path("/mesos/"), "/mesos/registry/shards")
+        self.assertEqual(server.children("/mesos/registry"), ["shards"])
+        self.assertEqual(sorted(server.children("/mesos/registry/shards"), key=int),
+                         sorted({str(shard_of(i)) for i in ("S1", "a/b.", "S2")}, key=int))
+        shard = Shard.decode(server.data[f"/mesos/registry/shards/{shard_of('S2')}"])
+        self.assertEqual(shard.admitted["S2"].hostname, "b")
+        self.assertIn("a/b.", Shard.decode(
+            server.data[f"/mesos/registry/shards/{shard_of('a/b.')}"]).removed)
         self.assertEqual(server.owners, {})
+
+    def test_one_read(self):
+        """
+        A new leader reads the record with a bounded number of requests
+        (the shards, and the older layout's three parents), however many
+        slaves it holds.
+        """
+        server = MemoryZooKeeperServer()
+        writer = ZooKeeperRemovedSlaves(server.client(), "/mesos")
+        writer.client.start()
+        for number in range(500):
+            self.successResultOf(writer.admit(slave(f"S{number}", "h")))
+        counting = CountingClient(server.client())
+        counting.start()
+        record = ZooKeeperRemovedSlaves(counting, "/mesos")
+        # Answers arrive later than the three reads are asked, as from a
+        # server: the session is away until they all are.
+        counting.client.suspend()
+        reads = [record.load(), record.load_admitted(), record.unreachable()]
+        counting.client.reconnect()
+        self.assertEqual(len(self.successResultOf(reads[1])), 500)
+        self.assertEqual(counting.requests["get_children"], 4)
+        self.assertEqual(counting.requests["get_versioned"], SHARDS)
+        self.assertEqual(counting.requests["get"], 0)
+
+    def test_older_layout_moved(self):
+        """
+        A record written by an earlier version (a znode per slave) is read,
+        moved into the shards, and deleted.
+        """
+        server = MemoryZooKeeperServer()
+        client = server.client()
+        client.start()
+        write_older_layout(self, client)
+        record = ZooKeeperRemovedSlaves(client, "/mesos")
+        check_older_layout_read(self, record)
+        self.assertEqual(server.children("/mesos/registry"), ["shards"])
 
     def test_survives_the_session(self):
         """
@@ -271,6 +379,19 @@ class RealZooKeeperRemovedSlavesTests(make_iremovedslaves_tests(real_zookeeper_f
     """
     The suite against the ZooKeeper record on a real server.
     """
+
+    @inlineCallbacks
+    def test_older_layout_moved(self):
+        """
+        A record written by an earlier version (a znode per slave) is read,
+        moved into the shards, and deleted, on a real server.
+        """
+        record = self.new_record()
+        yield write_older_layout(self, record.client)
+        yield check_older_layout_read(self, record)
+        self.assertEqual(sorted((yield record.client.get_children("/mesos/registry"))),
+                         ["shards"])
+        self.assertEqual((yield self.new_record().load()), {"S-removed", "a/b."})
 
     @inlineCallbacks
     def test_persists_across_instances(self):

@@ -11,12 +11,13 @@ import json
 import treq
 from treq.testing import StubTreq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred, fail, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from mesos_tw.detector import StandaloneDetector
+from mesos_tw.isolation.interface import UnknownContainer
 from mesos_tw.isolation.monitor import ResourceMonitor
 from mesos_tw.master.election import SoleMaster
 from mesos_tw.master.http import MasterHTTP
@@ -76,6 +77,49 @@ class MonitorSampledTests(SynchronousTestCase):
         answers.pop("e2").callback(statistics(1.0, 2))
         self.assertEqual(sorted((s.executor_id, s.statistics.mem_rss_bytes) for s in rounds[1]),
                          [("e1", 1 << 20), ("e2", 2 << 20)])
+
+
+class MonitorUnavailableTests(SynchronousTestCase):
+    """
+    An executor without usage is left out of the round; only unexpected
+    errors are logged.
+    """
+
+    def sample_with(self, error):
+        """
+        One round where the isolator fails C{error} for the only executor;
+        return the samples and the monitor's log events.
+        """
+        clock = Clock()
+        isolator = FakeIsolator(clock)
+        isolator.usage = lambda framework_id, executor_id: fail(error)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        rounds = []
+        monitor = ResourceMonitor(clock, isolator, lambda: [("f1", "e1", mesos_pb2.ExecutorInfo())],
+                                  1.0, sampled=rounds.append)
+        self.addCleanup(monitor.stop)
+        monitor.start()
+        return rounds[-1], [e for e in events
+                            if e.get("log_namespace", "").startswith("mesos_tw.isolation.monitor")]
+
+    def test_not_running_left_out_silently(self):
+        """
+        An executor whose container is not running (not yet launched, or
+        just ended: C{UnknownContainer}) is left out without a log event.
+        """
+        samples, logged = self.sample_with(UnknownContainer("executor e1 is not running"))
+        self.assertEqual((samples, logged), ([], []))
+
+    def test_other_errors_logged(self):
+        """
+        Any other error leaves the executor out and is logged, naming it.
+        """
+        samples, logged = self.sample_with(OSError("cannot read /proc"))
+        self.assertEqual(samples, [])
+        self.assertEqual([(e["executor_id"], e["error"]) for e in logged],
+                         [("e1", "cannot read /proc")])
 
 
 class SlaveUsageReportTests(SlaveTestCase):

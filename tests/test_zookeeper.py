@@ -8,7 +8,7 @@ answering, request timeouts).
 import fcntl
 import os
 
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -99,6 +99,23 @@ class ZooKeeperTestsMixin:
         self.assertTrue((yield client.exists("/a/b")))
         yield client.delete("/a/b")
         self.assertFalse((yield client.exists("/a/b")))
+
+    @inlineCallbacks
+    def test_versions(self):
+        """
+        A znode's data version is 0 when created and one more at each set;
+        a set at another version than the znode's fails with
+        C{BadVersionError} and changes nothing; -1 sets at any version.
+        """
+        client = yield self.new_client()
+        yield client.create("/v", b"0")
+        self.assertEqual((yield client.get_versioned("/v")), (b"0", 0))
+        yield client.set("/v", b"1", 0)
+        yield self.assertFailure(client.set("/v", b"stale", 0), BadVersionError)
+        self.assertEqual((yield client.get_versioned("/v")), (b"1", 1))
+        yield client.set("/v", b"2")
+        self.assertEqual((yield client.get_versioned("/v")), (b"2", 2))
+        yield self.assertFailure(client.get_versioned("/missing"), NoNodeError)
 
     @inlineCallbacks
     def test_sequence(self):

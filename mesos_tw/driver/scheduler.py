@@ -5,6 +5,7 @@ calls into messages.  See ``docs/flows.md``.
 """
 
 import getpass
+import random
 import socket
 from collections import OrderedDict
 
@@ -51,6 +52,8 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         fourth, is understood.
     @param node_factory: makes the message node for our UPID (tests pass an
         in-memory network's).
+    @param jitter: the random source of the registration back-off (see
+        L{RetryWithBackoff}; a simulation passes a seeded one).
     @param credential: a C{mesos_pb2.Credential} to authenticate with
         before registering (as Mesos 1.x's bindings take it), or L{None};
         C{framework.principal} must then be its principal or unset.  A
@@ -60,7 +63,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
     log = Logger()
 
     def __init__(self, scheduler, framework, master, implicitAcknowledgements=True,
-                 credential=None, *, reactor=None, node_factory=None):
+                 credential=None, *, reactor=None, node_factory=None, jitter=random.random):
         DriverBase.__init__(self, reactor, node_factory)
         self.scheduler = scheduler
         self.implicit_acknowledgements = bool(implicitAcknowledgements)
@@ -80,7 +83,7 @@ class MesosSchedulerDriver(DriverBase, SchedulerDriver):
         self._failover = self.framework.HasField("id")
         self._slave_pids = {}
         self._acknowledged = OrderedDict()
-        self._registration = RetryWithBackoff(self._reactor, self._register)
+        self._registration = RetryWithBackoff(self._reactor, self._register, jitter=jitter)
         self._authentication = ClientAuthentication(
             self._reactor, None, credential, self._registration.start, self._refused)
         self.dispatcher = Dispatcher({

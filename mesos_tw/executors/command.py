@@ -16,6 +16,10 @@ it speaks the wire protocol with a small blocking client and the standard
 library, without importing Twisted (about a fifth of the start-up cost).
 Custom executors use L{mesos_tw.native.MesosExecutorDriver} instead.
 
+Starting, it keeps trying to connect to its slave for up to
+L{CONNECT_TIMEOUT} (on an overloaded machine a first attempt can be
+refused or time out while the slave would still take its registration).
+
 With C{MESOS_CHECKPOINT=1} it outlives a restarting slave, as the driver
 does: when the slave's connection closes, the command keeps running and
 its updates are kept; every L{RECONNECT_INTERVAL} it tries to connect again
@@ -38,7 +42,6 @@ import time
 import traceback
 import uuid
 
-from mesos_tw.checks.checker import HealthChecker
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.checks.validation import kill_grace_period
 from mesos_tw.isolation.usage import container_processes
@@ -49,8 +52,8 @@ from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.executor_side import executor_update
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["CommandExecutor", "ShellCommand", "become_subreaper", "kill_leftovers", "main",
-           "warm_up"]
+__all__ = ["CommandExecutor", "ShellCommand", "become_subreaper", "connect_patiently",
+           "kill_leftovers", "main", "warm_up"]
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -60,6 +63,11 @@ RECONNECT_INTERVAL = 0.25
 
 #: How long to wait for a restarting slave without MESOS_RECOVERY_TIMEOUT.
 RECOVERY_TIMEOUT = 15 * 60.0
+
+#: How long a starting executor keeps trying to reach its slave: Mesos's
+#: default --executor_registration_timeout, after which the slave gives up
+#: on an executor that has not registered (and destroys its container).
+CONNECT_TIMEOUT = 60.0
 
 TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
 
@@ -99,7 +107,7 @@ class CommandExecutor:
         self.unacknowledged = {}
         self.task = None
         self.finished_at = None
-        self.connect = connect or _connect
+        self.connect = connect or functools.partial(_connect, environ=self.environ)
         self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
         self.recovery_timeout = _duration(self.environ.get("MESOS_RECOVERY_TIMEOUT"),
                                           RECOVERY_TIMEOUT)
@@ -280,6 +288,12 @@ class CommandExecutor:
         self.loop.watch(self._pidfd, selectors.EVENT_READ, self._command_ended)
         self._update(self.task_id, mesos_pb2.TASK_RUNNING, "")
         if task.HasField("health_check"):
+            # Imported here, not with the module: the checks' HTTP and TLS
+            # clients would add a quarter to the launcher's memory, which
+            # every forked executor pays for at its fork and its exit, for
+            # the few tasks that have a health check.
+            from mesos_tw.checks.checker import HealthChecker
+
             self.health_checker = HealthChecker(
                 self.loop, task.health_check, self._health_changed, environ=environment,
                 cwd=os.getcwd(), warn=lambda text: sys.stderr.write(f"command executor: {text}\n"))
@@ -527,17 +541,43 @@ def main(environ=os.environ):
         sys.stderr.write(f"command executor: cannot find the slave in the environment: {error}\n")
         return 2
     try:
-        connection = _connect(slave)
+        connection = connect_patiently(slave, environ)
     except OSError as error:
         sys.stderr.write(f"command executor: cannot connect to the slave {slave}: {error}\n")
         return 1
     return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
 
 
-def _connect(slave):
+def connect_patiently(slave, environ, connect=None, clock=time.monotonic, sleep=time.sleep):
+    """
+    Connect to the slave, trying again every L{RECONNECT_INTERVAL} for up
+    to L{CONNECT_TIMEOUT}: on an overloaded machine a storm of starting
+    executors can find the slave's accept queue full, or its connect time
+    out, and a refused or slow first try must not fail the task while the
+    slave would still accept the executor's registration.
+
+    @param connect: C{connect(slave, environ)} returns a connected socket
+        or raises C{OSError} (by default, a TCP connection, TLS if the
+        environment asks for it).
+    @raise OSError: the last attempt's error, once the time is up.
+    """
+    connect = connect or _connect
+    deadline = clock() + CONNECT_TIMEOUT
+    while True:
+        try:
+            return connect(slave, environ)
+        except OSError as error:
+            if clock() + RECONNECT_INTERVAL > deadline:
+                raise
+            sys.stderr.write(f"command executor: cannot connect to the slave {slave} yet "
+                             f"({error}); trying again\n")
+            sleep(RECONNECT_INTERVAL)
+
+
+def _connect(slave, environ=os.environ):
     connection = socket.create_connection((slave.host, slave.port), timeout=10)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    context = _tls_context(os.environ)
+    context = _tls_context(environ)
     if context is not None:
         connection = context.wrap_socket(connection, server_hostname=slave.host)
     connection.settimeout(None)

@@ -19,8 +19,12 @@ a line:
 The child enters its container before it runs: it leads a new session, is
 in its cgroup (a gated child waits until the slave has moved it there),
 runs as the container's user, in its sandbox, with the sandbox's C{stdout}
-and C{stderr} as its output, in its own environment (with the run's mark,
-C{MESOS_CONTAINER_ID}); then it runs L{mesos_tw.executors.command.main}.
+and C{stderr} as its output; then it runs L{mesos_tw.executors.command.main}
+with its environment (the run's, with the run's mark, C{MESOS_CONTAINER_ID}),
+which the executor reads its variables from and gives its command.  The
+child's own C library environment stays the launcher's: setting it would
+change nothing visible (C{/proc/<pid>/environ} shows the environment a
+process was exec'd with) and costs copy-on-write faults.
 The executor's pid is the child's: the isolator sees, kills and accounts
 it as it would a process it spawned itself.
 
@@ -97,8 +101,6 @@ def _enter_container(request, gate):
             os.setuid(request["uid"])
         environment = dict(request["environment"])
         environment[CONTAINER_VARIABLE] = request["run_id"]
-        os.environ.clear()
-        os.environ.update(environment)
         code = command.main(environment)
     except BaseException as error:  # the child must never return into the launcher
         try:

@@ -5,6 +5,8 @@ L{mesos_tw.master.master.Master}, whose state it uses.  A removal is
 reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
+import hashlib
+
 from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -47,6 +49,8 @@ class SlaveManagement:
 
     def _reregister_slave(self, sender, message):
         slave_id = message.slave_id.value
+        if self._repeated_reregistration(sender, slave_id, message):
+            return
         removal = self._removing.get(slave_id)
         if removal is not None:
             self.log.info("Slave {slave_id} at {pid} re-registers while its removal is being "
@@ -105,13 +109,39 @@ class SlaveManagement:
     def _reregistered(self, sender, message, reconciliations=()):
         """
         Answer a re-registration, asking about C{reconciliations} (see
-        L{_reconcile_slave}).
+        L{_reconcile_slave}); the answer is kept for a repeat of it.
         """
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, internal.SlaveReregisteredMessage(
+        answer = internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=reconciliations))
+            reconciliations=reconciliations)
+        self._reregistration_answers[message.slave_id.value] = (
+            sender, _digest(message), answer)
+        self.node.send(sender, answer)
         self.allocate_soon()
+
+    def _repeated_reregistration(self, sender, slave_id, message):
+        """
+        Answer again, and only answer, a re-registration that repeats the
+        last one handled for this slave (same connected pid, same bytes):
+        the slave retried before our answer reached it.  What it reports
+        was reconciled when first handled, and is older than anything we
+        did since, so handling it again would only cost (after a failover,
+        thousands of slaves retry while the new leader works through the
+        first attempts) or undo what came after.  Mesos handles it again.
+        """
+        last = self._reregistration_answers.get(slave_id)
+        if last is None or last[0] != sender:
+            return False
+        slave = self.slaves.get(slave_id)
+        if slave is None or slave.pid != sender or not slave.connected \
+                or last[1] != _digest(message):
+            return False
+        self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering it "
+                       "again", slave_id=slave_id, pid=str(sender))
+        self.counters.count("slave_reregistrations")
+        self.node.send(sender, last[2])
+        return True
 
     def _connection(self):
         """
@@ -406,6 +436,7 @@ class SlaveManagement:
         slave.observer.stop()
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
+        self._reregistration_answers.pop(slave.id, None)
         for offer in list(slave.offers.values()):
             self._remove_offer(offer, rescind=True)
         updates = []
@@ -452,3 +483,11 @@ def _reported_work_error(message):
             except ResourcesError as error:
                 return f"{kind} with invalid resources: {error}"
     return None
+
+
+def _digest(message):
+    """
+    A digest of a re-registration's bytes, to know a repeat of it.
+    """
+    return hashlib.blake2b(message.SerializeToString(deterministic=True),
+                           digest_size=16).digest()

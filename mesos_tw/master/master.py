@@ -9,7 +9,7 @@ The message flows it follows are described in ``docs/flows.md``.
 
 import os
 import socket
-import time
+import uuid
 from collections import deque
 
 from twisted.internet.task import LoopingCall
@@ -62,15 +62,21 @@ def _ip_number(host):
         return 0
 
 
-def new_master_info(upid, hostname, os_pid, now):
+def new_master_info(upid, hostname, os_pid, now, new_uuid=uuid.uuid4):
     """
-    The C{MasterInfo} of a master at C{upid}: its id (Mesos's form,
-    C{<UTC minute>-<ip number>-<port>-<OS pid>}), address and hostname.
+    The C{MasterInfo} of a master process at C{upid}: its id, address and
+    hostname.  The id is a random UUID (C{new_uuid()}), as Mesos's is: the
+    ids of the frameworks, slaves and offers the process names start with
+    it, so two processes must never share one.  (It was Mesos's older form,
+    C{<UTC minute>-<ip number>-<port>-<OS pid>}: a master restarted within
+    the minute with the same pid, as a container's first process has, or
+    as simulated masters had, named new slaves with ids its predecessor had
+    given others; simulator seed 20113.)  C{os_pid} and C{now} are kept
+    for callers; the id no longer depends on them.
     """
     ip = _ip_number(upid.host)
-    stamp = time.strftime("%Y%m%d%H%M", time.gmtime(now))
     return mesos_pb2.MasterInfo(
-        id=f"{stamp}-{ip}-{upid.port}-{os_pid}", ip=ip, port=upid.port, pid=str(upid),
+        id=str(new_uuid()), ip=ip, port=upid.port, pid=str(upid),
         hostname=hostname or upid.host,
     )
 
@@ -205,6 +211,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.recovered_slaves = {}
         self._recovered_slaves_call = None
         self._admitting = set()
+        # slave id -> (pid, digest, answer) of its last re-registration.
+        self._reregistration_answers = {}
         self.unreachable_slaves = {}
         self.recovered = False
         self.events = MasterEvents()

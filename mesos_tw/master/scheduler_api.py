@@ -64,17 +64,19 @@ class HttpFramework(Subscription):
     @param node: a message node of our own (our UPID is its UPID).
     @param master: the master's UPID.
     @param media: the stream's encoding (C{JSON} or C{PROTOBUF}).
+    @param stream_id: the stream's C{Mesos-Stream-Id} (a new UUID if
+        L{None}).
     """
 
     event_class = Event
 
     def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval,
-                 max_backlog=MAX_STREAM_BACKLOG, media=JSON):
+                 max_backlog=MAX_STREAM_BACKLOG, media=JSON, stream_id=None):
         Subscription.__init__(self, reactor, request, node, master, heartbeat_interval,
                               max_backlog, media)
         self.master = master
         self.framework_info = framework_info
-        self.stream_id = str(uuid.uuid4())
+        self.stream_id = stream_id or str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
         self._slave_pids = {}
         self.dispatcher = Dispatcher({
@@ -228,11 +230,14 @@ class SchedulerAPI:
     @param node_factory: makes a message node for a subscription's UPID.
     @param max_backlog: the bytes of events that may wait for a subscriber
         that stopped reading before it is dropped.
+    @param new_uuid: makes the UUID that names a subscription (its stream
+        id and its node's process id); a simulation passes a seeded one.
     """
 
     def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL,
-                 max_backlog=MAX_STREAM_BACKLOG):
+                 max_backlog=MAX_STREAM_BACKLOG, new_uuid=uuid.uuid4):
         self.reactor = reactor
+        self.new_uuid = new_uuid
         self.leadership = leadership
         self.node_factory = node_factory
         self.heartbeat_interval = heartbeat_interval
@@ -277,12 +282,14 @@ class SchedulerAPI:
             old.close("the framework subscribed again")
         _check_principal(request, info)
         pid = self.leadership.pid
-        node = self.node_factory(UPID(f"scheduler-http-{uuid.uuid4()}", pid.host, 0))
+        stream_id = str(self.new_uuid())
+        node = self.node_factory(UPID(f"scheduler-http-{stream_id}", pid.host, 0))
         # The subscription speaks for the framework inside the master: it
         # needs no CRAM-MD5 exchange (HTTP authentication vouches for it).
         self.leadership.master.trust(node.upid, info.principal)
         subscription = HttpFramework(self.reactor, request, node, pid, info,
-                                     self.heartbeat_interval, self.max_backlog, media=media)
+                                     self.heartbeat_interval, self.max_backlog, media=media,
+                                     stream_id=stream_id)
         self.subscriptions[subscription.stream_id] = subscription
         subscription.closed.addCallback(self._forget, subscription)
         return subscription.serve(

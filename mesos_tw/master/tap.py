@@ -15,6 +15,7 @@ from mesos_tw.authentication.flags import (
     MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
     check_master_authentication, check_master_http_authentication)
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
+from mesos_tw.collector import tune_collector
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
 from mesos_tw.logdir import LogDirectory, check_log_dir
@@ -345,5 +346,8 @@ def makeService(options, reactor=None):
     The master service for parsed C{options}; no I/O happens here.
     """
     if reactor is None:
+        # The command-line entry: the process is the daemon's own.
         from twisted.internet import reactor
+
+        reactor.callWhenRunning(tune_collector)
     return MasterService(options, reactor)

@@ -155,6 +155,10 @@ class SimulatedScheduler(Scheduler):
         self.errors = []
         #: How many scheduler processes have run this framework.
         self.incarnation = 0
+        #: How many v1 SUBSCRIBE calls it made without a framework id (each
+        #: may leave a framework the master keeps: its SUBSCRIBED event
+        #: may be lost with the stream).
+        self.anonymous_subscriptions = 0
         #: task id -> the incarnation that heard its terminal update.
         self.ended_in = {}
         #: Tasks heard of after their terminal update.

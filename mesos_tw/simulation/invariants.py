@@ -5,6 +5,7 @@ L{CONTINUOUS} are checked every simulated second; L{FINAL} once the faults
 have stopped and the world has settled.
 """
 
+from mesos_tw.constants import MIN_CPUS, MIN_MEM
 from mesos_tw.resources import Resources
 from mesos_tw.simulation.actors import TERMINAL
 from mesos_tw.slave.slave import TERMINATING_SLAVE
@@ -156,6 +157,15 @@ def check_allocation(world, master, allocate, changed_only):
     that kept asking for the slave held a smaller dominant share.
     """
     allocator = master.allocator
+    # What allocating reads and changes, as it was before: the rest (the
+    # master's records, the filters) allocating does not change, so it is
+    # read afterwards, and only when offers were made (most cycles make
+    # none: this check took a sixth of a run's time when done every cycle).
+    free = dict(allocator._free)
+    now = allocator._clock.seconds()
+    offers = allocate(changed_only)
+    if not offers:
+        return offers
     totals = Resources.sum(slave.total for slave in master.slaves.values()).scalars()
     held = {framework_id: (framework.used() + framework.offered()).scalars()
             for framework_id, framework in master.frameworks.items() if framework.active}
@@ -164,12 +174,10 @@ def check_allocation(world, master, allocate, changed_only):
         return max((amount / totals[name] for name, amount in held[framework_id].items()
                     if totals.get(name)), default=0.0)
 
-    free = dict(allocator._free)
-    now = allocator._clock.seconds()
+    offered = {slave_id for _, slave_id, _ in offers}
     takers = {slave_id: [framework_id for framework_id in held
                          if _asks(allocator, framework_id, slave_id, resources, now)]
-              for slave_id, resources in free.items()}
-    offers = allocate(changed_only)
+              for slave_id, resources in free.items() if slave_id in offered}
     for framework_id, slave_id, resources in offers:
         if framework_id not in held:
             continue
@@ -198,12 +206,23 @@ def _asks(allocator, framework_id, slave_id, free, now):
     return not refused.contains(free)
 
 
+def _most_offers(total):
+    """
+    How many offers fit in C{total} resources, each holding at least the
+    allocator's minimum (L{MIN_CPUS} and L{MIN_MEM}).
+    """
+    scalars = total.scalars()
+    return int(min(scalars.get("cpus", 0.0) / MIN_CPUS, scalars.get("mem", 0.0) / MIN_MEM))
+
+
 def records_bounded(world):
     """
     What the leader, the slaves and the drivers keep is bounded by what is
     alive: the leader knows at most one framework per scheduler process
-    started and every slave, has at most one offer per framework and
-    slave, and keeps task records only
+    started (or v1 subscription made without a framework id) and every
+    slave, has no more offers on a slave than pieces of the allocator's
+    minimum size fit in it (a framework holding an offer gets another for
+    resources freed meanwhile, as on Mesos), and keeps task records only
     for tasks their frameworks launched; a slave keeps executors only of
     frameworks that exist and status update streams only for its tasks;
     completed records are capped.
@@ -214,14 +233,21 @@ def records_bounded(world):
     for process in _leaders(world):
         master = process.election.master
         # A scheduler process that died before it heard its framework id
-        # leaves a framework the master keeps for its failover timeout.
-        started = sum(scheduler.incarnation for scheduler in world.schedulers)
+        # leaves a framework the master keeps for its failover timeout; so
+        # may each v1 subscription made without one.
+        started = sum(scheduler.incarnation + scheduler.anonymous_subscriptions
+                      for scheduler in world.schedulers)
         if len(master.frameworks) > started:
             violations.append(f"the leader keeps {len(master.frameworks)} frameworks for "
                               f"{started} scheduler processes")
         if len(master.slaves) > machines:
             violations.append(f"the leader keeps {len(master.slaves)} slaves")
-        if len(master.offers) > len(master.frameworks) * machines:
+        for slave in master.slaves.values():
+            if len(slave.offers) > _most_offers(slave.total):
+                violations.append(f"the leader keeps {len(slave.offers)} offers on slave "
+                                  f"{slave.id}, more than {_most_offers(slave.total)} of the "
+                                  f"smallest size fit in {slave.total}")
+        if len(master.offers) > sum(_most_offers(s.total) for s in master.slaves.values()):
             violations.append(f"the leader keeps {len(master.offers)} offers")
         for framework in master.frameworks.values():
             unknown = set(framework.tasks) - launched

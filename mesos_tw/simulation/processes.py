@@ -9,6 +9,8 @@ Each process runs on a L{ProcessClock}: when it dies, every timer it set
 dies with it, and its clock can jump on its own.
 """
 
+import uuid
+
 from mesos_tw.detector.zookeeper import ZooKeeperContender, ZooKeeperDetector
 from mesos_tw.driver.executor import MesosExecutorDriver
 from mesos_tw.driver.scheduler import MesosSchedulerDriver
@@ -20,6 +22,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.simulation.actors import SimulatedExecutor, SimulatedIsolator
 from mesos_tw.simulation.clock import ProcessClock
+from mesos_tw.simulation.v1 import cut_streams, scheduler_api
 from mesos_tw.slave.slave import Slave
 
 __all__ = ["ExecutorProcess", "FrameworkProcess", "MasterProcess", "SlaveMachine"]
@@ -39,8 +42,9 @@ BOOT_ID = "simulated-boot"
 
 class MasterProcess:
     """
-    One master process: its ZooKeeper session, election and node; it can
-    crash and be started again (a new process, the same address).
+    One master process: its ZooKeeper session, election and node, and its
+    v1 scheduler API (C{api}); it can crash and be started again (a new
+    process, the same address).
     """
 
     def __init__(self, world, number):
@@ -50,6 +54,7 @@ class MasterProcess:
         self.election = None
         self.client = None
         self.clock = None
+        self.api = None
         self.start()
 
     @property
@@ -83,8 +88,12 @@ class MasterProcess:
         self.election = MasterElection(
             clock, world.network.node(self.upid), ZooKeeperContender(self.client, ZK_PATH),
             ZooKeeperDetector(self.client, ZK_PATH), make_master)
-        self.election.start(new_master_info(self.upid, None, 100 + self.number,
-                                            clock.seconds()))
+        self.api = scheduler_api(world, clock, self.election)
+        # Every process of a master has the same pid and address: only its
+        # id (a UUID from the seed) tells them apart, as on a real cluster.
+        self.election.start(new_master_info(
+            self.upid, None, 100 + self.number, clock.seconds(),
+            new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid())))
 
     def crash(self):
         """
@@ -97,6 +106,7 @@ class MasterProcess:
         election.contender.withdraw = lambda: None
         election.stop()
         self.clock.kill()
+        cut_streams(self.api)
         self.world.network.crash(self.upid)
         self.client.stop()
 
@@ -120,7 +130,9 @@ class ExecutorProcess:
         self.clock = ProcessClock(world.clock)
         self.driver = MesosExecutorDriver(
             SimulatedExecutor(self.clock, machine.task_started), reactor=self.clock,
-            environ=dict(environment), node_factory=world.network.node,
+            environ=dict(environment),
+            node_factory=world.process_node("executor", machine.upid.host,
+                                            f"{machine.name}-{pid}"),
             new_uuid=world.network.new_uuid)
         self.driver.stopped.addCallback(lambda _: self.exited(0))
         world.inject_failures(self.driver.dispatcher, f"executor {key[1]} on {machine.name}")
@@ -200,7 +212,8 @@ class SlaveMachine:
             ZooKeeperDetector(self.client, ZK_PATH), self.isolator, self.work_dir,
             Resources.parse(SLAVE_RESOURCES), hostname=self.name, python="python3",
             environ={"PATH": "/bin"}, new_uuid=world.network.new_uuid, boot_id=BOOT_ID,
-            resource_monitoring_interval=30.0)
+            resource_monitoring_interval=30.0,
+            jitter=world.random_source(f"jitter/{self.name}").random)
         world.mutate_slave(self.slave)
         world.inject_failures(self.slave.dispatcher, f"slave {self.upid}")
 
@@ -240,6 +253,9 @@ class FrameworkProcess:
     over to the same framework.
     """
 
+    #: Where the frameworks' scheduler processes run.
+    HOST = "198.18.3.1"
+
     def __init__(self, world, scheduler, checkpoint):
         self.world = world
         self.scheduler = scheduler
@@ -269,9 +285,13 @@ class FrameworkProcess:
         if self.scheduler.framework_id is not None:
             info.id.value = self.scheduler.framework_id
         self.scheduler.incarnation += 1
+        name = self.scheduler.name
         self.driver = MesosSchedulerDriver(
             self.scheduler, info, ZooKeeperDetector(self.client, ZK_PATH),
-            reactor=self.clock, node_factory=world.network.node)
+            reactor=self.clock,
+            node_factory=world.process_node(
+                "scheduler", self.HOST, f"{name}-{self.scheduler.incarnation}"),
+            jitter=world.random_source(f"jitter/{name}").random)
         self.driver.start()
         world.inject_failures(self.driver.dispatcher, f"scheduler {self.scheduler.name}")
 

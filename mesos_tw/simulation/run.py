@@ -173,10 +173,20 @@ def _jump_clock(world, draw):
     clock.jump(seconds)
 
 
+def _cut_stream(world, draw):
+    subscribed = [f for f in world.frameworks if getattr(f, "stream", None) is not None]
+    if not subscribed:
+        return
+    framework = draw.choice(subscribed)
+    world.network.count("stream")
+    world.record(f"cut the v1 stream of {framework.scheduler.name}")
+    framework.cut()
+
+
 _ACTIONS = {
     "partition": _partition, "crash": _crash_leader, "zk": _expire_session,
     "slave": _crash_slave, "executor": _kill_executor, "scheduler": _fail_over_scheduler,
-    "clock": _jump_clock,
+    "clock": _jump_clock, "stream": _cut_stream,
 }
 
 

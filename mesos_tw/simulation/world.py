@@ -11,16 +11,17 @@ import os
 import random
 import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 
 
 from mesos_tw.protocols.messages_pb2 import StatusUpdateAcknowledgementMessage
+from mesos_tw.protocols.upid import UPID
 from mesos_tw.simulation.actors import SimulatedScheduler
 from mesos_tw.simulation.clock import SimulatedClock
 from mesos_tw.simulation.faults import FaultyNetwork
 from mesos_tw.simulation.invariants import check_allocation
 from mesos_tw.simulation.processes import FrameworkProcess, MasterProcess, SlaveMachine
+from mesos_tw.simulation.v1 import V1FrameworkProcess
 from mesos_tw.testing.zookeeper import MemoryZooKeeperServer
 
 __all__ = ["InjectedFailure", "TASK_SECONDS", "World"]
@@ -60,7 +61,7 @@ class World:
     """
 
     def __init__(self, seed, faults=frozenset(), mutation=None, masters=3, slaves=3,
-                 frameworks=2, tasks=30, buggify=False):
+                 frameworks=3, tasks=20, buggify=False):
         self.seed = seed
         self.rng = random.Random(seed)
         self.fault_kinds = faults
@@ -71,6 +72,7 @@ class World:
         #: Whether faults may strike now.
         self.faulting = False
         self.clock = SimulatedClock()
+        self._sources = {}
         self.trace = []
         self.network = FaultyNetwork(self.clock, random.Random(f"{seed}/network"),
                                      self.record, new_uuid=self._new_uuid)
@@ -85,10 +87,13 @@ class World:
         self.directory = tempfile.mkdtemp(prefix="mesos-sim-", dir=_SCRATCH)
         self.masters = [MasterProcess(self, n) for n in range(masters)]
         self.machines = [SlaveMachine(self, n) for n in range(slaves)]
+        # The first two on the classic driver, the third (and every third)
+        # on the v1 HTTP API; every other one checkpoints.
         self.frameworks = [
-            FrameworkProcess(self, SimulatedScheduler(
-                f"fw{number}", tasks, self.rng, self.clock,
-                longest=10.0 if buggify else TASK_SECONDS), checkpoint=number % 2 == 0)
+            (V1FrameworkProcess if number % 3 == 2 else FrameworkProcess)(
+                self, SimulatedScheduler(f"fw{number}", tasks, self.rng, self.clock,
+                                         longest=10.0 if buggify else TASK_SECONDS),
+                checkpoint=number % 2 == 0)
             for number in range(frameworks)]
 
     @property
@@ -107,6 +112,24 @@ class World:
 
     def _new_uuid(self):
         return self.rng.getrandbits(128).to_bytes(16, "big")
+
+    def random_source(self, label):
+        """
+        A new C{random.Random} for one process's use (C{label} names it,
+        e.g. C{jitter/slave-0}), seeded from the world's seed, the label
+        and how many were made for that label before.
+        """
+        number = self._sources[label] = self._sources.get(label, -1) + 1
+        return random.Random(f"{self.seed}/{label}/{number}")
+
+    def process_node(self, kind, host, name):
+        """
+        A node factory for a driver: the node gets the process id
+        C{kind-name} on C{host} (rather than the driver's own
+        C{kind-<uuid>} on this machine's host name), so that the trace and
+        every order that follows process ids replay on any machine.
+        """
+        return lambda upid: self.network.node(UPID(f"{kind}-{name}", host, upid.port))
 
     def record(self, text):
         """
@@ -181,18 +204,15 @@ class World:
     @contextmanager
     def running(self):
         """
-        Within: C{uuid.uuid4} draws from the seed (drivers name themselves
-        with it), so does the C{random} module (registration back-off's
-        jitter), and the world's files exist.
+        Within: the world's files exist; after, every process is gone and
+        the files with them.  (Nothing global is touched: what is random
+        comes from the world's own generators, passed to each component,
+        so that another thread drawing from the C{random} module or making
+        uuids meanwhile, as a test suite's may, changes nothing here.)
         """
-        real_uuid4, random_state = uuid.uuid4, random.getstate()
-        uuid.uuid4 = lambda: uuid.UUID(int=self.rng.getrandbits(128), version=4)
-        random.seed(self.seed)
         try:
             yield self
         finally:
-            uuid.uuid4 = real_uuid4
-            random.setstate(random_state)
             for framework in self.frameworks:
                 if framework.alive:
                     framework.crash()

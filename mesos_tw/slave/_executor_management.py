@@ -81,8 +81,9 @@ class ExecutorManagement:
         executor, new = self._executor_for_launch(framework, info, command_executor, tasks)
         if executor is None:
             return
-        for task in tasks:
-            self._checkpoint_task(framework, executor, task_record(framework, executor, task))
+        if self._checkpoints(framework):
+            for task in tasks:
+                self._checkpoint_task(framework, executor, task_record(framework, executor, task))
         if executor.connected:
             self._send_tasks(framework, executor, tasks, grouped)
         else:

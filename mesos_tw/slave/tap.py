@@ -14,6 +14,7 @@ from mesos_tw.authentication.flags import (
     HTTP_AUTHENTICATION_COERCIONS, HTTP_AUTHENTICATION_PARAMETERS, SLAVE_HTTP_PARAMETERS,
     check_credential, check_slave_http_authentication)
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
+from mesos_tw.collector import tune_collector
 from mesos_tw.detector import DetectorError, detector_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -342,5 +343,8 @@ def makeService(options, reactor=None):
     The slave service for parsed C{options}; no I/O happens here.
     """
     if reactor is None:
+        # The command-line entry: the process is the daemon's own.
         from twisted.internet import reactor
+
+        reactor.callWhenRunning(tune_collector)
     return SlaveService(options, reactor, log_dir=options["log_dir"], standalone=True)

@@ -54,13 +54,16 @@ class EmulatedSlave:
     log = Logger()
 
     def __init__(self, reactor, master, number, resources, hostname=None,
-                 default_duration=30.0, node=None, attributes=None):
+                 default_duration=30.0, node=None, attributes=None, reregistration_delay=0.0,
+                 lost_master_delay=1.0):
         self.reactor = reactor
         self.master = master
         self.resources = resources
         self.hostname = hostname or f"emulated-{number}"
         self.default_duration = default_duration
         self.attributes = dict(attributes or {})
+        self.reregistration_delay = reregistration_delay
+        self.lost_master_delay = lost_master_delay
         self.node = node or MessageNode(reactor, UPID(f"slave({number})", "127.0.0.1", 0), None)
         self.node.receiver = self
         self.slave_id = None
@@ -99,7 +102,11 @@ class EmulatedSlave:
     def follow(self, master):
         """
         A detector named C{master} (a L{UPID}, or L{None} for none) as the
-        leader: register with it now (re-register, if we have an id).
+        leader: register with it now; re-register (if we have an id) after
+        a random wait of up to C{reregistration_delay} seconds, as a Mesos
+        slave waits up to C{--registration_backoff_factor} after detecting
+        a new master, so that thousands of slaves do not all connect at
+        once.
         """
         if master == self.master:
             return
@@ -107,7 +114,8 @@ class EmulatedSlave:
         if master is None:
             self._registration.stop()
         else:
-            self._registration.start()
+            self._registration.start(
+                delay=self.reregistration_delay if self.slave_id is not None else 0.0)
 
     def when_registered(self):
         """
@@ -149,10 +157,12 @@ class EmulatedSlave:
 
     def peer_lost(self, upid):
         """
-        The master's connection closed: register again.
+        The master's connection closed: register again, after a random
+        wait of up to C{lost_master_delay} seconds (unless a detector names
+        a new leader first: see L{follow}).
         """
         if upid == self.master:
-            self._registration.start(delay=1.0)
+            self._registration.start(delay=self.lost_master_delay)
 
     # Handlers.
 

@@ -38,6 +38,7 @@ from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.emulated_slave import EmulatedSlave
+from mesos_tw.zookeeper.url import ZooKeeperURL
 
 __all__ = ["main", "until_stdin_closes"]
 
@@ -75,6 +76,14 @@ async def _emulate(reactor, options):
     location = resolve_master(options.master)
     detector = detector_for(location, reactor, session_timeout=options.zk_session_timeout)
     resources = Resources.parse(options.resources)
+    # With ZooKeeper, a slave whose master's connection closed waits for
+    # the detector to name the next leader, as a Mesos slave does, rather
+    # than knock at the dead one's port: thousands of slaves doing so
+    # saturate this process just when the detector's news must get
+    # through.  It knocks again only if no news comes for a few session
+    # timeouts (the same master may still lead).
+    lost_master_delay = 4 * options.zk_session_timeout if isinstance(location, ZooKeeperURL) \
+        else 1.0
     slaves = []
     node = None
     # Shared by every node: parsed and read from the environment once.
@@ -84,7 +93,9 @@ async def _emulate(reactor, options):
         upid = UPID(f"slave({number})", "127.0.0.1", 0)
         if index % options.per_connection == 0:
             node = MessageNode(reactor, upid, None, client_endpoints=endpoints, tls=tls)
-        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid)))
+        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
+                                    reregistration_delay=options.reregistration_delay,
+                                    lost_master_delay=lost_master_delay))
     reporting = task.LoopingCall(_report, slaves)
     reporting.clock = reactor
     reporting.start(0.5)
@@ -141,6 +152,10 @@ def main(argv=None):
     parser.add_argument("--per_connection", type=int, default=1,
                         help="slaves sharing each connection to the master")
     parser.add_argument("--zk_session_timeout", type=float, default=10.0)
+    parser.add_argument("--reregistration_delay", type=float, default=1.0,
+                        help="after a new leader is detected, each slave re-registers after a "
+                             "random wait of up to this many seconds (Mesos's "
+                             "--registration_backoff_factor)")
     options = parser.parse_args(argv)
     task.react(lambda reactor: Deferred.fromCoroutine(_emulate(reactor, options)))
 

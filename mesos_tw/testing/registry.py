@@ -1,14 +1,16 @@
 """
-A record of removed slaves whose reads and writes the test answers: for
-unit tests of what the master does while the record is slow or failing.
+A record of removed slaves, and a store of registry shards, whose reads and
+writes the test answers: for unit tests of what the master, and the
+batching registrar, do while the record is slow or failing.
 """
 
+from kazoo.exceptions import BadVersionError, NodeExistsError
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
 from mesos_tw.master.registry import IRemovedSlaves
 
-__all__ = ["ScriptedRemovedSlaves"]
+__all__ = ["ScriptedRemovedSlaves", "ScriptedShardStore"]
 
 
 @implementer(IRemovedSlaves)
@@ -117,4 +119,96 @@ class ScriptedRemovedSlaves:
         Drops the slave from L{unreachable_ids}; fires at once.
         """
         self.unreachable_ids.pop(slave_id, None)
+        return succeed(None)
+
+
+class ScriptedShardStore:
+    """
+    A shard store for L{mesos_tw.master.registry_shards.ShardedRegistrar}
+    whose whole-registry reads and shard writes wait until the test
+    settles them; a single shard's read answers at once.
+
+    @ivar stored: C{{index: (data, version)}}, the durable shards.
+    @ivar legacy: the L{Shard} an older layout holds, or L{None}.
+    @ivar reads: the unsettled reads' Deferreds, oldest first.
+    @ivar writes: the unsettled writes, C{(index, data, version,
+        Deferred)}, oldest first.
+    @ivar shard_reads: the indices read one by one, in order.
+    @ivar legacy_forgotten: how many times the older layout was deleted.
+    """
+
+    def __init__(self):
+        self.stored = {}
+        self.legacy = None
+        self.reads = []
+        self.writes = []
+        self.shard_reads = []
+        self.legacy_forgotten = 0
+
+    def read(self):
+        """
+        A Deferred the test settles with L{finish_read} or L{fail_read}.
+        """
+        d = Deferred()
+        self.reads.append(d)
+        return d
+
+    def finish_read(self):
+        """
+        The oldest read fires with what is stored.
+        """
+        self.reads.pop(0).callback((dict(self.stored), self.legacy))
+
+    def fail_read(self, error):
+        """
+        The oldest read fails with C{error}.
+        """
+        self.reads.pop(0).errback(error)
+
+    def read_shard(self, index):
+        """
+        Fires at once with shard C{index}'s C{(data, version)}, or L{None}.
+        """
+        self.shard_reads.append(index)
+        return succeed(self.stored.get(index))
+
+    def write(self, index, data, version):
+        """
+        A Deferred the test settles with L{finish_writes} or L{fail_writes}.
+        """
+        d = Deferred()
+        self.writes.append((index, data, version, d))
+        return d
+
+    def finish_writes(self):
+        """
+        Every unsettled write is made durable, and fires, if the shard is
+        still at the version it was written at (else it fails as
+        ZooKeeper's would, with C{BadVersionError}, or C{NodeExistsError}).
+        """
+        writes, self.writes = self.writes, []
+        for index, data, version, d in writes:
+            current = self.stored.get(index)
+            if version is None and current is not None:
+                d.errback(NodeExistsError(str(index)))
+            elif version is not None and (current is None or current[1] != version):
+                d.errback(BadVersionError(str(index)))
+            else:
+                self.stored[index] = (data, 0 if version is None else version + 1)
+                d.callback(None)
+
+    def fail_writes(self, error):
+        """
+        Every unsettled write fails with C{error}; nothing is stored.
+        """
+        writes, self.writes = self.writes, []
+        for _, _, _, d in writes:
+            d.errback(error)
+
+    def forget_legacy(self):
+        """
+        The older layout is deleted at once.
+        """
+        self.legacy = None
+        self.legacy_forgotten += 1
         return succeed(None)

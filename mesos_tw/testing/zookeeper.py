@@ -7,7 +7,7 @@ L{MemoryZooKeeper.suspend}, L{MemoryZooKeeper.reconnect} and
 L{MemoryZooKeeper.expire}.
 """
 
-from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError, SessionExpiredError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError, SessionExpiredError
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
@@ -34,6 +34,7 @@ class MemoryZooKeeperServer:
 
     def __init__(self):
         self.data = {"/": b""}
+        self.versions = {"/": 0}
         self.owners = {}
         self.sequences = {}
         self._next_session = 1
@@ -89,19 +90,24 @@ class MemoryZooKeeperServer:
         if path in self.data:
             raise NodeExistsError(path)
         self.data[path] = data
+        self.versions[path] = 0
         if ephemeral:
             self.owners[path] = session
         self._fire("data", path, "CREATED")
         self._fire("children", parent, "CHILD")
         return path
 
-    def set(self, path, data):
+    def set(self, path, data, version=-1):
         """
-        Replace a znode's data; its data watchers fire.
+        Replace a znode's data (only at C{version}, unless -1); its data
+        watchers fire.
         """
         if path not in self.data:
             raise NoNodeError(path)
+        if version != -1 and version != self.versions[path]:
+            raise BadVersionError(path)
         self.data[path] = data
+        self.versions[path] += 1
         self._fire("data", path, "CHANGED")
 
     def delete(self, path):
@@ -113,6 +119,7 @@ class MemoryZooKeeperServer:
         if self.children(path):
             raise NotEmptyError(path)
         del self.data[path]
+        del self.versions[path]
         self.owners.pop(path, None)
         self._fire("data", path, "DELETED")
         self._fire("children", path.rpartition("/")[0] or "/", "CHILD")
@@ -258,6 +265,18 @@ class MemoryZooKeeper:
 
         return self._request(get)
 
+    def get_versioned(self, path):
+        """
+        Fires with the znode's data and data version.
+        """
+
+        def get_versioned():
+            if path not in self.server.data:
+                raise NoNodeError(path)
+            return self.server.data[path], self.server.versions[path]
+
+        return self._request(get_versioned)
+
     def get_children(self, path, watch=None):
         """
         Fires with the znode's children.
@@ -288,12 +307,13 @@ class MemoryZooKeeper:
         """
         return self._request(lambda: self.server.delete(path))
 
-    def set(self, path, data):
+    def set(self, path, data, version=-1):
         """
-        Replace a znode's data (its data watchers fire).
+        Replace a znode's data (its data watchers fire), only at
+        C{version} unless -1.
         """
 
-        return self._request(lambda: self.server.set(path, data))
+        return self._request(lambda: self.server.set(path, data, version))
 
 
 def next_event(client, wanted):

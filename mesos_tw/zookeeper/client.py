@@ -82,6 +82,12 @@ class IZooKeeper(Interface):
         once when the znode changes or is deleted.
         """
 
+    def get_versioned(path):
+        """
+        Fires with C{(data, version)}: the znode's data and its data
+        version (0 when created, one more at each L{set}).
+        """
+
     def get_children(path, watch=None):
         """
         Fires with the names of the znode's children.  C{watch(event)} is
@@ -99,10 +105,12 @@ class IZooKeeper(Interface):
         Delete a znode; fires with L{None}.
         """
 
-    def set(path, data):
+    def set(path, data, version=-1):
         """
         Replace a znode's data; fires with L{None} (C{NoNodeError} if it
-        does not exist).
+        does not exist).  Unless C{version} is -1, only if the znode's
+        data version is C{version} (else C{BadVersionError}): a write
+        that must not overwrite someone else's.
         """
 
     def restart():
@@ -349,11 +357,11 @@ class ZooKeeperClient:
         return self._request(f"create {path}", lambda k: k.create_async(
             path, data, ephemeral=ephemeral, sequence=sequence, makepath=makepath))
 
-    def set(self, path, data):
+    def set(self, path, data, version=-1):
         """
-        Replace a znode's data.
+        Replace a znode's data (at C{version}, unless -1).
         """
-        d = self._request(f"set {path}", lambda k: k.set_async(path, data))
+        d = self._request(f"set {path}", lambda k: k.set_async(path, data, version))
         return d.addCallback(lambda stat: None)
 
     def get(self, path, watch=None):
@@ -362,6 +370,13 @@ class ZooKeeperClient:
         """
         d = self._request(f"get {path}", lambda k: k.get_async(path, watch=self._watch(watch)))
         return d.addCallback(lambda data_and_stat: data_and_stat[0])
+
+    def get_versioned(self, path):
+        """
+        Fires with the znode's data and data version.
+        """
+        d = self._request(f"get {path}", lambda k: k.get_async(path))
+        return d.addCallback(lambda data_and_stat: (data_and_stat[0], data_and_stat[1].version))
 
     def get_children(self, path, watch=None):
         """
