@@ -31,7 +31,7 @@ from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
 from mesos_tw.testing.local_cluster import until
 from mesos_tw.testing.processes import Daemon, registered_slaves
-from mesos_tw.testing.web import chromium
+from mesos_tw.testing.web import chromium, run_chromium
 from mesos_tw.testing.zookeeper_server import free_port
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 from mesos_tw.web.slave_pages import executor_link
@@ -287,12 +287,11 @@ class SecureClusterTests(TestCase):
 
         @inlineCallbacks
         def dom(path):
-            out, err, code = yield getProcessOutputAndValue(browser, [
+            out, err, code = yield run_chromium(reactor, browser, [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 f"--user-data-dir={profile}", "--ignore-certificate-errors",
-                "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"],
-                env=os.environ.copy())
+                "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"])
             self.assertEqual(code, 0, err.decode(errors="replace"))
             # Chromium prints nothing, and exits 0, when the page fails to load
             # (its standard error says why: "Page load failed: net::...").
