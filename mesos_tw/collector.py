@@ -8,11 +8,12 @@ With CPython's defaults a collection of the youngest generation runs every
 collects the middle generation too: with thousands of messages a second
 (each a few protobuf wrappers, a Deferred or two, dicts), `mesos-local`
 spent 6 to 9% of its CPU in the collector in `launch_throughput.py`'s
-runs.  Almost all of what a message allocates is freed by reference
-counting before any collection sees it, so collecting less often finds as
-much garbage for less work.  What the daemon built while starting (its
-modules, services, tables) lives as long as the process: frozen out of the
-collector, it is not traversed again by every full collection.
+runs (0.29 s of 4.5 s in a 10,000-task custom-executor run; 0.08 s with
+these settings).  Reference counting frees what holds no cycle whatever
+the settings; cycles are still collected, less often.  What the daemon
+built while starting (its modules, services, tables) lives as long as the
+process: frozen out of the collector, it is not traversed again by every
+full collection.
 """
 
 import gc

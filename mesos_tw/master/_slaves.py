@@ -112,12 +112,13 @@ class SlaveManagement:
         L{_reconcile_slave}); the answer is kept for a repeat of it.
         """
         self.counters.count("slave_reregistrations")
-        answer = internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=reconciliations)
+        # Kept to answer a repeat: its digest, and what was asked (rarely
+        # anything: a slave's whole answer is rebuilt from it).
         self._reregistration_answers[message.slave_id.value] = (
-            sender, _digest(message), answer)
-        self.node.send(sender, answer)
+            _digest(message), tuple(reconciliations))
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=reconciliations))
         self.allocate_soon()
 
     def _repeated_reregistration(self, sender, slave_id, message):
@@ -131,16 +132,18 @@ class SlaveManagement:
         first attempts) or undo what came after.  Mesos handles it again.
         """
         last = self._reregistration_answers.get(slave_id)
-        if last is None or last[0] != sender:
+        if last is None:
             return False
         slave = self.slaves.get(slave_id)
         if slave is None or slave.pid != sender or not slave.connected \
-                or last[1] != _digest(message):
+                or last[0] != _digest(message):
             return False
         self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering it "
                        "again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, last[2])
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=last[1]))
         return True
 
     def _connection(self):

@@ -211,7 +211,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.recovered_slaves = {}
         self._recovered_slaves_call = None
         self._admitting = set()
-        # slave id -> (pid, digest, answer) of its last re-registration.
+        # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
         self.unreachable_slaves = {}
         self.recovered = False
