@@ -46,6 +46,7 @@ Needs Debian's ``zookeeper`` package (``bash scripts/test`` installs it).
 """
 
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -167,11 +168,15 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
     """
     started = time.monotonic()
     deadline = started + timeout
+    seen = {}
     while time.monotonic() < deadline:
         for port, daemon in list(cluster.masters.items()):
             if not daemon.running:
                 continue
             figures = yield metrics(port)
+            if figures and figures.get("master/elected") == 1:
+                seen = {name: figures.get(f"master/{name}") for name in (
+                    "slaves_active", "frameworks_active", "tasks_running")}
             if trace and figures and figures.get("master/elected") == 1:
                 print(f"    {time.monotonic() - started:6.2f} s: master :{port} has "
                       f"{figures['master/slaves_active']} slaves and "
@@ -181,7 +186,8 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
             if figures and figures.get("master/elected") == 1 and predicate(port, figures):
                 return port
         yield task.deferLater(reactor, 0.05, lambda: None)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (the leader last "
+                         f"had {seen or 'no answer'})")
 
 
 @defer.inlineCallbacks
@@ -209,17 +215,25 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
                        f"--zk_session_timeout={session_timeout}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
-        # Registering (a write of the registry each batch) takes longer
-        # than a failover: a minute per 10,000 slaves on a loaded machine.
+        # Registering (a write of the registry each batch) and launching
+        # take longer than a failover: up to a minute or more per 10,000
+        # slaves on a loaded machine.
+        setting_up = max(RECOVERY_TIMEOUT, slaves / 100)
         yield wait_leader(reactor, cluster, lambda p, m: m["master/slaves_active"] == slaves,
-                          "every slave registered", timeout=max(RECOVERY_TIMEOUT, slaves / 100))
+                          "every slave registered", timeout=setting_up)
         scheduler = LongTaskScheduler(slaves)
         driver = MesosSchedulerDriver(
             scheduler, mesos_pb2.FrameworkInfo(user="", name="mttr", failover_timeout=600),
             url, reactor=reactor)
         driver.start()
-        yield wait_leader(reactor, cluster, lambda p, m: m["master/tasks_running"] == slaves,
-                          "a task on every slave")
+        try:
+            yield wait_leader(reactor, cluster,
+                              lambda p, m: m["master/tasks_running"] == slaves,
+                              "a task on every slave", timeout=setting_up)
+        except AssertionError as error:
+            states = collections.Counter(scheduler.states.values())
+            raise AssertionError(f"{error}; the scheduler launched {scheduler.launched} tasks "
+                                 f"and last heard {dict(states)}") from None
         elected, mttr = [], []
         for round_number in range(rounds):
             old_port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")

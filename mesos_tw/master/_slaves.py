@@ -112,12 +112,13 @@ class SlaveManagement:
         L{_reconcile_slave}); the answer is kept for a repeat of it.
         """
         self.counters.count("slave_reregistrations")
-        answer = internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=reconciliations)
+        # Kept to answer a repeat: its digest, and what was asked (rarely
+        # anything: a slave's whole answer is rebuilt from it).
         self._reregistration_answers[message.slave_id.value] = (
-            sender, _digest(message), answer)
-        self.node.send(sender, answer)
+            _digest(message), tuple(reconciliations))
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=reconciliations))
         self.allocate_soon()
 
     def _repeated_reregistration(self, sender, slave_id, message):
@@ -131,16 +132,18 @@ class SlaveManagement:
         first attempts) or undo what came after.  Mesos handles it again.
         """
         last = self._reregistration_answers.get(slave_id)
-        if last is None or last[0] != sender:
+        if last is None:
             return False
         slave = self.slaves.get(slave_id)
         if slave is None or slave.pid != sender or not slave.connected \
-                or last[1] != _digest(message):
+                or last[0] != _digest(message):
             return False
         self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering it "
                        "again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, last[2])
+        self.node.send(sender, internal.SlaveReregisteredMessage(
+            slave_id=message.slave_id, connection=self._connection(),
+            reconciliations=last[1]))
         return True
 
     def _connection(self):
@@ -281,9 +284,11 @@ class SlaveManagement:
                 # nothing: its resources may already run another task).
                 framework = self.frameworks.get(framework_id)
                 if framework is not None:
+                    record.pack()
                     framework.completed_tasks.append(record)
                 continue
             slave.tasks[record.key] = record
+            self._framework_on(framework_id, slave.id)
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
@@ -294,6 +299,7 @@ class SlaveManagement:
         for executor in executor_infos:
             framework_id = executor.framework_id.value
             slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
+            self._framework_on(framework_id, slave.id)
             used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
                 executor.resources)
             framework = self.frameworks.get(framework_id)
@@ -372,6 +378,8 @@ class SlaveManagement:
         """
         framework_ids = {key[0] for key in slave.usage} | {key[0] for key in usage}
         slave.usage = usage
+        for framework_id in framework_ids:
+            self._framework_on(framework_id, slave.id)
         for record in slave.tasks.values():
             record.statistics = usage.get(executor_key(record.task))
         for framework_id in framework_ids:
@@ -437,6 +445,9 @@ class SlaveManagement:
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
         self._reregistration_answers.pop(slave.id, None)
+        for framework_id in {key[0] for key in slave.tasks} | set(slave.executors) \
+                | {key[0] for key in slave.usage}:
+            self._framework_slaves.get(framework_id, set()).discard(slave.id)
         for offer in list(slave.offers.values()):
             self._remove_offer(offer, rescind=True)
         updates = []

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from mesos_tw import constants
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
@@ -55,7 +56,7 @@ class EmulatedSlave:
 
     def __init__(self, reactor, master, number, resources, hostname=None,
                  default_duration=30.0, node=None, attributes=None, reregistration_delay=0.0,
-                 lost_master_delay=1.0):
+                 lost_master_delay=1.0, retry_intervals=None):
         self.reactor = reactor
         self.master = master
         self.resources = resources
@@ -70,7 +71,10 @@ class EmulatedSlave:
         self.running = {}
         # What a re-registration reports: (framework id, task id) -> Task.
         self.tasks = {}
-        self._registration = RetryWithBackoff(reactor, self._register)
+        # (first, largest) cap on the jittered wait before trying again.
+        initial, maximum = retry_intervals or (constants.REGISTRATION_RETRY_INTERVAL,
+                                               constants.REGISTRATION_BACKOFF_MAX)
+        self._registration = RetryWithBackoff(reactor, self._register, initial, maximum)
         self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,

@@ -42,6 +42,13 @@ from mesos_tw.zookeeper.url import ZooKeeperURL
 
 __all__ = ["main", "until_stdin_closes"]
 
+#: A Mesos slave tries (re-)registering again after a random wait of up to
+#: 2 x --registration_backoff_factor (1 s), the cap doubling up to a
+#: minute (src/slave/slave.cpp, doReliableRegistration): with thousands of
+#: slaves waiting for one master, fewer repeats than our own slave's 1 s
+#: and 8 s.
+MESOS_RETRY_INTERVALS = (2.0, 60.0)
+
 
 class _UntilClosed(Protocol):
     """
@@ -95,7 +102,8 @@ async def _emulate(reactor, options):
             node = MessageNode(reactor, upid, None, client_endpoints=endpoints, tls=tls)
         slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
-                                    lost_master_delay=lost_master_delay))
+                                    lost_master_delay=lost_master_delay,
+                                    retry_intervals=MESOS_RETRY_INTERVALS))
     reporting = task.LoopingCall(_report, slaves)
     reporting.clock = reactor
     reporting.start(0.5)
