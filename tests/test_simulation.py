@@ -187,7 +187,7 @@ class RegressionTests(SynchronousTestCase):
         it, and the framework's lost task was never heard of (seeds 60021
         and 60076 of campaign 6, commit 8f5a9ea).
         """
-        for seed in (60021, 60076):
+        for seed in (60021, 60076, 70073):
             status, output = simulation(f"--replay={seed}", "--buggify")
             self.assertEqual(status, 0, output)
 
