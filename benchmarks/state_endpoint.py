@@ -11,11 +11,14 @@ delayed call), which is how long the master's other work waits at worst.
 
     python benchmarks/state_endpoint.py                   # 1,000 ... 10,000 slaves
     python benchmarks/state_endpoint.py --slaves 10000 --repeat 5
+    python benchmarks/state_endpoint.py --path /master/state-summary \
+        --slaves 50000 --tasks_per_slave 1 --repeat 1
 """
 
 import argparse
 import heapq
 import itertools
+import os
 import statistics
 import time
 
@@ -99,9 +102,10 @@ class HeapClock:
             self.longest = max(self.longest, time.perf_counter() - started)
 
 
-def build(slaves):
+def build(slaves, tasks_per_slave=TASKS_PER_SLAVE):
     """
-    A master with C{slaves} slaves, one framework and 10 tasks per slave.
+    A master with C{slaves} slaves, one framework and C{tasks_per_slave}
+    tasks per slave.
     """
     clock = HeapClock()
     network = MemoryNetwork(clock)
@@ -128,7 +132,7 @@ def build(slaves):
                 name="t", task_id=mesos_pb2.TaskID(value=f"{offer.slave_id.value}-{n}"),
                 slave_id=offer.slave_id, resources=task_resources,
                 command=mesos_pb2.CommandInfo(value="true"))
-            for n in range(TASKS_PER_SLAVE)
+            for n in range(tasks_per_slave)
         ]
         scheduler.send(MASTER, internal.LaunchTasksMessage(
             framework_id=framework_id, offer_id=offer.id, tasks=tasks,
@@ -142,14 +146,15 @@ def build(slaves):
 def measure(master, repeat, path="/master/state"):
     """
     Median latency, median and worst pause (seconds) of serving C{path},
-    and the body's size.
+    the body's size, and the median CPU seconds it took (less sensitive
+    than the latency to a shared machine's load).
     """
     clock = master.reactor
     client = StubTreq(MasterHTTP(SoleMaster(master)).resource())
-    latencies, pauses, size = [], [], 0
+    latencies, pauses, size, cpu = [], [], 0, []
     for _ in range(repeat):
         clock.longest = 0.0
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         body = []
         client.get("http://master" + path).addCallback(
             lambda r: r.content()).addCallback(body.append)
@@ -158,9 +163,11 @@ def measure(master, repeat, path="/master/state"):
             clock.advance(0)
             client.flush()
         latencies.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
         pauses.append(max(request, clock.longest))
         size = len(body[0])
-    return statistics.median(latencies), statistics.median(pauses), max(pauses), size
+    return (statistics.median(latencies), statistics.median(pauses), max(pauses), size,
+            statistics.median(cpu))
 
 
 def main():
@@ -170,18 +177,19 @@ def main():
     parser = argparse.ArgumentParser(description="Master state rendering time.")
     parser.add_argument("--slaves", type=int, action="append")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tasks_per_slave", type=int, default=TASKS_PER_SLAVE)
     parser.add_argument("--path", default="/master/state",
                         help="the endpoint to measure (default /master/state)")
     options = parser.parse_args()
-    print(f"{options.path}")
+    print(f"{options.path}, load average {os.getloadavg()[0]:.2f} (2 cores)")
     print(f"{'slaves':>7} {'tasks':>8} {'latency':>9} {'pause':>9} {'max pause':>10} "
-          f"{'size':>9}")
+          f"{'size':>9} {'CPU':>9}")
     for slaves in options.slaves or [1000, 2500, 5000, 10000]:
-        master = build(slaves)
+        master = build(slaves, options.tasks_per_slave)
         tasks = sum(len(f.tasks) for f in master.frameworks.values())
-        latency, pause, worst, size = measure(master, options.repeat, options.path)
+        latency, pause, worst, size, cpu = measure(master, options.repeat, options.path)
         print(f"{slaves:>7} {tasks:>8} {latency * 1000:>7.0f}ms {pause * 1000:>7.0f}ms "
-              f"{worst * 1000:>8.0f}ms {size / 1e6:>7.1f}MB", flush=True)
+              f"{worst * 1000:>8.0f}ms {size / 1e6:>7.1f}MB {cpu * 1000:>7.0f}ms", flush=True)
 
 
 if __name__ == "__main__":

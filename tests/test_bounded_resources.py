@@ -36,7 +36,7 @@ from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.web import ProducerRequest
 from mesos_tw.web.agents import BodyRelay
 from mesos_tw.web.json import LazyList, stream_json
-from mesos_tw.web.producing import MAX_TURN_SECONDS, produce
+from mesos_tw.web.producing import MAX_TURN_BYTES, MAX_TURN_SECONDS, produce
 from mesos_tw.web.site import MAX_REQUEST_BYTES, REQUEST_TIMEOUT, BoundedSite
 
 SCHEDULER = UPID("scheduler-1", "10.0.0.9", 0)
@@ -218,6 +218,58 @@ class TurnProducerTests(SynchronousTestCase):
         reactor.now += 10
         reactor.turn()
         self.assertEqual(len(request.written), 4 + math.ceil(MAX_TURN_SECONDS / step))
+
+    def test_paused_turn_writes_up_to_its_bytes(self):
+        """
+        A turn the connection pauses goes on writing until it has written
+        L{MAX_TURN_BYTES}, then schedules nothing until it is resumed: a
+        client that stops reading holds at most one turn's pieces.
+        """
+        reactor = TurnByTurn()
+        piece = b"x" * (MAX_TURN_BYTES // 4)
+
+        def pieces():
+            for _ in range(20):
+                yield piece
+
+        request = ProducerRequest([b""])
+        produce(request, reactor, pieces())
+        self.assertEqual(len(request.written), 1)
+        # The reactor was away long enough for every piece; the connection
+        # asks to wait at the first write of this turn.
+        reactor.now += 10
+        real_write = request.write
+
+        def write(data):
+            real_write(data)
+            request.producer.pauseProducing()
+
+        request.write = write
+        reactor.turn()
+        self.assertEqual(len(request.written), 1 + 4)
+        self.assertEqual([call for call in reactor.calls if call.active()], [])
+        request.write = real_write
+        request.producer.resumeProducing()
+        reactor.now += 10
+        reactor.turn()
+        self.assertEqual(len(request.written), 20)
+
+    def test_plain_lists_render_alike(self):
+        """
+        A plain L{LazyList}, encoded a batch at a time, is the same JSON
+        text as the same list rendered item by item.
+        """
+        items = [{"b": number, "a": [number, "x"]} for number in range(123)]
+        bodies = []
+        for plain in (False, True):
+            clock = Clock()
+            request = ProducerRequest([b""])
+            d = stream_json(request, {"items": LazyList(items, dict, plain=plain), "z": 1}, clock)
+            for _ in range(10):
+                clock.advance(0)
+            bodies.append(b"".join(request.written) + self.successResultOf(d))
+        self.assertEqual(bodies[0], bodies[1])
+        self.assertEqual(json.loads(bodies[1]), {"items": items, "z": 1})
 
     def test_stop_producing_ends(self):
         """

@@ -25,7 +25,7 @@ class LocalClusterTests(TestCase):
     Frameworks running tasks on mesos-local's master and two slaves.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

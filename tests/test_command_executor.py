@@ -5,6 +5,7 @@ it runs real commands; the test plays the slave over a real socket pair.
 
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -217,6 +218,22 @@ class CommandExecutorTests(SynchronousTestCase):
         self.assertEqual(session, int(pid))
         with open(os.path.join(record, "input")) as received:
             self.assertEqual(received.read(), "")
+
+    def test_signals_at_default(self):
+        """
+        The command does not inherit the signals Python (SIGPIPE, SIGXFSZ)
+        or the launcher (SIGINT) ignore: a pipeline's writer ends on
+        SIGPIPE when its reader has gone, as in a shell.
+        """
+        record = os.path.abspath(self.mktemp())
+        slave = self.start()
+        self.run_task(slave, f"grep SigIgn /proc/$$/status > {record}")
+        self.started(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
+        with open(record) as status:
+            ignored = int(status.read().split()[1], 16)
+        for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+            self.assertFalse(ignored & (1 << (number - 1)), f"{number!r} is ignored")
 
     def test_warmed_up_connect_imports_nothing(self):
         """

@@ -119,7 +119,7 @@ class DefaultExecutorTests(TestCase):
     Task groups run as processes, standing or falling together.
     """
 
-    timeout = 30
+    timeout = 120
 
     def setUp(self):
         self.sandbox = os.path.abspath(self.mktemp())
@@ -292,7 +292,7 @@ class DefaultExecutorHealthAndKillTests(TestCase):
     executor (real processes on the real reactor).
     """
 
-    timeout = 30
+    timeout = 120
 
     def setUp(self):
         self.sandbox = os.path.abspath(self.mktemp())

@@ -289,7 +289,7 @@ class RealZooKeeperElectionTests(ZooKeeperElectionTestsMixin, TestCase):
     The ZooKeeper election on a real ZooKeeper server.
     """
 
-    timeout = 60
+    timeout = 180
 
     @inlineCallbacks
     def setUp(self):

@@ -4,41 +4,23 @@ mesos-local, or a separately started mesos-master and mesos-slave, and the
 example frameworks run as their own programs, exactly as a user would.
 """
 
-import json
 import os
+import signal
 import sys
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import deferLater
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
+from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import Daemon, registered_slaves
 from mesos_tw.testing.zookeeper_server import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = os.path.join(ROOT, "frameworks")
 BIN = os.path.dirname(sys.executable)
-
-
-class Daemon(ProcessProtocol):
-    """
-    A daemon process whose output is kept for failure messages.
-    """
-
-    def __init__(self):
-        self.output = []
-        self.ended = Deferred()
-
-    def outReceived(self, data):
-        self.output.append(data)
-
-    errReceived = outReceived
-
-    def processEnded(self, reason):
-        self.ended.callback(reason.value)
 
 
 class EndToEndTests(TestCase):
@@ -55,38 +37,32 @@ class EndToEndTests(TestCase):
         twistd = os.path.join(BIN, "twistd")
         if not os.path.exists(twistd):
             raise SkipTest("twistd is not installed next to python")
-        daemon = Daemon()
-        transport = reactor.spawnProcess(
-            daemon, twistd, [twistd, "--nodaemon", "--pidfile=", *argv],
-            env=os.environ.copy(), path=ROOT)
+        daemon = Daemon(f"twistd {argv[0]}")
+        reactor.spawnProcess(daemon, twistd, [twistd, "--nodaemon", "--pidfile=", *argv],
+                             env=os.environ.copy(), path=ROOT)
 
         def stop():
-            if daemon.ended.called:
+            if not daemon.running:
                 return None
-            transport.signalProcess("TERM")
+            daemon.signal(signal.SIGTERM)
             return daemon.ended
 
         self.addCleanup(stop)
         return daemon
 
-    @inlineCallbacks
     def wait_for_slaves(self, port, count, daemon):
         """
-        Poll the master's state until C{count} slaves are registered.
+        Poll the master's state until C{count} slaves are registered; fire
+        with it.  Fails at once if C{daemon} exits.
         """
-        for _ in range(300):
-            if daemon.ended.called:
-                self.fail("daemon exited: " + b"".join(daemon.output).decode(errors="replace"))
-            try:
-                response = yield treq.get(f"http://127.0.0.1:{port}/master/state",
-                                          persistent=False)
-                state = json.loads((yield response.content()))
-                if len(state["slaves"]) >= count:
-                    return state
-            except Exception:
-                pass
-            yield deferLater(reactor, 0.1, lambda: None)
-        self.fail("slaves never registered: " + b"".join(daemon.output).decode(errors="replace"))
+        @inlineCallbacks
+        def fetch_state():
+            response = yield treq.get(f"http://127.0.0.1:{port}/master/state", persistent=False)
+            return response.code, (yield response.content())
+
+        return until(reactor, lambda: registered_slaves(daemon, count, fetch_state),
+                     f"{count} slave(s) to register", interval=0.1,
+                     details=lambda _: daemon.text())
 
     @inlineCallbacks
     def run_framework(self, script, port, *args):
@@ -125,7 +101,7 @@ class EndToEndTests(TestCase):
                            f"--work_dir={os.path.abspath(self.mktemp())}",
                            "--resources=cpus:1;mem:256;disk:100")
         yield self.wait_for_slaves(port, 1, master)
-        self.assertFalse(slave.ended.called)
+        self.assertTrue(slave.running)
         output = yield self.run_framework("no_executor_framework.py", port, "--tasks", "3")
         self.assertIn("All 3 command tasks finished", output)
 

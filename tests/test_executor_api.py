@@ -216,7 +216,7 @@ class ExecutorAPITests(TestCase):
     real HTTP.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

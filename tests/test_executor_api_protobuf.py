@@ -34,7 +34,7 @@ class ProtobufExecutorTests(TestCase):
     A protobuf executor, driven by a protobuf framework, on mesos-local.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

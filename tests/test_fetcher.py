@@ -48,7 +48,7 @@ class FetcherTests(TestCase):
     The fetcher against local files and a real HTTP server.
     """
 
-    timeout = 30
+    timeout = 120
 
     def setUp(self):
         self.fetcher = Fetcher(reactor)

@@ -224,7 +224,7 @@ class CgroupsTaskTests(TestCase):
     Tasks on mesos-local with C{--isolation=cgroups}.
     """
 
-    timeout = 60
+    timeout = 180
 
     def run_tasks(self, make_tasks, count):
         """

@@ -407,7 +407,7 @@ class RealUnifiedProcessTests(TestCase):
     no unified hierarchy is mounted and writable.
     """
 
-    timeout = 30
+    timeout = 120
 
     def setUp(self):
         """

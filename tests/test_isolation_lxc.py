@@ -77,7 +77,7 @@ class LXCIsolatorTests(TestCase):
     What an executor sees and may do inside its container.
     """
 
-    timeout = 60
+    timeout = 180
 
     def setUp(self):
         """
@@ -176,7 +176,7 @@ class LXCTaskTests(TestCase):
     Tasks on mesos-local with C{--isolation=lxc}.
     """
 
-    timeout = 60
+    timeout = 180
 
     def run_tasks(self, make_tasks, count):
         """

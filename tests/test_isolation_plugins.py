@@ -63,7 +63,7 @@ class ThirdPartyPluginTests(TestCase):
     An isolator plugin from a package on the plugin path.
     """
 
-    timeout = 60
+    timeout = 120
 
     def install_plugin(self):
         """

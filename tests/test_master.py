@@ -111,6 +111,26 @@ class TaskTests(MasterTestCase):
         self.turn()
         self.assertEqual(slave.last(internal.KillTaskMessage).task_id.value, "t1")
 
+    def test_completed_task_kept_packed(self):
+        """
+        A task that ended is kept serialized among its framework's completed
+        tasks (a message costs over 1 KB; its bytes about 150), and reads,
+        and shows, as it did.
+        """
+        slave, slave_id, scheduler, framework_id = self.running_task()
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_RUNNING)
+        record = self.master.frameworks[framework_id].tasks["t1"]
+        shown = record.to_json()
+        self.report(slave, slave_id, framework_id, "t1", mesos_pb2.TASK_FINISHED)
+        self.assertEqual(list(self.master.frameworks[framework_id].completed_tasks), [record])
+        self.assertIsNone(record._task)
+        self.assertEqual((record.task.task_id.value, record.state, record.key),
+                         ("t1", mesos_pb2.TASK_FINISHED, (framework_id, "t1")))
+        shown["state"] = "TASK_FINISHED"
+        self.assertEqual(record.to_json()["statuses"][:2], shown["statuses"])
+        del shown["statuses"]
+        self.assertEqual({k: v for k, v in record.to_json().items() if k != "statuses"}, shown)
+
     def test_kill_unknown_task(self):
         """
         A kill for an unknown task answers TASK_LOST saying so.
@@ -336,6 +356,32 @@ class FailureTests(MasterTestCase):
         other, _ = self.add_framework("scheduler-2")
         offered = Resources.from_protobuf(other.last(internal.ResourceOffersMessage).offers[0].resources)
         self.assertEqual(offered, Resources.parse("cpus:2;mem:1024"))
+
+    def test_removal_visits_the_frameworks_slaves(self):
+        """
+        The master notes the slaves where a framework has tasks: removing
+        it visits those (every slave is still told, as in Mesos), and a
+        removed slave leaves the note.
+        """
+        used, used_id = self.add_slave()
+        idle, _ = self.add_slave("slave(2)", 5052)
+        scheduler, framework_id = self.add_framework()
+        offers = {o.slave_id.value: o for o in scheduler.last(internal.ResourceOffersMessage).offers}
+        self.launch(scheduler, framework_id, offers[used_id], [task_info("t1", used_id)])
+        self.assertEqual([slave.id for slave in self.master._slaves_of(framework_id)], [used_id])
+        scheduler.send(MASTER, internal.UnregisterFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value=framework_id)))
+        self.turn()
+        self.assertEqual(self.master.slaves[used_id].tasks, {})
+        self.assertEqual(self.master._slaves_of(framework_id), [])
+        self.assertEqual([len(s.of(internal.ShutdownFrameworkMessage)) for s in (used, idle)],
+                         [1, 1])
+        other, other_id = self.add_framework("scheduler-2")
+        offer = other.last(internal.ResourceOffersMessage).offers[0]
+        self.launch(other, other_id, offer, [task_info("t2", offer.slave_id.value)])
+        self.master.remove_slave(self.master.slaves[offer.slave_id.value], "test")
+        self.assertEqual(self.master._slaves_of(other_id), [])
+        self.assertEqual(self.master._framework_slaves[other_id], set())
 
     def test_scheduler_disconnect_then_failover_timeout(self):
         """

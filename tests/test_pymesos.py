@@ -28,6 +28,10 @@ from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORK = os.path.join(ROOT, "frameworks", "pymesos_framework.py")
 
+#: How long the framework may take to run its tasks (its default, 60 s, is
+#: short for a loaded machine starting executors); within the tests' timeout.
+FRAMEWORK_TIMEOUT = "150"
+
 try:
     import pymesos  # noqa: F401
 except ImportError:
@@ -155,7 +159,7 @@ class PymesosTests(TestCase):
     pymesos's scheduler driver against our master.
     """
 
-    timeout = 120
+    timeout = 240
 
     def setUp(self):
         if PYMESOS_MISSING:
@@ -167,7 +171,8 @@ class PymesosTests(TestCase):
         Run the pymesos framework to the end; return its output.
         """
         out, err, code = yield getProcessOutputAndValue(
-            sys.executable, [FRAMEWORK, master, "--tasks", "3", *arguments],
+            sys.executable, [FRAMEWORK, master, "--tasks", "3", "--timeout", FRAMEWORK_TIMEOUT,
+                             *arguments],
             env=os.environ.copy(), path=ROOT)
         output = (out + err).decode(errors="replace")
         self.assertEqual(code, 0, output)

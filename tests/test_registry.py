@@ -43,7 +43,7 @@ def make_iremovedslaves_tests(fixture):
         What every record of removed slaves does.
         """
 
-        timeout = 60
+        timeout = 180
 
         @inlineCallbacks
         def setUp(self):
@@ -242,7 +242,9 @@ def real_zookeeper_fixture(test):
     """
 
     def new_record():
-        client = ZooKeeperClient(reactor, ensemble.hosts, 4.0)
+        # Requests may wait 30 s, not the session's 4 s: on a loaded
+        # machine a first connection can take seconds.
+        client = ZooKeeperClient(reactor, ensemble.hosts, 4.0, request_timeout=30.0)
         test.addCleanup(client.stop)
         client.start()
         return ZooKeeperRemovedSlaves(client, "/mesos")

@@ -73,7 +73,7 @@ class SchedulerAPITests(TestCase):
     A v1 framework against mesos-local, over real HTTP.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

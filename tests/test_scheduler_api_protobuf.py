@@ -25,7 +25,7 @@ class ProtobufSchedulerTests(TestCase):
     A protobuf framework against mesos-local.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

@@ -23,15 +23,15 @@ import sys
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.client import Agent
 
 from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.testing.certificates import CertificateAuthority
-from mesos_tw.testing.processes import Daemon
-from mesos_tw.testing.web import chromium
+from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import Daemon, registered_slaves
+from mesos_tw.testing.web import chromium, run_chromium
 from mesos_tw.testing.zookeeper_server import free_port
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 from mesos_tw.web.slave_pages import executor_link
@@ -65,7 +65,7 @@ class SecureClusterTests(TestCase):
     The secured cluster and its refusals.
     """
 
-    timeout = 180
+    timeout = 300
     twistd = test_end_to_end.EndToEndTests.twistd
 
     def setUp(self):
@@ -114,19 +114,14 @@ class SecureClusterTests(TestCase):
         body = yield response.content()
         return response.code, body
 
-    @inlineCallbacks
     def wait_for_slaves(self, port, count, daemon):
-        for _ in range(600):
-            if daemon.ended.called:
-                self.fail("daemon exited: " + b"".join(daemon.output).decode(errors="replace"))
-            try:
-                code, body = yield self.state()
-                if code == 200 and len(json.loads(body)["slaves"]) >= count:
-                    return json.loads(body)
-            except Exception:
-                pass
-            yield deferLater(reactor, 0.1, lambda: None)
-        self.fail("slaves never registered: " + b"".join(daemon.output).decode(errors="replace"))
+        """
+        Poll the master's state (over HTTPS, as ops) until C{count} slaves
+        are registered; fire with it.  Fails at once if C{daemon} exits.
+        """
+        return until(reactor, lambda: registered_slaves(daemon, count, self.state),
+                     f"{count} slave(s) to register", interval=0.1,
+                     details=lambda _: daemon.text())
 
     def start_cluster(self, *flags):
         """
@@ -182,11 +177,12 @@ class SecureClusterTests(TestCase):
         self.assertNotEqual(code, 0)
         self.assertIn("Not authorized to register framework with roles { * }", output)
 
+        mark = len(master.output)
         stranger = self.twistd("mesos-slave", f"--master=127.0.0.1:{self.port}", "--port=0",
                                f"--work_dir={os.path.join(self.directory, 'stranger')}",
                                "--resources=cpus:1;mem:128;disk:10")
-        yield master_says(master, b"because it is not authenticated")
-        self.assertFalse(stranger.ended.called)
+        yield master.wait_for_output(reactor, b"because it is not authenticated", since=mark)
+        self.assertTrue(stranger.running)
         self.assertEqual(len(json.loads((yield self.state())[1])["slaves"]), 2)
 
         with socket.create_connection(("127.0.0.1", self.port)) as plain:
@@ -241,6 +237,7 @@ class SecureClusterTests(TestCase):
         yield tunnel.wait_for_output(reactor, b"Configuration successful")
         out, err, code = yield getProcessOutputAndValue(
             sys.executable, [PYMESOS_FRAMEWORK, f"127.0.0.1:{port}", "--tasks", "3",
+                             "--timeout", "150",  # its default, 60 s, is short under load
                              "--principal", "scheduler", "--secret", "s3cret"],
             env=os.environ.copy(), path=ROOT)
         output = (out + err).decode(errors="replace")
@@ -290,13 +287,15 @@ class SecureClusterTests(TestCase):
 
         @inlineCallbacks
         def dom(path):
-            out, err, code = yield getProcessOutputAndValue(browser, [
+            out, err, code = yield run_chromium(reactor, browser, [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 f"--user-data-dir={profile}", "--ignore-certificate-errors",
-                "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"],
-                env=os.environ.copy())
+                "--dump-dom", f"https://ops:0ps@127.0.0.1:{self.port}{path}"])
             self.assertEqual(code, 0, err.decode(errors="replace"))
+            # Chromium prints nothing, and exits 0, when the page fails to load
+            # (its standard error says why: "Page load failed: net::...").
+            self.assertTrue(out.strip(), err.decode(errors="replace"))
             return out.decode(errors="replace")
 
         page = yield dom(f"/ui/slaves/{slave['id']}")
@@ -312,18 +311,6 @@ class SecureClusterTests(TestCase):
         self.assertEqual(code, 0, err)
         with open(stdout, "rb") as file:
             self.assertEqual(out, file.read())
-
-
-@inlineCallbacks
-def master_says(daemon, text, attempts=600):
-    """
-    Wait until the daemon's output holds C{text}.
-    """
-    for _ in range(attempts):
-        if text in b"".join(daemon.output):
-            return
-        yield deferLater(reactor, 0.1, lambda: None)
-    raise AssertionError(f"{text!r} never logged")
 
 
 def ended(daemon):

@@ -18,14 +18,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
+from mesos_tw.testing.local_cluster import until
 from mesos_tw.testing.processes import ClusterUnavailable, ProcessCluster
 from mesos_tw.testing.zookeeper_server import free_port, start_ensemble
 
@@ -105,22 +104,13 @@ class ServicesClusterTests(TestCase):
         except ValueError:
             return response.code, content.decode(errors="replace")
 
-    @inlineCallbacks
-    def until(self, probe, what, timeout=120.0):
+    def until(self, probe, what):
         """
-        Poll C{probe()} (a Deferred) until it fires with something true;
-        that value.
+        Poll C{probe()} (a Deferred) every half second until it fires with
+        something true; that value.
         """
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            last = yield probe()
-            if last:
-                return last
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: "
-                                     f"{last!r}\n{self.logs()}")
-            yield deferLater(reactor, 0.5, lambda: None)
+        return until(reactor, probe, what, deadline=120.0, interval=0.5,
+                     details=lambda last: f"last: {last!r}\n{self.logs()}")
 
     @inlineCallbacks
     def leading_port(self, exclude=()):
@@ -208,6 +198,8 @@ class ServicesClusterTests(TestCase):
         @inlineCallbacks
         def new_ones_running():
             app = yield self.app()
+            if app is None:
+                return None
             fresh = [t for t in app["tasks"] if t["id"] not in before]
             return app if len(fresh) == 2 and all(
                 t["state"] == "TASK_RUNNING" for t in fresh) else None

@@ -365,9 +365,11 @@ class ProbeTests(TestCase):
         self.addCleanup(listener.close)
         self.assertEqual(await probe(reactor, check("TCP"), "127.0.0.1",
                                      listener.getsockname()[1]), (True, None))
+        # Bound but not listening, and held so that nothing else takes the
+        # port meanwhile: connections to it are refused.
         closed = socket.socket()
+        self.addCleanup(closed.close)
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-        closed.close()
         with self.assertRaises(ConnectionRefusedError):
             await probe(reactor, check("TCP"), "127.0.0.1", port)

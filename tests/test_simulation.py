@@ -160,10 +160,25 @@ class RegressionTests(SynchronousTestCase):
         pid) had its predecessor's id, so it named a registering slave as
         its predecessor had named another one, which had just re-registered
         with it: the master offered that slave's resources twice (2 cpus of
-        its 1).  Master ids are UUIDs now, as Mesos's.
+        its 1; 20149: a reconciliation answered for the wrong slave).  Master
+        ids are UUIDs now, as Mesos's.
         """
-        status, output = simulation("--replay=20113", "--buggify")
-        self.assertEqual(status, 0, output)
+        for seed in (20113, 20149):
+            status, output = simulation(f"--replay={seed}", "--buggify")
+            self.assertEqual(status, 0, output)
+
+    def test_executor_never_sent_a_task(self):
+        """
+        A command executor whose only task was on its way to it when its
+        slave died kept running with no task after the slave recovered it
+        (C{records_released}); the slave now shuts it down, as Mesos does.
+        (These seeds failed so in the worlds of commits 485c120 and
+        43c802e, and pass there with the fix alone; the world changed
+        since.)
+        """
+        for seed in (30089, 40009):
+            status, output = simulation(f"--replay={seed}", "--buggify")
+            self.assertEqual(status, 0, output)
 
     def test_task_lost_then_running(self):
         """

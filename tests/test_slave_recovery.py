@@ -20,6 +20,7 @@ from mesos_tw.resources import Resources
 from mesos_tw.slave import paths
 from mesos_tw.slave.checkpoint import CheckpointError
 from mesos_tw.slave.slave import Slave
+from mesos_tw.slave.state import TERMINATING
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.master import MASTER
 from mesos_tw.testing.network import MemoryNetwork
@@ -256,6 +257,36 @@ class SlaveRecoveryTests(SlaveRecoveryTestCase):
         """
         self.restart_before_executor_sees_t2()
         self.assertIn(("t2", mesos_pb2.TASK_LOST), self.forwarded())
+        self.assertNotIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
+
+    def test_executor_never_sent_a_task_is_shut_down(self):
+        """
+        A recovered executor whose only task never reached it (sent as the
+        slave died) subscribes again listing none: the task is lost and the
+        executor, with nothing to run, is shut down (Mesos's MESOS-8411).
+        One that lists its task is not.
+        """
+        self.register()
+        self.run_task()
+        executor = self.executor_registers()
+        self.restart()
+        self.reregister_executor(executor, tasks=())
+        self.register()
+        self.assertIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
+        self.assertEqual(len(executor.of(internal.ShutdownExecutorMessage)), 1)
+        self.assertEqual(self.slave.frameworks["F1"].executors["e1"].state, TERMINATING)
+
+    def test_executor_listing_its_task_is_kept(self):
+        """
+        A recovered executor that lists its task is not shut down.
+        """
+        self.register()
+        self.run_task()
+        executor = self.executor_registers()
+        self.restart()
+        self.reregister_executor(executor, tasks=("t1",))
+        self.register()
+        self.assertEqual(executor.of(internal.ShutdownExecutorMessage), [])
         self.assertNotIn(("t1", mesos_pb2.TASK_LOST), self.forwarded())
 
     def test_queued_task_of_disconnected_executor_is_lost(self):

@@ -275,7 +275,7 @@ class RecoveryTestCase(TestCase):
         The slave's own state JSON.
         """
         response = yield treq.get(f"http://127.0.0.1:{self.slave_port}/slave(1)/state",
-                                  persistent=False, timeout=5)
+                                  persistent=False, timeout=30)
         return json.loads((yield response.content()))
 
     @inlineCallbacks

@@ -70,3 +70,35 @@ class DRFSorterTests(SynchronousTestCase):
         self.sorter.allocated("a", {"cpus": 1.0})
         self.assertEqual(self.sorter.first_matching(lambda name: name != "b"), "c")
         self.assertIsNone(self.sorter.first_matching(lambda name: False))
+
+    def test_grow_is_allocated(self):
+        """
+        L{DRFSorter.grow} is L{DRFSorter.allocated} with sign 1: the same
+        allocation, share and place in line, told the client's place or
+        not, and also while new totals wait for a re-sort.
+        """
+        reference = DRFSorter()
+        reference.set_totals({"cpus": 10.0, "mem": 1000.0})
+        for name in ("a", "b", "c"):
+            reference.add(name)
+        steps = [("b", {"cpus": 2.0}), ("a", {"mem": 300.0, "disk": 5.0}),
+                 ("b", {"mem": 100.0}), ("c", {"cpus": 1.0})]
+        for name, scalars in steps:
+            index = [key[1] for key in self.sorter.line()].index(name)
+            self.sorter.grow(name, scalars, index if name != "c" else None)
+            reference.allocated(name, scalars)
+            self.assertEqual(self.sorter.order(), reference.order())
+            self.assertEqual(self.sorter.allocation(name), reference.allocation(name))
+            self.assertEqual(self.sorter.share(name), reference.share(name))
+        self.sorter.set_totals({"cpus": 4.0, "mem": 1000.0})
+        reference.set_totals({"cpus": 4.0, "mem": 1000.0})
+        self.sorter.grow("a", {"cpus": 1.0})
+        reference.allocated("a", {"cpus": 1.0})
+        self.assertEqual(self.sorter.order(), reference.order())
+
+    def test_line(self):
+        """
+        The line holds C{(weighted share, name)} keys, first in line first.
+        """
+        self.sorter.allocated("a", {"cpus": 5.0})
+        self.assertEqual(self.sorter.line(), [(0.0, "b"), (0.0, "c"), (0.5, "a")])

@@ -37,7 +37,7 @@ class StreamCutTests(TestCase):
     Subscriptions cut mid-record, against mesos-local over real TCP.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def setUp(self):

@@ -398,7 +398,7 @@ class LocalClusterUsageTests(TestCase):
     On mesos-local with the process isolator, over real HTTP.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def test_running_task_usage_in_master_state(self):

@@ -10,14 +10,13 @@ import os
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
 from mesos_tw.interface import Scheduler, mesos_pb2
 from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.resources import Resources
 from mesos_tw.testing.local_cluster import start_mesos_local
-from mesos_tw.testing.web import chromium
+from mesos_tw.testing.web import chromium, run_chromium
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 
 MARKER = "written-by-the-writer-task"
@@ -121,7 +120,7 @@ class LocalClusterEndpointsTests(LocalClusterMixin, TestCase):
     and a finished task.
     """
 
-    timeout = 60
+    timeout = 120
 
     @inlineCallbacks
     def get_json(self, path, port=None):
@@ -230,10 +229,13 @@ class BrowserTests(LocalClusterMixin, TestCase):
         The DOM Chromium holds for C{path} on the master once its scripts
         have run.
         """
-        out, err, code = yield getProcessOutputAndValue(
-            self.browser, self.flags() + ["--dump-dom", f"http://127.0.0.1:{self.port}{path}"],
-            env=os.environ.copy())
+        out, err, code = yield run_chromium(
+            reactor, self.browser,
+            self.flags() + ["--dump-dom", f"http://127.0.0.1:{self.port}{path}"])
         self.assertEqual(code, 0, err.decode(errors="replace"))
+        # Chromium prints nothing, and exits 0, when the page fails to load
+        # (its standard error says why: "Page load failed: net::...").
+        self.assertTrue(out.strip(), err.decode(errors="replace"))
         return out.decode(errors="replace")
 
     @inlineCallbacks
@@ -244,10 +246,10 @@ class BrowserTests(LocalClusterMixin, TestCase):
         """
         target = os.path.join(self.screenshots, name)
         flags = [f for f in self.flags() if not f.startswith("--window-size")]
-        _, err, _ = yield getProcessOutputAndValue(
-            self.browser, flags + [f"--window-size={width},{height}", f"--screenshot={target}",
-                                   f"http://127.0.0.1:{self.port}{path}"],
-            env=os.environ.copy())
+        _, err, _ = yield run_chromium(
+            reactor, self.browser, flags + [f"--window-size={width},{height}",
+                                            f"--screenshot={target}",
+                                            f"http://127.0.0.1:{self.port}{path}"])
         self.assertTrue(os.path.exists(target) and os.path.getsize(target) > 0,
                         err.decode(errors="replace"))
 

@@ -192,15 +192,18 @@ class RealZooKeeperTests(ZooKeeperTestsMixin, TestCase):
     The suite, and the session handling, against a real ZooKeeper server.
     """
 
-    timeout = 60
+    timeout = 180
 
     @inlineCallbacks
     def setUp(self):
         self.ensemble = yield start_ensemble(self, reactor, size=1)
 
-    def client(self, session_timeout=2.0, request_timeout=None):
+    def client(self, session_timeout=2.0, request_timeout=30.0):
         """
-        A started L{ZooKeeperClient}, stopped at cleanup.
+        A started L{ZooKeeperClient}, stopped at cleanup.  Its requests
+        may wait 30 s (not the session timeout, the default): on a loaded
+        machine a first connection, or an answer, can take seconds, and
+        only L{test_request_timeout} wants a request to time out.
         """
         client = ZooKeeperClient(reactor, self.ensemble.hosts, session_timeout,
                                  request_timeout=request_timeout)

@@ -405,11 +405,19 @@ class CommandExecutor:
         self.send(internal.StatusUpdateMessage(update=update))
 
 
+#: Signals the task's command gets at their default action, whatever this
+#: process does with them: Python ignores SIGPIPE and SIGXFSZ (as
+#: C{subprocess}'s C{restore_signals} knows), the launcher SIGINT, and an
+#: ignored signal stays ignored across C{exec}.
+DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)
+
+
 class ShellCommand:
     """
     A task's command run by C{sh -c} in a session of its own, with
-    standard input from C{/dev/null}: started by C{posix_spawn} (a
-    C{vfork} and C{exec}, without C{subprocess}'s Python-level set-up).
+    standard input from C{/dev/null} and L{DEFAULT_SIGNALS} at their
+    default action: started by C{posix_spawn} (a C{vfork} and C{exec},
+    without C{subprocess}'s Python-level set-up).
 
     @ivar pid: its process id (and its session's and process group's).
     @ivar returncode: as C{subprocess} says it (negative for a signal)
@@ -419,6 +427,7 @@ class ShellCommand:
     def __init__(self, text, environment):
         self.pid = os.posix_spawn(
             _find_program("sh", environment), ["sh", "-c", text], environment, setsid=True,
+            setsigdef=DEFAULT_SIGNALS,
             file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
         self.returncode = None
 

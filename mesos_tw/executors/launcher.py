@@ -73,7 +73,11 @@ def _enter_container(request, gate):
         # /proc/<pid>/environ is the launcher's, without the run's mark).
         os.chdir(request["directory"])
         signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGTERM):
+        # SIGPIPE stays ignored, as in any Python program: a write to a
+        # slave that has gone is an error the executor handles (a
+        # checkpointing one waits for the slave), not its death.  Its task
+        # gets the default actions back (command.DEFAULT_SIGNALS).
+        for number in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_DFL)
         os.setsid()
         if gate is not None:

@@ -40,7 +40,7 @@ class FrameworkManagement:
         self._frameworks_by_pid[framework.pid] = framework.id
         # Tasks reported by re-registered slaves before the framework came
         # back belong to it again.
-        for slave in self.slaves.values():
+        for slave in self._slaves_of(framework.id):
             for (framework_id, task_id), record in slave.tasks.items():
                 if framework_id == framework.id:
                     framework.tasks[task_id] = record
@@ -51,6 +51,24 @@ class FrameworkManagement:
         self.log.info("Registered framework {framework_id} ({name}) at {pid}",
                       framework_id=framework.id, name=framework.info.name, pid=str(framework.pid))
         self.allocate_soon()
+
+    def _framework_on(self, framework_id, slave_id):
+        """
+        Note that the framework has tasks, executors or usage on the slave.
+        """
+        slave_ids = self._framework_slaves.get(framework_id)
+        if slave_ids is None:
+            slave_ids = self._framework_slaves[framework_id] = set()
+        slave_ids.add(slave_id)
+
+    def _slaves_of(self, framework_id):
+        """
+        The slaves where the framework has (or had) tasks, executors or
+        usage, as noted by L{_framework_on}.
+        """
+        slaves = self.slaves
+        found = (slaves.get(slave_id) for slave_id in self._framework_slaves.get(framework_id, ()))
+        return [slave for slave in found if slave is not None]
 
     def _role_allowed(self, sender, info):
         """
@@ -194,8 +212,11 @@ class FrameworkManagement:
                 mesos_pb2.TaskStatus.REASON_FRAMEWORK_REMOVED)
         shutdown = internal.ShutdownFrameworkMessage(
             framework_id=mesos_pb2.FrameworkID(value=framework.id))
+        # As Mesos, every slave is told; only those where it has tasks,
+        # executors or usage are visited.
         for slave in self.slaves.values():
             self.node.send(slave.pid, shutdown)
+        for slave in self._slaves_of(framework.id):
             for key in [k for k in slave.tasks if k[0] == framework.id]:
                 record = slave.tasks.pop(key)
                 self.allocator.resources_recovered(framework.id, slave.id, record.resources, 0)
@@ -209,6 +230,7 @@ class FrameworkManagement:
             record.statistics = None
         framework.executor_usage.clear()
         del self.frameworks[framework.id]
+        self._framework_slaves.pop(framework.id, None)
         self._frameworks_by_pid.pop(framework.pid, None)
         self.allocator.framework_removed(framework.id)
         framework.active = False

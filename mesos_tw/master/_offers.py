@@ -237,6 +237,7 @@ class OfferManagement:
                             [(mesos_pb2.TASK_STAGING, now)], shown=shown_fields(task))
         framework.tasks[task.task_id.value] = record
         slave.tasks[record.key] = record
+        self._framework_on(framework.id, slave.id)
         self.stats["staged_tasks"] += 1
         self.events.task_added(record)
         return record_task

@@ -284,9 +284,11 @@ class SlaveManagement:
                 # nothing: its resources may already run another task).
                 framework = self.frameworks.get(framework_id)
                 if framework is not None:
+                    record.pack()
                     framework.completed_tasks.append(record)
                 continue
             slave.tasks[record.key] = record
+            self._framework_on(framework_id, slave.id)
             used[framework_id] = used.get(framework_id, Resources()) + record.resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
@@ -297,6 +299,7 @@ class SlaveManagement:
         for executor in executor_infos:
             framework_id = executor.framework_id.value
             slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
+            self._framework_on(framework_id, slave.id)
             used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
                 executor.resources)
             framework = self.frameworks.get(framework_id)
@@ -375,6 +378,8 @@ class SlaveManagement:
         """
         framework_ids = {key[0] for key in slave.usage} | {key[0] for key in usage}
         slave.usage = usage
+        for framework_id in framework_ids:
+            self._framework_on(framework_id, slave.id)
         for record in slave.tasks.values():
             record.statistics = usage.get(executor_key(record.task))
         for framework_id in framework_ids:
@@ -440,6 +445,9 @@ class SlaveManagement:
         del self.slaves[slave.id]
         self._slaves_by_pid.pop(slave.pid, None)
         self._reregistration_answers.pop(slave.id, None)
+        for framework_id in {key[0] for key in slave.tasks} | set(slave.executors) \
+                | {key[0] for key in slave.usage}:
+            self._framework_slaves.get(framework_id, set()).discard(slave.id)
         for offer in list(slave.offers.values()):
             self._remove_offer(offer, rescind=True)
         updates = []

@@ -6,9 +6,12 @@ first framework in that order that wants offers and has not filtered them.
 
 What keeps a cycle cheap at 10,000s of slaves and 1,000s of frameworks:
 free resources are kept per slave as they change (nothing is recomputed per
-cycle), the sorters move only the framework that was just offered something
-(L{mesos_tw.master.sorter.DRFSorter}), filters are found by slave, and a
-cycle stops at once when no framework wants offers.
+cycle), with the set of slaves that have something worth offering, so a
+busy slave costs a cycle one lookup; the sorters move only the framework
+that was just offered something (L{mesos_tw.master.sorter.DRFSorter}),
+found where the cycle's walk saw it; filters are found by slave, and the
+ones that ran out are dropped before a cycle, so its walk past the others
+needs no clock; a cycle stops at once when no framework wants offers.
 
 And, as Mesos's allocator does, a cycle asked for by an event visits only
 what the events since the last cycle changed: the slaves whose free
@@ -82,6 +85,9 @@ class HierarchicalDRFAllocator:
         self._wanting = set()
         self._unclaimed = {}
         self._free = {}
+        # The slaves whose free resources are worth offering: a cycle skips
+        # the others (in a busy cluster, nearly all) with one lookup.
+        self._offerable = set()
         self._slave_totals = {}
         self._hostnames = {}
         # slaves that are disconnected: not offered until activated again
@@ -95,8 +101,10 @@ class HierarchicalDRFAllocator:
         # What the next changed-only cycle visits (a dict: insertion order).
         self._changed = {}
         self._everything_changed = True
-        # Filters' expiries, earliest first (a heap; a dropped filter's
-        # entry stays and costs at most one needless full cycle).
+        # Filters' expiries, earliest first: a heap of (expiry, slave id,
+        # framework id).  A cycle first drops the filters that have run out,
+        # so its walk past the others needs no clock (a dropped or replaced
+        # filter's entry stays, and costs at most one needless full cycle).
         self._expiries = []
 
     # Frameworks.
@@ -183,7 +191,7 @@ class HierarchicalDRFAllocator:
                 self._charge(framework_id, scalars, 1)
             else:
                 _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
-        self._free[slave_id] = total - in_use
+        self._set_free(slave_id, total - in_use)
         self._changed[slave_id] = None
         self._slave_totals[slave_id] = total
         self._hostnames[slave_id] = hostname
@@ -191,6 +199,7 @@ class HierarchicalDRFAllocator:
 
     def slave_removed(self, slave_id):
         self._free.pop(slave_id, None)
+        self._offerable.discard(slave_id)
         self._changed.pop(slave_id, None)
         self._deactivated.discard(slave_id)
         self._hostnames.pop(slave_id, None)
@@ -219,6 +228,13 @@ class HierarchicalDRFAllocator:
         self._whitelist = None if hostnames is None else set(hostnames)
         self._everything_changed = True
 
+    def _set_free(self, slave_id, free):
+        self._free[slave_id] = free
+        if offerable(free):
+            self._offerable.add(slave_id)
+        else:
+            self._offerable.discard(slave_id)
+
     def _change_totals(self, scalars, sign):
         for name, amount in scalars.items():
             left = self._totals.get(name, 0.0) + sign * amount
@@ -241,7 +257,7 @@ class HierarchicalDRFAllocator:
 
     def resources_recovered(self, framework_id, slave_id, resources, refuse_seconds):
         if slave_id in self._free:
-            self._free[slave_id] = self._free[slave_id] + resources
+            self._set_free(slave_id, self._free[slave_id] + resources)
             self._changed[slave_id] = None
         if framework_id in self._frameworks:
             self._charge(framework_id, resources.scalars(), -1)
@@ -253,7 +269,7 @@ class HierarchicalDRFAllocator:
                 and slave_id in self._free:
             expiry = None if refuse_seconds < 0 else self._clock.seconds() + refuse_seconds
             if expiry is not None:
-                heappush(self._expiries, expiry)
+                heappush(self._expiries, (expiry, slave_id, framework_id))
             self._filters.setdefault(slave_id, {})[framework_id] = (resources, expiry)
             self._filtering.setdefault(framework_id, set()).add(slave_id)
 
@@ -293,10 +309,17 @@ class HierarchicalDRFAllocator:
     def allocate(self, changed_only=False):
         offers = []
         now = self._clock.seconds()
-        expiries = self._expiries
-        while expiries and expiries[0] <= now:
-            heappop(expiries)
+        expiries, all_filters = self._expiries, self._filters
+        while expiries and expiries[0][0] <= now:
+            _, slave_id, framework_id = heappop(expiries)
             self._everything_changed = True
+            filters = all_filters.get(slave_id)
+            entry = None if filters is None else filters.get(framework_id)
+            if entry is not None and entry[1] is not None and entry[1] <= now:
+                del filters[framework_id]
+                if not filters:
+                    del all_filters[slave_id]
+                self._filtering.get(framework_id, set()).discard(slave_id)
         if changed_only and not self._everything_changed:
             free_slaves = self._free
             visited = [(slave_id, free_slaves[slave_id]) for slave_id in self._changed]
@@ -306,43 +329,50 @@ class HierarchicalDRFAllocator:
         self._changed = {}
         if not self._wanting:
             return offers
+        # The inner loop of the master's busiest moments, so written out:
+        # each slave goes, whole, to the first framework in hierarchical DRF
+        # order (roles by weighted share, then the role's frameworks) that
+        # wants offers and has no filter covering it.  The sorters' lines
+        # are read in place (only the two updates per offer below change
+        # them during the cycle, and those move one entry within a line),
+        # and the taker's place in each line, found by the walk, spares the
+        # updates a search.
         whitelist, hostnames = self._whitelist, self._hostnames
+        free_slaves, takeable = self._free, self._offerable
+        deactivated, roles, sorters = self._deactivated, self._roles, self._sorters
+        wanting = self._wanting
+        role_line = roles.line()
+        lines = {role: sorter.line() for role, sorter in sorters.items()}
         for slave_id, free in visited:
-            if not offerable(free) or slave_id in self._deactivated:
+            if slave_id not in takeable or slave_id in deactivated:
                 continue
             if whitelist is not None and hostnames.get(slave_id) not in whitelist:
                 continue
-            framework_id = self._first_taker(slave_id, free, now)
-            if framework_id is None:
+            filters = all_filters.get(slave_id)
+            taker = None
+            for role_index, (_, role) in enumerate(role_line):
+                for index, (_, framework_id) in enumerate(lines[role]):
+                    if framework_id not in wanting:
+                        continue
+                    entry = None if filters is None else filters.get(framework_id)
+                    if entry is None:
+                        taker = framework_id
+                        break
+                    # A filter holds back only offers it covers: more
+                    # resources on the slave (a task ended) make the offer
+                    # worth sending again.
+                    refused = entry[0]
+                    if not (refused is free or refused.contains(free)):
+                        taker = framework_id
+                        break
+                if taker is not None:
+                    break
+            if taker is None:
                 continue
-            offers.append((framework_id, slave_id, free))
-            self._free[slave_id] = _NOTHING
-            self._charge(framework_id, free.scalars(), 1)
+            offers.append((taker, slave_id, free))
+            free_slaves[slave_id] = _NOTHING
+            takeable.discard(slave_id)
+            scalars = free.scalars()
+            sorters[role].grow(taker, scalars, index)
+            roles.grow(role, scalars, role_index)
         return offers
-
-    def _first_taker(self, slave_id, free, now):
-        """
-        The first framework, in hierarchical DRF order, that wants offers
-        and has no filter covering C{free} on the slave.
-        """
-        # The inner loop of every cycle, so written out: no closure, no
-        # copy of the line.
-        wanting = self._wanting
-        filters = self._filters.get(slave_id)
-        for role in self._roles.names():
-            for framework_id in self._sorters[role].names():
-                if framework_id not in wanting:
-                    continue
-                if filters is None or framework_id not in filters:
-                    return framework_id
-                refused, expiry = filters[framework_id]
-                if expiry is not None and expiry <= now:
-                    del filters[framework_id]
-                    self._filtering.get(framework_id, set()).discard(slave_id)
-                    return framework_id
-                # A filter holds back only offers it covers: more resources
-                # on the slave (a task ended) make the offer worth sending
-                # again.
-                if not (refused is free or refused.contains(free)):
-                    return framework_id
-        return None

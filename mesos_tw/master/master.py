@@ -231,6 +231,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         #: The allocation runs (the C{allocator/mesos/allocation_runs} metric).
         self.allocation_runs = 0
         self._frameworks_by_pid = {}
+        # framework id -> ids of the slaves where it has (or had) tasks,
+        # executors or usage: what adding or removing it visits, instead
+        # of every slave.
+        self._framework_slaves = {}
         self._slaves_by_pid = {}
         self._next_ids = ids if ids is not None else new_id_counters()
         self._allocation_call = None
@@ -415,6 +419,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
                 self.allocate_soon()
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.tasks.pop(task_id, None) is not None:
+                record.pack()
                 framework.completed_tasks.append(record)
 
     def _kill_task(self, sender, message):

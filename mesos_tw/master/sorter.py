@@ -93,38 +93,62 @@ class DRFSorter:
         Add (C{sign} 1) or take back (C{sign} -1) C{scalars} (C{{name:
         amount}}) to a client's allocation, and move it in line.
         """
-        # The allocator calls this twice per offer, so it is the hot path of
-        # a cycle: _unplace and _place are written out here, and an addition
-        # (which can only raise a share) updates the share from the changed
-        # resources alone.
+        if sign > 0 and not self._dirty:
+            self.grow(name, scalars)
+            return
         client = self._clients[name]
-        keys, dirty, totals = self._keys, self._dirty, self.totals
-        index = 0
-        if not dirty and client.key is not None:
-            index = bisect_left(keys, client.key)
-            if index < len(keys) and keys[index] == client.key:
-                del keys[index]
+        self._unplace(client)
         held = client.allocated
-        if sign > 0 and not dirty:
-            share = client.share
-            for resource, amount in scalars.items():
-                left = held[resource] = held.get(resource, 0.0) + amount
-                total = totals.get(resource, 0.0)
-                if total > 0.0 and left / total > share:
-                    share = left / total
-        else:
-            for resource, amount in scalars.items():
-                left = held.get(resource, 0.0) + sign * amount
-                if left > 1e-9:
-                    held[resource] = left
-                else:
-                    held.pop(resource, None)
-            share = dominant_share(held, totals)
+        for resource, amount in scalars.items():
+            left = held.get(resource, 0.0) + sign * amount
+            if left > 1e-9:
+                held[resource] = left
+            else:
+                held.pop(resource, None)
+        self._place(client)
+
+    def grow(self, name, scalars, index=None):
+        """
+        Add C{scalars} to a client's allocation and move it back in line:
+        L{allocated} with C{sign} 1, written out.
+
+        The allocator calls this twice per offer (for the framework and its
+        role), so it is the hot path of a cycle.  An addition can only raise
+        a share, so the new share is the old one or a fraction of a resource
+        just added to; and the client can only move back, so its new place
+        is searched for from its old one.
+
+        @param index: where the client is in L{line}, if the caller has just
+            read it there (which saves searching for it).
+        """
+        if self._dirty:
+            self.allocated(name, scalars, 1)
+            return
+        client = self._clients[name]
+        keys = self._keys
+        if index is None:
+            index = bisect_left(keys, client.key)
+        del keys[index]
+        held = client.allocated
+        totals = self.totals
+        share = client.share
+        for resource, amount in scalars.items():
+            # (try costs nothing when nothing is raised: cheaper here than
+            # get, and the same arithmetic as dominant_share)
+            try:
+                left = held[resource] + amount
+            except KeyError:
+                left = amount
+            held[resource] = left
+            try:
+                fraction = left / totals[resource]
+            except (KeyError, ZeroDivisionError):
+                continue
+            if fraction > share:
+                share = fraction
         client.share = share
-        client.key = (share / client.weight, name)
-        if not dirty:
-            # An addition only moves a client back in line.
-            insort(keys, client.key, lo=index if sign > 0 else 0)
+        key = client.key = (share / client.weight, name)
+        insort(keys, key, index)
 
     def allocation(self, name):
         """
@@ -162,6 +186,16 @@ class DRFSorter:
             self._resort()
         for key in self._keys:
             yield key[1]
+
+    def line(self):
+        """
+        The line itself: the sorter's list of C{(weighted share, name)}
+        keys, first in line first.  For a caller's inner loop: it must not
+        be kept, nor read across a change to the sorter.
+        """
+        if self._dirty:
+            self._resort()
+        return self._keys
 
     def first_matching(self, accept):
         """

@@ -13,6 +13,8 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 from mesos_tw.web.v1 import to_v1
 
+_NOTHING = Resources()
+
 __all__ = ["FrameworkRecord", "OfferRecord", "SlaveRecord", "TaskRecord", "TERMINAL_STATES",
            "executor_key", "shown_fields", "statistics_json"]
 
@@ -28,12 +30,10 @@ def held_by(tasks, executors):
     The resources held by C{tasks} (C{{key: TaskRecord}}) and C{executors}
     (C{{key: {executor_id: ExecutorInfo}}}).
     """
-    executor_resources = (
-        Resources.from_protobuf(info.resources)
-        for infos in executors.values() for info in infos.values()
-    )
-    return Resources.sum(
-        [task.resources for task in tasks.values()] + list(executor_resources))
+    bags = [task.resources for task in tasks.values()]
+    for infos in executors.values():
+        bags.extend(Resources.from_protobuf(info.resources) for info in infos.values())
+    return Resources.sum(bags) if bags else _NOTHING
 
 
 def state_name(state):
@@ -74,11 +74,15 @@ def executor_key(task):
     return (task.framework_id.value, executor_id or task.task_id.value)
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRecord:
     """
-    The master's copy of one task.
+    The master's copy of one task (slotted: a busy master holds 100,000s,
+    most of them completed).
 
+    @ivar task: its C{Task} message.  A completed task's is kept serialized
+        (L{pack}: a message costs over 1 KB, its bytes about 150) and read
+        back, a new message each time, when asked for.
     @ivar statistics: the latest C{ResourceStatistics} its slave reported
         for its executor, or L{None} where unknown; shown only while the
         task has not ended.
@@ -93,12 +97,37 @@ class TaskRecord:
         are never shown, and a conversion costs more than the update).
     """
 
-    task: object
+    _task: object
     resources: Resources
     statuses: list = field(default_factory=list)
     statistics: object = None
     shown: object = None
     status_details: dict = field(default_factory=dict)
+    # (message class, bytes) of a packed task, or None.
+    _packed: tuple = None
+
+    @property
+    def task(self):
+        task = self._task
+        if task is None:
+            kind, data = self._packed
+            task = kind()
+            task.ParseFromString(data)
+        return task
+
+    @task.setter
+    def task(self, task):
+        self._task, self._packed = task, None
+
+    def pack(self):
+        """
+        Keep the task serialized from now on: it has ended and moved to its
+        framework's completed tasks, where it is read, never changed.
+        """
+        task = self._task
+        if task is not None:
+            self._packed = (type(task), task.SerializePartialToString())
+            self._task = None
 
     def add_status(self, status, timestamp):
         """
@@ -379,7 +408,7 @@ class SlaveRecord:
             "resources": self.total.to_json(),
             "used_resources": self.used().to_json(),
             "offered_resources": Resources.sum(
-                o.resources for o in self.offers.values()).to_json(),
+                o.resources for o in self.offers.values()).to_json() if self.offers else {},
             "attributes": attributes,
             "active": self.connected and not self.deactivated,
             "connected": self.connected,

@@ -97,9 +97,35 @@ class ExecutorSubscriptions:
             listed = {task.task_id.value for task in tasks}
             self._resend_undelivered(framework, executor, listed)
             if executor.recovered:
+                never_sent = self._never_sent_a_task(executor, listed)
                 self._lose_unlisted(framework, executor, listed)
+                if never_sent and not executor.tasks and not executor.queued_tasks \
+                        and not executor.queued_groups:
+                    # As Mesos (MESOS-8411): an executor that never got a
+                    # task (its tasks were on their way when the slave
+                    # died) has nothing to run; a command executor would
+                    # wait for one for ever (simulator seeds 30089, 40009).
+                    self.log.warn("Shutting down re-registering executor {executor_id}: it "
+                                  "has no tasks to run and was never sent one",
+                                  executor_id=executor.id)
+                    self._shutdown_executor(framework, executor)
+                    return
         self._send_queued(framework, executor)
         self._send_pending_kills(framework, executor)
+
+    @staticmethod
+    def _never_sent_a_task(executor, listed):
+        """
+        Whether a recovered executor, re-registering listing the tasks
+        C{listed}, can never have been sent a task: it lists none, every
+        task the slave has for it is still staging (none was reported on
+        by it), and none ended.  (Mesos also counts ended tasks that only
+        the slave reported on; their updates are not kept here, so an
+        executor with ended tasks is taken to have been sent one.)
+        """
+        return (not listed and not executor.completed_tasks
+                and all(task.state == mesos_pb2.TASK_STAGING
+                        for task in executor.tasks.values()))
 
     def _replace_connection(self, executor, sender):
         """

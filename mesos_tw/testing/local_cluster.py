@@ -6,7 +6,7 @@ real master and real slaves on real ports with their objects at hand
 
 import os
 
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, maybeDeferred
 from twisted.internet.task import deferLater
 
 from mesos_tw import local
@@ -14,22 +14,32 @@ from mesos_tw import local
 __all__ = ["DEADLINE", "start_mesos_local", "until"]
 
 #: How long a test waits for a condition before failing, in seconds.
-DEADLINE = 20.0
+DEADLINE = 60.0
 
 
 @inlineCallbacks
-def until(reactor, predicate, what, deadline=DEADLINE):
+def until(reactor, predicate, what, deadline=DEADLINE, interval=0.01, details=None):
     """
-    Fire once C{predicate()} is true, checking every 10 ms: a bounded wait
-    for a condition, not a sleep standing in for one.
+    Fire with C{predicate()}'s first true result, checking every
+    C{interval} seconds: a bounded wait for a condition, not a sleep
+    standing in for one.  C{predicate} may return a Deferred (a probe over
+    HTTP, say); what it raises fails the wait at once.
 
+    @param details: called with C{predicate}'s last result when the wait
+        fails; its text ends the failure's message (a state, some logs).
     @raise AssertionError: saying what was awaited, after C{deadline} s.
     """
     end = reactor.seconds() + deadline
-    while not predicate():
+    while True:
+        result = yield maybeDeferred(predicate)
+        if result:
+            return result
         if reactor.seconds() > end:
-            raise AssertionError(f"waited {deadline:g} s for {what}")
-        yield deferLater(reactor, 0.01, lambda: None)
+            message = f"waited {deadline:g} s for {what}"
+            if details is not None:
+                message += f"\n{details(result)}"
+            raise AssertionError(message)
+        yield deferLater(reactor, interval, lambda: None)
 
 
 @inlineCallbacks

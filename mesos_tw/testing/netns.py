@@ -8,7 +8,9 @@ address, and reaches every host as a user would.
 
 Needs root and iproute2's C{ip}; L{unavailable} says why a lab cannot be
 made here.  L{NetworkLab.destroy} removes everything it made (namespaces,
-bridge, veths), also after a failed or partly built lab.
+bridge, veths), also after a failed or partly built lab.  Each change to the
+root namespace holds L{mesos_tw.testing.network_changes}' lock, so that no
+browser test loads a page meanwhile.
 """
 
 import os
@@ -19,6 +21,7 @@ import subprocess
 
 from twisted.internet.defer import Deferred, gatherResults
 
+from mesos_tw.testing.network_changes import changing_network, hold_network_change
 from mesos_tw.testing.processes import Daemon
 
 __all__ = ["NetworkLab", "unavailable"]
@@ -73,6 +76,7 @@ class NetworkLab:
         self._veths = []
         self._subnet = None
         self.gateway = None
+        self._cut = None
 
     def _free_subnet(self):
         """
@@ -88,18 +92,19 @@ class NetworkLab:
         Make the bridge and one namespace per name, addressed in order
         (.10, .11, ...).  On failure, what was made is removed again.
         """
-        try:
-            self._subnet = self._free_subnet()
-            prefix = f"198.{self._subnet[0]}.{self._subnet[1]}"
-            self.gateway = f"{prefix}.1"
-            _ip("link", "add", self.bridge, "type", "bridge")
-            _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
-            _ip("link", "set", self.bridge, "up")
-            for number, name in enumerate(names, 10):
-                self._add_host(name, f"{prefix}.{number}")
-        except Exception:
-            self.destroy_network()
-            raise
+        with changing_network():
+            try:
+                self._subnet = self._free_subnet()
+                prefix = f"198.{self._subnet[0]}.{self._subnet[1]}"
+                self.gateway = f"{prefix}.1"
+                _ip("link", "add", self.bridge, "type", "bridge")
+                _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
+                _ip("link", "set", self.bridge, "up")
+                for number, name in enumerate(names, 10):
+                    self._add_host(name, f"{prefix}.{number}")
+            except Exception:
+                self._remove_network()
+                raise
         return self.hosts
 
     def _namespace(self, name):
@@ -141,8 +146,11 @@ class NetworkLab:
 
     def link_down(self, host):
         """
-        Cut C{host}'s link to the bridge (its address and connections stay).
+        Cut C{host}'s link to the bridge (its address and connections stay)
+        until L{link_up}; the change lock is held meanwhile.
         """
+        if self._cut is None:
+            self._cut = hold_network_change()
         _ip("link", "set", self._veth(host), "down")
 
     def link_up(self, host):
@@ -150,6 +158,12 @@ class NetworkLab:
         Restore C{host}'s link.
         """
         _ip("link", "set", self._veth(host), "up")
+        self._end_cut()
+
+    def _end_cut(self):
+        if self._cut is not None:
+            release, self._cut = self._cut, None
+            release()
 
     def destroy(self):
         """
@@ -171,6 +185,11 @@ class NetworkLab:
         Remove the namespaces, veths and bridge made so far (what is already
         gone is skipped).
         """
+        self._end_cut()
+        with changing_network():
+            self._remove_network()
+
+    def _remove_network(self):
         for namespace in self._namespaces:
             _ip("netns", "del", namespace, check=False)
         for veth in self._veths:

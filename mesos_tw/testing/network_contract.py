@@ -28,7 +28,7 @@ from mesos_tw.testing.network import MemoryNetwork
 __all__ = ["Inbox", "MemoryNodes", "TCPNodes", "make_imessagenode_tests"]
 
 #: How long a wait on the real network may take before the test fails.
-DEADLINE = 10.0
+DEADLINE = 60.0
 
 
 class ReceiverBug(Exception):

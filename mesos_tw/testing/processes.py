@@ -22,7 +22,8 @@ from twisted.internet.task import deferLater
 
 from mesos_tw.testing.zookeeper_server import free_port
 
-__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "twistd_path"]
+__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "registered_slaves",
+           "twistd_path"]
 
 #: How often the state of the masters is polled while waiting for something.
 POLL_SECONDS = 0.05
@@ -104,14 +105,17 @@ class Daemon(ProcessProtocol):
         self.paused = False
 
     @inlineCallbacks
-    def wait_for_output(self, reactor, text, timeout=30.0):
+    def wait_for_output(self, reactor, text, timeout=60.0, since=0):
         """
-        Fire once C{text} (bytes) appears in the output.
+        Fire once C{text} (bytes) appears in the output after its first
+        C{since} bytes (a mark taken with C{len(daemon.output)} before
+        causing what should be said, so that an earlier saying of the
+        same line does not count).
 
         @raise AssertionError: after C{timeout} seconds, with the output.
         """
         deadline = time.monotonic() + timeout
-        while text not in self.output:
+        while self.output.find(text, since) == -1:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} never said {text!r}:\n{self.text()}")
             yield deferLater(reactor, POLL_SECONDS, lambda: None)
@@ -207,11 +211,13 @@ class ProcessCluster:
     def get(self, port, path):
         """
         C{(code, body)} of a GET on a master, not following redirects;
-        C{(None, error)} if it cannot be reached.
+        C{(None, error)} if it cannot be reached or does not answer within
+        15 s (a loaded machine can take seconds; a paused daemon is never
+        asked).
         """
         try:
             response = yield treq.get(f"http://127.0.0.1:{port}{path}", persistent=False,
-                                      allow_redirects=False, timeout=2)
+                                      allow_redirects=False, timeout=15)
             body = yield response.content()
         except Exception as error:
             return None, str(error)
@@ -255,6 +261,26 @@ class ProcessCluster:
         SIGKILL the master on C{port}; fires once it is gone.
         """
         return self.masters[port].kill()
+
+
+@inlineCallbacks
+def registered_slaves(daemon, count, fetch_state):
+    """
+    A probe for L{mesos_tw.testing.local_cluster.until}: the master's state
+    (C{fetch_state()} fires with C{(code, body)}) once it lists C{count}
+    slaves; L{None} before, or while the master does not answer yet.
+
+    @raise AssertionError: if the master's L{Daemon} C{daemon} has exited,
+        with its output.
+    """
+    if not daemon.running:
+        raise AssertionError(f"{daemon.name} exited:\n{daemon.text()}")
+    try:
+        code, body = yield fetch_state()
+        state = json.loads(body) if code == 200 else None
+    except Exception:
+        return None
+    return state if state is not None and len(state["slaves"]) >= count else None
 
 
 def is_alive(pid):

@@ -15,6 +15,13 @@ __all__ = ["BadRequest", "LazyList", "LazyValue", "TURN", "flags_json", "int_arg
 #: How many items of lazy lists one turn of the reactor renders.
 ITEMS_PER_TURN = 250
 
+#: How many items of a plain L{LazyList} are encoded at once.
+PLAIN_BATCH = 50
+
+# One encoder for every piece: json.dumps(value, sort_keys=True) makes a new
+# one per call.
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
+
 _CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]*$")
 
 
@@ -73,11 +80,16 @@ class LazyList:
     @param items: the items (a list taken when the document is made, so
         that what is streamed is the set of records of that moment).
     @param render: turns one item into a JSON value.
+    @param plain: whether every value C{render} returns is plain JSON (no
+        lazy parts): then items are encoded L{PLAIN_BATCH} at a time, in one
+        call of the encoder, which is most of the cost of a long list of
+        small items (50,000 slaves in a summary).
     """
 
-    def __init__(self, items, render):
+    def __init__(self, items, render, plain=False):
         self.items = items
         self.render = render
+        self.plain = plain
 
 
 #: Marks the end of one lazy list item, or one step of a L{LazyValue}'s
@@ -110,6 +122,17 @@ def _pieces(value):
                 yield TURN
             else:
                 yield from _pieces(piece)
+    elif isinstance(value, LazyList) and value.plain:
+        # The encoder writes a list's items as the loop below would, ", "
+        # between them: a batch's text is its list's, without the brackets.
+        yield "["
+        items, render = value.items, value.render
+        for start in range(0, len(items), PLAIN_BATCH):
+            batch = [render(item) for item in items[start:start + PLAIN_BATCH]]
+            yield (", " if start else "") + _ENCODE(batch)[1:-1]
+            for _ in batch:
+                yield TURN
+        yield "]"
     elif isinstance(value, LazyList):
         yield "["
         for index, item in enumerate(value.items):
@@ -126,7 +149,7 @@ def _pieces(value):
             yield from _pieces(value[key])
         yield "}"
     else:
-        yield json.dumps(value, sort_keys=True)
+        yield _ENCODE(value)
 
 
 def stream_json(request, document, reactor, items_per_turn=ITEMS_PER_TURN):

@@ -10,10 +10,14 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-__all__ = ["MAX_TURN_SECONDS", "TurnProducer", "produce"]
+__all__ = ["MAX_TURN_BYTES", "MAX_TURN_SECONDS", "TurnProducer", "produce"]
 
 #: The longest one turn writes for (other work waits that long at most).
 MAX_TURN_SECONDS = 0.05
+
+#: How much a turn may write after the connection asked it to wait (a
+#: connection asks once its buffer holds 64 KB, and a piece is often more).
+MAX_TURN_BYTES = 1 << 20
 
 
 @implementer(IPushProducer)
@@ -23,7 +27,11 @@ class TurnProducer:
     turn of C{reactor} at a time, pausing while the client's connection is
     full: each turn writes one piece, and more while it has taken less time
     than the reactor was away since the last turn (at most
-    L{MAX_TURN_SECONDS}).
+    L{MAX_TURN_SECONDS}).  A turn the connection pauses goes on until it has
+    written L{MAX_TURN_BYTES}: stopping at the first pause would write one
+    piece per round of a busy reactor (the pause comes with the first
+    piece, the resume a round later); the memory a client that stops
+    reading can hold is still bounded, by one turn.
 
     @ivar done: fires once every piece is written with the iterator's
         return value (a generator's C{return}: the body's last bytes,
@@ -64,6 +72,7 @@ class TurnProducer:
         # (which made a large state take minutes on a master busy with
         # 50,000 slaves); an idle one, a piece per turn.
         budget = 0.0 if self._last is None else min(MAX_TURN_SECONDS, started - self._last)
+        written = 0
         while True:
             try:
                 piece = next(self._pieces)
@@ -78,7 +87,9 @@ class TurnProducer:
                 return
             if piece:
                 self.request.write(piece)
-            if self.paused or self._ended or self.reactor.seconds() - started >= budget:
+                written += len(piece)
+            if self._ended or (self.paused and written >= MAX_TURN_BYTES) \
+                    or self.reactor.seconds() - started >= budget:
                 break
         self._last = self.reactor.seconds()
         if not self.paused and not self._ended:
