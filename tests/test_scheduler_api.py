@@ -24,6 +24,7 @@ from mesos_tw.master.election import ILeadership
 from mesos_tw.master.http import MasterHTTP
 from mesos_tw.master.scheduler_api import HttpFramework, SchedulerAPI
 from mesos_tw.native import MesosSchedulerDriver
+from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.scheduler_pb2 import Event
 from mesos_tw.protocols.upid import UPID
@@ -395,3 +396,63 @@ class BacklogTests(SynchronousTestCase):
         network.reactor.advance(0)
         self.assertEqual(self.successResultOf(subscription.closed), "test")
         self.assertEqual(master.lost, [node.upid])
+
+
+class RegistrationRetryTests(SynchronousTestCase):
+    """
+    A subscription's registration with the master is a message that may be
+    lost (a handler that fails, a connection that breaks): it is sent
+    again until the master answers.
+    """
+
+    def setUp(self):
+        self.network = MemoryNetwork(Clock())
+        self.clock = self.network.reactor
+        self.master = RecordingPeer(self.network, UPID("master", "127.0.0.1", 5050))
+        node = self.network.node(UPID("scheduler-http-x", "127.0.0.1", 0))
+        request = DummyRequest([b"api", b"v1", b"scheduler"])
+        request.transport = StringTransport()
+        self.subscription = HttpFramework(
+            self.clock, request, node, self.master.upid,
+            mesos_pb2.FrameworkInfo(user="u", name="f"), 15.0, jitter=lambda: 1.0)
+
+    def registrations(self):
+        """
+        How many registrations the master has received.
+        """
+        return len(self.master.of(internal.RegisterFrameworkMessage))
+
+    def test_sent_again_until_answered(self):
+        """
+        Unanswered, the registration goes again after 1 s, then 2 s; once
+        the master answers, no more are sent and the stream says
+        SUBSCRIBED.
+        """
+        self.subscription.subscribe()
+        self.clock.advance(0)
+        self.assertEqual(self.registrations(), 1)
+        self.clock.advance(1.0)
+        self.assertEqual(self.registrations(), 2)
+        self.clock.advance(2.0)
+        self.assertEqual(self.registrations(), 3)
+        self.master.send(self.subscription.node.upid, internal.FrameworkRegisteredMessage(
+            framework_id=mesos_pb2.FrameworkID(value="f-1"),
+            master_info=mesos_pb2.MasterInfo(id="m", ip=0, port=5050)))
+        self.clock.advance(0)
+        self.assertEqual(self.subscription.framework_id, "f-1")
+        self.clock.advance(60.0)
+        self.assertEqual(self.registrations(), 3)
+        self.subscription.close("test")
+        self.clock.advance(0)
+
+    def test_closed_stops_sending(self):
+        """
+        A subscription closed before the master answered sends no more
+        registrations.
+        """
+        self.subscription.subscribe()
+        self.clock.advance(0)
+        self.subscription.close("test")
+        self.clock.advance(60.0)
+        self.assertEqual(self.registrations(), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -180,6 +180,17 @@ class RegressionTests(SynchronousTestCase):
             status, output = simulation(f"--replay={seed}", "--buggify")
             self.assertEqual(status, 0, output)
 
+    def test_subscription_registration_lost(self):
+        """
+        The simulator: a v1 subscription's first message (its registration)
+        lost without its connection failing left a stream with nothing on
+        it, and the framework's lost task was never heard of (seeds 60021
+        and 60076 of campaign 6, commit 8f5a9ea).
+        """
+        for seed in (60021, 60076, 70073):
+            status, output = simulation(f"--replay={seed}", "--buggify")
+            self.assertEqual(status, 0, output)
+
     def test_task_lost_then_running(self):
         """
         A master reported lost a task whose launch crossed its slave's
@@ -345,12 +356,13 @@ class _Scripted:
 class _Receiver:
     def __init__(self):
         self.received = []
+        self.lost = []
 
     def message_received(self, sender, message):
         self.received.append(type(message).__name__)
 
     def peer_lost(self, peer):
-        pass
+        self.lost.append(peer)
 
 
 class FaultyNetworkTests(SynchronousTestCase):
@@ -380,6 +392,33 @@ class FaultyNetworkTests(SynchronousTestCase):
         clock.advance(1.0)
         clock.advance(0)
         self.assertEqual(receiver.received, ["PingSlaveMessage", "PongSlaveMessage"])
+
+
+class FirstMessageTests(SynchronousTestCase):
+    """
+    A message lost before its connection was open.
+    """
+
+    def test_lost_first_message_fails_the_connection(self):
+        """
+        A first message the network loses takes the connection it opens
+        with it: the sender hears its peer lost (a v1 subscription whose
+        registration was lost so never heard it, and stayed open with
+        nothing on it: seeds 60021 and 60076 of campaign 6).
+        """
+        clock = SimulatedClock()
+        network = FaultyNetwork(clock, _Scripted(0.0), lambda text: None,
+                                new_uuid=lambda: b"u" * 16)
+        network.enabled = True
+        a, b = UPID("a", "198.18.2.1", 1), UPID("b", "198.18.2.2", 1)
+        sender, receiver = _Receiver(), _Receiver()
+        network.node(a, sender)
+        network.node(b, receiver)
+        network.deliver(a, b, internal.PingSlaveMessage())
+        clock.advance(0)
+        clock.advance(0)
+        self.assertEqual(receiver.received, [])
+        self.assertEqual(sender.lost, [b])
 
 
 class V1FrameworkTests(SynchronousTestCase):

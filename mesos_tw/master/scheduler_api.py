@@ -22,6 +22,7 @@ are C{mesos.v1.scheduler.Event} messages, encoded as the SUBSCRIBE's
 C{Accept} asks.
 """
 
+import random
 import uuid
 
 from zope.interface import implementer
@@ -35,6 +36,7 @@ from mesos_tw.protocols.dispatch import Dispatcher
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.scheduler_pb2 import Call, Event
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.retry import RetryWithBackoff
 from mesos_tw.web.authentication import principal_of
 from mesos_tw.web.v1 import (
     HEARTBEAT_INTERVAL,
@@ -66,12 +68,15 @@ class HttpFramework(Subscription):
     @param media: the stream's encoding (C{JSON} or C{PROTOBUF}).
     @param stream_id: the stream's C{Mesos-Stream-Id} (a new UUID if
         L{None}).
+    @param jitter: the random source of the registration's back-off (see
+        L{RetryWithBackoff}; a simulation passes a seeded one).
     """
 
     event_class = Event
 
     def __init__(self, reactor, request, node, master, framework_info, heartbeat_interval,
-                 max_backlog=MAX_STREAM_BACKLOG, media=JSON, stream_id=None):
+                 max_backlog=MAX_STREAM_BACKLOG, media=JSON, stream_id=None,
+                 jitter=random.random):
         Subscription.__init__(self, reactor, request, node, master, heartbeat_interval,
                               max_backlog, media)
         self.master = master
@@ -79,6 +84,13 @@ class HttpFramework(Subscription):
         self.stream_id = stream_id or str(uuid.uuid4())
         self.framework_id = framework_info.id.value or None
         self._slave_pids = {}
+        # Our (re)registration is a message to the master, which may be
+        # lost (a handler that fails, a connection that breaks before it
+        # is written): sent again with a back-off until the master
+        # answers, as the classic driver does, so that a subscription
+        # never waits for ever for its SUBSCRIBED.
+        self._registration = RetryWithBackoff(reactor, self._register, jitter=jitter)
+        self.closed.addBoth(self._stop_registering)
         self.dispatcher = Dispatcher({
             internal.FrameworkRegisteredMessage: self._subscribed,
             internal.FrameworkReregisteredMessage: self._subscribed,
@@ -100,8 +112,16 @@ class HttpFramework(Subscription):
 
     def subscribe(self):
         """
-        Register (or, with a framework id, fail over) with the master.
+        Register (or, with a framework id, fail over) with the master, and
+        again until it answers.
         """
+        self._registration.start()
+
+    def _stop_registering(self, why):
+        self._registration.stop()
+        return why
+
+    def _register(self):
         if self.framework_id:
             message = internal.ReregisterFrameworkMessage(
                 framework=self.framework_info, failover=True)
@@ -149,6 +169,9 @@ class HttpFramework(Subscription):
             self.close("the master's connection closed")
 
     def _subscribed(self, message):
+        self._registration.stop()
+        if self.closed.called:
+            return
         self.framework_id = message.framework_id.value
         self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
             framework_id=message.framework_id,
@@ -232,12 +255,15 @@ class SchedulerAPI:
         that stopped reading before it is dropped.
     @param new_uuid: makes the UUID that names a subscription (its stream
         id and its node's process id); a simulation passes a seeded one.
+    @param jitter: the random source of the subscriptions' registration
+        back-off; a simulation passes a seeded one.
     """
 
     def __init__(self, reactor, leadership, node_factory, heartbeat_interval=HEARTBEAT_INTERVAL,
-                 max_backlog=MAX_STREAM_BACKLOG, new_uuid=uuid.uuid4):
+                 max_backlog=MAX_STREAM_BACKLOG, new_uuid=uuid.uuid4, jitter=random.random):
         self.reactor = reactor
         self.new_uuid = new_uuid
+        self.jitter = jitter
         self.leadership = leadership
         self.node_factory = node_factory
         self.heartbeat_interval = heartbeat_interval
@@ -289,7 +315,7 @@ class SchedulerAPI:
         self.leadership.master.trust(node.upid, info.principal)
         subscription = HttpFramework(self.reactor, request, node, pid, info,
                                      self.heartbeat_interval, self.max_backlog, media=media,
-                                     stream_id=stream_id)
+                                     stream_id=stream_id, jitter=self.jitter)
         self.subscriptions[subscription.stream_id] = subscription
         subscription.closed.addCallback(self._forget, subscription)
         return subscription.serve(

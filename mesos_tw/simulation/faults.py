@@ -109,9 +109,19 @@ class FaultyNetwork(MemoryNetwork):
             roll = self.rng.random()
             if roll < self.DROP:
                 self.count("drop")
-                self.record(f"network drops {name} {sender} -> {to} and their connection")
-                self.sever(sender, to)
-                self.sever(to, sender)
+                if self.linked(sender, to) or self.linked(to, sender):
+                    self.record(f"network drops {name} {sender} -> {to} and their connection")
+                    self.sever(sender, to)
+                    self.sever(to, sender)
+                else:
+                    # No connection yet: the one this message opens fails,
+                    # with what waited for it, and the sender hears so (a
+                    # first message is never lost silently: the sender of
+                    # one it does not send again would wait for ever).
+                    self.record(f"network drops {name} {sender} -> {to}: the connection "
+                                "fails")
+                    self._connecting.pop((sender, to), None)
+                    self.reactor.callLater(0, self._tell_lost, sender, to)
                 return
             if roll < self.DROP + self.DELAY:
                 self.count("delay")

@@ -46,7 +46,8 @@ def scheduler_api(world, clock, election):
     from the seed.
     """
     return SchedulerAPI(clock, election, world.network.node,
-                        new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid()))
+                        new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid()),
+                        jitter=world.random_source("jitter/v1-subscriptions").random)
 
 
 def cut_streams(api):
