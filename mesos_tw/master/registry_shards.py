@@ -24,7 +24,7 @@ is next written, so what the other master wrote is kept.
 
 import zlib
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -346,7 +346,8 @@ class ShardedRegistrar:
         for slave_id, apply, waiter in operations:
             by_shard.setdefault(shard_of(slave_id), []).append((apply, waiter))
         writes = [self._write_operations(index, applied) for index, applied in by_shard.items()]
-        _all_done(writes).addCallback(self._batch_done)
+        # Each write fires its operations' Deferreds itself, failures too.
+        DeferredList(writes).addCallback(self._batch_done)
 
     def _batch_done(self, ignored):
         self._busy = False
@@ -362,7 +363,7 @@ class ShardedRegistrar:
             d = self.store.read_shard(index)
             d.addCallback(self._refreshed, index)
         else:
-            d = _succeeded()
+            d = succeed(None)
 
         def write(ignored):
             shard = self.shards.get(index)
@@ -416,44 +417,14 @@ class ShardedRegistrar:
         return self.store.write(index, data, version).addCallbacks(written, failed)
 
 
-def _succeeded():
-    d = Deferred()
-    d.callback(None)
-    return d
-
-
-def _all_done(deferreds):
-    """
-    A Deferred that fires (with L{None}) once every one of C{deferreds}
-    has fired (each already handles its own failure).
-    """
-    done = Deferred()
-    remaining = [len(deferreds)]
-
-    def one(result):
-        remaining[0] -= 1
-        if remaining[0] == 0:
-            done.callback(None)
-        return result
-
-    if not deferreds:
-        done.callback(None)
-    for d in deferreds:
-        d.addBoth(one)
-    return done
-
-
 def _all_succeed(deferreds):
     """
-    A Deferred that fires once all of C{deferreds} succeeded, or fails
-    with the first failure once all have fired.
+    A Deferred that fires once all of C{deferreds} have fired: with
+    L{None} if all succeeded, else with the first failure.
     """
-    failures = []
 
-    def record(result):
-        if isinstance(result, Failure):
-            failures.append(result)
+    def first_failure(results):
+        failures = [result for ok, result in results if not ok]
+        return failures[0] if failures else None
 
-    for d in deferreds:
-        d.addBoth(record)
-    return _all_done(deferreds).addCallback(lambda _: failures[0] if failures else None)
+    return DeferredList(deferreds, consumeErrors=True).addCallback(first_failure)
