@@ -410,10 +410,10 @@ class RegistrationRetryTests(SynchronousTestCase):
         self.clock = self.network.reactor
         self.master = RecordingPeer(self.network, UPID("master", "127.0.0.1", 5050))
         node = self.network.node(UPID("scheduler-http-x", "127.0.0.1", 0))
-        request = DummyRequest([b"api", b"v1", b"scheduler"])
-        request.transport = StringTransport()
+        self.request = DummyRequest([b"api", b"v1", b"scheduler"])
+        self.request.transport = StringTransport()
         self.subscription = HttpFramework(
-            self.clock, request, node, self.master.upid,
+            self.clock, self.request, node, self.master.upid,
             mesos_pb2.FrameworkInfo(user="u", name="f"), 15.0, jitter=lambda: 1.0)
 
     def registrations(self):
@@ -442,6 +442,30 @@ class RegistrationRetryTests(SynchronousTestCase):
         self.assertEqual(self.subscription.framework_id, "f-1")
         self.clock.advance(60.0)
         self.assertEqual(self.registrations(), 3)
+        self.subscription.close("test")
+        self.clock.advance(0)
+
+    def answer(self):
+        """
+        The master answers a registration.
+        """
+        self.master.send(self.subscription.node.upid, internal.FrameworkRegisteredMessage(
+            framework_id=mesos_pb2.FrameworkID(value="f-1"),
+            master_info=mesos_pb2.MasterInfo(id="m", ip=0, port=5050)))
+        self.clock.advance(0)
+
+    def test_one_subscribed_for_two_answers(self):
+        """
+        A registration sent again before the first answer came is answered
+        twice; the stream says SUBSCRIBED once.
+        """
+        self.subscription.subscribe()
+        self.clock.advance(1.0)
+        self.assertEqual(self.registrations(), 2)
+        self.answer()
+        self.answer()
+        written = b"".join(self.request.written)
+        self.assertEqual(written.count(b'"SUBSCRIBED"'), 1)
         self.subscription.close("test")
         self.clock.advance(0)
 

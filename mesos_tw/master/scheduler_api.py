@@ -170,7 +170,9 @@ class HttpFramework(Subscription):
 
     def _subscribed(self, message):
         self._registration.stop()
-        if self.closed.called:
+        if self.closed.called or self._heartbeat.running:
+            # Closed, or the answer to a registration sent again before the
+            # first answer came: the stream has had its one SUBSCRIBED.
             return
         self.framework_id = message.framework_id.value
         self._send_event(Event(type=Event.SUBSCRIBED, subscribed=Event.Subscribed(
