@@ -4,6 +4,7 @@ navigation, the cluster's name and leading master, and the page's content.
 """
 
 import os
+import sys
 from datetime import datetime, timezone
 from itertools import islice
 from urllib.parse import quote, urlencode
@@ -89,7 +90,9 @@ class Pager:
         """
         This page's part of C{rows} (any iterable, in table order).
         """
-        return list(islice(rows, self.offset, self.offset + self.limit))
+        # islice takes nothing past sys.maxsize; no table is that long.
+        start = min(self.offset, sys.maxsize)
+        return list(islice(rows, start, min(start + self.limit, sys.maxsize)))
 
     def _link(self, offset, text):
         return tags.a(href=f"{self.path}?" + urlencode({"offset": offset, "limit": self.limit}))(
