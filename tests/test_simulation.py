@@ -389,6 +389,7 @@ class FaultyNetworkTests(SynchronousTestCase):
         # Due at 1 s, scheduled before the held-up message's hand-on.
         clock.callLater(1.0, network.deliver, a, b, internal.PongSlaveMessage())
         network.deliver(a, b, internal.PingSlaveMessage())
+        clock.advance(0)  # the connection opens; the message's second starts
         clock.advance(1.0)
         clock.advance(0)
         self.assertEqual(receiver.received, ["PingSlaveMessage", "PongSlaveMessage"])
@@ -457,7 +458,7 @@ class V1FrameworkTests(SynchronousTestCase):
                 self._acknowledge(status)
 
         self.patch(V1FrameworkProcess, "_update", update_without_memory)
-        run = simulate(0, parse_profile("all"), buggify=True)
+        run = simulate(1, parse_profile("all"), buggify=True)
         self.flushLoggedErrors(InjectedFailure)
         self.assertIn("terminal_once", {name for name, _, _ in run.violations})
         self.assertTrue(any(text.startswith("fw2-") for name, _, text in run.violations
