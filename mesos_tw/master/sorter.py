@@ -93,9 +93,6 @@ class DRFSorter:
         Add (C{sign} 1) or take back (C{sign} -1) C{scalars} (C{{name:
         amount}}) to a client's allocation, and move it in line.
         """
-        if sign > 0 and not self._dirty:
-            self.grow(name, scalars)
-            return
         client = self._clients[name]
         self._unplace(client)
         held = client.allocated
@@ -107,48 +104,63 @@ class DRFSorter:
                 held.pop(resource, None)
         self._place(client)
 
-    def grow(self, name, scalars, index=None):
+    def grow_with(self, name, index, parent, parent_name, parent_index, scalars):
         """
-        Add C{scalars} to a client's allocation and move it back in line:
-        L{allocated} with C{sign} 1, written out.
+        Add C{scalars} to the allocation of a client of this sorter and to
+        that of its group in C{parent} (a framework, and its role in the
+        sorter of roles), and move both back in line: L{allocated} with
+        C{sign} 1 on both, in one pass.
 
-        The allocator calls this twice per offer (for the framework and its
-        role), so it is the hot path of a cycle.  An addition can only raise
-        a share, so the new share is the old one or a fraction of a resource
-        just added to; and the client can only move back, so its new place
-        is searched for from its old one.
+        What the allocator does for each offer of a cycle, so written out.
+        An addition can only raise a share, so the new share is the old one
+        or a fraction of a resource just added to (the same arithmetic as
+        L{dominant_share}); and a client can only move back, so its new
+        place is searched for from its old one.
 
-        @param index: where the client is in L{line}, if the caller has just
-            read it there (which saves searching for it).
+        Both sorters must have the same totals (the allocator gives every
+        sorter the cluster's), which are read from this one, and both their
+        lines must be current (read since the last change of totals).
+
+        @param index: where the client is in this sorter's L{line}.
+        @param parent_index: where C{parent_name} is in C{parent}'s line.
         """
-        if self._dirty:
-            self.allocated(name, scalars, 1)
-            return
         client = self._clients[name]
-        keys = self._keys
-        if index is None:
-            index = bisect_left(keys, client.key)
+        group = parent._clients[parent_name]
+        keys, parent_keys = self._keys, parent._keys
         del keys[index]
-        held = client.allocated
+        del parent_keys[parent_index]
+        held, group_held = client.allocated, group.allocated
         totals = self.totals
-        share = client.share
+        share, group_share = client.share, group.share
         for resource, amount in scalars.items():
             # (try costs nothing when nothing is raised: cheaper here than
-            # get, and the same arithmetic as dominant_share)
+            # get)
             try:
                 left = held[resource] + amount
             except KeyError:
                 left = amount
             held[resource] = left
             try:
-                fraction = left / totals[resource]
+                group_left = group_held[resource] + amount
+            except KeyError:
+                group_left = amount
+            group_held[resource] = group_left
+            try:
+                total = totals[resource]
+                fraction = left / total
+                group_fraction = group_left / total
             except (KeyError, ZeroDivisionError):
                 continue
             if fraction > share:
                 share = fraction
+            if group_fraction > group_share:
+                group_share = group_fraction
         client.share = share
         key = client.key = (share / client.weight, name)
         insort(keys, key, index)
+        group.share = group_share
+        key = group.key = (group_share / group.weight, parent_name)
+        insort(parent_keys, key, parent_index)
 
     def allocation(self, name):
         """
