@@ -71,12 +71,27 @@ class DRFSorterTests(SynchronousTestCase):
         self.assertEqual(self.sorter.first_matching(lambda name: name != "b"), "c")
         self.assertIsNone(self.sorter.first_matching(lambda name: False))
 
+    def test_name_among_others(self):
+        """
+        A client whose name sorts among the others' takes its place among
+        them on ties, and the others keep their order.
+        """
+        self.sorter.allocated("a", {"cpus": 1.0})
+        self.sorter.add("bb")
+        self.sorter.add("0")
+        self.assertEqual(self.sorter.order(), ["0", "b", "bb", "c", "a"])
+        self.assertEqual([key[1] for key in self.sorter.line()], [0, 2, 3, 4, 1])
+        self.sorter.add("d")
+        self.sorter.allocated("b", {"cpus": 1.0})
+        self.assertEqual(self.sorter.order(), ["0", "bb", "c", "d", "a", "b"])
+
     def test_line(self):
         """
-        The line holds C{(weighted share, name)} keys, first in line first.
+        The line holds C{(weighted share, rank, name)} keys, first in line
+        first, the ranks in name order.
         """
         self.sorter.allocated("a", {"cpus": 5.0})
-        self.assertEqual(self.sorter.line(), [(0.0, "b"), (0.0, "c"), (0.5, "a")])
+        self.assertEqual(self.sorter.line(), [(0.0, 1, "b"), (0.0, 2, "c"), (0.5, 0, "a")])
 
     def test_grow_with_is_grow_on_both(self):
         """
@@ -97,8 +112,8 @@ class DRFSorterTests(SynchronousTestCase):
         steps = [("b", "x", {"cpus": 2.0}), ("a", "y", {"mem": 300.0, "disk": 5.0}),
                  ("b", "x", {"mem": 100.0}), ("c", "y", {"cpus": 1.0, "mem": 10.0})]
         for name, group, scalars in steps:
-            index = [key[1] for key in self.sorter.line()].index(name)
-            group_index = [key[1] for key in parent.line()].index(group)
+            index = self.sorter.order().index(name)
+            group_index = parent.order().index(group)
             self.sorter.grow_with(name, index, parent, group, group_index, scalars)
             reference.allocated(name, scalars)
             reference_parent.allocated(group, scalars)

@@ -230,7 +230,7 @@ class HierarchicalDRFAllocator:
     # Slaves.
 
     def slave_added(self, slave_id, total, used, hostname=None):
-        in_use = Resources.sum(used.values())
+        in_use = Resources.sum(used.values()) if used else _NOTHING
         for framework_id, resources in used.items():
             scalars = resources.scalars()
             if framework_id in self._frameworks:
@@ -428,16 +428,16 @@ class HierarchicalDRFAllocator:
                 # Nobody filtered the slave and every framework wants
                 # offers: the first in line takes it.
                 role_index = index = 0
-                role = role_line[0][1]
-                taker = lines[role][0][1]
+                role = role_line[0][2]
+                taker = lines[role][0][2]
             else:
                 if filters is None:
                     filters = _NO_FILTERS
                 taker = None
                 for role_index, role_key in enumerate(role_line):
-                    role = role_key[1]
+                    role = role_key[2]
                     for index, key in enumerate(lines[role]):
-                        framework_id = key[1]
+                        framework_id = key[2]
                         if framework_id in filters:
                             # A filter holds back only offers it covers:
                             # more resources on the slave (a task ended)

@@ -31,15 +31,20 @@ def dominant_share(allocated, totals):
 class _Client:
     """
     One client's allocation (scalar amounts) and weight.
+
+    @ivar rank: the client's place among the sorter's clients in name order
+        (ranks may skip numbers): ties of share go by rank, which compares
+        faster than the names it stands for.
     """
 
-    __slots__ = ("name", "weight", "allocated", "share", "key")
+    __slots__ = ("name", "weight", "allocated", "share", "rank", "key")
 
-    def __init__(self, name, weight):
+    def __init__(self, name, weight, rank):
         self.name = name
         self.weight = weight
         self.allocated = {}
         self.share = 0.0
+        self.rank = rank
         self.key = None
 
 
@@ -55,6 +60,9 @@ class DRFSorter:
         self._clients = {}
         self._keys = []
         self._dirty = False
+        # The largest name given a rank, and the next rank to give.
+        self._last = None
+        self._next_rank = 0
 
     def __contains__(self, name):
         return name in self._clients
@@ -68,8 +76,20 @@ class DRFSorter:
         """
         if name in self._clients:
             return
-        client = self._clients[name] = _Client(name, weight)
-        self._place(client)
+        if self._last is None or name > self._last:
+            client = self._clients[name] = _Client(name, weight, self._next_rank)
+            self._next_rank += 1
+            self._last = name
+            self._place(client)
+            return
+        # A name that sorts among the others' (rare: framework ids grow):
+        # every rank is given again, and the line re-sorted when next read.
+        self._clients[name] = _Client(name, weight, None)
+        for rank, other in enumerate(sorted(self._clients)):
+            self._clients[other].rank = rank
+        self._next_rank = len(self._clients)
+        self._last = other
+        self._dirty = True
 
     def remove(self, name):
         """
@@ -156,10 +176,10 @@ class DRFSorter:
             if group_fraction > group_share:
                 group_share = group_fraction
         client.share = share
-        key = client.key = (share / client.weight, name)
+        key = client.key = (share / client.weight, client.rank, name)
         insort(keys, key, index)
         group.share = group_share
-        key = group.key = (group_share / group.weight, parent_name)
+        key = group.key = (group_share / group.weight, group.rank, parent_name)
         insort(parent_keys, key, parent_index)
 
     def allocation(self, name):
@@ -187,7 +207,7 @@ class DRFSorter:
         """
         if self._dirty:
             self._resort()
-        return [key[1] for key in self._keys]
+        return [key[2] for key in self._keys]
 
     def names(self):
         """
@@ -197,12 +217,12 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         for key in self._keys:
-            yield key[1]
+            yield key[2]
 
     def line(self):
         """
-        The line itself: the sorter's list of C{(weighted share, name)}
-        keys, first in line first.  For a caller's inner loop: it must not
+        The line itself: the sorter's list of C{(weighted share, rank,
+        name)} keys, first in line first (the rank orders names).  For a caller's inner loop: it must not
         be kept, nor read across a change to the sorter.
         """
         if self._dirty:
@@ -217,8 +237,8 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         for key in self._keys:
-            if accept(key[1]):
-                return key[1]
+            if accept(key[2]):
+                return key[2]
         return None
 
     # Keeping the line.
@@ -227,10 +247,12 @@ class DRFSorter:
         return dominant_share(client.allocated, self.totals)
 
     def _place(self, client):
+        if self._dirty:
+            # The re-sort due computes every share and key.
+            return
         client.share = self._share(client)
-        client.key = (client.share / client.weight, client.name)
-        if not self._dirty:
-            insort(self._keys, client.key)
+        client.key = (client.share / client.weight, client.rank, client.name)
+        insort(self._keys, client.key)
 
     def _unplace(self, client):
         if self._dirty or client.key is None:
@@ -242,6 +264,6 @@ class DRFSorter:
     def _resort(self):
         for client in self._clients.values():
             client.share = self._share(client)
-            client.key = (client.share / client.weight, client.name)
+            client.key = (client.share / client.weight, client.rank, client.name)
         self._keys = sorted(client.key for client in self._clients.values())
         self._dirty = False
