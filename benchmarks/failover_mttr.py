@@ -66,6 +66,11 @@ from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
 EMULATED_PER_PROCESS = 5000
+#: Loopback source addresses per emulating process: real slaves each have
+#: their own, and a master closes an address's connections beyond 1,024
+#: that have not yet sent a frame (its guard against idle connections),
+#: which a reconnection storm of 5,000 from one address exceeds.
+SOURCES_PER_PROCESS = 10
 
 
 class EmulatorProcess(protocol.ProcessProtocol):
@@ -151,6 +156,72 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sources(index):
+    """
+    The loopback source addresses of emulating process C{index}, as
+    C{--source} takes them: 127.0.0.2 and up, none shared.
+    """
+    first = 2 + index * SOURCES_PER_PROCESS
+    return ",".join(f"127.0.0.{first + offset}" for offset in range(SOURCES_PER_PROCESS))
+
+
+def tcp_counters():
+    """
+    The machine's TCP counters that show a connection storm being
+    refused (Linux's /proc/net/netstat): accept queue overflows and SYN
+    retransmissions; empty if they cannot be read.
+    """
+    try:
+        with open("/proc/net/netstat") as netstat:
+            lines = netstat.read().splitlines()
+    except OSError:
+        return {}
+    counters = {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        counters.update(zip(names.split()[1:], map(int, values.split()[1:])))
+    return {name: counters.get(name, 0) for name in ("ListenOverflows", "TCPSynRetrans")}
+
+
+def daemon_log(daemon):
+    """
+    What C{daemon} logged to its file (twistd's rotated ones first), or
+    its output if it logs there.
+    """
+    if daemon.log_path is None:
+        return bytes(daemon.output)
+    directory, name = os.path.split(daemon.log_path)
+    rotated = sorted((int(f.rpartition(".")[2]) for f in os.listdir(directory)
+                      if f.startswith(name + ".") and f.rpartition(".")[2].isdigit()),
+                     reverse=True)
+    text = b""
+    for path in [f"{daemon.log_path}.{n}" for n in rotated] + [daemon.log_path]:
+        with open(path, "rb") as log:
+            text += log.read()
+    return text
+
+
+def trace_round(emulators, before, tcp_before, new_leader, killed_at):
+    """
+    Print, for C{--trace}, what one round cost the emulated slaves and the
+    new leader: (re-)registrations sent, master connections lost or
+    refused, quantiles of each slave's wait from its leader change to its
+    answer, the machine's TCP refusals, and the new leader's guard closing
+    connections.
+    """
+    sent = sum(e.latest.get("attempts", 0) for e in emulators) - before[0]
+    lost = sum(e.latest.get("lost_master", 0) for e in emulators) - before[1]
+    quantiles = [e.latest.get("registered_after") for e in emulators]
+    tcp = {name: value - tcp_before.get(name, 0) for name, value in tcp_counters().items()}
+    detected = [round(e.latest["leader_at"] - killed_at, 2) if e.latest.get("leader_at")
+                else None for e in emulators]
+    closed = daemon_log(new_leader).count(b"Closing a connection from") if new_leader else "?"
+    print(f"    the emulators' detectors named the new leader {detected} s after the kill; "
+          f"the slaves sent {sent} (re-)registrations and lost or could not reach a "
+          f"master {lost} times; each emulator's wait from its leader change to the answer "
+          f"(p50, p90, max): {quantiles}; TCP: {tcp}; the new leader's guard closed "
+          f"{closed} connections", flush=True)
+
+
 def masters_cpu(cluster):
     """
     The CPU seconds the running masters have used, together.
@@ -191,17 +262,25 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
 
 
 @defer.inlineCallbacks
-def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False):
+def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False,
+                     logs=None):
     """
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
+    With C{logs} (a directory), each round's new leader's log is written
+    there.
     """
     ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
     ensemble.start()
     url = ensemble.url("/mesos")
+    # The masters log to files: through their output, this process (the
+    # framework's too) would read thousands of lines a second, and a
+    # master would wait for it when the pipe is full.
+    os.makedirs(os.path.join(directory, "logs"))
     cluster = ProcessCluster(reactor, os.path.join(directory, "cluster"), url,
                              f"{session_timeout}secs",
-                             master_flags=["--max_slave_ping_timeouts=20"])
+                             master_flags=["--max_slave_ping_timeouts=20"],
+                             log_directory=os.path.join(directory, "logs"))
     emulators, driver = [], None
     try:
         yield ensemble.wait_serving(reactor)
@@ -211,7 +290,7 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             emulator = EmulatorProcess()
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
-                       f"--first={first}", f"--source=127.0.0.{index + 2}",
+                       f"--first={first}", f"--source={sources(index)}",
                        f"--zk_session_timeout={session_timeout}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
@@ -238,13 +317,16 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
         for round_number in range(rounds):
             old_port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
             reregistrations = scheduler.reregistrations
-            killed = time.monotonic()
+            killed, killed_at = time.monotonic(), time.time()
+            sent_before = (sum(e.latest.get("attempts", 0) for e in emulators),
+                           sum(e.latest.get("lost_master", 0) for e in emulators))
+            tcp_before = tcp_counters()
             yield cluster.kill_master(old_port)
             emulators_before = sum(e.latest.get("cpu", 0.0) for e in emulators)
             masters_before = masters_cpu(cluster)
             yield wait_leader(reactor, cluster, lambda p, m: p != old_port, "a new leader")
             elected.append(time.monotonic() - killed)
-            yield wait_leader(
+            new_port = yield wait_leader(
                 reactor, cluster,
                 lambda p, m: p != old_port and m["master/slaves_active"] == slaves
                 and m["master/frameworks_active"] == 1
@@ -261,6 +343,15 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
                   f"{len(emulators)} emulating processes "
                   f"{emulators_cpu / mttr[-1]:.2f}; load average {os.getloadavg()[0]:.1f}",
                   flush=True)
+            if trace:
+                # The emulators report every half second.
+                yield task.deferLater(reactor, 0.6, lambda: None)
+                trace_round(emulators, sent_before, tcp_before, cluster.masters.get(new_port),
+                            killed_at)
+            if logs:
+                name = os.path.join(logs, f"round-{round_number + 1}-new-leader.log")
+                with open(name, "wb") as log:
+                    log.write(daemon_log(cluster.masters[new_port]))
             cluster.start_master()
         port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
         figures = yield metrics(port)
@@ -376,6 +467,9 @@ def main(reactor, argv):
     parser.add_argument("--trace", action="store_true",
                         help="with --emulated: print the new leader's counts at each poll "
                              "while it recovers")
+    parser.add_argument("--logs", default=None,
+                        help="with --emulated: a directory to write each round's new leader's "
+                             "log into")
     options = parser.parse_args(argv)
     if options.emulated:
         yield main_emulated(reactor, options)
@@ -413,7 +507,7 @@ def main_emulated(reactor, options):
             print(f"session timeout {timeout:g} s, {slaves} emulated slaves:", flush=True)
             with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
                 result = yield measure_emulated(reactor, directory, timeout, slaves,
-                                                options.rounds, options.trace)
+                                                options.rounds, options.trace, options.logs)
             rows.append((timeout, slaves, *result))
     print()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

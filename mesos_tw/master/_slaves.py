@@ -83,20 +83,22 @@ class SlaveManagement:
         if total is None:
             return
 
-        def admitted():
+        def admitted(expected=False):
             if slave_id in self.slaves:
                 # Re-registered meanwhile (from another address).
                 return
             self.recovered_slaves.pop(slave_id, None)
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
-                            message.tasks)
+                            message.tasks, logged=not expected)
+            if expected:
+                self.recovery_progress.slave_back()
             if slave_id in self.unreachable_slaves:
                 self.readmitted(slave_id, message.tasks)
             self._reregistered(sender, message)
 
         if slave_id in self.recovered_slaves:
             # An earlier leader admitted it: the registry has it already.
-            admitted()
+            admitted(expected=True)
             if not self.recovered_slaves and self._recovered_slaves_call is not None:
                 self._recovered_slaves_call.cancel()
                 self._recovered_slaves_call = None
@@ -138,8 +140,11 @@ class SlaveManagement:
         if slave is None or slave.pid != sender or not slave.connected \
                 or last[0] != _digest(message):
             return False
-        self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering it "
-                       "again", slave_id=slave_id, pid=str(sender))
+        if self.recovery_progress is not None:
+            self.recovery_progress.repeat_answered()
+        else:
+            self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering "
+                           "it again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection(),
@@ -330,7 +335,12 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
             return None
 
-    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=()):
+    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=(), logged=True):
+        """
+        Add a slave admitted (or re-admitted) with the work it reports; it
+        is logged unless C{logged} is false (a slave a new leader expected
+        back: L{mesos_tw.master.recovery_progress} counts those).
+        """
         now = self.reactor.seconds()
         stored = mesos_pb2.SlaveInfo()
         stored.CopyFrom(info)
@@ -344,10 +354,11 @@ class SlaveManagement:
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
         self.events.agent_added(slave)
-        self.log.info(
-            "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
-            slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
-        )
+        if logged:
+            self.log.info(
+                "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
+                slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
+            )
 
     def _unregister_slave(self, sender, message):
         slave = self.slaves.get(message.slave_id.value)

@@ -50,6 +50,11 @@ class EmulatedSlave:
         does not listen).
     @ivar slave_id: its id once registered.
     @ivar running: C{{(framework_id, task_id): pending finish call}}.
+    @ivar attempts: the (re-)registrations it sent.
+    @ivar lost_master: how often its master's connection closed or could
+        not be made.
+    @ivar registered_after: seconds from the last leader it was told to
+        follow (L{follow}) to that leader's answer; L{None} until answered.
     """
 
     log = Logger()
@@ -85,6 +90,10 @@ class EmulatedSlave:
         }, self.log, with_sender=False)
         self._waiting = []
         self._slave_info = None
+        self.attempts = 0
+        self.lost_master = 0
+        self.registered_after = None
+        self._followed_at = None
 
     def start(self):
         """
@@ -115,6 +124,8 @@ class EmulatedSlave:
         if master == self.master:
             return
         self.master = master
+        self._followed_at = self.reactor.seconds()
+        self.registered_after = None
         if master is None:
             self._registration.stop()
         else:
@@ -144,6 +155,7 @@ class EmulatedSlave:
 
     def _register(self):
         info = self._info()
+        self.attempts += 1
         if self.slave_id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
         else:
@@ -166,12 +178,15 @@ class EmulatedSlave:
         a new leader first: see L{follow}).
         """
         if upid == self.master:
+            self.lost_master += 1
             self._registration.start(delay=self.lost_master_delay)
 
     # Handlers.
 
     def _registered(self, message):
         self._registration.stop()
+        if self._followed_at is not None and self.registered_after is None:
+            self.registered_after = self.reactor.seconds() - self._followed_at
         self.slave_id = message.slave_id.value
         waiting, self._waiting = self._waiting, []
         for d in waiting:

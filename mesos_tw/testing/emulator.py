@@ -7,7 +7,7 @@ one process (or one source address) can carry:
 
 It connects C{--slaves} L{EmulatedSlave}s numbered from C{--first} (so
 that several processes' slaves have distinct UPIDs and hostnames), from
-the local address C{--source}, at most C{--window} of them registering
+the local address C{--source} (or several, in turn), at most C{--window} of them registering
 at once (a larger storm overflows the master's listen backlog, and the
 kernel retries a dropped SYN only after whole seconds).  C{--per_connection}
 slaves share each connection to the master, as the processes of one
@@ -18,8 +18,14 @@ C{zk://} master, one detector for the whole process makes every slave
 follow the leader, as each real slave's own detector would.
 
 Every half second it prints one JSON line to standard output:
-C{{"registered": n, "running": tasks, "cpu": seconds}}.  It stops when
-its standard input closes.
+C{{"registered": n, "running": tasks, "cpu": seconds, "attempts": n,
+"lost_master": n, "registered_after": [p50, p90, max] or null,
+"leader_at": seconds}}: the (re-)registrations sent so far, the master
+connections lost or refused so far, quantiles of the seconds from the
+last leader change to each slave's answer (see L{EmulatedSlave}), and
+when (the reactor's clock: the time since the epoch) its detector last
+named a leader, or none.  It stops when its standard input
+closes.
 """
 
 import argparse
@@ -72,11 +78,18 @@ def until_stdin_closes(reactor):
     return watch.closed
 
 
-def _report(slaves):
+def _report(slaves, leader_at):
     cpu = sum(os.times()[:2])
     registered = sum(1 for slave in slaves if slave.slave_id is not None)
     running = sum(len(slave.running) for slave in slaves)
-    print(json.dumps({"registered": registered, "running": running, "cpu": cpu}), flush=True)
+    after = sorted(slave.registered_after for slave in slaves
+                   if slave.registered_after is not None)
+    quantiles = [after[len(after) // 2], after[len(after) * 9 // 10], after[-1]] if after \
+        else None
+    print(json.dumps({"registered": registered, "running": running, "cpu": cpu,
+                      "attempts": sum(slave.attempts for slave in slaves),
+                      "lost_master": sum(slave.lost_master for slave in slaves),
+                      "registered_after": quantiles, "leader_at": leader_at[0]}), flush=True)
 
 
 async def _emulate(reactor, options):
@@ -93,18 +106,23 @@ async def _emulate(reactor, options):
         else 1.0
     slaves = []
     node = None
-    # Shared by every node: parsed and read from the environment once.
-    endpoints = ClientEndpoints(reactor, source_host=options.source)
+    # Shared by the nodes: parsed and read from the environment once.  The
+    # connections take the source addresses in turn.
+    sources = options.source.split(",") if options.source else [None]
+    endpoints = [ClientEndpoints(reactor, source_host=source) for source in sources]
     tls = TLSConfig.from_environ()
     for index, number in enumerate(range(options.first, options.first + options.slaves)):
         upid = UPID(f"slave({number})", "127.0.0.1", 0)
         if index % options.per_connection == 0:
-            node = MessageNode(reactor, upid, None, client_endpoints=endpoints, tls=tls)
+            connection = index // options.per_connection
+            node = MessageNode(reactor, upid, None,
+                               client_endpoints=endpoints[connection % len(endpoints)], tls=tls)
         slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
                                     lost_master_delay=lost_master_delay,
                                     retry_intervals=MESOS_RETRY_INTERVALS))
-    reporting = task.LoopingCall(_report, slaves)
+    leader_at = [None]
+    reporting = task.LoopingCall(_report, slaves, leader_at)
     reporting.clock = reactor
     reporting.start(0.5)
     leader = []
@@ -112,6 +130,7 @@ async def _emulate(reactor, options):
 
     def leader_changed(upid):
         leader[:] = [upid]
+        leader_at[0] = reactor.seconds()
         for slave in started:
             slave.follow(upid)
 
@@ -153,7 +172,10 @@ def main(argv=None):
     parser.add_argument("--master", required=True, help="host:port, or zk://.../path")
     parser.add_argument("--slaves", type=int, required=True)
     parser.add_argument("--first", type=int, default=0, help="the first slave's number")
-    parser.add_argument("--source", default=None, help="local address to connect from")
+    parser.add_argument("--source", default=None,
+                        help="local address to connect from, or several separated by commas "
+                             "(the connections take them in turn: a master caps the "
+                             "connections one address holds before they say anything)")
     parser.add_argument("--resources", default="cpus:2;mem:4096")
     parser.add_argument("--window", type=int, default=500,
                         help="slaves registering at once (the next starts when one is registered)")
