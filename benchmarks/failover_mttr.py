@@ -263,12 +263,12 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
 
 @defer.inlineCallbacks
 def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False,
-                     logs=None):
+                     logs=None, per_connection=1):
     """
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
     With C{logs} (a directory), each round's new leader's log is written
-    there.
+    there.  C{per_connection} slaves share each connection to the master.
     """
     ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
     ensemble.start()
@@ -291,7 +291,8 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
                        f"--first={first}", f"--source={sources(index)}",
-                       f"--zk_session_timeout={session_timeout}"]
+                       f"--zk_session_timeout={session_timeout}",
+                       f"--per_connection={per_connection}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
         # Registering (a write of the registry each batch) and launching
@@ -467,6 +468,10 @@ def main(reactor, argv):
     parser.add_argument("--trace", action="store_true",
                         help="with --emulated: print the new leader's counts at each poll "
                              "while it recovers")
+    parser.add_argument("--per_connection", type=int, default=1,
+                        help="with --emulated: slaves sharing each connection to the master, as "
+                             "the processes of one libprocess program share its sockets (1: a "
+                             "connection per slave, as real slaves have)")
     parser.add_argument("--logs", default=None,
                         help="with --emulated: a directory to write each round's new leader's "
                              "log into")
@@ -498,7 +503,8 @@ def main_emulated(reactor, options):
     """
     The emulated-slave rows: one task per slave.
     """
-    print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each; "
+    print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each, "
+          f"{options.per_connection} per connection; "
           f"{options.rounds} leader kills per configuration; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
@@ -507,7 +513,8 @@ def main_emulated(reactor, options):
             print(f"session timeout {timeout:g} s, {slaves} emulated slaves:", flush=True)
             with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
                 result = yield measure_emulated(reactor, directory, timeout, slaves,
-                                                options.rounds, options.trace, options.logs)
+                                                options.rounds, options.trace, options.logs,
+                                                options.per_connection)
             rows.append((timeout, slaves, *result))
     print()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -139,16 +139,16 @@ class EmulatedSlaveTests(SynchronousTestCase):
 
     def test_lost_master_delay(self):
         """
-        When the master's connection closes it registers again after a
-        random wait of up to C{lost_master_delay}; a new leader named
-        meanwhile is followed instead.
+        When the master's connection closes it registers again after
+        C{lost_master_delay} and a random wait of up to as long again; a
+        new leader named meanwhile is followed instead.
         """
         self.slave.lost_master_delay = 4.0
-        self.patch(self.slave._registration, "_jitter", lambda: 1.0)
+        self.patch(self.slave._registration, "_jitter", lambda: 0.5)
         reregistrations = self.master.counters.counts["slave_reregistrations"]
         self.network.sever(MASTER, self.slave.node.upid)
         self.turn()
-        self.clock.advance(3.9)
+        self.clock.advance(5.9)
         self.turn()
         self.assertEqual(self.master.counters.counts["slave_reregistrations"], reregistrations)
         self.clock.advance(0.1)

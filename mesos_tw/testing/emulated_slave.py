@@ -173,13 +173,17 @@ class EmulatedSlave:
 
     def peer_lost(self, upid):
         """
-        The master's connection closed: register again, after a random
-        wait of up to C{lost_master_delay} seconds (unless a detector names
-        a new leader first: see L{follow}).
+        The master's connection closed: register again, after between
+        C{lost_master_delay} seconds and twice that (unless a detector
+        names a new leader first: see L{follow}).  Not sooner: a Mesos
+        slave only waits for its detector, and a knock on a dead master's
+        port, thousands at once, costs just when the new leader's news
+        must get through.
         """
         if upid == self.master:
             self.lost_master += 1
-            self._registration.start(delay=self.lost_master_delay)
+            self._registration.start(delay=self.lost_master_delay,
+                                     minimum=self.lost_master_delay)
 
     # Handlers.
 

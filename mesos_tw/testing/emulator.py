@@ -101,7 +101,7 @@ async def _emulate(reactor, options):
     # than knock at the dead one's port: thousands of slaves doing so
     # saturate this process just when the detector's news must get
     # through.  It knocks again only if no news comes for a few session
-    # timeouts (the same master may still lead).
+    # timeouts (the same master may still lead): after four to eight.
     lost_master_delay = 4 * options.zk_session_timeout if isinstance(location, ZooKeeperURL) \
         else 1.0
     slaves = []
