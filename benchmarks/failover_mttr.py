@@ -30,13 +30,19 @@ At scale (``--emulated 10000``) the slaves are emulated instead
 (``python -m mesos_tw.testing.emulator`` processes of 5,000 slaves, each
 process with one ZooKeeper session that tells its slaves who leads, as each
 real slave's detector would), each running one long task of the framework.
-The MTTR is then the time from the kill to the new leader having every
-slave and the framework re-registered (read from its ``/metrics/snapshot``),
+The MTTR is then the time from the kill to every slave having the new
+leader's answer to its re-registration (as the emulating processes count
+them) and the framework's driver having re-registered, confirmed then by
+the leader's ``/metrics/snapshot`` (not polled meanwhile: at 10,000 slaves
+each snapshot costs the master tens of milliseconds),
 and at the end every task must still be known and running (reconciled with
 the new leader): a slave or task missing is counted lost.  Each round also
 prints the cores the masters and the emulating processes used while it
 recovered (one emulating process near 1.0 was the limit), and ``--trace``
-prints the new leader's progress.  One row per command, unattended:
+prints the slaves answered every half second and, after each round, the
+(re-)registrations sent, connections lost, each emulating process's wait
+for its answers and the machine's TCP refusals; ``--logs DIR`` keeps each
+round's new leader's log, which counts the re-registrations once a second.  One row per command, unattended:
 
     python benchmarks/failover_mttr.py --emulated 1000 --session_timeouts 1
     python benchmarks/failover_mttr.py --emulated 3000 --session_timeouts 1
@@ -65,6 +71,8 @@ from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
+#: How often a round's progress is looked at.
+POLL_SECONDS = 0.05
 EMULATED_PER_PROCESS = 5000
 #: Loopback source addresses per emulating process: real slaves each have
 #: their own, and a master closes an address's connections beyond 1,024
@@ -75,10 +83,12 @@ SOURCES_PER_PROCESS = 10
 
 class EmulatorProcess(protocol.ProcessProtocol):
     """
-    One emulating process; C{latest} is the last JSON line it printed.
+    One emulating process of C{slaves}; C{latest} has the latest figure of
+    each name it printed.
     """
 
-    def __init__(self):
+    def __init__(self, slaves):
+        self.slaves = slaves
         self.latest = {}
         self.ended = defer.Deferred()
         self._buffer = b""
@@ -88,7 +98,9 @@ class EmulatorProcess(protocol.ProcessProtocol):
         self._buffer = lines.pop()
         for line in lines:
             if line.strip():
-                self.latest = json.loads(line)
+                # Some lines carry only the figures that are cheap to
+                # count: keep the others from the last line that had them.
+                self.latest.update(json.loads(line))
 
     def processEnded(self, reason):
         self.ended.callback(None)
@@ -231,11 +243,10 @@ def masters_cpu(cluster):
 
 
 @defer.inlineCallbacks
-def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, trace=False):
+def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT):
     """
     Poll the masters' metrics until the elected one's satisfy
-    C{predicate(port, metrics)}; returns its port.  With C{trace}, print
-    the elected one's slave and framework counts at each poll.
+    C{predicate(port, metrics)}; returns its port.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -248,17 +259,38 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
             if figures and figures.get("master/elected") == 1:
                 seen = {name: figures.get(f"master/{name}") for name in (
                     "slaves_active", "frameworks_active", "tasks_running")}
-            if trace and figures and figures.get("master/elected") == 1:
-                print(f"    {time.monotonic() - started:6.2f} s: master :{port} has "
-                      f"{figures['master/slaves_active']} slaves and "
-                      f"{figures['master/frameworks_active']} framework active, "
-                      f"{figures['master/messages_reregister_slave']} re-registrations "
-                      f"received", flush=True)
-            if figures and figures.get("master/elected") == 1 and predicate(port, figures):
-                return port
-        yield task.deferLater(reactor, 0.05, lambda: None)
+                if predicate(port, figures):
+                    return port
+        yield task.deferLater(reactor, POLL_SECONDS, lambda: None)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (the leader last "
                          f"had {seen or 'no answer'})")
+
+
+@defer.inlineCallbacks
+def wait_answered(reactor, emulators, killed_at, framework_back, trace=False,
+                  timeout=RECOVERY_TIMEOUT):
+    """
+    Wait until every emulating process's detector has named a leader since
+    C{killed_at} (the time since the epoch), every emulated slave has been
+    answered by the leader it follows and C{framework_back()} is true;
+    with C{trace}, print how many are answered every half second.
+    """
+    started = time.monotonic()
+    printed = started
+    while True:
+        answered = sum(e.latest.get("answered", 0) for e in emulators)
+        if all((e.latest.get("leader_at") or 0) > killed_at for e in emulators) \
+                and answered == sum(e.slaves for e in emulators) and framework_back():
+            return
+        now = time.monotonic()
+        if now - started > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for every slave and "
+                                 f"the framework to re-register: {answered} slaves answered")
+        if trace and now - printed >= 0.5:
+            printed = now
+            print(f"    {now - started:6.2f} s after the new leader was seen: {answered} slaves "
+                  f"answered", flush=True)
+        yield task.deferLater(reactor, POLL_SECONDS, lambda: None)
 
 
 @defer.inlineCallbacks
@@ -287,12 +319,13 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
         for _ in range(3):
             cluster.start_master()
         for index, first in enumerate(range(0, slaves, EMULATED_PER_PROCESS)):
-            emulator = EmulatorProcess()
+            emulator = EmulatorProcess(min(EMULATED_PER_PROCESS, slaves - first))
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
                        f"--first={first}", f"--source={sources(index)}",
                        f"--zk_session_timeout={session_timeout}",
-                       f"--per_connection={per_connection}"]
+                       f"--per_connection={per_connection}",
+                       f"--report_interval={POLL_SECONDS}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
         # Registering (a write of the registry each batch) and launching
@@ -325,18 +358,25 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             yield cluster.kill_master(old_port)
             emulators_before = sum(e.latest.get("cpu", 0.0) for e in emulators)
             masters_before = masters_cpu(cluster)
-            yield wait_leader(reactor, cluster, lambda p, m: p != old_port, "a new leader")
+            new_port = yield wait_leader(reactor, cluster, lambda p, m: p != old_port,
+                                         "a new leader")
             elected.append(time.monotonic() - killed)
-            new_port = yield wait_leader(
-                reactor, cluster,
-                lambda p, m: p != old_port and m["master/slaves_active"] == slaves
-                and m["master/frameworks_active"] == 1
-                and scheduler.reregistrations > reregistrations,
-                "every slave and the framework re-registered", trace=trace)
+            # Recovered once every slave has the new leader's answer and the
+            # scheduler's driver has re-registered: told by the emulators
+            # and the driver, not by polling the leader's metrics (at
+            # 10,000 slaves a snapshot costs it tens of milliseconds: the
+            # polling would take a good part of the core it recovers with).
+            yield wait_answered(reactor, emulators, killed_at,
+                                lambda: scheduler.reregistrations > reregistrations, trace)
             mttr.append(time.monotonic() - killed)
-            # Cores each side used meanwhile (the emulators report their
-            # CPU every half second): near 1 per process means that
-            # process was the limit.
+            figures = yield metrics(new_port)
+            if figures is None or figures.get("master/elected") != 1 or \
+                    figures["master/slaves_active"] != slaves or \
+                    figures["master/frameworks_active"] != 1:
+                raise AssertionError(f"the slaves and the driver were answered, but the new "
+                                     f"leader's metrics say {figures}")
+            # Cores each side used meanwhile: near 1 per process means
+            # that process was the limit.
             emulators_cpu = sum(e.latest.get("cpu", 0.0) for e in emulators) - emulators_before
             print(f"  round {round_number + 1}: elected after {elected[-1]:.2f} s, "
                   f"recovered after {mttr[-1]:.2f} s; meanwhile the masters used "
@@ -345,8 +385,6 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
                   f"{emulators_cpu / mttr[-1]:.2f}; load average {os.getloadavg()[0]:.1f}",
                   flush=True)
             if trace:
-                # The emulators report every half second.
-                yield task.deferLater(reactor, 0.6, lambda: None)
                 trace_round(emulators, sent_before, tcp_before, cluster.masters.get(new_port),
                             killed_at)
             if logs:

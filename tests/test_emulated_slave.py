@@ -118,6 +118,26 @@ class EmulatedSlaveTests(SynchronousTestCase):
         slave = new_master.slaves[self.slave.slave_id]
         self.assertEqual(list(slave.tasks), [(self.framework_id, "t1")])
 
+    def test_answered_since_leader_change(self):
+        """
+        Following a new leader clears the time it was answered in (telling
+        C{on_answered} -1 if it had one) until that leader answers (+1):
+        what the failover benchmark counts.
+        """
+        changes = []
+        self.patch(self.slave, "_on_answered", changes.append)
+        other = UPID("master", "127.0.0.2", 5050)
+        new_master = Master(self.clock, self.network.node(other))
+        new_master.start()
+        self.addCleanup(new_master.stop)
+        self.slave.follow(other)
+        self.assertIsNone(self.slave.registered_after)
+        self.clock.advance(0.25)
+        self.turn()
+        self.assertEqual((changes, self.slave.registered_after), ([1], 0.25))
+        self.slave.follow(MASTER)
+        self.assertEqual((changes, self.slave.registered_after), ([1, -1], None))
+
     def test_reregistration_delay(self):
         """
         With a C{reregistration_delay}, told of a new leader it re-registers

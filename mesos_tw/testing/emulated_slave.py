@@ -55,13 +55,17 @@ class EmulatedSlave:
         not be made.
     @ivar registered_after: seconds from the last leader it was told to
         follow (L{follow}) to that leader's answer; L{None} until answered.
+    @param on_answered: if given, called with 1 when C{registered_after}
+        is set and with -1 when it is cleared again (a new leader to
+        follow), so that a caller can count the slaves answered without
+        visiting them all.
     """
 
     log = Logger()
 
     def __init__(self, reactor, master, number, resources, hostname=None,
                  default_duration=30.0, node=None, attributes=None, reregistration_delay=0.0,
-                 lost_master_delay=1.0, retry_intervals=None):
+                 lost_master_delay=1.0, retry_intervals=None, on_answered=None):
         self.reactor = reactor
         self.master = master
         self.resources = resources
@@ -94,6 +98,7 @@ class EmulatedSlave:
         self.lost_master = 0
         self.registered_after = None
         self._followed_at = None
+        self._on_answered = on_answered or (lambda change: None)
 
     def start(self):
         """
@@ -125,7 +130,9 @@ class EmulatedSlave:
             return
         self.master = master
         self._followed_at = self.reactor.seconds()
-        self.registered_after = None
+        if self.registered_after is not None:
+            self.registered_after = None
+            self._on_answered(-1)
         if master is None:
             self._registration.stop()
         else:
@@ -191,6 +198,7 @@ class EmulatedSlave:
         self._registration.stop()
         if self._followed_at is not None and self.registered_after is None:
             self.registered_after = self.reactor.seconds() - self._followed_at
+            self._on_answered(1)
         self.slave_id = message.slave_id.value
         waiting, self._waiting = self._waiting, []
         for d in waiting:

@@ -17,14 +17,17 @@ of thousands of slaves the master's limit is the one that binds.  With a
 C{zk://} master, one detector for the whole process makes every slave
 follow the leader, as each real slave's own detector would.
 
-Every half second it prints one JSON line to standard output:
-C{{"registered": n, "running": tasks, "cpu": seconds, "attempts": n,
-"lost_master": n, "registered_after": [p50, p90, max] or null,
-"leader_at": seconds}}: the (re-)registrations sent so far, the master
-connections lost or refused so far, quantiles of the seconds from the
-last leader change to each slave's answer (see L{EmulatedSlave}), and
-when (the reactor's clock: the time since the epoch) its detector last
-named a leader, or none.  It stops when its standard input
+Every C{--report_interval} seconds (half a second) it prints one JSON
+line to standard output: C{{"answered": n, "cpu": seconds, "leader_at":
+seconds}}, the slaves answered by the leader they follow (since their
+last leader change, see L{EmulatedSlave}), the CPU it used, and when (the
+reactor's clock: the time since the epoch) its detector last named a
+leader.  Every half second, and when the last is answered, the line also
+has C{"registered"} (slaves with an id), C{"running"} (tasks),
+C{"attempts"} ((re-)registrations sent so far) and C{"lost_master"}
+(master connections lost or refused so far), and when the last is
+answered C{"registered_after"}: the median, 90th percentile and maximum seconds
+from a slave's leader change to its answer.  It stops when its standard input
 closes.
 """
 
@@ -78,18 +81,24 @@ def until_stdin_closes(reactor):
     return watch.closed
 
 
-def _report(slaves, leader_at):
-    cpu = sum(os.times()[:2])
-    registered = sum(1 for slave in slaves if slave.slave_id is not None)
-    running = sum(len(slave.running) for slave in slaves)
-    after = sorted(slave.registered_after for slave in slaves
-                   if slave.registered_after is not None)
-    quantiles = [after[len(after) // 2], after[len(after) * 9 // 10], after[-1]] if after \
-        else None
-    print(json.dumps({"registered": registered, "running": running, "cpu": cpu,
-                      "attempts": sum(slave.attempts for slave in slaves),
-                      "lost_master": sum(slave.lost_master for slave in slaves),
-                      "registered_after": quantiles, "leader_at": leader_at[0]}), flush=True)
+def _report(slaves, leader_at, answered, full_every, state):
+    state["reports"] += 1
+    line = {"answered": answered[0], "cpu": sum(os.times()[:2]), "leader_at": leader_at[0]}
+    # Visiting every slave costs: every few reports only, and when the
+    # last one has just been answered.
+    complete = answered[0] == len(slaves)
+    just_completed, state["complete"] = complete and not state["complete"], complete
+    if state["reports"] % full_every == 0 or just_completed:
+        line.update(
+            registered=sum(1 for slave in slaves if slave.slave_id is not None),
+            running=sum(len(slave.running) for slave in slaves),
+            attempts=sum(slave.attempts for slave in slaves),
+            lost_master=sum(slave.lost_master for slave in slaves))
+        if just_completed:
+            after = sorted(slave.registered_after for slave in slaves)
+            line["registered_after"] = [after[len(after) // 2], after[len(after) * 9 // 10],
+                                        after[-1]]
+    print(json.dumps(line), flush=True)
 
 
 async def _emulate(reactor, options):
@@ -106,6 +115,11 @@ async def _emulate(reactor, options):
         else 1.0
     slaves = []
     node = None
+    answered = [0]
+
+    def count_answered(change):
+        answered[0] += change
+
     # Shared by the nodes: parsed and read from the environment once.  The
     # connections take the source addresses in turn.
     sources = options.source.split(",") if options.source else [None]
@@ -120,11 +134,14 @@ async def _emulate(reactor, options):
         slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
                                     lost_master_delay=lost_master_delay,
-                                    retry_intervals=MESOS_RETRY_INTERVALS))
+                                    retry_intervals=MESOS_RETRY_INTERVALS,
+                                    on_answered=count_answered))
     leader_at = [None]
-    reporting = task.LoopingCall(_report, slaves, leader_at)
+    reporting = task.LoopingCall(_report, slaves, leader_at, answered,
+                                 max(1, round(0.5 / options.report_interval)),
+                                 {"reports": 0, "complete": False})
     reporting.clock = reactor
-    reporting.start(0.5)
+    reporting.start(options.report_interval)
     leader = []
     started = []
 
@@ -182,6 +199,8 @@ def main(argv=None):
     parser.add_argument("--per_connection", type=int, default=1,
                         help="slaves sharing each connection to the master")
     parser.add_argument("--zk_session_timeout", type=float, default=10.0)
+    parser.add_argument("--report_interval", type=float, default=0.5,
+                        help="seconds between two lines on standard output")
     parser.add_argument("--reregistration_delay", type=float, default=1.0,
                         help="after a new leader is detected, each slave re-registers after a "
                              "random wait of up to this many seconds (Mesos's "
