@@ -59,7 +59,7 @@ class Inbox:
         """
         self.messages.append((sender, message))
         self._wake()
-        if getattr(message, "value", None) == self.fail_on:
+        if self.fail_on is not None and getattr(message, "value", None) == self.fail_on:
             raise ReceiverBug(f"receiver failed on {message.value}")
 
     def peer_lost(self, upid):
