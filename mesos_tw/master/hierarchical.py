@@ -80,9 +80,14 @@ class _Slave:
         here}}: what a cycle's walk reads, so the value is the bag itself.
     @ivar expiries: L{None}, or C{{framework id: expiry}} for the filters
         that run out.
+    @ivar owed: L{None}, or what was in use beyond the slave's total when it
+        was added (a stale report the master accepted): paid back first
+        from what is recovered, so that free resources never exceed the
+        total (Mesos computes them as total minus allocated).
     """
 
-    __slots__ = ("total", "hostname", "free", "active", "takeable", "filters", "expiries")
+    __slots__ = ("total", "hostname", "free", "active", "takeable", "filters", "expiries",
+                 "owed")
 
     def __init__(self, total, free, hostname):
         self.total = total
@@ -90,6 +95,7 @@ class _Slave:
         self.active = True
         self.filters = None
         self.expiries = None
+        self.owed = None
         self.set_free(free)
 
     def set_free(self, free):
@@ -237,14 +243,16 @@ class HierarchicalDRFAllocator:
                 self._charge(framework_id, scalars, 1)
             else:
                 _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
+        owed = None if total.contains(in_use) else in_use - total
         slave = self._slaves.get(slave_id)
         if slave is None:
-            self._slaves[slave_id] = _Slave(total, total - in_use, hostname)
+            slave = self._slaves[slave_id] = _Slave(total, total - in_use, hostname)
         else:
             # Added again without being removed: the new figures, and what
             # the slave had (its filters, whether it was deactivated).
             slave.total, slave.hostname = total, hostname
             slave.set_free(total - in_use)
+        slave.owed = owed
         self._changed[slave_id] = None
         self._change_totals(total.scalars(), 1)
 
@@ -303,7 +311,13 @@ class HierarchicalDRFAllocator:
     def resources_recovered(self, framework_id, slave_id, resources, refuse_seconds):
         slave = self._slaves.get(slave_id)
         if slave is not None:
-            slave.set_free(slave.free + resources)
+            freed = resources
+            owed = slave.owed
+            if owed is not None:
+                freed, owed = resources - owed, owed - resources
+                paid = not any(amount > 1e-9 for amount in owed.scalars().values())
+                slave.owed = None if paid else owed
+            slave.set_free(slave.free + freed)
             self._changed[slave_id] = None
         if framework_id in self._frameworks:
             self._charge(framework_id, resources.scalars(), -1)
