@@ -86,7 +86,9 @@ class ExecutorRecord:
     exit_timer: object = None
     #: A pending update of the isolator's limits (one per turn at most).
     limits_call: object = None
-    _parsed: dict = field(default_factory=dict, repr=False)
+    #: The resources of each task counted in C{_tasks_total}, by task id.
+    _counted: dict = field(default_factory=dict, repr=False)
+    _tasks_total: Resources = field(default_factory=Resources, repr=False)
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
     termination: tuple = None
@@ -112,20 +114,34 @@ class ExecutorRecord:
 
     def resources(self):
         """
-        The executor's own resources plus its tasks'.  Each task's are
-        parsed once and the total is added up in one pass: an executor
-        may hold thousands of tasks.
+        The executor's own resources plus its tasks'.  An executor may
+        hold thousands of tasks and this is asked once per turn in which
+        any came or went, so the tasks' total is kept up to date from the
+        ids that came and went since the last call (set differences, in
+        C), each task's resources parsed once: a task's resources do not
+        change while the executor holds it, whether it is queued or sent.
         """
-        parsed, self._parsed = self._parsed, {}
-        bags = [Resources.from_protobuf(self.info.resources)]
-        for tasks in (self.tasks, self.queued_tasks):
-            for task_id, task in tasks.items():
-                entry = parsed.get(task_id)
-                if entry is None or entry[0] is not task:
-                    entry = (task, Resources.from_protobuf(task.resources))
-                self._parsed[task_id] = entry
-                bags.append(entry[1])
-        return Resources.sum(bags)
+        held = self.tasks.keys() | self.queued_tasks.keys()
+        counted = self._counted
+        if not held:
+            counted.clear()
+            self._tasks_total = Resources()
+        elif held != counted.keys():
+            gone = [counted.pop(task_id) for task_id in counted.keys() - held]
+            came = []
+            for task_id in held - counted.keys():
+                task = self.tasks.get(task_id)
+                if task is None:
+                    task = self.queued_tasks[task_id]
+                counted[task_id] = bag = Resources.from_protobuf(task.resources)
+                came.append(bag)
+            total = self._tasks_total
+            if came:
+                total = Resources.sum([total, *came])
+            for bag in gone:
+                total = total - bag
+            self._tasks_total = total
+        return Resources.from_protobuf(self.info.resources) + self._tasks_total
 
     def queue(self, tasks, grouped):
         """
