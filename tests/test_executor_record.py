@@ -78,3 +78,24 @@ class ExecutorResourcesTests(SynchronousTestCase):
         self.assertEqual(executor.resources(), self.added_up())
         executor.tasks.clear()
         self.assertEqual(executor.resources(), Resources.parse("cpus:0.1;mem:32"))
+
+    def test_every_way_of_changing_the_tasks(self):
+        """
+        Whichever dict operation adds or removes a task (item assignment,
+        C{update}, C{setdefault}, C{del}, C{pop}, C{popitem}, C{clear}),
+        the total follows it; replacing a held task by the same id does
+        not count it twice.
+        """
+        executor = self.executor
+        tasks = executor.tasks
+        tasks.update({"a": _task("a", "cpus:1"), "b": _task("b", "mem:10")})
+        tasks.setdefault("c", _task("c", "cpus:2"))
+        tasks.setdefault("c", _task("c", "cpus:2"))
+        tasks["a"] = _task("a", "cpus:1")
+        self.assertEqual(executor.resources(), Resources.parse("cpus:3.1;mem:42"))
+        del tasks["a"]
+        self.assertEqual(tasks.pop("b").task_id.value, "b")
+        self.assertIsNone(tasks.pop("b", None))
+        self.assertEqual(executor.resources(), self.added_up())
+        tasks.popitem()
+        self.assertEqual(executor.resources(), Resources.parse("cpus:0.1;mem:32"))
