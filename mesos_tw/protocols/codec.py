@@ -4,6 +4,7 @@ protocol (L{mesos_tw.protocols.framing}) and the blocking command executor.
 """
 
 from functools import lru_cache
+from struct import Struct
 
 from google.protobuf.message import DecodeError, EncodeError
 
@@ -38,6 +39,7 @@ class FrameError(ValueError):
 _NAME, _BODY, _FROM, _TO = b"\x0a", b"\x12", b"\x1a", b"\x22"
 _SMALL_VARINTS = tuple(bytes((n,)) for n in range(0x80))
 _name_fields = {}
+_LENGTH = Struct(">I").pack
 
 
 def _varint(number):
@@ -63,10 +65,11 @@ def _name_field(cls):
     """
     The encoded C{name} field of an envelope carrying a C{cls} message.
     """
-    field = _name_fields.get(cls)
-    if field is None:
+    try:
+        return _name_fields[cls]
+    except KeyError:
         field = _name_fields[cls] = _text_field(_NAME, cls.DESCRIPTOR.full_name)
-    return field
+        return field
 
 
 @lru_cache(maxsize=4096)
@@ -82,14 +85,17 @@ def _address_fields(sender, recipient):
 
 
 def _envelope_parts(sender, message, recipient):
+    """
+    The envelope's encoded pieces, and their length in all.
+    """
     body = message.SerializeToString()
-    name = _name_field(type(message))
+    name = _name_field(message.__class__)
     addresses = _address_fields(sender, recipient)
-    if not body:
+    size = len(body)
+    if not size:
         return (name, addresses), len(name) + len(addresses)
-    length = _varint(len(body))
-    return ((name, _BODY, length, body, addresses),
-            len(name) + 1 + len(length) + len(body) + len(addresses))
+    length = _SMALL_VARINTS[size] if size < 0x80 else _varint(size)
+    return (name, _BODY, length, body, addresses), len(name) + 1 + len(length) + size + len(addresses)
 
 
 def encode_envelope(sender, message, recipient=None):
@@ -111,7 +117,7 @@ def encode_frame(sender, message, recipient=None):
     @raise EncodeError: if C{message} lacks a required field.
     """
     parts, length = _envelope_parts(sender, message, recipient)
-    return b"".join((length.to_bytes(4, "big"), *parts))
+    return _LENGTH(length) + b"".join(parts)
 
 
 def decode_envelope(data):
