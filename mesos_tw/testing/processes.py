@@ -19,11 +19,18 @@ import treq
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
+from twisted.trial.unittest import SkipTest
 
 from mesos_tw.testing.zookeeper_server import free_port
 
-__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "registered_slaves",
-           "twistd_path"]
+__all__ = ["CHECKOUT", "ClusterUnavailable", "Daemon", "FRAMEWORKS", "ProcessCluster", "is_alive",
+           "registered_slaves", "run_twistd", "twistd_path"]
+
+#: The project's checkout (tests and example frameworks run from it).
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: The example frameworks' scripts.
+FRAMEWORKS = os.path.join(CHECKOUT, "frameworks")
 
 #: How often the state of the masters is polled while waiting for something.
 POLL_SECONDS = 0.05
@@ -45,6 +52,31 @@ def twistd_path():
     if not os.path.exists(path):
         raise ClusterUnavailable(f"twistd is not installed next to {sys.executable}")
     return path
+
+
+def run_twistd(test, reactor, *argv):
+    """
+    Run C{twistd --nodaemon <argv>} from the checkout as a L{Daemon} that
+    C{test}'s cleanup ends (SIGTERM, then waits for it).
+
+    @raise SkipTest: if there is no C{twistd} next to the running Python.
+    """
+    try:
+        twistd = twistd_path()
+    except ClusterUnavailable as reason:
+        raise SkipTest(str(reason))
+    daemon = Daemon(f"twistd {argv[0]}")
+    reactor.spawnProcess(daemon, twistd, [twistd, "--nodaemon", "--pidfile=", *argv],
+                         env=os.environ.copy(), path=CHECKOUT)
+
+    def stop():
+        if not daemon.running:
+            return None
+        daemon.signal(signal.SIGTERM)
+        return daemon.ended
+
+    test.addCleanup(stop)
+    return daemon
 
 
 class Daemon(ProcessProtocol):
