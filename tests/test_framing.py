@@ -184,6 +184,23 @@ class EnvelopeProtocolTests(SynchronousTestCase):
         self.feed_bytewise(frame_of(envelope.SerializeToString()))
         self.assert_rejected("does not parse")
 
+    def test_nested_required_field_missing(self):
+        """
+        A body whose nested message lacks a required field (an update's
+        status without its task id) closes the connection, naming the
+        field.
+        """
+        message = messages_pb2.StatusUpdateMessage()
+        message.update.framework_id.value = "F1"
+        message.update.timestamp = 1.0
+        message.update.uuid = b"u1"
+        message.update.status.state = mesos_pb2.TASK_RUNNING
+        envelope = Envelope(name=message.DESCRIPTOR.full_name,
+                            body=message.SerializePartialToString(), **{"from": str(SLAVE)})
+        self.protocol.dataReceived(frame_of(envelope.SerializeToString()))
+        self.assert_rejected("missing update.status.task_id")
+        self.assertEqual(self.node.received, [])
+
     def test_bad_sender(self):
         """
         An envelope whose C{from} is not a UPID closes the connection.

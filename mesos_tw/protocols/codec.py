@@ -151,9 +151,14 @@ def decode_addressed(data):
         message.ParseFromString(envelope.body)
     except DecodeError as error:
         raise FrameError(f"body of {envelope.name} does not parse: {error}") from None
-    if not message.IsInitialized():
+    try:
+        # Every required field present, checked by upb's encoder (which
+        # checks them all, nested ones included): several times cheaper
+        # than IsInitialized's walk by reflection, for every frame.
+        message.SerializeToString()
+    except EncodeError:
         missing = ", ".join(message.FindInitializationErrors())
-        raise FrameError(f"body of {envelope.name} does not parse: missing {missing}")
+        raise FrameError(f"body of {envelope.name} does not parse: missing {missing}") from None
     try:
         sender = _parse_upid(getattr(envelope, "from"))
         recipient = _parse_upid(envelope.to) if envelope.to else None
