@@ -8,6 +8,7 @@ losing a launch.
 """
 
 import os
+import re
 import signal
 from dataclasses import replace
 
@@ -69,6 +70,19 @@ class SlaveEnd:
 def _proc_field(pid, name):
     with open(f"/proc/{pid}/{name}", "rb") as f:
         return f.read()
+
+
+def _descriptors(pid):
+    """
+    What each descriptor process C{pid} holds open links to, by number.
+    """
+    links = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            links[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return links
 
 
 def _cwd(pid):
@@ -159,7 +173,8 @@ class LauncherTests(TestCase):
         The forked command executor leads its own session, runs in its
         sandbox with its own environment and the run's mark, is the pid the
         isolator reports, is not the launcher's interpreter started anew,
-        and runs its task with its output in the sandbox; it exits 0 once
+        holds none of the launcher's descriptors (only its standard ones,
+        its own selector and its connection to the slave), and runs its task with its output in the sandbox; it exits 0 once
         its updates are acknowledged, and the isolator reports that.
         """
         container, launching = self.start("e1", {"TASK_VARIABLE": "forty-two"})
@@ -170,6 +185,11 @@ class LauncherTests(TestCase):
         self.assertEqual((int(fields[2]), int(fields[3])), (pid, pid))
         self.assertEqual(int(fields[1]), self.launcher.pid)
         self.assertEqual(os.readlink(f"/proc/{pid}/cwd"), os.path.realpath(container.directory))
+        self.assertEqual(
+            sorted(re.sub(r"\[\d+\]", "", link) for link in _descriptors(pid).values()),
+            sorted([os.devnull, os.path.realpath(os.path.join(container.directory, "stdout")),
+                    os.path.realpath(os.path.join(container.directory, "stderr")),
+                    "anon_inode:[eventpoll]", "socket:"]))
         self.run_task(self.registered_from("e1"), "echo $TASK_VARIABLE $MESOS_CONTAINER_ID; pwd")
         termination = yield self.isolator.wait("f1", "e1")
         self.assertEqual(termination.status, 0)

@@ -48,7 +48,7 @@ from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.executors import wire
 
 __all__ = ["CommandExecutor", "ShellCommand", "SlaveAddress", "become_subreaper",
-           "connect_patiently", "kill_leftovers", "main", "warm_up"]
+           "connect_patiently", "kill_leftovers", "libc", "main", "warm_up"]
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -571,7 +571,9 @@ def _find_program(name, environment):
 
     @raise FileNotFoundError: if it is on none of them.
     """
-    for directory in os.get_exec_path(environment):
+    # Not os.get_exec_path: it imports warnings, which a forked executor
+    # would do for itself (about a third of its CPU).
+    for directory in environment.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(directory, name)
         if os.access(path, os.X_OK) and not os.path.isdir(path):
             return path
@@ -606,13 +608,13 @@ def become_subreaper():
     scanning every process.
     """
     try:
-        _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
 
 @functools.lru_cache(maxsize=None)
-def _libc():
+def libc():
     """
     The C library, loaded once (in the launcher, for every executor it
     forks: loading it costs an executor more than the call).
@@ -661,7 +663,7 @@ def warm_up():
     """
     socket.getaddrinfo("127.0.0.1", 0, type=socket.SOCK_STREAM)
     "localhost".encode("idna")
-    _libc()
+    libc()
 
 
 def main(environ=os.environ):

@@ -97,7 +97,7 @@ def _enter_container(request, gate):
             else:
                 os.dup2(fd, target)
                 os.close(fd)
-        os.closerange(3, 1024)
+        _close_from(3)
         if request.get("uid") is not None:
             name = pwd.getpwuid(request["uid"]).pw_name
             os.initgroups(name, request["gid"])
@@ -113,6 +113,21 @@ def _enter_container(request, gate):
             pass
     finally:
         os._exit(code if isinstance(code, int) else 1)
+
+
+def _close_from(lowest):
+    """
+    Close every descriptor from C{lowest} up, with one C{close_range(2)}
+    (C{os.closerange} closes them one system call each: up to 1,024 it
+    was a fifth of a forked executor's CPU); where the C library or the
+    kernel lacks it, with C{os.closerange} up to 1,024.
+    """
+    try:
+        if command.libc().close_range(lowest, 0xFFFFFFFF, 0) == 0:
+            return
+    except AttributeError:
+        pass
+    os.closerange(lowest, 1024)
 
 
 class LauncherProcess:
