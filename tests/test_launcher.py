@@ -10,6 +10,7 @@ losing a launch.
 import os
 import re
 import signal
+import uuid
 from dataclasses import replace
 
 from twisted.internet import reactor
@@ -18,6 +19,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE
 from mesos_tw.isolation.cgroups import CgroupsIsolator
 from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.isolation.launcher import Launcher
@@ -26,9 +28,11 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.slave.paths import executor_run_directory
 from mesos_tw.testing.cgroups import cgroups_root
 from mesos_tw.testing.isolation import make_container
 from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import is_alive
 
 
 @implementer(IMessageReceiver)
@@ -116,14 +120,28 @@ class LauncherTests(TestCase):
         """
         return ProcessIsolator(reactor, launcher=self.launcher)
 
-    def start(self, executor_id, variables=None):
+    def successor(self, work_dir):
         """
-        Prepare and launch the command executor C{executor_id}.
+        A new isolator where this one works, as a restarted slave's
+        (whose work directory is C{work_dir}).
+        """
+        return ProcessIsolator(reactor, work_dir=work_dir)
+
+    def start(self, executor_id, variables=None, work_dir=None):
+        """
+        Prepare and launch the command executor C{executor_id} (with a
+        run id and a sandbox as a slave working in C{work_dir} makes them,
+        if given).
 
         @return: C{(container, Deferred of its pid)}.
         """
         container = replace(make_container(self, executor_id, "not run: forked"),
                             builtin="command")
+        if work_dir is not None:
+            run_id = str(uuid.uuid4())
+            container = replace(container, run_id=run_id, directory=executor_run_directory(
+                work_dir, "S1", container.framework_id, executor_id, run_id))
+            os.makedirs(container.directory)
         environment = {"PATH": os.environ["PATH"], "MESOS_SLAVE_PID": str(self.node.upid),
                        "MESOS_FRAMEWORK_ID": container.framework_id,
                        "MESOS_EXECUTOR_ID": executor_id, "MESOS_DIRECTORY": container.directory}
@@ -281,6 +299,25 @@ class LauncherTests(TestCase):
             os.kill(pid, 0)
 
 
+    @inlineCallbacks
+    def test_recovery_kills_forked_orphan(self):
+        """
+        A restarted slave's isolator, told of no container, kills the
+        executor a launcher forked for a run the slave did not checkpoint
+        (an orphan), although C{/proc} shows that executor with the
+        launcher's environment, without its run's mark.
+        """
+        work_dir = os.path.abspath(self.mktemp())
+        _, launching = self.start("e1", work_dir=work_dir)
+        pid = yield launching
+        yield until(reactor, lambda: self.registered_from("e1"), "the executor to register")
+        self.assertNotIn(CONTAINER_VARIABLE.encode(), _proc_field(pid, "environ"))
+        successor = self.successor(work_dir)
+        self.addCleanup(successor.stop)
+        yield successor.recover([])
+        self.assertFalse(is_alive(pid))
+
+
 class CgroupsLauncherTests(LauncherTests):
     """
     The same, through the cgroups isolator (on real cgroup v1 hierarchies,
@@ -294,6 +331,12 @@ class CgroupsLauncherTests(LauncherTests):
         """
         self.root = cgroups_root(self)
         return CgroupsIsolator(reactor, root=self.root, launcher=self.launcher)
+
+    def successor(self, work_dir):
+        """
+        A new cgroups isolator on the same root.
+        """
+        return CgroupsIsolator(reactor, root=self.root)
 
     @inlineCallbacks
     def test_forked_executor_is_in_its_cgroup(self):
