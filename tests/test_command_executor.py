@@ -14,7 +14,8 @@ import threading
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.executors.command import (
-    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, connect_patiently, main, warm_up)
+    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, SlaveAddress, _connect,
+    connect_patiently, main, warm_up)
 from mesos_tw.executors.wire import read_fields
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -462,6 +463,49 @@ class ConnectPatientlyTests(SynchronousTestCase):
         self.assertRaises(ConnectionRefusedError, self.connect, flaky)
         self.assertLessEqual(flaky.attempts[-1], CONNECT_TIMEOUT)
         self.assertGreater(flaky.attempts[-1] + RECONNECT_INTERVAL, CONNECT_TIMEOUT)
+
+
+class ConnectTests(SynchronousTestCase):
+    """
+    The executor's connection to its slave, named by address or by name.
+    """
+
+    def connect(self, host):
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        slave = SlaveAddress(f"slave(1)@{host}:{listener.getsockname()[1]}")
+        connection = _connect(slave, {})
+        self.addCleanup(connection.close)
+        accepted, _ = listener.accept()
+        self.addCleanup(accepted.close)
+        connection.sendall(b"x")
+        self.assertEqual(accepted.recv(1), b"x")
+        self.assertIsNone(connection.gettimeout())
+        self.assertTrue(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def test_address(self):
+        """
+        An address is connected to directly: a blocking socket without
+        Nagle's delay.
+        """
+        self.connect("127.0.0.1")
+
+    def test_name(self):
+        """
+        A name is looked up, then connected to, the same.
+        """
+        self.connect("localhost")
+
+    def test_refused(self):
+        """
+        A refused connection is an C{OSError} (which the executor's
+        patience catches).
+        """
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        listener.close()
+        for host in ("127.0.0.1", "localhost"):
+            self.assertRaises(OSError, _connect, SlaveAddress(f"s@{host}:{port}"), {})
 
 
 def health_check(**fields):

@@ -192,7 +192,9 @@ class LauncherTests(TestCase):
         sandbox with its own environment and the run's mark, is the pid the
         isolator reports, is not the launcher's interpreter started anew,
         holds none of the launcher's descriptors (only its standard ones,
-        its own selector and its connection to the slave), and runs its task with its output in the sandbox; it exits 0 once
+        its own selector and its connection to the slave), has the
+        launcher's signal handlers back at their defaults (SIGPIPE stays
+        ignored, as in any Python program), and runs its task with its output in the sandbox; it exits 0 once
         its updates are acknowledged, and the isolator reports that.
         """
         container, launching = self.start("e1", {"TASK_VARIABLE": "forty-two"})
@@ -203,6 +205,12 @@ class LauncherTests(TestCase):
         self.assertEqual((int(fields[2]), int(fields[3])), (pid, pid))
         self.assertEqual(int(fields[1]), self.launcher.pid)
         self.assertEqual(os.readlink(f"/proc/{pid}/cwd"), os.path.realpath(container.directory))
+        status = dict(line.split(":", 1) for line in
+                      _proc_field(pid, "status").decode().splitlines())
+        ignored, caught = int(status["SigIgn"], 16), int(status["SigCgt"], 16)
+        self.assertEqual([bool(ignored & 1 << (number - 1)) for number in
+                          (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)], [False, False, True])
+        self.assertFalse(caught & 1 << (signal.SIGCHLD - 1))
         self.assertEqual(
             sorted(re.sub(r"\[\d+\]", "", link) for link in _descriptors(pid).values()),
             sorted([os.devnull, os.path.realpath(os.path.join(container.directory, "stdout")),
