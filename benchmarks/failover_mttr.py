@@ -30,13 +30,19 @@ At scale (``--emulated 10000``) the slaves are emulated instead
 (``python -m mesos_tw.testing.emulator`` processes of 5,000 slaves, each
 process with one ZooKeeper session that tells its slaves who leads, as each
 real slave's detector would), each running one long task of the framework.
-The MTTR is then the time from the kill to the new leader having every
-slave and the framework re-registered (read from its ``/metrics/snapshot``),
+The MTTR is then the time from the kill to every slave having the new
+leader's answer to its re-registration (as the emulating processes count
+them) and the framework's driver having re-registered, confirmed then by
+the leader's ``/metrics/snapshot`` (not polled meanwhile: at 10,000 slaves
+each snapshot costs the master tens of milliseconds),
 and at the end every task must still be known and running (reconciled with
 the new leader): a slave or task missing is counted lost.  Each round also
 prints the cores the masters and the emulating processes used while it
 recovered (one emulating process near 1.0 was the limit), and ``--trace``
-prints the new leader's progress.  One row per command, unattended:
+prints the slaves answered every half second and, after each round, the
+(re-)registrations sent, connections lost, each emulating process's wait
+for its answers and the machine's TCP refusals; ``--logs DIR`` keeps each
+round's new leader's log, which counts the re-registrations once a second.  One row per command, unattended:
 
     python benchmarks/failover_mttr.py --emulated 1000 --session_timeouts 1
     python benchmarks/failover_mttr.py --emulated 3000 --session_timeouts 1
@@ -65,15 +71,24 @@ from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
+#: How often a round's progress is looked at.
+POLL_SECONDS = 0.05
 EMULATED_PER_PROCESS = 5000
+#: Loopback source addresses per emulating process: real slaves each have
+#: their own, and a master closes an address's connections beyond 1,024
+#: that have not yet sent a frame (its guard against idle connections),
+#: which a reconnection storm of 5,000 from one address exceeds.
+SOURCES_PER_PROCESS = 10
 
 
 class EmulatorProcess(protocol.ProcessProtocol):
     """
-    One emulating process; C{latest} is the last JSON line it printed.
+    One emulating process of C{slaves}; C{latest} has the latest figure of
+    each name it printed.
     """
 
-    def __init__(self):
+    def __init__(self, slaves):
+        self.slaves = slaves
         self.latest = {}
         self.ended = defer.Deferred()
         self._buffer = b""
@@ -83,7 +98,9 @@ class EmulatorProcess(protocol.ProcessProtocol):
         self._buffer = lines.pop()
         for line in lines:
             if line.strip():
-                self.latest = json.loads(line)
+                # Some lines carry only the figures that are cheap to
+                # count: keep the others from the last line that had them.
+                self.latest.update(json.loads(line))
 
     def processEnded(self, reason):
         self.ended.callback(None)
@@ -151,6 +168,72 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sources(index):
+    """
+    The loopback source addresses of emulating process C{index}, as
+    C{--source} takes them: 127.0.0.2 and up, none shared.
+    """
+    first = 2 + index * SOURCES_PER_PROCESS
+    return ",".join(f"127.0.0.{first + offset}" for offset in range(SOURCES_PER_PROCESS))
+
+
+def tcp_counters():
+    """
+    The machine's TCP counters that show a connection storm being
+    refused (Linux's /proc/net/netstat): accept queue overflows and SYN
+    retransmissions; empty if they cannot be read.
+    """
+    try:
+        with open("/proc/net/netstat") as netstat:
+            lines = netstat.read().splitlines()
+    except OSError:
+        return {}
+    counters = {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        counters.update(zip(names.split()[1:], map(int, values.split()[1:])))
+    return {name: counters.get(name, 0) for name in ("ListenOverflows", "TCPSynRetrans")}
+
+
+def daemon_log(daemon):
+    """
+    What C{daemon} logged to its file (twistd's rotated ones first), or
+    its output if it logs there.
+    """
+    if daemon.log_path is None:
+        return bytes(daemon.output)
+    directory, name = os.path.split(daemon.log_path)
+    rotated = sorted((int(f.rpartition(".")[2]) for f in os.listdir(directory)
+                      if f.startswith(name + ".") and f.rpartition(".")[2].isdigit()),
+                     reverse=True)
+    text = b""
+    for path in [f"{daemon.log_path}.{n}" for n in rotated] + [daemon.log_path]:
+        with open(path, "rb") as log:
+            text += log.read()
+    return text
+
+
+def trace_round(emulators, before, tcp_before, new_leader, killed_at):
+    """
+    Print, for C{--trace}, what one round cost the emulated slaves and the
+    new leader: (re-)registrations sent, master connections lost or
+    refused, quantiles of each slave's wait from its leader change to its
+    answer, the machine's TCP refusals, and the new leader's guard closing
+    connections.
+    """
+    sent = sum(e.latest.get("attempts", 0) for e in emulators) - before[0]
+    lost = sum(e.latest.get("lost_master", 0) for e in emulators) - before[1]
+    quantiles = [e.latest.get("registered_after") for e in emulators]
+    tcp = {name: value - tcp_before.get(name, 0) for name, value in tcp_counters().items()}
+    detected = [round(e.latest["leader_at"] - killed_at, 2) if e.latest.get("leader_at")
+                else None for e in emulators]
+    closed = daemon_log(new_leader).count(b"Closing a connection from") if new_leader else "?"
+    print(f"    the emulators' detectors named the new leader {detected} s after the kill; "
+          f"the slaves sent {sent} (re-)registrations and lost or could not reach a "
+          f"master {lost} times; each emulator's wait from its leader change to the answer "
+          f"(p50, p90, max): {quantiles}; TCP: {tcp}; the new leader's guard closed "
+          f"{closed} connections", flush=True)
+
+
 def masters_cpu(cluster):
     """
     The CPU seconds the running masters have used, together.
@@ -160,11 +243,10 @@ def masters_cpu(cluster):
 
 
 @defer.inlineCallbacks
-def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, trace=False):
+def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT):
     """
     Poll the masters' metrics until the elected one's satisfy
-    C{predicate(port, metrics)}; returns its port.  With C{trace}, print
-    the elected one's slave and framework counts at each poll.
+    C{predicate(port, metrics)}; returns its port.
     """
     started = time.monotonic()
     deadline = started + timeout
@@ -177,42 +259,73 @@ def wait_leader(reactor, cluster, predicate, what, timeout=RECOVERY_TIMEOUT, tra
             if figures and figures.get("master/elected") == 1:
                 seen = {name: figures.get(f"master/{name}") for name in (
                     "slaves_active", "frameworks_active", "tasks_running")}
-            if trace and figures and figures.get("master/elected") == 1:
-                print(f"    {time.monotonic() - started:6.2f} s: master :{port} has "
-                      f"{figures['master/slaves_active']} slaves and "
-                      f"{figures['master/frameworks_active']} framework active, "
-                      f"{figures['master/messages_reregister_slave']} re-registrations "
-                      f"received", flush=True)
-            if figures and figures.get("master/elected") == 1 and predicate(port, figures):
-                return port
-        yield task.deferLater(reactor, 0.05, lambda: None)
+                if predicate(port, figures):
+                    return port
+        yield task.deferLater(reactor, POLL_SECONDS, lambda: None)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (the leader last "
                          f"had {seen or 'no answer'})")
 
 
 @defer.inlineCallbacks
-def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False):
+def wait_answered(reactor, emulators, killed_at, framework_back, trace=False,
+                  timeout=RECOVERY_TIMEOUT):
+    """
+    Wait until every emulating process's detector has named a leader since
+    C{killed_at} (the time since the epoch), every emulated slave has been
+    answered by the leader it follows and C{framework_back()} is true;
+    with C{trace}, print how many are answered every half second.
+    """
+    started = time.monotonic()
+    printed = started
+    while True:
+        answered = sum(e.latest.get("answered", 0) for e in emulators)
+        if all((e.latest.get("leader_at") or 0) > killed_at for e in emulators) \
+                and answered == sum(e.slaves for e in emulators) and framework_back():
+            return
+        now = time.monotonic()
+        if now - started > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for every slave and "
+                                 f"the framework to re-register: {answered} slaves answered")
+        if trace and now - printed >= 0.5:
+            printed = now
+            print(f"    {now - started:6.2f} s after the new leader was seen: {answered} slaves "
+                  f"answered", flush=True)
+        yield task.deferLater(reactor, POLL_SECONDS, lambda: None)
+
+
+@defer.inlineCallbacks
+def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False,
+                     logs=None, per_connection=1):
     """
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
+    With C{logs} (a directory), each round's new leader's log is written
+    there.  C{per_connection} slaves share each connection to the master.
     """
     ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
     ensemble.start()
     url = ensemble.url("/mesos")
+    # The masters log to files: through their output, this process (the
+    # framework's too) would read thousands of lines a second, and a
+    # master would wait for it when the pipe is full.
+    os.makedirs(os.path.join(directory, "logs"))
     cluster = ProcessCluster(reactor, os.path.join(directory, "cluster"), url,
                              f"{session_timeout}secs",
-                             master_flags=["--max_slave_ping_timeouts=20"])
+                             master_flags=["--max_slave_ping_timeouts=20"],
+                             log_directory=os.path.join(directory, "logs"))
     emulators, driver = [], None
     try:
         yield ensemble.wait_serving(reactor)
         for _ in range(3):
             cluster.start_master()
         for index, first in enumerate(range(0, slaves, EMULATED_PER_PROCESS)):
-            emulator = EmulatorProcess()
+            emulator = EmulatorProcess(min(EMULATED_PER_PROCESS, slaves - first))
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
-                       f"--first={first}", f"--source=127.0.0.{index + 2}",
-                       f"--zk_session_timeout={session_timeout}"]
+                       f"--first={first}", f"--source={sources(index)}",
+                       f"--zk_session_timeout={session_timeout}",
+                       f"--per_connection={per_connection}",
+                       f"--report_interval={POLL_SECONDS}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
         # Registering (a write of the registry each batch) and launching
@@ -238,22 +351,32 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
         for round_number in range(rounds):
             old_port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
             reregistrations = scheduler.reregistrations
-            killed = time.monotonic()
+            killed, killed_at = time.monotonic(), time.time()
+            sent_before = (sum(e.latest.get("attempts", 0) for e in emulators),
+                           sum(e.latest.get("lost_master", 0) for e in emulators))
+            tcp_before = tcp_counters()
             yield cluster.kill_master(old_port)
             emulators_before = sum(e.latest.get("cpu", 0.0) for e in emulators)
             masters_before = masters_cpu(cluster)
-            yield wait_leader(reactor, cluster, lambda p, m: p != old_port, "a new leader")
+            new_port = yield wait_leader(reactor, cluster, lambda p, m: p != old_port,
+                                         "a new leader")
             elected.append(time.monotonic() - killed)
-            yield wait_leader(
-                reactor, cluster,
-                lambda p, m: p != old_port and m["master/slaves_active"] == slaves
-                and m["master/frameworks_active"] == 1
-                and scheduler.reregistrations > reregistrations,
-                "every slave and the framework re-registered", trace=trace)
+            # Recovered once every slave has the new leader's answer and the
+            # scheduler's driver has re-registered: told by the emulators
+            # and the driver, not by polling the leader's metrics (at
+            # 10,000 slaves a snapshot costs it tens of milliseconds: the
+            # polling would take a good part of the core it recovers with).
+            yield wait_answered(reactor, emulators, killed_at,
+                                lambda: scheduler.reregistrations > reregistrations, trace)
             mttr.append(time.monotonic() - killed)
-            # Cores each side used meanwhile (the emulators report their
-            # CPU every half second): near 1 per process means that
-            # process was the limit.
+            figures = yield metrics(new_port)
+            if figures is None or figures.get("master/elected") != 1 or \
+                    figures["master/slaves_active"] != slaves or \
+                    figures["master/frameworks_active"] != 1:
+                raise AssertionError(f"the slaves and the driver were answered, but the new "
+                                     f"leader's metrics say {figures}")
+            # Cores each side used meanwhile: near 1 per process means
+            # that process was the limit.
             emulators_cpu = sum(e.latest.get("cpu", 0.0) for e in emulators) - emulators_before
             print(f"  round {round_number + 1}: elected after {elected[-1]:.2f} s, "
                   f"recovered after {mttr[-1]:.2f} s; meanwhile the masters used "
@@ -261,6 +384,13 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
                   f"{len(emulators)} emulating processes "
                   f"{emulators_cpu / mttr[-1]:.2f}; load average {os.getloadavg()[0]:.1f}",
                   flush=True)
+            if trace:
+                trace_round(emulators, sent_before, tcp_before, cluster.masters.get(new_port),
+                            killed_at)
+            if logs:
+                name = os.path.join(logs, f"round-{round_number + 1}-new-leader.log")
+                with open(name, "wb") as log:
+                    log.write(daemon_log(cluster.masters[new_port]))
             cluster.start_master()
         port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
         figures = yield metrics(port)
@@ -376,6 +506,13 @@ def main(reactor, argv):
     parser.add_argument("--trace", action="store_true",
                         help="with --emulated: print the new leader's counts at each poll "
                              "while it recovers")
+    parser.add_argument("--per_connection", type=int, default=1,
+                        help="with --emulated: slaves sharing each connection to the master, as "
+                             "the processes of one libprocess program share its sockets (1: a "
+                             "connection per slave, as real slaves have)")
+    parser.add_argument("--logs", default=None,
+                        help="with --emulated: a directory to write each round's new leader's "
+                             "log into")
     options = parser.parse_args(argv)
     if options.emulated:
         yield main_emulated(reactor, options)
@@ -404,7 +541,8 @@ def main_emulated(reactor, options):
     """
     The emulated-slave rows: one task per slave.
     """
-    print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each; "
+    print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each, "
+          f"{options.per_connection} per connection; "
           f"{options.rounds} leader kills per configuration; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
@@ -413,7 +551,8 @@ def main_emulated(reactor, options):
             print(f"session timeout {timeout:g} s, {slaves} emulated slaves:", flush=True)
             with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
                 result = yield measure_emulated(reactor, directory, timeout, slaves,
-                                                options.rounds, options.trace)
+                                                options.rounds, options.trace, options.logs,
+                                                options.per_connection)
             rows.append((timeout, slaves, *result))
     print()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

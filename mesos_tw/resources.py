@@ -172,7 +172,10 @@ class Resources:
         @raise ResourcesError: for a malformed resource (wrong value for its
             type, a negative scalar, an inverted range).
         """
-        total = cls()
+        # Accumulated in one dict, the bag made once at the end: a new
+        # leader reads thousands of these a second.  Empty values are left
+        # out as they come, as adding bags drops them.
+        values = {}
         Value = mesos_pb2.Value
         for resource in resources:
             name = resource.name
@@ -192,11 +195,16 @@ class Resources:
                 value = frozenset(resource.set.item)
             else:
                 raise ResourcesError(f"resource {name!r}: unsupported type")
-            existing = total._values.get(name)
+            existing = values.get(name)
             if existing is not None and type(existing) is not type(value):
                 raise ResourcesError(f"resource {name!r} given with two different types")
-            total = total + cls({name: value})
-        return total
+            if _is_empty(value):
+                continue
+            if existing is None:
+                values[name] = value
+            else:
+                _accumulate(values, {name: value})
+        return cls(values)
 
     def to_protobuf(self):
         """

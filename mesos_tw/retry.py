@@ -43,15 +43,15 @@ class RetryWithBackoff:
         """
         return self._call is not None
 
-    def start(self, delay=0.0):
+    def start(self, delay=0.0, minimum=0.0):
         """
-        (Re)start from the initial interval: act now, or after a random
-        wait of up to C{delay}.
+        (Re)start from the initial interval: act now, or after C{minimum}
+        seconds and a random wait of up to C{delay} more.
         """
         self.stop()
         self._interval = self._initial
-        if delay:
-            self._call = self._clock.callLater(delay * self._jitter(), self._attempt)
+        if delay or minimum:
+            self._call = self._clock.callLater(minimum + delay * self._jitter(), self._attempt)
         else:
             self._attempt()
 

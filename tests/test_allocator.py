@@ -119,6 +119,23 @@ def make_allocator_tests(fixture):
             self.allocator.slave_added("s1", R("cpus:4;mem:1024"), {"f1": R("cpus:1;mem:128")})
             self.assertEqual(self.allocator.allocate(), [("f1", "s1", R("cpus:3;mem:896"))])
 
+        def test_slave_added_with_more_used_than_its_total(self):
+            """
+            A slave added with more in use than its total (a master that
+            accepted a stale report) is offered nothing until what is over
+            its total has been recovered too: its offers never exceed its
+            total (simulation seed 80043, commit 06d0e77's world: 1.25 of
+            1 cpu offered after the stale task was reported lost).
+            """
+            self.allocator.framework_added("f1", Resources())
+            self.allocator.slave_added("s1", R("cpus:1;mem:512"),
+                                       {"f1": R("cpus:1.25;mem:320")})
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.resources_recovered("f1", "s1", R("cpus:0.25;mem:64"), 0)
+            self.assertEqual(self.allocator.allocate(), [])
+            self.allocator.resources_recovered("f1", "s1", R("cpus:1;mem:256"), 0)
+            self.assertEqual(self.allocator.allocate(), [("f1", "s1", R("cpus:1;mem:512"))])
+
         def test_suppressed_gets_nothing_until_revive(self):
             """
             A framework that suppressed offers is offered nothing, even with

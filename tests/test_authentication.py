@@ -29,9 +29,9 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave import tap as slave_tap
 from mesos_tw.slave.slave import TERMINATING_SLAVE, Slave
+from mesos_tw.testing.drivers import CallbackRecorder
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.network import MemoryNetwork
-from tests.test_scheduler_driver import RecordingScheduler
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 MASTER2 = UPID("master", "127.0.0.2", 5050)
@@ -106,7 +106,7 @@ class AuthenticationTestCase(SynchronousTestCase):
         """
         A started scheduler driver for the master, with C{credential}.
         """
-        scheduler = RecordingScheduler()
+        scheduler = CallbackRecorder()
         info = mesos_pb2.FrameworkInfo(user="alice", name="auth", failover_timeout=60)
         if principal is not None:
             info.principal = principal

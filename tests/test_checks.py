@@ -6,7 +6,6 @@ processes, and the validation of health checks and kill policies.
 
 import http.server
 import os
-import selectors
 import socket
 import ssl
 import sys

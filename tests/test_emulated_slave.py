@@ -118,6 +118,26 @@ class EmulatedSlaveTests(SynchronousTestCase):
         slave = new_master.slaves[self.slave.slave_id]
         self.assertEqual(list(slave.tasks), [(self.framework_id, "t1")])
 
+    def test_answered_since_leader_change(self):
+        """
+        Following a new leader clears the time it was answered in (telling
+        C{on_answered} -1 if it had one) until that leader answers (+1):
+        what the failover benchmark counts.
+        """
+        changes = []
+        self.patch(self.slave, "_on_answered", changes.append)
+        other = UPID("master", "127.0.0.2", 5050)
+        new_master = Master(self.clock, self.network.node(other))
+        new_master.start()
+        self.addCleanup(new_master.stop)
+        self.slave.follow(other)
+        self.assertIsNone(self.slave.registered_after)
+        self.clock.advance(0.25)
+        self.turn()
+        self.assertEqual((changes, self.slave.registered_after), ([1], 0.25))
+        self.slave.follow(MASTER)
+        self.assertEqual((changes, self.slave.registered_after), ([1, -1], None))
+
     def test_reregistration_delay(self):
         """
         With a C{reregistration_delay}, told of a new leader it re-registers
@@ -139,16 +159,16 @@ class EmulatedSlaveTests(SynchronousTestCase):
 
     def test_lost_master_delay(self):
         """
-        When the master's connection closes it registers again after a
-        random wait of up to C{lost_master_delay}; a new leader named
-        meanwhile is followed instead.
+        When the master's connection closes it registers again after
+        C{lost_master_delay} and a random wait of up to as long again; a
+        new leader named meanwhile is followed instead.
         """
         self.slave.lost_master_delay = 4.0
-        self.patch(self.slave._registration, "_jitter", lambda: 1.0)
+        self.patch(self.slave._registration, "_jitter", lambda: 0.5)
         reregistrations = self.master.counters.counts["slave_reregistrations"]
         self.network.sever(MASTER, self.slave.node.upid)
         self.turn()
-        self.clock.advance(3.9)
+        self.clock.advance(5.9)
         self.turn()
         self.assertEqual(self.master.counters.counts["slave_reregistrations"], reregistrations)
         self.clock.advance(0.1)

@@ -5,7 +5,6 @@ example frameworks run as their own programs, exactly as a user would.
 """
 
 import os
-import signal
 import sys
 
 import treq
@@ -15,12 +14,9 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import SkipTest, TestCase
 
 from mesos_tw.testing.local_cluster import until
-from mesos_tw.testing.processes import Daemon, registered_slaves
+from mesos_tw.testing.processes import CHECKOUT, FRAMEWORKS, registered_slaves, run_twistd
 from mesos_tw.testing.zookeeper_server import free_port
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FRAMEWORKS = os.path.join(ROOT, "frameworks")
-BIN = os.path.dirname(sys.executable)
 
 
 class EndToEndTests(TestCase):
@@ -32,23 +28,9 @@ class EndToEndTests(TestCase):
 
     def twistd(self, *argv):
         """
-        Run C{twistd --nodaemon <argv>} (killed at cleanup).
+        Run C{twistd --nodaemon <argv>} (ended at cleanup).
         """
-        twistd = os.path.join(BIN, "twistd")
-        if not os.path.exists(twistd):
-            raise SkipTest("twistd is not installed next to python")
-        daemon = Daemon(f"twistd {argv[0]}")
-        reactor.spawnProcess(daemon, twistd, [twistd, "--nodaemon", "--pidfile=", *argv],
-                             env=os.environ.copy(), path=ROOT)
-
-        def stop():
-            if not daemon.running:
-                return None
-            daemon.signal(signal.SIGTERM)
-            return daemon.ended
-
-        self.addCleanup(stop)
-        return daemon
+        return run_twistd(self, reactor, *argv)
 
     def wait_for_slaves(self, port, count, daemon):
         """
@@ -71,7 +53,7 @@ class EndToEndTests(TestCase):
         """
         out, err, code = yield getProcessOutputAndValue(
             sys.executable, [os.path.join(FRAMEWORKS, script), f"127.0.0.1:{port}", *args],
-            env=os.environ.copy(), path=ROOT)
+            env=os.environ.copy(), path=CHECKOUT)
         self.assertEqual(code, 0, (out + err).decode(errors="replace"))
         return out.decode()
 
@@ -111,7 +93,7 @@ class EndToEndTests(TestCase):
         The console script refuses a malformed --resources with one line on
         stderr naming the flag, and exit status 2.
         """
-        script = os.path.join(BIN, "mesos-slave")
+        script = os.path.join(os.path.dirname(sys.executable), "mesos-slave")
         if not os.path.exists(script):
             raise SkipTest("the mesos-slave console script is not installed next to python")
         out, err, code = yield getProcessOutputAndValue(

@@ -35,12 +35,12 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.slave.http import SlaveHTTP
 from mesos_tw.slave.slave import Slave
+from mesos_tw.testing.drivers import CallbackRecorder
 from mesos_tw.testing.fuzzing import fuzz_settings, messages
 from mesos_tw.testing.isolation import FakeIsolator
 from mesos_tw.testing.master import MASTER, MasterTestCase, task_info
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.web._v1_codec import CallError, from_protobuf, from_v1
-from tests.test_scheduler_driver import RecordingScheduler
 
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 STRANGER = UPID("scheduler-x", "10.9.9.9", 0)
@@ -201,7 +201,7 @@ class SchedulerDriverFuzzTests(SynchronousTestCase):
         self.master = RecordingPeer(network, MASTER)
         self.watch = FailureWatch(self)
         self.driver = MesosSchedulerDriver(
-            RecordingScheduler(), mesos_pb2.FrameworkInfo(user="u", name="fuzz"),
+            CallbackRecorder(), mesos_pb2.FrameworkInfo(user="u", name="fuzz"),
             str(MASTER), reactor=self.clock, node_factory=network.node)
         self.driver.start()
         self.addCleanup(self.driver.abort)

@@ -363,6 +363,28 @@ class TermTests(ElectionTestCase):
         self.assertEqual((self.slave.lost, self.scheduler.lost), ([MASTER], [MASTER]))
         self.assertEqual(self.election.node.peers(), [])
 
+    def test_lost_leadership_closes_unknown_connections(self):
+        """
+        A term that ends closes connections whose first message is still on
+        its way too: a slave's registration sent to the ended term never
+        reaches the next one (simulation seed 80043: the next term handled
+        a stale re-registration, then asked the slave about a task that had
+        finished since, and the finished task was reported lost); the slave
+        hears the connection closed, and registers again.
+        """
+        self.lead()
+        slave = RecordingPeer(self.network, UPID("slave(2)", "127.0.0.1", 5052))
+        self.network.deliver(slave.upid, MASTER, internal.RegisterSlaveMessage(
+            slave=slave_info()), delay=1.0)
+        self.clock.advance(0)
+        self.contender.become(NOT_LEADING)
+        self.contender.become(LEADING)
+        self.clock.advance(1.0)
+        self.turn()
+        self.assertEqual(slave.lost, [MASTER])
+        self.assertEqual(slave.received, [])
+        self.assertEqual(self.election.master.slaves, {})
+
     def test_new_term_new_master_fresh_ids(self):
         """
         Leading again starts a fresh master (the old state is gone: it is

@@ -14,7 +14,7 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.peers import RecordingPeer
-from tests.test_master import MASTER, MasterTestCase, slave_info, task_info
+from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info, task_info
 
 Capability = mesos_pb2.FrameworkInfo.Capability
 Reason = mesos_pb2.TaskStatus

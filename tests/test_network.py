@@ -19,44 +19,11 @@ from mesos_tw.protocols import messages_pb2, mesos_pb2
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork, MemoryNode
+from mesos_tw.testing.network_contract import Inbox
 from mesos_tw.testing.peers import RecordingPeer
 
 
 @implementer(IMessageReceiver)
-class Inbox:
-    """
-    A receiver that records messages and lost peers, and can wait for them.
-    """
-
-    def __init__(self):
-        self.messages = []
-        self.lost = []
-        self._waiting = []
-
-    def message_received(self, sender, message):
-        self.messages.append((sender, message))
-        self._wake()
-
-    def peer_lost(self, upid):
-        self.lost.append(upid)
-        self._wake()
-
-    def _wake(self):
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(None)
-
-    @inlineCallbacks
-    def until(self, condition):
-        """
-        Wait (on events, not time) until C{condition()} holds.
-        """
-        while not condition():
-            d = Deferred()
-            self._waiting.append(d)
-            yield d
-
-
 class PingApp:
     """
     A tiny Klein app to prove HTTP shares the port with frames.
@@ -106,14 +73,14 @@ class MessageNodeTests(TestCase):
         """
         self.client.send(self.server.upid, messages_pb2.PingSlaveMessage())
         self.client.send(self.server.upid, messages_pb2.PongSlaveMessage())
-        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        yield self.server_inbox.when(lambda: len(self.server_inbox.messages) == 2)
         sender, message = self.server_inbox.messages[0]
         self.assertEqual(sender, self.client.upid)
         self.assertIsInstance(message, messages_pb2.PingSlaveMessage)
         self.assertIsInstance(self.server_inbox.messages[1][1], messages_pb2.PongSlaveMessage)
         reply = messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value="S1"))
         self.server.send(self.client.upid, reply)
-        yield self.client_inbox.until(lambda: self.client_inbox.messages)
+        yield self.client_inbox.when(lambda: self.client_inbox.messages)
         self.assertEqual(self.client_inbox.messages, [(self.server.upid, reply)])
 
     @inlineCallbacks
@@ -153,15 +120,15 @@ class MessageNodeTests(TestCase):
         self.assertTrue(verifyObject(IMessageNode, hosted[0]))
         for process in hosted:
             process.send(self.server.upid, messages_pb2.PongSlaveMessage())
-        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        yield self.server_inbox.when(lambda: len(self.server_inbox.messages) == 2)
         self.assertEqual([sender for sender, _ in self.server_inbox.messages],
                          [process.upid for process in hosted])
         replies = [messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value=f"S{n}"))
                    for n in range(2)]
         for process, reply in zip(reversed(hosted), reversed(replies)):
             self.server.send(process.upid, reply)
-        yield inboxes[0].until(lambda: inboxes[0].messages)
-        yield inboxes[1].until(lambda: inboxes[1].messages)
+        yield inboxes[0].when(lambda: inboxes[0].messages)
+        yield inboxes[1].when(lambda: inboxes[1].messages)
         self.assertEqual([inbox.messages for inbox in inboxes],
                          [[(self.server.upid, reply)] for reply in replies])
         self.assertEqual(self.client_inbox.messages, [])
@@ -178,10 +145,10 @@ class MessageNodeTests(TestCase):
                   for n in range(2)]
         for process in hosted:
             process.send(self.server.upid, messages_pb2.PongSlaveMessage())
-        yield self.server_inbox.until(lambda: len(self.server_inbox.messages) == 2)
+        yield self.server_inbox.when(lambda: len(self.server_inbox.messages) == 2)
         hosted[1].disconnect(self.server.upid)
-        yield self.server_inbox.until(lambda: len(self.server_inbox.lost) == 2)
-        yield inboxes[1].until(lambda: inboxes[1].lost)
+        yield self.server_inbox.when(lambda: len(self.server_inbox.lost) == 2)
+        yield inboxes[1].when(lambda: inboxes[1].lost)
         self.assertEqual(sorted(self.server_inbox.lost), sorted(p.upid for p in hosted))
         self.assertEqual([inbox.lost for inbox in inboxes], [[self.server.upid]] * 2)
         self.assertEqual(self.server.peers(), [])
@@ -192,12 +159,12 @@ class MessageNodeTests(TestCase):
         Closing a connection tells both ends that the other is lost.
         """
         self.client.send(self.server.upid, messages_pb2.PingSlaveMessage())
-        yield self.server_inbox.until(lambda: self.server_inbox.messages)
+        yield self.server_inbox.when(lambda: self.server_inbox.messages)
         self.assertTrue(self.server.connected_to(self.client.upid))
         self.assertEqual(self.server.peers(), [self.client.upid])
         self.client.disconnect(self.server.upid)
-        yield self.server_inbox.until(lambda: self.server_inbox.lost)
-        yield self.client_inbox.until(lambda: self.client_inbox.lost)
+        yield self.server_inbox.when(lambda: self.server_inbox.lost)
+        yield self.client_inbox.when(lambda: self.client_inbox.lost)
         self.assertEqual(self.server_inbox.lost, [self.client.upid])
         self.assertEqual(self.client_inbox.lost, [self.server.upid])
         self.assertFalse(self.server.connected_to(self.client.upid))
@@ -211,7 +178,7 @@ class MessageNodeTests(TestCase):
         port = self.server.upid.port
         yield self.server.stop()
         self.client.send(UPID("master", "127.0.0.1", port), messages_pb2.PingSlaveMessage())
-        yield self.client_inbox.until(lambda: self.client_inbox.lost)
+        yield self.client_inbox.when(lambda: self.client_inbox.lost)
         self.assertEqual(self.client_inbox.lost, [UPID("master", "127.0.0.1", port)])
 
     def test_unreachable_upid_dropped(self):

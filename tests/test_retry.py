@@ -92,3 +92,17 @@ class RetryWithBackoffTests(SynchronousTestCase):
         retry.start()
         self.assertFalse(retry.running)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_minimum_wait(self):
+        """
+        A start with a C{minimum} waits that long before its random wait
+        (a draw of 0.5 of 2 s after 3 s: 4 s), then backs off as usual.
+        """
+        retry = RetryWithBackoff(self.clock, lambda: self.attempts.append(self.clock.seconds()),
+                                 1.0, 4.0, jitter=lambda: 0.5)
+        retry.start(delay=2, minimum=3)
+        self.clock.advance(3.9)
+        self.assertEqual(self.attempts, [])
+        self.clock.advance(0.1)
+        self.clock.advance(0.5)
+        self.assertEqual(self.attempts, [4.0, 4.5])

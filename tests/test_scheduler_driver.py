@@ -11,31 +11,13 @@ from mesos_tw.native import MesosSchedulerDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.testing.drivers import CallbackRecorder
 from mesos_tw.testing.network import MemoryNetwork
 from mesos_tw.testing.peers import RecordingPeer
 
 MASTER = UPID("master", "127.0.0.1", 5050)
 SLAVE = UPID("slave(1)", "127.0.0.1", 5051)
 MASTER_INFO = mesos_pb2.MasterInfo(id="m", ip=0, port=5050, pid=str(MASTER))
-
-
-class RecordingScheduler(Scheduler):
-    """
-    Records every callback as (name, arguments without the driver).
-    """
-
-    def __init__(self):
-        self.calls = []
-
-    def __getattribute__(self, name):
-        if name in ("registered", "reregistered", "disconnected", "resourceOffers",
-                    "offerRescinded", "statusUpdate", "frameworkMessage", "slaveLost",
-                    "executorLost", "error"):
-            return lambda driver, *args: self.calls.append((name, args))
-        return super().__getattribute__(name)
-
-    def names(self):
-        return [name for name, _ in self.calls]
 
 
 class SchedulerDriverTestCase(SynchronousTestCase):
@@ -50,7 +32,7 @@ class SchedulerDriverTestCase(SynchronousTestCase):
         self.network = MemoryNetwork(self.clock)
         self.master = RecordingPeer(self.network, MASTER)
         self.slave = RecordingPeer(self.network, SLAVE)
-        self.scheduler = RecordingScheduler()
+        self.scheduler = CallbackRecorder()
         info = mesos_pb2.FrameworkInfo(user="alice", name="test")
         if self.framework_id:
             info.id.value = self.framework_id

@@ -28,16 +28,13 @@ from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.client import Agent
 
 from mesos_tw.protocols.tls import TLSConfig
-from mesos_tw.testing.certificates import CertificateAuthority
+from mesos_tw.testing.certificates import CertificateAuthority, ClientPolicy
 from mesos_tw.testing.local_cluster import until
-from mesos_tw.testing.processes import Daemon, registered_slaves
+from mesos_tw.testing.processes import CHECKOUT, FRAMEWORKS, Daemon, registered_slaves, run_twistd
 from mesos_tw.testing.web import chromium, run_chromium
 from mesos_tw.testing.zookeeper_server import free_port
 from mesos_tw.web.layout import browse_link, download_link, tail_link
 from mesos_tw.web.slave_pages import executor_link
-from tests import test_end_to_end
-from tests.test_end_to_end import FRAMEWORKS, ROOT
-from tests.test_tls import ClientPolicy
 
 PYMESOS_FRAMEWORK = os.path.join(FRAMEWORKS, "pymesos_framework.py")
 
@@ -66,7 +63,12 @@ class SecureClusterTests(TestCase):
     """
 
     timeout = 300
-    twistd = test_end_to_end.EndToEndTests.twistd
+
+    def twistd(self, *argv):
+        """
+        Run C{twistd --nodaemon <argv>} (ended at cleanup).
+        """
+        return run_twistd(self, reactor, *argv)
 
     def setUp(self):
         directory = os.path.abspath(self.mktemp())
@@ -152,7 +154,7 @@ class SecureClusterTests(TestCase):
         args = [os.path.join(FRAMEWORKS, "test_framework.py"), f"127.0.0.1:{self.port}",
                 "--tasks", "3"]
         out, err, code = yield getProcessOutputAndValue(sys.executable, args, env=env,
-                                                        path=ROOT)
+                                                        path=CHECKOUT)
         return code, (out + err).decode(errors="replace")
 
     @inlineCallbacks
@@ -239,7 +241,7 @@ class SecureClusterTests(TestCase):
             sys.executable, [PYMESOS_FRAMEWORK, f"127.0.0.1:{port}", "--tasks", "3",
                              "--timeout", "150",  # its default, 60 s, is short under load
                              "--principal", "scheduler", "--secret", "s3cret"],
-            env=os.environ.copy(), path=ROOT)
+            env=os.environ.copy(), path=CHECKOUT)
         output = (out + err).decode(errors="replace")
         self.assertEqual(code, 0, output)
         self.assertIn("All 3 tasks finished", output)

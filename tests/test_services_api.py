@@ -16,8 +16,7 @@ from mesos_tw.services.api import ServicesAPI
 from mesos_tw.services.scheduler import ServiceScheduler
 from mesos_tw.services.store import MemoryStore
 from mesos_tw.services.tap import Options
-from mesos_tw.testing.drivers import RecordingSchedulerDriver
-from tests.test_services_scheduler import make_offer
+from mesos_tw.testing.drivers import RecordingSchedulerDriver, numbered_offer
 
 
 class FakeLeadership:
@@ -82,7 +81,7 @@ class APITests(SynchronousTestCase):
         code, app = self.create()
         self.assertEqual((code, app["id"], app["instances"]), (201, "/prod/web", 1))
         self.assertEqual(len(app["deployments"]), 1)
-        self.scheduler.resourceOffers(self.driver, [make_offer(1, "a")])
+        self.scheduler.resourceOffers(self.driver, [numbered_offer(1, "a")])
         code, body = self.call("GET", "/v2/apps/prod/web")
         self.assertEqual((code, body["app"]["tasksStaged"], len(body["app"]["tasks"])),
                          (200, 1, 1))
@@ -148,7 +147,7 @@ class APITests(SynchronousTestCase):
         the app wants one fewer.
         """
         self.create(instances=2)
-        self.scheduler.resourceOffers(self.driver, [make_offer(1, "a")])
+        self.scheduler.resourceOffers(self.driver, [numbered_offer(1, "a")])
         first, second = sorted(self.scheduler.apps["/prod/web"].instances)
         code, body = self.call("DELETE", f"/v2/apps/prod/web/tasks/{first}")
         self.assertEqual((code, body["task"]["id"]), (200, first))
@@ -176,7 +175,7 @@ class APITests(SynchronousTestCase):
         The page lists apps, instances with their health, deployments.
         """
         self.create()
-        self.scheduler.resourceOffers(self.driver, [make_offer(1, "host-a")])
+        self.scheduler.resourceOffers(self.driver, [numbered_offer(1, "host-a")])
         code, page = self.call("GET", "/")
         self.assertEqual(code, 200)
         for text in ("/prod/web", "host-a", "StartApplication", "TASK_STAGING"):

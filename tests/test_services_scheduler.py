@@ -14,23 +14,7 @@ from mesos_tw.services.apps import parse_app
 from mesos_tw.services.deployments import plan
 from mesos_tw.services.scheduler import AppLocked, ServiceScheduler
 from mesos_tw.services.store import MemoryStore
-from mesos_tw.testing.drivers import RecordingSchedulerDriver
-
-
-def make_offer(number, hostname, resources="cpus:4;mem:4096;ports:[31000-31009]",
-               **attributes):
-    """
-    An offer from slave C{S<number>} on C{hostname}.
-    """
-    offer = mesos_pb2.Offer(
-        id=mesos_pb2.OfferID(value=f"O{number}-{hostname}"),
-        framework_id=mesos_pb2.FrameworkID(value="F"),
-        slave_id=mesos_pb2.SlaveID(value=f"S{number}"), hostname=hostname,
-        resources=Resources.parse(resources).to_protobuf())
-    for name, value in attributes.items():
-        offer.attributes.add(name=name, type=mesos_pb2.Value.TEXT, text=mesos_pb2.Value.Text(
-            value=value))
-    return offer
+from mesos_tw.testing.drivers import RecordingSchedulerDriver, numbered_offer
 
 
 def web(**fields):
@@ -109,7 +93,7 @@ class LaunchTests(SchedulerTestCase):
         PORT0..., PORTS, PORT and the app's id and version.
         """
         self.scheduler.create(web(instances=1, ports=[0, 0], env={"MODE": "prod"}))
-        [task] = self.offer(make_offer(1, "host-a"))
+        [task] = self.offer(numbered_offer(1, "host-a"))
         env = {v.name: v.value for v in task.command.environment.variables}
         self.assertEqual((env["HOST"], env["PORT0"], env["PORT1"], env["PORTS"], env["PORT"],
                           env["MODE"], env["MARATHON_APP_ID"]),
@@ -123,17 +107,17 @@ class LaunchTests(SchedulerTestCase):
         hostname UNIQUE: one instance per host, however big the offer.
         """
         self.scheduler.create(web(instances=3, constraints=[["hostname", "UNIQUE"]]))
-        launched = self.offer(make_offer(1, "a"), make_offer(2, "b"))
+        launched = self.offer(numbered_offer(1, "a"), numbered_offer(2, "b"))
         self.assertEqual(sorted(t.slave_id.value for t in launched), ["S1", "S2"])
-        self.assertEqual(len(self.offer(make_offer(3, "a"))), 0)
-        self.assertEqual(len(self.offer(make_offer(4, "c"))), 1)
+        self.assertEqual(len(self.offer(numbered_offer(3, "a"))), 0)
+        self.assertEqual(len(self.offer(numbered_offer(4, "c"))), 1)
 
     def test_does_not_fit(self):
         """
         An offer too small is declined.
         """
         self.scheduler.create(web(instances=1, cpus=8))
-        self.assertEqual(self.offer(make_offer(1, "a")), [])
+        self.assertEqual(self.offer(numbered_offer(1, "a")), [])
         self.assertEqual(self.driver.declined[-1][0], "O1-a")
 
     def test_health_check_becomes_mesos_check(self):
@@ -146,7 +130,7 @@ class LaunchTests(SchedulerTestCase):
             {"protocol": "HTTP", "path": "/other"},
             {"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 5,
              "intervalSeconds": 2, "maxConsecutiveFailures": 2}]))
-        [task] = self.offer(make_offer(1, "a"))
+        [task] = self.offer(numbered_offer(1, "a"))
         check = task.health_check
         self.assertEqual((check.type, check.http.port, check.http.path, check.interval_seconds,
                           check.consecutive_failures, check.grace_period_seconds),
@@ -161,7 +145,7 @@ class LaunchTests(SchedulerTestCase):
             app_id = "/" + protocol.lower().replace("_", "-")
             self.scheduler.create(web(id=app_id, instances=1, healthChecks=[
                 {"protocol": protocol, "path": "/health", "portIndex": 0}]))
-        tasks = self.offer(make_offer(1, "a"))
+        tasks = self.offer(numbered_offer(1, "a"))
         self.assertEqual(sorted((t.name, t.HasField("health_check"), t.health_check.http.scheme)
                                 for t in tasks),
                          [("https", False, ""), ("mesos-https", True, "https")])
@@ -178,17 +162,17 @@ class RestartTests(SchedulerTestCase):
         each failure in a row multiplies the back-off by backoffFactor.
         """
         self.scheduler.create(web(instances=1, backoffSeconds=2, backoffFactor=2))
-        [task] = self.offer(make_offer(1, "a"))
+        [task] = self.offer(numbered_offer(1, "a"))
         self.update(task.task_id.value, mesos_pb2.TASK_RUNNING)
         self.update(task.task_id.value, mesos_pb2.TASK_FAILED)
-        self.assertEqual(self.offer(make_offer(2, "a")), [])
+        self.assertEqual(self.offer(numbered_offer(2, "a")), [])
         self.clock.advance(2)
-        [second] = self.offer(make_offer(3, "a"))
+        [second] = self.offer(numbered_offer(3, "a"))
         self.update(second.task_id.value, mesos_pb2.TASK_FAILED)
         self.clock.advance(3.9)
-        self.assertEqual(self.offer(make_offer(4, "a")), [])
+        self.assertEqual(self.offer(numbered_offer(4, "a")), [])
         self.clock.advance(0.1)
-        self.assertEqual(len(self.offer(make_offer(5, "a"))), 1)
+        self.assertEqual(len(self.offer(numbered_offer(5, "a"))), 1)
 
     def test_back_off_capped(self):
         """
@@ -197,7 +181,7 @@ class RestartTests(SchedulerTestCase):
         self.scheduler.create(web(instances=1, backoffSeconds=10, backoffFactor=10,
                                   maxLaunchDelaySeconds=15))
         for number in range(3):
-            [task] = self.offer(make_offer(number, "a"))
+            [task] = self.offer(numbered_offer(number, "a"))
             self.update(task.task_id.value, mesos_pb2.TASK_FAILED)
             self.clock.advance(15)
         self.assertEqual(self.scheduler.apps["/web"].delay, 15)
@@ -221,11 +205,11 @@ class ScaleAndDeployTests(SchedulerTestCase):
         without a new version.
         """
         self.scheduler.create(web(instances=2))
-        self.offer(make_offer(1, "a"))
+        self.offer(numbered_offer(1, "a"))
         self.run_all()
         version = self.scheduler.apps["/web"].version
         self.scheduler.update(web(instances=4), force=True)
-        self.assertEqual(len(self.offer(make_offer(2, "a"))), 2)
+        self.assertEqual(len(self.offer(numbered_offer(2, "a"))), 2)
         self.run_all()
         self.scheduler.update(web(instances=1))
         self.assertEqual(len(self.driver.killed), 3)
@@ -245,12 +229,12 @@ class ScaleAndDeployTests(SchedulerTestCase):
         healthy.
         """
         self.scheduler.create(self.checked(instances=2))
-        self.offer(make_offer(1, "a"))
+        self.offer(numbered_offer(1, "a"))
         self.run_all(healthy=True)
         old = set(self.instances())
         deployment = self.scheduler.update(self.checked(instances=2, cmd="serve --v2"),
                                            force=True)
-        new_tasks = self.offer(make_offer(2, "a"))
+        new_tasks = self.offer(numbered_offer(2, "a"))
         self.assertEqual(len(new_tasks), 2)
         self.assertEqual(self.driver.killed, [])
         self.update(new_tasks[0].task_id.value, mesos_pb2.TASK_RUNNING)
@@ -270,13 +254,13 @@ class ScaleAndDeployTests(SchedulerTestCase):
         the new instances are killed, the old ones stay.
         """
         self.scheduler.create(self.checked(instances=2))
-        self.offer(make_offer(1, "a"))
+        self.offer(numbered_offer(1, "a"))
         self.run_all(healthy=True)
         old = set(self.instances())
         deployment = self.scheduler.update(self.checked(instances=2, cmd="broken"))
         with self.assertRaises(AppLocked):
             self.scheduler.update(self.checked(instances=3, cmd="broken"))
-        new_tasks = self.offer(make_offer(2, "a"))
+        new_tasks = self.offer(numbered_offer(2, "a"))
         for task in new_tasks:
             self.update(task.task_id.value, mesos_pb2.TASK_RUNNING, healthy=False)
         self.assertEqual(self.driver.killed, [])
@@ -304,7 +288,7 @@ class ScaleAndDeployTests(SchedulerTestCase):
         Deleting an app kills its instances; it goes once they are gone.
         """
         self.scheduler.create(web(instances=2))
-        self.offer(make_offer(1, "a"))
+        self.offer(numbered_offer(1, "a"))
         self.run_all()
         self.scheduler.delete("/web", force=True)
         self.assertEqual(len(self.driver.killed), 2)
@@ -324,7 +308,7 @@ class FailoverTests(SchedulerTestCase):
         replaced.
         """
         self.scheduler.create(web(instances=2))
-        self.offer(make_offer(1, "a"))
+        self.offer(numbered_offer(1, "a"))
         self.run_all()
         saved = self.store.state
         self.assertEqual(saved["framework_id"], "F")
@@ -333,8 +317,8 @@ class FailoverTests(SchedulerTestCase):
         self.scheduler = successor
         running, lost = sorted(self.instances())
         self.update(running, mesos_pb2.TASK_RUNNING)
-        self.assertEqual((self.driver.killed, self.offer(make_offer(2, "b"))), ([], []))
+        self.assertEqual((self.driver.killed, self.offer(numbered_offer(2, "b"))), ([], []))
         self.update(lost, mesos_pb2.TASK_LOST)
         self.clock.advance(10)
-        self.assertEqual(len(self.offer(make_offer(3, "b"))), 1)
+        self.assertEqual(len(self.offer(numbered_offer(3, "b"))), 1)
         self.assertEqual(self.driver.killed, [])

@@ -10,21 +10,19 @@ import os
 
 import treq
 from klein import Klein
-from twisted.internet import reactor, ssl
+from twisted.internet import reactor
 from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
 
 from mesos_tw.protocols import messages_pb2
 from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.tls import TLSConfig, TLSError
 from mesos_tw.protocols.upid import UPID
-from mesos_tw.testing.certificates import CertificateAuthority
+from mesos_tw.testing.certificates import CertificateAuthority, ClientPolicy
+from mesos_tw.testing.network_contract import Inbox
 from mesos_tw.web.site import BoundedSite
-from tests.test_network import Inbox
 
 
 class HealthApp:
@@ -37,24 +35,6 @@ class HealthApp:
     @app.route("/health")
     def health(self, request):
         return b"secure" if request.isSecure() else b"plain"
-
-
-@implementer(IPolicyForHTTPS)
-class ClientPolicy:
-    """
-    Twisted's HTTPS client policy from a L{TLSConfig}.
-    """
-
-    def __init__(self, tls, alpn=None):
-        self.tls = tls
-        self.alpn = alpn
-
-    def creatorForNetloc(self, hostname, port):
-        if self.alpn is not None:
-            return ssl.optionsForClientTLS(hostname.decode("ascii"),
-                                           trustRoot=self.tls.authority(),
-                                           acceptableProtocols=self.alpn)
-        return self.tls.client_creator(hostname.decode("ascii"))
 
 
 class SSLTestCase(TestCase):
@@ -111,8 +91,8 @@ class SSLTestCase(TestCase):
         node, inbox = self.client(client_tls)
         before = len(server_inbox.messages)
         node.send(self.server.upid, messages_pb2.PingSlaveMessage())
-        yield DeferredList([inbox.until(lambda: inbox.lost),
-                            server_inbox.until(lambda: len(server_inbox.messages) > before)],
+        yield DeferredList([inbox.when(lambda: inbox.lost),
+                            server_inbox.when(lambda: len(server_inbox.messages) > before)],
                            fireOnOneCallback=True, consumeErrors=True)
         return len(server_inbox.messages) > before
 

@@ -44,6 +44,7 @@ slaves from the registry too).
 from twisted.internet.defer import FirstError, gatherResults
 
 from mesos_tw import constants
+from mesos_tw.master.recovery_progress import RecoveryProgress
 from mesos_tw.master.state import SlaveRecord
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -125,6 +126,8 @@ class RegistryManagement:
         if self.recovered_slaves:
             self._recovered_slaves_call = self.reactor.callLater(
                 self.slave_reregister_timeout, self._recovered_slaves_timeout)
+            self.recovery_progress = RecoveryProgress(
+                self.reactor, len(self.recovered_slaves), self.reactor.seconds())
         self.log.info("Read the registry: {count} slaves were removed and {unreachable} found "
                       "unreachable by earlier leaders, {expected} are expected to re-register "
                       "within {timeout}s; handling the {waiting} messages that waited for it",

@@ -66,7 +66,7 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(
                 message="slave was removed; its tasks were reported lost"))
             return
-        error = _reported_work_error(message)
+        error, parsed = _reported_work(message)
         if error is not None:
             self.log.warn("Dropping re-registration of slave {slave_id} at {pid} because it sent "
                           "an invalid re-registration: {error}", slave_id=slave_id,
@@ -83,20 +83,22 @@ class SlaveManagement:
         if total is None:
             return
 
-        def admitted():
+        def admitted(expected=False):
             if slave_id in self.slaves:
                 # Re-registered meanwhile (from another address).
                 return
             self.recovered_slaves.pop(slave_id, None)
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
-                            message.tasks)
+                            message.tasks, logged=not expected, parsed=parsed)
+            if expected:
+                self.recovery_progress.slave_back()
             if slave_id in self.unreachable_slaves:
                 self.readmitted(slave_id, message.tasks)
             self._reregistered(sender, message)
 
         if slave_id in self.recovered_slaves:
             # An earlier leader admitted it: the registry has it already.
-            admitted()
+            admitted(expected=True)
             if not self.recovered_slaves and self._recovered_slaves_call is not None:
                 self._recovered_slaves_call.cancel()
                 self._recovered_slaves_call = None
@@ -138,8 +140,11 @@ class SlaveManagement:
         if slave is None or slave.pid != sender or not slave.connected \
                 or last[0] != _digest(message):
             return False
-        self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering it "
-                       "again", slave_id=slave_id, pid=str(sender))
+        if self.recovery_progress is not None:
+            self.recovery_progress.repeat_answered()
+        else:
+            self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering "
+                           "it again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
         self.node.send(sender, internal.SlaveReregisteredMessage(
             slave_id=message.slave_id, connection=self._connection(),
@@ -264,21 +269,27 @@ class SlaveManagement:
                     Resources.from_protobuf(info.resources)
         return held
 
-    def _add_slave_work(self, slave, executor_infos, tasks):
+    def _add_slave_work(self, slave, executor_infos, tasks, parsed=None):
         """
         Record C{tasks} and C{executor_infos} a slave reports on
         (re-)registering, in the slave's and their frameworks' records; a
         task reported in a terminal state only among its framework's
         completed tasks.
 
+        @param parsed: their resources as L{_reported_work} read them
+            (C{(executor bags, task bags)}, in their order), or L{None} to
+            read them here.
         @return: C{{framework_id: Resources}} they hold.
         """
+        if parsed is None:
+            parsed = ([Resources.from_protobuf(e.resources) for e in executor_infos],
+                      [Resources.from_protobuf(t.resources) for t in tasks])
+        executor_bags, task_bags = parsed
         now = self.reactor.seconds()
         used = {}
-        for task in tasks:
+        for task, resources in zip(tasks, task_bags):
             framework_id = task.framework_id.value
-            record = TaskRecord(task, Resources.from_protobuf(task.resources),
-                                [(task.state, now)])
+            record = TaskRecord(task, resources, [(task.state, now)])
             if task.state in TERMINAL_STATES:
                 # Ended, its terminal update on its way (as Mesos, it holds
                 # nothing: its resources may already run another task).
@@ -296,12 +307,11 @@ class SlaveManagement:
             # As Mesos's Framework::addTask: subscribers learn of tasks
             # found on a re-registering slave as of tasks launched.
             self.events.task_added(record)
-        for executor in executor_infos:
+        for executor, resources in zip(executor_infos, executor_bags):
             framework_id = executor.framework_id.value
             slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
             self._framework_on(framework_id, slave.id)
-            used[framework_id] = used.get(framework_id, Resources()) + Resources.from_protobuf(
-                executor.resources)
+            used[framework_id] = used.get(framework_id, Resources()) + resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
                 framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
@@ -330,13 +340,20 @@ class SlaveManagement:
             self.node.send(sender, internal.ShutdownMessage(message=f"invalid resources: {error}"))
             return None
 
-    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=()):
+    def _add_slave(self, slave_id, info, pid, total, executor_infos=(), tasks=(), logged=True,
+                   parsed=None):
+        """
+        Add a slave admitted (or re-admitted) with the work it reports
+        (C{parsed}: see L{_add_slave_work}); it is logged unless C{logged}
+        is false (a slave a new leader expected back:
+        L{mesos_tw.master.recovery_progress} counts those).
+        """
         now = self.reactor.seconds()
         stored = mesos_pb2.SlaveInfo()
         stored.CopyFrom(info)
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
-        used = self._add_slave_work(slave, executor_infos, tasks)
+        used = self._add_slave_work(slave, executor_infos, tasks, parsed)
         slave.observer = self.health_checks.observe(
             pid, lambda reason: self.shutdown_slave(slave, reason))
         self.slaves[slave_id] = slave
@@ -344,10 +361,11 @@ class SlaveManagement:
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
         slave.observer.start()
         self.events.agent_added(slave)
-        self.log.info(
-            "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
-            slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
-        )
+        if logged:
+            self.log.info(
+                "Registered slave {slave_id} at {pid} ({hostname}) with {resources}",
+                slave_id=slave_id, pid=str(pid), hostname=info.hostname, resources=str(total),
+            )
 
     def _unregister_slave(self, sender, message):
         slave = self.slaves.get(message.slave_id.value)
@@ -481,19 +499,23 @@ class SlaveManagement:
                              unreachable=now if unreachable else None)
 
 
-def _reported_work_error(message):
+def _reported_work(message):
     """
-    What is wrong with the executors and tasks a re-registering slave
-    reports (resources that do not parse), or L{None}: found by fuzzing,
-    they failed the handler half-way through.
+    The resources of the executors and tasks a re-registering slave
+    reports, read once: C{(None, (executor bags, task bags))}, or
+    C{(what is wrong, None)} when some do not parse (found by fuzzing,
+    they failed the handler half-way through).
     """
+    parsed = []
     for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
+        bags = []
         for item in items:
             try:
-                Resources.from_protobuf(item.resources)
+                bags.append(Resources.from_protobuf(item.resources))
             except ResourcesError as error:
-                return f"{kind} with invalid resources: {error}"
-    return None
+                return f"{kind} with invalid resources: {error}", None
+        parsed.append(bags)
+    return None, tuple(parsed)
 
 
 def _digest(message):

@@ -121,6 +121,12 @@ class PausableNode:
         """
         return self._node.peers()
 
+    def disconnect_all(self):
+        """
+        Close every connection of the real node.
+        """
+        self._node.disconnect_all()
+
     def pin(self, upid):
         """
         Pin C{upid} to its connection on the real node.
@@ -302,9 +308,14 @@ class MasterElection:
         self._release_waiting()
         # As if the old leader had died: every slave and scheduler sees its
         # connection close and registers again, even with this process if
-        # it is elected once more (its state is gone with the term).
-        for peer in self.node.peers():
-            self.node.disconnect(peer)
+        # it is elected once more (its state is gone with the term).  Every
+        # connection: one whose first frame is still on its way (a peer we
+        # do not know yet) would carry what was sent to this term into a
+        # later one (simulation seed 80043: a slave's re-registration sent
+        # to the ended term was handled by the next, with a task that had
+        # finished since; the next term asked the slave about it, and the
+        # finished task was reported lost).
+        self.node.disconnect_all()
 
     def _report_unlaunched(self, pid, framework_id, tasks):
         """

@@ -85,6 +85,11 @@ class HierarchicalDRFAllocator:
         self._wanting = set()
         self._unclaimed = {}
         self._free = {}
+        # slave id -> what was in use beyond its total when it was added (a
+        # stale report the master accepted): paid back first from what is
+        # recovered, so that free resources never exceed the total (Mesos
+        # computes them as total minus allocated).
+        self._owed = {}
         # The slaves whose free resources are worth offering: a cycle skips
         # the others (in a busy cluster, nearly all) with one lookup.
         self._offerable = set()
@@ -192,6 +197,10 @@ class HierarchicalDRFAllocator:
             else:
                 _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
         self._set_free(slave_id, total - in_use)
+        if total.contains(in_use):
+            self._owed.pop(slave_id, None)
+        else:
+            self._owed[slave_id] = in_use - total
         self._changed[slave_id] = None
         self._slave_totals[slave_id] = total
         self._hostnames[slave_id] = hostname
@@ -199,6 +208,7 @@ class HierarchicalDRFAllocator:
 
     def slave_removed(self, slave_id):
         self._free.pop(slave_id, None)
+        self._owed.pop(slave_id, None)
         self._offerable.discard(slave_id)
         self._changed.pop(slave_id, None)
         self._deactivated.discard(slave_id)
@@ -257,7 +267,15 @@ class HierarchicalDRFAllocator:
 
     def resources_recovered(self, framework_id, slave_id, resources, refuse_seconds):
         if slave_id in self._free:
-            self._set_free(slave_id, self._free[slave_id] + resources)
+            freed = resources
+            owed = self._owed.get(slave_id)
+            if owed is not None:
+                freed, owed = resources - owed, owed - resources
+                if any(amount > 1e-9 for amount in owed.scalars().values()):
+                    self._owed[slave_id] = owed
+                else:
+                    del self._owed[slave_id]
+            self._set_free(slave_id, self._free[slave_id] + freed)
             self._changed[slave_id] = None
         if framework_id in self._frameworks:
             self._charge(framework_id, resources.scalars(), -1)

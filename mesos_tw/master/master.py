@@ -143,6 +143,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         registry lists as admitted (by an earlier leader) that have not
         re-registered yet; those left after C{slave_reregister_timeout}
         are removed.
+    @ivar recovery_progress: the
+        L{mesos_tw.master.recovery_progress.RecoveryProgress} of those slaves once
+        the registry is read (L{None} if it lists none).
     @ivar unreachable_slaves: C{{slave_id: when}} of the slaves that stopped
         answering pings and may come back (L{mesos_tw.master._partitions}).
     @ivar events: the L{MasterEvents} operators' subscriptions listen to.
@@ -210,6 +213,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.removed_slaves = set()
         self.recovered_slaves = {}
         self._recovered_slaves_call = None
+        self.recovery_progress = None
         self._admitting = set()
         # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
@@ -309,6 +313,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self._retries.clear()
         if self._recovered_slaves_call is not None and self._recovered_slaves_call.active():
             self._recovered_slaves_call.cancel()
+        if self.recovery_progress is not None:
+            self.recovery_progress.stop()
         self._abandon_removals()
         if self._allocation_loop.running:
             self._allocation_loop.stop()

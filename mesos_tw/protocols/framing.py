@@ -119,7 +119,9 @@ class EnvelopeProtocol(Int32StringReceiver):
         """
         self._unframed -= 4 + len(frame)
         self._cancel_deadline()
-        if self._rejected:
+        if self._rejected or getattr(self.transport, "disconnecting", False):
+            # Closing (by us): frames after the close are not read, even
+            # those that came in the same chunk as the last one read.
             return
         try:
             sender, recipient, message = decode_addressed(frame)

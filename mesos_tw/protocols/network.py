@@ -70,6 +70,17 @@ class IMessageNode(Interface):
         L{IMessageReceiver.peer_lost}.
         """
 
+    def disconnect_all():
+        """
+        Close every message connection: those with peers we know, those
+        whose peer we do not know yet (accepted, their first frame still
+        on its way: it never arrives), and those being opened (what waits
+        for them is dropped).  Each end that knew the other sees
+        L{IMessageReceiver.peer_lost}.  What a process that exits gets for
+        free: a master whose term ends calls it, so that nothing sent to
+        the old term reaches a later one.
+        """
+
     def peers():
         """
         The UPIDs we have an open connection with now.
@@ -102,17 +113,23 @@ class _SniffingProtocol(Protocol):
 
     @param admission: for the plain text inside a TLS connection, the
         outer connection's L{mesos_tw.protocols.guard.Admission}.
+    @param outer: for the plain text inside a TLS connection, the
+        sniffing protocol of the TCP connection (the one the node tracks
+        until it is known to carry HTTP).
     """
 
-    def __init__(self, node, site, address, admission=None):
+    def __init__(self, node, site, address, admission=None, outer=None):
         self._node = node
         self._site = site
         self._address = address
         self._inner = None
         self._admission = admission
         self._within_tls = admission is not None
+        self._outer = outer if outer is not None else self
 
     def connectionMade(self):
+        if self._outer is self:
+            self._node.accepted(self)
         if self._admission is None:
             self._admission = self._node.guard.admit(self.transport)
 
@@ -123,7 +140,8 @@ class _SniffingProtocol(Protocol):
         support; without, it is refused and closed).
         """
         if data[0] == TLS_HANDSHAKE_BYTE:
-            inner = _SniffingProtocol(self._node, self._site, self._address, self._admission)
+            inner = _SniffingProtocol(self._node, self._site, self._address, self._admission,
+                                      self._outer)
             return self._node.tls_factory().wrap(inner, self._address)
         if self._node.tls.support_downgrade:
             return None
@@ -151,6 +169,8 @@ class _SniffingProtocol(Protocol):
                 self._inner.admission = self._admission
             else:
                 self._inner = self._site.buildProtocol(self._address)
+                # HTTP: not a message connection, not ours to close.
+                self._node.forget(self._outer)
             if hasattr(self._inner, "on_identified"):
                 self._inner.on_identified = self._admission.identified
             else:
@@ -159,6 +179,8 @@ class _SniffingProtocol(Protocol):
         self._inner.dataReceived(data)
 
     def connectionLost(self, reason):
+        if self._outer is self:
+            self._node.forget(self)
         if self._admission is not None:
             self._admission.release()
         if self._inner is not None:
@@ -267,6 +289,10 @@ class MessageNode:
         self._connecting = {}
         self._pending = {}
         self._hosted = {}
+        # Every open message connection, as what has its transport: the
+        # protocols of those we opened, the sniffing protocols of those we
+        # accepted (until they turn out to carry HTTP).
+        self._open = set()
         self._port = None
         self._stopped = False
 
@@ -363,6 +389,7 @@ class MessageNode:
 
         def connected(protocol):
             self._connections[to] = protocol
+            self._open.add(protocol)
             for sender, message in self._pending.pop(to, ()):
                 protocol.send_message(sender, message, to)
 
@@ -456,11 +483,26 @@ class MessageNode:
         if admission is not None:
             admission.release()
 
+    def accepted(self, sniffer):
+        """
+        Called by the sniffing protocol of a connection we accepted: until
+        it closes or carries HTTP, it is one of ours to close.
+        """
+        self._open.add(sniffer)
+
+    def forget(self, sniffer):
+        """
+        Called by the sniffing protocol of a connection we accepted that
+        closed or carries HTTP.
+        """
+        self._open.discard(sniffer)
+
     def connection_lost(self, protocol):
         """
         Called by a protocol when its connection closes: every process we
         knew on it (and on no other connection since) is lost.
         """
+        self._open.discard(protocol)
         peers = set(protocol.senders)
         if protocol.peer is not None:
             peers.add(protocol.peer)
@@ -497,6 +539,16 @@ class MessageNode:
         """
         connection = self._connections.get(upid)
         if connection is not None:
+            connection.transport.loseConnection()
+
+    def disconnect_all(self):
+        """
+        Close every message connection, known peer or not, and give up
+        those being opened (see L{IMessageNode.disconnect_all}).
+        """
+        for attempt in list(self._connecting.values()):
+            attempt.cancel()
+        for connection in list(self._open):
             connection.transport.loseConnection()
 
     def stop(self):
@@ -553,6 +605,13 @@ class HostedProcess:
         The UPIDs the node has an open connection with.
         """
         return self._node.peers()
+
+    def disconnect_all(self):
+        """
+        Close every connection of the node: every process on them sees
+        them lost.
+        """
+        self._node.disconnect_all()
 
     def pin(self, upid):
         """

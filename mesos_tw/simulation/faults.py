@@ -43,11 +43,15 @@ class FaultyNetwork(MemoryNetwork):
     The in-memory network, with the faults TCP lets through, as the
     world's random generator decides when C{network} faults are on: a
     message may be lost, and its connection with it (both ends hear that
-    the other is gone, as when a TCP connection breaks), or held up, and
-    with it every later message between the same two processes (a slow
-    link: TCP keeps their order).  Messages on one connection are never
-    duplicated or reordered; across connections (after a break) they may
-    be, as the protocol's own retries make them.
+    the other is gone, as when a TCP connection breaks; what else was on
+    its way on it is lost too), or held up on its connection (a slow link),
+    its connection's later messages waiting behind it (TCP keeps their
+    order).  A held-up message is bytes in flight on its connection: if
+    the receiving end closes the connection meanwhile (a master whose term
+    ends closes every connection), it is lost with it, as on TCP.
+    Messages on one connection are never duplicated or reordered; across
+    connections (after a break) they may be, as the protocol's own retries
+    make them.
 
     @param rng: the C{random.Random} its faults are drawn from.
     @param record: C{record(text)} adds a line to the world's trace.
@@ -67,19 +71,14 @@ class FaultyNetwork(MemoryNetwork):
         self.enabled = False
         self.faults = {}
         self.partitioned = set()
-        # (sender, to) -> when the last message between them is handed on,
-        # and how many are held up on the way.
-        self._handed_on = {}
-        self._held = {}
 
     def partition(self, a, b):
         """
-        Cut C{a} off from C{b}: their connection closes and no new one
-        opens until L{heal}.
+        Cut C{a} off from C{b}: their connection breaks (nothing on its way
+        arrives) and no new one opens until L{heal}.
         """
         self.partitioned.add(frozenset((a, b)))
-        self.sever(a, b)
-        self.sever(b, a)
+        self.break_connection(a, b)
 
     def heal(self, a, b):
         """
@@ -89,8 +88,8 @@ class FaultyNetwork(MemoryNetwork):
 
     def _connect(self, sender, to):
         if frozenset((sender, to)) in self.partitioned:
-            self._connecting.pop((sender, to), None)
-            self._tell_lost(sender, to)
+            if self._connecting.pop((sender, to), None) is not None:
+                self._tell_lost(sender, to)
             return
         MemoryNetwork._connect(self, sender, to)
 
@@ -100,9 +99,7 @@ class FaultyNetwork(MemoryNetwork):
         """
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
-    def deliver(self, sender, to, message):
-        now = self.reactor.seconds()
-        at = self._handed_on.get((sender, to), now)
+    def deliver(self, sender, to, message, delay=0.0):
         name = type(message).__name__
         self.record(f"{sender} -> {to}: {name}")
         if self.enabled:
@@ -111,8 +108,7 @@ class FaultyNetwork(MemoryNetwork):
                 self.count("drop")
                 if self.linked(sender, to) or self.linked(to, sender):
                     self.record(f"network drops {name} {sender} -> {to} and their connection")
-                    self.sever(sender, to)
-                    self.sever(to, sender)
+                    self.break_connection(sender, to)
                 else:
                     # No connection yet: the one this message opens fails,
                     # with what waited for it, and the sender hears so (a
@@ -127,20 +123,4 @@ class FaultyNetwork(MemoryNetwork):
                 self.count("delay")
                 delay = self.rng.uniform(0.05, 2.0)
                 self.record(f"network holds up {sender} -> {to} for {delay:.2f}s at {name}")
-                at = max(at, now + delay)
-        link = (sender, to)
-        if at <= now and not self._held.get(link):
-            self._handed_on.pop(link, None)
-            MemoryNetwork.deliver(self, sender, to, message)
-        else:
-            # Behind a held-up message, even one due now: TCP keeps order.
-            self._handed_on[link] = at
-            self._held[link] = self._held.get(link, 0) + 1
-            self.reactor.callLater(at - now, self._hand_on, link, message)
-
-    def _hand_on(self, link, message):
-        self._held[link] -= 1
-        if not self._held[link]:
-            del self._held[link]
-            del self._handed_on[link]
-        MemoryNetwork.deliver(self, *link, message)
+        MemoryNetwork.deliver(self, sender, to, message, delay)

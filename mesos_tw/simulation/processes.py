@@ -85,8 +85,10 @@ class MasterProcess:
             world.inject_failures(master.dispatcher, f"master {self.upid}")
             return master
 
+        node = world.network.node(self.upid)
+        world.mutate_node(node)
         self.election = MasterElection(
-            clock, world.network.node(self.upid), ZooKeeperContender(self.client, ZK_PATH),
+            clock, node, ZooKeeperContender(self.client, ZK_PATH),
             ZooKeeperDetector(self.client, ZK_PATH), make_master)
         self.api = scheduler_api(world, clock, self.election)
         # Every process of a master has the same pid and address: only its

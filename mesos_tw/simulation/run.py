@@ -19,7 +19,7 @@ FAULT_SECONDS = 240.0
 SETTLE_SECONDS = 240.0
 
 #: Known bugs the simulator can put back, to show it finds them.
-MUTATIONS = ("drop_ack", "double_offer")
+MUTATIONS = ("drop_ack", "double_offer", "keep_unknown_connections")
 
 
 @dataclass

@@ -192,6 +192,20 @@ class World:
             slave.dispatcher.handlers[StatusUpdateAcknowledgementMessage] = \
                 lambda *arguments: None
 
+    def mutate_node(self, node):
+        """
+        Put the chosen mutation's bug into a master process's message node.
+        """
+        if self.mutation == "keep_unknown_connections":
+            # A term's end closes only the connections of the peers the
+            # node knows (seed 80043's bug): one whose first message is on
+            # its way carries it to the next term.
+            def disconnect_known():
+                for peer in node.peers():
+                    node.disconnect(peer)
+
+            node.disconnect_all = disconnect_known
+
     def mutate_registry(self, registry):
         """
         Put the chosen mutation's bug into a master process's registry

@@ -12,8 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from twisted.internet import ssl
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
 
-__all__ = ["CertificateAuthority"]
+__all__ = ["CertificateAuthority", "ClientPolicy"]
 
 _DAY = datetime.timedelta(days=1)
 
@@ -76,3 +79,25 @@ class CertificateAuthority:
             serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
             serialization.NoEncryption()))
         return cert_file, key_file
+
+
+@implementer(IPolicyForHTTPS)
+class ClientPolicy:
+    """
+    Twisted's HTTPS client policy from a L{TLSConfig}.
+    """
+
+    def __init__(self, tls, alpn=None):
+        self.tls = tls
+        self.alpn = alpn
+
+    def creatorForNetloc(self, hostname, port):
+        """
+        Client TLS options for C{hostname}: our authority, our client
+        certificate (or the ALPN protocols, when given).
+        """
+        if self.alpn is not None:
+            return ssl.optionsForClientTLS(hostname.decode("ascii"),
+                                           trustRoot=self.tls.authority(),
+                                           acceptableProtocols=self.alpn)
+        return self.tls.client_creator(hostname.decode("ascii"))

@@ -5,9 +5,34 @@ so a test drives the scheduler's callbacks itself (on a Clock) and checks
 the calls.
 """
 
-from mesos_tw.interface import SchedulerDriver, mesos_pb2
+from mesos_tw.interface import Scheduler, SchedulerDriver, mesos_pb2
+from mesos_tw.resources import Resources
 
-__all__ = ["RecordingSchedulerDriver", "SchedulerCalls", "offer", "task_status"]
+__all__ = ["CallbackRecorder", "RecordingSchedulerDriver", "SchedulerCalls", "numbered_offer", "offer",
+           "task_status"]
+
+
+class CallbackRecorder(Scheduler):
+    """
+    A scheduler that records every callback as (name, arguments without
+    the driver), for tests of the driver under it.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattribute__(self, name):
+        if name in ("registered", "reregistered", "disconnected", "resourceOffers",
+                    "offerRescinded", "statusUpdate", "frameworkMessage", "slaveLost",
+                    "executorLost", "error"):
+            return lambda driver, *args: self.calls.append((name, args))
+        return super().__getattribute__(name)
+
+    def names(self):
+        """
+        The names of the callbacks made, in order.
+        """
+        return [name for name, _ in self.calls]
 
 
 class RecordingSchedulerDriver(SchedulerDriver):
@@ -110,6 +135,24 @@ def offer(offer_id, hostname, rack=None, cpus=1.0, mem=1024.0, slave_id=None):
     if rack is not None:
         attribute = result.attributes.add(name="rack", type=mesos_pb2.Value.TEXT)
         attribute.text.value = rack
+    return result
+
+
+def numbered_offer(number, hostname, resources="cpus:4;mem:4096;ports:[31000-31009]",
+                   **attributes):
+    """
+    An offer C{O<number>-<hostname>} from slave C{S<number>} on
+    C{hostname}, of C{resources} (Mesos's text form), with text
+    C{attributes}.
+    """
+    result = mesos_pb2.Offer(
+        id=mesos_pb2.OfferID(value=f"O{number}-{hostname}"),
+        framework_id=mesos_pb2.FrameworkID(value="F"),
+        slave_id=mesos_pb2.SlaveID(value=f"S{number}"), hostname=hostname,
+        resources=Resources.parse(resources).to_protobuf())
+    for name, value in attributes.items():
+        result.attributes.add(name=name, type=mesos_pb2.Value.TEXT, text=mesos_pb2.Value.Text(
+            value=value))
     return result
 
 

@@ -50,13 +50,22 @@ class EmulatedSlave:
         does not listen).
     @ivar slave_id: its id once registered.
     @ivar running: C{{(framework_id, task_id): pending finish call}}.
+    @ivar attempts: the (re-)registrations it sent.
+    @ivar lost_master: how often its master's connection closed or could
+        not be made.
+    @ivar registered_after: seconds from the last leader it was told to
+        follow (L{follow}) to that leader's answer; L{None} until answered.
+    @param on_answered: if given, called with 1 when C{registered_after}
+        is set and with -1 when it is cleared again (a new leader to
+        follow), so that a caller can count the slaves answered without
+        visiting them all.
     """
 
     log = Logger()
 
     def __init__(self, reactor, master, number, resources, hostname=None,
                  default_duration=30.0, node=None, attributes=None, reregistration_delay=0.0,
-                 lost_master_delay=1.0, retry_intervals=None):
+                 lost_master_delay=1.0, retry_intervals=None, on_answered=None):
         self.reactor = reactor
         self.master = master
         self.resources = resources
@@ -85,6 +94,11 @@ class EmulatedSlave:
         }, self.log, with_sender=False)
         self._waiting = []
         self._slave_info = None
+        self.attempts = 0
+        self.lost_master = 0
+        self.registered_after = None
+        self._followed_at = None
+        self._on_answered = on_answered or (lambda change: None)
 
     def start(self):
         """
@@ -115,6 +129,10 @@ class EmulatedSlave:
         if master == self.master:
             return
         self.master = master
+        self._followed_at = self.reactor.seconds()
+        if self.registered_after is not None:
+            self.registered_after = None
+            self._on_answered(-1)
         if master is None:
             self._registration.stop()
         else:
@@ -144,6 +162,7 @@ class EmulatedSlave:
 
     def _register(self):
         info = self._info()
+        self.attempts += 1
         if self.slave_id is None:
             self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
         else:
@@ -161,17 +180,25 @@ class EmulatedSlave:
 
     def peer_lost(self, upid):
         """
-        The master's connection closed: register again, after a random
-        wait of up to C{lost_master_delay} seconds (unless a detector names
-        a new leader first: see L{follow}).
+        The master's connection closed: register again, after between
+        C{lost_master_delay} seconds and twice that (unless a detector
+        names a new leader first: see L{follow}).  Not sooner: a Mesos
+        slave only waits for its detector, and a knock on a dead master's
+        port, thousands at once, costs just when the new leader's news
+        must get through.
         """
         if upid == self.master:
-            self._registration.start(delay=self.lost_master_delay)
+            self.lost_master += 1
+            self._registration.start(delay=self.lost_master_delay,
+                                     minimum=self.lost_master_delay)
 
     # Handlers.
 
     def _registered(self, message):
         self._registration.stop()
+        if self._followed_at is not None and self.registered_after is None:
+            self.registered_after = self.reactor.seconds() - self._followed_at
+            self._on_answered(1)
         self.slave_id = message.slave_id.value
         waiting, self._waiting = self._waiting, []
         for d in waiting:

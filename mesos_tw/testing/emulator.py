@@ -7,7 +7,7 @@ one process (or one source address) can carry:
 
 It connects C{--slaves} L{EmulatedSlave}s numbered from C{--first} (so
 that several processes' slaves have distinct UPIDs and hostnames), from
-the local address C{--source}, at most C{--window} of them registering
+the local address C{--source} (or several, in turn), at most C{--window} of them registering
 at once (a larger storm overflows the master's listen backlog, and the
 kernel retries a dropped SYN only after whole seconds).  C{--per_connection}
 slaves share each connection to the master, as the processes of one
@@ -17,9 +17,18 @@ of thousands of slaves the master's limit is the one that binds.  With a
 C{zk://} master, one detector for the whole process makes every slave
 follow the leader, as each real slave's own detector would.
 
-Every half second it prints one JSON line to standard output:
-C{{"registered": n, "running": tasks, "cpu": seconds}}.  It stops when
-its standard input closes.
+Every C{--report_interval} seconds (half a second) it prints one JSON
+line to standard output: C{{"answered": n, "cpu": seconds, "leader_at":
+seconds}}, the slaves answered by the leader they follow (since their
+last leader change, see L{EmulatedSlave}), the CPU it used, and when (the
+reactor's clock: the time since the epoch) its detector last named a
+leader.  Every half second, and when the last is answered, the line also
+has C{"registered"} (slaves with an id), C{"running"} (tasks),
+C{"attempts"} ((re-)registrations sent so far) and C{"lost_master"}
+(master connections lost or refused so far), and when the last is
+answered C{"registered_after"}: the median, 90th percentile and maximum seconds
+from a slave's leader change to its answer.  It stops when its standard input
+closes.
 """
 
 import argparse
@@ -72,11 +81,24 @@ def until_stdin_closes(reactor):
     return watch.closed
 
 
-def _report(slaves):
-    cpu = sum(os.times()[:2])
-    registered = sum(1 for slave in slaves if slave.slave_id is not None)
-    running = sum(len(slave.running) for slave in slaves)
-    print(json.dumps({"registered": registered, "running": running, "cpu": cpu}), flush=True)
+def _report(slaves, leader_at, answered, full_every, state):
+    state["reports"] += 1
+    line = {"answered": answered[0], "cpu": sum(os.times()[:2]), "leader_at": leader_at[0]}
+    # Visiting every slave costs: every few reports only, and when the
+    # last one has just been answered.
+    complete = answered[0] == len(slaves)
+    just_completed, state["complete"] = complete and not state["complete"], complete
+    if state["reports"] % full_every == 0 or just_completed:
+        line.update(
+            registered=sum(1 for slave in slaves if slave.slave_id is not None),
+            running=sum(len(slave.running) for slave in slaves),
+            attempts=sum(slave.attempts for slave in slaves),
+            lost_master=sum(slave.lost_master for slave in slaves))
+        if just_completed:
+            after = sorted(slave.registered_after for slave in slaves)
+            line["registered_after"] = [after[len(after) // 2], after[len(after) * 9 // 10],
+                                        after[-1]]
+    print(json.dumps(line), flush=True)
 
 
 async def _emulate(reactor, options):
@@ -88,30 +110,44 @@ async def _emulate(reactor, options):
     # than knock at the dead one's port: thousands of slaves doing so
     # saturate this process just when the detector's news must get
     # through.  It knocks again only if no news comes for a few session
-    # timeouts (the same master may still lead).
+    # timeouts (the same master may still lead): after four to eight.
     lost_master_delay = 4 * options.zk_session_timeout if isinstance(location, ZooKeeperURL) \
         else 1.0
     slaves = []
     node = None
-    # Shared by every node: parsed and read from the environment once.
-    endpoints = ClientEndpoints(reactor, source_host=options.source)
+    answered = [0]
+
+    def count_answered(change):
+        answered[0] += change
+
+    # Shared by the nodes: parsed and read from the environment once.  The
+    # connections take the source addresses in turn.
+    sources = options.source.split(",") if options.source else [None]
+    endpoints = [ClientEndpoints(reactor, source_host=source) for source in sources]
     tls = TLSConfig.from_environ()
     for index, number in enumerate(range(options.first, options.first + options.slaves)):
         upid = UPID(f"slave({number})", "127.0.0.1", 0)
         if index % options.per_connection == 0:
-            node = MessageNode(reactor, upid, None, client_endpoints=endpoints, tls=tls)
+            connection = index // options.per_connection
+            node = MessageNode(reactor, upid, None,
+                               client_endpoints=endpoints[connection % len(endpoints)], tls=tls)
         slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
                                     lost_master_delay=lost_master_delay,
-                                    retry_intervals=MESOS_RETRY_INTERVALS))
-    reporting = task.LoopingCall(_report, slaves)
+                                    retry_intervals=MESOS_RETRY_INTERVALS,
+                                    on_answered=count_answered))
+    leader_at = [None]
+    reporting = task.LoopingCall(_report, slaves, leader_at, answered,
+                                 max(1, round(0.5 / options.report_interval)),
+                                 {"reports": 0, "complete": False})
     reporting.clock = reactor
-    reporting.start(0.5)
+    reporting.start(options.report_interval)
     leader = []
     started = []
 
     def leader_changed(upid):
         leader[:] = [upid]
+        leader_at[0] = reactor.seconds()
         for slave in started:
             slave.follow(upid)
 
@@ -153,13 +189,18 @@ def main(argv=None):
     parser.add_argument("--master", required=True, help="host:port, or zk://.../path")
     parser.add_argument("--slaves", type=int, required=True)
     parser.add_argument("--first", type=int, default=0, help="the first slave's number")
-    parser.add_argument("--source", default=None, help="local address to connect from")
+    parser.add_argument("--source", default=None,
+                        help="local address to connect from, or several separated by commas "
+                             "(the connections take them in turn: a master caps the "
+                             "connections one address holds before they say anything)")
     parser.add_argument("--resources", default="cpus:2;mem:4096")
     parser.add_argument("--window", type=int, default=500,
                         help="slaves registering at once (the next starts when one is registered)")
     parser.add_argument("--per_connection", type=int, default=1,
                         help="slaves sharing each connection to the master")
     parser.add_argument("--zk_session_timeout", type=float, default=10.0)
+    parser.add_argument("--report_interval", type=float, default=0.5,
+                        help="seconds between two lines on standard output")
     parser.add_argument("--reregistration_delay", type=float, default=1.0,
                         help="after a new leader is detected, each slave re-registers after a "
                              "random wait of up to this many seconds (Mesos's "

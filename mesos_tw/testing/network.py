@@ -5,11 +5,20 @@ reactor's clock, with no sockets, so a whole cluster can run on a C{Clock}.
 It keeps the real node's contract (L{mesos_tw.testing.network_contract}
 runs one suite against both): messages between two nodes travel on a
 connection, which the first message opens on the next turn; a connection
-that closes (L{MemoryNode.disconnect}, L{MemoryNetwork.crash}, a frame over
-the receiver's limit) drops what was in flight on it and is reported as
+that closes (L{MemoryNode.disconnect}, L{MemoryNode.disconnect_all},
+L{MemoryNetwork.crash}, a frame over the receiver's limit) drops what was
+in flight on it towards the end that closed it and is reported as
 C{peer_lost} once to each end that knew the other; a node that does not
 listen (port 0) can only be reached over a connection it opened; and a
 receiver that raises keeps its connection.
+
+A message may also be given a delay (L{MemoryNetwork.deliver}): it is then
+bytes in flight on its connection for that long, as on a slow link, and
+later messages on the connection wait behind it.  What is in flight
+towards an end that closes the connection meanwhile is lost with the
+connection; what an end sent before closing it still arrives, and the
+other end hears the connection closed only after it (TCP's FIN follows
+the data).
 """
 
 from twisted.logger import Logger
@@ -65,6 +74,15 @@ class MemoryNode:
         """
         self.network.sever(self.upid, upid)
 
+    def disconnect_all(self):
+        """
+        Close every connection we have, including those whose peer we do
+        not know yet (its first message still on its way), and give up
+        those being opened: what was on its way to us on them never
+        arrives, and each end that knew the other hears C{peer_lost}.
+        """
+        self.network.close_all(self.upid)
+
     def peers(self):
         """
         The UPIDs we have an open connection with.
@@ -115,16 +133,24 @@ class _Connection:
 
     @ivar knows: the ends that know the other's UPID: the one that opened
         it from the start, the other once a message arrives on it.
-    @ivar closed_by: the end that closed it; what it had sent still
-        arrives (a closing TCP connection flushes what was written), what
-        was sent to it does not.
+    @ivar open: whether it still carries new messages (neither end has
+        closed it).
+    @ivar closed: the ends that closed it: nothing more reaches them on
+        it, but what they had sent still arrives (a closing TCP
+        connection flushes what was written).
+    @ivar told: the ends told that it is lost (each at most once).
+    @ivar in_flight: per sending end, C{[count, due]}: how many of its
+        delayed messages are still on their way, and when the last one
+        lands.
     """
 
     def __init__(self, opener, acceptor):
         self.ends = (opener, acceptor)
         self.knows = {opener}
         self.open = True
-        self.closed_by = None
+        self.closed = set()
+        self.told = set()
+        self.in_flight = {}
 
     def other(self, upid):
         """
@@ -147,6 +173,9 @@ class MemoryNetwork:
         self.nodes = {}
         self._connections = {}
         self._connecting = {}
+        # Connections one end closed whose other end has not heard so yet
+        # (what the closer sent is still on its way to it).
+        self._closing = set()
 
     def node(self, upid, receiver=None, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
         """
@@ -173,27 +202,32 @@ class MemoryNetwork:
         return [c.other(upid) for c in self._connections.values()
                 if c.open and upid in c.ends and upid in c.knows]
 
-    def deliver(self, sender, to, message):
+    def deliver(self, sender, to, message, delay=0.0):
         """
         Send C{message} from C{sender} to C{to}: on their connection if they
         have one, otherwise on one opened on the next turn.
+
+        @param delay: seconds the message spends in flight on its
+            connection (a slow link), later messages on it waiting behind.
         """
         copy = type(message)()
         copy.CopyFrom(message)
         connection = self._connection(sender, to)
         if connection is not None and sender in connection.knows:
-            self.reactor.callLater(0, self._arrive, connection, sender, to, copy)
+            self._transmit(connection, sender, to, copy, delay, turn=True)
         elif (sender, to) in self._connecting:
-            self._connecting[sender, to].append(copy)
+            self._connecting[sender, to].append((copy, delay))
         elif not to.reachable:
             self.log.warn("Dropping {name} to {to}: not connected, and it does not listen",
                           name=message.DESCRIPTOR.full_name, to=str(to))
         else:
-            self._connecting[sender, to] = [copy]
+            self._connecting[sender, to] = [(copy, delay)]
             self.reactor.callLater(0, self._connect, sender, to)
 
     def _connect(self, sender, to):
-        pending = self._connecting.pop((sender, to), [])
+        if (sender, to) not in self._connecting:
+            return
+        pending = self._connecting.pop((sender, to))
         if sender not in self.nodes:
             return
         target = self.nodes.get(to)
@@ -206,12 +240,47 @@ class MemoryNetwork:
         if connection is None:
             connection = self._connections[frozenset((sender, to))] = _Connection(sender, to)
         connection.knows.add(sender)
-        for message in pending:
-            self._arrive(connection, sender, to, message)
+        for message, delay in pending:
+            self._transmit(connection, sender, to, message, delay, turn=False)
+
+    def _transmit(self, connection, sender, to, message, delay, turn):
+        """
+        Put C{message} on C{connection}: it arrives on the next turn (now,
+        when C{turn} is false: the connection's opening was that turn),
+        or, delayed or behind a delayed message, when it is due.
+        """
+        flight = connection.in_flight.get(sender)
+        if not delay and flight is None:
+            if turn:
+                self.reactor.callLater(0, self._arrive, connection, sender, to, message)
+            else:
+                self._arrive(connection, sender, to, message)
+            return
+        now = self.reactor.seconds()
+        due = now + delay
+        if flight is None:
+            flight = connection.in_flight[sender] = [0, due]
+        flight[0] += 1
+        flight[1] = due = max(flight[1], due)
+        self.reactor.callLater(due - now, self._land, connection, sender, to, message)
+
+    def _land(self, connection, sender, to, message):
+        """
+        A delayed message's time on the wire is over: it arrives, and once
+        the last of its sender's is in, the receiving end hears of a close
+        that followed them.
+        """
+        flight = connection.in_flight[sender]
+        flight[0] -= 1
+        if not flight[0]:
+            del connection.in_flight[sender]
+        self._arrive(connection, sender, to, message)
+        if not flight[0] and sender in connection.closed:
+            self.reactor.callLater(0, self._tell_closed, connection, to)
 
     def _arrive(self, connection, sender, to, message):
         target = self.nodes.get(to)
-        if target is None or (not connection.open and connection.closed_by != sender):
+        if target is None or to in connection.closed:
             return
         size = _frame_size(sender, message, target.max_frame_bytes)
         if size > target.max_frame_bytes:
@@ -229,16 +298,35 @@ class MemoryNetwork:
 
     def _close(self, connection, closer):
         """
-        C{closer} closes C{connection}: each end that knew the other hears
-        that it is lost, on the next turn (after what C{closer} had sent).
+        C{closer} closes C{connection}: nothing more reaches it on it, and
+        it hears that its peer is lost on the next turn (if it knew it);
+        the other end hears so after what C{closer} had sent.
         """
-        if not connection.open:
+        if closer in connection.closed:
             return
+        connection.closed.add(closer)
         connection.open = False
-        connection.closed_by = closer
         self._connections.pop(frozenset(connection.ends), None)
-        for end in connection.knows:
-            self.reactor.callLater(0, self._tell_lost, end, connection.other(end))
+        other = connection.other(closer)
+        self.reactor.callLater(0, self._tell_closed, connection, closer)
+        if other in connection.closed:
+            self._closing.discard(connection)
+        elif closer in connection.in_flight:
+            self._closing.add(connection)
+        else:
+            self.reactor.callLater(0, self._tell_closed, connection, other)
+
+    def _tell_closed(self, connection, end):
+        """
+        C{end} hears that C{connection} is lost, once, if it knew its peer.
+        """
+        if end not in connection.closed:
+            # The other end's close has reached it: nothing is on its way.
+            self._closing.discard(connection)
+        if end in connection.told or end not in connection.knows:
+            return
+        connection.told.add(end)
+        self._tell_lost(end, connection.other(end))
 
     def _tell_lost(self, here, there):
         node = self.nodes.get(here)
@@ -257,6 +345,37 @@ class MemoryNetwork:
         if self.linked(a, b):
             self._close(self._connection(a, b), a)
 
+    def close_all(self, upid):
+        """
+        C{upid} closes every connection it has, known peer or not (one
+        whose first message is still on its way to it, or whose other end
+        closed it first and whose last messages are still on their way),
+        and gives up the connections it is opening.
+        """
+        for connection in self._connections_of(upid):
+            self._close(connection, upid)
+        for sender, to in [key for key in self._connecting if key[0] == upid]:
+            del self._connecting[sender, to]
+            self.reactor.callLater(0, self._tell_lost, sender, to)
+
+    def _connections_of(self, upid):
+        """
+        The connections C{upid} is an end of and has not closed.
+        """
+        connections = list(self._connections.values()) + list(self._closing)
+        return [c for c in connections if upid in c.ends and upid not in c.closed]
+
+    def break_connection(self, a, b):
+        """
+        The connection between C{a} and C{b} breaks (a cable cut, a
+        partition): nothing on its way either way arrives, and each end
+        that knew the other hears that it is lost.
+        """
+        for connection in self._connections_of(a):
+            if b in connection.ends:
+                self._close(connection, a)
+                self._close(connection, b)
+
     def crash(self, upid):
         """
         Remove the node C{upid}: its connections close, its peers hear
@@ -265,6 +384,6 @@ class MemoryNetwork:
         node = self.nodes.pop(upid, None)
         if node is not None:
             node.crashed = True
-        for connection in [c for c in self._connections.values() if upid in c.ends]:
+        for connection in self._connections_of(upid):
             connection.knows.discard(upid)
             self._close(connection, upid)

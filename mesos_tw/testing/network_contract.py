@@ -13,14 +13,16 @@ clock until what is awaited has happened).
 import itertools
 
 from twisted.internet.defer import Deferred, TimeoutError, gatherResults, inlineCallbacks, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, serverFromString
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.codec import DEFAULT_MAX_FRAME_BYTES
+from mesos_tw.protocols.codec import DEFAULT_MAX_FRAME_BYTES, encode_frame
+from mesos_tw.protocols.guard import ConnectionGuard
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork
@@ -59,7 +61,7 @@ class Inbox:
         """
         self.messages.append((sender, message))
         self._wake()
-        if getattr(message, "value", None) == self.fail_on:
+        if self.fail_on is not None and getattr(message, "value", None) == self.fail_on:
             raise ReceiverBug(f"receiver failed on {message.value}")
 
     def peer_lost(self, upid):
@@ -98,6 +100,58 @@ def message(value, size=0):
     return mesos_pb2.TaskID(value=value + "x" * max(0, size - len(value)))
 
 
+class _WatchedGuard(ConnectionGuard):
+    """
+    A connection guard that tells the test each connection it admits (the
+    node has accepted it), and gives a connection longer than a test's
+    deadline to send its first frame (a test sees who closes it).
+    """
+
+    def __init__(self, reactor):
+        ConnectionGuard.__init__(self, reactor, timeout=2 * DEADLINE)
+        self.waiting = []
+
+    def admit(self, transport):
+        admission = ConnectionGuard.admit(self, transport)
+        waiting, self.waiting = self.waiting, []
+        for d in waiting:
+            d.callback(None)
+        return admission
+
+
+class _RawSender(Protocol):
+    """
+    A process that writes bytes on a TCP connection itself (not through a
+    node): C{closed} fires when the connection closes.
+    """
+
+    def __init__(self):
+        self.closed = Deferred()
+
+    def connectionLost(self, reason):
+        self.closed.callback(None)
+
+
+class _TCPFrameOnTheWay:
+    """
+    An open connection whose first frame is on its way (not written yet:
+    a byte of it would start the node's deadline for finishing a frame).
+    """
+
+    def __init__(self, sender, frame):
+        self._sender = sender
+        self._frame = frame
+        self.closed = sender.closed
+
+    def finish(self):
+        """
+        Write the frame, if the connection is still open.
+        """
+        if not self.closed.called:
+            self._sender.transport.write(self._frame)
+        return succeed(None)
+
+
 class TCPNodes:
     """
     Real L{MessageNode}s on the reactor, listening on loopback TCP.
@@ -112,7 +166,8 @@ class TCPNodes:
         """
         A node called C{name}; one that does not listen has port 0.
         """
-        node = MessageNode(self.reactor, UPID(name, "127.0.0.1", 0), receiver, max_frame_bytes)
+        node = MessageNode(self.reactor, UPID(name, "127.0.0.1", 0), receiver, max_frame_bytes,
+                           guard=_WatchedGuard(self.reactor))
         self.nodes.append(node)
         if not listening:
             return succeed(node)
@@ -135,6 +190,26 @@ class TCPNodes:
         """
         return node.stop()
 
+    @inlineCallbacks
+    def first_frame_on_the_way(self, name, to, message):
+        """
+        A connection from the process C{name} (not a node: it writes the
+        bytes itself) to the node C{to}, which has accepted it, its first
+        frame (with C{message}) on its way.
+
+        @return: a Deferred firing with an object whose C{closed} fires
+            when the connection closes and whose C{finish()} lets the frame
+            arrive.
+        """
+        accepted = Deferred()
+        to.guard.waiting.append(accepted)
+        sender = _RawSender()
+        endpoint = TCP4ClientEndpoint(self.reactor, "127.0.0.1", to.upid.port)
+        yield self.wait(connectProtocol(endpoint, sender), "the connection to open")
+        self.nodes.append(_Closer(sender))
+        yield self.wait(accepted, "the connection to be accepted")
+        return _TCPFrameOnTheWay(sender, encode_frame(UPID(name, "127.0.0.1", 0), message))
+
     def stop(self):
         """
         Stop every node.
@@ -142,8 +217,44 @@ class TCPNodes:
         return gatherResults([node.stop() for node in self.nodes])
 
 
+class _Closer:
+    """
+    Closes a raw sender's connection when the test ends.
+    """
+
+    def __init__(self, sender):
+        self._sender = sender
+
+    def stop(self):
+        """
+        Close the connection, if open; fires once it is closed.
+        """
+        if self._sender.closed.called:
+            return succeed(None)
+        self._sender.transport.loseConnection()
+        return self._sender.closed
+
+
 def _timed_out(description):
     raise AssertionError(f"timed out waiting for {description}")
+
+
+class _MemoryFrameOnTheWay:
+    """
+    A message in flight on its connection, on a fake clock.
+    """
+
+    def __init__(self, clock, delay, inbox):
+        self._clock = clock
+        self._delay = delay
+        self.closed = inbox.when(lambda: inbox.lost)
+
+    def finish(self):
+        """
+        Let the message's time on the wire pass.
+        """
+        self._clock.advance(self._delay)
+        return succeed(None)
 
 
 class MemoryNodes:
@@ -167,9 +278,11 @@ class MemoryNodes:
 
     def wait(self, d, description):
         """
-        Turn the clock until C{d} fires (or nothing is left to happen).
+        Turn the clock until C{d} fires (or nothing is left to happen
+        without time passing).
         """
-        while not d.called and self.clock.getDelayedCalls():
+        while not d.called and any(call.getTime() <= self.clock.seconds()
+                                   for call in self.clock.getDelayedCalls()):
             self.clock.advance(0)
         if not d.called:
             _timed_out(description)
@@ -181,6 +294,22 @@ class MemoryNodes:
         """
         self.network.crash(node.upid)
         return succeed(None)
+
+    def first_frame_on_the_way(self, name, to, message):
+        """
+        A node called C{name} (not listening) sends C{message} to the node
+        C{to} on a new connection, which opens, the message taking a
+        second on the way.
+
+        @return: a Deferred firing with an object whose C{closed} fires
+            when the sender hears the connection closed and whose
+            C{finish()} lets the second pass.
+        """
+        inbox = Inbox()
+        sender = self.network.node(UPID(name, "127.0.0.1", 0), inbox)
+        self.network.deliver(sender.upid, to.upid, message, delay=1.0)
+        self.clock.advance(0)
+        return succeed(_MemoryFrameOnTheWay(self.clock, 1.0, inbox))
 
 
 def make_imessagenode_tests(fixture):
@@ -368,5 +497,43 @@ def make_imessagenode_tests(fixture):
             yield self.wait(self.b_inbox, lambda: len(self.b_inbox.messages) == 2, "later")
             self.assertEqual(self.b_inbox.values(), ["small", "later"])
             self.assertEqual((self.a_inbox.lost, self.b_inbox.lost), ([self.b.upid], [self.a.upid]))
+
+        @inlineCallbacks
+        def test_disconnect_all(self):
+            """
+            Closing every connection closes those with known peers (each
+            end hears C{peer_lost}) and one whose first frame is still on
+            its way (a peer not known yet), which then never arrives; the
+            next message opens a new connection.
+            """
+            yield self.pair()
+            self.a.send(self.b.upid, message("known"))
+            yield self.wait(self.b_inbox, lambda: self.b_inbox.messages, "the first message")
+            on_the_way = yield self.nodes.first_frame_on_the_way("c", self.b, message("late"))
+            self.b.disconnect_all()
+            yield self.wait(self.a_inbox, lambda: self.a_inbox.lost, "a to hear b is lost")
+            yield self.wait(self.b_inbox, lambda: self.b_inbox.lost, "b to hear a is lost")
+            yield self.nodes.wait(on_the_way.closed, "the connection on its way to close")
+            yield on_the_way.finish()
+            self.a.send(self.b.upid, message("after"))
+            yield self.wait(self.b_inbox, lambda: len(self.b_inbox.messages) == 2, "after")
+            self.assertEqual(self.b_inbox.values(), ["known", "after"])
+            self.assertEqual((self.a_inbox.lost, self.b_inbox.lost), ([self.b.upid], [self.a.upid]))
+
+        @inlineCallbacks
+        def test_disconnect_all_gives_up_connecting(self):
+            """
+            Closing every connection gives up one being opened: what waited
+            for it is dropped and the sender hears the peer lost; the next
+            message opens a new one.
+            """
+            yield self.pair()
+            self.a.send(self.b.upid, message("waiting"))
+            self.a.disconnect_all()
+            yield self.wait(self.a_inbox, lambda: self.a_inbox.lost, "a to hear b is lost")
+            self.a.send(self.b.upid, message("after"))
+            yield self.wait(self.b_inbox, lambda: self.b_inbox.messages, "after")
+            self.assertEqual(self.b_inbox.values(), ["after"])
+            self.assertEqual(self.a_inbox.lost, [self.b.upid])
 
     return IMessageNodeTests

@@ -19,11 +19,18 @@ import treq
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater
+from twisted.trial.unittest import SkipTest
 
 from mesos_tw.testing.zookeeper_server import free_port
 
-__all__ = ["ClusterUnavailable", "Daemon", "ProcessCluster", "is_alive", "registered_slaves",
-           "twistd_path"]
+__all__ = ["CHECKOUT", "ClusterUnavailable", "Daemon", "FRAMEWORKS", "ProcessCluster", "is_alive",
+           "registered_slaves", "run_twistd", "twistd_path"]
+
+#: The project's checkout (tests and example frameworks run from it).
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: The example frameworks' scripts.
+FRAMEWORKS = os.path.join(CHECKOUT, "frameworks")
 
 #: How often the state of the masters is polled while waiting for something.
 POLL_SECONDS = 0.05
@@ -47,17 +54,44 @@ def twistd_path():
     return path
 
 
+def run_twistd(test, reactor, *argv):
+    """
+    Run C{twistd --nodaemon <argv>} from the checkout as a L{Daemon} that
+    C{test}'s cleanup ends (SIGTERM, then waits for it).
+
+    @raise SkipTest: if there is no C{twistd} next to the running Python.
+    """
+    try:
+        twistd = twistd_path()
+    except ClusterUnavailable as reason:
+        raise SkipTest(str(reason))
+    daemon = Daemon(f"twistd {argv[0]}")
+    reactor.spawnProcess(daemon, twistd, [twistd, "--nodaemon", "--pidfile=", *argv],
+                         env=os.environ.copy(), path=CHECKOUT)
+
+    def stop():
+        if not daemon.running:
+            return None
+        daemon.signal(signal.SIGTERM)
+        return daemon.ended
+
+    test.addCleanup(stop)
+    return daemon
+
+
 class Daemon(ProcessProtocol):
     """
     One daemon process; its output is kept for failure messages.
 
     @ivar port: the port it listens on, when known.
+    @ivar log_path: the file it logs to, if not to its output.
 
     @ivar ended: fires with the reason once the process has exited.
     """
 
     def __init__(self, name):
         self.name = name
+        self.log_path = None
         self.port = None
         self.output = bytearray()
         self.ended = Deferred()
@@ -134,18 +168,23 @@ class ProcessCluster:
     @param directory: where the slaves' work directories go.
     @param master_flags: extra flags for every master.
     @param slave_flags: extra flags for every slave.
+    @param log_directory: if given, each daemon logs to a file there
+        (C{<name>.log}, twistd's C{--logfile}; the path is the daemon's
+        C{log_path}) instead of to its output, which this process would
+        read: a benchmark's masters log thousands of lines a second.
     @ivar masters: C{{port: Daemon}} of every master started.
     @ivar slaves: the slaves' L{Daemon}s.
     """
 
     def __init__(self, reactor, directory, zk_url, session_timeout="2secs",
-                 master_flags=(), slave_flags=()):
+                 master_flags=(), slave_flags=(), log_directory=None):
         self.reactor = reactor
         self.directory = os.path.abspath(directory)
         self.zk_url = zk_url
         self.session_timeout = session_timeout
         self.master_flags = list(master_flags)
         self.slave_flags = list(slave_flags)
+        self.log_directory = log_directory
         self.masters = {}
         self.slaves = []
         self._twistd = twistd_path()
@@ -156,7 +195,13 @@ class ProcessCluster:
         Start C{twistd --nodaemon <argv>} as the daemon C{name}.
         """
         daemon = Daemon(name)
-        command = [self._twistd, "--nodaemon", "--pidfile=", *argv]
+        command = [self._twistd, "--nodaemon", "--pidfile="]
+        if self.log_directory is not None:
+            daemon.log_path = os.path.join(self.log_directory,
+                                           "".join(c if c.isalnum() else "-" for c in name)
+                                           + ".log")
+            command.append(f"--logfile={daemon.log_path}")
+        command += argv
         if self._setpriv is not None:
             command = [self._setpriv, "--pdeathsig", "KILL", "--"] + command
         env = dict(os.environ, PYTHONUNBUFFERED="1")
