@@ -2,7 +2,9 @@
 End-to-end launch throughput: tasks per second through mesos-local.
 
 Starts ``mesos-local`` (a master and N slaves in one process) as its own
-process, then a framework in this process launches TASKS tasks on every
+process (or, with ``--topology separate``, a ``mesos-master`` process and
+a ``mesos-slave`` process per slave, as a real cluster runs them; each
+row says which it used), then a framework in this process launches TASKS tasks on every
 offer as fast as the offers allow.  It prints tasks per second (the first
 launch to the last terminal update), the median and 90th percentile
 launch-to-RUNNING latency, and how many tasks did not finish (must be 0),
@@ -13,8 +15,10 @@ at several task counts so you can see how the figures grow with the work.
     python benchmarks/launch_throughput.py --in_flight 2      # latency without queueing
     python benchmarks/launch_throughput.py --isolation cgroups
     python benchmarks/launch_throughput.py --executor custom  # one long-lived executor per slave
+    python benchmarks/launch_throughput.py --executor custom --topology separate
     python benchmarks/launch_throughput.py --api http         # through the v1 HTTP scheduler API
     python benchmarks/launch_throughput.py --profile out.prof # mesos-local under cProfile
+    python benchmarks/launch_throughput.py --work_dir_in /dev/shm  # sandboxes on a tmpfs
 
 Command tasks run ``true`` under the built-in command executor, which each
 slave's launcher forks (no interpreter per task).  ``--executor custom``
@@ -27,16 +31,23 @@ printed with every row: the machine may be shared.
 
 Beside the wall-clock figures each row prints the CPU (user + system, from
 ``/proc``) each process used per task, which a busy machine changes far
-less: ``mesos-local`` (master and slaves), the slaves' launchers, the
+less: ``mesos-local`` (master and slaves; with separate processes, their
+sum and the master's own), the slaves' launchers, the
 executors (for command tasks, with their commands: the children the
 launchers reaped), this process (the scheduler), their total, and the
 rate that total would allow with both cores to ourselves ("CPU bound":
 a bound worked out from the CPU, not a measured rate).
+
+The slaves' work directory (every task's sandbox: three directories, a
+symbolic link and two files made per command task) is made in the
+system's temporary directory, or in C{--work_dir_in} (a tmpfs, say, to see
+what the file system costs), and removed after each run.
 """
 
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -240,47 +251,95 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_cluster(slaves, work_dir, isolation, profile=None):
+def _wait_for_slaves(processes, port, slaves):
     """
-    Start mesos-local and wait until its slaves have registered (under
-    cProfile, writing to C{profile}, if given).
+    Wait until the master on C{port} has C{slaves} slaves registered; stop
+    C{processes} and exit if one of them exits first or it takes too long.
     """
-    port = free_port()
-    if profile:
-        command = [sys.executable, os.path.join(ROOT, "benchmarks", "profiled_local.py"), profile]
-    else:
-        command = [sys.executable, "-m", "twisted", "--log-format=text", "mesos-local"]
-    process = subprocess.Popen(
-        [*command, f"--num_slaves={slaves}", f"--port={port}", f"--work_dir={work_dir}",
-         f"--isolation={isolation}", f"--cgroups_root=mesos_tw_bench_{os.getpid()}",
-         "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/master/state", timeout=1) as r:
                 if len(json.load(r)["slaves"]) >= slaves:
-                    return process, port
+                    return
         except OSError:
             pass
-        if process.poll() is not None:
-            raise SystemExit(f"mesos-local exited with {process.returncode}")
+        for process in processes:
+            if process.poll() is not None:
+                stop_cluster(processes)
+                raise SystemExit(f"{' '.join(process.args[:5])} exited with "
+                                 f"{process.returncode}")
         time.sleep(0.2)
-    process.kill()
-    raise SystemExit("mesos-local did not come up")
+    stop_cluster(processes)
+    raise SystemExit("the cluster did not come up")
+
+
+def _daemon(program, flags):
+    """
+    Start C{program} (mesos-local, mesos-master or mesos-slave) with
+    C{flags}, its output discarded.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "twisted", "--log-format=text", program, *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )
+
+
+def start_cluster(slaves, work_dir, isolation, profile=None, topology="local"):
+    """
+    Start the cluster and wait until its slaves have registered: one
+    mesos-local process (under cProfile, writing to C{profile}, if given),
+    or with C{topology} "separate" a mesos-master process and a mesos-slave
+    process per slave.
+
+    @return: C{(processes, port)}: the master's process first (mesos-local
+        is master and slaves), and the master's port.
+    """
+    port = free_port()
+    resources = "--resources=cpus:32;mem:8192;disk:1024;ports:[31000-32000]"
+    slave_flags = [f"--isolation={isolation}", f"--cgroups_root=mesos_tw_bench_{os.getpid()}",
+                   resources]
+    if topology == "separate":
+        processes = [_daemon("mesos-master", [f"--port={port}"])]
+        for index in range(slaves):
+            processes.append(_daemon("mesos-slave", [
+                f"--master=127.0.0.1:{port}", "--port=0",
+                f"--work_dir={os.path.join(work_dir, f'slave-{index}')}", *slave_flags]))
+    elif profile:
+        processes = [subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "benchmarks", "profiled_local.py"), profile,
+             f"--num_slaves={slaves}", f"--port={port}", f"--work_dir={work_dir}", *slave_flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)]
+    else:
+        processes = [_daemon("mesos-local", [f"--num_slaves={slaves}", f"--port={port}",
+                                             f"--work_dir={work_dir}", *slave_flags])]
+    _wait_for_slaves(processes, port, slaves)
+    return processes, port
+
+
+def stop_cluster(processes):
+    """
+    Stop the cluster's processes (slaves first, then the master) and wait
+    for them.
+    """
+    for process in reversed(processes):
+        process.terminate()
+        process.wait()
 
 
 @defer.inlineCallbacks
 def measure(total, master, in_flight, custom, api, cluster):
     """
     Run one framework of C{total} tasks (at most C{in_flight} unfinished at
-    once, if given) on the mesos-local process C{cluster}; return its
-    figures, with the CPU each part used per task: mesos-local (master and
-    slaves), the executors and their commands (reaped by the slaves'
-    launchers, or the custom executors), and this process (the scheduler).
+    once, if given) on the cluster's processes C{cluster} (mesos-local, or
+    a master and its slaves); return its figures, with the CPU each part
+    used per task: the cluster's processes (master and slaves; with
+    separate processes, the master's own too), the executors and their
+    commands (reaped by the slaves' launchers, or the custom executors),
+    and this process (the scheduler).
     """
-    cluster_before = cpu_seconds(cluster.pid)
+    pids = [process.pid for process in cluster]
+    cluster_before = [cpu_seconds(pid) for pid in pids]
     scheduler_before = time.process_time()
     finished = defer.Deferred()
     ledger = ThroughputLedger(total, reactor, finished, in_flight, custom)
@@ -298,13 +357,14 @@ def measure(total, master, in_flight, custom, api, cluster):
         yield finished
     # Measured while the executors still run (a custom executor's CPU is
     # its own; the command executors' is their launcher's reaped children's).
-    cluster_cpu = cpu_seconds(cluster.pid) - cluster_before
+    used = [cpu_seconds(pid) - before for pid, before in zip(pids, cluster_before)]
+    cluster_cpu, master_cpu = sum(used), used[0]
     scheduler_cpu = time.process_time() - scheduler_before
     # mesos-local's descendants: the slaves' launchers (whose reaped
     # children are the command executors, with their commands) and the
     # custom executors (alive: their own CPU).
     launchers_cpu = executors_cpu = 0.0
-    for pid in descendants_of(cluster.pid):
+    for pid in [child for pid in pids for child in descendants_of(pid)]:
         own = cpu_seconds(pid)
         if is_launcher(pid):
             launchers_cpu += own
@@ -323,6 +383,7 @@ def measure(total, master, in_flight, custom, api, cluster):
         "p90_running_ms": 1000 * latencies[int(0.9 * (len(latencies) - 1))],
         "failed": ledger.failed,
         "cluster_ms": 1000 * cluster_cpu / total,
+        "master_ms": 1000 * master_cpu / total,
         "launchers_ms": 1000 * launchers_cpu / total,
         "executors_ms": 1000 * executors_cpu / total,
         "scheduler_ms": 1000 * scheduler_cpu / total,
@@ -350,25 +411,32 @@ def run(sizes, options):
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"floor: sh -c true started and reaped one after another: {floor():.0f} per second "
           f"(load {load():.2f})", flush=True)
-    print("| isolation | api | executor | tasks | in flight | seconds | tasks/s "
-          "| median launch->RUNNING | p90 | failed | CPU/task: mesos-local | launchers "
-          "| executors | scheduler | total | CPU bound on 2 cores | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| isolation | api | executor | cluster | tasks | in flight | seconds | tasks/s "
+          "| median launch->RUNNING | p90 | failed | CPU/task: master and slaves | master "
+          "| launchers | executors | scheduler | total | CPU bound on 2 cores | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    separate = options.topology == "separate"
+    cluster = f"master + {options.slaves} slaves" if separate else "mesos-local"
     for total in sizes:
-        work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
-        process, port = start_cluster(options.slaves, work_dir, options.isolation, options.profile)
+        work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-", dir=options.work_dir_in)
         try:
-            figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
-                                    options.api, process)
+            processes, port = start_cluster(options.slaves, work_dir, options.isolation,
+                                            options.profile, options.topology)
+            try:
+                figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
+                                        options.api, processes)
+            finally:
+                stop_cluster(processes)
         finally:
-            process.terminate()
-            process.wait()
+            shutil.rmtree(work_dir, ignore_errors=True)
+        # mesos-local's master shares its process with the slaves.
+        master = f"{figures['master_ms']:.2f} ms" if separate else ""
         print(
-            f"| {options.isolation} | {options.api} | {options.executor} | {figures['tasks']} "
-            f"| {options.in_flight or 'any'} | {figures['seconds']:.1f} "
+            f"| {options.isolation} | {options.api} | {options.executor} | {cluster} "
+            f"| {figures['tasks']} | {options.in_flight or 'any'} | {figures['seconds']:.1f} "
             f"| {figures['tasks_per_second']:.1f} | {figures['median_running_ms']:.0f} ms "
             f"| {figures['p90_running_ms']:.0f} ms | {figures['failed']} "
-            f"| {figures['cluster_ms']:.2f} ms | {figures['launchers_ms']:.2f} ms "
+            f"| {figures['cluster_ms']:.2f} ms | {master} | {figures['launchers_ms']:.2f} ms "
             f"| {figures['executors_ms']:.2f} ms | {figures['scheduler_ms']:.2f} ms "
             f"| {figures['total_ms']:.2f} ms | {2000 / figures['total_ms']:.0f}/s "
             f"| {load():.2f} |",
@@ -389,13 +457,28 @@ def main():
     parser.add_argument("--executor", choices=("command", "custom"), default="command")
     parser.add_argument("--api", choices=("driver", "http"), default="driver")
     parser.add_argument("--profile", help="write mesos-local's cProfile statistics here")
+    parser.add_argument("--work_dir_in", default=None,
+                        help="make the slaves' work directory here (default: the system's "
+                             "temporary directory)")
+    parser.add_argument("--topology", choices=("local", "separate"), default="local",
+                        help="local: master and slaves in one mesos-local process (default); "
+                             "separate: a mesos-master process and a mesos-slave process "
+                             "per slave")
     options = parser.parse_args()
+    if options.profile and options.topology != "local":
+        parser.error("--profile profiles mesos-local: use it with --topology local")
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     sizes = options.tasks or [1000, 2000, 5000, 10000]
     outcome = []
-    d = run(sizes, options)
-    d.addErrback(outcome.append)
-    d.addBoth(lambda _: reactor.stop())
+
+    def start():
+        # Once the reactor runs, so that a failure to start the cluster
+        # stops it too.
+        d = run(sizes, options)
+        d.addErrback(outcome.append)
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
     reactor.run()
     if outcome:
         outcome[0].printTraceback()

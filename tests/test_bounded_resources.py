@@ -417,6 +417,33 @@ class FrameDeadlineTests(SynchronousTestCase):
         clock.advance(FRAME_TIMEOUT)
         self.assertTrue(transport.disconnecting)
 
+    def test_deadline_counted_from_the_last_finished_frame(self):
+        """
+        Bytes that finish a frame and start the next give the next one the
+        whole timeout, from then.
+        """
+        clock = Clock()
+
+        class Node:
+            def frame_received(self, protocol, sender, message, recipient=None):
+                pass
+
+            def connection_lost(self, protocol):
+                pass
+
+        protocol = EnvelopeProtocol(Node(), clock=clock)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        frame = encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage())
+        protocol.dataReceived(frame[:3])
+        clock.advance(FRAME_TIMEOUT - 1)
+        protocol.dataReceived(frame[3:] + frame[:3])
+        clock.advance(FRAME_TIMEOUT - 1)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.advance(1)
+        self.assertTrue(transport.disconnecting)
+
 
 class AcceptingTestCase(SynchronousTestCase):
     """

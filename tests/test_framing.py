@@ -102,6 +102,30 @@ class EnvelopeProtocolTests(SynchronousTestCase):
         self.assertTrue(self.protocol.send_message(SLAVE, message))
         self.assertEqual(self.transport.value(), encode_frame(SLAVE, message))
 
+    def test_envelope_written_as_protobuf_writes_it(self):
+        """
+        The envelope, written by hand from cached fields, is byte for byte
+        what protobuf writes for the same fields: with an empty body, a
+        body longer than a one-byte length, a recipient or none, and
+        non-ASCII text.
+        """
+        recipient = UPID("sch\u00e9duler-1", "10.0.0.9", 0)
+        messages = [
+            messages_pb2.PingSlaveMessage(),
+            messages_pb2.StatusUpdateAcknowledgementMessage(
+                slave_id=mesos_pb2.SlaveID(value="S1"),
+                framework_id=mesos_pb2.FrameworkID(value="F1"),
+                task_id=mesos_pb2.TaskID(value="t" * 300), uuid=b"u" * 20000),
+        ]
+        for message in messages:
+            for to in (None, recipient):
+                envelope = Envelope(name=message.DESCRIPTOR.full_name,
+                                    body=message.SerializeToString(), **{"from": str(SLAVE)})
+                if to is not None:
+                    envelope.to = str(to)
+                self.assertEqual(encode_frame(SLAVE, message, to),
+                                 frame_of(envelope.SerializeToString()))
+
     def test_recipient_round_trips(self):
         """
         The recipient a message is sent to reaches the other end with it;
@@ -160,6 +184,23 @@ class EnvelopeProtocolTests(SynchronousTestCase):
         self.feed_bytewise(frame_of(envelope.SerializeToString()))
         self.assert_rejected("does not parse")
 
+    def test_nested_required_field_missing(self):
+        """
+        A body whose nested message lacks a required field (an update's
+        status without its task id) closes the connection, naming the
+        field.
+        """
+        message = messages_pb2.StatusUpdateMessage()
+        message.update.framework_id.value = "F1"
+        message.update.timestamp = 1.0
+        message.update.uuid = b"u1"
+        message.update.status.state = mesos_pb2.TASK_RUNNING
+        envelope = Envelope(name=message.DESCRIPTOR.full_name,
+                            body=message.SerializePartialToString(), **{"from": str(SLAVE)})
+        self.protocol.dataReceived(frame_of(envelope.SerializeToString()))
+        self.assert_rejected("missing update.status.task_id")
+        self.assertEqual(self.node.received, [])
+
     def test_bad_sender(self):
         """
         An envelope whose C{from} is not a UPID closes the connection.
@@ -206,6 +247,17 @@ class UPIDTests(SynchronousTestCase):
         for text in ["master", "@h:1", "m@h", "m@:5050", "m@h:x", "m@h:70000"]:
             with self.assertRaises(ValueError, msg=text):
                 UPID.parse(text)
+
+    def test_equal_and_hashed_by_value(self):
+        """
+        UPIDs made apart from the same parts are equal, hash alike and
+        find each other in a dict; one differing part makes them differ.
+        """
+        same = UPID.parse("slave(1)@10.0.0.2:5051")
+        self.assertEqual({SLAVE: 1}[same], 1)
+        self.assertEqual(hash(same), hash(SLAVE))
+        self.assertNotEqual(UPID("slave(1)", "10.0.0.2", 5052), SLAVE)
+        self.assertNotIn(UPID("slave(2)", "10.0.0.2", 5051), {SLAVE})
 
     def test_reachable(self):
         """

@@ -218,11 +218,12 @@ class OfferManagement:
         @return: the C{Task} record.
         """
         now = self.reactor.seconds()
-        record_task = internal.Task(
-            name=task.name, task_id=task.task_id, framework_id=mesos_pb2.FrameworkID(
-                value=framework.id), slave_id=task.slave_id, state=mesos_pb2.TASK_STAGING,
-            resources=task.resources,
-        )
+        # Ids set from their text (copying id messages costs more).
+        record_task = internal.Task(name=task.name, state=mesos_pb2.TASK_STAGING)
+        record_task.task_id.value = task.task_id.value
+        record_task.framework_id.value = framework.id
+        record_task.slave_id.value = task.slave_id.value
+        record_task.resources.extend(task.resources)
         for name in ("health_check", "kill_policy"):
             if task.HasField(name):
                 getattr(record_task, name).CopyFrom(getattr(task, name))

@@ -164,8 +164,10 @@ class Draining:
         """
         A task on a draining slave ended: the slave may be drained now.
         """
+        if status.state not in TERMINAL_STATES:
+            return
         slave = self.master.slaves.get(record.task.slave_id.value)
-        if slave is not None and status.state in TERMINAL_STATES:
+        if slave is not None:
             self._check_drained(slave)
 
     def agent_removed(self, slave_id):

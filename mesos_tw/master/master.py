@@ -403,24 +403,27 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         """
         Record a task's new state; a terminal one frees its resources.
         """
-        if record.state in TERMINAL_STATES:
+        task = record.task
+        if task.state in TERMINAL_STATES:
             return
-        if record.statuses and record.statuses[-1][0] == status.state:
+        state = status.state
+        if record.statuses and record.statuses[-1][0] == state:
             # The same state again (a health check's update, a
             # reconciliation): the task's health may change, its history
             # does not grow.
             if status.HasField("healthy"):
                 record.health_changed(status.healthy)
             return
-        record.task.state = status.state
+        task.state = state
         record.add_status(status, status.timestamp or self.reactor.seconds())
-        count_state(self.stats, status.state)
+        count_state(self.stats, state)
         self.events.task_updated(record, status)
-        self.counters.task_ended(record.task.framework_id.value, status)
-        if status.state in TERMINAL_STATES:
-            framework_id, task_id = record.key
-            slave = self.slaves.get(record.task.slave_id.value)
-            if slave is not None and slave.tasks.pop(record.key, None) is not None:
+        if state in TERMINAL_STATES:
+            framework_id, task_id = task.framework_id.value, task.task_id.value
+            self.counters.task_ended(framework_id, status)
+            key = (framework_id, task_id)
+            slave = self.slaves.get(task.slave_id.value)
+            if slave is not None and slave.tasks.pop(key, None) is not None:
                 self.allocator.resources_recovered(framework_id, slave.id, record.resources, 0)
                 self.allocate_soon()
             framework = self.frameworks.get(framework_id)

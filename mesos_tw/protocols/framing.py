@@ -15,7 +15,6 @@ from mesos_tw.protocols.codec import (
     EncodeError,
     FrameError,
     decode_addressed,
-    encode_envelope,
     encode_frame,
 )
 
@@ -60,7 +59,6 @@ class EnvelopeProtocol(Int32StringReceiver):
         self._rejected = False
         self._clock = clock
         self._frame_timeout = frame_timeout
-        self._unframed = 0
         self._deadline = None
 
     def connectionMade(self):
@@ -77,33 +75,52 @@ class EnvelopeProtocol(Int32StringReceiver):
     def send_message(self, sender, message, recipient=None):
         """
         Send C{message}, signed with our own UPID C{sender} (and addressed
-        to C{recipient}, when given).
+        to C{recipient}, when given): one frame, one write.
 
         @return: whether it was sent (a message missing a required field is
             logged and not sent).
         """
         try:
-            self.sendString(encode_envelope(sender, message, recipient))
+            frame = encode_frame(sender, message, recipient)
         except EncodeError as error:
             self.log.error(
                 "Not sending malformed {name} to {peer}: {error}",
                 name=message.DESCRIPTOR.full_name, peer=self.peer, error=str(error),
             )
             return False
+        self.transport.write(frame)
         return True
 
     def dataReceived(self, data):
         """
-        Frame the bytes; a frame left unfinished must be finished within
-        the frame timeout.
+        Hand each complete frame to L{stringReceived}, keep the rest; a
+        frame left unfinished must be finished within the frame timeout
+        (counted afresh whenever one is finished).
+
+        The frames are cut here rather than by L{Int32StringReceiver}'s
+        loop, which does more per frame than this protocol needs (pausing,
+        its C{recvd} compatibility); its C{MAX_LENGTH} and
+        L{lengthLimitExceeded} keep their meaning.
         """
-        self._unframed += len(data)
-        super().dataReceived(data)
+        buffer = self._unprocessed + data if self._unprocessed else data
+        offset, size, limit = 0, len(buffer), self.MAX_LENGTH
+        while size - offset >= 4 and not self._rejected:
+            length = int.from_bytes(buffer[offset:offset + 4], "big")
+            if length > limit:
+                self._unprocessed = b""
+                self.lengthLimitExceeded(length)
+                return
+            end = offset + 4 + length
+            if end > size:
+                break
+            self.stringReceived(buffer[offset + 4:end])
+            offset = end
+        self._unprocessed = buffer[offset:] if offset else buffer
         if self._clock is None or self._rejected:
             return
-        if not self._unframed:
+        if offset or not self._unprocessed:
             self._cancel_deadline()
-        elif self._deadline is None:
+        if self._unprocessed and self._deadline is None:
             self._deadline = self._clock.callLater(self._frame_timeout, self._reject,
                                                    "a frame was not finished within "
                                                    f"{self._frame_timeout:g} s")
@@ -117,8 +134,6 @@ class EnvelopeProtocol(Int32StringReceiver):
         """
         Decode one frame and hand the message to the node.
         """
-        self._unframed -= 4 + len(frame)
-        self._cancel_deadline()
         if self._rejected or getattr(self.transport, "disconnecting", False):
             # Closing (by us): frames after the close are not read, even
             # those that came in the same chunk as the last one read.

@@ -426,12 +426,13 @@ class MessageNode:
         speaker = protocol.speaker
         if speaker is None:
             protocol.speaker = sender
-        elif sender.port != speaker.port or sender.host != speaker.host:
+        elif sender is not speaker and (sender.port != speaker.port
+                                        or sender.host != speaker.host):
             self.log.warn("Dropping {name} claiming to be from {sender}: its connection "
                           "speaks for {speaker}", name=message.DESCRIPTOR.full_name,
                           sender=str(sender), speaker=str(speaker))
             return
-        pinned = self._pinned.get(sender)
+        pinned = self._pinned.get(sender) if self._pinned else None
         if pinned is not None and pinned is not protocol:
             self.log.warn("Dropping {name} from {sender}: {sender} authenticated on another "
                           "connection, which is still open", name=message.DESCRIPTOR.full_name,

@@ -20,6 +20,14 @@ class UPID:
     host: str
     port: int
 
+    def __post_init__(self):
+        # Its text is sent with every message and it keys the nodes' maps:
+        # made once, and hashed as that text (equal UPIDs have equal texts).
+        object.__setattr__(self, "_text", f"{self.id}@{self.host}:{self.port}")
+
+    def __hash__(self):
+        return hash(self._text)
+
     @classmethod
     def parse(cls, text):
         """
@@ -46,4 +54,4 @@ class UPID:
         return self.port != 0
 
     def __str__(self):
-        return f"{self.id}@{self.host}:{self.port}"
+        return self._text

@@ -41,6 +41,111 @@ def _task_json(task):
     }
 
 
+class _Tally:
+    """
+    The resources of the tasks an executor holds, queued or sent, kept up
+    to date as they come and go (an executor may hold thousands, and its
+    limits are asked for in every turn in which any came or went), each
+    task's parsed once: a task's resources do not change while it is held.
+
+    The total always stands for a set of distinct tasks (a task that goes
+    and comes back before the next L{total} is neither subtracted nor
+    added), whose ranges (ports) are disjoint, as the master's launch
+    validation makes them: ranges and sets add up as unions, so only
+    that makes subtracting one task's exact.
+    """
+
+    def __init__(self):
+        self._counted = {}
+        self._came = {}
+        self._went = {}
+        self._total = Resources()
+
+    def came(self, task_id, task):
+        entry = self._counted.get(task_id)
+        if entry is not None:
+            entry[0] += 1
+            return
+        bag = self._went.pop(task_id, None)
+        if bag is None:
+            bag = self._came[task_id] = Resources.from_protobuf(task.resources)
+        self._counted[task_id] = [1, bag]
+
+    def went(self, task_id):
+        entry = self._counted[task_id]
+        entry[0] -= 1
+        if not entry[0]:
+            del self._counted[task_id]
+            if self._came.pop(task_id, None) is None:
+                self._went[task_id] = entry[1]
+
+    def total(self):
+        """
+        The tasks' resources in all.
+        """
+        if not self._counted:
+            # Nothing held: no rounding residue of what came and went.
+            self._total = Resources()
+        elif self._came or self._went:
+            total = self._total
+            if self._came:
+                total = Resources.sum([total, *self._came.values()])
+            if self._went:
+                total = total - Resources.sum(self._went.values())
+            self._total = total
+        self._came.clear()
+        self._went.clear()
+        return self._total
+
+
+class _HeldTasks(dict):
+    """
+    C{{task_id: task}} that tells its executor's L{_Tally} of every task
+    that comes or goes, however it is changed (reading costs what a dict's
+    does).
+    """
+
+    __slots__ = ("_tally",)
+
+    def __init__(self, tally, tasks=()):
+        super().__init__()
+        self._tally = tally
+        self.update(tasks)
+
+    def __setitem__(self, task_id, task):
+        if task_id not in self:
+            self._tally.came(task_id, task)
+        dict.__setitem__(self, task_id, task)
+
+    def __delitem__(self, task_id):
+        dict.__delitem__(self, task_id)
+        self._tally.went(task_id)
+
+    def pop(self, task_id, *default):
+        if task_id in self:
+            self._tally.went(task_id)
+        return dict.pop(self, task_id, *default)
+
+    def popitem(self):
+        task_id, task = dict.popitem(self)
+        self._tally.went(task_id)
+        return task_id, task
+
+    def setdefault(self, task_id, task=None):
+        if task_id not in self:
+            self[task_id] = task
+        return dict.__getitem__(self, task_id)
+
+    def update(self, *others, **more):
+        for task_id, task in dict(*others, **more).items():
+            self[task_id] = task
+
+    def clear(self):
+        for task_id in self:
+            self._tally.went(task_id)
+        dict.clear(self)
+
+
 @dataclass
 class ExecutorRecord:
     """
@@ -49,7 +154,9 @@ class ExecutorRecord:
     @ivar pid: the UPID of its connection; L{None} before it registers and
         while it is disconnected.
     @ivar queued_tasks: C{{task_id: TaskInfo}} waiting for registration (or
-        for a disconnected executor to subscribe again).
+        for a disconnected executor to subscribe again).  It and C{tasks}
+        count their tasks' resources as they change: change them in
+        place, never replace them.
     @ivar queued_groups: the task groups among them, each a list of task
         ids, to be sent together.
     @ivar tasks: C{{task_id: Task}} sent to the executor, not yet terminal.
@@ -86,7 +193,7 @@ class ExecutorRecord:
     exit_timer: object = None
     #: A pending update of the isolator's limits (one per turn at most).
     limits_call: object = None
-    _parsed: dict = field(default_factory=dict, repr=False)
+    _tally: _Tally = field(default_factory=_Tally, repr=False)
     #: C{(state, reason, message)} its unfinished tasks end with when it
     #: exits, when the slave decided that before killing it.
     termination: tuple = None
@@ -110,22 +217,16 @@ class ExecutorRecord:
         """
         return self.state == RUNNING and self.pid is not None
 
+    def __post_init__(self):
+        self.tasks = _HeldTasks(self._tally, self.tasks)
+        self.queued_tasks = _HeldTasks(self._tally, self.queued_tasks)
+
     def resources(self):
         """
-        The executor's own resources plus its tasks'.  Each task's are
-        parsed once and the total is added up in one pass: an executor
-        may hold thousands of tasks.
+        The executor's own resources plus its tasks' (queued or sent), the
+        latter kept up to date as tasks come and go.
         """
-        parsed, self._parsed = self._parsed, {}
-        bags = [Resources.from_protobuf(self.info.resources)]
-        for tasks in (self.tasks, self.queued_tasks):
-            for task_id, task in tasks.items():
-                entry = parsed.get(task_id)
-                if entry is None or entry[0] is not task:
-                    entry = (task, Resources.from_protobuf(task.resources))
-                self._parsed[task_id] = entry
-                bags.append(entry[1])
-        return Resources.sum(bags)
+        return Resources.from_protobuf(self.info.resources) + self._tally.total()
 
     def queue(self, tasks, grouped):
         """
@@ -154,7 +255,8 @@ class ExecutorRecord:
         @return: C{(groups, tasks)}: the queued task groups, each a list of
             C{TaskInfo}s, and the single tasks, in the order they came.
         """
-        queued, self.queued_tasks = self.queued_tasks, {}
+        queued = dict(self.queued_tasks)
+        self.queued_tasks.clear()
         groups, self.queued_groups = self.queued_groups, []
         grouped = {task_id for group in groups for task_id in group}
         return ([[queued[task_id] for task_id in group] for group in groups],

@@ -40,9 +40,11 @@ class StatusUpdateStream:
         self.acknowledged_state = None
 
     def _checkpoint(self, record):
-        if self.path is not None:
-            self.records.append(record)
-            checkpoint_messages(self.path, self.records)
+        """
+        Write C{record} to the stream's file (a stream with a C{path}).
+        """
+        self.records.append(record)
+        checkpoint_messages(self.path, self.records)
 
     def replay(self, updates, acks):
         """
@@ -77,7 +79,9 @@ class StatusUpdateStream:
         if update.uuid in self._seen:
             return False
         self._seen.add(update.uuid)
-        self._checkpoint(Record(type=Record.UPDATE, update=update))
+        if self.path is not None:
+            # Made only to be written: a record copies the whole update.
+            self._checkpoint(Record(type=Record.UPDATE, update=update))
         self.pending.append(update)
         if update.status.state in TERMINAL_STATES:
             self.terminated = True
@@ -90,7 +94,8 @@ class StatusUpdateStream:
         @return: whether it was.
         """
         if self.pending and self.pending[0].uuid == uuid:
-            self._checkpoint(Record(type=Record.ACK, uuid=uuid))
+            if self.path is not None:
+                self._checkpoint(Record(type=Record.ACK, uuid=uuid))
             self.acknowledged_state = self.pending.popleft().status.state
             return True
         return False
