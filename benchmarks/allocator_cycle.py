@@ -8,8 +8,12 @@ full cycle therefore offers every slave to the first framework, in
 hierarchical DRF order, that has not declined it yet: the work Mesos's
 benchmark times.  It prints the time to add the slaves, then each full
 cycle's time (median and maximum, in wall-clock and in CPU seconds, since
-a shared machine inflates the first) and how many offers it made, at
-several sizes, so you can see how the figures grow with N and F.
+a shared machine inflates the first), the garbage collector's share of
+it (median and maximum per cycle, timed through ``gc.callbacks``) and how
+many offers it made, at several sizes, so you can see how the figures
+grow with N and F.  A cycle costs more the later it comes (at cycle c a
+slave's walk passes about c / 2 frameworks that declined it), so compare
+runs of the same number of cycles.
 
 Then the event-driven case: what the master runs after events, a cycle
 for what changed since the last one (``allocate(changed_only=True)``).
@@ -20,6 +24,7 @@ slaves end and a changed-only cycle offers those K slaves; its median over
     python benchmarks/allocator_cycle.py                         # 1,000 to 10,000 slaves
     python benchmarks/allocator_cycle.py --slaves 50000 --frameworks 1000 --cycles 20
     python benchmarks/allocator_cycle.py --collector default    # CPython's collector settings
+    PYTHONHASHSEED=0 python benchmarks/allocator_cycle.py ...   # the same string hashes each run
 
 By default the process first tunes its garbage collector as
 ``twistd mesos-master`` does once it runs (``mesos_tw.collector``: what
@@ -50,10 +55,27 @@ REFUSE_SECONDS = 10 ** 6
 TASK = Resources.parse("cpus:1")
 
 
+class CollectorClock:
+    """
+    The seconds the garbage collector ran, summed, from C{gc.callbacks}.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._started = None
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+
 def run(slaves, frameworks, cycles):
     """
     One size: returns C{(seconds to add the slaves, [cycle seconds], [cycle
-    CPU seconds], [offers per cycle])}.
+    CPU seconds], [collector seconds per cycle], [offers per cycle])}.
     """
     allocator = HierarchicalDRFAllocator(Clock(), {"a": 2.0})
     for number in range(frameworks):
@@ -63,16 +85,23 @@ def run(slaves, frameworks, cycles):
     for number in range(slaves):
         allocator.slave_added(f"slave-{number:06d}", SLAVE, {}, hostname=f"host-{number}")
     added = time.perf_counter() - started
-    times, cpu_times, counts = [], [], []
-    for _ in range(cycles):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        offers = allocator.allocate()
-        times.append(time.perf_counter() - started)
-        cpu_times.append(time.process_time() - cpu_started)
-        counts.append(len(offers))
-        for framework_id, slave_id, resources in offers:
-            allocator.resources_recovered(framework_id, slave_id, resources, REFUSE_SECONDS)
-    return added, times, cpu_times, counts
+    times, cpu_times, collector_times, counts = [], [], [], []
+    collector = CollectorClock()
+    gc.callbacks.append(collector)
+    try:
+        for _ in range(cycles):
+            collector.seconds = 0.0
+            started, cpu_started = time.perf_counter(), time.process_time()
+            offers = allocator.allocate()
+            times.append(time.perf_counter() - started)
+            cpu_times.append(time.process_time() - cpu_started)
+            collector_times.append(collector.seconds)
+            counts.append(len(offers))
+            for framework_id, slave_id, resources in offers:
+                allocator.resources_recovered(framework_id, slave_id, resources, REFUSE_SECONDS)
+    finally:
+        gc.callbacks.remove(collector)
+    return added, times, cpu_times, collector_times, counts
 
 
 def event_cycles(slaves, frameworks, changed, runs=20):
@@ -117,18 +146,23 @@ def main():
     if options.collector == "daemon":
         tune_collector()
     print(f"load average: {os.getloadavg()[0]:.2f} (2 cores); garbage collector: "
-          f"{options.collector} (thresholds {gc.get_threshold()})")
+          f"{options.collector} (thresholds {gc.get_threshold()}); PYTHONHASHSEED="
+          f"{os.environ.get('PYTHONHASHSEED', 'random')}")
     print("slaves | frameworks | add slaves | cycle median | cycle max | cycle CPU median"
-          " | cycle CPU max | offers per cycle | event cycle, 1 slave | event cycle, 100 slaves")
+          " | cycle CPU max | collector per cycle, median | collector per cycle, max"
+          " | offers per cycle | event cycle, 1 slave | event cycle, 100 slaves")
     for frameworks in options.frameworks:
         for slaves in options.slaves:
             gc.collect()
-            added, times, cpu_times, counts = run(slaves, frameworks, options.cycles)
+            added, times, cpu_times, collector_times, counts = run(
+                slaves, frameworks, options.cycles)
             one = event_cycles(slaves, frameworks, 1)
             hundred = event_cycles(slaves, frameworks, 100)
             print(f"{slaves:>6} | {frameworks:>10} | {added:>8.3f} s | "
                   f"{statistics.median(times):>10.3f} s | {max(times):>7.3f} s | "
                   f"{statistics.median(cpu_times):>14.3f} s | {max(cpu_times):>11.3f} s | "
+                  f"{statistics.median(collector_times):>25.3f} s | "
+                  f"{max(collector_times):>22.3f} s | "
                   f"{', '.join(str(c) for c in counts)} | "
                   f"{one * 1000:>17.3f} ms | {hundred * 1000:>19.3f} ms", flush=True)
 

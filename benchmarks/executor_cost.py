@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -171,6 +172,7 @@ class FakeSlave:
         slave = time.process_time() - cpu_start
         self.launcher.stdin.close()
         self.launcher.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
         return {"rate": self.total / seconds, "launcher_ms": 1000 * launcher / self.total,
                 "executors_ms": 1000 * executors / self.total,
                 "slave_ms": 1000 * slave / self.total}

@@ -361,6 +361,62 @@ class DRFOrderTests(SynchronousTestCase):
         self.assertEqual(self.allocator.dominant_share("f"), 0.5)
 
 
+    def test_checking_accessors(self):
+        """
+        What an outside check (the simulator's) reads: each slave's free
+        resources, a framework's filter on a slave with its expiry, and
+        whether a framework wants offers.
+        """
+        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
+        self.allocator.slave_added("s2", R("cpus:2;mem:500"), {})
+        self.allocator.framework_added("f", Resources())
+        offers = self.allocator.allocate()
+        self.assertEqual(self.allocator.free_resources(), {"s1": Resources(), "s2": Resources()})
+        self.clock.advance(10)
+        self.allocator.resources_recovered("f", "s1", offers[0][2], 5)
+        self.allocator.resources_recovered("f", "s2", offers[1][2], -1)
+        self.assertEqual(self.allocator.free_resources(),
+                         {"s1": R("cpus:4;mem:1000"), "s2": R("cpus:2;mem:500")})
+        self.assertEqual(self.allocator.filter_on("s1", "f"), (R("cpus:4;mem:1000"), 15))
+        self.assertEqual(self.allocator.filter_on("s2", "f"), (R("cpus:2;mem:500"), None))
+        self.assertIsNone(self.allocator.filter_on("s1", "g"))
+        self.assertTrue(self.allocator.wants_offers("f"))
+        self.allocator.offers_suppressed("f")
+        self.assertFalse(self.allocator.wants_offers("f"))
+        self.assertFalse(self.allocator.wants_offers("g"))
+        self.allocator.offers_revived("f")
+        self.assertIsNone(self.allocator.filter_on("s1", "f"))
+        self.assertIsNone(self.allocator.filter_on("s2", "f"))
+
+    def test_filter_replaced_by_one_for_ever(self):
+        """
+        A filter for ever that replaces one running out is not dropped when
+        the first would have run out.
+        """
+        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
+        self.allocator.framework_added("f", Resources())
+        self.allocator.allocate()
+        self.allocator.resources_recovered("f", "s1", R("cpus:2;mem:500"), 5)
+        self.allocator.resources_recovered("f", "s1", R("cpus:2;mem:500"), -1)
+        self.clock.advance(6)
+        self.allocator.allocate()
+        self.assertEqual(self.allocator.filter_on("s1", "f"), (R("cpus:2;mem:500"), None))
+
+    def test_filter_for_ever_replaced_by_one_running_out(self):
+        """
+        A filter running out that replaces one for ever runs out.
+        """
+        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
+        self.allocator.framework_added("f", Resources())
+        self.allocator.allocate()
+        self.allocator.resources_recovered("f", "s1", R("cpus:2;mem:500"), -1)
+        self.allocator.resources_recovered("f", "s1", R("cpus:2;mem:500"), 5)
+        self.assertEqual(self.allocator.filter_on("s1", "f"), (R("cpus:2;mem:500"), 5))
+        self.clock.advance(6)
+        self.allocator.allocate()
+        self.assertIsNone(self.allocator.filter_on("s1", "f"))
+
+
 THIRD_PARTY_PLUGIN = '''
 """A third party's allocator: first come, first served."""
 from zope.interface import implementer

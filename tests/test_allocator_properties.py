@@ -5,9 +5,15 @@ against a model of the cluster kept by the test.
 
 The invariants: no resource is offered twice at once; what is offered or
 used on a slave never exceeds its total; everything returns to the pool
-when tasks end or frameworks leave; the first offer of a cycle goes to
-the framework hierarchical DRF puts first; and a cycle for what changed
-misses nothing a full cycle would offer.
+when tasks end or frameworks leave; every offer of a cycle goes to the
+framework hierarchical DRF puts first at that moment (ties by name, as
+the allocator breaks them), and a full cycle leaves unoffered only slaves
+nobody may take; and a cycle for what changed misses nothing a full cycle
+would offer.
+
+Every amount here is a multiple of a half, so sums are exact in floating
+point: the model's shares are the allocator's to the last bit, and the
+model can demand the same order, ties included.
 """
 
 from hypothesis import settings
@@ -111,23 +117,34 @@ class AllocatorMachine(RuleBasedStateMachine):
     def allocate(self, changed_only):
         """
         An allocation cycle, full or for what changed: check its offers
-        against the model.  After a changed-only cycle, a full one at the
-        same moment finds nothing more to offer: nothing was missed.
+        against the model, one by one.  After a changed-only cycle, a full
+        one at the same moment finds nothing more to offer: nothing was
+        missed.
         """
-        free_before = {slave_id: self._free(slave_id) for slave_id in self.slaves}
-        offers = self.allocator.allocate(changed_only)
+        self._check_cycle(self.allocator.allocate(changed_only))
         if changed_only:
             missed = self.allocator.allocate()
             assert missed == [], ("a changed-only cycle missed", missed)
-        if offers:
-            framework_id, slave_id, _ = offers[0]
-            expected = self._drf_first(slave_id, free_before[slave_id])
-            assert framework_id in expected, (framework_id, "is not DRF-first", expected)
+        for slave_id in self.slaves:
+            free = self._free(slave_id)
+            if offerable(free):
+                assert self._drf_taker(slave_id, free) is None, (
+                    slave_id, "left unoffered after a full cycle")
+
+    def _check_cycle(self, offers):
+        """
+        Each offer, in the order made, went to the framework DRF puts first
+        for that slave given the offers made before it; then it is taken
+        into the model.
+        """
         for framework_id, slave_id, resources in offers:
             assert framework_id in self.wanting, (framework_id, "offered while not wanting")
             assert slave_id in self.slaves
-            assert self._free(slave_id).contains(resources), "offered more than is free"
+            free = self._free(slave_id)
+            assert resources == free, ("offered", resources, "of", free)
             assert not self._filtered(framework_id, slave_id, resources), "offered through a filter"
+            expected = self._drf_taker(slave_id, free)
+            assert framework_id == expected, (framework_id, "is not DRF-first", expected)
             self.offers.append((framework_id, slave_id, resources))
 
     @precondition(lambda self: self.offers)
@@ -212,14 +229,17 @@ class AllocatorMachine(RuleBasedStateMachine):
             return False
         return refused.contains(free)
 
-    def _drf_first(self, slave_id, free):
+    def _drf_taker(self, slave_id, free):
         """
-        The frameworks hierarchical DRF may offer C{free} on C{slave_id} to
-        first: of those that want offers and have not filtered it, in the
-        role with the smallest weighted share, the ones with the smallest
-        share (roles tied within rounding may each go first).
+        The framework hierarchical DRF offers C{free} on C{slave_id} to, or
+        L{None}: of those that want offers and have not filtered it, the
+        first of the first role, roles in order of weighted dominant share
+        and frameworks of a role in order of dominant share, ties going to
+        the smaller name.
         """
         takers = {f for f in self.wanting if not self._filtered(f, slave_id, free)}
+        if not takers:
+            return None
         totals = Resources.sum(self.slaves.values()).scalars()
         by_framework = {f: {} for f in self.frameworks}
         for framework_id, _, resources in self.offers + self.tasks:
@@ -231,18 +251,10 @@ class AllocatorMachine(RuleBasedStateMachine):
             role = by_role.setdefault(self.frameworks[framework_id], {})
             for name, amount in held.items():
                 role[name] = role.get(name, 0.0) + amount
-        roles = {self.frameworks[f] for f in takers}
-        role_key = {r: dominant(by_role.get(r, {}), totals) / WEIGHTS.get(r, 1.0) for r in roles}
-        best = min(role_key.values())
-        # Shares equal within floating-point noise are ties.
-        first_roles = [r for r in roles if role_key[r] <= best + 1e-9]
-        expected = set()
-        for role in first_roles:
-            candidates = {f for f in takers if self.frameworks[f] == role}
-            framework_key = {f: dominant(by_framework[f], totals) for f in candidates}
-            lowest = min(framework_key.values())
-            expected |= {f for f in candidates if framework_key[f] <= lowest + 1e-9}
-        return expected
+        role = min({self.frameworks[f] for f in takers},
+                   key=lambda r: (dominant(by_role[r], totals) / WEIGHTS.get(r, 1.0), r))
+        return min((f for f in takers if self.frameworks[f] == role),
+                   key=lambda f: (dominant(by_framework[f], totals), f))
 
     @invariant()
     def within_totals(self):

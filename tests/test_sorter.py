@@ -71,34 +71,53 @@ class DRFSorterTests(SynchronousTestCase):
         self.assertEqual(self.sorter.first_matching(lambda name: name != "b"), "c")
         self.assertIsNone(self.sorter.first_matching(lambda name: False))
 
-    def test_grow_is_allocated(self):
+    def test_name_among_others(self):
         """
-        L{DRFSorter.grow} is L{DRFSorter.allocated} with sign 1: the same
-        allocation, share and place in line, told the client's place or
-        not, and also while new totals wait for a re-sort.
+        A client whose name sorts among the others' takes its place among
+        them on ties, and the others keep their order.
         """
-        reference = DRFSorter()
-        reference.set_totals({"cpus": 10.0, "mem": 1000.0})
-        for name in ("a", "b", "c"):
-            reference.add(name)
-        steps = [("b", {"cpus": 2.0}), ("a", {"mem": 300.0, "disk": 5.0}),
-                 ("b", {"mem": 100.0}), ("c", {"cpus": 1.0})]
-        for name, scalars in steps:
-            index = [key[1] for key in self.sorter.line()].index(name)
-            self.sorter.grow(name, scalars, index if name != "c" else None)
-            reference.allocated(name, scalars)
-            self.assertEqual(self.sorter.order(), reference.order())
-            self.assertEqual(self.sorter.allocation(name), reference.allocation(name))
-            self.assertEqual(self.sorter.share(name), reference.share(name))
-        self.sorter.set_totals({"cpus": 4.0, "mem": 1000.0})
-        reference.set_totals({"cpus": 4.0, "mem": 1000.0})
-        self.sorter.grow("a", {"cpus": 1.0})
-        reference.allocated("a", {"cpus": 1.0})
-        self.assertEqual(self.sorter.order(), reference.order())
+        self.sorter.allocated("a", {"cpus": 1.0})
+        self.sorter.add("bb")
+        self.sorter.add("0")
+        self.assertEqual(self.sorter.order(), ["0", "b", "bb", "c", "a"])
+        self.assertEqual([key[1] for key in self.sorter.line()], [0, 2, 3, 4, 1])
+        self.sorter.add("d")
+        self.sorter.allocated("b", {"cpus": 1.0})
+        self.assertEqual(self.sorter.order(), ["0", "bb", "c", "d", "a", "b"])
 
     def test_line(self):
         """
-        The line holds C{(weighted share, name)} keys, first in line first.
+        The line holds C{(weighted share, rank, name)} keys, first in line
+        first, the ranks in name order.
         """
         self.sorter.allocated("a", {"cpus": 5.0})
-        self.assertEqual(self.sorter.line(), [(0.0, "b"), (0.0, "c"), (0.5, "a")])
+        self.assertEqual(self.sorter.line(), [(0.0, 1, "b"), (0.0, 2, "c"), (0.5, 0, "a")])
+
+    def test_grow_with_is_grow_on_both(self):
+        """
+        L{DRFSorter.grow_with} is L{DRFSorter.allocated} on a client and on
+        its group in a parent sorter with the same totals: the same
+        allocations, shares and lines.
+        """
+        totals = {"cpus": 10.0, "mem": 1000.0}
+        parent, reference_parent = DRFSorter(), DRFSorter()
+        reference = DRFSorter()
+        for sorter in (parent, reference_parent, reference):
+            sorter.set_totals(totals)
+        for name in ("a", "b", "c"):
+            reference.add(name)
+        for group, weight in (("x", 1.0), ("y", 2.0)):
+            parent.add(group, weight)
+            reference_parent.add(group, weight)
+        steps = [("b", "x", {"cpus": 2.0}), ("a", "y", {"mem": 300.0, "disk": 5.0}),
+                 ("b", "x", {"mem": 100.0}), ("c", "y", {"cpus": 1.0, "mem": 10.0})]
+        for name, group, scalars in steps:
+            index = self.sorter.order().index(name)
+            group_index = parent.order().index(group)
+            self.sorter.grow_with(name, index, parent, group, group_index, scalars)
+            reference.allocated(name, scalars)
+            reference_parent.allocated(group, scalars)
+            self.assertEqual(self.sorter.line(), reference.line())
+            self.assertEqual(parent.line(), reference_parent.line())
+            self.assertEqual(self.sorter.allocation(name), reference.allocation(name))
+            self.assertEqual(parent.allocation(group), reference_parent.allocation(group))

@@ -5,13 +5,16 @@ their own dominant share.  Each slave's free resources go, whole, to the
 first framework in that order that wants offers and has not filtered them.
 
 What keeps a cycle cheap at 10,000s of slaves and 1,000s of frameworks:
-free resources are kept per slave as they change (nothing is recomputed per
-cycle), with the set of slaves that have something worth offering, so a
-busy slave costs a cycle one lookup; the sorters move only the framework
-that was just offered something (L{mesos_tw.master.sorter.DRFSorter}),
-found where the cycle's walk saw it; filters are found by slave, and the
-ones that ran out are dropped before a cycle, so its walk past the others
-needs no clock; a cycle stops at once when no framework wants offers.
+everything a cycle reads of a slave is in one record (free resources, kept
+as they change, whether they can be taken, the filters on it), so a busy
+slave costs a cycle one attribute read, and a free one no lookup in a
+table of every slave; the sorters move only the framework that was just
+offered something and its role, in one pass
+(L{mesos_tw.master.sorter.DRFSorter.grow_with}), from where the cycle's
+walk saw them; a slave nobody filtered goes to the first in line without
+a walk when every framework wants offers; the filters that ran out are
+dropped before a cycle, so its walk past the others needs no clock; a
+cycle stops at once when no framework wants offers.
 
 And, as Mesos's allocator does, a cycle asked for by an event visits only
 what the events since the last cycle changed: the slaves whose free
@@ -33,6 +36,7 @@ from mesos_tw.resources import Resources
 __all__ = ["HierarchicalDRFAllocator", "offerable"]
 
 _NOTHING = Resources()
+_NO_FILTERS = {}
 
 
 def offerable(free):
@@ -65,6 +69,62 @@ class _Framework:
         self.suppressed = False
 
 
+class _Slave:
+    """
+    What the allocator knows of a slave: one record, so that a cycle's
+    visit to a slave reads one object rather than several tables.
+
+    @ivar takeable: whether a cycle may offer it: its free resources are
+        worth offering (L{offerable}) and it is not deactivated.
+    @ivar filters: L{None}, or C{{framework id: the resources it refused
+        here}}: what a cycle's walk reads, so the value is the bag itself.
+    @ivar expiries: L{None}, or C{{framework id: expiry}} for the filters
+        that run out.
+    @ivar owed: L{None}, or what was in use beyond the slave's total when it
+        was added (a stale report the master accepted): paid back first
+        from what is recovered, so that free resources never exceed the
+        total (Mesos computes them as total minus allocated).
+    """
+
+    __slots__ = ("total", "hostname", "free", "active", "takeable", "filters", "expiries",
+                 "owed")
+
+    def __init__(self, total, free, hostname):
+        self.total = total
+        self.hostname = hostname
+        self.active = True
+        self.filters = None
+        self.expiries = None
+        self.owed = None
+        self.set_free(free)
+
+    def set_free(self, free):
+        """
+        New free resources (and whether a cycle may offer them).
+        """
+        self.free = free
+        self.takeable = self.active and offerable(free)
+
+    def forget_filter(self, framework_id):
+        """
+        Drop the framework's filter here, if it has one.
+        """
+        if self.filters is not None:
+            self.filters.pop(framework_id, None)
+            if not self.filters:
+                self.filters = None
+        self.forget_expiry(framework_id)
+
+    def forget_expiry(self, framework_id):
+        """
+        The framework's filter here (if any) no longer runs out.
+        """
+        if self.expiries is not None:
+            self.expiries.pop(framework_id, None)
+            if not self.expiries:
+                self.expiries = None
+
+
 @implementer(IAllocator)
 class HierarchicalDRFAllocator:
     """
@@ -84,23 +144,10 @@ class HierarchicalDRFAllocator:
         self._frameworks = {}
         self._wanting = set()
         self._unclaimed = {}
-        self._free = {}
-        # slave id -> what was in use beyond its total when it was added (a
-        # stale report the master accepted): paid back first from what is
-        # recovered, so that free resources never exceed the total (Mesos
-        # computes them as total minus allocated).
-        self._owed = {}
-        # The slaves whose free resources are worth offering: a cycle skips
-        # the others (in a busy cluster, nearly all) with one lookup.
-        self._offerable = set()
-        self._slave_totals = {}
-        self._hostnames = {}
-        # slaves that are disconnected: not offered until activated again
-        self._deactivated = set()
+        # slave id -> _Slave, in the order slaves came (a cycle's order)
+        self._slaves = {}
         self._totals = {}
         self._whitelist = None
-        # slave id -> {framework id: (resources, expiry or None)}
-        self._filters = {}
         # framework id -> slave ids it has filters on
         self._filtering = {}
         # What the next changed-only cycle visits (a dict: insertion order).
@@ -189,34 +236,33 @@ class HierarchicalDRFAllocator:
     # Slaves.
 
     def slave_added(self, slave_id, total, used, hostname=None):
-        in_use = Resources.sum(used.values())
+        in_use = Resources.sum(used.values()) if used else _NOTHING
         for framework_id, resources in used.items():
             scalars = resources.scalars()
             if framework_id in self._frameworks:
                 self._charge(framework_id, scalars, 1)
             else:
                 _add_to(self._unclaimed.setdefault(framework_id, {}), scalars)
-        self._set_free(slave_id, total - in_use)
-        if total.contains(in_use):
-            self._owed.pop(slave_id, None)
+        owed = None if total.contains(in_use) else in_use - total
+        slave = self._slaves.get(slave_id)
+        if slave is None:
+            slave = self._slaves[slave_id] = _Slave(total, total - in_use, hostname)
         else:
-            self._owed[slave_id] = in_use - total
+            # Added again without being removed: the new figures, and what
+            # the slave had (its filters, whether it was deactivated).
+            slave.total, slave.hostname = total, hostname
+            slave.set_free(total - in_use)
+        slave.owed = owed
         self._changed[slave_id] = None
-        self._slave_totals[slave_id] = total
-        self._hostnames[slave_id] = hostname
         self._change_totals(total.scalars(), 1)
 
     def slave_removed(self, slave_id):
-        self._free.pop(slave_id, None)
-        self._owed.pop(slave_id, None)
-        self._offerable.discard(slave_id)
         self._changed.pop(slave_id, None)
-        self._deactivated.discard(slave_id)
-        self._hostnames.pop(slave_id, None)
-        total = self._slave_totals.pop(slave_id, None)
-        if total is not None:
-            self._change_totals(total.scalars(), -1)
-        for framework_id in self._filters.pop(slave_id, {}):
+        slave = self._slaves.pop(slave_id, None)
+        if slave is None:
+            return
+        self._change_totals(slave.total.scalars(), -1)
+        for framework_id in slave.filters or ():
             self._filtering.get(framework_id, set()).discard(slave_id)
 
     def update_weights(self, weights):
@@ -226,24 +272,21 @@ class HierarchicalDRFAllocator:
                 self._roles.set_weight(role, weight)
 
     def slave_deactivated(self, slave_id):
-        if slave_id in self._free:
-            self._deactivated.add(slave_id)
+        slave = self._slaves.get(slave_id)
+        if slave is not None:
+            slave.active = False
+            slave.takeable = False
 
     def slave_activated(self, slave_id):
-        if slave_id in self._deactivated:
-            self._deactivated.discard(slave_id)
+        slave = self._slaves.get(slave_id)
+        if slave is not None and not slave.active:
+            slave.active = True
+            slave.set_free(slave.free)
             self._changed[slave_id] = None
 
     def update_whitelist(self, hostnames):
         self._whitelist = None if hostnames is None else set(hostnames)
         self._everything_changed = True
-
-    def _set_free(self, slave_id, free):
-        self._free[slave_id] = free
-        if offerable(free):
-            self._offerable.add(slave_id)
-        else:
-            self._offerable.discard(slave_id)
 
     def _change_totals(self, scalars, sign):
         for name, amount in scalars.items():
@@ -266,16 +309,15 @@ class HierarchicalDRFAllocator:
         self._roles.allocated(role, scalars, sign)
 
     def resources_recovered(self, framework_id, slave_id, resources, refuse_seconds):
-        if slave_id in self._free:
+        slave = self._slaves.get(slave_id)
+        if slave is not None:
             freed = resources
-            owed = self._owed.get(slave_id)
+            owed = slave.owed
             if owed is not None:
                 freed, owed = resources - owed, owed - resources
-                if any(amount > 1e-9 for amount in owed.scalars().values()):
-                    self._owed[slave_id] = owed
-                else:
-                    del self._owed[slave_id]
-            self._set_free(slave_id, self._free[slave_id] + freed)
+                paid = not any(amount > 1e-9 for amount in owed.scalars().values())
+                slave.owed = None if paid else owed
+            slave.set_free(slave.free + freed)
             self._changed[slave_id] = None
         if framework_id in self._frameworks:
             self._charge(framework_id, resources.scalars(), -1)
@@ -284,25 +326,56 @@ class HierarchicalDRFAllocator:
             for name, amount in resources.scalars().items():
                 held[name] = max(0.0, held.get(name, 0.0) - amount)
         if refuse_seconds and resources and framework_id in self._frameworks \
-                and slave_id in self._free:
-            expiry = None if refuse_seconds < 0 else self._clock.seconds() + refuse_seconds
-            if expiry is not None:
-                heappush(self._expiries, (expiry, slave_id, framework_id))
-            self._filters.setdefault(slave_id, {})[framework_id] = (resources, expiry)
+                and slave is not None:
+            if slave.filters is None:
+                slave.filters = {}
+            slave.filters[framework_id] = resources
             self._filtering.setdefault(framework_id, set()).add(slave_id)
+            if refuse_seconds < 0:
+                slave.forget_expiry(framework_id)
+            else:
+                expiry = self._clock.seconds() + refuse_seconds
+                heappush(self._expiries, (expiry, slave_id, framework_id))
+                if slave.expiries is None:
+                    slave.expiries = {}
+                slave.expiries[framework_id] = expiry
 
     def _drop_filters(self, framework_id):
         """
         Forget the framework's filters; whether it had any.
         """
         slave_ids = self._filtering.pop(framework_id, ())
+        slaves = self._slaves
         for slave_id in slave_ids:
-            filters = self._filters.get(slave_id)
-            if filters is not None:
-                filters.pop(framework_id, None)
-                if not filters:
-                    del self._filters[slave_id]
+            slave = slaves.get(slave_id)
+            if slave is not None:
+                slave.forget_filter(framework_id)
         return bool(slave_ids)
+
+    # For checks from outside (the simulator's).
+
+    def free_resources(self):
+        """
+        Each slave's free resources: C{{slave id: Resources}} (a new dict).
+        """
+        return {slave_id: slave.free for slave_id, slave in self._slaves.items()}
+
+    def filter_on(self, slave_id, framework_id):
+        """
+        The framework's filter on the slave, as C{(refused resources, expiry
+        or None)}, or L{None} if it has none (an expired filter may be
+        reported until the next cycle drops it).
+        """
+        slave = self._slaves.get(slave_id)
+        if slave is None or slave.filters is None or framework_id not in slave.filters:
+            return None
+        return slave.filters[framework_id], (slave.expiries or {}).get(framework_id)
+
+    def wants_offers(self, framework_id):
+        """
+        Whether the framework is known, active and not suppressed.
+        """
+        return framework_id in self._wanting
 
     # Shares, for the master's state and the tests.
 
@@ -327,22 +400,21 @@ class HierarchicalDRFAllocator:
     def allocate(self, changed_only=False):
         offers = []
         now = self._clock.seconds()
-        expiries, all_filters = self._expiries, self._filters
+        expiries, slaves = self._expiries, self._slaves
         while expiries and expiries[0][0] <= now:
             _, slave_id, framework_id = heappop(expiries)
             self._everything_changed = True
-            filters = all_filters.get(slave_id)
-            entry = None if filters is None else filters.get(framework_id)
-            if entry is not None and entry[1] is not None and entry[1] <= now:
-                del filters[framework_id]
-                if not filters:
-                    del all_filters[slave_id]
+            slave = slaves.get(slave_id)
+            if slave is None or slave.expiries is None:
+                continue
+            expiry = slave.expiries.get(framework_id)
+            if expiry is not None and expiry <= now:
+                slave.forget_filter(framework_id)
                 self._filtering.get(framework_id, set()).discard(slave_id)
         if changed_only and not self._everything_changed:
-            free_slaves = self._free
-            visited = [(slave_id, free_slaves[slave_id]) for slave_id in self._changed]
+            visited = [(slave_id, slaves[slave_id]) for slave_id in self._changed]
         else:
-            visited = self._free.items()
+            visited = slaves.items()
             self._everything_changed = False
         self._changed = {}
         if not self._wanting:
@@ -351,46 +423,51 @@ class HierarchicalDRFAllocator:
         # each slave goes, whole, to the first framework in hierarchical DRF
         # order (roles by weighted share, then the role's frameworks) that
         # wants offers and has no filter covering it.  The sorters' lines
-        # are read in place (only the two updates per offer below change
-        # them during the cycle, and those move one entry within a line),
-        # and the taker's place in each line, found by the walk, spares the
+        # are read in place (only the updates per offer below change them
+        # during the cycle, and those move one entry within a line), and
+        # the taker's place in each line, found by the walk, spares the
         # updates a search.
-        whitelist, hostnames = self._whitelist, self._hostnames
-        free_slaves, takeable = self._free, self._offerable
-        deactivated, roles, sorters = self._deactivated, self._roles, self._sorters
+        whitelist, roles, sorters = self._whitelist, self._roles, self._sorters
         wanting = self._wanting
+        everyone = len(wanting) == len(self._frameworks)
         role_line = roles.line()
         lines = {role: sorter.line() for role, sorter in sorters.items()}
-        for slave_id, free in visited:
-            if slave_id not in takeable or slave_id in deactivated:
+        for slave_id, slave in visited:
+            if not slave.takeable:
                 continue
-            if whitelist is not None and hostnames.get(slave_id) not in whitelist:
+            if whitelist is not None and slave.hostname not in whitelist:
                 continue
-            filters = all_filters.get(slave_id)
-            taker = None
-            for role_index, (_, role) in enumerate(role_line):
-                for index, (_, framework_id) in enumerate(lines[role]):
-                    if framework_id not in wanting:
-                        continue
-                    entry = None if filters is None else filters.get(framework_id)
-                    if entry is None:
-                        taker = framework_id
+            free, filters = slave.free, slave.filters
+            if filters is None and everyone:
+                # Nobody filtered the slave and every framework wants
+                # offers: the first in line takes it.
+                role_index = index = 0
+                role = role_line[0][2]
+                taker = lines[role][0][2]
+            else:
+                if filters is None:
+                    filters = _NO_FILTERS
+                taker = None
+                for role_index, role_key in enumerate(role_line):
+                    role = role_key[2]
+                    for index, key in enumerate(lines[role]):
+                        framework_id = key[2]
+                        if framework_id in filters:
+                            # A filter holds back only offers it covers:
+                            # more resources on the slave (a task ended)
+                            # make the offer worth sending again.
+                            refused = filters[framework_id]
+                            if refused is free or refused.contains(free):
+                                continue
+                        if framework_id in wanting:
+                            taker = framework_id
+                            break
+                    if taker is not None:
                         break
-                    # A filter holds back only offers it covers: more
-                    # resources on the slave (a task ended) make the offer
-                    # worth sending again.
-                    refused = entry[0]
-                    if not (refused is free or refused.contains(free)):
-                        taker = framework_id
-                        break
-                if taker is not None:
-                    break
-            if taker is None:
-                continue
+                if taker is None:
+                    continue
             offers.append((taker, slave_id, free))
-            free_slaves[slave_id] = _NOTHING
-            takeable.discard(slave_id)
-            scalars = free.scalars()
-            sorters[role].grow(taker, scalars, index)
-            roles.grow(role, scalars, role_index)
+            slave.free = _NOTHING
+            slave.takeable = False
+            sorters[role].grow_with(taker, index, roles, role, role_index, free.scalars())
         return offers

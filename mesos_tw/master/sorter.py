@@ -31,15 +31,20 @@ def dominant_share(allocated, totals):
 class _Client:
     """
     One client's allocation (scalar amounts) and weight.
+
+    @ivar rank: the client's place among the sorter's clients in name order
+        (ranks may skip numbers): ties of share go by rank, which compares
+        faster than the names it stands for.
     """
 
-    __slots__ = ("name", "weight", "allocated", "share", "key")
+    __slots__ = ("name", "weight", "allocated", "share", "rank", "key")
 
-    def __init__(self, name, weight):
+    def __init__(self, name, weight, rank):
         self.name = name
         self.weight = weight
         self.allocated = {}
         self.share = 0.0
+        self.rank = rank
         self.key = None
 
 
@@ -55,6 +60,9 @@ class DRFSorter:
         self._clients = {}
         self._keys = []
         self._dirty = False
+        # The largest name given a rank, and the next rank to give.
+        self._last = None
+        self._next_rank = 0
 
     def __contains__(self, name):
         return name in self._clients
@@ -68,8 +76,20 @@ class DRFSorter:
         """
         if name in self._clients:
             return
-        client = self._clients[name] = _Client(name, weight)
-        self._place(client)
+        if self._last is None or name > self._last:
+            client = self._clients[name] = _Client(name, weight, self._next_rank)
+            self._next_rank += 1
+            self._last = name
+            self._place(client)
+            return
+        # A name that sorts among the others' (rare: framework ids grow):
+        # every rank is given again, and the line re-sorted when next read.
+        self._clients[name] = _Client(name, weight, None)
+        for rank, other in enumerate(sorted(self._clients)):
+            self._clients[other].rank = rank
+        self._next_rank = len(self._clients)
+        self._last = other
+        self._dirty = True
 
     def remove(self, name):
         """
@@ -93,9 +113,6 @@ class DRFSorter:
         Add (C{sign} 1) or take back (C{sign} -1) C{scalars} (C{{name:
         amount}}) to a client's allocation, and move it in line.
         """
-        if sign > 0 and not self._dirty:
-            self.grow(name, scalars)
-            return
         client = self._clients[name]
         self._unplace(client)
         held = client.allocated
@@ -107,48 +124,63 @@ class DRFSorter:
                 held.pop(resource, None)
         self._place(client)
 
-    def grow(self, name, scalars, index=None):
+    def grow_with(self, name, index, parent, parent_name, parent_index, scalars):
         """
-        Add C{scalars} to a client's allocation and move it back in line:
-        L{allocated} with C{sign} 1, written out.
+        Add C{scalars} to the allocation of a client of this sorter and to
+        that of its group in C{parent} (a framework, and its role in the
+        sorter of roles), and move both back in line: L{allocated} with
+        C{sign} 1 on both, in one pass.
 
-        The allocator calls this twice per offer (for the framework and its
-        role), so it is the hot path of a cycle.  An addition can only raise
-        a share, so the new share is the old one or a fraction of a resource
-        just added to; and the client can only move back, so its new place
-        is searched for from its old one.
+        What the allocator does for each offer of a cycle, so written out.
+        An addition can only raise a share, so the new share is the old one
+        or a fraction of a resource just added to (the same arithmetic as
+        L{dominant_share}); and a client can only move back, so its new
+        place is searched for from its old one.
 
-        @param index: where the client is in L{line}, if the caller has just
-            read it there (which saves searching for it).
+        Both sorters must have the same totals (the allocator gives every
+        sorter the cluster's), which are read from this one, and both their
+        lines must be current (read since the last change of totals).
+
+        @param index: where the client is in this sorter's L{line}.
+        @param parent_index: where C{parent_name} is in C{parent}'s line.
         """
-        if self._dirty:
-            self.allocated(name, scalars, 1)
-            return
         client = self._clients[name]
-        keys = self._keys
-        if index is None:
-            index = bisect_left(keys, client.key)
+        group = parent._clients[parent_name]
+        keys, parent_keys = self._keys, parent._keys
         del keys[index]
-        held = client.allocated
+        del parent_keys[parent_index]
+        held, group_held = client.allocated, group.allocated
         totals = self.totals
-        share = client.share
+        share, group_share = client.share, group.share
         for resource, amount in scalars.items():
             # (try costs nothing when nothing is raised: cheaper here than
-            # get, and the same arithmetic as dominant_share)
+            # get)
             try:
                 left = held[resource] + amount
             except KeyError:
                 left = amount
             held[resource] = left
             try:
-                fraction = left / totals[resource]
+                group_left = group_held[resource] + amount
+            except KeyError:
+                group_left = amount
+            group_held[resource] = group_left
+            try:
+                total = totals[resource]
+                fraction = left / total
+                group_fraction = group_left / total
             except (KeyError, ZeroDivisionError):
                 continue
             if fraction > share:
                 share = fraction
+            if group_fraction > group_share:
+                group_share = group_fraction
         client.share = share
-        key = client.key = (share / client.weight, name)
+        key = client.key = (share / client.weight, client.rank, name)
         insort(keys, key, index)
+        group.share = group_share
+        key = group.key = (group_share / group.weight, group.rank, parent_name)
+        insort(parent_keys, key, parent_index)
 
     def allocation(self, name):
         """
@@ -175,7 +207,7 @@ class DRFSorter:
         """
         if self._dirty:
             self._resort()
-        return [key[1] for key in self._keys]
+        return [key[2] for key in self._keys]
 
     def names(self):
         """
@@ -185,12 +217,12 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         for key in self._keys:
-            yield key[1]
+            yield key[2]
 
     def line(self):
         """
-        The line itself: the sorter's list of C{(weighted share, name)}
-        keys, first in line first.  For a caller's inner loop: it must not
+        The line itself: the sorter's list of C{(weighted share, rank,
+        name)} keys, first in line first (the rank orders names).  For a caller's inner loop: it must not
         be kept, nor read across a change to the sorter.
         """
         if self._dirty:
@@ -205,8 +237,8 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         for key in self._keys:
-            if accept(key[1]):
-                return key[1]
+            if accept(key[2]):
+                return key[2]
         return None
 
     # Keeping the line.
@@ -215,10 +247,12 @@ class DRFSorter:
         return dominant_share(client.allocated, self.totals)
 
     def _place(self, client):
+        if self._dirty:
+            # The re-sort due computes every share and key.
+            return
         client.share = self._share(client)
-        client.key = (client.share / client.weight, client.name)
-        if not self._dirty:
-            insort(self._keys, client.key)
+        client.key = (client.share / client.weight, client.rank, client.name)
+        insort(self._keys, client.key)
 
     def _unplace(self, client):
         if self._dirty or client.key is None:
@@ -230,6 +264,6 @@ class DRFSorter:
     def _resort(self):
         for client in self._clients.values():
             client.share = self._share(client)
-            client.key = (client.share / client.weight, client.name)
+            client.key = (client.share / client.weight, client.rank, client.name)
         self._keys = sorted(client.key for client in self._clients.values())
         self._dirty = False

@@ -161,7 +161,7 @@ def check_allocation(world, master, allocate, changed_only):
     # master's records, the filters) allocating does not change, so it is
     # read afterwards, and only when offers were made (most cycles make
     # none: this check took a sixth of a run's time when done every cycle).
-    free = dict(allocator._free)
+    free = allocator.free_resources()
     now = allocator._clock.seconds()
     offers = allocate(changed_only)
     if not offers:
@@ -198,9 +198,9 @@ def _asks(allocator, framework_id, slave_id, free, now):
     Whether the allocator should consider C{framework_id} for C{free} on
     the slave: it wants offers, and no unexpired filter of its covers them.
     """
-    if framework_id not in allocator._wanting:
+    if not allocator.wants_offers(framework_id):
         return False
-    refused, expiry = allocator._filters.get(slave_id, {}).get(framework_id, (None, None))
+    refused, expiry = allocator.filter_on(slave_id, framework_id) or (None, None)
     if refused is None or (expiry is not None and expiry <= now):
         return True
     return not refused.contains(free)

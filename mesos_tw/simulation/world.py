@@ -177,7 +177,7 @@ class World:
             def allocate_twice(changed_only=False):
                 offers = allocate(changed_only)
                 for framework_id, slave_id, resources in list(offers):
-                    allocator._free[slave_id] = resources
+                    allocator._slaves[slave_id].free = resources
                 return offers
 
             allocator.allocate = allocate_twice
