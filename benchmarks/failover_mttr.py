@@ -71,6 +71,14 @@ from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
+#: The emulating processes' own ZooKeeper session timeout: Mesos's default
+#: for slaves.  A detector hears of a new leader as soon as the old one's
+#: znode goes (the masters' session timeout bounds that); its own session
+#: timeout only bounds how soon it notices losing its session, which a
+#: process busy with thousands of connections, late with its heartbeats,
+#: risks at 1 s (under load their detectors named the new leader up to
+#: 17 s after the kill).
+EMULATOR_SESSION_TIMEOUT = 10.0
 #: How often a round's progress is looked at.
 POLL_SECONDS = 0.05
 EMULATED_PER_PROCESS = 5000
@@ -109,12 +117,17 @@ class EmulatorProcess(protocol.ProcessProtocol):
 class LongTaskScheduler(Scheduler):
     """
     Launches one long task on each offer until C{wanted} run; records
-    every task's latest state and the re-registrations.
+    every task's latest state and the re-registrations.  While
+    C{setting_up}, a task that ends is launched again (counted in
+    C{replaced}); afterwards an ended task is what the benchmark counts
+    lost.
     """
 
     def __init__(self, wanted):
         self.wanted = wanted
         self.launched = 0
+        self.replaced = 0
+        self.setting_up = True
         self.states = {}
         self.reregistrations = 0
         self.framework_id = None
@@ -140,6 +153,12 @@ class LongTaskScheduler(Scheduler):
 
     def statusUpdate(self, driver, status):
         self.states[status.task_id.value] = mesos_pb2.TaskState.Name(status.state)
+        if self.setting_up and status.state not in (mesos_pb2.TASK_STAGING,
+                                                    mesos_pb2.TASK_STARTING,
+                                                    mesos_pb2.TASK_RUNNING):
+            del self.states[status.task_id.value]
+            self.launched -= 1
+            self.replaced += 1
 
 
 @defer.inlineCallbacks
@@ -300,7 +319,7 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
     With C{logs} (a directory), each round's new leader's log is written
-    there.  C{per_connection} slaves share each connection to the master.
+    there, and every master's whole log at the end.  C{per_connection} slaves share each connection to the master.
     """
     ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
     ensemble.start()
@@ -323,7 +342,7 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
                        f"--first={first}", f"--source={sources(index)}",
-                       f"--zk_session_timeout={session_timeout}",
+                       f"--zk_session_timeout={EMULATOR_SESSION_TIMEOUT}",
                        f"--per_connection={per_connection}",
                        f"--report_interval={POLL_SECONDS}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
@@ -347,6 +366,10 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             states = collections.Counter(scheduler.states.values())
             raise AssertionError(f"{error}; the scheduler launched {scheduler.launched} tasks "
                                  f"and last heard {dict(states)}") from None
+        scheduler.setting_up = False
+        if scheduler.replaced:
+            print(f"  (while setting up, {scheduler.replaced} tasks ended and were launched "
+                  f"again)", flush=True)
         elected, mttr = [], []
         for round_number in range(rounds):
             old_port = yield wait_leader(reactor, cluster, lambda p, m: True, "a leader")
@@ -408,6 +431,12 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
         yield defer.DeferredList([emulator.ended for emulator in emulators])
         yield cluster.stop()
         ensemble.stop()
+        if logs:
+            # Every master's whole log too, for a run that failed.
+            for daemon in cluster.masters.values():
+                name = os.path.join(logs, os.path.basename(daemon.log_path))
+                with open(name, "wb") as log:
+                    log.write(daemon_log(daemon))
 
 
 def active_framework(state, framework_id):

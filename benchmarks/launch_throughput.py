@@ -18,6 +18,7 @@ at several task counts so you can see how the figures grow with the work.
     python benchmarks/launch_throughput.py --executor custom --topology separate
     python benchmarks/launch_throughput.py --api http         # through the v1 HTTP scheduler API
     python benchmarks/launch_throughput.py --profile out.prof # mesos-local under cProfile
+    python benchmarks/launch_throughput.py --work_dir_in /dev/shm  # sandboxes on a tmpfs
 
 Command tasks run ``true`` under the built-in command executor, which each
 slave's launcher forks (no interpreter per task).  ``--executor custom``
@@ -36,11 +37,17 @@ executors (for command tasks, with their commands: the children the
 launchers reaped), this process (the scheduler), their total, and the
 rate that total would allow with both cores to ourselves ("CPU bound":
 a bound worked out from the CPU, not a measured rate).
+
+The slaves' work directory (every task's sandbox: three directories, a
+symbolic link and two files made per command task) is made in the
+system's temporary directory, or in C{--work_dir_in} (a tmpfs, say, to see
+what the file system costs), and removed after each run.
 """
 
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -411,14 +418,17 @@ def run(sizes, options):
     separate = options.topology == "separate"
     cluster = f"master + {options.slaves} slaves" if separate else "mesos-local"
     for total in sizes:
-        work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-")
-        processes, port = start_cluster(options.slaves, work_dir, options.isolation,
-                                        options.profile, options.topology)
+        work_dir = tempfile.mkdtemp(prefix="mesos-tw-bench-", dir=options.work_dir_in)
         try:
-            figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
-                                    options.api, processes)
+            processes, port = start_cluster(options.slaves, work_dir, options.isolation,
+                                            options.profile, options.topology)
+            try:
+                figures = yield measure(total, f"127.0.0.1:{port}", options.in_flight, custom,
+                                        options.api, processes)
+            finally:
+                stop_cluster(processes)
         finally:
-            stop_cluster(processes)
+            shutil.rmtree(work_dir, ignore_errors=True)
         # mesos-local's master shares its process with the slaves.
         master = f"{figures['master_ms']:.2f} ms" if separate else ""
         print(
@@ -447,6 +457,9 @@ def main():
     parser.add_argument("--executor", choices=("command", "custom"), default="command")
     parser.add_argument("--api", choices=("driver", "http"), default="driver")
     parser.add_argument("--profile", help="write mesos-local's cProfile statistics here")
+    parser.add_argument("--work_dir_in", default=None,
+                        help="make the slaves' work directory here (default: the system's "
+                             "temporary directory)")
     parser.add_argument("--topology", choices=("local", "separate"), default="local",
                         help="local: master and slaves in one mesos-local process (default); "
                              "separate: a mesos-master process and a mesos-slave process "

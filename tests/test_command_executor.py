@@ -14,7 +14,9 @@ import threading
 from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.executors.command import (
-    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, connect_patiently, main, warm_up)
+    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, SlaveAddress, _connect,
+    connect_patiently, main, warm_up)
+from mesos_tw.executors.wire import read_fields
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
@@ -248,18 +250,21 @@ class CommandExecutorTests(SynchronousTestCase):
         socket.getaddrinfo("localhost", 5051, type=socket.SOCK_STREAM)
         self.assertEqual(set(sys.modules) - before, set())
 
-    def test_module_leaves_health_checks_unloaded(self):
+    def test_launcher_loads_only_the_executor(self):
         """
-        Importing the command executor (as the launcher does, once, before
-        it forks every executor) does not load the health checks' HTTP and
-        TLS clients: they would grow the launcher, and every fork and exit
-        of an executor costs in proportion to its size.  A task with a
-        health check loads them in its own executor
-        (L{CommandExecutorHealthCheckTests}).
+        The launcher, with the command executor imported and warmed up
+        (as it is before it forks every executor), has not loaded the
+        health checks' HTTP and TLS clients, the protobuf runtime (the
+        executor reads and writes its messages with
+        L{mesos_tw.executors.wire}), C{threading} (whose after-fork work
+        every child would pay) or Twisted: every fork and exit of an
+        executor costs in proportion to what the launcher holds.  A task
+        with a health check loads what its checks need in its own
+        executor (L{CommandExecutorHealthCheckTests}).
         """
-        code = ("import sys, mesos_tw.executors.command as c; c.warm_up(); "
-                "print(' '.join(sorted(m for m in ('ssl', 'http.client', 'mesos_tw.checks.checker') "
-                "if m in sys.modules)))")
+        code = ("import sys, mesos_tw.executors.launcher as launcher; launcher.command.warm_up(); "
+                "print(' '.join(sorted(m for m in sys.modules if m in ('ssl', 'http.client', "
+                "'threading', 'mesos_tw.checks.checker') or m.startswith(('google', 'twisted')))))")
         loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                 text=True).stdout.split()
         self.assertEqual(loaded, [])
@@ -297,15 +302,16 @@ class CommandExecutorTests(SynchronousTestCase):
         now = [0.0]
         executor = CommandExecutor(None, SLAVE, "F1", "e1", {}, clock=lambda: now[0])
         sent = []
-        executor.send = sent.append
-        executor.task_id = mesos_pb2.TaskID(value="t1")
+        executor.send = lambda name, body: sent.append(body)
+        executor.task_id = mesos_pb2.TaskID(value="t1").SerializeToString()
         executor._finish(mesos_pb2.TASK_FINISHED, "Command exited with status 0")
         now[0] += 3600
         self.assertFalse(executor.may_exit())
-        update = sent[-1].update
-        executor._acknowledged(internal.StatusUpdateAcknowledgementMessage(
+        update = internal.StatusUpdateMessage.FromString(sent[-1]).update
+        acknowledgement = internal.StatusUpdateAcknowledgementMessage(
             slave_id=mesos_pb2.SlaveID(value="S1"), framework_id=update.framework_id,
-            task_id=update.status.task_id, uuid=update.uuid))
+            task_id=update.status.task_id, uuid=update.uuid)
+        executor._acknowledged(read_fields(acknowledgement.SerializeToString()))
         self.assertTrue(executor.may_exit())
 
     def test_slave_gone(self):
@@ -457,6 +463,49 @@ class ConnectPatientlyTests(SynchronousTestCase):
         self.assertRaises(ConnectionRefusedError, self.connect, flaky)
         self.assertLessEqual(flaky.attempts[-1], CONNECT_TIMEOUT)
         self.assertGreater(flaky.attempts[-1] + RECONNECT_INTERVAL, CONNECT_TIMEOUT)
+
+
+class ConnectTests(SynchronousTestCase):
+    """
+    The executor's connection to its slave, named by address or by name.
+    """
+
+    def connect(self, host):
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        slave = SlaveAddress(f"slave(1)@{host}:{listener.getsockname()[1]}")
+        connection = _connect(slave, {})
+        self.addCleanup(connection.close)
+        accepted, _ = listener.accept()
+        self.addCleanup(accepted.close)
+        connection.sendall(b"x")
+        self.assertEqual(accepted.recv(1), b"x")
+        self.assertIsNone(connection.gettimeout())
+        self.assertTrue(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def test_address(self):
+        """
+        An address is connected to directly: a blocking socket without
+        Nagle's delay.
+        """
+        self.connect("127.0.0.1")
+
+    def test_name(self):
+        """
+        A name is looked up, then connected to, the same.
+        """
+        self.connect("localhost")
+
+    def test_refused(self):
+        """
+        A refused connection is an C{OSError} (which the executor's
+        patience catches).
+        """
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        listener.close()
+        for host in ("127.0.0.1", "localhost"):
+            self.assertRaises(OSError, _connect, SlaveAddress(f"s@{host}:{port}"), {})
 
 
 def health_check(**fields):

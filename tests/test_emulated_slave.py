@@ -103,6 +103,38 @@ class EmulatedSlaveTests(SynchronousTestCase):
         self.turn()
         self.assertEqual(self.states(), [("t1", "TASK_RUNNING"), ("t1", "TASK_KILLED")])
 
+    def test_update_while_no_master_known(self):
+        """
+        An update made while its detector names no master (a task launched
+        just before) is kept, and sent once a master answers it.
+        """
+        self.slave.follow(None)
+        self.launch("t1", b"100")
+        self.assertEqual(self.states(), [])
+        self.slave.follow(MASTER)
+        self.turn()
+        self.assertEqual(self.states(), [("t1", "TASK_RUNNING")])
+        self.assertEqual(self.master.task_state_name(self.framework_id, "t1"), "TASK_RUNNING")
+
+    def test_reconciled_task_it_does_not_run(self):
+        """
+        A task the master asks about (the re-registration did not report
+        it) that the slave does not run ends TASK_LOST, once, as a Mesos
+        slave answers.
+        """
+        self.launch("t1", b"100")
+        # The slave forgets it, unbeknownst to the master.
+        self.slave._shutdown_framework(internal.ShutdownFrameworkMessage(
+            framework_id=mesos_pb2.FrameworkID(value=self.framework_id)))
+        self.scheduler.received.clear()
+        self.slave.follow(None)
+        self.slave.follow(MASTER)
+        self.turn()
+        self.slave.follow(None)
+        self.slave.follow(MASTER)
+        self.turn()
+        self.assertEqual(self.states(), [("t1", "TASK_LOST")])
+
     def test_follows_new_master_with_its_tasks(self):
         """
         Told of a new leader, it re-registers there at once, reporting the

@@ -8,7 +8,9 @@ losing a launch.
 """
 
 import os
+import re
 import signal
+import uuid
 from dataclasses import replace
 
 from twisted.internet import reactor
@@ -17,6 +19,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
+from mesos_tw.isolation._containers import CONTAINER_VARIABLE
 from mesos_tw.isolation.cgroups import CgroupsIsolator
 from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.isolation.launcher import Launcher
@@ -25,9 +28,11 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.network import IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.slave.paths import executor_run_directory
 from mesos_tw.testing.cgroups import cgroups_root
 from mesos_tw.testing.isolation import make_container
 from mesos_tw.testing.local_cluster import until
+from mesos_tw.testing.processes import is_alive
 
 
 @implementer(IMessageReceiver)
@@ -71,6 +76,19 @@ def _proc_field(pid, name):
         return f.read()
 
 
+def _descriptors(pid):
+    """
+    What each descriptor process C{pid} holds open links to, by number.
+    """
+    links = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            links[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return links
+
+
 def _cwd(pid):
     try:
         return os.readlink(f"/proc/{pid}/cwd")
@@ -102,14 +120,28 @@ class LauncherTests(TestCase):
         """
         return ProcessIsolator(reactor, launcher=self.launcher)
 
-    def start(self, executor_id, variables=None):
+    def successor(self, work_dir):
         """
-        Prepare and launch the command executor C{executor_id}.
+        A new isolator where this one works, as a restarted slave's
+        (whose work directory is C{work_dir}).
+        """
+        return ProcessIsolator(reactor, work_dir=work_dir)
+
+    def start(self, executor_id, variables=None, work_dir=None):
+        """
+        Prepare and launch the command executor C{executor_id} (with a
+        run id and a sandbox as a slave working in C{work_dir} makes them,
+        if given).
 
         @return: C{(container, Deferred of its pid)}.
         """
         container = replace(make_container(self, executor_id, "not run: forked"),
                             builtin="command")
+        if work_dir is not None:
+            run_id = str(uuid.uuid4())
+            container = replace(container, run_id=run_id, directory=executor_run_directory(
+                work_dir, "S1", container.framework_id, executor_id, run_id))
+            os.makedirs(container.directory)
         environment = {"PATH": os.environ["PATH"], "MESOS_SLAVE_PID": str(self.node.upid),
                        "MESOS_FRAMEWORK_ID": container.framework_id,
                        "MESOS_EXECUTOR_ID": executor_id, "MESOS_DIRECTORY": container.directory}
@@ -159,7 +191,10 @@ class LauncherTests(TestCase):
         The forked command executor leads its own session, runs in its
         sandbox with its own environment and the run's mark, is the pid the
         isolator reports, is not the launcher's interpreter started anew,
-        and runs its task with its output in the sandbox; it exits 0 once
+        holds none of the launcher's descriptors (only its standard ones,
+        its own selector and its connection to the slave), has the
+        launcher's signal handlers back at their defaults (SIGPIPE stays
+        ignored, as in any Python program), and runs its task with its output in the sandbox; it exits 0 once
         its updates are acknowledged, and the isolator reports that.
         """
         container, launching = self.start("e1", {"TASK_VARIABLE": "forty-two"})
@@ -170,6 +205,17 @@ class LauncherTests(TestCase):
         self.assertEqual((int(fields[2]), int(fields[3])), (pid, pid))
         self.assertEqual(int(fields[1]), self.launcher.pid)
         self.assertEqual(os.readlink(f"/proc/{pid}/cwd"), os.path.realpath(container.directory))
+        status = dict(line.split(":", 1) for line in
+                      _proc_field(pid, "status").decode().splitlines())
+        ignored, caught = int(status["SigIgn"], 16), int(status["SigCgt"], 16)
+        self.assertEqual([bool(ignored & 1 << (number - 1)) for number in
+                          (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)], [False, False, True])
+        self.assertFalse(caught & 1 << (signal.SIGCHLD - 1))
+        self.assertEqual(
+            sorted(re.sub(r"\[\d+\]", "", link) for link in _descriptors(pid).values()),
+            sorted([os.devnull, os.path.realpath(os.path.join(container.directory, "stdout")),
+                    os.path.realpath(os.path.join(container.directory, "stderr")),
+                    "anon_inode:[eventpoll]", "socket:"]))
         self.run_task(self.registered_from("e1"), "echo $TASK_VARIABLE $MESOS_CONTAINER_ID; pwd")
         termination = yield self.isolator.wait("f1", "e1")
         self.assertEqual(termination.status, 0)
@@ -261,6 +307,25 @@ class LauncherTests(TestCase):
             os.kill(pid, 0)
 
 
+    @inlineCallbacks
+    def test_recovery_kills_forked_orphan(self):
+        """
+        A restarted slave's isolator, told of no container, kills the
+        executor a launcher forked for a run the slave did not checkpoint
+        (an orphan), although C{/proc} shows that executor with the
+        launcher's environment, without its run's mark.
+        """
+        work_dir = os.path.abspath(self.mktemp())
+        _, launching = self.start("e1", work_dir=work_dir)
+        pid = yield launching
+        yield until(reactor, lambda: self.registered_from("e1"), "the executor to register")
+        self.assertNotIn(CONTAINER_VARIABLE.encode(), _proc_field(pid, "environ"))
+        successor = self.successor(work_dir)
+        self.addCleanup(successor.stop)
+        yield successor.recover([])
+        self.assertFalse(is_alive(pid))
+
+
 class CgroupsLauncherTests(LauncherTests):
     """
     The same, through the cgroups isolator (on real cgroup v1 hierarchies,
@@ -274,6 +339,12 @@ class CgroupsLauncherTests(LauncherTests):
         """
         self.root = cgroups_root(self)
         return CgroupsIsolator(reactor, root=self.root, launcher=self.launcher)
+
+    def successor(self, work_dir):
+        """
+        A new cgroups isolator on the same root.
+        """
+        return CgroupsIsolator(reactor, root=self.root)
 
     @inlineCallbacks
     def test_forked_executor_is_in_its_cgroup(self):

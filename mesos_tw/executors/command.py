@@ -11,10 +11,13 @@ and kills with the task's (or the kill's) C{KillPolicy}: SIGTERM, then
 SIGKILL after the grace period, with TASK_KILLING first for frameworks that
 can handle it.
 
-It starts once per command task, so start-up time is task-launch latency:
-it speaks the wire protocol with a small blocking client and the standard
-library, without importing Twisted (about a fifth of the start-up cost).
-Custom executors use L{mesos_tw.native.MesosExecutorDriver} instead.
+It starts once per command task, forked from the slave's launcher
+(L{mesos_tw.executors.launcher}), so what it imports is what every fork
+and exit pays for: it speaks the wire protocol with a small blocking
+client and the standard library, without Twisted, and reads and writes its
+few messages with L{mesos_tw.executors.wire}, without the protobuf
+runtime.  Custom executors use L{mesos_tw.native.MesosExecutorDriver}
+instead.
 
 Starting, it keeps trying to connect to its slave for up to
 L{CONNECT_TIMEOUT} (on an overloaded machine a first attempt can be
@@ -40,20 +43,12 @@ import socket
 import sys
 import time
 import traceback
-import uuid
 
 from mesos_tw.checks.loops import SelectorLoop
-from mesos_tw.checks.validation import kill_grace_period
-from mesos_tw.isolation.usage import container_processes
-from mesos_tw.protocols import messages_pb2 as internal
-from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.codec import FrameError, decode_envelope, encode_frame, split_frames
-from mesos_tw.protocols.dispatch import Dispatcher
-from mesos_tw.protocols.executor_side import executor_update
-from mesos_tw.protocols.upid import UPID
+from mesos_tw.executors import wire
 
-__all__ = ["CommandExecutor", "ShellCommand", "become_subreaper", "connect_patiently",
-           "kill_leftovers", "main", "warm_up"]
+__all__ = ["CommandExecutor", "ShellCommand", "SlaveAddress", "become_subreaper",
+           "connect_patiently", "kill_leftovers", "libc", "main", "warm_up"]
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
 _PR_SET_CHILD_SUBREAPER = 36
@@ -69,16 +64,55 @@ RECOVERY_TIMEOUT = 15 * 60.0
 #: on an executor that has not registered (and destroys its container).
 CONNECT_TIMEOUT = 60.0
 
-TERMINAL = frozenset({mesos_pb2.TASK_FINISHED, mesos_pb2.TASK_FAILED, mesos_pb2.TASK_KILLED})
+#: Time between SIGTERM and SIGKILL when neither the task nor the kill says
+#: (Mesos's built-in executors: 3 s; L{mesos_tw.checks.validation} has it
+#: too, with the protobuf runtime this process does without).
+DEFAULT_KILL_GRACE_PERIOD = 3.0
 
-Capability = mesos_pb2.FrameworkInfo.Capability
+# TaskState values (mesos.proto), written here for the reason above.
+TASK_STARTING, TASK_RUNNING, TASK_FINISHED, TASK_FAILED, TASK_KILLED = 0, 1, 2, 3, 4
+TASK_KILLING = 8
+TERMINAL = frozenset({TASK_FINISHED, TASK_FAILED, TASK_KILLED})
+
+#: FrameworkInfo.Capability.TASK_KILLING_STATE.
+TASK_KILLING_STATE = 2
+
+#: TaskStatus.Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED.
+REASON_TASK_HEALTH_CHECK_STATUS_UPDATED = 29
+
+
+class SlaveAddress:
+    """
+    The slave's UPID, C{id@host:port}, as the executor needs it (a
+    L{mesos_tw.protocols.upid.UPID} would do as well: that module's
+    dataclass machinery is more than this process needs).
+    """
+
+    def __init__(self, text):
+        ident, at, address = text.partition("@")
+        host, colon, port = address.rpartition(":")
+        if not (ident and at and host and colon and port.isdigit()) or int(port) > 65535:
+            raise ValueError(f"malformed UPID {text!r}: expected id@host:port")
+        self.text, self.host, self.port = text, host, int(port)
+
+    def __str__(self):
+        return self.text
 
 
 class CommandExecutor:
     """
     One task's command, from launch to its acknowledged final update.
 
+    It reads and writes its messages with L{wire}: ids are kept as the
+    serialized messages they came in (C{slave_id}, C{task_id}), the task as
+    its serialized C{TaskInfo} (sent back as it came when subscribing
+    again), and each unacknowledged update as its serialized
+    C{StatusUpdate} with its state.
+
     @param connection: a connected socket to the slave.
+    @param slave: the slave's UPID (anything with C{host}, C{port} and its
+        text as C{str}).
+    @param framework_id: the framework's id, a string; so is C{executor_id}.
     @param clock: returns the time in seconds, for timeouts (monotonic).
     @param wall_clock: returns the time of day, for status update stamps.
     @param connect: C{connect(slave)} returns a new connected socket to the
@@ -89,14 +123,14 @@ class CommandExecutor:
                  clock=time.monotonic, wall_clock=time.time, connect=None):
         self.connection = connection
         self.slave = slave
-        self.upid = UPID(f"executor-{uuid.uuid4()}", socket.gethostname(), 0)
-        self.framework_id = mesos_pb2.FrameworkID(value=framework_id)
-        self.executor_id = mesos_pb2.ExecutorID(value=executor_id)
+        self.upid = f"executor-{os.urandom(16).hex()}@{socket.gethostname()}:0"
+        self.framework_id = framework_id
+        self.executor_id = executor_id
         self.environ = dict(environ)
         self.clock = clock
         self.wall_clock = wall_clock
         self.slave_id = None
-        self.framework_info = None
+        self.capabilities = frozenset()
         self.task_id = None
         self.process = None
         self.health_checker = None
@@ -104,8 +138,12 @@ class CommandExecutor:
         self.killed_by_health_check = False
         self.kill_started = None
         self.kill_call = None
+        #: C{{uuid: (state, serialized StatusUpdate)}}, in the order sent.
         self.unacknowledged = {}
+        #: The task's serialized C{TaskInfo}, until its final update is
+        #: acknowledged.
         self.task = None
+        self.task_kill_policy = None
         self.finished_at = None
         self.connect = connect or functools.partial(_connect, environ=self.environ)
         self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
@@ -116,27 +154,46 @@ class CommandExecutor:
         self.next_attempt = None
         self._buffer = b""
         self.loop = SelectorLoop(clock=clock)
-        self.dispatcher = Dispatcher({
-            internal.ExecutorRegisteredMessage: self._registered,
-            internal.RunTaskMessage: self._run_task,
-            internal.KillTaskMessage: self._kill_task,
-            internal.ShutdownExecutorMessage: self._shutdown,
-            internal.StatusUpdateAcknowledgementMessage: self._acknowledged,
-            internal.ReconnectExecutorMessage: lambda message: self._resubscribe(),
-            internal.FrameworkToExecutorMessage: lambda message: None,
-        }, _StandardErrorLog(), with_sender=False)
+        self.handlers = {
+            wire.EXECUTOR_REGISTERED: self._registered,
+            wire.RUN_TASK: self._run_task,
+            wire.KILL_TASK: self._kill_task,
+            wire.SHUTDOWN_EXECUTOR: self._shutdown,
+            wire.STATUS_UPDATE_ACKNOWLEDGEMENT: self._acknowledged,
+            wire.RECONNECT_EXECUTOR: lambda message: self._resubscribe(),
+            wire.FRAMEWORK_TO_EXECUTOR: lambda message: None,
+        }
 
-    def send(self, message):
+    def send(self, name, body):
         """
-        Send a message to the slave (nothing while it is away: what must
-        arrive is sent again when we subscribe again).
+        Send the message C{name} with C{body} to the slave (nothing while
+        it is away: what must arrive is sent again when we subscribe
+        again).
         """
         if self.connection is None:
             return
         try:
-            self.connection.sendall(encode_frame(self.upid, message, self.slave))
+            self.connection.sendall(wire.frame(self.upid, name, body, self.slave))
         except OSError as error:
             sys.stderr.write(f"command executor: cannot write to the slave: {error}\n")
+
+    def dispatch(self, name, body):
+        """
+        Hand the message C{name} to its handler, as
+        L{mesos_tw.protocols.dispatch.Dispatcher} does on every node: a
+        message with no handler is said and dropped, and a handler that
+        raises (a malformed message) is said with its traceback, and the
+        next message is handled as usual.
+        """
+        handler = self.handlers.get(name)
+        if handler is None:
+            sys.stderr.write(f"command executor: ignoring unexpected {name}\n")
+            return
+        try:
+            handler(wire.read_fields(body))
+        except Exception:
+            sys.stderr.write(f"command executor: cannot handle {name}\n")
+            traceback.print_exc()
 
     def run(self):
         """
@@ -152,8 +209,8 @@ class CommandExecutor:
                 kill_leftovers(self.process.pid)
 
     def _serve(self):
-        self.send(internal.RegisterExecutorMessage(
-            framework_id=self.framework_id, executor_id=self.executor_id))
+        self.send(wire.REGISTER_EXECUTOR,
+                  wire.register_executor(self.framework_id, self.executor_id))
         self.loop.watch(self.connection, selectors.EVENT_READ, self._readable)
         while True:
             if self.may_exit():
@@ -230,10 +287,9 @@ class CommandExecutor:
         when a recovering slave asks, with C{ReconnectExecutorMessage}:
         it held our first try).
         """
-        self.send(internal.ReregisterExecutorMessage(
-            framework_id=self.framework_id, executor_id=self.executor_id,
-            tasks=[self.task] if self.task is not None else [],
-            updates=list(self.unacknowledged.values())))
+        self.send(wire.REREGISTER_EXECUTOR, wire.reregister_executor(
+            self.framework_id, self.executor_id, [self.task] if self.task is not None else [],
+            [update for _, update in self.unacknowledged.values()]))
 
     def _readable(self):
         try:
@@ -246,58 +302,78 @@ class CommandExecutor:
         if not data:
             return self._lost_slave()
         try:
-            envelopes, self._buffer = split_frames(self._buffer + data)
+            envelopes, self._buffer = _split_frames(self._buffer + data)
             for envelope in envelopes:
-                sender, message = decode_envelope(envelope)
-                self.dispatcher.dispatch(sender, message)
-        except FrameError as error:
+                self.dispatch(*wire.read_envelope(envelope))
+        except wire.WireError as error:
             sys.stderr.write(f"command executor: unreadable frame from the slave: {error}\n")
             self._signal(signal.SIGKILL)
             return False
         return True
 
     def _registered(self, message):
-        self.slave_id = message.slave_id
-        self.framework_info = message.framework_info
+        self.slave_id = _required(message, 5, "ExecutorRegisteredMessage.slave_id")
+        self._framework(message.message(4))
+
+    def _framework(self, info):
+        """
+        Keep what the executor needs of the framework's C{FrameworkInfo}:
+        its capabilities' types.
+        """
+        if info is not None:
+            self.capabilities = frozenset(
+                wire.read_fields(capability).first(1) for capability in info.get(10, ()))
 
     def _run_task(self, message):
-        task = message.task
-        if self.task_id is not None and task.task_id == self.task_id:
+        task = _required(message, 4, "RunTaskMessage.task")
+        fields = wire.read_fields(task)
+        task_id = _required(fields, 2, "TaskInfo.task_id")
+        if self.task_id is not None and task_id == self.task_id:
             return
         if self.task_id is not None:
-            self._update(task.task_id, mesos_pb2.TASK_FAILED,
-                         "The command executor runs one task only")
+            self._update(task_id, TASK_FAILED, "The command executor runs one task only")
             return
-        self.task_id = task.task_id
+        self.task_id = task_id
         self.task = task
-        if message.HasField("framework"):
-            self.framework_info = message.framework
-        if not task.HasField("command") or not task.command.value:
-            self._finish(mesos_pb2.TASK_FAILED, "Task has no command")
+        self.task_kill_policy = fields.message(12)
+        self._framework(message.message(2))
+        command = fields.message(7)
+        text = command.text(3) if command is not None else ""
+        if not text:
+            self._finish(TASK_FAILED, "Task has no command")
             return
-        self._update(self.task_id, mesos_pb2.TASK_STARTING, "")
+        self._update(self.task_id, TASK_STARTING, "")
         environment = dict(self.environ)
-        for variable in task.command.environment.variables:
-            environment[variable.name] = variable.value
+        variables = command.message(2)
+        for variable in (variables or {}).get(1, ()):
+            variable = wire.read_fields(variable)
+            environment[variable.text(1)] = variable.text(2)
         try:
-            self.process = ShellCommand(task.command.value, environment)
+            self.process = ShellCommand(text, environment)
         except OSError as error:
-            self._finish(mesos_pb2.TASK_FAILED, f"Cannot start the command: {error.strerror}")
+            self._finish(TASK_FAILED, f"Cannot start the command: {error.strerror}")
             return
         self._pidfd = os.pidfd_open(self.process.pid)
         self.loop.watch(self._pidfd, selectors.EVENT_READ, self._command_ended)
-        self._update(self.task_id, mesos_pb2.TASK_RUNNING, "")
-        if task.HasField("health_check"):
-            # Imported here, not with the module: the checks' HTTP and TLS
-            # clients would add a quarter to the launcher's memory, which
-            # every forked executor pays for at its fork and its exit, for
-            # the few tasks that have a health check.
-            from mesos_tw.checks.checker import HealthChecker
+        self._update(self.task_id, TASK_RUNNING, "")
+        if 8 in fields:
+            self._start_health_checks(fields.last(8), environment)
 
-            self.health_checker = HealthChecker(
-                self.loop, task.health_check, self._health_changed, environ=environment,
-                cwd=os.getcwd(), warn=lambda text: sys.stderr.write(f"command executor: {text}\n"))
-            self.health_checker.start()
+    def _start_health_checks(self, health_check, environment):
+        """
+        Run the task's C{HealthCheck} (serialized).  The checks, their
+        HTTP and TLS clients and the protobuf runtime are imported here,
+        in the executor of a task that has one: in the launcher they would
+        grow every forked executor's fork and exit.
+        """
+        from mesos_tw.checks.checker import HealthChecker
+        from mesos_tw.protocols.mesos_pb2 import HealthCheck
+
+        self.health_checker = HealthChecker(
+            self.loop, HealthCheck.FromString(health_check), self._health_changed,
+            environ=environment, cwd=os.getcwd(),
+            warn=lambda text: sys.stderr.write(f"command executor: {text}\n"))
+        self.health_checker.start()
 
     def _health_changed(self, change, message):
         """
@@ -307,13 +383,13 @@ class CommandExecutor:
         """
         if self.killed or self.finished_at is not None:
             return
-        self._update(self.task_id, mesos_pb2.TASK_RUNNING, message, healthy=change.healthy,
-                     reason=mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+        self._update(self.task_id, TASK_RUNNING, message, healthy=change.healthy,
+                     reason=REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
         if change.kill_task:
             sys.stderr.write(f"command executor: killing the task after "
                              f"{change.consecutive_failures} failed health checks\n")
             self.killed_by_health_check = True
-            self._kill(kill_grace_period(task_policy=self._task_kill_policy()))
+            self._kill(kill_grace_period(task_policy=self.task_kill_policy))
 
     def _command_ended(self):
         code = self.process.wait()
@@ -324,22 +400,17 @@ class CommandExecutor:
         if self.health_checker is not None:
             self.health_checker.stop()
         if self.killed:
-            self._finish(mesos_pb2.TASK_KILLED, "Command killed")
+            self._finish(TASK_KILLED, "Command killed")
         elif code == 0:
-            self._finish(mesos_pb2.TASK_FINISHED, "Command exited with status 0")
+            self._finish(TASK_FINISHED, "Command exited with status 0")
         elif code < 0:
-            self._finish(mesos_pb2.TASK_FAILED, f"Command terminated by signal {-code}")
+            self._finish(TASK_FAILED, f"Command terminated by signal {-code}")
         else:
-            self._finish(mesos_pb2.TASK_FAILED, f"Command exited with status {code}")
+            self._finish(TASK_FAILED, f"Command exited with status {code}")
         return True
 
     def _kill_task(self, message):
-        override = message.kill_policy if message.HasField("kill_policy") else None
-        self._kill(kill_grace_period(override, self._task_kill_policy()))
-
-    def _task_kill_policy(self):
-        task = self.task
-        return task.kill_policy if task is not None and task.HasField("kill_policy") else None
+        self._kill(kill_grace_period(message.message(3), self.task_kill_policy))
 
     def _kill(self, grace_period):
         """
@@ -361,14 +432,10 @@ class CommandExecutor:
         self.kill_started = now
         if self.health_checker is not None:
             self.health_checker.stop()
-        if self._has_capability(Capability.TASK_KILLING_STATE):
-            self._update(self.task_id, mesos_pb2.TASK_KILLING, "")
+        if TASK_KILLING_STATE in self.capabilities:
+            self._update(self.task_id, TASK_KILLING, "")
         self._signal(signal.SIGTERM)
         self.kill_call = self.loop.call_later(grace_period, self._signal, signal.SIGKILL)
-
-    def _has_capability(self, capability):
-        info = self.framework_info
-        return info is not None and any(c.type == capability for c in info.capabilities)
 
     def _shutdown(self, message):
         if self.process is not None and self.finished_at is None:
@@ -385,8 +452,9 @@ class CommandExecutor:
                 pass
 
     def _acknowledged(self, message):
-        update = self.unacknowledged.pop(message.uuid, None)
-        if update is not None and update.status.state in TERMINAL:
+        uuid = _required(message, 4, "StatusUpdateAcknowledgementMessage.uuid")
+        state, _ = self.unacknowledged.pop(uuid, (None, None))
+        if state in TERMINAL:
             self.task = None
 
     def _finish(self, state, text):
@@ -396,13 +464,68 @@ class CommandExecutor:
         self.finished_at = self.clock()
 
     def _update(self, task_id, state, text, healthy=None, reason=None):
-        update = executor_update(
-            mesos_pb2.TaskStatus(task_id=task_id, state=state, message=text, healthy=healthy,
-                                 reason=reason),
-            self.framework_id, self.executor_id, self.slave_id, self.wall_clock(),
-            uuid.uuid4().bytes)
-        self.unacknowledged[update.uuid] = update
-        self.send(internal.StatusUpdateMessage(update=update))
+        uuid = _uuid4()
+        update = wire.status_update(self.framework_id, self.executor_id, self.slave_id, task_id,
+                                    state, text, self.wall_clock(), uuid, healthy, reason)
+        self.unacknowledged[uuid] = (state, update)
+        self.send(wire.STATUS_UPDATE, wire.status_update_message(update))
+
+
+def _uuid4():
+    """
+    A random (version 4) UUID's 16 bytes, as C{uuid.uuid4().bytes}.
+    """
+    uuid = bytearray(os.urandom(16))
+    uuid[6] = uuid[6] & 0x0F | 0x40
+    uuid[8] = uuid[8] & 0x3F | 0x80
+    return bytes(uuid)
+
+
+def _required(message, number, name):
+    """
+    A field the executor cannot do without (a required one), or a
+    L{wire.WireError} naming it.
+    """
+    value = message.last(number)
+    if value is None:
+        raise wire.WireError(f"missing {name}")
+    return value
+
+
+def kill_grace_period(override=None, task_policy=None, default=DEFAULT_KILL_GRACE_PERIOD):
+    """
+    Seconds between SIGTERM and SIGKILL: a kill's C{KillPolicy} wins over
+    the task's, which wins over the default (Mesos's command executor; as
+    L{mesos_tw.checks.validation.kill_grace_period}, on L{wire.Fields}).
+    """
+    for policy in (override, task_policy):
+        grace_period = policy.message(1) if policy is not None else None
+        if grace_period is not None:
+            return max(wire.signed64(grace_period.last(1, 0)), 0) / 1e9
+    return default
+
+
+def _split_frames(buffer):
+    """
+    The complete frames' envelopes at the start of C{buffer}, and the rest
+    (as L{mesos_tw.protocols.codec.split_frames}, with its size limit).
+    """
+    envelopes = []
+    offset = 0
+    while len(buffer) - offset >= 4:
+        length = int.from_bytes(buffer[offset:offset + 4], "big")
+        if length > _MAX_FRAME_BYTES:
+            raise wire.WireError(
+                f"frame of {length} bytes exceeds the limit of {_MAX_FRAME_BYTES}")
+        if len(buffer) - offset - 4 < length:
+            break
+        envelopes.append(buffer[offset + 4:offset + 4 + length])
+        offset += 4 + length
+    return envelopes, buffer[offset:]
+
+
+#: The largest frame read (L{mesos_tw.protocols.codec.DEFAULT_MAX_FRAME_BYTES}).
+_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 #: Signals the task's command gets at their default action, whatever this
@@ -448,7 +571,9 @@ def _find_program(name, environment):
 
     @raise FileNotFoundError: if it is on none of them.
     """
-    for directory in os.get_exec_path(environment):
+    # Not os.get_exec_path: it imports warnings, which a forked executor
+    # would do for itself (about a third of its CPU).
+    for directory in environment.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(directory, name)
         if os.access(path, os.X_OK) and not os.path.isdir(path):
             return path
@@ -483,13 +608,13 @@ def become_subreaper():
     scanning every process.
     """
     try:
-        _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
 
 @functools.lru_cache(maxsize=None)
-def _libc():
+def libc():
     """
     The C library, loaded once (in the launcher, for every executor it
     forks: loading it costs an executor more than the call).
@@ -514,6 +639,9 @@ def kill_leftovers(group, rounds=50):
                 continue
         except ChildProcessError:
             return
+        # Only leftovers need it (and its protobuf imports): loaded here.
+        from mesos_tw.isolation.usage import container_processes
+
         for pid in container_processes(os.getpid()) - {os.getpid()}:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -535,7 +663,7 @@ def warm_up():
     """
     socket.getaddrinfo("127.0.0.1", 0, type=socket.SOCK_STREAM)
     "localhost".encode("idna")
-    _libc()
+    libc()
 
 
 def main(environ=os.environ):
@@ -544,7 +672,7 @@ def main(environ=os.environ):
     """
     become_subreaper()
     try:
-        slave = UPID.parse(environ["MESOS_SLAVE_PID"])
+        slave = SlaveAddress(environ["MESOS_SLAVE_PID"])
         framework_id, executor_id = environ["MESOS_FRAMEWORK_ID"], environ["MESOS_EXECUTOR_ID"]
     except (KeyError, ValueError) as error:
         sys.stderr.write(f"command executor: cannot find the slave in the environment: {error}\n")
@@ -584,13 +712,38 @@ def connect_patiently(slave, environ, connect=None, clock=time.monotonic, sleep=
 
 
 def _connect(slave, environ=os.environ):
-    connection = socket.create_connection((slave.host, slave.port), timeout=10)
+    family = _address_family(slave.host)
+    if family is None:
+        connection = socket.create_connection((slave.host, slave.port), timeout=10)
+    else:
+        # An address needs no name lookup: socket.create_connection's
+        # costs a forked executor about 40 page faults.
+        connection = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            connection.settimeout(10)
+            connection.connect((slave.host, slave.port))
+        except BaseException:
+            connection.close()
+            raise
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     context = _tls_context(environ)
     if context is not None:
         connection = context.wrap_socket(connection, server_hostname=slave.host)
     connection.settimeout(None)
     return connection
+
+
+def _address_family(host):
+    """
+    C{AF_INET} or C{AF_INET6} for an IP address, L{None} for a name.
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family
+    return None
 
 
 def _tls_context(environ):

@@ -24,7 +24,11 @@ from mesos_tw.isolation._containers import CONTAINER_VARIABLE, kill_and_wait, wa
 from mesos_tw.isolation.interface import LaunchError
 from mesos_tw.isolation.usage import container_processes
 
-__all__ = ["Launcher"]
+__all__ = ["LAUNCHER_MODULE", "Launcher"]
+
+#: The module the launcher process runs (C{python -m}): the word its
+#: command line, and so its forked executors', holds.
+LAUNCHER_MODULE = "mesos_tw.executors.launcher"
 
 #: A launcher that dies this many times in a row without answering a
 #: launch cannot start: the launches waiting for it fail.
@@ -81,7 +85,7 @@ class Launcher:
 
     def __init__(self, reactor, argv=None, proc="/proc"):
         self.reactor = reactor
-        self.argv = argv or [sys.executable, "-m", "mesos_tw.executors.launcher"]
+        self.argv = argv or [sys.executable, "-m", LAUNCHER_MODULE]
         self.proc = proc
         self.starts = 0
         self._process = None

@@ -26,7 +26,9 @@ from mesos_tw.isolation._containers import (
 )
 from mesos_tw.isolation._pty import spawn_on_pty
 from mesos_tw.isolation.interface import IIsolator, LaunchError, Termination, UnknownContainer
-from mesos_tw.isolation.usage import ProcessTable, container_processes, marked_processes
+from mesos_tw.isolation.launcher import LAUNCHER_MODULE
+from mesos_tw.isolation.usage import (
+    ProcessTable, container_processes, forked_executors, marked_processes)
 
 __all__ = ["ProcessIsolator"]
 
@@ -97,16 +99,25 @@ class ProcessIsolator:
             return []
         sandboxes = os.path.join(os.path.realpath(self.work_dir), "slaves") + os.sep
         orphans = {}
+        leaders = {}
         for pid, environment in marked_processes(CONTAINER_VARIABLE, self.proc).items():
             run_id = environment.get(CONTAINER_VARIABLE)
             directory = environment.get("MESOS_DIRECTORY", "")
             if run_id not in known and os.path.realpath(directory).startswith(sandboxes):
                 orphans.setdefault(run_id, directory)
+        # A command executor forked by a launcher is not marked as /proc
+        # shows it; it works in its run's sandbox, .../runs/<run id>.
+        for pid, directory in forked_executors(sandboxes, LAUNCHER_MODULE, self.proc).items():
+            runs, run_id = os.path.split(directory)
+            if os.path.basename(runs) == "runs" and run_id not in known:
+                orphans.setdefault(run_id, directory)
+                leaders.setdefault(run_id, []).append(pid)
         kills = []
         for run_id, directory in orphans.items():
             self.log.warn("Killing the orphan executor run {run_id} in {directory}: the slave "
                           "did not checkpoint it", run_id=run_id, directory=directory)
             kills.append(self._kill(None, run_id))
+            kills.extend(self._kill(pid, run_id) for pid in leaders.get(run_id, ()))
         return kills
 
     def prepare(self, container):

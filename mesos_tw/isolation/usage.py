@@ -6,7 +6,8 @@ import os
 
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["ProcessTable", "container_processes", "marked_processes", "process_statistics"]
+__all__ = ["ProcessTable", "container_processes", "forked_executors", "marked_processes",
+           "process_statistics"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -134,6 +135,35 @@ def marked_processes(name, proc="/proc"):
         if any(entry.startswith(marker) for entry in entries):
             found[pid] = dict(entry.decode("utf-8", "replace").split("=", 1)
                               for entry in entries if b"=" in entry)
+    return found
+
+
+def forked_executors(sandboxes, command, proc="/proc"):
+    """
+    The live processes working in a directory under C{sandboxes} whose
+    command line holds the word C{command}: the executors a launcher
+    forked (L{mesos_tw.executors.launcher}).  Their environment, as
+    C{/proc} shows it, is the launcher's (a process's is the one it was
+    exec'd with), without their run's mark; but they work in their
+    sandbox from the start, and their command line is the launcher's.
+
+    @param sandboxes: a real path ending with a separator.
+    @return: C{{pid: working directory}}.
+    """
+    word = command.encode()
+    found = {}
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            directory = os.readlink(os.path.join(proc, entry, "cwd"))
+            if not directory.startswith(sandboxes):
+                continue
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as cmdline:
+                if word in cmdline.read().split(b"\0"):
+                    found[int(entry)] = directory
+        except OSError:
+            continue
     return found
 
 

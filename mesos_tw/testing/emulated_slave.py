@@ -8,7 +8,10 @@ An emulated slave registers, answers pings, and runs tasks in name only: a
 task goes C{TASK_RUNNING} at once and C{TASK_FINISHED} after its planned
 duration, the number of seconds its C{data} holds as ASCII (or the slave's
 default).  Its updates carry a uuid but no slave pid, so schedulers do not
-acknowledge them (nothing here listens) and it never re-sends them.
+acknowledge them (nothing here listens) and it never re-sends them; one
+made while no master is known waits until a master answers.  A task its
+master asks about (a reconciliation, after a re-registration that did not
+report it) that it does not run ends C{TASK_LOST}, as on a Mesos slave.
 """
 
 import uuid
@@ -96,6 +99,11 @@ class EmulatedSlave:
         self._slave_info = None
         self.attempts = 0
         self.lost_master = 0
+        # Updates made while no master is known, sent once one answers.
+        self._unsent = []
+        # (framework id, task id) of the tasks a master asked about that
+        # were answered lost: answered once.
+        self._reconciled = set()
         self.registered_after = None
         self._followed_at = None
         self._on_answered = on_answered or (lambda change: None)
@@ -196,6 +204,11 @@ class EmulatedSlave:
 
     def _registered(self, message):
         self._registration.stop()
+        unsent, self._unsent = self._unsent, []
+        for update in unsent:
+            self.node.send(self.master, update)
+        for reconcile in getattr(message, "reconciliations", ()):
+            self._reconcile(reconcile)
         if self._followed_at is not None and self.registered_after is None:
             self.registered_after = self.reactor.seconds() - self._followed_at
             self._on_answered(1)
@@ -205,7 +218,8 @@ class EmulatedSlave:
             d.callback(self.slave_id)
 
     def _ping(self, message):
-        self.node.send(self.master, internal.PongSlaveMessage())
+        if self.master is not None:
+            self.node.send(self.master, internal.PongSlaveMessage())
 
     def _run_task(self, message):
         key = (message.framework_id.value, message.task.task_id.value)
@@ -239,11 +253,39 @@ class EmulatedSlave:
             if call.active():
                 call.cancel()
 
-    def _update(self, framework_id, task_id, state):
+    def _reconcile(self, reconcile):
+        """
+        As a Mesos slave: the master asks about tasks its re-registration
+        did not report; those it does not run end C{TASK_LOST}
+        (C{TASK_DROPPED} for a partition-aware framework), once.
+        """
+        framework_id = reconcile.framework_id.value
+        aware = any(capability.type == mesos_pb2.FrameworkInfo.Capability.PARTITION_AWARE
+                    for capability in reconcile.framework.capabilities)
+        for status in reconcile.statuses:
+            key = (framework_id, status.task_id.value)
+            if key in self.tasks or key in self._reconciled:
+                continue
+            self._reconciled.add(key)
+            self._update(reconcile.framework_id, status.task_id,
+                         mesos_pb2.TASK_DROPPED if aware else mesos_pb2.TASK_LOST,
+                         mesos_pb2.TaskStatus.REASON_RECONCILIATION)
+
+    def _update(self, framework_id, task_id, state, reason=None):
+        """
+        Send a status update to the master, or keep it until a master
+        answers if none is known (the detector named none).
+        """
         now = self.reactor.seconds()
         slave_id = mesos_pb2.SlaveID(value=self.slave_id or "")
-        self.node.send(self.master, internal.StatusUpdateMessage(update=internal.StatusUpdate(
+        status = mesos_pb2.TaskStatus(task_id=task_id, state=state, slave_id=slave_id,
+                                      timestamp=now, source=mesos_pb2.TaskStatus.SOURCE_SLAVE)
+        if reason is not None:
+            status.reason = reason
+        message = internal.StatusUpdateMessage(update=internal.StatusUpdate(
             framework_id=framework_id, slave_id=slave_id, timestamp=now,
-            uuid=uuid.uuid4().bytes,
-            status=mesos_pb2.TaskStatus(task_id=task_id, state=state, slave_id=slave_id,
-                                        timestamp=now, source=mesos_pb2.TaskStatus.SOURCE_SLAVE))))
+            uuid=uuid.uuid4().bytes, status=status))
+        if self.master is None:
+            self._unsent.append(message)
+        else:
+            self.node.send(self.master, message)
