@@ -9,7 +9,8 @@ hierarchical DRF order, that has not declined it yet: the work Mesos's
 benchmark times.  It prints the time to add the slaves, then each full
 cycle's time (median and maximum, in wall-clock and in CPU seconds, since
 a shared machine inflates the first), the garbage collector's share of
-it (median and maximum per cycle, timed through ``gc.callbacks``) and how
+it (median and maximum per cycle, wall-clock, timed through
+``gc.callbacks``) and how
 many offers it made, at several sizes, so you can see how the figures
 grow with N and F.  A cycle costs more the later it comes (at cycle c a
 slave's walk passes about c / 2 frameworks that declined it), so compare

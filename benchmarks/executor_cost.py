@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 
-from mesos_tw.executors import command
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.codec import decode_envelope, encode_frame, split_frames
@@ -51,28 +50,45 @@ def own_and_children_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / _TICKS, (int(fields[13]) + int(fields[14])) / _TICKS
 
 
+#: Run in a process of its own that loads what the launcher loads (this
+#: one has the protobuf runtime too): CPU milliseconds per child of a fork
+#: that exits at once, and of ``sh -c true`` started with posix_spawn.
+_FLOORS = """
+import gc, os, sys
+from mesos_tw.executors import command, launcher
+command.become_subreaper()
+command.warm_up()
+gc.freeze()
+count = int(sys.argv[1])
+
+def children(start, end):
+    return 1000 * (end.children_user + end.children_system
+                   - start.children_user - start.children_system) / count
+
+before = os.times()
+for _ in range(count):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+middle = os.times()
+for _ in range(count):
+    os.waitpid(command.ShellCommand("true", dict(os.environ)).pid, 0)
+after = os.times()
+print(children(before, middle), children(middle, after))
+"""
+
+
 def floors(count=300):
     """
     CPU milliseconds per child of a fork that exits at once (from a
-    process with the command executor imported, as the launcher), and of
-    ``sh -c true`` started with C{posix_spawn}.
+    process with what the launcher loads), and of ``sh -c true`` started
+    with C{posix_spawn}.
     """
-    command.warm_up()
-    before = os.times()
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-    middle = os.times()
-    for _ in range(count):
-        os.waitpid(command.ShellCommand("true", dict(os.environ)).pid, 0)
-    after = os.times()
-
-    def children(start, end):
-        return 1000 * (end.children_user + end.children_system
-                       - start.children_user - start.children_system) / count
-    return children(before, middle), children(middle, after)
+    output = subprocess.run([sys.executable, "-c", _FLOORS, str(count)], check=True,
+                            capture_output=True, text=True).stdout
+    fork_ms, sh_ms = output.split()
+    return float(fork_ms), float(sh_ms)
 
 
 class FakeSlave:

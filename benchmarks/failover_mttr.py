@@ -71,6 +71,14 @@ from mesos_tw.testing.scheduler import RecordingScheduler
 from mesos_tw.testing.zookeeper_server import ZooKeeperEnsemble
 
 RECOVERY_TIMEOUT = 60.0
+#: The emulating processes' own ZooKeeper session timeout: Mesos's default
+#: for slaves.  A detector hears of a new leader as soon as the old one's
+#: znode goes (the masters' session timeout bounds that); its own session
+#: timeout only bounds how soon it notices losing its session, which a
+#: process busy with thousands of connections, late with its heartbeats,
+#: risks at 1 s (under load their detectors named the new leader up to
+#: 17 s after the kill).
+EMULATOR_SESSION_TIMEOUT = 10.0
 #: How often a round's progress is looked at.
 POLL_SECONDS = 0.05
 EMULATED_PER_PROCESS = 5000
@@ -334,7 +342,7 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
             command = [sys.executable, "-m", "mesos_tw.testing.emulator", f"--master={url}",
                        f"--slaves={min(EMULATED_PER_PROCESS, slaves - first)}",
                        f"--first={first}", f"--source={sources(index)}",
-                       f"--zk_session_timeout={session_timeout}",
+                       f"--zk_session_timeout={EMULATOR_SESSION_TIMEOUT}",
                        f"--per_connection={per_connection}",
                        f"--report_interval={POLL_SECONDS}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)

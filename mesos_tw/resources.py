@@ -133,9 +133,11 @@ class Resources:
     __slots__ = ("_values", "_scalars")
 
     def __init__(self, values=None):
+        # _is_empty inlined: bags are made several times per task launched.
         self._values = {
-            name: value for name, value in (values or {}).items() if not _is_empty(value)
-        }
+            name: value for name, value in values.items()
+            if (value > _EPSILON if value.__class__ is float else value)
+        } if values else {}
         # The allocator asks a bag for its scalars several times per offer.
         self._scalars = None
 

@@ -120,6 +120,27 @@ class StatusUpdateManagerTests(SynchronousTestCase):
         self.assertEqual(self.uuids(), [b"a"] * 3)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_next_update_retried_from_its_own_send(self):
+        """
+        The update sent when its predecessor is acknowledged is retried
+        10 s after that send, not after the predecessor's; one timer per
+        stream is pending throughout, and none once all is acknowledged.
+        """
+        self.manager.update(update("t1", mesos_pb2.TASK_RUNNING, b"a"))
+        self.manager.update(update("t1", mesos_pb2.TASK_FINISHED, b"b"))
+        self.clock.advance(6)
+        self.manager.acknowledge("F1", "t1", b"a")
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.clock.advance(9.999)
+        self.assertEqual(self.uuids(), [b"a", b"b"])
+        self.clock.advance(0.001)
+        self.assertEqual(self.uuids(), [b"a", b"b", b"b"])
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        self.manager.acknowledge("F1", "t1", b"b")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(100)
+        self.assertEqual(self.uuids(), [b"a", b"b", b"b"])
+
     def test_duplicate_dropped(self):
         """
         A duplicate is neither kept nor sent.

@@ -125,9 +125,9 @@ def _enter_container(request, gate):
 def _close_from(lowest):
     """
     Close every descriptor from C{lowest} up, with one C{close_range(2)}
-    (C{os.closerange} closes them one system call each: up to 1,024 it
-    was a fifth of a forked executor's CPU); where the C library or the
-    kernel lacks it, with C{os.closerange} up to 1,024.
+    (C{os.closerange} makes a system call per descriptor, 1,021 of them);
+    where the C library or the kernel lacks it, with C{os.closerange} up
+    to 1,024.
     """
     try:
         if command.libc().close_range(lowest, 0xFFFFFFFF, 0) == 0:

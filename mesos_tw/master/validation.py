@@ -38,7 +38,11 @@ def same_executor(one, other):
     C{framework_id} is not compared: slaves fill it in when they report
     their executors to a new master, and schedulers usually leave it out.
     """
-    if one.framework_id.value and other.framework_id.value:
+    mine, theirs = one.HasField("framework_id"), other.HasField("framework_id")
+    if (mine and theirs and one.framework_id.value and other.framework_id.value) or (
+            mine == theirs and one.framework_id == other.framework_id):
+        # Compared whole: their framework ids are both given, or alike (a
+        # scheduler's tasks naming one executor, every launch: no copies).
         return one == other
     one_copy, other_copy = type(one)(), type(other)()
     one_copy.CopyFrom(one)

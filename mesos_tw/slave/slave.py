@@ -191,6 +191,8 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             reactor, isolator, self._running_executors, resource_monitoring_interval,
             sampled=self._report_usage)
         self._usage_reported = False
+        #: (host, NetworkInfo) of the address given to updates without one.
+        self._network_info_made = None
         self.dispatcher = Dispatcher({
             internal.SlaveRegisteredMessage: self._registered,
             internal.SlaveReregisteredMessage: self._registered,
@@ -560,13 +562,14 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
             return
         self._fill_container_status(framework, update)
         executor = framework.executors.get(update.executor_id.value) if framework else None
-        path = self._updates_path(framework, executor, update.status.task_id.value)
+        status = update.status
+        task_id = status.task_id.value
+        path = self._updates_path(framework, executor, task_id)
         if not self.status_updates.update(update, path):
             return
         self.stats["valid_status_updates"] += 1
-        state = update.status.state
+        state = status.state
         count_state(self.stats, state)
-        task_id = update.status.task_id.value
         if executor is None:
             return
         task = executor.tasks.get(task_id)
@@ -594,7 +597,21 @@ class Slave(ExecutorManagement, ExecutorSubscriptions, SlaveCheckpointing, Slave
         container = update.status.container_status
         container.container_id.value = executor.run_id
         if not container.network_infos:
-            container.network_infos.add().ip_addresses.add(ip_address=self.pid.host)
+            container.network_infos.append(self._network_info())
+
+    def _network_info(self):
+        """
+        The slave's address as a C{NetworkInfo}, made once per address
+        (appending it copies it: one call per update rather than two
+        additions and a field).
+        """
+        host = self.pid.host
+        made = self._network_info_made
+        if made is None or made[0] != host:
+            info = mesos_pb2.NetworkInfo()
+            info.ip_addresses.add(ip_address=host)
+            made = self._network_info_made = (host, info)
+        return made[1]
 
     def _forward_update(self, update):
         if self.registration == REGISTERED:

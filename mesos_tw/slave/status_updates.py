@@ -151,10 +151,11 @@ class StatusUpdateManager:
             self.log.info("Ignoring acknowledgement for task {task_id}: not the update in flight",
                           task_id=task_id)
             return False
-        self._cancel(stream)
         if stream.head is not None:
             self._send(key, stream)
-        elif stream.terminated:
+            return True
+        self._cancel(stream)
+        if stream.terminated:
             # The stream's uuids are kept until its terminal update is
             # acknowledged, so a late duplicate is still recognised.
             del self._streams[key]
@@ -227,11 +228,22 @@ class StatusUpdateManager:
             self._cancel(stream)
 
     def _send(self, key, stream):
-        self._cancel(stream)
+        """
+        Send the stream's head, and retry it C{retry_interval} from now
+        unless acknowledged: a timer still pending (the previous head's,
+        just acknowledged, or this one's, sent again) is moved rather
+        than replaced, which costs the reactor far less than a new one
+        per update.
+        """
         if self._stopped:
+            self._cancel(stream)
             return
         self._forward(stream.head)
-        stream.retry_call = self._clock.callLater(self._retry_interval, self._retry, key)
+        call = stream.retry_call
+        if call is not None and call.active():
+            call.reset(self._retry_interval)
+        else:
+            stream.retry_call = self._clock.callLater(self._retry_interval, self._retry, key)
 
     def _retry(self, key):
         stream = self._streams.get(key)
