@@ -12,6 +12,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from mesos_tw import local
 from mesos_tw.master import tap
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 
@@ -82,6 +83,19 @@ class OptionsTests(SynchronousTestCase):
             with self.assertRaises(UsageError) as raised:
                 self.parse(argv)
             self.assertEqual(str(raised.exception), message)
+
+    def test_mesos_local_registry_flags(self):
+        """
+        mesos-local takes the same registry flags, with the same checks.
+        """
+        options = local.Options(environ={})
+        options.parseOptions(["--recovery_slave_removal_limit=10%"])
+        self.assertEqual((options["recovery_agent_removal_limit"],
+                          options["registry_gc_interval"]), (0.1, 900.0))
+        with self.assertRaises(UsageError) as raised:
+            local.Options(environ={}).parseOptions(["--registry_gc_interval=0secs"])
+        self.assertEqual(str(raised.exception),
+                         "invalid value for --registry_gc_interval: must be positive")
 
     def test_recovery_agent_removal_limit(self):
         """

@@ -115,6 +115,21 @@ def check_allocation(options):
     options["whitelist_path"] = whitelist_path(options["whitelist"])
 
 
+def check_registry(options):
+    """
+    Check the registry flags (shared with mesos-local): the deprecated
+    C{--recovery_slave_removal_limit} stands for
+    C{--recovery_agent_removal_limit} unless that is given too, and the
+    pruning interval must be positive.
+    """
+    agent_limit_given = ("recovery_agent_removal_limit" in options._given
+                         or "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT" in options.environ)
+    if options["recovery_slave_removal_limit"] is not None and not agent_limit_given:
+        options["recovery_agent_removal_limit"] = options["recovery_slave_removal_limit"]
+    if options["registry_gc_interval"] <= 0:
+        raise usage.UsageError("invalid value for --registry_gc_interval: must be positive")
+
+
 class Options(MesosOptions):
     """
     The master's flags (Mesos's names; C{MESOS_<FLAG>} works too).
@@ -216,12 +231,7 @@ class Options(MesosOptions):
         if self["slave_reregister_timeout"] < constants.MIN_SLAVE_REREGISTER_TIMEOUT:
             raise usage.UsageError("invalid value for --slave_reregister_timeout: must be at "
                                    "least 10secs")
-        agent_limit_given = ("recovery_agent_removal_limit" in self._given
-                             or "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT" in self.environ)
-        if self["recovery_slave_removal_limit"] is not None and not agent_limit_given:
-            self["recovery_agent_removal_limit"] = self["recovery_slave_removal_limit"]
-        if self["registry_gc_interval"] <= 0:
-            raise usage.UsageError("invalid value for --registry_gc_interval: must be positive")
+        check_registry(self)
 
 
 class MasterService(Service):
