@@ -16,7 +16,6 @@ Without checkpointing it shuts down, as Mesos's does.
 
 import os
 import socket
-import uuid
 
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -29,7 +28,7 @@ from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
-from mesos_tw.protocols.executor_side import executor_message, executor_update
+from mesos_tw.protocols.executor_side import executor_message, executor_update, random_uuid
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 
@@ -60,7 +59,7 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
     log = Logger()
 
     def __init__(self, executor, reactor=None, environ=None, node_factory=None,
-                 new_uuid=lambda: uuid.uuid4().bytes):
+                 new_uuid=random_uuid):
         DriverBase.__init__(self, reactor, node_factory)
         self.executor = executor
         self.environ = os.environ if environ is None else environ
@@ -324,10 +323,11 @@ class MesosExecutorDriver(DriverBase, ExecutorDriver):
             self._invoke(self.executor, "error", "Attempted to send TASK_STAGING status update; "
                                                  "executors must not send it")
             return self._abort()
+        message = internal.StatusUpdateMessage()
         update = executor_update(status, self.framework_id, self.executor_id, self.slave_id,
-                                 self._reactor.seconds(), self.new_uuid())
+                                 self._reactor.seconds(), self.new_uuid(), into=message.update)
         self.unacknowledged[update.uuid] = update
-        self.node.send(self.slave, internal.StatusUpdateMessage(update=update))
+        self.node.send(self.slave, message)
         return self.status
 
     def sendFrameworkMessage(self, data):

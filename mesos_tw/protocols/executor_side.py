@@ -6,19 +6,38 @@ Twisted, so this module does not import it) and the slave's v1 executor
 API (L{mesos_tw.slave.executor_api}, speaking for an HTTP executor) send it.
 """
 
+import os
+
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["executor_message", "executor_update"]
+__all__ = ["executor_message", "executor_update", "random_uuid"]
+
+# The version (4) and variant (RFC 4122) bits of a random UUID, as an int.
+_VERSION_MASK = ~(0xF000 << 64) & ~(0xC000 << 48)
+_VERSION_BITS = (4 << 76) | (0x8000 << 48)
+
+
+def random_uuid(random_bytes=os.urandom):
+    """
+    A random (version 4) UUID's 16 bytes, what C{uuid.uuid4().bytes} gives,
+    without making a C{UUID} object: an executor makes one per update.
+    """
+    value = int.from_bytes(random_bytes(16), "big") & _VERSION_MASK | _VERSION_BITS
+    return value.to_bytes(16, "big")
 
 
 def executor_update(status, framework_id, executor_id, slave_id, now, uuid,
-                    keep_timestamp=False):
+                    keep_timestamp=False, into=None):
     """
     The C{StatusUpdate} an executor sends for C{status}, which is stamped
     in place: this executor's id, the executor as its source, C{uuid} as
     its uuid (and the update's), the slave's id once known, and C{now} as
     its time (unless C{keep_timestamp} and it has one).
+
+    @param into: an empty C{StatusUpdate} to fill (the C{update} of the
+        C{StatusUpdateMessage} to send, so that it is not copied again),
+        or L{None} for a new one.
     """
     status.executor_id.CopyFrom(executor_id)
     status.source = mesos_pb2.TaskStatus.SOURCE_EXECUTOR
@@ -28,9 +47,13 @@ def executor_update(status, framework_id, executor_id, slave_id, now, uuid,
         status.timestamp = now
     if slave_id is not None:
         status.slave_id.CopyFrom(slave_id)
-    update = internal.StatusUpdate(
-        framework_id=framework_id, executor_id=executor_id, status=status, timestamp=now,
-        uuid=uuid)
+    update = internal.StatusUpdate() if into is None else into
+    update.framework_id.CopyFrom(framework_id)
+    update.executor_id.CopyFrom(executor_id)
+    update.status.CopyFrom(status)
+    update.timestamp = now
+    if uuid is not None:
+        update.uuid = uuid
     if slave_id is not None:
         update.slave_id.CopyFrom(slave_id)
     return update
