@@ -12,6 +12,16 @@ MAX_SLAVE_PING_TIMEOUTS = 5
 SLAVE_REREGISTER_TIMEOUT = 600.0
 #: The least C{--slave_reregister_timeout} Mesos allows.
 MIN_SLAVE_REREGISTER_TIMEOUT = 10.0
+#: The share of those slaves a new leader may mark unreachable at that
+#: timeout (Mesos's C{--recovery_agent_removal_limit}, 100%); above it the
+#: master fails over instead.
+RECOVERY_SLAVE_REMOVAL_LIMIT = 1.0
+#: How often the leader prunes its registry's unreachable slaves, and the
+#: age and count beyond which it does (Mesos's C{--registry_gc_interval},
+#: C{--registry_max_agent_age}, C{--registry_max_agent_count}).
+REGISTRY_GC_INTERVAL = 15 * 60.0
+REGISTRY_MAX_AGENT_AGE = 14 * 24 * 3600.0
+REGISTRY_MAX_AGENT_COUNT = 102400
 
 #: Registration retries: slaves and drivers start at one second and back off
 #: (doubling, with this cap) until the master answers.

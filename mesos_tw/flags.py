@@ -20,7 +20,9 @@ __all__ = [
     "MesosOptions",
     "parse_attributes",
     "parse_bool",
+    "parse_count",
     "parse_duration",
+    "parse_percentage",
     "parse_port",
     "parse_positive_int",
     "parse_resources",
@@ -70,17 +72,48 @@ def parse_port(text):
     return port
 
 
+def _parse_whole(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
 def parse_positive_int(text):
     """
     An integer of at least 1.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
+    value = _parse_whole(text)
     if value < 1:
         raise ValueError(f"{value} must be at least 1")
     return value
+
+
+def parse_count(text):
+    """
+    A whole number of at least 0 (Mesos's C{size_t} flags).
+    """
+    value = _parse_whole(text)
+    if value < 0:
+        raise ValueError(f"{value} must not be negative")
+    return value
+
+
+def parse_percentage(text):
+    """
+    A share from Mesos's C{N%} form (C{0%} to C{100%}, fractions allowed),
+    as a fraction of 1: C{"50%"} is C{0.5}.
+    """
+    text = str(text).strip()
+    if not text.endswith("%"):
+        raise ValueError(f"{text!r} is missing '%'")
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number followed by '%'") from None
+    if not 0.0 <= value <= 100.0:
+        raise ValueError(f"{text!r} must be within [0%-100%]")
+    return value / 100.0
 
 
 def parse_resources(text):

@@ -16,7 +16,7 @@ from mesos_tw.authorization.flags import check_authorization
 from mesos_tw.collector import tune_collector
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
-from mesos_tw.master.tap import MasterService, check_allocation
+from mesos_tw.master.tap import MasterService, check_allocation, check_registry
 from mesos_tw.protocols.endpoints import check_endpoint_options
 from mesos_tw.protocols.tls import check_tls
 from mesos_tw.master.tap import Options as MasterOptions
@@ -54,6 +54,7 @@ class Options(MesosOptions):
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
         check_allocation(self)
+        check_registry(self)
         check_master_authentication(self)
         check_master_http_authentication(self)
         check_credential(self)

@@ -417,6 +417,29 @@ class DRFOrderTests(SynchronousTestCase):
         self.assertIsNone(self.allocator.filter_on("s1", "f"))
 
 
+    def test_repeated_filters_bounded(self):
+        """
+        A framework that revives and declines the same slaves again and
+        again, each time with a long filter, leaves the allocator's
+        bookkeeping of expiries bounded by the filters alive, and the last
+        filters still run out when they say.
+        """
+        for number in range(3):
+            self.allocator.slave_added(f"s{number}", R("cpus:1;mem:100"), {})
+        self.allocator.framework_added("f", Resources())
+        for decline in range(2000):
+            self.allocator.offers_revived("f")
+            offers = self.allocator.allocate()
+            self.assertEqual(len(offers), 3)
+            for _, slave_id, resources in offers:
+                self.allocator.resources_recovered("f", slave_id, resources, 3600)
+        self.assertLessEqual(len(self.allocator._expiries), 2048)
+        self.assertEqual(self.allocator.filter_on("s0", "f"), (R("cpus:1;mem:100"), 3600))
+        self.clock.advance(3599)
+        self.assertEqual(self.allocator.allocate(), [])
+        self.clock.advance(1)
+        self.assertEqual(len(self.allocator.allocate()), 3)
+
 THIRD_PARTY_PLUGIN = '''
 """A third party's allocator: first come, first served."""
 from zope.interface import implementer

@@ -101,15 +101,20 @@ class CommandExecutorTests(SynchronousTestCase):
             slave_id=mesos_pb2.SlaveID(value="S1"), slave_info=mesos_pb2.SlaveInfo(hostname="h")))
         return slave
 
-    def run_task(self, slave, command, variables=(), framework=None, **fields):
+    def run_task(self, slave, command, variables=(), framework=None, command_shell=True,
+                 command_arguments=(), **fields):
         """
         Send the executor task t1 running C{command} (with C{fields} of its
-        C{TaskInfo}), for C{framework} (a C{FrameworkInfo}).
+        C{TaskInfo}, and its C{CommandInfo}'s C{shell} and C{arguments}),
+        for C{framework} (a C{FrameworkInfo}).
         """
         task = mesos_pb2.TaskInfo(name="t", task_id=mesos_pb2.TaskID(value="t1"),
                                   slave_id=mesos_pb2.SlaveID(value="S1"), **fields)
         if command is not None:
             task.command.value = command
+            if not command_shell:
+                task.command.shell = False
+            task.command.arguments.extend(command_arguments)
             for name, value in variables:
                 task.command.environment.variables.add(name=name, value=value)
         slave.send(internal.RunTaskMessage(
@@ -176,6 +181,52 @@ class CommandExecutorTests(SynchronousTestCase):
                                             task_id=mesos_pb2.TaskID(value="t1")))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
         self.assertEqual(self.exit_status(), 0)
+
+    def test_without_shell(self):
+        """
+        C{shell} false: the program C{value} runs with C{arguments} as its
+        whole argv, no shell between (a shell would expand C{$HOME}).
+        """
+        slave = self.start()
+        marker = os.path.abspath(self.mktemp())
+        self.run_task(slave, "sh", command_shell=False, command_arguments=[
+            "sh", "-c", 'printf %s "$1" > "$2"', "sh", "$HOME", marker])
+        self.started(slave)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_FINISHED)
+        with open(marker) as file:
+            self.assertEqual(file.read(), "$HOME")
+
+    def test_without_shell_program_path(self):
+        """
+        C{shell} false with a path as C{value} runs that file, even one a
+        shell would split at a space; with no C{arguments} its argv is the
+        value alone.
+        """
+        directory = os.path.abspath(self.mktemp()) + " with a space"
+        os.makedirs(directory)
+        program = os.path.join(directory, "program")
+        with open(program, "w") as file:
+            file.write('#!/bin/sh\ntest "$#" = 0 && exit 7\n')
+        os.chmod(program, 0o755)
+        slave = self.start()
+        self.run_task(slave, program, command_shell=False)
+        self.started(slave)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Command exited with status 7"))
+
+    def test_without_shell_missing_program(self):
+        """
+        C{shell} false naming no program on C{PATH}: the task fails, saying
+        the command could not start.
+        """
+        slave = self.start()
+        self.run_task(slave, "no-such-program-here", command_shell=False)
+        self.assertEqual(slave.update().state, mesos_pb2.TASK_STARTING)
+        failed = slave.update()
+        self.assertEqual((failed.state, failed.message),
+                         (mesos_pb2.TASK_FAILED, "Cannot start the command: No such file or "
+                                                 "directory"))
 
     def test_no_shell_on_path(self):
         """

@@ -327,8 +327,8 @@ class OfferTests(MasterTestCase):
         """
         An environment variable of type VALUE without a value, or a secret,
         is a TASK_ERROR in Mesos's words (CommandInfo's variables have an
-        optional value in Mesos's protos, checked at launch); so is a
-        command without a shell, which we do not run.
+        optional value in Mesos's protos, checked at launch); so is an
+        executor's command without a shell, which we do not run.
         """
         def tasks(slave_id):
             novalue = task_info("novalue", slave_id, "cpus:0.1;mem:16")
@@ -336,9 +336,9 @@ class OfferTests(MasterTestCase):
             secret = task_info("secret", slave_id, "cpus:0.1;mem:16")
             secret.command.environment.variables.add(
                 name="TOKEN", type=mesos_pb2.Environment.Variable.SECRET)
-            noshell = task_info("noshell", slave_id, "cpus:0.1;mem:16")
-            noshell.command.shell = False
-            noshell.command.arguments.extend(["sleep", "1"])
+            executor = executor_info()
+            executor.command.shell = False
+            noshell = task_info("noshell", slave_id, "cpus:0.1;mem:16", executor=executor)
             return [novalue, secret, noshell]
 
         updates, errors, _ = self.invalid_task(tasks)
@@ -347,6 +347,24 @@ class OfferTests(MasterTestCase):
                       errors[0])
         self.assertIn("'TOKEN' of type 'SECRET' is not supported", errors[1])
         self.assertIn("shell=false", errors[2])
+
+    def test_command_without_shell(self):
+        """
+        A command task without a shell (a program and its arguments) is
+        launched: the command executor runs it so.
+        """
+        def tasks(slave_id):
+            task = task_info("t1", slave_id, "cpus:0.1;mem:16")
+            task.command.shell = False
+            task.command.value = "sleep"
+            task.command.arguments.extend(["sleep", "1"])
+            return [task]
+
+        updates, errors, slave = self.invalid_task(tasks)
+        self.assertEqual(errors, [])
+        [run] = slave.of(internal.RunTaskMessage)
+        self.assertEqual((run.task.command.shell, list(run.task.command.arguments)),
+                         (False, ["sleep", "1"]))
 
     def test_executor_resources_counted(self):
         """

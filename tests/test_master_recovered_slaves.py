@@ -35,6 +35,8 @@ class FailoverTestCase(SynchronousTestCase):
     """
 
     registry_class = MemoryRemovedSlaves
+    #: More keyword arguments of each L{Master}.
+    master_kwargs = {}
 
     def setUp(self):
         self.clock = Clock()
@@ -52,7 +54,8 @@ class FailoverTestCase(SynchronousTestCase):
         A master leading on the shared registry.
         """
         master = Master(self.clock, self.network.node(MASTER), os_pid=42,
-                        registry=self.registry, slave_reregister_timeout=TIMEOUT)
+                        registry=self.registry, slave_reregister_timeout=TIMEOUT,
+                        **self.master_kwargs)
         master.start()
         self.addCleanup(master.stop)
         return master
@@ -423,3 +426,73 @@ class MarkRaceTests(FailoverTestCase):
         self.assertEqual([m.update.status.state
                           for m in self.scheduler.of(internal.StatusUpdateMessage)],
                          [mesos_pb2.TASK_RUNNING])
+
+
+class RemovalLimitTests(FailoverTestCase):
+    """
+    C{--recovery_agent_removal_limit} (after Mesos's
+    C{MasterTest.RecoveredSlaveRemovalLimit}s): when more of the listed
+    slaves than the limit are missing at the timeout, none is marked
+    unreachable and the master gives up leading.
+    """
+
+    def setUp(self):
+        self.limits_exceeded = []
+        self.master_kwargs = {"recovery_removal_limit": 0.5,
+                              "on_removal_limit": self.limits_exceeded.append}
+        super().setUp()
+
+    def listed_slaves(self, count):
+        """
+        The registry lists C{count} admitted slaves, S0...; the master
+        fails over.
+        """
+        for index in range(count):
+            info = slave_info()
+            info.id.value = f"S{index}"
+            self.registry.admit(info)
+        self.fail_over()
+        self.framework = mesos_pb2.FrameworkInfo(user="u", name="f")
+
+    def test_limit_exceeded(self):
+        """
+        Two of three listed slaves missing (67% > 50%): none is marked
+        unreachable, in memory or in the registry, and the master's
+        C{on_removal_limit} is called with a reason naming the limit and
+        the missing slaves.
+        """
+        self.listed_slaves(3)
+        self.slave_reregisters("S0", tasks=())
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        [reason] = self.limits_exceeded
+        self.assertIn("the configured removal limit is 50%", reason)
+        self.assertIn("2 (66.6667%) slaves", reason)
+        self.assertIn("S1, S2", reason)
+        self.assertEqual(self.master.unreachable_slaves, {})
+        self.assertEqual(self.successResultOf(self.registry.unreachable()), {})
+        self.assertEqual(self.master.counters.counts["recovery_slave_removals"], 0)
+
+    def test_limit_reached_not_exceeded(self):
+        """
+        One of two listed slaves missing (50%, the limit): it is marked
+        unreachable as usual.
+        """
+        self.listed_slaves(2)
+        self.slave_reregisters("S0", tasks=())
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.assertEqual(self.limits_exceeded, [])
+        self.assertEqual(list(self.successResultOf(self.registry.unreachable())), ["S1"])
+
+    def test_without_handler_the_term_stops(self):
+        """
+        A master given no C{on_removal_limit} stops leading (its term ends)
+        rather than mark the slaves unreachable.
+        """
+        self.master_kwargs = {"recovery_removal_limit": 0.0}
+        self.listed_slaves(1)
+        self.clock.advance(TIMEOUT)
+        self.turn()
+        self.assertTrue(self.master._stopped)
+        self.assertEqual(self.successResultOf(self.registry.unreachable()), {})

@@ -12,6 +12,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from mesos_tw import local
 from mesos_tw.master import tap
 from mesos_tw.master.registry import MemoryRemovedSlaves, ZooKeeperRemovedSlaves
 
@@ -57,6 +58,67 @@ class OptionsTests(SynchronousTestCase):
             self.parse(["--slave_reregister_timeout=9secs"])
         self.assertEqual(str(raised.exception),
                          "invalid value for --slave_reregister_timeout: must be at least 10secs")
+
+    def test_registry_gc_flags(self):
+        """
+        C{--registry_gc_interval}, C{--registry_max_agent_age} and
+        C{--registry_max_agent_count}: Mesos's 15 mins, 2 weeks and 102400 by
+        default, durations and counts as Mesos writes them; a bad value is
+        a one-line error naming the flag.
+        """
+        options = self.parse([])
+        self.assertEqual((options["registry_gc_interval"], options["registry_max_agent_age"],
+                          options["registry_max_agent_count"]), (900.0, 1209600.0, 102400))
+        options = self.parse(["--registry_gc_interval=1mins", "--registry_max_agent_age=1days"],
+                             {"MESOS_REGISTRY_MAX_AGENT_COUNT": "0"})
+        self.assertEqual((options["registry_gc_interval"], options["registry_max_agent_age"],
+                          options["registry_max_agent_count"]), (60.0, 86400.0, 0))
+        for argv, message in (
+                (["--registry_gc_interval=0secs"],
+                 "invalid value for --registry_gc_interval: must be positive"),
+                (["--registry_max_agent_age=often"], "invalid value for "
+                 "--registry_max_agent_age: 'often' is not a duration (try 15secs, 1mins, 500ms)"),
+                (["--registry_max_agent_count=-1"],
+                 "invalid value for --registry_max_agent_count: -1 must not be negative")):
+            with self.assertRaises(UsageError) as raised:
+                self.parse(argv)
+            self.assertEqual(str(raised.exception), message)
+
+    def test_mesos_local_registry_flags(self):
+        """
+        mesos-local takes the same registry flags, with the same checks.
+        """
+        options = local.Options(environ={})
+        options.parseOptions(["--recovery_slave_removal_limit=10%"])
+        self.assertEqual((options["recovery_agent_removal_limit"],
+                          options["registry_gc_interval"]), (0.1, 900.0))
+        with self.assertRaises(UsageError) as raised:
+            local.Options(environ={}).parseOptions(["--registry_gc_interval=0secs"])
+        self.assertEqual(str(raised.exception),
+                         "invalid value for --registry_gc_interval: must be positive")
+
+    def test_recovery_agent_removal_limit(self):
+        """
+        C{--recovery_agent_removal_limit}: 100% by default, a percentage
+        from 0% to 100% (Mesos's checks), also given by its deprecated name
+        C{--recovery_slave_removal_limit}, which the new name overrides.
+        """
+        self.assertEqual(self.parse([])["recovery_agent_removal_limit"], 1.0)
+        self.assertEqual(self.parse(["--recovery_agent_removal_limit=12.5%"])[
+            "recovery_agent_removal_limit"], 0.125)
+        self.assertEqual(self.parse(["--recovery_slave_removal_limit=50%"])[
+            "recovery_agent_removal_limit"], 0.5)
+        self.assertEqual(self.parse(["--recovery_slave_removal_limit=50%"],
+                                    {"MESOS_RECOVERY_AGENT_REMOVAL_LIMIT": "20%"})[
+            "recovery_agent_removal_limit"], 0.2)
+        for value, error in (("50", "'50' is missing '%'"),
+                             ("x%", "'x%' is not a number followed by '%'"),
+                             ("101%", "'101%' must be within [0%-100%]"),
+                             ("-1%", "'-1%' must be within [0%-100%]")):
+            with self.assertRaises(UsageError) as raised:
+                self.parse([f"--recovery_agent_removal_limit={value}"])
+            self.assertEqual(str(raised.exception),
+                             f"invalid value for --recovery_agent_removal_limit: {error}")
 
     def test_bad_values(self):
         """
@@ -135,6 +197,24 @@ class OptionsTests(SynchronousTestCase):
         replicated.startService()
         self.assertIsInstance(replicated.registry, ZooKeeperRemovedSlaves)
         self.assertEqual(replicated.registry.path, "/mesos/registry/shards")
+
+    def test_flags_reach_the_master(self):
+        """
+        The registry pruning and removal limit flags reach each term's
+        L{Master}; a removal limit exceeded stops the reactor (twistd
+        exits, as Mesos's master does).
+        """
+        memory = MemoryReactorClock()
+        service = tap.makeService(self.parse([
+            "--port=0", "--registry_gc_interval=1mins", "--registry_max_agent_age=1hrs",
+            "--registry_max_agent_count=7", "--recovery_slave_removal_limit=25%"]), memory)
+        service.startService()
+        master = service.master
+        self.assertEqual((master.registry_gc.interval, master.registry_gc.max_age,
+                          master.registry_gc.max_count, master.recovery_removal_limit),
+                         (60.0, 3600.0, 7, 0.25))
+        master.on_removal_limit("too many slaves missing")
+        self.assertTrue(memory.hasStopped)
 
 
 class MasterServiceTests(TestCase):

@@ -47,7 +47,7 @@ import traceback
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.executors import wire
 
-__all__ = ["CommandExecutor", "ShellCommand", "SlaveAddress", "become_subreaper",
+__all__ = ["CommandExecutor", "TaskCommand", "SlaveAddress", "become_subreaper",
            "connect_patiently", "kill_leftovers", "libc", "main", "warm_up"]
 
 #: prctl(2)'s option making a process the reaper of its orphaned descendants.
@@ -348,8 +348,15 @@ class CommandExecutor:
         for variable in (variables or {}).get(1, ()):
             variable = wire.read_fields(variable)
             environment[variable.text(1)] = variable.text(2)
+        if command.last(6, 1):
+            program, argv = "sh", ["sh", "-c", text]
+        else:
+            # CommandInfo.shell false: Mesos runs the program `value` with
+            # `arguments` as its whole argv (found on PATH as execvp does).
+            program = text
+            argv = [argument.decode("utf-8", "replace") for argument in command.get(7, ())]
         try:
-            self.process = ShellCommand(text, environment)
+            self.process = TaskCommand(program, argv or [program], environment)
         except OSError as error:
             self._finish(TASK_FAILED, f"Cannot start the command: {error.strerror}")
             return
@@ -535,21 +542,22 @@ _MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)
 
 
-class ShellCommand:
+class TaskCommand:
     """
-    A task's command run by C{sh -c} in a session of its own, with
-    standard input from C{/dev/null} and L{DEFAULT_SIGNALS} at their
-    default action: started by C{posix_spawn} (a C{vfork} and C{exec},
-    without C{subprocess}'s Python-level set-up).
+    A task's command: C{program} run with C{argv} (C{sh -c <value>} for a
+    C{CommandInfo} with C{shell}, Mesos's default), in a session of its
+    own, with standard input from C{/dev/null} and L{DEFAULT_SIGNALS} at
+    their default action: started by C{posix_spawn} (a C{vfork} and
+    C{exec}, without C{subprocess}'s Python-level set-up).
 
     @ivar pid: its process id (and its session's and process group's).
     @ivar returncode: as C{subprocess} says it (negative for a signal)
         once L{wait} has reaped it, else L{None}.
     """
 
-    def __init__(self, text, environment):
+    def __init__(self, program, argv, environment):
         self.pid = os.posix_spawn(
-            _find_program("sh", environment), ["sh", "-c", text], environment, setsid=True,
+            _find_program(program, environment), argv, environment, setsid=True,
             setsigdef=DEFAULT_SIGNALS,
             file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
         self.returncode = None
@@ -567,10 +575,12 @@ class ShellCommand:
 def _find_program(name, environment):
     """
     The path of C{name} on C{environment}'s C{PATH} (as C{subprocess}
-    finds a program it is given with an environment).
+    and C{execvp} find a program); a name with a slash is that path.
 
     @raise FileNotFoundError: if it is on none of them.
     """
+    if os.sep in name:
+        return name
     # Not os.get_exec_path: it imports warnings, which a forked executor
     # would do for itself (about a third of its CPU).
     for directory in environment.get("PATH", os.defpath).split(os.pathsep):

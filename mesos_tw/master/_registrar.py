@@ -123,6 +123,8 @@ class RegistryManagement:
                                  if slave_id not in self.removed_slaves
                                  and slave_id not in self.unreachable_slaves
                                  and slave_id not in self.slaves}
+        self._recovered_slaves_count = len(self.recovered_slaves)
+        self._schedule_registry_gc()
         if self.recovered_slaves:
             self._recovered_slaves_call = self.reactor.callLater(
                 self.slave_reregister_timeout, self._recovered_slaves_timeout)
@@ -154,6 +156,8 @@ class RegistryManagement:
         unreachable every slave it listed that has not re-registered.
         """
         self._recovered_slaves_call = None
+        if self._removal_limit_exceeded():
+            return
         now = self.reactor.seconds()
         missing, self.recovered_slaves = self.recovered_slaves, {}
         for slave_id, info in missing.items():
@@ -171,6 +175,30 @@ class RegistryManagement:
             # back it is admitted again, with its tasks.
             slave = SlaveRecord(slave_id, info, None, now, Resources())
             self._record_removal(slave, reason, [], shutdown=False, unreachable=now)
+
+    def _removal_limit_exceeded(self):
+        """
+        Whether more of the slaves the registry listed are missing than
+        C{recovery_removal_limit} allows (Mesos's post-recovery removal
+        limit): then none is marked, and this master gives up leading, by
+        C{on_removal_limit(reason)} (C{twistd mesos-master} exits) or, if
+        it has none, by stopping this term.
+        """
+        share = len(self.recovered_slaves) / self._recovered_slaves_count
+        if share <= self.recovery_removal_limit:
+            return False
+        reason = (f"post-recovery slave removal limit exceeded: after "
+                  f"{self.slave_reregister_timeout:g}s there were {len(self.recovered_slaves)} "
+                  f"({share * 100:g}%) slaves recovered from the registry that did not "
+                  f"re-register: {', '.join(sorted(self.recovered_slaves))}; the configured "
+                  f"removal limit is {self.recovery_removal_limit * 100:g}%; investigate or "
+                  f"increase --recovery_agent_removal_limit to proceed")
+        self.log.critical("{reason}", reason=reason)
+        if self.on_removal_limit is not None:
+            self.on_removal_limit(reason)
+        else:
+            self.stop()
+        return True
 
     def recovered_slave_pending(self, slave_id):
         """

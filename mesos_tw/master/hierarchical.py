@@ -23,7 +23,7 @@ resources grew.  Anything that can change who takes a slave nobody took
 out) makes the next cycle a full one.
 """
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -37,6 +37,9 @@ __all__ = ["HierarchicalDRFAllocator", "offerable"]
 
 _NOTHING = Resources()
 _NO_FILTERS = {}
+
+#: The fewest entries of the expiry heap worth compacting.
+_MIN_EXPIRIES_COMPACTED = 1024
 
 
 def offerable(free):
@@ -157,7 +160,10 @@ class HierarchicalDRFAllocator:
         # framework id).  A cycle first drops the filters that have run out,
         # so its walk past the others needs no clock (a dropped or replaced
         # filter's entry stays, and costs at most one needless full cycle).
+        # Stale entries are dropped when they outnumber the live ones (see
+        # _compact_expiries), so the heap stays bounded by the filters alive.
         self._expiries = []
+        self._compact_expiries_at = _MIN_EXPIRIES_COMPACTED
 
     # Frameworks.
 
@@ -336,9 +342,24 @@ class HierarchicalDRFAllocator:
             else:
                 expiry = self._clock.seconds() + refuse_seconds
                 heappush(self._expiries, (expiry, slave_id, framework_id))
+                if len(self._expiries) > self._compact_expiries_at:
+                    self._compact_expiries()
                 if slave.expiries is None:
                     slave.expiries = {}
                 slave.expiries[framework_id] = expiry
+
+    def _compact_expiries(self):
+        """
+        Rebuild the expiry heap from the filters alive (a framework that
+        declines the same slave again and again with a long filter leaves
+        one stale entry per decline).  The next compaction waits until the
+        heap has doubled, so each costs no more than the pushes before it.
+        """
+        self._expiries = [(expiry, slave_id, framework_id)
+                          for slave_id, slave in self._slaves.items() if slave.expiries
+                          for framework_id, expiry in slave.expiries.items()]
+        heapify(self._expiries)
+        self._compact_expiries_at = max(_MIN_EXPIRIES_COMPACTED, 2 * len(self._expiries))
 
     def _drop_filters(self, framework_id):
         """

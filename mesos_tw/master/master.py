@@ -24,6 +24,7 @@ from mesos_tw.master._frameworks import FrameworkManagement
 from mesos_tw.master._offers import OfferManagement
 from mesos_tw.master._partitions import PartitionManagement
 from mesos_tw.master._registrar import RegistryManagement
+from mesos_tw.master._registry_gc import RegistryGarbageCollection, RegistryGcPolicy
 from mesos_tw.master._slaves import SlaveManagement
 from mesos_tw.master.draining import Draining
 from mesos_tw.master.events import MasterEvents
@@ -101,7 +102,8 @@ def master_update(framework_id, task, state, text, reason, now, slave_id=None):
 
 @implementer(IMessageReceiver)
 class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryManagement,
-             PartitionManagement, AuthenticationManagement, AuthorizationManagement):
+             RegistryGarbageCollection, PartitionManagement, AuthenticationManagement,
+             AuthorizationManagement):
     """
     The leading master of a cluster, for one term of leadership.
 
@@ -123,6 +125,14 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
     @param slave_reregister_timeout: seconds a new leader waits for the
         slaves the registry lists to re-register (Mesos's
         C{--agent_reregister_timeout}).
+    @param recovery_removal_limit: the share (0 to 1) of those slaves this
+        master may mark unreachable when that timeout runs out; above it
+        it calls C{on_removal_limit(reason)} instead (Mesos's
+        C{--recovery_agent_removal_limit}; Mesos exits), or, without it,
+        stops leading (L{stop}).
+    @param registry_gc: the L{RegistryGcPolicy} by which the leader prunes
+        unreachable slaves from the registry (Mesos's defaults if not
+        given).
     @param authenticator: the L{IAuthenticator} frameworks and slaves
         authenticate with, or L{None} (they then cannot).
     @param authenticate_frameworks: refuse frameworks that have not
@@ -180,6 +190,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         authenticate_slaves=False,
         authorizer=None,
         weights=None,
+        recovery_removal_limit=constants.RECOVERY_SLAVE_REMOVAL_LIMIT,
+        on_removal_limit=None,
+        registry_gc=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -197,6 +210,9 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, RegistryMana
         self.slave_ping_timeout = slave_ping_timeout
         self.max_slave_ping_timeouts = max_slave_ping_timeouts
         self.slave_reregister_timeout = slave_reregister_timeout
+        self.recovery_removal_limit = recovery_removal_limit
+        self.on_removal_limit = on_removal_limit
+        self.registry_gc = registry_gc if registry_gc is not None else RegistryGcPolicy()
         self.health_checks = HealthChecks(
             reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname

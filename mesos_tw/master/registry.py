@@ -27,7 +27,9 @@ leader reads which slaves were unreachable, and since when, so that one
 coming back after a failover is re-admitted as unreachable (its frameworks
 hear its tasks again) and reconciliation can answer C{TASK_UNREACHABLE}.
 Marking a slave unreachable takes it out of the admitted ones (Mesos's
-C{MarkSlaveUnreachable}), and the entry goes when it comes back.
+C{MarkSlaveUnreachable}), and the entry goes when it comes back, or when
+the leader prunes it (C{--registry_max_agent_age},
+C{--registry_max_agent_count}).
 """
 
 from twisted.internet.defer import succeed
@@ -105,8 +107,9 @@ class IRemovedSlaves(Interface):
 
     def mark_reachable(slave_id):
         """
-        Forget that slave C{slave_id} was unreachable (it came back); a
-        slave not marked is fine.
+        Forget that slave C{slave_id} was unreachable (it came back, or the
+        leader prunes it: L{mesos_tw.master._registry_gc}); a slave not
+        marked is fine.
 
         @return: a Deferred that fires with L{None} once it is durable, or
             fails.

@@ -17,11 +17,19 @@ from mesos_tw.authentication.flags import (
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
 from mesos_tw.collector import tune_collector
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
-from mesos_tw.flags import MesosOptions, parse_duration, parse_port, parse_positive_int
+from mesos_tw.flags import (
+    MesosOptions,
+    parse_count,
+    parse_duration,
+    parse_percentage,
+    parse_port,
+    parse_positive_int,
+)
 from mesos_tw.logdir import LogDirectory, check_log_dir
 from mesos_tw.master.allocator import DEFAULT_ALLOCATOR, allocator_factory
 from mesos_tw.master.election import MasterElection
 from mesos_tw.master.http import MasterHTTP
+from mesos_tw.master._registry_gc import RegistryGcPolicy
 from mesos_tw.master.master import Master, new_master_info
 from mesos_tw.master.operator_api import MasterOperatorAPI
 from mesos_tw.web.operator import AttachedFiles
@@ -107,6 +115,21 @@ def check_allocation(options):
     options["whitelist_path"] = whitelist_path(options["whitelist"])
 
 
+def check_registry(options):
+    """
+    Check the registry flags (shared with mesos-local): the deprecated
+    C{--recovery_slave_removal_limit} stands for
+    C{--recovery_agent_removal_limit} unless that is given too, and the
+    pruning interval must be positive.
+    """
+    agent_limit_given = ("recovery_agent_removal_limit" in options._given
+                         or "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT" in options.environ)
+    if options["recovery_slave_removal_limit"] is not None and not agent_limit_given:
+        options["recovery_agent_removal_limit"] = options["recovery_slave_removal_limit"]
+    if options["registry_gc_interval"] <= 0:
+        raise usage.UsageError("invalid value for --registry_gc_interval: must be positive")
+
+
 class Options(MesosOptions):
     """
     The master's flags (Mesos's names; C{MESOS_<FLAG>} works too).
@@ -125,6 +148,18 @@ class Options(MesosOptions):
         ["slave_reregister_timeout", None, "10mins", "How long a newly elected master waits "
          "for the slaves the registry lists to re-register before it removes them (at least "
          "10secs)."],
+        ["recovery_agent_removal_limit", None, "100%", "For failovers, the largest share of "
+         "the slaves the registry lists that may be marked unreachable when "
+         "--slave_reregister_timeout runs out (0% to 100%); above it the master exits instead, "
+         "for a human to look."],
+        ["recovery_slave_removal_limit", None, None, "Deprecated name of "
+         "--recovery_agent_removal_limit."],
+        ["registry_gc_interval", None, "15mins", "How often the leading master prunes "
+         "unreachable slaves from the registry."],
+        ["registry_max_agent_age", None, "2weeks", "How long the registry keeps an unreachable "
+         "slave."],
+        ["registry_max_agent_count", None, "102400", "How many unreachable slaves the registry "
+         "keeps at most (the oldest go first)."],
         ["max_frame_bytes", None, str(DEFAULT_MAX_FRAME_BYTES), "Largest frame accepted."],
         ["zk", None, None, "ZooKeeper URL for leader election: zk://[user:pass@]host:port"
          "[,host:port...]/path, or file:///path holding one.  Without it this master "
@@ -148,6 +183,11 @@ class Options(MesosOptions):
         "slave_ping_timeout": parse_duration,
         "max_slave_ping_timeouts": parse_positive_int,
         "slave_reregister_timeout": parse_duration,
+        "recovery_agent_removal_limit": parse_percentage,
+        "recovery_slave_removal_limit": parse_percentage,
+        "registry_gc_interval": parse_duration,
+        "registry_max_agent_age": parse_duration,
+        "registry_max_agent_count": parse_count,
         "max_frame_bytes": parse_positive_int,
         "zk_session_timeout": parse_duration,
         "weights": parse_weights,
@@ -191,6 +231,7 @@ class Options(MesosOptions):
         if self["slave_reregister_timeout"] < constants.MIN_SLAVE_REREGISTER_TIMEOUT:
             raise usage.UsageError("invalid value for --slave_reregister_timeout: must be at "
                                    "least 10secs")
+        check_registry(self)
 
 
 class MasterService(Service):
@@ -249,7 +290,22 @@ class MasterService(Service):
             authenticate_slaves=options["authenticate_agents"],
             authorizer=options["authorizer"],
             weights=options["weights"],
+            recovery_removal_limit=options["recovery_agent_removal_limit"],
+            on_removal_limit=self._removal_limit_exceeded,
+            registry_gc=RegistryGcPolicy(options["registry_gc_interval"],
+                                         options["registry_max_agent_age"],
+                                         options["registry_max_agent_count"]),
         )
+
+    def _removal_limit_exceeded(self, reason):
+        """
+        Too many of the slaves the registry lists did not come back after a
+        failover: exit, as Mesos does, rather than mark them unreachable
+        (the reason is logged; stopping withdraws from the election, so
+        another master leads).
+        """
+        self.logger.critical("Exiting: {reason}", reason=reason)
+        self.reactor.stop()
 
     def _authenticator(self):
         """

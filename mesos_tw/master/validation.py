@@ -64,7 +64,10 @@ def validate_task(task, slave_id, known_task_ids, executors, available):
     @return: C{(error, resources)}: an error message, or L{None} and the
         resources the task needs (its own plus a new executor's).
     """
-    error, needed = _task_itself(task, slave_id, known_task_ids)
+    # A command task runs on the command executor, which runs a command
+    # without a shell too.
+    error, needed = _task_itself(task, slave_id, known_task_ids,
+                                 shell_optional=not task.HasField("executor"))
     if error is not None:
         return error, None
     has_executor, has_command = task.HasField("executor"), task.HasField("command")
@@ -85,10 +88,11 @@ def validate_task(task, slave_id, known_task_ids, executors, available):
     return None, needed
 
 
-def _task_itself(task, slave_id, known_task_ids):
+def _task_itself(task, slave_id, known_task_ids, shell_optional=False):
     """
     Check what any task must be, alone or in a group: its id, its slave,
-    its own resources.
+    its own resources, its command (which may be without a shell when
+    C{shell_optional}: see L{command_error}).
 
     @return: C{(error, resources)}, as L{validate_task}.
     """
@@ -107,7 +111,7 @@ def _task_itself(task, slave_id, known_task_ids):
         return f"Task uses invalid resources: {error}", None
     if not needed:
         return "Task uses no resources", None
-    error = command_error(task.command) or _container_error_of(task)
+    error = command_error(task.command, shell_optional) or _container_error_of(task)
     if error is not None:
         return f"Task {task.task_id.value} is invalid: {error}", None
     if task.HasField("kill_policy"):
@@ -141,14 +145,16 @@ def _container_error_of(info):
     return container_error(info.container) if info.HasField("container") else None
 
 
-def command_error(command):
+def command_error(command, shell_optional=False):
     """
     What is wrong with a C{CommandInfo}'s environment, as Mesos's
     C{validateEnvironment} words it, or L{None}.  Secrets are not
     supported, nor is C{shell=false} (the value and its arguments run
-    without a shell): every command runs as C{sh -c value}.
+    without a shell) unless C{shell_optional}: only the command executor
+    runs a command that way; executors and the default executor's tasks
+    run as C{sh -c value}.
     """
-    if not command.shell:
+    if not command.shell and not shell_optional:
         return ("CommandInfo.shell=false (a program run with arguments, without a shell) is "
                 "not supported")
     for variable in command.environment.variables:
