@@ -56,7 +56,9 @@ def own_and_children_cpu(pid):
 _FLOORS = """
 import gc, os, sys
 from mesos_tw.executors import command, launcher
-command.become_subreaper()
+from mesos_tw.executors.task_process import TaskCommand, become_subreaper
+
+become_subreaper()
 command.warm_up()
 gc.freeze()
 count = int(sys.argv[1])
@@ -73,7 +75,7 @@ for _ in range(count):
     os.waitpid(pid, 0)
 middle = os.times()
 for _ in range(count):
-    os.waitpid(command.ShellCommand("true", dict(os.environ)).pid, 0)
+    os.waitpid(TaskCommand("sh", ["sh", "-c", "true"], dict(os.environ)).pid, 0)
 after = os.times()
 print(children(before, middle), children(middle, after))
 """

@@ -13,9 +13,9 @@ import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mesos_tw.executors.command import (
-    CONNECT_TIMEOUT, RECONNECT_INTERVAL, CommandExecutor, SlaveAddress, _connect,
-    connect_patiently, main, warm_up)
+from mesos_tw.executors.command import CommandExecutor, main, warm_up
+from mesos_tw.executors.slave_connection import (
+    CONNECT_TIMEOUT, RECONNECT_INTERVAL, SlaveAddress, connect_patiently, connect_to_slave)
 from mesos_tw.executors.wire import read_fields
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
@@ -525,7 +525,7 @@ class ConnectTests(SynchronousTestCase):
         listener = socket.create_server(("127.0.0.1", 0))
         self.addCleanup(listener.close)
         slave = SlaveAddress(f"slave(1)@{host}:{listener.getsockname()[1]}")
-        connection = _connect(slave, {})
+        connection = connect_to_slave(slave, {})
         self.addCleanup(connection.close)
         accepted, _ = listener.accept()
         self.addCleanup(accepted.close)
@@ -556,7 +556,7 @@ class ConnectTests(SynchronousTestCase):
         port = listener.getsockname()[1]
         listener.close()
         for host in ("127.0.0.1", "localhost"):
-            self.assertRaises(OSError, _connect, SlaveAddress(f"s@{host}:{port}"), {})
+            self.assertRaises(OSError, connect_to_slave, SlaveAddress(f"s@{host}:{port}"), {})
 
 
 def health_check(**fields):

@@ -20,7 +20,7 @@ runtime.  Custom executors use L{mesos_tw.native.MesosExecutorDriver}
 instead.
 
 Starting, it keeps trying to connect to its slave for up to
-L{CONNECT_TIMEOUT} (on an overloaded machine a first attempt can be
+L{mesos_tw.executors.slave_connection.CONNECT_TIMEOUT} (on an overloaded machine a first attempt can be
 refused or time out while the slave would still take its registration).
 
 With C{MESOS_CHECKPOINT=1} it outlives a restarting slave, as the driver
@@ -33,8 +33,6 @@ C{MESOS_RECOVERY_TIMEOUT}; then it kills the command and exits.
 Run by the slave as ``python -m mesos_tw.executors.command``.
 """
 
-import ctypes
-import errno
 import functools
 import os
 import selectors
@@ -46,23 +44,15 @@ import traceback
 
 from mesos_tw.checks.loops import SelectorLoop
 from mesos_tw.executors import wire
+from mesos_tw.executors.slave_connection import (
+    RECONNECT_INTERVAL, SlaveAddress, connect_patiently, connect_to_slave)
+from mesos_tw.executors.task_process import (
+    TaskCommand, become_subreaper, kill_leftovers, libc)
 
-__all__ = ["CommandExecutor", "TaskCommand", "SlaveAddress", "become_subreaper",
-           "connect_patiently", "kill_leftovers", "libc", "main", "warm_up"]
-
-#: prctl(2)'s option making a process the reaper of its orphaned descendants.
-_PR_SET_CHILD_SUBREAPER = 36
-
-#: Seconds between attempts to reach a restarting slave again.
-RECONNECT_INTERVAL = 0.25
+__all__ = ["CommandExecutor", "main", "warm_up"]
 
 #: How long to wait for a restarting slave without MESOS_RECOVERY_TIMEOUT.
 RECOVERY_TIMEOUT = 15 * 60.0
-
-#: How long a starting executor keeps trying to reach its slave: Mesos's
-#: default --executor_registration_timeout, after which the slave gives up
-#: on an executor that has not registered (and destroys its container).
-CONNECT_TIMEOUT = 60.0
 
 #: Time between SIGTERM and SIGKILL when neither the task nor the kill says
 #: (Mesos's built-in executors: 3 s; L{mesos_tw.checks.validation} has it
@@ -79,24 +69,6 @@ TASK_KILLING_STATE = 2
 
 #: TaskStatus.Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED.
 REASON_TASK_HEALTH_CHECK_STATUS_UPDATED = 29
-
-
-class SlaveAddress:
-    """
-    The slave's UPID, C{id@host:port}, as the executor needs it (a
-    L{mesos_tw.protocols.upid.UPID} would do as well: that module's
-    dataclass machinery is more than this process needs).
-    """
-
-    def __init__(self, text):
-        ident, at, address = text.partition("@")
-        host, colon, port = address.rpartition(":")
-        if not (ident and at and host and colon and port.isdigit()) or int(port) > 65535:
-            raise ValueError(f"malformed UPID {text!r}: expected id@host:port")
-        self.text, self.host, self.port = text, host, int(port)
-
-    def __str__(self):
-        return self.text
 
 
 class CommandExecutor:
@@ -145,7 +117,7 @@ class CommandExecutor:
         self.task = None
         self.task_kill_policy = None
         self.finished_at = None
-        self.connect = connect or functools.partial(_connect, environ=self.environ)
+        self.connect = connect or functools.partial(connect_to_slave, environ=self.environ)
         self.checkpoint = self.environ.get("MESOS_CHECKPOINT") == "1"
         self.recovery_timeout = _duration(self.environ.get("MESOS_RECOVERY_TIMEOUT"),
                                           RECOVERY_TIMEOUT)
@@ -535,61 +507,6 @@ def _split_frames(buffer):
 _MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
-#: Signals the task's command gets at their default action, whatever this
-#: process does with them: Python ignores SIGPIPE and SIGXFSZ (as
-#: C{subprocess}'s C{restore_signals} knows), the launcher SIGINT, and an
-#: ignored signal stays ignored across C{exec}.
-DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)
-
-
-class TaskCommand:
-    """
-    A task's command: C{program} run with C{argv} (C{sh -c <value>} for a
-    C{CommandInfo} with C{shell}, Mesos's default), in a session of its
-    own, with standard input from C{/dev/null} and L{DEFAULT_SIGNALS} at
-    their default action: started by C{posix_spawn} (a C{vfork} and
-    C{exec}, without C{subprocess}'s Python-level set-up).
-
-    @ivar pid: its process id (and its session's and process group's).
-    @ivar returncode: as C{subprocess} says it (negative for a signal)
-        once L{wait} has reaped it, else L{None}.
-    """
-
-    def __init__(self, program, argv, environment):
-        self.pid = os.posix_spawn(
-            _find_program(program, environment), argv, environment, setsid=True,
-            setsigdef=DEFAULT_SIGNALS,
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
-        self.returncode = None
-
-    def wait(self):
-        """
-        Reap it (blocking until it has ended) and return its returncode.
-        """
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
-def _find_program(name, environment):
-    """
-    The path of C{name} on C{environment}'s C{PATH} (as C{subprocess}
-    and C{execvp} find a program); a name with a slash is that path.
-
-    @raise FileNotFoundError: if it is on none of them.
-    """
-    if os.sep in name:
-        return name
-    # Not os.get_exec_path: it imports warnings, which a forked executor
-    # would do for itself (about a third of its CPU).
-    for directory in environment.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(directory, name)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return path
-    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
-
-
 class _StandardErrorLog:
     """
     The dispatcher's log, for a program without Twisted: lines on standard
@@ -608,59 +525,6 @@ class _StandardErrorLog:
         """
         self.warn(format, **fields)
         traceback.print_exc()
-
-
-def become_subreaper():
-    """
-    Make this process the reaper of its orphaned descendants (Linux's
-    C{PR_SET_CHILD_SUBREAPER}): what a task leaves behind, even in a
-    session of its own, stays our descendant, so it can be found without
-    scanning every process.
-    """
-    try:
-        libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-@functools.lru_cache(maxsize=None)
-def libc():
-    """
-    The C library, loaded once (in the launcher, for every executor it
-    forks: loading it costs an executor more than the call).
-    """
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def kill_leftovers(group, rounds=50):
-    """
-    Once a task's command has ended: SIGKILL its process group C{group}
-    and every descendant of ours still running, and reap them, so that an
-    executor that exits leaves nothing behind.  The common case (nothing
-    left) costs two system calls; only leftovers make it read C{/proc}.
-    """
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for _ in range(rounds):
-        try:
-            if os.waitpid(-1, os.WNOHANG) != (0, 0):
-                continue
-        except ChildProcessError:
-            return
-        # Only leftovers need it (and its protobuf imports): loaded here.
-        from mesos_tw.isolation.usage import container_processes
-
-        for pid in container_processes(os.getpid()) - {os.getpid()}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
 
 
 def warm_up():
@@ -693,92 +557,6 @@ def main(environ=os.environ):
         sys.stderr.write(f"command executor: cannot connect to the slave {slave}: {error}\n")
         return 1
     return CommandExecutor(connection, slave, framework_id, executor_id, environ).run()
-
-
-def connect_patiently(slave, environ, connect=None, clock=time.monotonic, sleep=time.sleep):
-    """
-    Connect to the slave, trying again every L{RECONNECT_INTERVAL} for up
-    to L{CONNECT_TIMEOUT}: on an overloaded machine a storm of starting
-    executors can find the slave's accept queue full, or its connect time
-    out, and a refused or slow first try must not fail the task while the
-    slave would still accept the executor's registration.
-
-    @param connect: C{connect(slave, environ)} returns a connected socket
-        or raises C{OSError} (by default, a TCP connection, TLS if the
-        environment asks for it).
-    @raise OSError: the last attempt's error, once the time is up.
-    """
-    connect = connect or _connect
-    deadline = clock() + CONNECT_TIMEOUT
-    while True:
-        try:
-            return connect(slave, environ)
-        except OSError as error:
-            if clock() + RECONNECT_INTERVAL > deadline:
-                raise
-            sys.stderr.write(f"command executor: cannot connect to the slave {slave} yet "
-                             f"({error}); trying again\n")
-            sleep(RECONNECT_INTERVAL)
-
-
-def _connect(slave, environ=os.environ):
-    family = _address_family(slave.host)
-    if family is None:
-        connection = socket.create_connection((slave.host, slave.port), timeout=10)
-    else:
-        # An address needs no name lookup: socket.create_connection's
-        # costs a forked executor about 40 page faults.
-        connection = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            connection.settimeout(10)
-            connection.connect((slave.host, slave.port))
-        except BaseException:
-            connection.close()
-            raise
-    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    context = _tls_context(environ)
-    if context is not None:
-        connection = context.wrap_socket(connection, server_hostname=slave.host)
-    connection.settimeout(None)
-    return connection
-
-
-def _address_family(host):
-    """
-    C{AF_INET} or C{AF_INET6} for an IP address, L{None} for a name.
-    """
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, host)
-        except OSError:
-            continue
-        return family
-    return None
-
-
-def _tls_context(environ):
-    """
-    The TLS context the slave's C{LIBPROCESS_SSL_*} variables ask for, or
-    L{None} without TLS (the standard library's C{ssl}: this executor
-    avoids Twisted).
-    """
-    def flag(name):
-        return environ.get(f"LIBPROCESS_SSL_{name}", "").strip().lower() in ("true", "1", "yes")
-
-    if not flag("ENABLED"):
-        return None
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if environ.get("LIBPROCESS_SSL_CERT_FILE") and environ.get("LIBPROCESS_SSL_KEY_FILE"):
-        context.load_cert_chain(environ["LIBPROCESS_SSL_CERT_FILE"],
-                                environ["LIBPROCESS_SSL_KEY_FILE"])
-    if flag("VERIFY_CERT") or flag("REQUIRE_CERT"):
-        context.load_verify_locations(environ["LIBPROCESS_SSL_CA_FILE"])
-    else:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _duration(text, default):

@@ -50,6 +50,7 @@ import signal
 import sys
 
 from mesos_tw.executors import command
+from mesos_tw.executors.task_process import become_subreaper, libc
 
 __all__ = ["main"]
 
@@ -81,7 +82,7 @@ def _enter_container(request, gate):
         # SIGPIPE stays ignored, as in any Python program: a write to a
         # slave that has gone is an error the executor handles (a
         # checkpointing one waits for the slave), not its death.  Its task
-        # gets the default actions back (command.DEFAULT_SIGNALS).  The
+        # gets the default actions back (mesos_tw.executors.task_process.DEFAULT_SIGNALS).  The
         # C module's signal(), not signal.signal: its conversions of the
         # old handler to an enum cost a child about 70 page faults.
         for number in _RESET_SIGNALS:
@@ -130,7 +131,7 @@ def _close_from(lowest):
     to 1,024.
     """
     try:
-        if command.libc().close_range(lowest, 0xFFFFFFFF, 0) == 0:
+        if libc().close_range(lowest, 0xFFFFFFFF, 0) == 0:
             return
     except AttributeError:
         pass
@@ -265,7 +266,7 @@ def main():
     """
     Serve the slave on standard input and output.
     """
-    command.become_subreaper()
+    become_subreaper()
     command.warm_up()
     # What is imported now is shared with every child: keep the collector
     # off those objects, so that the children's pages stay shared.

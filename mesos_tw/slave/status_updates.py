@@ -16,7 +16,6 @@ from twisted.logger import Logger
 
 from mesos_tw.constants import STATUS_UPDATE_RETRY_INTERVAL, TERMINAL_STATES
 from mesos_tw.protocols import messages_pb2 as internal
-from mesos_tw.protocols import mesos_pb2
 from mesos_tw.slave.checkpoint import checkpoint_messages
 
 Record = internal.StatusUpdateRecord
