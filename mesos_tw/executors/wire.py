@@ -22,6 +22,8 @@ length-delimited field or a fixed-size one).
 
 import struct
 
+from mesos_tw.protocols.varint import encode_varint
+
 __all__ = [
     "EXECUTOR_REGISTERED", "FRAMEWORK_TO_EXECUTOR", "KILL_TASK", "RECONNECT_EXECUTOR",
     "REGISTER_EXECUTOR", "REREGISTER_EXECUTOR", "RUN_TASK", "SHUTDOWN_EXECUTOR",
@@ -148,19 +150,8 @@ def read_fields(data):
     return fields
 
 
-def _encode_varint(value):
-    if value < 0:
-        value += 1 << 64
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _delimited(number, value):
-    return _encode_varint(number << 3 | _DELIMITED) + _encode_varint(len(value)) + value
+    return encode_varint(number << 3 | _DELIMITED) + encode_varint(len(value)) + value
 
 
 def _text(number, value):
@@ -168,11 +159,11 @@ def _text(number, value):
 
 
 def _number(number, value):
-    return _encode_varint(number << 3 | _VARINT) + _encode_varint(value)
+    return encode_varint(number << 3 | _VARINT) + encode_varint(value)
 
 
 def _double(number, value):
-    return _encode_varint(number << 3 | _FIXED64) + struct.pack("<d", value)
+    return encode_varint(number << 3 | _FIXED64) + struct.pack("<d", value)
 
 
 def signed64(value):

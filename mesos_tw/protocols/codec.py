@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError, EncodeError
 from mesos_tw.protocols.envelope_pb2 import Envelope
 from mesos_tw.protocols.message_types import message_type
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.protocols.varint import encode_varint
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
@@ -37,28 +38,13 @@ class FrameError(ValueError):
 # name and addresses repeat from one message to the next, so their encoded
 # fields are made once and only the body is new each time.
 _NAME, _BODY, _FROM, _TO = b"\x0a", b"\x12", b"\x1a", b"\x22"
-_SMALL_VARINTS = tuple(bytes((n,)) for n in range(0x80))
 _name_fields = {}
 _LENGTH = Struct(">I").pack
 
 
-def _varint(number):
-    """
-    C{number} (>= 0) as a protobuf varint.
-    """
-    if number < 0x80:
-        return _SMALL_VARINTS[number]
-    encoded = bytearray()
-    while number > 0x7F:
-        encoded.append((number & 0x7F) | 0x80)
-        number >>= 7
-    encoded.append(number)
-    return bytes(encoded)
-
-
 def _text_field(tag, text):
     data = text.encode("utf-8")
-    return tag + _varint(len(data)) + data if data else b""
+    return tag + encode_varint(len(data)) + data if data else b""
 
 
 def _name_field(cls):
@@ -94,7 +80,7 @@ def _envelope_parts(sender, message, recipient):
     size = len(body)
     if not size:
         return (name, addresses), len(name) + len(addresses)
-    length = _SMALL_VARINTS[size] if size < 0x80 else _varint(size)
+    length = encode_varint(size)
     return (name, _BODY, length, body, addresses), len(name) + 1 + len(length) + size + len(addresses)
 
 
