@@ -10,7 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
-from mesos_tw.protocols.executor_side import executor_update, random_uuid
+from mesos_tw.protocols.executor_side import executor_update
+from mesos_tw.protocols.wire_format import random_uuid
 
 
 class RandomUUIDTests(SynchronousTestCase):

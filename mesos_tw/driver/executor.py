@@ -28,7 +28,8 @@ from mesos_tw.interface import ExecutorDriver
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.dispatch import Dispatcher
-from mesos_tw.protocols.executor_side import executor_message, executor_update, random_uuid
+from mesos_tw.protocols.executor_side import executor_message, executor_update
+from mesos_tw.protocols.wire_format import random_uuid
 from mesos_tw.protocols.network import IMessageReceiver
 from mesos_tw.protocols.upid import UPID
 

@@ -48,6 +48,7 @@ from mesos_tw.executors.slave_connection import (
     RECONNECT_INTERVAL, SlaveAddress, connect_patiently, connect_to_slave)
 from mesos_tw.executors.task_process import (
     TaskCommand, become_subreaper, kill_leftovers, libc)
+from mesos_tw.protocols.wire_format import FrameError, random_uuid, split_frames
 
 __all__ = ["CommandExecutor", "main", "warm_up"]
 
@@ -274,10 +275,10 @@ class CommandExecutor:
         if not data:
             return self._lost_slave()
         try:
-            envelopes, self._buffer = _split_frames(self._buffer + data)
+            envelopes, self._buffer = split_frames(self._buffer + data)
             for envelope in envelopes:
                 self.dispatch(*wire.read_envelope(envelope))
-        except wire.WireError as error:
+        except (wire.WireError, FrameError) as error:
             sys.stderr.write(f"command executor: unreadable frame from the slave: {error}\n")
             self._signal(signal.SIGKILL)
             return False
@@ -443,21 +444,11 @@ class CommandExecutor:
         self.finished_at = self.clock()
 
     def _update(self, task_id, state, text, healthy=None, reason=None):
-        uuid = _uuid4()
+        uuid = random_uuid()
         update = wire.status_update(self.framework_id, self.executor_id, self.slave_id, task_id,
                                     state, text, self.wall_clock(), uuid, healthy, reason)
         self.unacknowledged[uuid] = (state, update)
         self.send(wire.STATUS_UPDATE, wire.status_update_message(update))
-
-
-def _uuid4():
-    """
-    A random (version 4) UUID's 16 bytes, as C{uuid.uuid4().bytes}.
-    """
-    uuid = bytearray(os.urandom(16))
-    uuid[6] = uuid[6] & 0x0F | 0x40
-    uuid[8] = uuid[8] & 0x3F | 0x80
-    return bytes(uuid)
 
 
 def _required(message, number, name):
@@ -482,49 +473,6 @@ def kill_grace_period(override=None, task_policy=None, default=DEFAULT_KILL_GRAC
         if grace_period is not None:
             return max(wire.signed64(grace_period.last(1, 0)), 0) / 1e9
     return default
-
-
-def _split_frames(buffer):
-    """
-    The complete frames' envelopes at the start of C{buffer}, and the rest
-    (as L{mesos_tw.protocols.codec.split_frames}, with its size limit).
-    """
-    envelopes = []
-    offset = 0
-    while len(buffer) - offset >= 4:
-        length = int.from_bytes(buffer[offset:offset + 4], "big")
-        if length > _MAX_FRAME_BYTES:
-            raise wire.WireError(
-                f"frame of {length} bytes exceeds the limit of {_MAX_FRAME_BYTES}")
-        if len(buffer) - offset - 4 < length:
-            break
-        envelopes.append(buffer[offset + 4:offset + 4 + length])
-        offset += 4 + length
-    return envelopes, buffer[offset:]
-
-
-#: The largest frame read (L{mesos_tw.protocols.codec.DEFAULT_MAX_FRAME_BYTES}).
-_MAX_FRAME_BYTES = 16 * 1024 * 1024
-
-
-class _StandardErrorLog:
-    """
-    The dispatcher's log, for a program without Twisted: lines on standard
-    error (which the slave keeps in the sandbox), tracebacks included.
-    """
-
-    def warn(self, format, **fields):
-        """
-        One line.
-        """
-        sys.stderr.write(f"command executor: {format.format(**fields)}\n")
-
-    def failure(self, format, **fields):
-        """
-        One line, then the traceback of the exception being handled.
-        """
-        self.warn(format, **fields)
-        traceback.print_exc()
 
 
 def warm_up():

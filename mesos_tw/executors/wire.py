@@ -22,7 +22,7 @@ length-delimited field or a fixed-size one).
 
 import struct
 
-from mesos_tw.protocols.varint import encode_varint
+from mesos_tw.protocols.wire_format import encode_varint
 
 __all__ = [
     "EXECUTOR_REGISTERED", "FRAMEWORK_TO_EXECUTOR", "KILL_TASK", "RECONNECT_EXECUTOR",

@@ -42,6 +42,14 @@ _NO_FILTERS = {}
 _MIN_EXPIRIES_COMPACTED = 1024
 
 
+def _expiries_of(slave):
+    """
+    C{(framework id, expiry)} of the filters on C{slave} (a L{_Slave} or
+    L{None}) that run out.
+    """
+    return slave.expiries.items() if slave is not None and slave.expiries else ()
+
+
 def offerable(free):
     """
     Whether a slave's free resources are worth offering (Mesos's minimum:
@@ -355,9 +363,9 @@ class HierarchicalDRFAllocator:
         one stale entry per decline).  The next compaction waits until the
         heap has doubled, so each costs no more than the pushes before it.
         """
-        self._expiries = [(expiry, slave_id, framework_id)
-                          for slave_id, slave in self._slaves.items() if slave.expiries
-                          for framework_id, expiry in slave.expiries.items()]
+        filtered = {slave_id for slave_ids in self._filtering.values() for slave_id in slave_ids}
+        self._expiries = [(expiry, slave_id, framework_id) for slave_id in filtered
+                          for framework_id, expiry in _expiries_of(self._slaves.get(slave_id))]
         heapify(self._expiries)
         self._compact_expiries_at = max(_MIN_EXPIRIES_COMPACTED, 2 * len(self._expiries))
 
@@ -424,14 +432,17 @@ class HierarchicalDRFAllocator:
         expiries, slaves = self._expiries, self._slaves
         while expiries and expiries[0][0] <= now:
             _, slave_id, framework_id = heappop(expiries)
-            self._everything_changed = True
             slave = slaves.get(slave_id)
             if slave is None or slave.expiries is None:
                 continue
             expiry = slave.expiries.get(framework_id)
             if expiry is not None and expiry <= now:
+                # Only this slave may now go to that framework (a stale
+                # entry, of a filter replaced or revived away, changes
+                # nothing).
                 slave.forget_filter(framework_id)
                 self._filtering.get(framework_id, set()).discard(slave_id)
+                self._changed[slave_id] = None
         if changed_only and not self._everything_changed:
             visited = [(slave_id, slaves[slave_id]) for slave_id in self._changed]
         else:

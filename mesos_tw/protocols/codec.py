@@ -11,7 +11,8 @@ from google.protobuf.message import DecodeError, EncodeError
 from mesos_tw.protocols.envelope_pb2 import Envelope
 from mesos_tw.protocols.message_types import message_type
 from mesos_tw.protocols.upid import UPID
-from mesos_tw.protocols.varint import encode_varint
+from mesos_tw.protocols.wire_format import (
+    DEFAULT_MAX_FRAME_BYTES, FrameError, encode_varint, split_frames)
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
@@ -23,14 +24,6 @@ __all__ = [
     "encode_frame",
     "split_frames",
 ]
-
-DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
-
-
-class FrameError(ValueError):
-    """
-    A frame that cannot be read; the message says why.
-    """
 
 
 # An envelope is written by hand (its four fields in field-number order,
@@ -162,20 +155,3 @@ def _parse_upid(text):
     return UPID.parse(text)
 
 
-def split_frames(buffer, max_frame_bytes=DEFAULT_MAX_FRAME_BYTES):
-    """
-    The complete frames' envelopes at the start of C{buffer}, and the rest.
-
-    @raise FrameError: for a frame over C{max_frame_bytes}.
-    """
-    envelopes = []
-    offset = 0
-    while len(buffer) - offset >= 4:
-        length = int.from_bytes(buffer[offset:offset + 4], "big")
-        if length > max_frame_bytes:
-            raise FrameError(f"frame of {length} bytes exceeds the limit of {max_frame_bytes}")
-        if len(buffer) - offset - 4 < length:
-            break
-        envelopes.append(buffer[offset + 4:offset + 4 + length])
-        offset += 4 + length
-    return envelopes, buffer[offset:]

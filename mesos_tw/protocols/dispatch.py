@@ -2,16 +2,17 @@
 One dispatcher for every node: it maps a message to its handler, and keeps a
 handler's failure its own.
 
-Master, slave, drivers, the v1 API's subscriptions and the executors each
-hold a L{Dispatcher} built from their table of handlers.  A message with no
+Master, slave, drivers, the v1 API's subscriptions and the default executor
+each hold a L{Dispatcher} built from their table of handlers (the command
+executor, which reads its messages without the protobuf runtime, keys its
+own small table by message name, L{mesos_tw.executors.command}).  A message with no
 handler is logged and counted as dropped.  A handler that raises is logged
 with the message's name and sender (and the traceback), counted per message
 type, and goes no further: the connection stays open, the peer hears
 nothing of it, and the next message is handled as usual.  Only the transport
 decides that a peer is gone.
 
-This module does not import Twisted (the command executor, which starts
-without it, dispatches with it too): the log is passed in, a
+This module does not import Twisted: the log is passed in, a
 C{twisted.logger.Logger} or anything with its C{warn} and C{failure}.
 """
 

@@ -1,31 +1,16 @@
 """
 The executor's side of the classic protocol, written once: what an executor
-sends the slave, as the executor driver (L{mesos_tw.driver.executor}), the
-command executor (L{mesos_tw.executors.command}, which starts without
-Twisted, so this module does not import it) and the slave's v1 executor
-API (L{mesos_tw.slave.executor_api}, speaking for an HTTP executor) send it.
+sends the slave, as the executor driver (L{mesos_tw.driver.executor}) and
+the slave's v1 executor API (L{mesos_tw.slave.executor_api}, speaking for
+an HTTP executor) send it.  (The command executor writes the same messages
+without the protobuf runtime: L{mesos_tw.executors.wire}.)
 """
 
-import os
 
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 
-__all__ = ["executor_message", "executor_update", "random_uuid"]
-
-# The version (4) and variant (RFC 4122) bits of a random UUID, as an int.
-_VERSION_MASK = ~(0xF000 << 64) & ~(0xC000 << 48)
-_VERSION_BITS = (4 << 76) | (0x8000 << 48)
-
-
-def random_uuid(random_bytes=os.urandom):
-    """
-    A random (version 4) UUID's 16 bytes, what C{uuid.uuid4().bytes} gives,
-    without making a C{UUID} object: an executor makes one per update.
-    """
-    value = int.from_bytes(random_bytes(16), "big") & _VERSION_MASK | _VERSION_BITS
-    return value.to_bytes(16, "big")
-
+__all__ = ["executor_message", "executor_update"]
 
 def executor_update(status, framework_id, executor_id, slave_id, now, uuid,
                     keep_timestamp=False, into=None):

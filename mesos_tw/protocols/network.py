@@ -559,11 +559,8 @@ class MessageNode:
         @return: a Deferred that fires when the listening port is closed.
         """
         self._stopped = True
-        for attempt in list(self._connecting.values()):
-            attempt.cancel()
+        self.disconnect_all()
         self._pending.clear()
-        for connection in list(self._connections.values()):
-            connection.transport.loseConnection()
         port, self._port = self._port, None
         if port is None:
             return succeed(None)
