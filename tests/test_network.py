@@ -12,7 +12,6 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
-from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
 
 from mesos_tw.protocols import messages_pb2, mesos_pb2
@@ -23,7 +22,6 @@ from mesos_tw.testing.network_contract import Inbox
 from mesos_tw.testing.peers import RecordingPeer
 
 
-@implementer(IMessageReceiver)
 class PingApp:
     """
     A tiny Klein app to prove HTTP shares the port with frames.

@@ -435,11 +435,9 @@ class RegistrationRetryTests(SynchronousTestCase):
         self.assertEqual(self.registrations(), 2)
         self.clock.advance(2.0)
         self.assertEqual(self.registrations(), 3)
-        self.master.send(self.subscription.node.upid, internal.FrameworkRegisteredMessage(
-            framework_id=mesos_pb2.FrameworkID(value="f-1"),
-            master_info=mesos_pb2.MasterInfo(id="m", ip=0, port=5050)))
-        self.clock.advance(0)
+        self.answer()
         self.assertEqual(self.subscription.framework_id, "f-1")
+        self.assertEqual(b"".join(self.request.written).count(b'"SUBSCRIBED"'), 1)
         self.clock.advance(60.0)
         self.assertEqual(self.registrations(), 3)
         self.subscription.close("test")

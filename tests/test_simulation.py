@@ -206,21 +206,6 @@ class RegressionTests(SynchronousTestCase):
         self.assertNotIn("offers_within_totals", summary)
 
 
-    def test_stale_registration_reaches_a_later_term(self):
-        """
-        A master's later term handled a slave's re-registration sent to its
-        earlier one (its first frame was on its way when the term ended),
-        and a finished, acknowledged task was then reported lost; the
-        allocator then offered the slave beyond its total.  (Seed 80043
-        failed so in commit 06d0e77's world; with the network that holds
-        messages on their connections it no longer reaches that state, fix
-        or not: the unit tests in test_master_election, test_network_contract
-        and test_allocator fail without the fixes.)
-        """
-        status, output = simulation("--replay=80043", "--buggify")
-        self.assertEqual(status, 0, output)
-
-
 class MutationTests(SynchronousTestCase):
     """
     Known bugs, put back in the simulated world only, are found.
