@@ -273,7 +273,7 @@ class SchedulerCallbackTests(SynchronousTestCase):
     def setUp(self):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42)
+        self.master = Master(self.clock, self.network.node(MASTER))
         self.master.start()
         self.addCleanup(self.master.stop)
         self.stderr = capture_stderr(self)

@@ -81,8 +81,8 @@ class RegistrationTests(MasterTestCase):
         that had just re-registered with it, and offered the slave's
         resources twice.)
         """
-        first = new_master_info(MASTER, None, 42, 0)
-        second = new_master_info(MASTER, None, 42, 0)
+        first = new_master_info(MASTER, None)
+        second = new_master_info(MASTER, None)
         self.assertNotEqual(first.id, second.id)
         _, slave_id = self.add_slave()
         self.assertTrue(slave_id.startswith(f"{self.master.id}-S"), slave_id)

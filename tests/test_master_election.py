@@ -87,8 +87,8 @@ class ElectionTestCase(SynchronousTestCase):
         node = self.network.node(MASTER)
         self.election = MasterElection(
             self.clock, node, self.contender, self.detector,
-            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids, os_pid=42))
-        self.election.start(new_master_info(MASTER, None, 42, 0))
+            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids))
+        self.election.start(new_master_info(MASTER, None))
         self.addCleanup(self.election.stop)
         self.slave = RecordingPeer(self.network, UPID("slave(1)", "127.0.0.1", 5051))
         self.scheduler = RecordingPeer(self.network, UPID("scheduler", "127.0.0.1", 6000))
@@ -492,9 +492,9 @@ class RegistryTermTests(ElectionTestCase):
         detector = StandaloneDetector(None)
         election = MasterElection(
             self.clock, self.network.node(upid), contender, detector,
-            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids, os_pid=43,
+            lambda node, info, ids: Master(self.clock, node, info=info, ids=ids,
                                            registry=registry))
-        election.start(new_master_info(upid, None, 43, 0))
+        election.start(new_master_info(upid, None))
         self.addCleanup(election.stop)
         return election, contender, detector
 

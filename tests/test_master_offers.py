@@ -386,7 +386,7 @@ class OfferPolicyTests(MasterTestCase):
         """
         self.master.stop()
         self.network.nodes.pop(MASTER)
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42, **options)
+        self.master = Master(self.clock, self.network.node(MASTER), **options)
         self.master.start()
         self.addCleanup(self.master.stop)
 

@@ -41,7 +41,7 @@ class PartitionTests(MasterTestCase):
         """
         A new leader at the master's address, reading C{registry}.
         """
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=43,
+        self.master = Master(self.clock, self.network.node(MASTER),
                              registry=registry)
         self.master.start()
         self.addCleanup(self.master.stop)

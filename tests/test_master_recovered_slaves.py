@@ -53,7 +53,7 @@ class FailoverTestCase(SynchronousTestCase):
         """
         A master leading on the shared registry.
         """
-        master = Master(self.clock, self.network.node(MASTER), os_pid=42,
+        master = Master(self.clock, self.network.node(MASTER),
                         registry=self.registry, slave_reregister_timeout=TIMEOUT,
                         **self.master_kwargs)
         master.start()

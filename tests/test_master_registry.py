@@ -31,7 +31,7 @@ class RegistryTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
         self.registry = ScriptedRemovedSlaves({"S-earlier"})
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42,
+        self.master = Master(self.clock, self.network.node(MASTER),
                              registry=self.registry)
         self.master.start()
         self.addCleanup(self.master.stop)
@@ -311,7 +311,7 @@ class BatchedRegistryTests(SynchronousTestCase):
         self.network = MemoryNetwork(self.clock)
         self.store = ScriptedShardStore()
         self.registry = ShardedRegistrar(self.store)
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42,
+        self.master = Master(self.clock, self.network.node(MASTER),
                              registry=self.registry)
         self.master.start()
         self.addCleanup(self.master.stop)

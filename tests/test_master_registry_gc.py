@@ -88,7 +88,7 @@ class RegistryGcTests(MasterTestCase):
         self.network.crash(MASTER)
         self.turn()
         self.registry = registry
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=43,
+        self.master = Master(self.clock, self.network.node(MASTER),
                              registry=registry,
                              registry_gc=RegistryGcPolicy(INTERVAL, max_age, max_count))
         self.master.start()

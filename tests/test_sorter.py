@@ -63,14 +63,6 @@ class DRFSorterTests(SynchronousTestCase):
         self.sorter.set_totals({"cpus": 100.0, "mem": 1000.0})
         self.assertEqual(self.sorter.order()[1:], ["a", "b"])
 
-    def test_first_matching(self):
-        """
-        The first client in line that a predicate accepts.
-        """
-        self.sorter.allocated("a", {"cpus": 1.0})
-        self.assertEqual(self.sorter.first_matching(lambda name: name != "b"), "c")
-        self.assertIsNone(self.sorter.first_matching(lambda name: False))
-
     def test_name_among_others(self):
         """
         A client whose name sorts among the others' takes its place among

@@ -364,7 +364,7 @@ class InMemoryClusterUsageTests(SynchronousTestCase):
         """
         clock = Clock()
         network = MemoryNetwork(clock)
-        master = Master(clock, network.node(MASTER), os_pid=42)
+        master = Master(clock, network.node(MASTER))
         master.start()
         self.addCleanup(master.stop)
         slave = Slave(clock, network.node(SLAVE), StandaloneDetector(MASTER), FakeIsolator(clock),

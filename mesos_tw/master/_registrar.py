@@ -123,7 +123,6 @@ class RegistryManagement:
                                  if slave_id not in self.removed_slaves
                                  and slave_id not in self.unreachable_slaves
                                  and slave_id not in self.slaves}
-        self._recovered_slaves_count = len(self.recovered_slaves)
         self._schedule_registry_gc()
         if self.recovered_slaves:
             self._recovered_slaves_call = self.reactor.callLater(
@@ -184,7 +183,7 @@ class RegistryManagement:
         C{on_removal_limit(reason)} (C{twistd mesos-master} exits) or, if
         it has none, by stopping this term.
         """
-        share = len(self.recovered_slaves) / self._recovered_slaves_count
+        share = len(self.recovered_slaves) / self.recovery_progress.expected
         if share <= self.recovery_removal_limit:
             return False
         reason = (f"post-recovery slave removal limit exceeded: after "

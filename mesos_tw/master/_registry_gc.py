@@ -105,7 +105,7 @@ class RegistryGarbageCollection:
         """
         if self._stopped:
             return
-        forgotten = 0
+        forgotten = set()
         for (slave_id, when), (succeeded, result) in zip(since.items(), results):
             if not succeeded:
                 self.log.error("Cannot remove unreachable slave {slave_id} from the registry: "
@@ -117,10 +117,11 @@ class RegistryGarbageCollection:
                               "it came back meanwhile", slave_id=slave_id)
                 continue
             del self.unreachable_slaves[slave_id]
-            for framework in self.frameworks.values():
-                for task_id, record in list(framework.unreachable_tasks.items()):
-                    if record.task.slave_id.value == slave_id:
-                        del framework.unreachable_tasks[task_id]
-            forgotten += 1
+            forgotten.add(slave_id)
+        # Their tasks, in one pass over every framework's.
+        for framework in self.frameworks.values():
+            for task_id, record in list(framework.unreachable_tasks.items()):
+                if record.task.slave_id.value in forgotten:
+                    del framework.unreachable_tasks[task_id]
         self.log.info("Garbage collected {count} unreachable slaves from the registry",
-                      count=forgotten)
+                      count=len(forgotten))

@@ -396,11 +396,10 @@ class SlaveManagement:
         """
         framework_ids = {key[0] for key in slave.usage} | {key[0] for key in usage}
         slave.usage = usage
-        for framework_id in framework_ids:
-            self._framework_on(framework_id, slave.id)
         for record in slave.tasks.values():
             record.statistics = usage.get(executor_key(record.task))
         for framework_id in framework_ids:
+            self._framework_on(framework_id, slave.id)
             framework = self.frameworks.get(framework_id)
             if framework is None:
                 continue

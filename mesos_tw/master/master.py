@@ -7,7 +7,6 @@ what re-registering slaves and frameworks report.
 The message flows it follows are described in ``docs/flows.md``.
 """
 
-import os
 import socket
 import uuid
 from collections import deque
@@ -63,7 +62,7 @@ def _ip_number(host):
         return 0
 
 
-def new_master_info(upid, hostname, os_pid, now, new_uuid=uuid.uuid4):
+def new_master_info(upid, hostname, new_uuid=uuid.uuid4):
     """
     The C{MasterInfo} of a master process at C{upid}: its id, address and
     hostname.  The id is a random UUID (C{new_uuid()}), as Mesos's is: the
@@ -72,8 +71,7 @@ def new_master_info(upid, hostname, os_pid, now, new_uuid=uuid.uuid4):
     C{<UTC minute>-<ip number>-<port>-<OS pid>}: a master restarted within
     the minute with the same pid, as a container's first process has, or
     as simulated masters had, named new slaves with ids its predecessor had
-    given others; simulator seed 20113.)  C{os_pid} and C{now} are kept
-    for callers; the id no longer depends on them.
+    given others; simulator seed 20113.)
     """
     ip = _ip_number(upid.host)
     return mesos_pb2.MasterInfo(
@@ -177,7 +175,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         max_slave_ping_timeouts=constants.MAX_SLAVE_PING_TIMEOUTS,
         slave_reregister_timeout=constants.SLAVE_REREGISTER_TIMEOUT,
         hostname=None,
-        os_pid=None,
         cluster=None,
         info=None,
         ids=None,
@@ -217,7 +214,6 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
             reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
         self.cluster = cluster
-        self.os_pid = os_pid or os.getpid()
         self.start_time = None
         self.info = info
         self.id = info.id if info is not None else None
@@ -304,8 +300,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         """
         self.start_time = self.reactor.seconds()
         if self.info is None:
-            self.info = new_master_info(
-                self.node.upid, self.hostname, self.os_pid, self.start_time)
+            self.info = new_master_info(self.node.upid, self.hostname)
         self.id = self.info.id
         self._recover(0)
         if self._whitelist_loop is not None:

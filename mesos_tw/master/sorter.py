@@ -85,10 +85,11 @@ class DRFSorter:
         # A name that sorts among the others' (rare: framework ids grow):
         # every rank is given again, and the line re-sorted when next read.
         self._clients[name] = _Client(name, weight, None)
-        for rank, other in enumerate(sorted(self._clients)):
+        names = sorted(self._clients)
+        for rank, other in enumerate(names):
             self._clients[other].rank = rank
-        self._next_rank = len(self._clients)
-        self._last = other
+        self._next_rank = len(names)
+        self._last = names[-1]
         self._dirty = True
 
     def remove(self, name):
@@ -209,16 +210,6 @@ class DRFSorter:
             self._resort()
         return [key[2] for key in self._keys]
 
-    def names(self):
-        """
-        The client names, first in line first, without copying the line:
-        the sorter must not change while they are read.
-        """
-        if self._dirty:
-            self._resort()
-        for key in self._keys:
-            yield key[2]
-
     def line(self):
         """
         The line itself: the sorter's list of C{(weighted share, rank,
@@ -228,18 +219,6 @@ class DRFSorter:
         if self._dirty:
             self._resort()
         return self._keys
-
-    def first_matching(self, accept):
-        """
-        The first client in line for which C{accept(name)} is true, or
-        L{None}; cheaper than L{order} when the first few clients answer.
-        """
-        if self._dirty:
-            self._resort()
-        for key in self._keys:
-            if accept(key[2]):
-                return key[2]
-        return None
 
     # Keeping the line.
 

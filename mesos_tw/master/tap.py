@@ -279,7 +279,7 @@ class MasterService(Service):
             slave_ping_timeout=options["slave_ping_timeout"],
             max_slave_ping_timeouts=options["max_slave_ping_timeouts"],
             slave_reregister_timeout=options["slave_reregister_timeout"],
-            hostname=options["hostname"], os_pid=os.getpid(), cluster=options["cluster"],
+            hostname=options["hostname"], cluster=options["cluster"],
             info=info, ids=ids,
             allocator=options["allocator_factory"].make_allocator(
                 self.reactor, options["weights"] or {}),
@@ -304,7 +304,8 @@ class MasterService(Service):
         (the reason is logged; stopping withdraws from the election, so
         another master leads).
         """
-        self.logger.critical("Exiting: {reason}", reason=reason)
+        self.logger.critical("Exiting: the post-recovery slave removal limit was exceeded "
+                             "(the reason is logged above)")
         self.reactor.stop()
 
     def _authenticator(self):
@@ -373,8 +374,7 @@ class MasterService(Service):
         def listening(port):
             if self._zookeeper is not None:
                 self._zookeeper.start()
-            self.election.start(new_master_info(
-                self.node.upid, options["hostname"], os.getpid(), self.reactor.seconds()))
+            self.election.start(new_master_info(self.node.upid, options["hostname"]))
             return port
 
         d.addCallback(listening)

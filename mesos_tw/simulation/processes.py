@@ -79,7 +79,7 @@ class MasterProcess:
             # Slaves a new leader recovered from the registry are waited
             # for 120 s (Mesos's default is 10 minutes, longer than a run
             # settles): reconciliations wait for them meanwhile.
-            master = Master(clock, node, info=info, ids=ids, os_pid=100 + self.number,
+            master = Master(clock, node, info=info, ids=ids,
                             registry=registry, slave_reregister_timeout=SLAVE_REREGISTER_TIMEOUT)
             world.mutate_master(master)
             world.inject_failures(master.dispatcher, f"master {self.upid}")
@@ -94,8 +94,7 @@ class MasterProcess:
         # Every process of a master has the same pid and address: only its
         # id (a UUID from the seed) tells them apart, as on a real cluster.
         self.election.start(new_master_info(
-            self.upid, None, 100 + self.number, clock.seconds(),
-            new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid())))
+            self.upid, None, new_uuid=lambda: uuid.UUID(bytes=world.network.new_uuid())))
 
     def crash(self):
         """

@@ -61,7 +61,7 @@ class MasterTestCase(SynchronousTestCase):
     def setUp(self):
         self.clock = Clock()
         self.network = MemoryNetwork(self.clock)
-        self.master = Master(self.clock, self.network.node(MASTER), os_pid=42)
+        self.master = Master(self.clock, self.network.node(MASTER))
         self.master.start()
         self.addCleanup(self.master.stop)
 
