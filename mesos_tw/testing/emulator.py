@@ -40,6 +40,7 @@ from twisted.internet import stdio, task
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 
+from mesos_tw.collector import tune_collector
 from mesos_tw.detector import detector_for, resolve_master
 from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.network import MessageNode
@@ -47,6 +48,7 @@ from mesos_tw.protocols.tls import TLSConfig
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.emulated_slave import EmulatedSlave
+from mesos_tw.testing.emulator_node import EmulatorNode
 from mesos_tw.zookeeper.url import ZooKeeperURL
 
 __all__ = ["main", "until_stdin_closes"]
@@ -101,6 +103,22 @@ def _report(slaves, leader_at, answered, full_every, state):
     print(json.dumps(line), flush=True)
 
 
+def _node_maker(reactor, sources):
+    """
+    A function C{(upid, connection number)} making the node of one
+    connection's slaves, from the source addresses in turn: a lean
+    L{EmulatorNode}, or with TLS (C{LIBPROCESS_SSL_*}) a L{MessageNode}.
+    """
+    tls = TLSConfig.from_environ()
+    if not tls.enabled:
+        return lambda upid, number: EmulatorNode(
+            reactor, upid, source_host=sources[number % len(sources)])
+    # Shared by the nodes: parsed and read from the environment once.
+    endpoints = [ClientEndpoints(reactor, source_host=source) for source in sources]
+    return lambda upid, number: MessageNode(
+        reactor, upid, None, client_endpoints=endpoints[number % len(endpoints)], tls=tls)
+
+
 async def _emulate(reactor, options):
     location = resolve_master(options.master)
     detector = detector_for(location, reactor, session_timeout=options.zk_session_timeout)
@@ -120,17 +138,13 @@ async def _emulate(reactor, options):
     def count_answered(change):
         answered[0] += change
 
-    # Shared by the nodes: parsed and read from the environment once.  The
-    # connections take the source addresses in turn.
+    # The connections take the source addresses in turn.
     sources = options.source.split(",") if options.source else [None]
-    endpoints = [ClientEndpoints(reactor, source_host=source) for source in sources]
-    tls = TLSConfig.from_environ()
+    new_node = _node_maker(reactor, sources)
     for index, number in enumerate(range(options.first, options.first + options.slaves)):
         upid = UPID(f"slave({number})", "127.0.0.1", 0)
         if index % options.per_connection == 0:
-            connection = index // options.per_connection
-            node = MessageNode(reactor, upid, None,
-                               client_endpoints=endpoints[connection % len(endpoints)], tls=tls)
+            node = new_node(upid, index // options.per_connection)
         slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
                                     lost_master_delay=lost_master_delay,
@@ -172,6 +186,13 @@ async def _emulate(reactor, options):
     def registered(_):
         registering[0] -= 1
         start_more()
+        if not registering[0]:
+            # Every slave is registered: freeze their records out of the
+            # collector.  Traversed by every full collection otherwise,
+            # they cost this process pauses of 0.2 to 2 s each, when a
+            # failover's new connections make the garbage that triggers
+            # them (measured with gc.callbacks, under load).
+            tune_collector()
 
     start_more()
     await until_stdin_closes(reactor)
