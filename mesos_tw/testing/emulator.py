@@ -222,11 +222,17 @@ def main(argv=None):
     parser.add_argument("--zk_session_timeout", type=float, default=10.0)
     parser.add_argument("--report_interval", type=float, default=0.5,
                         help="seconds between two lines on standard output")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="add this to the process's niceness: a benchmark that runs the "
+                             "emulation on the master's machine keeps it from taking the "
+                             "master's CPU (each real slave has a machine of its own)")
     parser.add_argument("--reregistration_delay", type=float, default=1.0,
                         help="after a new leader is detected, each slave re-registers after a "
                              "random wait of up to this many seconds (Mesos's "
                              "--registration_backoff_factor)")
     options = parser.parse_args(argv)
+    if options.nice:
+        os.nice(options.nice)
     task.react(lambda reactor: Deferred.fromCoroutine(_emulate(reactor, options)))
 
 
