@@ -49,6 +49,7 @@ from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 from mesos_tw.testing.emulated_slave import EmulatedSlave
 from mesos_tw.testing.emulator_node import EmulatorNode
+from mesos_tw.testing.timer_heap import TimerHeap
 from mesos_tw.zookeeper.url import ZooKeeperURL
 
 __all__ = ["main", "until_stdin_closes"]
@@ -141,11 +142,13 @@ async def _emulate(reactor, options):
     # The connections take the source addresses in turn.
     sources = options.source.split(",") if options.source else [None]
     new_node = _node_maker(reactor, sources)
+    # The slaves' timers (a task's end, the next registration attempt).
+    timers = TimerHeap(reactor)
     for index, number in enumerate(range(options.first, options.first + options.slaves)):
         upid = UPID(f"slave({number})", "127.0.0.1", 0)
         if index % options.per_connection == 0:
             node = new_node(upid, index // options.per_connection)
-        slaves.append(EmulatedSlave(reactor, None, number, resources, node=node.host(upid),
+        slaves.append(EmulatedSlave(timers, None, number, resources, node=node.host(upid),
                                     reregistration_delay=options.reregistration_delay,
                                     lost_master_delay=lost_master_delay,
                                     retry_intervals=MESOS_RETRY_INTERVALS,
