@@ -198,14 +198,15 @@ def _mark_gone(world, draw):
     """
     An operator marks a slave gone (MARK_AGENT_GONE): one that answers, or,
     as when an operator takes a silent machine for dead, one cut off from
-    the masters or whose process died, after 1-100 s of its silence; it is
-    silent for 5-150 s, so it may be back before the operator acts, or come
-    back after, its tasks still running.
+    the masters or whose process died, after 1-120 s of its silence (after
+    75 s the leader has found it unreachable); it is silent for 5-180 s, so
+    it may be back before the operator acts, or come back after, its tasks
+    still running.
     """
     machine = draw.choice(world.machines)
     how = draw.choice(("answering", "partitioned", "crashed"))
-    dark = draw.uniform(5, 150)
-    after = draw.uniform(1, 100)
+    dark = draw.uniform(5, 180)
+    after = draw.uniform(1, 120)
     if machine.slave_id is None:
         return
     world.network.count("gone")
