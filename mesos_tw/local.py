@@ -9,16 +9,11 @@ from twisted.application.service import MultiService
 from twisted.logger import Logger
 from twisted.python import usage
 
-from mesos_tw.authentication.flags import (
-    check_credential, check_master_authentication, check_master_http_authentication,
-    check_slave_http_authentication)
-from mesos_tw.authorization.flags import check_authorization
+from mesos_tw.authentication.flags import check_credential, check_slave_http_authentication
 from mesos_tw.collector import tune_collector
 from mesos_tw.detector import StandaloneDetector
 from mesos_tw.flags import MesosOptions, parse_positive_int
-from mesos_tw.master.tap import MasterService, check_allocation, check_registry
-from mesos_tw.protocols.endpoints import check_endpoint_options
-from mesos_tw.protocols.tls import check_tls
+from mesos_tw.master.tap import MasterService, check_master_flags
 from mesos_tw.master.tap import Options as MasterOptions
 from mesos_tw.slave.tap import SLAVE_COERCIONS, SLAVE_PARAMETERS, SlaveService, check_isolation
 
@@ -42,24 +37,18 @@ class Options(MesosOptions):
 
     def postOptions(self):
         """
-        Check the values and the isolator.
+        Check the values as C{mesos-master} and C{mesos-slave} do, and the
+        isolator.
         """
         super().postOptions()
         if self["zk"]:
             raise usage.UsageError("invalid value for --zk: mesos-local runs without ZooKeeper")
         self["zk_url"] = None
-        try:
-            check_endpoint_options(self)
-            check_tls(self)
-        except ValueError as error:
-            raise usage.UsageError(str(error)) from None
-        check_allocation(self)
-        check_registry(self)
-        check_master_authentication(self)
-        check_master_http_authentication(self)
+        # The master's checks, then the slaves' own (the flags they share
+        # are the master's too, checked once).
+        check_master_flags(self)
         check_credential(self)
         check_slave_http_authentication(self)
-        check_authorization(self)
         check_isolation(self)
 
 

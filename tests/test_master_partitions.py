@@ -15,6 +15,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info, task_info
+from mesos_tw.web.v1 import CallError
 
 Capability = mesos_pb2.FrameworkInfo.Capability
 Reason = mesos_pb2.TaskStatus
@@ -75,6 +76,31 @@ class PartitionTests(MasterTestCase):
                                         state=mesos_pb2.TASK_RUNNING))
         slave.send(MASTER, internal.StatusUpdateMessage(update=update, pid=str(slave.upid)))
         self.turn()
+
+    def two_frameworks_tasks(self):
+        """
+        A slave running task C{a1} of a partition-aware framework and
+        C{o1} of one without the capability: C{(slave, slave_id, aware,
+        aware_id, other, other_id)}.
+        """
+        slave, slave_id = self.add_slave()
+        aware, aware_id = self.add_framework("aware")
+        other, other_id = self.add_framework("other", aware=False)
+        self.run_task(aware, aware_id, slave, slave_id, "a1")
+        self.run_task(other, other_id, slave, slave_id, "o1")
+        return slave, slave_id, aware, aware_id, other, other_id
+
+    def fail_over(self):
+        """
+        The master dies and a new leader starts at its address, reading
+        its registry; returns the registry.
+        """
+        registry = self.master.registry
+        self.master.stop()
+        self.network.crash(MASTER)
+        self.turn()
+        self.start_master(registry=registry)
+        return registry
 
     def partition(self):
         """
@@ -266,17 +292,9 @@ class PartitionTests(MasterTestCase):
         it from the registry: it is re-admitted and both frameworks (aware
         or not) hear their tasks TASK_RUNNING again.
         """
-        slave, slave_id = self.add_slave()
-        aware, aware_id = self.add_framework("aware")
-        other, other_id = self.add_framework("other", aware=False)
-        self.run_task(aware, aware_id, slave, slave_id, "a1")
-        self.run_task(other, other_id, slave, slave_id, "o1")
+        slave, slave_id, aware, aware_id, other, other_id = self.two_frameworks_tasks()
         self.partition()
-        registry = self.master.registry
-        self.master.stop()
-        self.network.crash(MASTER)
-        self.turn()
-        self.start_master(registry=registry)
+        registry = self.fail_over()
         self.assertEqual(list(self.master.unreachable_slaves), [slave_id])
         for scheduler, framework_id, name in ((aware, aware_id, "aware"),
                                               (other, other_id, "other")):
@@ -334,11 +352,7 @@ class PartitionTests(MasterTestCase):
         (REASON_SLAVE_REMOVED) for every framework, as Mesos's
         C{__removeSlave}.
         """
-        slave, slave_id = self.add_slave()
-        aware, aware_id = self.add_framework("aware")
-        other, other_id = self.add_framework("other", aware=False)
-        self.run_task(aware, aware_id, slave, slave_id, "a1")
-        self.run_task(other, other_id, slave, slave_id, "o1")
+        slave, slave_id, aware, aware_id, other, other_id = self.two_frameworks_tasks()
         slave.send(MASTER, internal.UnregisterSlaveMessage(
             slave_id=mesos_pb2.SlaveID(value=slave_id)))
         self.turn()
@@ -354,11 +368,7 @@ class PartitionTests(MasterTestCase):
         (REASON_SLAVE_REMOVED_BY_OPERATOR), one without the capability
         TASK_LOST (REASON_SLAVE_REMOVED), as in Mesos.
         """
-        slave, slave_id = self.add_slave()
-        aware, aware_id = self.add_framework("aware")
-        other, other_id = self.add_framework("other", aware=False)
-        self.run_task(aware, aware_id, slave, slave_id, "a1")
-        self.run_task(other, other_id, slave, slave_id, "o1")
+        slave, slave_id, aware, aware_id, other, other_id = self.two_frameworks_tasks()
         self.master.draining.mark_gone(slave_id)
         self.turn()
         status = self.last_status(aware)
@@ -369,6 +379,77 @@ class PartitionTests(MasterTestCase):
         self.assertEqual((status.state, status.reason),
                          (mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED))
         self.assertIn("marked it gone", slave.last(internal.ShutdownMessage).message)
+
+    def test_unreachable_slave_marked_gone(self):
+        """
+        An unreachable slave marked gone (Mesos's markGone for an agent
+        not registered): it is recorded as removed, no longer unreachable;
+        a partition-aware framework hears TASK_GONE_BY_OPERATOR for the
+        task it heard TASK_UNREACHABLE for, one without the capability
+        TASK_LOST again, now without an unreachable_time; no second
+        slaveLost.  When the slave comes back it is told to shut down and
+        nobody hears of its tasks again.
+        """
+        slave, slave_id, aware, aware_id, other, other_id = self.two_frameworks_tasks()
+        self.partition()
+        heard = {scheduler: len(scheduler.received) for scheduler in (aware, other)}
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        status = self.last_status(aware)
+        self.assertEqual((status.task_id.value, status.state, status.reason),
+                         ("a1", mesos_pb2.TASK_GONE_BY_OPERATOR,
+                          Reason.REASON_SLAVE_REMOVED_BY_OPERATOR))
+        status = self.last_status(other)
+        self.assertEqual((status.task_id.value, status.state, status.reason,
+                          status.HasField("unreachable_time")),
+                         ("o1", mesos_pb2.TASK_LOST, Reason.REASON_SLAVE_REMOVED, False))
+        for scheduler in (aware, other):
+            self.assertEqual(len(scheduler.received), heard[scheduler] + 1)
+        self.assertEqual(self.master.unreachable_slaves, {})
+        self.assertEqual(self.master.unreachable_lost, {})
+        self.assertEqual(self.master.registry.unreachable_ids, {})
+        self.assertEqual(self.master.registry.ids, {slave_id})
+        framework = [f for f in self.master.state()["frameworks"] if f["id"] == aware_id][0]
+        self.assertEqual(framework["unreachable_tasks"], [])
+        self.assertEqual([(t["id"], t["state"]) for t in framework["completed_tasks"]],
+                         [("a1", "TASK_GONE_BY_OPERATOR")])
+        heard = {scheduler: len(scheduler.received) for scheduler in (aware, other)}
+        self.reregister(slave, slave_id, {aware_id: ["a1"], other_id: ["o1"]})
+        self.assertEqual(len(slave.of(internal.ShutdownMessage)), 1)
+        self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])
+        for scheduler in (aware, other):
+            self.assertEqual(len(scheduler.received), heard[scheduler])
+
+    def test_recovered_slave_marked_gone(self):
+        """
+        A slave an earlier leader admitted, marked gone before it
+        re-registers with the new leader (Mesos's markGone for a recovered
+        agent): it is recorded as removed and no longer expected, and told
+        to shut down when it re-registers.
+        """
+        slave, slave_id = self.add_slave()
+        registry = self.fail_over()
+        self.assertEqual(list(self.master.recovered_slaves), [slave_id])
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        self.assertEqual((self.master.recovered_slaves, registry.ids), ({}, {slave_id}))
+        self.reregister(slave, slave_id, {})
+        self.assertEqual(len(slave.of(internal.ShutdownMessage)), 1)
+        self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])
+
+    def test_mark_gone_twice_or_unknown(self):
+        """
+        Marking a slave gone again changes nothing; marking one the master
+        never heard of is an error naming it.
+        """
+        slave, slave_id = self.add_slave()
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        self.assertEqual(len(slave.of(internal.ShutdownMessage)), 1)
+        error = self.assertRaises(CallError, self.master.draining.mark_gone, "S-nobody")
+        self.assertIn("S-nobody", str(error))
 
     def test_launch_with_invalid_offer_dropped(self):
         """

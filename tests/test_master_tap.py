@@ -97,6 +97,24 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(str(raised.exception),
                          "invalid value for --registry_gc_interval: must be positive")
 
+    def test_mesos_local_master_checks(self):
+        """
+        mesos-local refuses what mesos-master refuses, with the same
+        one-line errors: a non-positive C{--allocation_interval}, a
+        C{--slave_reregister_timeout} under Mesos's 10 s, and a
+        C{--log_dir} that is a file.
+        """
+        log_file = self.mktemp()
+        with open(log_file, "w"):
+            pass
+        for argv in (["--allocation_interval=0secs"], ["--slave_reregister_timeout=9secs"],
+                     [f"--log_dir={log_file}"]):
+            with self.assertRaises(UsageError) as master:
+                self.parse(argv)
+            with self.assertRaises(UsageError) as mesos_local:
+                local.Options(environ={}).parseOptions(argv)
+            self.assertEqual(str(mesos_local.exception), str(master.exception))
+
     def test_recovery_agent_removal_limit(self):
         """
         C{--recovery_agent_removal_limit}: 100% by default, a percentage

@@ -135,6 +135,19 @@ def make_iremovedslaves_tests(fixture):
             self.assertEqual(list((yield self.new_record().load_admitted())), ["S1"])
 
         @inlineCallbacks
+        def test_removed_not_unreachable(self):
+            """
+            An unreachable slave recorded as removed (an operator marked it
+            gone: Mesos's MarkSlaveGone) is no longer unreachable.
+            """
+            record = self.new_record()
+            yield record.mark_unreachable("S1", 5)
+            yield record.mark_unreachable("S2", 6)
+            yield record.add("S1")
+            self.assertEqual((yield self.new_record().unreachable()), {"S2": 6.0})
+            self.assertEqual((yield self.new_record().load()), {"S1"})
+
+        @inlineCallbacks
         def test_admitted(self):
             """
             Admitted slaves are read back, by another master, with their

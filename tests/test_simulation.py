@@ -74,6 +74,13 @@ class ProfileTests(SynchronousTestCase):
         """
         self.check("processes")
 
+    def test_gone(self):
+        """
+        Slaves an operator marks gone (some cut off or crashed, and back
+        later), with masters failing over meanwhile.
+        """
+        self.check("gone,crash,zk")
+
     def test_clocks_and_handlers(self):
         """
         Processes' clocks jumping; handlers raising.
@@ -229,6 +236,55 @@ class MutationTests(SynchronousTestCase):
         An allocator that offers a slave's resources twice.
         """
         self.found("double_offer", 0, "offers_within_totals")
+
+    def test_forget_removed_slave(self):
+        """
+        A registry that forgets the slaves marked gone: a new leader admits
+        a gone slave that comes back, and a task its framework heard was
+        lost finishes (the seed passes without the mutation: the profile
+        tests' and campaigns' seeds 0-99 do).
+        """
+        self.found("forget_removed_slave", 29, "terminal_once")
+        status, output = simulation("--replay=29")
+        self.assertEqual(status, 0, output)
+
+
+class GoneTests(SynchronousTestCase):
+    """
+    The operator's C{gone} fault.
+    """
+
+    def test_gone_slave_comes_back(self):
+        """
+        A slave whose process died is marked gone while it is down; once
+        the leader has recorded it, the slave, started again, re-registers
+        and is told to shut down, and every invariant holds (seed 0).
+        """
+        status, output = simulation("--replay=0", "--faults=gone")
+        self.assertEqual(status, 0, output)
+        lines = output.splitlines()
+        recorded = [n for n, line in enumerate(lines) if "has recorded slave" in line]
+        restarted = [n for n, line in enumerate(lines) if "restart the slave process" in line]
+        self.assertEqual((len(recorded), len(restarted)), (1, 1), output)
+        self.assertLess(recorded[0], restarted[0])
+        later = lines[restarted[0] + 1:]
+        slave = re.search(r"(slave\(\d\)\S+) -> master\S+: ReregisterSlaveMessage",
+                          later[0])[1]
+        answers = [line.split(": ")[-1] for line in later
+                   if re.search(rf"master\S+ -> {re.escape(slave)}: ", line)]
+        self.assertEqual(answers[0], "ShutdownMessage", output)
+        self.assertNotIn("SlaveReregisteredMessage", answers)
+
+    def test_at_most_one(self):
+        """
+        A run gets at most one C{gone} fault, with C{buggify} too (a slave
+        marked gone is gone for good).
+        """
+        for buggify in (False, True):
+            counts = {sum(kind == "gone" for _, kind, _ in schedule_faults(seed, {"gone"},
+                                                                         buggify))
+                      for seed in range(50)}
+            self.assertEqual(counts, {0, 1} if not buggify else {1})
 
 
 class ReplayTests(SynchronousTestCase):

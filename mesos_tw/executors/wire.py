@@ -201,18 +201,18 @@ def status_update(framework_id, executor_id, slave_id, task_id, state, text, now
     @param slave_id: a serialized C{SlaveID}, or L{None} before registration.
     @param task_id: a serialized C{TaskID}.
     """
-    executor = _delimited(7, id_message(executor_id))
+    executor = id_message(executor_id)
     status = [_delimited(1, task_id), _number(2, state), _text(4, text)]
     if slave_id is not None:
         status.append(_delimited(5, slave_id))
-    status += [_double(6, now), executor]
+    status += [_double(6, now), _delimited(7, executor)]
     if healthy is not None:
         status.append(_number(8, int(healthy)))
     status.append(_number(9, _SOURCE_EXECUTOR))
     if reason is not None:
         status.append(_number(10, reason))
     status.append(_delimited(11, uuid))
-    update = [_delimited(1, id_message(framework_id)), _delimited(2, id_message(executor_id))]
+    update = [_delimited(1, id_message(framework_id)), _delimited(2, executor)]
     if slave_id is not None:
         update.append(_delimited(3, slave_id))
     update += [_delimited(4, b"".join(status)), _double(5, now), _delimited(6, uuid)]

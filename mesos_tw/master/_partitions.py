@@ -26,7 +26,9 @@ Mixed into L{mesos_tw.master.master.Master}, whose state it uses.
     others.
 """
 
+from mesos_tw.master.state import SlaveRecord
 from mesos_tw.protocols import mesos_pb2
+from mesos_tw.resources import Resources
 
 __all__ = ["PartitionManagement"]
 
@@ -112,12 +114,64 @@ class PartitionManagement:
         C{unreachable_tasks} (they no longer hold resources).
         """
         self.unreachable_slaves[slave.id] = self.reactor.seconds()
+        lost = []
         for (framework_id, task_id), record in slave.tasks.items():
+            if record.state == mesos_pb2.TASK_LOST:
+                # A framework without the capability heard TASK_LOST (its
+                # record is completed): kept, as Mesos keeps its
+                # unreachable tasks, to tell it again if the slave is
+                # marked gone (L{mark_absent_gone}).
+                lost.append(record)
+                continue
             if record.state != mesos_pb2.TASK_UNREACHABLE:
                 continue
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.tasks.pop(task_id, None) is not None:
                 framework.unreachable_tasks[task_id] = record
+        if lost:
+            self.unreachable_lost[slave.id] = lost
+
+    def mark_absent_gone(self, slave_id):
+        """
+        An operator marked gone slave C{slave_id}, which is unreachable or
+        which an earlier leader admitted and has not re-registered yet
+        (Mesos's C{markGone} for an agent not registered): it is recorded
+        as removed, no longer unreachable or expected, and so told to shut
+        down if it re-registers.  Once that is written, the frameworks of
+        the tasks an unreachable one had (as far as this master knows them)
+        hear of them again, as in Mesos: C{TASK_GONE_BY_OPERATOR}
+        (C{REASON_SLAVE_REMOVED_BY_OPERATOR}) where they heard
+        C{TASK_UNREACHABLE}, C{TASK_LOST} (C{REASON_SLAVE_REMOVED}, with no
+        C{unreachable_time} now) where they heard C{TASK_LOST}.  No
+        C{slaveLost}: they heard it when it became unreachable.
+        """
+        text = "Agent has been marked gone"
+        info = self.recovered_slaves.pop(slave_id, None)
+        self.unreachable_slaves.pop(slave_id, None)
+        updates = []
+        for framework_id, framework in self.frameworks.items():
+            for task_id, record in list(framework.unreachable_tasks.items()):
+                if record.task.slave_id.value == slave_id:
+                    # Back among its tasks for a moment, so that ending it
+                    # moves it to the completed ones.
+                    framework.tasks[task_id] = framework.unreachable_tasks.pop(task_id)
+                    updates.append((framework_id, self._apply_master_update(
+                        framework_id, record, mesos_pb2.TASK_GONE_BY_OPERATOR, text,
+                        Reason.REASON_SLAVE_REMOVED_BY_OPERATOR)))
+        for record in self.unreachable_lost.pop(slave_id, ()):
+            framework_id = record.task.framework_id.value
+            updates.append((framework_id, self._status_update_for(
+                framework_id, record.task, mesos_pb2.TASK_LOST, text,
+                Reason.REASON_SLAVE_REMOVED)))
+        self.log.info("Marking slave {slave_id} gone: it is not registered; {count} of its tasks "
+                      "are reported once that is recorded", slave_id=slave_id,
+                      count=len(updates))
+        if info is None:
+            info = mesos_pb2.SlaveInfo(id=mesos_pb2.SlaveID(value=slave_id))
+        self._record_removal(SlaveRecord(slave_id, info, None, self.reactor.seconds(),
+                                         Resources()),
+                             "an operator marked it gone", updates, shutdown=False,
+                             tell_lost=False)
 
     def readmitted(self, slave_id, tasks):
         """
@@ -130,6 +184,7 @@ class PartitionManagement:
         forgotten: the slave reports their ends itself, as status updates.
         """
         del self.unreachable_slaves[slave_id]
+        self.unreachable_lost.pop(slave_id, None)
         for framework in self.frameworks.values():
             for task_id, record in list(framework.unreachable_tasks.items()):
                 if record.task.slave_id.value == slave_id:

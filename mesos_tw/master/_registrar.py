@@ -64,14 +64,17 @@ class PendingRemoval:
         was (it is recorded as unreachable, not removed, and may come
         back), or L{None}.
     @ivar waiting: C{(sender, ReregisterSlaveMessage)} that came meanwhile.
+    @ivar tell_lost: whether every framework hears C{slaveLost} then (not
+        for a slave that was lost already: an unreachable one marked gone).
     """
 
-    def __init__(self, slave, reason, updates, shutdown, unreachable=None):
+    def __init__(self, slave, reason, updates, shutdown, unreachable=None, tell_lost=True):
         self.slave = slave
         self.reason = reason
         self.updates = updates
         self.shutdown = shutdown
         self.unreachable = unreachable
+        self.tell_lost = tell_lost
         self.waiting = []
 
 
@@ -239,15 +242,17 @@ class RegistryManagement:
         d.addErrback(lambda failure: self.log.failure(
             "Failed to admit slave {slave_id}", failure, slave_id=info.id.value))
 
-    def _record_removal(self, slave, reason, updates, shutdown, unreachable=None):
+    def _record_removal(self, slave, reason, updates, shutdown, unreachable=None,
+                        tell_lost=True):
         """
         Write the removal of C{slave} (already out of our state) to the
         registry, or, if it was found C{unreachable} (at that time), that it
         is unreachable; once it is written, report it: C{updates} (its
         tasks' C{TASK_LOST}...) to their frameworks, C{slaveLost} to every
-        framework, and, if C{shutdown}, C{ShutdownMessage} to the slave.
+        framework (if C{tell_lost}), and, if C{shutdown},
+        C{ShutdownMessage} to the slave.
         """
-        removal = PendingRemoval(slave, reason, updates, shutdown, unreachable)
+        removal = PendingRemoval(slave, reason, updates, shutdown, unreachable, tell_lost)
         self._removing[slave.id] = removal
         self._write_removal(removal, 0)
 
@@ -283,19 +288,21 @@ class RegistryManagement:
         if removal.shutdown:
             self.node.send(slave.pid, internal.ShutdownMessage(
                 message=f"the master removed this slave: {removal.reason}"))
-        self._report_removal(slave, removal.updates)
+        self._report_removal(slave, removal.updates, removal.tell_lost)
         for sender, message in removal.waiting:
             self._reregister_slave(sender, message)
 
-    def _report_removal(self, slave, updates):
+    def _report_removal(self, slave, updates, tell_lost=True):
         """
-        Tell the frameworks of C{slave}'s tasks their C{updates}, and every
-        framework that the slave is lost.
+        Tell the frameworks of C{slave}'s tasks their C{updates}, and (if
+        C{tell_lost}) every framework that the slave is lost.
         """
         for framework_id, update in updates:
             framework = self.frameworks.get(framework_id)
             if framework is not None and framework.active:
                 self._send_update(framework.pid, update)
+        if not tell_lost:
+            return
         lost = internal.LostSlaveMessage(slave_id=mesos_pb2.SlaveID(value=slave.id))
         for framework in self.frameworks.values():
             if framework.active:

@@ -117,6 +117,7 @@ class RegistryGarbageCollection:
                               "it came back meanwhile", slave_id=slave_id)
                 continue
             del self.unreachable_slaves[slave_id]
+            self.unreachable_lost.pop(slave_id, None)
             forgotten.add(slave_id)
         # Their tasks, in one pass over every framework's.
         for framework in self.frameworks.values():

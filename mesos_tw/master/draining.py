@@ -94,15 +94,36 @@ class Draining:
 
     def mark_gone(self, slave_id):
         """
-        Remove the slave for good: its tasks end C{TASK_GONE_BY_OPERATOR}
-        (C{TASK_LOST} for frameworks that are not partition-aware, as in
-        Mesos) and it is told to shut down.
+        Remove the slave for good, as Mesos's C{MARK_AGENT_GONE}: a
+        registered one's tasks end C{TASK_GONE_BY_OPERATOR} (C{TASK_LOST}
+        for frameworks that are not partition-aware) and it is told to shut
+        down; an unreachable one's tasks are told so too
+        (L{mesos_tw.master._partitions.PartitionManagement.mark_absent_gone});
+        one an earlier leader admitted that has not re-registered yet is
+        only recorded.  Any of them that re-registers later is told to
+        shut down.  A slave already removed is left as it is.
 
-        @raise CallError: for a slave the master does not have.
+        @raise CallError: for a slave the master has not heard of, or one
+            whose removal or unreachability is being recorded (Mesos
+            answers 503 then: try again).
         """
-        slave = self._slave(slave_id)
+        master = self.master
+        if slave_id in master._removing:
+            raise CallError(f"agent {slave_id} is being removed or marked unreachable; try "
+                            "again once that is recorded")
+        if slave_id in master.removed_slaves:
+            self.log.info("Agent {slave_id} was removed already", slave_id=slave_id)
+            return
+        slave = master.slaves.get(slave_id)
+        if slave is None:
+            if slave_id not in master.unreachable_slaves \
+                    and slave_id not in master.recovered_slaves:
+                raise CallError(f"no agent {slave_id} is registered, unreachable or expected "
+                                "back")
+            master.mark_absent_gone(slave_id)
+            return
         self._cancel_grace(slave.id)
-        self.master.remove_slave(slave, "an operator marked it gone", shutdown=True, gone=True)
+        master.remove_slave(slave, "an operator marked it gone", shutdown=True, gone=True)
 
     def reconnected(self, slave):
         """

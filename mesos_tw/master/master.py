@@ -230,6 +230,10 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
         self.unreachable_slaves = {}
+        # slave id -> the records of its tasks frameworks without the
+        # PARTITION_AWARE capability heard TASK_LOST for when it became
+        # unreachable (L{_partitions}).
+        self.unreachable_lost = {}
         self.recovered = False
         self.events = MasterEvents()
         #: The counts behind the metrics (L{mesos_tw.master.metrics}).

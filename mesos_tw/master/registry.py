@@ -65,7 +65,8 @@ class IRemovedSlaves(Interface):
     def add(slave_id):
         """
         Record that slave C{slave_id} was removed (it is no longer
-        admitted).  Recording an id already there succeeds.
+        admitted, nor unreachable: Mesos's C{MarkSlaveGone}).  Recording an
+        id already there succeeds.
 
         @return: a Deferred that fires with L{None} once the id is durable
             (a later L{load}, by any master, includes it), or fails.
@@ -144,6 +145,7 @@ class MemoryRemovedSlaves:
         """
         self.ids.add(slave_id)
         self.admitted.pop(slave_id, None)
+        self.unreachable_ids.pop(slave_id, None)
         return succeed(None)
 
     def admit(self, info):

@@ -119,6 +119,7 @@ class Shard:
 def _add(shard, slave_id):
     shard.removed.add(slave_id)
     shard.admitted.pop(slave_id, None)
+    shard.unreachable.pop(slave_id, None)
 
 
 def _admit(shard, slave_id, info):
@@ -214,7 +215,8 @@ class ShardedRegistrar:
 
     def add(self, slave_id):
         """
-        Record that slave C{slave_id} was removed (no longer admitted).
+        Record that slave C{slave_id} was removed (no longer admitted, nor
+        unreachable).
         """
         return self._enqueue(slave_id, _add)
 

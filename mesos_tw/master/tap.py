@@ -54,7 +54,7 @@ from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.tls import TLS_PARAMETERS, check_tls
 from mesos_tw.protocols.upid import UPID
 
-__all__ = ["MasterService", "Options", "makeService"]
+__all__ = ["MasterService", "Options", "check_master_flags", "makeService"]
 
 
 def parse_weights(text):
@@ -214,24 +214,34 @@ class Options(MesosOptions):
                     "invalid value for --zk: expected zk://host:port[,host:port...]/path "
                     "(or file:// holding one)")
             self["zk_url"] = location
-        if self["zk_session_timeout"] <= 0:
-            raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
-        try:
-            check_endpoint_options(self)
-            check_tls(self)
-        except ValueError as error:
-            raise usage.UsageError(str(error)) from None
-        check_allocation(self)
-        check_master_authentication(self)
-        check_master_http_authentication(self)
-        check_authorization(self)
-        check_log_dir(self)
-        if self["allocation_interval"] <= 0:
-            raise usage.UsageError("invalid value for --allocation_interval: must be positive")
-        if self["slave_reregister_timeout"] < constants.MIN_SLAVE_REREGISTER_TIMEOUT:
-            raise usage.UsageError("invalid value for --slave_reregister_timeout: must be at "
-                                   "least 10secs")
-        check_registry(self)
+        check_master_flags(self)
+
+
+def check_master_flags(options):
+    """
+    Check the master's parsed C{options} other than C{--zk}: the checks
+    C{mesos-master} and C{mesos-local} share.
+
+    @raise usage.UsageError: naming the flag.
+    """
+    if options["zk_session_timeout"] <= 0:
+        raise usage.UsageError("invalid value for --zk_session_timeout: must be positive")
+    try:
+        check_endpoint_options(options)
+        check_tls(options)
+    except ValueError as error:
+        raise usage.UsageError(str(error)) from None
+    check_allocation(options)
+    check_master_authentication(options)
+    check_master_http_authentication(options)
+    check_authorization(options)
+    check_log_dir(options)
+    if options["allocation_interval"] <= 0:
+        raise usage.UsageError("invalid value for --allocation_interval: must be positive")
+    if options["slave_reregister_timeout"] < constants.MIN_SLAVE_REREGISTER_TIMEOUT:
+        raise usage.UsageError("invalid value for --slave_reregister_timeout: must be at "
+                               "least 10secs")
+    check_registry(options)
 
 
 class MasterService(Service):

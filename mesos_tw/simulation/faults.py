@@ -10,7 +10,7 @@ __all__ = ["PROFILES", "FaultyNetwork", "parse_profile"]
 
 #: Every kind of fault, by the name a profile uses.
 KINDS = ("network", "partition", "crash", "zk", "slave", "executor", "scheduler", "clock",
-         "handler", "stream")
+         "handler", "stream", "gone")
 
 #: Named mixes; C{--faults} takes one of these or a comma-separated list
 #: of kinds.

@@ -79,6 +79,23 @@ def no_task_runs_twice(world):
             for task_id, runs in world.runs.items() if len(runs) > 1]
 
 
+def gone_stays_gone(world):
+    """
+    A slave an operator marked gone, once a leader recorded it so, is never
+    admitted again: no leader lists it among its slaves, registered or
+    unreachable (when it comes back it is told to shut down, as in Mesos),
+    so its tasks, reported lost, never run on in the master's view.
+    """
+    violations = []
+    for process in _leaders(world):
+        master = process.election.master
+        for slave_id, when in sorted(world.gone.items()):
+            if slave_id in master.slaves or slave_id in master.unreachable_slaves:
+                violations.append(f"slave {slave_id}, recorded gone at {when:.0f}s, is admitted "
+                                  f"again by {process.upid}")
+    return violations
+
+
 def every_task_ends(world):
     """
     Once the world settles, every task launched has a terminal state at its
@@ -300,5 +317,5 @@ def records_released(world):
 
 
 CONTINUOUS = (one_leader, terminal_once, offers_within_totals, no_task_runs_twice, drf_fair,
-              records_bounded)
+              records_bounded, gone_stays_gone)
 FINAL = CONTINUOUS + (every_task_ends, updates_acknowledged, views_agree, records_released)

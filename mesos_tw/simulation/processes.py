@@ -188,10 +188,24 @@ class SlaveMachine:
         self.executors = {}
         self.next_pid = 1000
         self.slave = None
+        #: The id the slave process that died last had (an operator may
+        #: still name it).
+        self.last_id = None
         self.isolator = None
         self.client = None
         self.clock = None
         self.make()
+
+    @property
+    def slave_id(self):
+        """
+        The id of the machine's slave as an operator sees it: its running
+        process's, or, while none runs or it has none yet, the last one
+        it had (L{None} if it never had one).
+        """
+        if self.slave is not None and self.slave.id is not None:
+            return self.slave.id
+        return self.last_id
 
     def task_started(self, task_id):
         """
@@ -231,6 +245,7 @@ class SlaveMachine:
         The slave process dies (its executors live on); its ZooKeeper
         session closes.
         """
+        self.last_id = self.slave_id
         self.clock.kill()
         self.world.network.crash(self.upid)
         self.client.stop()

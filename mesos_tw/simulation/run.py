@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from mesos_tw.simulation.faults import KINDS
 from mesos_tw.simulation.invariants import CONTINUOUS, FINAL
 from mesos_tw.simulation.world import World
+from mesos_tw.web.v1 import CallError
 
 __all__ = ["FAULT_SECONDS", "MUTATIONS", "Run", "schedule_faults", "shrink", "simulate"]
 
@@ -19,7 +20,16 @@ FAULT_SECONDS = 240.0
 SETTLE_SECONDS = 240.0
 
 #: Known bugs the simulator can put back, to show it finds them.
-MUTATIONS = ("drop_ack", "double_offer", "keep_unknown_connections")
+MUTATIONS = ("drop_ack", "double_offer", "keep_unknown_connections", "forget_removed_slave")
+
+#: The most faults of a kind a run gets where fewer than of the others (a
+#: slave marked gone is gone for good, and the world needs slaves left to
+#: do its frameworks' work): at most one, even with C{buggify}.
+MOST = {"gone": 1}
+
+#: The operator tries to mark a slave gone every C{GONE_RETRY} seconds, at
+#: most C{GONE_TRIES} times, until the leader has recorded it.
+GONE_RETRY, GONE_TRIES = 5.0, 12
 
 
 @dataclass
@@ -51,7 +61,8 @@ def schedule_faults(seed, kinds, buggify=False):
     for kind in KINDS:
         if kind in kinds and kind in _ACTIONS:
             rng = random.Random(f"{seed}/faults/{kind}")
-            for number in range(rng.randint(low, high)):
+            most = MOST.get(kind, high)
+            for number in range(rng.randint(min(low, most), min(high, most))):
                 schedule.append((rng.uniform(0, FAULT_SECONDS), kind, number))
     return schedule
 
@@ -183,10 +194,66 @@ def _cut_stream(world, draw):
     framework.cut()
 
 
+def _mark_gone(world, draw):
+    """
+    An operator marks a slave gone (MARK_AGENT_GONE): one that answers, or,
+    as when an operator takes a silent machine for dead, one cut off from
+    the masters or whose process died, after 1-120 s of its silence (after
+    75 s the leader has found it unreachable); it is silent for 5-180 s, so
+    it may be back before the operator acts, or come back after, its tasks
+    still running.
+    """
+    machine = draw.choice(world.machines)
+    how = draw.choice(("answering", "partitioned", "crashed"))
+    dark = draw.uniform(5, 180)
+    after = draw.uniform(1, 120)
+    if machine.slave_id is None:
+        return
+    world.network.count("gone")
+    if how == "partitioned":
+        world.record(f"partition {machine.upid} from the masters for {dark:.0f}s; the operator "
+                     f"marks it gone {after:.0f}s after it went silent")
+        for master in world.masters:
+            world.network.partition(machine.upid, master.upid)
+        world.clock.callLater(dark, _heal, world, machine)
+    elif how == "crashed" and machine.slave is not None:
+        world.record(f"crash the slave process of {machine.name} for {dark:.0f}s; the operator "
+                     f"marks it gone {after:.0f}s after it went silent")
+        machine.crash()
+        world.clock.callLater(dark, _restart_slave, world, machine)
+    else:
+        after = 0.0
+    world.clock.callLater(after, _operator_marks_gone, world, machine, None, GONE_TRIES)
+
+
+def _operator_marks_gone(world, machine, slave_id, tries):
+    """
+    The operator calls MARK_AGENT_GONE on the leader (its C{Draining}, not
+    over HTTP), and again, as an operator retries an error, until the
+    leader has recorded the slave gone (in C{world.gone} from then on) or
+    the faults stop.
+    """
+    if not world.faulting or tries == 0:
+        return
+    slave_id = slave_id or machine.slave_id
+    leader = world.leader()
+    if leader is not None and slave_id in leader.removed_slaves:
+        world.gone[slave_id] = world.clock.seconds()
+        world.record(f"the leader has recorded slave {slave_id} ({machine.name}) gone")
+        return
+    if leader is not None:
+        try:
+            leader.draining.mark_gone(slave_id)
+            world.record(f"the operator marks slave {slave_id} ({machine.name}) gone")
+        except CallError as error:
+            world.record(f"the operator cannot mark slave {slave_id} gone: {error}")
+    world.clock.callLater(GONE_RETRY, _operator_marks_gone, world, machine, slave_id, tries - 1)
+
+
 _ACTIONS = {
     "partition": _partition, "crash": _crash_leader, "zk": _expire_session,
     "slave": _crash_slave, "executor": _kill_executor, "scheduler": _fail_over_scheduler,
-    "clock": _jump_clock, "stream": _cut_stream,
+    "clock": _jump_clock, "stream": _cut_stream, "gone": _mark_gone,
 }
 
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 
+from twisted.internet.defer import succeed
 
 from mesos_tw.protocols.messages_pb2 import StatusUpdateAcknowledgementMessage
 from mesos_tw.protocols.upid import UPID
@@ -84,6 +85,9 @@ class World:
         self.zookeeper = MemoryZooKeeperServer()
         #: task id -> the slaves (names) it started on, in order.
         self.runs = {}
+        #: slave id -> when a leader had recorded it gone (the operator
+        #: marked it: the C{gone} fault).
+        self.gone = {}
         self.directory = tempfile.mkdtemp(prefix="mesos-sim-", dir=_SCRATCH)
         self.masters = [MasterProcess(self, n) for n in range(masters)]
         self.machines = [SlaveMachine(self, n) for n in range(slaves)]
@@ -208,10 +212,24 @@ class World:
 
     def mutate_registry(self, registry):
         """
-        Put the chosen mutation's bug into a master process's registry
-        (none now: C{forget_removed_slave} was retired when unreachable
-        slaves became re-admitted rather than removed, docs/simulation.md).
+        Put the chosen mutation's bug into a master process's registry.
         """
+        if self.mutation == "forget_removed_slave":
+            # The registry loses its removed slaves (those marked gone): a
+            # new leader admits a gone slave that re-registers, with the
+            # tasks its frameworks heard were lost.
+            registry.load = lambda: succeed(set())
+
+    def leader(self):
+        """
+        The leading L{Master} once it has read the registry, or L{None}.
+        """
+        for process in self.masters:
+            election = process.election
+            if election is not None and election.elected and election.master is not None \
+                    and election.master.recovered:
+                return election.master
+        return None
 
     # Running.
 

@@ -91,6 +91,7 @@ class ScriptedRemovedSlaves:
         """
         slave_id, d = self.adds.pop(0)
         self.ids.add(slave_id)
+        self.unreachable_ids.pop(slave_id, None)
         d.callback(None)
 
     def fail_add(self, error):
