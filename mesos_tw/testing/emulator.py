@@ -17,6 +17,12 @@ of thousands of slaves the master's limit is the one that binds.  With a
 C{zk://} master, one detector for the whole process makes every slave
 follow the leader, as each real slave's own detector would.
 
+So that the emulation costs less than the master it measures, the slaves
+connect through a lean L{EmulatorNode} (a L{MessageNode} with TLS), keep
+their timers in one L{TimerHeap}, their records are frozen out of the
+garbage collector once all are registered, and C{--nice} lowers the
+process's priority below a master's on the same machine.
+
 Every C{--report_interval} seconds (half a second) it prints one JSON
 line to standard output: C{{"answered": n, "cpu": seconds, "leader_at":
 seconds}}, the slaves answered by the leader they follow (since their
