@@ -13,12 +13,13 @@ directly (L{IReadDescriptor}, L{IWriteDescriptor}), no Twisted transport.
 
 Why: after a master failover, 10,000 emulated slaves each open a new
 connection within a second or two, and through the full machinery the
-emulating processes spent more CPU setting up connections than the new
-leader spent re-admitting the slaves (the failover benchmark of the
+emulating processes spent twice the CPU the new leader spent re-admitting
+them, most of it on their connections (the failover benchmark of the
 README's Performance section).  The master is what a benchmark measures.
 
 Not for TLS (C{LIBPROCESS_SSL_ENABLED}): the emulator uses a
-L{MessageNode} then.
+L{MessageNode} then.  A peer's host should be an IP address, as masters
+advertise theirs: a name would be looked up by a blocking call.
 """
 
 import errno
