@@ -515,6 +515,41 @@ class ConnectionGuardTests(AcceptingTestCase):
         self.reactor.advance(PENDING_TIMEOUT)
         self.assertTrue(silent.disconnected)
 
+    def test_each_connection_its_own_deadline(self):
+        """
+        Connections accepted at different times are each closed when their
+        own pending timeout passes, not before, whichever of those before
+        them identified themselves or closed meanwhile.
+        """
+        _, first = self.accept()
+        self.reactor.advance(PENDING_TIMEOUT / 4)
+        speaking, _ = self.accept("10.0.0.2")
+        self.reactor.advance(PENDING_TIMEOUT / 4)
+        _, third = self.accept("10.0.0.3")
+        speaking.dataReceived(encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage()))
+        self.reactor.advance(PENDING_TIMEOUT / 2 - 0.5)
+        self.assertFalse(first.disconnected)
+        self.reactor.advance(0.5)
+        self.assertTrue(first.disconnected)
+        self.assertFalse(speaking.transport.disconnected)
+        self.reactor.advance(PENDING_TIMEOUT / 2 - 0.5)
+        self.assertFalse(third.disconnected)
+        self.reactor.advance(0.5)
+        self.assertTrue(third.disconnected)
+
+    def test_no_timer_left_once_identified(self):
+        """
+        Once every accepted connection has identified itself or closed, the
+        guard leaves nothing scheduled on the reactor (a node waits for
+        nothing on their account).
+        """
+        speaking, _ = self.accept()
+        closing, _ = self.accept("10.0.0.2")
+        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
+        speaking.dataReceived(encode_frame(SCHEDULER, messages_pb2.PingSlaveMessage()))
+        closing.connectionLost(None)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
 
 class UnauthenticatedCapTests(AcceptingTestCase):
     """

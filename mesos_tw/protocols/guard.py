@@ -9,7 +9,7 @@ that wait, each time (L{drain_accept_queue}), so that a storm of them is
 not refused.
 """
 
-from collections import Counter
+from collections import Counter, OrderedDict
 
 from twisted.logger import Logger
 
@@ -52,6 +52,13 @@ class ConnectionGuard:
         self.max_per_address = max_per_address
         self.until_authenticated = until_authenticated
         self.pending = Counter()
+        # The admissions whose deadline runs, oldest first: with one
+        # timeout for all, the order they came in is the order their
+        # deadlines fall in, so one timer (for the oldest) serves them all,
+        # rather than a timer set and cancelled per connection (10,000 in
+        # a second when a new leader's slaves come back).
+        self._running = OrderedDict()
+        self._timer = None
 
     def admit(self, transport):
         """
@@ -70,29 +77,63 @@ class ConnectionGuard:
             transport.abortConnection()
             return None
         self.pending[host] += 1
-        deadline = self.reactor.callLater(self.timeout, self._expired, transport, host)
-        return Admission(self, host, deadline)
+        admission = Admission(self, host, transport, self.reactor.seconds() + self.timeout)
+        self._running[admission] = None
+        if self._timer is None:
+            self._timer = self.reactor.callLater(self.timeout, self._expire)
+        return admission
 
     def _release(self, host):
         self.pending[host] -= 1
         if not self.pending[host]:
             del self.pending[host]
 
-    def _expired(self, transport, host):
-        self.log.warn("Closing a connection from {host}: it sent no complete frame or "
-                      "request within {timeout:g} s", host=host, timeout=self.timeout)
-        transport.abortConnection()
+    def _stop_deadline(self, admission):
+        """
+        C{admission}'s deadline no longer runs; the timer stops with the
+        last one (a reactor with nothing to wait for is left clean).
+        """
+        if self._running.pop(admission, False) is None and not self._running \
+                and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self):
+        """
+        Close the connections whose deadline has passed; wait for the next.
+        """
+        self._timer = None
+        now = self.reactor.seconds()
+        while self._running:
+            admission = next(iter(self._running))
+            if admission.deadline > now:
+                if self._timer is None:
+                    self._timer = self.reactor.callLater(admission.deadline - now, self._expire)
+                return
+            del self._running[admission]
+            self.log.warn("Closing a connection from {host}: it sent no complete frame or "
+                          "request within {timeout:g} s", host=admission.host,
+                          timeout=self.timeout)
+            admission.transport.abortConnection()
 
 
 class Admission:
     """
     One accepted connection's place in its L{ConnectionGuard}.
+
+    @ivar host: the address it came from.
+    @ivar transport: its transport (aborted if its deadline passes).
+    @ivar deadline: when (the reactor's seconds) it must have identified
+        itself.
     """
 
-    def __init__(self, guard, host, deadline):
+    __slots__ = ("_guard", "host", "transport", "deadline", "_released")
+
+    def __init__(self, guard, host, transport, deadline):
         self._guard = guard
-        self._host = host
-        self._deadline = deadline
+        self.host = host
+        self.transport = transport
+        self.deadline = deadline
         self._released = False
 
     def identified(self):
@@ -101,8 +142,7 @@ class Admission:
         is off, and unless the guard counts connections until they
         authenticate, it no longer counts.
         """
-        if self._deadline.active():
-            self._deadline.cancel()
+        self._guard._stop_deadline(self)
         if not self._guard.until_authenticated:
             self.release()
 
@@ -111,11 +151,10 @@ class Admission:
         The connection no longer counts (it authenticated, was admitted, or
         closed); idempotent.
         """
-        if self._deadline.active():
-            self._deadline.cancel()
+        self._guard._stop_deadline(self)
         if not self._released:
             self._released = True
-            self._guard._release(self._host)
+            self._guard._release(self.host)
 
 
 def drain_accept_queue(port):
