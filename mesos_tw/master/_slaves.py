@@ -300,7 +300,8 @@ class SlaveManagement:
                 continue
             slave.tasks[record.key] = record
             self._framework_on(framework_id, slave.id)
-            used[framework_id] = used.get(framework_id, Resources()) + record.resources
+            held = used.get(framework_id)
+            used[framework_id] = record.resources if held is None else held + record.resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
                 framework.tasks[task.task_id.value] = record
@@ -311,7 +312,8 @@ class SlaveManagement:
             framework_id = executor.framework_id.value
             slave.executors.setdefault(framework_id, {})[executor.executor_id.value] = executor
             self._framework_on(framework_id, slave.id)
-            used[framework_id] = used.get(framework_id, Resources()) + resources
+            held = used.get(framework_id)
+            used[framework_id] = resources if held is None else held + resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
                 framework.executors.setdefault(slave.id, {})[executor.executor_id.value] = executor
