@@ -30,6 +30,10 @@ At scale (``--emulated 10000``) the slaves are emulated instead
 (``python -m mesos_tw.testing.emulator`` processes of 5,000 slaves, each
 process with one ZooKeeper session that tells its slaves who leads, as each
 real slave's detector would), each running one long task of the framework.
+The emulating processes run at a niceness 5 above the masters'
+(``--emulator_nice``): they share the masters' machine, and when both want
+a core the master, what is measured, gets it first (on a cluster each
+slave has a machine of its own).
 The MTTR is then the time from the kill to every slave having the new
 leader's answer to its re-registration (as the emulating processes count
 them) and the framework's driver having re-registered, confirmed then by
@@ -82,6 +86,12 @@ EMULATOR_SESSION_TIMEOUT = 10.0
 #: How often a round's progress is looked at.
 POLL_SECONDS = 0.05
 EMULATED_PER_PROCESS = 5000
+#: Niceness added to the emulating processes: on this machine they share
+#: the masters' cores, and when both want one the master, what is
+#: measured, should have it (on a cluster each slave has its own machine).
+#: Measured on 2 cores (README): with 0, the slaves' connections and the
+#: new leader took turns on the cores and its answers came later.
+EMULATOR_NICE = 5
 #: Loopback source addresses per emulating process: real slaves each have
 #: their own, and a master closes an address's connections beyond 1,024
 #: that have not yet sent a frame (its guard against idle connections),
@@ -314,12 +324,14 @@ def wait_answered(reactor, emulators, killed_at, framework_back, trace=False,
 
 @defer.inlineCallbacks
 def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=False,
-                     logs=None, per_connection=1):
+                     logs=None, per_connection=1, emulator_nice=EMULATOR_NICE):
     """
     One configuration with C{slaves} emulated slaves: returns C{(elected,
     mttr, lost_tasks, lost_slaves)}, the first two as lists of seconds.
     With C{logs} (a directory), each round's new leader's log is written
-    there, and every master's whole log at the end.  C{per_connection} slaves share each connection to the master.
+    there, and every master's whole log at the end.  C{per_connection}
+    slaves share each connection to the master; the emulating processes
+    run with C{emulator_nice} added to their niceness.
     """
     ensemble = ZooKeeperEnsemble(os.path.join(directory, "zk"), size=3)
     ensemble.start()
@@ -344,7 +356,7 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
                        f"--first={first}", f"--source={sources(index)}",
                        f"--zk_session_timeout={EMULATOR_SESSION_TIMEOUT}",
                        f"--per_connection={per_connection}",
-                       f"--report_interval={POLL_SECONDS}"]
+                       f"--report_interval={POLL_SECONDS}", f"--nice={emulator_nice}"]
             reactor.spawnProcess(emulator, command[0], command, env=os.environ)
             emulators.append(emulator)
         # Registering (a write of the registry each batch) and launching
@@ -539,6 +551,10 @@ def main(reactor, argv):
                         help="with --emulated: slaves sharing each connection to the master, as "
                              "the processes of one libprocess program share its sockets (1: a "
                              "connection per slave, as real slaves have)")
+    parser.add_argument("--emulator_nice", type=int, default=EMULATOR_NICE,
+                        help="with --emulated: niceness added to the emulating processes, so "
+                             "that they do not take the master's CPU on a shared machine "
+                             "(0: the same priority as the master)")
     parser.add_argument("--logs", default=None,
                         help="with --emulated: a directory to write each round's new leader's "
                              "log into")
@@ -571,7 +587,8 @@ def main_emulated(reactor, options):
     The emulated-slave rows: one task per slave.
     """
     print(f"3 masters, 3 ZooKeeper servers, emulated slaves with one running task each, "
-          f"{options.per_connection} per connection; "
+          f"{options.per_connection} per connection, emulating processes at niceness "
+          f"+{options.emulator_nice}; "
           f"{options.rounds} leader kills per configuration; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
@@ -581,7 +598,7 @@ def main_emulated(reactor, options):
             with tempfile.TemporaryDirectory(prefix="mesos-mttr-") as directory:
                 result = yield measure_emulated(reactor, directory, timeout, slaves,
                                                 options.rounds, options.trace, options.logs,
-                                                options.per_connection)
+                                                options.per_connection, options.emulator_nice)
             rows.append((timeout, slaves, *result))
     print()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -150,6 +150,24 @@ class EmulatedSlaveTests(SynchronousTestCase):
         slave = new_master.slaves[self.slave.slave_id]
         self.assertEqual(list(slave.tasks), [(self.framework_id, "t1")])
 
+    def test_reregistration_reports_current_tasks(self):
+        """
+        Each re-registration reports the tasks running at the time: one
+        launched since the last is reported, one finished since is not.
+        """
+        self.launch("t1", b"10")
+        first = UPID("master", "127.0.0.2", 5050)
+        second = UPID("master", "127.0.0.3", 5050)
+        peers = [RecordingPeer(self.network, upid) for upid in (first, second)]
+        self.slave.follow(first)
+        self.turn()
+        self.clock.advance(10)
+        self.slave.follow(second)
+        self.turn()
+        reported = [[task.task_id.value for task in peer.last(
+            internal.ReregisterSlaveMessage).tasks] for peer in peers]
+        self.assertEqual(reported, [["t1"], []])
+
     def test_answered_since_leader_change(self):
         """
         Following a new leader clears the time it was answered in (telling

@@ -3,10 +3,12 @@ Tests for L{mesos_tw.protocols.network.MessageNode} over loopback TCP, and
 for the in-memory network that unit tests use in its place.
 """
 
+import socket
+
 from klein import Klein
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
@@ -14,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 from zope.interface.verify import verifyClass, verifyObject
 
+from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.protocols import messages_pb2, mesos_pb2
 from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
 from mesos_tw.protocols.upid import UPID
@@ -199,6 +202,35 @@ class MessageNodeTests(TestCase):
         )
         body = yield response.content()
         self.assertEqual((response.code, body), (200, b"ok"))
+
+
+class DrainingAcceptQueueTests(TestCase):
+    """
+    A listening L{MessageNode} takes every connection waiting in its
+    accept queue each time it is readable.
+    """
+
+    @inlineCallbacks
+    def test_whole_queue_taken_in_one_turn(self):
+        """
+        300 connections queued by the kernel are all accepted by one read
+        of the listening port (Twisted's port alone would take 100).
+        """
+        accepted = []
+        node = MessageNode(reactor, UPID("master", "127.0.0.1", 0), Inbox())
+        node.accepted = accepted.append
+        port = yield node.listen(serverFromString(
+            reactor, f"tcp:0:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"))
+        self.addCleanup(node.stop)
+        clients = []
+        for _ in range(300):
+            # A blocking connect to loopback returns once the kernel has
+            # queued the connection for accept.
+            client = socket.create_connection(("127.0.0.1", node.upid.port))
+            self.addCleanup(client.close)
+            clients.append(client)
+        port.doRead()
+        self.assertEqual(len(accepted), 300)
 
 
 class ConnectionAttemptTests(SynchronousTestCase):

@@ -34,6 +34,12 @@ _NAME, _BODY, _FROM, _TO = b"\x0a", b"\x12", b"\x1a", b"\x22"
 _name_fields = {}
 _LENGTH = Struct(">I").pack
 
+#: Addresses whose encoded and parsed forms are remembered: more than the
+#: processes a master talks to.  With fewer, a master answering 10,000
+#: re-registering slaves in turn found none of them remembered (a cache
+#: visited in a cycle longer than itself keeps nothing useful).
+_ADDRESSES_KEPT = 65536
+
 
 def _text_field(tag, text):
     data = text.encode("utf-8")
@@ -51,7 +57,7 @@ def _name_field(cls):
         return field
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_ADDRESSES_KEPT)
 def _address_fields(sender, recipient):
     """
     The encoded C{from} and C{to} fields, for L{UPID}s (C{recipient} may be
@@ -146,7 +152,7 @@ def decode_addressed(data):
     return sender, recipient, message
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_ADDRESSES_KEPT)
 def _parse_upid(text):
     """
     L{UPID.parse}, remembered: a connection's frames all come from and go

@@ -18,10 +18,10 @@ from zope.interface import Attribute, Interface, implementer
 
 from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
-from mesos_tw.protocols.guard import ConnectionGuard
+from mesos_tw.protocols.guard import ConnectionGuard, drain_accept_queue
 from mesos_tw.protocols.tls import TLS_HANDSHAKE_BYTE, TLSConfig
 
-__all__ = ["HostedProcess", "IMessageNode", "IMessageReceiver", "MessageNode"]
+__all__ = ["HostedProcess", "IMessageNode", "IMessageReceiver", "MessageNode", "ProcessHosting"]
 
 # A frame's first byte is the top byte of its length, and frames are far
 # below 2**29 bytes; an HTTP request starts with a method's capital letter.
@@ -253,8 +253,68 @@ class _ListeningFactory(Factory):
         return _SniffingProtocol(self._node, self._site, address)
 
 
+class ProcessHosting:
+    """
+    What a node that hosts other processes of its program on its
+    connections (L{host}) does with what arrives: each message goes to the
+    receiver of the process its envelope addresses, and every receiver
+    hears of a lost peer.  Shared by L{MessageNode} and the emulated
+    slaves' lean node.
+
+    A subclass sets C{receiver} (its own process's), C{log} and
+    C{_hosted} (C{{process id: HostedProcess}}, empty at first).
+    """
+
+    def host(self, upid, receiver=None):
+        """
+        Host another process of this program, with its own UPID (at our
+        host and port) and receiver, on our connections: what libprocess
+        does for the many processes of one program.  Messages addressed to
+        it (the envelope's C{to}) go to its receiver, and it hears of every
+        lost peer.  Emulated slaves use it, so that tens of thousands of
+        them need not hold a connection each.
+
+        @return: its L{HostedProcess}, an L{IMessageNode}.
+        """
+        process = HostedProcess(self, upid, receiver)
+        self._hosted[upid.id] = process
+        return process
+
+    def deliver(self, sender, recipient, message):
+        """
+        Hand C{message} from C{sender} to the receiver of the process
+        C{recipient} names (ours if it names none we host); a receiver's
+        failure is logged, and the connection kept.
+        """
+        target = self
+        if recipient is not None and self._hosted:
+            target = self._hosted.get(recipient.id, self)
+        try:
+            target.receiver.message_received(sender, message)
+        except Exception:
+            # Receivers dispatch through a Dispatcher, which contains their
+            # handlers' failures; this is the last line, so that no bug
+            # closes a connection (principle 8).
+            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
+                             name=message.DESCRIPTOR.full_name, sender=str(sender))
+
+    def _tell_lost(self, peer):
+        """
+        Tell the receivers (ours and our hosted processes') that C{peer} is
+        lost; a failure there is logged.
+        """
+        receivers = [self.receiver] + [process.receiver for process in self._hosted.values()]
+        for receiver in receivers:
+            if receiver is None:
+                continue
+            try:
+                receiver.peer_lost(peer)
+            except Exception:
+                self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
+
+
 @implementer(IMessageNode)
-class MessageNode:
+class MessageNode(ProcessHosting):
     """
     One process's end of the message network.
 
@@ -308,6 +368,7 @@ class MessageNode:
 
         def listening(port):
             self._port = port
+            drain_accept_queue(port)
             bound = getattr(port.getHost(), "port", 0)
             if self.upid.port == 0 and bound:
                 self.upid = type(self.upid)(self.upid.id, self.upid.host, bound)
@@ -362,21 +423,6 @@ class MessageNode:
         else:
             self._pending[to] = [(sender, message)]
             self._connect(to)
-
-    def host(self, upid, receiver=None):
-        """
-        Host another process of this program, with its own UPID (at our
-        host and port) and receiver, on our connections: what libprocess
-        does for the many processes of one program.  Messages addressed to
-        it (the envelope's C{to}) go to its receiver, and it hears of every
-        lost peer.  Emulated slaves use it, so that tens of thousands of
-        them need not hold a connection each.
-
-        @return: its L{HostedProcess}, an L{IMessageNode}.
-        """
-        process = HostedProcess(self, upid, receiver)
-        self._hosted[upid.id] = process
-        return process
 
     def _connect(self, to):
         # TCP to an IP literal connects without a resolver's thread-pool
@@ -443,17 +489,7 @@ class MessageNode:
             # it on.
             self._connections[sender] = protocol
             protocol.senders.add(sender)
-        target = self
-        if recipient is not None and self._hosted:
-            target = self._hosted.get(recipient.id, self)
-        try:
-            target.receiver.message_received(sender, message)
-        except Exception:
-            # Receivers dispatch through a Dispatcher, which contains their
-            # handlers' failures; this is the last line, so that no bug
-            # closes a connection (principle 8).
-            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
-                             name=message.DESCRIPTOR.full_name, sender=str(sender))
+        self.deliver(sender, recipient, message)
 
     def pin(self, upid):
         """
@@ -513,20 +549,6 @@ class MessageNode:
             if self._connections.get(peer) is protocol:
                 del self._connections[peer]
                 self._tell_lost(peer)
-
-    def _tell_lost(self, peer):
-        """
-        Tell the receivers (ours and our hosted processes') that C{peer} is
-        lost; a failure there is logged.
-        """
-        receivers = [self.receiver] + [process.receiver for process in self._hosted.values()]
-        for receiver in receivers:
-            if receiver is None:
-                continue
-            try:
-                receiver.peer_lost(peer)
-            except Exception:
-                self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
     def peers(self):
         """

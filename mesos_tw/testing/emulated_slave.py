@@ -97,6 +97,9 @@ class EmulatedSlave:
         }, self.log, with_sender=False)
         self._waiting = []
         self._slave_info = None
+        # What _register sends, made again only when its content changes
+        # (an id, a task started or ended): thousands of slaves retry it.
+        self._registration_message = None
         self.attempts = 0
         self.lost_master = 0
         # Updates made while no master is known, sent once one answers.
@@ -169,14 +172,16 @@ class EmulatedSlave:
         return self._slave_info
 
     def _register(self):
-        info = self._info()
         self.attempts += 1
-        if self.slave_id is None:
-            self.node.send(self.master, internal.RegisterSlaveMessage(slave=info))
-        else:
-            self.node.send(self.master, internal.ReregisterSlaveMessage(
-                slave_id=mesos_pb2.SlaveID(value=self.slave_id), slave=info,
-                tasks=list(self.tasks.values())))
+        if self._registration_message is None:
+            info = self._info()
+            if self.slave_id is None:
+                self._registration_message = internal.RegisterSlaveMessage(slave=info)
+            else:
+                self._registration_message = internal.ReregisterSlaveMessage(
+                    slave_id=mesos_pb2.SlaveID(value=self.slave_id), slave=info,
+                    tasks=list(self.tasks.values()))
+        self.node.send(self.master, self._registration_message)
 
     # The message network.
 
@@ -212,7 +217,9 @@ class EmulatedSlave:
         if self._followed_at is not None and self.registered_after is None:
             self.registered_after = self.reactor.seconds() - self._followed_at
             self._on_answered(1)
-        self.slave_id = message.slave_id.value
+        if self.slave_id != message.slave_id.value:
+            self.slave_id = message.slave_id.value
+            self._registration_message = None
         waiting, self._waiting = self._waiting, []
         for d in waiting:
             d.callback(self.slave_id)
@@ -223,6 +230,7 @@ class EmulatedSlave:
 
     def _run_task(self, message):
         key = (message.framework_id.value, message.task.task_id.value)
+        self._registration_message = None
         self.tasks[key] = internal.Task(
             name=message.task.name, task_id=message.task.task_id,
             framework_id=message.framework_id, slave_id=message.task.slave_id,
@@ -234,13 +242,13 @@ class EmulatedSlave:
 
     def _finish(self, key, framework_id, task_id):
         self.running.pop(key, None)
-        self.tasks.pop(key, None)
+        self._forget(key)
         self._update(framework_id, task_id, mesos_pb2.TASK_FINISHED)
 
     def _kill_task(self, message):
         key = (message.framework_id.value, message.task_id.value)
         call = self.running.pop(key, None)
-        self.tasks.pop(key, None)
+        self._forget(key)
         if call is not None and call.active():
             call.cancel()
         self._update(message.framework_id, message.task_id, mesos_pb2.TASK_KILLED)
@@ -248,10 +256,17 @@ class EmulatedSlave:
     def _shutdown_framework(self, message):
         framework_id = message.framework_id.value
         for key in [k for k in self.running if k[0] == framework_id]:
-            self.tasks.pop(key, None)
+            self._forget(key)
             call = self.running.pop(key)
             if call.active():
                 call.cancel()
+
+    def _forget(self, key):
+        """
+        The task C{key} no longer runs here: no longer reported.
+        """
+        if self.tasks.pop(key, None) is not None:
+            self._registration_message = None
 
     def _reconcile(self, reconcile):
         """
