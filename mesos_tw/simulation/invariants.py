@@ -19,18 +19,12 @@ def _name(state):
     return mesos_pb2.TaskState.Name(state)
 
 
-def _leaders(world):
-    return [m for m in world.masters
-            if m.election is not None and m.election.master is not None
-            and m.election.elected]
-
-
 def one_leader(world):
     """
     No two masters act as leader at once (each acts only in a term ZooKeeper
     confirmed, and a term ends before another master's begins).
     """
-    leaders = _leaders(world)
+    leaders = world.leaders()
     if len(leaders) > 1:
         return [f"{len(leaders)} masters lead at once: "
                 f"{', '.join(str(m.upid) for m in leaders)}"]
@@ -60,7 +54,7 @@ def offers_within_totals(world):
     twice.
     """
     violations = []
-    for process in _leaders(world):
+    for process in world.leaders():
         master = process.election.master
         for slave in master.slaves.values():
             offered = Resources.sum(offer.resources for offer in slave.offers.values())
@@ -87,7 +81,7 @@ def gone_stays_gone(world):
     so its tasks, reported lost, never run on in the master's view.
     """
     violations = []
-    for process in _leaders(world):
+    for process in world.leaders():
         master = process.election.master
         for slave_id, when in sorted(world.gone.items()):
             if slave_id in master.slaves or slave_id in master.unreachable_slaves:
@@ -136,7 +130,7 @@ def views_agree(world):
     every task the master still lists as running.
     """
     violations = []
-    leaders = _leaders(world)
+    leaders = world.leaders()
     if not leaders:
         return ["no leading master after the world settled"]
     master = leaders[0].election.master
@@ -247,7 +241,7 @@ def records_bounded(world):
     violations = []
     frameworks, machines = len(world.frameworks), len(world.machines)
     launched = {task_id for scheduler in world.schedulers for task_id in scheduler.launched}
-    for process in _leaders(world):
+    for process in world.leaders():
         master = process.election.master
         # A scheduler process that died before it heard its framework id
         # leaves a framework the master keeps for its failover timeout; so
@@ -294,7 +288,7 @@ def records_released(world):
     stream at any slave, no executor process alive.
     """
     violations = []
-    for process in _leaders(world):
+    for process in world.leaders():
         for framework in process.election.master.frameworks.values():
             if framework.tasks:
                 violations.append(f"the leader still keeps {len(framework.tasks)} tasks of "

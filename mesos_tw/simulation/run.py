@@ -87,10 +87,18 @@ def _partition(world, draw):
     slave = draw.choice(world.machines)
     length = draw.uniform(5, 120)
     world.network.count("partition")
-    world.record(f"partition {slave.upid} from the masters for {length:.0f}s")
+    _cut_off(world, slave, length)
+
+
+def _cut_off(world, machine, seconds, note=""):
+    """
+    Cut C{machine} off from every master for C{seconds} (the trace says
+    so, then C{note}).
+    """
+    world.record(f"partition {machine.upid} from the masters for {seconds:.0f}s{note}")
     for master in world.masters:
-        world.network.partition(slave.upid, master.upid)
-    world.clock.callLater(length, _heal, world, slave)
+        world.network.partition(machine.upid, master.upid)
+    world.clock.callLater(seconds, _heal, world, machine)
 
 
 def _heal(world, slave):
@@ -132,10 +140,18 @@ def _crash_slave(world, draw):
     if machine.slave is None:
         return
     world.network.count("slave")
-    world.record(f"crash the slave process of {machine.name} for {downtime:.0f}s "
-                 f"({len(machine.executors)} executors live on)")
+    _crash(world, machine, downtime, f" ({len(machine.executors)} executors live on)")
+
+
+def _crash(world, machine, seconds, note=""):
+    """
+    Crash C{machine}'s slave process (its executors live on) and start it
+    again C{seconds} later if the faults still run (the trace says so, then
+    C{note}).
+    """
+    world.record(f"crash the slave process of {machine.name} for {seconds:.0f}s{note}")
     machine.crash()
-    world.clock.callLater(downtime, _restart_slave, world, machine)
+    world.clock.callLater(seconds, _restart_slave, world, machine)
 
 
 def _restart_slave(world, machine):
@@ -210,17 +226,11 @@ def _mark_gone(world, draw):
     if machine.slave_id is None:
         return
     world.network.count("gone")
+    note = f"; the operator marks it gone {after:.0f}s after it went silent"
     if how == "partitioned":
-        world.record(f"partition {machine.upid} from the masters for {dark:.0f}s; the operator "
-                     f"marks it gone {after:.0f}s after it went silent")
-        for master in world.masters:
-            world.network.partition(machine.upid, master.upid)
-        world.clock.callLater(dark, _heal, world, machine)
+        _cut_off(world, machine, dark, note)
     elif how == "crashed" and machine.slave is not None:
-        world.record(f"crash the slave process of {machine.name} for {dark:.0f}s; the operator "
-                     f"marks it gone {after:.0f}s after it went silent")
-        machine.crash()
-        world.clock.callLater(dark, _restart_slave, world, machine)
+        _crash(world, machine, dark, note)
     else:
         after = 0.0
     world.clock.callLater(after, _operator_marks_gone, world, machine, None, GONE_TRIES)

@@ -220,15 +220,23 @@ class World:
             # tasks its frameworks heard were lost.
             registry.load = lambda: succeed(set())
 
+    def leaders(self):
+        """
+        The master processes acting as leader now (elected, with a term's
+        L{Master}): one, or none during an election (the C{one_leader}
+        invariant checks there is never more).
+        """
+        return [process for process in self.masters
+                if process.election is not None and process.election.elected
+                and process.election.master is not None]
+
     def leader(self):
         """
         The leading L{Master} once it has read the registry, or L{None}.
         """
-        for process in self.masters:
-            election = process.election
-            if election is not None and election.elected and election.master is not None \
-                    and election.master.recovered:
-                return election.master
+        for process in self.leaders():
+            if process.election.master.recovered:
+                return process.election.master
         return None
 
     # Running.
