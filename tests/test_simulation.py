@@ -254,13 +254,15 @@ class GoneTests(SynchronousTestCase):
     The operator's C{gone} fault.
     """
 
-    def test_gone_slave_comes_back(self):
+    def comes_back(self, seed):
         """
-        A slave whose process died is marked gone while it is down; once
-        the leader has recorded it, the slave, started again, re-registers
-        and is told to shut down, and every invariant holds (seed 0).
+        Check that in C{seed}'s run with only the C{gone} fault, the
+        leader records a slave gone (so C{gone_stays_gone} checks it from
+        then on) before its process is started again, that the slave then
+        re-registers and is told to shut down, and that every invariant
+        holds.
         """
-        status, output = simulation("--replay=0", "--faults=gone")
+        status, output = simulation(f"--replay={seed}", "--faults=gone")
         self.assertEqual(status, 0, output)
         lines = output.splitlines()
         recorded = [n for n, line in enumerate(lines) if "has recorded slave" in line]
@@ -274,6 +276,23 @@ class GoneTests(SynchronousTestCase):
                    if re.search(rf"master\S+ -> {re.escape(slave)}: ", line)]
         self.assertEqual(answers[0], "ShutdownMessage", output)
         self.assertNotIn("SlaveReregisteredMessage", answers)
+
+    def test_gone_slave_comes_back(self):
+        """
+        A slave whose process died is marked gone while it is down; once
+        the leader has recorded it, the slave, started again, re-registers
+        and is told to shut down (seed 0).
+        """
+        self.comes_back(0)
+
+    def test_gone_as_faults_stop(self):
+        """
+        A slave marked gone in the faults' last second (its process down
+        since 131 s; the operator calls at 240 s, then the faults stop and
+        its process starts again) is recorded gone, though the operator
+        calls no more, and so checked as the world settles (seed 48).
+        """
+        self.comes_back(48)
 
     def test_at_most_one(self):
         """

@@ -240,20 +240,20 @@ def _operator_marks_gone(world, machine, slave_id, tries):
     """
     The operator calls MARK_AGENT_GONE on the leader (its C{Draining}, not
     over HTTP), and again, as an operator retries an error, until the
-    leader has recorded the slave gone (in C{world.gone} from then on) or
-    the faults stop.
+    leader has recorded the slave gone or the faults stop.  (Each slave it
+    called for is in C{world.marked}: L{_note_gone} finds when it is
+    recorded.)
     """
     if not world.faulting or tries == 0:
         return
     slave_id = slave_id or machine.slave_id
     leader = world.leader()
     if leader is not None and slave_id in leader.removed_slaves:
-        world.gone[slave_id] = world.clock.seconds()
-        world.record(f"the leader has recorded slave {slave_id} ({machine.name}) gone")
         return
     if leader is not None:
         try:
             leader.draining.mark_gone(slave_id)
+            world.marked.setdefault(slave_id, machine.name)
             world.record(f"the operator marks slave {slave_id} ({machine.name}) gone")
         except CallError as error:
             world.record(f"the operator cannot mark slave {slave_id} gone: {error}")
@@ -291,7 +291,25 @@ def _stop_faults(world):
     world.record("faults stop")
 
 
+def _note_gone(world):
+    """
+    Put in C{world.gone} (for C{gone_stays_gone}) each slave the operator
+    asked to be marked gone that the leader now lists as removed: looked
+    at every simulated second, while the faults run and after (a removal
+    written in their last seconds, after the operator's last call, is then
+    checked as the world settles and slaves come back).
+    """
+    leader = world.leader()
+    if leader is None:
+        return
+    for slave_id, name in world.marked.items():
+        if slave_id not in world.gone and slave_id in leader.removed_slaves:
+            world.gone[slave_id] = world.clock.seconds()
+            world.record(f"the leader has recorded slave {slave_id} ({name}) gone")
+
+
 def _check(world, run, invariants, seen):
+    _note_gone(world)
     for invariant in invariants:
         for text in invariant(world):
             if (invariant.__name__, text) not in seen:

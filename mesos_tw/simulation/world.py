@@ -88,6 +88,10 @@ class World:
         #: slave id -> when a leader had recorded it gone (the operator
         #: marked it: the C{gone} fault).
         self.gone = {}
+        #: slave id -> its machine's name, for each slave the operator has
+        #: asked a leader to mark gone (recorded in C{gone} once a leader
+        #: lists it as removed).
+        self.marked = {}
         self.directory = tempfile.mkdtemp(prefix="mesos-sim-", dir=_SCRATCH)
         self.masters = [MasterProcess(self, n) for n in range(masters)]
         self.machines = [SlaveMachine(self, n) for n in range(slaves)]
