@@ -294,8 +294,8 @@ def _stop_faults(world):
 def _note_gone(world):
     """
     Put in C{world.gone} (for C{gone_stays_gone}) each slave the operator
-    asked to be marked gone that the leader now lists as removed: looked
-    at every simulated second, while the faults run and after (a removal
+    asked to be marked gone that the leader now lists as removed: before
+    each check of the invariants, while the faults run and after (a removal
     written in their last seconds, after the operator's last call, is then
     checked as the world settles and slaves come back).
     """
