@@ -18,7 +18,8 @@ from zope.interface.verify import verifyObject
 
 from mesos_tw.protocols import messages_pb2, mesos_pb2
 from mesos_tw.protocols.guard import ConnectionGuard
-from mesos_tw.protocols.network import IMessageNode, MessageNode
+from mesos_tw.protocols.interfaces import IMessageNode
+from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.emulator_node import EmulatorNode
 from mesos_tw.testing.network_contract import DEADLINE, Inbox, TCPNodes, make_imessagenode_tests

@@ -33,7 +33,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.protocols.codec import EncodeError, decode_addressed, encode_frame
-from mesos_tw.protocols.network import IMessageNode, ProcessHosting
+from mesos_tw.protocols.hosting import ProcessHosting
+from mesos_tw.protocols.interfaces import IMessageNode
 from mesos_tw.protocols.wire_format import DEFAULT_MAX_FRAME_BYTES, FrameError, split_frames
 
 __all__ = ["EmulatorNode"]
