@@ -4,17 +4,40 @@ emulated slaves, over loopback TCP against real L{MessageNode}s: the
 L{IMessageNode} contract suite, and what the emulator relies on.
 """
 
+import errno
+import os
+import resource
+
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.trial.unittest import TestCase
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from mesos_tw.protocols import messages_pb2, mesos_pb2
-from mesos_tw.protocols.network import IMessageNode, MessageNode
+from mesos_tw.protocols.guard import ConnectionGuard
+from mesos_tw.protocols.interfaces import IMessageNode
+from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.emulator_node import EmulatorNode
 from mesos_tw.testing.network_contract import DEADLINE, Inbox, TCPNodes, make_imessagenode_tests
+
+
+class CountingGuard(ConnectionGuard):
+    """
+    A listening port's guard that counts the connections it accepted.
+    """
+
+    accepted = 0
+
+    def admit(self, transport):
+        """
+        Count the connection, and admit it as the real guard does.
+        """
+        self.accepted += 1
+        return super().admit(transport)
 
 
 class EmulatorAndTCPNodes(TCPNodes):
@@ -50,7 +73,9 @@ class EmulatorNodeTests(TestCase):
     @inlineCallbacks
     def setUp(self):
         self.master_inbox = Inbox()
-        self.master = MessageNode(reactor, UPID("master", "127.0.0.1", 0), self.master_inbox)
+        self.guard = CountingGuard(reactor)
+        self.master = MessageNode(reactor, UPID("master", "127.0.0.1", 0), self.master_inbox,
+                                  guard=self.guard)
         yield self.master.listen(serverFromString(reactor, "tcp:0:interface=127.0.0.1"))
         self.addCleanup(self.master.stop)
 
@@ -71,9 +96,10 @@ class EmulatorNodeTests(TestCase):
     @inlineCallbacks
     def test_hosted_slaves_share_a_connection(self):
         """
-        Slaves hosted by one node speak on its one connection, each under
-        its own UPID; each answer reaches the slave it is addressed to, and
-        when the master's end closes, every slave on it hears so.
+        Slaves hosted by one node speak on its one connection (the master
+        accepted exactly one), each under its own UPID; each answer reaches
+        the slave it is addressed to, and when the master's end closes,
+        every slave on it hears so.
         """
         node = self.node()
         inboxes = [Inbox(), Inbox()]
@@ -84,6 +110,7 @@ class EmulatorNodeTests(TestCase):
         yield self.when(self.master_inbox, lambda: len(self.master_inbox.messages) == 2)
         self.assertEqual([sender for sender, _ in self.master_inbox.messages],
                          [slave.upid for slave in slaves])
+        self.assertEqual(self.guard.accepted, 1)
         answers = [messages_pb2.SlaveRegisteredMessage(slave_id=mesos_pb2.SlaveID(value=f"S{n}"))
                    for n in range(2)]
         for slave, answer in zip(reversed(slaves), reversed(answers)):
@@ -124,3 +151,68 @@ class EmulatorNodeTests(TestCase):
         yield self.when(inbox, lambda: inbox.lost)
         self.assertEqual(inbox.lost, [self.master.upid])
         self.assertFalse(node.connected_to(self.master.upid))
+
+
+def lowest_free_descriptor():
+    """
+    The descriptor the next socket would get (the lowest free one).
+    """
+    descriptor = os.dup(0)
+    os.close(descriptor)
+    return descriptor
+
+
+class EmulatorNodeLimitTests(SynchronousTestCase):
+    """
+    A node that cannot connect, or must not, says so and raises nothing
+    into the slave's timer that sent.
+    """
+
+    def setUp(self):
+        self.clock = MemoryReactorClock()
+        self.inbox = Inbox()
+        self.node = EmulatorNode(self.clock, UPID("slave(0)", "127.0.0.1", 0), self.inbox)
+        self.addCleanup(self.node.stop)
+        self.master = UPID("master", "127.0.0.1", 5050)
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def test_out_of_descriptors_reports_the_peer_lost(self):
+        """
+        When the process has no descriptor left for a socket (EMFILE),
+        C{send} returns, and the peer is reported lost at the next turn, as
+        a refused connection is; the node connects again afterwards.
+        """
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free_descriptor(), hard))
+        try:
+            self.node.send(self.master, messages_pb2.PongSlaveMessage())
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertEqual(self.inbox.lost, [])
+        self.clock.advance(0)
+        self.assertEqual(self.inbox.lost, [self.master])
+        self.assertIn(f"cannot connect: {os.strerror(errno.EMFILE)}",
+                      [event.get("why") for event in self.events])
+        self.assertFalse(self.node.connected_to(self.master))
+        self.assertEqual(self.clock.getWriters(), [])
+        self.node.send(self.master, messages_pb2.PongSlaveMessage())
+        self.assertEqual(len(self.clock.getWriters()), 1)
+
+    def test_stopped_node_does_not_connect(self):
+        """
+        Once stopped, a node opens no connection: what a slave's leftover
+        timer sends is dropped, with a debug log saying why, and no loss is
+        reported.
+        """
+        self.node.stop()
+        self.node.send(self.master, messages_pb2.PongSlaveMessage())
+        self.assertEqual(self.clock.getWriters(), [])
+        self.assertEqual(self.node.peers(), [])
+        self.clock.advance(0)
+        self.assertEqual(self.inbox.lost, [])
+        dropped = [event for event in self.events
+                   if event.get("log_format", "").endswith("this node is stopped")]
+        self.assertEqual([(event["to"], event["log_level"].name) for event in dropped],
+                         [(str(self.master), "debug")])

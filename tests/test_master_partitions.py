@@ -15,6 +15,7 @@ from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.peers import RecordingPeer
 from mesos_tw.testing.master import MASTER, MasterTestCase, slave_info, task_info
+from mesos_tw.testing.registry import ScriptedRemovedSlaves
 from mesos_tw.web.v1 import CallError
 
 Capability = mesos_pb2.FrameworkInfo.Capability
@@ -255,6 +256,8 @@ class PartitionTests(MasterTestCase):
         self.assertEqual([(t["id"], t["state"]) for t in framework["tasks"]],
                          [("t1", "TASK_RUNNING")])
         self.assertEqual((framework["unreachable_tasks"], framework["completed_tasks"]), ([], []))
+        # Nothing is kept to tell it again if the slave is marked gone.
+        self.assertEqual(self.master.unreachable_lost, {})
 
     def test_readmitted_slave_offered_with_its_tasks_held(self):
         """
@@ -419,6 +422,56 @@ class PartitionTests(MasterTestCase):
         self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])
         for scheduler in (aware, other):
             self.assertEqual(len(scheduler.received), heard[scheduler])
+
+    def scripted_registry(self):
+        """
+        The master fails over to a new leader whose registry's writes the
+        test settles (L{ScriptedRemovedSlaves}); returns the registry.
+        """
+        registry = ScriptedRemovedSlaves()
+        self.master.stop()
+        self.network.crash(MASTER)
+        self.turn()
+        self.start_master(registry)
+        registry.finish_load()
+        self.turn()
+        return registry
+
+    def test_marked_gone_while_readmission_written(self):
+        """
+        An unreachable slave marked gone while its re-admission is being
+        written (Mesos's _reregisterSlave checks for a slave being marked
+        gone, or gone, after that write): it is neither admitted nor
+        answered, and once its removal is recorded it is told to shut down;
+        its framework hears its task gone once.  Marking it gone again
+        meanwhile is refused, naming it.
+        """
+        registry = self.scripted_registry()
+        slave, slave_id = self.add_slave()
+        scheduler, framework_id = self.add_framework()
+        self.run_task(scheduler, framework_id, slave, slave_id, "t1")
+        self.partition()
+        registry.held_admissions = []
+        self.reregister(slave, slave_id, {framework_id: ["t1"]})
+        self.assertEqual(len(registry.held_admissions), 1)
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        error = self.assertRaises(CallError, self.master.draining.mark_gone, slave_id)
+        self.assertIn(slave_id, str(error))
+        registry.held_admissions.pop()[1].callback(None)
+        self.turn()
+        self.assertNotIn(slave_id, self.master.slaves)
+        self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])
+        registry.finish_add()
+        self.turn()
+        self.assertNotIn(slave_id, self.master.slaves)
+        self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])
+        self.assertEqual(len(slave.of(internal.ShutdownMessage)), 1)
+        states = [message.update.status.state
+                  for message in scheduler.of(internal.StatusUpdateMessage)
+                  if message.update.status.task_id.value == "t1"]
+        self.assertEqual(states, [mesos_pb2.TASK_RUNNING, mesos_pb2.TASK_UNREACHABLE,
+                                  mesos_pb2.TASK_GONE_BY_OPERATOR])
 
     def test_recovered_slave_marked_gone(self):
         """

@@ -18,7 +18,8 @@ from zope.interface.verify import verifyClass, verifyObject
 
 from mesos_tw.constants import LISTEN_BACKLOG
 from mesos_tw.protocols import messages_pb2, mesos_pb2
-from mesos_tw.protocols.network import IMessageNode, IMessageReceiver, MessageNode
+from mesos_tw.protocols.interfaces import IMessageNode, IMessageReceiver
+from mesos_tw.protocols.network import MessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.testing.network import MemoryNetwork, MemoryNode
 from mesos_tw.testing.network_contract import Inbox

@@ -140,13 +140,15 @@ class PartitionManagement:
         down if it re-registers.  Once that is written, the frameworks of
         the tasks an unreachable one had (as far as this master knows them)
         hear of them again, as in Mesos: C{TASK_GONE_BY_OPERATOR}
-        (C{REASON_SLAVE_REMOVED_BY_OPERATOR}) where they heard
-        C{TASK_UNREACHABLE}, C{TASK_LOST} (C{REASON_SLAVE_REMOVED}, with no
-        C{unreachable_time} now) where they heard C{TASK_LOST}.  No
-        C{slaveLost}: they heard it when it became unreachable.
+        (C{REASON_SLAVE_REMOVED_BY_OPERATOR}) for a framework that is
+        partition-aware now, C{TASK_LOST} (C{REASON_SLAVE_REMOVED}, with no
+        C{unreachable_time} now) for the others, whatever they heard when
+        it became unreachable.  No C{slaveLost}: they heard it then.
         """
         text = "Agent has been marked gone"
         info = self.recovered_slaves.pop(slave_id, None)
+        if info is not None and not self.recovered_slaves:
+            self._stop_waiting_for_recovered()
         self.unreachable_slaves.pop(slave_id, None)
         updates = []
         for framework_id, framework in self.frameworks.items():
@@ -155,14 +157,14 @@ class PartitionManagement:
                     # Back among its tasks for a moment, so that ending it
                     # moves it to the completed ones.
                     framework.tasks[task_id] = framework.unreachable_tasks.pop(task_id)
+                    state, reason = self.removed_task_state(framework_id, gone=True)
                     updates.append((framework_id, self._apply_master_update(
-                        framework_id, record, mesos_pb2.TASK_GONE_BY_OPERATOR, text,
-                        Reason.REASON_SLAVE_REMOVED_BY_OPERATOR)))
+                        framework_id, record, state, text, reason)))
         for record in self.unreachable_lost.pop(slave_id, ()):
             framework_id = record.task.framework_id.value
+            state, reason = self.removed_task_state(framework_id, gone=True)
             updates.append((framework_id, self._status_update_for(
-                framework_id, record.task, mesos_pb2.TASK_LOST, text,
-                Reason.REASON_SLAVE_REMOVED)))
+                framework_id, record.task, state, text, reason)))
         self.log.info("Marking slave {slave_id} gone: it is not registered; {count} of its tasks "
                       "are reported once that is recorded", slave_id=slave_id,
                       count=len(updates))

@@ -152,6 +152,23 @@ class RegistryManagement:
                        "handled until it is read (retrying in {delay}s)",
                        error=failure.getErrorMessage(), delay=delay)
 
+    def removal_pending(self, slave_id):
+        """
+        Whether slave C{slave_id}'s removal (or unreachability) is being
+        recorded in the registry.
+        """
+        return slave_id in self._removing
+
+    def _stop_waiting_for_recovered(self):
+        """
+        No slave the registry listed is expected any more (each came back
+        or was marked gone): the timeout that would mark them unreachable
+        is not needed.
+        """
+        if self._recovered_slaves_call is not None:
+            self._recovered_slaves_call.cancel()
+            self._recovered_slaves_call = None
+
     def _recovered_slaves_timeout(self):
         """
         C{slave_reregister_timeout} after the registry was read: mark

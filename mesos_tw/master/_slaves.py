@@ -51,20 +51,7 @@ class SlaveManagement:
         slave_id = message.slave_id.value
         if self._repeated_reregistration(sender, slave_id, message):
             return
-        removal = self._removing.get(slave_id)
-        if removal is not None:
-            self.log.info("Slave {slave_id} at {pid} re-registers while its removal is being "
-                          "recorded; it is answered once the removal is recorded",
-                          slave_id=slave_id, pid=str(sender))
-            removal.waiting.append((sender, message))
-            return
-        if slave_id in self.removed_slaves:
-            self.log.warn(
-                "Slave {slave_id} at {pid} tried to re-register after removal; shutting it down",
-                slave_id=slave_id, pid=str(sender),
-            )
-            self.node.send(sender, internal.ShutdownMessage(
-                message="slave was removed; its tasks were reported lost"))
+        if self._refused_as_removed(sender, slave_id, message):
             return
         error, parsed = _reported_work(message)
         if error is not None:
@@ -87,6 +74,10 @@ class SlaveManagement:
             if slave_id in self.slaves:
                 # Re-registered meanwhile (from another address).
                 return
+            if self._refused_as_removed(sender, slave_id, message):
+                # Marked gone while its admission was being written (Mesos's
+                # _reregisterSlave checks the same).
+                return
             self.recovered_slaves.pop(slave_id, None)
             self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
                             message.tasks, logged=not expected, parsed=parsed)
@@ -99,14 +90,36 @@ class SlaveManagement:
         if slave_id in self.recovered_slaves:
             # An earlier leader admitted it: the registry has it already.
             admitted(expected=True)
-            if not self.recovered_slaves and self._recovered_slaves_call is not None:
-                self._recovered_slaves_call.cancel()
-                self._recovered_slaves_call = None
+            if not self.recovered_slaves:
+                self._stop_waiting_for_recovered()
             return
         info = mesos_pb2.SlaveInfo()
         info.CopyFrom(message.slave)
         info.id.value = slave_id
         self._admit(sender, info, admitted)
+
+    def _refused_as_removed(self, sender, slave_id, message):
+        """
+        Whether slave C{slave_id}'s re-registration was handled as one of a
+        slave being removed (answered once the removal is recorded) or
+        removed (told to shut down).
+        """
+        removal = self._removing.get(slave_id)
+        if removal is not None:
+            self.log.info("Slave {slave_id} at {pid} re-registers while its removal is being "
+                          "recorded; it is answered once the removal is recorded",
+                          slave_id=slave_id, pid=str(sender))
+            removal.waiting.append((sender, message))
+            return True
+        if slave_id in self.removed_slaves:
+            self.log.warn(
+                "Slave {slave_id} at {pid} tried to re-register after removal; shutting it down",
+                slave_id=slave_id, pid=str(sender),
+            )
+            self.node.send(sender, internal.ShutdownMessage(
+                message="slave was removed; its tasks were reported lost"))
+            return True
+        return False
 
     def _reregistered(self, sender, message, reconciliations=()):
         """

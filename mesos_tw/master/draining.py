@@ -108,7 +108,7 @@ class Draining:
             answers 503 then: try again).
         """
         master = self.master
-        if slave_id in master._removing:
+        if master.removal_pending(slave_id):
             raise CallError(f"agent {slave_id} is being removed or marked unreachable; try "
                             "again once that is recorded")
         if slave_id in master.removed_slaves:

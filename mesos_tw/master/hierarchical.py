@@ -252,8 +252,12 @@ class HierarchicalDRFAllocator:
     def slave_added(self, slave_id, total, used, hostname=None):
         # Most slaves hold one framework's work (or none): its bag is the
         # sum, with no new bag made (a new leader adds thousands a second).
-        in_use = _NOTHING if not used else next(iter(used.values())) if len(used) == 1 \
-            else Resources.sum(used.values())
+        if not used:
+            in_use = _NOTHING
+        elif len(used) == 1:
+            in_use = next(iter(used.values()))
+        else:
+            in_use = Resources.sum(used.values())
         for framework_id, resources in used.items():
             scalars = resources.scalars()
             if framework_id in self._frameworks:

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "EncodeError",
     "FrameError",
+    "LONGEST_REMEMBERED_ADDRESS",
     "decode_addressed",
     "decode_envelope",
     "encode_envelope",
@@ -40,6 +41,22 @@ _LENGTH = Struct(">I").pack
 #: visited in a cycle longer than itself keeps nothing useful).
 _ADDRESSES_KEPT = 65536
 
+#: The longest address text (in bytes, ASCII) that is remembered: far more
+#: than a real UPID (``slave(1)@10.0.0.1:5051``, a framework's
+#: ``scheduler-<uuid>@host:port``) and than a host name can be (253).  A
+#: longer one is parsed or encoded each time, not kept: a peer, before
+#: anything checks who it is, could otherwise pin C{_ADDRESSES_KEPT} texts
+#: of up to a frame's limit each.
+LONGEST_REMEMBERED_ADDRESS = 256
+
+
+def _rememberable(text):
+    """
+    Whether the address C{text} is short enough to be remembered (one that
+    is not ASCII, whose bytes are more than its characters, is not).
+    """
+    return len(text) <= LONGEST_REMEMBERED_ADDRESS and text.isascii()
+
 
 def _text_field(tag, text):
     data = text.encode("utf-8")
@@ -57,16 +74,29 @@ def _name_field(cls):
         return field
 
 
-@lru_cache(maxsize=_ADDRESSES_KEPT)
 def _address_fields(sender, recipient):
     """
     The encoded C{from} and C{to} fields, for L{UPID}s (C{recipient} may be
-    L{None}).
+    L{None}): remembered, unless either is too long to be
+    (L{LONGEST_REMEMBERED_ADDRESS}).
+    """
+    if _rememberable(str(sender)) and (recipient is None or _rememberable(str(recipient))):
+        return _remembered_address_fields(sender, recipient)
+    return _encode_address_fields(sender, recipient)
+
+
+def _encode_address_fields(sender, recipient):
+    """
+    The encoded C{from} and C{to} fields (see L{_address_fields}), made
+    afresh.
     """
     fields = _text_field(_FROM, str(sender))
     if recipient is not None:
         fields += _text_field(_TO, str(recipient))
     return fields
+
+
+_remembered_address_fields = lru_cache(maxsize=_ADDRESSES_KEPT)(_encode_address_fields)
 
 
 def _envelope_parts(sender, message, recipient):
@@ -152,12 +182,15 @@ def decode_addressed(data):
     return sender, recipient, message
 
 
-@lru_cache(maxsize=_ADDRESSES_KEPT)
 def _parse_upid(text):
     """
-    L{UPID.parse}, remembered: a connection's frames all come from and go
-    to one or two processes, and a UPID is immutable.
+    L{UPID.parse}, remembered when C{text} is short enough
+    (L{LONGEST_REMEMBERED_ADDRESS}): a connection's frames all come from
+    and go to one or two processes, and a UPID is immutable.
     """
+    if _rememberable(text):
+        return _parse_remembered_upid(text)
     return UPID.parse(text)
 
 
+_parse_remembered_upid = lru_cache(maxsize=_ADDRESSES_KEPT)(UPID.parse)

@@ -14,95 +14,23 @@ from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import implementer
 
 from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
-from mesos_tw.protocols.guard import ConnectionGuard, drain_accept_queue
+from mesos_tw.protocols.accept_queue import drain_accept_queue
+from mesos_tw.protocols.guard import ConnectionGuard
+from mesos_tw.protocols.hosting import ProcessHosting
+from mesos_tw.protocols.interfaces import IMessageNode, IMessageReceiver
 from mesos_tw.protocols.tls import TLS_HANDSHAKE_BYTE, TLSConfig
 
-__all__ = ["HostedProcess", "IMessageNode", "IMessageReceiver", "MessageNode", "ProcessHosting"]
+# The interfaces are defined in mesos_tw.protocols.interfaces and are
+# imported from here too, beside the node that implements them.
+__all__ = ["IMessageNode", "IMessageReceiver", "MessageNode"]
 
 # A frame's first byte is the top byte of its length, and frames are far
 # below 2**29 bytes; an HTTP request starts with a method's capital letter.
 _FIRST_HTTP_BYTE = 0x20
-
-
-class IMessageReceiver(Interface):
-    """
-    What a node delivers messages to: the master, a slave or a driver.
-    """
-
-    def message_received(sender, message):
-        """
-        C{message}, a protobuf message, arrived from the L{UPID} C{sender}.
-        """
-
-    def peer_lost(upid):
-        """
-        The connection with C{upid} closed or could not be opened.
-        """
-
-
-class IMessageNode(Interface):
-    """
-    One process's end of the message network: what the master, slaves and
-    drivers send through.  L{MessageNode} is the real one (TCP);
-    L{mesos_tw.testing.network.MemoryNetwork} makes in-memory ones.
-    """
-
-    upid = Attribute("Our own L{UPID}, the sender of everything we send.")
-    receiver = Attribute("The L{IMessageReceiver} that messages are delivered to.")
-
-    def send(to, message):
-        """
-        Send the protobuf C{message} to the L{UPID} C{to}, best effort.
-        """
-
-    def connected_to(upid):
-        """
-        Whether a connection with C{upid} is open now.
-        """
-
-    def disconnect(upid):
-        """
-        Close the connection with C{upid}, if any; both ends see
-        L{IMessageReceiver.peer_lost}.
-        """
-
-    def disconnect_all():
-        """
-        Close every message connection: those with peers we know, those
-        whose peer we do not know yet (accepted, their first frame still
-        on its way: it never arrives), and those being opened (what waits
-        for them is dropped).  Each end that knew the other sees
-        L{IMessageReceiver.peer_lost}.  What a process that exits gets for
-        free: a master whose term ends calls it, so that nothing sent to
-        the old term reaches a later one.
-        """
-
-    def peers():
-        """
-        The UPIDs we have an open connection with now.
-        """
-
-    def pin(upid):
-        """
-        C{upid} authenticated on its current connection: until that closes,
-        frames claiming to come from C{upid} on another are dropped, and it
-        no longer counts as an unauthenticated connection.
-        """
-
-    def unpin(upid):
-        """
-        C{upid}'s authentication ended: any connection may speak for it.
-        """
-
-    def admitted(upid):
-        """
-        C{upid} was let in without authenticating: its connection no longer
-        counts as an unauthenticated one.
-        """
 
 
 class _SniffingProtocol(Protocol):
@@ -251,66 +179,6 @@ class _ListeningFactory(Factory):
 
     def buildProtocol(self, address):
         return _SniffingProtocol(self._node, self._site, address)
-
-
-class ProcessHosting:
-    """
-    What a node that hosts other processes of its program on its
-    connections (L{host}) does with what arrives: each message goes to the
-    receiver of the process its envelope addresses, and every receiver
-    hears of a lost peer.  Shared by L{MessageNode} and the emulated
-    slaves' lean node.
-
-    A subclass sets C{receiver} (its own process's), C{log} and
-    C{_hosted} (C{{process id: HostedProcess}}, empty at first).
-    """
-
-    def host(self, upid, receiver=None):
-        """
-        Host another process of this program, with its own UPID (at our
-        host and port) and receiver, on our connections: what libprocess
-        does for the many processes of one program.  Messages addressed to
-        it (the envelope's C{to}) go to its receiver, and it hears of every
-        lost peer.  Emulated slaves use it, so that tens of thousands of
-        them need not hold a connection each.
-
-        @return: its L{HostedProcess}, an L{IMessageNode}.
-        """
-        process = HostedProcess(self, upid, receiver)
-        self._hosted[upid.id] = process
-        return process
-
-    def deliver(self, sender, recipient, message):
-        """
-        Hand C{message} from C{sender} to the receiver of the process
-        C{recipient} names (ours if it names none we host); a receiver's
-        failure is logged, and the connection kept.
-        """
-        target = self
-        if recipient is not None and self._hosted:
-            target = self._hosted.get(recipient.id, self)
-        try:
-            target.receiver.message_received(sender, message)
-        except Exception:
-            # Receivers dispatch through a Dispatcher, which contains their
-            # handlers' failures; this is the last line, so that no bug
-            # closes a connection (principle 8).
-            self.log.failure("Receiving {name} from {sender} failed; the connection is kept",
-                             name=message.DESCRIPTOR.full_name, sender=str(sender))
-
-    def _tell_lost(self, peer):
-        """
-        Tell the receivers (ours and our hosted processes') that C{peer} is
-        lost; a failure there is logged.
-        """
-        receivers = [self.receiver] + [process.receiver for process in self._hosted.values()]
-        for receiver in receivers:
-            if receiver is None:
-                continue
-            try:
-                receiver.peer_lost(peer)
-            except Exception:
-                self.log.failure("Handling the loss of {peer} failed", peer=str(peer))
 
 
 @implementer(IMessageNode)
@@ -587,66 +455,3 @@ class MessageNode(ProcessHosting):
         if port is None:
             return succeed(None)
         return port.stopListening()
-
-
-@implementer(IMessageNode)
-class HostedProcess:
-    """
-    A process hosted by another's L{MessageNode} (L{MessageNode.host}): its
-    own UPID and receiver, the node's connections.
-    """
-
-    def __init__(self, node, upid, receiver=None):
-        self._node = node
-        self.upid = upid
-        self.receiver = receiver
-
-    def send(self, to, message):
-        """
-        Send C{message} to C{to}, signed with our UPID.
-        """
-        self._node.send_from(self.upid, to, message)
-
-    def connected_to(self, upid):
-        """
-        Whether the node has an open connection with C{upid}.
-        """
-        return self._node.connected_to(upid)
-
-    def disconnect(self, upid):
-        """
-        Close the node's connection with C{upid}: every process on it sees
-        it lost.
-        """
-        self._node.disconnect(upid)
-
-    def peers(self):
-        """
-        The UPIDs the node has an open connection with.
-        """
-        return self._node.peers()
-
-    def disconnect_all(self):
-        """
-        Close every connection of the node: every process on them sees
-        them lost.
-        """
-        self._node.disconnect_all()
-
-    def pin(self, upid):
-        """
-        As the node's L{MessageNode.pin}.
-        """
-        self._node.pin(upid)
-
-    def unpin(self, upid):
-        """
-        As the node's L{MessageNode.unpin}.
-        """
-        self._node.unpin(upid)
-
-    def admitted(self, upid):
-        """
-        As the node's L{MessageNode.admitted}.
-        """
-        self._node.admitted(upid)

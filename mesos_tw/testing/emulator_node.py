@@ -33,7 +33,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mesos_tw.protocols.codec import EncodeError, decode_addressed, encode_frame
-from mesos_tw.protocols.network import IMessageNode, ProcessHosting
+from mesos_tw.protocols.hosting import ProcessHosting
+from mesos_tw.protocols.interfaces import IMessageNode
 from mesos_tw.protocols.wire_format import DEFAULT_MAX_FRAME_BYTES, FrameError, split_frames
 
 __all__ = ["EmulatorNode"]
@@ -69,6 +70,7 @@ class EmulatorNode(ProcessHosting):
         self.max_frame_bytes = max_frame_bytes
         self._connections = {}
         self._hosted = {}
+        self._stopped = False
 
     def send(self, to, message):
         """
@@ -87,6 +89,12 @@ class EmulatorNode(ProcessHosting):
             if not to.reachable:
                 self.log.warn("Dropping {name} to {to}: not connected, and it does not listen",
                               name=message.DESCRIPTOR.full_name, to=str(to))
+                return
+            if self._stopped:
+                # A slave's timer that outlived the process's end (a
+                # retry, a ping): the node connects no more.
+                self.log.debug("Dropping {name} to {to}: this node is stopped",
+                               name=message.DESCRIPTOR.full_name, to=str(to))
                 return
             connection = self._connections[to] = _Connection(self, to)
         connection.send_message(sender, message, to)
@@ -123,10 +131,12 @@ class EmulatorNode(ProcessHosting):
     def stop(self):
         """
         Close every connection at once (the process is done); each loss
-        is reported before this returns.
+        is reported before this returns.  A stopped node connects no more:
+        what is sent afterwards is dropped (logged at debug level).
 
         @return: a Deferred that has fired.
         """
+        self._stopped = True
         for connection in list(self._connections.values()):
             connection.abort("stopped")
         return succeed(None)
@@ -174,14 +184,19 @@ class _Connection:
         self._reactor = node.reactor
         self.peer = peer
         self.open = False
+        self._lost = False
         self._out = []
         self._buffer = b""
+        self._socket, self._fd = None, -1
         family = socket.AF_INET6 if isIPv6Address(peer.host) else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._fd = self._socket.fileno()
-        self._socket.setblocking(False)
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            # Making the socket can fail too (EMFILE: out of descriptors):
+            # the peer is lost then, as when it refuses, and the sender
+            # (a slave's timer) sees no exception.
+            self._socket = socket.socket(family, socket.SOCK_STREAM)
+            self._fd = self._socket.fileno()
+            self._socket.setblocking(False)
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if node.source_host is not None:
                 self._socket.bind((node.source_host, 0))
             code = self._socket.connect_ex((peer.host, peer.port))
@@ -189,7 +204,7 @@ class _Connection:
             code = error.errno or errno.EIO
         if code not in (0, errno.EINPROGRESS):
             # Reported after the sender's call returns, as a refused
-            # TCP connection is.
+            # TCP connection is; what is sent meanwhile is dropped.
             self._reactor.callLater(0, self._closed, f"cannot connect: {os.strerror(code)}")
             return
         self._reactor.addWriter(self)
@@ -308,11 +323,16 @@ class _Connection:
         self._closed(why)
 
     def _closed(self, why):
-        if self._socket is None:
+        """
+        The connection is over (or was never made): report it, once.
+        """
+        if self._lost:
             return
-        self._reactor.removeReader(self)
-        self._reactor.removeWriter(self)
-        self._socket.close()
+        self._lost = True
+        if self._socket is not None:
+            self._reactor.removeReader(self)
+            self._reactor.removeWriter(self)
+            self._socket.close()
         self._socket, self._fd, self.open = None, -1, False
         self._out, self._buffer = [], b""
         self._node.connection_closed(self, why)
