@@ -58,6 +58,11 @@ class DiscardingNode:
     def connected_to(self, upid):
         return True
 
+    def disconnect_all(self):
+        """
+        Nothing is connected.
+        """
+
     def disconnect(self, upid):
         pass
 

@@ -82,7 +82,8 @@ class ExecutorResourcesTests(SynchronousTestCase):
     def test_every_way_of_changing_the_tasks(self):
         """
         Whichever dict operation adds or removes a task (item assignment,
-        C{update}, C{setdefault}, C{del}, C{pop}, C{popitem}, C{clear}),
+        C{update}, C{|=}, C{setdefault}, C{del}, C{pop}, C{popitem},
+        C{clear}),
         the total follows it; replacing a held task by the same id does
         not count it twice.
         """
@@ -99,3 +100,5 @@ class ExecutorResourcesTests(SynchronousTestCase):
         self.assertEqual(executor.resources(), self.added_up())
         tasks.popitem()
         self.assertEqual(executor.resources(), Resources.parse("cpus:0.1;mem:32"))
+        tasks |= {"d": _task("d", "cpus:1")}
+        self.assertEqual(executor.resources(), Resources.parse("cpus:1.1;mem:32"))

@@ -62,6 +62,10 @@ class FailingPrune(MemoryRemovedSlaves):
     failing = False
     holding = False
 
+    def __init__(self, *arguments, **keywords):
+        super().__init__(*arguments, **keywords)
+        self.held = {}
+
     def mark_reachable(self, slave_id):
         if self.failing:
             return fail(RuntimeError("registry unavailable"))

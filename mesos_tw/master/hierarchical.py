@@ -167,7 +167,7 @@ class HierarchicalDRFAllocator:
         # Filters' expiries, earliest first: a heap of (expiry, slave id,
         # framework id).  A cycle first drops the filters that have run out,
         # so its walk past the others needs no clock (a dropped or replaced
-        # filter's entry stays, and costs at most one needless full cycle).
+        # filter's entry stays until it runs out, and is then skipped).
         # Stale entries are dropped when they outnumber the live ones (see
         # _compact_expiries), so the heap stays bounded by the filters alive.
         self._expiries = []

@@ -88,8 +88,10 @@ class ConnectionGuard:
         C{admission}'s deadline no longer runs; the timer stops with the
         last one (a reactor with nothing to wait for is left clean).
         """
-        if self._running.pop(admission, False) is None and not self._running \
-                and self._timer is not None:
+        if admission not in self._running:
+            return
+        del self._running[admission]
+        if not self._running and self._timer is not None:
             self._timer.cancel()
             self._timer = None
 

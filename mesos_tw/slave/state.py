@@ -140,6 +140,11 @@ class _HeldTasks(dict):
         for task_id, task in dict(*others, **more).items():
             self[task_id] = task
 
+    def __ior__(self, other):
+        # dict's own |= would add past __setitem__, uncounted.
+        self.update(other)
+        return self
+
     def clear(self):
         for task_id in self:
             self._tally.went(task_id)

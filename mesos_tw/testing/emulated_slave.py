@@ -209,6 +209,10 @@ class EmulatedSlave:
 
     def _registered(self, message):
         self._registration.stop()
+        # Its id first: the updates answering reconciliations carry it.
+        if self.slave_id != message.slave_id.value:
+            self.slave_id = message.slave_id.value
+            self._registration_message = None
         unsent, self._unsent = self._unsent, []
         for update in unsent:
             self.node.send(self.master, update)
@@ -217,9 +221,6 @@ class EmulatedSlave:
         if self._followed_at is not None and self.registered_after is None:
             self.registered_after = self.reactor.seconds() - self._followed_at
             self._on_answered(1)
-        if self.slave_id != message.slave_id.value:
-            self.slave_id = message.slave_id.value
-            self._registration_message = None
         waiting, self._waiting = self._waiting, []
         for d in waiting:
             d.callback(self.slave_id)

@@ -226,14 +226,14 @@ class _Connection:
         Write C{message} as one frame, or queue it until the connection
         is made or the socket takes more.
         """
+        if self._socket is None:
+            return
         try:
             frame = encode_frame(sender, message, recipient)
         except EncodeError as error:
             self._node.log.error("Not sending malformed {name} to {peer}: {error}",
                                  name=message.DESCRIPTOR.full_name, peer=str(self.peer),
                                  error=str(error))
-            return
-        if self._socket is None:
             return
         if not self.open or self._out:
             self._out.append(frame)
