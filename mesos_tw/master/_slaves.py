@@ -131,9 +131,7 @@ class SlaveManagement:
         # anything: a slave's whole answer is rebuilt from it).
         self._reregistration_answers[message.slave_id.value] = (
             _digest(message), tuple(reconciliations))
-        self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=reconciliations))
+        self.node.send(sender, self._reregistered_answer(message.slave_id.value, reconciliations))
         self.allocate_soon()
 
     def _repeated_reregistration(self, sender, slave_id, message):
@@ -159,10 +157,27 @@ class SlaveManagement:
             self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering "
                            "it again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=last[1]))
+        self.node.send(sender, self._reregistered_answer(slave_id, last[1]))
         return True
+
+    def _reregistered_answer(self, slave_id, reconciliations):
+        """
+        The C{SlaveReregisteredMessage} answering slave C{slave_id}, asking
+        about C{reconciliations}.  Copied from one made once with what every
+        slave is told (L{_connection}): a new leader answers thousands a
+        second, and building the nested message each time cost as much as
+        the rest of the answer.
+        """
+        template = self._reregistered_template
+        if template is None:
+            template = self._reregistered_template = internal.SlaveReregisteredMessage(
+                connection=self._connection())
+        answer = internal.SlaveReregisteredMessage()
+        answer.CopyFrom(template)
+        answer.slave_id.value = slave_id
+        if reconciliations:
+            answer.reconciliations.extend(reconciliations)
+        return answer
 
     def _connection(self):
         """
