@@ -551,16 +551,16 @@ def _reported_work(message):
     C{(what is wrong, None)} when some do not parse (found by fuzzing,
     they failed the handler half-way through).
     """
-    parsed = []
-    for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
-        bags = []
-        for item in items:
-            try:
-                bags.append(Resources.from_protobuf(item.resources))
-            except ResourcesError as error:
-                return f"{kind} with invalid resources: {error}", None
-        parsed.append(bags)
-    return None, tuple(parsed)
+    read = Resources.from_protobuf
+    try:
+        executor_bags = [read(executor.resources) for executor in message.executor_infos]
+    except ResourcesError as error:
+        return f"executor with invalid resources: {error}", None
+    try:
+        task_bags = [read(task.resources) for task in message.tasks]
+    except ResourcesError as error:
+        return f"task with invalid resources: {error}", None
+    return None, (executor_bags, task_bags)
 
 
 def _digest(message):
