@@ -360,7 +360,6 @@ class DRFOrderTests(SynchronousTestCase):
         self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"f": R("cpus:1;mem:500")})
         self.assertEqual(self.allocator.dominant_share("f"), 0.5)
 
-
     def test_checking_accessors(self):
         """
         What an outside check (the simulator's) reads: each slave's free
@@ -416,7 +415,6 @@ class DRFOrderTests(SynchronousTestCase):
         self.allocator.allocate()
         self.assertIsNone(self.allocator.filter_on("s1", "f"))
 
-
     def test_repeated_filters_bounded(self):
         """
         A framework that revives and declines the same slaves again and
@@ -439,6 +437,7 @@ class DRFOrderTests(SynchronousTestCase):
         self.assertEqual(self.allocator.allocate(), [])
         self.clock.advance(1)
         self.assertEqual(len(self.allocator.allocate()), 3)
+
 
 THIRD_PARTY_PLUGIN = '''
 """A third party's allocator: first come, first served."""
