@@ -103,7 +103,6 @@ class ProfileTests(SynchronousTestCase):
         self.check("all", "--buggify")
 
 
-
 class RegressionTests(SynchronousTestCase):
     """
     The seeds that found real bugs in this world (docs/simulation.md) keep
@@ -369,8 +368,7 @@ class GoneTests(SynchronousTestCase):
         marked gone is gone for good).
         """
         for buggify in (False, True):
-            counts = {sum(kind == "gone" for _, kind, _ in schedule_faults(seed, {"gone"},
-                                                                         buggify))
+            counts = {sum(kind == "gone" for _, kind, _ in schedule_faults(seed, {"gone"}, buggify))
                       for seed in range(50)}
             self.assertEqual(counts, {0, 1} if not buggify else {1})
 

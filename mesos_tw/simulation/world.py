@@ -53,6 +53,7 @@ class InjectedFailure(Exception):
     A handler failure the simulator injected.
     """
 
+
 class World:
     """
     A cluster on simulated time for one seed.
