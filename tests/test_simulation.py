@@ -283,12 +283,12 @@ class AllocatorInterfaceTests(SynchronousTestCase):
         allocator behind L{InterfaceOnlyAllocator}.
         """
         allocators = []
+        real_master = processes.Master
 
         def master(clock, node, **keywords):
             allocators.append(InterfaceOnlyAllocator(HierarchicalDRFAllocator(clock)))
-            return Master(clock, node, allocator=allocators[-1], **keywords)
+            return real_master(clock, node, allocator=allocators[-1], **keywords)
 
-        Master = processes.Master
         self.patch(processes, "Master", master)
         run = simulate(seed, kinds, mutation)
         self.flushLoggedErrors(InjectedFailure)
