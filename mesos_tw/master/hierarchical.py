@@ -313,15 +313,18 @@ class HierarchicalDRFAllocator:
         self._everything_changed = True
 
     def _change_totals(self, scalars, sign):
+        # A new dict, never changed once made: the sorters keep it.
+        totals = dict(self._totals)
         for name, amount in scalars.items():
-            left = self._totals.get(name, 0.0) + sign * amount
+            left = totals.get(name, 0.0) + sign * amount
             if left > 1e-9:
-                self._totals[name] = left
+                totals[name] = left
             else:
-                self._totals.pop(name, None)
-        self._roles.set_totals(self._totals)
+                totals.pop(name, None)
+        self._totals = totals
+        self._roles.set_totals(totals)
         for sorter in self._sorters.values():
-            sorter.set_totals(self._totals)
+            sorter.set_totals(totals)
 
     # Resources.
 
