@@ -352,7 +352,8 @@ class Resources:
                 del values[name]
             else:
                 values[name] = left
-        return _bag(Resources, values)
+        # What is left of a bag of scalars only is scalars only.
+        return _bag(Resources, values, values if self._scalars is self._values else None)
 
     def contains(self, other):
         """

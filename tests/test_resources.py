@@ -174,6 +174,20 @@ class ArithmeticTests(SynchronousTestCase):
         self.assertFalse(a - a)
         self.assertEqual((a - a).names(), set())
 
+    @given(bags(), bags())
+    def test_difference_scalars(self, a, b):
+        """
+        The scalars of a difference are its scalar entries, whether the bag
+        subtracted from was read from messages (its scalars known at once)
+        or made otherwise.
+        """
+        for left in (a, Resources.from_protobuf(a.to_protobuf()),
+                     Resources.from_protobuf(Resources(a.scalars()).to_protobuf())):
+            difference = left - b
+            self.assertEqual(difference.scalars(),
+                             {name: difference.get(name) for name in difference.names()
+                              if isinstance(difference.get(name), float)})
+
     def test_ports_subtraction_splits(self):
         """
         Taking a port out of a range splits it.
