@@ -202,10 +202,21 @@ class Resources:
             if kind == _SCALAR:
                 if not resource.HasField("scalar"):
                     raise ResourcesError(f"resource {name!r}: invalid scalar")
-                value = float(resource.scalar.value)
+                value = resource.scalar.value
                 if value < 0 or value != value:
                     raise ResourcesError(f"resource {name!r}: invalid scalar")
-            elif kind == _RANGES:
+                # Nearly every resource is a scalar: its own short way.
+                existing = values.get(name)
+                if existing is None:
+                    if value > _EPSILON:
+                        values[name] = value
+                    continue
+                if existing.__class__ is not float:
+                    raise ResourcesError(f"resource {name!r} given with two different types")
+                if value > _EPSILON:
+                    values[name] = existing + value
+                continue
+            if kind == _RANGES:
                 pairs = [(r.begin, r.end) for r in resource.ranges.range]
                 if any(end < begin for begin, end in pairs):
                     raise ResourcesError(f"resource {name!r}: a range ends before it begins")
@@ -221,8 +232,7 @@ class Resources:
                 continue
             if existing is None:
                 values[name] = value
-                if kind != _SCALAR:
-                    only_scalars = False
+                only_scalars = False
             else:
                 _accumulate(values, {name: value})
         return _bag(cls, values, values if only_scalars else None)

@@ -115,6 +115,22 @@ class ParsingTests(SynchronousTestCase):
         for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0)):
             self.assertRaises(ResourcesError, Resources.from_protobuf, [resource])
 
+    def test_protobuf_two_types(self):
+        """
+        A name given as a scalar and as ranges is refused, in either order,
+        and so is an empty scalar after ranges of its name (one before them
+        is dropped as it comes, as adding bags drops it).
+        """
+        def scalar(amount):
+            return mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.SCALAR,
+                                      scalar=mesos_pb2.Value.Scalar(value=amount))
+        ranges = mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.RANGES)
+        ranges.ranges.range.add(begin=1, end=5)
+        for both in ([scalar(1.0), ranges], [ranges, scalar(1.0)], [ranges, scalar(0.0)]):
+            self.assertRaises(ResourcesError, Resources.from_protobuf, both)
+        self.assertEqual(Resources.from_protobuf([scalar(0.0), ranges]),
+                         Resources.parse("ports:[1-5]"))
+
 
 class ArithmeticTests(SynchronousTestCase):
     """
