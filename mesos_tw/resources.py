@@ -200,12 +200,13 @@ class Resources:
                 raise ResourcesError("a resource has an empty name")
             kind = resource.type
             if kind == _SCALAR:
-                if not resource.HasField("scalar"):
-                    raise ResourcesError(f"resource {name!r}: invalid scalar")
-                value = resource.scalar.value
-                if value < 0 or value != value:
-                    raise ResourcesError(f"resource {name!r}: invalid scalar")
                 # Nearly every resource is a scalar: its own short way.
+                value = resource.scalar.value
+                # (An unset scalar reads 0: only an amount not above
+                # nothing needs a closer look.)
+                if not value > _EPSILON and (not resource.HasField("scalar") or value < 0
+                                             or value != value):
+                    raise ResourcesError(f"resource {name!r}: invalid scalar")
                 existing = values.get(name)
                 if existing is None:
                     if value > _EPSILON:

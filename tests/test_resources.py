@@ -112,7 +112,11 @@ class ParsingTests(SynchronousTestCase):
         negative.scalar.value = -1
         inverted = mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.RANGES)
         inverted.ranges.range.add(begin=5, end=1)
-        for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0)):
+        unset = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
+        not_a_number = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
+        not_a_number.scalar.value = float("nan")
+        for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0), unset,
+                         not_a_number):
             self.assertRaises(ResourcesError, Resources.from_protobuf, [resource])
 
     def test_protobuf_two_types(self):
