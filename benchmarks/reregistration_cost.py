@@ -170,8 +170,8 @@ def main():
     runs = [run(options.slaves, options.batch) for _ in range(options.repeat)]
     print(f"load average {os.getloadavg()[0]:.1f}")
     print("slaves | CPU per re-registration (median) | per repeat (median) | runs")
-    print(f"{options.slaves:>6} | {statistics.median(r[0] for r in runs) * 1e3:>28.3f} ms | "
-          f"{statistics.median(r[1] for r in runs) * 1e3:>15.3f} ms | {len(runs)}")
+    print(f"{options.slaves:>6} | {statistics.median(r[0] for r in runs) * 1e3:>28.4f} ms | "
+          f"{statistics.median(r[1] for r in runs) * 1e3:>15.4f} ms | {len(runs)}")
 
 
 if __name__ == "__main__":
