@@ -6,6 +6,7 @@ reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
 import hashlib
+from functools import partial
 
 from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
@@ -400,8 +401,10 @@ class SlaveManagement:
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
         used = self._add_slave_work(slave, executor_infos, tasks, parsed)
-        slave.observer = self.health_checks.observe(
-            pid, lambda reason: self.shutdown_slave(slave, reason))
+        # (A partial of a bound method is two objects for the collector to
+        # traverse, a closure over the slave three: a master keeps one per
+        # slave.)
+        slave.observer = self.health_checks.observe(pid, partial(self.shutdown_slave, slave))
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
