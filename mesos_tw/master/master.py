@@ -227,6 +227,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         self._recovered_slaves_call = None
         self.recovery_progress = None
         self._admitting = set()
+        # pid -> the id of its registration whose admission failed.
+        self._unsettled_admissions = {}
         # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
         self.unreachable_slaves = {}
