@@ -308,6 +308,54 @@ class RecoveredSlaveTests(FailoverTestCase):
         self.assertEqual(self.master.recovered_slaves, {})
 
 
+class RecordingHold:
+    """
+    A stand-in for L{mesos_tw.collector.RecoveryHold} that records its
+    calls.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def hold(self):
+        """
+        Record a hold.
+        """
+        self.calls.append("hold")
+
+    def release(self):
+        """
+        Record a release.
+        """
+        self.calls.append("release")
+
+
+class CollectorHoldTests(FailoverTestCase):
+    """
+    A new leader given a collector hold holds it from the registry's read
+    until every slave the registry lists is back.
+    """
+
+    def setUp(self):
+        self.hold = RecordingHold()
+        self.master_kwargs = {"collector_hold": self.hold}
+        FailoverTestCase.setUp(self)
+
+    def test_held_while_slaves_come_back(self):
+        """
+        Nothing is held by the first leader (the registry lists no slave);
+        the next holds when it has read the registry and releases when the
+        slave is back.
+        """
+        slave_id, _ = self.running_task()
+        self.assertEqual(self.hold.calls, [])
+        self.fail_over()
+        self.assertEqual(self.hold.calls, ["hold"])
+        self.scheduler_fails_over()
+        self.slave_reregisters(slave_id)
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
+
 class ScriptedFailoverTestCase(FailoverTestCase):
     """
     The same, on a registry whose writes the test settles.

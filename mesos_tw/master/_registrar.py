@@ -134,7 +134,8 @@ class RegistryManagement:
             self._recovered_slaves_call = self.reactor.callLater(
                 self.slave_reregister_timeout, self._recovered_slaves_timeout)
             self.recovery_progress = RecoveryProgress(
-                self.reactor, len(self.recovered_slaves), self.reactor.seconds())
+                self.reactor, len(self.recovered_slaves), self.reactor.seconds(),
+                hold=self.collector_hold)
         self.log.info("Read the registry: {count} slaves were removed and {unreachable} found "
                       "unreachable by earlier leaders, {expected} are expected to re-register "
                       "within {timeout}s; handling the {waiting} messages that waited for it",
