@@ -89,6 +89,21 @@ class ParsingTests(SynchronousTestCase):
         bag = Resources.parse("cpus:4;mem:512;ports:[1-5];gpus:{a,b}")
         self.assertEqual(Resources.from_protobuf(bag.to_protobuf()), bag)
 
+    @given(bags(), bags())
+    def test_protobuf_reads_what_adding_gives(self, a, b):
+        """
+        Reading messages naming a resource twice, or with an empty value,
+        gives the bag that adding their parts gives, with the same
+        scalars.
+        """
+        read = Resources.from_protobuf(
+            a.to_protobuf() + [mesos_pb2.Resource(name="disk", type=mesos_pb2.Value.SCALAR,
+                                                  scalar=mesos_pb2.Value.Scalar(value=0))]
+            + b.to_protobuf())
+        self.assertEqual(read, a + b)
+        self.assertEqual(read.scalars(), (a + b).scalars())
+        self.assertNotIn("disk", read.names())
+
     def test_protobuf_invalid(self):
         """
         Malformed resource messages are refused with a reason.
@@ -145,6 +160,19 @@ class ArithmeticTests(SynchronousTestCase):
         """
         self.assertTrue(a.contains(a - b))
         self.assertTrue(((a - b) + b).contains(a))
+
+    @given(bags(), bags())
+    def test_difference_has_no_empty_entry(self, a, b):
+        """
+        What a subtraction leaves empty is gone from the bag, so a bag minus
+        itself is empty and equals the empty bag.
+        """
+        difference = a - b
+        self.assertEqual(difference, Resources({n: difference.get(n) for n in difference.names()}))
+        for name in difference.names():
+            self.assertTrue(Resources({name: difference.get(name)}))
+        self.assertFalse(a - a)
+        self.assertEqual((a - a).names(), set())
 
     def test_ports_subtraction_splits(self):
         """

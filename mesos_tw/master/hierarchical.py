@@ -258,6 +258,10 @@ class HierarchicalDRFAllocator:
             in_use = next(iter(used.values()))
         else:
             in_use = Resources.sum(used.values())
+        # The totals first: they leave every sorter to re-sort when next
+        # read, so the charges below need not move anyone in line (the
+        # re-sort places everyone, as it would have after them).
+        self._change_totals(total.scalars(), 1)
         for framework_id, resources in used.items():
             scalars = resources.scalars()
             if framework_id in self._frameworks:
@@ -275,7 +279,6 @@ class HierarchicalDRFAllocator:
             slave.set_free(total - in_use)
         slave.owed = owed
         self._changed[slave_id] = None
-        self._change_totals(total.scalars(), 1)
 
     def slave_removed(self, slave_id):
         self._changed.pop(slave_id, None)

@@ -235,6 +235,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         self._unsettled_admissions = {}
         # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
+        # What every answer to a re-registration holds (L{_slaves}).
+        self._reregistered_template = None
         self.unreachable_slaves = {}
         # slave id -> the records of its tasks frameworks without the
         # PARTITION_AWARE capability heard TASK_LOST for when it became
