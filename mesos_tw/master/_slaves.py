@@ -32,7 +32,7 @@ class SlaveManagement:
         total = self._slave_total(sender, message.slave)
         if total is None or sender in self._admitting:
             return
-        slave_id = self._new_id("slave", "S")
+        slave_id = self._new_slave_id(sender)
         info = mesos_pb2.SlaveInfo()
         info.CopyFrom(message.slave)
         info.id.value = slave_id
@@ -46,7 +46,7 @@ class SlaveManagement:
                 slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
             self.allocate_soon()
 
-        self._admit(sender, info, admitted)
+        self._admit(sender, info, admitted, new=True)
 
     def _reregister_slave(self, sender, message):
         slave_id = message.slave_id.value
