@@ -340,6 +340,8 @@ def measure_emulated(reactor, directory, session_timeout, slaves, rounds, trace=
     # framework's too) would read thousands of lines a second, and a
     # master would wait for it when the pipe is full.
     os.makedirs(os.path.join(directory, "logs"))
+    if logs:
+        os.makedirs(logs, exist_ok=True)
     cluster = ProcessCluster(reactor, os.path.join(directory, "cluster"), url,
                              f"{session_timeout}secs",
                              master_flags=["--max_slave_ping_timeouts=20"],

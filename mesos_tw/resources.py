@@ -14,6 +14,8 @@ __all__ = ["Resources", "ResourcesError"]
 # Below this a scalar is rounding noise left by float subtraction.
 _EPSILON = 1e-9
 
+_SCALAR, _RANGES, _SET = mesos_pb2.Value.SCALAR, mesos_pb2.Value.RANGES, mesos_pb2.Value.SET
+
 
 class ResourcesError(ValueError):
     """
@@ -124,6 +126,18 @@ def _is_empty(value):
     return not value
 
 
+def _bag(cls, values, scalars=None):
+    """
+    A bag of C{values}, which must hold no empty entry (not checked), and,
+    if known, its C{scalars} (see L{Resources.scalars}; the same dict when
+    every value is a scalar: neither is ever changed).
+    """
+    bag = cls.__new__(cls)
+    bag._values = values
+    bag._scalars = scalars
+    return bag
+
+
 class Resources:
     """
     A bag of named resources.  Empty entries are dropped, so two values that
@@ -174,26 +188,41 @@ class Resources:
         @raise ResourcesError: for a malformed resource (wrong value for its
             type, a negative scalar, an inverted range).
         """
-        # Accumulated in one dict, the bag made once at the end: a new
-        # leader reads thousands of these a second.  Empty values are left
-        # out as they come, as adding bags drops them.
+        # Accumulated in one dict, the bag made once at the end, without
+        # filtering it again: a new leader reads thousands of these a
+        # second.  Empty values are left out as they come, as adding bags
+        # drops them.
         values = {}
-        Value = mesos_pb2.Value
+        only_scalars = True
         for resource in resources:
             name = resource.name
             if not name:
                 raise ResourcesError("a resource has an empty name")
-            if resource.type == Value.SCALAR:
+            kind = resource.type
+            if kind == _SCALAR:
+                # Nearly every resource is a scalar: its own short way.
                 value = resource.scalar.value
-                if not resource.HasField("scalar") or value < 0 or value != value:
+                # (An unset scalar reads 0: only an amount not above
+                # nothing needs a closer look.)
+                if not value > _EPSILON and (not resource.HasField("scalar") or value < 0
+                                             or value != value):
                     raise ResourcesError(f"resource {name!r}: invalid scalar")
-                value = float(value)
-            elif resource.type == Value.RANGES:
+                existing = values.get(name)
+                if existing is None:
+                    if value > _EPSILON:
+                        values[name] = value
+                    continue
+                if existing.__class__ is not float:
+                    raise ResourcesError(f"resource {name!r} given with two different types")
+                if value > _EPSILON:
+                    values[name] = existing + value
+                continue
+            if kind == _RANGES:
                 pairs = [(r.begin, r.end) for r in resource.ranges.range]
                 if any(end < begin for begin, end in pairs):
                     raise ResourcesError(f"resource {name!r}: a range ends before it begins")
                 value = _merge(pairs)
-            elif resource.type == Value.SET:
+            elif kind == _SET:
                 value = frozenset(resource.set.item)
             else:
                 raise ResourcesError(f"resource {name!r}: unsupported type")
@@ -204,9 +233,10 @@ class Resources:
                 continue
             if existing is None:
                 values[name] = value
+                only_scalars = False
             else:
                 _accumulate(values, {name: value})
-        return cls(values)
+        return _bag(cls, values, values if only_scalars else None)
 
     def to_protobuf(self):
         """
@@ -318,13 +348,23 @@ class Resources:
             mine = values.get(name)
             if mine is None:
                 continue
-            if isinstance(mine, float) and isinstance(value, float):
-                values[name] = max(0.0, mine - value)
+            if mine.__class__ is float and value.__class__ is float:
+                left = mine - value
             elif isinstance(mine, tuple) and isinstance(value, tuple):
-                values[name] = _subtract_ranges(mine, value)
+                left = _subtract_ranges(mine, value)
             elif isinstance(mine, frozenset) and isinstance(value, frozenset):
-                values[name] = mine - value
-        return Resources(values)
+                left = mine - value
+            else:
+                continue
+            # Dropped here when empty, so that the bag is made without
+            # filtering every entry again (the allocator subtracts once
+            # per slave added, thousands a second after a failover).
+            if _is_empty(left):
+                del values[name]
+            else:
+                values[name] = left
+        # What is left of a bag of scalars only is scalars only.
+        return _bag(Resources, values, values if self._scalars is self._values else None)
 
     def contains(self, other):
         """

@@ -269,6 +269,78 @@ def make_allocator_tests(fixture):
             self.allocator.resources_recovered("f1", "s1", offered, 0)
             self.assertEqual(self.allocator.allocate(), [])
 
+        def test_free_resources(self):
+            """
+            C{free_resources} tells each slave's resources neither offered
+            nor in use, deactivated slaves included, in a dict that later
+            events leave alone.
+            """
+            self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"f": R("cpus:1;mem:100")})
+            self.allocator.slave_added("s2", R("cpus:2;mem:500"), {})
+            self.allocator.slave_deactivated("s2")
+            self.allocator.framework_added("f", Resources())
+            before = self.allocator.free_resources()
+            self.assertEqual(before, {"s1": R("cpus:3;mem:900"), "s2": R("cpus:2;mem:500")})
+            (_, _, offered), = self.allocator.allocate()
+            self.assertEqual(self.allocator.free_resources(),
+                             {"s1": Resources(), "s2": R("cpus:2;mem:500")})
+            self.assertEqual(before["s1"], R("cpus:3;mem:900"))
+            self.allocator.resources_recovered("f", "s1", offered, 0)
+            self.allocator.slave_removed("s2")
+            self.assertEqual(self.allocator.free_resources(), {"s1": R("cpus:3;mem:900")})
+
+        def test_filter_on(self):
+            """
+            C{filter_on} tells the filter a framework set on a slave: the
+            resources refused and when the filter runs out on the
+            allocator's clock, or L{None} for one lasting until the
+            framework revives; reviving drops them all.
+            """
+            self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
+            self.allocator.slave_added("s2", R("cpus:2;mem:500"), {})
+            self.allocator.framework_added("f", Resources())
+            offers = {slave_id: resources for _, slave_id, resources in self.allocator.allocate()}
+            self.assertIsNone(self.allocator.filter_on("s1", "f"))
+            self.clock.advance(10)
+            self.allocator.resources_recovered("f", "s1", offers["s1"], 5)
+            self.allocator.resources_recovered("f", "s2", offers["s2"], -1)
+            self.assertEqual(self.allocator.filter_on("s1", "f"), (R("cpus:4;mem:1000"), 15))
+            self.assertEqual(self.allocator.filter_on("s2", "f"), (R("cpus:2;mem:500"), None))
+            self.assertIsNone(self.allocator.filter_on("s1", "g"))
+            self.assertIsNone(self.allocator.filter_on("s3", "f"))
+            self.allocator.offers_revived("f")
+            self.assertIsNone(self.allocator.filter_on("s1", "f"))
+            self.assertIsNone(self.allocator.filter_on("s2", "f"))
+
+        def test_no_filter_for_zero_seconds(self):
+            """
+            Resources recovered with C{refuse_seconds} 0 set no filter.
+            """
+            self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
+            self.allocator.framework_added("f", Resources())
+            (_, _, offered), = self.allocator.allocate()
+            self.allocator.resources_recovered("f", "s1", offered, 0)
+            self.assertIsNone(self.allocator.filter_on("s1", "f"))
+
+        def test_wants_offers(self):
+            """
+            C{wants_offers} is true of a framework known, active and not
+            suppressed, and only of such a one.
+            """
+            self.assertFalse(self.allocator.wants_offers("f"))
+            self.allocator.framework_added("f", Resources())
+            self.assertTrue(self.allocator.wants_offers("f"))
+            self.allocator.offers_suppressed("f")
+            self.assertFalse(self.allocator.wants_offers("f"))
+            self.allocator.offers_revived("f")
+            self.assertTrue(self.allocator.wants_offers("f"))
+            self.allocator.framework_deactivated("f")
+            self.assertFalse(self.allocator.wants_offers("f"))
+            self.allocator.framework_activated("f")
+            self.assertTrue(self.allocator.wants_offers("f"))
+            self.allocator.framework_removed("f")
+            self.assertFalse(self.allocator.wants_offers("f"))
+
     return AllocatorTests
 
 
@@ -360,34 +432,6 @@ class DRFOrderTests(SynchronousTestCase):
         self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {"f": R("cpus:1;mem:500")})
         self.assertEqual(self.allocator.dominant_share("f"), 0.5)
 
-
-    def test_checking_accessors(self):
-        """
-        What an outside check (the simulator's) reads: each slave's free
-        resources, a framework's filter on a slave with its expiry, and
-        whether a framework wants offers.
-        """
-        self.allocator.slave_added("s1", R("cpus:4;mem:1000"), {})
-        self.allocator.slave_added("s2", R("cpus:2;mem:500"), {})
-        self.allocator.framework_added("f", Resources())
-        offers = self.allocator.allocate()
-        self.assertEqual(self.allocator.free_resources(), {"s1": Resources(), "s2": Resources()})
-        self.clock.advance(10)
-        self.allocator.resources_recovered("f", "s1", offers[0][2], 5)
-        self.allocator.resources_recovered("f", "s2", offers[1][2], -1)
-        self.assertEqual(self.allocator.free_resources(),
-                         {"s1": R("cpus:4;mem:1000"), "s2": R("cpus:2;mem:500")})
-        self.assertEqual(self.allocator.filter_on("s1", "f"), (R("cpus:4;mem:1000"), 15))
-        self.assertEqual(self.allocator.filter_on("s2", "f"), (R("cpus:2;mem:500"), None))
-        self.assertIsNone(self.allocator.filter_on("s1", "g"))
-        self.assertTrue(self.allocator.wants_offers("f"))
-        self.allocator.offers_suppressed("f")
-        self.assertFalse(self.allocator.wants_offers("f"))
-        self.assertFalse(self.allocator.wants_offers("g"))
-        self.allocator.offers_revived("f")
-        self.assertIsNone(self.allocator.filter_on("s1", "f"))
-        self.assertIsNone(self.allocator.filter_on("s2", "f"))
-
     def test_filter_replaced_by_one_for_ever(self):
         """
         A filter for ever that replaces one running out is not dropped when
@@ -416,7 +460,6 @@ class DRFOrderTests(SynchronousTestCase):
         self.allocator.allocate()
         self.assertIsNone(self.allocator.filter_on("s1", "f"))
 
-
     def test_repeated_filters_bounded(self):
         """
         A framework that revives and declines the same slaves again and
@@ -439,6 +482,7 @@ class DRFOrderTests(SynchronousTestCase):
         self.assertEqual(self.allocator.allocate(), [])
         self.clock.advance(1)
         self.assertEqual(len(self.allocator.allocate()), 3)
+
 
 THIRD_PARTY_PLUGIN = '''
 """A third party's allocator: first come, first served."""

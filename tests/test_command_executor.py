@@ -13,6 +13,9 @@ import threading
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mesos_tw import constants
+from mesos_tw.checks import validation
+from mesos_tw.executors import command
 from mesos_tw.executors.command import CommandExecutor, main, warm_up
 from mesos_tw.executors.slave_connection import (
     CONNECT_TIMEOUT, RECONNECT_INTERVAL, SlaveAddress, connect_patiently, connect_to_slave)
@@ -817,3 +820,62 @@ class CommandExecutorKillTests(CommandExecutorTests.__base__):
         self.kill(slave)
         self.kill(slave, kill_policy(100))
         self.assertEqual(slave.update().state, mesos_pb2.TASK_KILLED)
+
+
+class CopiedConstantsTests(SynchronousTestCase):
+    """
+    The command executor loads no protobuf, so it writes the proto values
+    and defaults it needs as numbers: each is tied here to L{mesos_pb2}
+    (built from Mesos's C{mesos.proto}), to the rest of the code's copy,
+    and to Mesos's default where it is one, so a drift fails.
+    """
+
+    def test_task_states(self):
+        """
+        The task states it reports are C{mesos.proto}'s C{TaskState}
+        values of the same names.
+        """
+        for name in ("TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_FAILED",
+                     "TASK_KILLED", "TASK_KILLING"):
+            self.assertEqual(getattr(command, name), mesos_pb2.TaskState.Value(name), name)
+
+    def test_terminal_states(self):
+        """
+        C{TERMINAL} is exactly the terminal states among those it reports.
+        """
+        reported = {command.TASK_STARTING, command.TASK_RUNNING, command.TASK_FINISHED,
+                    command.TASK_FAILED, command.TASK_KILLED, command.TASK_KILLING}
+        self.assertEqual(command.TERMINAL, reported & constants.TERMINAL_STATES)
+
+    def test_task_killing_capability(self):
+        """
+        C{TASK_KILLING_STATE} is C{FrameworkInfo.Capability.TASK_KILLING_STATE}.
+        """
+        self.assertEqual(command.TASK_KILLING_STATE,
+                         mesos_pb2.FrameworkInfo.Capability.TASK_KILLING_STATE)
+
+    def test_health_check_reason(self):
+        """
+        The reason of a health change is
+        C{TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED}.
+        """
+        self.assertEqual(command.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+                         mesos_pb2.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED)
+
+    def test_kill_grace_period(self):
+        """
+        The default grace period between SIGTERM and SIGKILL is Mesos's
+        command executor's (C{Seconds(3)} in C{src/launcher/executor.cpp}),
+        and the one the rest of the code uses.
+        """
+        self.assertEqual(command.DEFAULT_KILL_GRACE_PERIOD, 3.0)
+        self.assertEqual(command.DEFAULT_KILL_GRACE_PERIOD, validation.DEFAULT_KILL_GRACE_PERIOD)
+
+    def test_recovery_timeout(self):
+        """
+        Without C{MESOS_RECOVERY_TIMEOUT} it waits for its slave as long as
+        Mesos's C{--recovery_timeout} default (C{Minutes(15)} in
+        C{src/slave/constants.hpp}) and the executor driver do.
+        """
+        self.assertEqual(command.RECOVERY_TIMEOUT, 15 * 60.0)
+        self.assertEqual(command.RECOVERY_TIMEOUT, constants.RECOVERY_TIMEOUT)

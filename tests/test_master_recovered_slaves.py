@@ -14,6 +14,7 @@ from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from mesos_tw.master import _registrar
 from mesos_tw.master.master import Master
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.protocols import mesos_pb2
@@ -307,6 +308,54 @@ class RecoveredSlaveTests(FailoverTestCase):
         self.assertEqual(self.master.recovered_slaves, {})
 
 
+class RecordingHold:
+    """
+    A stand-in for L{mesos_tw.collector.RecoveryHold} that records its
+    calls.
+    """
+
+    def __init__(self):
+        self.calls = []
+
+    def hold(self):
+        """
+        Record a hold.
+        """
+        self.calls.append("hold")
+
+    def release(self):
+        """
+        Record a release.
+        """
+        self.calls.append("release")
+
+
+class CollectorHoldTests(FailoverTestCase):
+    """
+    A new leader given a collector hold holds it from the registry's read
+    until every slave the registry lists is back.
+    """
+
+    def setUp(self):
+        self.hold = RecordingHold()
+        self.master_kwargs = {"collector_hold": self.hold}
+        FailoverTestCase.setUp(self)
+
+    def test_held_while_slaves_come_back(self):
+        """
+        Nothing is held by the first leader (the registry lists no slave);
+        the next holds when it has read the registry and releases when the
+        slave is back.
+        """
+        slave_id, _ = self.running_task()
+        self.assertEqual(self.hold.calls, [])
+        self.fail_over()
+        self.assertEqual(self.hold.calls, ["hold"])
+        self.scheduler_fails_over()
+        self.slave_reregisters(slave_id)
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
+
 class ScriptedFailoverTestCase(FailoverTestCase):
     """
     The same, on a registry whose writes the test settles.
@@ -365,6 +414,60 @@ class AdmissionWriteTests(ScriptedFailoverTestCase):
         self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
         self.turn()
         self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
+
+
+    def test_lost_answer_keeps_the_id(self):
+        """
+        An admission whose answer was lost may have been stored all the
+        same (ZooKeeper's connection dropped after the write reached it):
+        the slave's next registration is given the same id, so the
+        registry does not list a slave that never existed for every later
+        leader to wait for.
+        """
+        self.registry.held_admissions = []
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        info, d = self.registry.held_admissions.pop()
+        self.registry.admitted[info.id.value] = info
+        d.errback(RuntimeError("ConnectionLoss"))
+        self.turn()
+        self.registry.held_admissions = None
+        self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+        self.turn()
+        [answer] = self.slave.of(internal.SlaveRegisteredMessage)
+        self.assertEqual(answer.slave_id.value, info.id.value)
+        self.assertEqual(list(self.successResultOf(self.registry.load_admitted())),
+                         [info.id.value])
+        self.assertEqual(self.master._unsettled_admissions, {})
+
+    def test_kept_ids_bounded(self):
+        """
+        The ids kept for senders whose admission failed are bounded: the
+        oldest sender's is forgotten first.
+        """
+        self.registry.held_admissions = []
+        senders = [RecordingPeer(self.network, UPID(f"slave({n})", "127.0.0.2", 5051))
+                   for n in range(3)]
+        self.patch(_registrar, "MAX_UNSETTLED_ADMISSIONS", 2)
+        for sender in senders:
+            sender.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
+            self.turn()
+            self.registry.held_admissions.pop()[1].errback(RuntimeError("ZooKeeper is away"))
+            self.turn()
+        self.assertEqual(sorted(str(pid) for pid in self.master._unsettled_admissions),
+                         [str(senders[1].upid), str(senders[2].upid)])
+
+    def test_failed_reregistration_keeps_nothing(self):
+        """
+        Only a new slave's id is kept: a re-registering slave has its own.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.registry.held_admissions = []
+        self.slave_reregisters("unknown-S9", tasks=())
+        self.registry.held_admissions.pop()[1].errback(RuntimeError("ZooKeeper is away"))
+        self.turn()
+        self.assertEqual(self.master._unsettled_admissions, {})
 
 
 class HeldMarks(MemoryRemovedSlaves):

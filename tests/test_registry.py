@@ -421,6 +421,38 @@ class RealZooKeeperRemovedSlavesTests(make_iremovedslaves_tests(real_zookeeper_f
         self.assertEqual((yield second.load()), {"S1", "S2"})
 
 
+class SettledAtOnce(ScriptedRemovedSlaves):
+    """
+    A scripted record whose test settles each load and add as soon as it
+    is asked for.
+    """
+
+    def load(self):
+        loaded = super().load()
+        self.finish_load()
+        return loaded
+
+    def add(self, slave_id):
+        added = super().add(slave_id)
+        self.finish_add()
+        return added
+
+
+def settled_scripted_fixture(test):
+    """
+    Records sharing one L{SettledAtOnce}.
+    """
+    record = SettledAtOnce()
+    return succeed(lambda: record)
+
+
+class SettledScriptedRemovedSlavesTests(make_iremovedslaves_tests(settled_scripted_fixture)):
+    """
+    The suite against the scripted record, settled at once: what a settled
+    load or add does is what every record does.
+    """
+
+
 class ScriptedRemovedSlavesTests(SynchronousTestCase):
     """
     The scripted record unit tests use.
@@ -449,3 +481,36 @@ class ScriptedRemovedSlavesTests(SynchronousTestCase):
         record.fail_load(RuntimeError("no quorum"))
         self.assertEqual(self.successResultOf(loaded), {"S0", "S1"})
         self.failureResultOf(broken, RuntimeError)
+
+    def test_finished_add_removes_admission_and_mark(self):
+        """
+        A finished add takes the slave out of the admitted and the
+        unreachable ones, as every record's add does; a failed add, or one
+        not yet settled, leaves them.
+        """
+        record = ScriptedRemovedSlaves(unreachable={"S1": 5.0, "S2": 6.0})
+        for slave_id in ("S1", "S2"):
+            record.admit(mesos_pb2.SlaveInfo(id=mesos_pb2.SlaveID(value=slave_id),
+                                             hostname=slave_id))
+        added, failed = record.add("S1"), record.add("S2")
+        self.assertEqual(set(self.successResultOf(record.load_admitted())), {"S1", "S2"})
+        record.finish_add()
+        record.fail_add(RuntimeError("no quorum"))
+        self.assertIsNone(self.successResultOf(added))
+        self.failureResultOf(failed, RuntimeError)
+        self.assertEqual(set(self.successResultOf(record.load_admitted())), {"S2"})
+        self.assertEqual(self.successResultOf(record.unreachable()), {"S2": 6.0})
+
+    def test_held_admission(self):
+        """
+        With L{held_admissions} a list, an admission waits there for the
+        test to fire it, and is not recorded.
+        """
+        record = ScriptedRemovedSlaves()
+        record.held_admissions = []
+        info = mesos_pb2.SlaveInfo(id=mesos_pb2.SlaveID(value="S1"), hostname="h")
+        admitted = record.admit(info)
+        self.assertNoResult(admitted)
+        self.assertEqual(record.held_admissions, [(info, admitted)])
+        record.held_admissions.pop()[1].callback(None)
+        self.assertEqual(self.successResultOf(record.load_admitted()), {})

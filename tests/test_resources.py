@@ -89,6 +89,21 @@ class ParsingTests(SynchronousTestCase):
         bag = Resources.parse("cpus:4;mem:512;ports:[1-5];gpus:{a,b}")
         self.assertEqual(Resources.from_protobuf(bag.to_protobuf()), bag)
 
+    @given(bags(), bags())
+    def test_protobuf_reads_what_adding_gives(self, a, b):
+        """
+        Reading messages naming a resource twice, or with an empty value,
+        gives the bag that adding their parts gives, with the same
+        scalars.
+        """
+        read = Resources.from_protobuf(
+            a.to_protobuf() + [mesos_pb2.Resource(name="disk", type=mesos_pb2.Value.SCALAR,
+                                                  scalar=mesos_pb2.Value.Scalar(value=0))]
+            + b.to_protobuf())
+        self.assertEqual(read, a + b)
+        self.assertEqual(read.scalars(), (a + b).scalars())
+        self.assertNotIn("disk", read.names())
+
     def test_protobuf_invalid(self):
         """
         Malformed resource messages are refused with a reason.
@@ -97,8 +112,28 @@ class ParsingTests(SynchronousTestCase):
         negative.scalar.value = -1
         inverted = mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.RANGES)
         inverted.ranges.range.add(begin=5, end=1)
-        for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0)):
+        unset = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
+        not_a_number = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
+        not_a_number.scalar.value = float("nan")
+        for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0), unset,
+                         not_a_number):
             self.assertRaises(ResourcesError, Resources.from_protobuf, [resource])
+
+    def test_protobuf_two_types(self):
+        """
+        A name given as a scalar and as ranges is refused, in either order,
+        and so is an empty scalar after ranges of its name (one before them
+        is dropped as it comes, as adding bags drops it).
+        """
+        def scalar(amount):
+            return mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.SCALAR,
+                                      scalar=mesos_pb2.Value.Scalar(value=amount))
+        ranges = mesos_pb2.Resource(name="ports", type=mesos_pb2.Value.RANGES)
+        ranges.ranges.range.add(begin=1, end=5)
+        for both in ([scalar(1.0), ranges], [ranges, scalar(1.0)], [ranges, scalar(0.0)]):
+            self.assertRaises(ResourcesError, Resources.from_protobuf, both)
+        self.assertEqual(Resources.from_protobuf([scalar(0.0), ranges]),
+                         Resources.parse("ports:[1-5]"))
 
 
 class ArithmeticTests(SynchronousTestCase):
@@ -145,6 +180,33 @@ class ArithmeticTests(SynchronousTestCase):
         """
         self.assertTrue(a.contains(a - b))
         self.assertTrue(((a - b) + b).contains(a))
+
+    @given(bags(), bags())
+    def test_difference_has_no_empty_entry(self, a, b):
+        """
+        What a subtraction leaves empty is gone from the bag, so a bag minus
+        itself is empty and equals the empty bag.
+        """
+        difference = a - b
+        self.assertEqual(difference, Resources({n: difference.get(n) for n in difference.names()}))
+        for name in difference.names():
+            self.assertTrue(Resources({name: difference.get(name)}))
+        self.assertFalse(a - a)
+        self.assertEqual((a - a).names(), set())
+
+    @given(bags(), bags())
+    def test_difference_scalars(self, a, b):
+        """
+        The scalars of a difference are its scalar entries, whether the bag
+        subtracted from was read from messages (its scalars known at once)
+        or made otherwise.
+        """
+        for left in (a, Resources.from_protobuf(a.to_protobuf()),
+                     Resources.from_protobuf(Resources(a.scalars()).to_protobuf())):
+            difference = left - b
+            self.assertEqual(difference.scalars(),
+                             {name: difference.get(name) for name in difference.names()
+                              if isinstance(difference.get(name), float)})
 
     def test_ports_subtraction_splits(self):
         """

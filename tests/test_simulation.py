@@ -14,8 +14,11 @@ import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mesos_tw.master.allocator import IAllocator
+from mesos_tw.master.hierarchical import HierarchicalDRFAllocator
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
+from mesos_tw.simulation import processes
 from mesos_tw.simulation.clock import ProcessClock, SimulatedClock
 from mesos_tw.simulation.faults import FaultyNetwork, parse_profile
 from mesos_tw.simulation.run import schedule_faults, simulate
@@ -98,7 +101,6 @@ class ProfileTests(SynchronousTestCase):
         Every kind of fault, far more often.
         """
         self.check("all", "--buggify")
-
 
 
 class RegressionTests(SynchronousTestCase):
@@ -249,6 +251,72 @@ class MutationTests(SynchronousTestCase):
         self.assertEqual(status, 0, output)
 
 
+class InterfaceOnlyAllocator:
+    """
+    An allocator seen only through L{IAllocator}, as the simulator would
+    see a third party's: names the interface does not declare are refused
+    (and noted, in case the refusal is swallowed where it is raised).
+    """
+
+    def __init__(self, allocator):
+        self._allocator = allocator
+        self.asked = set()
+        self.refused = set()
+
+    def __getattr__(self, name):
+        if name not in IAllocator.names(all=True):
+            self.refused.add(name)
+            raise AttributeError(f"{name} is not declared by IAllocator")
+        self.asked.add(name)
+        return getattr(self._allocator, name)
+
+
+class AllocatorInterfaceTests(SynchronousTestCase):
+    """
+    The simulator reads and mutates the masters' allocators only through
+    L{IAllocator}, so it works with any allocator plugin.
+    """
+
+    def run_with_interface_only(self, seed, kinds, mutation=None):
+        """
+        C{(run, allocators)}: C{seed}'s run, each master given its
+        allocator behind L{InterfaceOnlyAllocator}.
+        """
+        allocators = []
+        real_master = processes.Master
+
+        def master(clock, node, **keywords):
+            allocators.append(InterfaceOnlyAllocator(HierarchicalDRFAllocator(clock)))
+            return real_master(clock, node, allocator=allocators[-1], **keywords)
+
+        self.patch(processes, "Master", master)
+        run = simulate(seed, kinds, mutation)
+        self.flushLoggedErrors(InjectedFailure)
+        self.assertTrue(allocators)
+        return run, allocators
+
+    def test_invariants_through_interface(self):
+        """
+        A run with every fault keeps every invariant, the DRF check having
+        read each allocator through the interface's C{free_resources},
+        C{filter_on} and C{wants_offers}, and asked for nothing else.
+        """
+        run, allocators = self.run_with_interface_only(0, parse_profile("all"))
+        self.assertEqual(run.violations, [])
+        self.assertEqual(set().union(*(a.refused for a in allocators)), set())
+        self.assertLessEqual({"free_resources", "filter_on", "wants_offers"},
+                             set().union(*(a.asked for a in allocators)))
+
+    def test_mutation_through_interface(self):
+        """
+        The C{double_offer} mutation is put into an allocator through the
+        interface, and found.
+        """
+        run, allocators = self.run_with_interface_only(0, frozenset(), "double_offer")
+        self.assertIn("offers_within_totals", {name for name, _, _ in run.violations})
+        self.assertEqual(set().union(*(a.refused for a in allocators)), set())
+
+
 class GoneTests(SynchronousTestCase):
     """
     The operator's C{gone} fault.
@@ -300,8 +368,7 @@ class GoneTests(SynchronousTestCase):
         marked gone is gone for good).
         """
         for buggify in (False, True):
-            counts = {sum(kind == "gone" for _, kind, _ in schedule_faults(seed, {"gone"},
-                                                                         buggify))
+            counts = {sum(kind == "gone" for _, kind, _ in schedule_faults(seed, {"gone"}, buggify))
                       for seed in range(50)}
             self.assertEqual(counts, {0, 1} if not buggify else {1})
 

@@ -60,7 +60,8 @@ RECOVERY_TIMEOUT = 15 * 60.0
 #: too, with the protobuf runtime this process does without).
 DEFAULT_KILL_GRACE_PERIOD = 3.0
 
-# TaskState values (mesos.proto), written here for the reason above.
+# TaskState values (mesos.proto), written here for the reason above (as
+# are the two below; tests/test_command_executor.py ties each to mesos_pb2).
 TASK_STARTING, TASK_RUNNING, TASK_FINISHED, TASK_FAILED, TASK_KILLED = 0, 1, 2, 3, 4
 TASK_KILLING = 8
 TERMINAL = frozenset({TASK_FINISHED, TASK_FAILED, TASK_KILLED})

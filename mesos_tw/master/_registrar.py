@@ -50,7 +50,10 @@ from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.resources import Resources
 
-__all__ = ["PendingRemoval", "RegistryManagement"]
+__all__ = ["MAX_UNSETTLED_ADMISSIONS", "PendingRemoval", "RegistryManagement"]
+
+#: Senders whose new slave's id is kept after its admission failed, at most.
+MAX_UNSETTLED_ADMISSIONS = 4096
 
 
 class PendingRemoval:
@@ -131,7 +134,8 @@ class RegistryManagement:
             self._recovered_slaves_call = self.reactor.callLater(
                 self.slave_reregister_timeout, self._recovered_slaves_timeout)
             self.recovery_progress = RecoveryProgress(
-                self.reactor, len(self.recovered_slaves), self.reactor.seconds())
+                self.reactor, len(self.recovered_slaves), self.reactor.seconds(),
+                hold=self.collector_hold)
         self.log.info("Read the registry: {count} slaves were removed and {unreachable} found "
                       "unreachable by earlier leaders, {expected} are expected to re-register "
                       "within {timeout}s; handling the {waiting} messages that waited for it",
@@ -229,11 +233,23 @@ class RegistryManagement:
             return slave_id in self.recovered_slaves
         return bool(self.recovered_slaves)
 
-    def _admit(self, sender, info, admitted):
+    def _new_slave_id(self, sender):
+        """
+        The id for a new slave registering from C{sender}: the one its last
+        registration was given if that one's admission failed (a write
+        whose answer was lost may have been stored all the same: a new id
+        would leave the registry listing a slave that never existed, which
+        every later leader would wait for), else a new one.
+        """
+        slave_id = self._unsettled_admissions.pop(sender, None)
+        return slave_id if slave_id is not None else self._new_id("slave", "S")
+
+    def _admit(self, sender, info, admitted, new=False):
         """
         Record the slave C{info} as admitted, then call C{admitted()}.
         While the write is in flight, registrations from C{sender} are
-        ignored (it retries); if it fails the slave is not answered.
+        ignored (it retries); if it fails the slave is not answered, and
+        for a C{new} slave its id is kept for its next registration.
         """
         if sender in self._admitting:
             self.log.debug("Ignoring a registration of {pid}: its admission is being recorded",
@@ -248,6 +264,12 @@ class RegistryManagement:
 
         def failed(failure):
             self._admitting.discard(sender)
+            if new:
+                unsettled = self._unsettled_admissions
+                unsettled[sender] = info.id.value
+                if len(unsettled) > MAX_UNSETTLED_ADMISSIONS:
+                    # Senders that never came back: forget the oldest.
+                    del unsettled[next(iter(unsettled))]
             if not self._stopped:
                 self.log.error("Cannot record the admission of slave {slave_id} at {pid} in the "
                                "registry: {error}; it is not answered, and retries",

@@ -6,6 +6,7 @@ reported once it is recorded in the registry (L{mesos_tw.master._registrar}).
 """
 
 import hashlib
+from functools import partial
 
 from mesos_tw.master.state import TERMINAL_STATES, SlaveRecord, TaskRecord, executor_key
 from mesos_tw.protocols import messages_pb2 as internal
@@ -31,7 +32,7 @@ class SlaveManagement:
         total = self._slave_total(sender, message.slave)
         if total is None or sender in self._admitting:
             return
-        slave_id = self._new_id("slave", "S")
+        slave_id = self._new_slave_id(sender)
         info = mesos_pb2.SlaveInfo()
         info.CopyFrom(message.slave)
         info.id.value = slave_id
@@ -45,7 +46,7 @@ class SlaveManagement:
                 slave_id=mesos_pb2.SlaveID(value=slave_id), connection=self._connection()))
             self.allocate_soon()
 
-        self._admit(sender, info, admitted)
+        self._admit(sender, info, admitted, new=True)
 
     def _reregister_slave(self, sender, message):
         slave_id = message.slave_id.value
@@ -59,18 +60,26 @@ class SlaveManagement:
                           "an invalid re-registration: {error}", slave_id=slave_id,
                           pid=str(sender), error=error)
             return
-        if self._refused_for_maintenance(sender, message.slave):
+        info = message.slave
+        if self._refused_for_maintenance(sender, info):
             return
         slave = self.slaves.get(slave_id)
         if slave is not None:
             reconciliations = self._reconnect_slave(slave, sender, message)
-            self._reregistered(sender, message, reconciliations)
+            self._reregistered(sender, slave_id, message, reconciliations)
             return
-        total = self._slave_total(sender, message.slave)
+        total = self._slave_total(sender, info)
         if total is None:
             return
+        if slave_id in self.recovered_slaves:
+            # An earlier leader admitted it: the registry has it already.
+            # Nothing has changed since the checks above.
+            self._readmit(sender, slave_id, message, total, parsed, expected=True)
+            if not self.recovered_slaves:
+                self._stop_waiting_for_recovered()
+            return
 
-        def admitted(expected=False):
+        def admitted():
             if slave_id in self.slaves:
                 # Re-registered meanwhile (from another address).
                 return
@@ -78,25 +87,30 @@ class SlaveManagement:
                 # Marked gone while its admission was being written (Mesos's
                 # _reregisterSlave checks the same).
                 return
-            self.recovered_slaves.pop(slave_id, None)
-            self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
-                            message.tasks, logged=not expected, parsed=parsed)
-            if expected:
-                self.recovery_progress.slave_back()
-            if slave_id in self.unreachable_slaves:
-                self.readmitted(slave_id, message.tasks)
-            self._reregistered(sender, message)
+            self._readmit(sender, slave_id, message, total, parsed)
 
-        if slave_id in self.recovered_slaves:
-            # An earlier leader admitted it: the registry has it already.
-            admitted(expected=True)
-            if not self.recovered_slaves:
-                self._stop_waiting_for_recovered()
-            return
-        info = mesos_pb2.SlaveInfo()
-        info.CopyFrom(message.slave)
-        info.id.value = slave_id
-        self._admit(sender, info, admitted)
+        stored = mesos_pb2.SlaveInfo()
+        stored.CopyFrom(info)
+        stored.id.value = slave_id
+        self._admit(sender, stored, admitted)
+
+    def _readmit(self, sender, slave_id, message, total, parsed, expected=False):
+        """
+        Add slave C{slave_id}, admitted in the registry, as its
+        re-registration C{message} reports it (C{total} and C{parsed} read
+        from it), and answer it.
+
+        @param expected: whether it is one a new leader expected back (an
+            earlier leader admitted it).
+        """
+        self.recovered_slaves.pop(slave_id, None)
+        self._add_slave(slave_id, message.slave, sender, total, message.executor_infos,
+                        message.tasks, logged=not expected, parsed=parsed)
+        if expected:
+            self.recovery_progress.slave_back()
+        if slave_id in self.unreachable_slaves:
+            self.readmitted(slave_id, message.tasks)
+        self._reregistered(sender, slave_id, message)
 
     def _refused_as_removed(self, sender, slave_id, message):
         """
@@ -121,19 +135,17 @@ class SlaveManagement:
             return True
         return False
 
-    def _reregistered(self, sender, message, reconciliations=()):
+    def _reregistered(self, sender, slave_id, message, reconciliations=()):
         """
-        Answer a re-registration, asking about C{reconciliations} (see
-        L{_reconcile_slave}); the answer is kept for a repeat of it.
+        Answer slave C{slave_id}'s re-registration C{message}, asking about
+        C{reconciliations} (see L{_reconcile_slave}); the answer is kept for
+        a repeat of it.
         """
         self.counters.count("slave_reregistrations")
         # Kept to answer a repeat: its digest, and what was asked (rarely
         # anything: a slave's whole answer is rebuilt from it).
-        self._reregistration_answers[message.slave_id.value] = (
-            _digest(message), tuple(reconciliations))
-        self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=reconciliations))
+        self._reregistration_answers[slave_id] = (_digest(message), tuple(reconciliations))
+        self.node.send(sender, self._reregistered_answer(slave_id, reconciliations))
         self.allocate_soon()
 
     def _repeated_reregistration(self, sender, slave_id, message):
@@ -150,8 +162,8 @@ class SlaveManagement:
         if last is None:
             return False
         slave = self.slaves.get(slave_id)
-        if slave is None or slave.pid != sender or not slave.connected \
-                or last[0] != _digest(message):
+        if slave is None or (slave.pid is not sender and slave.pid != sender) \
+                or not slave.connected or last[0] != _digest(message):
             return False
         if self.recovery_progress is not None:
             self.recovery_progress.repeat_answered()
@@ -159,10 +171,27 @@ class SlaveManagement:
             self.log.debug("Slave {slave_id} at {pid} repeated its re-registration; answering "
                            "it again", slave_id=slave_id, pid=str(sender))
         self.counters.count("slave_reregistrations")
-        self.node.send(sender, internal.SlaveReregisteredMessage(
-            slave_id=message.slave_id, connection=self._connection(),
-            reconciliations=last[1]))
+        self.node.send(sender, self._reregistered_answer(slave_id, last[1]))
         return True
+
+    def _reregistered_answer(self, slave_id, reconciliations):
+        """
+        The C{SlaveReregisteredMessage} answering slave C{slave_id}, asking
+        about C{reconciliations}.  Copied from one made once with what every
+        slave is told (L{_connection}): a new leader answers thousands a
+        second, and building the nested message each time cost as much as
+        the rest of the answer (parsing the bytes of the one made once is
+        cheaper still than copying it).
+        """
+        template = self._reregistered_template
+        if template is None:
+            template = self._reregistered_template = internal.SlaveReregisteredMessage(
+                connection=self._connection()).SerializePartialToString()
+        answer = internal.SlaveReregisteredMessage.FromString(template)
+        answer.slave_id.value = slave_id
+        if reconciliations:
+            answer.reconciliations.extend(reconciliations)
+        return answer
 
     def _connection(self):
         """
@@ -301,9 +330,11 @@ class SlaveManagement:
         now = self.reactor.seconds()
         used = {}
         for task, resources in zip(tasks, task_bags):
+            # Each field read once (upb makes a wrapper per read).
             framework_id = task.framework_id.value
-            record = TaskRecord(task, resources, [(task.state, now)])
-            if task.state in TERMINAL_STATES:
+            state = task.state
+            record = TaskRecord(task, resources, [(state, now)])
+            if state in TERMINAL_STATES:
                 # Ended, its terminal update on its way (as Mesos, it holds
                 # nothing: its resources may already run another task).
                 framework = self.frameworks.get(framework_id)
@@ -311,13 +342,14 @@ class SlaveManagement:
                     record.pack()
                     framework.completed_tasks.append(record)
                 continue
-            slave.tasks[record.key] = record
+            task_id = task.task_id.value
+            slave.tasks[(framework_id, task_id)] = record
             self._framework_on(framework_id, slave.id)
             held = used.get(framework_id)
-            used[framework_id] = record.resources if held is None else held + record.resources
+            used[framework_id] = resources if held is None else held + resources
             framework = self.frameworks.get(framework_id)
             if framework is not None:
-                framework.tasks[task.task_id.value] = record
+                framework.tasks[task_id] = record
             # As Mesos's Framework::addTask: subscribers learn of tasks
             # found on a re-registering slave as of tasks launched.
             self.events.task_added(record)
@@ -369,8 +401,10 @@ class SlaveManagement:
         stored.id.value = slave_id
         slave = SlaveRecord(slave_id, stored, pid, now, total)
         used = self._add_slave_work(slave, executor_infos, tasks, parsed)
-        slave.observer = self.health_checks.observe(
-            pid, lambda reason: self.shutdown_slave(slave, reason))
+        # (A partial of a bound method is two objects for the collector to
+        # traverse, a closure over the slave three: a master keeps one per
+        # slave.)
+        slave.observer = self.health_checks.observe(pid, partial(self.shutdown_slave, slave))
         self.slaves[slave_id] = slave
         self._slaves_by_pid[pid] = slave_id
         self.allocator.slave_added(slave_id, total, used, hostname=info.hostname)
@@ -520,21 +554,26 @@ def _reported_work(message):
     C{(what is wrong, None)} when some do not parse (found by fuzzing,
     they failed the handler half-way through).
     """
-    parsed = []
-    for kind, items in (("executor", message.executor_infos), ("task", message.tasks)):
-        bags = []
-        for item in items:
-            try:
-                bags.append(Resources.from_protobuf(item.resources))
-            except ResourcesError as error:
-                return f"{kind} with invalid resources: {error}", None
-        parsed.append(bags)
-    return None, tuple(parsed)
+    read = Resources.from_protobuf
+    try:
+        executor_bags = [read(executor.resources) for executor in message.executor_infos]
+    except ResourcesError as error:
+        return f"executor with invalid resources: {error}", None
+    try:
+        task_bags = [read(task.resources) for task in message.tasks]
+    except ResourcesError as error:
+        return f"task with invalid resources: {error}", None
+    return None, (executor_bags, task_bags)
 
 
 def _digest(message):
     """
     A digest of a re-registration's bytes, to know a repeat of it.
+
+    Serialized without C{deterministic}, which only orders map entries and
+    doubles the cost: equal bytes still mean equal messages, and a repeat
+    whose map entries came out in another order (not seen: both are parsed
+    from the same bytes) would only be handled again, as Mesos handles
+    every one.
     """
-    return hashlib.blake2b(message.SerializeToString(deterministic=True),
-                           digest_size=16).digest()
+    return hashlib.blake2b(message.SerializeToString(), digest_size=16).digest()

@@ -21,7 +21,10 @@ DEFAULT_ALLOCATOR = "hierarchical_drf"
 
 class IAllocator(Interface):
     """
-    What the master tells an allocator, and what it asks of it.
+    What the master tells an allocator, and what it asks of it; and what
+    an allocator tells a check from outside (L{free_resources},
+    L{filter_on}, L{wants_offers}: the simulator's invariants read them to
+    judge each offer against the state it was made from).
 
     Resources offered to a framework count as allocated to it until they are
     recovered (declined, unused, or freed when its tasks end).
@@ -114,6 +117,29 @@ class IAllocator(Interface):
         the master asks for one after events and a full one on its interval.
 
         @return: a list of C{(framework_id, slave_id, Resources)}.
+        """
+
+    def free_resources():
+        """
+        What each slave known to the allocator has neither offered nor in
+        use: C{{slave_id: Resources}}, a new dict (later events do not
+        change it), deactivated slaves included.
+        """
+
+    def filter_on(slave_id, framework_id):
+        """
+        The filter the framework set on the slave by recovering resources
+        with a non-zero C{refuse_seconds}: C{(refused Resources, expiry)},
+        the expiry a time on the allocator's clock, or L{None} for a filter
+        that lasts until the framework revives; L{None} for no filter.  A
+        filter keeps from the framework only free resources it covers, and
+        one that has run out may be reported until the next L{allocate}.
+        """
+
+    def wants_offers(framework_id):
+        """
+        Whether the framework is known, active and not suppressed: an
+        allocator offers nothing to a framework that does not.
         """
 
 

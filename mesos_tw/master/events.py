@@ -29,6 +29,11 @@ class MasterEvents:
 
     def __init__(self):
         self.listeners = []
+        # kind -> the listeners' methods of that kind, made anew (never
+        # changed in place) on each subscription and unsubscription: a
+        # report walks the list it found, whoever (un)subscribes meanwhile,
+        # and looks up nothing (a new leader reports thousands a second).
+        self._handlers = dict.fromkeys(KINDS, ())
 
     def subscribe(self, listener):
         """
@@ -36,6 +41,7 @@ class MasterEvents:
         in L{KINDS} that it has is called.
         """
         self.listeners.append(listener)
+        self._index()
 
     def unsubscribe(self, listener):
         """
@@ -43,12 +49,17 @@ class MasterEvents:
         """
         if listener in self.listeners:
             self.listeners.remove(listener)
+            self._index()
+
+    def _index(self):
+        self._handlers = {
+            kind: tuple(handler for handler in (getattr(listener, kind, None)
+                                                for listener in self.listeners)
+                        if handler is not None)
+            for kind in KINDS}
 
     def _report(self, kind, *args):
-        for listener in list(self.listeners):
-            handler = getattr(listener, kind, None)
-            if handler is None:
-                continue
+        for handler in self._handlers[kind]:
             try:
                 handler(*args)
             except Exception:
@@ -103,3 +114,4 @@ class MasterEvents:
         """
         self._report("term_ended", why)
         self.listeners = []
+        self._index()

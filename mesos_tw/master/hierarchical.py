@@ -258,6 +258,10 @@ class HierarchicalDRFAllocator:
             in_use = next(iter(used.values()))
         else:
             in_use = Resources.sum(used.values())
+        # The totals first: they leave every sorter to re-sort when next
+        # read, so the charges below need not move anyone in line (the
+        # re-sort places everyone, as it would have after them).
+        self._change_totals(total.scalars(), 1)
         for framework_id, resources in used.items():
             scalars = resources.scalars()
             if framework_id in self._frameworks:
@@ -275,7 +279,6 @@ class HierarchicalDRFAllocator:
             slave.set_free(total - in_use)
         slave.owed = owed
         self._changed[slave_id] = None
-        self._change_totals(total.scalars(), 1)
 
     def slave_removed(self, slave_id):
         self._changed.pop(slave_id, None)
@@ -310,15 +313,18 @@ class HierarchicalDRFAllocator:
         self._everything_changed = True
 
     def _change_totals(self, scalars, sign):
+        # A new dict, never changed once made: the sorters keep it.
+        totals = dict(self._totals)
         for name, amount in scalars.items():
-            left = self._totals.get(name, 0.0) + sign * amount
+            left = totals.get(name, 0.0) + sign * amount
             if left > 1e-9:
-                self._totals[name] = left
+                totals[name] = left
             else:
-                self._totals.pop(name, None)
-        self._roles.set_totals(self._totals)
+                totals.pop(name, None)
+        self._totals = totals
+        self._roles.set_totals(totals)
         for sorter in self._sorters.values():
-            sorter.set_totals(self._totals)
+            sorter.set_totals(totals)
 
     # Resources.
 

@@ -112,6 +112,9 @@ class Maintenance:
         Why a slave at C{pid} with C{info} may not register now (its
         machine is DOWN), or L{None}.
         """
+        if not self.machines:
+            # No schedule (as usual): nothing to read of the slave.
+            return None
         machine = self.machine_of(info.hostname, pid.host)
         if machine is not None and machine.mode == DOWN:
             return f"Machine {machine_text(machine.id)} is DOWN for maintenance"

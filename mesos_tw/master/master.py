@@ -131,6 +131,8 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
     @param registry_gc: the L{RegistryGcPolicy} by which the leader prunes
         unreachable slaves from the registry (Mesos's defaults if not
         given).
+    @param collector_hold: a L{mesos_tw.collector.RecoveryHold} held while
+        the slaves the registry lists come back, or L{None}.
     @param authenticator: the L{IAuthenticator} frameworks and slaves
         authenticate with, or L{None} (they then cannot).
     @param authenticate_frameworks: refuse frameworks that have not
@@ -190,6 +192,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         recovery_removal_limit=constants.RECOVERY_SLAVE_REMOVAL_LIMIT,
         on_removal_limit=None,
         registry_gc=None,
+        collector_hold=None,
     ):
         self.reactor = reactor
         self.node = node
@@ -210,6 +213,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         self.recovery_removal_limit = recovery_removal_limit
         self.on_removal_limit = on_removal_limit
         self.registry_gc = registry_gc if registry_gc is not None else RegistryGcPolicy()
+        self.collector_hold = collector_hold
         self.health_checks = HealthChecks(
             reactor, node, slave_ping_timeout, max_slave_ping_timeouts)
         self.hostname = hostname
@@ -227,8 +231,13 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
         self._recovered_slaves_call = None
         self.recovery_progress = None
         self._admitting = set()
+        # pid -> the id of its registration whose admission failed.
+        self._unsettled_admissions = {}
         # slave id -> (digest, reconciliations) of its last re-registration.
         self._reregistration_answers = {}
+        # The bytes of what every answer to a re-registration holds
+        # (L{_slaves}).
+        self._reregistered_template = None
         self.unreachable_slaves = {}
         # slave id -> the records of its tasks frameworks without the
         # PARTITION_AWARE capability heard TASK_LOST for when it became

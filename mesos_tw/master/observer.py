@@ -15,6 +15,9 @@ from mesos_tw.protocols.messages_pb2 import PingSlaveMessage
 
 __all__ = ["HealthChecks", "SLOTS", "SlaveObserver"]
 
+# Every ping is the same empty message, never changed: made once.
+_PING = PingSlaveMessage()
+
 #: Slots per turn of the wheel: a slave's pings come every timeout, give or
 #: take a slot's length (the first one after its registration).
 SLOTS = 16
@@ -75,7 +78,7 @@ class HealthChecks:
                 observer.ping()
 
     def _send_ping(self, pid):
-        self._node.send(pid, PingSlaveMessage())
+        self._node.send(pid, _PING)
 
 
 class SlaveObserver:

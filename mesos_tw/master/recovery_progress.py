@@ -20,12 +20,18 @@ class RecoveryProgress:
     Counts the re-registrations of the C{expected} slaves a new leader
     read from the registry at C{started} (seconds on C{clock}) and logs
     their progress.
+
+    @param hold: a L{mesos_tw.collector.RecoveryHold}, held from now until
+        the last of them is back or the term ends, or L{None}.
     """
 
     log = Logger()
 
-    def __init__(self, clock, expected, started):
+    def __init__(self, clock, expected, started, hold=None):
         self._clock = clock
+        self._hold = hold
+        if hold is not None:
+            hold.hold()
         self.expected = expected
         self.started = started
         self.back = 0
@@ -41,6 +47,7 @@ class RecoveryProgress:
         self.back += 1
         self._since_line += 1
         if self.back >= self.expected:
+            self._release()
             self._line()
             self.log.info("Every one of the {expected} slaves the registry listed re-registered, "
                           "{seconds:.2f}s after it was read", expected=self.expected,
@@ -61,7 +68,12 @@ class RecoveryProgress:
         """
         The term ended: log what was not yet logged, and no more.
         """
+        self._release()
         self._line()
+
+    def _release(self):
+        if self._hold is not None:
+            self._hold.release()
 
     def _soon(self):
         if self._call is None:

@@ -192,8 +192,13 @@ class DRFSorter:
     def set_totals(self, totals):
         """
         The cluster's scalar totals changed: every share changes.
+
+        @param totals: C{{name: amount}}, kept, not copied: the caller must
+            not change it afterwards (the allocator gives every sorter the
+            same one, made anew at each change: a new leader adds slaves by
+            the thousand).
         """
-        self.totals = dict(totals)
+        self.totals = totals
         self._dirty = True
 
     def share(self, name):

@@ -15,7 +15,7 @@ from mesos_tw.authentication.flags import (
     MASTER_AUTHENTICATION_COERCIONS, MASTER_AUTHENTICATION_PARAMETERS, MASTER_HTTP_PARAMETERS,
     check_master_authentication, check_master_http_authentication)
 from mesos_tw.authorization.flags import AUTHORIZATION_PARAMETERS, check_authorization
-from mesos_tw.collector import tune_collector
+from mesos_tw.collector import RecoveryHold, tune_collector
 from mesos_tw.detector import DetectorError, contender_for, resolve_master
 from mesos_tw.flags import (
     MesosOptions,
@@ -256,13 +256,16 @@ class MasterService(Service):
     @ivar operator_api: the v1 operator API, once started.
     @ivar registry: the record of removed slaves every term shares, once
         started: in ZooKeeper under the C{--zk} path, else in memory.
+    @param collector_hold: the L{RecoveryHold} each term's master holds
+        while it recovers (the daemon's own process), or L{None}.
     """
 
     logger = Logger()
 
-    def __init__(self, options, reactor):
+    def __init__(self, options, reactor, collector_hold=None):
         self.options = options
         self.reactor = reactor
+        self.collector_hold = collector_hold
         self.election = None
         self.node = None
         self.scheduler_api = None
@@ -305,6 +308,7 @@ class MasterService(Service):
             registry_gc=RegistryGcPolicy(options["registry_gc_interval"],
                                          options["registry_max_agent_age"],
                                          options["registry_max_agent_count"]),
+            collector_hold=self.collector_hold,
         )
 
     def _removal_limit_exceeded(self, reason):
@@ -416,4 +420,5 @@ def makeService(options, reactor=None):
         from twisted.internet import reactor
 
         reactor.callWhenRunning(tune_collector)
+        return MasterService(options, reactor, collector_hold=RecoveryHold(reactor))
     return MasterService(options, reactor)

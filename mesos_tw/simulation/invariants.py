@@ -172,8 +172,10 @@ def check_allocation(world, master, allocate, changed_only):
     # master's records, the filters) allocating does not change, so it is
     # read afterwards, and only when offers were made (most cycles make
     # none: this check took a sixth of a run's time when done every cycle).
+    # The allocator is read only through IAllocator, so any allocator
+    # plugin can be checked; its clock is the master's.
     free = allocator.free_resources()
-    now = allocator._clock.seconds()
+    now = master.reactor.seconds()
     offers = allocate(changed_only)
     if not offers:
         return offers

@@ -53,6 +53,7 @@ class InjectedFailure(Exception):
     A handler failure the simulator injected.
     """
 
+
 class World:
     """
     A cluster on simulated time for one seed.
@@ -183,9 +184,12 @@ class World:
             allocate = allocator.allocate
 
             def allocate_twice(changed_only=False):
+                # The allocator takes what it offered as given back at
+                # once (through IAllocator, so any allocator gets the
+                # bug), and offers it again while the first offer stands.
                 offers = allocate(changed_only)
                 for framework_id, slave_id, resources in list(offers):
-                    allocator._slaves[slave_id].free = resources
+                    allocator.resources_recovered(framework_id, slave_id, resources, 0)
                 return offers
 
             allocator.allocate = allocate_twice

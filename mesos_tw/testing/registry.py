@@ -8,35 +8,31 @@ from kazoo.exceptions import BadVersionError, NodeExistsError
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
-from mesos_tw.master.registry import IRemovedSlaves
+from mesos_tw.master.registry import IRemovedSlaves, MemoryRemovedSlaves
 
 __all__ = ["ScriptedRemovedSlaves", "ScriptedShardStore"]
 
 
 @implementer(IRemovedSlaves)
-class ScriptedRemovedSlaves:
+class ScriptedRemovedSlaves(MemoryRemovedSlaves):
     """
     An L{IRemovedSlaves} whose every L{load} and L{add} waits until the test
-    settles it.
+    settles it; what a settled one does, and everything else, is the
+    in-memory record's (L{MemoryRemovedSlaves}).
 
     Admissions are recorded at once (L{admitted}) unless L{held_admissions}
     is a list (then they wait there, C{(info, Deferred)}, for the test to
-    fire); L{load_admitted} fires at once.
+    fire, and are not recorded); L{load_admitted} fires at once.  The
+    unreachable marks are not scripted: they settle at once.
 
-    @ivar ids: what a settled L{load} fires with; a settled L{add} adds to it.
     @ivar loads: the unsettled loads' Deferreds, oldest first.
     @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
-    @ivar unreachable_ids: C{{slave_id: seconds}}; the unreachable marks
-        are not scripted: they settle at once.
-    @ivar admitted: C{{slave_id: SlaveInfo}} admitted.
     """
 
     def __init__(self, ids=(), unreachable=None):
-        self.ids = set(ids)
-        self.unreachable_ids = dict(unreachable or {})
+        super().__init__(ids, unreachable)
         self.loads = []
         self.adds = []
-        self.admitted = {}
         self.held_admissions = None
 
     def admit(self, info):
@@ -47,15 +43,7 @@ class ScriptedRemovedSlaves:
             d = Deferred()
             self.held_admissions.append((info, d))
             return d
-        self.admitted[info.id.value] = info
-        return succeed(None)
-
-    def load_admitted(self):
-        """
-        Fires at once with the admitted slaves not removed.
-        """
-        return succeed({slave_id: info for slave_id, info in self.admitted.items()
-                        if slave_id not in self.ids})
+        return super().admit(info)
 
     def load(self):
         """
@@ -75,9 +63,9 @@ class ScriptedRemovedSlaves:
 
     def finish_load(self):
         """
-        The oldest load fires with a copy of L{ids}.
+        The oldest load fires with what the in-memory record holds.
         """
-        self.loads.pop(0).callback(set(self.ids))
+        super().load().chainDeferred(self.loads.pop(0))
 
     def fail_load(self, error):
         """
@@ -87,40 +75,17 @@ class ScriptedRemovedSlaves:
 
     def finish_add(self):
         """
-        The oldest add is made durable, and fires.
+        The oldest add is made durable as the in-memory record makes it,
+        and fires.
         """
         slave_id, d = self.adds.pop(0)
-        self.ids.add(slave_id)
-        self.unreachable_ids.pop(slave_id, None)
-        d.callback(None)
+        super().add(slave_id).chainDeferred(d)
 
     def fail_add(self, error):
         """
         The oldest add fails with C{error}; nothing is recorded.
         """
         self.adds.pop(0)[1].errback(error)
-
-    def unreachable(self):
-        """
-        Fires at once with a copy of L{unreachable_ids}.
-        """
-        return succeed(dict(self.unreachable_ids))
-
-    def mark_unreachable(self, slave_id, when):
-        """
-        Records the slave in L{unreachable_ids}, no longer admitted; fires
-        at once.
-        """
-        self.unreachable_ids[slave_id] = when
-        self.admitted.pop(slave_id, None)
-        return succeed(None)
-
-    def mark_reachable(self, slave_id):
-        """
-        Drops the slave from L{unreachable_ids}; fires at once.
-        """
-        self.unreachable_ids.pop(slave_id, None)
-        return succeed(None)
 
 
 class ScriptedShardStore:
