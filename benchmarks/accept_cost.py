@@ -389,12 +389,13 @@ def main():
     parser.add_argument("--servers", default="node,floor",
                         help="which servers, of node and floor, in the order run")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="one node run under cProfile; print its N costliest functions")
+                        help="one node run under cProfile (CPU time); "
+                             "print its N costliest functions")
     parser.add_argument("--serve", choices=["node", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve == "node":
-        profile = cProfile.Profile() if options.profile else None
+        profile = cProfile.Profile(time.process_time) if options.profile else None
         serve_node(options, profile)
         if profile is not None:
             pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(
