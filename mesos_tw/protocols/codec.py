@@ -29,33 +29,26 @@ __all__ = [
 
 # An envelope is written by hand (its four fields in field-number order,
 # as protobuf writes them; an empty field left out, as proto3 does): its
-# name and addresses repeat from one message to the next, so their encoded
-# fields are made once and only the body is new each time.
+# name repeats from one message to the next, so its encoded field is made
+# once per message type, and the addresses' texts are encoded once per
+# L{UPID} (L{UPID.encoded}); only the body is new each time.
 _NAME, _BODY, _FROM, _TO = b"\x0a", b"\x12", b"\x1a", b"\x22"
 _name_fields = {}
 _LENGTH = Struct(">I").pack
 
-#: Addresses whose encoded and parsed forms are remembered: more than the
-#: processes a master talks to.  With fewer, a master answering 10,000
-#: re-registering slaves in turn found none of them remembered (a cache
-#: visited in a cycle longer than itself keeps nothing useful).
+#: Addresses whose parsed forms are remembered: more than the processes a
+#: master talks to.  With fewer, a master answering 10,000 re-registering
+#: slaves in turn found none of them remembered (a cache visited in a
+#: cycle longer than itself keeps nothing useful).
 _ADDRESSES_KEPT = 65536
 
 #: The longest address text (in bytes, ASCII) that is remembered: far more
 #: than a real UPID (``slave(1)@10.0.0.1:5051``, a framework's
 #: ``scheduler-<uuid>@host:port``) and than a host name can be (253).  A
-#: longer one is parsed or encoded each time, not kept: a peer, before
-#: anything checks who it is, could otherwise pin C{_ADDRESSES_KEPT} texts
-#: of up to a frame's limit each.
+#: longer one is parsed each time, not kept: a peer, before anything
+#: checks who it is, could otherwise pin C{_ADDRESSES_KEPT} texts of up to
+#: a frame's limit each.
 LONGEST_REMEMBERED_ADDRESS = 256
-
-
-def _rememberable(text):
-    """
-    Whether the address C{text} is short enough to be remembered (one that
-    is not ASCII, whose bytes are more than its characters, is not).
-    """
-    return len(text) <= LONGEST_REMEMBERED_ADDRESS and text.isascii()
 
 
 def _text_field(tag, text):
@@ -77,26 +70,14 @@ def _name_field(cls):
 def _address_fields(sender, recipient):
     """
     The encoded C{from} and C{to} fields, for L{UPID}s (C{recipient} may be
-    L{None}): remembered, unless either is too long to be
-    (L{LONGEST_REMEMBERED_ADDRESS}).
+    L{None}); a UPID's text is never empty.
     """
-    if _rememberable(str(sender)) and (recipient is None or _rememberable(str(recipient))):
-        return _remembered_address_fields(sender, recipient)
-    return _encode_address_fields(sender, recipient)
-
-
-def _encode_address_fields(sender, recipient):
-    """
-    The encoded C{from} and C{to} fields (see L{_address_fields}), made
-    afresh.
-    """
-    fields = _text_field(_FROM, str(sender))
+    text = sender.encoded
+    fields = _FROM + encode_varint(len(text)) + text
     if recipient is not None:
-        fields += _text_field(_TO, str(recipient))
+        text = recipient.encoded
+        fields += _TO + encode_varint(len(text)) + text
     return fields
-
-
-_remembered_address_fields = lru_cache(maxsize=_ADDRESSES_KEPT)(_encode_address_fields)
 
 
 def _envelope_parts(sender, message, recipient):
@@ -174,23 +155,26 @@ def decode_addressed(data):
     except EncodeError:
         missing = ", ".join(message.FindInitializationErrors())
         raise FrameError(f"body of {envelope.name} does not parse: missing {missing}") from None
+    # A connection's frames all come from and go to one or two processes,
+    # and a UPID is immutable: its text is parsed once, when short enough
+    # to be remembered (L{LONGEST_REMEMBERED_ADDRESS}; one that is not
+    # ASCII, whose bytes are more than its characters, is not).
+    text = getattr(envelope, "from")
+    recipient = envelope.to
     try:
-        sender = _parse_upid(getattr(envelope, "from"))
-        recipient = _parse_upid(envelope.to) if envelope.to else None
+        if len(text) <= LONGEST_REMEMBERED_ADDRESS and text.isascii():
+            sender = _parse_remembered_upid(text)
+        else:
+            sender = UPID.parse(text)
+        if not recipient:
+            recipient = None
+        elif len(recipient) <= LONGEST_REMEMBERED_ADDRESS and recipient.isascii():
+            recipient = _parse_remembered_upid(recipient)
+        else:
+            recipient = UPID.parse(recipient)
     except ValueError as error:
         raise FrameError(str(error)) from None
     return sender, recipient, message
-
-
-def _parse_upid(text):
-    """
-    L{UPID.parse}, remembered when C{text} is short enough
-    (L{LONGEST_REMEMBERED_ADDRESS}): a connection's frames all come from
-    and go to one or two processes, and a UPID is immutable.
-    """
-    if _rememberable(text):
-        return _parse_remembered_upid(text)
-    return UPID.parse(text)
 
 
 _parse_remembered_upid = lru_cache(maxsize=_ADDRESSES_KEPT)(UPID.parse)

@@ -8,14 +8,18 @@ connection closing is reported as L{IMessageReceiver.peer_lost}, the
 equivalent of libprocess's ``exited`` event.
 """
 
+import socket
+
 from twisted.internet.defer import succeed
 from twisted.internet.endpoints import wrapClientTLS
-from twisted.internet.interfaces import IProtocolNegotiationFactory
+from twisted.internet.interfaces import (
+    IProtocolNegotiationFactory, IReactorFDSet, IReactorSocket)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
+from mesos_tw.protocols.accepted import AcceptedConnection, PendingWrites, take_connections
 from mesos_tw.protocols.endpoints import ClientEndpoints
 from mesos_tw.protocols.framing import DEFAULT_MAX_FRAME_BYTES, EnvelopeProtocol
 from mesos_tw.protocols.accept_queue import drain_accept_queue
@@ -39,8 +43,10 @@ class _SniffingProtocol(Protocol):
     first byte says; with TLS, first a TLS connection (a handshake's first
     byte) carrying one of those, or (with downgrade support) a plain one.
 
-    @param admission: for the plain text inside a TLS connection, the
-        outer connection's L{mesos_tw.protocols.guard.Admission}.
+    @param admission: the connection's L{mesos_tw.protocols.guard.Admission}
+        when it was admitted already: for the plain text inside a TLS
+        connection, the outer connection's; for a connection handed over
+        by L{_FirstBytes}, the one it was admitted with.
     @param outer: for the plain text inside a TLS connection, the
         sniffing protocol of the TCP connection (the one the node tracks
         until it is known to carry HTTP).
@@ -52,7 +58,7 @@ class _SniffingProtocol(Protocol):
         self._address = address
         self._inner = None
         self._admission = admission
-        self._within_tls = admission is not None
+        self._within_tls = outer is not None
         self._outer = outer if outer is not None else self
 
     def connectionMade(self):
@@ -113,6 +119,71 @@ class _SniffingProtocol(Protocol):
             self._admission.release()
         if self._inner is not None:
             self._inner.connectionLost(reason)
+
+
+class _FirstBytes(Protocol):
+    """
+    An accepted connection on a lean transport
+    (L{mesos_tw.protocols.accepted.AcceptedConnection}) until its first
+    bytes say what it carries: envelopes stay on it, an L{EnvelopeProtocol}
+    taking it over; HTTP, TLS, and anything on a port that speaks TLS only
+    go to a Twisted transport and a L{_SniffingProtocol}, which knows them.
+    The connection's admission goes with it either way.
+    """
+
+    def __init__(self, node, site):
+        self._node = node
+        self._site = site
+        self._admission = None
+
+    def connectionMade(self):
+        self._node.accepted(self)
+        self._admission = self._node.guard.admit(self.transport)
+
+    def dataReceived(self, data):
+        admission = self._admission
+        if admission is None:
+            return
+        node = self._node
+        tls, first = node.tls, data[0]
+        if (tls.enabled and (first == TLS_HANDSHAKE_BYTE or not tls.support_downgrade)
+                or first >= _FIRST_HTTP_BYTE and self._site is not None):
+            sniffer = _SniffingProtocol(node, self._site, self.transport.getPeer(), admission)
+            # Until it is handed over, the connection and its admission
+            # are ours (to release, if the hand-over fails).
+            transport = self.transport.hand_over(_Given.giving(sniffer))
+            self._admission, admission.transport = None, transport
+            node.forget(self)
+            sniffer.dataReceived(data)
+            return
+        self._admission = None
+        node.forget(self)
+        protocol = node.new_protocol()
+        protocol.admission = admission
+        protocol.on_identified = admission.identified
+        node.accepted(protocol)
+        self.transport.switch_protocol(protocol)
+        protocol.dataReceived(data)
+
+    def connectionLost(self, reason):
+        self._node.forget(self)
+        if self._admission is not None:
+            self._admission.release()
+
+
+def _takes_connections(port, factory):
+    """
+    Whether the accepted connections of C{port}, listening with
+    C{factory}, can be given lean transports: a TCP port of a reactor
+    that watches descriptors and adopts sockets, with our factory itself
+    (not TLS around it, as an C{ssl:} endpoint puts).
+    """
+    listening = getattr(port, "socket", None)
+    return (getattr(port, "factory", None) is factory
+            and isinstance(listening, socket.socket)
+            and listening.family in (socket.AF_INET, socket.AF_INET6)
+            and IReactorFDSet.providedBy(port.reactor)
+            and IReactorSocket.providedBy(port.reactor))
 
 
 @implementer(IProtocolNegotiationFactory)
@@ -228,6 +299,10 @@ class MessageNode(ProcessHosting):
         """
         Accept connections on C{endpoint}; HTTP requests go to C{site}.
 
+        On a TCP port the accepted connections that carry envelopes have a
+        lean transport (L{mesos_tw.protocols.accepted}); the others, and
+        every connection of other ports, Twisted's.
+
         A UPID port of 0 becomes the port actually bound (when the endpoint
         has one): a node advertises a fixed port only when told to.
 
@@ -236,13 +311,19 @@ class MessageNode(ProcessHosting):
 
         def listening(port):
             self._port = port
-            drain_accept_queue(port)
+            if _takes_connections(port, factory):
+                writes = PendingWrites(port.reactor)
+                take_connections(port, lambda connection, address: AcceptedConnection(
+                    port.reactor, connection, address, writes).start(_FirstBytes(self, site)))
+            else:
+                drain_accept_queue(port)
             bound = getattr(port.getHost(), "port", 0)
             if self.upid.port == 0 and bound:
                 self.upid = type(self.upid)(self.upid.id, self.upid.host, bound)
             return port
 
-        return endpoint.listen(_ListeningFactory(self, site)).addCallback(listening)
+        factory = _ListeningFactory(self, site)
+        return endpoint.listen(factory).addCallback(listening)
 
     def tls_factory(self):
         """
@@ -408,6 +489,8 @@ class MessageNode(ProcessHosting):
         knew on it (and on no other connection since) is lost.
         """
         self._open.discard(protocol)
+        if protocol.admission is not None:
+            protocol.admission.release()
         peers = set(protocol.senders)
         if protocol.peer is not None:
             peers.add(protocol.peer)

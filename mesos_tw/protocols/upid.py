@@ -14,6 +14,9 @@ class UPID:
 
     A UPID whose port is 0 names a process that does not listen (a scheduler
     or executor driver); it can only be reached over a connection it opened.
+
+    @ivar encoded: its text as UTF-8 bytes, as envelopes carry it (made
+        once: a process's address is in every frame it sends or is sent).
     """
 
     id: str
@@ -23,7 +26,9 @@ class UPID:
     def __post_init__(self):
         # Its text is sent with every message and it keys the nodes' maps:
         # made once, and hashed as that text (equal UPIDs have equal texts).
-        object.__setattr__(self, "_text", f"{self.id}@{self.host}:{self.port}")
+        text = f"{self.id}@{self.host}:{self.port}"
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "encoded", text.encode("utf-8"))
 
     def __hash__(self):
         return hash(self._text)
