@@ -374,7 +374,10 @@ class Resources:
             mine = self._values.get(name)
             if mine is None:
                 return False
-            if isinstance(value, float):
+            if value.__class__ is float and mine.__class__ is float:
+                if mine + _EPSILON < value:
+                    return False
+            elif isinstance(value, float):
                 if not isinstance(mine, float) or mine + _EPSILON < value:
                     return False
             elif isinstance(value, tuple):

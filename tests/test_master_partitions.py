@@ -486,6 +486,9 @@ class PartitionTests(MasterTestCase):
         self.master.draining.mark_gone(slave_id)
         self.turn()
         self.assertEqual((self.master.recovered_slaves, registry.ids), ({}, {slave_id}))
+        # Accounted for in the recovery's count: every expected slave is.
+        self.assertEqual((self.master.recovery_progress.back,
+                          self.master.recovery_progress.gone), (0, 1))
         self.reregister(slave, slave_id, {})
         self.assertEqual(len(slave.of(internal.ShutdownMessage)), 1)
         self.assertEqual(slave.of(internal.SlaveReregisteredMessage), [])

@@ -91,3 +91,28 @@ class RecoveryProgressTests(SynchronousTestCase):
         self.progress.stop()
         self.assertEqual(self.lines(), [(1, 1, 0)])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_last_slave_gone(self):
+        """
+        An expected slave marked gone is accounted for: when the others are
+        back, the last line says how many were marked gone; no timer is
+        left.
+        """
+        self.progress.slave_back()
+        self.progress.slave_gone()
+        self.assertEqual(self.lines(), [])
+        self.progress.slave_back()
+        self.assertEqual(self.lines(), [(2, 2, 0), "all"])
+        self.assertEqual((self.events[-1]["gone"], self.progress.gone), (1, 1))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_gone_last(self):
+        """
+        The last expected slave marked gone (the others back) ends the
+        count as the last one back would.
+        """
+        self.progress.slave_back()
+        self.progress.slave_back()
+        self.progress.slave_gone()
+        self.assertEqual(self.lines(), [(2, 2, 0), "all"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])

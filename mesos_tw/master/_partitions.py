@@ -147,8 +147,10 @@ class PartitionManagement:
         """
         text = "Agent has been marked gone"
         info = self.recovered_slaves.pop(slave_id, None)
-        if info is not None and not self.recovered_slaves:
-            self._stop_waiting_for_recovered()
+        if info is not None:
+            self.recovery_progress.slave_gone()
+            if not self.recovered_slaves:
+                self._stop_waiting_for_recovered()
         self.unreachable_slaves.pop(slave_id, None)
         updates = []
         for framework_id, framework in self.frameworks.items():

@@ -22,7 +22,7 @@ class RecoveryProgress:
     their progress.
 
     @param hold: a L{mesos_tw.collector.RecoveryHold}, held from now until
-        the last of them is back or the term ends, or L{None}.
+        each of them is back or marked gone, or the term ends, or L{None}.
     """
 
     log = Logger()
@@ -35,6 +35,7 @@ class RecoveryProgress:
         self.expected = expected
         self.started = started
         self.back = 0
+        self.gone = 0
         self.repeated = 0
         self._since_line = 0
         self._repeated_since_line = 0
@@ -46,14 +47,36 @@ class RecoveryProgress:
         """
         self.back += 1
         self._since_line += 1
-        if self.back >= self.expected:
-            self._release()
-            self._line()
+        if not self._accounted_for():
+            self._soon()
+
+    def slave_gone(self):
+        """
+        One of the expected slaves was marked gone by an operator before it
+        came back: no longer expected.
+        """
+        self.gone += 1
+        self._accounted_for()
+
+    def _accounted_for(self):
+        """
+        If every expected slave is back or gone, log it (once) and release
+        the hold; whether they all are.
+        """
+        if self.back + self.gone < self.expected:
+            return False
+        self._release()
+        self._line()
+        seconds = self._clock.seconds() - self.started
+        if self.gone:
+            self.log.info("Every one of the {expected} slaves the registry listed re-registered "
+                          "or was marked gone ({gone}), {seconds:.2f}s after it was read",
+                          expected=self.expected, gone=self.gone, seconds=seconds)
+        else:
             self.log.info("Every one of the {expected} slaves the registry listed re-registered, "
                           "{seconds:.2f}s after it was read", expected=self.expected,
-                          seconds=self._clock.seconds() - self.started)
-        else:
-            self._soon()
+                          seconds=seconds)
+        return True
 
     def repeat_answered(self):
         """
@@ -74,6 +97,7 @@ class RecoveryProgress:
     def _release(self):
         if self._hold is not None:
             self._hold.release()
+            self._hold = None
 
     def _soon(self):
         if self._call is None:

@@ -115,7 +115,11 @@ class DRFSorter:
         amount}}) to a client's allocation, and move it in line.
         """
         client = self._clients[name]
-        self._unplace(client)
+        # A line due for a re-sort is not kept meanwhile (a new leader
+        # charges thousands of slaves' work after the totals changed).
+        kept = not self._dirty
+        if kept:
+            self._unplace(client)
         held = client.allocated
         for resource, amount in scalars.items():
             left = held.get(resource, 0.0) + sign * amount
@@ -123,7 +127,8 @@ class DRFSorter:
                 held[resource] = left
             else:
                 held.pop(resource, None)
-        self._place(client)
+        if kept:
+            self._place(client)
 
     def grow_with(self, name, index, parent, parent_name, parent_index, scalars):
         """
