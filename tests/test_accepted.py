@@ -308,6 +308,38 @@ class AcceptedConnectionTests(SynchronousTestCase):
         self.assertEqual(self.protocol.lost, [])
 
 
+class PendingWritesTests(SynchronousTestCase):
+    """
+    Connections written to in one turn, sent together at its end.
+    """
+
+    def test_failure_contained(self):
+        """
+        A failure while one connection sends (its protocol failing to hear
+        of its close) is logged; the other connections' writes go out.
+        """
+        class Failing(Recorder):
+            def connectionLost(self, reason):
+                raise RuntimeError("boom")
+
+        reactor = MemoryReactorClock()
+        writes = PendingWrites(reactor)
+        connections, clients = [], []
+        for protocol in (Failing(), Recorder()):
+            accepted, client = tcp_pair()
+            self.addCleanup(accepted.close)
+            self.addCleanup(client.close)
+            clients.append(client)
+            connections.append(AcceptedConnection(reactor, accepted, ("10.0.0.1", 40000),
+                                                  writes))
+            connections[-1].start(protocol)
+        connections[0].loseConnection()
+        connections[1].write(b"still sent")
+        reactor.advance(0)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertEqual(read_all(clients[1], 10), b"still sent")
+
+
 class FakePort:
     """
     A listening port as L{take_connections} sees one: its socket, and its

@@ -117,7 +117,14 @@ class PendingWrites:
         self._call = None
         connections, self._connections = self._connections, []
         for connection in connections:
-            connection.flush()
+            try:
+                connection.flush()
+            except Exception:
+                # Hearing of its loss failed somewhere (each node and
+                # receiver contains its own failures): the others' writes
+                # still go out.
+                _log.failure("Sending on a connection from {address} failed",
+                             address=connection.getPeer())
 
 
 @implementer(IReadDescriptor, IWriteDescriptor)
