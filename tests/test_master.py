@@ -7,6 +7,7 @@ tests where one matches.
 import uuid
 
 from mesos_tw.master.master import new_master_info
+from mesos_tw.master.observer import SLOTS
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols import messages_pb2 as internal
 from mesos_tw.protocols.upid import UPID
@@ -230,21 +231,28 @@ class FailureTests(MasterTestCase):
     def test_slave_lost_after_missed_pings(self):
         """
         A slave that never answers pings is dropped as unreachable when the
-        fifth ping in a row goes unanswered (75 s), not before; it is not
-        told to shut down (it may come back, tests.test_master_partitions);
-        one that answers stays.
+        fifth ping in a row goes unanswered (75 s after its first ping,
+        which comes within a timeout of its registration: here, the first
+        slave, after one slot of the wheel), not before; it is not told to
+        shut down (it may come back, tests.test_master_partitions); one
+        that answers stays.
         """
         slave, slave_id = self.add_slave()
         healthy, healthy_id = self.add_slave("slave(2)", 5052)
         scheduler, _ = self.add_framework()
-        healthy.send(MASTER, internal.PongSlaveMessage())
+        self.assertEqual(slave.of(internal.PingSlaveMessage), [])
+        first_ping = 15 / SLOTS
+        self.clock.advance(first_ping)
         self.turn()
+        self.assertEqual(len(slave.of(internal.PingSlaveMessage)), 1)
         for _ in range(4):
             self.clock.advance(15)
             self.turn()
             healthy.send(MASTER, internal.PongSlaveMessage())
             self.turn()
-        self.assertIn(slave_id, self.master.slaves)
+            self.assertIn(slave_id, self.master.slaves)
+        # Five pings sent, four counted unanswered: the next counts the fifth.
+        self.assertEqual(len(slave.of(internal.PingSlaveMessage)), 5)
         self.clock.advance(15)
         self.turn()
         self.assertNotIn(slave_id, self.master.slaves)

@@ -105,9 +105,10 @@ class PartitionTests(MasterTestCase):
 
     def partition(self):
         """
-        The slave stops answering pings: five go unanswered.
+        The slave stops answering pings: five go unanswered (its first
+        ping comes within a timeout of its registration).
         """
-        for _ in range(5):
+        for _ in range(6):
             self.clock.advance(15)
             self.turn()
 
@@ -327,7 +328,7 @@ class PartitionTests(MasterTestCase):
         aware, aware_id = self.add_framework("aware")
         other, other_id = self.add_framework("other", aware=False)
         self.run_task(aware, aware_id, slave, slave_id, "t1")
-        for _ in range(5):
+        for _ in range(6):
             self.clock.advance(15)
             self.turn()
             other_slave.send(MASTER, internal.PongSlaveMessage())

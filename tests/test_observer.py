@@ -52,21 +52,36 @@ class HealthChecksTests(SynchronousTestCase):
             self.observe(f"slave({number})")
         self.assertEqual(len(self.clock.getDelayedCalls()), 1)
 
-    def test_ping_each_timeout_in_its_own_phase(self):
+    def test_first_ping_within_a_timeout(self):
         """
-        A slave is pinged when observed, then once per timeout; slaves
-        observed at different moments keep their own phases.
+        A slave is not pinged when observed (Mesos pings at once: see the
+        module's docstring) but when the wheel reaches its slot, within
+        one timeout; then once per timeout.
         """
         self.observe("a")
-        self.clock.advance(8)
-        self.observe("b")
-        self.assertEqual((self.pings("a"), self.pings("b")), (1, 1))
-        for _ in range(SLOTS // 2):
+        self.assertEqual(self.pings("a"), 0)
+        self.clock.advance(1)
+        self.assertEqual(self.pings("a"), 1)
+        self.clock.advance(15)
+        self.assertEqual(self.pings("a"), 1)
+        self.clock.advance(1)
+        self.assertEqual(self.pings("a"), 2)
+
+    def test_slaves_spread_over_the_slots(self):
+        """
+        Slaves observed at the same moment join the slots in turn: a
+        thousand are pinged a sixteenth of them per slot, each once per
+        timeout, rather than all at once.
+        """
+        for number in range(1000):
+            self.observe(f"slave({number})")
+        counts = []
+        for _ in range(SLOTS):
+            before = len(self.node.sent)
             self.clock.advance(1)
-        self.assertEqual((self.pings("a"), self.pings("b")), (2, 1))
-        for _ in range(SLOTS // 2):
-            self.clock.advance(1)
-        self.assertEqual((self.pings("a"), self.pings("b")), (2, 2))
+            counts.append(len(self.node.sent) - before)
+        self.assertEqual(sorted(set(counts)), [62, 63])
+        self.assertEqual(sum(counts), 1000)
 
     def test_unanswered_pings_time_out(self):
         """
@@ -75,9 +90,12 @@ class HealthChecksTests(SynchronousTestCase):
         """
         self.observe("silent")
         healthy = self.observe("healthy")
-        for _ in range(3):
+        self.clock.advance(2)
+        for _ in range(2):
             self.clock.advance(16)
             healthy.pong()
+        self.assertEqual(self.timeouts, [])
+        self.clock.advance(16)
         self.assertEqual(self.timeouts, [("silent", "missed 3 pings in a row")])
         self.clock.advance(64)
         self.assertEqual(len(self.timeouts), 1)
@@ -101,6 +119,7 @@ class HealthChecksTests(SynchronousTestCase):
         A slave no longer observed gets no more pings.
         """
         observer = self.observe("gone")
+        self.clock.advance(1)
         observer.stop()
         self.clock.advance(64)
         self.assertEqual(self.pings("gone"), 1)

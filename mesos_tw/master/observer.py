@@ -4,9 +4,16 @@ and removes one that misses C{--max_slave_ping_timeouts} pongs in a row
 (Mesos's SlaveObserver).
 
 One timer serves every slave: L{HealthChecks} is a wheel of L{SLOTS}
-slots turning once per timeout, each slave in the slot of the moment it
-registered, so that 50,000 slaves cost one reactor timer, not 50,000, and
-their pings stay spread over the period as their registrations were.
+slots turning once per timeout, so that 50,000 slaves cost one reactor
+timer, not 50,000.  Slaves join the slots in turn, so that their pings are
+spread over the period however their registrations came.
+
+Unlike Mesos's C{SlaveObserver}, which pings a slave the moment it
+registers, a slave's first ping comes when the wheel reaches its slot,
+within one timeout: after a failover 10,000 slaves re-register within a
+second or two, and their 10,000 pings and pongs in that second slowed the
+new leader's recovery (C{docs/compatibility.md} has the runs).  A slave that dies just after
+registering is found at most one timeout later than Mesos finds it.
 """
 
 from twisted.internet.task import LoopingCall
@@ -18,8 +25,8 @@ __all__ = ["HealthChecks", "SLOTS", "SlaveObserver"]
 # Every ping is the same empty message, never changed: made once.
 _PING = PingSlaveMessage()
 
-#: Slots per turn of the wheel: a slave's pings come every timeout, give or
-#: take a slot's length (the first one after its registration).
+#: Slots per turn of the wheel: a slave's pings come every timeout (the
+#: first one within a timeout of its registration).
 SLOTS = 16
 
 
@@ -36,6 +43,9 @@ class HealthChecks:
         self.max_timeouts = max_timeouts
         self._slots = [{} for _ in range(SLOTS)]
         self._index = 0
+        # The slot the next slave observed joins: each in turn, from the
+        # one served next.
+        self._joining = 1 % SLOTS
         self._loop = LoopingCall.withCount(self._turn)
         self._loop.clock = clock
 
@@ -60,9 +70,8 @@ class HealthChecks:
         return SlaveObserver(self, pid, on_timeout)
 
     def _add(self, observer):
-        observer.ping()
-        # The slot just served comes round again one timeout from now.
-        self._slots[self._index][observer] = None
+        self._slots[self._joining][observer] = None
+        self._joining = (self._joining + 1) % SLOTS
 
     def _remove(self, observer):
         for slot in self._slots:
@@ -104,7 +113,8 @@ class SlaveObserver:
 
     def start(self):
         """
-        Send the first ping now, then one per timeout.
+        Ping when the wheel reaches this slave's slot (within one timeout),
+        then once per timeout.
         """
         if not self._running:
             self._running = True
