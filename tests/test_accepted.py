@@ -56,6 +56,20 @@ class CountingSocket(socket.socket):
         return super().send(data, *flags)
 
 
+class ViewRecordingSocket(socket.socket):
+    """
+    A socket that keeps, for each C{send}, the bytes object it was given a
+    view of (or the bytes themselves).
+    """
+
+    def send(self, data, *flags):
+        """
+        Keep what C{data} views, then send.
+        """
+        self.sent_from.append(data.obj if isinstance(data, memoryview) else data)
+        return super().send(data, *flags)
+
+
 class Recorder(Protocol):
     """
     Keeps what arrives and how the connection ended.
@@ -139,7 +153,9 @@ class AcceptedConnectionTests(SynchronousTestCase):
         buffer instead, and the other end (blocking): a reader there frees
         room at once, where TCP's window updates follow rules of their own.
         """
-        ours, theirs = socket.socketpair()
+        pair, theirs = socket.socketpair()
+        ours = ViewRecordingSocket(fileno=pair.detach())
+        ours.sent_from = []
         self.addCleanup(ours.close)
         self.addCleanup(theirs.close)
         ours.setblocking(False)
@@ -175,6 +191,24 @@ class AcceptedConnectionTests(SynchronousTestCase):
         self.connection.write(b"after")
         self.assertEqual(self.read_while_writable(peer, len(data) + 5), data + b"after")
         self.assertEqual(self.reactor.getWriters(), [])
+
+    def test_backlog_sent_without_copies(self):
+        """
+        A backlog the socket takes over many writable events is sent from
+        one buffer, each C{send} given a view of its unsent rest rather
+        than a copy; what is written meanwhile is joined once, after it.
+        """
+        peer = self.small_buffered()
+        data = bytes(range(256)) * 8192
+        self.connection.write(data)
+        self.reactor.advance(0)
+        self.connection.write(b"aft")
+        self.connection.write(b"er")
+        received = self.read_while_writable(peer, len(data) + 5)
+        self.assertEqual(received, data + b"after")
+        sent_from = self.connection._socket.sent_from
+        self.assertGreater(sum(x is data for x in sent_from), 1)
+        self.assertEqual([x for x in sent_from if x is not data and x != b"after"], [])
 
     def test_data_to_protocol(self):
         """

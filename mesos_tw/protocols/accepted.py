@@ -168,7 +168,12 @@ class AcceptedConnection:
         self._address = address
         self._pending_writes = pending_writes
         self._no_delay = no_delay
-        self._out = []
+        # What is being sent, from _offset on; what was written since
+        # waits in _queued (Twisted's FileDescriptor keeps its data so):
+        # a slow peer's backlog is joined once, never copied per send.
+        self._buffer = b""
+        self._offset = 0
+        self._queued = []
         self._waiting_writable = False
         self._lost = False
         self.protocol = None
@@ -260,9 +265,9 @@ class AcceptedConnection:
         """
         if self._lost or not data:
             return
-        out = self._out
-        out.append(data)
-        if len(out) == 1 and not self._waiting_writable:
+        queued = self._queued
+        queued.append(data)
+        if len(queued) == 1 and not self._waiting_writable:
             self._pending_writes.add(self)
 
     def writeSequence(self, data):
@@ -279,17 +284,24 @@ class AcceptedConnection:
         """
         if self._lost or self._aborting:
             return
-        if self._out:
-            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+        if not self._buffer and self._queued:
+            queued, self._queued = self._queued, []
+            self._buffer = queued[0] if len(queued) == 1 else b"".join(queued)
+        if self._buffer:
+            offset = self._offset
             try:
-                sent = self._socket.send(data)
+                sent = self._socket.send(
+                    memoryview(self._buffer)[offset:] if offset else self._buffer)
             except BlockingIOError:
                 sent = 0
             except OSError as error:
                 self._close(ConnectionLost(error.strerror))
                 return
-            self._out = [data[sent:]] if sent < len(data) else []
-        if self._out:
+            if offset + sent < len(self._buffer):
+                self._offset = offset + sent
+            else:
+                self._buffer, self._offset = b"", 0
+        if self._buffer or self._queued:
             if not self._waiting_writable:
                 self._waiting_writable = True
                 self._reactor.addWriter(self)
@@ -308,7 +320,7 @@ class AcceptedConnection:
             return
         self.disconnecting = True
         self._reactor.removeReader(self)
-        if not self._out:
+        if not (self._buffer or self._queued):
             # Closed at the turn's end, as the flush would have.
             self._pending_writes.add(self)
 
@@ -324,7 +336,7 @@ class AcceptedConnection:
         if self._waiting_writable:
             self._waiting_writable = False
             self._reactor.removeWriter(self)
-        self._out = []
+        self._buffer, self._offset, self._queued = b"", 0, []
         self._reactor.callLater(0, self._close, ConnectionAborted())
 
     def getPeer(self):
@@ -379,5 +391,6 @@ class AcceptedConnection:
             except OSError:
                 pass
         self._socket.close()
-        self._socket, self._fd, self._out = None, -1, []
+        self._socket, self._fd = None, -1
+        self._buffer, self._offset, self._queued = b"", 0, []
         self.protocol.connectionLost(Failure(reason))
