@@ -152,22 +152,21 @@ class AcceptedConnection:
     connected = True
     _aborting = False
 
-    def __init__(self, reactor, connection, address, pending_writes, no_delay=True):
+    def __init__(self, reactor, connection, address, pending_writes):
         """
-        @param connection: the accepted socket, non-blocking.
+        @param connection: the accepted socket, non-blocking, with
+            C{TCP_NODELAY} (taken from its listening socket, see
+            L{take_connections}).
         @param address: the address it came from, as C{accept} gave it.
         @param pending_writes: the L{PendingWrites} that sends what is
             written at the turn's end.
-        @param no_delay: whether the socket already has C{TCP_NODELAY}
-            (accepted sockets take it from their listening socket, see
-            L{take_connections}).
         """
         self._reactor = reactor
         self._socket = connection
         self._fd = connection.fileno()
-        self._address = address
+        self._peer = address
         self._pending_writes = pending_writes
-        self._no_delay = no_delay
+        self._no_delay = True
         # What is being sent, from _offset on; what was written since
         # waits in _queued (Twisted's FileDescriptor keeps its data so):
         # a slow peer's backlog is joined once, never copied per send.
@@ -175,7 +174,6 @@ class AcceptedConnection:
         self._offset = 0
         self._queued = []
         self._waiting_writable = False
-        self._lost = False
         self.protocol = None
 
     def start(self, protocol):
@@ -207,7 +205,7 @@ class AcceptedConnection:
         transport = self._reactor.adoptStreamConnection(self._fd, self._socket.family, factory)
         # The reactor's transport has a descriptor of its own.
         self._socket.close()
-        self._socket, self._fd, self._lost, self.connected = None, -1, True, False
+        self._socket, self._fd, self.connected = None, -1, False
         return transport
 
     # IReadDescriptor, IWriteDescriptor
@@ -228,7 +226,7 @@ class AcceptedConnection:
         """
         Hand what arrived to the protocol.
         """
-        if self._lost:
+        if not self.connected:
             return None
         try:
             data = self._socket.recv(_READ_SIZE)
@@ -263,7 +261,7 @@ class AcceptedConnection:
         Send C{data} at the end of this turn of the reactor (after what was
         written before); nothing once the connection is closed.
         """
-        if self._lost or not data:
+        if not (self.connected and data):
             return
         queued = self._queued
         queued.append(data)
@@ -282,7 +280,7 @@ class AcceptedConnection:
         take the rest.  Called at the end of the turn in which it was
         written (L{PendingWrites}), and when the socket is writable again.
         """
-        if self._lost or self._aborting:
+        if not self.connected or self._aborting:
             return
         if not self._buffer and self._queued:
             queued, self._queued = self._queued, []
@@ -316,7 +314,7 @@ class AcceptedConnection:
         """
         Close the connection once what was written is sent; read no more.
         """
-        if self.disconnecting or self._lost:
+        if self.disconnecting or not self.connected:
             return
         self.disconnecting = True
         self._reactor.removeReader(self)
@@ -329,7 +327,7 @@ class AcceptedConnection:
         Close the connection now, dropping what was not sent (the peer sees
         it reset); the protocol hears of it at the reactor's next turn.
         """
-        if self._lost or self._aborting:
+        if not self.connected or self._aborting:
             return
         self.disconnecting = self._aborting = True
         self._reactor.removeReader(self)
@@ -343,9 +341,7 @@ class AcceptedConnection:
         """
         The address the connection came from.
         """
-        if len(self._address) == 2:
-            return IPv4Address("TCP", *self._address)
-        return IPv6Address("TCP", *self._address[:2])
+        return _address(self._peer)
 
     def getHost(self):
         """
@@ -353,10 +349,7 @@ class AcceptedConnection:
         """
         if self._socket is None:
             raise OSError(errno.EBADF, "the connection is closed")
-        host = self._socket.getsockname()
-        if len(host) == 2:
-            return IPv4Address("TCP", *host)
-        return IPv6Address("TCP", *host[:2])
+        return _address(self._socket.getsockname())
 
     def setTcpNoDelay(self, enabled):
         """
@@ -378,9 +371,9 @@ class AcceptedConnection:
         The connection is over: close the socket and tell the protocol,
         once; an abort resets the connection.
         """
-        if self._lost:
+        if not self.connected:
             return
-        self._lost, self.connected = True, False
+        self.connected = False
         self._reactor.removeReader(self)
         if self._waiting_writable:
             self._waiting_writable = False
@@ -394,3 +387,13 @@ class AcceptedConnection:
         self._socket, self._fd = None, -1
         self._buffer, self._offset, self._queued = b"", 0, []
         self.protocol.connectionLost(Failure(reason))
+
+
+def _address(address):
+    """
+    Twisted's address of a TCP socket address as C{accept} or
+    C{getsockname} gives it (C{(host, port)}, or longer for IPv6).
+    """
+    if len(address) == 2:
+        return IPv4Address("TCP", *address)
+    return IPv6Address("TCP", *address[:2])
