@@ -32,9 +32,11 @@ from mesos_tw.testing.network_contract import Inbox
 def tcp_pair():
     """
     A connected pair of loopback TCP sockets: C{(accepted, client)}, the
-    accepted one non-blocking, the client blocking.
+    accepted one non-blocking (with C{TCP_NODELAY}, taken from its
+    listening socket as L{take_connections} gives it), the client blocking.
     """
     with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = socket.create_connection(listening.getsockname())
         accepted, _ = listening.accept()
     accepted.setblocking(False)
@@ -316,14 +318,18 @@ class AcceptedConnectionTests(SynchronousTestCase):
 
     def test_no_delay(self):
         """
-        C{setTcpNoDelay} sets the socket's option (the listening socket's
-        is inherited, so it is known set at first).
+        The socket's C{TCP_NODELAY}, inherited from the listening socket,
+        is what C{getTcpNoDelay} says at first; C{setTcpNoDelay} sets the
+        socket's option, and C{getTcpNoDelay} follows it.
         """
-        self.assertTrue(self.connection.getTcpNoDelay())
+        def option():
+            return self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (True, True))
         self.connection.setTcpNoDelay(False)
-        self.assertEqual(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (False, False))
         self.connection.setTcpNoDelay(True)
-        self.assertNotEqual(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (True, True))
 
     def test_hand_over(self):
         """
