@@ -6,6 +6,7 @@ of it over the real reactor.
 """
 
 import errno
+import os
 import socket
 
 from twisted.internet import reactor
@@ -397,10 +398,15 @@ class FakePort:
         self.twisted_accepts += 1
 
 
-class ExhaustedSocket:
+class FailingAccepts:
     """
-    A listening socket whose C{accept} fails as out of descriptors.
+    A listening socket whose C{accept} fails with each of C{errors} in
+    turn, then accepts from the real listening socket C{listening}.
     """
+
+    def __init__(self, listening, *errors):
+        self._listening = listening
+        self._errors = list(errors)
 
     def setsockopt(self, *args):
         """
@@ -409,9 +415,12 @@ class ExhaustedSocket:
 
     def accept(self):
         """
-        Fail.
+        Fail with the next error, if any is left; else accept.
         """
-        raise OSError(errno.EMFILE, "Too many open files")
+        if self._errors:
+            code = self._errors.pop(0)
+            raise OSError(code, os.strerror(code))
+        return self._listening.accept()
 
 
 class TakeConnectionsTests(SynchronousTestCase):
@@ -465,16 +474,48 @@ class TakeConnectionsTests(SynchronousTestCase):
         self.assertEqual(self.accepted[0].fileno(), -1)
         self.accepted[1].close()
 
-    def test_other_failure_left_to_the_port(self):
+    def test_exhaustion_left_to_the_port(self):
         """
-        An accept that fails but for an empty queue (out of descriptors)
-        is left to the port's own accepting, which refuses a connection
-        then.
+        An accept failing for want of descriptors or memory is left to the
+        port's own accepting, which knows how to recover from it.
         """
-        self.port.socket = ExhaustedSocket()
-        take_connections(self.port, lambda sock, address: self.fail("accepted"))
+        accepts = []
+        for code in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            port = FakePort(FailingAccepts(self.listening, code))
+            take_connections(port, lambda sock, address: self.fail("accepted"))
+            port.doRead()
+            accepts.append(port.twisted_accepts)
+        self.assertEqual(accepts, [1, 1, 1, 1])
+
+    def test_one_connection_failures_skipped(self):
+        """
+        A connection aborted before it was accepted (C{ECONNABORTED}) or
+        refused by a firewall (C{EPERM}) is skipped: the ones after it
+        are still taken, and the port's own accepting is not called.
+        """
+        self.port.socket = FailingAccepts(self.listening, errno.ECONNABORTED, errno.EPERM)
+        take_connections(self.port, lambda sock, address: self.accepted.append(sock))
+        self.connect(2)
         self.port.doRead()
-        self.assertEqual(self.port.twisted_accepts, 1)
+        for sock in self.accepted:
+            sock.close()
+        self.assertEqual((len(self.accepted), self.port.twisted_accepts), (2, 0))
+
+    def test_other_failure_logged(self):
+        """
+        Any other accept failure is logged and ends this round of
+        accepting; the port keeps listening and takes the waiting
+        connection when next readable.
+        """
+        self.port.socket = FailingAccepts(self.listening, errno.EINVAL)
+        take_connections(self.port, lambda sock, address: self.accepted.append(sock))
+        self.connect(1)
+        self.port.doRead()
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        self.assertEqual((self.accepted, self.port.twisted_accepts), ([], 0))
+        self.port.doRead()
+        self.accepted[0].close()
+        self.assertEqual(len(self.accepted), 1)
 
 
 class ListeningNodeTests(TestCase):

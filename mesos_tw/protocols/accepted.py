@@ -45,6 +45,13 @@ _READ_SIZE = 65536
 #: C{SO_LINGER} on, for no time: closing the socket resets the connection.
 _RESET = struct.pack("ii", 1, 0)
 
+#: Accept failures of one connection only: skip it, take the next.
+_SKIPPED = frozenset([errno.ECONNABORTED, errno.EPERM])
+
+#: Accept failures for want of descriptors or memory: Twisted's port
+#: handles them (logging them, recovering from C{EMFILE}).
+_EXHAUSTED = frozenset([errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM])
+
 _log = Logger()
 
 
@@ -58,11 +65,15 @@ def take_connections(port, accepted):
 
     Accepted sockets are set not to delay small writes (Nagle's
     algorithm): the option is set on the listening socket once, and Linux
-    gives it to every socket accepted from it.  An accept that fails but
-    for an empty queue (out of descriptors, say) is left to the port's own
-    accepting, which knows how to refuse a connection then; a failure of
-    C{accepted} is logged, that socket closed, and the port keeps
-    listening.
+    gives it to every socket accepted from it.  A connection gone before it
+    was accepted (C{ECONNABORTED}) or refused by a firewall (C{EPERM}) is
+    skipped, as Twisted does.  An accept failing for want of descriptors
+    or memory (C{EMFILE}, C{ENFILE}, C{ENOBUFS}, C{ENOMEM}) is left to the
+    port's own accepting, which logs it and, out of descriptors, closes
+    the waiting connections with the descriptor it keeps in reserve; any
+    other failure is logged and accepting resumes when the port is next
+    readable.  A failure of C{accepted} is logged, that socket closed, and
+    the port keeps listening.
 
     @param port: a listening TCP port (Twisted's C{tcp.Port}) whose
         C{socket} is the listening socket.
@@ -79,8 +90,13 @@ def take_connections(port, accepted):
                 connection, address = listening.accept()
             except BlockingIOError:
                 return None
-            except OSError:
-                return accept_by_twisted()
+            except OSError as error:
+                if error.errno in _SKIPPED:
+                    continue
+                if error.errno in _EXHAUSTED:
+                    return accept_by_twisted()
+                _log.failure("Accepting a connection failed")
+                return None
             try:
                 connection.setblocking(False)
                 accepted(connection, address)
