@@ -7,7 +7,9 @@ of it over the real reactor.
 
 import errno
 import os
+import select
 import socket
+import struct
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -299,6 +301,69 @@ class AcceptedConnectionTests(SynchronousTestCase):
         self.connection.doRead()
         self.connection.connectionLost(Failure(ConnectionLost()))
         self.assertEqual(len(self.protocol.lost), 1)
+
+    def reset_by_client(self):
+        """
+        The client closes with C{SO_LINGER} 0, resetting the connection;
+        return once the accepted socket has seen the reset (it is
+        readable then).
+        """
+        self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.client.close()
+        select.select([self.socket], [], [])
+
+    def assert_lost_once(self):
+        """
+        The protocol heard once that the connection was lost; the socket is
+        closed and no longer watched.
+        """
+        [reason] = self.protocol.lost
+        self.assertIsInstance(reason.value, ConnectionLost)
+        self.assertEqual(
+            (self.connection.fileno(), self.reactor.getReaders(), self.reactor.getWriters()),
+            (-1, [], []))
+
+    def test_reset_on_receive(self):
+        """
+        A connection the peer resets is lost, once, when a read finds it so.
+        """
+        self.reset_by_client()
+        self.connection.doRead()
+        self.connection.doRead()
+        self.connection.connectionLost(Failure(ConnectionLost()))
+        self.assert_lost_once()
+
+    def test_reset_on_send(self):
+        """
+        A connection the peer resets is lost, once, when a send finds it
+        so; what was written is dropped.
+        """
+        self.reset_by_client()
+        self.connection.write(b"to no one")
+        self.reactor.advance(0)
+        self.connection.write(b"ignored")
+        self.reactor.advance(0)
+        self.connection.doRead()
+        self.assert_lost_once()
+
+    def test_abort_while_waiting_for_writability(self):
+        """
+        Aborting a connection that waits for its socket to take the rest
+        stops waiting for writability at once; the protocol hears of the
+        abort once, at the next turn.
+        """
+        self.small_buffered()
+        self.connection.write(bytes(range(256)) * 8192)
+        self.reactor.advance(0)
+        self.assertIn(self.connection, self.reactor.getWriters())
+        self.connection.abortConnection()
+        self.assertNotIn(self.connection, self.reactor.getReaders())
+        self.assertEqual(self.reactor.getWriters(), [])
+        self.connection.doWrite()
+        self.reactor.advance(0)
+        [reason] = self.protocol.lost
+        self.assertIsInstance(reason.value, ConnectionAborted)
+        self.assertEqual(self.connection.fileno(), -1)
 
     def test_reactor_reports_loss(self):
         """
