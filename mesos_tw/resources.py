@@ -374,11 +374,9 @@ class Resources:
             mine = self._values.get(name)
             if mine is None:
                 return False
-            if value.__class__ is float and mine.__class__ is float:
-                if mine + _EPSILON < value:
-                    return False
-            elif isinstance(value, float):
-                if not isinstance(mine, float) or mine + _EPSILON < value:
+            # (Every scalar is a float itself: parsed, or a protobuf double.)
+            if value.__class__ is float:
+                if mine.__class__ is not float or mine + _EPSILON < value:
                     return False
             elif isinstance(value, tuple):
                 if not isinstance(mine, tuple) or not _ranges_contain(mine, value):
