@@ -355,6 +355,29 @@ class CollectorHoldTests(FailoverTestCase):
         self.slave_reregisters(slave_id)
         self.assertEqual(self.hold.calls, ["hold", "release"])
 
+    def test_released_when_last_slave_marked_gone(self):
+        """
+        The last expected slave marked gone by an operator before it comes
+        back accounts for every one: the hold is released then.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
+    def test_released_when_the_term_ends(self):
+        """
+        A leader that stops before every expected slave is back releases
+        the hold, once.
+        """
+        self.running_task()
+        self.fail_over()
+        self.master.stop()
+        self.turn()
+        self.master.stop()
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
 
 class ScriptedFailoverTestCase(FailoverTestCase):
     """
