@@ -5,8 +5,9 @@ UnreachableTaskAfterFailover, RecoveredSlaveCanReregister and
 RecoveredSlaveReregisterThenUnreachableRace): a master records each slave
 it admits before answering it; a newly elected master expects the slaves
 the registry lists, and marks unreachable those that do not re-register
-in time (they are admitted again if they come back).  Two masters take turns on one in-memory registry,
-over an in-memory network, on a fake clock.
+in time (they are admitted again if they come back).  Two masters take
+turns on one in-memory registry, over an in-memory network, on a fake
+clock.
 """
 
 from twisted.internet.defer import Deferred
@@ -437,7 +438,6 @@ class AdmissionWriteTests(ScriptedFailoverTestCase):
         self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
         self.turn()
         self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
-
 
     def test_lost_answer_keeps_the_id(self):
         """
