@@ -6,8 +6,9 @@ C{tcp.Server} (L{take_connections}, L{AcceptedConnection}).
 Why: after a master failover, each of 10,000 slaves opens a connection to
 the new leader and re-registers within a second or two, and the new
 leader's CPU is what they wait for.  Through Twisted's TCP machinery an
-accepted connection cost about twice the CPU of the same work on raw
-sockets (``benchmarks/accept_cost.py``): building its transport and
+accepted connection cost 1.7 times the CPU of the same work on raw
+sockets, and a frame on an open one 1.8 to 1.9 times, as measured on a
+loaded machine (``benchmarks/accept_cost.py``): building its transport and
 addresses, and for every answer written, asking the poller for
 writability and back again and an event dispatched in between.  Here a
 connection is a non-blocking socket the reactor watches directly
