@@ -5,11 +5,11 @@ it, and each slave's C{ReregisterSlaveMessage}, reporting one running task
 as an emulated slave's does, is handed to the master as its network would
 hand it over, and the pong answering the ping its admission sends
 follows in the next turn of the reactor; then each re-registration is
-sent again (a repeat: the slave retried before the answer reached it).  The framework of their tasks re-registered
-first; every C{--batch} messages the reactor turns (an allocation after
-events runs).  What the master sends is discarded, so this is
-the master's own handling: not reading or writing connections, not
-logging to a file.  The garbage collector is set as the daemon sets it
+sent again (a repeat: the slave retried before the answer reached it).
+The framework of their tasks re-registered first; every C{--batch}
+messages the reactor turns (an allocation after events runs).  What the
+master sends is discarded, so this is the master's own handling: not
+reading or writing connections, not logging to a file.  The garbage collector is set as the daemon sets it
 (L{mesos_tw.collector.tune_collector}): with CPython's defaults, which
 the daemon does not run with, collections took about a third of the
 time measured here.

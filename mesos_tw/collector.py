@@ -91,8 +91,7 @@ class RecoveryHold:
             self._saved = self._collector.get_threshold()
             young = self._saved[0]
             self._collector.set_threshold(young, _NEVER, self._saved[2])
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
+        self._cancel_deadline()
         self._deadline = self._clock.callLater(self._limit, self.release)
 
     def release(self):
@@ -100,9 +99,12 @@ class RecoveryHold:
         Collect as before (the middle generation at the next collection of
         the youngest, if it is due).
         """
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
+        self._cancel_deadline()
         if self._saved is not None:
             self._collector.set_threshold(*self._saved)
             self._saved = None
+
+    def _cancel_deadline(self):
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None

@@ -7,6 +7,8 @@ L{Resources} is an immutable value: addition, subtraction and containment
 return new values, so the master and allocator can share them freely.
 """
 
+from math import inf as _INFINITY, isfinite
+
 from mesos_tw.protocols import mesos_pb2
 
 __all__ = ["Resources", "ResourcesError"]
@@ -89,7 +91,7 @@ def _parse_value(name, text):
         value = float(text)
     except ValueError:
         raise ResourcesError(f"resource {name!r}: {text!r} is not a number, range list or set") from None
-    if value < 0 or value != value or value == float("inf"):
+    if value < 0 or not isfinite(value):
         raise ResourcesError(f"resource {name!r}: {text!r} must be a finite number >= 0")
     return value
 
@@ -186,7 +188,8 @@ class Resources:
         Read a list of C{mesos.Resource} messages.
 
         @raise ResourcesError: for a malformed resource (wrong value for its
-            type, a negative scalar, an inverted range).
+            type, a negative, infinite or not-a-number scalar, an inverted
+            range).
         """
         # Accumulated in one dict, the bag made once at the end, without
         # filtering it again: a new leader reads thousands of these a
@@ -203,9 +206,9 @@ class Resources:
                 # Nearly every resource is a scalar: its own short way.
                 value = resource.scalar.value
                 # (An unset scalar reads 0: only an amount not above
-                # nothing needs a closer look.)
-                if not value > _EPSILON and (not resource.HasField("scalar") or value < 0
-                                             or value != value):
+                # nothing, infinite or not a number needs a closer look.)
+                if not _EPSILON < value < _INFINITY and (
+                        not resource.HasField("scalar") or not isfinite(value) or value < 0):
                     raise ResourcesError(f"resource {name!r}: invalid scalar")
                 existing = values.get(name)
                 if existing is None:
@@ -374,11 +377,9 @@ class Resources:
             mine = self._values.get(name)
             if mine is None:
                 return False
-            if value.__class__ is float and mine.__class__ is float:
-                if mine + _EPSILON < value:
-                    return False
-            elif isinstance(value, float):
-                if not isinstance(mine, float) or mine + _EPSILON < value:
+            # (Every scalar is a float itself: parsed, or a protobuf double.)
+            if value.__class__ is float:
+                if mine.__class__ is not float or mine + _EPSILON < value:
                     return False
             elif isinstance(value, tuple):
                 if not isinstance(mine, tuple) or not _ranges_contain(mine, value):

@@ -6,7 +6,10 @@ of it over the real reactor.
 """
 
 import errno
+import os
+import select
 import socket
+import struct
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
@@ -32,9 +35,11 @@ from mesos_tw.testing.network_contract import Inbox
 def tcp_pair():
     """
     A connected pair of loopback TCP sockets: C{(accepted, client)}, the
-    accepted one non-blocking, the client blocking.
+    accepted one non-blocking (with C{TCP_NODELAY}, taken from its
+    listening socket as L{take_connections} gives it), the client blocking.
     """
     with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client = socket.create_connection(listening.getsockname())
         accepted, _ = listening.accept()
     accepted.setblocking(False)
@@ -53,6 +58,20 @@ class CountingSocket(socket.socket):
         Count, then send.
         """
         type(self).sends += 1
+        return super().send(data, *flags)
+
+
+class ViewRecordingSocket(socket.socket):
+    """
+    A socket that keeps, for each C{send}, the bytes object it was given a
+    view of (or the bytes themselves).
+    """
+
+    def send(self, data, *flags):
+        """
+        Keep what C{data} views, then send.
+        """
+        self.sent_from.append(data.obj if isinstance(data, memoryview) else data)
         return super().send(data, *flags)
 
 
@@ -139,7 +158,9 @@ class AcceptedConnectionTests(SynchronousTestCase):
         buffer instead, and the other end (blocking): a reader there frees
         room at once, where TCP's window updates follow rules of their own.
         """
-        ours, theirs = socket.socketpair()
+        pair, theirs = socket.socketpair()
+        ours = ViewRecordingSocket(fileno=pair.detach())
+        ours.sent_from = []
         self.addCleanup(ours.close)
         self.addCleanup(theirs.close)
         ours.setblocking(False)
@@ -175,6 +196,24 @@ class AcceptedConnectionTests(SynchronousTestCase):
         self.connection.write(b"after")
         self.assertEqual(self.read_while_writable(peer, len(data) + 5), data + b"after")
         self.assertEqual(self.reactor.getWriters(), [])
+
+    def test_backlog_sent_without_copies(self):
+        """
+        A backlog the socket takes over many writable events is sent from
+        one buffer, each C{send} given a view of its unsent rest rather
+        than a copy; what is written meanwhile is joined once, after it.
+        """
+        peer = self.small_buffered()
+        data = bytes(range(256)) * 8192
+        self.connection.write(data)
+        self.reactor.advance(0)
+        self.connection.write(b"aft")
+        self.connection.write(b"er")
+        received = self.read_while_writable(peer, len(data) + 5)
+        self.assertEqual(received, data + b"after")
+        sent_from = self.connection._socket.sent_from
+        self.assertGreater(sum(x is data for x in sent_from), 1)
+        self.assertEqual([x for x in sent_from if x is not data and x != b"after"], [])
 
     def test_data_to_protocol(self):
         """
@@ -263,6 +302,69 @@ class AcceptedConnectionTests(SynchronousTestCase):
         self.connection.connectionLost(Failure(ConnectionLost()))
         self.assertEqual(len(self.protocol.lost), 1)
 
+    def reset_by_client(self):
+        """
+        The client closes with C{SO_LINGER} 0, resetting the connection;
+        return once the accepted socket has seen the reset (it is
+        readable then).
+        """
+        self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.client.close()
+        select.select([self.socket], [], [])
+
+    def assert_lost_once(self):
+        """
+        The protocol heard once that the connection was lost; the socket is
+        closed and no longer watched.
+        """
+        [reason] = self.protocol.lost
+        self.assertIsInstance(reason.value, ConnectionLost)
+        self.assertEqual(
+            (self.connection.fileno(), self.reactor.getReaders(), self.reactor.getWriters()),
+            (-1, [], []))
+
+    def test_reset_on_receive(self):
+        """
+        A connection the peer resets is lost, once, when a read finds it so.
+        """
+        self.reset_by_client()
+        self.connection.doRead()
+        self.connection.doRead()
+        self.connection.connectionLost(Failure(ConnectionLost()))
+        self.assert_lost_once()
+
+    def test_reset_on_send(self):
+        """
+        A connection the peer resets is lost, once, when a send finds it
+        so; what was written is dropped.
+        """
+        self.reset_by_client()
+        self.connection.write(b"to no one")
+        self.reactor.advance(0)
+        self.connection.write(b"ignored")
+        self.reactor.advance(0)
+        self.connection.doRead()
+        self.assert_lost_once()
+
+    def test_abort_while_waiting_for_writability(self):
+        """
+        Aborting a connection that waits for its socket to take the rest
+        stops waiting for writability at once; the protocol hears of the
+        abort once, at the next turn.
+        """
+        self.small_buffered()
+        self.connection.write(bytes(range(256)) * 8192)
+        self.reactor.advance(0)
+        self.assertIn(self.connection, self.reactor.getWriters())
+        self.connection.abortConnection()
+        self.assertNotIn(self.connection, self.reactor.getReaders())
+        self.assertEqual(self.reactor.getWriters(), [])
+        self.connection.doWrite()
+        self.reactor.advance(0)
+        [reason] = self.protocol.lost
+        self.assertIsInstance(reason.value, ConnectionAborted)
+        self.assertEqual(self.connection.fileno(), -1)
+
     def test_reactor_reports_loss(self):
         """
         A loss the reactor reports (the socket hung up) reaches the
@@ -282,14 +384,18 @@ class AcceptedConnectionTests(SynchronousTestCase):
 
     def test_no_delay(self):
         """
-        C{setTcpNoDelay} sets the socket's option (the listening socket's
-        is inherited, so it is known set at first).
+        The socket's C{TCP_NODELAY}, inherited from the listening socket,
+        is what C{getTcpNoDelay} says at first; C{setTcpNoDelay} sets the
+        socket's option, and C{getTcpNoDelay} follows it.
         """
-        self.assertTrue(self.connection.getTcpNoDelay())
+        def option():
+            return self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (True, True))
         self.connection.setTcpNoDelay(False)
-        self.assertEqual(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (False, False))
         self.connection.setTcpNoDelay(True)
-        self.assertNotEqual(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 0)
+        self.assertEqual((option(), self.connection.getTcpNoDelay()), (True, True))
 
     def test_hand_over(self):
         """
@@ -357,10 +463,15 @@ class FakePort:
         self.twisted_accepts += 1
 
 
-class ExhaustedSocket:
+class FailingAccepts:
     """
-    A listening socket whose C{accept} fails as out of descriptors.
+    A listening socket whose C{accept} fails with each of C{errors} in
+    turn, then accepts from the real listening socket C{listening}.
     """
+
+    def __init__(self, listening, *errors):
+        self._listening = listening
+        self._errors = list(errors)
 
     def setsockopt(self, *args):
         """
@@ -369,9 +480,12 @@ class ExhaustedSocket:
 
     def accept(self):
         """
-        Fail.
+        Fail with the next error, if any is left; else accept.
         """
-        raise OSError(errno.EMFILE, "Too many open files")
+        if self._errors:
+            code = self._errors.pop(0)
+            raise OSError(code, os.strerror(code))
+        return self._listening.accept()
 
 
 class TakeConnectionsTests(SynchronousTestCase):
@@ -425,16 +539,48 @@ class TakeConnectionsTests(SynchronousTestCase):
         self.assertEqual(self.accepted[0].fileno(), -1)
         self.accepted[1].close()
 
-    def test_other_failure_left_to_the_port(self):
+    def test_exhaustion_left_to_the_port(self):
         """
-        An accept that fails but for an empty queue (out of descriptors)
-        is left to the port's own accepting, which refuses a connection
-        then.
+        An accept failing for want of descriptors or memory is left to the
+        port's own accepting, which knows how to recover from it.
         """
-        self.port.socket = ExhaustedSocket()
-        take_connections(self.port, lambda sock, address: self.fail("accepted"))
+        accepts = []
+        for code in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            port = FakePort(FailingAccepts(self.listening, code))
+            take_connections(port, lambda sock, address: self.fail("accepted"))
+            port.doRead()
+            accepts.append(port.twisted_accepts)
+        self.assertEqual(accepts, [1, 1, 1, 1])
+
+    def test_one_connection_failures_skipped(self):
+        """
+        A connection aborted before it was accepted (C{ECONNABORTED}) or
+        refused by a firewall (C{EPERM}) is skipped: the ones after it
+        are still taken, and the port's own accepting is not called.
+        """
+        self.port.socket = FailingAccepts(self.listening, errno.ECONNABORTED, errno.EPERM)
+        take_connections(self.port, lambda sock, address: self.accepted.append(sock))
+        self.connect(2)
         self.port.doRead()
-        self.assertEqual(self.port.twisted_accepts, 1)
+        for sock in self.accepted:
+            sock.close()
+        self.assertEqual((len(self.accepted), self.port.twisted_accepts), (2, 0))
+
+    def test_other_failure_logged(self):
+        """
+        Any other accept failure is logged and ends this round of
+        accepting; the port keeps listening and takes the waiting
+        connection when next readable.
+        """
+        self.port.socket = FailingAccepts(self.listening, errno.EINVAL)
+        take_connections(self.port, lambda sock, address: self.accepted.append(sock))
+        self.connect(1)
+        self.port.doRead()
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        self.assertEqual((self.accepted, self.port.twisted_accepts), ([], 0))
+        self.port.doRead()
+        self.accepted[0].close()
+        self.assertEqual(len(self.accepted), 1)
 
 
 class ListeningNodeTests(TestCase):

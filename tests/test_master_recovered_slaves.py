@@ -5,8 +5,9 @@ UnreachableTaskAfterFailover, RecoveredSlaveCanReregister and
 RecoveredSlaveReregisterThenUnreachableRace): a master records each slave
 it admits before answering it; a newly elected master expects the slaves
 the registry lists, and marks unreachable those that do not re-register
-in time (they are admitted again if they come back).  Two masters take turns on one in-memory registry,
-over an in-memory network, on a fake clock.
+in time (they are admitted again if they come back).  Two masters take
+turns on one in-memory registry, over an in-memory network, on a fake
+clock.
 """
 
 from twisted.internet.defer import Deferred
@@ -355,6 +356,29 @@ class CollectorHoldTests(FailoverTestCase):
         self.slave_reregisters(slave_id)
         self.assertEqual(self.hold.calls, ["hold", "release"])
 
+    def test_released_when_last_slave_marked_gone(self):
+        """
+        The last expected slave marked gone by an operator before it comes
+        back accounts for every one: the hold is released then.
+        """
+        slave_id, _ = self.running_task()
+        self.fail_over()
+        self.master.draining.mark_gone(slave_id)
+        self.turn()
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
+    def test_released_when_the_term_ends(self):
+        """
+        A leader that stops before every expected slave is back releases
+        the hold, once.
+        """
+        self.running_task()
+        self.fail_over()
+        self.master.stop()
+        self.turn()
+        self.master.stop()
+        self.assertEqual(self.hold.calls, ["hold", "release"])
+
 
 class ScriptedFailoverTestCase(FailoverTestCase):
     """
@@ -414,7 +438,6 @@ class AdmissionWriteTests(ScriptedFailoverTestCase):
         self.slave.send(MASTER, internal.RegisterSlaveMessage(slave=slave_info()))
         self.turn()
         self.assertEqual(len(self.slave.of(internal.SlaveRegisteredMessage)), 1)
-
 
     def test_lost_answer_keeps_the_id(self):
         """

@@ -458,12 +458,6 @@ class ScriptedRemovedSlavesTests(SynchronousTestCase):
     The scripted record unit tests use.
     """
 
-    def test_interface(self):
-        """
-        It provides L{IRemovedSlaves}.
-        """
-        self.assertTrue(verifyObject(IRemovedSlaves, ScriptedRemovedSlaves()))
-
     def test_settled_by_the_test(self):
         """
         Loads and adds wait until the test settles them; a finished add is

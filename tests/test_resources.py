@@ -115,8 +115,10 @@ class ParsingTests(SynchronousTestCase):
         unset = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
         not_a_number = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
         not_a_number.scalar.value = float("nan")
+        infinite = mesos_pb2.Resource(name="cpus", type=mesos_pb2.Value.SCALAR)
+        infinite.scalar.value = float("inf")
         for resource in (negative, inverted, mesos_pb2.Resource(name="", type=0), unset,
-                         not_a_number):
+                         not_a_number, infinite):
             self.assertRaises(ResourcesError, Resources.from_protobuf, [resource])
 
     def test_protobuf_two_types(self):

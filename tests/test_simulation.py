@@ -258,13 +258,16 @@ class InterfaceOnlyAllocator:
     (and noted, in case the refusal is swallowed where it is raised).
     """
 
+    #: What L{IAllocator} declares, its bases' included.
+    _declared = frozenset(IAllocator.names(all=True))
+
     def __init__(self, allocator):
         self._allocator = allocator
         self.asked = set()
         self.refused = set()
 
     def __getattr__(self, name):
-        if name not in IAllocator.names(all=True):
+        if name not in self._declared:
             self.refused.add(name)
             raise AttributeError(f"{name} is not declared by IAllocator")
         self.asked.add(name)

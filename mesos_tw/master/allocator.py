@@ -130,10 +130,12 @@ class IAllocator(Interface):
         """
         The filter the framework set on the slave by recovering resources
         with a non-zero C{refuse_seconds}: C{(refused Resources, expiry)},
-        the expiry a time on the allocator's clock, or L{None} for a filter
-        that lasts until the framework revives; L{None} for no filter.  A
-        filter keeps from the framework only free resources it covers, and
-        one that has run out may be reported until the next L{allocate}.
+        the expiry a time (C{seconds()}) on the clock given to
+        L{IAllocatorFactory.make_allocator} (the master's), or L{None} for
+        a filter that lasts until the framework revives; L{None} for no
+        filter.  A filter keeps from the framework only free resources it
+        covers, and one that has run out may be reported until the next
+        L{allocate}.
         """
 
     def wants_offers(framework_id):

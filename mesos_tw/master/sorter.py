@@ -115,11 +115,7 @@ class DRFSorter:
         amount}}) to a client's allocation, and move it in line.
         """
         client = self._clients[name]
-        # A line due for a re-sort is not kept meanwhile (a new leader
-        # charges thousands of slaves' work after the totals changed).
-        kept = not self._dirty
-        if kept:
-            self._unplace(client)
+        self._unplace(client)
         held = client.allocated
         for resource, amount in scalars.items():
             left = held.get(resource, 0.0) + sign * amount
@@ -127,8 +123,7 @@ class DRFSorter:
                 held[resource] = left
             else:
                 held.pop(resource, None)
-        if kept:
-            self._place(client)
+        self._place(client)
 
     def grow_with(self, name, index, parent, parent_name, parent_index, scalars):
         """
@@ -237,7 +232,9 @@ class DRFSorter:
 
     def _place(self, client):
         if self._dirty:
-            # The re-sort due computes every share and key.
+            # The re-sort due computes every share and key (a line due for
+            # one is not kept meanwhile: a new leader charges thousands of
+            # slaves' work after the totals changed).
             return
         client.share = self._share(client)
         client.key = (client.share / client.weight, client.rank, client.name)

@@ -6,8 +6,9 @@ C{tcp.Server} (L{take_connections}, L{AcceptedConnection}).
 Why: after a master failover, each of 10,000 slaves opens a connection to
 the new leader and re-registers within a second or two, and the new
 leader's CPU is what they wait for.  Through Twisted's TCP machinery an
-accepted connection cost about twice the CPU of the same work on raw
-sockets (``benchmarks/accept_cost.py``): building its transport and
+accepted connection cost 1.7 times the CPU of the same work on raw
+sockets, and a frame on an open one 1.8 to 1.9 times, as measured on a
+loaded machine (``benchmarks/accept_cost.py``): building its transport and
 addresses, and for every answer written, asking the poller for
 writability and back again and an event dispatched in between.  Here a
 connection is a non-blocking socket the reactor watches directly
@@ -45,6 +46,13 @@ _READ_SIZE = 65536
 #: C{SO_LINGER} on, for no time: closing the socket resets the connection.
 _RESET = struct.pack("ii", 1, 0)
 
+#: Accept failures of one connection only: skip it, take the next.
+_SKIPPED = frozenset([errno.ECONNABORTED, errno.EPERM])
+
+#: Accept failures for want of descriptors or memory: Twisted's port
+#: handles them (logging them, recovering from C{EMFILE}).
+_EXHAUSTED = frozenset([errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM])
+
 _log = Logger()
 
 
@@ -58,11 +66,15 @@ def take_connections(port, accepted):
 
     Accepted sockets are set not to delay small writes (Nagle's
     algorithm): the option is set on the listening socket once, and Linux
-    gives it to every socket accepted from it.  An accept that fails but
-    for an empty queue (out of descriptors, say) is left to the port's own
-    accepting, which knows how to refuse a connection then; a failure of
-    C{accepted} is logged, that socket closed, and the port keeps
-    listening.
+    gives it to every socket accepted from it.  A connection gone before it
+    was accepted (C{ECONNABORTED}) or refused by a firewall (C{EPERM}) is
+    skipped, as Twisted does.  An accept failing for want of descriptors
+    or memory (C{EMFILE}, C{ENFILE}, C{ENOBUFS}, C{ENOMEM}) is left to the
+    port's own accepting, which logs it and, out of descriptors, closes
+    the waiting connections with the descriptor it keeps in reserve; any
+    other failure is logged and accepting resumes when the port is next
+    readable.  A failure of C{accepted} is logged, that socket closed, and
+    the port keeps listening.
 
     @param port: a listening TCP port (Twisted's C{tcp.Port}) whose
         C{socket} is the listening socket.
@@ -79,8 +91,13 @@ def take_connections(port, accepted):
                 connection, address = listening.accept()
             except BlockingIOError:
                 return None
-            except OSError:
-                return accept_by_twisted()
+            except OSError as error:
+                if error.errno in _SKIPPED:
+                    continue
+                if error.errno in _EXHAUSTED:
+                    return accept_by_twisted()
+                _log.failure("Accepting a connection failed")
+                return None
             try:
                 connection.setblocking(False)
                 accepted(connection, address)
@@ -152,25 +169,28 @@ class AcceptedConnection:
     connected = True
     _aborting = False
 
-    def __init__(self, reactor, connection, address, pending_writes, no_delay=True):
+    def __init__(self, reactor, connection, address, pending_writes):
         """
-        @param connection: the accepted socket, non-blocking.
+        @param connection: the accepted socket, non-blocking, with
+            C{TCP_NODELAY} (taken from its listening socket, see
+            L{take_connections}).
         @param address: the address it came from, as C{accept} gave it.
         @param pending_writes: the L{PendingWrites} that sends what is
             written at the turn's end.
-        @param no_delay: whether the socket already has C{TCP_NODELAY}
-            (accepted sockets take it from their listening socket, see
-            L{take_connections}).
         """
         self._reactor = reactor
         self._socket = connection
         self._fd = connection.fileno()
-        self._address = address
+        self._peer = address
         self._pending_writes = pending_writes
-        self._no_delay = no_delay
-        self._out = []
+        self._no_delay = True
+        # What is being sent, from _offset on; what was written since
+        # waits in _queued (Twisted's FileDescriptor keeps its data so):
+        # a slow peer's backlog is joined once, never copied per send.
+        self._buffer = b""
+        self._offset = 0
+        self._queued = []
         self._waiting_writable = False
-        self._lost = False
         self.protocol = None
 
     def start(self, protocol):
@@ -202,7 +222,7 @@ class AcceptedConnection:
         transport = self._reactor.adoptStreamConnection(self._fd, self._socket.family, factory)
         # The reactor's transport has a descriptor of its own.
         self._socket.close()
-        self._socket, self._fd, self._lost, self.connected = None, -1, True, False
+        self._socket, self._fd, self.connected = None, -1, False
         return transport
 
     # IReadDescriptor, IWriteDescriptor
@@ -223,7 +243,7 @@ class AcceptedConnection:
         """
         Hand what arrived to the protocol.
         """
-        if self._lost:
+        if not self.connected:
             return None
         try:
             data = self._socket.recv(_READ_SIZE)
@@ -258,11 +278,11 @@ class AcceptedConnection:
         Send C{data} at the end of this turn of the reactor (after what was
         written before); nothing once the connection is closed.
         """
-        if self._lost or not data:
+        if not (self.connected and data):
             return
-        out = self._out
-        out.append(data)
-        if len(out) == 1 and not self._waiting_writable:
+        queued = self._queued
+        queued.append(data)
+        if len(queued) == 1 and not self._waiting_writable:
             self._pending_writes.add(self)
 
     def writeSequence(self, data):
@@ -277,19 +297,26 @@ class AcceptedConnection:
         take the rest.  Called at the end of the turn in which it was
         written (L{PendingWrites}), and when the socket is writable again.
         """
-        if self._lost or self._aborting:
+        if not self.connected or self._aborting:
             return
-        if self._out:
-            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+        if not self._buffer and self._queued:
+            queued, self._queued = self._queued, []
+            self._buffer = queued[0] if len(queued) == 1 else b"".join(queued)
+        if self._buffer:
+            offset = self._offset
             try:
-                sent = self._socket.send(data)
+                sent = self._socket.send(
+                    memoryview(self._buffer)[offset:] if offset else self._buffer)
             except BlockingIOError:
                 sent = 0
             except OSError as error:
                 self._close(ConnectionLost(error.strerror))
                 return
-            self._out = [data[sent:]] if sent < len(data) else []
-        if self._out:
+            if offset + sent < len(self._buffer):
+                self._offset = offset + sent
+            else:
+                self._buffer, self._offset = b"", 0
+        if self._buffer or self._queued:
             if not self._waiting_writable:
                 self._waiting_writable = True
                 self._reactor.addWriter(self)
@@ -304,11 +331,11 @@ class AcceptedConnection:
         """
         Close the connection once what was written is sent; read no more.
         """
-        if self.disconnecting or self._lost:
+        if self.disconnecting or not self.connected:
             return
         self.disconnecting = True
         self._reactor.removeReader(self)
-        if not self._out:
+        if not (self._buffer or self._queued):
             # Closed at the turn's end, as the flush would have.
             self._pending_writes.add(self)
 
@@ -317,23 +344,21 @@ class AcceptedConnection:
         Close the connection now, dropping what was not sent (the peer sees
         it reset); the protocol hears of it at the reactor's next turn.
         """
-        if self._lost or self._aborting:
+        if not self.connected or self._aborting:
             return
         self.disconnecting = self._aborting = True
         self._reactor.removeReader(self)
         if self._waiting_writable:
             self._waiting_writable = False
             self._reactor.removeWriter(self)
-        self._out = []
+        self._buffer, self._offset, self._queued = b"", 0, []
         self._reactor.callLater(0, self._close, ConnectionAborted())
 
     def getPeer(self):
         """
         The address the connection came from.
         """
-        if len(self._address) == 2:
-            return IPv4Address("TCP", *self._address)
-        return IPv6Address("TCP", *self._address[:2])
+        return _address(self._peer)
 
     def getHost(self):
         """
@@ -341,10 +366,7 @@ class AcceptedConnection:
         """
         if self._socket is None:
             raise OSError(errno.EBADF, "the connection is closed")
-        host = self._socket.getsockname()
-        if len(host) == 2:
-            return IPv4Address("TCP", *host)
-        return IPv6Address("TCP", *host[:2])
+        return _address(self._socket.getsockname())
 
     def setTcpNoDelay(self, enabled):
         """
@@ -366,9 +388,9 @@ class AcceptedConnection:
         The connection is over: close the socket and tell the protocol,
         once; an abort resets the connection.
         """
-        if self._lost:
+        if not self.connected:
             return
-        self._lost, self.connected = True, False
+        self.connected = False
         self._reactor.removeReader(self)
         if self._waiting_writable:
             self._waiting_writable = False
@@ -379,5 +401,16 @@ class AcceptedConnection:
             except OSError:
                 pass
         self._socket.close()
-        self._socket, self._fd, self._out = None, -1, []
+        self._socket, self._fd = None, -1
+        self._buffer, self._offset, self._queued = b"", 0, []
         self.protocol.connectionLost(Failure(reason))
+
+
+def _address(address):
+    """
+    Twisted's address of a TCP socket address as C{accept} or
+    C{getsockname} gives it (C{(host, port)}, or longer for IPv6).
+    """
+    if len(address) == 2:
+        return IPv4Address("TCP", *address)
+    return IPv6Address("TCP", *address[:2])

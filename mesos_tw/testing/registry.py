@@ -6,24 +6,26 @@ batching registrar, do while the record is slow or failing.
 
 from kazoo.exceptions import BadVersionError, NodeExistsError
 from twisted.internet.defer import Deferred, succeed
-from zope.interface import implementer
 
-from mesos_tw.master.registry import IRemovedSlaves, MemoryRemovedSlaves
+from mesos_tw.master.registry import MemoryRemovedSlaves
 
 __all__ = ["ScriptedRemovedSlaves", "ScriptedShardStore"]
 
 
-@implementer(IRemovedSlaves)
 class ScriptedRemovedSlaves(MemoryRemovedSlaves):
     """
-    An L{IRemovedSlaves} whose every L{load} and L{add} waits until the test
-    settles it; what a settled one does, and everything else, is the
-    in-memory record's (L{MemoryRemovedSlaves}).
+    An L{IRemovedSlaves<mesos_tw.master.registry.IRemovedSlaves>} (as
+    L{MemoryRemovedSlaves}, which declares it) whose every L{load} and
+    L{add} waits until the test settles it; what a settled one does, and
+    everything else, is the in-memory record's.
 
-    Admissions are recorded at once (L{admitted}) unless L{held_admissions}
-    is a list (then they wait there, C{(info, Deferred)}, for the test to
-    fire, and are not recorded); L{load_admitted} fires at once.  The
-    unreachable marks are not scripted: they settle at once.
+    Admissions are recorded at once (L{admitted}, a copy of each
+    C{SlaveInfo}) unless L{held_admissions} is a list (then they wait
+    there, C{(info, Deferred)}, for the test to fire, and are not
+    recorded); L{load_admitted} fires at once with every admission
+    recorded: the constructor's C{ids} do not leave any out, only a
+    finished L{add} removes one.  The unreachable marks are not scripted:
+    they settle at once.
 
     @ivar loads: the unsettled loads' Deferreds, oldest first.
     @ivar adds: the unsettled adds, C{(slave_id, Deferred)}, oldest first.
