@@ -147,7 +147,8 @@ class RegistryGcTests(MasterTestCase):
         framework_id = scheduler.last(internal.FrameworkRegisteredMessage).framework_id.value
         offer = scheduler.last(internal.ResourceOffersMessage).offers[0]
         self.launch(scheduler, framework_id, offer, [task_info("t1", slave_id)], 0)
-        for _ in range(5):
+        # Five pings unanswered (the first within a timeout of registering).
+        for _ in range(6):
             self.clock.advance(15)
             self.turn()
         self.assertIn(slave_id, self.registry.unreachable_ids)
