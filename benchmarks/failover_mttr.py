@@ -547,8 +547,10 @@ def main(reactor, argv):
     parser.add_argument("--emulated", type=int, nargs="+", default=[],
                         help="numbers of emulated slaves to measure instead")
     parser.add_argument("--trace", action="store_true",
-                        help="with --emulated: print the new leader's counts at each poll "
-                             "while it recovers")
+                        help="with --emulated: print how many slaves are answered every half "
+                             "second while they come back, and after each round what the "
+                             "slaves sent and lost, their waits, the machine's TCP refusals "
+                             "and the new leader's guard's closes")
     parser.add_argument("--per_connection", type=int, default=1,
                         help="with --emulated: slaves sharing each connection to the master, as "
                              "the processes of one libprocess program share its sockets (1: a "

@@ -97,7 +97,7 @@ class DRFSorter:
         Remove a client (nothing if it is absent).
         """
         client = self._clients.pop(name, None)
-        if client is not None and not self._dirty:
+        if client is not None:
             self._unplace(client)
 
     def set_weight(self, name, weight):
