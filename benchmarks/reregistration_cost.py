@@ -30,11 +30,15 @@ import pstats
 import statistics
 import time
 
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
 from mesos_tw.collector import tune_collector
 from mesos_tw.master.master import Master
 from mesos_tw.master.registry import MemoryRemovedSlaves
 from mesos_tw.protocols import mesos_pb2
 from mesos_tw.protocols import messages_pb2 as internal
+from mesos_tw.protocols.interfaces import IMessageNode
 from mesos_tw.protocols.upid import UPID
 from mesos_tw.resources import Resources
 
@@ -44,6 +48,7 @@ SLAVE = "cpus:2;mem:4096"
 SCHEDULER = UPID("scheduler", "127.0.0.1", 6000)
 
 
+@implementer(IMessageNode)
 class DiscardingNode:
     """
     A message node that sends nowhere (the master's side of the wire only).
@@ -113,7 +118,9 @@ def run(count, batch, profile=None):
     """
     registry, messages = reregistrations(count)
     clock = HeapClock()
-    master = Master(clock, DiscardingNode(MASTER), registry=registry)
+    node = DiscardingNode(MASTER)
+    verifyObject(IMessageNode, node)
+    master = Master(clock, node, registry=registry)
     master.start()
     assert len(master.recovered_slaves) == count
     # The framework whose tasks the slaves run is back first, as in

@@ -86,9 +86,10 @@ class AddressMemoryTests(SynchronousTestCase):
 
     def test_long_recipient_encoded_not_kept(self):
         """
-        Answering a process with a long UPID encodes its address afresh,
-        not keeping the L{UPID} (the encoded addresses of short ones are
-        remembered, keyed by their UPIDs).
+        Answering a process with a long UPID keeps no reference to the
+        L{UPID}: no cache of encoded addresses holds UPIDs (each UPID
+        encodes its own text once), and parsed long addresses are not
+        remembered.
         """
         recipient = UPID.parse(LONG_SENDER)
         data = encode_envelope(MASTER, messages_pb2.PongSlaveMessage(), recipient)

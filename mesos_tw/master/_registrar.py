@@ -166,12 +166,12 @@ class RegistryManagement:
     def _stop_waiting_for_recovered(self):
         """
         No slave the registry listed is expected any more (each came back
-        or was marked gone): the timeout that would mark them unreachable
-        is not needed.
+        or was marked gone), or the term ended: the timeout that would mark
+        them unreachable is not needed.
         """
-        if self._recovered_slaves_call is not None:
-            self._recovered_slaves_call.cancel()
-            self._recovered_slaves_call = None
+        call, self._recovered_slaves_call = self._recovered_slaves_call, None
+        if call is not None and call.active():
+            call.cancel()
 
     def _recovered_slaves_timeout(self):
         """

@@ -114,4 +114,4 @@ class MasterEvents:
         """
         self._report("term_ended", why)
         self.listeners = []
-        self._index()
+        self._handlers = dict.fromkeys(self._handlers, ())

@@ -335,8 +335,7 @@ class Master(SlaveManagement, FrameworkManagement, OfferManagement, TaskMessages
             if call.active():
                 call.cancel()
         self._retries.clear()
-        if self._recovered_slaves_call is not None and self._recovered_slaves_call.active():
-            self._recovered_slaves_call.cancel()
+        self._stop_waiting_for_recovered()
         if self.recovery_progress is not None:
             self.recovery_progress.stop()
         self._abandon_removals()

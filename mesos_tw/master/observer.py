@@ -43,9 +43,9 @@ class HealthChecks:
         self.max_timeouts = max_timeouts
         self._slots = [{} for _ in range(SLOTS)]
         self._index = 0
-        # The slot the next slave observed joins: each in turn, from the
-        # one served next.
-        self._joining = 1 % SLOTS
+        # The slot the next slave observed joins: round-robin over the
+        # slots, starting with the one the wheel serves first.
+        self._joining = 1
         self._loop = LoopingCall.withCount(self._turn)
         self._loop.clock = clock
 

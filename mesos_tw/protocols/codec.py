@@ -51,9 +51,13 @@ _ADDRESSES_KEPT = 65536
 LONGEST_REMEMBERED_ADDRESS = 256
 
 
+def _bytes_field(tag, data):
+    return tag + encode_varint(len(data)) + data
+
+
 def _text_field(tag, text):
     data = text.encode("utf-8")
-    return tag + encode_varint(len(data)) + data if data else b""
+    return _bytes_field(tag, data) if data else b""
 
 
 def _name_field(cls):
@@ -72,11 +76,9 @@ def _address_fields(sender, recipient):
     The encoded C{from} and C{to} fields, for L{UPID}s (C{recipient} may be
     L{None}); a UPID's text is never empty.
     """
-    text = sender.encoded
-    fields = _FROM + encode_varint(len(text)) + text
+    fields = _bytes_field(_FROM, sender.encoded)
     if recipient is not None:
-        text = recipient.encoded
-        fields += _TO + encode_varint(len(text)) + text
+        fields += _bytes_field(_TO, recipient.encoded)
     return fields
 
 
@@ -159,22 +161,22 @@ def decode_addressed(data):
     # and a UPID is immutable: its text is parsed once, when short enough
     # to be remembered (L{LONGEST_REMEMBERED_ADDRESS}; one that is not
     # ASCII, whose bytes are more than its characters, is not).
-    text = getattr(envelope, "from")
     recipient = envelope.to
     try:
-        if len(text) <= LONGEST_REMEMBERED_ADDRESS and text.isascii():
-            sender = _parse_remembered_upid(text)
-        else:
-            sender = UPID.parse(text)
-        if not recipient:
-            recipient = None
-        elif len(recipient) <= LONGEST_REMEMBERED_ADDRESS and recipient.isascii():
-            recipient = _parse_remembered_upid(recipient)
-        else:
-            recipient = UPID.parse(recipient)
+        sender = _parse_address(getattr(envelope, "from"))
+        recipient = _parse_address(recipient) if recipient else None
     except ValueError as error:
         raise FrameError(str(error)) from None
     return sender, recipient, message
+
+
+def _parse_address(text):
+    """
+    The L{UPID} C{text} names: remembered when short and ASCII.
+    """
+    if len(text) <= LONGEST_REMEMBERED_ADDRESS and text.isascii():
+        return _parse_remembered_upid(text)
+    return UPID.parse(text)
 
 
 _parse_remembered_upid = lru_cache(maxsize=_ADDRESSES_KEPT)(UPID.parse)

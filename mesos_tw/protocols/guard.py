@@ -139,8 +139,9 @@ class Admission:
         is off, and unless the guard counts connections until they
         authenticate, it no longer counts.
         """
-        self._guard._stop_deadline(self)
-        if not self._guard.until_authenticated:
+        if self._guard.until_authenticated:
+            self._guard._stop_deadline(self)
+        else:
             self.release()
 
     def release(self):
